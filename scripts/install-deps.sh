@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package CDR needs to build, test and run.
+# This is the one list of dependencies: the Makefile, `make demo`,
+# `make test` and .ci/run all come through here.  Nothing else is
+# downloaded, at build time or at run time.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake pkg-config
+  libssl-dev openssl          # all crypto, X.509, PEM, ASN.1
+  libsqlite3-dev              # the SQL engine inside the enclave
+  libmicrohttpd-dev           # cdrd's HTTP server
+  libjansson-dev              # JSON
+  libcurl4-openssl-dev        # the client's HTTP
+  softhsm2 libp11-dev libp11-kit-dev   # PKCS#11 CA key (SoftHSM2 by default)
+  libseccomp-dev              # enclave sandbox
+  libcbor-dev                 # CBOR (attestation documents)
+  clang                       # sanitizer and fuzz builds
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps: installing ${missing[*]}" >&2
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

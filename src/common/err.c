@@ -1,0 +1,99 @@
+/*
+ * err.c - wire names, HTTP statuses and descriptions of cdr_err codes.
+ */
+#include "err.h"
+
+#include <string.h>
+
+struct err_entry {
+  const char *wire;
+  int http;
+};
+
+#define CDR_ERR_ROW_(name, wire, http) {wire, http},
+static const struct err_entry err_table[CDR_ERR__COUNT] = {CDR_ERR_LIST(CDR_ERR_ROW_)};
+#undef CDR_ERR_ROW_
+
+static int err_index(int err) {
+  int i = -err;
+  if (i < 0 || i >= CDR_ERR__COUNT)
+    return -1;
+  return i;
+}
+
+const char *cdr_err_code(int err) {
+  int i = err_index(err);
+  return i < 0 ? "internal" : err_table[i].wire;
+}
+
+int cdr_err_http_status(int err) {
+  int i = err_index(err);
+  return i < 0 ? 500 : err_table[i].http;
+}
+
+int cdr_err_from_code(const char *wire) {
+  if (wire == NULL)
+    return CDR_ERR_INTERNAL;
+  for (int i = 0; i < CDR_ERR__COUNT; i++)
+    if (strcmp(err_table[i].wire, wire) == 0)
+      return -i;
+  return CDR_ERR_INTERNAL;
+}
+
+const char *cdr_err_describe(int err) {
+  switch (err) {
+  case CDR_OK: return "success";
+  case CDR_ERR_NOMEM: return "out of memory";
+  case CDR_ERR_IO: return "input/output error";
+  case CDR_ERR_CRYPTO: return "cryptographic library failure";
+  case CDR_ERR_ARG: return "invalid argument";
+  case CDR_ERR_TRUNCATED: return "malformed or truncated message";
+  case CDR_ERR_TOO_LARGE: return "message larger than the limit";
+  case CDR_ERR_BAD_JSON: return "malformed JSON";
+  case CDR_ERR_NOT_FOUND: return "no such resource";
+  case CDR_ERR_TOKEN_UNKNOWN: return "enrollment token not known to this room";
+  case CDR_ERR_TOKEN_INVALID: return "enrollment token secret is wrong";
+  case CDR_ERR_TOKEN_USED: return "enrollment token was already used";
+  case CDR_ERR_TOKEN_EXPIRED: return "enrollment token has expired";
+  case CDR_ERR_CSR_INVALID: return "certificate signing request is malformed";
+  case CDR_ERR_CSR_BAD_SIGNATURE: return "certificate signing request signature does not verify (no proof of key possession)";
+  case CDR_ERR_CSR_SUBJECT: return "CSR subject does not match the name the token is bound to";
+  case CDR_ERR_KEY_UNSUPPORTED: return "key type not supported (EC P-256 or RSA 2048-4096)";
+  case CDR_ERR_HSM: return "PKCS#11 token operation failed";
+  case CDR_ERR_CERT_INVALID: return "certificate is malformed";
+  case CDR_ERR_CERT_UNTRUSTED: return "certificate was not issued by this room's CA";
+  case CDR_ERR_CERT_EXPIRED: return "certificate has expired";
+  case CDR_ERR_CERT_NOT_YET_VALID: return "certificate is not yet valid";
+  case CDR_ERR_CERT_USAGE: return "certificate key usage does not allow signing";
+  case CDR_ERR_CERT_NO_ROLE: return "certificate carries no room role";
+  case CDR_ERR_CERT_KEY_MISMATCH: return "public key is not the key the certificate certifies";
+  case CDR_ERR_BAD_SIGNATURE: return "signature does not verify";
+  case CDR_ERR_CLOCK_SKEW: return "message timestamp is outside the accepted window";
+  case CDR_ERR_SESSION_UNKNOWN: return "no such session (expired, closed or never opened)";
+  case CDR_ERR_SESSION_EXPIRED: return "session has expired";
+  case CDR_ERR_SESSION_LIMIT: return "the enclave has too many open sessions";
+  case CDR_ERR_REPLAY: return "message was already processed (replay)";
+  case CDR_ERR_OUT_OF_ORDER: return "message sequence number is out of order";
+  case CDR_ERR_DECRYPT: return "ciphertext failed authentication";
+  case CDR_ERR_REQUEST_FAILED: return "the enclave refused the request (details are encrypted to the client)";
+  case CDR_ERR_ROLE: return "the certificate's role does not allow this operation";
+  case CDR_ERR_SQL_DENIED: return "SQL statement denied by the room policy";
+  case CDR_ERR_SQL_ERROR: return "SQL error";
+  case CDR_ERR_SQL_TIMEOUT: return "SQL statement ran past its time limit";
+  case CDR_ERR_RESULT_TOO_LARGE: return "result is larger than the limit";
+  case CDR_ERR_CSV: return "CSV input is invalid";
+  case CDR_ERR_TABLE_EXISTS: return "table already exists";
+  case CDR_ERR_TABLE_NAME: return "table name is invalid";
+  case CDR_ERR_ATTEST_SIGNATURE: return "attestation evidence signature does not verify";
+  case CDR_ERR_ATTEST_ROOT: return "attestation evidence does not chain to a trusted root";
+  case CDR_ERR_ATTEST_SIM_REFUSED: return "server offers only simulated attestation (allow with --allow-sim or CDR_ALLOW_SIM=1)";
+  case CDR_ERR_ATTEST_MEASUREMENT: return "enclave measurement differs from the expected one";
+  case CDR_ERR_ATTEST_REPORT_DATA: return "attestation report_data does not bind the identity key and nonce";
+  case CDR_ERR_ATTEST_MALFORMED: return "attestation evidence is malformed";
+  case CDR_ERR_RESPONSE_FORGED: return "response failed authentication (forged, swapped or corrupted)";
+  case CDR_ERR_SERVER: return "server returned an unexpected answer";
+  case CDR_ERR_NETWORK: return "could not reach the server";
+  case CDR_ERR_BUSY: return "server is busy";
+  default: return "internal error";
+  }
+}

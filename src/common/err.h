@@ -1,0 +1,98 @@
+/*
+ * err.h - the one error convention of CDR.
+ *
+ * Every function that can fail returns 0 on success or a negative
+ * cdr_err.  Each code has a stable wire name (the "error" field of an
+ * HTTP error body, see docs/PROTOCOL.md) and an HTTP status.  Codes are
+ * never renumbered: append new ones before CDR_ERR__COUNT.
+ *
+ * Callers chain as  if ((r = f()) != 0) goto out;
+ */
+#ifndef CDR_ERR_H
+#define CDR_ERR_H
+
+#define CDR_WUR __attribute__((warn_unused_result))
+
+#define CDR_ERR_LIST(X) \
+  /* name                      wire code               http */ \
+  X(CDR_OK,                    "ok",                    200) \
+  X(CDR_ERR_INTERNAL,          "internal",              500) \
+  X(CDR_ERR_NOMEM,             "out_of_memory",         503) \
+  X(CDR_ERR_IO,                "io_error",              500) \
+  X(CDR_ERR_CRYPTO,            "crypto_error",          500) \
+  X(CDR_ERR_ARG,               "bad_request",           400) \
+  X(CDR_ERR_TRUNCATED,         "malformed",             400) \
+  X(CDR_ERR_TOO_LARGE,         "too_large",             413) \
+  X(CDR_ERR_BAD_JSON,          "bad_json",              400) \
+  X(CDR_ERR_NOT_FOUND,         "not_found",             404) \
+  X(CDR_ERR_METHOD,            "method_not_allowed",    405) \
+  X(CDR_ERR_UNSUPPORTED_VERSION,"unsupported_version",  400) \
+  /* enrollment */ \
+  X(CDR_ERR_TOKEN_UNKNOWN,     "token_unknown",         403) \
+  X(CDR_ERR_TOKEN_INVALID,     "token_invalid",         403) \
+  X(CDR_ERR_TOKEN_USED,        "token_used",            403) \
+  X(CDR_ERR_TOKEN_EXPIRED,     "token_expired",         403) \
+  X(CDR_ERR_CSR_INVALID,       "csr_invalid",           400) \
+  X(CDR_ERR_CSR_BAD_SIGNATURE, "csr_bad_signature",     400) \
+  X(CDR_ERR_CSR_SUBJECT,       "csr_subject_mismatch",  400) \
+  X(CDR_ERR_KEY_UNSUPPORTED,   "key_unsupported",       400) \
+  X(CDR_ERR_HSM,               "hsm_error",             500) \
+  /* certificates and signatures */ \
+  X(CDR_ERR_CERT_INVALID,      "cert_invalid",          400) \
+  X(CDR_ERR_CERT_UNTRUSTED,    "cert_untrusted",        403) \
+  X(CDR_ERR_CERT_EXPIRED,      "cert_expired",          403) \
+  X(CDR_ERR_CERT_NOT_YET_VALID,"cert_not_yet_valid",    403) \
+  X(CDR_ERR_CERT_USAGE,        "cert_usage",            403) \
+  X(CDR_ERR_CERT_NO_ROLE,      "cert_no_role",          403) \
+  X(CDR_ERR_CERT_KEY_MISMATCH, "cert_key_mismatch",     403) \
+  X(CDR_ERR_BAD_SIGNATURE,     "bad_signature",         403) \
+  /* sessions and envelopes */ \
+  X(CDR_ERR_CLOCK_SKEW,        "timestamp_out_of_window",403) \
+  X(CDR_ERR_SESSION_UNKNOWN,   "session_unknown",       403) \
+  X(CDR_ERR_SESSION_EXPIRED,   "session_expired",       403) \
+  X(CDR_ERR_SESSION_LIMIT,     "too_many_sessions",     503) \
+  X(CDR_ERR_REPLAY,            "replayed",              409) \
+  X(CDR_ERR_OUT_OF_ORDER,      "out_of_order",          409) \
+  X(CDR_ERR_DECRYPT,           "decrypt_failed",        400) \
+  X(CDR_ERR_REQUEST_FAILED,    "request_failed",        422) \
+  X(CDR_ERR_ROLE,              "role_forbidden",        403) \
+  /* SQL and data */ \
+  X(CDR_ERR_SQL_DENIED,        "sql_denied",            403) \
+  X(CDR_ERR_SQL_ERROR,         "sql_error",             400) \
+  X(CDR_ERR_SQL_TIMEOUT,       "sql_timeout",           408) \
+  X(CDR_ERR_RESULT_TOO_LARGE,  "result_too_large",      413) \
+  X(CDR_ERR_CSV,               "csv_invalid",           400) \
+  X(CDR_ERR_TABLE_EXISTS,      "table_exists",          409) \
+  X(CDR_ERR_TABLE_NAME,        "table_name_invalid",    400) \
+  /* attestation (client side) */ \
+  X(CDR_ERR_ATTEST_SIGNATURE,  "attestation_bad_signature", 502) \
+  X(CDR_ERR_ATTEST_ROOT,       "attestation_unknown_root",  502) \
+  X(CDR_ERR_ATTEST_SIM_REFUSED,"attestation_sim_not_allowed", 502) \
+  X(CDR_ERR_ATTEST_MEASUREMENT,"attestation_measurement_mismatch", 502) \
+  X(CDR_ERR_ATTEST_REPORT_DATA,"attestation_report_data_mismatch", 502) \
+  X(CDR_ERR_ATTEST_MALFORMED,  "attestation_malformed",     502) \
+  /* client-side response checks */ \
+  X(CDR_ERR_RESPONSE_FORGED,   "response_forged",       502) \
+  X(CDR_ERR_SERVER,            "server_error",          502) \
+  X(CDR_ERR_NETWORK,           "network_error",         502) \
+  X(CDR_ERR_BUSY,              "busy",                  503)
+
+#define CDR_ERR_ENUM_(name, wire, http) name##_IDX,
+enum cdr_err_index { CDR_ERR_LIST(CDR_ERR_ENUM_) CDR_ERR__COUNT };
+#undef CDR_ERR_ENUM_
+
+/* Public codes are the negated indexes so that "r < 0" means failure. */
+#define CDR_ERR_ENUM_(name, wire, http) name = -(int)name##_IDX,
+enum cdr_err { CDR_ERR_LIST(CDR_ERR_ENUM_) };
+#undef CDR_ERR_ENUM_
+
+/* Stable wire name for a code ("bad_signature"); "internal" if unknown. */
+const char *cdr_err_code(int err);
+/* HTTP status that the host answers with for this code. */
+int cdr_err_http_status(int err);
+/* Code for a wire name, or CDR_ERR_INTERNAL when the name is unknown. */
+int cdr_err_from_code(const char *wire);
+/* A short human sentence for the code, for CLI messages. */
+const char *cdr_err_describe(int err);
+
+#endif

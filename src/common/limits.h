@@ -1,0 +1,45 @@
+/*
+ * limits.h - every cap on a dynamic size in CDR, named in one place.
+ * A size that crosses a trust boundary is checked against one of these
+ * before anything is allocated for it.
+ */
+#ifndef CDR_LIMITS_H
+#define CDR_LIMITS_H
+
+#define CDR_KiB (1024u)
+#define CDR_MiB (1024u * 1024u)
+
+/* Largest CSV accepted by one upload (streaming comes later). */
+#define CDR_MAX_UPLOAD_BYTES (64u * CDR_MiB)
+/* Largest decrypted request or response plaintext. */
+#define CDR_MAX_PLAINTEXT (CDR_MAX_UPLOAD_BYTES + 64u * CDR_KiB)
+/* AEAD overhead is the 16-byte GCM tag. */
+#define CDR_MAX_CIPHERTEXT (CDR_MAX_PLAINTEXT + 16u)
+/* Largest HTTP request body: base64 of the ciphertext plus JSON. */
+#define CDR_MAX_HTTP_BODY (((CDR_MAX_CIPHERTEXT + 2u) / 3u) * 4u + 64u * CDR_KiB)
+/* Largest host<->enclave frame payload. */
+#define CDR_IPC_MAX_FRAME (CDR_MAX_CIPHERTEXT + 256u * CDR_KiB)
+
+#define CDR_MAX_CERT_DER (16u * CDR_KiB)
+#define CDR_MAX_PUBKEY_DER (2u * CDR_KiB)
+#define CDR_MAX_SIGNATURE (1024u)
+#define CDR_MAX_CSR_PEM (32u * CDR_KiB)
+#define CDR_MAX_EVIDENCE (64u * CDR_KiB)
+#define CDR_MAX_NAME_LEN 128u   /* enrolled user name */
+#define CDR_MAX_ERROR_MSG 512u
+
+/* SQL policy limits inside the enclave. */
+#define CDR_MAX_SQL_LEN (64u * CDR_KiB)
+#define CDR_SQL_TIME_LIMIT_MS 30000u
+#define CDR_MAX_RESULT_BYTES (32u * CDR_MiB)
+#define CDR_MAX_RESULT_ROWS 1000000u
+#define CDR_MAX_COLUMNS 1000u
+#define CDR_MAX_TABLE_NAME 64u
+
+/* Sessions. */
+#define CDR_MAX_SESSIONS 4096u
+#define CDR_SESSION_LIFETIME_S 3600u
+/* Accepted difference between a client's timestamp and the enclave clock. */
+#define CDR_MAX_CLOCK_SKEW_S 300u
+
+#endif

@@ -1,0 +1,48 @@
+/*
+ * util.h - small helpers shared by every process: hex and base64
+ * codecs (through OpenSSL), whole-file I/O with explicit modes,
+ * time and durations.
+ */
+#ifndef CDR_UTIL_H
+#define CDR_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "err.h"
+
+/* Lower-case hex of n bytes into out (2n+1 bytes, NUL-terminated). */
+void cdr_hex_encode(char *out, const uint8_t *in, size_t n);
+/* Decode exactly n bytes from a 2n-digit hex string; 0 or CDR_ERR_ARG. */
+int cdr_hex_decode(uint8_t *out, size_t n, const char *hex) CDR_WUR;
+
+/* Standard base64 with padding; *out is malloc'd and NUL-terminated. */
+int cdr_b64_encode(char **out, const uint8_t *in, size_t n) CDR_WUR;
+/* Strict standard base64 with padding; rejects anything else.  At most
+ * maxlen decoded bytes (checked before allocation); *out is malloc'd. */
+int cdr_b64_decode(uint8_t **out, size_t *outlen, const char *in, size_t maxlen) CDR_WUR;
+/* URL-safe base64 without padding (enrollment tokens). */
+int cdr_b64url_encode(char **out, const uint8_t *in, size_t n) CDR_WUR;
+int cdr_b64url_decode(uint8_t **out, size_t *outlen, const char *in, size_t maxlen) CDR_WUR;
+
+/* Read a whole file of at most maxlen bytes; *out is malloc'd with a NUL
+ * after the data.  CDR_ERR_NOT_FOUND, CDR_ERR_TOO_LARGE or CDR_ERR_IO. */
+int cdr_file_read(const char *path, uint8_t **out, size_t *len, size_t maxlen) CDR_WUR;
+/* Write a file atomically (temp file + fsync + rename) with this mode.
+ * excl != 0 fails with CDR_ERR_IO (errno EEXIST) if path exists. */
+int cdr_file_write(const char *path, const void *data, size_t len, int mode, int excl) CDR_WUR;
+/* mkdir -p with the given mode for new directories. */
+int cdr_mkdir_p(const char *path, int mode) CDR_WUR;
+
+/* Parse "90s", "15m", "72h", "30d" (or plain seconds); 0 or CDR_ERR_ARG. */
+int cdr_parse_duration(const char *s, int64_t *seconds) CDR_WUR;
+/* Seconds since the epoch, from CLOCK_REALTIME. */
+int64_t cdr_now(void);
+/* RFC 3339 UTC rendering into out (at least 21 bytes). */
+void cdr_time_format(char *out, size_t outlen, int64_t t);
+
+/* Join directory and name into a new string. */
+char *cdr_path_join(const char *dir, const char *name);
+
+#endif

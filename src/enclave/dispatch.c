@@ -1,0 +1,47 @@
+/*
+ * dispatch.c - the enclave's dispatch table (OpenSSH monitor style).
+ *
+ * Each row names a request type, the states in which it is legal, and
+ * its handler.  IPC_INIT is legal once, in state INIT, and moves the
+ * enclave to READY; everything else is legal only in READY.  A frame of
+ * any other type, or in the wrong state, is a protocol violation: the
+ * host is compromised or broken, and the enclave exits rather than
+ * guess.
+ */
+#include "common/log.h"
+#include "enclave.h"
+#include "ipc/ipc.h"
+
+typedef int (*enclave_handler)(struct enclave *, struct cdr_buf *, uint32_t *, struct cdr_buf *);
+
+struct dispatch_row {
+  uint32_t type;
+  unsigned states; /* bit mask of enum enclave_state */
+  enclave_handler handler;
+};
+
+static const struct dispatch_row dispatch_table[] = {
+    {IPC_INIT, ENCLAVE_STATE_INIT, enclave_handle_init},
+    {IPC_ATTEST, ENCLAVE_STATE_READY, enclave_handle_attest},
+    {IPC_OPEN, ENCLAVE_STATE_READY, enclave_handle_open},
+    {IPC_REQUEST, ENCLAVE_STATE_READY, enclave_handle_request},
+};
+
+int enclave_dispatch(struct enclave *e, uint32_t type, struct cdr_buf *payload, uint32_t *reply_type,
+                     struct cdr_buf *reply) {
+  for (size_t i = 0; i < sizeof(dispatch_table) / sizeof(dispatch_table[0]); i++) {
+    const struct dispatch_row *row = &dispatch_table[i];
+    if (row->type != type)
+      continue;
+    if (!(row->states & (unsigned)e->state)) {
+      log_error("protocol violation: %s is not allowed in state %d", ipc_msg_name(type), (int)e->state);
+      return CDR_ERR_ARG;
+    }
+    int r = row->handler(e, payload, reply_type, reply);
+    if (r != 0)
+      log_error("protocol violation: malformed %s (%s)", ipc_msg_name(type), cdr_err_code(r));
+    return r;
+  }
+  log_error("protocol violation: unknown message type %u", type);
+  return CDR_ERR_ARG;
+}

@@ -1,0 +1,63 @@
+/*
+ * enclave.h - the state of cdr-enclave, the trusted process.
+ *
+ * The enclave holds every secret of the room except the CA key: its
+ * identity key, the per-session keys, all plaintext data and the SQL
+ * engine.  It is single-threaded: it reads one frame from the host,
+ * handles it, writes one reply.  See docs/ARCHITECTURE.md.
+ */
+#ifndef CDR_ENCLAVE_H
+#define CDR_ENCLAVE_H
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <stdint.h>
+
+#include "attest.h"
+#include "crypto/envelope.h"
+#include "crypto/x509.h"
+#include "engine.h"
+#include "session.h"
+
+enum enclave_state { ENCLAVE_STATE_INIT = 1, ENCLAVE_STATE_READY = 2 };
+
+struct enclave {
+  enum enclave_state state;
+  uint8_t room_id[CDR_ROOM_ID_BYTES];
+  X509 *ca_cert;
+  uint8_t ca_fp[32];
+  EVP_PKEY *identity_key; /* private part in OpenSSL's secure heap */
+  uint8_t *identity_spki;
+  size_t identity_spki_len;
+  struct attest_provider *attest;
+  const char *room_dir;
+  struct session_table sessions;
+  struct cdr_engine *engine;
+  /* Clock, replaceable by tests. */
+  int64_t (*now)(void);
+};
+
+/* Handle one frame.  Returns 0 after writing a reply to `reply`
+ * (*reply_type set), or a negative code when the frame is a protocol
+ * violation by the host: the caller then exits. */
+int enclave_dispatch(struct enclave *e, uint32_t type, struct cdr_buf *payload, uint32_t *reply_type,
+                     struct cdr_buf *reply) CDR_WUR;
+
+/* Handlers (enclave_*.c). Each decodes its payload exactly; a decode
+ * failure is returned as a negative code (fatal), a refusal of a well-
+ * formed request is written as an IPC_ERROR reply and returns 0. */
+int enclave_handle_init(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) CDR_WUR;
+int enclave_handle_attest(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) CDR_WUR;
+int enclave_handle_open(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) CDR_WUR;
+int enclave_handle_request(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) CDR_WUR;
+
+/* Run a decrypted, authenticated operation for the session's user and
+ * write the response plaintext (JSON) to out; *status is CDR_STATUS_OK
+ * or CDR_STATUS_FAILED.  Never fails for the user's mistakes: those
+ * become {"ok":false,...} with status FAILED. */
+int enclave_run_operation(struct enclave *e, const struct session *s, const uint8_t *pt, size_t ptlen,
+                          struct cdr_buf *out, uint8_t *status) CDR_WUR;
+
+void enclave_free(struct enclave *e);
+
+#endif

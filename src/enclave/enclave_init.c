@@ -1,0 +1,86 @@
+/*
+ * enclave_init.c - IPC_INIT and IPC_ATTEST.
+ *
+ * INIT gives the enclave the room id and the room CA certificate (both
+ * public).  The host could lie about either; the enclave binds both into
+ * every attestation report_data, so a client that knows its room's CA
+ * fingerprint detects a substituted CA.  INIT creates the identity key,
+ * which lives only in this process's secure heap and changes at every
+ * start.
+ */
+#include <openssl/crypto.h>
+#include <openssl/x509v3.h>
+#include <string.h>
+
+#include "common/limits.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "enclave.h"
+#include "enclave_reply.h"
+#include "ipc/ipc.h"
+
+int enclave_handle_init(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) {
+  const uint8_t *ca_der;
+  size_t ca_len;
+  uint8_t measurement[CDR_MEASUREMENT_LEN];
+  char fp[96];
+  int r;
+  if ((r = cdr_buf_get_lp_exact(in, e->room_id, CDR_ROOM_ID_BYTES)) != 0 ||
+      (r = cdr_buf_get_lp(in, &ca_der, &ca_len, CDR_MAX_CERT_DER)) != 0 || (r = cdr_buf_expect_end(in)) != 0)
+    return r;
+  if ((r = cdr_cert_from_der(&e->ca_cert, ca_der, ca_len)) != 0)
+    return r;
+  EVP_PKEY *ca_key = X509_get0_pubkey(e->ca_cert);
+  if (X509_check_ca(e->ca_cert) == 0 || ca_key == NULL || X509_verify(e->ca_cert, ca_key) != 1) {
+    log_error("the room CA certificate is not a self-signed CA certificate");
+    return CDR_ERR_CERT_INVALID;
+  }
+  if ((r = cdr_cert_fingerprint(e->ca_cert, e->ca_fp)) != 0)
+    return r;
+  if ((r = cdr_ec_p256_generate(&e->identity_key)) != 0 ||
+      (r = cdr_pubkey_to_der(e->identity_key, &e->identity_spki, &e->identity_spki_len)) != 0)
+    return r;
+  if ((e->attest = attest_provider_find("sim")) == NULL)
+    return CDR_ERR_INTERNAL;
+  if ((r = e->attest->init(e->attest, e->room_dir)) != 0 || (r = e->attest->measurement(e->attest, measurement)) != 0)
+    return r;
+  if ((r = engine_open(&e->engine)) != 0)
+    return r;
+  cdr_fingerprint_format(fp, e->ca_fp);
+  log_info("initialised: attestation %s, room CA %s", e->attest->name, fp);
+  *rt = IPC_INIT_OK;
+  if ((r = cdr_buf_put_lp(out, e->identity_spki, e->identity_spki_len)) != 0 ||
+      (r = cdr_buf_put_lp(out, measurement, sizeof(measurement))) != 0 ||
+      (r = cdr_buf_put_lpstr(out, e->attest->name)) != 0)
+    return r;
+  e->state = ENCLAVE_STATE_READY;
+  return 0;
+}
+
+int enclave_handle_attest(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) {
+  uint8_t nonce[CDR_NONCE_LEN], report_data[CDR_REPORT_DATA_LEN];
+  struct cdr_buf evidence, certs[ATTEST_MAX_CERTS];
+  size_t ncerts = 0;
+  int r;
+  if ((r = cdr_buf_get_lp_exact(in, nonce, sizeof(nonce))) != 0 || (r = cdr_buf_expect_end(in)) != 0)
+    return r;
+  cdr_buf_init(&evidence, CDR_MAX_EVIDENCE, 0);
+  if ((r = cdr_report_data(report_data, e->identity_spki, e->identity_spki_len, e->room_id, e->ca_fp, nonce)) != 0 ||
+      (r = e->attest->evidence(e->attest, report_data, &evidence, certs, &ncerts)) != 0) {
+    log_error("attestation evidence failed: %s", cdr_err_code(r));
+    r = enclave_reply_error(out, rt, r, "the attestation provider could not produce evidence");
+    goto out;
+  }
+  *rt = IPC_ATTEST_OK;
+  if ((r = cdr_buf_put_lpstr(out, e->attest->name)) != 0 || (r = cdr_buf_put_lp(out, evidence.d, evidence.len)) != 0 ||
+      (r = cdr_buf_put_u32(out, (uint32_t)ncerts)) != 0)
+    goto out;
+  for (size_t i = 0; i < ncerts; i++)
+    if ((r = cdr_buf_put_lp(out, certs[i].d, certs[i].len)) != 0)
+      goto out;
+out:
+  for (size_t i = 0; i < ncerts; i++)
+    cdr_buf_free(&certs[i]);
+  cdr_buf_free(&evidence);
+  return r;
+}

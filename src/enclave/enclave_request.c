@@ -1,0 +1,88 @@
+/*
+ * enclave_request.c - IPC_REQUEST: one query or upload (seed step 4).
+ *
+ * Order (docs/PROTOCOL.md 4.7): session known and live, timestamp in
+ * window, U's signature over S_req, sequence number exactly next; only
+ * then decrypt.  The sequence number is accepted only after the
+ * ciphertext authenticates, so a rejected message cannot burn it.  The
+ * plaintext request and response live in locked memory and are wiped.
+ * Once a session exists a request costs one signature verification plus
+ * symmetric crypto.
+ */
+#include <openssl/crypto.h>
+#include <string.h>
+
+#include "common/limits.h"
+#include "common/log.h"
+#include "enclave.h"
+#include "enclave_reply.h"
+#include "ipc/messages.h"
+
+int enclave_handle_request(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) {
+  struct cdr_request_env env;
+  struct cdr_response_env resp;
+  struct cdr_buf sigin, pt, rpt, ct;
+  uint8_t req_hash[32];
+  int64_t now = e->now();
+  int r, refuse = 0;
+  const char *msg = NULL;
+
+  if ((r = ipc_get_request(in, &env)) != 0)
+    return r; /* malformed frame from the host: fatal */
+  cdr_buf_init(&sigin, 256, 0);
+  cdr_buf_init(&pt, CDR_MAX_PLAINTEXT, 0);
+  cdr_buf_init(&rpt, CDR_MAX_PLAINTEXT, 0);
+  cdr_buf_init(&ct, CDR_MAX_CIPHERTEXT, 0);
+
+#define REFUSE(code, text) do { refuse = (code); msg = (text); goto out; } while (0)
+  struct session *s = session_table_find(&e->sessions, env.session_id);
+  if (s == NULL)
+    REFUSE(CDR_ERR_SESSION_UNKNOWN, "no such session; open a new one");
+  if (s->expires_at <= now) {
+    session_table_remove(&e->sessions, env.session_id);
+    REFUSE(CDR_ERR_SESSION_EXPIRED, "the session has expired; open a new one");
+  }
+  if (env.timestamp > (uint64_t)INT64_MAX || now - (int64_t)env.timestamp > (int64_t)CDR_MAX_CLOCK_SKEW_S ||
+      (int64_t)env.timestamp - now > (int64_t)CDR_MAX_CLOCK_SKEW_S)
+    REFUSE(CDR_ERR_CLOCK_SKEW, "request timestamp is more than 300 seconds from the enclave clock");
+  if ((r = cdr_request_sig_input(&sigin, &env)) != 0)
+    goto out;
+  if (cdr_verify(s->user_key, sigin.d, sigin.len, env.sig, env.sig_len) != 0)
+    REFUSE(CDR_ERR_BAD_SIGNATURE, "the request signature does not verify under the session's certified key");
+  if (env.seq <= s->last_seq)
+    REFUSE(CDR_ERR_REPLAY, "this sequence number was already used in this session");
+  if (env.seq != s->last_seq + 1)
+    REFUSE(CDR_ERR_OUT_OF_ORDER, "sequence number skips ahead; requests must arrive in order");
+  if (cdr_request_open(&pt, &s->keys, &env) != 0)
+    REFUSE(CDR_ERR_DECRYPT, "the request ciphertext failed authentication");
+  s->last_seq = env.seq;
+
+  uint8_t status = CDR_STATUS_FAILED;
+  if ((r = enclave_run_operation(e, s, pt.d, pt.len, &rpt, &status)) != 0)
+    goto out;
+  if ((r = cdr_sha256(req_hash, env.ct, env.ct_len)) != 0 ||
+      (r = cdr_response_seal(&ct, &s->keys, s->id, env.seq, status, req_hash, rpt.d, rpt.len)) != 0)
+    goto out;
+  memset(&resp, 0, sizeof(resp));
+  memcpy(resp.session_id, s->id, CDR_SESSION_ID_LEN);
+  resp.seq = env.seq;
+  resp.status = status;
+  resp.ct = ct.d;
+  resp.ct_len = ct.len;
+  *rt = IPC_RESPONSE;
+  r = ipc_put_response(out, &resp);
+#undef REFUSE
+out:
+  if (refuse) {
+    log_info("request refused: %s", cdr_err_code(refuse));
+    r = enclave_reply_error(out, rt, refuse, msg);
+  } else if (r != 0) {
+    log_error("request failed: %s", cdr_err_code(r));
+    r = enclave_reply_error(out, rt, r, "the enclave could not process the request");
+  }
+  cdr_buf_free(&sigin);
+  cdr_buf_free(&pt); /* cdr_buf_free wipes */
+  cdr_buf_free(&rpt);
+  cdr_buf_free(&ct);
+  return r;
+}

@@ -1,0 +1,109 @@
+/*
+ * session.c - open-addressing session table; see session.h.
+ * Deletion uses backward shifting, so there are no tombstones and a
+ * lookup stops at the first empty slot.
+ */
+#include "session.h"
+
+#include <openssl/crypto.h>
+#include <string.h>
+
+#define MASK (SESSION_TABLE_SLOTS - 1u)
+
+_Static_assert((SESSION_TABLE_SLOTS & MASK) == 0, "slots must be a power of two");
+
+static size_t home(const uint8_t id[CDR_SESSION_ID_LEN]) {
+  uint32_t h = (uint32_t)id[0] | (uint32_t)id[1] << 8 | (uint32_t)id[2] << 16 | (uint32_t)id[3] << 24;
+  return h & MASK;
+}
+
+struct session *session_new(void) { return OPENSSL_secure_zalloc(sizeof(struct session)); }
+
+void session_free(struct session *s) {
+  if (s == NULL)
+    return;
+  EVP_PKEY_free(s->user_key);
+  OPENSSL_secure_clear_free(s, sizeof(*s));
+}
+
+static size_t find_slot(const struct session_table *t, const uint8_t id[CDR_SESSION_ID_LEN], int *found) {
+  size_t i = home(id);
+  while (t->slot[i] != NULL) {
+    /* Session ids are not secret (they travel in clear), so memcmp is fine. */
+    if (memcmp(t->slot[i]->id, id, CDR_SESSION_ID_LEN) == 0) {
+      *found = 1;
+      return i;
+    }
+    i = (i + 1) & MASK;
+  }
+  *found = 0;
+  return i;
+}
+
+struct session *session_table_find(struct session_table *t, const uint8_t id[CDR_SESSION_ID_LEN]) {
+  int found;
+  size_t i = find_slot(t, id, &found);
+  return found ? t->slot[i] : NULL;
+}
+
+static void remove_at(struct session_table *t, size_t i) {
+  session_free(t->slot[i]);
+  t->slot[i] = NULL;
+  t->count--;
+  /* Backward-shift the run after i so lookups never skip a gap. */
+  size_t j = (i + 1) & MASK;
+  while (t->slot[j] != NULL) {
+    size_t h = home(t->slot[j]->id);
+    /* Move slot j to i if its home is not cyclically within (i, j]. */
+    if (((j - h) & MASK) >= ((j - i) & MASK)) {
+      t->slot[i] = t->slot[j];
+      t->slot[j] = NULL;
+      i = j;
+    }
+    j = (j + 1) & MASK;
+  }
+}
+
+void session_table_remove(struct session_table *t, const uint8_t id[CDR_SESSION_ID_LEN]) {
+  int found;
+  size_t i = find_slot(t, id, &found);
+  if (found)
+    remove_at(t, i);
+}
+
+void session_table_expire(struct session_table *t, int64_t now) {
+  /* Removal can shift an unvisited entry into an already visited slot;
+   * repeat until a full pass removes nothing. */
+  int removed;
+  do {
+    removed = 0;
+    for (size_t i = 0; i < SESSION_TABLE_SLOTS; i++) {
+      if (t->slot[i] != NULL && t->slot[i]->expires_at <= now) {
+        remove_at(t, i);
+        removed = 1;
+      }
+    }
+  } while (removed);
+}
+
+int session_table_insert(struct session_table *t, struct session *s, int64_t now) {
+  int found;
+  if (t->count >= CDR_MAX_SESSIONS)
+    session_table_expire(t, now);
+  if (t->count >= CDR_MAX_SESSIONS)
+    return CDR_ERR_SESSION_LIMIT;
+  size_t i = find_slot(t, s->id, &found);
+  if (found)
+    return CDR_ERR_INTERNAL; /* a 128-bit random id collided: refuse */
+  t->slot[i] = s;
+  t->count++;
+  return 0;
+}
+
+void session_table_clear(struct session_table *t) {
+  for (size_t i = 0; i < SESSION_TABLE_SLOTS; i++) {
+    session_free(t->slot[i]);
+    t->slot[i] = NULL;
+  }
+  t->count = 0;
+}

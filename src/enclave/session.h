@@ -1,0 +1,54 @@
+/*
+ * session.h - the enclave's table of open sessions.
+ *
+ * A session maps a random 16-byte id to the certified user key, the
+ * user's name and role, the two session keys and the last accepted
+ * sequence number.  Session records live in OpenSSL's secure heap and
+ * are wiped when removed.  The table is open addressing with linear
+ * probing over a power-of-two array twice the session cap; session ids
+ * are uniformly random, so their first bytes index it directly.
+ */
+#ifndef CDR_SESSION_H
+#define CDR_SESSION_H
+
+#include <openssl/evp.h>
+#include <stdint.h>
+
+#include "common/limits.h"
+#include "crypto/envelope.h"
+#include "crypto/x509.h"
+
+struct session {
+  uint8_t id[CDR_SESSION_ID_LEN];
+  EVP_PKEY *user_key;      /* certified public key of the user */
+  char name[CDR_MAX_NAME_LEN + 1];
+  enum cdr_role role;
+  uint8_t cert_fp[32];
+  int64_t expires_at;
+  uint64_t last_seq;       /* 0 before the first request */
+  struct cdr_session_keys keys;
+};
+
+#define SESSION_TABLE_SLOTS (2u * CDR_MAX_SESSIONS)
+
+struct session_table {
+  struct session *slot[SESSION_TABLE_SLOTS];
+  size_t count;
+};
+
+/* Allocate a zeroed session record in secure memory. */
+struct session *session_new(void);
+/* Wipe and free a record not in a table (NULL allowed). */
+void session_free(struct session *s);
+/* Insert; the table takes ownership.  CDR_ERR_SESSION_LIMIT when full
+ * even after dropping sessions expired at `now`. */
+int session_table_insert(struct session_table *t, struct session *s, int64_t now) CDR_WUR;
+/* Find by id, or NULL. */
+struct session *session_table_find(struct session_table *t, const uint8_t id[CDR_SESSION_ID_LEN]);
+/* Remove by id and wipe the record. */
+void session_table_remove(struct session_table *t, const uint8_t id[CDR_SESSION_ID_LEN]);
+/* Remove every session expired at `now`. */
+void session_table_expire(struct session_table *t, int64_t now);
+void session_table_clear(struct session_table *t);
+
+#endif

@@ -1,0 +1,62 @@
+/*
+ * enclave_link.h - the host's view of the enclave: plain functions with
+ * the shape of the operations (OpenSSH's mm_* stubs), so that no HTTP
+ * handler ever builds a frame.
+ *
+ * The link owns the socketpair and the enclave child process.  Calls are
+ * serialised by a mutex (the enclave answers one request at a time);
+ * they may be made from any thread.  If the enclave dies or answers
+ * with a malformed frame, every later call fails with CDR_ERR_INTERNAL
+ * and enclave_link_alive() returns 0; the host then shuts down.
+ *
+ * Out-parameters that borrow (cdr_open_resp, cdr_response_env) point
+ * into `reply`, which the caller frees with cdr_buf_free.  When the
+ * enclave refuses a request, the call returns the enclave's cdr_err and
+ * *errmsg (if non-NULL) gets its message, malloc'd.
+ */
+#ifndef CDR_ENCLAVE_LINK_H
+#define CDR_ENCLAVE_LINK_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "crypto/envelope.h"
+#include "ipc.h"
+
+struct enclave_link;
+
+struct enclave_identity {
+  uint8_t *identity_spki; /* DER SubjectPublicKeyInfo of the identity key */
+  size_t identity_spki_len;
+  uint8_t measurement[CDR_MEASUREMENT_LEN];
+  char platform[32]; /* "sim", later "snp", "tdx", "nitro" */
+};
+
+struct enclave_attestation {
+  char platform[32];
+  uint8_t *evidence;
+  size_t evidence_len;
+  size_t ncerts;
+  uint8_t **certs; /* DER certificates the verifier needs (sim: platform cert) */
+  size_t *cert_lens;
+};
+void enclave_attestation_free(struct enclave_attestation *a);
+
+/* Start `enclave_path --room room_dir --ipc-fd 3` on one end of a
+ * socketpair and initialise it with the room id and CA certificate. */
+int enclave_link_start(struct enclave_link **out, const char *enclave_path, const char *room_dir,
+                       const uint8_t room_id[CDR_ROOM_ID_BYTES], const uint8_t *ca_der, size_t ca_len) CDR_WUR;
+/* Close the socket (the enclave exits on EOF), reap the child. */
+void enclave_link_stop(struct enclave_link *l);
+int enclave_link_alive(struct enclave_link *l);
+pid_t enclave_link_pid(struct enclave_link *l);
+const struct enclave_identity *enclave_link_identity(struct enclave_link *l);
+
+int enclave_attest(struct enclave_link *l, const uint8_t nonce[CDR_NONCE_LEN], struct enclave_attestation *out,
+                   char **errmsg) CDR_WUR;
+int enclave_open_session(struct enclave_link *l, const struct cdr_open_req *req, struct cdr_open_resp *resp,
+                         struct cdr_buf *reply, char **errmsg) CDR_WUR;
+int enclave_request(struct enclave_link *l, const struct cdr_request_env *req, struct cdr_response_env *resp,
+                    struct cdr_buf *reply, char **errmsg) CDR_WUR;
+
+#endif

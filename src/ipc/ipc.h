@@ -1,0 +1,56 @@
+/*
+ * ipc.h - the host<->enclave interface: the one enum of messages, the
+ * frame format, and the full-loop frame I/O used by both sides.
+ *
+ * Frame:  u32be type || u32be length || payload[length]
+ * The reader checks length against CDR_IPC_MAX_FRAME before allocating.
+ * Requests (host -> enclave) and replies (enclave -> host) come in
+ * pairs; every request is answered by its *_OK reply or by IPC_ERROR.
+ * The enclave treats any frame it does not expect in its current state,
+ * or that does not decode exactly, as proof of a compromised host and
+ * exits (docs/ARCHITECTURE.md, "The enclave interface").
+ *
+ * Payloads (all integers big-endian, lp = u32 length + bytes):
+ *   IPC_INIT         lp(room_id[16]) lp(ca_cert_der)
+ *   IPC_INIT_OK      lp(identity_spki) lp(measurement[32]) lp(platform)
+ *   IPC_ATTEST       lp(nonce[32])
+ *   IPC_ATTEST_OK    lp(platform) lp(evidence) u32 ncerts {lp(cert_der)}*
+ *   IPC_OPEN         lp(cert_der) lp(user_spki) lp(client_share[65])
+ *                    lp(client_nonce[32]) u64 timestamp u32 version lp(sig)
+ *   IPC_OPEN_OK      lp(session_id[16]) u64 expires_at u8 kem lp(encap)
+ *                    lp(sealed) lp(sig)
+ *   IPC_REQUEST      lp(session_id[16]) u64 seq u64 timestamp lp(ct) lp(sig)
+ *   IPC_RESPONSE     lp(session_id[16]) u64 seq u8 status lp(ct)
+ *   IPC_ERROR        u32 error_index lp(message)      (error_index = -cdr_err)
+ */
+#ifndef CDR_IPC_H
+#define CDR_IPC_H
+
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+
+enum ipc_msg_type {
+  IPC_INIT = 1,
+  IPC_INIT_OK = 2,
+  IPC_ATTEST = 3,
+  IPC_ATTEST_OK = 4,
+  IPC_OPEN = 5,
+  IPC_OPEN_OK = 6,
+  IPC_REQUEST = 7,
+  IPC_RESPONSE = 8,
+  IPC_ERROR = 9,
+  IPC_MSG_MAX = 9
+};
+
+const char *ipc_msg_name(uint32_t type);
+
+/* Write one frame, looping over short writes and EINTR.  0 or CDR_ERR_IO. */
+int ipc_frame_write(int fd, uint32_t type, const struct cdr_buf *payload) CDR_WUR;
+/* Read one frame into payload (reset first; payload->max must be at least
+ * max_len).  CDR_ERR_IO on EOF or error, CDR_ERR_TOO_LARGE if the
+ * announced length exceeds max_len (nothing is allocated then). */
+int ipc_frame_read(int fd, uint32_t *type, struct cdr_buf *payload, uint32_t max_len) CDR_WUR;
+
+#endif

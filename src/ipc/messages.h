@@ -1,0 +1,27 @@
+/*
+ * messages.h - encoders and exact decoders for the IPC payloads listed
+ * in ipc.h.  Both sides use them.  Decoders borrow pointers into the
+ * buffer, check every length against its cap (or its exact size) before
+ * trusting it, and fail with CDR_ERR_TRUNCATED unless the payload is
+ * consumed exactly.
+ */
+#ifndef CDR_IPC_MESSAGES_H
+#define CDR_IPC_MESSAGES_H
+
+#include "crypto/envelope.h"
+#include "ipc.h"
+
+int ipc_put_open(struct cdr_buf *b, const struct cdr_open_req *q) CDR_WUR;
+int ipc_get_open(struct cdr_buf *b, struct cdr_open_req *q) CDR_WUR;
+int ipc_put_open_ok(struct cdr_buf *b, const struct cdr_open_resp *p) CDR_WUR;
+int ipc_get_open_ok(struct cdr_buf *b, struct cdr_open_resp *p) CDR_WUR;
+int ipc_put_request(struct cdr_buf *b, const struct cdr_request_env *e) CDR_WUR;
+int ipc_get_request(struct cdr_buf *b, struct cdr_request_env *e) CDR_WUR;
+int ipc_put_response(struct cdr_buf *b, const struct cdr_response_env *e) CDR_WUR;
+int ipc_get_response(struct cdr_buf *b, struct cdr_response_env *e) CDR_WUR;
+int ipc_put_error(struct cdr_buf *b, int err, const char *message) CDR_WUR;
+/* *err is a valid cdr_err (unknown indexes become CDR_ERR_INTERNAL);
+ * *message is malloc'd. */
+int ipc_get_error(struct cdr_buf *b, int *err, char **message) CDR_WUR;
+
+#endif

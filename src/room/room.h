@@ -1,0 +1,120 @@
+/*
+ * room.h - a data room's folder and its administration: creation, the
+ * HSM-backed room CA, the simulated attestation platform key, and
+ * one-time enrollment tokens.  Used by `cdr room ...` and by cdrd.
+ * Never linked into the enclave.
+ *
+ * Layout of ROOM (docs/ARCHITECTURE.md, "The room folder"):
+ *   room.json                  room id, name, PKCS#11 module/token/key
+ *                              labels, attestation provider (no secrets)
+ *   ca.crt                     the room CA certificate (PEM)
+ *   hsm/softhsm2.conf          embedded SoftHSM2 only
+ *   hsm/tokens/                embedded SoftHSM2 token files
+ *   hsm/user-pin               embedded only, when CDR_HSM_PIN was unset (0600)
+ *   attestation/sim-platform.key  sim platform private key (0600)
+ *   attestation/sim-platform.crt  its certificate, issued by the room CA
+ *   host.db                    host state (SQLite): enrollment tokens
+ *
+ * The CA private key exists only inside the token (CKA_SENSITIVE true,
+ * CKA_EXTRACTABLE false); no file under ROOM holds it.
+ */
+#ifndef CDR_ROOM_H
+#define CDR_ROOM_H
+
+#include <openssl/x509.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "crypto/x509.h"
+
+#define CDR_ROOM_ID_LEN 16 /* bytes; rendered as 32 lower-case hex digits */
+#define CDR_SOFTHSM_MODULE "/usr/lib/softhsm/libsofthsm2.so"
+
+struct cdr_room {
+  char *dir;            /* absolute path of ROOM */
+  char room_id[2 * CDR_ROOM_ID_LEN + 1];
+  char *name;           /* human name of the room */
+  int64_t created_at;
+  char *pkcs11_module;  /* path of the PKCS#11 module */
+  char *token_label;
+  char *ca_key_label;   /* CKA_LABEL of the CA key pair in the token */
+  int embedded_softhsm; /* 1: token files live under ROOM/hsm */
+  char *attestation;    /* "sim" (hardware providers come later) */
+  X509 *ca_cert;
+};
+
+struct cdr_room_init_opts {
+  const char *name;          /* NULL: "CDR room <id prefix>" */
+  const char *pkcs11_module; /* NULL: embedded SoftHSM2 under ROOM/hsm */
+  const char *token_label;   /* required with pkcs11_module */
+  int64_t ca_validity_days;  /* 0: 3650 */
+};
+
+/* Create ROOM (must not exist or be an empty directory): the token (for
+ * embedded SoftHSM2: initialised with a random SO PIN that is discarded,
+ * and the user PIN from CDR_HSM_PIN or a generated one saved to
+ * hsm/user-pin with mode 0600; *pin_generated says which), the CA key
+ * pair generated inside the token, the self-signed CA certificate, the
+ * sim platform key and certificate, room.json and host.db.  On failure
+ * nothing usable is left (the partial folder is removed). */
+int cdr_room_init(const char *dir, const struct cdr_room_init_opts *opts, struct cdr_room **out, int *pin_generated) CDR_WUR;
+/* Load room.json and ca.crt.  CDR_ERR_NOT_FOUND if ROOM is not a room. */
+int cdr_room_open(const char *dir, struct cdr_room **out) CDR_WUR;
+void cdr_room_free(struct cdr_room *room);
+
+/* The token's user PIN: CDR_HSM_PIN if set, else ROOM/hsm/user-pin for
+ * the embedded token, else CDR_ERR_HSM with a message on stderr.
+ * *pin is malloc'd; the caller wipes and frees it. */
+int cdr_room_user_pin(const struct cdr_room *room, char **pin) CDR_WUR;
+
+/* ---- the room CA, through PKCS#11 (libp11 -> EVP_PKEY -> X509_sign) ---- */
+struct cdr_ca;
+/* Log in to the token and find the CA private key.  Thread-safe to use
+ * from one thread at a time; callers serialise. */
+int cdr_ca_open(const struct cdr_room *room, struct cdr_ca **out) CDR_WUR;
+void cdr_ca_close(struct cdr_ca *ca);
+/* Issue a user certificate for the CSR's public key.  The subject is
+ * built from name/role/room (the CSR's subject is not copied); serial is
+ * 16 random bytes; validity [now-60s, now+validity_s].  The caller has
+ * already verified the CSR (cdr_csr_check). */
+int cdr_ca_issue_user(struct cdr_ca *ca, const struct cdr_room *room, X509_REQ *csr, const char *name,
+                      enum cdr_role role, int64_t validity_s, X509 **out) CDR_WUR;
+
+/* Parse a PEM CSR and check it: self-signature (proof of possession,
+ * CDR_ERR_CSR_BAD_SIGNATURE), key type (CDR_ERR_KEY_UNSUPPORTED), and
+ * that its subject CN equals expected_name (CDR_ERR_CSR_SUBJECT).
+ * Malformed input: CDR_ERR_CSR_INVALID. */
+int cdr_csr_check(const char *pem, size_t len, const char *expected_name, X509_REQ **out) CDR_WUR;
+
+/* ---- enrollment tokens (host.db) ----
+ * Token string:  cdr1.<id: 32 hex>.<secret: b64url of 32 bytes>.<b64url(name)>
+ * The secret never crosses the wire: the client proves it with
+ *   mac = HMAC-SHA256(secret, lp("CDR-v1 enroll") || lp(token_id) || lp(csr_der))
+ * (lp = u32 big-endian length then bytes; token_id as its 32 ASCII hex
+ * digits; csr_der = DER of the CSR). */
+struct cdr_token_info {
+  char token_id[33];
+  char *name;
+  enum cdr_role role;
+  int64_t expires_at;
+  int64_t cert_validity_s;
+};
+/* Create a token; *token_string is malloc'd (the caller wipes it). */
+int cdr_token_create(const struct cdr_room *room, const char *name, enum cdr_role role, int64_t ttl_s,
+                     int64_t cert_validity_s, char **token_string, struct cdr_token_info *info) CDR_WUR;
+/* Parse a token string into its parts (client side). */
+int cdr_token_parse(const char *token, char token_id[33], uint8_t secret[32], char **name) CDR_WUR;
+/* Compute the enrollment MAC (client and host). */
+int cdr_enroll_mac(uint8_t out[32], const uint8_t secret[32], const char *token_id, const uint8_t *csr_der,
+                   size_t csr_len) CDR_WUR;
+
+/* Host side of enrollment: look the token up (CDR_ERR_TOKEN_UNKNOWN),
+ * check the MAC in constant time (CDR_ERR_TOKEN_INVALID), expiry
+ * (CDR_ERR_TOKEN_EXPIRED) and single use (CDR_ERR_TOKEN_USED), check the
+ * CSR, issue the certificate through the CA, then mark the token used,
+ * all in one transaction so that a failure consumes nothing and two
+ * concurrent redemptions cannot both succeed. */
+int cdr_enroll_redeem(const struct cdr_room *room, struct cdr_ca *ca, const char *token_id, const uint8_t mac[32],
+                      const char *csr_pem, size_t csr_len, X509 **cert_out) CDR_WUR;
+
+#endif
