@@ -6,7 +6,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX ?= /usr/local
 
-.PHONY: all deps configure build test demo install clean bench
+.PHONY: all deps configure build test demo install clean
 
 all: build
 
@@ -26,9 +26,6 @@ test: build
 
 demo: build
 	bash scripts/demo.sh
-
-bench: build
-	bash bench/run.sh
 
 install: build
 	cmake --install $(BUILD)

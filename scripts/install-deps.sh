@@ -6,7 +6,7 @@
 set -euo pipefail
 
 PACKAGES=(
-  build-essential cmake pkg-config
+  build-essential cmake pkg-config curl   # curl: integration tests
   libssl-dev openssl          # all crypto, X.509, PEM, ASN.1
   libsqlite3-dev              # the SQL engine inside the enclave
   libmicrohttpd-dev           # cdrd's HTTP server

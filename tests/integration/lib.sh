@@ -1,0 +1,115 @@
+# lib.sh - shared helpers for the integration tests (sourced).
+#
+# Each test gets its own temporary folder ($T), starts its own server on an
+# ephemeral loopback port, and stops only the processes it started, by pid.
+# Environment from ctest: CDR_SOURCE_DIR, CDR_BIN_DIR, CDR_TEST_BIN_DIR.
+
+set -uo pipefail
+
+: "${CDR_SOURCE_DIR:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+: "${CDR_BIN_DIR:=$CDR_SOURCE_DIR/build/bin}"
+: "${CDR_TEST_BIN_DIR:=$CDR_SOURCE_DIR/build/tests}"
+CDR="$CDR_BIN_DIR/cdr"
+T=$(mktemp -d /tmp/cdr-it.XXXXXX)
+export CDR_CONFIG_DIR="$T/config"
+export CDR_ALLOW_SIM=1
+unset CDR_HSM_PIN
+SERVER_PIDS=()
+PASSED=0
+FAILED=0
+
+cleanup() {
+  local pid
+  for pid in "${SERVER_PIDS[@]:-}"; do
+    [ -n "$pid" ] || continue
+    kill -TERM "$pid" 2>/dev/null
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null
+  done
+  rm -rf "$T"
+}
+trap cleanup EXIT
+
+pass() { PASSED=$((PASSED + 1)); echo "ok - $1"; }
+fail() { FAILED=$((FAILED + 1)); echo "FAIL - $1"; }
+
+# finish: print the summary line and exit with the right status.
+finish() {
+  echo "$PASSED passed, $FAILED failed"
+  [ "$FAILED" -eq 0 ]
+  exit $?
+}
+
+# check NAME CMD...: the command must succeed.
+check() {
+  local name=$1; shift
+  if "$@" >"$T/out" 2>"$T/err"; then pass "$name"; else fail "$name"; sed 's/^/    /' "$T/err" | tail -5; fi
+}
+
+# expect_error NAME CODE CMD...: the command must fail and say CODE on stderr.
+expect_error() {
+  local name=$1 code=$2; shift 2
+  if "$@" >"$T/out" 2>"$T/err"; then
+    fail "$name (succeeded, expected $code)"
+  elif grep -q -- "$code" "$T/err"; then
+    pass "$name"
+  else
+    fail "$name (expected $code)"; sed 's/^/    /' "$T/err" | tail -5
+  fi
+}
+
+# expect_eq NAME GOT WANT
+expect_eq() {
+  if [ "$2" == "$3" ]; then pass "$1"; else fail "$1: got [$2], want [$3]"; fi
+}
+
+# new_room DIR [NAME]: create a room (quietly).
+new_room() {
+  "$CDR" room init "$1" --name "${2:-test room}" >"$T/init.out" 2>&1 || { cat "$T/init.out"; return 1; }
+}
+
+# invite ROOM ROLE NAME [extra args]: print the token.
+invite() {
+  local room=$1 role=$2 name=$3; shift 3
+  "$CDR" room invite "$room" --role "$role" --name "$name" "$@" 2>/dev/null | tail -n 1
+}
+
+# start_server ROOM VAR: start `cdr serve` on an ephemeral port; sets VAR to
+# the URL and records the pid (the host process cdrd; it execs in place).
+start_server() {
+  local room=$1 ready="$T/ready.$RANDOM"
+  "$CDR" serve "$room" --listen 127.0.0.1:0 --ready-file "$ready" >>"$T/server.log" 2>&1 &
+  local pid=$!
+  SERVER_PIDS+=("$pid")
+  for _ in $(seq 100); do
+    [ -s "$ready" ] && break
+    kill -0 "$pid" 2>/dev/null || { echo "server died:"; tail -20 "$T/server.log"; return 1; }
+    sleep 0.1
+  done
+  [ -s "$ready" ] || { echo "server did not become ready"; tail -20 "$T/server.log"; return 1; }
+  SERVER_PID=$pid
+  printf -v "$2" '%s' "$(head -n 1 "$ready")"
+}
+
+# stop_server PID: SIGTERM, and wait for a clean exit.
+stop_server() {
+  kill -TERM "$1" 2>/dev/null
+  for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+  return 1
+}
+
+# enclave_pid HOSTPID: the enclave is the host's only child.
+enclave_pid() {
+  cat /proc/"$1"/task/*/children 2>/dev/null | tr ' ' '\n' | grep -m1 .
+}
+
+# user NAME ROLE ROOM URL [keygen args]: keygen + invite + enroll into $T/NAME.{key,crt},
+# with a profile named NAME.
+user() {
+  local name=$1 role=$2 room=$3 url=$4; shift 4
+  "$CDR" keygen "$T/$name.key" "$@" >/dev/null 2>&1 || return 1
+  local tok
+  tok=$(invite "$room" "$role" "$name@example.org")
+  "$CDR" enroll "$url" --key "$T/$name.key" --token "$tok" --out "$T/$name.crt" --profile "$name" >"$T/enroll.out" 2>&1 \
+    || { cat "$T/enroll.out"; return 1; }
+}
