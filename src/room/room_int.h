@@ -1,0 +1,36 @@
+/*
+ * room_int.h - functions shared between the files of src/room and used
+ * nowhere else: room.c drives room creation and calls into ca.c (the
+ * CA and platform certificates) and tokens.c (host.db).
+ */
+#ifndef CDR_ROOM_INT_H
+#define CDR_ROOM_INT_H
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <stdint.h>
+
+#include "room.h"
+
+/* Is s a valid user or room name: 1..CDR_MAX_NAME_LEN bytes of valid,
+ * printable UTF-8 (no C0/C1 controls, DEL, bidi or zero-width format
+ * characters), none of , = + " \ < > ; / (so that it is safe inside a
+ * distinguished name rendered as text), no leading or trailing space
+ * and no leading '#'.  0 or CDR_ERR_ARG. */
+int cdr_room_name_check(const char *s) CDR_WUR;
+
+/* The self-signed room CA certificate for the key pair in the token:
+ * pub is the public half read back from the token; the signature is
+ * made by the token through ca and checked against pub before return. */
+int cdr_ca_make_root(struct cdr_ca *ca, const struct cdr_room *room, EVP_PKEY *pub, int64_t validity_days,
+                     X509 **out) CDR_WUR;
+
+/* The certificate of the simulated attestation platform key pub,
+ * issued by the room CA (room->ca_cert set) with the CA's validity. */
+int cdr_ca_issue_platform(struct cdr_ca *ca, const struct cdr_room *room, EVP_PKEY *pub, X509 **out) CDR_WUR;
+
+/* Create ROOM/host.db (mode 0600, WAL) with the tokens table.  Fails if
+ * the file exists. */
+int cdr_tokens_db_create(const struct cdr_room *room) CDR_WUR;
+
+#endif
