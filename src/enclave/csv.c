@@ -1,0 +1,576 @@
+/*
+ * csv.c - incremental RFC 4180 parser and type inference, see csv.h for
+ * the accepted format and the contracts.
+ *
+ * The parser is a byte-at-a-time state machine, so chunk boundaries can
+ * fall anywhere (inside a quote, a CRLF, a UTF-8 sequence or the byte
+ * order mark) without changing the result.  Each byte goes through, in
+ * order: the BOM filter (only at the start of input), the NUL check, the
+ * UTF-8 validator, then the CSV state machine.
+ *
+ * Invariants:
+ *   - buf[0..buflen) holds the fields of the current record, each
+ *     followed by a NUL; start[i]/len[i] locate field i (< nfields).
+ *     buflen <= CSV_MAX_RECORD_BYTES + CDR_MAX_COLUMNS.
+ *   - nfields <= CDR_MAX_COLUMNS.
+ *   - Blank records (one unquoted empty field) are not delivered at
+ *     once: they are counted in pending_blank and delivered just before
+ *     the next non-blank record, or dropped at the end of input.  They
+ *     are consecutive physical lines starting at pending_line.
+ *   - err_rc != 0 means the parser has failed; it stays failed.
+ *   - Every buffer that held field bytes is wiped before it is freed or
+ *     replaced, since the CSV is confidential.
+ */
+#include "csv.h"
+
+#include <math.h>
+#include <openssl/crypto.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum csv_state {
+  ST_FIELD_START, /* at the first byte of a field */
+  ST_UNQUOTED,    /* inside an unquoted field */
+  ST_QUOTED,      /* inside a quoted field */
+  ST_QUOTE_SEEN,  /* a '"' inside a quoted field: end or escape */
+  ST_CR,          /* a CR outside quotes: LF must follow */
+};
+
+/* The strict UTF-8 validator's state between bytes. */
+struct utf8_state {
+  unsigned need;      /* continuation bytes still expected */
+  uint8_t lo, hi;     /* range allowed for the next continuation byte */
+};
+
+struct csv_parser {
+  csv_record_fn fn;
+  void *arg;
+
+  unsigned bom_seen;  /* 0..2: BOM bytes held so far; 3: decided */
+  struct utf8_state u8;
+  enum csv_state state;
+  uint64_t line;      /* physical line of the next byte (1-based) */
+
+  int in_record;
+  uint64_t rec_line;  /* line on which the current record started */
+  int rec_quoted;     /* some field of the record was quoted */
+
+  char *buf;
+  size_t buflen, bufcap;
+  size_t field_start;
+  size_t start[CDR_MAX_COLUMNS];
+  size_t len[CDR_MAX_COLUMNS];
+  const char *ptr[CDR_MAX_COLUMNS];
+  size_t nfields;
+
+  uint64_t pending_blank;
+  uint64_t pending_line;
+
+  int header_seen;
+  size_t ncols;
+  uint64_t nrecords;  /* data records delivered */
+
+  int err_rc;
+  char err[CDR_MAX_ERROR_MSG];
+};
+
+static const uint8_t utf8_bom[3] = {0xEF, 0xBB, 0xBF};
+
+/* Feed one byte to the validator: 1 if still well-formed, 0 if not. */
+static int utf8_step(struct utf8_state *u, uint8_t c) {
+  if (u->need > 0) {
+    if (c < u->lo || c > u->hi)
+      return 0;
+    u->need--;
+    u->lo = 0x80;
+    u->hi = 0xBF;
+    return 1;
+  }
+  if (c < 0x80)
+    return 1;
+  u->lo = 0x80;
+  u->hi = 0xBF;
+  if (c < 0xC2) /* continuation byte, or C0/C1 (overlong) */
+    return 0;
+  if (c < 0xE0) {
+    u->need = 1;
+  } else if (c < 0xF0) {
+    u->need = 2;
+    if (c == 0xE0)
+      u->lo = 0xA0; /* overlong */
+    else if (c == 0xED)
+      u->hi = 0x9F; /* surrogates */
+  } else if (c < 0xF5) {
+    u->need = 3;
+    if (c == 0xF0)
+      u->lo = 0x90; /* overlong */
+    else if (c == 0xF4)
+      u->hi = 0x8F; /* above U+10FFFF */
+  } else {
+    return 0;
+  }
+  return 1;
+}
+
+int csv_utf8_valid(const uint8_t *s, size_t n) {
+  struct utf8_state u = {0, 0x80, 0xBF};
+  for (size_t i = 0; i < n; i++)
+    if (!utf8_step(&u, s[i]))
+      return 0;
+  return u.need == 0;
+}
+
+/* Record the first error; returns CDR_ERR_CSV. */
+static int __attribute__((format(printf, 2, 3))) csv_fail(struct csv_parser *p, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(p->err, sizeof(p->err), fmt, ap);
+  va_end(ap);
+  p->err_rc = CDR_ERR_CSV;
+  return CDR_ERR_CSV;
+}
+
+int csv_parser_new(struct csv_parser **out, csv_record_fn fn, void *arg) {
+  struct csv_parser *p;
+  *out = NULL;
+  if ((p = calloc(1, sizeof(*p))) == NULL)
+    return CDR_ERR_NOMEM;
+  p->fn = fn;
+  p->arg = arg;
+  p->u8.lo = 0x80;
+  p->u8.hi = 0xBF;
+  p->line = 1;
+  *out = p;
+  return 0;
+}
+
+void csv_parser_free(struct csv_parser *p) {
+  if (p == NULL)
+    return;
+  if (p->buf != NULL)
+    OPENSSL_clear_free(p->buf, p->bufcap);
+  OPENSSL_cleanse(p, sizeof(*p));
+  free(p);
+}
+
+const char *csv_parser_error(const struct csv_parser *p) { return p->err; }
+
+/* Append one byte to the current field. */
+static int buf_putc(struct csv_parser *p, char c) {
+  if (p->buflen >= p->bufcap) {
+    /* The record cap plus one NUL per field bounds the buffer. */
+    size_t max = CSV_MAX_RECORD_BYTES + CDR_MAX_COLUMNS;
+    if (p->buflen - p->nfields >= CSV_MAX_RECORD_BYTES || p->bufcap >= max)
+      return csv_fail(p, "line %llu: record is longer than %zu bytes", (unsigned long long)p->rec_line,
+                      CSV_MAX_RECORD_BYTES);
+    size_t ncap = p->bufcap ? p->bufcap : 1024;
+    while (ncap <= p->buflen)
+      ncap = ncap > max / 2 ? max : ncap * 2;
+    char *nb = malloc(ncap);
+    if (nb == NULL) {
+      p->err_rc = CDR_ERR_NOMEM;
+      return CDR_ERR_NOMEM;
+    }
+    if (p->buf != NULL) {
+      memcpy(nb, p->buf, p->buflen);
+      OPENSSL_clear_free(p->buf, p->bufcap);
+    }
+    p->buf = nb;
+    p->bufcap = ncap;
+  }
+  p->buf[p->buflen++] = c;
+  return 0;
+}
+
+/* Close the current field (NUL-terminate it and record where it is). */
+static int end_field(struct csv_parser *p) {
+  int r;
+  if (p->nfields >= CDR_MAX_COLUMNS) {
+    if (p->header_seen)
+      return csv_fail(p, "line %llu: expected %zu fields, found more than %u", (unsigned long long)p->rec_line,
+                      p->ncols, CDR_MAX_COLUMNS);
+    return csv_fail(p, "line %llu: more than %u columns", (unsigned long long)p->rec_line, CDR_MAX_COLUMNS);
+  }
+  size_t flen = p->buflen - p->field_start;
+  if ((r = buf_putc(p, '\0')) != 0)
+    return r;
+  p->start[p->nfields] = p->field_start;
+  p->len[p->nfields] = flen;
+  p->nfields++;
+  p->field_start = p->buflen;
+  return 0;
+}
+
+static int ascii_casecmp(const char *a, const char *b) {
+  for (;; a++, b++) {
+    unsigned char x = (unsigned char)*a, y = (unsigned char)*b;
+    if (x >= 'A' && x <= 'Z')
+      x = (unsigned char)(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z')
+      y = (unsigned char)(y - 'A' + 'a');
+    if (x != y || x == '\0')
+      return (int)x - (int)y;
+  }
+}
+
+/* The header's rules: names non-empty, not too long, distinct ignoring
+ * ASCII case (SQLite identifiers are case-insensitive in ASCII only). */
+static int check_header(struct csv_parser *p, uint64_t line, size_t n, const char *const *f, const size_t *len) {
+  for (size_t i = 0; i < n; i++) {
+    if (len[i] == 0)
+      return csv_fail(p, "line %llu: column %zu has an empty name", (unsigned long long)line, i + 1);
+    if (len[i] > CSV_MAX_NAME_LEN)
+      return csv_fail(p, "line %llu: the name of column %zu is longer than %u bytes", (unsigned long long)line,
+                      i + 1, CSV_MAX_NAME_LEN);
+  }
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = i + 1; j < n; j++)
+      if (len[i] == len[j] && ascii_casecmp(f[i], f[j]) == 0)
+        return csv_fail(p, "line %llu: columns %zu and %zu have the same name (column names are case-insensitive)",
+                        (unsigned long long)line, i + 1, j + 1);
+  return 0;
+}
+
+/* Check a record against the header rules and hand it to the callback. */
+static int deliver_one(struct csv_parser *p, uint64_t line, size_t n, const char *const *f, const size_t *len) {
+  struct csv_record rec;
+  int r;
+  if (!p->header_seen) {
+    if ((r = check_header(p, line, n, f, len)) != 0)
+      return r;
+    p->header_seen = 1;
+    p->ncols = n;
+    rec.index = 0;
+  } else {
+    if (n != p->ncols)
+      return csv_fail(p, "line %llu: expected %zu fields, found %zu", (unsigned long long)line, p->ncols, n);
+    rec.index = ++p->nrecords;
+  }
+  rec.line = line;
+  rec.nfields = n;
+  rec.field = f;
+  rec.len = len;
+  if ((r = p->fn(p->arg, &rec)) != 0)
+    p->err_rc = r;
+  return r;
+}
+
+/* The current record is complete. */
+static int end_record(struct csv_parser *p) {
+  static const char *const blank_field[1] = {""};
+  static const size_t blank_len[1] = {0};
+  int r;
+
+  p->in_record = 0;
+  if (p->nfields == 1 && p->len[0] == 0 && !p->rec_quoted) {
+    if (p->pending_blank++ == 0)
+      p->pending_line = p->rec_line;
+    return 0;
+  }
+  for (uint64_t i = 0; i < p->pending_blank; i++)
+    if ((r = deliver_one(p, p->pending_line + i, 1, blank_field, blank_len)) != 0)
+      return r;
+  p->pending_blank = 0;
+  for (size_t i = 0; i < p->nfields; i++)
+    p->ptr[i] = p->buf + p->start[i];
+  return deliver_one(p, p->rec_line, p->nfields, p->ptr, p->len);
+}
+
+/* One byte of CSV after the BOM filter. */
+static int csv_byte(struct csv_parser *p, uint8_t c) {
+  int r = 0;
+
+  if (!p->in_record) {
+    p->in_record = 1;
+    p->rec_line = p->line;
+    p->rec_quoted = 0;
+    p->nfields = 0;
+    if (p->buflen > 0)
+      OPENSSL_cleanse(p->buf, p->buflen);
+    p->buflen = 0;
+    p->field_start = 0;
+    p->state = ST_FIELD_START;
+  }
+  if (c == 0)
+    return csv_fail(p, "line %llu: NUL byte in the data", (unsigned long long)p->rec_line);
+  if (!utf8_step(&p->u8, c))
+    return csv_fail(p, "line %llu: invalid UTF-8", (unsigned long long)p->rec_line);
+
+  switch (p->state) {
+  case ST_FIELD_START:
+  case ST_UNQUOTED:
+    if (c == ',') {
+      r = end_field(p);
+      p->state = ST_FIELD_START;
+    } else if (c == '\r') {
+      r = end_field(p);
+      p->state = ST_CR;
+    } else if (c == '\n') {
+      if ((r = end_field(p)) == 0)
+        r = end_record(p);
+    } else if (c == '"') {
+      if (p->state == ST_UNQUOTED)
+        return csv_fail(p, "line %llu: field %zu: quote character inside an unquoted field",
+                        (unsigned long long)p->rec_line, p->nfields + 1);
+      p->rec_quoted = 1;
+      p->state = ST_QUOTED;
+    } else {
+      r = buf_putc(p, (char)c);
+      p->state = ST_UNQUOTED;
+    }
+    break;
+  case ST_QUOTED:
+    if (c == '"')
+      p->state = ST_QUOTE_SEEN;
+    else
+      r = buf_putc(p, (char)c);
+    break;
+  case ST_QUOTE_SEEN:
+    if (c == '"') {
+      r = buf_putc(p, '"');
+      p->state = ST_QUOTED;
+    } else if (c == ',') {
+      r = end_field(p);
+      p->state = ST_FIELD_START;
+    } else if (c == '\r') {
+      r = end_field(p);
+      p->state = ST_CR;
+    } else if (c == '\n') {
+      if ((r = end_field(p)) == 0)
+        r = end_record(p);
+    } else {
+      return csv_fail(p, "line %llu: field %zu: unexpected character after a closing quote",
+                      (unsigned long long)p->rec_line, p->nfields + 1);
+    }
+    break;
+  case ST_CR:
+    if (c != '\n')
+      return csv_fail(p, "line %llu: carriage return not followed by a line feed", (unsigned long long)p->rec_line);
+    r = end_record(p);
+    break;
+  }
+  if (c == '\n')
+    p->line++;
+  return r;
+}
+
+int csv_parser_feed(struct csv_parser *p, const uint8_t *data, size_t len) {
+  int r;
+  if (p->err_rc != 0)
+    return p->err_rc;
+  for (size_t i = 0; i < len; i++) {
+    uint8_t c = data[i];
+    if (p->bom_seen < 3) {
+      if (c == utf8_bom[p->bom_seen]) {
+        p->bom_seen++;
+        continue;
+      }
+      /* Not a BOM after all: replay the bytes held back. */
+      unsigned held = p->bom_seen;
+      p->bom_seen = 3;
+      for (unsigned j = 0; j < held; j++)
+        if ((r = csv_byte(p, utf8_bom[j])) != 0)
+          return r;
+    }
+    if ((r = csv_byte(p, c)) != 0)
+      return r;
+  }
+  return 0;
+}
+
+int csv_parser_finish(struct csv_parser *p) {
+  int r;
+  if (p->err_rc != 0)
+    return p->err_rc;
+  if (p->bom_seen < 3) {
+    unsigned held = p->bom_seen;
+    p->bom_seen = 3;
+    for (unsigned j = 0; j < held; j++)
+      if ((r = csv_byte(p, utf8_bom[j])) != 0)
+        return r;
+  }
+  if (p->u8.need > 0)
+    return csv_fail(p, "line %llu: invalid UTF-8 (truncated at the end of the data)", (unsigned long long)p->rec_line);
+  if (p->in_record) {
+    switch (p->state) {
+    case ST_QUOTED:
+      return csv_fail(p, "line %llu: field %zu: unterminated quoted field", (unsigned long long)p->rec_line,
+                      p->nfields + 1);
+    case ST_CR:
+      return csv_fail(p, "line %llu: carriage return not followed by a line feed", (unsigned long long)p->rec_line);
+    case ST_FIELD_START:
+    case ST_UNQUOTED:
+    case ST_QUOTE_SEEN:
+      if ((r = end_field(p)) != 0 || (r = end_record(p)) != 0)
+        return r;
+      break;
+    }
+  }
+  p->pending_blank = 0; /* trailing blank lines are ignored */
+  if (!p->header_seen)
+    return csv_fail(p, "line 1: no header row (the CSV is empty)");
+  return 0;
+}
+
+/* ---- value classification ---- */
+
+int csv_parse_int64(const char *s, size_t len, int64_t *out) {
+  size_t i = 0;
+  int neg = 0;
+  uint64_t v = 0;
+  /* 2^63: the magnitude of INT64_MIN. */
+  const uint64_t lim = (uint64_t)INT64_MAX + 1;
+
+  if (len > 0 && (s[0] == '-' || s[0] == '+')) {
+    neg = s[0] == '-';
+    i = 1;
+  }
+  if (i == len)
+    return -1;
+  if (s[i] == '0' && i + 1 < len)
+    return -1; /* redundant leading zero */
+  for (; i < len; i++) {
+    if (s[i] < '0' || s[i] > '9')
+      return -1;
+    unsigned d = (unsigned)(s[i] - '0');
+    if (v > (lim - d) / 10)
+      return -1;
+    v = v * 10 + d;
+  }
+  if (!neg && v > (uint64_t)INT64_MAX)
+    return -1;
+  if (neg)
+    *out = v == lim ? INT64_MIN : -(int64_t)v;
+  else
+    *out = (int64_t)v;
+  return 0;
+}
+
+int csv_parse_real(const char *s, size_t len, double *out) {
+  size_t i = 0, digits = 0;
+  char *end;
+  double v;
+
+  if (len == 0 || s[len] != '\0')
+    return -1;
+  for (size_t k = 0; k < len; k++) {
+    char c = s[k];
+    if (c >= '0' && c <= '9')
+      digits++;
+    else if (c != '+' && c != '-' && c != '.' && c != 'e' && c != 'E')
+      return -1;
+  }
+  if (digits == 0)
+    return -1;
+  if (s[0] == '+' || s[0] == '-')
+    i = 1;
+  if (i + 1 < len && s[i] == '0' && s[i + 1] >= '0' && s[i + 1] <= '9')
+    return -1; /* redundant leading zero */
+  /* Underflow (ERANGE with a tiny finite result) is accepted. */
+  v = strtod(s, &end);
+  if (end != s + len || !isfinite(v))
+    return -1;
+  *out = v;
+  return 0;
+}
+
+const char *csv_type_name(enum csv_type t) {
+  switch (t) {
+  case CSV_INTEGER:
+    return "INTEGER";
+  case CSV_REAL:
+    return "REAL";
+  case CSV_TEXT:
+    break;
+  }
+  return "TEXT";
+}
+
+/* ---- type inference ---- */
+
+struct infer_ctx {
+  struct csv_schema *s;
+  uint8_t *may_int, *may_real, *seen;
+};
+
+static int infer_record(void *arg, const struct csv_record *rec) {
+  struct infer_ctx *c = arg;
+  struct csv_schema *s = c->s;
+
+  if (rec->index == 0) {
+    size_t n = rec->nfields;
+    if ((s->names = calloc(n, sizeof(*s->names))) == NULL || (s->types = calloc(n, sizeof(*s->types))) == NULL ||
+        (c->may_int = malloc(n)) == NULL || (c->may_real = malloc(n)) == NULL || (c->seen = calloc(n, 1)) == NULL)
+      return CDR_ERR_NOMEM;
+    s->ncols = n;
+    for (size_t i = 0; i < n; i++) {
+      if ((s->names[i] = strdup(rec->field[i])) == NULL)
+        return CDR_ERR_NOMEM;
+      c->may_int[i] = c->may_real[i] = 1;
+    }
+    return 0;
+  }
+  s->nrows = rec->index;
+  for (size_t i = 0; i < rec->nfields; i++) {
+    int64_t iv;
+    double dv;
+    if (rec->len[i] == 0)
+      continue; /* NULL */
+    c->seen[i] = 1;
+    if (c->may_int[i] && csv_parse_int64(rec->field[i], rec->len[i], &iv) != 0)
+      c->may_int[i] = 0;
+    if (!c->may_int[i] && c->may_real[i] && csv_parse_real(rec->field[i], rec->len[i], &dv) != 0)
+      c->may_real[i] = 0;
+  }
+  return 0;
+}
+
+void csv_schema_free(struct csv_schema *s) {
+  if (s->names != NULL) {
+    for (size_t i = 0; i < s->ncols; i++)
+      free(s->names[i]);
+    free(s->names);
+  }
+  free(s->types);
+  memset(s, 0, sizeof(*s));
+}
+
+int csv_schema_infer(struct csv_schema *out, const uint8_t *data, size_t len, char *err, size_t errlen) {
+  struct csv_parser *p = NULL;
+  struct infer_ctx c;
+  int r;
+
+  memset(out, 0, sizeof(*out));
+  memset(&c, 0, sizeof(c));
+  c.s = out;
+  if (errlen > 0)
+    err[0] = '\0';
+  if ((r = csv_parser_new(&p, infer_record, &c)) != 0)
+    goto out;
+  if ((r = csv_parser_feed(p, data, len)) != 0 || (r = csv_parser_finish(p)) != 0) {
+    if (r == CDR_ERR_CSV && errlen > 0)
+      snprintf(err, errlen, "%s", csv_parser_error(p));
+    goto out;
+  }
+  for (size_t i = 0; i < out->ncols; i++) {
+    if (!c.seen[i])
+      out->types[i] = CSV_TEXT;
+    else if (c.may_int[i])
+      out->types[i] = CSV_INTEGER;
+    else if (c.may_real[i])
+      out->types[i] = CSV_REAL;
+    else
+      out->types[i] = CSV_TEXT;
+  }
+  r = 0;
+out:
+  if (r != 0)
+    csv_schema_free(out);
+  free(c.may_int);
+  free(c.may_real);
+  free(c.seen);
+  csv_parser_free(p);
+  return r;
+}

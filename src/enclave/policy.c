@@ -1,0 +1,281 @@
+/*
+ * policy.c - the read-only SQL policy as an SQLite authorizer; see
+ * policy.h for what is allowed.
+ *
+ * The policy is an allow-list: the switch in policy_authorize names the
+ * few actions a read-only query needs and everything else falls through
+ * to a denial, so an action code added by a later SQLite is refused.
+ *
+ * Things SQLite does that shaped this file (checked with SQLite 3.40):
+ *   - A FROM item none of whose columns is used ("SELECT count(*) FROM
+ *     t", also "SELECT rowid FROM t") produces SQLITE_READ with the name
+ *     as written (any case; a CTE's name too), column "" and the
+ *     database as written (usually NULL).
+ *   - Table-valued functions (json_each, pragma_table_info, dbstat,
+ *     sqlite_stmt) are eponymous virtual tables and arrive as
+ *     SQLITE_READ of a table of that name; PRAGMA statements arrive as
+ *     SQLITE_PRAGMA.  The first use of an eponymous table on a connection
+ *     also produces a phantom SQLITE_UPDATE of sqlite_master, so the
+ *     engine touches them all in internal mode when it opens.
+ *   - DROP TABLE asks first for SQLITE_DELETE on sqlite_master and
+ *     CREATE TABLE for SQLITE_INSERT on it; a denial stops the prepare at
+ *     the first refused action, hence the "changing the schema" wording
+ *     for writes to sqlite_* tables.
+ *   - VACUUM consults no authorizer at all; the engine's other checks
+ *     (read-only statement, SELECT/WITH/VALUES only) stop it.
+ *
+ * Reasons are built from names only (SQL text or schema, both valid
+ * UTF-8), each clipped at a character boundary so that the sentence
+ * always fits and stays valid UTF-8.
+ */
+#include "policy.h"
+
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NAME_CLIP 64u
+
+/* Functions with effects outside the data room or on process memory:
+ * loading code, files (the shell's readfile/writefile/edit, in case an
+ * extension ever provides them), and fts3_tokenizer which returns and
+ * accepts raw pointers. */
+static const char *const denied_functions[] = {"load_extension", "readfile", "writefile", "edit", "fts3_tokenizer"};
+
+/* Table-valued functions that only compute from their arguments. */
+static const char *const pure_table_functions[] = {"json_each", "json_tree"};
+
+static int ascii_lower(int c) { return (c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c; }
+
+static int ascii_casecmp(const char *a, const char *b) {
+  for (;; a++, b++) {
+    int x = ascii_lower((unsigned char)*a), y = ascii_lower((unsigned char)*b);
+    if (x != y || x == 0)
+      return x - y;
+  }
+}
+
+static int has_prefix_nocase(const char *s, const char *prefix) {
+  for (; *prefix != '\0'; s++, prefix++)
+    if (ascii_lower((unsigned char)*s) != ascii_lower((unsigned char)*prefix))
+      return 0;
+  return 1;
+}
+
+/* Copy name into out (NAME_CLIP + 4 bytes), cut at a UTF-8 character
+ * boundary with "..." if it is longer than NAME_CLIP bytes. */
+static const char *clip(char *out, const char *name) {
+  size_t n;
+  if (name == NULL || name[0] == '\0')
+    return "?";
+  n = strlen(name);
+  if (n <= NAME_CLIP) {
+    memcpy(out, name, n + 1);
+    return out;
+  }
+  n = NAME_CLIP;
+  while (n > 0 && ((unsigned char)name[n] & 0xC0) == 0x80)
+    n--; /* name[n] would continue a character: cut before it */
+  memcpy(out, name, n);
+  memcpy(out + n, "...", 4);
+  return out;
+}
+
+/* Record the reason (only the first one counts) and deny. */
+static int __attribute__((format(printf, 2, 3))) deny(struct policy *p, const char *fmt, ...) {
+  if (!p->denied) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->reason, sizeof(p->reason), fmt, ap);
+    va_end(ap);
+    p->denied = 1;
+  }
+  return SQLITE_DENY;
+}
+
+void policy_init(struct policy *p) { memset(p, 0, sizeof(*p)); }
+
+static void names_free(struct policy_names *l) {
+  for (size_t i = 0; i < l->n; i++)
+    free(l->v[i]);
+  free(l->v);
+  memset(l, 0, sizeof(*l));
+}
+
+static int names_has(const struct policy_names *l, const char *name) {
+  if (name == NULL)
+    return 0;
+  for (size_t i = 0; i < l->n; i++)
+    if (ascii_casecmp(l->v[i], name) == 0)
+      return 1;
+  return 0;
+}
+
+static int names_add(struct policy_names *l, const char *name) {
+  char *copy;
+  if (names_has(l, name))
+    return 0;
+  if (l->n == l->cap) {
+    size_t ncap = l->cap ? l->cap * 2 : 8;
+    char **nv;
+    if (ncap > SIZE_MAX / sizeof(*nv))
+      return CDR_ERR_NOMEM;
+    if ((nv = realloc(l->v, ncap * sizeof(*nv))) == NULL)
+      return CDR_ERR_NOMEM;
+    l->v = nv;
+    l->cap = ncap;
+  }
+  if ((copy = strdup(name)) == NULL)
+    return CDR_ERR_NOMEM;
+  l->v[l->n++] = copy;
+  return 0;
+}
+
+void policy_free(struct policy *p) {
+  names_free(&p->tables);
+  names_free(&p->builtins);
+  memset(p, 0, sizeof(*p));
+}
+
+void policy_set_mode(struct policy *p, enum policy_mode mode) { p->mode = mode; }
+
+const char *policy_denial(const struct policy *p) { return p->denied ? p->reason : NULL; }
+
+void policy_clear_denial(struct policy *p) {
+  p->denied = 0;
+  p->reason[0] = '\0';
+}
+
+int policy_is_room_table(const struct policy *p, const char *name) { return names_has(&p->tables, name); }
+
+int policy_add_table(struct policy *p, const char *name) { return names_add(&p->tables, name); }
+
+int policy_add_builtin(struct policy *p, const char *name) { return names_add(&p->builtins, name); }
+
+void policy_remove_table(struct policy *p, const char *name) {
+  struct policy_names *l = &p->tables;
+  for (size_t i = 0; i < l->n; i++) {
+    if (ascii_casecmp(l->v[i], name) == 0) {
+      free(l->v[i]);
+      l->v[i] = l->v[--l->n];
+      return;
+    }
+  }
+}
+
+static int in_list(const char *name, const char *const *list, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (ascii_casecmp(name, list[i]) == 0)
+      return 1;
+  return 0;
+}
+
+/* SQLITE_READ of column `column` of `table`; column "" means that no
+ * column of the FROM item is used, and table is then the name as the
+ * query wrote it (possibly a CTE's). */
+static int authorize_read(struct policy *p, const char *table, const char *column) {
+  char a[NAME_CLIP + 4];
+  if (table == NULL || table[0] == '\0')
+    return deny(p, "reading a table without a name is not allowed");
+  if (policy_is_room_table(p, table))
+    return SQLITE_OK;
+  if (in_list(table, pure_table_functions, sizeof(pure_table_functions) / sizeof(pure_table_functions[0])))
+    return SQLITE_OK;
+  if (has_prefix_nocase(table, "sqlite_"))
+    return deny(p, "reading internal table %s is not allowed", clip(a, table));
+  if (has_prefix_nocase(table, "pragma_"))
+    return deny(p, "PRAGMA is not allowed (%s): queries cannot inspect or change engine settings", clip(a, table));
+  if (column != NULL && column[0] == '\0' && !names_has(&p->builtins, table))
+    return SQLITE_OK; /* a CTE or subquery: its own reads were checked */
+  return deny(p, "reading %s is not allowed: only the room's tables can be read", clip(a, table));
+}
+
+static int authorize_write(struct policy *p, const char *verb, const char *table) {
+  char a[NAME_CLIP + 4];
+  if (table != NULL && has_prefix_nocase(table, "sqlite_"))
+    return deny(p, "changing the schema is not allowed: queries in a data room are read-only");
+  return deny(p, "%s table %s is not allowed: queries are read-only", verb, clip(a, table));
+}
+
+/* SQLite's name of a schema-changing action, or NULL. */
+static const char *schema_verb(int action) {
+  switch (action) {
+  case SQLITE_CREATE_INDEX: return "CREATE INDEX";
+  case SQLITE_CREATE_TABLE: return "CREATE TABLE";
+  case SQLITE_CREATE_TEMP_INDEX: return "CREATE TEMP INDEX";
+  case SQLITE_CREATE_TEMP_TABLE: return "CREATE TEMP TABLE";
+  case SQLITE_CREATE_TEMP_TRIGGER: return "CREATE TEMP TRIGGER";
+  case SQLITE_CREATE_TEMP_VIEW: return "CREATE TEMP VIEW";
+  case SQLITE_CREATE_TRIGGER: return "CREATE TRIGGER";
+  case SQLITE_CREATE_VIEW: return "CREATE VIEW";
+  case SQLITE_CREATE_VTABLE: return "CREATE VIRTUAL TABLE";
+  case SQLITE_DROP_INDEX: return "DROP INDEX";
+  case SQLITE_DROP_TABLE: return "DROP TABLE";
+  case SQLITE_DROP_TEMP_INDEX: return "DROP TEMP INDEX";
+  case SQLITE_DROP_TEMP_TABLE: return "DROP TEMP TABLE";
+  case SQLITE_DROP_TEMP_TRIGGER: return "DROP TEMP TRIGGER";
+  case SQLITE_DROP_TEMP_VIEW: return "DROP TEMP VIEW";
+  case SQLITE_DROP_TRIGGER: return "DROP TRIGGER";
+  case SQLITE_DROP_VIEW: return "DROP VIEW";
+  case SQLITE_DROP_VTABLE: return "DROP VIRTUAL TABLE";
+  default: return NULL;
+  }
+}
+
+int policy_authorize(void *ctx, int action, const char *arg1, const char *arg2, const char *dbname,
+                     const char *inner) {
+  struct policy *p = ctx;
+  char a[NAME_CLIP + 4];
+  const char *verb;
+  (void)dbname;
+  (void)inner;
+
+  if (p->mode == POLICY_INTERNAL)
+    return SQLITE_OK;
+
+  switch (action) {
+  case SQLITE_SELECT:
+  case SQLITE_RECURSIVE:
+    return SQLITE_OK;
+  case SQLITE_READ:
+    return authorize_read(p, arg1, arg2);
+  case SQLITE_FUNCTION:
+    if (arg2 == NULL)
+      return deny(p, "calling a function without a name is not allowed");
+    if (in_list(arg2, denied_functions, sizeof(denied_functions) / sizeof(denied_functions[0])))
+      return deny(p, "function %s is not allowed: it reaches outside the data room", clip(a, arg2));
+    return SQLITE_OK;
+  case SQLITE_INSERT:
+    return authorize_write(p, "INSERT into", arg1);
+  case SQLITE_UPDATE:
+    return authorize_write(p, "UPDATE of", arg1);
+  case SQLITE_DELETE:
+    return authorize_write(p, "DELETE from", arg1);
+  case SQLITE_ALTER_TABLE:
+    return deny(p, "ALTER TABLE %s is not allowed: queries cannot change the schema", clip(a, arg2));
+  case SQLITE_ATTACH:
+    return deny(p, "ATTACH is not allowed: queries in a data room are read-only");
+  case SQLITE_DETACH:
+    return deny(p, "DETACH is not allowed: queries in a data room are read-only");
+  case SQLITE_PRAGMA:
+    return deny(p, "PRAGMA is not allowed (PRAGMA %s): queries cannot inspect or change engine settings",
+                clip(a, arg1));
+  case SQLITE_TRANSACTION:
+    return deny(p, "%s is not allowed: queries cannot control transactions", arg1 != NULL ? clip(a, arg1) : "BEGIN");
+  case SQLITE_SAVEPOINT:
+    return deny(p, "SAVEPOINT is not allowed: queries cannot control transactions");
+  case SQLITE_ANALYZE:
+    return deny(p, "ANALYZE is not allowed: queries in a data room are read-only");
+  case SQLITE_REINDEX:
+    return deny(p, "REINDEX is not allowed: queries in a data room are read-only");
+  default:
+    break;
+  }
+  if ((verb = schema_verb(action)) != NULL)
+    return deny(p, "%s %s is not allowed: queries cannot change the schema", verb, clip(a, arg1));
+  return deny(p, "this statement (authorizer action %d) is not allowed: queries in a data room are read-only",
+              action);
+}
