@@ -1,0 +1,75 @@
+/*
+ * http.h - cdrd's HTTP layer: a libmicrohttpd server that knows routes,
+ * body caps and the JSON error convention, and nothing of the protocol.
+ *
+ * The server accumulates each request body (capped, see max_body), looks
+ * the route up in a table of {method, path, handler}, calls the handler
+ * on one of MHD's worker threads, and renders its reply as JSON.  Unknown
+ * paths answer 404 not_found, a known path with another method 405
+ * method_not_allowed, a body over the cap 413 too_large (checked against
+ * Content-Length before any byte is read, and again while reading).
+ * Every error body is exactly {"error": "<code>", "message": "<text>"}.
+ *
+ * One log line per request: method, path, status, bytes in and out,
+ * duration.  Never a body, header value or query string.
+ */
+#ifndef CDR_HOST_HTTP_H
+#define CDR_HOST_HTTP_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "common/limits.h"
+
+struct http_request {
+  const char *method;  /* "GET", "POST", ... */
+  const char *path;    /* decoded path, without the query string */
+  const uint8_t *body; /* NUL-terminated (not counted in body_len) */
+  size_t body_len;
+};
+
+/*
+ * What a handler answers.  A handler returns 0 with `body` set (status
+ * defaults to 200), or a negative cdr_err: then the answer is the error
+ * body for that code with `message` (cdr_err_describe() if empty), and
+ * the status is `status` if set, else cdr_err_http_status(err).
+ */
+struct http_reply {
+  int status;
+  json_t *body; /* owned by the reply; the server releases it */
+  char message[CDR_MAX_ERROR_MSG];
+};
+
+/* Set rep->message from a format and return err, for
+ *   return http_reply_fail(rep, CDR_ERR_ARG, "field \"%s\" ...", name); */
+int http_reply_fail(struct http_reply *rep, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+typedef int (*http_handler_fn)(void *ctx, const struct http_request *rq, struct http_reply *rep);
+
+struct http_route {
+  const char *method;
+  const char *path; /* exact match */
+  http_handler_fn handler;
+};
+
+struct http_server_opts {
+  const char *host;       /* numeric or resolvable address to bind */
+  uint16_t port;          /* 0: ephemeral, see http_server_port() */
+  size_t max_body;        /* 0: CDR_MAX_HTTP_BODY */
+  unsigned threads;       /* 0: 4 */
+};
+
+struct http_server;
+
+/* Bind, listen and start serving.  The routes array and ctx must outlive
+ * the server.  When this returns 0 the socket is accepting. */
+int http_server_start(struct http_server **out, const struct http_server_opts *opts, const struct http_route *routes,
+                      size_t nroutes, void *ctx) CDR_WUR;
+/* The bound port (useful with port 0). */
+uint16_t http_server_port(const struct http_server *s);
+/* Stop accepting, finish or drop connections, join the threads, free. */
+void http_server_stop(struct http_server *s);
+
+#endif

@@ -1,0 +1,254 @@
+/*
+ * main.c - cdrd, the untrusted host of a data room.
+ *
+ *   cdrd --room ROOM [--listen HOST:PORT] [--enclave PATH] [--ready-file PATH]
+ *
+ * Opens the room and its CA (the PKCS#11 token; PIN from CDR_HSM_PIN or
+ * ROOM/hsm/user-pin), starts cdr-enclave on a socketpair, serves the
+ * HTTP API of docs/PROTOCOL.md section 4, and runs until SIGINT/SIGTERM
+ * (exit 0) or until the enclave dies (exit 1): without the enclave the
+ * room can do nothing, and a supervisor should restart both together.
+ *
+ * Signals: SIGINT and SIGTERM are blocked before any thread exists, so
+ * every thread (MHD's, the token library's) inherits the mask and the
+ * main thread alone takes them with sigtimedwait.  SIGPIPE is ignored:
+ * a peer that goes away shows up as EPIPE on that socket only.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <limits.h>
+#include <openssl/crypto.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "host/http.h"
+#include "host/routes.h"
+#include "ipc/enclave_link.h"
+#include "room/room.h"
+
+#define CDRD_DEFAULT_LISTEN "127.0.0.1:8443"
+#define CDRD_ENCLAVE_NAME "cdr-enclave"
+#define CDRD_POLL_MS 200
+#define CDRD_URL_MAX 320
+
+static void usage(FILE *f) {
+  fprintf(f, "usage: cdrd --room ROOM [--listen HOST:PORT] [--enclave PATH] [--ready-file PATH]\n"
+             "\n"
+             "Serve the data room in ROOM over HTTP (docs/PROTOCOL.md).\n"
+             "\n"
+             "  --room ROOM         the room folder (made by `cdr room init`)\n"
+             "  --listen HOST:PORT  address to listen on (default " CDRD_DEFAULT_LISTEN
+             "; port 0 picks a free one;\n"
+             "                      IPv6 as [ADDR]:PORT)\n"
+             "  --enclave PATH      the cdr-enclave executable (default: beside cdrd)\n"
+             "  --ready-file PATH   once accepting, write the URL and a newline to PATH\n"
+             "  --help              show this text\n"
+             "\n"
+             "The token PIN comes from CDR_HSM_PIN, or ROOM/hsm/user-pin for the\n"
+             "embedded SoftHSM2 token.  cdrd stops on SIGINT or SIGTERM (exit 0) and\n"
+             "when the enclave dies (exit 1).\n");
+}
+
+/* Split "HOST:PORT" or "[V6]:PORT" into host (malloc'd) and port. */
+static int parse_listen(const char *s, char **host, uint16_t *port) {
+  const char *colon, *h = s, *hend;
+  unsigned long p = 0;
+
+  if (s[0] == '[') {
+    h = s + 1;
+    if ((hend = strchr(h, ']')) == NULL || hend[1] != ':')
+      return CDR_ERR_ARG;
+    colon = hend + 1;
+  } else {
+    if ((colon = strrchr(s, ':')) == NULL)
+      return CDR_ERR_ARG;
+    hend = colon;
+    if (memchr(s, ':', (size_t)(colon - s)) != NULL) /* bare IPv6 needs brackets */
+      return CDR_ERR_ARG;
+  }
+  if (hend == h || colon[1] == '\0' || strlen(colon + 1) > 5)
+    return CDR_ERR_ARG;
+  for (const char *d = colon + 1; *d; d++) {
+    if (*d < '0' || *d > '9')
+      return CDR_ERR_ARG;
+    p = p * 10 + (unsigned long)(*d - '0');
+  }
+  if (p > 65535)
+    return CDR_ERR_ARG;
+  if ((*host = strndup(h, (size_t)(hend - h))) == NULL)
+    return CDR_ERR_NOMEM;
+  *port = (uint16_t)p;
+  return 0;
+}
+
+/* dirname(/proc/self/exe) + "/cdr-enclave", malloc'd. */
+static int default_enclave_path(char **out) {
+  char self[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  char *slash;
+
+  if (n <= 0 || (size_t)n >= sizeof(self) - 1)
+    return CDR_ERR_IO;
+  self[n] = '\0';
+  if ((slash = strrchr(self, '/')) == NULL)
+    return CDR_ERR_IO;
+  *slash = '\0';
+  if ((*out = cdr_path_join(self[0] ? self : "/", CDRD_ENCLAVE_NAME)) == NULL)
+    return CDR_ERR_NOMEM;
+  return 0;
+}
+
+/* Wait for SIGINT/SIGTERM (0) or the enclave's death (1). */
+static int serve_until_stopped(const sigset_t *stop, struct enclave_link *link) {
+  const struct timespec tick = {.tv_sec = 0, .tv_nsec = CDRD_POLL_MS * 1000000L};
+  for (;;) {
+    int sig = sigtimedwait(stop, NULL, &tick);
+    if (sig == SIGINT || sig == SIGTERM) {
+      log_info("%s received; shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+      return 0;
+    }
+    if (sig < 0 && errno != EAGAIN && errno != EINTR) {
+      log_error("sigtimedwait: %s", strerror(errno));
+      return 1;
+    }
+    if (!enclave_link_alive(link)) {
+      log_error("the enclave (pid %d) is gone; shutting down", (int)enclave_link_pid(link));
+      return 1;
+    }
+  }
+}
+
+int main(int argc, char **argv) {
+  static const struct option opts[] = {{"room", required_argument, NULL, 'r'},
+                                       {"listen", required_argument, NULL, 'l'},
+                                       {"enclave", required_argument, NULL, 'e'},
+                                       {"ready-file", required_argument, NULL, 'R'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+  const char *room_dir = NULL, *listen_arg = CDRD_DEFAULT_LISTEN, *enclave_arg = NULL, *ready_file = NULL;
+  char *host = NULL, *enclave_path = NULL;
+  uint16_t port = 0;
+  struct cdr_room *room = NULL;
+  struct cdr_ca *ca = NULL;
+  struct enclave_link *link = NULL;
+  struct host_ctx *hctx = NULL;
+  struct http_server *srv = NULL;
+  struct http_server_opts hopts;
+  uint8_t room_id[CDR_ROOM_ID_BYTES];
+  uint8_t *ca_der = NULL;
+  size_t ca_len = 0, nroutes;
+  const struct http_route *routes;
+  char url[CDRD_URL_MAX], line[CDRD_URL_MAX + 1];
+  sigset_t stop;
+  struct sigaction ign;
+  int c, r, status = 1;
+
+  cdr_log_init("cdrd", CDR_LOG_INFO);
+  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    switch (c) {
+    case 'r': room_dir = optarg; break;
+    case 'l': listen_arg = optarg; break;
+    case 'e': enclave_arg = optarg; break;
+    case 'R': ready_file = optarg; break;
+    case 'h': usage(stdout); return 0;
+    default: usage(stderr); return 2;
+    }
+  }
+  if (optind != argc || room_dir == NULL) {
+    usage(stderr);
+    return 2;
+  }
+  if (parse_listen(listen_arg, &host, &port) != 0) {
+    fprintf(stderr, "cdrd: --listen wants HOST:PORT (or [IPV6]:PORT), got \"%s\"\n", listen_arg);
+    return 2;
+  }
+
+  /* Before any thread exists: see the top of the file. */
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  if (pthread_sigmask(SIG_BLOCK, &stop, NULL) != 0) {
+    log_error("cannot block SIGINT/SIGTERM");
+    goto out;
+  }
+  json_object_seed(0); /* jansson's hash seed, once, before any thread */
+  memset(&ign, 0, sizeof(ign));
+  ign.sa_handler = SIG_IGN;
+  (void)sigaction(SIGPIPE, &ign, NULL);
+
+  if (enclave_arg != NULL) {
+    if ((enclave_path = strdup(enclave_arg)) == NULL)
+      goto out;
+  } else if (default_enclave_path(&enclave_path) != 0) {
+    log_error("cannot locate %s beside cdrd; use --enclave PATH", CDRD_ENCLAVE_NAME);
+    goto out;
+  }
+
+  if ((r = cdr_room_open(room_dir, &room)) != 0) {
+    log_error("cannot open the room %s: %s", room_dir, cdr_err_describe(r));
+    goto out;
+  }
+  if ((r = cdr_hex_decode(room_id, sizeof(room_id), room->room_id)) != 0 ||
+      (r = cdr_cert_to_der(room->ca_cert, &ca_der, &ca_len)) != 0) {
+    log_error("the room's id or CA certificate is malformed");
+    goto out;
+  }
+  if ((r = cdr_ca_open(room, &ca)) != 0) {
+    log_error("cannot open the room CA in the token: %s", cdr_err_describe(r));
+    goto out;
+  }
+  if ((r = enclave_link_start(&link, enclave_path, room->dir, room_id, ca_der, ca_len)) != 0) {
+    log_error("cannot start the enclave %s: %s", enclave_path, cdr_err_describe(r));
+    goto out;
+  }
+  if ((r = host_ctx_new(&hctx, room, ca, link)) != 0) {
+    log_error("cannot prepare the request handlers: %s", cdr_err_describe(r));
+    goto out;
+  }
+  memset(&hopts, 0, sizeof(hopts));
+  hopts.host = host;
+  hopts.port = port;
+  routes = host_routes(&nroutes);
+  if ((r = http_server_start(&srv, &hopts, routes, nroutes, hctx)) != 0)
+    goto out;
+
+  r = snprintf(url, sizeof(url), strchr(host, ':') ? "http://[%s]:%u" : "http://%s:%u", host,
+               (unsigned)http_server_port(srv));
+  if (r < 0 || (size_t)r >= sizeof(url)) {
+    log_error("listen address too long");
+    goto out;
+  }
+  log_info("room %s (%s)", room->room_id, room->name ? room->name : "");
+  log_info("listening on %s", url);
+  if (ready_file != NULL) {
+    r = snprintf(line, sizeof(line), "%s\n", url);
+    if (r < 0 || (size_t)r >= sizeof(line) || cdr_file_write(ready_file, line, (size_t)r, 0644, 0) != 0) {
+      log_error("cannot write the ready file %s", ready_file);
+      goto out;
+    }
+  }
+
+  status = serve_until_stopped(&stop, link);
+
+out:
+  /* Order: no new requests, then no enclave, then no token session. */
+  http_server_stop(srv);
+  host_ctx_free(hctx);
+  enclave_link_stop(link);
+  if (ca != NULL)
+    cdr_ca_close(ca);
+  OPENSSL_free(ca_der);
+  cdr_room_free(room);
+  free(enclave_path);
+  free(host);
+  if (status == 0)
+    log_info("stopped");
+  return status;
+}

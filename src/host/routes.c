@@ -1,0 +1,509 @@
+/*
+ * routes.c - the handlers of cdrd's HTTP API; see routes.h and
+ * docs/PROTOCOL.md section 4, which fixes every field name and encoding.
+ *
+ * Each POST handler first parses and checks its whole request (a JSON
+ * object; every field present with its JSON type; base64 decoded with a
+ * cap per field, fixed-size fields exactly; unknown fields ignored),
+ * then calls the room or the enclave stub, then renders the answer.
+ * A request that fails the checks never reaches the enclave, and the
+ * answer names the field that was wrong.
+ *
+ * The host is untrusted by design: nothing here is secret except the
+ * enrollment MAC in transit.  Enrollment is serialised by one mutex so
+ * that the PKCS#11 token signs one certificate at a time; enclave calls
+ * are serialised inside the link.
+ */
+#include "routes.h"
+
+#include <openssl/crypto.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/limits.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "crypto/envelope.h"
+#include "crypto/x509.h"
+
+struct host_ctx {
+  const struct cdr_room *room;
+  struct cdr_ca *ca;
+  struct enclave_link *link;
+  pthread_mutex_t enroll_lock;
+  char *ca_pem;
+  char ca_fp_hex[2 * CDR_SHA256_LEN + 1];
+};
+
+#define ENCLAVE_DOWN_MSG "the enclave is not running"
+
+/* ---- request parsing: every failure names the field ---- */
+
+/* The body as a JSON object (*out is a new reference). */
+static int req_object(const struct http_request *rq, json_t **out, struct http_reply *rep) {
+  json_error_t e;
+  json_t *j = json_loadb((const char *)rq->body, rq->body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &e);
+
+  /* The parser's text may quote the body; only its position goes back. */
+  if (j == NULL)
+    return http_reply_fail(rep, CDR_ERR_BAD_JSON, "request body is not valid JSON (line %d, column %d)", e.line,
+                           e.column);
+  if (!json_is_object(j)) {
+    json_decref(j);
+    return http_reply_fail(rep, CDR_ERR_ARG, "request body must be a JSON object");
+  }
+  *out = j;
+  return 0;
+}
+
+static int field_get(json_t *obj, const char *name, json_t **v, struct http_reply *rep) {
+  if ((*v = json_object_get(obj, name)) == NULL)
+    return http_reply_fail(rep, CDR_ERR_ARG, "missing field \"%s\"", name);
+  return 0;
+}
+
+/* A string field of at most maxlen bytes; *s borrows from obj. */
+static int field_string(json_t *obj, const char *name, size_t maxlen, const char **s, size_t *len,
+                        struct http_reply *rep) {
+  json_t *v;
+  int r;
+
+  if ((r = field_get(obj, name, &v, rep)) != 0)
+    return r;
+  if (!json_is_string(v))
+    return http_reply_fail(rep, CDR_ERR_ARG, "field \"%s\" must be a string", name);
+  *len = json_string_length(v);
+  if (*len > maxlen)
+    return http_reply_fail(rep, CDR_ERR_TOO_LARGE, "field \"%s\" is longer than %zu bytes", name, maxlen);
+  *s = json_string_value(v);
+  return 0;
+}
+
+/* A base64 field decoding to at most maxlen bytes; *out is malloc'd. */
+static int field_b64(json_t *obj, const char *name, size_t maxlen, uint8_t **out, size_t *len,
+                     struct http_reply *rep) {
+  const char *s;
+  size_t slen;
+  int r;
+
+  /* Standard base64 is 4 characters per 3 bytes, padded. */
+  if ((r = field_string(obj, name, (maxlen + 2) / 3 * 4, &s, &slen, rep)) != 0)
+    return r;
+  r = cdr_b64_decode(out, len, s, maxlen);
+  if (r == CDR_ERR_TOO_LARGE)
+    return http_reply_fail(rep, CDR_ERR_TOO_LARGE, "field \"%s\" is larger than %zu bytes", name, maxlen);
+  if (r == CDR_ERR_NOMEM)
+    return http_reply_fail(rep, CDR_ERR_BUSY, "out of memory decoding field \"%s\"", name);
+  if (r != 0)
+    return http_reply_fail(rep, CDR_ERR_ARG, "field \"%s\" is not standard base64 with padding", name);
+  return 0;
+}
+
+/* A base64 field of exactly n bytes, decoded into out. */
+static int field_b64_exact(json_t *obj, const char *name, uint8_t *out, size_t n, struct http_reply *rep) {
+  uint8_t *d = NULL;
+  size_t len = 0;
+  int r;
+
+  if ((r = field_b64(obj, name, n, &d, &len, rep)) != 0 && r != CDR_ERR_TOO_LARGE)
+    return r;
+  if (r == CDR_ERR_TOO_LARGE || len != n) {
+    free(d);
+    return http_reply_fail(rep, CDR_ERR_ARG, "field \"%s\" must be base64 of exactly %zu bytes", name, n);
+  }
+  memcpy(out, d, n);
+  OPENSSL_cleanse(d, n);
+  free(d);
+  return 0;
+}
+
+/* A non-negative JSON integer. */
+static int field_u64(json_t *obj, const char *name, uint64_t *out, struct http_reply *rep) {
+  json_t *v;
+  int r;
+
+  if ((r = field_get(obj, name, &v, rep)) != 0)
+    return r;
+  if (!json_is_integer(v))
+    return http_reply_fail(rep, CDR_ERR_ARG, "field \"%s\" must be an integer", name);
+  if (json_integer_value(v) < 0)
+    return http_reply_fail(rep, CDR_ERR_ARG, "field \"%s\" must not be negative", name);
+  *out = (uint64_t)json_integer_value(v);
+  return 0;
+}
+
+/* ---- answers ---- */
+
+static int reply_set_b64(json_t *obj, const char *key, const uint8_t *p, size_t n) {
+  char *s = NULL;
+  int r;
+
+  if ((r = cdr_b64_encode(&s, p, n)) != 0)
+    return r;
+  r = json_object_set_new(obj, key, json_string_nocheck(s)) == 0 ? 0 : CDR_ERR_NOMEM;
+  free(s);
+  return r;
+}
+
+static int reply_set_int(json_t *obj, const char *key, uint64_t v) {
+  if (v > (uint64_t)INT64_MAX)
+    return CDR_ERR_INTERNAL;
+  return json_object_set_new(obj, key, json_integer((json_int_t)v)) == 0 ? 0 : CDR_ERR_NOMEM;
+}
+
+static int reply_set_str(json_t *obj, const char *key, const char *s) {
+  return json_object_set_new(obj, key, json_string(s)) == 0 ? 0 : CDR_ERR_NOMEM;
+}
+
+/* An enclave call failed with r: 503 if the enclave is gone, else its
+ * own code and message (they travel in clear; clients treat them as
+ * failures, never results). */
+static int reply_enclave_error(struct host_ctx *h, struct http_reply *rep, int r, const char *errmsg) {
+  if (r == CDR_ERR_INTERNAL && !enclave_link_alive(h->link)) {
+    rep->status = 503;
+    return http_reply_fail(rep, CDR_ERR_INTERNAL, ENCLAVE_DOWN_MSG);
+  }
+  if (r == CDR_ERR_NOMEM)
+    return http_reply_fail(rep, CDR_ERR_BUSY, "out of memory");
+  return http_reply_fail(rep, r, "%s", errmsg != NULL ? errmsg : cdr_err_describe(r));
+}
+
+static int reply_enclave_down(struct host_ctx *h, struct http_reply *rep) {
+  if (enclave_link_alive(h->link))
+    return 0;
+  rep->status = 503;
+  return http_reply_fail(rep, CDR_ERR_INTERNAL, ENCLAVE_DOWN_MSG);
+}
+
+/* Building an answer failed (only NOMEM or an out-of-range integer). */
+static int reply_build_failed(struct http_reply *rep, int r) {
+  json_decref(rep->body);
+  rep->body = NULL;
+  if (r == CDR_ERR_NOMEM)
+    return http_reply_fail(rep, CDR_ERR_BUSY, "out of memory building the answer");
+  return http_reply_fail(rep, CDR_ERR_INTERNAL, "the enclave's answer cannot be represented");
+}
+
+/* ---- GET /v1/health, GET /v1/room ---- */
+
+static int route_health(void *ctx, const struct http_request *rq, struct http_reply *rep) {
+  struct host_ctx *h = ctx;
+  int r;
+
+  if ((r = reply_enclave_down(h, rep)) != 0)
+    return r;
+  rep->body = json_pack("{s:s, s:i}", "status", "ok", "version", (int)CDR_PROTOCOL_VERSION);
+  return rep->body != NULL ? 0 : http_reply_fail(rep, CDR_ERR_BUSY, "out of memory");
+}
+
+static int route_room(void *ctx, const struct http_request *rq, struct http_reply *rep) {
+  struct host_ctx *h = ctx;
+  const char *attestation = h->room->attestation;
+
+  if (attestation == NULL && h->link != NULL)
+    attestation = enclave_link_identity(h->link)->platform;
+  rep->body = json_pack("{s:s, s:s, s:s, s:s}", "room_id", h->room->room_id, "name", h->room->name ? h->room->name : "",
+                        "ca_certificate", h->ca_pem, "attestation", attestation ? attestation : "sim");
+  return rep->body != NULL ? 0 : http_reply_fail(rep, CDR_ERR_INTERNAL, "the room cannot be described");
+}
+
+/* ---- POST /v1/enroll ---- */
+
+static int token_id_ok(const char *s, size_t len) {
+  if (len != 32)
+    return 0;
+  for (size_t i = 0; i < len; i++)
+    if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+      return 0;
+  return 1;
+}
+
+static int route_enroll(void *ctx, const struct http_request *rq, struct http_reply *rep) {
+  struct host_ctx *h = ctx;
+  json_t *req = NULL;
+  const char *token_id, *csr;
+  size_t token_len, csr_len;
+  uint8_t mac[32];
+  X509 *cert = NULL;
+  char *pem = NULL;
+  int r;
+
+  if ((r = req_object(rq, &req, rep)) != 0 ||
+      (r = field_string(req, "token_id", 64, &token_id, &token_len, rep)) != 0 ||
+      (r = field_string(req, "csr", CDR_MAX_CSR_PEM, &csr, &csr_len, rep)) != 0 ||
+      (r = field_b64_exact(req, "mac", mac, sizeof(mac), rep)) != 0)
+    goto out;
+  if (!token_id_ok(token_id, token_len)) {
+    r = http_reply_fail(rep, CDR_ERR_ARG, "field \"token_id\" must be 32 lower-case hex digits");
+    goto out;
+  }
+  if (h->ca == NULL) {
+    r = http_reply_fail(rep, CDR_ERR_HSM, "the room CA is not available");
+    goto out;
+  }
+  pthread_mutex_lock(&h->enroll_lock);
+  r = cdr_enroll_redeem(h->room, h->ca, token_id, mac, csr, csr_len, &cert);
+  pthread_mutex_unlock(&h->enroll_lock);
+  if (r != 0) {
+    r = http_reply_fail(rep, r == CDR_ERR_NOMEM ? CDR_ERR_BUSY : r, "%s", cdr_err_describe(r));
+    goto out;
+  }
+  if ((r = cdr_cert_to_pem(cert, &pem)) != 0) {
+    r = http_reply_fail(rep, CDR_ERR_INTERNAL, "the issued certificate cannot be encoded");
+    goto out;
+  }
+  log_info("enroll: issued a certificate");
+  rep->body = json_pack("{s:s, s:s}", "certificate", pem, "ca_certificate", h->ca_pem);
+  if (rep->body == NULL)
+    r = reply_build_failed(rep, CDR_ERR_NOMEM);
+out:
+  OPENSSL_cleanse(mac, sizeof(mac));
+  X509_free(cert);
+  free(pem);
+  json_decref(req);
+  return r;
+}
+
+/* ---- POST /v1/attest ---- */
+
+static int route_attest(void *ctx, const struct http_request *rq, struct http_reply *rep) {
+  struct host_ctx *h = ctx;
+  struct enclave_attestation att;
+  const struct enclave_identity *id;
+  json_t *req = NULL, *certs = NULL;
+  uint8_t nonce[CDR_NONCE_LEN];
+  char *errmsg = NULL;
+  int r;
+
+  memset(&att, 0, sizeof(att));
+  if ((r = req_object(rq, &req, rep)) != 0 || (r = field_b64_exact(req, "nonce", nonce, sizeof(nonce), rep)) != 0 ||
+      (r = reply_enclave_down(h, rep)) != 0)
+    goto out;
+  if ((r = enclave_attest(h->link, nonce, &att, &errmsg)) != 0) {
+    r = reply_enclave_error(h, rep, r, errmsg);
+    goto out;
+  }
+  id = enclave_link_identity(h->link);
+  if ((rep->body = json_object()) == NULL || (certs = json_array()) == NULL) {
+    r = reply_build_failed(rep, CDR_ERR_NOMEM);
+    goto out;
+  }
+  for (size_t i = 0; i < att.ncerts; i++) {
+    char *s = NULL;
+    if ((r = cdr_b64_encode(&s, att.certs[i], att.cert_lens[i])) != 0 ||
+        (r = json_array_append_new(certs, json_string_nocheck(s)) == 0 ? 0 : CDR_ERR_NOMEM) != 0) {
+      free(s);
+      r = reply_build_failed(rep, r);
+      goto out;
+    }
+    free(s);
+  }
+  if ((r = reply_set_str(rep->body, "platform", att.platform)) != 0 ||
+      (r = reply_set_b64(rep->body, "evidence", att.evidence, att.evidence_len)) != 0 ||
+      (r = json_object_set(rep->body, "certificates", certs) == 0 ? 0 : CDR_ERR_NOMEM) != 0 ||
+      (r = reply_set_b64(rep->body, "identity_public_key", id->identity_spki, id->identity_spki_len)) != 0 ||
+      (r = reply_set_str(rep->body, "room_id", h->room->room_id)) != 0 ||
+      (r = reply_set_str(rep->body, "ca_fingerprint", h->ca_fp_hex)) != 0) {
+    r = reply_build_failed(rep, r);
+    goto out;
+  }
+out:
+  json_decref(certs);
+  json_decref(req);
+  enclave_attestation_free(&att);
+  free(errmsg);
+  return r;
+}
+
+/* ---- POST /v1/session ---- */
+
+static int route_session(void *ctx, const struct http_request *rq, struct http_reply *rep) {
+  struct host_ctx *h = ctx;
+  struct cdr_open_req q;
+  struct cdr_open_resp p;
+  struct cdr_buf reply;
+  json_t *req = NULL, *v;
+  uint8_t *cert = NULL, *spki = NULL, *sig = NULL;
+  uint64_t version = 0;
+  char *errmsg = NULL;
+  int r;
+
+  memset(&q, 0, sizeof(q));
+  cdr_buf_init(&reply, CDR_IPC_MAX_FRAME, 0);
+  if ((r = req_object(rq, &req, rep)) != 0 || (r = field_get(req, "version", &v, rep)) != 0)
+    goto out;
+  if (!json_is_integer(v)) {
+    r = http_reply_fail(rep, CDR_ERR_ARG, "field \"version\" must be an integer");
+    goto out;
+  }
+  if (json_integer_value(v) < 0 || json_integer_value(v) > (json_int_t)UINT32_MAX) {
+    r = http_reply_fail(rep, CDR_ERR_UNSUPPORTED_VERSION, "protocol version %lld is not supported",
+                        (long long)json_integer_value(v));
+    goto out;
+  }
+  version = (uint64_t)json_integer_value(v);
+  q.version = (uint32_t)version;
+  if ((r = field_b64(req, "certificate", CDR_MAX_CERT_DER, &cert, &q.cert_len, rep)) != 0 ||
+      (r = field_b64(req, "user_public_key", CDR_MAX_PUBKEY_DER, &spki, &q.user_spki_len, rep)) != 0 ||
+      (r = field_b64_exact(req, "client_key_share", q.client_share, sizeof(q.client_share), rep)) != 0 ||
+      (r = field_b64_exact(req, "client_nonce", q.client_nonce, sizeof(q.client_nonce), rep)) != 0 ||
+      (r = field_u64(req, "timestamp", &q.timestamp, rep)) != 0 ||
+      (r = field_b64(req, "signature", CDR_MAX_SIGNATURE, &sig, &q.sig_len, rep)) != 0)
+    goto out;
+  q.cert_der = cert;
+  q.user_spki = spki;
+  q.sig = sig;
+  if ((r = reply_enclave_down(h, rep)) != 0)
+    goto out;
+  if ((r = enclave_open_session(h->link, &q, &p, &reply, &errmsg)) != 0) {
+    r = reply_enclave_error(h, rep, r, errmsg);
+    goto out;
+  }
+  if ((rep->body = json_object()) == NULL) {
+    r = reply_build_failed(rep, CDR_ERR_NOMEM);
+    goto out;
+  }
+  if ((r = reply_set_b64(rep->body, "session_id", p.session_id, sizeof(p.session_id))) != 0 ||
+      (r = reply_set_int(rep->body, "expires_at", p.expires_at)) != 0 ||
+      (r = reply_set_str(rep->body, "kem", cdr_kem_name(p.kem))) != 0 ||
+      (r = reply_set_b64(rep->body, "encapsulated_key", p.encap, p.encap_len)) != 0 ||
+      (r = reply_set_b64(rep->body, "sealed", p.sealed, p.sealed_len)) != 0 ||
+      (r = reply_set_b64(rep->body, "signature", p.sig, p.sig_len)) != 0) {
+    r = reply_build_failed(rep, r);
+    goto out;
+  }
+out:
+  free(cert);
+  free(spki);
+  free(sig);
+  free(errmsg);
+  cdr_buf_free(&reply);
+  json_decref(req);
+  return r;
+}
+
+/* ---- POST /v1/request ---- */
+
+static int route_request(void *ctx, const struct http_request *rq, struct http_reply *rep) {
+  struct host_ctx *h = ctx;
+  struct cdr_request_env e;
+  struct cdr_response_env resp;
+  struct cdr_buf reply;
+  json_t *req = NULL;
+  uint8_t *ct = NULL, *sig = NULL;
+  char *errmsg = NULL;
+  int r;
+
+  memset(&e, 0, sizeof(e));
+  cdr_buf_init(&reply, CDR_IPC_MAX_FRAME, 0);
+  if ((r = req_object(rq, &req, rep)) != 0 ||
+      (r = field_b64_exact(req, "session_id", e.session_id, sizeof(e.session_id), rep)) != 0 ||
+      (r = field_u64(req, "seq", &e.seq, rep)) != 0 || (r = field_u64(req, "timestamp", &e.timestamp, rep)) != 0 ||
+      (r = field_b64(req, "ciphertext", CDR_MAX_CIPHERTEXT, &ct, &e.ct_len, rep)) != 0 ||
+      (r = field_b64(req, "signature", CDR_MAX_SIGNATURE, &sig, &e.sig_len, rep)) != 0)
+    goto out;
+  e.ct = ct;
+  e.sig = sig;
+  /* The ciphertext is the largest thing the host holds: drop the JSON
+   * copy of it before the enclave round trip doubles it again. */
+  json_decref(req);
+  req = NULL;
+  if ((r = reply_enclave_down(h, rep)) != 0)
+    goto out;
+  if ((r = enclave_request(h->link, &e, &resp, &reply, &errmsg)) != 0) {
+    r = reply_enclave_error(h, rep, r, errmsg);
+    goto out;
+  }
+  free(ct);
+  ct = NULL;
+  if ((rep->body = json_object()) == NULL) {
+    r = reply_build_failed(rep, CDR_ERR_NOMEM);
+    goto out;
+  }
+  if ((r = reply_set_b64(rep->body, "session_id", resp.session_id, sizeof(resp.session_id))) != 0 ||
+      (r = reply_set_int(rep->body, "seq", resp.seq)) != 0 ||
+      (r = reply_set_str(rep->body, "status", resp.status == CDR_STATUS_OK ? "ok" : "failed")) != 0 ||
+      (r = reply_set_b64(rep->body, "ciphertext", resp.ct, resp.ct_len)) != 0) {
+    r = reply_build_failed(rep, r);
+    goto out;
+  }
+  if (resp.status != CDR_STATUS_OK) {
+    /* The reason is sealed in the ciphertext; the host cannot read it. */
+    if ((r = reply_set_str(rep->body, "error", cdr_err_code(CDR_ERR_REQUEST_FAILED))) != 0 ||
+        (r = reply_set_str(rep->body, "message", "the enclave refused the request; the reason is sealed in the "
+                                                 "ciphertext")) != 0) {
+      r = reply_build_failed(rep, r);
+      goto out;
+    }
+    rep->status = cdr_err_http_status(CDR_ERR_REQUEST_FAILED);
+  }
+out:
+  free(ct);
+  free(sig);
+  free(errmsg);
+  cdr_buf_free(&reply);
+  json_decref(req);
+  return r;
+}
+
+/* ---- the table and the context ---- */
+
+static const struct http_route routes_table[] = {
+    {"GET", "/v1/health", route_health},   {"GET", "/v1/room", route_room},
+    {"POST", "/v1/enroll", route_enroll},  {"POST", "/v1/attest", route_attest},
+    {"POST", "/v1/session", route_session}, {"POST", "/v1/request", route_request},
+};
+
+const struct http_route *host_routes(size_t *n) {
+  *n = sizeof(routes_table) / sizeof(routes_table[0]);
+  return routes_table;
+}
+
+int host_ctx_new(struct host_ctx **out, const struct cdr_room *room, struct cdr_ca *ca,
+                 struct enclave_link *link) {
+  struct host_ctx *h = NULL;
+  uint8_t fp[CDR_SHA256_LEN];
+  int r, lock_ready = 0;
+
+  *out = NULL;
+  if (room == NULL || room->ca_cert == NULL) {
+    r = CDR_ERR_ARG;
+    goto out;
+  }
+  if ((h = calloc(1, sizeof(*h))) == NULL) {
+    r = CDR_ERR_NOMEM;
+    goto out;
+  }
+  h->room = room;
+  h->ca = ca;
+  h->link = link;
+  if (pthread_mutex_init(&h->enroll_lock, NULL) != 0) {
+    r = CDR_ERR_INTERNAL;
+    goto out;
+  }
+  lock_ready = 1;
+  if ((r = cdr_cert_to_pem(room->ca_cert, &h->ca_pem)) != 0 || (r = cdr_cert_fingerprint(room->ca_cert, fp)) != 0)
+    goto out;
+  cdr_hex_encode(h->ca_fp_hex, fp, sizeof(fp));
+  *out = h;
+  h = NULL;
+  r = 0;
+out:
+  if (h != NULL) {
+    if (lock_ready)
+      pthread_mutex_destroy(&h->enroll_lock);
+    free(h->ca_pem);
+    free(h);
+  }
+  return r;
+}
+
+void host_ctx_free(struct host_ctx *h) {
+  if (h == NULL)
+    return;
+  pthread_mutex_destroy(&h->enroll_lock);
+  free(h->ca_pem);
+  free(h);
+}
