@@ -1,0 +1,267 @@
+/*
+ * attest.c - verification of the enclave's attestation (PROTOCOL 4.5).
+ *
+ * The outcome of attestation is one public key, the enclave identity key
+ * I, that the client then uses to authenticate the session-open answer.
+ * I is believed only if all of these hold:
+ *   - the platform is one this client knows (today only `sim`, and only
+ *     when the user allowed it);
+ *   - the evidence parses exactly (magic, field lengths, total length);
+ *   - certificates[0] is a platform certificate issued by the room CA we
+ *     trust, valid now, not a CA, subject CN "CDR simulated attestation
+ *     platform" with no role (so no user certificate, which the same CA
+ *     issues, can stand in for it), naming our room;
+ *   - its key signed bytes [0, 112) of the evidence;
+ *   - the evidence's report_data equals report_data computed by us from
+ *     I, OUR room id, OUR CA fingerprint and OUR fresh nonce (compared in
+ *     constant time), and the room_id / ca_fingerprint the host reports
+ *     are ours;
+ *   - the measurement is the one required, if one is.
+ * Checks run in that order, so that each failure has its own error code.
+ */
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+#include "client_int.h"
+#include "common/util.h"
+#include "crypto/crypto.h"
+#include "crypto/x509.h"
+
+#define SIM_MAGIC "CDRSIM\x00\x01"
+#define SIM_MAGIC_LEN 8
+#define SIM_SIGNED_LEN 112
+#define SIM_HEADER_LEN 116
+#define SIM_MAX_SIG 256
+#define ATTEST_MAX_CERTS 8
+
+static void set_detail(char *detail, size_t len, const char *msg) {
+  if (detail != NULL && len > 0)
+    snprintf(detail, len, "%s", msg);
+}
+
+void cdr_attestation_clear(struct cdr_attestation *a) {
+  EVP_PKEY_free(a->identity);
+  OPENSSL_free(a->identity_spki);
+  OPENSSL_cleanse(a, sizeof(*a));
+}
+
+/* Is t within [notBefore, notAfter] of x? */
+static int cert_valid_at(X509 *x, int64_t t) {
+  int nb = ASN1_TIME_cmp_time_t(X509_get0_notBefore(x), (time_t)t);
+  int na = ASN1_TIME_cmp_time_t(X509_get0_notAfter(x), (time_t)t);
+  return (nb == -1 || nb == 0) && (na == 0 || na == 1);
+}
+
+/* The platform certificate rules (see the top of the file). */
+static int platform_cert_check(X509 *plat, const struct cdr_attest_policy *pol) {
+  X509_NAME *subj = X509_get_subject_name(plat);
+  EVP_PKEY *ca_pub = X509_get0_pubkey(pol->ca);
+  uint8_t rid[CDR_ROOM_ID_BYTES];
+  char *cn = NULL;
+  int r = CDR_ERR_ATTEST_ROOT;
+
+  if (ca_pub == NULL || X509_NAME_cmp(X509_get_issuer_name(plat), X509_get_subject_name(pol->ca)) != 0 ||
+      X509_verify(plat, ca_pub) != 1)
+    goto out;
+  if (!cert_valid_at(plat, pol->now) || !cert_valid_at(pol->ca, pol->now))
+    goto out;
+  if (X509_check_ca(plat) != 0)
+    goto out;
+  uint32_t ku = X509_get_key_usage(plat);
+  if (ku == UINT32_MAX || !(ku & KU_DIGITAL_SIGNATURE))
+    goto out;
+  if (X509_NAME_get_index_by_NID(subj, NID_role, -1) >= 0)
+    goto out;
+  if (cdr_cert_subject(plat, &cn, NULL) != 0 || strcmp(cn, CDR_SIM_PLATFORM_CN) != 0)
+    goto out;
+  if (cdr_x509_name_room_id(subj, rid) != 0 || !cdr_ct_equal(rid, pol->room_id, sizeof(rid)))
+    goto out;
+  r = 0;
+out:
+  free(cn);
+  ERR_clear_error();
+  return r;
+}
+
+int cdr_attest_verify_sim(uint8_t measurement[CDR_MEASUREMENT_LEN], uint64_t *timestamp, const uint8_t *ev,
+                          size_t ev_len, const uint8_t *plat_der, size_t plat_len,
+                          const uint8_t expect_rd[CDR_REPORT_DATA_LEN], const struct cdr_attest_policy *pol) {
+  struct cdr_buf b;
+  uint8_t magic[SIM_MAGIC_LEN], meas[CDR_MEASUREMENT_LEN], rd[CDR_REPORT_DATA_LEN];
+  uint64_t ts;
+  uint32_t n;
+  X509 *plat = NULL;
+  EVP_PKEY *pub;
+  uint8_t point[CDR_P256_POINT_LEN];
+  int r = CDR_ERR_ATTEST_MALFORMED;
+
+  /* Exact parse: every field, then nothing left over. */
+  if (ev_len < SIM_HEADER_LEN || ev_len > SIM_HEADER_LEN + SIM_MAX_SIG)
+    goto out;
+  cdr_buf_view(&b, ev, ev_len);
+  if (cdr_buf_get(&b, magic, sizeof(magic)) != 0 || memcmp(magic, SIM_MAGIC, SIM_MAGIC_LEN) != 0 ||
+      cdr_buf_get(&b, meas, sizeof(meas)) != 0 || cdr_buf_get(&b, rd, sizeof(rd)) != 0 ||
+      cdr_buf_get_u64(&b, &ts) != 0 || cdr_buf_get_u32(&b, &n) != 0)
+    goto out;
+  if (n == 0 || n > SIM_MAX_SIG || cdr_buf_avail(&b) != n)
+    goto out;
+
+  if (cdr_cert_from_der(&plat, plat_der, plat_len) != 0)
+    goto out;
+  if ((r = platform_cert_check(plat, pol)) != 0)
+    goto out;
+  pub = X509_get0_pubkey(plat);
+  if (pub == NULL || cdr_p256_point_get(point, pub) != 0) {
+    r = CDR_ERR_ATTEST_ROOT; /* the platform key must be P-256 */
+    goto out;
+  }
+  if (cdr_verify(pub, ev, SIM_SIGNED_LEN, cdr_buf_ptr(&b), n) != 0) {
+    r = CDR_ERR_ATTEST_SIGNATURE;
+    goto out;
+  }
+  if (!cdr_ct_equal(rd, expect_rd, CDR_REPORT_DATA_LEN)) {
+    r = CDR_ERR_ATTEST_REPORT_DATA;
+    goto out;
+  }
+  memcpy(measurement, meas, sizeof(meas));
+  *timestamp = ts;
+  r = 0;
+out:
+  X509_free(plat);
+  ERR_clear_error();
+  return r;
+}
+
+int cdr_attest_verify_response(struct cdr_attestation *out, const json_t *resp, const struct cdr_attest_policy *pol,
+                               char *detail, size_t detail_len) {
+  const char *platform;
+  uint8_t *ev = NULL, *plat = NULL, *spki = NULL;
+  size_t ev_len = 0, plat_len = 0, spki_len = 0;
+  uint8_t rid[CDR_ROOM_ID_BYTES], cafp[32], expect_rd[CDR_REPORT_DATA_LEN], point[CDR_P256_POINT_LEN];
+  EVP_PKEY *ident = NULL;
+  json_t *certs;
+  int r = CDR_ERR_ATTEST_MALFORMED;
+
+  memset(out, 0, sizeof(*out));
+  if (cj_str(resp, "platform", &platform) != 0) {
+    set_detail(detail, detail_len, "the answer names no platform");
+    goto out;
+  }
+  if (strcmp(platform, "sim") != 0) {
+    set_detail(detail, detail_len, "the enclave uses an attestation platform this client does not support");
+    goto out;
+  }
+  if (!pol->allow_sim) {
+    set_detail(detail, detail_len, "it is not hardware-backed");
+    r = CDR_ERR_ATTEST_SIM_REFUSED;
+    goto out;
+  }
+  fprintf(stderr, "%s\n", CDR_SIM_WARNING);
+
+  certs = json_object_get(resp, "certificates");
+  if (cj_b64(resp, "evidence", &ev, &ev_len, CDR_MAX_EVIDENCE) != 0 || !json_is_array(certs) ||
+      json_array_size(certs) < 1 || json_array_size(certs) > ATTEST_MAX_CERTS ||
+      !json_is_string(json_array_get(certs, 0)) ||
+      cdr_b64_decode(&plat, &plat_len, json_string_value(json_array_get(certs, 0)), CDR_MAX_CERT_DER) != 0 ||
+      cj_b64(resp, "identity_public_key", &spki, &spki_len, CDR_MAX_PUBKEY_DER) != 0 ||
+      cj_hex_exact(resp, "room_id", rid, sizeof(rid)) != 0 ||
+      cj_hex_exact(resp, "ca_fingerprint", cafp, sizeof(cafp)) != 0) {
+    set_detail(detail, detail_len, "the attestation answer is missing a field or has a malformed one");
+    goto out;
+  }
+  if (cdr_pubkey_from_der(&ident, spki, spki_len) != 0 || cdr_p256_point_get(point, ident) != 0) {
+    set_detail(detail, detail_len, "the identity key is not an EC P-256 public key");
+    goto out;
+  }
+  if (!cdr_ct_equal(rid, pol->room_id, sizeof(rid))) {
+    set_detail(detail, detail_len, "the enclave serves a different room than the one you enrolled in");
+    r = CDR_ERR_ATTEST_ROOT;
+    goto out;
+  }
+  if (!cdr_ct_equal(cafp, pol->ca_fp, sizeof(cafp))) {
+    set_detail(detail, detail_len, "the enclave trusts a different room CA than yours");
+    r = CDR_ERR_ATTEST_ROOT;
+    goto out;
+  }
+  /* report_data from what WE know, not from what the host says. */
+  if ((r = cdr_report_data(expect_rd, spki, spki_len, pol->room_id, pol->ca_fp, pol->nonce)) != 0)
+    goto out;
+  r = cdr_attest_verify_sim(out->measurement, &out->timestamp, ev, ev_len, plat, plat_len, expect_rd, pol);
+  if (r != 0) {
+    set_detail(detail, detail_len,
+               r == CDR_ERR_ATTEST_ROOT        ? "the platform certificate is not a sim platform certificate of your room CA"
+               : r == CDR_ERR_ATTEST_SIGNATURE ? "the evidence signature does not verify under the platform key"
+               : r == CDR_ERR_ATTEST_REPORT_DATA
+                   ? "the evidence does not bind this identity key, room, CA and our nonce"
+                   : "the sim evidence does not parse");
+    goto out;
+  }
+  if (pol->measurement != NULL && !cdr_ct_equal(out->measurement, pol->measurement, CDR_MEASUREMENT_LEN)) {
+    char got[2 * CDR_MEASUREMENT_LEN + 1], want[2 * CDR_MEASUREMENT_LEN + 1], msg[200];
+    cdr_hex_encode(got, out->measurement, CDR_MEASUREMENT_LEN);
+    cdr_hex_encode(want, pol->measurement, CDR_MEASUREMENT_LEN);
+    snprintf(msg, sizeof(msg), "measurement %s, expected %s", got, want);
+    set_detail(detail, detail_len, msg);
+    r = CDR_ERR_ATTEST_MEASUREMENT;
+    goto out;
+  }
+  snprintf(out->platform, sizeof(out->platform), "%s", platform);
+  memcpy(out->nonce, pol->nonce, CDR_NONCE_LEN);
+  if ((r = cdr_sha256(out->identity_fp, spki, spki_len)) != 0)
+    goto out;
+  out->identity = ident;
+  out->identity_spki = spki;
+  out->identity_spki_len = spki_len;
+  ident = NULL;
+  spki = NULL;
+  r = 0;
+out:
+  if (r != 0)
+    cdr_attestation_clear(out);
+  EVP_PKEY_free(ident);
+  free(ev);
+  free(plat);
+  free(spki);
+  return r;
+}
+
+int cdr_client_attest(struct cdr_client *c, struct cdr_attestation *out) {
+  uint8_t nonce[CDR_NONCE_LEN];
+  char *nonce_b64 = NULL, *body = NULL;
+  json_t *req = NULL, *resp = NULL;
+  struct cdr_attest_policy pol;
+  int r;
+
+  memset(out, 0, sizeof(*out));
+  cdr_client_clear_error(c);
+  if (!c->have_ca) {
+    cdr_client_set_detail(c, "no room CA to verify attestation against");
+    return CDR_ERR_ARG;
+  }
+  if ((r = cdr_random(nonce, sizeof(nonce))) != 0 || (r = cdr_b64_encode(&nonce_b64, nonce, sizeof(nonce))) != 0)
+    goto out;
+  r = CDR_ERR_NOMEM;
+  if ((req = json_pack("{s:s}", "nonce", nonce_b64)) == NULL || (body = cj_dump(req)) == NULL)
+    goto out;
+  if ((r = cdr_http_json(c, "POST", "/v1/attest", body, strlen(body), &resp)) != 0)
+    goto out;
+  memset(&pol, 0, sizeof(pol));
+  pol.ca = c->ca;
+  pol.room_id = c->room_id;
+  pol.ca_fp = c->ca_fp;
+  pol.nonce = nonce;
+  pol.measurement = c->have_measurement ? c->measurement : NULL;
+  pol.allow_sim = c->allow_sim;
+  pol.now = cdr_now();
+  r = cdr_attest_verify_response(out, resp, &pol, c->detail, sizeof(c->detail));
+out:
+  json_decref(req);
+  json_decref(resp);
+  free(body);
+  free(nonce_b64);
+  return r;
+}

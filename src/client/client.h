@@ -1,0 +1,283 @@
+/*
+ * client.h - the client side of CDR protocol v1 (docs/PROTOCOL.md),
+ * used by `cdr` and by tests that attack the server.
+ *
+ * The layers, from the bottom up:
+ *
+ *   http      one HTTP exchange with the host (libcurl), bodies capped at
+ *             CDR_MAX_HTTP_BODY; error bodies {"error","message"} become a
+ *             cdr_err plus the remote code and message kept for display.
+ *   attest    POST /v1/attest with a fresh nonce and verification of the
+ *             answer (4.5): evidence, platform certificate under the room
+ *             CA, report_data binding, room id, CA fingerprint,
+ *             measurement.  The result is the enclave identity key I.
+ *   session   POST /v1/session (4.6): key share, signature with U,
+ *             verification of the answer with I, session keys.
+ *   request   POST /v1/request (4.7): seal and sign a request, open and
+ *             authenticate its response against our own session id, seq
+ *             and request ciphertext hash.
+ *
+ * Each layer exposes its "build" and "verify" halves separately so that
+ * a test can build an envelope without sending it, send any bytes to any
+ * route, and check how the client judges any answer.
+ *
+ * Trust: the client trusts exactly one room CA (pinned at enrollment, or
+ * given with --ca, or fetched once and printed for out-of-band checking),
+ * the room id that CA names, and the enclave identity key that passes
+ * attestation under that CA.  Nothing the host says in clear is believed:
+ * clear errors are reported as failures, never as results.
+ *
+ * Ownership: every struct here is owned by whoever created it and freed
+ * with its _free/_clear function, which also wipes secrets.  Functions
+ * return 0 or a negative cdr_err; on failure they may leave a one-line
+ * reason in the client's `detail` (see cdr_client_error_text).
+ */
+#ifndef CDR_CLIENT_H
+#define CDR_CLIENT_H
+
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/limits.h"
+#include "crypto/envelope.h"
+
+#define CDR_SIM_WARNING \
+  "warning: simulated attestation (sim) is not hardware-backed; it proves nothing against the server operator"
+#define CDR_SIM_PLATFORM_CN "CDR simulated attestation platform"
+
+#define CDR_HTTP_CONNECT_TIMEOUT_S 15L
+#define CDR_HTTP_TIMEOUT_S 600L
+
+/* ------------------------------------------------------------------ */
+/* The client context.  Fields are set through the functions below and
+ * may be read by callers. */
+struct cdr_client {
+  char *url;                /* base URL, no trailing '/' */
+  long connect_timeout_s, timeout_s;
+
+  /* The room CA and what it names; have_ca says they are set. */
+  int have_ca;
+  X509 *ca;
+  uint8_t ca_fp[32];        /* SHA-256 of the CA certificate DER */
+  uint8_t room_id[CDR_ROOM_ID_BYTES]; /* from the CA subject OU */
+
+  /* The user: private key U and its certificate. */
+  EVP_PKEY *key;
+  X509 *cert;
+  uint8_t *cert_der;
+  size_t cert_len;
+  uint8_t *spki;            /* DER SubjectPublicKeyInfo of U */
+  size_t spki_len;
+
+  /* Attestation policy. */
+  int allow_sim;
+  int have_measurement;
+  uint8_t measurement[CDR_MEASUREMENT_LEN];
+
+  /* The last failure: HTTP status (0 if none), the remote error code and
+   * message when the server sent one (sanitised to printable ASCII),
+   * whether it was authenticated by the enclave (sealed) or travelled in
+   * clear, and a local detail sentence. */
+  long http_status;
+  int remote_error;
+  int remote_sealed;
+  char remote_code[64];
+  char remote_message[CDR_MAX_ERROR_MSG];
+  char detail[512];
+};
+
+/* A new context for the server at url (http:// or https://).  *out is
+ * freed with cdr_client_free. */
+int cdr_client_new(struct cdr_client **out, const char *url) CDR_WUR;
+void cdr_client_free(struct cdr_client *c);
+
+/* Trust this room CA: it must be a self-signed CA certificate whose
+ * subject OU is a 32-hex room id.  Takes its own reference. */
+int cdr_client_set_ca(struct cdr_client *c, X509 *ca) CDR_WUR;
+int cdr_client_set_ca_file(struct cdr_client *c, const char *path) CDR_WUR;
+/* The user key and certificate; the certificate must certify the key.
+ * Takes its own references. */
+int cdr_client_set_user(struct cdr_client *c, EVP_PKEY *key, X509 *cert) CDR_WUR;
+int cdr_client_load_user(struct cdr_client *c, const char *key_path, const char *cert_path) CDR_WUR;
+/* Check the user certificate against the CA now (chain, validity, role):
+ * catches an expired or foreign certificate before the enclave does. */
+int cdr_client_check_user_cert(struct cdr_client *c) CDR_WUR;
+/* Require this measurement (64 hex digits) from attestation. */
+int cdr_client_expect_measurement(struct cdr_client *c, const char *hex) CDR_WUR;
+void cdr_client_allow_sim(struct cdr_client *c, int allow);
+
+/* Record a local reason for the current failure (printf-style). */
+void cdr_client_set_detail(struct cdr_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Forget the last failure. */
+void cdr_client_clear_error(struct cdr_client *c);
+/* One line describing failure err for the user: for a refusal by the
+ * server "server refused the request: sql_denied: ATTACH is not allowed",
+ * else "<wire code>: <description>[: <detail>]", e.g.
+ * "attestation_measurement_mismatch: enclave measurement differs ...". */
+void cdr_client_error_text(const struct cdr_client *c, int err, char *out, size_t outlen);
+
+/* Copy s into out (outlen > 0, truncating) with every control character
+ * (C0, DEL, C1) replaced by '?', so that text from the other side cannot
+ * drive the terminal.  Other UTF-8 is kept. */
+void cdr_sanitize(char *out, size_t outlen, const char *s);
+/* A string member of a JSON object, or NULL (borrowed). */
+const char *cdr_json_string(const json_t *o, const char *key);
+
+/* ------------------------------------------------------------------ */
+/* HTTP (http_client.c). */
+
+/* Raw exchange: send body (may be NULL for GET) to path ("/v1/...") and
+ * store the answer's status and body (NUL-terminated after its length;
+ * at most CDR_MAX_HTTP_BODY bytes, else CDR_ERR_TOO_LARGE).  Any HTTP
+ * answer is success here; CDR_ERR_NETWORK if none arrived. */
+int cdr_http_raw(struct cdr_client *c, const char *method, const char *path, const void *body, size_t len,
+                 long *status, struct cdr_buf *resp) CDR_WUR;
+/* Turn a non-success answer into a cdr_err: parses {"error","message"},
+ * records them in c, and returns the code's cdr_err (CDR_ERR_SERVER if
+ * the body is not an error body or names no known failure). */
+int cdr_http_error(struct cdr_client *c, long status, const uint8_t *body, size_t len) CDR_WUR;
+/* Parse a JSON object strictly (duplicate keys refused); CDR_ERR_BAD_JSON. */
+int cdr_json_parse_object(json_t **out, const uint8_t *body, size_t len) CDR_WUR;
+/* Exchange expecting 200 and a JSON object; other answers go through
+ * cdr_http_error.  body may be NULL (GET). */
+int cdr_http_json(struct cdr_client *c, const char *method, const char *path, const char *body, size_t len,
+                  json_t **out) CDR_WUR;
+
+/* GET /v1/room: the room as the host describes it (trust on first use:
+ * nothing here is authenticated). */
+struct cdr_room_info {
+  char room_id[2 * CDR_ROOM_ID_BYTES + 1];
+  char *name;
+  X509 *ca;
+  char *attestation;
+};
+int cdr_client_fetch_room(struct cdr_client *c, struct cdr_room_info *out) CDR_WUR;
+void cdr_room_info_clear(struct cdr_room_info *ri);
+
+/* ------------------------------------------------------------------ */
+/* Attestation (attest.c). */
+
+struct cdr_attestation {
+  char platform[16];
+  uint8_t nonce[CDR_NONCE_LEN];
+  uint8_t measurement[CDR_MEASUREMENT_LEN];
+  uint64_t timestamp;                 /* platform's time in the evidence */
+  EVP_PKEY *identity;                 /* I, P-256 public key */
+  uint8_t *identity_spki;
+  size_t identity_spki_len;
+  uint8_t identity_fp[32];            /* SHA-256 of identity_spki */
+};
+void cdr_attestation_clear(struct cdr_attestation *a);
+
+/* What the verifier knows in advance. */
+struct cdr_attest_policy {
+  X509 *ca;                           /* room CA */
+  const uint8_t *room_id;             /* 16 bytes */
+  const uint8_t *ca_fp;               /* 32 bytes: SHA-256 of the CA DER */
+  const uint8_t *nonce;               /* 32 bytes we sent */
+  const uint8_t *measurement;         /* 32 bytes, or NULL for any */
+  int allow_sim;
+  int64_t now;                        /* for certificate validity */
+};
+
+/* Verify `sim` evidence (4.5) exactly: magic, lengths (116 + n, n in
+ * [1, 256]), the platform certificate (DER) issued by policy->ca and
+ * valid at policy->now, subject CN "CDR simulated attestation platform"
+ * with no role, not a CA; the signature with its key; report_data equal
+ * to expect_rd in constant time.  Fills measurement and timestamp.
+ * Errors: CDR_ERR_ATTEST_MALFORMED, _ROOT, _SIGNATURE, _REPORT_DATA. */
+int cdr_attest_verify_sim(uint8_t measurement[CDR_MEASUREMENT_LEN], uint64_t *timestamp, const uint8_t *ev,
+                          size_t ev_len, const uint8_t *plat_der, size_t plat_len,
+                          const uint8_t expect_rd[CDR_REPORT_DATA_LEN], const struct cdr_attest_policy *pol) CDR_WUR;
+/* Verify a parsed /v1/attest answer against the policy and fill *out.
+ * Sim is refused (CDR_ERR_ATTEST_SIM_REFUSED) unless allowed, in which
+ * case CDR_SIM_WARNING is printed to stderr.  room_id / ca_fingerprint
+ * other than ours: CDR_ERR_ATTEST_ROOT.  Measurement other than the
+ * required one: CDR_ERR_ATTEST_MEASUREMENT.  detail (may be NULL)
+ * receives a reason. */
+int cdr_attest_verify_response(struct cdr_attestation *out, const json_t *resp, const struct cdr_attest_policy *pol,
+                               char *detail, size_t detail_len) CDR_WUR;
+/* Fresh nonce, POST /v1/attest, verify with the client's CA, room id,
+ * measurement and sim policy.  Requires a CA (cdr_client_set_ca). */
+int cdr_client_attest(struct cdr_client *c, struct cdr_attestation *out) CDR_WUR;
+
+/* ------------------------------------------------------------------ */
+/* Sessions (session.c). */
+
+struct cdr_session {
+  uint8_t id[CDR_SESSION_ID_LEN];
+  uint64_t expires_at;
+  uint64_t seq;                       /* last seq used; the next is seq + 1 */
+  struct cdr_session_keys *keys;      /* secure heap; wiped on free */
+  EVP_PKEY *identity;                 /* the attested I (own reference) */
+};
+void cdr_session_free(struct cdr_session *s);
+
+/* The client's half of a session open, kept between sending the request
+ * and checking its answer.  C's private key and T_req's hash live here. */
+struct cdr_open_pending {
+  EVP_PKEY *c_key;
+  uint8_t c_pub[CDR_P256_POINT_LEN];
+  uint8_t client_nonce[CDR_NONCE_LEN];
+  uint64_t timestamp;
+  uint8_t treq_hash[32];
+  uint8_t cert_fp[32];                /* H(cert_der) */
+};
+void cdr_open_pending_clear(struct cdr_open_pending *p);
+
+/* Build the /v1/session request body (JSON text, malloc'd) with a fresh
+ * key share and nonce, signed with U at `timestamp` (0: now). */
+int cdr_session_open_build(struct cdr_client *c, uint64_t timestamp, struct cdr_open_pending *p, char **body) CDR_WUR;
+/* Check a /v1/session answer (already parsed, status 200) exactly as
+ * 4.6 says, with identity key I, and derive the session.  Any mismatch:
+ * CDR_ERR_RESPONSE_FORGED. */
+int cdr_session_open_finish(struct cdr_client *c, EVP_PKEY *identity, const struct cdr_open_pending *p,
+                            const json_t *resp, struct cdr_session **out) CDR_WUR;
+/* Both halves and the exchange. */
+int cdr_session_open(struct cdr_client *c, const struct cdr_attestation *att, struct cdr_session **out) CDR_WUR;
+
+/* ------------------------------------------------------------------ */
+/* Requests (request.c). */
+
+/* What the client remembers of a request to judge its response. */
+struct cdr_pending {
+  uint8_t session_id[CDR_SESSION_ID_LEN];
+  uint64_t seq;
+  uint64_t timestamp;
+  uint8_t ct_hash[32];                /* H(request ciphertext) */
+};
+
+/* Plaintext lp(header_json) || payload (4.7); appended to pt. */
+int cdr_request_plaintext(struct cdr_buf *pt, const char *header_json, const void *payload, size_t payload_len) CDR_WUR;
+/* Seal and sign a request plaintext with an explicit seq and timestamp
+ * (s->seq is not touched): appends the JSON body to `body` (initialised
+ * by the caller, max at least CDR_MAX_HTTP_BODY; not NUL-terminated) and
+ * fills *p with what is needed to open the answer. */
+int cdr_request_build_ex(struct cdr_client *c, const struct cdr_session *s, uint64_t seq, uint64_t timestamp,
+                         const void *pt, size_t pt_len, struct cdr_pending *p, struct cdr_buf *body) CDR_WUR;
+/* Same with the session's next seq (s->seq is advanced) and now. */
+int cdr_request_build(struct cdr_client *c, struct cdr_session *s, const void *pt, size_t pt_len,
+                      struct cdr_pending *p, struct cdr_buf *body) CDR_WUR;
+/* Judge an answer to the request p: status 200/422 with a response
+ * envelope is opened with our own session id, seq and ciphertext hash
+ * and parsed into *plain (the decrypted JSON object); *failed says the
+ * enclave sealed a failure.  The HTTP status, the envelope status and the
+ * plaintext "ok" must agree.  Other statuses go through cdr_http_error.
+ * Forged, swapped or corrupted answers: CDR_ERR_RESPONSE_FORGED. */
+int cdr_response_verify(struct cdr_client *c, const struct cdr_session *s, const struct cdr_pending *p, long status,
+                        const uint8_t *body, size_t len, json_t **plain, int *failed) CDR_WUR;
+/* Build, send, verify.  A sealed failure becomes its cdr_err (e.g.
+ * CDR_ERR_SQL_DENIED) with remote_code/message set; *plain is set only
+ * on success. */
+int cdr_client_request(struct cdr_client *c, struct cdr_session *s, const char *header_json, const void *payload,
+                       size_t payload_len, json_t **plain) CDR_WUR;
+/* The two operations.  *result is the decrypted response object. */
+int cdr_client_query(struct cdr_client *c, struct cdr_session *s, const char *sql, json_t **result) CDR_WUR;
+int cdr_client_upload(struct cdr_client *c, struct cdr_session *s, const char *table, const void *csv, size_t len,
+                      json_t **result) CDR_WUR;
+
+#endif

@@ -1,0 +1,168 @@
+/*
+ * connect.c - from command-line options to an attested session; see
+ * connect.h for the order in which the room CA is looked for.
+ *
+ * Invariant: a connection that cdr_connect returned 0 for has a client
+ * that trusts exactly one room CA, whose room id equals the profile's
+ * (when a profile is used), whose user certificate (when there is one)
+ * verifies under that CA now, and whose attestation passed with a nonce
+ * made for this connection.
+ */
+#include "connect.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "crypto/x509.h"
+
+int cdr_is_url(const char *s) { return s && (strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0); }
+
+char *cdr_ca_path_beside(const char *cert_path) {
+  size_t n = strlen(cert_path), stem = n;
+  char *out;
+  if (n >= 4 && (strcmp(cert_path + n - 4, ".crt") == 0 || strcmp(cert_path + n - 4, ".pem") == 0))
+    stem = n - 4;
+  if ((out = malloc(stem + sizeof(".ca.crt"))) == NULL)
+    return NULL;
+  memcpy(out, cert_path, stem);
+  memcpy(out + stem, ".ca.crt", sizeof(".ca.crt"));
+  return out;
+}
+
+void cdr_connection_close(struct cdr_connection *k) {
+  cdr_session_free(k->session);
+  cdr_attestation_clear(&k->att);
+  cdr_profile_free(k->profile);
+  cdr_client_free(k->client);
+  memset(k, 0, sizeof(*k));
+}
+
+/* Trust the CA from the first source that has one (connect.h). */
+static int choose_ca(struct cdr_connection *k, const struct cdr_connect_opts *o, const char *cert, char *why,
+                     size_t whylen) {
+  struct cdr_client *c = k->client;
+  struct cdr_room_info ri;
+  char *beside = NULL;
+  int r;
+
+  if (o->ca != NULL) {
+    r = cdr_client_set_ca_file(c, o->ca);
+    snprintf(k->ca_source, sizeof(k->ca_source), "pinned: %s", o->ca);
+    k->ca_pinned = 1;
+  } else if (k->profile != NULL) {
+    r = cdr_client_set_ca_file(c, k->profile->ca);
+    snprintf(k->ca_source, sizeof(k->ca_source), "pinned: profile %s (%s)", k->profile->name, k->profile->ca);
+    k->ca_pinned = 1;
+  } else if (cert != NULL && (beside = cdr_ca_path_beside(cert)) != NULL && access(beside, F_OK) == 0) {
+    r = cdr_client_set_ca_file(c, beside);
+    snprintf(k->ca_source, sizeof(k->ca_source), "pinned: %s", beside);
+    k->ca_pinned = 1;
+  } else {
+    if ((r = cdr_client_fetch_room(c, &ri)) != 0) {
+      char text[768];
+      cdr_client_error_text(c, r, text, sizeof(text));
+      snprintf(why, whylen, "cannot fetch the room CA: %s", text);
+      goto out;
+    }
+    r = cdr_client_set_ca(c, ri.ca);
+    cdr_room_info_clear(&ri);
+    snprintf(k->ca_source, sizeof(k->ca_source), "NOT pinned: fetched from the server (trust on first use)");
+    k->ca_pinned = 0;
+  }
+  if (r != 0) {
+    char text[768];
+    cdr_client_error_text(c, r, text, sizeof(text));
+    snprintf(why, whylen, "room CA: %s", text);
+  }
+out:
+  free(beside);
+  return r;
+}
+
+int cdr_connect(struct cdr_connection *k, const struct cdr_connect_opts *o, char *why, size_t whylen) {
+  const char *url, *key, *cert;
+  char text[768], rid[2 * CDR_ROOM_ID_BYTES + 1];
+  int r;
+
+  memset(k, 0, sizeof(*k));
+  snprintf(why, whylen, "internal error");
+  if (o->url != NULL) {
+    if (o->profile != NULL)
+      r = cdr_profile_load(o->profile, &k->profile);
+    else if ((r = cdr_profile_find_url(o->url, &k->profile)) == CDR_ERR_NOT_FOUND)
+      r = 0;
+    if (r != 0) {
+      snprintf(why, whylen, "cannot load profile %s: %s", o->profile ? o->profile : "", cdr_err_describe(r));
+      goto out;
+    }
+    url = o->url;
+  } else {
+    if ((r = cdr_profile_load(o->profile, &k->profile)) != 0) {
+      if (r == CDR_ERR_NOT_FOUND && o->profile == NULL)
+        snprintf(why, whylen, "no URL given and no default profile (give URL --key K --cert C, or run cdr enroll)");
+      else if (r == CDR_ERR_NOT_FOUND)
+        snprintf(why, whylen, "no profile named %s", o->profile);
+      else
+        snprintf(why, whylen, "cannot load profile %s: %s", o->profile ? o->profile : "(default)",
+                 cdr_err_describe(r));
+      goto out;
+    }
+    url = k->profile->url;
+  }
+  key = o->key ? o->key : (k->profile ? k->profile->key : NULL);
+  cert = o->cert ? o->cert : (k->profile ? k->profile->cert : NULL);
+  r = CDR_ERR_ARG;
+  if ((key == NULL) != (cert == NULL)) {
+    snprintf(why, whylen, "give both --key and --cert");
+    goto out;
+  }
+  if (o->need_user && key == NULL) {
+    snprintf(why, whylen, "no key and certificate (give URL --key K --cert C, or run cdr enroll to make a profile)");
+    goto out;
+  }
+  if ((r = cdr_client_new(&k->client, url)) != 0) {
+    snprintf(why, whylen, "invalid server URL (want http://HOST:PORT or https://...)");
+    goto out;
+  }
+  cdr_client_allow_sim(k->client, o->allow_sim);
+  if (o->expect_measurement != NULL && (r = cdr_client_expect_measurement(k->client, o->expect_measurement)) != 0) {
+    snprintf(why, whylen, "--expect-measurement must be 64 hex digits");
+    goto out;
+  }
+  if (key != NULL && (r = cdr_client_load_user(k->client, key, cert)) != 0) {
+    cdr_client_error_text(k->client, r, text, sizeof(text));
+    snprintf(why, whylen, "%s", text);
+    goto out;
+  }
+  if ((r = choose_ca(k, o, cert, why, whylen)) != 0)
+    goto out;
+  cdr_hex_encode(rid, k->client->room_id, sizeof(k->client->room_id));
+  if (k->profile != NULL && strcmp(k->profile->room_id, rid) != 0) {
+    snprintf(why, whylen, "profile %s is for room %s but its CA is for room %s", k->profile->name,
+             k->profile->room_id, rid);
+    r = CDR_ERR_CERT_UNTRUSTED;
+    goto out;
+  }
+  if (cert != NULL && (r = cdr_client_check_user_cert(k->client)) != 0) {
+    cdr_client_error_text(k->client, r, text, sizeof(text));
+    snprintf(why, whylen, "%s%s", text, k->ca_pinned ? "" : " (fetched from the server, not pinned)");
+    goto out;
+  }
+  if ((r = cdr_client_attest(k->client, &k->att)) != 0) {
+    cdr_client_error_text(k->client, r, text, sizeof(text));
+    snprintf(why, whylen, "attestation failed: %s", text);
+    goto out;
+  }
+  if (o->open_session && (r = cdr_session_open(k->client, &k->att, &k->session)) != 0) {
+    cdr_client_error_text(k->client, r, text, sizeof(text));
+    snprintf(why, whylen, "cannot open a session: %s", text);
+    goto out;
+  }
+  why[0] = '\0';
+  r = 0;
+out:
+  return r;
+}

@@ -1,0 +1,58 @@
+/*
+ * connect.h - everything a `cdr` command does before its first request:
+ * find the profile, load the user key and certificate, choose the room
+ * CA to trust, attest the enclave with a fresh nonce, and open a session
+ * with the attested identity key.
+ *
+ * Where the room CA comes from, in order:
+ *   1. --ca FILE;
+ *   2. the profile (named with --profile, or the default one when no URL
+ *      is given, or the one whose URL equals the given URL);
+ *   3. the file `cdr enroll` saved beside the certificate
+ *      (cdr_ca_path_beside);
+ *   4. GET /v1/room, trust on first use: ca_pinned is 0 and the command
+ *      must say so.  When a user certificate is in use it must verify
+ *      under that CA, which only the real room CA key can make happen.
+ */
+#ifndef CDR_CONNECT_H
+#define CDR_CONNECT_H
+
+#include <stddef.h>
+
+#include "client.h"
+#include "profile.h"
+
+struct cdr_connect_opts {
+  const char *url;                /* NULL: the profile's */
+  const char *key, *cert;         /* NULL: the profile's */
+  const char *ca;                 /* NULL: see above */
+  const char *profile;            /* NULL: by URL, or the default */
+  const char *expect_measurement; /* 64 hex, or NULL */
+  int allow_sim;
+  int need_user;                  /* a key and certificate are required */
+  int open_session;               /* also open a session */
+};
+
+struct cdr_connection {
+  struct cdr_client *client;
+  struct cdr_profile *profile;    /* the profile used, or NULL */
+  struct cdr_attestation att;
+  struct cdr_session *session;    /* when open_session */
+  int ca_pinned;                  /* 0: fetched from the server (TOFU) */
+  char ca_source[512];            /* where the CA came from, for display */
+};
+
+/* Do all of the above.  On failure returns the cdr_err and writes one
+ * line for the user to why (e.g. "attestation failed: ..."); *k is then
+ * cleared, and the caller still calls cdr_connection_close. */
+int cdr_connect(struct cdr_connection *k, const struct cdr_connect_opts *o, char *why, size_t whylen) CDR_WUR;
+void cdr_connection_close(struct cdr_connection *k);
+
+/* The CA file that belongs to a certificate file: the certificate path
+ * without a ".crt" or ".pem" suffix, plus ".ca.crt" (malloc'd). */
+char *cdr_ca_path_beside(const char *cert_path);
+
+/* 1 if s starts with http:// or https:// (a URL argument). */
+int cdr_is_url(const char *s);
+
+#endif

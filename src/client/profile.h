@@ -1,0 +1,54 @@
+/*
+ * profile.h - saved connection profiles of `cdr`.
+ *
+ * Layout under the configuration directory ($CDR_CONFIG_DIR, else
+ * $XDG_CONFIG_HOME/cdr, else ~/.config/cdr):
+ *   profiles/NAME.json   {"url","key","cert","ca","room_id"}; paths are
+ *                        absolute; mode 0600
+ *   default              the name of the default profile and a newline;
+ *                        mode 0600
+ * Directories are created with mode 0700.  A profile holds no secret
+ * (the key stays in its own file), but it says which key to use and
+ * which CA to trust, so it is private to the user all the same.
+ *
+ * Names are 1..64 characters of [A-Za-z0-9._-], not starting with '.'.
+ */
+#ifndef CDR_PROFILE_H
+#define CDR_PROFILE_H
+
+#include "common/err.h"
+
+#define CDR_PROFILE_NAME_MAX 64
+#define CDR_PROFILE_FILE_MAX (64u * 1024u)
+
+struct cdr_profile {
+  char *name;
+  char *url;
+  char *key;     /* private key file */
+  char *cert;    /* user certificate file */
+  char *ca;      /* room CA certificate file */
+  char *room_id; /* 32 hex */
+};
+
+/* The configuration directory (malloc'd); it need not exist yet. */
+int cdr_config_dir(char **out) CDR_WUR;
+/* 1 if name is a valid profile name. */
+int cdr_profile_name_valid(const char *name);
+/* 1 if profiles/NAME.json exists. */
+int cdr_profile_exists(const char *name);
+/* Write profiles/NAME.json atomically (creating the directories). */
+int cdr_profile_save(const struct cdr_profile *p) CDR_WUR;
+/* Load profile `name`, or the default one when name is NULL.
+ * CDR_ERR_NOT_FOUND if there is no such profile (or no default). */
+int cdr_profile_load(const char *name, struct cdr_profile **out) CDR_WUR;
+/* The default profile's name (malloc'd), CDR_ERR_NOT_FOUND if none. */
+int cdr_profile_default_get(char **name) CDR_WUR;
+int cdr_profile_default_set(const char *name) CDR_WUR;
+/* A profile whose URL equals url (ignoring trailing '/'): the default
+ * profile if it matches, else the first by name.  CDR_ERR_NOT_FOUND. */
+int cdr_profile_find_url(const char *url, struct cdr_profile **out) CDR_WUR;
+void cdr_profile_free(struct cdr_profile *p);
+/* URLs equal up to trailing slashes. */
+int cdr_url_equal(const char *a, const char *b);
+
+#endif

@@ -1,0 +1,274 @@
+/*
+ * render.c - query results as CSV, table or JSON; see render.h for the
+ * rules.  The table renderer holds every cell's text at once (results
+ * are capped at CDR_MAX_RESULT_BYTES by the enclave), to size columns.
+ */
+#include "render.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client_int.h"
+
+int cdr_result_check(const json_t *result) {
+  json_t *cols = json_object_get(result, "columns"), *rows = json_object_get(result, "rows");
+  size_t i, nc;
+  json_t *v;
+  if (!json_is_object(result) || !json_is_array(cols) || !json_is_array(rows))
+    return CDR_ERR_BAD_JSON;
+  nc = json_array_size(cols);
+  json_array_foreach(cols, i, v) if (!json_is_string(v)) return CDR_ERR_BAD_JSON;
+  json_array_foreach(rows, i, v) if (!json_is_array(v) || json_array_size(v) != nc) return CDR_ERR_BAD_JSON;
+  return 0;
+}
+
+static char *real_text(double d) {
+  char buf[64];
+  if (isnan(d))
+    return strdup("nan");
+  if (isinf(d))
+    return strdup(d > 0 ? "inf" : "-inf");
+  for (int prec = 15; prec <= 17; prec++) {
+    snprintf(buf, sizeof(buf), "%.*g", prec, d);
+    if (strtod(buf, NULL) == d)
+      break;
+  }
+  size_t n = strlen(buf);
+  if (strpbrk(buf, ".en") == NULL && n + 3 <= sizeof(buf))
+    memcpy(buf + n, ".0", 3);
+  return strdup(buf);
+}
+
+int cdr_value_text(char **out, const json_t *v, int for_table) {
+  char buf[32];
+  const char *hex;
+  *out = NULL;
+  switch (json_typeof(v)) {
+  case JSON_NULL:
+    *out = strdup(for_table ? "NULL" : "");
+    break;
+  case JSON_INTEGER:
+    snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    *out = strdup(buf);
+    break;
+  case JSON_REAL:
+    *out = real_text(json_real_value(v));
+    break;
+  case JSON_STRING:
+    *out = strdup(json_string_value(v));
+    break;
+  case JSON_TRUE:
+  case JSON_FALSE:
+    *out = strdup(json_is_true(v) ? "true" : "false");
+    break;
+  case JSON_OBJECT:
+    if (json_object_size(v) == 1 && (hex = cj_str_opt(v, "hex")) != NULL) {
+      size_t n = strlen(hex) + 3;
+      if ((*out = malloc(n)) != NULL)
+        snprintf(*out, n, "\\x%s", hex);
+      break;
+    }
+    /* anything else is shown as its JSON */
+    *out = cj_dump(v);
+    break;
+  default:
+    *out = cj_dump(v);
+    break;
+  }
+  return *out ? 0 : CDR_ERR_NOMEM;
+}
+
+/* ---- CSV ---- */
+
+static void csv_field(FILE *f, const char *s, int is_null) {
+  if (is_null)
+    return;
+  if (*s != '\0' && strpbrk(s, ",\"\r\n") == NULL) {
+    fputs(s, f);
+    return;
+  }
+  fputc('"', f);
+  for (; *s; s++) {
+    if (*s == '"')
+      fputc('"', f);
+    fputc(*s, f);
+  }
+  fputc('"', f);
+}
+
+int cdr_render_csv(FILE *f, const json_t *result) {
+  json_t *cols, *rows, *row, *v;
+  size_t i, k;
+  char *text;
+  int r;
+  if ((r = cdr_result_check(result)) != 0)
+    return r;
+  cols = json_object_get(result, "columns");
+  rows = json_object_get(result, "rows");
+  json_array_foreach(cols, k, v) {
+    if (k > 0)
+      fputc(',', f);
+    csv_field(f, json_string_value(v), 0);
+  }
+  fputc('\n', f);
+  json_array_foreach(rows, i, row) {
+    json_array_foreach(row, k, v) {
+      if (k > 0)
+        fputc(',', f);
+      if ((r = cdr_value_text(&text, v, 0)) != 0)
+        return r;
+      csv_field(f, text, json_is_null(v));
+      free(text);
+    }
+    fputc('\n', f);
+  }
+  return ferror(f) ? CDR_ERR_IO : 0;
+}
+
+/* ---- table ---- */
+
+/* s with control characters escaped (render.h); malloc'd. */
+static char *table_escape(const char *s) {
+  size_t n = strlen(s), o = 0;
+  const unsigned char *p = (const unsigned char *)s;
+  char *out;
+  if (n > (SIZE_MAX - 1) / 6 || (out = malloc(6 * n + 1)) == NULL)
+    return NULL;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char ch = p[i];
+    if (ch == '\n' || ch == '\t' || ch == '\r') {
+      out[o++] = '\\';
+      out[o++] = ch == '\n' ? 'n' : ch == '\t' ? 't' : 'r';
+    } else if (ch < 0x20 || ch == 0x7f) {
+      o += (size_t)snprintf(out + o, 5, "\\x%02x", ch);
+    } else if (ch == 0xc2 && i + 1 < n && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f) {
+      o += (size_t)snprintf(out + o, 7, "\\u%04x", p[i + 1]);
+      i++;
+    } else {
+      out[o++] = (char)ch;
+    }
+  }
+  out[o] = '\0';
+  return out;
+}
+
+/* Display width: code points of UTF-8 text. */
+static size_t text_width(const char *s) {
+  size_t w = 0;
+  for (; *s; s++)
+    if (((unsigned char)*s & 0xc0) != 0x80)
+      w++;
+  return w;
+}
+
+static void pad(FILE *f, size_t n) {
+  while (n-- > 0)
+    fputc(' ', f);
+}
+
+/* One cell padded to width; the last cell of a line gets no trailing
+ * padding. */
+static void table_cell(FILE *f, const char *s, size_t width, int right, int last) {
+  size_t w = text_width(s);
+  if (right)
+    pad(f, width > w ? width - w : 0);
+  fputs(s, f);
+  if (!right && !last)
+    pad(f, width > w ? width - w : 0);
+}
+
+int cdr_render_table(FILE *f, const json_t *result) {
+  json_t *cols, *rows, *row, *v, *rc;
+  size_t nc, nr, i, k;
+  char **cells = NULL, **heads = NULL;
+  size_t *width = NULL;
+  int *right = NULL;
+  int r;
+
+  if ((r = cdr_result_check(result)) != 0)
+    return r;
+  cols = json_object_get(result, "columns");
+  rows = json_object_get(result, "rows");
+  nc = json_array_size(cols);
+  nr = json_array_size(rows);
+  r = CDR_ERR_NOMEM;
+  if (nc > 0 && nr > SIZE_MAX / sizeof(char *) / nc)
+    goto out;
+  heads = calloc(nc + 1, sizeof(char *));
+  cells = calloc(nr * nc + 1, sizeof(char *));
+  width = calloc(nc + 1, sizeof(size_t));
+  right = calloc(nc + 1, sizeof(int));
+  if (heads == NULL || cells == NULL || width == NULL || right == NULL)
+    goto out;
+  json_array_foreach(cols, k, v) {
+    if ((heads[k] = table_escape(json_string_value(v))) == NULL)
+      goto out;
+    width[k] = text_width(heads[k]);
+    right[k] = 1;
+  }
+  json_array_foreach(rows, i, row) {
+    json_array_foreach(row, k, v) {
+      char *raw = NULL;
+      if ((r = cdr_value_text(&raw, v, 1)) != 0)
+        goto out;
+      cells[i * nc + k] = table_escape(raw);
+      free(raw);
+      r = CDR_ERR_NOMEM;
+      if (cells[i * nc + k] == NULL)
+        goto out;
+      size_t w = text_width(cells[i * nc + k]);
+      if (w > width[k])
+        width[k] = w;
+      if (!json_is_number(v) && !json_is_null(v))
+        right[k] = 0;
+    }
+  }
+  if (nc > 0) {
+    for (k = 0; k < nc; k++) {
+      if (k > 0)
+        fputs(" | ", f);
+      table_cell(f, heads[k], width[k], 0, k + 1 == nc);
+    }
+    fputc('\n', f);
+    for (k = 0; k < nc; k++) {
+      if (k > 0)
+        fputs("-+-", f);
+      for (size_t d = 0; d < width[k]; d++)
+        fputc('-', f);
+    }
+    fputc('\n', f);
+    for (i = 0; i < nr; i++) {
+      for (k = 0; k < nc; k++) {
+        if (k > 0)
+          fputs(" | ", f);
+        table_cell(f, cells[i * nc + k], width[k], right[k], k + 1 == nc);
+      }
+      fputc('\n', f);
+    }
+  }
+  rc = json_object_get(result, "row_count");
+  json_int_t count = json_is_integer(rc) ? json_integer_value(rc) : (json_int_t)nr;
+  fprintf(f, "(%" JSON_INTEGER_FORMAT " %s)\n", count, count == 1 ? "row" : "rows");
+  r = ferror(f) ? CDR_ERR_IO : 0;
+out:
+  if (heads != NULL)
+    for (k = 0; k < nc; k++)
+      free(heads[k]);
+  if (cells != NULL)
+    for (i = 0; i < nr * nc; i++)
+      free(cells[i]);
+  free(heads);
+  free(cells);
+  free(width);
+  free(right);
+  return r;
+}
+
+int cdr_render_json(FILE *f, const json_t *result) {
+  if (json_dumpf(result, f, JSON_COMPACT) != 0)
+    return CDR_ERR_IO;
+  fputc('\n', f);
+  return ferror(f) ? CDR_ERR_IO : 0;
+}

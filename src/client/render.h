@@ -1,0 +1,42 @@
+/*
+ * render.h - printing a query result (PROTOCOL 4.7, "Response
+ * plaintext") as CSV, an aligned table, or JSON.
+ *
+ * A result is {"columns":[names...],"rows":[[values...]...],"row_count":n}
+ * where a value is a JSON integer, number, string, null, or {"hex":"..."}
+ * (a BLOB, or TEXT that is not valid UTF-8).
+ *
+ * Cell text (CSV and table):  null -> empty (CSV) / "NULL" (table);
+ * integer -> decimal; real -> shortest text that reads back to the same
+ * double, with ".0" added when it would look like an integer;
+ * {"hex":"ab"} -> "\xab"; strings as they are.
+ *
+ * CSV follows RFC 4180 for fields: a header row, and a field is quoted
+ * (with "" for ") when it contains a comma, quote, CR or LF, or is the
+ * empty string (so that an empty string differs from NULL).  Records end
+ * with LF, not RFC 4180's CRLF, as Unix tools expect; quoted fields keep
+ * their own CR and LF bytes, so any RFC 4180 reader parses the output.
+ *
+ * The table is for a terminal, and values come from other parties: every
+ * control character (C0, DEL, C1) is shown escaped (\n, \t, \r, \xNN,
+ * \u0085) so that data cannot move the cursor or send escape sequences.
+ */
+#ifndef CDR_RENDER_H
+#define CDR_RENDER_H
+
+#include <jansson.h>
+#include <stdio.h>
+
+#include "common/err.h"
+
+/* 0 if result has the shape above (every row as long as columns). */
+int cdr_result_check(const json_t *result) CDR_WUR;
+int cdr_render_csv(FILE *f, const json_t *result) CDR_WUR;
+int cdr_render_table(FILE *f, const json_t *result) CDR_WUR;
+/* The result object as compact JSON and a newline. */
+int cdr_render_json(FILE *f, const json_t *result) CDR_WUR;
+
+/* The cell text of one value (see above); malloc'd. */
+int cdr_value_text(char **out, const json_t *v, int for_table) CDR_WUR;
+
+#endif
