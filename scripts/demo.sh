@@ -60,5 +60,5 @@ step "Analyst: aggregate query, decrypted only on the analyst's machine"
           round(avg(systolic_bp), 1) AS mean_systolic_bp, round(sum(cost_eur), 2) AS total_cost_eur
      FROM patients GROUP BY diagnosis ORDER BY patients DESC"
 
-step "Done: the host saw only ciphertext (its log):"
+step "Done. The server log (the host's and the enclave's lines; no SQL, no data):"
 sed 's/^/  /' "$work/server.log" | tail -n 8

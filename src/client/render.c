@@ -64,6 +64,11 @@ int cdr_value_text(char **out, const json_t *v, int for_table) {
     *out = strdup(json_is_true(v) ? "true" : "false");
     break;
   case JSON_OBJECT:
+    if (json_object_size(v) == 1 && (hex = cj_str_opt(v, "real")) != NULL &&
+        (strcmp(hex, "inf") == 0 || strcmp(hex, "-inf") == 0 || strcmp(hex, "nan") == 0)) {
+      *out = strdup(hex); /* a non-finite REAL (PROTOCOL 4.7) */
+      break;
+    }
     if (json_object_size(v) == 1 && (hex = cj_str_opt(v, "hex")) != NULL) {
       size_t n = strlen(hex) + 3;
       if ((*out = malloc(n)) != NULL)
@@ -112,7 +117,7 @@ int cdr_render_csv(FILE *f, const json_t *result) {
       fputc(',', f);
     csv_field(f, json_string_value(v), 0);
   }
-  fputc('\n', f);
+  fputs("\r\n", f);
   json_array_foreach(rows, i, row) {
     json_array_foreach(row, k, v) {
       if (k > 0)
@@ -122,7 +127,7 @@ int cdr_render_csv(FILE *f, const json_t *result) {
       csv_field(f, text, json_is_null(v));
       free(text);
     }
-    fputc('\n', f);
+    fputs("\r\n", f);
   }
   return ferror(f) ? CDR_ERR_IO : 0;
 }

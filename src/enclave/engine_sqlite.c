@@ -661,9 +661,9 @@ static int jb_put_hex(struct jbuf *j, const uint8_t *p, size_t n) {
 static int jb_put_double(struct jbuf *j, double v) {
   char b[48];
   if (isnan(v))
-    return jb_puts(j, "\"nan\"");
+    return jb_puts(j, "{\"real\":\"nan\"}");
   if (isinf(v))
-    return jb_puts(j, v > 0 ? "\"inf\"" : "\"-inf\"");
+    return jb_puts(j, v > 0 ? "{\"real\":\"inf\"}" : "{\"real\":\"-inf\"}");
   for (int prec = 15; prec <= 17; prec++) {
     snprintf(b, sizeof(b), "%.*g", prec, v);
     if (strtod(b, NULL) == v)

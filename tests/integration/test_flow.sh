@@ -39,14 +39,16 @@ SQL="SELECT diagnosis, count(*) AS n, sum(age) AS total_age FROM patients GROUP 
     END { for (d in n) printf "%s,%d,%d\n", d, n[d], s[d] }' | LC_ALL=C sort; } >"$T/expected.csv"
 
 check "analyst queries through the profile" "$CDR" query --profile ana "$SQL" --format csv
-cmp -s "$T/out" "$T/expected.csv" && pass "aggregate result equals the independent computation" \
+tr -d "\r" <"$T/out" | cmp -s - "$T/expected.csv" && pass "aggregate result equals the independent computation" \
   || { fail "aggregate result"; diff "$T/out" "$T/expected.csv" | head; }
 
+[ "$(grep -c $'\r$' "$T/out")" = "$(wc -l <"$T/out")" ] && pass "csv records end with CRLF (RFC 4180)" || fail "csv line endings"
+
 check "RSA analyst queries (explicit form)" "$CDR" query "$URL" --key "$T/rsa.key" --cert "$T/rsa.crt" "$SQL" --format csv
-cmp -s "$T/out" "$T/expected.csv" && pass "RSA user's result is the same" || fail "RSA user's result"
+tr -d "\r" <"$T/out" | cmp -s - "$T/expected.csv" && pass "RSA user's result is the same" || fail "RSA user's result"
 
 check "default profile (first enrolled) queries with SQL alone" "$CDR" query "SELECT count(*) FROM patients" --format csv
-expect_eq "count through the default profile" "$(tail -n 1 "$T/out")" "2000"
+expect_eq "count through the default profile" "$(tail -n 1 "$T/out" | tr -d "\r")" "2000"
 
 check "json format" "$CDR" query --profile ana "SELECT 1 AS one, 'x,y' AS s, NULL AS z" --format json
 grep -q '"row_count": *1' "$T/out" && grep -q '"x,y"' "$T/out" && pass "json output carries the values" \
@@ -55,7 +57,7 @@ check "table format" "$CDR" query --profile ana "SELECT 1 AS one" --format table
 grep -q "one" "$T/out" && grep -q "(1 row" "$T/out" && pass "table output has header and row count" \
   || fail "table output: $(cat "$T/out")"
 check "csv quoting" "$CDR" query --profile ana "SELECT 'a\"b' AS q, 'c,d' AS r" --format csv
-expect_eq "RFC 4180 quoting" "$(tail -n 1 "$T/out")" '"a""b","c,d"'
+expect_eq "RFC 4180 quoting" "$(tail -n 1 "$T/out" | tr -d "\r")" '"a""b","c,d"'
 
 expect_error "an analyst cannot upload" role_forbidden "$CDR" upload --profile ana other "$T/patients.csv"
 

@@ -44,19 +44,19 @@ static void test_csv(void) {
                            "[-2,\"a,b\",\"say \\\"hi\\\"\"],"
                            "[3,\"two\\nlines\",\"\"],"
                            "[2.5,{\"hex\":\"00ff\"},\"cr\\r\"],"
-                           "[3.0,1e300,0.1]],\"row_count\":5}",
+                           "[{\"real\":\"-inf\"},1e300,0.1]],\"row_count\":5}",
                            0, &e);
   int rc;
   CHECK(res != NULL);
   CHECK_RC(cdr_result_check(res), 0);
   char *out = render(cdr_render_csv, res, &rc);
   CHECK_RC(rc, 0);
-  CHECK_STR(out, "id,\"na,me\",\"q\"\"t\"\n"
-                 "1,plain,\n"
-                 "-2,\"a,b\",\"say \"\"hi\"\"\"\n"
-                 "3,\"two\nlines\",\"\"\n"
-                 "2.5,\\x00ff,\"cr\r\"\n"
-                 "3.0,1e+300,0.1\n");
+  CHECK_STR(out, "id,\"na,me\",\"q\"\"t\"\r\n"
+                 "1,plain,\r\n"
+                 "-2,\"a,b\",\"say \"\"hi\"\"\"\r\n"
+                 "3,\"two\nlines\",\"\"\r\n"
+                 "2.5,\\x00ff,\"cr\r\"\r\n"
+                 "-inf,1e+300,0.1\r\n");
   free(out);
   json_decref(res);
 

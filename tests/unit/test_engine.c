@@ -190,7 +190,7 @@ static void test_results(void) {
            "\"b\",\"eb\",\"es\",\"bad\",\"nul\",\"pinf\",\"ninf\"],"
            "\"rows\":[[1,-2.5,3.0,0.1,0.3333333333333333,1e+20,-0.0,9223372036854775807,-9223372036854775808,null,"
            "\"a\\\"b\\\\c/\",\"\\n\\t\\r\\b\\f\\u0001\\u001f\x7f\",\"é😀\","
-           "{\"hex\":\"00ff\"},{\"hex\":\"\"},\"\",{\"hex\":\"ff\"},\"a\\u0000b\",\"inf\",\"-inf\"]],\"row_count\":1}");
+           "{\"hex\":\"00ff\"},{\"hex\":\"\"},\"\",{\"hex\":\"ff\"},\"a\\u0000b\",{\"real\":\"inf\"},{\"real\":\"-inf\"}]],\"row_count\":1}");
   QUERY_IS("SELECT key, value FROM json_each('[10,\"x\"]')",
            "{\"columns\":[\"key\",\"value\"],\"rows\":[[0,10],[1,\"x\"]],\"row_count\":2}");
 }
