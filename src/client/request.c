@@ -32,7 +32,17 @@
 
 int cdr_request_plaintext(struct cdr_buf *pt, const char *header_json, const void *payload, size_t payload_len) {
   int r;
-  if ((r = cdr_buf_put_lp(pt, header_json, strlen(header_json))) != 0)
+  struct cdr_buf hdr;
+  cdr_buf_init(&hdr, CDR_MAX_PLAINTEXT, 0);
+  /* A query's header is padded to a size bucket (PROTOCOL 4.7) so that
+   * the ciphertext does not give away the length of the SQL.  An upload's
+   * size is its CSV's and is not hidden. */
+  if ((r = cdr_buf_put(&hdr, header_json, strlen(header_json))) == 0 && payload_len == 0)
+    r = cdr_pad_spaces(&hdr);
+  if (r == 0)
+    r = cdr_buf_put_lp(pt, hdr.d, hdr.len);
+  cdr_buf_free(&hdr);
+  if (r != 0)
     return r;
   if (payload_len > 0 && (r = cdr_buf_put(pt, payload, payload_len)) != 0)
     return r;

@@ -35,6 +35,8 @@
 #define CDR_MAX_RESULT_ROWS 1000000u
 #define CDR_MAX_COLUMNS 1000u
 #define CDR_MAX_TABLE_NAME 64u
+/* SQLite's whole heap inside the enclave (tables, sorts, results). */
+#define CDR_SQL_HEAP_LIMIT (4ull * 1024u * CDR_MiB)
 
 /* Sessions. */
 #define CDR_MAX_SESSIONS 4096u

@@ -293,3 +293,34 @@ int cdr_report_data(uint8_t out[CDR_REPORT_DATA_LEN], const uint8_t *identity_sp
   cdr_buf_free(&b);
   return r;
 }
+
+size_t cdr_pad_length(size_t n) {
+  const size_t mib = 1024u * 1024u;
+  if (n <= 256)
+    return 256;
+  if (n <= mib) {
+    size_t b = 512;
+    while (b < n)
+      b *= 2;
+    return b;
+  }
+  if (n > SIZE_MAX - mib)
+    return n;
+  return (n + mib - 1) / mib * mib;
+}
+
+int cdr_pad_spaces(struct cdr_buf *b) {
+  static const char spaces[64] = "                                                                ";
+  size_t want = cdr_pad_length(b->len);
+  int r;
+  if (want > b->max)
+    want = b->max; /* never pad past the cap: a full buffer is its own bucket */
+  if ((r = cdr_buf_reserve(b, want > b->len ? want - b->len : 0)) != 0)
+    return r;
+  while (b->len < want) {
+    size_t k = want - b->len < sizeof(spaces) ? want - b->len : sizeof(spaces);
+    if ((r = cdr_buf_put(b, spaces, k)) != 0)
+      return r;
+  }
+  return 0;
+}

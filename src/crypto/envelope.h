@@ -142,6 +142,14 @@ int cdr_response_open(struct cdr_buf *pt, const struct cdr_session_keys *k, cons
                       const uint8_t expect_session_id[CDR_SESSION_ID_LEN], uint64_t expect_seq,
                       const uint8_t req_ct_hash[32]) CDR_WUR;
 
+/* Padding (docs/PROTOCOL.md 4.7): the size a plaintext of n bytes is
+ * padded to with trailing JSON whitespace, so that ciphertext lengths
+ * reveal only a size bucket: 256 bytes at least, then the next power of
+ * two up to 1 MiB, then whole MiB. */
+size_t cdr_pad_length(size_t n);
+/* Append spaces to b until its length is cdr_pad_length(b->len). */
+int cdr_pad_spaces(struct cdr_buf *b) CDR_WUR;
+
 /* Attestation report_data binding (see top of file). */
 int cdr_report_data(uint8_t out[CDR_REPORT_DATA_LEN], const uint8_t *identity_spki, size_t spki_len,
                     const uint8_t room_id[CDR_ROOM_ID_BYTES], const uint8_t ca_fp[32],

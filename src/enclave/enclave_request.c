@@ -5,7 +5,8 @@
  * window, U's signature over S_req, sequence number exactly next; only
  * then decrypt.  The sequence number is accepted only after the
  * ciphertext authenticates, so a rejected message cannot burn it.  The
- * plaintext request and response live in locked memory and are wiped.
+ * plaintext request and response are wiped when freed, and the response
+ * is padded to a size bucket before it is sealed.
  * Once a session exists a request costs one signature verification plus
  * symmetric crypto.
  */
@@ -58,7 +59,7 @@ int enclave_handle_request(struct enclave *e, struct cdr_buf *in, uint32_t *rt, 
   s->last_seq = env.seq;
 
   uint8_t status = CDR_STATUS_FAILED;
-  if ((r = enclave_run_operation(e, s, pt.d, pt.len, &rpt, &status)) != 0)
+  if ((r = enclave_run_operation(e, s, pt.d, pt.len, &rpt, &status)) != 0 || (r = cdr_pad_spaces(&rpt)) != 0)
     goto out;
   if ((r = cdr_sha256(req_hash, env.ct, env.ct_len)) != 0 ||
       (r = cdr_response_seal(&ct, &s->keys, s->id, env.seq, status, req_hash, rpt.d, rpt.len)) != 0)

@@ -22,6 +22,7 @@
 #include "common/util.h"
 #include "enclave.h"
 #include "harden.h"
+#include "wipe_alloc.h"
 #include "ipc/ipc.h"
 
 static void usage(FILE *f) {
@@ -68,6 +69,10 @@ int main(int argc, char **argv) {
   if (room == NULL || fd < 0) {
     usage(stderr);
     return 2;
+  }
+  if (wipe_alloc_install(CDR_SQL_HEAP_LIMIT) != 0) {
+    log_error("cannot install the wiping allocators; refusing to run");
+    return 1;
   }
   if (harden_process() != 0) {
     log_error("cannot harden the process; refusing to run");

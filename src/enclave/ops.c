@@ -9,7 +9,8 @@
  * "message"}.  A user's mistake is a FAILED response sealed to that user,
  * never an IPC error, so its details (which may name tables or columns)
  * stay confidential; the host learns only ok/failed.
- * Nothing here logs SQL text, CSV bytes or result values.
+ * Nothing here is logged: the enclave's log reaches the host, so even
+ * row counts or refusal codes would tell it about sealed content.
  */
 #include <jansson.h>
 #include <openssl/crypto.h>
@@ -22,16 +23,22 @@
 
 #define MAX_HEADER_JSON (CDR_MAX_SQL_LEN + 4096u)
 
+static int dump_to_buf(const char *p, size_t n, void *ud) { return cdr_buf_put(ud, p, n) == 0 ? 0 : -1; }
+
+/* Append the compact JSON of o (consumed) to out.  Dumping straight into
+ * the buffer keeps no second copy of the plaintext around. */
+static int put_json(struct cdr_buf *out, json_t *o) {
+  int r = o != NULL && json_dump_callback(o, dump_to_buf, out, JSON_COMPACT) == 0 ? 0 : CDR_ERR_NOMEM;
+  json_decref(o);
+  return r;
+}
+
 /* Write {"ok":false,"error":code,"message":msg}. */
 static int op_fail(struct cdr_buf *out, uint8_t *status, int code, const char *message) {
-  json_t *o = json_pack("{s:b,s:s,s:s}", "ok", 0, "error", cdr_err_code(code), "message",
-                        message ? message : cdr_err_describe(code));
-  char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-  int r = s ? cdr_buf_put(out, s, strlen(s)) : CDR_ERR_NOMEM;
-  json_decref(o);
-  free(s);
   *status = CDR_STATUS_FAILED;
-  return r;
+  cdr_buf_free(out);
+  return put_json(out, json_pack("{s:b,s:s,s:s}", "ok", 0, "error", cdr_err_code(code), "message",
+                                 message ? message : cdr_err_describe(code)));
 }
 
 static int op_query(struct enclave *e, const struct session *s, json_t *hdr, struct cdr_buf *out, uint8_t *status) {
@@ -48,7 +55,6 @@ static int op_query(struct enclave *e, const struct session *s, json_t *hdr, str
                              &errmsg);
   if (er != 0) {
     r = op_fail(out, status, er, errmsg);
-    log_info("query by %s refused: %s", s->name, cdr_err_code(er));
     goto out;
   }
   static const char head[] = "{\"ok\":true,\"result\":";
@@ -59,7 +65,6 @@ static int op_query(struct enclave *e, const struct session *s, json_t *hdr, str
     goto out;
   }
   *status = CDR_STATUS_OK;
-  log_info("query by %s: %llu rows", s->name, (unsigned long long)rows);
 out:
   if (result) {
     OPENSSL_cleanse(result, rlen);
@@ -83,17 +88,11 @@ static int op_upload(struct enclave *e, const struct session *s, json_t *hdr, co
   int er = engine_load_csv(e->engine, table, csv, csvlen, &rows, &errmsg);
   if (er != 0) {
     int r = op_fail(out, status, er, errmsg);
-    log_info("upload by %s refused: %s", s->name, cdr_err_code(er));
     free(errmsg);
     return r;
   }
-  json_t *o = json_pack("{s:b,s:s,s:I}", "ok", 1, "table", table, "rows", (json_int_t)rows);
-  char *txt = o ? json_dumps(o, JSON_COMPACT) : NULL;
-  int r = txt ? cdr_buf_put(out, txt, strlen(txt)) : CDR_ERR_NOMEM;
-  json_decref(o);
-  free(txt);
+  int r = put_json(out, json_pack("{s:b,s:s,s:I}", "ok", 1, "table", table, "rows", (json_int_t)rows));
   *status = CDR_STATUS_OK;
-  log_info("upload by %s: table of %llu rows", s->name, (unsigned long long)rows);
   return r;
 }
 

@@ -1,0 +1,20 @@
+/*
+ * wipe_alloc.h - allocators for the libraries that hold plaintext inside
+ * the enclave (SQLite, jansson): every block is wiped when it is freed or
+ * moved, and SQLite's heap is capped so that no query can exhaust the
+ * machine and take every loaded table down with the process.
+ */
+#ifndef CDR_WIPE_ALLOC_H
+#define CDR_WIPE_ALLOC_H
+
+#include <stdint.h>
+
+#include "common/err.h"
+
+/* Install the allocators and cap SQLite's heap at sql_heap_limit bytes
+ * (hard limit; the soft limit is half of it, so SQLite frees caches
+ * first).  Must run before any other SQLite or jansson call in the
+ * process.  0 or CDR_ERR_INTERNAL. */
+int wipe_alloc_install(uint64_t sql_heap_limit) CDR_WUR;
+
+#endif
