@@ -143,6 +143,13 @@ int cdr_session_open_finish(struct cdr_client *c, EVP_PKEY *identity, const stru
   o.sig = sig;
   o.sig_len = sig_len;
 
+  /* Verify before decrypting: T_resp covers the sealed bytes, so nothing
+   * the host made up reaches our private key. */
+  if (cdr_open_resp_transcript(&tresp, p->treq_hash, p->cert_fp, p->client_nonce, &o) != 0 ||
+      cdr_verify(identity, tresp.d, tresp.len, sig, sig_len) != 0) {
+    cdr_client_set_detail(c, "the session-open answer is not signed by the attested enclave identity key");
+    goto out;
+  }
   /* P = session_id || u64be(expires_at) || E_pub, sealed to U over H(T_req). */
   if (cdr_open_sealed(c->key, o.kem, encap, encap_len, p->treq_hash, sizeof(p->treq_hash), sealed, sealed_len,
                       &params) != 0 ||
@@ -160,11 +167,6 @@ int cdr_session_open_finish(struct cdr_client *c, EVP_PKEY *identity, const stru
   }
   if (cdr_p256_point_to_key(&e_key, e_pub) != 0) {
     cdr_client_set_detail(c, "the enclave key share is not a valid P-256 point");
-    goto out;
-  }
-  if (cdr_open_resp_transcript(&tresp, p->treq_hash, p->cert_fp, p->client_nonce, &o, e_pub) != 0 ||
-      cdr_verify(identity, tresp.d, tresp.len, sig, sig_len) != 0) {
-    cdr_client_set_detail(c, "the session-open answer is not signed by the attested enclave identity key");
     goto out;
   }
 

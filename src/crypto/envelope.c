@@ -53,14 +53,12 @@ int cdr_open_req_transcript(struct cdr_buf *out, const struct cdr_open_req *q) {
 }
 
 int cdr_open_resp_transcript(struct cdr_buf *out, const uint8_t treq_hash[32], const uint8_t cert_fp[32],
-                             const uint8_t client_nonce[CDR_NONCE_LEN], const struct cdr_open_resp *p,
-                             const uint8_t e_pub[CDR_P256_POINT_LEN]) {
+                             const uint8_t client_nonce[CDR_NONCE_LEN], const struct cdr_open_resp *p) {
   int r;
   if ((r = cdr_buf_put_lpstr(out, LABEL_OPEN_RESP)) != 0 || (r = cdr_buf_put_lp(out, treq_hash, 32)) != 0 ||
       (r = cdr_buf_put_lp(out, cert_fp, 32)) != 0 || (r = cdr_buf_put_lp(out, client_nonce, CDR_NONCE_LEN)) != 0 ||
       (r = cdr_buf_put_lp(out, p->session_id, CDR_SESSION_ID_LEN)) != 0 ||
-      (r = cdr_buf_put_u64(out, p->expires_at)) != 0 || (r = cdr_buf_put_lp(out, e_pub, CDR_P256_POINT_LEN)) != 0 ||
-      (r = cdr_buf_put_u8(out, p->kem)) != 0 || (r = cdr_buf_put_lp(out, p->encap, p->encap_len)) != 0 ||
+      (r = cdr_buf_put_u64(out, p->expires_at)) != 0 || (r = cdr_buf_put_u8(out, p->kem)) != 0 || (r = cdr_buf_put_lp(out, p->encap, p->encap_len)) != 0 ||
       (r = cdr_buf_put_lp(out, p->sealed, p->sealed_len)) != 0)
     return r;
   return 0;

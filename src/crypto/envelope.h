@@ -11,8 +11,9 @@
  *            || lp(client_nonce) || u64be(timestamp)
  *   T_resp = lp("CDR-v1 session-open response") || lp(H(T_req))
  *            || lp(cert_fingerprint) || lp(client_nonce) || lp(session_id)
- *            || u64be(expires_at) || lp(E_pub) || u8(kem) || lp(encap)
- *            || lp(sealed)
+ *            || u64be(expires_at) || u8(kem) || lp(encap) || lp(sealed)
+ *            (E_pub is inside `sealed`, so the signature binds it, and a
+ *            client verifies the signature before it decrypts anything.)
  *   session keys = HKDF-SHA256(ikm = ECDH(E, C), salt = H(T_req),
  *            info = "CDR-v1 session keys" || session_id, L = 64)
  *            -> k_req = [0,32), k_resp = [32,64)
@@ -106,8 +107,7 @@ struct cdr_session_keys {
 int cdr_open_req_transcript(struct cdr_buf *out, const struct cdr_open_req *r) CDR_WUR;
 /* T_resp (the bytes the enclave identity key signs). */
 int cdr_open_resp_transcript(struct cdr_buf *out, const uint8_t treq_hash[32], const uint8_t cert_fp[32],
-                             const uint8_t client_nonce[CDR_NONCE_LEN], const struct cdr_open_resp *r,
-                             const uint8_t e_pub[CDR_P256_POINT_LEN]) CDR_WUR;
+                             const uint8_t client_nonce[CDR_NONCE_LEN], const struct cdr_open_resp *r) CDR_WUR;
 
 /* Encrypt pt so that only the holder of user_pub's private key can read
  * it (P-256: ECDH with an ephemeral key; RSA: OAEP key transport), with

@@ -106,7 +106,7 @@ int enclave_handle_open(struct enclave *e, struct cdr_buf *in, uint32_t *rt, str
   p.encap_len = encap.len;
   p.sealed = sealed.d;
   p.sealed_len = sealed.len;
-  if ((r = cdr_open_resp_transcript(&tresp, treq_hash, s->cert_fp, q.client_nonce, &p, e_pub)) != 0 ||
+  if ((r = cdr_open_resp_transcript(&tresp, treq_hash, s->cert_fp, q.client_nonce, &p)) != 0 ||
       (r = cdr_sign(&sig, e->identity_key, tresp.d, tresp.len)) != 0)
     goto out;
   p.sig = sig.d;

@@ -563,7 +563,7 @@ static json_t *enclave_open(struct fake_enclave *fe, EVP_PKEY *user_pub, const c
   o.sealed = sealed.d;
   o.sealed_len = sealed.len;
   cdr_buf_init(&tresp, 1 << 16, 0);
-  CHECK_RC(cdr_open_resp_transcript(&tresp, treq_hash, cert_fp, q.client_nonce, &o, e_pub), 0);
+  CHECK_RC(cdr_open_resp_transcript(&tresp, treq_hash, cert_fp, q.client_nonce, &o), 0);
   cdr_buf_init(&sig, 1024, 0);
   EVP_PKEY *signer = fe->identity, *wrong = NULL;
   if (tamper == 2) {

@@ -237,7 +237,7 @@ int main(int argc, char **argv) {
   CHECK_RC(cdr_sha256(certfp, cert, sizeof(cert)), 0);
   struct cdr_buf tresp;
   cdr_buf_init(&tresp, 1 << 16, 0);
-  CHECK_RC(cdr_open_resp_transcript(&tresp, treq_hash, certfp, nonce, &p, epub), 0);
+  CHECK_RC(cdr_open_resp_transcript(&tresp, treq_hash, certfp, nonce, &p), 0);
   expect("T_resp", tresp.d, tresp.len);
   signature("T_resp_signature_by_identity", I, &tresp);
 
