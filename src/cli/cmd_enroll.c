@@ -6,7 +6,8 @@
  * CSR for our key with subject CN=<name from the token> and an HMAC of
  * the CSR under the secret (cdr_enroll_mac).  The answer is believed only
  * after: the CA certificate is a self-signed CA naming a room id; it has
- * the fingerprint given with --ca-fingerprint, if one was; the issued
+ * the fingerprint carried in the token (which reached us out of band, so
+ * it pins the CA; --ca-fingerprint, if given, must agree); the issued
  * certificate certifies OUR key, is for the token's name, carries a role
  * and verifies under that CA now.  Only then are the certificate, the CA
  * (beside it, as CERT-without-.crt + ".ca.crt") and a profile saved.
@@ -52,14 +53,15 @@ static void help(void) {
          "Options:\n"
          "  -k, --key KEY             private key file (EC P-256 or RSA 2048..4096)\n"
          "  -t, --token TOKEN         the token printed by `cdr room invite`\n"
-         "                            (cdr1.<id>.<secret>.<name>); \"-\" reads it from\n"
-         "                            standard input, which keeps it out of `ps`\n"
+         "                            (cdr1.<id>.<secret>.<name>.<CA fingerprint>); \"-\"\n"
+         "                            reads it from standard input, which keeps it\n"
+         "                            out of `ps`\n"
          "  -o, --out CERT            where to write your certificate (PEM)\n"
          "  -p, --profile NAME        profile name (default: the room name, made safe)\n"
-         "  -f, --ca-fingerprint HEX  the room CA fingerprint the administrator gave you\n"
+         "  -f, --ca-fingerprint HEX  also check the room CA against this fingerprint\n"
          "                            (SHA-256 of the CA certificate, 64 hex digits,\n"
-         "                            colons allowed); without it, compare the printed\n"
-         "                            fingerprint with your administrator\n"
+         "                            colons allowed); the token already carries one,\n"
+         "                            and the server's CA must match it in any case\n"
          "  -h, --help                show this help\n\n"
          "Environment:\n"
          "  CDR_ENROLL_TOKEN  the token, when --token is not given\n"
@@ -230,7 +232,7 @@ int cmd_enroll(int argc, char **argv) {
   char *token = NULL, *name = NULL, *csr_pem = NULL, *mac_b64 = NULL, *body = NULL, *ca_path = NULL;
   char *cn = NULL, *pname = NULL, *room_name = NULL, *dflt = NULL;
   char token_id[33], room_hex[33], fpstr[96], text[1024], abs_key[PATH_MAX], abs_cert[PATH_MAX], abs_ca[PATH_MAX];
-  uint8_t secret[32], mac[32], want_fp[32], *csr_der = NULL;
+  uint8_t secret[32], mac[32], want_fp[32], token_fp[32], *csr_der = NULL;
   size_t csr_len = 0;
   EVP_PKEY *key = NULL;
   X509 *cert = NULL, *ca = NULL;
@@ -300,8 +302,13 @@ int cmd_enroll(int argc, char **argv) {
   } else if ((token = strdup(token_arg)) == NULL) {
     goto out;
   }
-  if (cdr_token_parse(token, token_id, secret, &name) != 0) {
-    cli_fail(CMD, "the enrollment token is malformed (expected cdr1.<id>.<secret>.<name>)");
+  if (cdr_token_parse(token, token_id, secret, &name, token_fp) != 0) {
+    cli_fail(CMD, "the enrollment token is malformed (expected cdr1.<id>.<secret>.<name>.<CA fingerprint>)");
+    goto out;
+  }
+  /* The token came out of band and names the room CA: it is the pin. */
+  if (fp_arg != NULL && !cdr_ct_equal(want_fp, token_fp, 32)) {
+    cli_fail(CMD, "--ca-fingerprint differs from the CA fingerprint in the enrollment token; nothing was sent");
     goto out;
   }
   if ((r = make_csr(key, name, &csr_der, &csr_len, &csr_pem)) != 0) {
@@ -342,9 +349,9 @@ int cmd_enroll(int argc, char **argv) {
   }
   cdr_fingerprint_format(fpstr, c->ca_fp);
   cdr_hex_encode(room_hex, c->room_id, sizeof(c->room_id));
-  if (fp_arg != NULL && !cdr_ct_equal(want_fp, c->ca_fp, 32)) {
-    cli_fail(CMD, "the server's room CA has fingerprint %s, not the one given with --ca-fingerprint; "
-                  "nothing was saved", fpstr);
+  if (!cdr_ct_equal(token_fp, c->ca_fp, 32)) {
+    cli_fail(CMD, "ca_mismatch: the server's room CA has fingerprint %s, not the one in the enrollment token "
+                  "(someone between you and the room may have swapped it); nothing was saved", fpstr);
     goto out;
   }
   if (EVP_PKEY_eq(X509_get0_pubkey(cert), key) != 1) {
@@ -403,11 +410,7 @@ int cmd_enroll(int argc, char **argv) {
   printf("certificate:         %s\n", out_path);
   printf("room CA certificate: %s\n", ca_path);
   printf("room CA fingerprint: %s\n", fpstr);
-  if (fp_arg != NULL)
-    printf("                     (matches --ca-fingerprint)\n");
-  else
-    printf("                     not pinned: verify it with your room admin (it must equal the\n"
-           "                     fingerprint printed by `cdr room init`)\n");
+  printf("                     (matches the enrollment token%s)\n", fp_arg != NULL ? " and --ca-fingerprint" : "");
   printf("profile:             %s%s\n", pname, made_default ? " (default)" : "");
   rc = 0;
 out:

@@ -40,6 +40,8 @@
 
 /* Sessions. */
 #define CDR_MAX_SESSIONS 4096u
+/* Sessions one certificate may hold; a new one evicts its oldest. */
+#define CDR_MAX_SESSIONS_PER_CERT 32u
 #define CDR_SESSION_LIFETIME_S 3600u
 /* Accepted difference between a client's timestamp and the enclave clock. */
 #define CDR_MAX_CLOCK_SKEW_S 300u

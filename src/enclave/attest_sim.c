@@ -110,9 +110,8 @@ static int sim_evidence(struct attest_provider *p, const uint8_t report_data[CDR
   if ((r = cdr_buf_put_lp(evidence, sig.d, sig.len)) != 0)
     goto out;
   cdr_buf_init(&certs[0], CDR_MAX_CERT_DER, 0);
-  if ((r = cdr_buf_put(&certs[0], s->cert_der, s->cert_len)) != 0)
-    goto out;
-  *ncerts = 1;
+  *ncerts = 1; /* before the put: the caller frees certs[0] on any path */
+  r = cdr_buf_put(&certs[0], s->cert_der, s->cert_len);
 out:
   cdr_buf_free(&sig);
   return r;

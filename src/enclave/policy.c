@@ -42,8 +42,13 @@
 /* Functions with effects outside the data room or on process memory:
  * loading code, files (the shell's readfile/writefile/edit, in case an
  * extension ever provides them), and fts3_tokenizer which returns and
- * accepts raw pointers. */
-static const char *const denied_functions[] = {"load_extension", "readfile", "writefile", "edit", "fts3_tokenizer"};
+ * accepts raw pointers.  Also the ones that reveal the engine's state
+ * rather than the data: what other sessions' uploads changed
+ * (last_insert_rowid, changes, total_changes) and how SQLite was built. */
+static const char *const denied_functions[] = {"load_extension",         "readfile",      "writefile",
+                                               "edit",                   "fts3_tokenizer", "last_insert_rowid",
+                                               "changes",                "total_changes",  "sqlite_compileoption_get",
+                                               "sqlite_compileoption_used"};
 
 /* Table-valued functions that only compute from their arguments. */
 static const char *const pure_table_functions[] = {"json_each", "json_tree"};

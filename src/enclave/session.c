@@ -86,8 +86,24 @@ void session_table_expire(struct session_table *t, int64_t now) {
   } while (removed);
 }
 
+/* Remove the oldest session of this certificate if it is at its cap. */
+static void enforce_per_cert_cap(struct session_table *t, const uint8_t cert_fp[32]) {
+  size_t count = 0, oldest = 0;
+  for (size_t i = 0; i < SESSION_TABLE_SLOTS; i++) {
+    const struct session *x = t->slot[i];
+    if (x == NULL || memcmp(x->cert_fp, cert_fp, 32) != 0)
+      continue;
+    if (count == 0 || x->expires_at < t->slot[oldest]->expires_at)
+      oldest = i;
+    count++;
+  }
+  if (count >= CDR_MAX_SESSIONS_PER_CERT)
+    remove_at(t, oldest);
+}
+
 int session_table_insert(struct session_table *t, struct session *s, int64_t now) {
   int found;
+  enforce_per_cert_cap(t, s->cert_fp);
   if (t->count >= CDR_MAX_SESSIONS)
     session_table_expire(t, now);
   if (t->count >= CDR_MAX_SESSIONS)

@@ -204,6 +204,14 @@ int main(int argc, char **argv) {
     log_error("cannot open the room CA in the token: %s", cdr_err_describe(r));
     goto out;
   }
+  /* Logged in: the PIN is no longer needed in this process's environment. */
+  {
+    char *pin = getenv("CDR_HSM_PIN");
+    if (pin != NULL) {
+      OPENSSL_cleanse(pin, strlen(pin));
+      unsetenv("CDR_HSM_PIN");
+    }
+  }
   if ((r = enclave_link_start(&link, enclave_path, room->dir, room_id, ca_der, ca_len)) != 0) {
     log_error("cannot start the enclave %s: %s", enclave_path, cdr_err_describe(r));
     goto out;

@@ -178,7 +178,12 @@ static void link_child_exec(int child_fd, pid_t parent, char *const argv[]) {
     for (int fd = LINK_CHILD_FD + 1; fd < 65536; fd++)
       (void)close(fd);
   }
-  execv(argv[0], argv);
+  /* An empty environment: the host's (CDR_HSM_PIN, SOFTHSM2_CONF, ...)
+   * is none of the enclave's business, and nothing in it should steer it. */
+  {
+    char *const no_env[] = {NULL};
+    execve(argv[0], argv, no_env);
+  }
   {
     static const char msg[] = "cdrd: cannot execute the enclave program\n";
     ssize_t ignored = write(2, msg, sizeof(msg) - 1);

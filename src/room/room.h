@@ -88,6 +88,9 @@ int cdr_csr_check(const char *pem, size_t len, const char *expected_name, X509_R
 
 /* ---- enrollment tokens (host.db) ----
  * Token string:  cdr1.<id: 32 hex>.<secret: b64url of 32 bytes>.<b64url(name)>
+ *                     .<b64url of the room CA's SHA-256 fingerprint>
+ * The token reaches the user out of band, so the fingerprint in it pins
+ * the CA that the enroll answer must carry.
  * The secret never crosses the wire: the client proves it with
  *   mac = HMAC-SHA256(secret, lp("CDR-v1 enroll") || lp(token_id) || lp(csr_der))
  * (lp = u32 big-endian length then bytes; token_id as its 32 ASCII hex
@@ -102,8 +105,8 @@ struct cdr_token_info {
 /* Create a token; *token_string is malloc'd (the caller wipes it). */
 int cdr_token_create(const struct cdr_room *room, const char *name, enum cdr_role role, int64_t ttl_s,
                      int64_t cert_validity_s, char **token_string, struct cdr_token_info *info) CDR_WUR;
-/* Parse a token string into its parts (client side). */
-int cdr_token_parse(const char *token, char token_id[33], uint8_t secret[32], char **name) CDR_WUR;
+/* Parse a token string into its parts (client side); ca_fp may be NULL. */
+int cdr_token_parse(const char *token, char token_id[33], uint8_t secret[32], char **name, uint8_t ca_fp[32]) CDR_WUR;
 /* Compute the enrollment MAC (client and host). */
 int cdr_enroll_mac(uint8_t out[32], const uint8_t secret[32], const char *token_id, const uint8_t *csr_der,
                    size_t csr_len) CDR_WUR;

@@ -136,7 +136,8 @@ int cdr_token_create(const struct cdr_room *room, const char *name, enum cdr_rol
                      int64_t cert_validity_s, char **token_string, struct cdr_token_info *info) {
   uint8_t idraw[16], secret[TOKEN_SECRET_LEN];
   char id[33];
-  char *secret_b64 = NULL, *name_b64 = NULL, *tok = NULL;
+  char *secret_b64 = NULL, *name_b64 = NULL, *fp_b64 = NULL, *tok = NULL;
+  uint8_t ca_fp[32];
   sqlite3 *db = NULL;
   sqlite3_stmt *st = NULL;
   size_t toklen = 0;
@@ -152,14 +153,15 @@ int cdr_token_create(const struct cdr_room *room, const char *name, enum cdr_rol
     goto out;
   cdr_hex_encode(id, idraw, sizeof(idraw));
   if ((r = cdr_b64url_encode(&secret_b64, secret, sizeof(secret))) != 0 ||
-      (r = cdr_b64url_encode(&name_b64, (const uint8_t *)name, strlen(name))) != 0)
+      (r = cdr_b64url_encode(&name_b64, (const uint8_t *)name, strlen(name))) != 0 ||
+      (r = cdr_cert_fingerprint(room->ca_cert, ca_fp)) != 0 || (r = cdr_b64url_encode(&fp_b64, ca_fp, 32)) != 0)
     goto out;
-  toklen = strlen(TOKEN_PREFIX) + 1 + 32 + 1 + strlen(secret_b64) + 1 + strlen(name_b64) + 1;
+  toklen = strlen(TOKEN_PREFIX) + 1 + 32 + 1 + strlen(secret_b64) + 1 + strlen(name_b64) + 1 + strlen(fp_b64) + 1;
   if ((tok = malloc(toklen)) == NULL) {
     r = CDR_ERR_NOMEM;
     goto out;
   }
-  snprintf(tok, toklen, TOKEN_PREFIX ".%s.%s.%s", id, secret_b64, name_b64);
+  snprintf(tok, toklen, TOKEN_PREFIX ".%s.%s.%s.%s", id, secret_b64, name_b64, fp_b64);
 
   int64_t now = cdr_now();
   if ((r = db_open(room, &db)) != 0)
@@ -202,15 +204,16 @@ out:
   if (secret_b64 != NULL)
     OPENSSL_clear_free(secret_b64, strlen(secret_b64));
   free(name_b64);
+  free(fp_b64);
   if (tok != NULL)
     OPENSSL_clear_free(tok, toklen);
   return r;
 }
 
-int cdr_token_parse(const char *token, char token_id[33], uint8_t secret[32], char **name) {
-  char *copy = NULL, *nmstr = NULL, *parts[4];
-  uint8_t *sec = NULL, *nm = NULL;
-  size_t seclen = 0, nmlen = 0, n, np = 0;
+int cdr_token_parse(const char *token, char token_id[33], uint8_t secret[32], char **name, uint8_t ca_fp[32]) {
+  char *copy = NULL, *nmstr = NULL, *parts[5];
+  uint8_t *sec = NULL, *nm = NULL, *fp = NULL;
+  size_t seclen = 0, nmlen = 0, fplen = 0, n, np = 0;
   int r = CDR_ERR_ARG;
 
   if (name != NULL)
@@ -219,18 +222,20 @@ int cdr_token_parse(const char *token, char token_id[33], uint8_t secret[32], ch
     return CDR_ERR_ARG;
   if ((copy = strdup(token)) == NULL)
     return CDR_ERR_NOMEM;
-  /* Split on '.' into exactly four non-empty parts. */
+  /* Split on '.' into exactly five non-empty parts. */
   parts[np++] = copy;
   for (char *p = copy; *p != '\0'; p++) {
     if (*p != '.')
       continue;
-    if (np == 4)
+    if (np == 5)
       goto out;
     *p = '\0';
     parts[np++] = p + 1;
   }
-  if (np != 4 || strcmp(parts[0], TOKEN_PREFIX) != 0 || !token_id_ok(parts[1]) || parts[2][0] == '\0' ||
-      parts[3][0] == '\0')
+  if (np != 5 || strcmp(parts[0], TOKEN_PREFIX) != 0 || !token_id_ok(parts[1]) || parts[2][0] == '\0' ||
+      parts[3][0] == '\0' || parts[4][0] == '\0')
+    goto out;
+  if (cdr_b64url_decode(&fp, &fplen, parts[4], 32) != 0 || fplen != 32)
     goto out;
   if (cdr_b64url_decode(&sec, &seclen, parts[2], TOKEN_SECRET_LEN) != 0 || seclen != TOKEN_SECRET_LEN)
     goto out;
@@ -246,6 +251,8 @@ int cdr_token_parse(const char *token, char token_id[33], uint8_t secret[32], ch
     goto out;
   memcpy(token_id, parts[1], 33);
   memcpy(secret, sec, TOKEN_SECRET_LEN);
+  if (ca_fp != NULL)
+    memcpy(ca_fp, fp, 32);
   if (name != NULL) {
     *name = nmstr;
     nmstr = NULL;
@@ -255,6 +262,7 @@ out:
   if (sec != NULL)
     OPENSSL_clear_free(sec, seclen);
   free(nm);
+  free(fp);
   free(nmstr);
   OPENSSL_clear_free(copy, n + 1);
   return r;

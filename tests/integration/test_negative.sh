@@ -24,6 +24,15 @@ SHORT=$(invite "$R" analyst "dave@example.org" --ttl 1s)
 sleep 2
 expect_error "expired token" token_expired "$CDR" enroll "$URL" --key "$T/k2.key" --token "$SHORT" --out "$T/k2.crt"
 
+# A token whose CA fingerprint is not the answering room's: the client refuses
+# the answer (a swapped CA), even though that server accepted the token.
+OTHER_FP=$(echo "$TOK" | cut -d. -f5)
+T2=$(invite "$R2" analyst "frank@example.org" | awk -F. -v fp="$OTHER_FP" '{ $5 = fp; print }' OFS=.)
+"$CDR" keygen "$T/f.key" >/dev/null 2>&1
+expect_error "a room CA other than the token's is refused" ca_mismatch \
+  "$CDR" enroll "$URL2" --key "$T/f.key" --token "$T2" --out "$T/f.crt"
+[ ! -e "$T/f.crt" ] && pass "nothing saved after a CA mismatch" || fail "certificate saved despite the CA mismatch"
+
 # A certificate from another room's CA.
 FT=$(invite "$R2" analyst "mallory@example.org")
 "$CDR" keygen "$T/m.key" >/dev/null 2>&1
@@ -52,6 +61,7 @@ grep -q "ATTACH is not allowed" "$T/err" && pass "the denial says what and why" 
 expect_error "load_extension is denied" sql_denied "$CDR" query --profile carol "SELECT load_extension('/tmp/evil.so')"
 expect_error "PRAGMA is denied" sql_denied "$CDR" query --profile carol "PRAGMA writable_schema = 1"
 expect_error "sqlite_master is denied" sql_denied "$CDR" query --profile carol "SELECT * FROM sqlite_master"
+expect_error "engine-state functions are denied" sql_denied "$CDR" query --profile carol "SELECT last_insert_rowid()"
 expect_error "two statements are denied" sql_denied "$CDR" query --profile carol "SELECT 1; DROP TABLE t"
 expect_error "SQL syntax error" sql_error "$CDR" query --profile carol "SELEC 1"
 check "the table is intact after the refusals" "$CDR" query --profile carol "SELECT sum(v) FROM t" --format csv

@@ -104,7 +104,7 @@ static int redeem(const struct cdr_room *room, struct cdr_ca *ca, const char *to
   unsigned char *der = NULL;
   size_t pemlen;
   int r;
-  if ((r = cdr_token_parse(token, id, secret, &name)) != 0)
+  if ((r = cdr_token_parse(token, id, secret, &name, NULL)) != 0)
     return r;
   int derlen = i2d_X509_REQ(req, &der);
   if (tamper)
@@ -420,7 +420,7 @@ static void test_token_strings(const struct cdr_room *room) {
 
   CHECK_RC(cdr_token_create(room, "Zoë", CDR_ROLE_AUDITOR, 3600, 3600, &tok, NULL), 0);
   CHECK(tok != NULL && strncmp(tok, "cdr1.", 5) == 0);
-  CHECK_RC(cdr_token_parse(tok, id, secret, &name), 0);
+  CHECK_RC(cdr_token_parse(tok, id, secret, &name, NULL), 0);
   CHECK_STR(name, "Zoë");
   CHECK(strncmp(tok + 5, id, 32) == 0);
   free(name);
@@ -428,15 +428,16 @@ static void test_token_strings(const struct cdr_room *room) {
   /* malformed strings */
   size_t n = strlen(tok);
   char *t2 = malloc(n + 8);
-  static const char *bad_tokens[] = {"", "cdr1", "cdr1...", "cdr2.00000000000000000000000000000000.AAAA.YQ",
-                                     "cdr1.0000000000000000000000000000000g.AAAA.YQ"};
+  static const char *bad_tokens[] = {"", "cdr1", "cdr1....", "cdr2.00000000000000000000000000000000.AAAA.YQ.AAAA",
+                                     "cdr1.0000000000000000000000000000000g.AAAA.YQ.AAAA",
+                                     "cdr1.00000000000000000000000000000000.AAAA.YQ"};
   for (size_t i = 0; i < sizeof(bad_tokens) / sizeof(bad_tokens[0]); i++)
-    CHECK_RC(cdr_token_parse(bad_tokens[i], id, secret, &name), CDR_ERR_ARG);
+    CHECK_RC(cdr_token_parse(bad_tokens[i], id, secret, &name, NULL), CDR_ERR_ARG);
   snprintf(t2, n + 8, "%s.x", tok);
-  CHECK_RC(cdr_token_parse(t2, id, secret, &name), CDR_ERR_ARG); /* five parts */
+  CHECK_RC(cdr_token_parse(t2, id, secret, &name, NULL), CDR_ERR_ARG); /* six parts */
   memcpy(t2, tok, n + 1);
   t2[5 + 32 + 1 + 10] = '\0'; /* short secret, three parts */
-  CHECK_RC(cdr_token_parse(t2, id, secret, &name), CDR_ERR_ARG);
+  CHECK_RC(cdr_token_parse(t2, id, secret, &name, NULL), CDR_ERR_ARG);
   free(t2);
   free(tok);
 }
@@ -465,7 +466,7 @@ static void test_tokens(const struct cdr_room *room, struct cdr_ca *ca) {
     unsigned char *der = NULL;
     size_t pemlen;
     int derlen = i2d_X509_REQ(wrong_cn, &der);
-    CHECK_RC(cdr_token_parse(tok, id, secret, &name), 0);
+    CHECK_RC(cdr_token_parse(tok, id, secret, &name, NULL), 0);
     CHECK_RC(cdr_enroll_mac(mac, secret, id, der, (size_t)derlen), 0);
     char *pem = csr_pem(req, &pemlen);
     CHECK_RC(cdr_enroll_redeem(room, ca, id, mac, pem, pemlen, &cert), CDR_ERR_TOKEN_INVALID);
@@ -494,7 +495,7 @@ static void test_tokens(const struct cdr_room *room, struct cdr_ca *ca) {
 
   /* Expiry. */
   CHECK_RC(token_for(room, "dave", CDR_ROLE_ANALYST, &tok), 0);
-  CHECK_RC(cdr_token_parse(tok, id, secret, NULL), 0);
+  CHECK_RC(cdr_token_parse(tok, id, secret, NULL, NULL), 0);
   set_expiry(room, id, cdr_now() - 1);
   CHECK_RC(redeem(room, ca, tok, req, 0, &cert), CDR_ERR_TOKEN_EXPIRED);
   /* wrong secret is reported before expiry */
