@@ -28,4 +28,20 @@ int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(print
 /* Is sim attestation allowed (--allow-sim given, or CDR_ALLOW_SIM=1)? */
 int cli_allow_sim(int flag);
 
+/* The connection options of every command that talks to a room
+ * (cli_connect.c).  Put CLI_CONNECT_SHORTOPTS in the getopt string and
+ * CLI_CONNECT_LONGOPTS in the option table; pass each option to
+ * cli_connect_option (1: it was one of these); after the loop,
+ * cli_connect_finish takes a leading URL argument (advancing *optind_io)
+ * and checks the options (0, or cli_usage's status). */
+struct cdr_connect_opts;
+#define CLI_CONNECT_SHORTOPTS "k:C:c:p:m:s"
+#define CLI_CONNECT_LONGOPTS                                                                      \
+  {"key", required_argument, NULL, 'k'}, {"cert", required_argument, NULL, 'C'},                \
+      {"ca", required_argument, NULL, 'c'}, {"profile", required_argument, NULL, 'p'},          \
+      {"expect-measurement", required_argument, NULL, 'm'}, {"allow-sim", no_argument, NULL, 's'}
+int cli_connect_option(int ch, const char *arg, struct cdr_connect_opts *o, int *allow_sim);
+int cli_connect_finish(const char *cmd, int argc, char **argv, int *optind_io, struct cdr_connect_opts *o,
+                       int allow_sim);
+
 #endif

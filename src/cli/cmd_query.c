@@ -66,15 +66,8 @@ static char *read_sql_stdin(void) {
 }
 
 int cmd_query(int argc, char **argv) {
-  static const struct option opts[] = {{"format", required_argument, NULL, 'f'},
-                                       {"key", required_argument, NULL, 'k'},
-                                       {"cert", required_argument, NULL, 'C'},
-                                       {"ca", required_argument, NULL, 'c'},
-                                       {"profile", required_argument, NULL, 'p'},
-                                       {"expect-measurement", required_argument, NULL, 'm'},
-                                       {"allow-sim", no_argument, NULL, 's'},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {NULL, 0, NULL, 0}};
+  static const struct option opts[] = {{"format", required_argument, NULL, 'f'}, CLI_CONNECT_LONGOPTS,
+                                       {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
   struct cdr_connect_opts o;
   struct cdr_connection k;
   const char *format = NULL, *sql;
@@ -85,24 +78,18 @@ int cmd_query(int argc, char **argv) {
   memset(&o, 0, sizeof(o));
   memset(&k, 0, sizeof(k));
   opterr = 0; /* our own one-line message instead of getopt's */
-  while ((ch = getopt_long(argc, argv, "f:k:C:c:p:m:sh", opts, NULL)) != -1) {
+  while ((ch = getopt_long(argc, argv, "f:" CLI_CONNECT_SHORTOPTS "h", opts, NULL)) != -1) {
+    if (cli_connect_option(ch, optarg, &o, &allow_sim))
+      continue;
     switch (ch) {
     case 'f': format = optarg; break;
-    case 'k': o.key = optarg; break;
-    case 'C': o.cert = optarg; break;
-    case 'c': o.ca = optarg; break;
-    case 'p': o.profile = optarg; break;
-    case 'm': o.expect_measurement = optarg; break;
-    case 's': allow_sim = 1; break;
     case 'h': help(); return 0;
     default: return cli_usage(CMD, "unknown option or missing argument: %s", argv[optind - 1]);
     }
   }
+  if ((r = cli_connect_finish(CMD, argc, argv, &optind, &o, allow_sim)) != 0)
+    return r;
   npos = argc - optind;
-  if (npos >= 1 && cdr_is_url(argv[optind])) {
-    o.url = argv[optind++];
-    npos--;
-  }
   if (npos != 1)
     return cli_usage(CMD, "expected one SQL statement (quote it)");
   sql = argv[optind];
@@ -110,8 +97,6 @@ int cmd_query(int argc, char **argv) {
     format = isatty(STDOUT_FILENO) ? "table" : "csv";
   if (strcmp(format, "table") != 0 && strcmp(format, "csv") != 0 && strcmp(format, "json") != 0)
     return cli_usage(CMD, "--format must be table, csv or json");
-  if (o.expect_measurement != NULL && strlen(o.expect_measurement) != 64)
-    return cli_usage(CMD, "--expect-measurement must be 64 hex digits");
   if (strcmp(sql, "-") == 0) {
     if ((sql_in = read_sql_stdin()) == NULL)
       return cli_fail(CMD, "cannot read the SQL from standard input (at most %u bytes)", (unsigned)CDR_MAX_SQL_LEN);
@@ -121,7 +106,6 @@ int cmd_query(int argc, char **argv) {
     cli_fail(CMD, "the SQL text is longer than %u bytes", (unsigned)CDR_MAX_SQL_LEN);
     goto out;
   }
-  o.allow_sim = cli_allow_sim(allow_sim);
   o.need_user = 1;
   o.open_session = 1;
 

@@ -44,14 +44,7 @@ static void help(void) {
 }
 
 int cmd_upload(int argc, char **argv) {
-  static const struct option opts[] = {{"key", required_argument, NULL, 'k'},
-                                       {"cert", required_argument, NULL, 'C'},
-                                       {"ca", required_argument, NULL, 'c'},
-                                       {"profile", required_argument, NULL, 'p'},
-                                       {"expect-measurement", required_argument, NULL, 'm'},
-                                       {"allow-sim", no_argument, NULL, 's'},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {NULL, 0, NULL, 0}};
+  static const struct option opts[] = {CLI_CONNECT_LONGOPTS, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
   struct cdr_connect_opts o;
   struct cdr_connection k;
   const char *table, *file;
@@ -65,30 +58,21 @@ int cmd_upload(int argc, char **argv) {
   memset(&o, 0, sizeof(o));
   memset(&k, 0, sizeof(k));
   opterr = 0; /* our own one-line message instead of getopt's */
-  while ((ch = getopt_long(argc, argv, "k:C:c:p:m:sh", opts, NULL)) != -1) {
+  while ((ch = getopt_long(argc, argv, CLI_CONNECT_SHORTOPTS "h", opts, NULL)) != -1) {
+    if (cli_connect_option(ch, optarg, &o, &allow_sim))
+      continue;
     switch (ch) {
-    case 'k': o.key = optarg; break;
-    case 'C': o.cert = optarg; break;
-    case 'c': o.ca = optarg; break;
-    case 'p': o.profile = optarg; break;
-    case 'm': o.expect_measurement = optarg; break;
-    case 's': allow_sim = 1; break;
     case 'h': help(); return 0;
     default: return cli_usage(CMD, "unknown option or missing argument: %s", argv[optind - 1]);
     }
   }
+  if ((r = cli_connect_finish(CMD, argc, argv, &optind, &o, allow_sim)) != 0)
+    return r;
   npos = argc - optind;
-  if (npos >= 1 && cdr_is_url(argv[optind])) {
-    o.url = argv[optind++];
-    npos--;
-  }
   if (npos != 2)
     return cli_usage(CMD, "expected TABLE and FILE.csv");
   table = argv[optind];
   file = argv[optind + 1];
-  if (o.expect_measurement != NULL && strlen(o.expect_measurement) != 64)
-    return cli_usage(CMD, "--expect-measurement must be 64 hex digits");
-  o.allow_sim = cli_allow_sim(allow_sim);
   o.need_user = 1;
   o.open_session = 1;
 

@@ -1,0 +1,31 @@
+/*
+ * cli_connect.c - the options every room-talking command shares (see
+ * cli.h): --key, --cert, --ca, --profile, --expect-measurement,
+ * --allow-sim, and a leading URL argument.
+ */
+#include <string.h>
+
+#include "cli.h"
+#include "client/connect.h"
+
+int cli_connect_option(int ch, const char *arg, struct cdr_connect_opts *o, int *allow_sim) {
+  switch (ch) {
+  case 'k': o->key = arg; return 1;
+  case 'C': o->cert = arg; return 1;
+  case 'c': o->ca = arg; return 1;
+  case 'p': o->profile = arg; return 1;
+  case 'm': o->expect_measurement = arg; return 1;
+  case 's': *allow_sim = 1; return 1;
+  default: return 0;
+  }
+}
+
+int cli_connect_finish(const char *cmd, int argc, char **argv, int *optind_io, struct cdr_connect_opts *o,
+                       int allow_sim) {
+  if (*optind_io < argc && cdr_is_url(argv[*optind_io]))
+    o->url = argv[(*optind_io)++];
+  if (o->expect_measurement != NULL && strlen(o->expect_measurement) != 64)
+    return cli_usage(cmd, "--expect-measurement must be 64 hex digits");
+  o->allow_sim = cli_allow_sim(allow_sim);
+  return 0;
+}
