@@ -84,4 +84,8 @@ code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST -H 'Content-Type: applicat
 expect_eq "huge Content-Length" "$code" "413"
 code=$(curl -s -o "$T/body" -w '%{http_code}' "$URL/v1/health")
 expect_eq "still healthy" "$code" "200"
+SECRET=$(echo "$TOK" | cut -d. -f3)
+grep -qF "$SECRET" "$T/server.log" && fail "a token secret is in the server log" || pass "no token secret in the server log"
+grep -qF "$(cat "$R/hsm/user-pin")" "$T/server.log" && fail "the PIN is in the server log" || pass "no PIN in the server log"
+grep -qi "INSERT INTO\|ATTACH DATABASE" "$T/server.log" && fail "SQL text in the server log" || pass "no SQL text in the server log"
 finish

@@ -101,7 +101,7 @@ int main(int argc, char **argv) {
   struct cdr_session *s = NULL;
   struct cdr_buf pt, body, resp, body2, resp2;
   struct cdr_pending p, p2;
-  long st, st2;
+  long st = 0, st2 = 0;
   int r, failed_flag;
   json_t *plain = NULL;
   memset(&att, 0, sizeof(att));

@@ -32,6 +32,10 @@ int main(int argc, char **argv) {
   }
   const char *marker = argv[2];
   size_t mlen = strlen(marker);
+  if (mlen == 0 || mlen > 4096) {
+    fprintf(stderr, "memscan: the marker must be 1 to 4096 bytes\n");
+    return 2;
+  }
   char line[512];
   size_t scanned = 0, regions = 0;
   int found = 0;
@@ -47,18 +51,27 @@ int main(int argc, char **argv) {
       continue;
     if (strstr(line, "[vvar]") || strstr(line, "[vsyscall]"))
       continue;
-    size_t len = (size_t)(hi - lo);
-    char *buf = malloc(len);
-    if (buf == NULL)
+    /* Sanitizer shadow and other huge reservations are not data the
+     * program wrote there; skip regions over 8 GiB. */
+    if (hi - lo > (8ull << 30))
       continue;
-    ssize_t got = pread(mem, buf, len, (off_t)lo);
-    if (got > 0) {
-      regions++;
+    /* Read in chunks, overlapping by the marker length, so that no
+     * allocation is as large as a region and no match is split. */
+    enum { CHUNK = 1 << 20 };
+    static char buf[CHUNK + 4096];
+    int any = 0;
+    for (uint64_t at = lo; at < hi && !found;) {
+      size_t want = (size_t)((hi - at) < CHUNK ? (hi - at) : CHUNK);
+      ssize_t got = pread(mem, buf, want + (at + want < hi ? mlen - 1 : 0), (off_t)at);
+      if (got <= 0)
+        break;
+      any = 1;
       scanned += (size_t)got;
       if (memmem(buf, (size_t)got, marker, mlen) != NULL)
         found = 1;
+      at += want;
     }
-    free(buf);
+    regions += any;
   }
   fclose(maps);
   close(mem);

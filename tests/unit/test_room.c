@@ -404,7 +404,7 @@ static void test_token_strings(const struct cdr_room *room) {
   uint8_t secret[32];
   static const char *bad_names[] = {"", " alice", "alice ", "#alice", "a,b", "a=b", "a+b", "a\"b", "a\\b",
                                     "a<b", "a>b", "a;b", "a/b", "a\nb", "a\tb", "a\x7f", "\xc3\x28",
-                                    "\xe2\x80\xae" "evil", "\xc0\xaf", "\xed\xa0\x80"};
+                                    ("\xe2\x80\xae" "evil"), "\xc0\xaf", "\xed\xa0\x80"};
   for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++)
     CHECK_RC(cdr_token_create(room, bad_names[i], CDR_ROLE_ANALYST, 3600, 3600, &tok, NULL), CDR_ERR_ARG);
   char longname[CDR_MAX_NAME_LEN + 2];
