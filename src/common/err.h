@@ -71,6 +71,9 @@
   X(CDR_ERR_ATTEST_MEASUREMENT,"attestation_measurement_mismatch", 502) \
   X(CDR_ERR_ATTEST_REPORT_DATA,"attestation_report_data_mismatch", 502) \
   X(CDR_ERR_ATTEST_MALFORMED,  "attestation_malformed",     502) \
+  X(CDR_ERR_ATTEST_CERT_TIME,  "attestation_cert_not_valid_at_time", 502) \
+  X(CDR_ERR_ATTEST_TCB,        "attestation_tcb_too_low",   502) \
+  X(CDR_ERR_ATTEST_DEBUG,      "attestation_debug_policy",  502) \
   /* client-side response checks */ \
   X(CDR_ERR_RESPONSE_FORGED,   "response_forged",       502) \
   X(CDR_ERR_SERVER,            "server_error",          502) \
