@@ -32,6 +32,11 @@ struct attest_provider {
                   struct cdr_buf certs[ATTEST_MAX_CERTS], size_t *ncerts);
   /* The enclave's measurement as the platform reports it. */
   int (*measurement)(struct attest_provider *p, uint8_t out[CDR_MEASUREMENT_LEN]);
+  /* The platform sealing key: 32 bytes only this enclave, on this
+   * platform, can obtain (sim: derived from a secret under ROOM that only
+   * the enclave reads; SEV-SNP: a derived key; later a KMS that releases
+   * it on attestation).  The caller wipes it. */
+  int (*sealing_key)(struct attest_provider *p, uint8_t out[32]);
   void (*fini)(struct attest_provider *p);
   void *state;
 };

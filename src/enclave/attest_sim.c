@@ -10,6 +10,10 @@
  * measurement is SHA-256 of this process's executable (/proc/self/exe),
  * computed once at init.
  *
+ * Sealing: the platform sealing key is HKDF-SHA256 of the 32-byte secret
+ * in ROOM/attestation/sim-sealing.secret (made by `cdr room init`, mode
+ * 0600), read once at init and kept in the secure heap.
+ *
  * What it proves: that whoever holds the platform key vouches for the
  * identity key.  The host operator can read that file, so sim evidence
  * proves nothing against the operator; clients accept it only when told
@@ -25,8 +29,11 @@
 #include "common/util.h"
 #include "crypto/x509.h"
 
+#define SIM_SEAL_SECRET_LEN 32
+
 struct sim_state {
   EVP_PKEY *platform_key;
+  uint8_t *seal_secret; /* SIM_SEAL_SECRET_LEN bytes, secure heap */
   uint8_t *cert_der;
   size_t cert_len;
   uint8_t measurement[CDR_MEASUREMENT_LEN];
@@ -74,6 +81,25 @@ static int sim_init(struct attest_provider *p, const char *room_dir) {
     log_error("sim attestation: cannot load the platform certificate (%s)", cdr_err_code(r));
     goto out;
   }
+  {
+    uint8_t *sec = NULL;
+    size_t seclen = 0;
+    char *spath = cdr_path_join(room_dir, "attestation/sim-sealing.secret");
+    r = spath ? cdr_file_read(spath, &sec, &seclen, 64) : CDR_ERR_NOMEM;
+    free(spath);
+    if (r == 0 && seclen != SIM_SEAL_SECRET_LEN)
+      r = CDR_ERR_TRUNCATED;
+    if (r == 0 && (s->seal_secret = OPENSSL_secure_malloc(SIM_SEAL_SECRET_LEN)) == NULL)
+      r = CDR_ERR_NOMEM;
+    if (r == 0)
+      memcpy(s->seal_secret, sec, SIM_SEAL_SECRET_LEN);
+    if (sec != NULL)
+      OPENSSL_clear_free(sec, seclen + 1);
+    if (r != 0) {
+      log_error("sim attestation: cannot read the sealing secret (%s)", cdr_err_code(r));
+      goto out;
+    }
+  }
   if ((r = sim_measure_self(s->measurement)) != 0) {
     log_error("sim attestation: cannot measure the enclave executable");
     goto out;
@@ -85,6 +111,8 @@ out:
   if (s) {
     EVP_PKEY_free(s->platform_key);
     OPENSSL_free(s->cert_der);
+    if (s->seal_secret)
+      OPENSSL_secure_clear_free(s->seal_secret, SIM_SEAL_SECRET_LEN);
     free(s);
   }
   X509_free(cert);
@@ -123,18 +151,31 @@ static int sim_measurement(struct attest_provider *p, uint8_t out[CDR_MEASUREMEN
   return 0;
 }
 
+static int sim_sealing_key(struct attest_provider *p, uint8_t out[32]) {
+  struct sim_state *s = p->state;
+  static const char info[] = "CDR-v1 sim sealing key";
+  return cdr_hkdf_sha256(out, 32, s->seal_secret, SIM_SEAL_SECRET_LEN, NULL, 0, info, sizeof(info) - 1);
+}
+
 static void sim_fini(struct attest_provider *p) {
   struct sim_state *s = p->state;
   if (s == NULL)
     return;
   EVP_PKEY_free(s->platform_key);
+  if (s->seal_secret)
+    OPENSSL_secure_clear_free(s->seal_secret, SIM_SEAL_SECRET_LEN);
   OPENSSL_free(s->cert_der);
   free(s);
   p->state = NULL;
 }
 
 static struct attest_provider sim_provider = {
-    .name = "sim", .init = sim_init, .evidence = sim_evidence, .measurement = sim_measurement, .fini = sim_fini};
+    .name = "sim",
+    .init = sim_init,
+    .evidence = sim_evidence,
+    .measurement = sim_measurement,
+    .sealing_key = sim_sealing_key,
+    .fini = sim_fini};
 
 struct attest_provider *attest_provider_find(const char *name) {
   if (strcmp(name, "sim") == 0)

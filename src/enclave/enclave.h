@@ -17,6 +17,7 @@
 #include "crypto/envelope.h"
 #include "crypto/x509.h"
 #include "engine.h"
+#include "seal.h"
 #include "session.h"
 
 enum enclave_state { ENCLAVE_STATE_INIT = 1, ENCLAVE_STATE_READY = 2 };
@@ -30,6 +31,7 @@ struct enclave {
   uint8_t *identity_spki;
   size_t identity_spki_len;
   struct attest_provider *attest;
+  struct sealer *sealer; /* secure heap */
   const char *room_dir;
   struct session_table sessions;
   struct cdr_engine *engine;

@@ -4,9 +4,9 @@
  * INIT gives the enclave the room id and the room CA certificate (both
  * public).  The host could lie about either; the enclave binds both into
  * every attestation report_data, so a client that knows its room's CA
- * fingerprint detects a substituted CA.  INIT creates the identity key,
- * which lives only in this process's secure heap and changes at every
- * start.
+ * fingerprint detects a substituted CA.  INIT also loads the identity
+ * key, which the host keeps only as a sealed blob (seal.h) and which
+ * lives in this process's secure heap; on the first start it makes one.
  */
 #include <openssl/crypto.h>
 #include <openssl/x509v3.h>
@@ -19,14 +19,53 @@
 #include "enclave_reply.h"
 #include "ipc/ipc.h"
 
+/* The identity key: unsealed from the host's copy, or made and sealed
+ * on the first start (the new blob goes back to the host to store).  A
+ * blob that fails authentication is refused, not replaced: a silent new
+ * identity would hide tampering. */
+static int identity_load_or_make(struct enclave *e, const uint8_t *blob, size_t blob_len, struct cdr_buf *new_blob) {
+  struct cdr_buf der;
+  uint64_t version = 0;
+  int r;
+  cdr_buf_init(&der, 4096, 1);
+  if (blob_len > 0) {
+    if ((r = unseal_blob(e->sealer, SEAL_IDENTITY, "identity", blob, blob_len, &version, &der)) != 0) {
+      log_error("the sealed identity key fails authentication (%s): tampered, or from another room or platform; "
+                "refusing to start (move ROOM/state/identity.sealed aside to start with a new identity)",
+                cdr_err_code(r));
+      goto out;
+    }
+    const unsigned char *p = der.d;
+    e->identity_key = d2i_AutoPrivateKey(NULL, &p, (long)der.len);
+    r = e->identity_key != NULL && p == der.d + der.len ? 0 : CDR_ERR_TRUNCATED;
+    goto out;
+  }
+  unsigned char *raw = NULL;
+  int n;
+  if ((r = cdr_ec_p256_generate(&e->identity_key)) != 0)
+    goto out;
+  if ((n = i2d_PrivateKey(e->identity_key, &raw)) <= 0) {
+    r = CDR_ERR_CRYPTO;
+    goto out;
+  }
+  r = seal_blob(e->sealer, SEAL_IDENTITY, "identity", 1, raw, (size_t)n, new_blob);
+  OPENSSL_clear_free(raw, (size_t)n);
+  log_info("made a new identity key");
+out:
+  cdr_buf_free(&der);
+  return r;
+}
+
 int enclave_handle_init(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) {
-  const uint8_t *ca_der;
-  size_t ca_len;
+  const uint8_t *ca_der, *sealed_id;
+  size_t ca_len, sealed_id_len;
   uint8_t measurement[CDR_MEASUREMENT_LEN];
+  struct cdr_buf new_id;
   char fp[96];
   int r;
   if ((r = cdr_buf_get_lp_exact(in, e->room_id, CDR_ROOM_ID_BYTES)) != 0 ||
-      (r = cdr_buf_get_lp(in, &ca_der, &ca_len, CDR_MAX_CERT_DER)) != 0 || (r = cdr_buf_expect_end(in)) != 0)
+      (r = cdr_buf_get_lp(in, &ca_der, &ca_len, CDR_MAX_CERT_DER)) != 0 ||
+      (r = cdr_buf_get_lp(in, &sealed_id, &sealed_id_len, 4096)) != 0 || (r = cdr_buf_expect_end(in)) != 0)
     return r;
   if ((r = cdr_cert_from_der(&e->ca_cert, ca_der, ca_len)) != 0)
     return r;
@@ -37,24 +76,31 @@ int enclave_handle_init(struct enclave *e, struct cdr_buf *in, uint32_t *rt, str
   }
   if ((r = cdr_cert_fingerprint(e->ca_cert, e->ca_fp)) != 0)
     return r;
-  if ((r = cdr_ec_p256_generate(&e->identity_key)) != 0 ||
-      (r = cdr_pubkey_to_der(e->identity_key, &e->identity_spki, &e->identity_spki_len)) != 0)
-    return r;
   if ((e->attest = attest_provider_find("sim")) == NULL)
     return CDR_ERR_INTERNAL;
   if ((r = e->attest->init(e->attest, e->room_dir)) != 0 || (r = e->attest->measurement(e->attest, measurement)) != 0)
     return r;
-  if ((r = engine_open(&e->engine)) != 0)
+  if ((e->sealer = OPENSSL_secure_zalloc(sizeof(*e->sealer))) == NULL)
+    return CDR_ERR_NOMEM;
+  memcpy(e->sealer->room_id, e->room_id, CDR_ROOM_ID_BYTES);
+  if ((r = e->attest->sealing_key(e->attest, e->sealer->root)) != 0)
     return r;
+  cdr_buf_init(&new_id, 4096, 0);
+  if ((r = identity_load_or_make(e, sealed_id, sealed_id_len, &new_id)) != 0 ||
+      (r = cdr_pubkey_to_der(e->identity_key, &e->identity_spki, &e->identity_spki_len)) != 0 ||
+      (r = engine_open(&e->engine)) != 0)
+    goto out;
   cdr_fingerprint_format(fp, e->ca_fp);
   log_info("initialised: attestation %s, room CA %s", e->attest->name, fp);
   *rt = IPC_INIT_OK;
   if ((r = cdr_buf_put_lp(out, e->identity_spki, e->identity_spki_len)) != 0 ||
       (r = cdr_buf_put_lp(out, measurement, sizeof(measurement))) != 0 ||
-      (r = cdr_buf_put_lpstr(out, e->attest->name)) != 0)
-    return r;
+      (r = cdr_buf_put_lpstr(out, e->attest->name)) != 0 || (r = cdr_buf_put_lp(out, new_id.d, new_id.len)) != 0)
+    goto out;
   e->state = ENCLAVE_STATE_READY;
-  return 0;
+out:
+  cdr_buf_free(&new_id);
+  return r;
 }
 
 int enclave_handle_attest(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) {

@@ -39,6 +39,7 @@ void enclave_free(struct enclave *e) {
   if (e->attest && e->attest->fini)
     e->attest->fini(e->attest);
   EVP_PKEY_free(e->identity_key);
+  OPENSSL_secure_clear_free(e->sealer, sizeof(*e->sealer));
   OPENSSL_free(e->identity_spki);
   X509_free(e->ca_cert);
 }

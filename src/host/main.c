@@ -125,6 +125,43 @@ static int serve_until_stopped(const sigset_t *stop, struct enclave_link *link) 
   }
 }
 
+/* ROOM/state/identity.sealed: the enclave's identity key, sealed by the
+ * enclave.  Absent before the first start. */
+#define SEALED_IDENTITY_FILE "state/identity.sealed"
+
+static int load_sealed_identity(const struct cdr_room *room, uint8_t **blob, size_t *len) {
+  char *path = cdr_path_join(room->dir, SEALED_IDENTITY_FILE);
+  int r = path ? cdr_file_read(path, blob, len, 4096) : CDR_ERR_NOMEM;
+  if (r == CDR_ERR_NOT_FOUND) {
+    *blob = NULL;
+    *len = 0;
+    r = 0;
+  } else if (r != 0) {
+    log_error("cannot read %s: %s", path, cdr_err_describe(r));
+  }
+  free(path);
+  return r;
+}
+
+/* Store a newly made sealed identity before serving anything with it. */
+static int store_sealed_identity(const struct cdr_room *room, const struct enclave_identity *id) {
+  char *dir, *path;
+  int r;
+  if (id->new_sealed_identity == NULL)
+    return 0;
+  dir = cdr_path_join(room->dir, "state");
+  path = cdr_path_join(room->dir, SEALED_IDENTITY_FILE);
+  r = dir && path ? cdr_mkdir_p(dir, 0700) : CDR_ERR_NOMEM;
+  if (r == 0)
+    r = cdr_file_write(path, id->new_sealed_identity, id->new_sealed_identity_len, 0600, 1);
+  if (r != 0)
+    log_error("cannot store the enclave's sealed identity in %s: %s", path ? path : "state/",
+              cdr_err_describe(r));
+  free(dir);
+  free(path);
+  return r;
+}
+
 int main(int argc, char **argv) {
   static const struct option opts[] = {{"room", required_argument, NULL, 'r'},
                                        {"listen", required_argument, NULL, 'l'},
@@ -142,8 +179,8 @@ int main(int argc, char **argv) {
   struct http_server *srv = NULL;
   struct http_server_opts hopts;
   uint8_t room_id[CDR_ROOM_ID_BYTES];
-  uint8_t *ca_der = NULL;
-  size_t ca_len = 0, nroutes;
+  uint8_t *ca_der = NULL, *sealed_id = NULL;
+  size_t ca_len = 0, nroutes, sealed_id_len = 0;
   const struct http_route *routes;
   char url[CDRD_URL_MAX], line[CDRD_URL_MAX + 1];
   sigset_t stop;
@@ -212,10 +249,15 @@ int main(int argc, char **argv) {
       unsetenv("CDR_HSM_PIN");
     }
   }
-  if ((r = enclave_link_start(&link, enclave_path, room->dir, room_id, ca_der, ca_len)) != 0) {
+  if ((r = load_sealed_identity(room, &sealed_id, &sealed_id_len)) != 0)
+    goto out;
+  if ((r = enclave_link_start(&link, enclave_path, room->dir, room_id, ca_der, ca_len, sealed_id,
+                              sealed_id_len)) != 0) {
     log_error("cannot start the enclave %s: %s", enclave_path, cdr_err_describe(r));
     goto out;
   }
+  if ((r = store_sealed_identity(room, enclave_link_identity(link))) != 0)
+    goto out;
   if ((r = host_ctx_new(&hctx, room, ca, link)) != 0) {
     log_error("cannot prepare the request handlers: %s", cdr_err_describe(r));
     goto out;
@@ -253,6 +295,7 @@ out:
   if (ca != NULL)
     cdr_ca_close(ca);
   OPENSSL_free(ca_der);
+  free(sealed_id);
   cdr_room_free(room);
   free(enclave_path);
   free(host);

@@ -211,19 +211,26 @@ static int link_reap(pid_t pid, int timeout_ms, int *status) {
 
 static void link_identity_free(struct enclave_identity *id) {
   free(id->identity_spki);
+  free(id->new_sealed_identity);
   memset(id, 0, sizeof(*id));
 }
 
 /* Decode IPC_INIT_OK into l->id. */
 static int link_decode_init_ok(struct enclave_link *l, struct cdr_buf *reply) {
-  const uint8_t *spki, *platform;
-  size_t spki_len, platform_len;
+  const uint8_t *spki, *platform, *sealed;
+  size_t spki_len, platform_len, sealed_len;
   int r;
 
   if ((r = cdr_buf_get_lp(reply, &spki, &spki_len, CDR_MAX_PUBKEY_DER)) != 0 ||
       (r = cdr_buf_get_lp_exact(reply, l->id.measurement, CDR_MEASUREMENT_LEN)) != 0 ||
-      (r = cdr_buf_get_lp(reply, &platform, &platform_len, 31)) != 0 || (r = cdr_buf_expect_end(reply)) != 0)
+      (r = cdr_buf_get_lp(reply, &platform, &platform_len, 31)) != 0 ||
+      (r = cdr_buf_get_lp(reply, &sealed, &sealed_len, 4096)) != 0 || (r = cdr_buf_expect_end(reply)) != 0)
     return r;
+  if (sealed_len > 0) {
+    if ((l->id.new_sealed_identity = link_memdup(sealed, sealed_len)) == NULL)
+      return CDR_ERR_NOMEM;
+    l->id.new_sealed_identity_len = sealed_len;
+  }
   if (spki_len == 0)
     return CDR_ERR_TRUNCATED;
   if ((r = link_copy_platform(l->id.platform, platform, platform_len)) != 0)
@@ -235,7 +242,8 @@ static int link_decode_init_ok(struct enclave_link *l, struct cdr_buf *reply) {
 }
 
 int enclave_link_start(struct enclave_link **out, const char *enclave_path, const char *room_dir,
-                       const uint8_t room_id[CDR_ROOM_ID_BYTES], const uint8_t *ca_der, size_t ca_len) {
+                       const uint8_t room_id[CDR_ROOM_ID_BYTES], const uint8_t *ca_der, size_t ca_len,
+                       const uint8_t *sealed_identity, size_t sealed_identity_len) {
   struct enclave_link *l = NULL;
   struct cdr_buf payload, reply;
   int sv[2] = {-1, -1};
@@ -261,8 +269,13 @@ int enclave_link_start(struct enclave_link **out, const char *enclave_path, cons
     goto out;
   }
   lock_ready = 1;
+  if (sealed_identity_len > 4096) {
+    r = CDR_ERR_TOO_LARGE;
+    goto out;
+  }
   if ((r = cdr_buf_put_lp(&payload, room_id, CDR_ROOM_ID_BYTES)) != 0 ||
-      (r = cdr_buf_put_lp(&payload, ca_der, ca_len)) != 0)
+      (r = cdr_buf_put_lp(&payload, ca_der, ca_len)) != 0 ||
+      (r = cdr_buf_put_lp(&payload, sealed_identity, sealed_identity_len)) != 0)
     goto out;
 
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {

@@ -30,6 +30,8 @@ struct enclave_identity {
   size_t identity_spki_len;
   uint8_t measurement[CDR_MEASUREMENT_LEN];
   char platform[32]; /* "sim", later "snp", "tdx", "nitro" */
+  uint8_t *new_sealed_identity; /* non-NULL when the enclave made a new */
+  size_t new_sealed_identity_len; /* identity key: store it durably */
 };
 
 struct enclave_attestation {
@@ -43,9 +45,11 @@ struct enclave_attestation {
 void enclave_attestation_free(struct enclave_attestation *a);
 
 /* Start `enclave_path --room room_dir --ipc-fd 3` on one end of a
- * socketpair and initialise it with the room id and CA certificate. */
+ * socketpair and initialise it with the room id, the CA certificate and
+ * the sealed identity key from an earlier start (NULL/0 on the first). */
 int enclave_link_start(struct enclave_link **out, const char *enclave_path, const char *room_dir,
-                       const uint8_t room_id[CDR_ROOM_ID_BYTES], const uint8_t *ca_der, size_t ca_len) CDR_WUR;
+                       const uint8_t room_id[CDR_ROOM_ID_BYTES], const uint8_t *ca_der, size_t ca_len,
+                       const uint8_t *sealed_identity, size_t sealed_identity_len) CDR_WUR;
 /* Close the socket (the enclave exits on EOF), reap the child. */
 void enclave_link_stop(struct enclave_link *l);
 int enclave_link_alive(struct enclave_link *l);

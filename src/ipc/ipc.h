@@ -11,8 +11,11 @@
  * exits (docs/ARCHITECTURE.md, "The enclave interface").
  *
  * Payloads (all integers big-endian, lp = u32 length + bytes):
- *   IPC_INIT         lp(room_id[16]) lp(ca_cert_der)
+ *   IPC_INIT         lp(room_id[16]) lp(ca_cert_der) lp(sealed_identity)
+ *                    (sealed_identity empty on the first start)
  *   IPC_INIT_OK      lp(identity_spki) lp(measurement[32]) lp(platform)
+ *                    lp(new_sealed_identity)  (empty unless a new identity
+ *                    key was made: the host must store it durably)
  *   IPC_ATTEST       lp(nonce[32])
  *   IPC_ATTEST_OK    lp(platform) lp(evidence) u32 ncerts {lp(cert_der)}*
  *   IPC_OPEN         lp(cert_der) lp(user_spki) lp(client_share[65])

@@ -468,7 +468,18 @@ static int init_sim_platform(const struct cdr_room *room, struct cdr_ca *ca) {
     goto out;
   if ((r = cdr_ca_issue_platform(ca, room, k, &cert)) != 0)
     goto out;
-  r = write_pem_cert(room, "attestation/sim-platform.crt", cert);
+  if ((r = write_pem_cert(room, "attestation/sim-platform.crt", cert)) != 0)
+    goto out;
+  /* The secret the sim enclave derives its sealing key from. */
+  {
+    uint8_t secret[32];
+    char *spath = NULL;
+    if ((r = room_path(room, "attestation/sim-sealing.secret", &spath)) == 0 &&
+        (r = cdr_random(secret, sizeof(secret))) == 0)
+      r = cdr_file_write(spath, secret, sizeof(secret), 0600, 1);
+    OPENSSL_cleanse(secret, sizeof(secret));
+    free(spath);
+  }
 out:
   EVP_PKEY_free(k);
   X509_free(cert);

@@ -53,10 +53,11 @@ static int fake_enclave_main(const char *mode) {
     }
     if (type == IPC_INIT) {
       uint8_t room_id[CDR_ROOM_ID_BYTES];
-      const uint8_t *ca;
-      size_t ca_len;
+      const uint8_t *ca, *sealed;
+      size_t ca_len, sealed_len;
       if (cdr_buf_get_lp_exact(&in, room_id, sizeof(room_id)) != 0 ||
-          cdr_buf_get_lp(&in, &ca, &ca_len, CDR_MAX_CERT_DER) != 0 || cdr_buf_expect_end(&in) != 0 ||
+          cdr_buf_get_lp(&in, &ca, &ca_len, CDR_MAX_CERT_DER) != 0 ||
+          cdr_buf_get_lp(&in, &sealed, &sealed_len, 4096) != 0 || cdr_buf_expect_end(&in) != 0 ||
           memcmp(room_id, FAKE_ROOM_ID, sizeof(room_id)) != 0 || ca_len != sizeof(FAKE_CA) ||
           memcmp(ca, FAKE_CA, ca_len) != 0)
         return 1;
@@ -73,7 +74,7 @@ static int fake_enclave_main(const char *mode) {
       uint8_t meas[CDR_MEASUREMENT_LEN];
       memset(meas, 0xAB, sizeof(meas));
       if (cdr_buf_put_lp(&out, FAKE_SPKI, sizeof(FAKE_SPKI)) != 0 || cdr_buf_put_lp(&out, meas, sizeof(meas)) != 0 ||
-          cdr_buf_put_lpstr(&out, "sim") != 0)
+          cdr_buf_put_lpstr(&out, "sim") != 0 || cdr_buf_put_lp(&out, "SEALED", 6) != 0)
         return 1;
       (void)fake_reply(fd, IPC_INIT_OK, &out);
     } else if (type == IPC_ATTEST) {
@@ -522,7 +523,7 @@ static char self_exe[4096];
 static int child_gone(pid_t pid) { return kill(pid, 0) == -1 && errno == ESRCH; }
 
 static int link_start(struct enclave_link **l, const char *mode) {
-  return enclave_link_start(l, self_exe, mode, FAKE_ROOM_ID, FAKE_CA, sizeof(FAKE_CA));
+  return enclave_link_start(l, self_exe, mode, FAKE_ROOM_ID, FAKE_CA, sizeof(FAKE_CA), NULL, 0);
 }
 
 static void make_open(struct cdr_open_req *q, uint64_t ts) {
@@ -698,11 +699,11 @@ static void test_link_failures(void) {
   CHECK_RC(link_start(&l, "badinit"), CDR_ERR_INTERNAL);
   CHECK(l == NULL);
   /* The executable does not exist: the child's exec fails, EOF. */
-  CHECK_RC(enclave_link_start(&l, "/nonexistent/cdr-enclave", "normal", FAKE_ROOM_ID, FAKE_CA, sizeof(FAKE_CA)),
+  CHECK_RC(enclave_link_start(&l, "/nonexistent/cdr-enclave", "normal", FAKE_ROOM_ID, FAKE_CA, sizeof(FAKE_CA), NULL, 0),
            CDR_ERR_INTERNAL);
   CHECK(l == NULL);
   /* Bad arguments. */
-  CHECK_RC(enclave_link_start(&l, self_exe, "normal", FAKE_ROOM_ID, FAKE_CA, 0), CDR_ERR_ARG);
+  CHECK_RC(enclave_link_start(&l, self_exe, "normal", FAKE_ROOM_ID, FAKE_CA, 0, NULL, 0), CDR_ERR_ARG);
 
   /* Malformed IPC_ATTEST_OK (9 certificates, over the cap of 8). */
   CHECK_RC(link_start(&l, "normal"), 0);

@@ -1,0 +1,42 @@
+/*
+ * seal.h - sealed blobs: enclave state that the host stores but can
+ * neither read nor change undetected.
+ *
+ *   blob = "CDRSEAL1" || u8 kind || u64be version || nonce[12] || AES-256-GCM(pt)
+ *   key  = HKDF-SHA256(ikm = the platform sealing key, salt = room id,
+ *                      info = "CDR-v1 sealed " || kind name)
+ *   aad  = "CDRSEAL1" || u8 kind || u64be version || lp(room id) || lp(name)
+ *
+ * The platform sealing key comes from the attestation provider (sim: a
+ * secret under ROOM that only the enclave reads; hardware: a key derived
+ * by the platform for this enclave).  Binding the room id, the object's
+ * name and its version into the AAD means a blob cannot be moved to
+ * another room, another name, or presented as another version.  The
+ * version does not by itself stop the host from putting back an older
+ * blob under its older version: that is the manifest's job (later).
+ */
+#ifndef CDR_SEAL_H
+#define CDR_SEAL_H
+
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "crypto/envelope.h"
+
+enum seal_kind { SEAL_IDENTITY = 1, SEAL_MANIFEST = 2, SEAL_TABLE_KEY = 3 };
+
+struct sealer {
+  uint8_t room_id[CDR_ROOM_ID_BYTES];
+  uint8_t root[32]; /* the platform sealing key; the struct lives in the secure heap */
+};
+
+/* Seal pt as (kind, name, version); appends the blob to out. */
+int seal_blob(const struct sealer *s, enum seal_kind kind, const char *name, uint64_t version, const void *pt,
+              size_t ptlen, struct cdr_buf *out) CDR_WUR;
+/* Open a blob that must be (kind, name); *version gets its version.
+ * CDR_ERR_TRUNCATED if it is not a blob of that kind, CDR_ERR_DECRYPT if
+ * it fails authentication (tampered, other room, other name). */
+int unseal_blob(const struct sealer *s, enum seal_kind kind, const char *name, const uint8_t *blob, size_t len,
+                uint64_t *version, struct cdr_buf *pt) CDR_WUR;
+
+#endif
