@@ -30,6 +30,7 @@
 #include "common/util.h"
 #include "host/http.h"
 #include "host/routes.h"
+#include "host/store.h"
 #include "ipc/enclave_link.h"
 #include "room/room.h"
 
@@ -125,40 +126,35 @@ static int serve_until_stopped(const sigset_t *stop, struct enclave_link *link) 
   }
 }
 
-/* ROOM/state/identity.sealed: the enclave's identity key, sealed by the
- * enclave.  Absent before the first start. */
-#define SEALED_IDENTITY_FILE "state/identity.sealed"
-
-static int load_sealed_identity(const struct cdr_room *room, uint8_t **blob, size_t *len) {
-  char *path = cdr_path_join(room->dir, SEALED_IDENTITY_FILE);
-  int r = path ? cdr_file_read(path, blob, len, 4096) : CDR_ERR_NOMEM;
-  if (r == CDR_ERR_NOT_FOUND) {
-    *blob = NULL;
-    *len = 0;
-    r = 0;
-  } else if (r != 0) {
-    log_error("cannot read %s: %s", path, cdr_err_describe(r));
-  }
-  free(path);
+/* The enclave's identity key, sealed by the enclave, from an earlier
+ * start (NULL/0 before the first). */
+static int load_sealed_identity(struct host_store *st, uint8_t **blob, size_t *len) {
+  uint64_t size;
+  size_t got = 0;
+  int r = host_store_size(st, "identity", &size);
+  *blob = NULL;
+  *len = 0;
+  if (r == CDR_ERR_NOT_FOUND)
+    return 0;
+  if (r == 0 && size > 4096)
+    r = CDR_ERR_TOO_LARGE;
+  if (r == 0 && (*blob = malloc(size ? size : 1)) == NULL)
+    r = CDR_ERR_NOMEM;
+  if (r == 0 && (r = host_store_read(st, "identity", 0, *blob, (size_t)size, &got)) == 0 && got != size)
+    r = CDR_ERR_IO;
+  if (r != 0)
+    log_error("cannot read state/identity.sealed: %s", cdr_err_describe(r));
+  *len = got;
   return r;
 }
 
 /* Store a newly made sealed identity before serving anything with it. */
-static int store_sealed_identity(const struct cdr_room *room, const struct enclave_identity *id) {
-  char *dir, *path;
+static int store_sealed_identity(struct host_store *st, const struct enclave_identity *id) {
   int r;
   if (id->new_sealed_identity == NULL)
     return 0;
-  dir = cdr_path_join(room->dir, "state");
-  path = cdr_path_join(room->dir, SEALED_IDENTITY_FILE);
-  r = dir && path ? cdr_mkdir_p(dir, 0700) : CDR_ERR_NOMEM;
-  if (r == 0)
-    r = cdr_file_write(path, id->new_sealed_identity, id->new_sealed_identity_len, 0600, 1);
-  if (r != 0)
-    log_error("cannot store the enclave's sealed identity in %s: %s", path ? path : "state/",
-              cdr_err_describe(r));
-  free(dir);
-  free(path);
+  if ((r = host_store_put(st, "identity", id->new_sealed_identity, id->new_sealed_identity_len)) != 0)
+    log_error("cannot store the enclave's sealed identity in state/: %s", cdr_err_describe(r));
   return r;
 }
 
@@ -175,6 +171,7 @@ int main(int argc, char **argv) {
   struct cdr_room *room = NULL;
   struct cdr_ca *ca = NULL;
   struct enclave_link *link = NULL;
+  struct host_store *store = NULL;
   struct host_ctx *hctx = NULL;
   struct http_server *srv = NULL;
   struct http_server_opts hopts;
@@ -249,14 +246,14 @@ int main(int argc, char **argv) {
       unsetenv("CDR_HSM_PIN");
     }
   }
-  if ((r = load_sealed_identity(room, &sealed_id, &sealed_id_len)) != 0)
+  if ((r = host_store_open(room->dir, &store)) != 0 || (r = load_sealed_identity(store, &sealed_id, &sealed_id_len)) != 0)
     goto out;
   if ((r = enclave_link_start(&link, enclave_path, room->dir, room_id, ca_der, ca_len, sealed_id,
                               sealed_id_len)) != 0) {
     log_error("cannot start the enclave %s: %s", enclave_path, cdr_err_describe(r));
     goto out;
   }
-  if ((r = store_sealed_identity(room, enclave_link_identity(link))) != 0)
+  if ((r = store_sealed_identity(store, enclave_link_identity(link))) != 0)
     goto out;
   if ((r = host_ctx_new(&hctx, room, ca, link)) != 0) {
     log_error("cannot prepare the request handlers: %s", cdr_err_describe(r));
@@ -296,6 +293,7 @@ out:
     cdr_ca_close(ca);
   OPENSSL_free(ca_der);
   free(sealed_id);
+  host_store_close(store);
   cdr_room_free(room);
   free(enclave_path);
   free(host);
