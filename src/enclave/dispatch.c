@@ -2,14 +2,18 @@
  * dispatch.c - the enclave's dispatch table (OpenSSH monitor style).
  *
  * Each row names a request type, the states in which it is legal, and
- * its handler.  IPC_INIT is legal once, in state INIT, and moves the
- * enclave to READY; everything else is legal only in READY.  A frame of
+ * its handler.  IPC_INIT is legal once, in state INIT; then IPC_LOAD once,
+ * the table chunks it asks for, and IPC_LOAD_DONE, which makes the
+ * enclave READY; the client-facing requests are legal only then.  (The
+ * storage exchange inside a request is not dispatched here: the handler
+ * waits for IPC_STORED itself, see persist.c.)  A frame of
  * any other type, or in the wrong state, is a protocol violation: the
  * host is compromised or broken, and the enclave exits rather than
  * guess.
  */
 #include "common/log.h"
 #include "enclave.h"
+#include "persist.h"
 #include "ipc/ipc.h"
 
 typedef int (*enclave_handler)(struct enclave *, struct cdr_buf *, uint32_t *, struct cdr_buf *);
@@ -22,6 +26,9 @@ struct dispatch_row {
 
 static const struct dispatch_row dispatch_table[] = {
     {IPC_INIT, ENCLAVE_STATE_INIT, enclave_handle_init},
+    {IPC_LOAD, ENCLAVE_STATE_INITIALISED, enclave_handle_load},
+    {IPC_LOAD_CHUNK, ENCLAVE_STATE_LOADING, enclave_handle_load_chunk},
+    {IPC_LOAD_DONE, ENCLAVE_STATE_LOADING, enclave_handle_load_done},
     {IPC_ATTEST, ENCLAVE_STATE_READY, enclave_handle_attest},
     {IPC_OPEN, ENCLAVE_STATE_READY, enclave_handle_open},
     {IPC_REQUEST, ENCLAVE_STATE_READY, enclave_handle_request},

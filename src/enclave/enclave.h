@@ -20,10 +20,18 @@
 #include "seal.h"
 #include "session.h"
 
-enum enclave_state { ENCLAVE_STATE_INIT = 1, ENCLAVE_STATE_READY = 2 };
+/* States are bits, so a dispatch row can allow several.  INIT --IPC_INIT-->
+ * LOADED_NOTHING --IPC_LOAD--> LOADING --IPC_LOAD_DONE--> READY. */
+enum enclave_state {
+  ENCLAVE_STATE_INIT = 1,
+  ENCLAVE_STATE_INITIALISED = 2,
+  ENCLAVE_STATE_LOADING = 4,
+  ENCLAVE_STATE_READY = 8
+};
 
 struct enclave {
   enum enclave_state state;
+  int ipc_fd; /* the channel to the host, for storage rounds inside a request */
   uint8_t room_id[CDR_ROOM_ID_BYTES];
   X509 *ca_cert;
   uint8_t ca_fp[32];

@@ -97,7 +97,7 @@ int enclave_handle_init(struct enclave *e, struct cdr_buf *in, uint32_t *rt, str
       (r = cdr_buf_put_lp(out, measurement, sizeof(measurement))) != 0 ||
       (r = cdr_buf_put_lpstr(out, e->attest->name)) != 0 || (r = cdr_buf_put_lp(out, new_id.d, new_id.len)) != 0)
     goto out;
-  e->state = ENCLAVE_STATE_READY;
+  e->state = ENCLAVE_STATE_INITIALISED;
 out:
   cdr_buf_free(&new_id);
   return r;

@@ -85,6 +85,7 @@ int main(int argc, char **argv) {
   struct enclave *e = &enclave;
   e->state = ENCLAVE_STATE_INIT;
   e->room_dir = room;
+  e->ipc_fd = (int)fd;
   e->now = cdr_now;
 
   struct cdr_buf in, out;

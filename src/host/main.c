@@ -31,6 +31,7 @@
 #include "host/http.h"
 #include "host/routes.h"
 #include "host/store.h"
+#include "ipc/messages.h"
 #include "ipc/enclave_link.h"
 #include "room/room.h"
 
@@ -158,6 +159,67 @@ static int store_sealed_identity(struct host_store *st, const struct enclave_ide
   return r;
 }
 
+/* The enclave's storage operations, applied to the state store. */
+static int store_apply(void *ctx, uint8_t op, const char *name, const uint8_t *data, size_t len) {
+  struct host_store *st = ctx;
+  switch (op) {
+  case IPC_STORE_PUT: return host_store_put(st, name, data, len);
+  case IPC_STORE_APPEND: return host_store_append(st, name, data, len);
+  case IPC_STORE_DELETE: return host_store_delete(st, name);
+  default: return CDR_ERR_ARG;
+  }
+}
+
+static int store_read_table(void *ctx, const char *id, uint64_t offset, uint8_t *buf, size_t max, size_t *got) {
+  char name[64];
+  snprintf(name, sizeof(name), "tables/%s", id);
+  return host_store_read(ctx, name, offset, buf, max, got);
+}
+
+/* Give the enclave its sealed state, then remove table files that no
+ * manifest names (left by a crash between a table's write and its
+ * manifest's rename). */
+static int load_enclave_state(struct enclave_link *link, struct host_store *st) {
+  uint8_t *manifest = NULL;
+  uint64_t size = 0;
+  size_t got = 0, nwanted = 0, nfiles = 0;
+  char(*wanted)[33] = NULL, (*files)[33] = NULL;
+  int r = host_store_size(st, "manifest", &size);
+  if (r == 0 && size > CDR_IPC_MAX_FRAME - 1024)
+    r = CDR_ERR_TOO_LARGE;
+  if (r == 0 && (manifest = malloc(size ? size : 1)) == NULL)
+    r = CDR_ERR_NOMEM;
+  if (r == 0 && (r = host_store_read(st, "manifest", 0, manifest, (size_t)size, &got)) == 0 && got != size)
+    r = CDR_ERR_IO;
+  if (r == CDR_ERR_NOT_FOUND)
+    r = 0;
+  if (r != 0) {
+    log_error("cannot read state/manifest.sealed: %s", cdr_err_describe(r));
+    goto out;
+  }
+  if ((r = enclave_load_state(link, manifest, got, store_read_table, st, &wanted, &nwanted)) != 0)
+    goto out;
+  if (host_store_list_tables(st, &files, &nfiles) == 0) {
+    for (size_t i = 0; i < nfiles; i++) {
+      int keep = 0;
+      for (size_t k = 0; k < nwanted && !keep; k++)
+        keep = strcmp(files[i], wanted[k]) == 0;
+      if (!keep) {
+        char name[64];
+        snprintf(name, sizeof(name), "tables/%s", files[i]);
+        log_info("removing sealed table file %s: no manifest names it", files[i]);
+        if (host_store_delete(st, name) != 0)
+          log_warn("cannot remove %s", name);
+      }
+    }
+  }
+out:
+  free(manifest);
+  free(wanted);
+  free(files);
+  return r;
+}
+
 int main(int argc, char **argv) {
   static const struct option opts[] = {{"room", required_argument, NULL, 'r'},
                                        {"listen", required_argument, NULL, 'l'},
@@ -255,6 +317,11 @@ int main(int argc, char **argv) {
   }
   if ((r = store_sealed_identity(store, enclave_link_identity(link))) != 0)
     goto out;
+  enclave_link_set_store(link, store_apply, store);
+  if ((r = load_enclave_state(link, store)) != 0) {
+    log_error("the enclave could not load the room's sealed state");
+    goto out;
+  }
   if ((r = host_ctx_new(&hctx, room, ca, link)) != 0) {
     log_error("cannot prepare the request handlers: %s", cdr_err_describe(r));
     goto out;

@@ -67,6 +67,8 @@ struct enclave_link {
   pid_t pid;
   atomic_int alive;
   struct enclave_identity id;
+  enclave_store_fn store_fn; /* storage operations the enclave asks for */
+  void *store_ctx;
 };
 
 /* ---- small helpers ---- */
@@ -111,6 +113,40 @@ static uint8_t *link_memdup(const uint8_t *p, size_t n) {
  * for IPC_ERROR, or CDR_ERR_INTERNAL after marking the link dead for any
  * I/O failure or unexpected reply.  Caller holds l->lock.
  */
+/* Apply an IPC_STORE's operations in order, stopping at the first
+ * failure, and answer IPC_STORED.  Returns non-zero only if the frame is
+ * malformed or the answer cannot be sent (the link is then dead); a
+ * failed write is reported to the enclave, which refuses the request. */
+static int link_apply_store(struct enclave_link *l, struct cdr_buf *in) {
+  struct cdr_buf out;
+  struct ipc_store_item it;
+  uint32_t n;
+  int r, failed = 0;
+  const char *why = NULL;
+  if ((r = cdr_buf_get_u32(in, &n)) != 0 || n == 0 || n > IPC_STORE_MAX_OPS)
+    return r ? r : CDR_ERR_TRUNCATED;
+  for (uint32_t i = 0; i < n; i++) {
+    if ((r = ipc_get_store_item(in, &it)) != 0)
+      return r;
+    if (!failed) {
+      int sr = l->store_fn ? l->store_fn(l->store_ctx, it.op, it.name, it.data, it.len) : CDR_ERR_INTERNAL;
+      if (sr != 0) {
+        failed = 1;
+        why = cdr_err_describe(sr);
+        log_error("storing %s for the enclave failed: %s", it.name, why);
+      }
+    }
+  }
+  if ((r = cdr_buf_expect_end(in)) != 0)
+    return r;
+  cdr_buf_init(&out, 1024, 0);
+  r = ipc_put_status(&out, !failed, failed ? why : "");
+  if (r == 0)
+    r = ipc_frame_write(l->fd, IPC_STORED, &out);
+  cdr_buf_free(&out);
+  return r;
+}
+
 static int link_exchange_locked(struct enclave_link *l, uint32_t type, const struct cdr_buf *payload,
                                 uint32_t expect, struct cdr_buf *reply, char **errmsg) {
   uint32_t got = 0;
@@ -126,6 +162,17 @@ static int link_exchange_locked(struct enclave_link *l, uint32_t type, const str
   if ((r = ipc_frame_read(l->fd, &got, reply, CDR_IPC_MAX_FRAME)) != 0) {
     link_mark_dead(l, r == CDR_ERR_TOO_LARGE ? "reply frame larger than the cap" : "cannot read a reply frame");
     return CDR_ERR_INTERNAL;
+  }
+  /* Storage rounds: the enclave asks for durable writes before it answers. */
+  while (got == IPC_STORE) {
+    if ((r = link_apply_store(l, reply)) != 0) {
+      link_mark_dead(l, "malformed IPC_STORE");
+      return CDR_ERR_INTERNAL;
+    }
+    if ((r = ipc_frame_read(l->fd, &got, reply, CDR_IPC_MAX_FRAME)) != 0) {
+      link_mark_dead(l, "cannot read a reply frame after IPC_STORED");
+      return CDR_ERR_INTERNAL;
+    }
   }
   if (got == expect)
     return 0;
@@ -555,5 +602,135 @@ int enclave_request(struct enclave_link *l, const struct cdr_request_env *req, s
   }
 out:
   cdr_buf_free(&payload);
+  return r;
+}
+
+/* ---- storage and state loading ---- */
+
+void enclave_link_set_store(struct enclave_link *l, enclave_store_fn fn, void *ctx) {
+  pthread_mutex_lock(&l->lock);
+  l->store_fn = fn;
+  l->store_ctx = ctx;
+  pthread_mutex_unlock(&l->lock);
+}
+
+#define LOAD_CHUNK_BYTES (4u * 1024u * 1024u)
+#define LOAD_MAX_TABLES 65536u /* more than any manifest can name */
+
+/* One exchange expecting IPC_LOAD_ACK; *ok from its status. */
+static int link_load_ack_locked(struct enclave_link *l, uint32_t type, const struct cdr_buf *payload, int *ok,
+                                char **msg) {
+  struct cdr_buf reply;
+  int r;
+  cdr_buf_init(&reply, CDR_IPC_MAX_FRAME, 0);
+  if ((r = link_exchange_locked(l, type, payload, IPC_LOAD_ACK, &reply, msg)) == 0 &&
+      (r = ipc_get_status(&reply, ok, msg)) != 0) {
+    link_mark_dead(l, "malformed IPC_LOAD_ACK");
+    r = CDR_ERR_INTERNAL;
+  }
+  cdr_buf_free(&reply);
+  return r;
+}
+
+/* Stream one table file to the enclave until it ends or is refused. */
+static int link_load_table_locked(struct enclave_link *l, const char *id, enclave_read_fn read, void *ctx,
+                                  uint8_t *chunk) {
+  struct cdr_buf payload;
+  uint64_t offset = 0;
+  int r = 0, ok = 1, last = 0;
+  cdr_buf_init(&payload, CDR_IPC_MAX_FRAME, 0);
+  while (!last && ok) {
+    size_t got = 0;
+    char *msg = NULL;
+    if ((r = read(ctx, id, offset, chunk, LOAD_CHUNK_BYTES, &got)) != 0) {
+      log_error("cannot read sealed table %s: %s (it stays unloaded)", id, cdr_err_describe(r));
+      got = 0; /* an empty last chunk: the enclave refuses the table */
+    }
+    last = got < LOAD_CHUNK_BYTES;
+    cdr_buf_free(&payload);
+    if ((r = cdr_buf_put_lpstr(&payload, id)) != 0 || (r = cdr_buf_put_u64(&payload, offset)) != 0 ||
+        (r = cdr_buf_put_lp(&payload, chunk, got)) != 0 || (r = cdr_buf_put_u8(&payload, (uint8_t)last)) != 0)
+      break;
+    if ((r = link_load_ack_locked(l, IPC_LOAD_CHUNK, &payload, &ok, &msg)) != 0) {
+      free(msg);
+      break;
+    }
+    if (!ok)
+      log_error("the enclave refused sealed table %s: %s", id, msg ? msg : "");
+    free(msg);
+    offset += got;
+  }
+  cdr_buf_free(&payload);
+  return r;
+}
+
+int enclave_load_state(struct enclave_link *l, const uint8_t *manifest, size_t manifest_len, enclave_read_fn read,
+                       void *ctx, char (**wanted)[33], size_t *nwanted) {
+  struct cdr_buf payload, reply;
+  uint8_t *chunk = NULL;
+  char(*ids)[33] = NULL;
+  uint32_t n = 0;
+  int r, ok = 0;
+  char *msg = NULL;
+  *wanted = NULL;
+  *nwanted = 0;
+  cdr_buf_init(&payload, CDR_IPC_MAX_FRAME, 0);
+  cdr_buf_init(&reply, CDR_IPC_MAX_FRAME, 0);
+  pthread_mutex_lock(&l->lock);
+  if ((r = cdr_buf_put_lp(&payload, manifest, manifest_len)) != 0 ||
+      (r = link_exchange_locked(l, IPC_LOAD, &payload, IPC_LOAD_WANT, &reply, &msg)) != 0)
+    goto out;
+  if ((r = cdr_buf_get_u32(&reply, &n)) != 0 || n > LOAD_MAX_TABLES) {
+    r = CDR_ERR_TRUNCATED;
+    goto bad;
+  }
+  if (n > 0 && (ids = calloc(n, sizeof(*ids))) == NULL) {
+    r = CDR_ERR_NOMEM;
+    goto out;
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    const uint8_t *id;
+    size_t id_len;
+    if ((r = cdr_buf_get_lp(&reply, &id, &id_len, 32)) != 0 || id_len != 32)
+      goto bad;
+    memcpy(ids[i], id, 32);
+    ids[i][32] = '\0';
+    for (int k = 0; k < 32; k++)
+      if (!((ids[i][k] >= '0' && ids[i][k] <= '9') || (ids[i][k] >= 'a' && ids[i][k] <= 'f')))
+        goto bad;
+  }
+  if ((r = cdr_buf_expect_end(&reply)) != 0)
+    goto bad;
+  if (n > 0 && (chunk = malloc(LOAD_CHUNK_BYTES)) == NULL) {
+    r = CDR_ERR_NOMEM;
+    goto out;
+  }
+  for (uint32_t i = 0; i < n; i++)
+    if ((r = link_load_table_locked(l, ids[i], read, ctx, chunk)) != 0)
+      goto out;
+  cdr_buf_free(&payload);
+  if ((r = link_load_ack_locked(l, IPC_LOAD_DONE, &payload, &ok, &msg)) != 0)
+    goto out;
+  if (!ok) {
+    log_error("the enclave did not accept its state: %s", msg ? msg : "");
+    r = CDR_ERR_INTERNAL;
+    goto out;
+  }
+  *wanted = ids;
+  *nwanted = n;
+  ids = NULL;
+  goto out;
+bad:
+  link_mark_dead(l, "malformed IPC_LOAD_WANT");
+  r = CDR_ERR_INTERNAL;
+out:
+  pthread_mutex_unlock(&l->lock);
+  if (r != 0 && msg != NULL)
+    log_error("loading the enclave's state failed: %s", msg);
+  free(msg);
+  free(ids);
+  free(chunk);
+  cdr_buf_free(&payload);
+  cdr_buf_free(&reply);
   return r;
 }

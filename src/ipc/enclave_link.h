@@ -56,6 +56,24 @@ int enclave_link_alive(struct enclave_link *l);
 pid_t enclave_link_pid(struct enclave_link *l);
 const struct enclave_identity *enclave_link_identity(struct enclave_link *l);
 
+/* Where the enclave's storage operations go (docs/design/persistence.md).
+ * store: apply one operation durably (op: IPC_STORE_PUT/APPEND/DELETE),
+ * 0 or a cdr_err.  read: up to max bytes of table `id` from offset; *got 0
+ * at the end. */
+typedef int (*enclave_store_fn)(void *ctx, uint8_t op, const char *name, const uint8_t *data, size_t len);
+typedef int (*enclave_read_fn)(void *ctx, const char *table_id, uint64_t offset, uint8_t *buf, size_t max,
+                               size_t *got);
+/* Set before the first request that may store (before enclave_load_state). */
+void enclave_link_set_store(struct enclave_link *l, enclave_store_fn fn, void *ctx);
+
+/* Hand the enclave its sealed state: the manifest (NULL/0 if none), then
+ * every table file it asks for, streamed through `read`.  Tables the
+ * enclave refuses are logged (id and reason) and skipped; the others are
+ * loaded.  *wanted (malloc'd array of 33-byte ids, *nwanted entries) is
+ * what the manifest names, so the caller can remove other files. */
+int enclave_load_state(struct enclave_link *l, const uint8_t *manifest, size_t manifest_len, enclave_read_fn read,
+                       void *ctx, char (**wanted)[33], size_t *nwanted) CDR_WUR;
+
 int enclave_attest(struct enclave_link *l, const uint8_t nonce[CDR_NONCE_LEN], struct enclave_attestation *out,
                    char **errmsg) CDR_WUR;
 int enclave_open_session(struct enclave_link *l, const struct cdr_open_req *req, struct cdr_open_resp *resp,

@@ -25,6 +25,23 @@
  *   IPC_REQUEST      lp(session_id[16]) u64 seq u64 timestamp lp(ct) lp(sig)
  *   IPC_RESPONSE     lp(session_id[16]) u64 seq u8 status lp(ct)
  *   IPC_ERROR        u32 error_index lp(message)      (error_index = -cdr_err)
+ *
+ * Storage (docs/design/persistence.md).  While handling IPC_REQUEST the
+ * enclave may, before its IPC_RESPONSE, send any number of
+ *   IPC_STORE        u32 nops {u8 op lp(name) lp(data)}*   (op: 1 put, 2 append, 3 delete)
+ * each answered by the host, after every operation is durable, with
+ *   IPC_STORED       u8 ok lp(message)                     (ok: 1 done, 0 failed)
+ * At start, after IPC_INIT, the host sends
+ *   IPC_LOAD         lp(sealed manifest, empty if none)
+ * answered by
+ *   IPC_LOAD_WANT    u32 n {lp(table id: 32 hex)}*
+ * then for each wanted table, in chunks, in order
+ *   IPC_LOAD_CHUNK   lp(table id) u64 offset lp(bytes) u8 last
+ * each answered by
+ *   IPC_LOAD_ACK     u8 ok lp(message)   (ok 0: the table is refused, the
+ *                                          host sends no more of it)
+ * and finally
+ *   IPC_LOAD_DONE    (empty)  answered by IPC_LOAD_ACK; the enclave is READY.
  */
 #ifndef CDR_IPC_H
 #define CDR_IPC_H
@@ -44,7 +61,14 @@ enum ipc_msg_type {
   IPC_REQUEST = 7,
   IPC_RESPONSE = 8,
   IPC_ERROR = 9,
-  IPC_MSG_MAX = 9
+  IPC_STORE = 10,
+  IPC_STORED = 11,
+  IPC_LOAD = 12,
+  IPC_LOAD_WANT = 13,
+  IPC_LOAD_CHUNK = 14,
+  IPC_LOAD_ACK = 15,
+  IPC_LOAD_DONE = 16,
+  IPC_MSG_MAX = 16
 };
 
 const char *ipc_msg_name(uint32_t type);

@@ -3,6 +3,7 @@
  */
 #include "messages.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/limits.h"
@@ -104,4 +105,57 @@ int ipc_get_error(struct cdr_buf *b, int *err, char **message) {
     return r;
   *err = (idx == 0 || idx >= (uint32_t)CDR_ERR__COUNT) ? CDR_ERR_INTERNAL : -(int)idx;
   return cdr_buf_expect_end(b);
+}
+
+int ipc_put_store_item(struct cdr_buf *b, uint8_t op, const char *name, const void *data, size_t len) {
+  int r;
+  if ((r = cdr_buf_put_u8(b, op)) != 0 || (r = cdr_buf_put_lpstr(b, name)) != 0 ||
+      (r = cdr_buf_put_lp(b, data, len)) != 0)
+    return r;
+  return 0;
+}
+
+int ipc_get_store_item(struct cdr_buf *b, struct ipc_store_item *it) {
+  const uint8_t *name;
+  size_t name_len;
+  int r;
+  memset(it, 0, sizeof(*it));
+  if ((r = cdr_buf_get_u8(b, &it->op)) != 0 ||
+      (r = cdr_buf_get_lp(b, &name, &name_len, sizeof(it->namebuf) - 1)) != 0 ||
+      (r = cdr_buf_get_lp(b, &it->data, &it->len, CDR_IPC_MAX_FRAME)) != 0)
+    return r;
+  if (it->op < IPC_STORE_PUT || it->op > IPC_STORE_DELETE || memchr(name, 0, name_len) != NULL)
+    return CDR_ERR_TRUNCATED;
+  if (it->op == IPC_STORE_DELETE && it->len != 0)
+    return CDR_ERR_TRUNCATED;
+  memcpy(it->namebuf, name, name_len);
+  it->namebuf[name_len] = '\0';
+  it->name = it->namebuf;
+  return 0;
+}
+
+int ipc_put_status(struct cdr_buf *b, int ok, const char *message) {
+  int r;
+  size_t n = message ? strnlen(message, CDR_MAX_ERROR_MSG) : 0;
+  if ((r = cdr_buf_put_u8(b, ok ? 1 : 0)) != 0 || (r = cdr_buf_put_lp(b, message ? message : "", n)) != 0)
+    return r;
+  return 0;
+}
+
+int ipc_get_status(struct cdr_buf *b, int *ok, char **message) {
+  uint8_t v;
+  int r;
+  if ((r = cdr_buf_get_u8(b, &v)) != 0)
+    return r;
+  if (v > 1)
+    return CDR_ERR_TRUNCATED;
+  if ((r = cdr_buf_get_lpstr(b, message, CDR_MAX_ERROR_MSG)) != 0)
+    return r;
+  if ((r = cdr_buf_expect_end(b)) != 0) {
+    free(*message);
+    *message = NULL;
+    return r;
+  }
+  *ok = v;
+  return 0;
 }

@@ -1,0 +1,39 @@
+/*
+ * persist.h - the enclave's sealed state across restarts
+ * (docs/design/persistence.md): loading the manifest and table files the
+ * host stores, and asking the host to store new versions.
+ *
+ * Storage goes through the host, which cannot read it: enclave_store()
+ * sends one IPC_STORE with a batch of operations and waits for
+ * IPC_STORED.  It is called from inside a request handler, before the
+ * request is answered, so a client hears "ok" only after its change is
+ * durable.
+ */
+#ifndef CDR_PERSIST_H
+#define CDR_PERSIST_H
+
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "enclave.h"
+
+/* A batch of storage operations being built. */
+struct store_batch {
+  struct cdr_buf ops; /* encoded items */
+  uint32_t n;
+};
+void store_batch_init(struct store_batch *b);
+void store_batch_free(struct store_batch *b);
+int store_batch_add(struct store_batch *b, uint8_t op, const char *name, const void *data, size_t len) CDR_WUR;
+/* Send the batch and wait for the host.  0 when every operation is
+ * durable; CDR_ERR_IO when the host reports a failure (the caller then
+ * refuses the request and keeps its old state); any other error means the
+ * channel is broken (fatal). */
+int enclave_store(struct enclave *e, struct store_batch *b, char *why, size_t whylen) CDR_WUR;
+
+/* IPC handlers for the LOADING state (dispatch.c). */
+int enclave_handle_load(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) CDR_WUR;
+int enclave_handle_load_chunk(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) CDR_WUR;
+int enclave_handle_load_done(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) CDR_WUR;
+
+#endif
