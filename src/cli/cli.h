@@ -44,4 +44,21 @@ int cli_connect_option(int ch, const char *arg, struct cdr_connect_opts *o, int 
 int cli_connect_finish(const char *cmd, int argc, char **argv, int *optind_io, struct cdr_connect_opts *o,
                        int allow_sim);
 
+/* Offline evidence for `cdr attest --evidence` (evidence_input.c). */
+#include <stddef.h>
+#include <stdint.h>
+/* Read an evidence file of raw binary, hex (optional 0x; whitespace
+ * anywhere ignored) or standard base64 (whitespace ignored), told apart
+ * by content.  *out is malloc'd (the caller frees it) and at most
+ * CDR_MAX_EVIDENCE bytes; *format is "binary", "hex" or "base64".  0,
+ * CDR_ERR_NOT_FOUND, CDR_ERR_IO, CDR_ERR_TOO_LARGE, CDR_ERR_NOMEM, or
+ * CDR_ERR_ARG for an empty file or text that is neither hex nor base64. */
+int cli_read_evidence(const char *path, uint8_t **out, size_t *len, const char **format);
+/* The same on bytes already in memory. */
+int cli_decode_evidence(const uint8_t *in, size_t n, uint8_t **out, size_t *len, const char **format);
+/* An RFC 3339 date-time ("2026-01-01T00:00:00Z", fractional seconds and
+ * +hh:mm / -hh:mm offsets allowed, seconds truncated) as seconds since
+ * the epoch; 0 or CDR_ERR_ARG. */
+int cli_parse_rfc3339(const char *s, int64_t *t);
+
 #endif

@@ -1,14 +1,33 @@
 /*
- * cmd_attest.c - `cdr attest [URL]`: verify a server's enclave the way
- * every other command does before its first request (fresh nonce,
- * evidence, platform certificate under the room CA, report_data binding,
- * optional measurement) and print what was attested.  It needs no user
- * key: anyone may check a room before enrolling.
+ * cmd_attest.c - `cdr attest`, in two modes.
+ *
+ * Online, `cdr attest [URL]`: verify a server's enclave the way every
+ * other command does before its first request (fresh nonce, evidence,
+ * platform certificate under the room CA, report_data binding, optional
+ * measurement) and print what was attested.  It needs no user key: anyone
+ * may check a room before enrolling.
+ *
+ * Offline, `cdr attest --evidence FILE --platform snp|tdx|nitro`: verify a
+ * saved piece of hardware evidence (an SEV-SNP report, a TDX quote, a
+ * Nitro attestation document; binary, hex or base64) with the verifiers
+ * of src/attest/hwattest.h at a given time (--at, default now), against
+ * the vendor roots pinned in the project and the certificates and
+ * collateral the evidence does not carry (--certs, --collateral).  It
+ * prints a summary (platform, measurement, report_data, TCB and status,
+ * policy, each check made) even when a check fails, and exits 0 only when
+ * the verifier accepted everything; a TCB status other than UpToDate
+ * fails unless named in --accept-tcb.  Nothing is fetched from the
+ * network in this mode.
  */
 #include <getopt.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "attest/hwattest.h"
 #include "cli.h"
 #include "client/connect.h"
 #include "common/util.h"
@@ -16,19 +35,33 @@
 
 static const char *const CMD = "attest";
 
+/* Caps on what the offline mode reads besides the evidence. */
+#define CERTS_FILE_MAX (1u << 20)
+#define COLLATERAL_FILE_MAX (4u << 20)
+
 static void help(void) {
   printf("Usage: cdr attest [URL] [--expect-measurement HEX] [--allow-sim] [--ca FILE]\n"
-         "                  [--profile NAME]\n\n"
-         "Ask the server's enclave for attestation evidence bound to a fresh random\n"
-         "nonce, verify it, and print the platform, the enclave measurement, the\n"
-         "enclave identity key fingerprint (SHA-256 of its DER SubjectPublicKeyInfo)\n"
-         "and the room id.\n\n"
+         "                  [--profile NAME]\n"
+         "       cdr attest --evidence FILE --platform snp|tdx|nitro [--certs PEM-BUNDLE]\n"
+         "                  [--collateral FILE] [--at RFC3339-TIME] [--expect-measurement HEX]\n"
+         "                  [--expect-report-data HEX] [--accept-tcb STATUS[,STATUS]]\n"
+         "                  [--snp-min-tcb SPEC] [--allow-debug]\n\n"
+         "Online (the first form): ask the server's enclave for attestation evidence\n"
+         "bound to a fresh random nonce, verify it, and print the platform, the enclave\n"
+         "measurement, the enclave identity key fingerprint (SHA-256 of its DER\n"
+         "SubjectPublicKeyInfo) and the room id.\n\n"
          "The evidence must chain to the room CA.  Which CA: --ca FILE; else the CA of\n"
          "the profile whose URL is URL (or of --profile, or of the default profile when\n"
          "no URL is given); else the CA the server itself offers (GET /v1/room), which\n"
          "is then NOT pinned (trust on first use): compare its fingerprint with the\n"
          "one your room administrator printed at `cdr room init`.\n\n"
-         "Options:\n"
+         "Offline (--evidence): verify a saved AMD SEV-SNP attestation report, Intel\n"
+         "TDX quote or AWS Nitro attestation document (raw binary, hex or base64;\n"
+         "detected) against the vendor roots pinned in cdr, without any network\n"
+         "access, and print the platform, the measurement (Nitro: the non-zero PCRs;\n"
+         "TDX: MRTD and RTMR0-3), report_data, the TCB and its status, the policy and\n"
+         "every check made.  Exit status 0 only when every check passed.\n\n"
+         "Options (online):\n"
          "  -m, --expect-measurement HEX  require this enclave measurement (64 hex\n"
          "                                digits: SHA-256 of the cdr-enclave binary)\n"
          "  -s, --allow-sim               accept simulated attestation (sim), which is\n"
@@ -37,10 +70,308 @@ static void help(void) {
          "  -c, --ca FILE                 the room CA certificate (PEM) to verify against\n"
          "  -p, --profile NAME            use this profile's URL and CA\n"
          "  -h, --help                    show this help\n\n"
+         "Options (offline):\n"
+         "      --evidence FILE           the evidence to verify\n"
+         "      --platform P              snp, tdx or nitro\n"
+         "      --certs FILE              one PEM file with the certificates the evidence\n"
+         "                                does not carry (SEV-SNP: the chip's VCEK, and\n"
+         "                                the ASK if it is not pinned); never roots\n"
+         "      --collateral FILE         TDX: the collateral JSON (TCB info, QE identity)\n"
+         "      --at TIME                 verify as of this RFC 3339 time, e.g.\n"
+         "                                2026-01-01T00:00:00Z (default: now)\n"
+         "  -m, --expect-measurement HEX  require this measurement (96 hex digits; SNP:\n"
+         "                                MEASUREMENT, TDX: MRTD, Nitro: PCR0)\n"
+         "      --expect-report-data HEX  require this report_data (128 hex digits)\n"
+         "      --accept-tcb LIST         accept these TCB statuses besides UpToDate,\n"
+         "                                comma-separated, e.g. SWHardeningNeeded\n"
+         "      --snp-min-tcb SPEC        SEV-SNP minimum reported TCB, e.g.\n"
+         "                                bootloader=4,tee=0,snp=27,microcode=222\n"
+         "      --allow-debug             accept a guest whose policy allows debugging\n\n"
          "Environment:\n"
          "  CDR_ALLOW_SIM   1 has the effect of --allow-sim\n"
          "  CDR_CONFIG_DIR  where profiles are kept (default $XDG_CONFIG_HOME/cdr,\n"
          "                  else ~/.config/cdr)\n");
+}
+
+enum {
+  OPT_EVIDENCE = 256,
+  OPT_PLATFORM,
+  OPT_CERTS,
+  OPT_COLLATERAL,
+  OPT_AT,
+  OPT_EXPECT_REPORT_DATA,
+  OPT_ACCEPT_TCB,
+  OPT_SNP_MIN_TCB,
+  OPT_ALLOW_DEBUG,
+};
+
+struct offline_opts {
+  const char *evidence, *platform, *certs, *collateral, *at, *expect_measurement, *expect_report_data;
+  const char *accept_tcb, *snp_min_tcb;
+  int allow_debug;
+};
+
+/* Every certificate of a PEM file, in order (at least one). */
+static int read_cert_bundle(const char *path, STACK_OF(X509) **out) {
+  uint8_t *pem = NULL;
+  size_t len = 0;
+  BIO *bio = NULL;
+  STACK_OF(X509) *sk = NULL;
+  X509 *x;
+  int r;
+
+  *out = NULL;
+  ERR_clear_error();
+  if ((r = cdr_file_read(path, &pem, &len, CERTS_FILE_MAX)) != 0)
+    return cli_fail_err(CMD, r, "cannot read --certs %s", path);
+  r = 1;
+  if (len > (size_t)INT32_MAX || (bio = BIO_new_mem_buf(pem, (int)len)) == NULL ||
+      (sk = sk_X509_new_null()) == NULL) {
+    cli_fail(CMD, "out of memory");
+    goto out;
+  }
+  while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+    if (!sk_X509_push(sk, x)) {
+      X509_free(x);
+      cli_fail(CMD, "out of memory");
+      goto out;
+    }
+  }
+  /* The loop ends at the end of the file (no further PEM block) or at a
+   * block that does not parse; only the first is acceptable. */
+  if (ERR_GET_REASON(ERR_peek_last_error()) != PEM_R_NO_START_LINE) {
+    cli_fail(CMD, "--certs %s: certificate %d does not parse", path, sk_X509_num(sk) + 1);
+    goto out;
+  }
+  if (sk_X509_num(sk) == 0) {
+    cli_fail(CMD, "--certs %s: no PEM certificate in the file", path);
+    goto out;
+  }
+  *out = sk;
+  sk = NULL;
+  r = 0;
+out:
+  ERR_clear_error();
+  sk_X509_pop_free(sk, X509_free);
+  BIO_free(bio);
+  free(pem);
+  return r;
+}
+
+/* "bootloader=4,tee=0,snp=27,microcode=222" (any subset, any order) into
+ * the TCB_VERSION byte layout of cdr_hw_policy.snp_min_tcb. */
+static int parse_snp_min_tcb(const char *spec, uint8_t tcb[8]) {
+  static const struct {
+    const char *name;
+    int byte;
+  } fields[] = {{"bootloader", 0}, {"tee", 1}, {"snp", 6}, {"microcode", 7}};
+  const char *p = spec;
+
+  memset(tcb, 0, 8);
+  while (*p != '\0') {
+    size_t i, n;
+    char *end;
+    unsigned long v;
+    for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+      n = strlen(fields[i].name);
+      if (strncmp(p, fields[i].name, n) == 0 && p[n] == '=')
+        break;
+    }
+    if (i == sizeof(fields) / sizeof(fields[0]))
+      return CDR_ERR_ARG;
+    p += strlen(fields[i].name) + 1;
+    if (*p < '0' || *p > '9')
+      return CDR_ERR_ARG;
+    v = strtoul(p, &end, 10);
+    if (v > 255 || (*end != ',' && *end != '\0'))
+      return CDR_ERR_ARG;
+    tcb[fields[i].byte] = (uint8_t)v;
+    p = *end == ',' ? end + 1 : end;
+    if (*end == ',' && *p == '\0')
+      return CDR_ERR_ARG;
+  }
+  return 0;
+}
+
+/* Is status one of the comma-separated names in list? */
+static int status_listed(const char *list, const char *status) {
+  size_t n = strlen(status);
+  for (const char *p = list; p != NULL && *p != '\0';) {
+    const char *comma = strchr(p, ',');
+    size_t len = comma ? (size_t)(comma - p) : strlen(p);
+    if (len == n && strncmp(p, status, n) == 0)
+      return 1;
+    p = comma ? comma + 1 : NULL;
+  }
+  return 0;
+}
+
+static int all_zero(const uint8_t *p, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (p[i] != 0)
+      return 0;
+  return 1;
+}
+
+static void print_summary(const struct cdr_hw_report *rep, const char *platform_name, const char *evidence,
+                          const char *format, size_t len, int64_t at, int measurement_checked,
+                          int report_data_checked) {
+  char hex[129], when[32];
+
+  cdr_time_format(when, sizeof(when), at);
+  printf("platform:     %s\n", platform_name);
+  printf("evidence:     %s (%s, %zu bytes)\n", evidence, format, len);
+  printf("verified at:  %s\n", when);
+  if (rep->platform == CDR_HW_TDX) {
+    cdr_hex_encode(hex, rep->measurement, rep->measurement_len <= 48 ? rep->measurement_len : 48);
+    printf("MRTD:         %s\n", hex);
+    for (int i = 0; i < 4; i++) {
+      cdr_hex_encode(hex, rep->rtmr[i], 48);
+      printf("RTMR%d:        %s\n", i, hex);
+    }
+  } else if (rep->platform == CDR_HW_NITRO && rep->npcrs > 0) {
+    size_t shown = 0;
+    for (size_t i = 0; i < rep->npcrs && i < CDR_HW_MAX_PCRS; i++) {
+      if (all_zero(rep->pcr[i], 48))
+        continue;
+      cdr_hex_encode(hex, rep->pcr[i], 48);
+      printf("PCR%-2zu         %s\n", i, hex);
+      shown++;
+    }
+    printf("              (%zu PCRs, %zu non-zero shown)\n", rep->npcrs, shown);
+  } else if (rep->measurement_len > 0) {
+    cdr_hex_encode(hex, rep->measurement, rep->measurement_len <= 48 ? rep->measurement_len : 48);
+    printf("measurement:  %s\n", hex);
+  }
+  if (rep->measurement_len > 0 && !measurement_checked)
+    printf("              (not compared: no --expect-measurement)\n");
+  if (rep->has_report_data) {
+    cdr_hex_encode(hex, rep->report_data, 64);
+    printf("%s  %s\n", rep->platform == CDR_HW_NITRO ? "user_data:  " : "report_data:", hex);
+    if (!report_data_checked)
+      printf("              (not compared: no --expect-report-data)\n");
+  }
+  if (rep->nitro_nonce_len > 0) {
+    cdr_hex_encode(hex, rep->nitro_nonce, rep->nitro_nonce_len <= 64 ? rep->nitro_nonce_len : 64);
+    printf("nonce:        %s\n", hex);
+  }
+  printf("TCB:          %s\n", rep->tcb[0] ? rep->tcb : "(none reported)");
+  printf("TCB status:   %s\n",
+         rep->tcb_status[0] ? rep->tcb_status
+                            : (rep->platform == CDR_HW_SNP ? "none (SEV-SNP has no TCB status; see --snp-min-tcb)"
+                                                           : "(none)"));
+  printf("policy:       %s\n", rep->policy[0] ? rep->policy : "(none)");
+  printf("debug:        %s\n", rep->debug ? "ENABLED" : "disabled");
+  printf("checks:\n");
+  for (size_t i = 0; i < rep->nchecks && i < CDR_HW_MAX_CHECKS; i++)
+    printf("  [%s] %s: %s\n", rep->checks[i].ok ? "ok" : "FAIL", rep->checks[i].name, rep->checks[i].detail);
+}
+
+static int attest_offline(const struct offline_opts *o) {
+  struct cdr_hw_policy policy;
+  struct cdr_hw_report *rep = NULL;
+  uint8_t measurement[48], report_data[64], *evidence = NULL, *collateral = NULL;
+  size_t evidence_len = 0, collateral_len = 0;
+  const char *format = "binary", *platform_name;
+  enum cdr_hw_platform platform;
+  int r, rc = 1;
+
+  memset(&policy, 0, sizeof(policy));
+  /* Options first: usage errors before any file is read. */
+  if (o->platform == NULL)
+    return cli_usage(CMD, "--evidence needs --platform snp, tdx or nitro");
+  if (strcmp(o->platform, "snp") == 0) {
+    platform = CDR_HW_SNP;
+    platform_name = "AMD SEV-SNP";
+  } else if (strcmp(o->platform, "tdx") == 0) {
+    platform = CDR_HW_TDX;
+    platform_name = "Intel TDX";
+  } else if (strcmp(o->platform, "nitro") == 0) {
+    platform = CDR_HW_NITRO;
+    platform_name = "AWS Nitro Enclaves";
+  } else {
+    return cli_usage(CMD, "--platform must be snp, tdx or nitro");
+  }
+  policy.at = cdr_now();
+  if (o->at != NULL && cli_parse_rfc3339(o->at, &policy.at) != 0)
+    return cli_usage(CMD, "--at must be an RFC 3339 time such as 2026-01-01T00:00:00Z");
+  if (o->expect_measurement != NULL) {
+    if (cdr_hex_decode(measurement, sizeof(measurement), o->expect_measurement) != 0)
+      return cli_usage(CMD, "with --evidence, --expect-measurement must be 96 hex digits (48 bytes)");
+    policy.expect_measurement = measurement;
+    policy.expect_measurement_len = sizeof(measurement);
+  }
+  if (o->expect_report_data != NULL) {
+    if (cdr_hex_decode(report_data, sizeof(report_data), o->expect_report_data) != 0)
+      return cli_usage(CMD, "--expect-report-data must be 128 hex digits (64 bytes)");
+    policy.expect_report_data = report_data;
+  }
+  if (o->snp_min_tcb != NULL) {
+    if (platform != CDR_HW_SNP)
+      return cli_usage(CMD, "--snp-min-tcb applies to --platform snp only");
+    if (parse_snp_min_tcb(o->snp_min_tcb, policy.snp_min_tcb) != 0)
+      return cli_usage(CMD, "--snp-min-tcb takes bootloader=N,tee=N,snp=N,microcode=N (each 0-255)");
+  }
+  policy.allow_debug = o->allow_debug;
+  policy.accept_tcb_statuses = o->accept_tcb;
+
+  if ((r = cli_read_evidence(o->evidence, &evidence, &evidence_len, &format)) != 0) {
+    if (r == CDR_ERR_ARG)
+      cli_fail(CMD, "%s is neither binary evidence nor hex nor base64", o->evidence);
+    else
+      cli_fail_err(CMD, r, "cannot read --evidence %s", o->evidence);
+    goto out;
+  }
+  if (o->certs != NULL && read_cert_bundle(o->certs, &policy.certs) != 0)
+    goto out;
+  if (o->collateral != NULL) {
+    if ((r = cdr_file_read(o->collateral, &collateral, &collateral_len, COLLATERAL_FILE_MAX)) != 0) {
+      cli_fail_err(CMD, r, "cannot read --collateral %s", o->collateral);
+      goto out;
+    }
+    policy.collateral = collateral;
+    policy.collateral_len = collateral_len;
+  }
+  if ((rep = calloc(1, sizeof(*rep))) == NULL) {
+    cli_fail(CMD, "out of memory");
+    goto out;
+  }
+
+  switch (platform) {
+  case CDR_HW_SNP: r = cdr_verify_snp(evidence, evidence_len, &policy, rep); break;
+  case CDR_HW_TDX: r = cdr_verify_tdx(evidence, evidence_len, &policy, rep); break;
+  case CDR_HW_NITRO: r = cdr_verify_nitro(evidence, evidence_len, &policy, rep); break;
+  default: r = CDR_ERR_INTERNAL; break;
+  }
+  /* The verifiers refuse unaccepted TCB statuses themselves; this keeps
+   * the CLI's promise even if one did not. */
+  if (r == 0 && rep->tcb_status[0] != '\0' && strcmp(rep->tcb_status, "UpToDate") != 0 &&
+      !status_listed(o->accept_tcb, rep->tcb_status)) {
+    cdr_hw_check(rep, 0, "TCB status", "%s is not UpToDate and not accepted with --accept-tcb", rep->tcb_status);
+    r = CDR_ERR_ATTEST_TCB;
+  }
+  print_summary(rep, platform_name, o->evidence, format, evidence_len, policy.at, policy.expect_measurement != NULL,
+                policy.expect_report_data != NULL);
+  if (r != 0) {
+    const struct cdr_hw_check *failed = NULL;
+    for (size_t i = 0; i < rep->nchecks && i < CDR_HW_MAX_CHECKS; i++)
+      if (!rep->checks[i].ok)
+        failed = &rep->checks[i];
+    printf("result:       FAILED\n");
+    if (failed != NULL)
+      cli_fail(CMD, "%s: %s (%s: %s)", cdr_err_code(r), cdr_err_describe(r), failed->name, failed->detail);
+    else
+      cli_fail(CMD, "%s: %s", cdr_err_code(r), cdr_err_describe(r));
+    goto out;
+  }
+  printf("result:       attestation verified\n");
+  rc = 0;
+out:
+  free(rep);
+  free(evidence);
+  free(collateral);
+  sk_X509_pop_free(policy.certs, X509_free);
+  return rc;
 }
 
 int cmd_attest(int argc, char **argv) {
@@ -48,25 +379,56 @@ int cmd_attest(int argc, char **argv) {
                                        {"allow-sim", no_argument, NULL, 's'},
                                        {"ca", required_argument, NULL, 'c'},
                                        {"profile", required_argument, NULL, 'p'},
+                                       {"evidence", required_argument, NULL, OPT_EVIDENCE},
+                                       {"platform", required_argument, NULL, OPT_PLATFORM},
+                                       {"certs", required_argument, NULL, OPT_CERTS},
+                                       {"collateral", required_argument, NULL, OPT_COLLATERAL},
+                                       {"at", required_argument, NULL, OPT_AT},
+                                       {"expect-report-data", required_argument, NULL, OPT_EXPECT_REPORT_DATA},
+                                       {"accept-tcb", required_argument, NULL, OPT_ACCEPT_TCB},
+                                       {"snp-min-tcb", required_argument, NULL, OPT_SNP_MIN_TCB},
+                                       {"allow-debug", no_argument, NULL, OPT_ALLOW_DEBUG},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   struct cdr_connect_opts o;
+  struct offline_opts off;
   struct cdr_connection k;
   char why[1024], meas[65], idfp[65], rid[33], cafp[96], when[32];
-  int ch, allow_sim = 0, rc = 1;
+  int ch, allow_sim = 0, offline_only = 0, rc = 1;
 
   memset(&o, 0, sizeof(o));
+  memset(&off, 0, sizeof(off));
   opterr = 0; /* our own one-line message instead of getopt's */
   while ((ch = getopt_long(argc, argv, "m:sc:p:h", opts, NULL)) != -1) {
     switch (ch) {
-    case 'm': o.expect_measurement = optarg; break;
+    case 'm': o.expect_measurement = off.expect_measurement = optarg; break;
     case 's': allow_sim = 1; break;
     case 'c': o.ca = optarg; break;
     case 'p': o.profile = optarg; break;
+    case OPT_EVIDENCE: off.evidence = optarg; break;
+    case OPT_PLATFORM: off.platform = optarg; offline_only = 1; break;
+    case OPT_CERTS: off.certs = optarg; offline_only = 1; break;
+    case OPT_COLLATERAL: off.collateral = optarg; offline_only = 1; break;
+    case OPT_AT: off.at = optarg; offline_only = 1; break;
+    case OPT_EXPECT_REPORT_DATA: off.expect_report_data = optarg; offline_only = 1; break;
+    case OPT_ACCEPT_TCB: off.accept_tcb = optarg; offline_only = 1; break;
+    case OPT_SNP_MIN_TCB: off.snp_min_tcb = optarg; offline_only = 1; break;
+    case OPT_ALLOW_DEBUG: off.allow_debug = 1; offline_only = 1; break;
     case 'h': help(); return 0;
     default: return cli_usage(CMD, "unknown option or missing argument: %s", argv[optind - 1]);
     }
   }
+
+  if (off.evidence != NULL) {
+    if (argc - optind > 0)
+      return cli_usage(CMD, "--evidence takes no URL: it verifies the file offline");
+    if (o.ca != NULL || o.profile != NULL || allow_sim)
+      return cli_usage(CMD, "--ca, --profile and --allow-sim are for the online mode, not --evidence");
+    return attest_offline(&off);
+  }
+  if (offline_only)
+    return cli_usage(CMD, "--platform and the other offline options need --evidence FILE");
+
   if (argc - optind > 1)
     return cli_usage(CMD, "expected at most one URL");
   if (argc - optind == 1) {
