@@ -43,9 +43,9 @@ struct cdr_hw_policy {
   int64_t at;                          /* verification time, seconds since the epoch */
   const uint8_t *expect_measurement;   /* SNP: measurement; TDX: MRTD; Nitro: PCR0; NULL: any */
   size_t expect_measurement_len;       /* 48 for all three */
-  const uint8_t *expect_report_data;   /* 64 bytes (Nitro: compared with user_data
-                                        * or, if empty, nonce... see verify_nitro.c); NULL: any */
-  int allow_debug;                     /* accept debug-enabled guests */
+  const uint8_t *expect_report_data;   /* 64 bytes (Nitro: user_data must be exactly
+                                        * these 64 bytes); NULL: any */
+  int allow_debug;                     /* accept debug-enabled guests (Nitro: PCR0 all zero) */
   const char *accept_tcb_statuses;     /* comma list of statuses other than
                                         * UpToDate to accept, e.g. "SWHardeningNeeded"; NULL: none */
   uint8_t snp_min_tcb[8];              /* SNP: minimum reported TCB bytes (bootloader,
@@ -75,7 +75,7 @@ struct cdr_hw_report {
   char tcb_status[48];                 /* "UpToDate", "OutOfDate", ... ("" if none) */
   char policy[160];                    /* human rendering of the guest policy / attributes */
   int debug;                           /* guest debug enabled */
-  uint8_t nitro_nonce[64];             /* Nitro nonce and public key, when present */
+  uint8_t nitro_nonce[64];             /* Nitro nonce, when present */
   size_t nitro_nonce_len;
   struct cdr_hw_check checks[CDR_HW_MAX_CHECKS];
   size_t nchecks;
