@@ -2,8 +2,10 @@
 # demo.sh - the main job of CDR on embedded defaults (SoftHSM2 token, sim
 # attestation, in-enclave SQLite), on loopback:
 #   a room admin creates a room and invites two organisations;
-#   St. Mary's Hospital (provider) uploads a patient CSV;
-#   a research institute (analyst) runs an aggregate query;
+#   St. Mary's Hospital (provider) uploads a patient CSV, which it owns,
+#   hides its free-text notes and lets analysts read the rest;
+#   a research institute (analyst) lists what it can see and runs an
+#   aggregate query;
 #   the analyst's CLI prints the decrypted result.
 # Run through `make demo`, which installs what is missing and builds first.
 set -euo pipefail
@@ -53,6 +55,16 @@ step "Hospital: upload 5,000 patient records (encrypted to the enclave)"
 bash "$top/scripts/gen-patients.sh" 5000 2026 >"$work/patients.csv"
 "$CDR" upload --profile hospital patients "$work/patients.csv"
 rm -f "$work/patients.csv"
+
+step "Hospital: hide the free-text note column, then let analysts read the table"
+"$CDR" hide --profile hospital patients note
+"$CDR" grant --profile hospital patients --to role:analyst
+
+step "Analyst: the tables it can see, and its access"
+"$CDR" tables --profile analyst
+
+step "Analyst: the hidden column stays in the enclave"
+"$CDR" query --profile analyst "SELECT patient_id, note FROM patients LIMIT 3" || true
 
 step "Analyst: aggregate query, decrypted only on the analyst's machine"
 "$CDR" query --profile analyst --format table \

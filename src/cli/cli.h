@@ -17,6 +17,11 @@ int cmd_enroll(int argc, char **argv);   /* cmd_enroll.c */
 int cmd_attest(int argc, char **argv);   /* cmd_attest.c */
 int cmd_upload(int argc, char **argv);   /* cmd_upload.c */
 int cmd_query(int argc, char **argv);    /* cmd_query.c */
+int cmd_tables(int argc, char **argv);   /* cmd_tables.c */
+int cmd_grant(int argc, char **argv);    /* grant (cmd_grant.c) */
+int cmd_revoke_grant(int argc, char **argv); /* revoke-grant (cmd_grant.c) */
+int cmd_hide(int argc, char **argv);     /* cmd_hide.c */
+int cmd_drop(int argc, char **argv);     /* cmd_drop.c */
 
 /* Print "cdr <cmd>: <message>" to stderr; returns 1 for `return cli_fail(...)`. */
 int cli_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -43,6 +48,15 @@ struct cdr_connect_opts;
 int cli_connect_option(int ch, const char *arg, struct cdr_connect_opts *o, int *allow_sim);
 int cli_connect_finish(const char *cmd, int argc, char **argv, int *optind_io, struct cdr_connect_opts *o,
                        int allow_sim);
+
+/* Table management (cli_op.c): print the connection options' help, and
+ * run one operation without payload (header borrowed; NULL is reported
+ * as invalid UTF-8): connect, attest, open a session, send, and either
+ * return 0 with *result set (the caller json_decref's it) or print the
+ * failure and return 1. */
+#include <jansson.h>
+void cli_connect_help(void);
+int cli_room_op(const char *cmd, struct cdr_connect_opts *o, json_t *header, json_t **result);
 
 /* Offline evidence for `cdr attest --evidence` (evidence_input.c). */
 #include <stddef.h>

@@ -1,6 +1,7 @@
 /*
- * cmd_upload.c - `cdr upload [URL --key K --cert C] TABLE FILE.csv`: a
- * provider uploads a CSV file as a new table.  The file is read whole
+ * cmd_upload.c - `cdr upload [URL --key K --cert C] TABLE FILE.csv
+ * [--replace]`: a provider uploads a CSV file as a new table (which it
+ * then owns), or replaces the rows and columns of a table it owns.  The file is read whole
  * (at most 64 MiB, checked before reading and before connecting), sealed
  * to the attested enclave in one request, and wiped from memory after.
  */
@@ -19,14 +20,20 @@
 static const char *const CMD = "upload";
 
 static void help(void) {
-  printf("Usage: cdr upload [URL --key KEY --cert CERT] TABLE FILE.csv [options]\n\n"
+  printf("Usage: cdr upload [URL --key KEY --cert CERT] TABLE FILE.csv [--replace] [options]\n\n"
          "Upload FILE.csv as the new table TABLE (role provider).  The CSV is RFC 4180,\n"
          "UTF-8, with a header row naming the columns; at most 64 MiB.  It is\n"
          "encrypted end to end to the enclave, after attestation.\n\n"
+         "You own the table: only you can read it until you grant access\n"
+         "(`cdr grant`).  With --replace, TABLE must be yours already; its rows and\n"
+         "columns are replaced in one step (if the upload fails the old table stays),\n"
+         "and its grants and hidden columns carry over to the columns that keep\n"
+         "their names.\n\n"
          "Without URL, the profile (--profile NAME, or the default one saved by\n"
          "`cdr enroll`) gives the URL, key, certificate and room CA.  With URL, give\n"
          "--key and --cert, or a profile for that URL is used.\n\n"
          "Options:\n"
+         "  -r, --replace                 replace your existing table TABLE\n"
          "  -k, --key KEY                 your private key (PEM)\n"
          "  -C, --cert CERT               your certificate from `cdr enroll` (PEM)\n"
          "  -c, --ca FILE                 the room CA certificate (default: the profile's,\n"
@@ -44,7 +51,8 @@ static void help(void) {
 }
 
 int cmd_upload(int argc, char **argv) {
-  static const struct option opts[] = {CLI_CONNECT_LONGOPTS, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+  static const struct option opts[] = {{"replace", no_argument, NULL, 'r'}, CLI_CONNECT_LONGOPTS,
+                                       {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
   struct cdr_connect_opts o;
   struct cdr_connection k;
   const char *table, *file;
@@ -53,15 +61,16 @@ int cmd_upload(int argc, char **argv) {
   size_t csv_len = 0, i;
   json_t *res = NULL, *cols, *col, *rows;
   struct stat st;
-  int ch, r, allow_sim = 0, rc = 1, npos;
+  int ch, r, allow_sim = 0, rc = 1, npos, replace = 0;
 
   memset(&o, 0, sizeof(o));
   memset(&k, 0, sizeof(k));
   opterr = 0; /* our own one-line message instead of getopt's */
-  while ((ch = getopt_long(argc, argv, CLI_CONNECT_SHORTOPTS "h", opts, NULL)) != -1) {
+  while ((ch = getopt_long(argc, argv, "r" CLI_CONNECT_SHORTOPTS "h", opts, NULL)) != -1) {
     if (cli_connect_option(ch, optarg, &o, &allow_sim))
       continue;
     switch (ch) {
+    case 'r': replace = 1; break;
     case 'h': help(); return 0;
     default: return cli_usage(CMD, "unknown option or missing argument: %s", argv[optind - 1]);
     }
@@ -97,7 +106,7 @@ int cmd_upload(int argc, char **argv) {
   if (!k.ca_pinned)
     fprintf(stderr, "note: using the room CA that the server offered (not pinned); your certificate verifies "
                     "under it\n");
-  if ((r = cdr_client_upload(k.client, k.session, table, csv, csv_len, &res)) != 0) {
+  if ((r = cdr_client_upload_ex(k.client, k.session, table, replace, csv, csv_len, &res)) != 0) {
     cdr_client_error_text(k.client, r, text, sizeof(text));
     cli_fail(CMD, "%s", text);
     goto out;
@@ -105,7 +114,7 @@ int cmd_upload(int argc, char **argv) {
   cols = json_object_get(res, "columns");
   rows = json_object_get(res, "rows");
   cdr_sanitize(safe, sizeof(safe), cdr_json_string(res, "table") ? cdr_json_string(res, "table") : table);
-  printf("uploaded table %s: %" JSON_INTEGER_FORMAT " rows\n", safe, json_is_integer(rows) ? json_integer_value(rows) : 0);
+  printf("%s table %s: %" JSON_INTEGER_FORMAT " rows\n", replace ? "replaced" : "uploaded", safe, json_is_integer(rows) ? json_integer_value(rows) : 0);
   if (json_is_array(cols) && json_array_size(cols) > 0) {
     printf("columns:");
     json_array_foreach(cols, i, col) {

@@ -38,6 +38,11 @@ static const struct command commands[] = {
     {"attest", cmd_attest, "verify a server's enclave and print what it attests"},
     {"upload", cmd_upload, "upload a CSV file as a table (providers)"},
     {"query", cmd_query, "run a SQL query in the enclave and print the result"},
+    {"tables", cmd_tables, "list the tables you can see: owner, rows, your access, columns"},
+    {"grant", cmd_grant, "let a user or a role read your table (owners)"},
+    {"revoke-grant", cmd_revoke_grant, "take a grant back (owners)"},
+    {"hide", cmd_hide, "hide a column of your table from everyone else (owners)"},
+    {"drop", cmd_drop, "delete your table (owners)"},
 };
 
 static void usage(FILE *f) {
@@ -50,7 +55,7 @@ static void usage(FILE *f) {
              "end-to-end encrypted session with the attested key.\n\n"
              "Commands:\n");
   for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-    fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
   fprintf(f, "\nA typical user:\n"
              "  cdr keygen alice.key\n"
              "  cdr enroll https://room.example:8443 --key alice.key --token cdr1.... --out alice.crt\n"

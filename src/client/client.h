@@ -275,9 +275,18 @@ int cdr_response_verify(struct cdr_client *c, const struct cdr_session *s, const
  * on success. */
 int cdr_client_request(struct cdr_client *c, struct cdr_session *s, const char *header_json, const void *payload,
                        size_t payload_len, json_t **plain) CDR_WUR;
-/* The two operations.  *result is the decrypted response object. */
+/* The operations (PROTOCOL 4.7).  *result is the decrypted response
+ * object. */
 int cdr_client_query(struct cdr_client *c, struct cdr_session *s, const char *sql, json_t **result) CDR_WUR;
 int cdr_client_upload(struct cdr_client *c, struct cdr_session *s, const char *table, const void *csv, size_t len,
                       json_t **result) CDR_WUR;
+/* Upload with "replace": true when replace != 0 (the owner replaces its
+ * own table). */
+int cdr_client_upload_ex(struct cdr_client *c, struct cdr_session *s, const char *table, int replace, const void *csv,
+                         size_t len, json_t **result) CDR_WUR;
+/* Any operation without a payload (tables, grant, revoke_grant, hide,
+ * drop): header is the request header object (borrowed), e.g.
+ * {"op":"grant","table":"t","to":"role:analyst"}. */
+int cdr_client_op(struct cdr_client *c, struct cdr_session *s, json_t *header, json_t **result) CDR_WUR;
 
 #endif

@@ -272,18 +272,43 @@ int cdr_client_query(struct cdr_client *c, struct cdr_session *s, const char *sq
   return r;
 }
 
-int cdr_client_upload(struct cdr_client *c, struct cdr_session *s, const char *table, const void *csv, size_t len,
-                      json_t **result) {
+int cdr_client_upload_ex(struct cdr_client *c, struct cdr_session *s, const char *table, int replace, const void *csv,
+                         size_t len, json_t **result) {
   char *hdr = NULL;
+  json_t *h;
   int r;
   *result = NULL;
   if (len > CDR_MAX_UPLOAD_BYTES) {
     cdr_client_set_detail(c, "the CSV is larger than %u bytes", (unsigned)CDR_MAX_UPLOAD_BYTES);
     return CDR_ERR_TOO_LARGE;
   }
-  if ((r = header_dump(c, json_pack("{s:s, s:s}", "op", "upload", "table", table), &hdr, "table name")) != 0)
+  h = replace ? json_pack("{s:s, s:s, s:b}", "op", "upload", "table", table, "replace", 1)
+              : json_pack("{s:s, s:s}", "op", "upload", "table", table);
+  if ((r = header_dump(c, h, &hdr, "table name")) != 0)
     return r;
   r = cdr_client_request(c, s, hdr, csv, len, result);
+  free(hdr);
+  return r;
+}
+
+int cdr_client_upload(struct cdr_client *c, struct cdr_session *s, const char *table, const void *csv, size_t len,
+                      json_t **result) {
+  return cdr_client_upload_ex(c, s, table, 0, csv, len, result);
+}
+
+int cdr_client_op(struct cdr_client *c, struct cdr_session *s, json_t *header, json_t **result) {
+  char *hdr = NULL;
+  int r;
+  *result = NULL;
+  if (!json_is_object(header)) {
+    cdr_client_set_detail(c, "the request header is not a JSON object");
+    return CDR_ERR_ARG;
+  }
+  /* header_dump consumes its argument: give it a reference of its own. */
+  if ((r = header_dump(c, json_incref(header), &hdr, "request")) != 0)
+    return r;
+  r = cdr_client_request(c, s, hdr, NULL, 0, result);
+  OPENSSL_cleanse(hdr, strlen(hdr)); /* table and user names are confidential */
   free(hdr);
   return r;
 }

@@ -93,6 +93,7 @@ const char *cdr_err_describe(int err) {
   case CDR_ERR_ATTEST_CERT_TIME: return "an attestation certificate is not valid at the verification time";
   case CDR_ERR_ATTEST_TCB: return "the platform's TCB is below the accepted level (or its status was not accepted)";
   case CDR_ERR_ATTEST_DEBUG: return "the attested platform allows debugging, which the policy refuses";
+  case CDR_ERR_ACCESS_DENIED: return "access denied: the table belongs to another user, who has not allowed this";
   case CDR_ERR_RESPONSE_FORGED: return "response failed authentication (forged, swapped or corrupted)";
   case CDR_ERR_SERVER: return "server returned an unexpected answer";
   case CDR_ERR_NETWORK: return "could not reach the server";

@@ -74,6 +74,8 @@
   X(CDR_ERR_ATTEST_CERT_TIME,  "attestation_cert_not_valid_at_time", 502) \
   X(CDR_ERR_ATTEST_TCB,        "attestation_tcb_too_low",   502) \
   X(CDR_ERR_ATTEST_DEBUG,      "attestation_debug_policy",  502) \
+  /* ownership and grants */ \
+  X(CDR_ERR_ACCESS_DENIED,     "access_denied",         403) \
   /* client-side response checks */ \
   X(CDR_ERR_RESPONSE_FORGED,   "response_forged",       502) \
   X(CDR_ERR_SERVER,            "server_error",          502) \

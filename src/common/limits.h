@@ -46,4 +46,17 @@
 /* Accepted difference between a client's timestamp and the enclave clock. */
 #define CDR_MAX_CLOCK_SKEW_S 300u
 
+/* The enclave's catalog of tables (owners, columns, grants).  Every
+ * count and length is checked against these when the catalog changes and
+ * when a sealed catalog is decoded. */
+#define CDR_MAX_TABLES 1024u
+/* Longest column name (the CSV reader's limit). */
+#define CDR_MAX_COLUMN_NAME 256u
+/* Grants on one table. */
+#define CDR_MAX_GRANTS_PER_TABLE 256u
+/* A grantee: a user name, or "role:" and a role name. */
+#define CDR_MAX_GRANTEE_LEN (CDR_MAX_NAME_LEN + 5u)
+/* The encoded catalog as a whole. */
+#define CDR_MAX_CATALOG_BYTES (64u * CDR_MiB)
+
 #endif

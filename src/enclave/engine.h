@@ -11,6 +11,17 @@
  * read-only policy (policy.c, an SQLite authorizer): reads of room tables
  * only; no ATTACH/DETACH, no PRAGMA, no writes or schema changes, no
  * transactions, no load_extension, no reads of sqlite_* internals.
+ *
+ * Ownership (catalog.h): the principal who uploads a table owns it.  A
+ * user statement may read a column of a table only if its principal owns
+ * the table, or the column is not hidden and a grant to the principal's
+ * name or to "role:<its role>" covers the column; a read of no column
+ * (count(*), rowid) needs ownership or any such grant.  The authorizer
+ * checks every column SQLite reports, and the compiled program is
+ * checked again (every table cursor and column it reads), because SQLite
+ * does not report the columns of a JOIN's USING or NATURAL condition.
+ * Only the owner may replace, drop, hide columns of, or grant on a
+ * table.  Role rules (who may upload at all) are the caller's (ops.c).
  * Limits: statement length CDR_MAX_SQL_LEN, one statement per request,
  * run time CDR_SQL_TIME_LIMIT_MS (progress handler), result size
  * CDR_MAX_RESULT_BYTES / CDR_MAX_RESULT_ROWS.
@@ -27,38 +38,91 @@
 #include <stdint.h>
 
 #include "../common/err.h"
+#include "../crypto/x509.h"
 
 struct cdr_engine;
+
+/* The user an engine call acts for: the certificate's name (CN) and role,
+ * and the SHA-256 of the certified key's SubjectPublicKeyInfo (recorded
+ * as a table owner's key).  Borrowed for the length of the call. */
+struct engine_principal {
+  const char *name;
+  enum cdr_role role;
+  uint8_t key_fp[32];
+};
 
 /* Open an empty in-memory database with the policy installed. */
 int engine_open(struct cdr_engine **out) CDR_WUR;
 /* Close and wipe.  NULL is allowed. */
 void engine_close(struct cdr_engine *e);
 
-/* Create table `name` from CSV bytes (RFC 4180; header row names the
- * columns; types INTEGER, REAL or TEXT inferred from all values of a
- * column; an empty field is NULL).  The load is one transaction: on any
- * error nothing is kept.  Errors: CDR_ERR_TABLE_NAME (name must match
- * [A-Za-z_][A-Za-z0-9_]{0,63} and not start with "sqlite_"),
- * CDR_ERR_TABLE_EXISTS, CDR_ERR_CSV (message says the line number and
- * what is wrong: ragged row, bad quoting, invalid UTF-8, empty or
- * duplicate column name, no header), CDR_ERR_TOO_LARGE.
- * *rows_loaded gets the number of data rows. */
-int engine_load_csv(struct cdr_engine *e, const char *name, const uint8_t *csv, size_t len, uint64_t *rows_loaded,
-                    char **errmsg) CDR_WUR;
+/* Create table `name`, owned by `owner`, from CSV bytes (RFC 4180;
+ * header row names the columns; types INTEGER, REAL or TEXT inferred
+ * from all values of a column; an empty field is NULL).  The load is one
+ * transaction: on any error nothing is kept.
+ * With replace != 0 the table must exist and belong to owner (same
+ * name); its rows and schema are replaced in one transaction (a failure
+ * leaves the old table as it was), and its hidden flags and grants carry
+ * over to the columns of the same name (a column-list grant none of
+ * whose columns survives is dropped).
+ * Errors: CDR_ERR_TABLE_NAME (name must match [A-Za-z_][A-Za-z0-9_]{0,63}
+ * and not start with "sqlite_"), CDR_ERR_TABLE_EXISTS, CDR_ERR_NOT_FOUND
+ * (replace of a missing table), CDR_ERR_ACCESS_DENIED (replace of another
+ * user's table), CDR_ERR_CSV (message says the line number and what is
+ * wrong: ragged row, bad quoting, invalid UTF-8, empty or duplicate
+ * column name, no header), CDR_ERR_TOO_LARGE (the CSV, the number of
+ * tables, or the catalog).  *rows_loaded gets the number of data rows. */
+int engine_load_csv(struct cdr_engine *e, const struct engine_principal *owner, const char *name, const uint8_t *csv,
+                    size_t len, int replace, uint64_t *rows_loaded, char **errmsg) CDR_WUR;
 
-/* Run one read-only statement and render its whole result as a JSON
- * document (UTF-8, malloc'd, NUL-terminated), exactly:
+/* Run one read-only statement for `who` and render its whole result as
+ * a JSON document (UTF-8, malloc'd, NUL-terminated), exactly:
  *   {"columns":["a","b"],"rows":[[1,"x"],[2.5,null]],"row_count":2}
  * Values: INTEGER -> JSON integer, REAL -> JSON number (non-finite as the
  * strings "inf", "-inf", "nan"), TEXT -> JSON string (if not valid UTF-8,
  * {"hex":"..."}), BLOB -> {"hex":"..."}, NULL -> null.
- * Errors: CDR_ERR_SQL_DENIED (message says what the policy refused and
- * why, e.g. "ATTACH is not allowed: queries in a data room are
- * read-only"), CDR_ERR_SQL_ERROR (SQLite's message), CDR_ERR_SQL_TIMEOUT,
- * CDR_ERR_RESULT_TOO_LARGE, CDR_ERR_TOO_LARGE (statement too long). */
-int engine_query_json(struct cdr_engine *e, const char *sql, size_t sqllen, char **json_out, size_t *json_len,
-                      uint64_t *rows_out, char **errmsg) CDR_WUR;
+ * Errors: CDR_ERR_ACCESS_DENIED (a table or column who may not read; the
+ * message names it and says why, e.g. "no access to column
+ * patients.ssn: the column is hidden by its owner"), CDR_ERR_SQL_DENIED
+ * (message says what the policy refused and why, e.g. "ATTACH is not
+ * allowed: queries in a data room are read-only"), CDR_ERR_SQL_ERROR
+ * (SQLite's message), CDR_ERR_SQL_TIMEOUT, CDR_ERR_RESULT_TOO_LARGE,
+ * CDR_ERR_TOO_LARGE (statement too long). */
+int engine_query_json(struct cdr_engine *e, const struct engine_principal *who, const char *sql, size_t sqllen,
+                      char **json_out, size_t *json_len, uint64_t *rows_out, char **errmsg) CDR_WUR;
+
+/* Owner operations.  Each fails with CDR_ERR_NOT_FOUND if the table (or
+ * column, or grant) does not exist and CDR_ERR_ACCESS_DENIED unless who
+ * owns the table; the message names the table.  Names of tables and
+ * columns match without ASCII case. */
+
+/* Drop the table and its catalog entry. */
+int engine_drop(struct cdr_engine *e, const struct engine_principal *who, const char *table, char **errmsg) CDR_WUR;
+/* Grant `grantee` (a user name or "role:analyst|provider|auditor") read
+ * access to columns[0..ncolumns) of table, or to every column when
+ * columns is NULL.  A grant replaces the grantee's earlier grant on the
+ * table.  CDR_ERR_ARG for a bad grantee, a grant to the owner, or an
+ * empty or repeating column list; CDR_ERR_NOT_FOUND names a missing
+ * column; CDR_ERR_TOO_LARGE past CDR_MAX_GRANTS_PER_TABLE. */
+int engine_grant(struct cdr_engine *e, const struct engine_principal *who, const char *table, const char *grantee,
+                 const char *const *columns, size_t ncolumns, char **errmsg) CDR_WUR;
+/* Remove grantee's grant on table. */
+int engine_revoke_grant(struct cdr_engine *e, const struct engine_principal *who, const char *table,
+                        const char *grantee, char **errmsg) CDR_WUR;
+/* Set (hidden != 0) or clear the hidden flag of a column: a hidden
+ * column is readable by the owner only, whatever the grants say. */
+int engine_hide(struct cdr_engine *e, const struct engine_principal *who, const char *table, const char *column,
+                int hidden, char **errmsg) CDR_WUR;
+
+/* The tables `who` can see (owns, or holds a grant on), as a JSON array
+ * (malloc'd, NUL-terminated), in upload order:
+ *   [{"name":"t","owner":"cn","owner_key_sha256":"<hex>","created_at":N,
+ *     "rows":N,"access":"owner"|"all"|"columns",
+ *     "columns":[{"name":"a","type":"TEXT","hidden":false,"readable":true}],
+ *     "grants":[{"to":"role:analyst","columns":"all"|["a"]}]}]
+ * "grants" is present for the owner only. */
+int engine_tables_json(struct cdr_engine *e, const struct engine_principal *who, char **json_out, size_t *json_len,
+                       char **errmsg) CDR_WUR;
 
 /* Test hooks: lower the per-query time limit (0 restores
  * CDR_SQL_TIME_LIMIT_MS) and the result limits (0 restores

@@ -17,7 +17,19 @@
  *     life; the policy is in user mode except while the engine runs its
  *     own statements (loading a CSV, opening), so whatever SQLite
  *     prepares on a user's behalf, even a re-prepare inside
- *     sqlite3_step, is checked.
+ *     sqlite3_step, is checked.  The policy reads the catalog (owners,
+ *     hidden columns, grants) and the principal of the current call.
+ *   - The catalog changes only after the SQLite change it describes has
+ *     committed, and cannot fail then (room is reserved first), so the
+ *     two never disagree.  Uploads and replacements are one transaction
+ *     each: a replacement drops and re-creates the table inside it, so a
+ *     failure anywhere leaves the old table.
+ *   - After a user statement is prepared and passed the authorizer, its
+ *     compiled program is checked too (check_program): every table
+ *     cursor it opens must be a room table the principal may access and
+ *     every column it reads from one must be readable.  SQLite does not
+ *     show the authorizer the columns that a JOIN ... USING or NATURAL
+ *     JOIN compares; the program does.
  *   - A user statement is at most CDR_MAX_SQL_LEN bytes of UTF-8 without
  *     NUL, exactly one statement (only blanks, comments and semicolons
  *     may follow it), read-only by sqlite3_stmt_readonly, and starts
@@ -36,6 +48,7 @@
  */
 #include "engine.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <openssl/crypto.h>
 #include <sqlite3.h>
@@ -47,8 +60,11 @@
 
 #include "../common/limits.h"
 #include "../common/util.h"
+#include "catalog.h"
 #include "csv.h"
 #include "policy.h"
+
+_Static_assert(CSV_MAX_NAME_LEN == CDR_MAX_COLUMN_NAME, "every CSV column name must fit the catalog");
 
 /* SQLite's own cap on statement text.  It must admit the CREATE TABLE
  * the loader writes (and which SQLite re-parses whenever it reloads the
@@ -67,6 +83,7 @@ _Static_assert(CDR_MAX_SQL_LEN <= ENGINE_SQLITE_SQL_LENGTH, "user SQL must fit S
 struct cdr_engine {
   sqlite3 *db;
   struct policy policy;
+  struct catalog catalog; /* every room table: owner, columns, grants */
   unsigned time_limit_ms;
   size_t max_result_bytes;
   uint64_t max_result_rows;
@@ -277,6 +294,8 @@ int engine_open(struct cdr_engine **out) {
   if ((e = calloc(1, sizeof(*e))) == NULL)
     return CDR_ERR_NOMEM;
   policy_init(&e->policy);
+  catalog_init(&e->catalog);
+  policy_set_catalog(&e->policy, &e->catalog);
   e->time_limit_ms = CDR_SQL_TIME_LIMIT_MS;
   e->max_result_bytes = CDR_MAX_RESULT_BYTES;
   e->max_result_rows = CDR_MAX_RESULT_ROWS;
@@ -316,6 +335,7 @@ void engine_close(struct cdr_engine *e) {
   if (e->db != NULL)
     sqlite3_close(e->db);
   policy_free(&e->policy);
+  catalog_free(&e->catalog);
   OPENSSL_cleanse(e, sizeof(*e));
   free(e);
 }
@@ -332,23 +352,6 @@ void engine_set_result_limits(struct cdr_engine *e, size_t max_bytes, uint64_t m
 }
 
 /* ---- loading ---- */
-
-static int table_name_valid(const char *name) {
-  size_t n;
-  if (name == NULL || name[0] == '\0')
-    return 0;
-  n = strlen(name);
-  if (n > CDR_MAX_TABLE_NAME)
-    return 0;
-  if (!((name[0] >= 'A' && name[0] <= 'Z') || (name[0] >= 'a' && name[0] <= 'z') || name[0] == '_'))
-    return 0;
-  for (size_t i = 1; i < n; i++) {
-    char c = name[i];
-    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
-      return 0;
-  }
-  return sqlite3_strnicmp(name, "sqlite_", 7) != 0;
-}
 
 /* *exists = whether some schema object already has this name (SQLite
  * compares names without ASCII case). */
@@ -448,15 +451,35 @@ static int build_sql(const char *name, const struct csv_schema *s, char **create
   return r;
 }
 
-int engine_load_csv(struct cdr_engine *e, const char *name, const uint8_t *csv, size_t len, uint64_t *rows_loaded,
-                    char **errmsg) {
+/* A new catalog entry for a table loaded from schema, owned by owner. */
+static int catalog_entry(struct catalog_table **out, const char *name, const struct engine_principal *owner,
+                         const struct csv_schema *schema) {
+  struct catalog_table *t = catalog_table_new(name, owner->name, owner->key_fp, cdr_now(), schema->nrows);
+  int r = 0;
+  *out = NULL;
+  if (t == NULL)
+    return CDR_ERR_NOMEM; /* name and owner were checked by the caller */
+  for (size_t k = 0; k < schema->ncols && r == 0; k++)
+    r = catalog_table_add_column(t, schema->names[k], csv_type_name(schema->types[k]), 0);
+  if (r != 0) {
+    catalog_table_free(t);
+    return r;
+  }
+  *out = t;
+  return 0;
+}
+
+int engine_load_csv(struct cdr_engine *e, const struct engine_principal *owner, const char *name, const uint8_t *csv,
+                    size_t len, int replace, uint64_t *rows_loaded, char **errmsg) {
   struct csv_schema schema;
   struct csv_parser *p = NULL;
   struct load_ctx lc;
+  struct catalog_table *old = NULL, *nt = NULL;
   sqlite3_stmt *ins = NULL;
-  char *create = NULL, *insert = NULL;
+  char *create = NULL, *insert = NULL, *drop = NULL;
   char cerr[CDR_MAX_ERROR_MSG];
-  int r, rc, exists, in_txn = 0, added = 0;
+  size_t size;
+  int r, rc, exists, in_txn = 0;
 
   memset(&schema, 0, sizeof(schema));
   memset(&lc, 0, sizeof(lc));
@@ -464,29 +487,60 @@ int engine_load_csv(struct cdr_engine *e, const char *name, const uint8_t *csv, 
     *rows_loaded = 0;
   if (errmsg != NULL)
     *errmsg = NULL;
-  if (e == NULL || (csv == NULL && len > 0))
-    return set_err(errmsg, CDR_ERR_ARG, "no engine or no data");
-  if (!table_name_valid(name))
+  if (e == NULL || owner == NULL || owner->name == NULL || (csv == NULL && len > 0))
+    return set_err(errmsg, CDR_ERR_ARG, "no engine, owner or data");
+  if (!catalog_table_name_valid(name))
     return set_err(errmsg, CDR_ERR_TABLE_NAME,
                    "table name must match [A-Za-z_][A-Za-z0-9_]{0,63} and must not start with sqlite_");
   if (len > CDR_MAX_UPLOAD_BYTES)
     return set_err(errmsg, CDR_ERR_TOO_LARGE, "the CSV is %zu bytes; the limit is %u bytes", len,
                    CDR_MAX_UPLOAD_BYTES);
+  if (!catalog_owner_valid(owner->name))
+    return set_err(errmsg, CDR_ERR_ARG, "a certificate name with control characters cannot own a table");
 
   policy_set_mode(&e->policy, POLICY_INTERNAL);
-  if ((r = table_exists(e, name, &exists, errmsg)) != 0)
-    goto out;
-  if (exists) {
-    r = set_err(errmsg, CDR_ERR_TABLE_EXISTS, "table %s already exists", name);
-    goto out;
+  if (replace) {
+    if ((old = catalog_find(&e->catalog, name)) == NULL) {
+      r = set_err(errmsg, CDR_ERR_NOT_FOUND, "there is no table %s to replace", name);
+      goto out;
+    }
+    if (strcmp(old->owner, owner->name) != 0) {
+      r = set_err(errmsg, CDR_ERR_ACCESS_DENIED, "table %s belongs to %s: only its owner can replace it", old->name,
+                  old->owner);
+      goto out;
+    }
+    name = old->name; /* keep the table's spelling */
+  } else {
+    if ((r = table_exists(e, name, &exists, errmsg)) != 0)
+      goto out;
+    if (exists) {
+      r = set_err(errmsg, CDR_ERR_TABLE_EXISTS, "table %s already exists", name);
+      goto out;
+    }
+    if ((r = catalog_reserve(&e->catalog)) != 0) {
+      r = r == CDR_ERR_TOO_LARGE ? set_err(errmsg, r, "the room already holds %u tables", CDR_MAX_TABLES)
+                                 : set_err(errmsg, r, "out of memory");
+      goto out;
+    }
   }
   /* Pass 1: validate everything and infer the column types. */
   if ((r = csv_schema_infer(&schema, csv, len, cerr, sizeof(cerr))) != 0) {
     r = r == CDR_ERR_CSV ? set_err(errmsg, r, "%s", cerr) : set_err(errmsg, r, "out of memory");
     goto out;
   }
-  if ((r = build_sql(name, &schema, &create, &insert)) != 0) {
-    r = set_err(errmsg, r, "out of memory");
+  if ((r = catalog_entry(&nt, name, owner, &schema)) != 0 || (old != NULL && (r = catalog_table_inherit(nt, old)) != 0)) {
+    r = set_err(errmsg, r == CDR_ERR_NOMEM ? r : CDR_ERR_INTERNAL, "loading failed: cannot describe the table");
+    goto out;
+  }
+  size = catalog_encoded_size(&e->catalog) - (old != NULL ? catalog_table_encoded_size(old) : 0);
+  if (size + catalog_table_encoded_size(nt) > CDR_MAX_CATALOG_BYTES) {
+    r = set_err(errmsg, CDR_ERR_TOO_LARGE, "the room's catalog of tables would pass its limit of %u bytes",
+                CDR_MAX_CATALOG_BYTES);
+    goto out;
+  }
+  if ((r = build_sql(name, &schema, &create, &insert)) != 0 ||
+      (replace && (drop = sqlite3_mprintf("DROP TABLE \"%w\"", name)) == NULL)) {
+    r = set_err(errmsg, CDR_ERR_NOMEM, "out of memory");
     goto out;
   }
   if ((rc = sqlite3_exec(e->db, "BEGIN", NULL, NULL, NULL)) != SQLITE_OK) {
@@ -494,6 +548,10 @@ int engine_load_csv(struct cdr_engine *e, const char *name, const uint8_t *csv, 
     goto out;
   }
   in_txn = 1;
+  if (drop != NULL && (rc = sqlite3_exec(e->db, drop, NULL, NULL, NULL)) != SQLITE_OK) {
+    r = sqlite_fail(e, rc, errmsg, "replacing the table failed");
+    goto out;
+  }
   if ((rc = sqlite3_exec(e->db, create, NULL, NULL, NULL)) != SQLITE_OK) {
     r = sqlite_fail(e, rc, errmsg, "creating the table failed");
     goto out;
@@ -522,16 +580,22 @@ int engine_load_csv(struct cdr_engine *e, const char *name, const uint8_t *csv, 
     r = set_err(errmsg, CDR_ERR_INTERNAL, "loading failed: row count changed between passes");
     goto out;
   }
-  if ((r = policy_add_table(&e->policy, name)) != 0) {
-    r = set_err(errmsg, r, "out of memory");
-    goto out;
-  }
-  added = 1;
+  sqlite3_finalize(ins);
+  ins = NULL;
   if ((rc = sqlite3_exec(e->db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK) {
     r = sqlite_fail(e, rc, errmsg, "loading failed");
     goto out;
   }
   in_txn = 0;
+  /* Committed: the catalog follows.  catalog_put replaces `old` (no
+   * allocation) or uses the slot reserved above, so it cannot fail. */
+  nt->rows = lc.rows;
+  if ((r = catalog_put(&e->catalog, nt)) != 0) {
+    r = set_err(errmsg, CDR_ERR_INTERNAL, "loading failed: the catalog could not record the table");
+    goto out;
+  }
+  nt = NULL;
+  old = NULL;
   if (rows_loaded != NULL)
     *rows_loaded = lc.rows;
   r = 0;
@@ -539,14 +603,141 @@ out:
   sqlite3_finalize(ins);
   if (in_txn)
     (void)sqlite3_exec(e->db, "ROLLBACK", NULL, NULL, NULL);
-  if (r != 0 && added)
-    policy_remove_table(&e->policy, name);
   policy_set_mode(&e->policy, POLICY_USER);
+  catalog_table_free(nt);
   csv_parser_free(p);
   csv_schema_free(&schema);
   sqlite3_free(create);
   sqlite3_free(insert);
+  sqlite3_free(drop);
   return r;
+}
+
+/* ---- owner operations ---- */
+
+/* The table `table` if who owns it; else NULL with *r and *errmsg set
+ * (CDR_ERR_NOT_FOUND, CDR_ERR_ACCESS_DENIED naming the owner). */
+static struct catalog_table *owned_table(struct cdr_engine *e, const struct engine_principal *who, const char *table,
+                                         const char *verb, int *r, char **errmsg) {
+  struct catalog_table *t;
+  if (e == NULL || who == NULL || who->name == NULL || table == NULL) {
+    *r = set_err(errmsg, CDR_ERR_ARG, "no engine, user or table");
+    return NULL;
+  }
+  if ((t = catalog_find(&e->catalog, table)) == NULL) {
+    *r = set_err(errmsg, CDR_ERR_NOT_FOUND, "there is no table %.64s", table);
+    return NULL;
+  }
+  if (strcmp(t->owner, who->name) != 0) {
+    *r = set_err(errmsg, CDR_ERR_ACCESS_DENIED, "table %s belongs to %s: only its owner can %s", t->name, t->owner,
+                 verb);
+    return NULL;
+  }
+  *r = 0;
+  return t;
+}
+
+int engine_drop(struct cdr_engine *e, const struct engine_principal *who, const char *table, char **errmsg) {
+  struct catalog_table *t;
+  char *sql;
+  int r, rc;
+  if (errmsg != NULL)
+    *errmsg = NULL;
+  if ((t = owned_table(e, who, table, "drop it", &r, errmsg)) == NULL)
+    return r;
+  if ((sql = sqlite3_mprintf("DROP TABLE \"%w\"", t->name)) == NULL)
+    return set_err(errmsg, CDR_ERR_NOMEM, "out of memory");
+  policy_set_mode(&e->policy, POLICY_INTERNAL);
+  rc = sqlite3_exec(e->db, sql, NULL, NULL, NULL);
+  policy_set_mode(&e->policy, POLICY_USER);
+  sqlite3_free(sql);
+  if (rc != SQLITE_OK)
+    return sqlite_fail(e, rc, errmsg, "dropping the table failed");
+  if ((r = catalog_remove(&e->catalog, t->name)) != 0)
+    return set_err(errmsg, CDR_ERR_INTERNAL, "the catalog lost the table");
+  return 0;
+}
+
+/* Encoded size of a grant to grantee of n named columns (the table's
+ * spelling has the same length: names match without ASCII case). */
+static size_t grant_encoded_size(const char *grantee, const char *const *cols, size_t n) {
+  size_t s = 4 + strlen(grantee) + 1 + 4;
+  for (size_t i = 0; cols != NULL && i < n; i++)
+    s += 4 + strlen(cols[i]);
+  return s;
+}
+
+int engine_grant(struct cdr_engine *e, const struct engine_principal *who, const char *table, const char *grantee,
+                 const char *const *columns, size_t ncolumns, char **errmsg) {
+  struct catalog_table *t;
+  const struct catalog_grant *old;
+  const char *bad = NULL;
+  char b[80];
+  size_t size;
+  int r;
+  if (errmsg != NULL)
+    *errmsg = NULL;
+  if ((t = owned_table(e, who, table, "grant access to it", &r, errmsg)) == NULL)
+    return r;
+  if (!catalog_grantee_valid(grantee))
+    return set_err(errmsg, CDR_ERR_ARG, "a grant goes to a user name or to role:analyst, role:provider or role:auditor");
+  if (strcmp(grantee, t->owner) == 0)
+    return set_err(errmsg, CDR_ERR_ARG, "%s owns table %s already", t->owner, t->name);
+  if (columns != NULL && (ncolumns == 0 || ncolumns > t->ncols))
+    return set_err(errmsg, CDR_ERR_ARG, "the column list must name between 1 and %zu distinct columns of %s",
+                   t->ncols, t->name);
+  for (size_t i = 0; columns != NULL && i < ncolumns; i++)
+    if (columns[i] == NULL || strlen(columns[i]) > CDR_MAX_COLUMN_NAME)
+      return set_err(errmsg, CDR_ERR_ARG, "a column name is missing or too long");
+  old = catalog_grant_find(t, grantee);
+  size = catalog_encoded_size(&e->catalog) + grant_encoded_size(grantee, columns, ncolumns);
+  if (old != NULL)
+    size -= grant_encoded_size(old->grantee, (const char *const *)old->cols, old->ncols);
+  if (size > CDR_MAX_CATALOG_BYTES)
+    return set_err(errmsg, CDR_ERR_TOO_LARGE, "the room's catalog would pass its limit of %u bytes",
+                   CDR_MAX_CATALOG_BYTES);
+  switch ((r = catalog_grant(t, grantee, columns, ncolumns, &bad))) {
+  case 0:
+    return 0;
+  case CDR_ERR_NOT_FOUND:
+    snprintf(b, sizeof(b), "%.64s", bad != NULL ? bad : "?");
+    return set_err(errmsg, r, "table %s has no column %s", t->name, b);
+  case CDR_ERR_ARG:
+    snprintf(b, sizeof(b), "%.64s", bad != NULL ? bad : "?");
+    return set_err(errmsg, r, "column %s is listed twice", b);
+  case CDR_ERR_TOO_LARGE:
+    return set_err(errmsg, r, "table %s already has %u grants", t->name, CDR_MAX_GRANTS_PER_TABLE);
+  default:
+    return set_err(errmsg, r, "out of memory");
+  }
+}
+
+int engine_revoke_grant(struct cdr_engine *e, const struct engine_principal *who, const char *table,
+                        const char *grantee, char **errmsg) {
+  struct catalog_table *t;
+  int r;
+  if (errmsg != NULL)
+    *errmsg = NULL;
+  if ((t = owned_table(e, who, table, "revoke its grants", &r, errmsg)) == NULL)
+    return r;
+  if (grantee == NULL || catalog_revoke(t, grantee) != 0)
+    return set_err(errmsg, CDR_ERR_NOT_FOUND, "%.140s holds no grant on table %s", grantee ? grantee : "?", t->name);
+  return 0;
+}
+
+int engine_hide(struct cdr_engine *e, const struct engine_principal *who, const char *table, const char *column,
+                int hidden, char **errmsg) {
+  struct catalog_table *t;
+  long k;
+  int r;
+  if (errmsg != NULL)
+    *errmsg = NULL;
+  if ((t = owned_table(e, who, table, "hide its columns", &r, errmsg)) == NULL)
+    return r;
+  if ((k = catalog_column_index(t, column)) < 0)
+    return set_err(errmsg, CDR_ERR_NOT_FOUND, "table %s has no column %.64s", t->name, column ? column : "?");
+  t->cols[k].hidden = hidden != 0;
+  return 0;
 }
 
 /* ---- querying ---- */
@@ -785,7 +976,7 @@ static int render_result(struct cdr_engine *e, sqlite3_stmt *st, struct jbuf *j,
     if (e->timed_out) {
       r = set_err(errmsg, CDR_ERR_SQL_TIMEOUT, "query exceeded its time limit of %u ms", e->time_limit_ms);
     } else if (policy_denial(&e->policy) != NULL) {
-      r = set_err(errmsg, CDR_ERR_SQL_DENIED, "%s", policy_denial(&e->policy));
+      r = set_err(errmsg, policy_denial_code(&e->policy), "%s", policy_denial(&e->policy));
     } else if ((rc & 0xff) == SQLITE_NOMEM) {
       r = set_err(errmsg, CDR_ERR_NOMEM, "out of memory");
     } else {
@@ -805,8 +996,209 @@ out:
   return r;
 }
 
-int engine_query_json(struct cdr_engine *e, const char *sql, size_t sqllen, char **json_out, size_t *json_len,
-                      uint64_t *rows_out, char **errmsg) {
+/* ---- the compiled program ---- */
+
+/* The VDBE opcodes check_program looks at (names as EXPLAIN prints them). */
+enum prog_op { PROG_OPEN_READ, PROG_OPEN_WRITE, PROG_OPEN_DUP, PROG_COLUMN, PROG_ROW_DATA };
+
+struct prog_ins {
+  enum prog_op op;
+  long long p1, p2, p3;
+  int p5;
+};
+
+/* SQLite's OPFLAG_P2ISREG (sqliteInt.h): OpenRead's root page comes from a
+ * register. */
+#define ENGINE_OPFLAG_P2ISREG 0x10
+/* Cursor numbers beyond this are not expected from one statement. */
+#define ENGINE_MAX_CURSORS 65536
+
+static int prog_op_of(const char *name, enum prog_op *op) {
+  static const struct {
+    const char *name;
+    enum prog_op op;
+  } ops[] = {{"OpenRead", PROG_OPEN_READ}, {"ReopenIdx", PROG_OPEN_READ}, {"OpenWrite", PROG_OPEN_WRITE},
+             {"OpenDup", PROG_OPEN_DUP},   {"Column", PROG_COLUMN},       {"RowData", PROG_ROW_DATA},
+             {"RowCell", PROG_ROW_DATA}};
+  for (size_t i = 0; name != NULL && i < sizeof(ops) / sizeof(ops[0]); i++) {
+    if (strcmp(name, ops[i].name) == 0) {
+      *op = ops[i].op;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* The room table whose b-tree starts at root page `page` of main, or NULL. */
+static const struct catalog_table *table_at_root(struct cdr_engine *e, long long page, int *rc) {
+  sqlite3_stmt *st = NULL;
+  const struct catalog_table *t = NULL;
+  *rc = sqlite3_prepare_v3(e->db, "SELECT name FROM main.sqlite_schema WHERE type = 'table' AND rootpage = ?1", -1, 0,
+                           &st, NULL);
+  if (*rc == SQLITE_OK && (*rc = sqlite3_bind_int64(st, 1, page)) == SQLITE_OK) {
+    *rc = sqlite3_step(st);
+    if (*rc == SQLITE_ROW)
+      t = catalog_find(&e->catalog, (const char *)sqlite3_column_text(st, 0));
+    if (*rc == SQLITE_ROW || *rc == SQLITE_DONE)
+      *rc = SQLITE_OK;
+  }
+  sqlite3_finalize(st);
+  return t;
+}
+
+/* Collect the instructions of the program of stmt[0..n) that open or
+ * read table cursors, by preparing it again under EXPLAIN (internal
+ * mode: EXPLAIN lists the program, it does not run it). */
+static int program_read(struct cdr_engine *e, const char *stmt, size_t n, struct prog_ins **out, size_t *nout,
+                        char **errmsg) {
+  struct prog_ins *v = NULL, *nv;
+  size_t cnt = 0, cap = 0;
+  sqlite3_stmt *st = NULL;
+  char *sql;
+  int r = 0, rc;
+
+  *out = NULL;
+  *nout = 0;
+  if ((sql = sqlite3_mprintf("EXPLAIN %.*s", (int)n, stmt)) == NULL)
+    return set_err(errmsg, CDR_ERR_NOMEM, "out of memory");
+  if ((rc = sqlite3_prepare_v3(e->db, sql, -1, 0, &st, NULL)) != SQLITE_OK) {
+    r = sqlite_fail(e, rc, errmsg, "checking the statement failed");
+    goto out;
+  }
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    enum prog_op op;
+    if (!prog_op_of((const char *)sqlite3_column_text(st, 1), &op))
+      continue;
+    if (cnt == cap) {
+      cap = cap ? cap * 2 : 64;
+      if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
+        r = set_err(errmsg, CDR_ERR_NOMEM, "out of memory");
+        goto out;
+      }
+      v = nv;
+    }
+    v[cnt].op = op;
+    v[cnt].p1 = sqlite3_column_int64(st, 2);
+    v[cnt].p2 = sqlite3_column_int64(st, 3);
+    v[cnt].p3 = sqlite3_column_int64(st, 4);
+    v[cnt].p5 = sqlite3_column_int(st, 6);
+    cnt++;
+  }
+  if (rc != SQLITE_DONE) {
+    r = e->timed_out ? set_err(errmsg, CDR_ERR_SQL_TIMEOUT, "query exceeded its time limit of %u ms", e->time_limit_ms)
+                     : sqlite_fail(e, rc, errmsg, "checking the statement failed");
+    goto out;
+  }
+  *out = v;
+  *nout = cnt;
+  v = NULL;
+out:
+  sqlite3_finalize(st);
+  sqlite3_free(sql);
+  free(v);
+  return r;
+}
+
+/* Check the program of the user statement stmt[0..n), already prepared
+ * and authorised: every table cursor must be on a room table the
+ * principal may access (OpenRead of anything else, OpenWrite, or a
+ * schema other than main is refused), and every column read from one
+ * (Column; RowData reads them all) must be readable by the principal.
+ * The denial is the policy's sentence.  This is what catches the
+ * columns of JOIN ... USING and NATURAL JOIN, which SQLite never shows
+ * the authorizer.  Cursor numbers are unique within a program, so the
+ * cursors are mapped first and the reads checked after, whatever the
+ * order in which the program jumps between them. */
+static int check_program(struct cdr_engine *e, const char *stmt, size_t n, char **errmsg) {
+  struct prog_ins *ins = NULL;
+  const struct catalog_table **cur = NULL;
+  size_t nins = 0, ncur = 0;
+  int r, rc, changed;
+
+  policy_set_mode(&e->policy, POLICY_INTERNAL);
+  r = program_read(e, stmt, n, &ins, &nins, errmsg);
+  if (r != 0)
+    goto out;
+  for (size_t i = 0; i < nins; i++)
+    if (ins[i].p1 >= 0 && ins[i].p1 < ENGINE_MAX_CURSORS && (size_t)ins[i].p1 >= ncur)
+      ncur = (size_t)ins[i].p1 + 1;
+  if (ncur > 0 && (cur = calloc(ncur, sizeof(*cur))) == NULL) {
+    r = set_err(errmsg, CDR_ERR_NOMEM, "out of memory");
+    goto out;
+  }
+  /* Map the table cursors. */
+  for (size_t i = 0; i < nins; i++) {
+    const struct prog_ins *x = &ins[i];
+    const struct catalog_table *t;
+    if (x->op == PROG_OPEN_WRITE) {
+      r = set_err(errmsg, CDR_ERR_SQL_DENIED, "writing is not allowed: queries in a data room are read-only");
+      goto out;
+    }
+    if (x->op != PROG_OPEN_READ)
+      continue;
+    if (x->p1 < 0 || (size_t)x->p1 >= ncur || x->p3 != 0 || (x->p5 & ENGINE_OPFLAG_P2ISREG) != 0) {
+      r = set_err(errmsg, CDR_ERR_SQL_DENIED, "the statement reads outside the room's tables");
+      goto out;
+    }
+    if ((t = table_at_root(e, x->p2, &rc)) == NULL) {
+      r = rc != SQLITE_OK ? sqlite_fail(e, rc, errmsg, "checking the statement failed")
+                          : set_err(errmsg, CDR_ERR_SQL_DENIED, "the statement reads outside the room's tables");
+      goto out;
+    }
+    if (cur[x->p1] != NULL && cur[x->p1] != t) {
+      r = set_err(errmsg, CDR_ERR_SQL_DENIED, "the statement's program is not understood");
+      goto out;
+    }
+    cur[x->p1] = t;
+  }
+  /* Duplicated cursors read the same table. */
+  do {
+    changed = 0;
+    for (size_t i = 0; i < nins; i++) {
+      const struct prog_ins *x = &ins[i];
+      if (x->op != PROG_OPEN_DUP || x->p1 < 0 || x->p2 < 0 || (size_t)x->p1 >= ncur || (size_t)x->p2 >= ncur)
+        continue;
+      if (cur[x->p2] != NULL && cur[x->p1] != cur[x->p2]) {
+        cur[x->p1] = cur[x->p2];
+        changed = 1;
+      }
+    }
+  } while (changed);
+  /* Table access for every cursor, column access for every read. */
+  policy_set_mode(&e->policy, POLICY_USER);
+  for (size_t i = 0; i < nins; i++) {
+    const struct prog_ins *x = &ins[i];
+    const struct catalog_table *t = x->p1 >= 0 && (size_t)x->p1 < ncur ? cur[x->p1] : NULL;
+    if (t == NULL)
+      continue; /* an ephemeral table, sorter, pseudo or virtual table cursor */
+    if (x->op == PROG_OPEN_READ || x->op == PROG_OPEN_DUP) {
+      rc = policy_check_read(&e->policy, t->name, "");
+    } else if (x->op == PROG_COLUMN) {
+      if (x->p2 < 0 || (unsigned long long)x->p2 >= t->ncols) {
+        r = set_err(errmsg, CDR_ERR_SQL_DENIED, "the statement's program is not understood");
+        goto out;
+      }
+      rc = policy_check_read(&e->policy, t->name, t->cols[x->p2].name);
+    } else { /* the whole record */
+      rc = SQLITE_OK;
+      for (size_t k = 0; k < t->ncols && rc == SQLITE_OK; k++)
+        rc = policy_check_read(&e->policy, t->name, t->cols[k].name);
+    }
+    if (rc != SQLITE_OK) {
+      r = set_err(errmsg, policy_denial_code(&e->policy), "%s", policy_denial(&e->policy));
+      goto out;
+    }
+  }
+  r = 0;
+out:
+  policy_set_mode(&e->policy, POLICY_USER);
+  free(cur);
+  free(ins);
+  return r;
+}
+
+int engine_query_json(struct cdr_engine *e, const struct engine_principal *who, const char *sql, size_t sqllen,
+                      char **json_out, size_t *json_len, uint64_t *rows_out, char **errmsg) {
   struct jbuf j;
   sqlite3_stmt *st = NULL;
   const char *tail = NULL;
@@ -822,8 +1214,8 @@ int engine_query_json(struct cdr_engine *e, const char *sql, size_t sqllen, char
     *rows_out = 0;
   if (errmsg != NULL)
     *errmsg = NULL;
-  if (e == NULL || (sql == NULL && sqllen > 0))
-    return set_err(errmsg, CDR_ERR_ARG, "no engine or no SQL");
+  if (e == NULL || who == NULL || who->name == NULL || (sql == NULL && sqllen > 0))
+    return set_err(errmsg, CDR_ERR_ARG, "no engine, user or SQL");
   if (sqllen > CDR_MAX_SQL_LEN)
     return set_err(errmsg, CDR_ERR_TOO_LARGE, "the SQL statement is %zu bytes; the limit is %u bytes", sqllen,
                    CDR_MAX_SQL_LEN);
@@ -835,6 +1227,7 @@ int engine_query_json(struct cdr_engine *e, const char *sql, size_t sqllen, char
     return set_err(errmsg, CDR_ERR_SQL_ERROR, "empty SQL: the request holds no statement");
 
   policy_set_mode(&e->policy, POLICY_USER);
+  policy_set_principal(&e->policy, who);
   policy_clear_denial(&e->policy);
   e->timed_out = 0;
   e->deadline_ns = mono_ns() + (uint64_t)e->time_limit_ms * 1000000u;
@@ -843,7 +1236,8 @@ int engine_query_json(struct cdr_engine *e, const char *sql, size_t sqllen, char
   rc = sqlite3_prepare_v3(e->db, sql + start, (int)(sqllen - start), 0, &st, &tail);
   if (policy_denial(&e->policy) != NULL || rc == SQLITE_AUTH) {
     const char *why = policy_denial(&e->policy);
-    r = set_err(errmsg, CDR_ERR_SQL_DENIED, "%s", why != NULL ? why : "the statement is not allowed");
+    r = set_err(errmsg, why != NULL ? policy_denial_code(&e->policy) : CDR_ERR_SQL_DENIED, "%s",
+                why != NULL ? why : "the statement is not allowed");
     goto out;
   }
   if (rc != SQLITE_OK) {
@@ -869,6 +1263,8 @@ int engine_query_json(struct cdr_engine *e, const char *sql, size_t sqllen, char
                 "only queries (SELECT, WITH ... SELECT, VALUES) are allowed: a data room is read-only");
     goto out;
   }
+  if ((r = check_program(e, sql + start, (size_t)(tail - (sql + start)), errmsg)) != 0)
+    goto out;
   j.max = e->max_result_bytes;
   if ((r = render_result(e, st, &j, &rows, errmsg)) != 0)
     goto out;
@@ -883,6 +1279,102 @@ out:
   sqlite3_finalize(st);
   sqlite3_progress_handler(e->db, 0, NULL, NULL);
   policy_clear_denial(&e->policy);
+  policy_set_principal(&e->policy, NULL);
+  jb_free(&j);
+  return r;
+}
+
+/* ---- the table list ---- */
+
+static int jb_dump_cb(const char *p, size_t n, void *ud) { return jb_put(ud, p, n) == 0 ? 0 : -1; }
+
+static const char *access_name(enum policy_table_access a) {
+  switch (a) {
+  case POLICY_ACCESS_OWNER: return "owner";
+  case POLICY_ACCESS_ALL: return "all";
+  default: return "columns";
+  }
+}
+
+/* The JSON object describing t to who (access a, not NONE); NULL if
+ * memory runs out. */
+static json_t *table_json(const struct catalog_table *t, const struct engine_principal *who,
+                          enum policy_table_access a) {
+  char fp[65];
+  json_t *o, *cols, *grants = NULL;
+  cdr_hex_encode(fp, t->owner_key_fp, sizeof(t->owner_key_fp));
+  o = json_pack("{s:s,s:s,s:s,s:I,s:I,s:s}", "name", t->name, "owner", t->owner, "owner_key_sha256", fp,
+                "created_at", (json_int_t)t->created_at, "rows", (json_int_t)t->rows, "access", access_name(a));
+  cols = json_array();
+  if (o == NULL || cols == NULL || json_object_set_new(o, "columns", cols) != 0) {
+    json_decref(o);
+    return NULL;
+  }
+  for (size_t k = 0; k < t->ncols; k++) {
+    int readable = policy_access(t, who, t->cols[k].name, NULL, 0) == 0;
+    if (json_array_append_new(cols, json_pack("{s:s,s:s,s:b,s:b}", "name", t->cols[k].name, "type", t->cols[k].type,
+                                              "hidden", t->cols[k].hidden, "readable", readable)) != 0)
+      goto fail;
+  }
+  if (a != POLICY_ACCESS_OWNER)
+    return o;
+  if ((grants = json_array()) == NULL || json_object_set_new(o, "grants", grants) != 0)
+    goto fail;
+  for (size_t i = 0; i < t->ngrants; i++) {
+    const struct catalog_grant *g = &t->grants[i];
+    json_t *gc = g->all_columns ? json_string("all") : json_array();
+    for (size_t k = 0; gc != NULL && !g->all_columns && k < g->ncols; k++)
+      if (json_array_append_new(gc, json_string(g->cols[k])) != 0) {
+        json_decref(gc);
+        gc = NULL;
+      }
+    if (gc == NULL || json_array_append_new(grants, json_pack("{s:s,s:o}", "to", g->grantee, "columns", gc)) != 0)
+      goto fail;
+  }
+  return o;
+fail:
+  json_decref(o);
+  return NULL;
+}
+
+int engine_tables_json(struct cdr_engine *e, const struct engine_principal *who, char **json_out, size_t *json_len,
+                       char **errmsg) {
+  struct jbuf j;
+  json_t *arr = NULL, *o;
+  int r;
+
+  memset(&j, 0, sizeof(j));
+  *json_out = NULL;
+  if (json_len != NULL)
+    *json_len = 0;
+  if (errmsg != NULL)
+    *errmsg = NULL;
+  if (e == NULL || who == NULL || who->name == NULL)
+    return set_err(errmsg, CDR_ERR_ARG, "no engine or user");
+  if ((arr = json_array()) == NULL)
+    return set_err(errmsg, CDR_ERR_NOMEM, "out of memory");
+  for (size_t i = 0; i < e->catalog.n; i++) {
+    const struct catalog_table *t = e->catalog.tables[i];
+    enum policy_table_access a = policy_table_access(t, who);
+    if (a == POLICY_ACCESS_NONE)
+      continue;
+    if ((o = table_json(t, who, a)) == NULL || json_array_append_new(arr, o) != 0) {
+      r = set_err(errmsg, CDR_ERR_NOMEM, "out of memory");
+      goto out;
+    }
+  }
+  j.max = e->max_result_bytes;
+  if (json_dump_callback(arr, jb_dump_cb, &j, JSON_COMPACT) != 0 || j.d == NULL) {
+    r = set_err(errmsg, CDR_ERR_RESULT_TOO_LARGE, "the list of tables is larger than %zu bytes", e->max_result_bytes);
+    goto out;
+  }
+  *json_out = j.d;
+  if (json_len != NULL)
+    *json_len = j.len;
+  j.d = NULL;
+  r = 0;
+out:
+  json_decref(arr);
   jb_free(&j);
   return r;
 }

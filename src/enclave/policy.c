@@ -8,9 +8,18 @@
  *
  * Things SQLite does that shaped this file (checked with SQLite 3.40):
  *   - A FROM item none of whose columns is used ("SELECT count(*) FROM
- *     t", also "SELECT rowid FROM t") produces SQLITE_READ with the name
- *     as written (any case; a CTE's name too), column "" and the
- *     database as written (usually NULL).
+ *     t", also "SELECT rowid FROM t") produces SQLITE_READ with the
+ *     table's name (any case; not its alias; a CTE's name for a CTE),
+ *     column "" and the database as written (usually NULL).  The rowid
+ *     arrives as column "ROWID" (also when written oid or _rowid_).
+ *   - Columns read through a CTE, a subquery, a window function, ORDER
+ *     BY, GROUP BY, WHERE or a function argument are reported as reads
+ *     of the base table's column (a CTE's with `inner` set to its name).
+ *   - The columns a JOIN's USING clause or a NATURAL JOIN compares are
+ *     NOT reported (SQLite builds those column references itself, after
+ *     name resolution), and a table whose only used columns are those is
+ *     not reported at all.  The engine therefore checks the compiled
+ *     program as well (engine_sqlite.c, check_program).
  *   - Table-valued functions (json_each, pragma_table_info, dbstat,
  *     sqlite_stmt) are eponymous virtual tables and arrive as
  *     SQLITE_READ of a table of that name; PRAGMA statements arrive as
@@ -36,6 +45,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "catalog.h"
+#include "engine.h"
 
 #define NAME_CLIP 64u
 
@@ -89,15 +101,21 @@ static const char *clip(char *out, const char *name) {
   return out;
 }
 
+static void vrecord(struct policy *p, int code, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
+static void vrecord(struct policy *p, int code, const char *fmt, va_list ap) {
+  if (!p->denied) {
+    vsnprintf(p->reason, sizeof(p->reason), fmt, ap);
+    p->denied = 1;
+    p->denied_code = code;
+  }
+}
+
 /* Record the reason (only the first one counts) and deny. */
 static int __attribute__((format(printf, 2, 3))) deny(struct policy *p, const char *fmt, ...) {
-  if (!p->denied) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(p->reason, sizeof(p->reason), fmt, ap);
-    va_end(ap);
-    p->denied = 1;
-  }
+  va_list ap;
+  va_start(ap, fmt);
+  vrecord(p, CDR_ERR_SQL_DENIED, fmt, ap);
+  va_end(ap);
   return SQLITE_DENY;
 }
 
@@ -140,35 +158,137 @@ static int names_add(struct policy_names *l, const char *name) {
 }
 
 void policy_free(struct policy *p) {
-  names_free(&p->tables);
   names_free(&p->builtins);
   memset(p, 0, sizeof(*p));
 }
 
 void policy_set_mode(struct policy *p, enum policy_mode mode) { p->mode = mode; }
 
+void policy_set_catalog(struct policy *p, const struct catalog *c) { p->catalog = c; }
+
+void policy_set_principal(struct policy *p, const struct engine_principal *who) { p->who = who; }
+
 const char *policy_denial(const struct policy *p) { return p->denied ? p->reason : NULL; }
+
+int policy_denial_code(const struct policy *p) { return p->denied ? p->denied_code : 0; }
 
 void policy_clear_denial(struct policy *p) {
   p->denied = 0;
+  p->denied_code = 0;
   p->reason[0] = '\0';
 }
 
-int policy_is_room_table(const struct policy *p, const char *name) { return names_has(&p->tables, name); }
-
-int policy_add_table(struct policy *p, const char *name) { return names_add(&p->tables, name); }
+int policy_is_room_table(const struct policy *p, const char *name) { return catalog_find(p->catalog, name) != NULL; }
 
 int policy_add_builtin(struct policy *p, const char *name) { return names_add(&p->builtins, name); }
 
-void policy_remove_table(struct policy *p, const char *name) {
-  struct policy_names *l = &p->tables;
-  for (size_t i = 0; i < l->n; i++) {
-    if (ascii_casecmp(l->v[i], name) == 0) {
-      free(l->v[i]);
-      l->v[i] = l->v[--l->n];
-      return;
-    }
+/* ---- access to room tables ---- */
+
+static int is_rowid_name(const char *c) {
+  return ascii_casecmp(c, "rowid") == 0 || ascii_casecmp(c, "oid") == 0 || ascii_casecmp(c, "_rowid_") == 0;
+}
+
+/* Does grant g (to who) cover column k of its table? */
+static int grant_covers(const struct catalog_grant *g, const struct catalog_table *t, size_t k) {
+  if (g->all_columns)
+    return 1;
+  for (size_t i = 0; i < g->ncols; i++)
+    if (ascii_casecmp(g->cols[i], t->cols[k].name) == 0)
+      return 1;
+  return 0;
+}
+
+/* Is g a grant to who: to its role, or to its name?  A "role:" grantee
+ * never matches a name, so a certificate named "role:analyst" gains
+ * nothing by it. */
+static int grant_matches(const struct catalog_grant *g, const struct engine_principal *who) {
+  size_t plen = strlen(CATALOG_ROLE_PREFIX);
+  if (strncmp(g->grantee, CATALOG_ROLE_PREFIX, plen) == 0)
+    return who->role != CDR_ROLE_NONE && strcmp(g->grantee + plen, cdr_role_name(who->role)) == 0;
+  return strcmp(g->grantee, who->name) == 0;
+}
+
+static int is_owner(const struct catalog_table *t, const struct engine_principal *who) {
+  return who != NULL && who->name != NULL && strcmp(t->owner, who->name) == 0;
+}
+
+enum policy_table_access policy_table_access(const struct catalog_table *t, const struct engine_principal *who) {
+  enum policy_table_access best = POLICY_ACCESS_NONE;
+  if (t == NULL || who == NULL || who->name == NULL)
+    return POLICY_ACCESS_NONE;
+  if (is_owner(t, who))
+    return POLICY_ACCESS_OWNER;
+  for (size_t i = 0; i < t->ngrants; i++) {
+    if (!grant_matches(&t->grants[i], who))
+      continue;
+    if (t->grants[i].all_columns)
+      return POLICY_ACCESS_ALL;
+    best = POLICY_ACCESS_COLUMNS;
   }
+  return best;
+}
+
+static void __attribute__((format(printf, 3, 4))) say(char *why, size_t whylen, const char *fmt, ...) {
+  va_list ap;
+  if (why == NULL || whylen == 0)
+    return;
+  va_start(ap, fmt);
+  vsnprintf(why, whylen, fmt, ap);
+  va_end(ap);
+}
+
+int policy_access(const struct catalog_table *t, const struct engine_principal *who, const char *column, char *why,
+                  size_t whylen) {
+  char a[NAME_CLIP + 4], b[NAME_CLIP + 4], o[NAME_CLIP + 4];
+  enum policy_table_access acc;
+  long k = -1;
+
+  if (t == NULL)
+    return CDR_ERR_ACCESS_DENIED;
+  acc = policy_table_access(t, who);
+  if (acc == POLICY_ACCESS_OWNER)
+    return 0;
+  if (acc == POLICY_ACCESS_NONE) {
+    say(why, whylen, "no access to table %s: ask its owner (%s) for a grant", clip(a, t->name), clip(o, t->owner));
+    return CDR_ERR_ACCESS_DENIED;
+  }
+  if (column == NULL || column[0] == '\0')
+    return 0; /* no column: any grant will do */
+  if ((k = catalog_column_index(t, column)) < 0) {
+    if (is_rowid_name(column))
+      return 0;
+    say(why, whylen, "no access to column %s.%s: the table has no such column", clip(a, t->name), clip(b, column));
+    return CDR_ERR_ACCESS_DENIED;
+  }
+  if (t->cols[k].hidden) {
+    say(why, whylen, "no access to column %s.%s: the column is hidden by its owner", clip(a, t->name),
+        clip(b, t->cols[k].name));
+    return CDR_ERR_ACCESS_DENIED;
+  }
+  for (size_t i = 0; i < t->ngrants; i++)
+    if (grant_matches(&t->grants[i], who) && grant_covers(&t->grants[i], t, (size_t)k))
+      return 0;
+  say(why, whylen, "no access to column %s.%s: your grant on %s does not include it", clip(a, t->name),
+      clip(b, t->cols[k].name), t->name);
+  return CDR_ERR_ACCESS_DENIED;
+}
+
+static int __attribute__((format(printf, 3, 4))) deny_code(struct policy *p, int code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vrecord(p, code, fmt, ap);
+  va_end(ap);
+  return SQLITE_DENY;
+}
+
+int policy_check_read(struct policy *p, const char *table, const char *column) {
+  char a[NAME_CLIP + 4], why[POLICY_REASON_MAX];
+  const struct catalog_table *t = catalog_find(p->catalog, table);
+  if (t == NULL)
+    return deny(p, "reading %s is not allowed: only the room's tables can be read", clip(a, table));
+  if (policy_access(t, p->who, column, why, sizeof(why)) != 0)
+    return deny_code(p, CDR_ERR_ACCESS_DENIED, "%s", why);
+  return SQLITE_OK;
 }
 
 static int in_list(const char *name, const char *const *list, size_t n) {
@@ -179,14 +299,13 @@ static int in_list(const char *name, const char *const *list, size_t n) {
 }
 
 /* SQLITE_READ of column `column` of `table`; column "" means that no
- * column of the FROM item is used, and table is then the name as the
- * query wrote it (possibly a CTE's). */
+ * column of the FROM item is used, and table may then be a CTE's name. */
 static int authorize_read(struct policy *p, const char *table, const char *column) {
   char a[NAME_CLIP + 4];
   if (table == NULL || table[0] == '\0')
     return deny(p, "reading a table without a name is not allowed");
   if (policy_is_room_table(p, table))
-    return SQLITE_OK;
+    return policy_check_read(p, table, column);
   if (in_list(table, pure_table_functions, sizeof(pure_table_functions) / sizeof(pure_table_functions[0])))
     return SQLITE_OK;
   if (has_prefix_nocase(table, "sqlite_"))

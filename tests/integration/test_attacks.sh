@@ -15,6 +15,7 @@ ET=$(invite "$R" analyst "old@example.org" --cert-ttl 1s)
 "$CDR" enroll "$URL" --key "$T/old.key" --token "$ET" --out "$T/old.crt" >/dev/null 2>&1 || fail "enroll short-lived"
 printf 'id\n1\n2\n' >"$T/t.csv"
 "$CDR" upload --profile prov t "$T/t.csv" >/dev/null 2>&1 || fail "upload"
+"$CDR" grant --profile prov t --to role:analyst >/dev/null 2>&1 || fail "grant"
 sleep 2
 "$CDR_TEST_BIN_DIR/attack" "$URL" "$R/ca.crt" "$T/ana.key" "$T/ana.crt" "$T/other.key" \
   "$T/eve.key" "$T/eve.crt" "$T/old.key" "$T/old.crt" >"$T/attack.out" 2>&1

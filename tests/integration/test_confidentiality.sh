@@ -17,6 +17,7 @@ ENC=$(enclave_pid "$HOST")
 MARK="CDRMARK$(openssl rand -hex 8)"
 printf 'id,secret\n1,%s\n2,other\n' "$MARK" >"$T/s.csv"
 check "upload the marked table" "$CDR" upload --profile prov secrets "$T/s.csv"
+check "grant the analyst read access" "$CDR" grant --profile prov secrets --to role:analyst
 rm -f "$T/s.csv"   # the marker now exists only in the enclave (and this script's variables)
 
 # A query that runs for a few seconds, with the marker in its text and its result.

@@ -32,6 +32,8 @@ bash "$CDR_SOURCE_DIR/scripts/gen-patients.sh" 2000 7 >"$T/patients.csv"
 check "provider uploads a CSV (explicit URL --key --cert form)" \
   "$CDR" upload "$URL" --key "$T/hosp.key" --cert "$T/hosp.crt" patients "$T/patients.csv"
 grep -q "2000" "$T/out" && pass "upload reports 2000 rows" || fail "upload reports 2000 rows: $(cat "$T/out")"
+expect_error "analysts cannot read it before a grant" access_denied "$CDR" query --profile ana "SELECT count(*) FROM patients"
+check "provider grants analysts read access" "$CDR" grant --profile hosp patients --to role:analyst
 
 SQL="SELECT diagnosis, count(*) AS n, sum(age) AS total_age FROM patients GROUP BY diagnosis ORDER BY diagnosis"
 { echo "diagnosis,n,total_age"

@@ -51,6 +51,7 @@ expect_error "expired certificate" cert_expired "$CDR" query "$URL" --key "$T/e.
 check "provider enrolls" user prov provider "$R" "$URL"
 printf 'id,v\n1,10\n2,20\n' >"$T/t.csv"
 check "upload" "$CDR" upload --profile prov t "$T/t.csv"
+check "grant" "$CDR" grant --profile prov t --to carol@example.org
 expect_error "INSERT is denied" sql_denied "$CDR" query --profile carol "INSERT INTO t VALUES (3, 30)"
 expect_error "UPDATE is denied" sql_denied "$CDR" query --profile carol "UPDATE t SET v = 0"
 expect_error "DELETE is denied" sql_denied "$CDR" query --profile carol "DELETE FROM t"

@@ -12,6 +12,7 @@ start_server "$R" URL || { fail "server start"; finish; }
 user prov provider "$R" "$URL" && user ana analyst "$R" "$URL" || { fail "enroll"; finish; }
 printf 'k,v\n1,SECRETVALUE\n' >"$T/t.csv"
 "$CDR" upload --profile prov t "$T/t.csv" >/dev/null 2>&1 || fail "upload"
+"$CDR" grant --profile prov t --to role:analyst >/dev/null 2>&1 || fail "grant"
 
 # start_proxy MODE VAR: sets VAR to the proxy URL.
 start_proxy() {

@@ -12,6 +12,7 @@
 #include "testlib.h"
 
 int main(void) {
+  const struct engine_principal who = {"owner", CDR_ROLE_PROVIDER, {0}};
   struct cdr_engine *e = NULL;
   char *json = NULL, *msg = NULL;
   size_t len;
@@ -19,11 +20,11 @@ int main(void) {
   CHECK_RC(wipe_alloc_install(96u * 1024 * 1024), 0);
   CHECK_RC(engine_open(&e), 0);
   const char *csv = "id,v\n1,a\n2,b\n";
-  CHECK_RC(engine_load_csv(e, "t", (const uint8_t *)csv, strlen(csv), &rows, &msg), 0);
+  CHECK_RC(engine_load_csv(e, &who, "t", (const uint8_t *)csv, strlen(csv), 0, &rows, &msg), 0);
   /* About 6 GB of blobs to sort: far over the 96 MiB cap. */
   const char *bomb = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c LIMIT 200) "
                      "SELECT length(b) FROM (SELECT zeroblob(30000000)||x b FROM c ORDER BY b) LIMIT 1";
-  int r = engine_query_json(e, bomb, strlen(bomb), &json, &len, &rows, &msg);
+  int r = engine_query_json(e, &who, bomb, strlen(bomb), &json, &len, &rows, &msg);
   CHECK(r == CDR_ERR_SQL_ERROR || r == CDR_ERR_NOMEM || r == CDR_ERR_RESULT_TOO_LARGE);
   CHECK(r != 0);
   CHECK_CONTAINS(msg, "memory");
@@ -31,7 +32,7 @@ int main(void) {
   msg = NULL;
   free(json);
   json = NULL;
-  CHECK_RC(engine_query_json(e, "SELECT count(*) FROM t", 22, &json, &len, &rows, &msg), 0);
+  CHECK_RC(engine_query_json(e, &who, "SELECT count(*) FROM t", 22, &json, &len, &rows, &msg), 0);
   CHECK_STR(json, "{\"columns\":[\"count(*)\"],\"rows\":[[2]],\"row_count\":1}");
   free(json);
   /* jansson goes through the same allocator and still works. */

@@ -17,9 +17,12 @@
 #include "testlib.h"
 
 static struct cdr_engine *E;
+/* Every table here is loaded and queried by its owner; access rules are
+ * tested in test_access.c. */
+static const struct engine_principal OWNER = {"owner@example.org", CDR_ROLE_PROVIDER, {0}};
 
 static int run(const char *sql, char **json, size_t *len, uint64_t *rows, char **err) {
-  return engine_query_json(E, sql, strlen(sql), json, len, rows, err);
+  return engine_query_json(E, &OWNER, sql, strlen(sql), json, len, rows, err);
 }
 
 #define QUERY_IS(sql, expect)                                                   \
@@ -52,7 +55,7 @@ static int run(const char *sql, char **json, size_t *len, uint64_t *rows, char *
   } while (0)
 
 static int load(const char *name, const char *csv, uint64_t *rows, char **err) {
-  return engine_load_csv(E, name, (const uint8_t *)csv, strlen(csv), rows, err);
+  return engine_load_csv(E, &OWNER, name, (const uint8_t *)csv, strlen(csv), 0, rows, err);
 }
 
 #define LOAD_FAILS(name, csv, code, msg)                                        \
@@ -144,7 +147,7 @@ static void test_load(void) {
     if (big != NULL) {
       err = NULL;
       rows = 99;
-      CHECK_RC(engine_load_csv(E, "big", big, (size_t)CDR_MAX_UPLOAD_BYTES + 1, &rows, &err), CDR_ERR_TOO_LARGE);
+      CHECK_RC(engine_load_csv(E, &OWNER, "big", big, (size_t)CDR_MAX_UPLOAD_BYTES + 1, 0, &rows, &err), CDR_ERR_TOO_LARGE);
       CHECK_CONTAINS(err, "the limit is 67108864 bytes");
       CHECK(rows == 0);
       free(err);
@@ -240,7 +243,7 @@ static void test_sql_errors(void) {
   QUERY_FAILS("SELECT '\xC3('", CDR_ERR_SQL_ERROR, "not valid UTF-8");
   {
     char *j = NULL, *e = NULL;
-    CHECK_RC(engine_query_json(E, "SELECT 1\0; DROP TABLE people", 28, &j, NULL, NULL, &e), CDR_ERR_SQL_ERROR);
+    CHECK_RC(engine_query_json(E, &OWNER, "SELECT 1\0; DROP TABLE people", 28, &j, NULL, NULL, &e), CDR_ERR_SQL_ERROR);
     CHECK_CONTAINS(e, "NUL byte");
     CHECK(j == NULL);
     free(e);

@@ -11,20 +11,38 @@
 #include <unistd.h>
 
 #include "common/err.h"
+#include "enclave/catalog.h"
 #include "enclave/csv.h"
 #include "enclave/engine.h"
 #include "enclave/policy.h"
 #include "testlib.h"
 
+static const struct engine_principal OWNER = {"owner@example.org", CDR_ROLE_PROVIDER, {0}};
+
 static void test_authorizer(void) {
+  static const uint8_t fp[32] = {0};
   struct policy p;
+  struct catalog cat;
+  struct catalog_table *t;
   char longname[200];
 
   policy_init(&p);
   CHECK(p.mode == POLICY_USER); /* deny by default */
-  CHECK_RC(policy_add_table(&p, "people"), 0);
-  CHECK_RC(policy_add_table(&p, "PEOPLE"), 0); /* already there */
-  CHECK(p.tables.n == 1);
+  catalog_init(&cat);
+  t = catalog_table_new("people", OWNER.name, fp, 0, 0);
+  CHECK(t != NULL);
+  if (t == NULL)
+    return;
+  CHECK_RC(catalog_table_add_column(t, "name", "TEXT", 0), 0);
+  CHECK_RC(catalog_put(&cat, t), 0);
+  /* No catalog, no principal: nothing is a room table or readable. */
+  CHECK(!policy_is_room_table(&p, "people"));
+  policy_set_catalog(&p, &cat);
+  CHECK(policy_authorize(&p, SQLITE_READ, "people", "name", "main", NULL) == SQLITE_DENY);
+  CHECK_STR(policy_denial(&p), "no access to table people: ask its owner (owner@example.org) for a grant");
+  CHECK(policy_denial_code(&p) == CDR_ERR_ACCESS_DENIED);
+  policy_clear_denial(&p);
+  policy_set_principal(&p, &OWNER);
   CHECK(policy_is_room_table(&p, "People"));
   CHECK(!policy_is_room_table(&p, "peoplex"));
   CHECK(!policy_is_room_table(&p, NULL));
@@ -45,6 +63,7 @@ static void test_authorizer(void) {
 
   CHECK(policy_authorize(&p, SQLITE_READ, NULL, "x", "main", NULL) == SQLITE_DENY);
   CHECK_STR(policy_denial(&p), "reading a table without a name is not allowed");
+  CHECK(policy_denial_code(&p) == CDR_ERR_SQL_DENIED);
   /* Only the first reason is kept. */
   CHECK(policy_authorize(&p, SQLITE_ATTACH, "x", NULL, NULL, NULL) == SQLITE_DENY);
   CHECK_STR(policy_denial(&p), "reading a table without a name is not allowed");
@@ -118,11 +137,12 @@ static void test_authorizer(void) {
   CHECK(policy_denial(&p) == NULL);
   policy_set_mode(&p, POLICY_USER);
 
-  policy_remove_table(&p, "PeOpLe");
+  CHECK_RC(catalog_remove(&cat, "PeOpLe"), 0);
   CHECK(!policy_is_room_table(&p, "people"));
-  policy_remove_table(&p, "nothing"); /* no-op */
+  CHECK_RC(catalog_remove(&cat, "nothing"), CDR_ERR_NOT_FOUND);
   DENIES(SQLITE_READ, "people", "name", "reading people is not allowed");
   policy_free(&p);
+  catalog_free(&cat);
 #undef DENIES
 }
 
@@ -132,7 +152,7 @@ static struct cdr_engine *E;
 static int run(const char *sql, char **json, char **err) {
   size_t len = 0;
   uint64_t rows = 0;
-  return engine_query_json(E, sql, strlen(sql), json, &len, &rows, err);
+  return engine_query_json(E, &OWNER, sql, strlen(sql), json, &len, &rows, err);
 }
 
 #define QUERY_IS(sql, expect)                                                   \
@@ -168,7 +188,7 @@ static void test_statements(void) {
   CHECK_RC(engine_open(&E), 0);
   if (E == NULL)
     return;
-  CHECK_RC(engine_load_csv(E, "t", (const uint8_t *)csv, sizeof(csv) - 1, &rows, &err), 0);
+  CHECK_RC(engine_load_csv(E, &OWNER, "t", (const uint8_t *)csv, sizeof(csv) - 1, 0, &rows, &err), 0);
   free(err);
 
   /* What a read-only query needs is allowed. */
@@ -267,7 +287,7 @@ static void test_statements(void) {
   DENIED("INSERT INTO t SELECT * FROM sqlite_master", CDR_ERR_SQL_DENIED, "INSERT into table t");
 
   /* Tables a room loads are readable whatever their name. */
-  CHECK_RC(engine_load_csv(E, "dbstat", (const uint8_t *)"k\n7\n", 4, &rows, &err), 0);
+  CHECK_RC(engine_load_csv(E, &OWNER, "dbstat", (const uint8_t *)"k\n7\n", 4, 0, &rows, &err), 0);
   free(err);
   QUERY_IS("SELECT k FROM dbstat", "{\"columns\":[\"k\"],\"rows\":[[7]],\"row_count\":1}");
 

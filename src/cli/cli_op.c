@@ -1,0 +1,61 @@
+/*
+ * cli_op.c - what the commands that manage tables (tables, grant,
+ * revoke-grant, hide, drop) share: the help text of the connection
+ * options, and one sealed operation from connecting to the decrypted
+ * answer, with the failure printed as every command prints it.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "client/connect.h"
+
+void cli_connect_help(void) {
+  printf("Without URL, the profile (--profile NAME, or the default one saved by\n"
+         "`cdr enroll`) gives the URL, key, certificate and room CA.  With URL, give\n"
+         "--key and --cert, or a profile for that URL is used.\n\n"
+         "Connection options:\n"
+         "  -k, --key KEY                 your private key (PEM)\n"
+         "  -C, --cert CERT               your certificate from `cdr enroll` (PEM)\n"
+         "  -c, --ca FILE                 the room CA certificate (default: the profile's,\n"
+         "                                else CERT's .ca.crt file saved by enroll)\n"
+         "  -p, --profile NAME            use this profile\n"
+         "  -m, --expect-measurement HEX  require this enclave measurement (64 hex)\n"
+         "  -s, --allow-sim               accept simulated attestation (not\n"
+         "                                hardware-backed; proves nothing against the\n"
+         "                                server operator)\n"
+         "  -h, --help                    show this help\n\n"
+         "Environment:\n"
+         "  CDR_ALLOW_SIM   1 has the effect of --allow-sim\n"
+         "  CDR_CONFIG_DIR  where profiles are kept (default $XDG_CONFIG_HOME/cdr,\n"
+         "                  else ~/.config/cdr)\n");
+}
+
+int cli_room_op(const char *cmd, struct cdr_connect_opts *o, json_t *header, json_t **result) {
+  struct cdr_connection k;
+  char why[1024], text[1024];
+  int r;
+
+  *result = NULL;
+  memset(&k, 0, sizeof(k));
+  o->need_user = 1;
+  o->open_session = 1;
+  if (header == NULL)
+    return cli_fail(cmd, "a name is not valid UTF-8");
+  if (cdr_connect(&k, o, why, sizeof(why)) != 0) {
+    cli_fail(cmd, "%s", why);
+    cdr_connection_close(&k);
+    return 1;
+  }
+  if (!k.ca_pinned)
+    fprintf(stderr, "note: using the room CA that the server offered (not pinned); your certificate verifies "
+                    "under it\n");
+  if ((r = cdr_client_op(k.client, k.session, header, result)) != 0) {
+    cdr_client_error_text(k.client, r, text, sizeof(text));
+    cli_fail(cmd, "%s", text);
+    cdr_connection_close(&k);
+    return 1;
+  }
+  cdr_connection_close(&k);
+  return 0;
+}
