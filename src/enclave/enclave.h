@@ -42,6 +42,8 @@ struct enclave {
   struct sealer *sealer; /* secure heap */
   const char *room_dir;
   struct session_table sessions;
+  struct persist *persist; /* the sealed state's manifest entries (persist.c) */
+  int fatal;               /* set when the enclave must stop (storage failed) */
   struct cdr_engine *engine;
   /* Clock, replaceable by tests. */
   int64_t (*now)(void);

@@ -124,6 +124,23 @@ int engine_hide(struct cdr_engine *e, const struct engine_principal *who, const 
 int engine_tables_json(struct cdr_engine *e, const struct engine_principal *who, char **json_out, size_t *json_len,
                        char **errmsg) CDR_WUR;
 
+/* ---- persistence (engine_persist.c; docs/design/persistence.md) ----
+ * These act for the enclave itself, never for a user: no policy applies. */
+struct catalog;
+struct catalog_table;
+struct tf_value;
+/* The catalog, read-only (valid until the next engine call that changes it). */
+const struct catalog *engine_catalog(const struct cdr_engine *e);
+/* Call fn once per row of table `name`, values in column order. */
+int engine_table_rows(struct cdr_engine *e, const char *name,
+                      int (*fn)(void *ctx, const struct tf_value *vals, size_t ncols), void *ctx) CDR_WUR;
+/* Restore a table from sealed state: create it empty as t describes
+ * (the engine takes t), add rows, then end.  restore_end(ok = 0) removes
+ * the table and its catalog entry again.  One restore at a time. */
+int engine_restore_begin(struct cdr_engine *e, struct catalog_table *t) CDR_WUR;
+int engine_restore_row(struct cdr_engine *e, const struct tf_value *vals, size_t ncols) CDR_WUR;
+int engine_restore_end(struct cdr_engine *e, const char *name, int ok) CDR_WUR;
+
 /* Test hooks: lower the per-query time limit (0 restores
  * CDR_SQL_TIME_LIMIT_MS) and the result limits (0 restores
  * CDR_MAX_RESULT_BYTES / CDR_MAX_RESULT_ROWS).  max_bytes counts the

@@ -47,6 +47,7 @@
  *     memory is released to the allocator unwiped when the engine closes.
  */
 #include "engine.h"
+#include "engine_int.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -80,16 +81,6 @@ _Static_assert(CDR_MAX_SQL_LEN <= ENGINE_SQLITE_SQL_LENGTH, "user SQL must fit S
 /* Virtual machine instructions between two looks at the clock. */
 #define ENGINE_PROGRESS_OPS 1000
 
-struct cdr_engine {
-  sqlite3 *db;
-  struct policy policy;
-  struct catalog catalog; /* every room table: owner, columns, grants */
-  unsigned time_limit_ms;
-  size_t max_result_bytes;
-  uint64_t max_result_rows;
-  uint64_t deadline_ns; /* CLOCK_MONOTONIC, while a query runs */
-  int timed_out;
-};
 
 /* ---- messages ---- */
 
@@ -332,6 +323,7 @@ out:
 void engine_close(struct cdr_engine *e) {
   if (e == NULL)
     return;
+  sqlite3_finalize(e->restore_ins);
   if (e->db != NULL)
     sqlite3_close(e->db);
   policy_free(&e->policy);

@@ -22,6 +22,7 @@
 #include "common/util.h"
 #include "enclave.h"
 #include "harden.h"
+#include "persist.h"
 #include "wipe_alloc.h"
 #include "ipc/ipc.h"
 
@@ -35,6 +36,7 @@ static void usage(FILE *f) {
 
 void enclave_free(struct enclave *e) {
   session_table_clear(&e->sessions);
+  persist_free(e->persist);
   engine_close(e->engine);
   if (e->attest && e->attest->fini)
     e->attest->fini(e->attest);
@@ -105,7 +107,7 @@ int main(int argc, char **argv) {
       break;
     }
     cdr_buf_free(&out);
-    if (enclave_dispatch(e, type, &in, &reply_type, &out) != 0) {
+    if (enclave_dispatch(e, type, &in, &reply_type, &out) != 0 || e->fatal) {
       status = 1;
       break;
     }

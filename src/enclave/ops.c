@@ -30,6 +30,7 @@
 #include "common/log.h"
 #include "crypto/crypto.h"
 #include "enclave.h"
+#include "persist.h"
 
 #define MAX_HEADER_JSON (CDR_MAX_SQL_LEN + 4096u)
 
@@ -152,6 +153,12 @@ static int op_upload(const struct op_ctx *c) {
   if (c->payload_len > CDR_MAX_UPLOAD_BYTES)
     return op_fail(c->out, c->status, CDR_ERR_TOO_LARGE, "uploads are limited to 64 MiB");
   int er = engine_load_csv(c->e->engine, c->who, table, c->payload, c->payload_len, replace, &rows, &errmsg);
+  /* durable before the client hears of it; a storage failure is fatal */
+  int pr = er == 0 ? persist_table_written(c->e, table) : 0;
+  if (pr != 0) {
+    free(errmsg);
+    return pr;
+  }
   return op_result(c, er, errmsg,
                    er != 0 ? NULL
                            : json_pack("{s:b,s:s,s:I,s:b}", "ok", 1, "table", table, "rows", (json_int_t)rows,
@@ -200,6 +207,12 @@ static int op_grant(const struct op_ctx *c) {
   }
   er = engine_grant(c->e->engine, c->who, table, to, cols, n, &errmsg);
   free(cols);
+  /* durable before the client hears of it; a storage failure is fatal */
+  int pr = er == 0 ? persist_meta_changed(c->e) : 0;
+  if (pr != 0) {
+    free(errmsg);
+    return pr;
+  }
   return op_result(c, er, errmsg,
                    er != 0 ? NULL
                            : json_pack("{s:b,s:s,s:s,s:o}", "ok", 1, "table", table, "to", to, "columns",
@@ -212,6 +225,12 @@ static int op_revoke_grant(const struct op_ctx *c) {
   if (table == NULL || to == NULL)
     return op_fail(c->out, c->status, CDR_ERR_ARG, "fields \"table\" and \"to\" must be strings");
   int er = engine_revoke_grant(c->e->engine, c->who, table, to, &errmsg);
+  /* durable before the client hears of it; a storage failure is fatal */
+  int pr = er == 0 ? persist_meta_changed(c->e) : 0;
+  if (pr != 0) {
+    free(errmsg);
+    return pr;
+  }
   return op_result(c, er, errmsg,
                    er != 0 ? NULL : json_pack("{s:b,s:s,s:s,s:b}", "ok", 1, "table", table, "to", to, "revoked", 1));
 }
@@ -225,6 +244,12 @@ static int op_hide(const struct op_ctx *c) {
   if (hdr_bool(c, "hidden", 1, &hidden) != 0)
     return op_fail(c->out, c->status, CDR_ERR_ARG, "field \"hidden\" must be true or false");
   int er = engine_hide(c->e->engine, c->who, table, column, hidden, &errmsg);
+  /* durable before the client hears of it; a storage failure is fatal */
+  int pr = er == 0 ? persist_meta_changed(c->e) : 0;
+  if (pr != 0) {
+    free(errmsg);
+    return pr;
+  }
   return op_result(c, er, errmsg,
                    er != 0 ? NULL
                            : json_pack("{s:b,s:s,s:s,s:b}", "ok", 1, "table", table, "column", column, "hidden",
@@ -237,6 +262,12 @@ static int op_drop(const struct op_ctx *c) {
   if (table == NULL)
     return op_fail(c->out, c->status, CDR_ERR_ARG, "field \"table\" must be a string");
   int er = engine_drop(c->e->engine, c->who, table, &errmsg);
+  /* durable before the client hears of it; a storage failure is fatal */
+  int pr = er == 0 ? persist_table_dropped(c->e, table) : 0;
+  if (pr != 0) {
+    free(errmsg);
+    return pr;
+  }
   return op_result(c, er, errmsg,
                    er != 0 ? NULL : json_pack("{s:b,s:s,s:b}", "ok", 1, "table", table, "dropped", 1));
 }

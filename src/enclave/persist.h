@@ -31,6 +31,15 @@ int store_batch_add(struct store_batch *b, uint8_t op, const char *name, const v
  * channel is broken (fatal). */
 int enclave_store(struct enclave *e, struct store_batch *b, char *why, size_t whylen) CDR_WUR;
 
+/* After a change is committed in the engine, make it durable before the
+ * client hears of it.  On a storage failure these set e->fatal (the
+ * enclave then exits: see persist.c) and return the error. */
+int persist_table_written(struct enclave *e, const char *name) CDR_WUR; /* upload or replace */
+int persist_table_dropped(struct enclave *e, const char *name) CDR_WUR;
+int persist_meta_changed(struct enclave *e) CDR_WUR; /* grant, revoke, hide */
+struct persist;
+void persist_free(struct persist *p);
+
 /* IPC handlers for the LOADING state (dispatch.c). */
 int enclave_handle_load(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) CDR_WUR;
 int enclave_handle_load_chunk(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) CDR_WUR;

@@ -18,7 +18,16 @@ SERVER_PIDS=()
 PASSED=0
 FAILED=0
 
-cleanup() {
+# Sanitizer builds (make test-sanitize): every process that inherits this
+# environment writes its ASan/LSan/UBSan report to $T/sanitizer.<pid>
+# rather than to a stderr that may be a log nobody reads.  cdr-enclave
+# does not inherit it (cdrd starts it with an empty environment), so its
+# reports go to its stderr, which is cdrd's: the server log.  finish()
+# fails the test on either.  Harmless in other builds.
+export ASAN_OPTIONS="${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}log_path=$T/sanitizer"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-}${UBSAN_OPTIONS:+:}log_path=$T/sanitizer"
+
+stop_servers() {
   local pid
   for pid in "${SERVER_PIDS[@]:-}"; do
     [ -n "$pid" ] || continue
@@ -26,15 +35,43 @@ cleanup() {
     for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null
   done
+}
+
+cleanup() {
+  stop_servers
   rm -rf "$T"
 }
 trap cleanup EXIT
 
+# sanitizer_reports: print every sanitizer report of this test's processes;
+# succeeds if there is none.
+sanitizer_reports() {
+  local f found=0
+  for f in "$T"/sanitizer.*; do
+    [ -e "$f" ] || continue
+    found=1
+    echo "sanitizer report ($f):"; sed 's/^/    /' "$f" | head -60
+  done
+  for f in "$T"/*.log; do
+    [ -e "$f" ] || continue
+    if grep -qE '^==[0-9]+==ERROR: |^SUMMARY: (Address|Leak|UndefinedBehavior)Sanitizer|: runtime error: ' "$f"; then
+      found=1
+      echo "sanitizer report in $f:"
+      grep -E -A30 '^==[0-9]+==ERROR: |: runtime error: ' "$f" | head -60 | sed 's/^/    /'
+    fi
+  done
+  [ "$found" -eq 0 ]
+}
+
 pass() { PASSED=$((PASSED + 1)); echo "ok - $1"; }
 fail() { FAILED=$((FAILED + 1)); echo "FAIL - $1"; }
 
-# finish: print the summary line and exit with the right status.
+# finish: stop the servers (their exit-time leak checks write reports
+# too), fail on any sanitizer report, print the summary line and exit with
+# the right status.
 finish() {
+  stop_servers
+  sanitizer_reports || fail "sanitizer reports (above)"
   echo "$PASSED passed, $FAILED failed"
   [ "$FAILED" -eq 0 ]
   exit $?
@@ -74,11 +111,13 @@ invite() {
   "$CDR" room invite "$room" --role "$role" --name "$name" "$@" 2>/dev/null | tail -n 1
 }
 
-# start_server ROOM VAR: start `cdr serve` on an ephemeral port; sets VAR to
-# the URL and records the pid (the host process cdrd; it execs in place).
+# start_server ROOM VAR [HOST:PORT]: start `cdr serve` (default on an
+# ephemeral port); sets VAR to the URL and records the pid (the host
+# process cdrd; it execs in place).  Pass the old URL's address to restart
+# where the profiles expect it: restart_server ROOM VAR.
 start_server() {
-  local room=$1 ready="$T/ready.$RANDOM"
-  "$CDR" serve "$room" --listen 127.0.0.1:0 --ready-file "$ready" >>"$T/server.log" 2>&1 &
+  local room=$1 ready="$T/ready.$RANDOM" listen=${3:-127.0.0.1:0}
+  "$CDR" serve "$room" --listen "$listen" --ready-file "$ready" >>"$T/server.log" 2>&1 &
   local pid=$!
   SERVER_PIDS+=("$pid")
   for _ in $(seq 100); do
@@ -89,6 +128,12 @@ start_server() {
   [ -s "$ready" ] || { echo "server did not become ready"; tail -20 "$T/server.log"; return 1; }
   SERVER_PID=$pid
   printf -v "$2" '%s' "$(head -n 1 "$ready")"
+}
+
+# restart_server ROOM VAR: start again on the address VAR holds.
+restart_server() {
+  local url=${!2}
+  start_server "$1" "$2" "${url#http://}"
 }
 
 # stop_server PID: SIGTERM, and wait for a clean exit.

@@ -1,0 +1,163 @@
+/*
+ * engine_persist.c - what the persistence layer (persist.c) needs from
+ * the SQLite engine: the catalog, every row of a table, and rebuilding a
+ * table from sealed state.  See engine.h.
+ *
+ * All of it runs in the policy's internal mode: the enclave itself is
+ * acting, not a user.
+ */
+#include <string.h>
+
+#include "engine.h"
+#include "engine_int.h"
+#include "tablefile.h"
+
+const struct catalog *engine_catalog(const struct cdr_engine *e) { return &e->catalog; }
+
+int engine_table_rows(struct cdr_engine *e, const char *name,
+                      int (*fn)(void *ctx, const struct tf_value *vals, size_t ncols), void *ctx) {
+  const struct catalog_table *t = catalog_find(&e->catalog, name);
+  struct tf_value vals[CDR_MAX_COLUMNS];
+  sqlite3_stmt *st = NULL;
+  char *sql;
+  int r = 0, rc;
+  if (t == NULL)
+    return CDR_ERR_NOT_FOUND;
+  if ((sql = sqlite3_mprintf("SELECT * FROM \"%w\"", t->name)) == NULL)
+    return CDR_ERR_NOMEM;
+  policy_set_mode(&e->policy, POLICY_INTERNAL);
+  rc = sqlite3_prepare_v3(e->db, sql, -1, 0, &st, NULL);
+  sqlite3_free(sql);
+  if (rc != SQLITE_OK || (size_t)sqlite3_column_count(st) != t->ncols) {
+    r = CDR_ERR_INTERNAL;
+    goto out;
+  }
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    for (size_t c = 0; c < t->ncols; c++) {
+      struct tf_value *v = &vals[c];
+      memset(v, 0, sizeof(*v));
+      switch (sqlite3_column_type(st, (int)c)) {
+      case SQLITE_NULL: v->type = TF_NULL; break;
+      case SQLITE_INTEGER:
+        v->type = TF_INT;
+        v->i = sqlite3_column_int64(st, (int)c);
+        break;
+      case SQLITE_FLOAT:
+        v->type = TF_REAL;
+        v->d = sqlite3_column_double(st, (int)c);
+        break;
+      case SQLITE_TEXT:
+        v->type = TF_TEXT;
+        v->p = sqlite3_column_text(st, (int)c);
+        v->n = (size_t)sqlite3_column_bytes(st, (int)c);
+        break;
+      default:
+        v->type = TF_BLOB;
+        v->p = sqlite3_column_blob(st, (int)c);
+        v->n = (size_t)sqlite3_column_bytes(st, (int)c);
+        break;
+      }
+    }
+    if ((r = fn(ctx, vals, t->ncols)) != 0)
+      goto out;
+  }
+  if (rc != SQLITE_DONE)
+    r = CDR_ERR_INTERNAL;
+out:
+  sqlite3_finalize(st);
+  policy_set_mode(&e->policy, POLICY_USER);
+  return r;
+}
+
+int engine_restore_begin(struct cdr_engine *e, struct catalog_table *t) {
+  sqlite3_str *c = sqlite3_str_new(NULL), *i = sqlite3_str_new(NULL);
+  char *create = NULL, *insert = NULL;
+  int r = CDR_ERR_INTERNAL;
+  if (e->restore_ins != NULL || catalog_find(&e->catalog, t->name) != NULL || catalog_reserve(&e->catalog) != 0) {
+    catalog_table_free(t);
+    sqlite3_free(sqlite3_str_finish(c));
+    sqlite3_free(sqlite3_str_finish(i));
+    return CDR_ERR_INTERNAL;
+  }
+  sqlite3_str_appendf(c, "CREATE TABLE \"%w\"(", t->name);
+  sqlite3_str_appendf(i, "INSERT INTO \"%w\" VALUES(", t->name);
+  for (size_t k = 0; k < t->ncols; k++) {
+    sqlite3_str_appendf(c, "%s\"%w\" %s", k ? ", " : "", t->cols[k].name, t->cols[k].type);
+    sqlite3_str_appendf(i, "%s?", k ? "," : "");
+  }
+  sqlite3_str_appendall(c, ")");
+  sqlite3_str_appendall(i, ")");
+  create = sqlite3_str_finish(c);
+  insert = sqlite3_str_finish(i);
+  policy_set_mode(&e->policy, POLICY_INTERNAL);
+  if (create != NULL && insert != NULL && sqlite3_exec(e->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK) {
+    if (sqlite3_exec(e->db, create, NULL, NULL, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v3(e->db, insert, -1, SQLITE_PREPARE_PERSISTENT, &e->restore_ins, NULL) == SQLITE_OK)
+      r = 0;
+    else
+      (void)sqlite3_exec(e->db, "ROLLBACK", NULL, NULL, NULL);
+  }
+  policy_set_mode(&e->policy, POLICY_USER);
+  sqlite3_free(create);
+  sqlite3_free(insert);
+  if (r != 0) {
+    catalog_table_free(t);
+    return r;
+  }
+  t->rows = 0;
+  return catalog_put(&e->catalog, t); /* cannot fail after catalog_reserve */
+}
+
+int engine_restore_row(struct cdr_engine *e, const struct tf_value *vals, size_t ncols) {
+  sqlite3_stmt *st = e->restore_ins;
+  int rc = SQLITE_OK;
+  if (st == NULL || (int)ncols != sqlite3_bind_parameter_count(st))
+    return CDR_ERR_INTERNAL;
+  for (size_t c = 0; c < ncols && rc == SQLITE_OK; c++) {
+    const struct tf_value *v = &vals[c];
+    int col = (int)c + 1;
+    switch (v->type) {
+    case TF_NULL: rc = sqlite3_bind_null(st, col); break;
+    case TF_INT: rc = sqlite3_bind_int64(st, col, v->i); break;
+    case TF_REAL: rc = sqlite3_bind_double(st, col, v->d); break;
+    case TF_TEXT:
+      rc = v->n > INT32_MAX ? SQLITE_TOOBIG : sqlite3_bind_text(st, col, (const char *)v->p, (int)v->n, SQLITE_STATIC);
+      break;
+    case TF_BLOB:
+      rc = v->n > INT32_MAX ? SQLITE_TOOBIG : sqlite3_bind_blob(st, col, v->p, (int)v->n, SQLITE_STATIC);
+      break;
+    default: rc = SQLITE_MISMATCH;
+    }
+  }
+  policy_set_mode(&e->policy, POLICY_INTERNAL);
+  if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_DONE)
+    rc = SQLITE_OK;
+  policy_set_mode(&e->policy, POLICY_USER);
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return rc == SQLITE_OK ? 0 : CDR_ERR_INTERNAL;
+}
+
+int engine_restore_end(struct cdr_engine *e, const char *name, int ok) {
+  struct catalog_table *t = catalog_find(&e->catalog, name);
+  int r = 0;
+  sqlite3_finalize(e->restore_ins);
+  e->restore_ins = NULL;
+  policy_set_mode(&e->policy, POLICY_INTERNAL);
+  if (ok && sqlite3_exec(e->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+    ok = 0, r = CDR_ERR_INTERNAL;
+  if (!ok)
+    (void)sqlite3_exec(e->db, "ROLLBACK", NULL, NULL, NULL);
+  if (ok && t != NULL) {
+    sqlite3_stmt *st = NULL;
+    char *sql = sqlite3_mprintf("SELECT count(*) FROM \"%w\"", name);
+    if (sql != NULL && sqlite3_prepare_v3(e->db, sql, -1, 0, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+      t->rows = (uint64_t)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_free(sql);
+  }
+  policy_set_mode(&e->policy, POLICY_USER);
+  if (!ok && t != NULL && catalog_remove(&e->catalog, name) != 0 && r == 0)
+    r = CDR_ERR_INTERNAL;
+  return r;
+}
