@@ -1,12 +1,28 @@
 # CDR top-level Makefile: a thin wrapper over CMake/ctest.
 # Every target first makes sure the Debian packages are installed
 # (scripts/install-deps.sh) and the build is current.
+#
+#   make / make test / make demo / make install   the normal build (gcc, -Werror)
+#   make test-sanitize   the whole test suite under ASan + UBSan (clang), in $(ASAN_BUILD)
+#   make fuzz            every libFuzzer target for FUZZ_SECONDS each (clang), in $(FUZZ_BUILD);
+#                        FUZZ_TARGETS="fuzz_sql fuzz_csv" runs only those
+#   make fuzz-seeds      regenerate the seed corpora in tests/fuzz/corpus
 
 BUILD ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX ?= /usr/local
+FUZZ_SECONDS ?= 60
+FUZZ_JOBS ?= $(JOBS)
+FUZZ_TARGETS ?=
 
-.PHONY: all deps configure build test demo install clean
+# Any sanitizer report fails the run (tests/integration/lib.sh adds a
+# log_path per test, so reports of server processes are seen too).
+SANITIZER_ENV = ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1:detect_stack_use_after_return=1:strict_string_checks=1:check_initialization_order=1 \
+                UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1
+
+.PHONY: all deps configure build test demo install clean test-sanitize fuzz fuzz-build fuzz-seeds
 
 all: build
 
@@ -30,5 +46,20 @@ demo: build
 install: build
 	cmake --install $(BUILD)
 
+test-sanitize: deps
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_C_COMPILER=clang -DCDR_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	cd $(ASAN_BUILD) && $(SANITIZER_ENV) ctest --output-on-failure -j $(JOBS)
+
+fuzz-build: deps
+	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DCDR_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzzers
+
+fuzz: fuzz-build
+	bash tests/fuzz/run-fuzzers.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_JOBS) $(FUZZ_TARGETS)
+
+fuzz-seeds: build
+	$(BUILD)/fuzz/fuzz_mkseeds tests/fuzz/corpus tests/data/attest
+
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

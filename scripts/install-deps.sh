@@ -16,6 +16,7 @@ PACKAGES=(
   libseccomp-dev              # enclave sandbox
   libcbor-dev                 # CBOR (attestation documents)
   clang                       # sanitizer and fuzz builds
+  libfuzzer-14-dev            # libFuzzer for clang 14 (make fuzz)
 )
 
 missing=()

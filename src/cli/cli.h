@@ -11,6 +11,7 @@
 #define CDR_CLI_H
 
 int cmd_room(int argc, char **argv);     /* room init | invite (cmd_room.c) */
+int cmd_room_revoke(int argc, char **argv); /* room revoke (cmd_room_revoke.c) */
 int cmd_serve(int argc, char **argv);    /* cmd_serve.c */
 int cmd_keygen(int argc, char **argv);   /* cmd_keygen.c */
 int cmd_enroll(int argc, char **argv);   /* cmd_enroll.c */

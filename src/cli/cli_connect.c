@@ -24,8 +24,8 @@ int cli_connect_finish(const char *cmd, int argc, char **argv, int *optind_io, s
                        int allow_sim) {
   if (*optind_io < argc && cdr_is_url(argv[*optind_io]))
     o->url = argv[(*optind_io)++];
-  if (o->expect_measurement != NULL && strlen(o->expect_measurement) != 64)
-    return cli_usage(cmd, "--expect-measurement must be 64 hex digits");
+  if (o->expect_measurement != NULL && strlen(o->expect_measurement) != 64 && strlen(o->expect_measurement) != 96)
+    return cli_usage(cmd, "--expect-measurement must be 64 hex digits (sim) or 96 (snp, tdx, nitro)");
   o->allow_sim = cli_allow_sim(allow_sim);
   return 0;
 }

@@ -3,9 +3,11 @@
  *
  * Online, `cdr attest [URL]`: verify a server's enclave the way every
  * other command does before its first request (fresh nonce, evidence,
- * platform certificate under the room CA, report_data binding, optional
- * measurement) and print what was attested.  It needs no user key: anyone
- * may check a room before enrolling.
+ * report_data binding, optional measurement; sim: platform certificate
+ * under the room CA; snp, tdx, nitro: the hardware verifiers below at the
+ * current time) and print what was attested, for hardware with every
+ * check made.  It needs no user key: anyone may check a room before
+ * enrolling.
  *
  * Offline, `cdr attest --evidence FILE --platform snp|tdx|nitro`: verify a
  * saved piece of hardware evidence (an SEV-SNP report, a TDX quote, a
@@ -41,7 +43,7 @@ static const char *const CMD = "attest";
 
 static void help(void) {
   printf("Usage: cdr attest [URL] [--expect-measurement HEX] [--allow-sim] [--ca FILE]\n"
-         "                  [--profile NAME]\n"
+         "                  [--profile NAME] [--collateral FILE] [--accept-tcb STATUS[,STATUS]]\n"
          "       cdr attest --evidence FILE --platform snp|tdx|nitro [--certs PEM-BUNDLE]\n"
          "                  [--collateral FILE] [--at RFC3339-TIME] [--expect-measurement HEX]\n"
          "                  [--expect-report-data HEX] [--accept-tcb STATUS[,STATUS]]\n"
@@ -49,7 +51,9 @@ static void help(void) {
          "Online (the first form): ask the server's enclave for attestation evidence\n"
          "bound to a fresh random nonce, verify it, and print the platform, the enclave\n"
          "measurement, the enclave identity key fingerprint (SHA-256 of its DER\n"
-         "SubjectPublicKeyInfo) and the room id.\n\n"
+         "SubjectPublicKeyInfo) and the room id; for hardware (snp, tdx, nitro) also\n"
+         "the TCB, the policy and every check the verifier made, at the current time.\n"
+         "Every other command that connects verifies the same way.\n\n"
          "The evidence must chain to the room CA.  Which CA: --ca FILE; else the CA of\n"
          "the profile whose URL is URL (or of --profile, or of the default profile when\n"
          "no URL is given); else the CA the server itself offers (GET /v1/room), which\n"
@@ -62,8 +66,14 @@ static void help(void) {
          "TDX: MRTD and RTMR0-3), report_data, the TCB and its status, the policy and\n"
          "every check made.  Exit status 0 only when every check passed.\n\n"
          "Options (online):\n"
-         "  -m, --expect-measurement HEX  require this enclave measurement (64 hex\n"
-         "                                digits: SHA-256 of the cdr-enclave binary)\n"
+         "  -m, --expect-measurement HEX  require this enclave measurement: 64 hex\n"
+         "                                digits for sim (SHA-256 of cdr-enclave), 96\n"
+         "                                for snp (MEASUREMENT), tdx (MRTD), nitro (PCR0);\n"
+         "                                docs/ATTESTATION.md says how to compute it\n"
+         "      --collateral FILE         tdx: Intel's collateral (TCB info, QE identity;\n"
+         "                                default: $CDR_TDX_COLLATERAL)\n"
+         "      --accept-tcb LIST         accept these TCB statuses besides UpToDate\n"
+         "                                (default: $CDR_ACCEPT_TCB)\n"
          "  -s, --allow-sim               accept simulated attestation (sim), which is\n"
          "                                not hardware-backed and proves nothing against\n"
          "                                the server operator\n"
@@ -89,6 +99,8 @@ static void help(void) {
          "      --allow-debug             accept a guest whose policy allows debugging\n\n"
          "Environment:\n"
          "  CDR_ALLOW_SIM   1 has the effect of --allow-sim\n"
+         "  CDR_TDX_COLLATERAL, CDR_ACCEPT_TCB  --collateral and --accept-tcb for every\n"
+         "                  command that connects to a room\n"
          "  CDR_CONFIG_DIR  where profiles are kept (default $XDG_CONFIG_HOME/cdr,\n"
          "                  else ~/.config/cdr)\n");
 }
@@ -393,7 +405,7 @@ int cmd_attest(int argc, char **argv) {
   struct cdr_connect_opts o;
   struct offline_opts off;
   struct cdr_connection k;
-  char why[1024], meas[65], idfp[65], rid[33], cafp[96], when[32];
+  char why[1024], meas[2 * CDR_MEASUREMENT_MAX + 1], idfp[65], rid[33], cafp[96], when[32];
   int ch, allow_sim = 0, offline_only = 0, rc = 1;
 
   memset(&o, 0, sizeof(o));
@@ -408,10 +420,10 @@ int cmd_attest(int argc, char **argv) {
     case OPT_EVIDENCE: off.evidence = optarg; break;
     case OPT_PLATFORM: off.platform = optarg; offline_only = 1; break;
     case OPT_CERTS: off.certs = optarg; offline_only = 1; break;
-    case OPT_COLLATERAL: off.collateral = optarg; offline_only = 1; break;
+    case OPT_COLLATERAL: off.collateral = o.tdx_collateral = optarg; break;
     case OPT_AT: off.at = optarg; offline_only = 1; break;
     case OPT_EXPECT_REPORT_DATA: off.expect_report_data = optarg; offline_only = 1; break;
-    case OPT_ACCEPT_TCB: off.accept_tcb = optarg; offline_only = 1; break;
+    case OPT_ACCEPT_TCB: off.accept_tcb = o.accept_tcb = optarg; break;
     case OPT_SNP_MIN_TCB: off.snp_min_tcb = optarg; offline_only = 1; break;
     case OPT_ALLOW_DEBUG: off.allow_debug = 1; offline_only = 1; break;
     case 'h': help(); return 0;
@@ -436,8 +448,8 @@ int cmd_attest(int argc, char **argv) {
     if (!cdr_is_url(o.url))
       return cli_usage(CMD, "the URL must start with http:// or https://");
   }
-  if (o.expect_measurement != NULL && strlen(o.expect_measurement) != 64)
-    return cli_usage(CMD, "--expect-measurement must be 64 hex digits");
+  if (o.expect_measurement != NULL && strlen(o.expect_measurement) != 64 && strlen(o.expect_measurement) != 96)
+    return cli_usage(CMD, "--expect-measurement must be 64 hex digits (sim) or 96 (snp, tdx, nitro)");
   o.allow_sim = cli_allow_sim(allow_sim);
   o.need_user = 0;
   o.open_session = 0;
@@ -446,7 +458,7 @@ int cmd_attest(int argc, char **argv) {
     cli_fail(CMD, "%s", why);
     goto out;
   }
-  cdr_hex_encode(meas, k.att.measurement, sizeof(k.att.measurement));
+  cdr_hex_encode(meas, k.att.measurement, k.att.measurement_len);
   cdr_hex_encode(idfp, k.att.identity_fp, sizeof(k.att.identity_fp));
   cdr_hex_encode(rid, k.client->room_id, sizeof(k.client->room_id));
   cdr_fingerprint_format(cafp, k.client->ca_fp);
@@ -459,7 +471,25 @@ int cmd_attest(int argc, char **argv) {
   printf("room id:      %s\n", rid);
   printf("room CA:      %s\n", cafp);
   printf("              %s\n", k.ca_source);
-  printf("evidence at:  %s\n", when);
+  if (k.att.hw != NULL) {
+    const struct cdr_hw_report *rep = k.att.hw;
+    if (rep->platform == CDR_HW_TDX) {
+      char hex[97];
+      for (int i = 0; i < 4; i++) {
+        cdr_hex_encode(hex, rep->rtmr[i], 48);
+        printf("RTMR%d:        %s\n", i, hex);
+      }
+    }
+    printf("TCB:          %s\n", rep->tcb[0] ? rep->tcb : "(none reported)");
+    if (rep->tcb_status[0])
+      printf("TCB status:   %s\n", rep->tcb_status);
+    printf("policy:       %s\n", rep->policy[0] ? rep->policy : "(none)");
+    printf("checks:\n");
+    for (size_t i = 0; i < rep->nchecks && i < CDR_HW_MAX_CHECKS; i++)
+      printf("  [%s] %s: %s\n", rep->checks[i].ok ? "ok" : "FAIL", rep->checks[i].name, rep->checks[i].detail);
+  } else {
+    printf("evidence at:  %s\n", when);
+  }
   if (!k.ca_pinned)
     printf("warning: the room CA was not pinned (trust on first use); verify its fingerprint\n"
            "         with your room administrator\n");

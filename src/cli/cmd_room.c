@@ -31,6 +31,7 @@ static void room_help(void) {
          "  init ROOM     create a room: its CA (key held in a PKCS#11 token),\n"
          "                certificates, host database and room.json\n"
          "  invite ROOM   create a one-time enrollment token for a new user\n"
+         "  revoke ROOM   revoke a user's certificates and publish a new CRL\n"
          "\n"
          "Run 'cdr room init --help' or 'cdr room invite --help' for details.\n"
          "\n"
@@ -44,14 +45,16 @@ static void room_help(void) {
 static void init_help(void) {
   printf("Usage: cdr room init ROOM [--name NAME] [--ca-ttl DURATION]\n"
          "                         [--pkcs11-module PATH --token-label LABEL]\n"
+         "                         [--attestation sim|snp|tdx|nitro|auto]\n"
          "\n"
          "Create the room folder ROOM.  ROOM must not exist or must be an empty\n"
          "directory; its parent must exist.  It receives:\n"
          "  room.json                      room id, name, token and key labels (no secrets)\n"
          "  ca.crt                         the room CA certificate (self-signed)\n"
          "  host.db                        enrollment tokens (mode 0600)\n"
-         "  attestation/sim-platform.key   simulated attestation key (mode 0600)\n"
-         "  attestation/sim-platform.crt   its certificate, issued by the room CA\n"
+         "  attestation/sim-platform.key   simulated attestation key (mode 0600),\n"
+         "  attestation/sim-platform.crt   its certificate, issued by the room CA,\n"
+         "  attestation/sim-sealing.secret and the sim sealing secret: sim rooms only\n"
          "  hsm/                           the embedded SoftHSM2 token (default)\n"
          "\n"
          "The CA key pair (EC P-256) is generated inside the PKCS#11 token as a\n"
@@ -75,6 +78,14 @@ static void init_help(void) {
          "  --token-label LABEL    label of that token (required with --pkcs11-module).\n"
          "                         The token must already be initialised with a user\n"
          "                         PIN, and CDR_HSM_PIN must hold that PIN.\n"
+         "  --attestation P        how the enclave proves itself to clients (default sim):\n"
+         "                         sim    simulated, for development: proves nothing\n"
+         "                                against the server operator\n"
+         "                         snp    AMD SEV-SNP confidential VM (configfs-tsm)\n"
+         "                         tdx    Intel TDX confidential VM (configfs-tsm)\n"
+         "                         nitro  AWS Nitro enclave (/dev/nsm)\n"
+         "                         auto   whichever of snp, tdx, nitro the server has\n"
+         "                         See docs/ATTESTATION.md.\n"
          "  -h, --help             show this help\n"
          "\n"
          "Durations: 90s, 15m, 72h, 30d, or plain seconds.\n"
@@ -119,6 +130,7 @@ static int room_init(int argc, char **argv) {
       {"ca-ttl", required_argument, NULL, 'c'},
       {"pkcs11-module", required_argument, NULL, 'm'},
       {"token-label", required_argument, NULL, 'l'},
+      {"attestation", required_argument, NULL, 'a'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
@@ -144,6 +156,11 @@ static int room_init(int argc, char **argv) {
       break;
     case 'l':
       opts.token_label = optarg;
+      break;
+    case 'a':
+      if (!cdr_room_attestation_ok(optarg))
+        return cli_usage(cmd, "--attestation must be sim, snp, tdx, nitro or auto");
+      opts.attestation = optarg;
       break;
     case 'h':
       init_help();
@@ -184,6 +201,12 @@ static int room_init(int argc, char **argv) {
     printf("  token user PIN:  generated and stored at %s/hsm/user-pin (mode 0600)\n", room->dir);
   else
     printf("  token user PIN:  the value of CDR_HSM_PIN (not stored; cdrd needs it too)\n");
+  printf("  attestation:     %s%s\n", room->attestation,
+         strcmp(room->attestation, "sim") == 0 ? " (simulated: not hardware-backed)" : "");
+  if (strcmp(room->attestation, "tdx") == 0 || strcmp(room->attestation, "nitro") == 0)
+    printf("warning: sealing on %s is not built yet, so cdrd cannot start this room yet\n"
+           "         (see docs/ATTESTATION.md)\n",
+           room->attestation);
   printf("Publish the CA fingerprint to the room's users so that they can check it.\n");
   cdr_room_free(room);
   return 0;
@@ -286,5 +309,7 @@ int cmd_room(int argc, char **argv) {
     return room_init(argc - 1, argv + 1);
   if (strcmp(sub, "invite") == 0)
     return room_invite(argc - 1, argv + 1);
+  if (strcmp(sub, "revoke") == 0)
+    return cmd_room_revoke(argc - 1, argv + 1);
   return cli_usage("room", "unknown command '%s' (init or invite)", sub);
 }

@@ -1,76 +1,147 @@
 /*
  * cmd_upload.c - `cdr upload [URL --key K --cert C] TABLE FILE.csv
- * [--replace]`: a provider uploads a CSV file as a new table (which it
- * then owns), or replaces the rows and columns of a table it owns.  The file is read whole
- * (at most 64 MiB, checked before reading and before connecting), sealed
- * to the attested enclave in one request, and wiped from memory after.
+ * [--replace] [--schema "col TYPE, ..."]`: a provider uploads a CSV file
+ * as a new table (which it then owns), or replaces the rows and columns
+ * of a table it owns.  The file streams (cdr_client_upload_stream): read
+ * once to infer its column types (or only its header, with --schema),
+ * then sent in encrypted, signed chunks, in flat memory whatever its
+ * size.  On a terminal a progress bar on stderr shows bytes, rate and
+ * time left; otherwise the command is quiet until the result.
  */
 #include <getopt.h>
-#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "client/connect.h"
+#include "common/csv.h"
 #include "common/limits.h"
 #include "common/util.h"
 
 static const char *const CMD = "upload";
 
 static void help(void) {
-  printf("Usage: cdr upload [URL --key KEY --cert CERT] TABLE FILE.csv [--replace] [options]\n\n"
+  printf("Usage: cdr upload [URL --key KEY --cert CERT] TABLE FILE.csv [--replace]\n"
+         "                  [--schema \"COL TYPE, ...\"] [options]\n\n"
          "Upload FILE.csv as the new table TABLE (role provider).  The CSV is RFC 4180,\n"
-         "UTF-8, with a header row naming the columns; at most 64 MiB.  It is\n"
-         "encrypted end to end to the enclave, after attestation.\n\n"
+         "UTF-8, with a header row naming the columns; files of several GB are fine.\n"
+         "It is encrypted end to end to the enclave, after attestation, and sent in\n"
+         "signed chunks whose order and completeness the enclave checks: if anything\n"
+         "fails (a malformed row, a lost connection) no part of the table is kept.\n\n"
+         "Column types (INTEGER, REAL or TEXT) are inferred from all values of each\n"
+         "column, which reads the file once before sending it; --schema declares them\n"
+         "instead (the names must be the header's, in order, without regard to case),\n"
+         "and a value that does not fit its type is refused with its line number.\n\n"
          "You own the table: only you can read it until you grant access\n"
          "(`cdr grant`).  With --replace, TABLE must be yours already; its rows and\n"
          "columns are replaced in one step (if the upload fails the old table stays),\n"
          "and its grants and hidden columns carry over to the columns that keep\n"
          "their names.\n\n"
-         "Without URL, the profile (--profile NAME, or the default one saved by\n"
-         "`cdr enroll`) gives the URL, key, certificate and room CA.  With URL, give\n"
-         "--key and --cert, or a profile for that URL is used.\n\n"
+         "On a terminal, a progress bar on stderr shows bytes, rate and time left.\n\n"
          "Options:\n"
          "  -r, --replace                 replace your existing table TABLE\n"
-         "  -k, --key KEY                 your private key (PEM)\n"
-         "  -C, --cert CERT               your certificate from `cdr enroll` (PEM)\n"
-         "  -c, --ca FILE                 the room CA certificate (default: the profile's,\n"
-         "                                else CERT's .ca.crt file saved by enroll)\n"
-         "  -p, --profile NAME            use this profile\n"
-         "  -m, --expect-measurement HEX  require this enclave measurement (64 hex)\n"
-         "  -s, --allow-sim               accept simulated attestation (not\n"
-         "                                hardware-backed; proves nothing against the\n"
-         "                                server operator)\n"
-         "  -h, --help                    show this help\n\n"
-         "Environment:\n"
-         "  CDR_ALLOW_SIM   1 has the effect of --allow-sim\n"
-         "  CDR_CONFIG_DIR  where profiles are kept (default $XDG_CONFIG_HOME/cdr,\n"
-         "                  else ~/.config/cdr)\n");
+         "      --schema \"COL TYPE, ...\"  declare the columns, e.g. \"id INTEGER, name TEXT,\n"
+         "                                cost REAL\" (a name may contain spaces, not commas)\n");
+  cli_connect_help();
 }
 
+/* ---- the progress bar ---- */
+
+struct progress {
+  int on;            /* stderr is a terminal */
+  int drawn;         /* a line is on screen (needs its newline) */
+  int phase;
+  double t0, last;   /* phase start, last draw (seconds) */
+};
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void human(char *out, size_t n, double bytes) {
+  if (bytes >= 1e9)
+    snprintf(out, n, "%.2f GB", bytes / 1e9);
+  else
+    snprintf(out, n, "%.1f MB", bytes / 1e6);
+}
+
+/* cdr_upload_progress_fn: one line, redrawn in place at most 10 times a
+ * second (and at the end of each phase). */
+static void progress_draw(void *ctx, int phase, uint64_t done, uint64_t total) {
+  struct progress *p = ctx;
+  double t = now_s(), el, rate;
+  char d[32], tot[32], eta[32];
+  if (!p->on)
+    return;
+  if (phase != p->phase || !p->drawn) {
+    p->phase = phase;
+    p->t0 = t;
+    p->last = 0;
+  }
+  if (done < total && t - p->last < 0.1)
+    return;
+  p->last = t;
+  el = t - p->t0;
+  rate = el > 0.05 ? (double)done / el : 0;
+  human(d, sizeof(d), (double)done);
+  human(tot, sizeof(tot), (double)total);
+  if (done >= total)
+    snprintf(eta, sizeof(eta), "%s", phase == 0 ? "" : "sealing...");
+  else if (rate > 0)
+    snprintf(eta, sizeof(eta), "%d:%02d left", (int)(((double)(total - done) / rate) / 60),
+             (int)((double)(total - done) / rate) % 60);
+  else
+    snprintf(eta, sizeof(eta), "--:-- left");
+  fprintf(stderr, "\r%-9s %3d%%  %s / %s  %6.1f MB/s  %-12s", phase == 0 ? "checking" : "uploading",
+          total > 0 ? (int)((double)done * 100.0 / (double)total) : 100, d, tot, rate / 1e6, eta);
+  fflush(stderr);
+  p->drawn = 1;
+}
+
+static void progress_end(struct progress *p) {
+  if (p->drawn)
+    fputc('\n', stderr);
+  p->drawn = 0;
+}
+
+enum { OPT_SCHEMA = 1000 };
+
 int cmd_upload(int argc, char **argv) {
-  static const struct option opts[] = {{"replace", no_argument, NULL, 'r'}, CLI_CONNECT_LONGOPTS,
-                                       {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+  static const struct option opts[] = {{"replace", no_argument, NULL, 'r'},
+                                       {"schema", required_argument, NULL, OPT_SCHEMA},
+                                       CLI_CONNECT_LONGOPTS,
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
   struct cdr_connect_opts o;
   struct cdr_connection k;
-  const char *table, *file;
+  struct cdr_upload_opts uo;
+  struct csv_schema schema;
+  struct progress prog;
+  const char *table, *file, *schema_spec = NULL;
   char why[1024], text[1024], safe[256];
-  uint8_t *csv = NULL;
-  size_t csv_len = 0, i;
+  size_t i;
   json_t *res = NULL, *cols, *col, *rows;
   struct stat st;
   int ch, r, allow_sim = 0, rc = 1, npos, replace = 0;
 
   memset(&o, 0, sizeof(o));
   memset(&k, 0, sizeof(k));
+  memset(&uo, 0, sizeof(uo));
+  memset(&schema, 0, sizeof(schema));
+  memset(&prog, 0, sizeof(prog));
   opterr = 0; /* our own one-line message instead of getopt's */
   while ((ch = getopt_long(argc, argv, "r" CLI_CONNECT_SHORTOPTS "h", opts, NULL)) != -1) {
     if (cli_connect_option(ch, optarg, &o, &allow_sim))
       continue;
     switch (ch) {
     case 'r': replace = 1; break;
+    case OPT_SCHEMA: schema_spec = optarg; break;
     case 'h': help(); return 0;
     default: return cli_usage(CMD, "unknown option or missing argument: %s", argv[optind - 1]);
     }
@@ -84,19 +155,20 @@ int cmd_upload(int argc, char **argv) {
   file = argv[optind + 1];
   o.need_user = 1;
   o.open_session = 1;
+  if (schema_spec != NULL && (r = csv_schema_parse(&schema, schema_spec, why, sizeof(why))) != 0)
+    return r == CDR_ERR_ARG ? cli_usage(CMD, "--schema: %s", why) : cli_fail(CMD, "out of memory");
 
-  if (stat(file, &st) != 0)
-    return cli_fail(CMD, "cannot read %s: no such file", file);
-  if (!S_ISREG(st.st_mode))
-    return cli_fail(CMD, "%s is not a regular file", file);
-  if ((uint64_t)st.st_size > CDR_MAX_UPLOAD_BYTES)
-    return cli_fail(CMD, "%s is %llu bytes; an upload is limited to 64 MiB (%u bytes): split the file", file,
-                    (unsigned long long)st.st_size, (unsigned)CDR_MAX_UPLOAD_BYTES);
-  if ((r = cdr_file_read(file, &csv, &csv_len, CDR_MAX_UPLOAD_BYTES)) != 0) {
-    if (r == CDR_ERR_TOO_LARGE)
-      return cli_fail(CMD, "%s is larger than the 64 MiB upload limit (%u bytes)", file,
-                      (unsigned)CDR_MAX_UPLOAD_BYTES);
-    return cli_fail_err(CMD, r, "cannot read %s", file);
+  if (stat(file, &st) != 0) {
+    cli_fail(CMD, "cannot read %s: no such file", file);
+    goto out;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    cli_fail(CMD, "%s is not a regular file", file);
+    goto out;
+  }
+  if (access(file, R_OK) != 0) {
+    cli_fail(CMD, "cannot read %s: permission denied", file);
+    goto out;
   }
 
   if (cdr_connect(&k, &o, why, sizeof(why)) != 0) {
@@ -106,7 +178,12 @@ int cmd_upload(int argc, char **argv) {
   if (!k.ca_pinned)
     fprintf(stderr, "note: using the room CA that the server offered (not pinned); your certificate verifies "
                     "under it\n");
-  if ((r = cdr_client_upload_ex(k.client, k.session, table, replace, csv, csv_len, &res)) != 0) {
+  uo.replace = replace;
+  uo.schema = schema_spec != NULL ? &schema : NULL;
+  prog.on = isatty(STDERR_FILENO);
+  r = cdr_client_upload_stream(k.client, k.session, table, file, &uo, progress_draw, &prog, &res);
+  progress_end(&prog);
+  if (r != 0) {
     cdr_client_error_text(k.client, r, text, sizeof(text));
     cli_fail(CMD, "%s", text);
     goto out;
@@ -114,7 +191,8 @@ int cmd_upload(int argc, char **argv) {
   cols = json_object_get(res, "columns");
   rows = json_object_get(res, "rows");
   cdr_sanitize(safe, sizeof(safe), cdr_json_string(res, "table") ? cdr_json_string(res, "table") : table);
-  printf("%s table %s: %" JSON_INTEGER_FORMAT " rows\n", replace ? "replaced" : "uploaded", safe, json_is_integer(rows) ? json_integer_value(rows) : 0);
+  printf("%s table %s: %" JSON_INTEGER_FORMAT " rows\n", replace ? "replaced" : "uploaded", safe,
+         json_is_integer(rows) ? json_integer_value(rows) : 0);
   if (json_is_array(cols) && json_array_size(cols) > 0) {
     printf("columns:");
     json_array_foreach(cols, i, col) {
@@ -128,9 +206,7 @@ int cmd_upload(int argc, char **argv) {
   }
   rc = 0;
 out:
-  if (csv != NULL)
-    OPENSSL_cleanse(csv, csv_len);
-  free(csv);
+  csv_schema_free(&schema);
   json_decref(res);
   cdr_connection_close(&k);
   return rc;

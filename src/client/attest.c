@@ -4,8 +4,12 @@
  * The outcome of attestation is one public key, the enclave identity key
  * I, that the client then uses to authenticate the session-open answer.
  * I is believed only if all of these hold:
- *   - the platform is one this client knows (today only `sim`, and only
- *     when the user allowed it);
+ *   - the platform is one this client knows: `snp`, `tdx`, `nitro`, or
+ *     `sim` only when the user allowed it;
+ *   - for snp, tdx and nitro: the hardware verifier of src/attest
+ *     accepts the evidence at the current time (vendor chain to a pinned
+ *     root, signature, debug policy, TCB, report_data equal to ours, the
+ *     expected measurement); the rest of this list is sim's:
  *   - the evidence parses exactly (magic, field lengths, total length);
  *   - certificates[0] is a platform certificate issued by the room CA we
  *     trust, valid now, not a CA, subject CN "CDR simulated attestation
@@ -25,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attest/hwattest.h"
 #include "client.h"
 #include "client_int.h"
 #include "common/util.h"
@@ -44,6 +49,7 @@ static void set_detail(char *detail, size_t len, const char *msg) {
 }
 
 void cdr_attestation_clear(struct cdr_attestation *a) {
+  free(a->hw);
   EVP_PKEY_free(a->identity);
   OPENSSL_free(a->identity_spki);
   OPENSSL_cleanse(a, sizeof(*a));
@@ -136,11 +142,137 @@ out:
   return r;
 }
 
+/* The hardware platforms: name for display, verifier. */
+static const struct {
+  const char *name, *display;
+  enum cdr_hw_platform platform;
+} hw_platforms[] = {
+    {"snp", "AMD SEV-SNP", CDR_HW_SNP}, {"tdx", "Intel TDX", CDR_HW_TDX}, {"nitro", "AWS Nitro", CDR_HW_NITRO}};
+
+/* Is status one of the comma-separated names in list? */
+static int tcb_status_listed(const char *list, const char *status) {
+  size_t n = strlen(status);
+  for (const char *p = list; p != NULL && *p != '\0';) {
+    const char *comma = strchr(p, ',');
+    size_t len = comma ? (size_t)(comma - p) : strlen(p);
+    if (len == n && strncmp(p, status, n) == 0)
+      return 1;
+    p = comma ? comma + 1 : NULL;
+  }
+  return 0;
+}
+
+/* The answer's certificates (b64 DER, at most ATTEST_MAX_CERTS) as a
+ * stack; they are only ever untrusted intermediates or candidates for
+ * the SEV-SNP VCEK, never roots.  CDR_ERR_ATTEST_MALFORMED. */
+static int hw_certs(const json_t *certs, STACK_OF(X509) **out) {
+  STACK_OF(X509) *sk = sk_X509_new_null();
+  int r = CDR_ERR_ATTEST_MALFORMED;
+  if (sk == NULL || !json_is_array(certs) || json_array_size(certs) > ATTEST_MAX_CERTS)
+    goto out;
+  for (size_t i = 0; i < json_array_size(certs); i++) {
+    const json_t *v = json_array_get(certs, i);
+    uint8_t *der = NULL;
+    size_t len = 0;
+    X509 *x = NULL;
+    if (!json_is_string(v) || cdr_b64_decode(&der, &len, json_string_value(v), CDR_MAX_CERT_DER) != 0 ||
+        cdr_cert_from_der(&x, der, len) != 0 || !sk_X509_push(sk, x)) {
+      X509_free(x);
+      free(der);
+      goto out;
+    }
+    free(der);
+  }
+  *out = sk;
+  sk = NULL;
+  r = 0;
+out:
+  sk_X509_pop_free(sk, X509_free);
+  return r;
+}
+
+/* snp, tdx, nitro evidence: the vendor's verifier at pol->now, with our
+ * report_data and the expected measurement when it has the platform's
+ * length.  Fills out->measurement and out->hw. */
+static int attest_verify_hw(struct cdr_attestation *out, size_t which, const uint8_t *ev, size_t ev_len,
+                            const json_t *certs, const uint8_t expect_rd[CDR_REPORT_DATA_LEN],
+                            const struct cdr_attest_policy *pol, char *detail, size_t detail_len) {
+  struct cdr_hw_policy hp;
+  struct cdr_hw_report *rep = NULL;
+  size_t want_len = pol->measurement_len ? pol->measurement_len : CDR_MEASUREMENT_LEN;
+  int r;
+
+  memset(&hp, 0, sizeof(hp));
+  if ((r = hw_certs(certs, &hp.certs)) != 0) {
+    set_detail(detail, detail_len, "the attestation answer's certificates are not DER X.509 certificates");
+    goto out;
+  }
+  if ((rep = calloc(1, sizeof(*rep))) == NULL) {
+    r = CDR_ERR_NOMEM;
+    goto out;
+  }
+  hp.at = pol->now;
+  hp.expect_report_data = expect_rd;
+  if (pol->measurement != NULL && want_len == CDR_HW_MEASUREMENT_LEN) {
+    hp.expect_measurement = pol->measurement;
+    hp.expect_measurement_len = CDR_HW_MEASUREMENT_LEN;
+  }
+  hp.accept_tcb_statuses = pol->accept_tcb;
+  hp.collateral = pol->tdx_collateral;
+  hp.collateral_len = pol->tdx_collateral_len;
+  switch (hw_platforms[which].platform) {
+  case CDR_HW_SNP: r = cdr_verify_snp(ev, ev_len, &hp, rep); break;
+  case CDR_HW_TDX: r = cdr_verify_tdx(ev, ev_len, &hp, rep); break;
+  case CDR_HW_NITRO: r = cdr_verify_nitro(ev, ev_len, &hp, rep); break;
+  default: r = CDR_ERR_INTERNAL; break;
+  }
+  /* The verifiers refuse unaccepted TCB statuses themselves; this keeps
+   * the promise even if one did not. */
+  if (r == 0 && rep->tcb_status[0] != '\0' && strcmp(rep->tcb_status, "UpToDate") != 0 &&
+      !tcb_status_listed(pol->accept_tcb, rep->tcb_status)) {
+    cdr_hw_check(rep, 0, "TCB status", "%s is not UpToDate and not accepted", rep->tcb_status);
+    r = CDR_ERR_ATTEST_TCB;
+  }
+  if (r != 0) {
+    const struct cdr_hw_check *failed = NULL;
+    for (size_t i = 0; i < rep->nchecks && i < CDR_HW_MAX_CHECKS; i++)
+      if (!rep->checks[i].ok)
+        failed = &rep->checks[i];
+    if (detail != NULL && detail_len > 0) {
+      if (hw_platforms[which].platform == CDR_HW_TDX && hp.collateral == NULL)
+        snprintf(detail, detail_len,
+                 "%s: online verification of a TDX quote needs Intel's collateral: set CDR_TDX_COLLATERAL=FILE "
+                 "or give --collateral FILE (docs/ATTESTATION.md)",
+                 hw_platforms[which].display);
+      else if (failed != NULL)
+        snprintf(detail, detail_len, "%s: %s: %s", hw_platforms[which].display, failed->name, failed->detail);
+      else
+        snprintf(detail, detail_len, "%s evidence does not verify", hw_platforms[which].display);
+    }
+    goto out;
+  }
+  if (rep->measurement_len != CDR_HW_MEASUREMENT_LEN) {
+    set_detail(detail, detail_len, "the verifier found no 48-byte measurement");
+    r = CDR_ERR_ATTEST_MALFORMED;
+    goto out;
+  }
+  memcpy(out->measurement, rep->measurement, CDR_HW_MEASUREMENT_LEN);
+  out->measurement_len = CDR_HW_MEASUREMENT_LEN;
+  out->timestamp = 0;
+  out->hw = rep;
+  rep = NULL;
+out:
+  sk_X509_pop_free(hp.certs, X509_free);
+  free(rep);
+  return r;
+}
+
 int cdr_attest_verify_response(struct cdr_attestation *out, const json_t *resp, const struct cdr_attest_policy *pol,
                                char *detail, size_t detail_len) {
   const char *platform;
   uint8_t *ev = NULL, *plat = NULL, *spki = NULL;
-  size_t ev_len = 0, plat_len = 0, spki_len = 0;
+  size_t ev_len = 0, plat_len = 0, spki_len = 0, hw = SIZE_MAX;
+  size_t want_len = pol->measurement_len ? pol->measurement_len : CDR_MEASUREMENT_LEN;
   uint8_t rid[CDR_ROOM_ID_BYTES], cafp[32], expect_rd[CDR_REPORT_DATA_LEN], point[CDR_P256_POINT_LEN];
   EVP_PKEY *ident = NULL;
   json_t *certs;
@@ -151,22 +283,28 @@ int cdr_attest_verify_response(struct cdr_attestation *out, const json_t *resp, 
     set_detail(detail, detail_len, "the answer names no platform");
     goto out;
   }
-  if (strcmp(platform, "sim") != 0) {
+  for (size_t i = 0; i < sizeof(hw_platforms) / sizeof(hw_platforms[0]); i++)
+    if (strcmp(platform, hw_platforms[i].name) == 0)
+      hw = i;
+  if (hw == SIZE_MAX && strcmp(platform, "sim") != 0) {
     set_detail(detail, detail_len, "the enclave uses an attestation platform this client does not support");
     goto out;
   }
-  if (!pol->allow_sim) {
-    set_detail(detail, detail_len, "it is not hardware-backed");
-    r = CDR_ERR_ATTEST_SIM_REFUSED;
-    goto out;
+  if (hw == SIZE_MAX) {
+    if (!pol->allow_sim) {
+      set_detail(detail, detail_len, "it is not hardware-backed");
+      r = CDR_ERR_ATTEST_SIM_REFUSED;
+      goto out;
+    }
+    fprintf(stderr, "%s\n", CDR_SIM_WARNING);
   }
-  fprintf(stderr, "%s\n", CDR_SIM_WARNING);
 
   certs = json_object_get(resp, "certificates");
   if (cj_b64(resp, "evidence", &ev, &ev_len, CDR_MAX_EVIDENCE) != 0 || !json_is_array(certs) ||
-      json_array_size(certs) < 1 || json_array_size(certs) > ATTEST_MAX_CERTS ||
-      !json_is_string(json_array_get(certs, 0)) ||
-      cdr_b64_decode(&plat, &plat_len, json_string_value(json_array_get(certs, 0)), CDR_MAX_CERT_DER) != 0 ||
+      json_array_size(certs) > ATTEST_MAX_CERTS ||
+      (hw == SIZE_MAX &&
+       (json_array_size(certs) < 1 || !json_is_string(json_array_get(certs, 0)) ||
+        cdr_b64_decode(&plat, &plat_len, json_string_value(json_array_get(certs, 0)), CDR_MAX_CERT_DER) != 0)) ||
       cj_b64(resp, "identity_public_key", &spki, &spki_len, CDR_MAX_PUBKEY_DER) != 0 ||
       cj_hex_exact(resp, "room_id", rid, sizeof(rid)) != 0 ||
       cj_hex_exact(resp, "ca_fingerprint", cafp, sizeof(cafp)) != 0) {
@@ -190,21 +328,38 @@ int cdr_attest_verify_response(struct cdr_attestation *out, const json_t *resp, 
   /* report_data from what WE know, not from what the host says. */
   if ((r = cdr_report_data(expect_rd, spki, spki_len, pol->room_id, pol->ca_fp, pol->nonce)) != 0)
     goto out;
-  r = cdr_attest_verify_sim(out->measurement, &out->timestamp, ev, ev_len, plat, plat_len, expect_rd, pol);
-  if (r != 0) {
-    set_detail(detail, detail_len,
-               r == CDR_ERR_ATTEST_ROOT        ? "the platform certificate is not a sim platform certificate of your room CA"
-               : r == CDR_ERR_ATTEST_SIGNATURE ? "the evidence signature does not verify under the platform key"
-               : r == CDR_ERR_ATTEST_REPORT_DATA
-                   ? "the evidence does not bind this identity key, room, CA and our nonce"
-                   : "the sim evidence does not parse");
-    goto out;
+  if (hw != SIZE_MAX) {
+    if ((r = attest_verify_hw(out, hw, ev, ev_len, certs, expect_rd, pol, detail, detail_len)) != 0)
+      goto out;
+  } else {
+    r = cdr_attest_verify_sim(out->measurement, &out->timestamp, ev, ev_len, plat, plat_len, expect_rd, pol);
+    if (r != 0) {
+      set_detail(detail, detail_len,
+                 r == CDR_ERR_ATTEST_ROOT ? "the platform certificate is not a sim platform certificate of your room CA"
+                 : r == CDR_ERR_ATTEST_SIGNATURE ? "the evidence signature does not verify under the platform key"
+                 : r == CDR_ERR_ATTEST_REPORT_DATA
+                     ? "the evidence does not bind this identity key, room, CA and our nonce"
+                     : "the sim evidence does not parse");
+      goto out;
+    }
+    out->measurement_len = CDR_MEASUREMENT_LEN;
   }
-  if (pol->measurement != NULL && !cdr_ct_equal(out->measurement, pol->measurement, CDR_MEASUREMENT_LEN)) {
-    char got[2 * CDR_MEASUREMENT_LEN + 1], want[2 * CDR_MEASUREMENT_LEN + 1], msg[200];
-    cdr_hex_encode(got, out->measurement, CDR_MEASUREMENT_LEN);
-    cdr_hex_encode(want, pol->measurement, CDR_MEASUREMENT_LEN);
-    snprintf(msg, sizeof(msg), "measurement %s, expected %s", got, want);
+  /* The measurement: for hardware the verifier compared it already when
+   * the lengths agree; this also catches an expectation of the wrong
+   * length (a 64-hex sim measurement for a hardware room, or the reverse). */
+  if (pol->measurement != NULL &&
+      (want_len != out->measurement_len || !cdr_ct_equal(out->measurement, pol->measurement, want_len))) {
+    char got[2 * CDR_MEASUREMENT_MAX + 1], want[2 * CDR_MEASUREMENT_MAX + 1], msg[400];
+    cdr_hex_encode(got, out->measurement, out->measurement_len);
+    if (want_len <= CDR_MEASUREMENT_MAX)
+      cdr_hex_encode(want, pol->measurement, want_len);
+    else
+      snprintf(want, sizeof(want), "(too long)");
+    if (want_len != out->measurement_len)
+      snprintf(msg, sizeof(msg), "measurement %s (%zu bytes, %s), expected %s (%zu bytes)", got,
+               out->measurement_len, platform, want, want_len);
+    else
+      snprintf(msg, sizeof(msg), "measurement %s, expected %s", got, want);
     set_detail(detail, detail_len, msg);
     r = CDR_ERR_ATTEST_MEASUREMENT;
     goto out;
@@ -255,6 +410,10 @@ int cdr_client_attest(struct cdr_client *c, struct cdr_attestation *out) {
   pol.ca_fp = c->ca_fp;
   pol.nonce = nonce;
   pol.measurement = c->have_measurement ? c->measurement : NULL;
+  pol.measurement_len = c->have_measurement ? c->measurement_len : 0;
+  pol.tdx_collateral = c->tdx_collateral;
+  pol.tdx_collateral_len = c->tdx_collateral_len;
+  pol.accept_tcb = c->accept_tcb;
   pol.allow_sim = c->allow_sim;
   pol.now = cdr_now();
   r = cdr_attest_verify_response(out, resp, &pol, c->detail, sizeof(c->detail));

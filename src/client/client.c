@@ -71,6 +71,8 @@ void cdr_client_free(struct cdr_client *c) {
   X509_free(c->cert);
   OPENSSL_free(c->cert_der);
   OPENSSL_free(c->spki);
+  free(c->tdx_collateral);
+  free(c->accept_tcb);
   OPENSSL_cleanse(c, sizeof(*c));
   free(c);
 }
@@ -205,11 +207,37 @@ int cdr_client_check_user_cert(struct cdr_client *c) {
 }
 
 int cdr_client_expect_measurement(struct cdr_client *c, const char *hex) {
-  if (hex == NULL || cdr_hex_decode(c->measurement, sizeof(c->measurement), hex) != 0) {
-    cdr_client_set_detail(c, "the expected measurement must be 64 hex digits");
+  size_t n = hex != NULL ? strlen(hex) / 2 : 0;
+  if (hex == NULL || (strlen(hex) != 2 * CDR_MEASUREMENT_LEN && strlen(hex) != 2 * CDR_HW_MEASUREMENT_LEN) ||
+      cdr_hex_decode(c->measurement, n, hex) != 0) {
+    cdr_client_set_detail(c, "the expected measurement must be 64 hex digits (sim) or 96 (snp, tdx, nitro)");
     return CDR_ERR_ARG;
   }
+  c->measurement_len = n;
   c->have_measurement = 1;
+  return 0;
+}
+
+int cdr_client_set_tdx_collateral(struct cdr_client *c, const char *path) {
+  uint8_t *data = NULL;
+  size_t len = 0;
+  int r;
+  if ((r = cdr_file_read(path, &data, &len, CDR_TDX_COLLATERAL_MAX)) != 0) {
+    cdr_client_set_detail(c, "cannot read the TDX collateral %s", path);
+    return r;
+  }
+  free(c->tdx_collateral);
+  c->tdx_collateral = data;
+  c->tdx_collateral_len = len;
+  return 0;
+}
+
+int cdr_client_accept_tcb(struct cdr_client *c, const char *list) {
+  char *copy = NULL;
+  if (list != NULL && (copy = strdup(list)) == NULL)
+    return CDR_ERR_NOMEM;
+  free(c->accept_tcb);
+  c->accept_tcb = copy;
   return 0;
 }
 

@@ -8,9 +8,11 @@
  *             CDR_MAX_HTTP_BODY; error bodies {"error","message"} become a
  *             cdr_err plus the remote code and message kept for display.
  *   attest    POST /v1/attest with a fresh nonce and verification of the
- *             answer (4.5): evidence, platform certificate under the room
- *             CA, report_data binding, room id, CA fingerprint,
- *             measurement.  The result is the enclave identity key I.
+ *             answer (4.5): evidence (sim: platform certificate under the
+ *             room CA; snp, tdx, nitro: the vendor's chain to a root pinned
+ *             in src/attest, at the current time), report_data binding,
+ *             room id, CA fingerprint, measurement.  The result is the
+ *             enclave identity key I.
  *   session   POST /v1/session (4.6): key share, signature with U,
  *             verification of the answer with I, session keys.
  *   request   POST /v1/request (4.7): seal and sign a request, open and
@@ -49,6 +51,11 @@
   "warning: simulated attestation (sim) is not hardware-backed; it proves nothing against the server operator"
 #define CDR_SIM_PLATFORM_CN "CDR simulated attestation platform"
 
+/* Hardware measurements (snp MEASUREMENT, tdx MRTD, nitro PCR0). */
+#define CDR_HW_MEASUREMENT_LEN 48
+/* Cap on a TDX collateral file. */
+#define CDR_TDX_COLLATERAL_MAX (4u * 1024u * 1024u)
+
 #define CDR_HTTP_CONNECT_TIMEOUT_S 15L
 #define CDR_HTTP_TIMEOUT_S 600L
 
@@ -76,7 +83,12 @@ struct cdr_client {
   /* Attestation policy. */
   int allow_sim;
   int have_measurement;
-  uint8_t measurement[CDR_MEASUREMENT_LEN];
+  uint8_t measurement[CDR_MEASUREMENT_MAX]; /* measurement_len bytes: 32 for */
+  size_t measurement_len;                   /* sim, 48 for snp/tdx/nitro */
+  uint8_t *tdx_collateral;                  /* TDX collateral JSON (TCB info, */
+  size_t tdx_collateral_len;                /* QE identity), or NULL */
+  char *accept_tcb;                         /* TCB statuses accepted besides
+                                             * UpToDate (comma list), or NULL */
 
   /* The last failure: HTTP status (0 if none), the remote error code and
    * message when the server sent one (sanitised to printable ASCII),
@@ -106,8 +118,18 @@ int cdr_client_load_user(struct cdr_client *c, const char *key_path, const char 
 /* Check the user certificate against the CA now (chain, validity, role):
  * catches an expired or foreign certificate before the enclave does. */
 int cdr_client_check_user_cert(struct cdr_client *c) CDR_WUR;
-/* Require this measurement (64 hex digits) from attestation. */
+/* Require this measurement from attestation: 64 hex digits (sim: SHA-256
+ * of cdr-enclave) or 96 (snp MEASUREMENT, tdx MRTD, nitro PCR0).  A
+ * measurement of the other length never matches. */
 int cdr_client_expect_measurement(struct cdr_client *c, const char *hex) CDR_WUR;
+/* TDX only: the collateral JSON (Intel PCS TCB info and QE identity, in
+ * the format of `cdr attest --collateral`) that online verification of a
+ * TDX quote needs; read now (at most 4 MiB).  Without it a TDX room is
+ * refused (attestation_malformed: no collateral). */
+int cdr_client_set_tdx_collateral(struct cdr_client *c, const char *path) CDR_WUR;
+/* TCB statuses to accept besides UpToDate (TDX), e.g. "SWHardeningNeeded";
+ * NULL: none.  Copied. */
+int cdr_client_accept_tcb(struct cdr_client *c, const char *list) CDR_WUR;
 void cdr_client_allow_sim(struct cdr_client *c, int allow);
 
 /* Record a local reason for the current failure (printf-style). */
@@ -161,11 +183,16 @@ void cdr_room_info_clear(struct cdr_room_info *ri);
 /* ------------------------------------------------------------------ */
 /* Attestation (attest.c). */
 
+struct cdr_hw_report;
 struct cdr_attestation {
   char platform[16];
   uint8_t nonce[CDR_NONCE_LEN];
-  uint8_t measurement[CDR_MEASUREMENT_LEN];
-  uint64_t timestamp;                 /* platform's time in the evidence */
+  uint8_t measurement[CDR_MEASUREMENT_MAX]; /* measurement_len bytes (sim 32; */
+  size_t measurement_len;                   /* snp, tdx, nitro 48) */
+  uint64_t timestamp;                 /* sim: the platform's time in the
+                                       * evidence; hardware: 0 (none stated) */
+  struct cdr_hw_report *hw;           /* snp, tdx, nitro: what the verifier
+                                       * found and every check (owned) */
   EVP_PKEY *identity;                 /* I, P-256 public key */
   uint8_t *identity_spki;
   size_t identity_spki_len;
@@ -179,9 +206,13 @@ struct cdr_attest_policy {
   const uint8_t *room_id;             /* 16 bytes */
   const uint8_t *ca_fp;               /* 32 bytes: SHA-256 of the CA DER */
   const uint8_t *nonce;               /* 32 bytes we sent */
-  const uint8_t *measurement;         /* 32 bytes, or NULL for any */
+  const uint8_t *measurement;         /* measurement_len bytes, or NULL for any */
+  size_t measurement_len;             /* 0 means CDR_MEASUREMENT_LEN (32) */
   int allow_sim;
   int64_t now;                        /* for certificate validity */
+  const uint8_t *tdx_collateral;      /* TDX: collateral JSON, or NULL */
+  size_t tdx_collateral_len;
+  const char *accept_tcb;             /* TCB statuses besides UpToDate, or NULL */
 };
 
 /* Verify `sim` evidence (4.5) exactly: magic, lengths (116 + n, n in
@@ -195,10 +226,16 @@ int cdr_attest_verify_sim(uint8_t measurement[CDR_MEASUREMENT_LEN], uint64_t *ti
                           const uint8_t expect_rd[CDR_REPORT_DATA_LEN], const struct cdr_attest_policy *pol) CDR_WUR;
 /* Verify a parsed /v1/attest answer against the policy and fill *out.
  * Sim is refused (CDR_ERR_ATTEST_SIM_REFUSED) unless allowed, in which
- * case CDR_SIM_WARNING is printed to stderr.  room_id / ca_fingerprint
- * other than ours: CDR_ERR_ATTEST_ROOT.  Measurement other than the
- * required one: CDR_ERR_ATTEST_MEASUREMENT.  detail (may be NULL)
- * receives a reason. */
+ * case CDR_SIM_WARNING is printed to stderr.  snp, tdx and nitro evidence
+ * goes to cdr_verify_snp/tdx/nitro (src/attest/hwattest.h) at pol->now
+ * with our report_data and the expected measurement; the certificates of
+ * the answer are the SEV-SNP chip certificates (never trusted as roots);
+ * every check of the verifier must pass, and a TCB status other than
+ * UpToDate must be listed in pol->accept_tcb.  Their errors are the
+ * verifier's (CDR_ERR_ATTEST_*), and detail names the failing check.
+ * room_id / ca_fingerprint other than ours: CDR_ERR_ATTEST_ROOT.
+ * Measurement other than the required one (or of the other length):
+ * CDR_ERR_ATTEST_MEASUREMENT.  detail (may be NULL) receives a reason. */
 int cdr_attest_verify_response(struct cdr_attestation *out, const json_t *resp, const struct cdr_attest_policy *pol,
                                char *detail, size_t detail_len) CDR_WUR;
 /* Fresh nonce, POST /v1/attest, verify with the client's CA, room id,
@@ -278,15 +315,53 @@ int cdr_client_request(struct cdr_client *c, struct cdr_session *s, const char *
 /* The operations (PROTOCOL 4.7).  *result is the decrypted response
  * object. */
 int cdr_client_query(struct cdr_client *c, struct cdr_session *s, const char *sql, json_t **result) CDR_WUR;
-int cdr_client_upload(struct cdr_client *c, struct cdr_session *s, const char *table, const void *csv, size_t len,
-                      json_t **result) CDR_WUR;
-/* Upload with "replace": true when replace != 0 (the owner replaces its
- * own table). */
-int cdr_client_upload_ex(struct cdr_client *c, struct cdr_session *s, const char *table, int replace, const void *csv,
-                         size_t len, json_t **result) CDR_WUR;
 /* Any operation without a payload (tables, grant, revoke_grant, hide,
  * drop): header is the request header object (borrowed), e.g.
  * {"op":"grant","table":"t","to":"role:analyst"}. */
 int cdr_client_op(struct cdr_client *c, struct cdr_session *s, json_t *header, json_t **result) CDR_WUR;
+
+/* ------------------------------------------------------------------ */
+/* Streamed uploads (upload.c; PROTOCOL 4.7 upload_begin, upload_chunk,
+ * upload_commit, upload_abort). */
+
+struct csv_schema;
+#define CDR_UPLOAD_ID_LEN 16 /* hex digits */
+
+/* The four operations, one request each, exactly as given (a test may
+ * send any index, count or hash).  begin fills id (the enclave's answer,
+ * checked to be 16 hex digits); chunk sets *received (the bytes the
+ * enclave holds so far; may be NULL); commit's *result is the decrypted
+ * answer {"ok","table","rows","replaced","columns"}. */
+int cdr_client_upload_begin(struct cdr_client *c, struct cdr_session *s, const char *table, int replace,
+                            const struct csv_schema *schema, uint64_t bytes, char id[CDR_UPLOAD_ID_LEN + 1]) CDR_WUR;
+int cdr_client_upload_chunk(struct cdr_client *c, struct cdr_session *s, const char *id, uint64_t index,
+                            const void *data, size_t len, uint64_t *received) CDR_WUR;
+int cdr_client_upload_commit(struct cdr_client *c, struct cdr_session *s, const char *id, uint64_t chunks,
+                             uint64_t bytes, const uint8_t sha256[32], json_t **result) CDR_WUR;
+int cdr_client_upload_abort(struct cdr_client *c, struct cdr_session *s, const char *id) CDR_WUR;
+
+struct cdr_upload_opts {
+  int replace;                     /* replace the caller's own table */
+  const struct csv_schema *schema; /* declared (names must match the
+                                    * header); NULL: infer (pass 1) */
+  size_t chunk_size;               /* 1..CDR_UPLOAD_CHUNK_MAX bytes;
+                                    * 0: CDR_UPLOAD_CHUNK_DEFAULT */
+};
+/* Progress: phase 0 while the file is read to infer its schema, 1 while
+ * it is sent; done and total are bytes of the file. */
+typedef void (*cdr_upload_progress_fn)(void *ctx, int phase, uint64_t done, uint64_t total);
+/* Upload the CSV file at path as table `table`, in flat memory (one chunk
+ * and one CSV record): without a schema, pass 1 reads the whole file and
+ * infers the types with the enclave's rules (csv.h), refusing a malformed
+ * file (CDR_ERR_CSV, detail "line N: ...") before anything is sent; with
+ * one, only the header is read and must name its columns.  Pass 2 sends
+ * the file in chunks and commits with their count, the size and the
+ * SHA-256.  A local failure after begin aborts the upload; a refusal by
+ * the enclave has dropped it already.  The file must not change while it
+ * is sent (a size or content change is refused).  *result as for
+ * cdr_client_upload_commit. */
+int cdr_client_upload_stream(struct cdr_client *c, struct cdr_session *s, const char *table, const char *path,
+                             const struct cdr_upload_opts *opts, cdr_upload_progress_fn progress, void *ctx,
+                             json_t **result) CDR_WUR;
 
 #endif

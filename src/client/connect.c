@@ -129,8 +129,21 @@ int cdr_connect(struct cdr_connection *k, const struct cdr_connect_opts *o, char
   }
   cdr_client_allow_sim(k->client, o->allow_sim);
   if (o->expect_measurement != NULL && (r = cdr_client_expect_measurement(k->client, o->expect_measurement)) != 0) {
-    snprintf(why, whylen, "--expect-measurement must be 64 hex digits");
+    snprintf(why, whylen, "--expect-measurement must be 64 hex digits (sim) or 96 (snp, tdx, nitro)");
     goto out;
+  }
+  /* Hardware attestation policy: options, else the environment. */
+  {
+    const char *coll = o->tdx_collateral ? o->tdx_collateral : getenv("CDR_TDX_COLLATERAL");
+    const char *tcb = o->accept_tcb ? o->accept_tcb : getenv("CDR_ACCEPT_TCB");
+    if (coll != NULL && coll[0] != '\0' && (r = cdr_client_set_tdx_collateral(k->client, coll)) != 0) {
+      snprintf(why, whylen, "cannot read the TDX collateral %s: %s", coll, cdr_err_describe(r));
+      goto out;
+    }
+    if (tcb != NULL && tcb[0] != '\0' && (r = cdr_client_accept_tcb(k->client, tcb)) != 0) {
+      snprintf(why, whylen, "out of memory");
+      goto out;
+    }
   }
   if (key != NULL && (r = cdr_client_load_user(k->client, key, cert)) != 0) {
     cdr_client_error_text(k->client, r, text, sizeof(text));

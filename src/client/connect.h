@@ -27,7 +27,9 @@ struct cdr_connect_opts {
   const char *key, *cert;         /* NULL: the profile's */
   const char *ca;                 /* NULL: see above */
   const char *profile;            /* NULL: by URL, or the default */
-  const char *expect_measurement; /* 64 hex, or NULL */
+  const char *expect_measurement; /* 64 hex (sim) or 96 (snp, tdx, nitro), or NULL */
+  const char *tdx_collateral;     /* TDX collateral file; NULL: $CDR_TDX_COLLATERAL */
+  const char *accept_tcb;         /* TCB statuses besides UpToDate; NULL: $CDR_ACCEPT_TCB */
   int allow_sim;
   int need_user;                  /* a key and certificate are required */
   int open_session;               /* also open a session */

@@ -14,8 +14,9 @@
  * and the decrypted "ok" flag must all agree.  Errors that arrive in
  * clear (any other status) are failures whose text is not trusted.
  *
- * Workload: a request carries at most 64 MiB of CSV; the body is built
- * by encoding base64 straight into one buffer to keep copies down.
+ * Workload: a request carries at most one upload chunk (4 MiB of CSV,
+ * upload.c) or a header; the body is built by encoding base64 straight
+ * into one buffer to keep copies down.
  */
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -28,7 +29,7 @@
 #include "common/util.h"
 #include "crypto/crypto.h"
 
-#define HEADER_MAX (CDR_MAX_SQL_LEN + 4u * CDR_KiB)
+#define HEADER_MAX CDR_MAX_REQUEST_HEADER
 
 int cdr_request_plaintext(struct cdr_buf *pt, const char *header_json, const void *payload, size_t payload_len) {
   int r;
@@ -270,30 +271,6 @@ int cdr_client_query(struct cdr_client *c, struct cdr_session *s, const char *sq
   OPENSSL_cleanse(hdr, strlen(hdr)); /* the SQL text is confidential */
   free(hdr);
   return r;
-}
-
-int cdr_client_upload_ex(struct cdr_client *c, struct cdr_session *s, const char *table, int replace, const void *csv,
-                         size_t len, json_t **result) {
-  char *hdr = NULL;
-  json_t *h;
-  int r;
-  *result = NULL;
-  if (len > CDR_MAX_UPLOAD_BYTES) {
-    cdr_client_set_detail(c, "the CSV is larger than %u bytes", (unsigned)CDR_MAX_UPLOAD_BYTES);
-    return CDR_ERR_TOO_LARGE;
-  }
-  h = replace ? json_pack("{s:s, s:s, s:b}", "op", "upload", "table", table, "replace", 1)
-              : json_pack("{s:s, s:s}", "op", "upload", "table", table);
-  if ((r = header_dump(c, h, &hdr, "table name")) != 0)
-    return r;
-  r = cdr_client_request(c, s, hdr, csv, len, result);
-  free(hdr);
-  return r;
-}
-
-int cdr_client_upload(struct cdr_client *c, struct cdr_session *s, const char *table, const void *csv, size_t len,
-                      json_t **result) {
-  return cdr_client_upload_ex(c, s, table, 0, csv, len, result);
 }
 
 int cdr_client_op(struct cdr_client *c, struct cdr_session *s, json_t *header, json_t **result) {

@@ -68,6 +68,9 @@ const char *cdr_err_describe(int err) {
   case CDR_ERR_CERT_NO_ROLE: return "certificate carries no room role";
   case CDR_ERR_CERT_KEY_MISMATCH: return "public key is not the key the certificate certifies";
   case CDR_ERR_BAD_SIGNATURE: return "signature does not verify";
+  case CDR_ERR_CERT_REVOKED: return "certificate has been revoked";
+  case CDR_ERR_CRL_STALE: return "the server has not provided the room's current revocation list";
+  case CDR_ERR_CRL_OLDER: return "revocation list is older than one the enclave already accepted";
   case CDR_ERR_CLOCK_SKEW: return "message timestamp is outside the accepted window";
   case CDR_ERR_SESSION_UNKNOWN: return "no such session (expired, closed or never opened)";
   case CDR_ERR_SESSION_EXPIRED: return "session has expired";
@@ -98,6 +101,8 @@ const char *cdr_err_describe(int err) {
   case CDR_ERR_SERVER: return "server returned an unexpected answer";
   case CDR_ERR_NETWORK: return "could not reach the server";
   case CDR_ERR_BUSY: return "server is busy";
+  case CDR_ERR_UPLOAD_SEQUENCE: return "an upload chunk is missing, repeated or out of order";
+  case CDR_ERR_UPLOAD_MISMATCH: return "the upload's chunks, size or SHA-256 differ from what was sent";
   default: return "internal error";
   }
 }

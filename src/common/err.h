@@ -46,6 +46,9 @@
   X(CDR_ERR_CERT_NO_ROLE,      "cert_no_role",          403) \
   X(CDR_ERR_CERT_KEY_MISMATCH, "cert_key_mismatch",     403) \
   X(CDR_ERR_BAD_SIGNATURE,     "bad_signature",         403) \
+  X(CDR_ERR_CERT_REVOKED,      "cert_revoked",          403) \
+  X(CDR_ERR_CRL_STALE,         "revocation_list_stale", 503) \
+  X(CDR_ERR_CRL_OLDER,         "revocation_list_older", 409) \
   /* sessions and envelopes */ \
   X(CDR_ERR_CLOCK_SKEW,        "timestamp_out_of_window",403) \
   X(CDR_ERR_SESSION_UNKNOWN,   "session_unknown",       403) \
@@ -80,7 +83,10 @@
   X(CDR_ERR_RESPONSE_FORGED,   "response_forged",       502) \
   X(CDR_ERR_SERVER,            "server_error",          502) \
   X(CDR_ERR_NETWORK,           "network_error",         502) \
-  X(CDR_ERR_BUSY,              "busy",                  503)
+  X(CDR_ERR_BUSY,              "busy",                  503) \
+  /* streamed uploads (PROTOCOL 4.7) */ \
+  X(CDR_ERR_UPLOAD_SEQUENCE,   "upload_out_of_sequence", 409) \
+  X(CDR_ERR_UPLOAD_MISMATCH,   "upload_mismatch",       409)
 
 #define CDR_ERR_ENUM_(name, wire, http) name##_IDX,
 enum cdr_err_index { CDR_ERR_LIST(CDR_ERR_ENUM_) CDR_ERR__COUNT };

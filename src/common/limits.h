@@ -9,10 +9,30 @@
 #define CDR_KiB (1024u)
 #define CDR_MiB (1024u * 1024u)
 
-/* Largest CSV accepted by one upload (streaming comes later). */
-#define CDR_MAX_UPLOAD_BYTES (64u * CDR_MiB)
-/* Largest decrypted request or response plaintext. */
-#define CDR_MAX_PLAINTEXT (CDR_MAX_UPLOAD_BYTES + 64u * CDR_KiB)
+/* Uploads stream (PROTOCOL 4.7, upload_begin/chunk/commit): the CSV
+ * travels in chunks of 1..CDR_UPLOAD_CHUNK_MAX bytes, each one request,
+ * so no process ever holds a whole file.  An upload may declare up to
+ * CDR_MAX_UPLOAD_TOTAL bytes; what fits is bounded by the enclave's SQL
+ * heap (CDR_SQL_HEAP_LIMIT).  One upload per session, CDR_MAX_UPLOADS
+ * per enclave. */
+#define CDR_UPLOAD_CHUNK_MAX (4u * CDR_MiB)
+/* What the client sends: per-request buffers in cdr and cdrd stay small
+ * (measured: 4 MiB chunks cost cdrd ~15 MB more peak RSS than 1 MiB
+ * ones, for the same throughput). */
+#define CDR_UPLOAD_CHUNK_DEFAULT (1u * CDR_MiB)
+#define CDR_MAX_UPLOAD_TOTAL (64ull * 1024u * CDR_MiB)
+#define CDR_MAX_UPLOADS 4u
+/* An upload that receives nothing for this long is dropped (its client
+ * died, or went away without upload_abort). */
+#define CDR_UPLOAD_IDLE_S 300
+/* Longest CSV record: the parser holds one record at a time. */
+#define CDR_MAX_CSV_RECORD (64u * CDR_MiB)
+/* Longest request header JSON (an upload_begin names up to
+ * CDR_MAX_COLUMNS columns of up to 256 bytes, JSON-escaped). */
+#define CDR_MAX_REQUEST_HEADER (2u * CDR_MiB)
+/* Largest decrypted request or response plaintext (a query result of
+ * CDR_MAX_RESULT_BYTES fits with room to spare). */
+#define CDR_MAX_PLAINTEXT (64u * CDR_MiB + 64u * CDR_KiB)
 /* AEAD overhead is the 16-byte GCM tag. */
 #define CDR_MAX_CIPHERTEXT (CDR_MAX_PLAINTEXT + 16u)
 /* Largest HTTP request body: base64 of the ciphertext plus JSON. */

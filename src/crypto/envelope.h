@@ -41,7 +41,10 @@
 #define CDR_SESSION_ID_LEN 16
 #define CDR_ROOM_ID_BYTES 16
 #define CDR_REPORT_DATA_LEN 64
-#define CDR_MEASUREMENT_LEN 32
+#define CDR_MEASUREMENT_LEN 32 /* sim: SHA-256 of cdr-enclave */
+/* Any platform's measurement: sim 32 bytes, SEV-SNP MEASUREMENT, TDX MRTD
+ * and Nitro PCR0 48 bytes.  IPC_INIT_OK and the client carry 1..this. */
+#define CDR_MEASUREMENT_MAX 64
 /* Sealed session parameters: session_id || u64be(expires_at) || E_pub. */
 #define CDR_SESSION_PARAMS_LEN (CDR_SESSION_ID_LEN + 8 + CDR_P256_POINT_LEN)
 

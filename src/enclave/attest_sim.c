@@ -145,9 +145,10 @@ out:
   return r;
 }
 
-static int sim_measurement(struct attest_provider *p, uint8_t out[CDR_MEASUREMENT_LEN]) {
+static int sim_measurement(struct attest_provider *p, uint8_t out[CDR_MEASUREMENT_MAX], size_t *len) {
   struct sim_state *s = p->state;
   memcpy(out, s->measurement, CDR_MEASUREMENT_LEN);
+  *len = CDR_MEASUREMENT_LEN;
   return 0;
 }
 
@@ -169,16 +170,10 @@ static void sim_fini(struct attest_provider *p) {
   p->state = NULL;
 }
 
-static struct attest_provider sim_provider = {
+struct attest_provider attest_sim_provider = {
     .name = "sim",
     .init = sim_init,
     .evidence = sim_evidence,
     .measurement = sim_measurement,
     .sealing_key = sim_sealing_key,
     .fini = sim_fini};
-
-struct attest_provider *attest_provider_find(const char *name) {
-  if (strcmp(name, "sim") == 0)
-    return &sim_provider;
-  return NULL;
-}

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "csv.h"
+#include "../common/csv.h"
 
 static const char *const column_types[] = {"INTEGER", "REAL", "TEXT"};
 static const char *const grant_roles[] = {"analyst", "provider", "auditor"};

@@ -19,6 +19,7 @@
 #include "engine.h"
 #include "seal.h"
 #include "session.h"
+#include "upload.h"
 
 /* States are bits, so a dispatch row can allow several.  INIT --IPC_INIT-->
  * LOADED_NOTHING --IPC_LOAD--> LOADING --IPC_LOAD_DONE--> READY. */
@@ -39,12 +40,18 @@ struct enclave {
   uint8_t *identity_spki;
   size_t identity_spki_len;
   struct attest_provider *attest;
+  const char *attest_name;          /* --attestation: sim, snp, tdx, nitro, auto; NULL: sim */
+  struct attest_options attest_opts; /* where the hardware providers look */
   struct sealer *sealer; /* secure heap */
   const char *room_dir;
   struct session_table sessions;
   struct persist *persist; /* the sealed state's manifest entries (persist.c) */
   int fatal;               /* set when the enclave must stop (storage failed) */
+  X509_CRL *crl;           /* the room's current CRL, verified (revoke.c) */
+  uint64_t crl_number;     /* its number; 0 before any */
+  uint64_t crl_required;   /* the number the sealed manifest recorded */
   struct cdr_engine *engine;
+  struct upload_set uploads; /* streamed uploads in progress (upload.c) */
   /* Clock, replaceable by tests. */
   int64_t (*now)(void);
 };
@@ -62,6 +69,10 @@ int enclave_handle_init(struct enclave *e, struct cdr_buf *in, uint32_t *rt, str
 int enclave_handle_attest(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) CDR_WUR;
 int enclave_handle_open(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) CDR_WUR;
 int enclave_handle_request(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) CDR_WUR;
+int enclave_handle_crl(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) CDR_WUR;
+/* 0 if cert may open a session now, else CDR_ERR_CERT_REVOKED or
+ * CDR_ERR_CRL_STALE (revoke.c). */
+int enclave_cert_not_revoked(struct enclave *e, X509 *cert) CDR_WUR;
 
 /* Run a decrypted, authenticated operation for the session's user and
  * write the response plaintext (JSON) to out; *status is CDR_STATUS_OK

@@ -59,7 +59,9 @@ out:
 int enclave_handle_init(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) {
   const uint8_t *ca_der, *sealed_id;
   size_t ca_len, sealed_id_len;
-  uint8_t measurement[CDR_MEASUREMENT_LEN];
+  uint8_t measurement[CDR_MEASUREMENT_MAX];
+  size_t measurement_len = 0;
+  const char *provider = e->attest_name != NULL ? e->attest_name : "sim";
   struct cdr_buf new_id;
   char fp[96];
   int r;
@@ -76,10 +78,20 @@ int enclave_handle_init(struct enclave *e, struct cdr_buf *in, uint32_t *rt, str
   }
   if ((r = cdr_cert_fingerprint(e->ca_cert, e->ca_fp)) != 0)
     return r;
-  if ((e->attest = attest_provider_find("sim")) == NULL)
-    return CDR_ERR_INTERNAL;
-  if ((r = e->attest->init(e->attest, e->room_dir)) != 0 || (r = e->attest->measurement(e->attest, measurement)) != 0)
+  /* The provider: chosen on our own command line, never by the host. */
+  if (strcmp(provider, "auto") == 0 && (r = attest_detect(&e->attest_opts, &provider)) != 0)
     return r;
+  if ((e->attest = attest_provider_find(provider)) == NULL)
+    return CDR_ERR_INTERNAL;
+  e->attest->opts = &e->attest_opts;
+  if ((r = e->attest->init(e->attest, e->room_dir)) != 0) {
+    e->attest = NULL; /* nothing to fini */
+    return r;
+  }
+  if ((r = e->attest->measurement(e->attest, measurement, &measurement_len)) != 0)
+    return r;
+  if (measurement_len == 0 || measurement_len > sizeof(measurement))
+    return CDR_ERR_INTERNAL;
   if ((e->sealer = OPENSSL_secure_zalloc(sizeof(*e->sealer))) == NULL)
     return CDR_ERR_NOMEM;
   memcpy(e->sealer->room_id, e->room_id, CDR_ROOM_ID_BYTES);
@@ -94,7 +106,7 @@ int enclave_handle_init(struct enclave *e, struct cdr_buf *in, uint32_t *rt, str
   log_info("initialised: attestation %s, room CA %s", e->attest->name, fp);
   *rt = IPC_INIT_OK;
   if ((r = cdr_buf_put_lp(out, e->identity_spki, e->identity_spki_len)) != 0 ||
-      (r = cdr_buf_put_lp(out, measurement, sizeof(measurement))) != 0 ||
+      (r = cdr_buf_put_lp(out, measurement, measurement_len)) != 0 ||
       (r = cdr_buf_put_lpstr(out, e->attest->name)) != 0 || (r = cdr_buf_put_lp(out, new_id.d, new_id.len)) != 0)
     goto out;
   e->state = ENCLAVE_STATE_INITIALISED;

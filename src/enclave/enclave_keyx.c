@@ -8,6 +8,7 @@
  * parameters to U_pub, signs T_resp with the identity key, and forgets
  * E's private half: only the derived keys stay, in the session record.
  */
+#include <openssl/bn.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +60,9 @@ int enclave_handle_open(struct enclave *e, struct cdr_buf *in, uint32_t *rt, str
     REFUSE(CDR_ERR_CERT_INVALID, "the certificate does not parse as DER X.509");
   if ((r = cdr_cert_verify_user(e->ca_cert, cert, now, &role, &name)) != 0)
     REFUSE(r, NULL);
+  if ((r = enclave_cert_not_revoked(e, cert)) != 0)
+    REFUSE(r, r == CDR_ERR_CERT_REVOKED ? "this certificate has been revoked by the room"
+                                        : "the server has not provided the room's current revocation list");
   if (cdr_pubkey_from_der(&upub, q.user_spki, q.user_spki_len) != 0)
     REFUSE(CDR_ERR_ARG, "user_public_key is not a DER SubjectPublicKeyInfo");
   if (EVP_PKEY_eq(upub, X509_get0_pubkey(cert)) != 1)
@@ -91,6 +95,13 @@ int enclave_handle_open(struct enclave *e, struct cdr_buf *in, uint32_t *rt, str
   snprintf(s->name, sizeof(s->name), "%s", name);
   s->user_key = upub;
   upub = NULL;
+  {
+    BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
+    char *hex = bn ? BN_bn2hex(bn) : NULL;
+    snprintf(s->serial, sizeof(s->serial), "%s", hex ? hex : "");
+    OPENSSL_free(hex);
+    BN_free(bn);
+  }
 
   memcpy(params, s->id, CDR_SESSION_ID_LEN);
   for (int i = 0; i < 8; i++)

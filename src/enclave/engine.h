@@ -38,6 +38,7 @@
 #include <stdint.h>
 
 #include "../common/err.h"
+#include "../common/limits.h"
 #include "../crypto/x509.h"
 
 struct cdr_engine;
@@ -56,31 +57,59 @@ int engine_open(struct cdr_engine **out) CDR_WUR;
 /* Close and wipe.  NULL is allowed. */
 void engine_close(struct cdr_engine *e);
 
-/* Create table `name`, owned by `owner`, from CSV bytes (RFC 4180;
- * header row names the columns; types INTEGER, REAL or TEXT inferred
- * from all values of a column; an empty field is NULL).  The load is one
- * transaction: on any error nothing is kept.
- * With replace != 0 the table must exist and belong to owner (same
- * name); its rows and schema are replaced in one transaction (a failure
- * leaves the old table as it was), and its hidden flags and grants carry
- * over to the columns of the same name (a column-list grant none of
- * whose columns survives is dropped).
- * Errors: CDR_ERR_TABLE_NAME (name must match [A-Za-z_][A-Za-z0-9_]{0,63}
- * and not start with "sqlite_"), CDR_ERR_TABLE_EXISTS, CDR_ERR_NOT_FOUND
- * (replace of a missing table), CDR_ERR_ACCESS_DENIED (replace of another
- * user's table), CDR_ERR_CSV (message says the line number and what is
- * wrong: ragged row, bad quoting, invalid UTF-8, empty or duplicate
- * column name, no header), CDR_ERR_TOO_LARGE (the CSV, the number of
- * tables, or the catalog).  *rows_loaded gets the number of data rows. */
+/* ---- uploads (engine_upload.c) ----
+ * A table arrives as a stream of CSV bytes (RFC 4180; the header row
+ * names the columns; an empty field is NULL) with a declared schema, and
+ * is built in a staging table that is not in the catalog, so no query
+ * can read it (the authorizer and the program check allow room tables
+ * only).  Nothing is kept unless the commit succeeds: any failure, or an
+ * abort, drops the staging table.
+ *
+ * begin: `name` must match [A-Za-z_][A-Za-z0-9_]{0,63} and not start
+ *   with "sqlite_" (CDR_ERR_TABLE_NAME); without replace it must be free
+ *   (CDR_ERR_TABLE_EXISTS), with replace it must exist (CDR_ERR_NOT_FOUND)
+ *   and belong to owner (CDR_ERR_ACCESS_DENIED naming the owner); schema
+ *   (copied) must pass csv_schema_check (CDR_ERR_ARG).  Both name checks
+ *   are made again at commit.
+ * feed: any number of bytes, boundaries anywhere.  The header must name
+ *   the schema's columns (count, and names without ASCII case); every
+ *   non-empty value must fit its column's declared type
+ *   (csv_value_fits).  CDR_ERR_CSV with "line N: ..." (never quoting a
+ *   value), CDR_ERR_TOO_LARGE when the enclave's SQL heap is full.
+ * commit: end of input, then in one transaction: drop the replaced table
+ *   (whose hidden flags and grants carry over to the columns of the same
+ *   name), rename the staging table into place; then the catalog entry.
+ *   The table takes the schema's column names and types.
+ * After a failed feed only abort is allowed; commit and abort always
+ * consume u (commit aborts on failure). */
+struct csv_schema;
+struct engine_upload;
+struct engine_upload_result {
+  char table[CDR_MAX_TABLE_NAME + 1]; /* as the catalog spells it */
+  uint64_t rows;
+  int replaced;
+};
+int engine_upload_begin(struct cdr_engine *e, const struct engine_principal *owner, const char *name, int replace,
+                        const struct csv_schema *schema, struct engine_upload **out, char **errmsg) CDR_WUR;
+int engine_upload_feed(struct cdr_engine *e, struct engine_upload *u, const uint8_t *data, size_t len,
+                       char **errmsg) CDR_WUR;
+int engine_upload_commit(struct cdr_engine *e, struct engine_upload *u, struct engine_upload_result *res,
+                         char **errmsg) CDR_WUR;
+void engine_upload_abort(struct cdr_engine *e, struct engine_upload *u);
+
+/* The whole upload over CSV bytes in memory, with the schema inferred
+ * from all values (csv_schema_infer: INTEGER, REAL or TEXT): what a
+ * client that infers first and then streams achieves, in one call (for
+ * tests and tools).  Errors as above; *rows_loaded gets the data rows. */
 int engine_load_csv(struct cdr_engine *e, const struct engine_principal *owner, const char *name, const uint8_t *csv,
                     size_t len, int replace, uint64_t *rows_loaded, char **errmsg) CDR_WUR;
 
 /* Run one read-only statement for `who` and render its whole result as
  * a JSON document (UTF-8, malloc'd, NUL-terminated), exactly:
  *   {"columns":["a","b"],"rows":[[1,"x"],[2.5,null]],"row_count":2}
- * Values: INTEGER -> JSON integer, REAL -> JSON number (non-finite as the
- * strings "inf", "-inf", "nan"), TEXT -> JSON string (if not valid UTF-8,
- * {"hex":"..."}), BLOB -> {"hex":"..."}, NULL -> null.
+ * Values: INTEGER -> JSON integer, REAL -> JSON number (non-finite as
+ * {"real":"inf"|"-inf"|"nan"}), TEXT -> JSON string (if not valid UTF-8
+ * or holding a NUL, {"hex":"..."}), BLOB -> {"hex":"..."}, NULL -> null.
  * Errors: CDR_ERR_ACCESS_DENIED (a table or column who may not read; the
  * message names it and says why, e.g. "no access to column
  * patients.ssn: the column is hidden by its owner"), CDR_ERR_SQL_DENIED

@@ -22,6 +22,16 @@ struct cdr_engine {
   uint64_t deadline_ns; /* CLOCK_MONOTONIC, while a query runs */
   int timed_out;
   sqlite3_stmt *restore_ins; /* INSERT of the table being restored */
+  struct engine_upload *uploads; /* in progress (engine_upload.c) */
+  uint64_t upload_serial;        /* names their staging tables */
 };
+
+/* Set *errmsg (if not NULL) to a formatted message of at most
+ * CDR_MAX_ERROR_MSG bytes of UTF-8; returns rc (engine_sqlite.c). */
+int engine_set_err(char **errmsg, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* A failed SQLite call as our code, with SQLite's message after `what`. */
+int engine_sqlite_fail(struct cdr_engine *e, int rc, char **errmsg, const char *what);
+/* Abort every upload in progress (engine_close). */
+void engine_uploads_abort_all(struct cdr_engine *e);
 
 #endif

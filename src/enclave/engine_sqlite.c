@@ -2,9 +2,9 @@
  * engine_sqlite.c - the query engine (engine.h) over one in-memory SQLite
  * database.
  *
- * Workload: a room loads a few CSV tables (up to CDR_MAX_UPLOAD_BYTES
- * each), then serves read-only queries one at a time; each result is
- * rendered whole as one JSON document.
+ * Workload: a room loads a few CSV tables (streamed in, see
+ * engine_upload.c), then serves read-only queries one at a time; each
+ * result is rendered whole as one JSON document.
  *
  * Invariants and defences, in the order a query meets them:
  *   - The connection is hardened when opened: no extension loading,
@@ -21,12 +21,14 @@
  *     hidden columns, grants) and the principal of the current call.
  *   - The catalog changes only after the SQLite change it describes has
  *     committed, and cannot fail then (room is reserved first), so the
- *     two never disagree.  Uploads and replacements are one transaction
- *     each: a replacement drops and re-creates the table inside it, so a
- *     failure anywhere leaves the old table.
+ *     two never disagree.  An upload fills a staging table that is not
+ *     in the catalog (engine_upload.c); putting it in place (dropping a
+ *     replaced table, renaming the staging table) is one transaction, so
+ *     a failure anywhere leaves the old state.
  *   - After a user statement is prepared and passed the authorizer, its
  *     compiled program is checked too (check_program): every table
- *     cursor it opens must be a room table the principal may access and
+ *     cursor it opens must be a room table (never an upload's staging
+ *     table, which is not in the catalog) the principal may access and
  *     every column it reads from one must be readable.  SQLite does not
  *     show the authorizer the columns that a JOIN ... USING or NATURAL
  *     JOIN compares; the program does.
@@ -62,7 +64,7 @@
 #include "../common/limits.h"
 #include "../common/util.h"
 #include "catalog.h"
-#include "csv.h"
+#include "../common/csv.h"
 #include "policy.h"
 
 _Static_assert(CSV_MAX_NAME_LEN == CDR_MAX_COLUMN_NAME, "every CSV column name must fit the catalog");
@@ -75,9 +77,9 @@ _Static_assert((size_t)CDR_MAX_COLUMNS * (2u * CSV_MAX_NAME_LEN + 16u) + 4u * CD
                    ENGINE_SQLITE_SQL_LENGTH,
                "CREATE TABLE of the widest CSV must fit SQLITE_LIMIT_SQL_LENGTH");
 _Static_assert(CDR_MAX_SQL_LEN <= ENGINE_SQLITE_SQL_LENGTH, "user SQL must fit SQLITE_LIMIT_SQL_LENGTH");
-/* Longest string, blob or row: one whole upload in one field, plus the
- * row's record header. */
-#define ENGINE_SQLITE_LENGTH (CDR_MAX_UPLOAD_BYTES + 64u * CDR_KiB)
+/* Longest string, blob or row: the longest CSV record in one field,
+ * plus the row's record header. */
+#define ENGINE_SQLITE_LENGTH (CDR_MAX_CSV_RECORD + 64u * CDR_KiB)
 /* Virtual machine instructions between two looks at the clock. */
 #define ENGINE_PROGRESS_OPS 1000
 
@@ -151,6 +153,20 @@ static int sqlite_fail(struct cdr_engine *e, int rc, char **errmsg, const char *
   default:
     return set_err(errmsg, CDR_ERR_INTERNAL, "%s: %s", what, sqlite3_errmsg(e->db));
   }
+}
+
+/* engine_int.h: the same for the other files of the engine. */
+int engine_set_err(char **errmsg, int rc, const char *fmt, ...) {
+  char m[CDR_MAX_ERROR_MSG];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(m, sizeof(m), fmt, ap);
+  va_end(ap);
+  return set_err(errmsg, rc, "%s", m);
+}
+
+int engine_sqlite_fail(struct cdr_engine *e, int rc, char **errmsg, const char *what) {
+  return sqlite_fail(e, rc, errmsg, what);
 }
 
 /* ---- opening ---- */
@@ -323,6 +339,7 @@ out:
 void engine_close(struct cdr_engine *e) {
   if (e == NULL)
     return;
+  engine_uploads_abort_all(e); /* their statements must go before the database */
   sqlite3_finalize(e->restore_ins);
   if (e->db != NULL)
     sqlite3_close(e->db);
@@ -341,268 +358,6 @@ void engine_set_result_limits(struct cdr_engine *e, size_t max_bytes, uint64_t m
     max_bytes = CDR_MAX_RESULT_BYTES;
   e->max_result_bytes = max_bytes;
   e->max_result_rows = max_rows != 0 ? max_rows : CDR_MAX_RESULT_ROWS;
-}
-
-/* ---- loading ---- */
-
-/* *exists = whether some schema object already has this name (SQLite
- * compares names without ASCII case). */
-static int table_exists(struct cdr_engine *e, const char *name, int *exists, char **errmsg) {
-  sqlite3_stmt *st = NULL;
-  int r, rc;
-  *exists = 0;
-  if ((rc = sqlite3_prepare_v3(e->db, "SELECT 1 FROM sqlite_schema WHERE name = ?1 COLLATE NOCASE", -1, 0, &st,
-                               NULL)) != SQLITE_OK ||
-      (rc = sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC)) != SQLITE_OK) {
-    r = sqlite_fail(e, rc, errmsg, "loading failed");
-    goto out;
-  }
-  rc = sqlite3_step(st);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-    r = sqlite_fail(e, rc, errmsg, "loading failed");
-    goto out;
-  }
-  *exists = rc == SQLITE_ROW;
-  r = 0;
-out:
-  sqlite3_finalize(st);
-  return r;
-}
-
-struct load_ctx {
-  sqlite3_stmt *ins;
-  const struct csv_schema *schema;
-  uint64_t rows;
-  int sqlite_rc; /* SQLite's code when a row failed */
-};
-
-/* csv_record_fn for the second pass: insert one data record. */
-static int load_record(void *arg, const struct csv_record *rec) {
-  struct load_ctx *lc = arg;
-  int rc = SQLITE_OK;
-
-  if (rec->index == 0)
-    return 0;
-  if (rec->nfields != lc->schema->ncols)
-    return CDR_ERR_INTERNAL;
-  for (size_t i = 0; i < rec->nfields && rc == SQLITE_OK; i++) {
-    int col = (int)i + 1;
-    int64_t iv;
-    double dv;
-    if (rec->len[i] == 0) {
-      rc = sqlite3_bind_null(lc->ins, col);
-      continue;
-    }
-    switch (lc->schema->types[i]) {
-    case CSV_INTEGER:
-      if (csv_parse_int64(rec->field[i], rec->len[i], &iv) != 0)
-        return CDR_ERR_INTERNAL; /* pass 1 said every value is one */
-      rc = sqlite3_bind_int64(lc->ins, col, iv);
-      break;
-    case CSV_REAL:
-      if (csv_parse_real(rec->field[i], rec->len[i], &dv) != 0)
-        return CDR_ERR_INTERNAL;
-      rc = sqlite3_bind_double(lc->ins, col, dv);
-      break;
-    case CSV_TEXT:
-      /* len <= CSV_MAX_RECORD_BYTES < INT_MAX.  STATIC: the record
-       * outlives the step below. */
-      rc = sqlite3_bind_text(lc->ins, col, rec->field[i], (int)rec->len[i], SQLITE_STATIC);
-      break;
-    }
-  }
-  if (rc == SQLITE_OK && (rc = sqlite3_step(lc->ins)) == SQLITE_DONE)
-    rc = SQLITE_OK;
-  sqlite3_reset(lc->ins);
-  sqlite3_clear_bindings(lc->ins);
-  if (rc != SQLITE_OK) {
-    lc->sqlite_rc = rc;
-    return CDR_ERR_INTERNAL;
-  }
-  lc->rows++;
-  return 0;
-}
-
-/* CREATE TABLE "name"("col" TYPE, ...) and the matching INSERT. */
-static int build_sql(const char *name, const struct csv_schema *s, char **create, char **insert) {
-  sqlite3_str *c = sqlite3_str_new(NULL), *i = sqlite3_str_new(NULL);
-  int r;
-  sqlite3_str_appendf(c, "CREATE TABLE \"%w\"(", name);
-  sqlite3_str_appendf(i, "INSERT INTO \"%w\" VALUES(", name);
-  for (size_t k = 0; k < s->ncols; k++) {
-    sqlite3_str_appendf(c, "%s\"%w\" %s", k ? ", " : "", s->names[k], csv_type_name(s->types[k]));
-    sqlite3_str_appendf(i, "%s?", k ? "," : "");
-  }
-  sqlite3_str_appendall(c, ")");
-  sqlite3_str_appendall(i, ")");
-  r = (sqlite3_str_errcode(c) == SQLITE_OK && sqlite3_str_errcode(i) == SQLITE_OK) ? 0 : CDR_ERR_NOMEM;
-  *create = sqlite3_str_finish(c);
-  *insert = sqlite3_str_finish(i);
-  if (r == 0 && (*create == NULL || *insert == NULL))
-    r = CDR_ERR_NOMEM;
-  return r;
-}
-
-/* A new catalog entry for a table loaded from schema, owned by owner. */
-static int catalog_entry(struct catalog_table **out, const char *name, const struct engine_principal *owner,
-                         const struct csv_schema *schema) {
-  struct catalog_table *t = catalog_table_new(name, owner->name, owner->key_fp, cdr_now(), schema->nrows);
-  int r = 0;
-  *out = NULL;
-  if (t == NULL)
-    return CDR_ERR_NOMEM; /* name and owner were checked by the caller */
-  for (size_t k = 0; k < schema->ncols && r == 0; k++)
-    r = catalog_table_add_column(t, schema->names[k], csv_type_name(schema->types[k]), 0);
-  if (r != 0) {
-    catalog_table_free(t);
-    return r;
-  }
-  *out = t;
-  return 0;
-}
-
-int engine_load_csv(struct cdr_engine *e, const struct engine_principal *owner, const char *name, const uint8_t *csv,
-                    size_t len, int replace, uint64_t *rows_loaded, char **errmsg) {
-  struct csv_schema schema;
-  struct csv_parser *p = NULL;
-  struct load_ctx lc;
-  struct catalog_table *old = NULL, *nt = NULL;
-  sqlite3_stmt *ins = NULL;
-  char *create = NULL, *insert = NULL, *drop = NULL;
-  char cerr[CDR_MAX_ERROR_MSG];
-  size_t size;
-  int r, rc, exists, in_txn = 0;
-
-  memset(&schema, 0, sizeof(schema));
-  memset(&lc, 0, sizeof(lc));
-  if (rows_loaded != NULL)
-    *rows_loaded = 0;
-  if (errmsg != NULL)
-    *errmsg = NULL;
-  if (e == NULL || owner == NULL || owner->name == NULL || (csv == NULL && len > 0))
-    return set_err(errmsg, CDR_ERR_ARG, "no engine, owner or data");
-  if (!catalog_table_name_valid(name))
-    return set_err(errmsg, CDR_ERR_TABLE_NAME,
-                   "table name must match [A-Za-z_][A-Za-z0-9_]{0,63} and must not start with sqlite_");
-  if (len > CDR_MAX_UPLOAD_BYTES)
-    return set_err(errmsg, CDR_ERR_TOO_LARGE, "the CSV is %zu bytes; the limit is %u bytes", len,
-                   CDR_MAX_UPLOAD_BYTES);
-  if (!catalog_owner_valid(owner->name))
-    return set_err(errmsg, CDR_ERR_ARG, "a certificate name with control characters cannot own a table");
-
-  policy_set_mode(&e->policy, POLICY_INTERNAL);
-  if (replace) {
-    if ((old = catalog_find(&e->catalog, name)) == NULL) {
-      r = set_err(errmsg, CDR_ERR_NOT_FOUND, "there is no table %s to replace", name);
-      goto out;
-    }
-    if (strcmp(old->owner, owner->name) != 0) {
-      r = set_err(errmsg, CDR_ERR_ACCESS_DENIED, "table %s belongs to %s: only its owner can replace it", old->name,
-                  old->owner);
-      goto out;
-    }
-    name = old->name; /* keep the table's spelling */
-  } else {
-    if ((r = table_exists(e, name, &exists, errmsg)) != 0)
-      goto out;
-    if (exists) {
-      r = set_err(errmsg, CDR_ERR_TABLE_EXISTS, "table %s already exists", name);
-      goto out;
-    }
-    if ((r = catalog_reserve(&e->catalog)) != 0) {
-      r = r == CDR_ERR_TOO_LARGE ? set_err(errmsg, r, "the room already holds %u tables", CDR_MAX_TABLES)
-                                 : set_err(errmsg, r, "out of memory");
-      goto out;
-    }
-  }
-  /* Pass 1: validate everything and infer the column types. */
-  if ((r = csv_schema_infer(&schema, csv, len, cerr, sizeof(cerr))) != 0) {
-    r = r == CDR_ERR_CSV ? set_err(errmsg, r, "%s", cerr) : set_err(errmsg, r, "out of memory");
-    goto out;
-  }
-  if ((r = catalog_entry(&nt, name, owner, &schema)) != 0 || (old != NULL && (r = catalog_table_inherit(nt, old)) != 0)) {
-    r = set_err(errmsg, r == CDR_ERR_NOMEM ? r : CDR_ERR_INTERNAL, "loading failed: cannot describe the table");
-    goto out;
-  }
-  size = catalog_encoded_size(&e->catalog) - (old != NULL ? catalog_table_encoded_size(old) : 0);
-  if (size + catalog_table_encoded_size(nt) > CDR_MAX_CATALOG_BYTES) {
-    r = set_err(errmsg, CDR_ERR_TOO_LARGE, "the room's catalog of tables would pass its limit of %u bytes",
-                CDR_MAX_CATALOG_BYTES);
-    goto out;
-  }
-  if ((r = build_sql(name, &schema, &create, &insert)) != 0 ||
-      (replace && (drop = sqlite3_mprintf("DROP TABLE \"%w\"", name)) == NULL)) {
-    r = set_err(errmsg, CDR_ERR_NOMEM, "out of memory");
-    goto out;
-  }
-  if ((rc = sqlite3_exec(e->db, "BEGIN", NULL, NULL, NULL)) != SQLITE_OK) {
-    r = sqlite_fail(e, rc, errmsg, "loading failed");
-    goto out;
-  }
-  in_txn = 1;
-  if (drop != NULL && (rc = sqlite3_exec(e->db, drop, NULL, NULL, NULL)) != SQLITE_OK) {
-    r = sqlite_fail(e, rc, errmsg, "replacing the table failed");
-    goto out;
-  }
-  if ((rc = sqlite3_exec(e->db, create, NULL, NULL, NULL)) != SQLITE_OK) {
-    r = sqlite_fail(e, rc, errmsg, "creating the table failed");
-    goto out;
-  }
-  if ((rc = sqlite3_prepare_v3(e->db, insert, -1, SQLITE_PREPARE_PERSISTENT, &ins, NULL)) != SQLITE_OK) {
-    r = sqlite_fail(e, rc, errmsg, "loading failed");
-    goto out;
-  }
-  /* Pass 2: insert.  The bytes are the ones pass 1 accepted. */
-  lc.ins = ins;
-  lc.schema = &schema;
-  if ((r = csv_parser_new(&p, load_record, &lc)) != 0) {
-    r = set_err(errmsg, r, "out of memory");
-    goto out;
-  }
-  if ((r = csv_parser_feed(p, csv, len)) != 0 || (r = csv_parser_finish(p)) != 0) {
-    if (r == CDR_ERR_CSV)
-      r = set_err(errmsg, r, "%s", csv_parser_error(p));
-    else if (lc.sqlite_rc != SQLITE_OK)
-      r = sqlite_fail(e, lc.sqlite_rc, errmsg, "inserting a row failed");
-    else
-      r = set_err(errmsg, r, "loading failed");
-    goto out;
-  }
-  if (lc.rows != schema.nrows) {
-    r = set_err(errmsg, CDR_ERR_INTERNAL, "loading failed: row count changed between passes");
-    goto out;
-  }
-  sqlite3_finalize(ins);
-  ins = NULL;
-  if ((rc = sqlite3_exec(e->db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK) {
-    r = sqlite_fail(e, rc, errmsg, "loading failed");
-    goto out;
-  }
-  in_txn = 0;
-  /* Committed: the catalog follows.  catalog_put replaces `old` (no
-   * allocation) or uses the slot reserved above, so it cannot fail. */
-  nt->rows = lc.rows;
-  if ((r = catalog_put(&e->catalog, nt)) != 0) {
-    r = set_err(errmsg, CDR_ERR_INTERNAL, "loading failed: the catalog could not record the table");
-    goto out;
-  }
-  nt = NULL;
-  old = NULL;
-  if (rows_loaded != NULL)
-    *rows_loaded = lc.rows;
-  r = 0;
-out:
-  sqlite3_finalize(ins);
-  if (in_txn)
-    (void)sqlite3_exec(e->db, "ROLLBACK", NULL, NULL, NULL);
-  policy_set_mode(&e->policy, POLICY_USER);
-  catalog_table_free(nt);
-  csv_parser_free(p);
-  csv_schema_free(&schema);
-  sqlite3_free(create);
-  sqlite3_free(insert);
-  sqlite3_free(drop);
-  return r;
 }
 
 /* ---- owner operations ---- */
@@ -861,7 +616,9 @@ static int jb_put_double(struct jbuf *j, double v) {
 }
 
 static int jb_put_text(struct jbuf *j, const uint8_t *p, size_t n) {
-  return csv_utf8_valid(p, n) ? jb_put_string(j, p, n) : jb_put_hex(j, p, n);
+  /* A NUL inside TEXT would need "\u0000", which strict JSON readers
+   * (ours among them) refuse: such values travel as hex, like non-UTF-8. */
+  return csv_utf8_valid(p, n) && memchr(p, 0, n) == NULL ? jb_put_string(j, p, n) : jb_put_hex(j, p, n);
 }
 
 static int jb_put_value(struct jbuf *j, sqlite3_stmt *st, int i) {

@@ -1,13 +1,21 @@
 /*
  * main.c - cdr-enclave, the trusted process.
  *
- *   cdr-enclave --room ROOM --ipc-fd FD
+ *   cdr-enclave [--room ROOM] (--ipc-fd FD | --vsock-port N | --listen-unix PATH)
+ *               [--attestation sim|snp|tdx|nitro|auto] [--tsm-root DIR] [--tsm-entry NAME]
  *
- * Started by cdrd on one end of a socketpair.  Hardens itself, then
- * serves frames: read one, dispatch it (dispatch.c), write the reply.
- * It exits 0 when the host closes the socket, and 1 on any protocol
- * violation.  It never talks to the network and opens no file after
- * IPC_INIT.
+ * Started by cdrd on one end of a socketpair (--ipc-fd), or started on
+ * its own inside a Nitro enclave, where it listens on vsock and the first
+ * connection, from cdrd on the parent instance, is the channel
+ * (--vsock-port; --listen-unix is the same on an AF_UNIX path).
+ * Hardens itself, then serves frames: read one, dispatch it (dispatch.c),
+ * write the reply.  It exits 0 when the host closes the socket, and 1 on
+ * any protocol violation.  It never talks to the network.  After IPC_INIT
+ * it opens no file except the attestation platform's own interface
+ * (attest.h).
+ *
+ * The attestation provider is chosen here, by whoever starts the
+ * enclave, and never by a frame from the host.
  */
 #include <getopt.h>
 #include <limits.h>
@@ -24,19 +32,39 @@
 #include "harden.h"
 #include "persist.h"
 #include "wipe_alloc.h"
+#include "ipc/channel.h"
 #include "ipc/ipc.h"
 
 static void usage(FILE *f) {
-  fprintf(f, "usage: cdr-enclave --room ROOM --ipc-fd FD\n"
+  fprintf(f, "usage: cdr-enclave [--room ROOM] (--ipc-fd FD | --vsock-port N | --listen-unix PATH)\n"
+             "                   [--attestation sim|snp|tdx|nitro|auto] [--tsm-root DIR] [--tsm-entry NAME]\n"
              "\n"
-             "The trusted half of a CDR data room.  It is started by cdrd (see\n"
-             "`cdr serve`) and speaks only the framed protocol of src/ipc/ipc.h on\n"
-             "file descriptor FD.  It is not meant to be run by hand.\n");
+             "The trusted half of a CDR data room.  It speaks only the framed protocol\n"
+             "of src/ipc/ipc.h with cdrd: on file descriptor FD when cdrd started it (the\n"
+             "usual case, not meant to be run by hand), or on the first connection to\n"
+             "vsock port N (in an AWS Nitro enclave; cdrd --enclave-vsock CID:N) or to\n"
+             "the AF_UNIX socket PATH (cdrd --enclave-unix PATH).\n"
+             "\n"
+             "  --room ROOM          the room folder (needed by sim attestation only)\n"
+             "  --attestation P      sim (default), snp, tdx, nitro, or auto (the hardware\n"
+             "                       this machine has; never sim)\n"
+             "  --tsm-root DIR       configfs-tsm report directory (default\n"
+             "                       " ATTEST_TSM_ROOT_DEFAULT ")\n"
+             "  --tsm-entry NAME     use the existing report entry DIR/NAME instead of a\n"
+             "                       private one per report\n"
+             "See docs/ATTESTATION.md.\n");
+}
+
+/* "sim", "snp", "tdx", "nitro" or "auto". */
+static int provider_name_ok(const char *s) {
+  return strcmp(s, "auto") == 0 || attest_provider_find(s) != NULL;
 }
 
 void enclave_free(struct enclave *e) {
   session_table_clear(&e->sessions);
   persist_free(e->persist);
+  X509_CRL_free(e->crl);
+  upload_set_clear(&e->uploads, e->engine);
   engine_close(e->engine);
   if (e->attest && e->attest->fini)
     e->attest->fini(e->attest);
@@ -48,29 +76,72 @@ void enclave_free(struct enclave *e) {
 
 int main(int argc, char **argv) {
   static struct enclave enclave; /* large (session table): not on the stack */
-  static const struct option opts[] = {
-      {"room", required_argument, NULL, 'r'}, {"ipc-fd", required_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0}};
-  const char *room = NULL;
+  static const struct option opts[] = {{"room", required_argument, NULL, 'r'},
+                                       {"ipc-fd", required_argument, NULL, 'f'},
+                                       {"vsock-port", required_argument, NULL, 'v'},
+                                       {"listen-unix", required_argument, NULL, 'u'},
+                                       {"attestation", required_argument, NULL, 'a'},
+                                       {"tsm-root", required_argument, NULL, 't'},
+                                       {"tsm-entry", required_argument, NULL, 'e'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+  const char *room = NULL, *attestation = "sim", *vsock_port = NULL, *listen_unix = NULL;
+  struct attest_options aopts;
+  struct ipc_channel_addr listen_addr;
   long fd = -1;
-  int c;
+  int c, channels = 0;
+  memset(&aopts, 0, sizeof(aopts));
+  memset(&listen_addr, 0, sizeof(listen_addr));
   cdr_log_init("cdr-enclave", CDR_LOG_INFO);
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     switch (c) {
     case 'r': room = optarg; break;
     case 'f': {
       char *end;
+      channels++;
       fd = strtol(optarg, &end, 10);
-      if (*end != '\0' || fd < 0 || fd > INT_MAX)
-        fd = -1;
+      if (*end != '\0' || fd < 0 || fd > INT_MAX) {
+        fprintf(stderr, "cdr-enclave: --ipc-fd wants a file descriptor number\n");
+        return 2;
+      }
       break;
     }
+    case 'v':
+      channels++;
+      vsock_port = optarg;
+      break;
+    case 'u':
+      channels++;
+      listen_unix = optarg;
+      break;
+    case 'a': attestation = optarg; break;
+    case 't': aopts.tsm_root = optarg; break;
+    case 'e': aopts.tsm_entry = optarg; break;
     case 'h': usage(stdout); return 0;
     default: usage(stderr); return 2;
     }
   }
-  if (room == NULL || fd < 0) {
+  if (optind != argc || channels != 1) {
+    if (channels > 1)
+      fprintf(stderr, "cdr-enclave: give one of --ipc-fd, --vsock-port and --listen-unix\n");
     usage(stderr);
+    return 2;
+  }
+  if (!provider_name_ok(attestation)) {
+    fprintf(stderr, "cdr-enclave: --attestation must be sim, snp, tdx, nitro or auto\n");
+    return 2;
+  }
+  if (strcmp(attestation, "sim") == 0 && room == NULL) {
+    fprintf(stderr, "cdr-enclave: sim attestation needs --room ROOM (its platform key lives there)\n");
+    return 2;
+  }
+  if (vsock_port != NULL) {
+    if (ipc_channel_vsock_any(&listen_addr, vsock_port) != 0) {
+      fprintf(stderr, "cdr-enclave: --vsock-port wants a port number\n");
+      return 2;
+    }
+  } else if (listen_unix != NULL && ipc_channel_unix(&listen_addr, listen_unix) != 0) {
+    fprintf(stderr, "cdr-enclave: --listen-unix wants a socket path of at most 107 bytes\n");
     return 2;
   }
   if (wipe_alloc_install(CDR_SQL_HEAP_LIMIT) != 0) {
@@ -83,10 +154,18 @@ int main(int argc, char **argv) {
   }
   /* The host's death must not kill us mid-write with SIGPIPE; we see EOF/EPIPE. */
   signal(SIGPIPE, SIG_IGN);
+  if (fd < 0) {
+    int cfd;
+    if (ipc_channel_accept_one(&listen_addr, &cfd) != 0)
+      return 1;
+    fd = cfd;
+  }
 
   struct enclave *e = &enclave;
   e->state = ENCLAVE_STATE_INIT;
   e->room_dir = room;
+  e->attest_name = attestation;
+  e->attest_opts = aopts;
   e->ipc_fd = (int)fd;
   e->now = cdr_now;
 

@@ -4,7 +4,10 @@
  *
  * Request plaintext: lp(header_json) || payload.
  *   {"op":"query","sql":...}                           analyst, provider
- *   {"op":"upload","table":...,"replace"?:bool}        provider (replace: owner); payload = CSV
+ *   {"op":"upload_begin","table","replace"?,"schema","bytes"}  provider (replace: owner)
+ *   {"op":"upload_chunk","upload","index"}             provider; payload = CSV bytes
+ *   {"op":"upload_commit","upload","chunks","bytes","sha256"}   provider
+ *   {"op":"upload_abort","upload"}                     provider
  *   {"op":"tables"}                                    every role
  *   {"op":"grant","table","to","columns"?:[...]|"all"} provider, owner
  *   {"op":"revoke_grant","table","to"}                 provider, owner
@@ -26,13 +29,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/csv.h"
 #include "common/limits.h"
 #include "common/log.h"
+#include "common/util.h"
 #include "crypto/crypto.h"
+#include "catalog.h"
 #include "enclave.h"
 #include "persist.h"
 
-#define MAX_HEADER_JSON (CDR_MAX_SQL_LEN + 4096u)
+#define MAX_HEADER_JSON CDR_MAX_REQUEST_HEADER
+_Static_assert(CDR_MAX_REQUEST_HEADER >= CDR_MAX_SQL_LEN + 4096u, "a query's header must fit");
 
 static int dump_to_buf(const char *p, size_t n, void *ud) { return cdr_buf_put(ud, p, n) == 0 ? 0 : -1; }
 
@@ -52,6 +59,9 @@ static int op_fail(struct cdr_buf *out, uint8_t *status, int code, const char *m
                                  message ? message : cdr_err_describe(code)));
 }
 
+/* The enclave's clock (replaceable by tests). */
+static int64_t enclave_now(const struct enclave *e) { return e->now != NULL ? e->now() : cdr_now(); }
+
 /* Role sets. */
 #define ROLE_BIT(r) (1u << (r))
 #define ROLES_QUERY (ROLE_BIT(CDR_ROLE_ANALYST) | ROLE_BIT(CDR_ROLE_PROVIDER))
@@ -68,6 +78,7 @@ struct op_ctx {
   size_t payload_len;
   struct cdr_buf *out;
   uint8_t *status;
+  const uint8_t *sid; /* the session's id (its uploads) */
 };
 
 /* A string field of the header without NUL (JSON allows \u0000, and a
@@ -141,28 +152,121 @@ static int op_query(const struct op_ctx *c) {
   return r;
 }
 
-static int op_upload(const struct op_ctx *c) {
+/* ---- streamed uploads (upload.c; PROTOCOL 4.7) ----
+ * Any failure of an upload_* operation, whatever refused it, drops the
+ * upload the session has in progress (enclave_run_operation). */
+
+/* An unsigned integer field (a JSON integer >= 0): 0 and *v, or -1. */
+static int hdr_u64(const struct op_ctx *c, const char *key, uint64_t *v) {
+  json_t *j = json_object_get(c->hdr, key);
+  if (!json_is_integer(j) || json_integer_value(j) < 0)
+    return -1;
+  *v = (uint64_t)json_integer_value(j);
+  return 0;
+}
+
+/* The "schema" field, [{"name":..,"type":"INTEGER|REAL|TEXT"},...], as a
+ * csv_schema whose names point into the header (free only the arrays). */
+static int hdr_schema(const struct op_ctx *c, struct csv_schema *s) {
+  json_t *a = json_object_get(c->hdr, "schema"), *col;
+  size_t i, n;
+  memset(s, 0, sizeof(*s));
+  if (!json_is_array(a) || (n = json_array_size(a)) == 0 || n > CDR_MAX_COLUMNS)
+    return CDR_ERR_ARG;
+  if ((s->names = calloc(n, sizeof(*s->names))) == NULL || (s->types = calloc(n, sizeof(*s->types))) == NULL)
+    return CDR_ERR_NOMEM;
+  s->ncols = n;
+  json_array_foreach(a, i, col) {
+    json_t *jn = json_object_get(col, "name"), *jt = json_object_get(col, "type");
+    if (!json_is_object(col) || json_object_size(col) != 2 || !json_is_string(jn) || !json_is_string(jt) ||
+        strlen(json_string_value(jn)) != json_string_length(jn) ||
+        csv_type_parse(json_string_value(jt), &s->types[i]) != 0)
+      return CDR_ERR_ARG;
+    s->names[i] = (char *)(uintptr_t)json_string_value(jn);
+  }
+  return 0;
+}
+
+static int op_upload_begin(const struct op_ctx *c) {
   const char *table = hdr_string(c, "table");
-  char *errmsg = NULL;
-  uint64_t rows = 0;
-  int replace;
+  char id[UPLOAD_ID_HEX + 1], *errmsg = NULL;
+  struct csv_schema schema;
+  uint64_t bytes;
+  int replace, r;
   if (table == NULL)
     return op_fail(c->out, c->status, CDR_ERR_ARG, "field \"table\" must be a string");
   if (hdr_bool(c, "replace", 0, &replace) != 0)
     return op_fail(c->out, c->status, CDR_ERR_ARG, "field \"replace\" must be true or false");
-  if (c->payload_len > CDR_MAX_UPLOAD_BYTES)
-    return op_fail(c->out, c->status, CDR_ERR_TOO_LARGE, "uploads are limited to 64 MiB");
-  int er = engine_load_csv(c->e->engine, c->who, table, c->payload, c->payload_len, replace, &rows, &errmsg);
+  if (hdr_u64(c, "bytes", &bytes) != 0)
+    return op_fail(c->out, c->status, CDR_ERR_ARG, "field \"bytes\" must be the CSV's size in bytes");
+  if ((r = hdr_schema(c, &schema)) != 0) {
+    free(schema.names);
+    free(schema.types);
+    return op_fail(c->out, c->status, r,
+                   r == CDR_ERR_NOMEM ? NULL
+                                      : "field \"schema\" must list 1 to 1000 columns as {\"name\": ..., \"type\": "
+                                        "\"INTEGER\" | \"REAL\" | \"TEXT\"}");
+  }
+  int er = upload_begin(&c->e->uploads, c->e->engine, c->sid, c->who, table, replace, &schema, bytes,
+                        enclave_now(c->e), id, &errmsg);
+  free(schema.names);
+  free(schema.types);
+  return op_result(c, er, errmsg, er != 0 ? NULL : json_pack("{s:b,s:s}", "ok", 1, "upload", id));
+}
+
+static int op_upload_chunk(const struct op_ctx *c) {
+  const char *id = hdr_string(c, "upload");
+  char *errmsg = NULL;
+  uint64_t index, received = 0;
+  if (id == NULL || hdr_u64(c, "index", &index) != 0)
+    return op_fail(c->out, c->status, CDR_ERR_ARG,
+                   "fields \"upload\" (the upload's id) and \"index\" (0, 1, 2...) are required");
+  int er = upload_chunk(&c->e->uploads, c->e->engine, c->sid, id, index, c->payload, c->payload_len,
+                        enclave_now(c->e), &received, &errmsg);
+  return op_result(c, er, errmsg, er != 0 ? NULL : json_pack("{s:b,s:I}", "ok", 1, "received", (json_int_t)received));
+}
+
+/* [{"name":..,"type":..}] of the committed table. */
+static json_t *columns_json(const struct op_ctx *c, const char *table) {
+  const struct catalog_table *t = catalog_find(engine_catalog(c->e->engine), table);
+  json_t *a = json_array();
+  for (size_t k = 0; a != NULL && t != NULL && k < t->ncols; k++)
+    if (json_array_append_new(a, json_pack("{s:s,s:s}", "name", t->cols[k].name, "type", t->cols[k].type)) != 0) {
+      json_decref(a);
+      a = NULL;
+    }
+  return a;
+}
+
+static int op_upload_commit(const struct op_ctx *c) {
+  const char *id = hdr_string(c, "upload"), *sha = hdr_string(c, "sha256");
+  struct engine_upload_result res;
+  char *errmsg = NULL;
+  uint64_t chunks, bytes;
+  if (id == NULL || sha == NULL || hdr_u64(c, "chunks", &chunks) != 0 || hdr_u64(c, "bytes", &bytes) != 0)
+    return op_fail(c->out, c->status, CDR_ERR_ARG,
+                   "fields \"upload\", \"chunks\", \"bytes\" and \"sha256\" are required");
+  int er = upload_commit(&c->e->uploads, c->e->engine, c->sid, id, chunks, bytes, sha, &res, &errmsg);
   /* durable before the client hears of it; a storage failure is fatal */
-  int pr = er == 0 ? persist_table_written(c->e, table) : 0;
+  int pr = er == 0 ? persist_table_written(c->e, res.table) : 0;
   if (pr != 0) {
     free(errmsg);
     return pr;
   }
   return op_result(c, er, errmsg,
                    er != 0 ? NULL
-                           : json_pack("{s:b,s:s,s:I,s:b}", "ok", 1, "table", table, "rows", (json_int_t)rows,
-                                       "replaced", replace));
+                           : json_pack("{s:b,s:s,s:I,s:b,s:o*}", "ok", 1, "table", res.table, "rows",
+                                       (json_int_t)res.rows, "replaced", res.replaced, "columns",
+                                       columns_json(c, res.table)));
+}
+
+static int op_upload_abort(const struct op_ctx *c) {
+  const char *id = hdr_string(c, "upload");
+  char *errmsg = NULL;
+  if (id == NULL)
+    return op_fail(c->out, c->status, CDR_ERR_ARG, "field \"upload\" must be the upload's id");
+  int er = upload_abort(&c->e->uploads, c->e->engine, c->sid, id, &errmsg);
+  return op_result(c, er, errmsg, er != 0 ? NULL : json_pack("{s:b,s:s,s:b}", "ok", 1, "upload", id, "aborted", 1));
 }
 
 static int op_tables(const struct op_ctx *c) {
@@ -280,13 +384,23 @@ static const struct op_entry {
   int (*run)(const struct op_ctx *c);
 } op_table[] = {
     {"query", ROLES_QUERY, 0, "only analysts and providers may run queries", op_query},
-    {"upload", ROLES_PROVIDER, 1, "only providers may upload tables", op_upload},
+    {"upload_begin", ROLES_PROVIDER, 0, "only providers may upload tables", op_upload_begin},
+    {"upload_chunk", ROLES_PROVIDER, 1, "only providers may upload tables", op_upload_chunk},
+    {"upload_commit", ROLES_PROVIDER, 0, "only providers may upload tables", op_upload_commit},
+    {"upload_abort", ROLES_PROVIDER, 0, "only providers may upload tables", op_upload_abort},
     {"tables", ROLES_ALL, 0, NULL, op_tables},
     {"grant", ROLES_PROVIDER, 0, "only providers own tables and grant access to them", op_grant},
     {"revoke_grant", ROLES_PROVIDER, 0, "only providers own tables and grant access to them", op_revoke_grant},
     {"hide", ROLES_PROVIDER, 0, "only providers own tables and hide their columns", op_hide},
     {"drop", ROLES_PROVIDER, 0, "only providers own tables and drop them", op_drop},
 };
+
+/* upload_set_reap's test: the session is in the table and not expired. */
+static int session_alive(void *ctx, const uint8_t sid[CDR_SESSION_ID_LEN]) {
+  struct enclave *e = ctx;
+  const struct session *s = session_table_find(&e->sessions, sid);
+  return s != NULL && s->expires_at > enclave_now(e);
+}
 
 /* The session's user as the engine sees it: name, role, and the SHA-256
  * of the certified key's SubjectPublicKeyInfo. */
@@ -314,6 +428,9 @@ int enclave_run_operation(struct enclave *e, const struct session *s, const uint
   size_t hdr_len;
   json_error_t jerr;
   int r;
+  /* Uploads of sessions that have ended (expired, evicted) go first:
+   * their staging tables must not outlive them. */
+  upload_set_reap(&e->uploads, e->engine, enclave_now(e), session_alive, e);
   cdr_buf_view(&in, pt, ptlen);
   if ((r = cdr_buf_get_lp(&in, &hdr_bytes, &hdr_len, MAX_HEADER_JSON)) != 0)
     return op_fail(out, status, CDR_ERR_ARG, "request plaintext must start with lp(header JSON)");
@@ -328,7 +445,8 @@ int enclave_run_operation(struct enclave *e, const struct session *s, const uint
       op = &op_table[i];
   if (op == NULL) {
     r = op_fail(out, status, CDR_ERR_ARG,
-                "unknown \"op\" (expected query, upload, tables, grant, revoke_grant, hide or drop)");
+                "unknown \"op\" (expected query, upload_begin, upload_chunk, upload_commit, upload_abort, tables, "
+                "grant, revoke_grant, hide or drop)");
   } else if (s->role < CDR_ROLE_ANALYST || s->role > CDR_ROLE_AUDITOR || (op->roles & ROLE_BIT(s->role)) == 0) {
     r = op_fail(out, status, CDR_ERR_ROLE, op->roles_msg);
   } else if (!op->payload && cdr_buf_avail(&in) > 0) {
@@ -344,8 +462,11 @@ int enclave_run_operation(struct enclave *e, const struct session *s, const uint
     c.payload_len = cdr_buf_avail(&in);
     c.out = out;
     c.status = status;
+    c.sid = s->id;
     r = op->run(&c);
   }
+  if (op != NULL && strncmp(op->name, "upload_", 7) == 0 && *status != CDR_STATUS_OK)
+    upload_drop_session(&e->uploads, e->engine, s->id);
   json_decref(hdr);
   return r;
 }

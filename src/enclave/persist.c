@@ -3,7 +3,7 @@
  * host; see persist.h and docs/design/persistence.md.
  *
  * The manifest (sealed, kind manifest, version = commit counter) is
- *   "CDRMANv1" || u64be version || u32be n ||
+ *   "CDRMANv1" || u64be version || u64be crl_number || u32be n ||
  *   n x ( lp(table name) lp(table id: 32 hex) lp(sealed table key)
  *         lp(SHA-256 of the table file) lp(one-table catalog encoding) )
  * Each committed table version has a fresh id and key; the table key is
@@ -159,8 +159,9 @@ static int manifest_build(struct enclave *e, const struct persist_entry *ent, si
   int r;
   cdr_buf_init(&m, CDR_IPC_MAX_FRAME / 2, 1);
   cdr_buf_init(&cat, CDR_MAX_CATALOG_BYTES, 0);
+  uint64_t crl = e->crl_number > e->crl_required ? e->crl_number : e->crl_required;
   if ((r = cdr_buf_put(&m, MANIFEST_MAGIC, 8)) != 0 || (r = cdr_buf_put_u64(&m, version)) != 0 ||
-      (r = cdr_buf_put_u32(&m, (uint32_t)n)) != 0)
+      (r = cdr_buf_put_u64(&m, crl)) != 0 || (r = cdr_buf_put_u32(&m, (uint32_t)n)) != 0)
     goto out;
   for (size_t i = 0; i < n; i++) {
     const struct persist_entry *en = &ent[i];
@@ -381,16 +382,17 @@ static int manifest_decode(struct enclave *e, const uint8_t *pt, size_t len, uin
   struct persist *p;
   struct cdr_buf b;
   uint8_t magic[8];
-  uint64_t v;
+  uint64_t v, crl;
   uint32_t n;
   int r;
   if ((r = persist_get(e, &p)) != 0)
     return r;
   cdr_buf_view(&b, pt, len);
   if ((r = cdr_buf_get(&b, magic, 8)) != 0 || memcmp(magic, MANIFEST_MAGIC, 8) != 0 ||
-      (r = cdr_buf_get_u64(&b, &v)) != 0 || v != version || (r = cdr_buf_get_u32(&b, &n)) != 0 ||
-      n > CDR_MAX_TABLES)
+      (r = cdr_buf_get_u64(&b, &v)) != 0 || v != version || (r = cdr_buf_get_u64(&b, &crl)) != 0 ||
+      (r = cdr_buf_get_u32(&b, &n)) != 0 || n > CDR_MAX_TABLES)
     return CDR_ERR_TRUNCATED;
+  e->crl_required = crl;
   if (n > 0 && (p->ent = calloc(n, sizeof(*p->ent))) == NULL)
     return CDR_ERR_NOMEM;
   for (uint32_t i = 0; i < n; i++) {

@@ -24,6 +24,7 @@ struct session {
   char name[CDR_MAX_NAME_LEN + 1];
   enum cdr_role role;
   uint8_t cert_fp[32];
+  char serial[64];         /* certificate serial, lower-case hex (revocation) */
   int64_t expires_at;
   uint64_t last_seq;       /* 0 before the first request */
   struct cdr_session_keys keys;

@@ -2,6 +2,7 @@
  * main.c - cdrd, the untrusted host of a data room.
  *
  *   cdrd --room ROOM [--listen HOST:PORT] [--enclave PATH] [--ready-file PATH]
+ *        [--enclave-vsock CID:PORT | --enclave-unix PATH] [--tsm-root DIR]
  *
  * Opens the room and its CA (the PKCS#11 token; PIN from CDR_HSM_PIN or
  * ROOM/hsm/user-pin), starts cdr-enclave on a socketpair, serves the
@@ -19,18 +20,22 @@
 #include <jansson.h>
 #include <limits.h>
 #include <openssl/crypto.h>
+#include <openssl/pem.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "common/limits.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "host/http.h"
 #include "host/routes.h"
 #include "host/store.h"
+#include "ipc/channel.h"
 #include "ipc/messages.h"
 #include "ipc/enclave_link.h"
 #include "room/room.h"
@@ -42,6 +47,7 @@
 
 static void usage(FILE *f) {
   fprintf(f, "usage: cdrd --room ROOM [--listen HOST:PORT] [--enclave PATH] [--ready-file PATH]\n"
+             "            [--enclave-vsock CID:PORT | --enclave-unix PATH] [--tsm-root DIR]\n"
              "\n"
              "Serve the data room in ROOM over HTTP (docs/PROTOCOL.md).\n"
              "\n"
@@ -51,6 +57,11 @@ static void usage(FILE *f) {
              "                      IPv6 as [ADDR]:PORT)\n"
              "  --enclave PATH      the cdr-enclave executable (default: beside cdrd)\n"
              "  --ready-file PATH   once accepting, write the URL and a newline to PATH\n"
+             "  --enclave-vsock CID:PORT  do not start the enclave: connect to the one\n"
+             "                      listening there (an AWS Nitro enclave started with\n"
+             "                      cdr-enclave --vsock-port PORT; see docs/ATTESTATION.md)\n"
+             "  --enclave-unix PATH the same on an AF_UNIX socket (cdr-enclave --listen-unix)\n"
+             "  --tsm-root DIR      the started enclave's configfs-tsm directory (tests)\n"
              "  --help              show this text\n"
              "\n"
              "The token PIN comes from CDR_HSM_PIN, or ROOM/hsm/user-pin for the\n"
@@ -108,9 +119,65 @@ static int default_enclave_path(char **out) {
 }
 
 /* Wait for SIGINT/SIGTERM (0) or the enclave's death (1). */
-static int serve_until_stopped(const sigset_t *stop, struct enclave_link *link) {
+/* ROOM/crl.pem, as last delivered: a change of any of these redelivers. */
+struct crl_watch {
+  const char *path;
+  struct timespec mtime;
+  off_t size;
+  ino_t ino;
+};
+
+/* Deliver ROOM/crl.pem to the enclave if it changed since last time.
+ * 0 when there is nothing to do or it was delivered; an error when the
+ * enclave refused it (at start that stops the server). */
+static int crl_deliver_if_changed(struct crl_watch *w, struct enclave_link *link) {
+  struct stat sb;
+  uint8_t *pem = NULL;
+  size_t len = 0;
+  X509_CRL *crl = NULL;
+  unsigned char *der = NULL;
+  char *msg = NULL;
+  uint64_t number = 0;
+  uint32_t ended = 0;
+  int r, n;
+  if (stat(w->path, &sb) != 0)
+    return 0; /* no CRL: nothing is revoked */
+  if (sb.st_mtim.tv_sec == w->mtime.tv_sec && sb.st_mtim.tv_nsec == w->mtime.tv_nsec && sb.st_size == w->size &&
+      sb.st_ino == w->ino)
+    return 0;
+  if ((r = cdr_file_read(w->path, &pem, &len, 16u * CDR_MiB)) != 0) {
+    log_error("cannot read %s: %s", w->path, cdr_err_describe(r));
+    return r;
+  }
+  BIO *b = BIO_new_mem_buf(pem, (int)len);
+  crl = b ? PEM_read_bio_X509_CRL(b, NULL, NULL, NULL) : NULL;
+  BIO_free(b);
+  if (crl == NULL || (n = i2d_X509_CRL(crl, &der)) <= 0) {
+    log_error("%s is not a PEM CRL", w->path);
+    r = CDR_ERR_ARG;
+    goto out;
+  }
+  if ((r = enclave_set_crl(link, der, (size_t)n, &number, &ended, &msg)) != 0) {
+    log_error("the enclave refused %s: %s%s%s", w->path, cdr_err_code(r), msg ? ": " : "", msg ? msg : "");
+    goto out;
+  }
+  log_info("revocation list number %llu delivered; %u open sessions ended", (unsigned long long)number, ended);
+out:
+  /* Remember the file even when refused, so a bad file is reported once. */
+  w->mtime = sb.st_mtim;
+  w->size = sb.st_size;
+  w->ino = sb.st_ino;
+  free(msg);
+  OPENSSL_free(der);
+  X509_CRL_free(crl);
+  free(pem);
+  return r;
+}
+
+static int serve_until_stopped(const sigset_t *stop, struct enclave_link *link, struct crl_watch *crl) {
   const struct timespec tick = {.tv_sec = 0, .tv_nsec = CDRD_POLL_MS * 1000000L};
   for (;;) {
+    (void)crl_deliver_if_changed(crl, link);
     int sig = sigtimedwait(stop, NULL, &tick);
     if (sig == SIGINT || sig == SIGTERM) {
       log_info("%s received; shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
@@ -125,6 +192,18 @@ static int serve_until_stopped(const sigset_t *stop, struct enclave_link *link) 
       return 1;
     }
   }
+}
+
+/* The enclave must attest with the platform room.json names ("auto":
+ * any hardware one).  Not a security check (clients verify attestation
+ * themselves): it stops an operator's mistake, such as a connected
+ * enclave started with another --attestation, before users see it. */
+static int check_platform(const struct cdr_room *room, const char *platform) {
+  const char *want = room->attestation ? room->attestation : "sim";
+  if (strcmp(want, "auto") == 0 ? strcmp(platform, "sim") != 0 : strcmp(want, platform) == 0)
+    return 0;
+  log_error("the enclave attests with %s, but the room is set up for %s attestation (room.json)", platform, want);
+  return CDR_ERR_ARG;
 }
 
 /* The enclave's identity key, sealed by the enclave, from an earlier
@@ -224,16 +303,25 @@ int main(int argc, char **argv) {
   static const struct option opts[] = {{"room", required_argument, NULL, 'r'},
                                        {"listen", required_argument, NULL, 'l'},
                                        {"enclave", required_argument, NULL, 'e'},
+                                       {"enclave-vsock", required_argument, NULL, 'V'},
+                                       {"enclave-unix", required_argument, NULL, 'U'},
+                                       {"tsm-root", required_argument, NULL, 'T'},
                                        {"ready-file", required_argument, NULL, 'R'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   const char *room_dir = NULL, *listen_arg = CDRD_DEFAULT_LISTEN, *enclave_arg = NULL, *ready_file = NULL;
+  const char *tsm_root = NULL;
+  struct ipc_channel_addr connect_addr;
+  struct enclave_link_opts lopts;
+  int connect_set = 0;
   char *host = NULL, *enclave_path = NULL;
   uint16_t port = 0;
   struct cdr_room *room = NULL;
   struct cdr_ca *ca = NULL;
   struct enclave_link *link = NULL;
   struct host_store *store = NULL;
+  struct crl_watch crlw = {0};
+  char *crl_path = NULL;
   struct host_ctx *hctx = NULL;
   struct http_server *srv = NULL;
   struct http_server_opts hopts;
@@ -252,6 +340,19 @@ int main(int argc, char **argv) {
     case 'r': room_dir = optarg; break;
     case 'l': listen_arg = optarg; break;
     case 'e': enclave_arg = optarg; break;
+    case 'V':
+      if (connect_set++ || ipc_channel_vsock(&connect_addr, optarg) != 0) {
+        fprintf(stderr, "cdrd: --enclave-vsock wants CID:PORT (and no --enclave-unix)\n");
+        return 2;
+      }
+      break;
+    case 'U':
+      if (connect_set++ || ipc_channel_unix(&connect_addr, optarg) != 0) {
+        fprintf(stderr, "cdrd: --enclave-unix wants a socket path of at most 107 bytes (and no --enclave-vsock)\n");
+        return 2;
+      }
+      break;
+    case 'T': tsm_root = optarg; break;
     case 'R': ready_file = optarg; break;
     case 'h': usage(stdout); return 0;
     default: usage(stderr); return 2;
@@ -310,16 +411,31 @@ int main(int argc, char **argv) {
   }
   if ((r = host_store_open(room->dir, &store)) != 0 || (r = load_sealed_identity(store, &sealed_id, &sealed_id_len)) != 0)
     goto out;
-  if ((r = enclave_link_start(&link, enclave_path, room->dir, room_id, ca_der, ca_len, sealed_id,
-                              sealed_id_len)) != 0) {
-    log_error("cannot start the enclave %s: %s", enclave_path, cdr_err_describe(r));
+  memset(&lopts, 0, sizeof(lopts));
+  lopts.enclave_path = enclave_path;
+  lopts.room_dir = room->dir;
+  lopts.attestation = room->attestation;
+  lopts.tsm_root = tsm_root;
+  lopts.connect = connect_set ? &connect_addr : NULL;
+  if ((r = enclave_link_start_ex(&link, &lopts, room_id, ca_der, ca_len, sealed_id, sealed_id_len)) != 0) {
+    log_error("cannot start the enclave %s: %s", connect_set ? connect_addr.text : enclave_path,
+              cdr_err_describe(r));
     goto out;
   }
+  if ((r = check_platform(room, enclave_link_identity(link)->platform)) != 0)
+    goto out;
   if ((r = store_sealed_identity(store, enclave_link_identity(link))) != 0)
     goto out;
   enclave_link_set_store(link, store_apply, store);
   if ((r = load_enclave_state(link, store)) != 0) {
     log_error("the enclave could not load the room's sealed state");
+    goto out;
+  }
+  /* The room's CRL before any request: a refused one stops the server. */
+  if ((crlw.path = crl_path = cdr_path_join(room->dir, "crl.pem")) == NULL ||
+      (r = crl_deliver_if_changed(&crlw, link)) != 0) {
+    log_error("refusing to serve without the room's revocation list");
+    r = r ? r : CDR_ERR_NOMEM;
     goto out;
   }
   if ((r = host_ctx_new(&hctx, room, ca, link)) != 0) {
@@ -349,7 +465,7 @@ int main(int argc, char **argv) {
     }
   }
 
-  status = serve_until_stopped(&stop, link);
+  status = serve_until_stopped(&stop, link, &crlw);
 
 out:
   /* Order: no new requests, then no enclave, then no token session. */
@@ -360,6 +476,7 @@ out:
     cdr_ca_close(ca);
   OPENSSL_free(ca_der);
   free(sealed_id);
+  free(crl_path);
   host_store_close(store);
   cdr_room_free(room);
   free(enclave_path);

@@ -202,7 +202,8 @@ static int route_room(void *ctx, const struct http_request *rq, struct http_repl
   struct host_ctx *h = ctx;
   const char *attestation = h->room->attestation;
 
-  if (attestation == NULL && h->link != NULL)
+  /* "auto" is a choice, not a platform: name the one the enclave found. */
+  if ((attestation == NULL || strcmp(attestation, "auto") == 0) && h->link != NULL)
     attestation = enclave_link_identity(h->link)->platform;
   rep->body = json_pack("{s:s, s:s, s:s, s:s}", "room_id", h->room->room_id, "name", h->room->name ? h->room->name : "",
                         "ca_certificate", h->ca_pem, "attestation", attestation ? attestation : "sim");

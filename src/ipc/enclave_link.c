@@ -2,10 +2,13 @@
  * enclave_link.c - the host's stubs for the enclave (enclave_link.h).
  *
  * The link starts `cdr-enclave --room ROOM --ipc-fd 3` on one end of a
- * socketpair, sends IPC_INIT, and from then on turns each stub call into
- * exactly one request frame and one reply frame, under a mutex: the
- * enclave answers one request at a time and the stream has no request
- * ids, so two callers must never interleave.
+ * socketpair (or, with enclave_link_start_ex and a channel address,
+ * connects to an enclave that is already listening: vsock for a Nitro
+ * enclave, or its AF_UNIX stand-in; channel.h), sends IPC_INIT, and from
+ * then on turns each stub call into exactly one request frame and one
+ * reply frame, under a mutex: the enclave answers one request at a time
+ * and the stream has no request ids, so two callers must never
+ * interleave.
  *
  * Invariants:
  *   - `alive` only ever goes from 1 to 0.  It drops when a frame cannot
@@ -48,6 +51,7 @@
 #include "common/limits.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "channel.h"
 #include "messages.h"
 
 /* The enclave end of the socketpair in the child (the "--ipc-fd 3"). */
@@ -57,6 +61,9 @@
 #define LINK_IO_TIMEOUT_S 300
 /* How long IPC_INIT may take (key generation, room loading). */
 #define LINK_INIT_TIMEOUT_S 60
+/* How long a connecting link keeps trying (a Nitro enclave may still be
+ * booting when cdrd starts). */
+#define LINK_CONNECT_TIMEOUT_S 120
 /* How long enclave_link_stop waits for the child to exit on EOF. */
 #define LINK_STOP_WAIT_MS 5000
 #define LINK_MAX_CERTS 8
@@ -264,12 +271,12 @@ static void link_identity_free(struct enclave_identity *id) {
 
 /* Decode IPC_INIT_OK into l->id. */
 static int link_decode_init_ok(struct enclave_link *l, struct cdr_buf *reply) {
-  const uint8_t *spki, *platform, *sealed;
-  size_t spki_len, platform_len, sealed_len;
+  const uint8_t *spki, *meas, *platform, *sealed;
+  size_t spki_len, meas_len, platform_len, sealed_len;
   int r;
 
   if ((r = cdr_buf_get_lp(reply, &spki, &spki_len, CDR_MAX_PUBKEY_DER)) != 0 ||
-      (r = cdr_buf_get_lp_exact(reply, l->id.measurement, CDR_MEASUREMENT_LEN)) != 0 ||
+      (r = cdr_buf_get_lp(reply, &meas, &meas_len, CDR_MEASUREMENT_MAX)) != 0 ||
       (r = cdr_buf_get_lp(reply, &platform, &platform_len, 31)) != 0 ||
       (r = cdr_buf_get_lp(reply, &sealed, &sealed_len, 4096)) != 0 || (r = cdr_buf_expect_end(reply)) != 0)
     return r;
@@ -278,8 +285,10 @@ static int link_decode_init_ok(struct enclave_link *l, struct cdr_buf *reply) {
       return CDR_ERR_NOMEM;
     l->id.new_sealed_identity_len = sealed_len;
   }
-  if (spki_len == 0)
+  if (spki_len == 0 || meas_len == 0)
     return CDR_ERR_TRUNCATED;
+  memcpy(l->id.measurement, meas, meas_len);
+  l->id.measurement_len = meas_len;
   if ((r = link_copy_platform(l->id.platform, platform, platform_len)) != 0)
     return r;
   if ((l->id.identity_spki = link_memdup(spki, spki_len)) == NULL)
@@ -291,17 +300,40 @@ static int link_decode_init_ok(struct enclave_link *l, struct cdr_buf *reply) {
 int enclave_link_start(struct enclave_link **out, const char *enclave_path, const char *room_dir,
                        const uint8_t room_id[CDR_ROOM_ID_BYTES], const uint8_t *ca_der, size_t ca_len,
                        const uint8_t *sealed_identity, size_t sealed_identity_len) {
+  struct enclave_link_opts o;
+  memset(&o, 0, sizeof(o));
+  o.enclave_path = enclave_path;
+  o.room_dir = room_dir;
+  return enclave_link_start_ex(out, &o, room_id, ca_der, ca_len, sealed_identity, sealed_identity_len);
+}
+
+int enclave_link_start_ex(struct enclave_link **out, const struct enclave_link_opts *o,
+                          const uint8_t room_id[CDR_ROOM_ID_BYTES], const uint8_t *ca_der, size_t ca_len,
+                          const uint8_t *sealed_identity, size_t sealed_identity_len) {
   struct enclave_link *l = NULL;
   struct cdr_buf payload, reply;
   int sv[2] = {-1, -1};
   int r, lock_ready = 0;
   char *errmsg = NULL;
-  char *argv[] = {(char *)(uintptr_t)enclave_path, "--room", (char *)(uintptr_t)room_dir, "--ipc-fd", "3", NULL};
+  const char *what = o->connect != NULL ? o->connect->text : o->enclave_path;
+  /* enclave --room ROOM --ipc-fd 3 [--attestation P] [--tsm-root DIR] */
+  char *argv[10] = {(char *)(uintptr_t)o->enclave_path, "--room", (char *)(uintptr_t)o->room_dir, "--ipc-fd", "3"};
+  int argc = 5;
+  if (o->attestation != NULL) {
+    argv[argc++] = "--attestation";
+    argv[argc++] = (char *)(uintptr_t)o->attestation;
+  }
+  if (o->tsm_root != NULL) {
+    argv[argc++] = "--tsm-root";
+    argv[argc++] = (char *)(uintptr_t)o->tsm_root;
+  }
+  argv[argc] = NULL;
 
   *out = NULL;
   cdr_buf_init(&payload, CDR_IPC_MAX_FRAME, 0);
   cdr_buf_init(&reply, CDR_IPC_MAX_FRAME, 0);
-  if (enclave_path == NULL || room_dir == NULL || ca_der == NULL || ca_len == 0 || ca_len > CDR_MAX_CERT_DER) {
+  if ((o->connect == NULL && (o->enclave_path == NULL || o->room_dir == NULL)) || ca_der == NULL || ca_len == 0 ||
+      ca_len > CDR_MAX_CERT_DER) {
     r = CDR_ERR_ARG;
     goto out;
   }
@@ -325,25 +357,31 @@ int enclave_link_start(struct enclave_link **out, const char *enclave_path, cons
       (r = cdr_buf_put_lp(&payload, sealed_identity, sealed_identity_len)) != 0)
     goto out;
 
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-    log_error("socketpair: %s", strerror(errno));
-    r = CDR_ERR_IO;
-    goto out;
+  if (o->connect != NULL) {
+    /* An enclave started on its own (Nitro: inside the enclave VM). */
+    if ((r = ipc_channel_connect(o->connect, LINK_CONNECT_TIMEOUT_S, &l->fd)) != 0)
+      goto out;
+  } else {
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+      log_error("socketpair: %s", strerror(errno));
+      r = CDR_ERR_IO;
+      goto out;
+    }
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+      log_error("fork: %s", strerror(errno));
+      r = CDR_ERR_IO;
+      goto out;
+    }
+    if (pid == 0)
+      link_child_exec(sv[1], parent, argv); /* does not return */
+    l->pid = pid;
+    l->fd = sv[0];
+    sv[0] = -1;
+    (void)close(sv[1]);
+    sv[1] = -1;
   }
-  pid_t parent = getpid();
-  pid_t pid = fork();
-  if (pid < 0) {
-    log_error("fork: %s", strerror(errno));
-    r = CDR_ERR_IO;
-    goto out;
-  }
-  if (pid == 0)
-    link_child_exec(sv[1], parent, argv); /* does not return */
-  l->pid = pid;
-  l->fd = sv[0];
-  sv[0] = -1;
-  (void)close(sv[1]);
-  sv[1] = -1;
   atomic_store(&l->alive, 1);
 
   /* An exec failure shows up as EOF here (the child exits 127). */
@@ -353,7 +391,7 @@ int enclave_link_start(struct enclave_link **out, const char *enclave_path, cons
   r = link_exchange_locked(l, IPC_INIT, &payload, IPC_INIT_OK, &reply, &errmsg);
   pthread_mutex_unlock(&l->lock);
   if (r != 0) {
-    log_error("enclave %s did not initialise: %s%s%s", enclave_path, cdr_err_code(r), errmsg ? ": " : "",
+    log_error("enclave %s did not initialise: %s%s%s", what, cdr_err_code(r), errmsg ? ": " : "",
               errmsg ? errmsg : "");
     goto out;
   }
@@ -365,9 +403,12 @@ int enclave_link_start(struct enclave_link **out, const char *enclave_path, cons
   if ((r = link_set_timeouts(l->fd, LINK_IO_TIMEOUT_S)) != 0)
     goto out;
   {
-    char mhex[2 * CDR_MEASUREMENT_LEN + 1];
-    cdr_hex_encode(mhex, l->id.measurement, CDR_MEASUREMENT_LEN);
-    log_info("enclave started: pid %d, platform %s, measurement %s", (int)l->pid, l->id.platform, mhex);
+    char mhex[2 * CDR_MEASUREMENT_MAX + 1];
+    cdr_hex_encode(mhex, l->id.measurement, l->id.measurement_len);
+    if (o->connect != NULL)
+      log_info("enclave connected: %s, platform %s, measurement %s", o->connect->text, l->id.platform, mhex);
+    else
+      log_info("enclave started: pid %d, platform %s, measurement %s", (int)l->pid, l->id.platform, mhex);
   }
   *out = l;
   l = NULL;
@@ -430,6 +471,24 @@ int enclave_link_alive(struct enclave_link *l) {
 
   if (l == NULL || !atomic_load(&l->alive))
     return 0;
+  if (l->pid <= 0) {
+    /* A connected enclave is no child of ours.  Between exchanges it
+     * never sends anything, so a readable or hung-up socket then means
+     * it is gone (or out of step).  During an exchange the caller of
+     * that exchange finds out itself. */
+    struct pollfd pfd;
+    int gone;
+    if (pthread_mutex_trylock(&l->lock) != 0)
+      return 1;
+    pfd.fd = l->fd;
+    pfd.events = POLLIN | POLLRDHUP;
+    pfd.revents = 0;
+    gone = l->fd < 0 || (poll(&pfd, 1, 0) > 0 && pfd.revents != 0);
+    pthread_mutex_unlock(&l->lock);
+    if (gone)
+      link_mark_dead(l, "the enclave closed the channel");
+    return !gone;
+  }
   /* Peek without reaping (WNOWAIT): enclave_link_stop reaps. */
   memset(&si, 0, sizeof(si));
   if (waitid(P_PID, (id_t)l->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == l->pid) {
@@ -730,6 +789,27 @@ out:
   free(msg);
   free(ids);
   free(chunk);
+  cdr_buf_free(&payload);
+  cdr_buf_free(&reply);
+  return r;
+}
+
+int enclave_set_crl(struct enclave_link *l, const uint8_t *der, size_t len, uint64_t *number, uint32_t *ended,
+                    char **errmsg) {
+  struct cdr_buf payload, reply;
+  int r;
+  cdr_buf_init(&payload, CDR_IPC_MAX_FRAME, 0);
+  cdr_buf_init(&reply, 1024, 0);
+  if ((r = cdr_buf_put_lp(&payload, der, len)) == 0) {
+    pthread_mutex_lock(&l->lock);
+    r = link_exchange_locked(l, IPC_CRL, &payload, IPC_CRL_OK, &reply, errmsg);
+    pthread_mutex_unlock(&l->lock);
+  }
+  if (r == 0 && (cdr_buf_get_u64(&reply, number) != 0 || cdr_buf_get_u32(&reply, ended) != 0 ||
+                 cdr_buf_expect_end(&reply) != 0)) {
+    link_mark_dead(l, "malformed IPC_CRL_OK");
+    r = CDR_ERR_INTERNAL;
+  }
   cdr_buf_free(&payload);
   cdr_buf_free(&reply);
   return r;

@@ -28,8 +28,9 @@ struct enclave_link;
 struct enclave_identity {
   uint8_t *identity_spki; /* DER SubjectPublicKeyInfo of the identity key */
   size_t identity_spki_len;
-  uint8_t measurement[CDR_MEASUREMENT_LEN];
-  char platform[32]; /* "sim", later "snp", "tdx", "nitro" */
+  uint8_t measurement[CDR_MEASUREMENT_MAX]; /* measurement_len bytes: sim 32, */
+  size_t measurement_len;                   /* snp, tdx and nitro 48 */
+  char platform[32]; /* "sim", "snp", "tdx", "nitro" */
   uint8_t *new_sealed_identity; /* non-NULL when the enclave made a new */
   size_t new_sealed_identity_len; /* identity key: store it durably */
 };
@@ -50,9 +51,26 @@ void enclave_attestation_free(struct enclave_attestation *a);
 int enclave_link_start(struct enclave_link **out, const char *enclave_path, const char *room_dir,
                        const uint8_t room_id[CDR_ROOM_ID_BYTES], const uint8_t *ca_der, size_t ca_len,
                        const uint8_t *sealed_identity, size_t sealed_identity_len) CDR_WUR;
+/* The same, with the options a hardware room needs.  With connect set,
+ * no process is started: the link connects to an enclave already
+ * listening there (cdr-enclave --vsock-port N in a Nitro enclave, or
+ * --listen-unix PATH), retrying for up to two minutes, and the enclave's
+ * own command line chooses its attestation. */
+struct ipc_channel_addr;
+struct enclave_link_opts {
+  const char *enclave_path;                /* spawn this (not with connect) */
+  const char *room_dir;                    /* its --room (not with connect) */
+  const char *attestation;                 /* its --attestation; NULL: none (sim) */
+  const char *tsm_root;                    /* its --tsm-root; NULL: none (tests) */
+  const struct ipc_channel_addr *connect;  /* connect here instead of spawning */
+};
+int enclave_link_start_ex(struct enclave_link **out, const struct enclave_link_opts *o,
+                          const uint8_t room_id[CDR_ROOM_ID_BYTES], const uint8_t *ca_der, size_t ca_len,
+                          const uint8_t *sealed_identity, size_t sealed_identity_len) CDR_WUR;
 /* Close the socket (the enclave exits on EOF), reap the child. */
 void enclave_link_stop(struct enclave_link *l);
 int enclave_link_alive(struct enclave_link *l);
+/* The child's pid; -1 for a connected link. */
 pid_t enclave_link_pid(struct enclave_link *l);
 const struct enclave_identity *enclave_link_identity(struct enclave_link *l);
 
@@ -73,6 +91,13 @@ void enclave_link_set_store(struct enclave_link *l, enclave_store_fn fn, void *c
  * what the manifest names, so the caller can remove other files. */
 int enclave_load_state(struct enclave_link *l, const uint8_t *manifest, size_t manifest_len, enclave_read_fn read,
                        void *ctx, char (**wanted)[33], size_t *nwanted) CDR_WUR;
+
+/* Hand the enclave the room's CRL (DER).  *number gets its CRL number
+ * and *ended how many open sessions it ended.  The enclave refuses a list
+ * not signed by the room CA (CDR_ERR_BAD_SIGNATURE) or older than one it
+ * accepted (CDR_ERR_CRL_OLDER). */
+int enclave_set_crl(struct enclave_link *l, const uint8_t *der, size_t len, uint64_t *number, uint32_t *ended,
+                    char **errmsg) CDR_WUR;
 
 int enclave_attest(struct enclave_link *l, const uint8_t nonce[CDR_NONCE_LEN], struct enclave_attestation *out,
                    char **errmsg) CDR_WUR;

@@ -13,7 +13,8 @@
  * Payloads (all integers big-endian, lp = u32 length + bytes):
  *   IPC_INIT         lp(room_id[16]) lp(ca_cert_der) lp(sealed_identity)
  *                    (sealed_identity empty on the first start)
- *   IPC_INIT_OK      lp(identity_spki) lp(measurement[32]) lp(platform)
+ *   IPC_INIT_OK      lp(identity_spki) lp(measurement: 1..64 bytes; sim 32,
+ *                    snp/tdx/nitro 48) lp(platform)
  *                    lp(new_sealed_identity)  (empty unless a new identity
  *                    key was made: the host must store it durably)
  *   IPC_ATTEST       lp(nonce[32])
@@ -42,6 +43,10 @@
  *                                          host sends no more of it)
  * and finally
  *   IPC_LOAD_DONE    (empty)  answered by IPC_LOAD_ACK; the enclave is READY.
+ *
+ * Revocation (READY): the room's current CRL, signed by the room CA
+ *   IPC_CRL          lp(crl_der)
+ *   IPC_CRL_OK       u64 crl_number u32 sessions_ended
  */
 #ifndef CDR_IPC_H
 #define CDR_IPC_H
@@ -68,7 +73,9 @@ enum ipc_msg_type {
   IPC_LOAD_CHUNK = 14,
   IPC_LOAD_ACK = 15,
   IPC_LOAD_DONE = 16,
-  IPC_MSG_MAX = 16
+  IPC_CRL = 17,
+  IPC_CRL_OK = 18,
+  IPC_MSG_MAX = 18
 };
 
 const char *ipc_msg_name(uint32_t type);

@@ -337,3 +337,17 @@ out:
   X509_NAME_free(subject);
   return r;
 }
+
+int cdr_ca_sign_crl(struct cdr_ca *ca, const struct cdr_room *room, X509_CRL *crl) {
+  if (X509_CRL_sign(crl, cdr_hsm_signer_key(ca->signer), EVP_sha256()) <= 0) {
+    ERR_clear_error();
+    log_error("room CA: signing the CRL through the token failed");
+    return CDR_ERR_HSM;
+  }
+  if (X509_CRL_verify(crl, X509_get0_pubkey(room->ca_cert)) != 1) {
+    ERR_clear_error();
+    log_error("room CA: the token's CRL signature does not verify under the CA certificate");
+    return CDR_ERR_HSM;
+  }
+  return 0;
+}

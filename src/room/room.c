@@ -20,6 +20,8 @@
  *   {"version":1, "room_id":"<32 hex>", "name":"...", "created_at":<s>,
  *    "pkcs11_module":"/abs/path.so", "token_label":"...",
  *    "ca_key_label":"...", "embedded_softhsm":true, "attestation":"sim"}
+ * attestation: sim, snp, tdx, nitro or auto; cdrd passes it to the
+ * enclave as --attestation.  Only a sim room has ROOM/attestation/.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -256,6 +258,10 @@ int cdr_room_open(const char *dir, struct cdr_room **out) {
       (r = json_str(j, "attestation", &room->attestation)) != 0)
     goto out;
   r = CDR_ERR_BAD_JSON;
+  if (!cdr_room_attestation_ok(room->attestation)) {
+    log_error("%s: unknown attestation provider \"%s\"", path, room->attestation);
+    goto out;
+  }
   if (!hex32_ok(id) || cdr_room_name_check(room->name) != 0 || room->pkcs11_module[0] != '/' ||
       room->token_label[0] == '\0' || strlen(room->token_label) > CDR_HSM_TOKEN_LABEL_MAX ||
       room->ca_key_label[0] == '\0')
@@ -450,6 +456,14 @@ static void destroy_external_key(const struct cdr_room *room) {
   pin_free(pin);
 }
 
+int cdr_room_attestation_ok(const char *s) {
+  static const char *const known[] = {"sim", "snp", "tdx", "nitro", "auto"};
+  for (size_t i = 0; s != NULL && i < sizeof(known) / sizeof(known[0]); i++)
+    if (strcmp(s, known[i]) == 0)
+      return 1;
+  return 0;
+}
+
 /* Phase 3b: the simulated attestation platform's key and certificate. */
 static int init_sim_platform(const struct cdr_room *room, struct cdr_ca *ca) {
   EVP_PKEY *k = NULL;
@@ -517,6 +531,10 @@ int cdr_room_init(const char *dir, const struct cdr_room_init_opts *opts, struct
     log_error("the token label must be 1 to %u bytes", CDR_HSM_TOKEN_LABEL_MAX);
     return CDR_ERR_ARG;
   }
+  if (opts->attestation != NULL && !cdr_room_attestation_ok(opts->attestation)) {
+    log_error("the attestation provider must be sim, snp, tdx, nitro or auto");
+    return CDR_ERR_ARG;
+  }
   if (opts->name != NULL && cdr_room_name_check(opts->name) != 0) {
     log_error("invalid room name");
     return CDR_ERR_ARG;
@@ -555,7 +573,8 @@ int cdr_room_init(const char *dir, const struct cdr_room_init_opts *opts, struct
   snprintf(key_label, sizeof(key_label), "cdr-room-ca-%s", room->room_id);
   if ((room->pkcs11_module = strdup(room->embedded_softhsm ? CDR_SOFTHSM_MODULE : opts->pkcs11_module)) == NULL ||
       (room->token_label = strdup(room->embedded_softhsm ? label : opts->token_label)) == NULL ||
-      (room->ca_key_label = strdup(key_label)) == NULL || (room->attestation = strdup("sim")) == NULL)
+      (room->ca_key_label = strdup(key_label)) == NULL ||
+      (room->attestation = strdup(opts->attestation ? opts->attestation : "sim")) == NULL)
     goto out;
 
   /* Phase 2: token and key pair (raw module). */
@@ -570,7 +589,7 @@ int cdr_room_init(const char *dir, const struct cdr_room_init_opts *opts, struct
   ca_cert = NULL;
   if ((r = write_pem_cert(room, "ca.crt", room->ca_cert)) != 0)
     goto out;
-  if ((r = init_sim_platform(room, ca)) != 0)
+  if (strcmp(room->attestation, "sim") == 0 && (r = init_sim_platform(room, ca)) != 0)
     goto out;
   cdr_ca_close(ca);
   ca = NULL;

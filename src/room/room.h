@@ -39,7 +39,7 @@ struct cdr_room {
   char *token_label;
   char *ca_key_label;   /* CKA_LABEL of the CA key pair in the token */
   int embedded_softhsm; /* 1: token files live under ROOM/hsm */
-  char *attestation;    /* "sim" (hardware providers come later) */
+  char *attestation;    /* "sim", "snp", "tdx", "nitro" or "auto" (cdr_room_attestation_ok) */
   X509 *ca_cert;
 };
 
@@ -48,7 +48,14 @@ struct cdr_room_init_opts {
   const char *pkcs11_module; /* NULL: embedded SoftHSM2 under ROOM/hsm */
   const char *token_label;   /* required with pkcs11_module */
   int64_t ca_validity_days;  /* 0: 3650 */
+  const char *attestation;   /* NULL: "sim"; else see cdr_room_attestation_ok.
+                              * The sim platform key, certificate and sealing
+                              * secret are made for sim only. */
 };
+
+/* Is s an attestation provider a room can name: sim, snp, tdx, nitro,
+ * or auto (the enclave picks the hardware it finds, never sim)? */
+int cdr_room_attestation_ok(const char *s);
 
 /* Create ROOM (must not exist or be an empty directory): the token (for
  * embedded SoftHSM2: initialised with a random SO PIN that is discarded,
@@ -119,5 +126,15 @@ int cdr_enroll_mac(uint8_t out[32], const uint8_t secret[32], const char *token_
  * concurrent redemptions cannot both succeed. */
 int cdr_enroll_redeem(const struct cdr_room *room, struct cdr_ca *ca, const char *token_id, const uint8_t mac[32],
                       const char *csr_pem, size_t csr_len, X509 **cert_out) CDR_WUR;
+
+/* ---- revocation (crl.c) ----
+ * Revoke every certificate host.db records as issued to `name`, or the
+ * one with `serial` (hex), and write a new CRL, signed by the CA through
+ * the token, to ROOM/crl.pem (the running server delivers it to the
+ * enclave).  Exactly one of name and serial.  *revoked: how many
+ * certificates this call newly revoked; *crl_number: the new CRL's
+ * number (strictly increasing).  CDR_ERR_NOT_FOUND if nothing matches. */
+int cdr_room_revoke(const struct cdr_room *room, const char *name, const char *serial, int *revoked,
+                    uint64_t *crl_number) CDR_WUR;
 
 #endif

@@ -29,6 +29,9 @@ int cdr_ca_make_root(struct cdr_ca *ca, const struct cdr_room *room, EVP_PKEY *p
  * issued by the room CA (room->ca_cert set) with the CA's validity. */
 int cdr_ca_issue_platform(struct cdr_ca *ca, const struct cdr_room *room, EVP_PKEY *pub, X509 **out) CDR_WUR;
 
+/* Sign a CRL with the CA key in the token and check the signature. */
+int cdr_ca_sign_crl(struct cdr_ca *ca, const struct cdr_room *room, X509_CRL *crl) CDR_WUR;
+
 /* Create ROOM/host.db (mode 0600, WAL) with the tokens table.  Fails if
  * the file exists. */
 int cdr_tokens_db_create(const struct cdr_room *room) CDR_WUR;

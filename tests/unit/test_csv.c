@@ -13,7 +13,7 @@
 
 #include "common/err.h"
 #include "common/limits.h"
-#include "enclave/csv.h"
+#include "common/csv.h"
 #include "testlib.h"
 
 /* Records rendered as "<line>:<f1>|<f2>...\n". */
@@ -343,6 +343,127 @@ static void test_inference(void) {
   CHECK_STR(csv_type_name(CSV_TEXT), "TEXT");
 }
 
+/* The streaming inference (the client's pass 1) gives what the one-shot
+ * inference gives, for any chunking, and keeps its error message. */
+static void test_streaming_inference(void) {
+  static const char in[] = "\xEF\xBB\xBFid,name,score,note\n"
+                           "1,\"Ann, \"\"A\"\"\",1.5,\"multi\nline\"\n"
+                           "2,J\xC3\xBCrgen,2,\xF0\x9F\x98\x80\r\n"
+                           "3,,,\n";
+  struct csv_schema one, st;
+  struct csv_infer *c;
+  char err[256];
+  CHECK_RC(csv_schema_infer(&one, (const uint8_t *)in, sizeof(in) - 1, err, sizeof(err)), 0);
+  for (size_t chunk = 1; chunk <= sizeof(in); chunk++) {
+    int r = 0;
+    CHECK_RC(csv_infer_new(&c), 0);
+    for (size_t off = 0; off < sizeof(in) - 1 && r == 0; off += chunk)
+      r = csv_infer_feed(c, (const uint8_t *)in + off, sizeof(in) - 1 - off < chunk ? sizeof(in) - 1 - off : chunk);
+    CHECK_RC(r, 0);
+    CHECK_RC(csv_infer_finish(c, &st), 0);
+    CHECK(st.ncols == one.ncols && st.nrows == one.nrows && st.nrows == 3);
+    for (size_t i = 0; i < st.ncols && i < one.ncols; i++) {
+      CHECK_STR(st.names[i], one.names[i]);
+      CHECK(st.types[i] == one.types[i]);
+    }
+    csv_schema_free(&st);
+    csv_infer_free(c);
+  }
+  CHECK(one.types[0] == CSV_INTEGER && one.types[1] == CSV_TEXT && one.types[2] == CSV_REAL &&
+        one.types[3] == CSV_TEXT);
+  CHECK_STR(one.names[0], "id"); /* the BOM is not part of the name */
+  csv_schema_free(&one);
+
+  /* An error is sticky and its message outlives the parser's state. */
+  CHECK_RC(csv_infer_new(&c), 0);
+  CHECK_RC(csv_infer_feed(c, (const uint8_t *)"a,b\n1,2\n", 8), 0);
+  CHECK_RC(csv_infer_feed(c, (const uint8_t *)"3,4,5\n", 6), CDR_ERR_CSV);
+  CHECK_RC(csv_infer_feed(c, (const uint8_t *)"6,7\n", 4), CDR_ERR_CSV);
+  CHECK_RC(csv_infer_finish(c, &st), CDR_ERR_CSV);
+  CHECK_STR(csv_infer_error(c), "line 3: expected 2 fields, found 3");
+  CHECK(st.ncols == 0 && st.names == NULL);
+  csv_infer_free(c);
+  csv_infer_free(NULL);
+}
+
+/* Declared schemas: parsing --schema, checking, matching the header,
+ * and which values fit which type. */
+static void test_declared_schema(void) {
+  struct csv_schema s, cp;
+  char err[512];
+
+  CHECK_RC(csv_schema_parse(&s, "id INTEGER, full name text ,score Real", err, sizeof(err)), 0);
+  CHECK(s.ncols == 3);
+  if (s.ncols == 3) {
+    CHECK_STR(s.names[0], "id");
+    CHECK_STR(s.names[1], "full name");
+    CHECK_STR(s.names[2], "score");
+    CHECK(s.types[0] == CSV_INTEGER && s.types[1] == CSV_TEXT && s.types[2] == CSV_REAL);
+  }
+  CHECK_RC(csv_schema_copy(&cp, &s), 0);
+  CHECK(cp.ncols == 3 && cp.names[1] != s.names[1]);
+  CHECK_STR(cp.names[1], "full name");
+  csv_schema_free(&cp);
+
+  /* The header matches without ASCII case; count and order matter. */
+  {
+    const char *h1[] = {"ID", "Full Name", "SCORE"}, *h2[] = {"id", "score", "full name"}, *h3[] = {"id", "full name"};
+    size_t l1[] = {2, 9, 5}, l2[] = {2, 5, 9}, l3[] = {2, 9};
+    struct csv_record r1 = {1, 0, 3, h1, l1}, r2 = {1, 0, 3, h2, l2}, r3 = {1, 0, 2, h3, l3};
+    CHECK_RC(csv_schema_match_header(&s, &r1, err, sizeof(err)), 0);
+    CHECK_RC(csv_schema_match_header(&s, &r2, err, sizeof(err)), CDR_ERR_CSV);
+    CHECK_STR(err, "line 1: column 2 is \"score\" in the header but \"full name\" in the schema");
+    CHECK_RC(csv_schema_match_header(&s, &r3, err, sizeof(err)), CDR_ERR_CSV);
+    CHECK_STR(err, "line 1: the header has 2 columns but the schema names 3");
+  }
+  csv_schema_free(&s);
+
+  /* Refusals, each with a sentence; nothing is left allocated. */
+  static const struct {
+    const char *spec, *msg;
+  } bad[] = {
+      {"", "entry 1 of the schema is empty"},
+      {"a INTEGER,", "entry 2 of the schema is empty"},
+      {"a", "entry 1 of the schema has no type"},
+      {"a INT", "entry 1 of the schema: the type must be INTEGER, REAL or TEXT"},
+      {"a TEXT, A REAL", "columns 1 and 2 of the schema have the same name"},
+      {"a BLOB", "the type must be INTEGER, REAL or TEXT"},
+      {"\xC3\x28 TEXT", "is not UTF-8"},
+  };
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    CHECK_RC(csv_schema_parse(&s, bad[i].spec, err, sizeof(err)), CDR_ERR_ARG);
+    CHECK_CONTAINS(err, bad[i].msg);
+    CHECK(s.ncols == 0 && s.names == NULL && s.types == NULL);
+  }
+  {
+    /* CDR_MAX_COLUMNS + 1 entries */
+    size_t n = (CDR_MAX_COLUMNS + 1) * 8;
+    char *big = malloc(n + 1), *q = big;
+    CHECK(big != NULL);
+    for (unsigned k = 0; big != NULL && k <= CDR_MAX_COLUMNS; k++)
+      q += snprintf(q, 9, "c%04u T,", k);
+    if (big != NULL) {
+      q[-1] = '\0';
+      CHECK_RC(csv_schema_parse(&s, big, err, sizeof(err)), CDR_ERR_ARG);
+      CHECK_CONTAINS(err, "1 to 1000 columns");
+    }
+    free(big);
+  }
+
+  enum csv_type t;
+  CHECK(csv_type_parse("integer", &t) == 0 && t == CSV_INTEGER);
+  CHECK(csv_type_parse("TEXT", &t) == 0 && t == CSV_TEXT);
+  CHECK(csv_type_parse("INTEGERS", &t) == -1);
+  CHECK(csv_value_fits(CSV_INTEGER, "42", 2));
+  CHECK(csv_value_fits(CSV_INTEGER, "", 0)); /* NULL fits anything */
+  CHECK(!csv_value_fits(CSV_INTEGER, "4.2", 3));
+  CHECK(!csv_value_fits(CSV_INTEGER, "007", 3));
+  CHECK(csv_value_fits(CSV_REAL, "42", 2));
+  CHECK(csv_value_fits(CSV_REAL, "-1.5e3", 6));
+  CHECK(!csv_value_fits(CSV_REAL, "nan", 3));
+  CHECK(csv_value_fits(CSV_TEXT, "anything", 8));
+}
+
 int main(void) {
   test_records();
   test_errors();
@@ -350,5 +471,7 @@ int main(void) {
   test_callback_and_sticky();
   test_classifiers();
   test_inference();
+  test_streaming_inference();
+  test_declared_schema();
   return test_summary("test_csv");
 }

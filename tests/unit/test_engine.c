@@ -139,21 +139,6 @@ static void test_load(void) {
   QUERY_FAILS("SELECT * FROM bad", CDR_ERR_SQL_ERROR, "no such table: bad");
   CHECK_RC(load("bad", "a\n1\n", &rows, &err), 0);
   CHECK(rows == 1);
-
-  /* Too large: the size is checked before a byte is read. */
-  {
-    uint8_t *big = calloc(1, (size_t)CDR_MAX_UPLOAD_BYTES + 1);
-    CHECK(big != NULL);
-    if (big != NULL) {
-      err = NULL;
-      rows = 99;
-      CHECK_RC(engine_load_csv(E, &OWNER, "big", big, (size_t)CDR_MAX_UPLOAD_BYTES + 1, 0, &rows, &err), CDR_ERR_TOO_LARGE);
-      CHECK_CONTAINS(err, "the limit is 67108864 bytes");
-      CHECK(rows == 0);
-      free(err);
-      free(big);
-    }
-  }
 }
 
 static void test_results(void) {
@@ -193,7 +178,7 @@ static void test_results(void) {
            "\"b\",\"eb\",\"es\",\"bad\",\"nul\",\"pinf\",\"ninf\"],"
            "\"rows\":[[1,-2.5,3.0,0.1,0.3333333333333333,1e+20,-0.0,9223372036854775807,-9223372036854775808,null,"
            "\"a\\\"b\\\\c/\",\"\\n\\t\\r\\b\\f\\u0001\\u001f\x7f\",\"é😀\","
-           "{\"hex\":\"00ff\"},{\"hex\":\"\"},\"\",{\"hex\":\"ff\"},\"a\\u0000b\",{\"real\":\"inf\"},{\"real\":\"-inf\"}]],\"row_count\":1}");
+           "{\"hex\":\"00ff\"},{\"hex\":\"\"},\"\",{\"hex\":\"ff\"},{\"hex\":\"610062\"},{\"real\":\"inf\"},{\"real\":\"-inf\"}]],\"row_count\":1}");
   QUERY_IS("SELECT key, value FROM json_each('[10,\"x\"]')",
            "{\"columns\":[\"key\",\"value\"],\"rows\":[[0,10],[1,\"x\"]],\"row_count\":2}");
 }
@@ -215,8 +200,8 @@ static void test_json_parses(void) {
   if (doc != NULL) {
     row = json_array_get(json_object_get(doc, "rows"), 0);
     CHECK_STR(json_string_value(json_array_get(row, 0)), "q\"b\\s");
-    CHECK(json_string_length(json_array_get(row, 1)) == 5 &&
-          memcmp(json_string_value(json_array_get(row, 1)), "\0\1\n\37\177", 5) == 0);
+    /* Text holding a NUL travels as hex (a strict JSON reader refuses \u0000). */
+    CHECK_STR(json_string_value(json_object_get(json_array_get(row, 1), "hex")), "00010a1f7f");
     CHECK_STR(json_string_value(json_array_get(row, 2)), "é😀");
     CHECK(json_is_real(json_array_get(row, 3)) && json_real_value(json_array_get(row, 3)) == 2.5);
     CHECK(json_real_value(json_array_get(row, 4)) == 1 / 3.0);

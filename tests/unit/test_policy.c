@@ -12,7 +12,7 @@
 
 #include "common/err.h"
 #include "enclave/catalog.h"
-#include "enclave/csv.h"
+#include "common/csv.h"
 #include "enclave/engine.h"
 #include "enclave/policy.h"
 #include "testlib.h"

@@ -1,0 +1,105 @@
+/*
+ * revoke.c - the room's certificate revocation list inside the enclave.
+ *
+ * The host delivers the CRL (IPC_CRL) at start and whenever ROOM/crl.pem
+ * changes.  The enclave accepts it only if the room CA signed it, and
+ * only if its CRL number is not below the one it holds (the host cannot
+ * bring back an older list to un-revoke someone).  A newer list ends the
+ * open sessions of every certificate it revokes, at once, and is recorded
+ * in the sealed manifest, so that after a restart the enclave refuses to
+ * open sessions until the host hands it a list at least that new.
+ */
+#include <openssl/bn.h>
+#include <openssl/x509v3.h>
+#include <string.h>
+
+#include "common/limits.h"
+#include "common/log.h"
+#include "enclave.h"
+#include "enclave_reply.h"
+#include "ipc/ipc.h"
+#include "persist.h"
+
+/* The CRL number extension as a uint64 (0 if absent or too large). */
+static uint64_t crl_number_of(X509_CRL *crl) {
+  ASN1_INTEGER *n = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL, NULL);
+  uint64_t v = 0;
+  if (n == NULL || ASN1_INTEGER_get_uint64(&v, n) != 1)
+    v = 0;
+  ASN1_INTEGER_free(n);
+  return v;
+}
+
+/* Is this session's certificate serial (hex) in the CRL? */
+static int session_revoked(X509_CRL *crl, const struct session *s) {
+  BIGNUM *bn = NULL;
+  ASN1_INTEGER *serial = NULL;
+  X509_REVOKED *rev = NULL;
+  int yes = 0;
+  if (BN_hex2bn(&bn, s->serial) > 0 && (serial = BN_to_ASN1_INTEGER(bn, NULL)) != NULL)
+    yes = X509_CRL_get0_by_serial(crl, &rev, serial) == 1;
+  ASN1_INTEGER_free(serial);
+  BN_free(bn);
+  return yes;
+}
+
+int enclave_cert_not_revoked(struct enclave *e, X509 *cert) {
+  X509_REVOKED *rev = NULL;
+  if (e->crl_number < e->crl_required)
+    return CDR_ERR_CRL_STALE;
+  if (e->crl != NULL && X509_CRL_get0_by_cert(e->crl, &rev, cert) == 1)
+    return CDR_ERR_CERT_REVOKED;
+  return 0;
+}
+
+int enclave_handle_crl(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) {
+  const uint8_t *der;
+  size_t len;
+  X509_CRL *crl = NULL;
+  uint32_t ended = 0;
+  int r;
+  if ((r = cdr_buf_get_lp(in, &der, &len, 16u * CDR_MiB)) != 0 || (r = cdr_buf_expect_end(in)) != 0)
+    return r;
+  const unsigned char *p = der;
+  crl = d2i_X509_CRL(NULL, &p, (long)len);
+  if (crl == NULL || p != der + len) {
+    X509_CRL_free(crl);
+    return enclave_reply_error(out, rt, CDR_ERR_ARG, "the revocation list is not a DER CRL");
+  }
+  if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(e->ca_cert)) != 0 ||
+      X509_CRL_verify(crl, X509_get0_pubkey(e->ca_cert)) != 1) {
+    X509_CRL_free(crl);
+    return enclave_reply_error(out, rt, CDR_ERR_BAD_SIGNATURE, "the revocation list is not signed by the room CA");
+  }
+  uint64_t number = crl_number_of(crl);
+  if (number == 0 || number < e->crl_number || number < e->crl_required) {
+    X509_CRL_free(crl);
+    log_error("refused a revocation list numbered %llu: this room has accepted number %llu",
+              (unsigned long long)number,
+              (unsigned long long)(e->crl_number > e->crl_required ? e->crl_number : e->crl_required));
+    return enclave_reply_error(out, rt, CDR_ERR_CRL_OLDER,
+                               "the revocation list is older than one this room has already accepted");
+  }
+  int newer = number > e->crl_number;
+  X509_CRL_free(e->crl);
+  e->crl = crl;
+  e->crl_number = number;
+  /* End, at once, every open session of a revoked certificate. */
+  for (size_t i = 0; i < SESSION_TABLE_SLOTS; i++) {
+    struct session *s = e->sessions.slot[i];
+    if (s != NULL && session_revoked(crl, s)) {
+      uint8_t id[CDR_SESSION_ID_LEN];
+      memcpy(id, s->id, sizeof(id));
+      session_table_remove(&e->sessions, id);
+      ended++;
+      i = (size_t)-1; /* removal shifts entries: scan again from the start */
+    }
+  }
+  if (newer && number > e->crl_required && (r = persist_meta_changed(e)) != 0)
+    return r; /* fatal: e->fatal is set */
+  log_info("revocation list number %llu accepted; %u open sessions ended", (unsigned long long)number, ended);
+  *rt = IPC_CRL_OK;
+  if ((r = cdr_buf_put_u64(out, number)) != 0 || (r = cdr_buf_put_u32(out, ended)) != 0)
+    return r;
+  return 0;
+}

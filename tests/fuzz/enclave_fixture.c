@@ -1,0 +1,131 @@
+/*
+ * enclave_fixture.c - an in-process enclave for the harnesses; see
+ * enclave_fixture.h.
+ */
+#include "enclave_fixture.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/limits.h"
+#include "enclave/session.h"
+#include "enclave/wipe_alloc.h"
+#include "fuzzlib.h"
+#include "ipc/ipc.h"
+#include "ipc/messages.h"
+
+/* ---- the fopen seam ---- */
+
+FILE *__real_fopen(const char *path, const char *mode);
+FILE *__wrap_fopen(const char *path, const char *mode);
+
+static const char fake_exe[] = "cdr-enclave under fuzzing: a fixed executable image";
+
+FILE *__wrap_fopen(const char *path, const char *mode) {
+  if (strcmp(path, "/proc/self/exe") == 0)
+    return fmemopen((void *)(uintptr_t)fake_exe, sizeof(fake_exe) - 1, "r");
+  return __real_fopen(path, mode);
+}
+
+void fx_init(void) {
+  FUZZ_CHECK(wipe_alloc_install(256u * CDR_MiB) == 0);
+  signal(SIGPIPE, SIG_IGN);
+  (void)fuzz_pki();
+  (void)fuzz_room_dir();
+}
+
+struct enclave *fx_enclave_new(void) {
+  struct enclave *e = calloc(1, sizeof(*e));
+  FUZZ_CHECK(e != NULL);
+  e->state = ENCLAVE_STATE_INIT;
+  e->room_dir = fuzz_room_dir();
+  e->ipc_fd = -1;
+  e->now = fuzz_now;
+  return e;
+}
+
+void fx_enclave_free(struct enclave *e) {
+  enclave_free(e);
+  free(e);
+}
+
+static void inject_session(struct enclave *e, uint8_t id_byte, EVP_PKEY *key, const char *name, enum cdr_role role,
+                           const uint8_t fp[32]) {
+  struct session *s = session_new();
+  FUZZ_CHECK(s != NULL);
+  fuzz_fill(s->id, sizeof(s->id), id_byte);
+  FUZZ_CHECK(EVP_PKEY_up_ref(key) == 1);
+  s->user_key = key;
+  snprintf(s->name, sizeof(s->name), "%s", name);
+  s->role = role;
+  memcpy(s->cert_fp, fp, 32);
+  s->expires_at = fuzz_now() + FUZZ_SESSION_LIFETIME;
+  fuzz_session_keys(&s->keys);
+  FUZZ_CHECK(session_table_insert(&e->sessions, s, fuzz_now()) == 0);
+}
+
+static void dispatch_ok(struct enclave *e, uint32_t type, struct cdr_buf *in, uint32_t want_reply) {
+  struct cdr_buf out;
+  uint32_t rt = 0;
+  cdr_buf_init(&out, CDR_IPC_MAX_FRAME, 0);
+  FUZZ_CHECK(enclave_dispatch(e, type, in, &rt, &out) == 0);
+  FUZZ_CHECK(rt == want_reply);
+  cdr_buf_free(&out);
+  cdr_buf_free(in);
+}
+
+void fx_enclave_ready(struct enclave *e) {
+  const struct fuzz_pki *k = fuzz_pki();
+  struct cdr_buf in;
+  cdr_buf_init(&in, CDR_IPC_MAX_FRAME, 0);
+  FUZZ_CHECK(cdr_buf_put_lp(&in, k->room_id, sizeof(k->room_id)) == 0);
+  FUZZ_CHECK(cdr_buf_put_lp(&in, k->ca_der, k->ca_der_len) == 0);
+  FUZZ_CHECK(cdr_buf_put_lp(&in, NULL, 0) == 0);
+  dispatch_ok(e, IPC_INIT, &in, IPC_INIT_OK);
+  FUZZ_CHECK(cdr_buf_put_lp(&in, NULL, 0) == 0);
+  dispatch_ok(e, IPC_LOAD, &in, IPC_LOAD_WANT);
+  dispatch_ok(e, IPC_LOAD_DONE, &in, IPC_LOAD_ACK);
+  FUZZ_CHECK(e->state == ENCLAVE_STATE_READY);
+  inject_session(e, FUZZ_BYTE_PROVIDER_SESSION, k->provider_key, "prov@fuzz.example", CDR_ROLE_PROVIDER,
+                 k->provider_fp);
+  inject_session(e, FUZZ_BYTE_ANALYST_SESSION, k->analyst_key, "ana@fuzz.example", CDR_ROLE_ANALYST, k->analyst_fp);
+}
+
+/* ---- a host that stores everything ---- */
+
+static void *storage_main(void *arg) {
+  struct fx_storage *s = arg;
+  struct cdr_buf in, out;
+  uint32_t type;
+  cdr_buf_init(&in, CDR_IPC_MAX_FRAME, 0);
+  cdr_buf_init(&out, 4096, 0);
+  while (ipc_frame_read(s->fd, &type, &in, CDR_IPC_MAX_FRAME) == 0) {
+    FUZZ_CHECK(type == IPC_STORE);
+    cdr_buf_free(&out);
+    FUZZ_CHECK(ipc_put_status(&out, 1, "") == 0);
+    if (ipc_frame_write(s->fd, IPC_STORED, &out) != 0)
+      break;
+  }
+  cdr_buf_free(&in);
+  cdr_buf_free(&out);
+  return NULL;
+}
+
+void fx_storage_start(struct enclave *e, struct fx_storage *s) {
+  int sv[2];
+  FUZZ_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+  e->ipc_fd = sv[0];
+  s->fd = sv[1];
+  FUZZ_CHECK(pthread_create(&s->thread, NULL, storage_main, s) == 0);
+}
+
+void fx_storage_stop(struct enclave *e, struct fx_storage *s) {
+  (void)close(e->ipc_fd);
+  e->ipc_fd = -1;
+  FUZZ_CHECK(pthread_join(s->thread, NULL) == 0);
+  (void)close(s->fd);
+}

@@ -1,0 +1,17 @@
+/*
+ * fuzz_attest_tdx.c - cdr_verify_tdx (src/attest/verify_tdx.c) on evidence
+ * and policy from the input; layout and invariants in attest_hw.h.
+ * Seeds: tests/fuzz/corpus/fuzz_attest_tdx/, plus whatever evidence the
+ * verifier's own tests keep under tests/data/attest/ (`make fuzz` adds
+ * that directory to the corpus).
+ */
+#include "attest_hw.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+  fuzz_quiet();
+  return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  return fuzz_attest_hw(cdr_verify_tdx, CDR_HW_TDX, data, size);
+}

@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Hardware attestation, as far as a machine without SEV-SNP, TDX or Nitro
+# can take it (docs/ATTESTATION.md, "What is tested where"):
+#   - `cdr room init --attestation P` records P in room.json and makes the
+#     sim platform files for sim rooms only;
+#   - cdrd passes room.json's provider (and --tsm-root) to the enclave it
+#     starts, and each hardware provider fails at start with a clear
+#     message when its hardware is missing: snp on a fake configfs-tsm tree
+#     with the real SEV-SNP report gets as far as the sealing key, which
+#     needs /dev/sev-guest;
+#   - the connected channel (cdrd --enclave-unix / cdr-enclave
+#     --listen-unix: the AF_UNIX stand-in of the vsock channel that Nitro
+#     uses; no vsock transport here) carries a whole session: attest,
+#     enroll, upload, query;
+#   - cdrd refuses an enclave whose platform is not the room's;
+#   - a 96-hex (hardware) expected measurement never matches sim.
+. "$(dirname "$0")/lib.sh"
+
+CDRD="$CDR_BIN_DIR/cdrd"
+ENCLAVE="$CDR_BIN_DIR/cdr-enclave"
+D="$CDR_SOURCE_DIR/tests/data/attest"
+
+# run_cdrd ROOM LOG ARGS...: run cdrd until it is ready (URL and CDRD_PID
+# set, returns 0) or exits (returns 1).
+run_cdrd() {
+  local room=$1 log=$2 ready="$T/ready.$RANDOM"; shift 2
+  "$CDRD" --room "$room" --listen 127.0.0.1:0 --ready-file "$ready" "$@" >>"$log" 2>&1 &
+  local pid=$!
+  SERVER_PIDS+=("$pid")
+  for _ in $(seq 150); do
+    [ -s "$ready" ] && { CDRD_PID=$pid; URL=$(head -n 1 "$ready"); return 0; }
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+
+# ---- room init --attestation ----
+expect_error "unknown provider is a usage error" "must be sim, snp, tdx, nitro or auto" \
+  "$CDR" room init "$T/bad" --attestation sev
+[ -e "$T/bad" ] && fail "no folder after a usage error" || pass "no folder after a usage error"
+check "room init --attestation snp" "$CDR" room init "$T/snp" --attestation snp
+grep -q '"attestation": "snp"' "$T/snp/room.json" && pass "room.json names snp" || fail "room.json: $(cat "$T/snp/room.json")"
+grep -q "attestation: *snp" "$T/out" && pass "init prints the provider" || fail "init output: $(cat "$T/out")"
+[ ! -e "$T/snp/attestation" ] && pass "no sim platform files in a hardware room" || fail "sim files in an snp room"
+check "room init --attestation nitro" "$CDR" room init "$T/nitro" --attestation nitro
+grep -q "sealing on nitro is not built yet" "$T/out" && pass "init warns that nitro cannot start yet" \
+  || fail "nitro warning: $(cat "$T/out")"
+check "room init --attestation auto" "$CDR" room init "$T/auto" --attestation auto
+
+# ---- cdrd starts the enclave with the room's provider ----
+mkdir -p "$T/tsm-empty"
+if run_cdrd "$T/snp" "$T/snp.log" --tsm-root "$T/tsm-empty"; then
+  fail "an snp room started on an empty configfs-tsm tree"
+else
+  pass "an snp room does not start without a report provider"
+fi
+grep -q "configfs-tsm" "$T/snp.log" && pass "it names configfs-tsm" || fail "snp log: $(tail -5 "$T/snp.log")"
+[ -z "$(ls -A "$T/tsm-empty")" ] && pass "the private report entry was removed" || fail "left in tsm: $(ls "$T/tsm-empty")"
+
+if run_cdrd "$T/nitro" "$T/nitro.log"; then
+  fail "a nitro room started without /dev/nsm"
+else
+  pass "a nitro room does not start without /dev/nsm"
+fi
+grep -q "Nitro Secure Module" "$T/nitro.log" && pass "it names the Nitro Secure Module" \
+  || fail "nitro log: $(tail -5 "$T/nitro.log")"
+
+if run_cdrd "$T/auto" "$T/auto.log" --tsm-root "$T/no-such-tsm"; then
+  fail "an auto room started without hardware"
+else
+  pass "an auto room does not fall back to sim"
+fi
+grep -q "no attestation hardware here" "$T/auto.log" && pass "it says there is no hardware" \
+  || fail "auto log: $(tail -5 "$T/auto.log")"
+
+# ---- snp on a fake configfs-tsm entry holding the real report ----
+E="$T/tsm/e0"
+mkdir -p "$E"
+printf 'sev_guest\n' >"$E/provider"
+printf '1\n' >"$E/generation"
+: >"$E/inblob"
+cp "$D/snp/report-gcp-milan.bin" "$E/outblob"
+if [ -e /dev/sev-guest ]; then
+  echo "# skipped: this machine has /dev/sev-guest, so the fake tree would not stop at the sealing key"
+else
+  "$ENCLAVE" --attestation snp --tsm-root "$T/tsm" --tsm-entry e0 --listen-unix "$T/snp.sock" 2>"$T/snp-enclave.log" &
+  SERVER_PIDS+=("$!")
+  if run_cdrd "$T/snp" "$T/snp2.log" --enclave-unix "$T/snp.sock"; then
+    fail "an snp enclave started without /dev/sev-guest"
+  else
+    pass "an snp enclave on the fake tree stops at the sealing key"
+  fi
+  grep -q "sealing on SEV-SNP needs" "$T/snp-enclave.log" && pass "it says sealing needs /dev/sev-guest" \
+    || fail "snp enclave log: $(tail -5 "$T/snp-enclave.log")"
+  [ "$(stat -c %s "$E/inblob")" = "64" ] && pass "the enclave wrote 64 bytes of report_data" || fail "inblob size"
+fi
+
+# ---- the connected channel (AF_UNIX stand-in for vsock) ----
+R="$T/room"
+new_room "$R" || { fail "room init"; finish; }
+"$ENCLAVE" --room "$R" --listen-unix "$T/e.sock" 2>"$T/enclave.log" &
+EPID=$!
+SERVER_PIDS+=("$EPID")
+run_cdrd "$R" "$T/server.log" --enclave-unix "$T/e.sock" && pass "cdrd connects to a listening enclave" \
+  || { fail "cdrd over --enclave-unix: $(tail -5 "$T/server.log")"; finish; }
+grep -q "enclave connected: unix:" "$T/server.log" && pass "cdrd logs the connected enclave" || fail "server log"
+[ ! -e "$T/e.sock" ] && pass "the enclave removed its socket once connected" || fail "socket left behind"
+
+MEAS=$(sha256sum "$ENCLAVE" | cut -d' ' -f1)
+check "attest over the connected channel" "$CDR" attest "$URL" --expect-measurement "$MEAS"
+grep -q "platform: *sim" "$T/out" && pass "platform sim" || fail "attest output: $(cat "$T/out")"
+expect_error "a hardware-length measurement never matches sim" attestation_measurement_mismatch \
+  "$CDR" attest "$URL" --expect-measurement "$(printf '%096d' 0)"
+expect_error "a measurement of another length is a usage error" "64 hex digits (sim) or 96" \
+  "$CDR" attest "$URL" --expect-measurement abcd
+check "provider enrolls" user hosp provider "$R" "$URL"
+check "analyst enrolls" user ana analyst "$R" "$URL"
+printf 'id,x\n1,10\n2,32\n' >"$T/t.csv"
+check "upload over the connected channel" "$CDR" upload --profile hosp t "$T/t.csv"
+check "grant" "$CDR" grant --profile hosp t --to role:analyst
+check "query over the connected channel" "$CDR" query --profile ana "SELECT sum(x) FROM t" --format csv
+expect_eq "query result" "$(tail -n 1 "$T/out" | tr -d '\r')" "42"
+
+stop_server "$CDRD_PID" && pass "cdrd stops" || fail "cdrd did not stop"
+for _ in $(seq 50); do kill -0 "$EPID" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$EPID" 2>/dev/null && fail "the enclave outlived its host" || pass "the enclave exits when the host hangs up"
+
+# ---- the platform must be the room's ----
+sed -i 's/"attestation": "sim"/"attestation": "nitro"/' "$R/room.json"
+"$ENCLAVE" --room "$R" --listen-unix "$T/e2.sock" 2>"$T/enclave2.log" &
+SERVER_PIDS+=("$!")
+if run_cdrd "$R" "$T/server2.log" --enclave-unix "$T/e2.sock"; then
+  fail "cdrd served a sim enclave for a nitro room"
+else
+  pass "cdrd refuses an enclave of another platform"
+fi
+grep -q "the enclave attests with sim, but the room is set up for nitro" "$T/server2.log" && pass "it says why" \
+  || fail "server2 log: $(tail -5 "$T/server2.log")"
+sed -i 's/"attestation": "nitro"/"attestation": "tpm"/' "$R/room.json"
+if run_cdrd "$R" "$T/server3.log"; then fail "an unknown provider in room.json"; else pass "room.json with an unknown provider is refused"; fi
+
+finish
