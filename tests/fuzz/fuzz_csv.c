@@ -1,5 +1,5 @@
 /*
- * fuzz_csv.c - CSV uploads: the incremental parser (src/enclave/csv.c),
+ * fuzz_csv.c - CSV uploads: the incremental parser (src/common/csv.c),
  * type inference, and engine_load_csv into a fresh engine.
  *
  * Input: one byte giving the chunk size (1..64) for feeding the parser,
@@ -21,7 +21,7 @@
 #include <string.h>
 
 #include "common/limits.h"
-#include "enclave/csv.h"
+#include "common/csv.h"
 #include "enclave/engine.h"
 #include "enclave/wipe_alloc.h"
 #include "fuzzlib.h"

@@ -504,6 +504,7 @@ struct fifo_server {
   int serves, bump_first_only, served;
   unsigned generation;
   atomic_int stop;
+  atomic_int done; /* the thread has returned */
 };
 
 static int fd_refers_to(const char *path) {
@@ -549,9 +550,10 @@ static void *fifo_serve(void *arg) {
     }
     close(fd);
     s->served++;
-    for (int k = 0; k < 5000 && fd_refers_to(s->path); k++)
+    for (int k = 0; k < 5000 && fd_refers_to(s->path) && !atomic_load(&s->stop); k++)
       usleep(1000);
   }
+  atomic_store(&s->done, 1);
   return NULL;
 }
 
@@ -586,7 +588,10 @@ static void test_generation(int bump_first_only) {
     CHECK_RC(p->evidence(p, rd, &ev, certs, &n), CDR_ERR_BUSY);
   }
   atomic_store(&s.stop, 1);
-  { /* wake the thread if it still waits for a reader */
+  /* Wake the thread while it may still block in open() waiting for a
+   * reader; it may reach that open() only after a first wake-up, so
+   * repeat until it has returned (bounded: about 10 s). */
+  for (int k = 0; k < 500 && !atomic_load(&s.done); k++) {
     int fd = open(s.path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     usleep(20000);
     if (fd >= 0)
