@@ -92,6 +92,14 @@ int cdr_verify_tdx(const uint8_t *quote, size_t len, const struct cdr_hw_policy 
 int cdr_verify_nitro(const uint8_t *doc, size_t len, const struct cdr_hw_policy *policy,
                      struct cdr_hw_report *out) CDR_WUR;
 
+/* Verify evidence of `platform` with the verifier for it, then require
+ * that a TCB status other than UpToDate was accepted by name
+ * (policy->accept_tcb_statuses).  What every caller uses. */
+int cdr_verify_hw(enum cdr_hw_platform platform, const uint8_t *evidence, size_t len,
+                  const struct cdr_hw_policy *policy, struct cdr_hw_report *out) CDR_WUR;
+/* Is status one of the names in the comma-separated list (NULL: none)? */
+int cdr_hw_status_listed(const char *list, const char *status);
+
 /* Record a check in out (used by the verifiers). */
 void cdr_hw_check(struct cdr_hw_report *out, int ok, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -206,18 +206,6 @@ static int parse_snp_min_tcb(const char *spec, uint8_t tcb[8]) {
 }
 
 /* Is status one of the comma-separated names in list? */
-static int status_listed(const char *list, const char *status) {
-  size_t n = strlen(status);
-  for (const char *p = list; p != NULL && *p != '\0';) {
-    const char *comma = strchr(p, ',');
-    size_t len = comma ? (size_t)(comma - p) : strlen(p);
-    if (len == n && strncmp(p, status, n) == 0)
-      return 1;
-    p = comma ? comma + 1 : NULL;
-  }
-  return 0;
-}
-
 static int all_zero(const uint8_t *p, size_t n) {
   for (size_t i = 0; i < n; i++)
     if (p[i] != 0)
@@ -349,19 +337,7 @@ static int attest_offline(const struct offline_opts *o) {
     goto out;
   }
 
-  switch (platform) {
-  case CDR_HW_SNP: r = cdr_verify_snp(evidence, evidence_len, &policy, rep); break;
-  case CDR_HW_TDX: r = cdr_verify_tdx(evidence, evidence_len, &policy, rep); break;
-  case CDR_HW_NITRO: r = cdr_verify_nitro(evidence, evidence_len, &policy, rep); break;
-  default: r = CDR_ERR_INTERNAL; break;
-  }
-  /* The verifiers refuse unaccepted TCB statuses themselves; this keeps
-   * the CLI's promise even if one did not. */
-  if (r == 0 && rep->tcb_status[0] != '\0' && strcmp(rep->tcb_status, "UpToDate") != 0 &&
-      !status_listed(o->accept_tcb, rep->tcb_status)) {
-    cdr_hw_check(rep, 0, "TCB status", "%s is not UpToDate and not accepted with --accept-tcb", rep->tcb_status);
-    r = CDR_ERR_ATTEST_TCB;
-  }
+  r = cdr_verify_hw(platform, evidence, evidence_len, &policy, rep);
   print_summary(rep, platform_name, o->evidence, format, evidence_len, policy.at, policy.expect_measurement != NULL,
                 policy.expect_report_data != NULL);
   if (r != 0) {

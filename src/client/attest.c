@@ -150,18 +150,6 @@ static const struct {
     {"snp", "AMD SEV-SNP", CDR_HW_SNP}, {"tdx", "Intel TDX", CDR_HW_TDX}, {"nitro", "AWS Nitro", CDR_HW_NITRO}};
 
 /* Is status one of the comma-separated names in list? */
-static int tcb_status_listed(const char *list, const char *status) {
-  size_t n = strlen(status);
-  for (const char *p = list; p != NULL && *p != '\0';) {
-    const char *comma = strchr(p, ',');
-    size_t len = comma ? (size_t)(comma - p) : strlen(p);
-    if (len == n && strncmp(p, status, n) == 0)
-      return 1;
-    p = comma ? comma + 1 : NULL;
-  }
-  return 0;
-}
-
 /* The answer's certificates (b64 DER, at most ATTEST_MAX_CERTS) as a
  * stack; they are only ever untrusted intermediates or candidates for
  * the SEV-SNP VCEK, never roots.  CDR_ERR_ATTEST_MALFORMED. */
@@ -220,19 +208,7 @@ static int attest_verify_hw(struct cdr_attestation *out, size_t which, const uin
   hp.accept_tcb_statuses = pol->accept_tcb;
   hp.collateral = pol->tdx_collateral;
   hp.collateral_len = pol->tdx_collateral_len;
-  switch (hw_platforms[which].platform) {
-  case CDR_HW_SNP: r = cdr_verify_snp(ev, ev_len, &hp, rep); break;
-  case CDR_HW_TDX: r = cdr_verify_tdx(ev, ev_len, &hp, rep); break;
-  case CDR_HW_NITRO: r = cdr_verify_nitro(ev, ev_len, &hp, rep); break;
-  default: r = CDR_ERR_INTERNAL; break;
-  }
-  /* The verifiers refuse unaccepted TCB statuses themselves; this keeps
-   * the promise even if one did not. */
-  if (r == 0 && rep->tcb_status[0] != '\0' && strcmp(rep->tcb_status, "UpToDate") != 0 &&
-      !tcb_status_listed(pol->accept_tcb, rep->tcb_status)) {
-    cdr_hw_check(rep, 0, "TCB status", "%s is not UpToDate and not accepted", rep->tcb_status);
-    r = CDR_ERR_ATTEST_TCB;
-  }
+  r = cdr_verify_hw(hw_platforms[which].platform, ev, ev_len, &hp, rep);
   if (r != 0) {
     const struct cdr_hw_check *failed = NULL;
     for (size_t i = 0; i < rep->nchecks && i < CDR_HW_MAX_CHECKS; i++)

@@ -267,3 +267,31 @@ char *cdr_path_join(const char *dir, const char *name) {
     snprintf(p, n, "%s/%s", dir, name);
   return p;
 }
+
+int cdr_write_full(int fd, const void *buf, size_t n) {
+  const uint8_t *p = buf;
+  while (n > 0) {
+    ssize_t k = write(fd, p, n);
+    if (k < 0 && errno == EINTR)
+      continue;
+    if (k <= 0)
+      return CDR_ERR_IO;
+    p += k;
+    n -= (size_t)k;
+  }
+  return 0;
+}
+
+int cdr_read_full(int fd, void *buf, size_t n) {
+  uint8_t *p = buf;
+  while (n > 0) {
+    ssize_t k = read(fd, p, n);
+    if (k < 0 && errno == EINTR)
+      continue;
+    if (k <= 0)
+      return CDR_ERR_IO;
+    p += k;
+    n -= (size_t)k;
+  }
+  return 0;
+}

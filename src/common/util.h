@@ -32,6 +32,11 @@ int cdr_file_read(const char *path, uint8_t **out, size_t *len, size_t maxlen) C
 /* Write a file atomically (temp file + fsync + rename) with this mode.
  * excl != 0 fails with CDR_ERR_IO (errno EEXIST) if path exists. */
 int cdr_file_write(const char *path, const void *data, size_t len, int mode, int excl) CDR_WUR;
+/* Write or read exactly n bytes, looping over short transfers and
+ * EINTR.  0, or CDR_ERR_IO on error or end of file. */
+int cdr_write_full(int fd, const void *p, size_t n) CDR_WUR;
+int cdr_read_full(int fd, void *p, size_t n) CDR_WUR;
+
 /* mkdir -p with the given mode for new directories. */
 int cdr_mkdir_p(const char *path, int mode) CDR_WUR;
 

@@ -103,19 +103,6 @@ void host_store_close(struct host_store *st) {
   free(st);
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n) {
-  while (n > 0) {
-    ssize_t k = write(fd, p, n);
-    if (k < 0 && errno == EINTR)
-      continue;
-    if (k <= 0)
-      return CDR_ERR_IO;
-    p += k;
-    n -= (size_t)k;
-  }
-  return 0;
-}
-
 int host_store_put(struct host_store *st, const char *name, const void *data, size_t len) {
   char file[64], tmp[80];
   int dirfd, fd, r;
@@ -126,7 +113,7 @@ int host_store_put(struct host_store *st, const char *name, const void *data, si
   fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0)
     return CDR_ERR_IO;
-  r = write_all(fd, data, len);
+  r = cdr_write_full(fd, data, len);
   if (r == 0 && fsync(fd) != 0)
     r = CDR_ERR_IO;
   if (close(fd) != 0 && r == 0)
@@ -150,7 +137,7 @@ int host_store_append(struct host_store *st, const char *name, const void *data,
   fd = openat(dirfd, file, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0)
     return CDR_ERR_IO;
-  r = write_all(fd, data, len);
+  r = cdr_write_full(fd, data, len);
   if (r == 0 && fdatasync(fd) != 0)
     r = CDR_ERR_IO;
   if (close(fd) != 0 && r == 0)

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <unistd.h>
 
+#include "common/util.h"
 #include "ipc.h"
 
 const char *ipc_msg_name(uint32_t type) {
@@ -11,32 +12,6 @@ const char *ipc_msg_name(uint32_t type) {
                                 "OPEN_OK",  "REQUEST",   "RESPONSE",  "ERROR",    "STORE",     "STORED",
                                 "LOAD",     "LOAD_WANT", "LOAD_CHUNK", "LOAD_ACK", "LOAD_DONE", "CRL",       "CRL_OK"};
   return type <= IPC_MSG_MAX ? names[type] : "?";
-}
-
-static int write_full(int fd, const uint8_t *p, size_t n) {
-  while (n > 0) {
-    ssize_t k = write(fd, p, n);
-    if (k < 0 && errno == EINTR)
-      continue;
-    if (k <= 0)
-      return CDR_ERR_IO;
-    p += k;
-    n -= (size_t)k;
-  }
-  return 0;
-}
-
-static int read_full(int fd, uint8_t *p, size_t n) {
-  while (n > 0) {
-    ssize_t k = read(fd, p, n);
-    if (k < 0 && errno == EINTR)
-      continue;
-    if (k <= 0)
-      return CDR_ERR_IO;
-    p += k;
-    n -= (size_t)k;
-  }
-  return 0;
 }
 
 int ipc_frame_write(int fd, uint32_t type, const struct cdr_buf *payload) {
@@ -49,16 +24,16 @@ int ipc_frame_write(int fd, uint32_t type, const struct cdr_buf *payload) {
     hdr[i] = (uint8_t)(type >> (24 - 8 * i));
     hdr[4 + i] = (uint8_t)((uint32_t)n >> (24 - 8 * i));
   }
-  if ((r = write_full(fd, hdr, sizeof(hdr))) != 0)
+  if ((r = cdr_write_full(fd, hdr, sizeof(hdr))) != 0)
     return r;
-  return n ? write_full(fd, cdr_buf_ptr(payload), n) : 0;
+  return n ? cdr_write_full(fd, cdr_buf_ptr(payload), n) : 0;
 }
 
 int ipc_frame_read(int fd, uint32_t *type, struct cdr_buf *payload, uint32_t max_len) {
   uint8_t hdr[8];
   int r;
   cdr_buf_free(payload);
-  if ((r = read_full(fd, hdr, sizeof(hdr))) != 0)
+  if ((r = cdr_read_full(fd, hdr, sizeof(hdr))) != 0)
     return r;
   uint32_t t = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
   uint32_t n = (uint32_t)hdr[4] << 24 | (uint32_t)hdr[5] << 16 | (uint32_t)hdr[6] << 8 | hdr[7];
@@ -67,7 +42,7 @@ int ipc_frame_read(int fd, uint32_t *type, struct cdr_buf *payload, uint32_t max
   if (n > 0) {
     if ((r = cdr_buf_reserve(payload, n)) != 0)
       return r;
-    if ((r = read_full(fd, payload->d, n)) != 0)
+    if ((r = cdr_read_full(fd, payload->d, n)) != 0)
       return r;
     payload->len = n;
   }
