@@ -26,7 +26,7 @@
  * died, or went away without upload_abort). */
 #define CDR_UPLOAD_IDLE_S 300
 /* Longest CSV record: the parser holds one record at a time. */
-#define CDR_MAX_CSV_RECORD (64u * CDR_MiB)
+#define CDR_MAX_CSV_RECORD (4u * CDR_MiB)
 /* Longest request header JSON (an upload_begin names up to
  * CDR_MAX_COLUMNS columns of up to 256 bytes, JSON-escaped). */
 #define CDR_MAX_REQUEST_HEADER (2u * CDR_MiB)

@@ -131,7 +131,10 @@ int cdr_aead_open(struct cdr_buf *out, const uint8_t key[CDR_AEAD_KEY_LEN], cons
   const uint8_t *c = ct;
   uint8_t tag[CDR_AEAD_TAG_LEN];
   memcpy(tag, c + ptlen, CDR_AEAD_TAG_LEN);
-  uint8_t *dst = out->d + out->len; /* reserved, not yet part of out */
+  /* Reserved, not yet part of out.  An empty plaintext reserves nothing
+   * (out->d may be NULL): write to a scratch byte instead. */
+  uint8_t empty = 0;
+  uint8_t *dst = ptlen > 0 ? out->d + out->len : &empty;
   r = CDR_ERR_CRYPTO;
   if ((ctx = EVP_CIPHER_CTX_new()) == NULL)
     goto out;

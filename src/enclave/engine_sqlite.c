@@ -78,7 +78,10 @@ _Static_assert((size_t)CDR_MAX_COLUMNS * (2u * CSV_MAX_NAME_LEN + 16u) + 4u * CD
                "CREATE TABLE of the widest CSV must fit SQLITE_LIMIT_SQL_LENGTH");
 _Static_assert(CDR_MAX_SQL_LEN <= ENGINE_SQLITE_SQL_LENGTH, "user SQL must fit SQLITE_LIMIT_SQL_LENGTH");
 /* Longest string, blob or row: the longest CSV record in one field,
- * plus the row's record header. */
+ * plus the row's record header.  Also what stops one SQL function call
+ * (printf('%.*c', 1e8, 'x'), zeroblob, replace...) from building a value
+ * so large that the progress handler, which runs between VM steps, could
+ * not stop it in time. */
 #define ENGINE_SQLITE_LENGTH (CDR_MAX_CSV_RECORD + 64u * CDR_KiB)
 /* Virtual machine instructions between two looks at the clock. */
 #define ENGINE_PROGRESS_OPS 1000
