@@ -136,6 +136,14 @@ restart_server() {
   start_server "$1" "$2" "${url#http://}"
 }
 
+# flip_byte FILE OFFSET: XOR one bit of the byte at OFFSET, so the file
+# always changes (writing a fixed value would not when it is already there).
+flip_byte() {
+  local f=$1 at=$2 old
+  old=$(od -An -tu1 -j "$at" -N1 "$f" | tr -d ' ')
+  printf "$(printf '\\%03o' $(( old ^ 1 )))" | dd of="$f" bs=1 seek="$at" conv=notrunc status=none
+}
+
 # stop_server PID: SIGTERM, and wait for a clean exit.
 stop_server() {
   kill -TERM "$1" 2>/dev/null

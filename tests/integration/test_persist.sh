@@ -37,7 +37,8 @@ expect_error "no grant on secrets for the analyst after restart" access_denied "
 # Tamper with one table file: that table is refused, the other still served.
 stop_server "$SERVER_PID"
 cp "$R/state/tables/$SECRETS_FILE" "$T/secrets.good"
-printf '\x00' | dd of="$R/state/tables/$SECRETS_FILE" bs=1 seek=40 conv=notrunc status=none
+flip_byte "$R/state/tables/$SECRETS_FILE" 40
+cmp -s "$R/state/tables/$SECRETS_FILE" "$T/secrets.good" && fail "the file did not change"
 restart_server "$R" URL || { fail "restart with a tampered file"; finish; }
 grep -q "sealed table file ${SECRETS_FILE%.sealed} not loaded: its sealed file fails authentication" "$T/server.log" \
   && pass "the tampered table is refused, and the log says which and why" || fail "no message: $(grep -i 'not loaded' "$T/server.log")"

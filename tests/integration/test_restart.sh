@@ -23,13 +23,7 @@ expect_eq "the identity key is the same after a restart" "$ID2" "$ID1"
 stop_server "$SERVER_PID"
 
 cp "$R/state/identity.sealed" "$T/identity.good"
-python_free_flip() { # flip the last byte of a file
-  local f=$1 size last
-  size=$(stat -c %s "$f")
-  last=$(od -An -tu1 -j $((size - 1)) -N1 "$f" | tr -d ' ')
-  printf "$(printf '\\%03o' $(( last ^ 1 )))" | dd of="$f" bs=1 seek=$((size - 1)) conv=notrunc status=none
-}
-python_free_flip "$R/state/identity.sealed"
+flip_byte "$R/state/identity.sealed" $(( $(stat -c %s "$R/state/identity.sealed") - 1 ))
 : >"$T/server.log"
 if start_server "$R" URL 2>/dev/null; then
   fail "the server started with a tampered sealed identity"
