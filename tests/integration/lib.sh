@@ -120,7 +120,10 @@ start_server() {
   "$CDR" serve "$room" --listen "$listen" --ready-file "$ready" >>"$T/server.log" 2>&1 &
   local pid=$!
   SERVER_PIDS+=("$pid")
-  for _ in $(seq 100); do
+  # Up to 120 s: loading a room with large sealed tables under the
+  # sanitizers takes tens of seconds.  The loop ends as soon as the server
+  # is ready or has died, so a normal start costs no more.
+  for _ in $(seq 1200); do
     [ -s "$ready" ] && break
     kill -0 "$pid" 2>/dev/null || { echo "server died:"; tail -20 "$T/server.log"; return 1; }
     sleep 0.1
