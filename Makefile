@@ -7,6 +7,8 @@
 #   make fuzz            every libFuzzer target for FUZZ_SECONDS each (clang), in $(FUZZ_BUILD);
 #                        FUZZ_TARGETS="fuzz_sql fuzz_csv" runs only those
 #   make fuzz-seeds      regenerate the seed corpora in tests/fuzz/corpus
+#   make bench           the benchmark (bench/README.md): prints a table, writes bench/results.json;
+#                        BENCH_QUICK=1 for small sizes (a check that it runs), other BENCH_* knobs in bench/run.sh
 
 BUILD ?= build
 ASAN_BUILD ?= build-asan
@@ -22,7 +24,7 @@ FUZZ_TARGETS ?=
 SANITIZER_ENV = ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1:detect_stack_use_after_return=1:strict_string_checks=1:check_initialization_order=1 \
                 UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1
 
-.PHONY: all deps configure build test demo install clean test-sanitize fuzz fuzz-build fuzz-seeds
+.PHONY: all deps configure build test demo install clean test-sanitize fuzz fuzz-build fuzz-seeds bench
 
 all: build
 
@@ -60,6 +62,9 @@ fuzz: fuzz-build
 
 fuzz-seeds: build
 	$(BUILD)/fuzz/fuzz_mkseeds tests/fuzz/corpus tests/data/attest
+
+bench: build
+	bash bench/run.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -6,9 +6,10 @@
 set -euo pipefail
 
 PACKAGES=(
-  build-essential cmake pkg-config curl   # curl: integration tests
+  build-essential cmake pkg-config curl jq   # curl, jq: integration tests
   libssl-dev openssl          # all crypto, X.509, PEM, ASN.1
   libsqlite3-dev              # the SQL engine inside the enclave
+  sqlite3                     # the sqlite3 command-line tool: make bench's baseline
   libmicrohttpd-dev           # cdrd's HTTP server
   libjansson-dev              # JSON
   libcurl4-openssl-dev        # the client's HTTP

@@ -34,10 +34,36 @@
 
 #include "common/err.h"
 
-#define CDR_HW_MAX_CHECKS 32
+/* Room for every check of the longest run: a Nitro document with all 32
+ * PCRs expected (7 checks of its own, 32 register checks, the TCB rule). */
+#define CDR_HW_MAX_CHECKS 48
 #define CDR_HW_MAX_PCRS 32
+#define CDR_HW_RTMRS 4
+#define CDR_HW_REG_LEN 48                /* an RTMR or PCR value: SHA-384 */
 
 enum cdr_hw_platform { CDR_HW_SNP = 1, CDR_HW_TDX = 2, CDR_HW_NITRO = 3 };
+
+/*
+ * Expected values of registers besides the main measurement: TDX RTMR0-3
+ * (the runtime registers: RTMR0 firmware configuration, RTMR1 and RTMR2
+ * the kernel, initrd and command line as firmware and boot loader
+ * measure them, RTMR3 what the guest extends at run time),
+ * Nitro PCR0-31 (PCR1 kernel and boot ramfs, PCR2 user applications, PCR3
+ * the parent's IAM role, PCR4 the parent instance, PCR8 the EIF signing
+ * certificate).  SEV-SNP has no such registers.  One value per register,
+ * so a list never holds more than CDR_HW_MAX_EXPECT entries.
+ */
+enum cdr_hw_reg { CDR_HW_REG_RTMR = 1, CDR_HW_REG_PCR = 2 };
+#define CDR_HW_MAX_EXPECT (CDR_HW_RTMRS + CDR_HW_MAX_PCRS)
+struct cdr_hw_expect_reg {
+  enum cdr_hw_reg kind;
+  unsigned index;                      /* RTMR 0..3, PCR 0..31 */
+  uint8_t value[CDR_HW_REG_LEN];
+};
+struct cdr_hw_expect {
+  size_t n;
+  struct cdr_hw_expect_reg reg[CDR_HW_MAX_EXPECT];
+};
 
 struct cdr_hw_policy {
   int64_t at;                          /* verification time, seconds since the epoch */
@@ -54,12 +80,17 @@ struct cdr_hw_policy {
                                         * (SNP: the VCEK, and the ASK if not pinned) */
   const uint8_t *collateral;           /* TDX: collateral JSON (TCB info, QE identity) */
   size_t collateral_len;
+  const struct cdr_hw_expect *expect_regs; /* RTMR / PCR values to require; NULL or
+                                        * empty: none.  Only cdr_verify_hw checks
+                                        * them; the platform verifiers refuse a
+                                        * policy that has any (CDR_ERR_ARG), so that
+                                        * none is ever silently ignored. */
 };
 
 struct cdr_hw_check {
   char name[64];                       /* "VCEK signature over the report" */
   int ok;                              /* 1 passed, 0 failed */
-  char detail[192];
+  char detail[256];                    /* room for two 96-hex register values */
 };
 
 struct cdr_hw_report {
@@ -68,9 +99,10 @@ struct cdr_hw_report {
   size_t measurement_len;
   uint8_t report_data[64];             /* SNP/TDX report_data; Nitro: user_data (zero-padded) */
   int has_report_data;
-  uint8_t rtmr[4][48];                 /* TDX */
+  uint8_t rtmr[CDR_HW_RTMRS][CDR_HW_REG_LEN]; /* TDX */
   uint8_t pcr[CDR_HW_MAX_PCRS][48];    /* Nitro */
-  size_t npcrs;
+  size_t npcrs;                        /* Nitro: highest PCR index + 1 */
+  uint32_t pcr_present;                /* Nitro: bit i set when the document carries PCR i */
   char tcb[160];                       /* human rendering of the TCB */
   char tcb_status[48];                 /* "UpToDate", "OutOfDate", ... ("" if none) */
   char policy[160];                    /* human rendering of the guest policy / attributes */
@@ -94,11 +126,35 @@ int cdr_verify_nitro(const uint8_t *doc, size_t len, const struct cdr_hw_policy 
 
 /* Verify evidence of `platform` with the verifier for it, then require
  * that a TCB status other than UpToDate was accepted by name
- * (policy->accept_tcb_statuses).  What every caller uses. */
+ * (policy->accept_tcb_statuses), then that every register in
+ * policy->expect_regs has its expected value (cdr_hw_expect_check).  What
+ * every caller uses.  An expectation list that is not well formed (more
+ * than CDR_HW_MAX_EXPECT entries, an index out of range): CDR_ERR_ARG
+ * before anything is verified. */
 int cdr_verify_hw(enum cdr_hw_platform platform, const uint8_t *evidence, size_t len,
                   const struct cdr_hw_policy *policy, struct cdr_hw_report *out) CDR_WUR;
 /* Is status one of the names in the comma-separated list (NULL: none)? */
 int cdr_hw_status_listed(const char *list, const char *status);
+
+/* Register expectations (hwexpect.c). */
+/* "RTMR" or "PCR". */
+const char *cdr_hw_reg_name(enum cdr_hw_reg kind);
+/* Add the expectation spec "N=HEX" for a register of `kind` to list: N
+ * decimal (RTMR 0..3, PCR 0..31), HEX exactly 96 hex digits.  The same
+ * register given again with the same value is accepted once; with
+ * another value it is refused.  0, or CDR_ERR_ARG (list unchanged). */
+int cdr_hw_expect_add(struct cdr_hw_expect *list, enum cdr_hw_reg kind, const char *spec) CDR_WUR;
+/* Is every entry of list (NULL: none) a register some platform has, and
+ * are there at most CDR_HW_MAX_EXPECT?  0 or CDR_ERR_ARG. */
+int cdr_hw_expect_valid(const struct cdr_hw_expect *list);
+/* Compare the registers of a report that its verifier accepted with
+ * list, in list order, recording one check per register ("expected
+ * register": "RTMR2 equals the expected value").  Stops at the first
+ * failure with CDR_ERR_ATTEST_MEASUREMENT: a value that differs ("RTMR2
+ * differs: expected HEX, got HEX"), or a register the evidence does not
+ * have (any RTMR or PCR on SEV-SNP, a PCR on TDX, an RTMR on Nitro, a PCR
+ * the Nitro document does not carry): an expectation is never ignored. */
+int cdr_hw_expect_check(const struct cdr_hw_expect *list, struct cdr_hw_report *out) CDR_WUR;
 
 /* Record a check in out (used by the verifiers). */
 void cdr_hw_check(struct cdr_hw_report *out, int ok, const char *name, const char *fmt, ...)

@@ -48,6 +48,9 @@
  *      puts its report_data in user_data; the nonce is never compared in
  *      its place (hwattest.h's "or, if empty, nonce" is not done: one
  *      field, one meaning).
+ *   Expected PCRs besides PCR0 are cdr_verify_hw's, after all of these
+ *   (out->pcr_present says which the document carries); a policy that
+ *   carries any is refused here (CDR_ERR_ARG) rather than ignored.
  *
  * Choices worth knowing:
  *   - The document's timestamp is reported, never compared with
@@ -512,8 +515,10 @@ static void nitro_fill_report(const struct nitro_doc *d, int64_t at, struct cdr_
   char ts[40], pk[24], ud[24], nc[24];
   int zero = 1;
   for (size_t i = 0; i < d->npcrs; i++)
-    if (d->pcr[i].present)
+    if (d->pcr[i].present) {
       memcpy(out->pcr[i], d->pcr[i].p, CDR_NITRO_PCR_LEN);
+      out->pcr_present |= (uint32_t)1 << i;
+    }
   out->npcrs = d->npcrs;
   memcpy(out->measurement, d->pcr[0].p, CDR_NITRO_PCR_LEN);
   out->measurement_len = CDR_NITRO_PCR_LEN;
@@ -731,6 +736,11 @@ int cdr_nitro_verify_with_root(const uint8_t *doc, size_t len, X509 *root, const
   out->platform = CDR_HW_NITRO;
   if (policy == NULL || root == NULL || (doc == NULL && len != 0) ||
       (policy->expect_measurement != NULL && policy->expect_measurement_len != CDR_NITRO_PCR_LEN)) {
+    r = CDR_ERR_ARG;
+    goto out;
+  }
+  if (policy->expect_regs != NULL && policy->expect_regs->n > 0) {
+    cdr_hw_check(out, 0, "policy", "PCR expectations are checked by cdr_verify_hw, not here");
     r = CDR_ERR_ARG;
     goto out;
   }

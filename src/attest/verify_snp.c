@@ -543,6 +543,12 @@ int cdr_verify_snp(const uint8_t *report, size_t len, const struct cdr_hw_policy
     cdr_hw_check(out, 0, "verifier", "no report or no policy");
     return CDR_ERR_ARG;
   }
+  /* Register expectations are cdr_verify_hw's (which refuses them all for
+   * SEV-SNP); refused here rather than ignored. */
+  if (policy->expect_regs != NULL && policy->expect_regs->n > 0) {
+    cdr_hw_check(out, 0, "verifier", "register expectations are checked by cdr_verify_hw, not here");
+    return CDR_ERR_ARG;
+  }
   if ((r = check_format(report, len, out)) != 0)
     goto out;
   if (le32(report + OFF_VERSION) >= 3 && report[OFF_CPUID_FAM] == 0x1A) {

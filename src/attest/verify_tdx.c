@@ -33,6 +33,8 @@
  *  11. TD debug (td_attributes bit 0) unless policy->allow_debug   DEBUG
  *  12. MRTD = policy->expect_measurement                     MEASUREMENT
  *  13. report_data = policy->expect_report_data              REPORT_DATA
+ * RTMR expectations are cdr_verify_hw's, after all of these; a policy
+ * that carries any is refused here (CDR_ERR_ARG) rather than ignored.
  *
  * Not checked: revocation (the collateral format carries no CRLs), the
  * TCB info's tcbEvaluationDataNumber against a minimum, and the SGX
@@ -292,6 +294,10 @@ int cdr_verify_tdx(const uint8_t *quote, size_t len, const struct cdr_hw_policy 
   out->platform = CDR_HW_TDX;
   if (policy == NULL || (policy->expect_measurement != NULL && policy->expect_measurement_len != 48)) {
     cdr_hw_check(out, 0, "policy", "an expected MRTD must be 48 bytes");
+    return CDR_ERR_ARG;
+  }
+  if (policy->expect_regs != NULL && policy->expect_regs->n > 0) {
+    cdr_hw_check(out, 0, "policy", "RTMR expectations are checked by cdr_verify_hw, not here");
     return CDR_ERR_ARG;
   }
 

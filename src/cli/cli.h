@@ -23,6 +23,7 @@ int cmd_grant(int argc, char **argv);    /* grant (cmd_grant.c) */
 int cmd_revoke_grant(int argc, char **argv); /* revoke-grant (cmd_grant.c) */
 int cmd_hide(int argc, char **argv);     /* cmd_hide.c */
 int cmd_drop(int argc, char **argv);     /* cmd_drop.c */
+int cmd_audit(int argc, char **argv);    /* cmd_audit.c */
 
 /* Print "cdr <cmd>: <message>" to stderr; returns 1 for `return cli_fail(...)`. */
 int cli_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -39,16 +40,26 @@ int cli_allow_sim(int flag);
  * CLI_CONNECT_LONGOPTS in the option table; pass each option to
  * cli_connect_option (1: it was one of these); after the loop,
  * cli_connect_finish takes a leading URL argument (advancing *optind_io)
- * and checks the options (0, or cli_usage's status). */
+ * and checks the options (0, or cli_usage's status).  The long-only
+ * options --expect-rtmr and --expect-pcr (repeatable) use the codes
+ * below, above every command's own option codes. */
 struct cdr_connect_opts;
+#define CLI_OPT_EXPECT_RTMR 0x4001
+#define CLI_OPT_EXPECT_PCR 0x4002
 #define CLI_CONNECT_SHORTOPTS "k:C:c:p:m:s"
 #define CLI_CONNECT_LONGOPTS                                                                      \
   {"key", required_argument, NULL, 'k'}, {"cert", required_argument, NULL, 'C'},                \
       {"ca", required_argument, NULL, 'c'}, {"profile", required_argument, NULL, 'p'},          \
-      {"expect-measurement", required_argument, NULL, 'm'}, {"allow-sim", no_argument, NULL, 's'}
+      {"expect-measurement", required_argument, NULL, 'm'}, {"allow-sim", no_argument, NULL, 's'}, \
+      {"expect-rtmr", required_argument, NULL, CLI_OPT_EXPECT_RTMR},                            \
+      {"expect-pcr", required_argument, NULL, CLI_OPT_EXPECT_PCR}
 int cli_connect_option(int ch, const char *arg, struct cdr_connect_opts *o, int *allow_sim);
 int cli_connect_finish(const char *cmd, int argc, char **argv, int *optind_io, struct cdr_connect_opts *o,
                        int allow_sim);
+/* Add one --expect-rtmr (CLI_OPT_EXPECT_RTMR) or --expect-pcr value to
+ * o->expect_regs; a bad one sets o->expect_regs_error to the usage
+ * message (the first one is kept).  0 or CDR_ERR_ARG. */
+int cli_connect_expect_reg(struct cdr_connect_opts *o, int ch, const char *spec);
 
 /* Table management (cli_op.c): print the connection options' help, and
  * run one operation without payload (header borrowed; NULL is reported

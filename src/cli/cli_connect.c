@@ -1,12 +1,22 @@
 /*
  * cli_connect.c - the options every room-talking command shares (see
  * cli.h): --key, --cert, --ca, --profile, --expect-measurement,
- * --allow-sim, and a leading URL argument.
+ * --expect-rtmr, --expect-pcr, --allow-sim, and a leading URL argument.
  */
 #include <string.h>
 
 #include "cli.h"
 #include "client/connect.h"
+
+int cli_connect_expect_reg(struct cdr_connect_opts *o, int ch, const char *spec) {
+  int rtmr = ch == CLI_OPT_EXPECT_RTMR;
+  if (cdr_hw_expect_add(&o->expect_regs, rtmr ? CDR_HW_REG_RTMR : CDR_HW_REG_PCR, spec) == 0)
+    return 0;
+  if (o->expect_regs_error == NULL)
+    o->expect_regs_error = rtmr ? "--expect-rtmr takes N=HEX: N 0-3 and 96 hex digits, one value per RTMR"
+                                : "--expect-pcr takes N=HEX: N 0-31 and 96 hex digits, one value per PCR";
+  return CDR_ERR_ARG;
+}
 
 int cli_connect_option(int ch, const char *arg, struct cdr_connect_opts *o, int *allow_sim) {
   switch (ch) {
@@ -16,6 +26,10 @@ int cli_connect_option(int ch, const char *arg, struct cdr_connect_opts *o, int 
   case 'p': o->profile = arg; return 1;
   case 'm': o->expect_measurement = arg; return 1;
   case 's': *allow_sim = 1; return 1;
+  case CLI_OPT_EXPECT_RTMR:
+  case CLI_OPT_EXPECT_PCR:
+    (void)cli_connect_expect_reg(o, ch, arg); /* reported by cli_connect_finish */
+    return 1;
   default: return 0;
   }
 }
@@ -26,6 +40,8 @@ int cli_connect_finish(const char *cmd, int argc, char **argv, int *optind_io, s
     o->url = argv[(*optind_io)++];
   if (o->expect_measurement != NULL && strlen(o->expect_measurement) != 64 && strlen(o->expect_measurement) != 96)
     return cli_usage(cmd, "--expect-measurement must be 64 hex digits (sim) or 96 (snp, tdx, nitro)");
+  if (o->expect_regs_error != NULL)
+    return cli_usage(cmd, "%s", o->expect_regs_error);
   o->allow_sim = cli_allow_sim(allow_sim);
   return 0;
 }

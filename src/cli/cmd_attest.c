@@ -3,11 +3,11 @@
  *
  * Online, `cdr attest [URL]`: verify a server's enclave the way every
  * other command does before its first request (fresh nonce, evidence,
- * report_data binding, optional measurement; sim: platform certificate
- * under the room CA; snp, tdx, nitro: the hardware verifiers below at the
- * current time) and print what was attested, for hardware with every
- * check made.  It needs no user key: anyone may check a room before
- * enrolling.
+ * report_data binding, optional measurement, RTMRs and PCRs; sim:
+ * platform certificate under the room CA; snp, tdx, nitro: the hardware
+ * verifiers below at the current time) and print what was attested, for
+ * hardware with its registers and every check made.  It needs no user
+ * key: anyone may check a room before enrolling.
  *
  * Offline, `cdr attest --evidence FILE --platform snp|tdx|nitro`: verify a
  * saved piece of hardware evidence (an SEV-SNP report, a TDX quote, a
@@ -20,6 +20,11 @@
  * the verifier accepted everything; a TCB status other than UpToDate
  * fails unless named in --accept-tcb.  Nothing is fetched from the
  * network in this mode.
+ *
+ * Both modes take --expect-rtmr N=HEX and --expect-pcr N=HEX (repeatable,
+ * parsed by cli_connect_expect_reg into one list): cdr_verify_hw compares
+ * them once the evidence is proven, and fails on a register the platform
+ * does not have.
  */
 #include <getopt.h>
 #include <openssl/err.h>
@@ -42,17 +47,20 @@ static const char *const CMD = "attest";
 #define COLLATERAL_FILE_MAX (4u << 20)
 
 static void help(void) {
-  printf("Usage: cdr attest [URL] [--expect-measurement HEX] [--allow-sim] [--ca FILE]\n"
+  printf("Usage: cdr attest [URL] [--expect-measurement HEX] [--expect-rtmr N=HEX]...\n"
+         "                  [--expect-pcr N=HEX]... [--allow-sim] [--ca FILE]\n"
          "                  [--profile NAME] [--collateral FILE] [--accept-tcb STATUS[,STATUS]]\n"
          "       cdr attest --evidence FILE --platform snp|tdx|nitro [--certs PEM-BUNDLE]\n"
          "                  [--collateral FILE] [--at RFC3339-TIME] [--expect-measurement HEX]\n"
+         "                  [--expect-rtmr N=HEX]... [--expect-pcr N=HEX]...\n"
          "                  [--expect-report-data HEX] [--accept-tcb STATUS[,STATUS]]\n"
          "                  [--snp-min-tcb SPEC] [--allow-debug]\n\n"
          "Online (the first form): ask the server's enclave for attestation evidence\n"
          "bound to a fresh random nonce, verify it, and print the platform, the enclave\n"
          "measurement, the enclave identity key fingerprint (SHA-256 of its DER\n"
          "SubjectPublicKeyInfo) and the room id; for hardware (snp, tdx, nitro) also\n"
-         "the TCB, the policy and every check the verifier made, at the current time.\n"
+         "the registers (TDX: RTMR0-3; Nitro: the non-zero PCRs), the TCB, the policy\n"
+         "and every check the verifier made, at the current time.\n"
          "Every other command that connects verifies the same way.\n\n"
          "The evidence must chain to the room CA.  Which CA: --ca FILE; else the CA of\n"
          "the profile whose URL is URL (or of --profile, or of the default profile when\n"
@@ -70,6 +78,12 @@ static void help(void) {
          "                                digits for sim (SHA-256 of cdr-enclave), 96\n"
          "                                for snp (MEASUREMENT), tdx (MRTD), nitro (PCR0);\n"
          "                                docs/ATTESTATION.md says how to compute it\n"
+         "      --expect-rtmr N=HEX       tdx: require RTMR N (0-3) to be HEX (96 hex\n"
+         "                                digits); repeatable\n"
+         "      --expect-pcr N=HEX        nitro: require PCR N (0-31) to be HEX (96 hex\n"
+         "                                digits); repeatable.  Either, for a register\n"
+         "                                the platform does not have (sim, snp, a PCR on\n"
+         "                                tdx, an RTMR on nitro), fails attestation\n"
          "      --collateral FILE         tdx: Intel's collateral (TCB info, QE identity;\n"
          "                                default: $CDR_TDX_COLLATERAL)\n"
          "      --accept-tcb LIST         accept these TCB statuses besides UpToDate\n"
@@ -91,6 +105,9 @@ static void help(void) {
          "                                2026-01-01T00:00:00Z (default: now)\n"
          "  -m, --expect-measurement HEX  require this measurement (96 hex digits; SNP:\n"
          "                                MEASUREMENT, TDX: MRTD, Nitro: PCR0)\n"
+         "      --expect-rtmr N=HEX       TDX: require RTMR N (0-3); repeatable\n"
+         "      --expect-pcr N=HEX        Nitro: require PCR N (0-31), which the document\n"
+         "                                must carry; repeatable\n"
          "      --expect-report-data HEX  require this report_data (128 hex digits)\n"
          "      --accept-tcb LIST         accept these TCB statuses besides UpToDate,\n"
          "                                comma-separated, e.g. SWHardeningNeeded\n"
@@ -121,6 +138,7 @@ struct offline_opts {
   const char *evidence, *platform, *certs, *collateral, *at, *expect_measurement, *expect_report_data;
   const char *accept_tcb, *snp_min_tcb;
   int allow_debug;
+  const struct cdr_hw_expect *expect_regs; /* --expect-rtmr / --expect-pcr, shared with online */
 };
 
 /* Every certificate of a PEM file, in order (at least one). */
@@ -205,7 +223,7 @@ static int parse_snp_min_tcb(const char *spec, uint8_t tcb[8]) {
   return 0;
 }
 
-/* Is status one of the comma-separated names in list? */
+/* Are the n bytes at p all zero? */
 static int all_zero(const uint8_t *p, size_t n) {
   for (size_t i = 0; i < n; i++)
     if (p[i] != 0)
@@ -213,18 +231,10 @@ static int all_zero(const uint8_t *p, size_t n) {
   return 1;
 }
 
-static void print_summary(const struct cdr_hw_report *rep, const char *platform_name, const char *evidence,
-                          const char *format, size_t len, int64_t at, int measurement_checked,
-                          int report_data_checked) {
-  char hex[129], when[32];
-
-  cdr_time_format(when, sizeof(when), at);
-  printf("platform:     %s\n", platform_name);
-  printf("evidence:     %s (%s, %zu bytes)\n", evidence, format, len);
-  printf("verified at:  %s\n", when);
+/* TDX: RTMR0-3; Nitro: the non-zero PCRs and how many there are. */
+static void print_registers(const struct cdr_hw_report *rep) {
+  char hex[97];
   if (rep->platform == CDR_HW_TDX) {
-    cdr_hex_encode(hex, rep->measurement, rep->measurement_len <= 48 ? rep->measurement_len : 48);
-    printf("MRTD:         %s\n", hex);
     for (int i = 0; i < 4; i++) {
       cdr_hex_encode(hex, rep->rtmr[i], 48);
       printf("RTMR%d:        %s\n", i, hex);
@@ -239,6 +249,24 @@ static void print_summary(const struct cdr_hw_report *rep, const char *platform_
       shown++;
     }
     printf("              (%zu PCRs, %zu non-zero shown)\n", rep->npcrs, shown);
+  }
+}
+
+static void print_summary(const struct cdr_hw_report *rep, const char *platform_name, const char *evidence,
+                          const char *format, size_t len, int64_t at, int measurement_checked,
+                          int report_data_checked) {
+  char hex[129], when[32];
+
+  cdr_time_format(when, sizeof(when), at);
+  printf("platform:     %s\n", platform_name);
+  printf("evidence:     %s (%s, %zu bytes)\n", evidence, format, len);
+  printf("verified at:  %s\n", when);
+  if (rep->platform == CDR_HW_TDX) {
+    cdr_hex_encode(hex, rep->measurement, rep->measurement_len <= 48 ? rep->measurement_len : 48);
+    printf("MRTD:         %s\n", hex);
+    print_registers(rep);
+  } else if (rep->platform == CDR_HW_NITRO && rep->npcrs > 0) {
+    print_registers(rep);
   } else if (rep->measurement_len > 0) {
     cdr_hex_encode(hex, rep->measurement, rep->measurement_len <= 48 ? rep->measurement_len : 48);
     printf("measurement:  %s\n", hex);
@@ -314,6 +342,7 @@ static int attest_offline(const struct offline_opts *o) {
   }
   policy.allow_debug = o->allow_debug;
   policy.accept_tcb_statuses = o->accept_tcb;
+  policy.expect_regs = o->expect_regs;
 
   if ((r = cli_read_evidence(o->evidence, &evidence, &evidence_len, &format)) != 0) {
     if (r == CDR_ERR_ARG)
@@ -376,6 +405,8 @@ int cmd_attest(int argc, char **argv) {
                                        {"accept-tcb", required_argument, NULL, OPT_ACCEPT_TCB},
                                        {"snp-min-tcb", required_argument, NULL, OPT_SNP_MIN_TCB},
                                        {"allow-debug", no_argument, NULL, OPT_ALLOW_DEBUG},
+                                       {"expect-rtmr", required_argument, NULL, CLI_OPT_EXPECT_RTMR},
+                                       {"expect-pcr", required_argument, NULL, CLI_OPT_EXPECT_PCR},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   struct cdr_connect_opts o;
@@ -402,6 +433,11 @@ int cmd_attest(int argc, char **argv) {
     case OPT_ACCEPT_TCB: off.accept_tcb = o.accept_tcb = optarg; break;
     case OPT_SNP_MIN_TCB: off.snp_min_tcb = optarg; offline_only = 1; break;
     case OPT_ALLOW_DEBUG: off.allow_debug = 1; offline_only = 1; break;
+    case CLI_OPT_EXPECT_RTMR:
+    case CLI_OPT_EXPECT_PCR:
+      if (cli_connect_expect_reg(&o, ch, optarg) != 0)
+        return cli_usage(CMD, "%s", o.expect_regs_error);
+      break;
     case 'h': help(); return 0;
     default: return cli_usage(CMD, "unknown option or missing argument: %s", argv[optind - 1]);
     }
@@ -412,6 +448,7 @@ int cmd_attest(int argc, char **argv) {
       return cli_usage(CMD, "--evidence takes no URL: it verifies the file offline");
     if (o.ca != NULL || o.profile != NULL || allow_sim)
       return cli_usage(CMD, "--ca, --profile and --allow-sim are for the online mode, not --evidence");
+    off.expect_regs = &o.expect_regs;
     return attest_offline(&off);
   }
   if (offline_only)
@@ -449,13 +486,7 @@ int cmd_attest(int argc, char **argv) {
   printf("              %s\n", k.ca_source);
   if (k.att.hw != NULL) {
     const struct cdr_hw_report *rep = k.att.hw;
-    if (rep->platform == CDR_HW_TDX) {
-      char hex[97];
-      for (int i = 0; i < 4; i++) {
-        cdr_hex_encode(hex, rep->rtmr[i], 48);
-        printf("RTMR%d:        %s\n", i, hex);
-      }
-    }
+    print_registers(rep);
     printf("TCB:          %s\n", rep->tcb[0] ? rep->tcb : "(none reported)");
     if (rep->tcb_status[0])
       printf("TCB status:   %s\n", rep->tcb_status);

@@ -2,8 +2,9 @@
  * cmd_serve.c - `cdr serve ROOM`: replace this process with the `cdrd`
  * that sits beside the `cdr` binary (same directory as /proc/self/exe),
  * passing the room folder, the listen address, the `cdr-enclave` beside
- * it, and the ready file.  Running the sibling binaries rather than
- * whatever PATH finds keeps the three programs of one build together.
+ * it, the ready file and the user to run as.  Running the sibling
+ * binaries rather than whatever PATH finds keeps the three programs of
+ * one build together.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -18,7 +19,7 @@
 static const char *const CMD = "serve";
 
 static void help(void) {
-  printf("Usage: cdr serve ROOM [--listen HOST:PORT] [--ready-file PATH]\n\n"
+  printf("Usage: cdr serve ROOM [--listen HOST:PORT] [--ready-file PATH] [--user NAME]\n\n"
          "Run the server of the room folder ROOM (made by `cdr room init`): starts\n"
          "cdrd, the untrusted HTTP host, which starts cdr-enclave, the trusted side.\n"
          "Both are taken from the directory of this cdr binary.  Runs in the\n"
@@ -28,6 +29,9 @@ static void help(void) {
          "                          127.0.0.1:8443)\n"
          "  -r, --ready-file PATH   file that cdrd writes once it accepts requests\n"
          "                          (for scripts that start a server)\n"
+         "  -u, --user NAME         when run as root: the user the server runs as\n"
+         "                          (default: the owner of ROOM; root is given up\n"
+         "                          before the room is opened)\n"
          "  -h, --help              show this help\n\n"
          "Environment:\n"
          "  CDR_HSM_PIN  the room CA token's user PIN; needed when the room does not\n"
@@ -37,19 +41,21 @@ static void help(void) {
 int cmd_serve(int argc, char **argv) {
   static const struct option opts[] = {{"listen", required_argument, NULL, 'l'},
                                        {"ready-file", required_argument, NULL, 'r'},
+                                       {"user", required_argument, NULL, 'u'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
-  const char *listen = NULL, *ready = NULL, *room;
+  const char *listen = NULL, *ready = NULL, *user = NULL, *room;
   char self[PATH_MAX], cdrd[PATH_MAX + 16], enclave[PATH_MAX + 16];
-  char *args[12];
+  char *args[14];
   ssize_t n;
   int ch, a = 0;
 
   opterr = 0; /* our own one-line message instead of getopt's */
-  while ((ch = getopt_long(argc, argv, "l:r:h", opts, NULL)) != -1) {
+  while ((ch = getopt_long(argc, argv, "l:r:u:h", opts, NULL)) != -1) {
     switch (ch) {
     case 'l': listen = optarg; break;
     case 'r': ready = optarg; break;
+    case 'u': user = optarg; break;
     case 'h': help(); return 0;
     default: return cli_usage(CMD, "unknown option or missing argument: %s", argv[optind - 1]);
     }
@@ -84,6 +90,10 @@ int cmd_serve(int argc, char **argv) {
   if (ready != NULL) {
     args[a++] = (char *)"--ready-file";
     args[a++] = (char *)ready;
+  }
+  if (user != NULL) {
+    args[a++] = (char *)"--user";
+    args[a++] = (char *)user;
   }
   args[a] = NULL;
   fflush(stdout);

@@ -43,6 +43,7 @@ static const struct command commands[] = {
     {"revoke-grant", cmd_revoke_grant, "take a grant back (owners)"},
     {"hide", cmd_hide, "hide a column of your table from everyone else (owners)"},
     {"drop", cmd_drop, "delete your table (owners)"},
+    {"audit", cmd_audit, "read and verify the room's audit log (auditors, owners)"},
 };
 
 static void usage(FILE *f) {

@@ -9,7 +9,8 @@
  *   - for snp, tdx and nitro: the hardware verifier of src/attest
  *     accepts the evidence at the current time (vendor chain to a pinned
  *     root, signature, debug policy, TCB, report_data equal to ours, the
- *     expected measurement); the rest of this list is sim's:
+ *     expected measurement, the expected TDX RTMRs / Nitro PCRs); the
+ *     rest of this list is sim's:
  *   - the evidence parses exactly (magic, field lengths, total length);
  *   - certificates[0] is a platform certificate issued by the room CA we
  *     trust, valid now, not a CA, subject CN "CDR simulated attestation
@@ -20,7 +21,8 @@
  *     I, OUR room id, OUR CA fingerprint and OUR fresh nonce (compared in
  *     constant time), and the room_id / ca_fingerprint the host reports
  *     are ours;
- *   - the measurement is the one required, if one is.
+ *   - the measurement is the one required, if one is, and no RTMR or
+ *     PCR is expected (sim has none, and an expectation is never ignored).
  * Checks run in that order, so that each failure has its own error code.
  */
 #include <openssl/err.h>
@@ -206,6 +208,7 @@ static int attest_verify_hw(struct cdr_attestation *out, size_t which, const uin
     hp.expect_measurement_len = CDR_HW_MEASUREMENT_LEN;
   }
   hp.accept_tcb_statuses = pol->accept_tcb;
+  hp.expect_regs = pol->expect_regs;
   hp.collateral = pol->tdx_collateral;
   hp.collateral_len = pol->tdx_collateral_len;
   r = cdr_verify_hw(hw_platforms[which].platform, ev, ev_len, &hp, rep);
@@ -340,6 +343,15 @@ int cdr_attest_verify_response(struct cdr_attestation *out, const json_t *resp, 
     r = CDR_ERR_ATTEST_MEASUREMENT;
     goto out;
   }
+  /* Register expectations: cdr_verify_hw compared them for hardware. */
+  if (hw == SIZE_MAX && pol->expect_regs != NULL && pol->expect_regs->n > 0) {
+    char msg[160];
+    snprintf(msg, sizeof(msg), "%s%u expected, but sim evidence has no RTMRs or PCRs",
+             cdr_hw_reg_name(pol->expect_regs->reg[0].kind), pol->expect_regs->reg[0].index);
+    set_detail(detail, detail_len, msg);
+    r = CDR_ERR_ATTEST_MEASUREMENT;
+    goto out;
+  }
   snprintf(out->platform, sizeof(out->platform), "%s", platform);
   memcpy(out->nonce, pol->nonce, CDR_NONCE_LEN);
   if ((r = cdr_sha256(out->identity_fp, spki, spki_len)) != 0)
@@ -358,6 +370,16 @@ out:
   free(plat);
   free(spki);
   return r;
+}
+
+int cdr_client_expect_registers(struct cdr_client *c, const struct cdr_hw_expect *list) {
+  if (cdr_hw_expect_valid(list) != 0)
+    return CDR_ERR_ARG;
+  if (list == NULL)
+    memset(&c->expect_regs, 0, sizeof(c->expect_regs));
+  else
+    c->expect_regs = *list;
+  return 0;
 }
 
 int cdr_client_attest(struct cdr_client *c, struct cdr_attestation *out) {
@@ -390,6 +412,7 @@ int cdr_client_attest(struct cdr_client *c, struct cdr_attestation *out) {
   pol.tdx_collateral = c->tdx_collateral;
   pol.tdx_collateral_len = c->tdx_collateral_len;
   pol.accept_tcb = c->accept_tcb;
+  pol.expect_regs = &c->expect_regs;
   pol.allow_sim = c->allow_sim;
   pol.now = cdr_now();
   r = cdr_attest_verify_response(out, resp, &pol, c->detail, sizeof(c->detail));

@@ -42,6 +42,7 @@
 #include <openssl/x509.h>
 #include <stdint.h>
 
+#include "attest/hwattest.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/limits.h"
@@ -89,6 +90,8 @@ struct cdr_client {
   size_t tdx_collateral_len;                /* QE identity), or NULL */
   char *accept_tcb;                         /* TCB statuses accepted besides
                                              * UpToDate (comma list), or NULL */
+  struct cdr_hw_expect expect_regs;         /* TDX RTMR / Nitro PCR values to
+                                             * require (n 0: none) */
 
   /* The last failure: HTTP status (0 if none), the remote error code and
    * message when the server sent one (sanitised to printable ASCII),
@@ -130,6 +133,14 @@ int cdr_client_set_tdx_collateral(struct cdr_client *c, const char *path) CDR_WU
 /* TCB statuses to accept besides UpToDate (TDX), e.g. "SWHardeningNeeded";
  * NULL: none.  Copied. */
 int cdr_client_accept_tcb(struct cdr_client *c, const char *list) CDR_WUR;
+/* Require these register values from attestation (TDX RTMR0-3, Nitro
+ * PCR0-31; build the list with cdr_hw_expect_add from "N=HEX").  Copied;
+ * replaces any earlier list; NULL or an empty list: none.  An expectation
+ * the room's platform cannot meet (any on sim or SEV-SNP, a PCR on TDX, an
+ * RTMR on Nitro, a PCR the document does not carry) fails attestation
+ * with CDR_ERR_ATTEST_MEASUREMENT.  0, or CDR_ERR_ARG for a list that is
+ * not well formed (cdr_hw_expect_valid; the old list is kept). */
+int cdr_client_expect_registers(struct cdr_client *c, const struct cdr_hw_expect *list) CDR_WUR;
 void cdr_client_allow_sim(struct cdr_client *c, int allow);
 
 /* Record a local reason for the current failure (printf-style). */
@@ -213,6 +224,7 @@ struct cdr_attest_policy {
   const uint8_t *tdx_collateral;      /* TDX: collateral JSON, or NULL */
   size_t tdx_collateral_len;
   const char *accept_tcb;             /* TCB statuses besides UpToDate, or NULL */
+  const struct cdr_hw_expect *expect_regs; /* RTMR / PCR values required, or NULL */
 };
 
 /* Verify `sim` evidence (4.5) exactly: magic, lengths (116 + n, n in
@@ -230,9 +242,11 @@ int cdr_attest_verify_sim(uint8_t measurement[CDR_MEASUREMENT_LEN], uint64_t *ti
  * goes to cdr_verify_snp/tdx/nitro (src/attest/hwattest.h) at pol->now
  * with our report_data and the expected measurement; the certificates of
  * the answer are the SEV-SNP chip certificates (never trusted as roots);
- * every check of the verifier must pass, and a TCB status other than
- * UpToDate must be listed in pol->accept_tcb.  Their errors are the
- * verifier's (CDR_ERR_ATTEST_*), and detail names the failing check.
+ * every check of the verifier must pass, a TCB status other than
+ * UpToDate must be listed in pol->accept_tcb, and every register in
+ * pol->expect_regs must have its value (cdr_verify_hw).  Their errors are
+ * the verifier's (CDR_ERR_ATTEST_*), and detail names the failing check.
+ * Register expectations with sim evidence: CDR_ERR_ATTEST_MEASUREMENT.
  * room_id / ca_fingerprint other than ours: CDR_ERR_ATTEST_ROOT.
  * Measurement other than the required one (or of the other length):
  * CDR_ERR_ATTEST_MEASUREMENT.  detail (may be NULL) receives a reason. */

@@ -10,6 +10,8 @@
  */
 #include "connect.h"
 
+#include "audit.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +35,16 @@ char *cdr_ca_path_beside(const char *cert_path) {
 }
 
 void cdr_connection_close(struct cdr_connection *k) {
+  /* End the session in the enclave too, so that its keys do not outlive
+   * the command by the session's hour.  Best effort: a failure only means
+   * the session expires on its own. */
+  if (k->client != NULL && k->session != NULL) {
+    json_t *hdr = json_pack("{s:s}", "op", "close"), *res = NULL;
+    if (hdr != NULL && cdr_client_op(k->client, k->session, hdr, &res) == 0)
+      json_decref(res);
+    json_decref(hdr);
+    cdr_client_clear_error(k->client);
+  }
   cdr_session_free(k->session);
   cdr_attestation_clear(&k->att);
   cdr_profile_free(k->profile);
@@ -144,6 +156,15 @@ int cdr_connect(struct cdr_connection *k, const struct cdr_connect_opts *o, char
       snprintf(why, whylen, "out of memory");
       goto out;
     }
+    if (o->expect_regs_error != NULL) {
+      snprintf(why, whylen, "%s", o->expect_regs_error);
+      r = CDR_ERR_ARG;
+      goto out;
+    }
+    if ((r = cdr_client_expect_registers(k->client, &o->expect_regs)) != 0) {
+      snprintf(why, whylen, "an --expect-rtmr / --expect-pcr expectation is out of range");
+      goto out;
+    }
   }
   if (key != NULL && (r = cdr_client_load_user(k->client, key, cert)) != 0) {
     cdr_client_error_text(k->client, r, text, sizeof(text));
@@ -172,6 +193,13 @@ int cdr_connect(struct cdr_connection *k, const struct cdr_connect_opts *o, char
   if (o->open_session && (r = cdr_session_open(k->client, &k->att, &k->session)) != 0) {
     cdr_client_error_text(k->client, r, text, sizeof(text));
     snprintf(why, whylen, "cannot open a session: %s", text);
+    goto out;
+  }
+  /* Refuse a room whose state is older than, or forked from, what this
+   * client has seen (a whole ROOM folder put back). */
+  if (o->open_session && (r = cdr_client_audit_check(k->client, k->session)) != 0) {
+    cdr_client_error_text(k->client, r, text, sizeof(text));
+    snprintf(why, whylen, "%s", text);
     goto out;
   }
   why[0] = '\0';

@@ -103,6 +103,9 @@ const char *cdr_err_describe(int err) {
   case CDR_ERR_BUSY: return "server is busy";
   case CDR_ERR_UPLOAD_SEQUENCE: return "an upload chunk is missing, repeated or out of order";
   case CDR_ERR_UPLOAD_MISMATCH: return "the upload's chunks, size or SHA-256 differ from what was sent";
+  case CDR_ERR_AUDIT_ROLLBACK: return "the room's state is older than state already seen (rolled back)";
+  case CDR_ERR_AUDIT_FORK: return "the room's audit log does not extend the one already seen (forked)";
+  case CDR_ERR_AUDIT_INVALID: return "the audit log fails verification";
   default: return "internal error";
   }
 }

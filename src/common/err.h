@@ -86,7 +86,11 @@
   X(CDR_ERR_BUSY,              "busy",                  503) \
   /* streamed uploads (PROTOCOL 4.7) */ \
   X(CDR_ERR_UPLOAD_SEQUENCE,   "upload_out_of_sequence", 409) \
-  X(CDR_ERR_UPLOAD_MISMATCH,   "upload_mismatch",       409)
+  X(CDR_ERR_UPLOAD_MISMATCH,   "upload_mismatch",       409) \
+  /* audit log and rollback (PROTOCOL 4.8) */ \
+  X(CDR_ERR_AUDIT_ROLLBACK,    "audit_rollback",        502) \
+  X(CDR_ERR_AUDIT_FORK,        "audit_fork",            502) \
+  X(CDR_ERR_AUDIT_INVALID,     "audit_invalid",         502)
 
 #define CDR_ERR_ENUM_(name, wire, http) name##_IDX,
 enum cdr_err_index { CDR_ERR_LIST(CDR_ERR_ENUM_) CDR_ERR__COUNT };

@@ -35,8 +35,19 @@
 #define CDR_MAX_PLAINTEXT (64u * CDR_MiB + 64u * CDR_KiB)
 /* AEAD overhead is the 16-byte GCM tag. */
 #define CDR_MAX_CIPHERTEXT (CDR_MAX_PLAINTEXT + 16u)
-/* Largest HTTP request body: base64 of the ciphertext plus JSON. */
+/* Largest HTTP body: base64 of the ciphertext plus JSON.  Responses
+ * (a query result) may be this large; requests are capped lower. */
 #define CDR_MAX_HTTP_BODY (((CDR_MAX_CIPHERTEXT + 2u) / 3u) * 4u + 64u * CDR_KiB)
+/* Largest request plaintext of any operation (PROTOCOL 4.7): the
+ * header, lp-framed, and an upload chunk.  A query's padded header alone
+ * is smaller. */
+#define CDR_MAX_REQUEST_PLAINTEXT (4u + CDR_MAX_REQUEST_HEADER + CDR_UPLOAD_CHUNK_MAX)
+#define CDR_MAX_REQUEST_CIPHERTEXT (CDR_MAX_REQUEST_PLAINTEXT + 16u)
+/* Largest HTTP request body cdrd accepts (about 8 MiB): base64 of the
+ * largest request ciphertext plus JSON.  The host holds a few copies of a
+ * body while it parses one (JSON text, decoded fields, the IPC frame), so
+ * this cap, not CDR_MAX_HTTP_BODY, bounds its memory per request. */
+#define CDR_MAX_HTTP_REQUEST_BODY (((CDR_MAX_REQUEST_CIPHERTEXT + 2u) / 3u) * 4u + 64u * CDR_KiB)
 /* Largest host<->enclave frame payload. */
 #define CDR_IPC_MAX_FRAME (CDR_MAX_CIPHERTEXT + 256u * CDR_KiB)
 
@@ -57,6 +68,23 @@
 #define CDR_MAX_TABLE_NAME 64u
 /* SQLite's whole heap inside the enclave (tables, sorts, results). */
 #define CDR_SQL_HEAP_LIMIT (4ull * 1024u * CDR_MiB)
+
+/* cdrd's HTTP server (src/host/http.c; PROTOCOL 4.1).  Past a
+ * connection limit a new connection is answered 503 busy and closed.  A
+ * request's headers must arrive within CDR_HTTP_HEADER_TIMEOUT_S of the
+ * connection (or of the previous answer on a kept-alive one), and its
+ * body at CDR_HTTP_BODY_MIN_RATE bytes a second, over every window of
+ * CDR_HTTP_BODY_WINDOW_S: else 408 and the connection is closed
+ * (slowloris).  A connection with no traffic at all is closed after
+ * CDR_HTTP_IDLE_TIMEOUT_S.  Bodies in flight together are capped at
+ * CDR_HTTP_BODY_BUDGET request bodies' worth (503 busy past it). */
+#define CDR_HTTP_MAX_CONNECTIONS 256u
+#define CDR_HTTP_MAX_CONNECTIONS_PER_IP 32u
+#define CDR_HTTP_HEADER_TIMEOUT_S 10u
+#define CDR_HTTP_BODY_WINDOW_S 10u
+#define CDR_HTTP_BODY_MIN_RATE (4u * CDR_KiB)
+#define CDR_HTTP_IDLE_TIMEOUT_S 30u
+#define CDR_HTTP_BODY_BUDGET 6u
 
 /* Sessions. */
 #define CDR_MAX_SESSIONS 4096u

@@ -209,16 +209,22 @@ int cdr_request_seal(struct cdr_buf *ct, const struct cdr_session_keys *k, const
   return r;
 }
 
+int cdr_request_sig_input_hashed(struct cdr_buf *out, const uint8_t session_id[CDR_SESSION_ID_LEN], uint64_t seq,
+                                 uint64_t timestamp, const uint8_t ct_hash[32]) {
+  int r;
+  if ((r = cdr_buf_put_lpstr(out, LABEL_REQUEST_SIG)) != 0 ||
+      (r = cdr_buf_put_lp(out, session_id, CDR_SESSION_ID_LEN)) != 0 || (r = cdr_buf_put_u64(out, seq)) != 0 ||
+      (r = cdr_buf_put_u64(out, timestamp)) != 0 || (r = cdr_buf_put_lp(out, ct_hash, 32)) != 0)
+    return r;
+  return 0;
+}
+
 int cdr_request_sig_input(struct cdr_buf *out, const struct cdr_request_env *env) {
   uint8_t h[32];
   int r;
   if ((r = cdr_sha256(h, env->ct, env->ct_len)) != 0)
     return r;
-  if ((r = cdr_buf_put_lpstr(out, LABEL_REQUEST_SIG)) != 0 ||
-      (r = cdr_buf_put_lp(out, env->session_id, CDR_SESSION_ID_LEN)) != 0 || (r = cdr_buf_put_u64(out, env->seq)) != 0 ||
-      (r = cdr_buf_put_u64(out, env->timestamp)) != 0 || (r = cdr_buf_put_lp(out, h, sizeof(h))) != 0)
-    return r;
-  return 0;
+  return cdr_request_sig_input_hashed(out, env->session_id, env->seq, env->timestamp, h);
 }
 
 int cdr_request_open(struct cdr_buf *pt, const struct cdr_session_keys *k, const struct cdr_request_env *env) {

@@ -131,6 +131,9 @@ void cdr_session_keys_wipe(struct cdr_session_keys *k);
 int cdr_request_seal(struct cdr_buf *ct, const struct cdr_session_keys *k, const uint8_t session_id[CDR_SESSION_ID_LEN],
                      uint64_t seq, uint64_t timestamp, const void *pt, size_t ptlen) CDR_WUR;
 /* S_req: the bytes the user signs for a request envelope. */
+/* The same from the ciphertext's SHA-256 (what an audit entry keeps). */
+int cdr_request_sig_input_hashed(struct cdr_buf *out, const uint8_t session_id[CDR_SESSION_ID_LEN], uint64_t seq,
+                                 uint64_t timestamp, const uint8_t ct_hash[32]) CDR_WUR;
 int cdr_request_sig_input(struct cdr_buf *out, const struct cdr_request_env *env) CDR_WUR;
 /* Enclave: decrypt a request whose signature was already verified. */
 int cdr_request_open(struct cdr_buf *pt, const struct cdr_session_keys *k, const struct cdr_request_env *env) CDR_WUR;

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "attest.h"
+#include "audit.h"
 #include "crypto/envelope.h"
 #include "crypto/x509.h"
 #include "engine.h"
@@ -52,6 +53,8 @@ struct enclave {
   uint64_t crl_required;   /* the number the sealed manifest recorded */
   struct cdr_engine *engine;
   struct upload_set uploads; /* streamed uploads in progress (upload.c) */
+  struct audit_log audit;    /* the room's audit log (audit.c) */
+  int close_session;         /* the request being answered closes its session */
   /* Clock, replaceable by tests. */
   int64_t (*now)(void);
 };

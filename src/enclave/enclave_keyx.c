@@ -21,6 +21,65 @@
 #include "enclave_reply.h"
 #include "ipc/messages.h"
 
+/* 1 if spki is byte for byte the certificate's SubjectPublicKeyInfo,
+ * 0 if not, or an error. */
+static int same_spki(X509 *cert, const uint8_t *spki, size_t len) {
+  unsigned char *der = NULL;
+  int n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);
+  if (n <= 0)
+    return CDR_ERR_CRYPTO;
+  int same = (size_t)n == len && memcmp(der, spki, len) == 0;
+  OPENSSL_free(der);
+  return same;
+}
+
+/* The session's copy of the user's SPKI and its SHA-256, made once. */
+static int session_set_spki(struct session *s, EVP_PKEY *key) {
+  unsigned char *der = NULL;
+  int n = i2d_PUBKEY(key, &der), r;
+  if (n <= 0)
+    return CDR_ERR_CRYPTO;
+  if ((s->user_spki = malloc((size_t)n)) == NULL) {
+    OPENSSL_free(der);
+    return CDR_ERR_NOMEM;
+  }
+  memcpy(s->user_spki, der, (size_t)n);
+  s->user_spki_len = (size_t)n;
+  r = cdr_sha256(s->key_fp, der, (size_t)n);
+  OPENSSL_free(der);
+  return r;
+}
+
+/* Append the entry of this open's decision (refuse 0: admitted). */
+static int audit_open_entry(struct enclave *e, const struct cdr_open_req *q, X509 *cert, const char *name,
+                            enum cdr_role role, int refuse, const uint8_t *sid, uint64_t expires_at) {
+  int r;
+  if ((r = audit_begin(e, "session_open")) != 0) {
+    e->fatal = 1;
+    return r;
+  }
+  if (cert != NULL) {
+    BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
+    char *hex = bn ? BN_bn2hex(bn) : NULL;
+    audit_set_user(e, name, name ? cdr_role_name(role) : NULL, hex);
+    OPENSSL_free(hex);
+    BN_free(bn);
+  }
+  /* T_req's fields exactly as the user signed them. */
+  audit_set(e, "open",
+            json_pack("{s:i,s:o*,s:o*,s:o*,s:o*,s:I,s:o*}", "version", (int)q->version, "certificate",
+                      audit_b64(q->cert_der, q->cert_len), "user_public_key",
+                      audit_b64(q->user_spki, q->user_spki_len), "client_key_share",
+                      audit_b64(q->client_share, CDR_P256_POINT_LEN), "client_nonce",
+                      audit_b64(q->client_nonce, sizeof(q->client_nonce)), "timestamp", (json_int_t)q->timestamp,
+                      "signature", audit_b64(q->sig, q->sig_len)));
+  if (sid != NULL) {
+    audit_set(e, "session", audit_b64(sid, CDR_SESSION_ID_LEN));
+    audit_set(e, "expires_at", json_integer((json_int_t)expires_at));
+  }
+  return audit_finish(e, refuse);
+}
+
 /* Is t within the accepted clock skew of now? */
 static int within_window(int64_t now, uint64_t t) {
   if (t > (uint64_t)INT64_MAX)
@@ -63,10 +122,23 @@ int enclave_handle_open(struct enclave *e, struct cdr_buf *in, uint32_t *rt, str
   if ((r = enclave_cert_not_revoked(e, cert)) != 0)
     REFUSE(r, r == CDR_ERR_CERT_REVOKED ? "this certificate has been revoked by the room"
                                         : "the server has not provided the room's current revocation list");
-  if (cdr_pubkey_from_der(&upub, q.user_spki, q.user_spki_len) != 0)
-    REFUSE(CDR_ERR_ARG, "user_public_key is not a DER SubjectPublicKeyInfo");
-  if (EVP_PKEY_eq(upub, X509_get0_pubkey(cert)) != 1)
-    REFUSE(CDR_ERR_CERT_KEY_MISMATCH, "user_public_key is not the key that the certificate certifies");
+  /* user_public_key must be the certified key.  Byte-equal to the
+   * certificate's own SPKI (what every client sends) needs no second
+   * decode; any other encoding is decoded and compared as a key. */
+  if ((r = same_spki(cert, q.user_spki, q.user_spki_len)) < 0)
+    goto out;
+  if (r == 1) {
+    r = 0;
+    if ((upub = X509_get_pubkey(cert)) == NULL) {
+      r = CDR_ERR_CRYPTO;
+      goto out;
+    }
+  } else {
+    if (cdr_pubkey_from_der(&upub, q.user_spki, q.user_spki_len) != 0)
+      REFUSE(CDR_ERR_ARG, "user_public_key is not a DER SubjectPublicKeyInfo");
+    if (EVP_PKEY_eq(upub, X509_get0_pubkey(cert)) != 1)
+      REFUSE(CDR_ERR_CERT_KEY_MISMATCH, "user_public_key is not the key that the certificate certifies");
+  }
   if (cdr_key_check_user_type(upub) != 0)
     REFUSE(CDR_ERR_KEY_UNSUPPORTED, NULL);
   if ((r = cdr_open_req_transcript(&treq, &q)) != 0)
@@ -86,7 +158,7 @@ int enclave_handle_open(struct enclave *e, struct cdr_buf *in, uint32_t *rt, str
   if ((r = cdr_sha256(treq_hash, treq.d, treq.len)) != 0 || (r = cdr_random(s->id, sizeof(s->id))) != 0 ||
       (r = cdr_ec_p256_generate(&ekey)) != 0 || (r = cdr_p256_point_get(e_pub, ekey)) != 0 ||
       (r = cdr_ecdh_p256(z, ekey, cshare)) != 0 || (r = cdr_session_keys_derive(&s->keys, z, treq_hash, s->id)) != 0 ||
-      (r = cdr_cert_fingerprint(cert, s->cert_fp)) != 0)
+      (r = cdr_cert_fingerprint(cert, s->cert_fp)) != 0 || (r = session_set_spki(s, upub)) != 0)
     goto out;
   EVP_PKEY_free(ekey); /* E's private half is no longer needed */
   ekey = NULL;
@@ -133,7 +205,20 @@ int enclave_handle_open(struct enclave *e, struct cdr_buf *in, uint32_t *rt, str
   r = ipc_put_open_ok(out, &p);
 #undef REFUSE
 out:
-  if (refuse) {
+  /* Every decision on a session open is an audit entry, with what is
+   * needed to check the user's signature over T_req: who was admitted
+   * (the host's PKCS#11 access could enroll anyone; the log shows it). */
+  if (refuse || r == 0) {
+    int ar = audit_open_entry(e, &q, cert, name, role, refuse, r == 0 ? p.session_id : NULL,
+                              r == 0 ? p.expires_at : 0);
+    if (ar != 0) {
+      refuse = 0;
+      r = ar; /* fatal: e->fatal is set */
+    }
+  }
+  if (e->fatal) {
+    r = r ? r : CDR_ERR_IO;
+  } else if (refuse) {
     log_info("session refused: %s", cdr_err_code(refuse));
     r = enclave_reply_error(out, rt, refuse, msg);
   } else if (r != 0) {

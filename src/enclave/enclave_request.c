@@ -10,6 +10,7 @@
  * Once a session exists a request costs one signature verification plus
  * symmetric crypto.
  */
+#include <jansson.h>
 #include <openssl/crypto.h>
 #include <string.h>
 
@@ -18,6 +19,17 @@
 #include "enclave.h"
 #include "enclave_reply.h"
 #include "ipc/messages.h"
+
+/* The wire code of a FAILED response's {"ok":false,"error":...}. */
+static const char *response_error(const struct cdr_buf *rpt) {
+  static const char *const fallback = "request_failed";
+  json_error_t jerr;
+  json_t *o = json_loadb((const char *)rpt->d, rpt->len, 0, &jerr);
+  const char *code = json_string_value(json_object_get(o, "error"));
+  const char *known = code ? cdr_err_code(cdr_err_from_code(code)) : fallback;
+  json_decref(o);
+  return known;
+}
 
 int enclave_handle_request(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) {
   struct cdr_request_env env;
@@ -37,8 +49,13 @@ int enclave_handle_request(struct enclave *e, struct cdr_buf *in, uint32_t *rt, 
 
 #define REFUSE(code, text) do { refuse = (code); msg = (text); goto out; } while (0)
   struct session *s = session_table_find(&e->sessions, env.session_id);
-  if (s == NULL)
+  if (s == NULL) /* not logged: there is no one to attribute it to */
     REFUSE(CDR_ERR_SESSION_UNKNOWN, "no such session; open a new one");
+  /* Every decision about a known session's request is an audit entry;
+   * the operation names itself and adds its details (ops.c). */
+  if ((r = audit_begin(e, "request")) != 0)
+    goto out;
+  audit_set_user(e, s->name, cdr_role_name(s->role), s->serial);
   if (s->expires_at <= now) {
     session_table_remove(&e->sessions, env.session_id);
     REFUSE(CDR_ERR_SESSION_EXPIRED, "the session has expired; open a new one");
@@ -48,8 +65,11 @@ int enclave_handle_request(struct enclave *e, struct cdr_buf *in, uint32_t *rt, 
     REFUSE(CDR_ERR_CLOCK_SKEW, "request timestamp is more than 300 seconds from the enclave clock");
   if ((r = cdr_request_sig_input(&sigin, &env)) != 0)
     goto out;
-  if (cdr_verify(s->user_key, sigin.d, sigin.len, env.sig, env.sig_len) != 0)
+  if (cdr_verify(s->user_key, sigin.d, sigin.len, env.sig, env.sig_len) != 0) {
+    audit_set_request(e, &env, s->user_spki, s->user_spki_len, 0);
     REFUSE(CDR_ERR_BAD_SIGNATURE, "the request signature does not verify under the session's certified key");
+  }
+  audit_set_request(e, &env, s->user_spki, s->user_spki_len, 1);
   if (env.seq <= s->last_seq)
     REFUSE(CDR_ERR_REPLAY, "this sequence number was already used in this session");
   if (env.seq != s->last_seq + 1)
@@ -59,7 +79,11 @@ int enclave_handle_request(struct enclave *e, struct cdr_buf *in, uint32_t *rt, 
   s->last_seq = env.seq;
 
   uint8_t status = CDR_STATUS_FAILED;
-  if ((r = enclave_run_operation(e, s, pt.d, pt.len, &rpt, &status)) != 0 || (r = cdr_pad_spaces(&rpt)) != 0)
+  if ((r = enclave_run_operation(e, s, pt.d, pt.len, &rpt, &status)) != 0)
+    goto out;
+  /* The decision is in the log before anyone hears of it. */
+  if ((r = audit_finish_code(e, status == CDR_STATUS_OK ? NULL : response_error(&rpt))) != 0 ||
+      (r = cdr_pad_spaces(&rpt)) != 0)
     goto out;
   if ((r = cdr_sha256(req_hash, env.ct, env.ct_len)) != 0 ||
       (r = cdr_response_seal(&ct, &s->keys, s->id, env.seq, status, req_hash, rpt.d, rpt.len)) != 0)
@@ -72,15 +96,25 @@ int enclave_handle_request(struct enclave *e, struct cdr_buf *in, uint32_t *rt, 
   resp.ct_len = ct.len;
   *rt = IPC_RESPONSE;
   r = ipc_put_response(out, &resp);
+  if (e->close_session) { /* the answer is sealed: the session's keys can go */
+    upload_drop_session(&e->uploads, e->engine, s->id);
+    session_table_remove(&e->sessions, env.session_id);
+  }
 #undef REFUSE
 out:
-  if (refuse) {
+  if (refuse && !e->fatal && audit_finish(e, refuse) != 0)
+    refuse = 0, r = CDR_ERR_IO; /* fatal: e->fatal is set */
+  audit_discard(e);
+  if (e->fatal) {
+    r = r ? r : CDR_ERR_IO;
+  } else if (refuse) {
     log_info("request refused: %s", cdr_err_code(refuse));
     r = enclave_reply_error(out, rt, refuse, msg);
   } else if (r != 0) {
     log_error("request failed: %s", cdr_err_code(r));
     r = enclave_reply_error(out, rt, r, "the enclave could not process the request");
   }
+  e->close_session = 0;
   cdr_buf_free(&sigin);
   cdr_buf_free(&pt); /* cdr_buf_free wipes */
   cdr_buf_free(&rpt);

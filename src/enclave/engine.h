@@ -120,6 +120,10 @@ int engine_load_csv(struct cdr_engine *e, const struct engine_principal *owner, 
 int engine_query_json(struct cdr_engine *e, const struct engine_principal *who, const char *sql, size_t sqllen,
                       char **json_out, size_t *json_len, uint64_t *rows_out, char **errmsg) CDR_WUR;
 
+/* The room tables the last engine_query_json read or tried to read, in
+ * first-seen order: fn(ud, name) for each. */
+void engine_query_tables(struct cdr_engine *e, void (*fn)(void *ud, const char *table), void *ud);
+
 /* Owner operations.  Each fails with CDR_ERR_NOT_FOUND if the table (or
  * column, or grant) does not exist and CDR_ERR_ACCESS_DENIED unless who
  * owns the table; the message names the table.  Names of tables and

@@ -949,6 +949,12 @@ out:
   return r;
 }
 
+void engine_query_tables(struct cdr_engine *e, void (*fn)(void *ud, const char *table), void *ud) {
+  const struct policy_names *t = policy_touched(&e->policy);
+  for (size_t i = 0; i < t->n; i++)
+    fn(ud, t->v[i]);
+}
+
 int engine_query_json(struct cdr_engine *e, const struct engine_principal *who, const char *sql, size_t sqllen,
                       char **json_out, size_t *json_len, uint64_t *rows_out, char **errmsg) {
   struct jbuf j;
@@ -959,6 +965,8 @@ int engine_query_json(struct cdr_engine *e, const struct engine_principal *who, 
   int r, rc;
 
   memset(&j, 0, sizeof(j));
+  if (e != NULL)
+    policy_clear_touched(&e->policy);
   *json_out = NULL;
   if (json_len != NULL)
     *json_len = 0;

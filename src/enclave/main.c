@@ -10,9 +10,11 @@
  * (--vsock-port; --listen-unix is the same on an AF_UNIX path).
  * Hardens itself, then serves frames: read one, dispatch it (dispatch.c),
  * write the reply.  It exits 0 when the host closes the socket, and 1 on
- * any protocol violation.  It never talks to the network.  After IPC_INIT
- * it opens no file except the attestation platform's own interface
- * (attest.h).
+ * any protocol violation.  It never talks to the network.  Once IPC_INIT
+ * has succeeded, and before the host hears so, it enters the seccomp
+ * sandbox (sandbox.h): from then on the kernel enforces that it opens no
+ * file except the attestation platform's own interface (attest.h), makes
+ * no socket and runs no program.
  *
  * The attestation provider is chosen here, by whoever starts the
  * enclave, and never by a frame from the host.
@@ -31,6 +33,7 @@
 #include "enclave.h"
 #include "harden.h"
 #include "persist.h"
+#include "sandbox.h"
 #include "wipe_alloc.h"
 #include "ipc/channel.h"
 #include "ipc/ipc.h"
@@ -60,9 +63,28 @@ static int provider_name_ok(const char *s) {
   return strcmp(s, "auto") == 0 || attest_provider_find(s) != NULL;
 }
 
+/* AddressSanitizer builds only.  The enclave runs with an empty
+ * environment, and at exit under the seccomp filter, which forbids
+ * starting llvm-symbolizer (a pipe and an exec): a LeakSanitizer report
+ * would kill it with SIGSYS before a line was written.  So reports are
+ * written unsymbolized (symbolize the addresses offline), and any report
+ * ends the process with a non-zero status, which the tests check. */
+#if defined(__SANITIZE_ADDRESS__)
+#define ENCLAVE_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ENCLAVE_ASAN 1
+#endif
+#endif
+#ifdef ENCLAVE_ASAN
+const char *__asan_default_options(void);
+const char *__asan_default_options(void) { return "symbolize=0:color=never:halt_on_error=1:abort_on_error=1"; }
+#endif
+
 void enclave_free(struct enclave *e) {
   session_table_clear(&e->sessions);
   persist_free(e->persist);
+  audit_free(&e->audit);
   X509_CRL_free(e->crl);
   upload_set_clear(&e->uploads, e->engine);
   engine_close(e->engine);
@@ -172,7 +194,7 @@ int main(int argc, char **argv) {
   struct cdr_buf in, out;
   cdr_buf_init(&in, CDR_IPC_MAX_FRAME, 0);
   cdr_buf_init(&out, CDR_IPC_MAX_FRAME, 0);
-  int status = 0;
+  int status = 0, sandboxed = 0;
   for (;;) {
     uint32_t type, reply_type = 0;
     int r = ipc_frame_read((int)fd, &type, &in, CDR_IPC_MAX_FRAME);
@@ -191,6 +213,17 @@ int main(int argc, char **argv) {
       break;
     }
     cdr_buf_free(&in); /* wipe the request before answering */
+    /* Initialised: the provider is chosen and has read what it reads at
+     * init.  The filter goes on before IPC_INIT_OK leaves, so the host
+     * never talks to an enclave that is up but unconfined. */
+    if (!sandboxed && e->state != ENCLAVE_STATE_INIT) {
+      if (sandbox_enter(e->attest->name, (int)fd) != 0) {
+        log_error("cannot enter the sandbox; refusing to run");
+        status = 1;
+        break;
+      }
+      sandboxed = 1;
+    }
     if (ipc_frame_write((int)fd, reply_type, &out) != 0) {
       log_info("host went away; exiting");
       break;

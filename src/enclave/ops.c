@@ -13,6 +13,9 @@
  *   {"op":"revoke_grant","table","to"}                 provider, owner
  *   {"op":"hide","table","column","hidden"?:bool}      provider, owner
  *   {"op":"drop","table"}                              provider, owner
+ *   {"op":"audit","from"?,"since"?,"limit"?}           every role (audit_ops.c)
+ *   {"op":"audit_head","known"?}                       every role (audit_ops.c)
+ *   {"op":"close"}                                     every role: ends the session
  * The operations are a table (name, roles, payload allowed, handler);
  * roles are checked here, ownership by the engine (access_denied naming
  * the table).
@@ -21,7 +24,10 @@
  * never an IPC error, so its details (which may name tables or columns)
  * stay confidential; the host learns only ok/failed.
  * Nothing here is logged: the enclave's log reaches the host, so even
- * row counts or refusal codes would tell it about sealed content.
+ * row counts or refusal codes would tell it about sealed content.  The
+ * audit log (audit.h), which the host stores sealed, is where each
+ * decision goes: every operation names itself and adds what it acted on
+ * to the pending entry that enclave_request.c finishes.
  */
 #include <jansson.h>
 #include <openssl/crypto.h>
@@ -36,6 +42,7 @@
 #include "crypto/crypto.h"
 #include "catalog.h"
 #include "enclave.h"
+#include "audit_ops.h"
 #include "persist.h"
 
 #define MAX_HEADER_JSON CDR_MAX_REQUEST_HEADER
@@ -130,16 +137,25 @@ static int op_wrap(const struct op_ctx *c, const char *head, char *json, size_t 
   return 0;
 }
 
+static void audit_table_cb(void *ud, const char *table) { audit_add_table(ud, table, NULL); }
+
 static int op_query(const struct op_ctx *c) {
   json_t *jsql = json_object_get(c->hdr, "sql");
   char *result = NULL, *errmsg = NULL;
   size_t rlen = 0;
   uint64_t rows = 0;
   int r;
+  uint8_t h[32];
   if (!json_is_string(jsql))
     return op_fail(c->out, c->status, CDR_ERR_ARG, "field \"sql\" must be a string");
+  /* The log keeps the SQL's hash, not its text. */
+  if (cdr_sha256(h, json_string_value(jsql), json_string_length(jsql)) == 0)
+    audit_set(c->e, "sql_sha256", audit_hex(h, sizeof(h)));
   int er = engine_query_json(c->e->engine, c->who, json_string_value(jsql), json_string_length(jsql), &result, &rlen,
                              &rows, &errmsg);
+  engine_query_tables(c->e->engine, audit_table_cb, c->e);
+  if (er == 0)
+    audit_set(c->e, "rows", json_integer((json_int_t)rows));
   if (er != 0)
     r = op_fail(c->out, c->status, er, errmsg);
   else
@@ -207,8 +223,13 @@ static int op_upload_begin(const struct op_ctx *c) {
                                       : "field \"schema\" must list 1 to 1000 columns as {\"name\": ..., \"type\": "
                                         "\"INTEGER\" | \"REAL\" | \"TEXT\"}");
   }
+  audit_add_table(c->e, table, c->who->name);
+  audit_set(c->e, "replace", json_boolean(replace));
+  audit_set(c->e, "bytes", json_integer((json_int_t)bytes));
   int er = upload_begin(&c->e->uploads, c->e->engine, c->sid, c->who, table, replace, &schema, bytes,
                         enclave_now(c->e), id, &errmsg);
+  if (er == 0)
+    audit_set(c->e, "upload", json_string(id));
   free(schema.names);
   free(schema.types);
   return op_result(c, er, errmsg, er != 0 ? NULL : json_pack("{s:b,s:s}", "ok", 1, "upload", id));
@@ -221,6 +242,9 @@ static int op_upload_chunk(const struct op_ctx *c) {
   if (id == NULL || hdr_u64(c, "index", &index) != 0)
     return op_fail(c->out, c->status, CDR_ERR_ARG,
                    "fields \"upload\" (the upload's id) and \"index\" (0, 1, 2...) are required");
+  audit_set(c->e, "upload", json_string(id));
+  audit_set(c->e, "chunk", json_integer((json_int_t)index));
+  audit_set(c->e, "bytes", json_integer((json_int_t)c->payload_len));
   int er = upload_chunk(&c->e->uploads, c->e->engine, c->sid, id, index, c->payload, c->payload_len,
                         enclave_now(c->e), &received, &errmsg);
   return op_result(c, er, errmsg, er != 0 ? NULL : json_pack("{s:b,s:I}", "ok", 1, "received", (json_int_t)received));
@@ -246,8 +270,18 @@ static int op_upload_commit(const struct op_ctx *c) {
   if (id == NULL || sha == NULL || hdr_u64(c, "chunks", &chunks) != 0 || hdr_u64(c, "bytes", &bytes) != 0)
     return op_fail(c->out, c->status, CDR_ERR_ARG,
                    "fields \"upload\", \"chunks\", \"bytes\" and \"sha256\" are required");
+  audit_set(c->e, "upload", json_string(id));
+  audit_set(c->e, "chunks", json_integer((json_int_t)chunks));
+  audit_set(c->e, "bytes", json_integer((json_int_t)bytes));
+  audit_set(c->e, "csv_sha256", json_string(sha));
   int er = upload_commit(&c->e->uploads, c->e->engine, c->sid, id, chunks, bytes, sha, &res, &errmsg);
-  /* durable before the client hears of it; a storage failure is fatal */
+  if (er == 0) {
+    audit_add_table(c->e, res.table, NULL);
+    audit_set(c->e, "rows", json_integer((json_int_t)res.rows));
+    audit_set(c->e, "replaced", json_boolean(res.replaced));
+  }
+  /* durable before the client hears of it (with its audit entry); a
+   * storage failure is fatal */
   int pr = er == 0 ? persist_table_written(c->e, res.table) : 0;
   if (pr != 0) {
     free(errmsg);
@@ -265,6 +299,7 @@ static int op_upload_abort(const struct op_ctx *c) {
   char *errmsg = NULL;
   if (id == NULL)
     return op_fail(c->out, c->status, CDR_ERR_ARG, "field \"upload\" must be the upload's id");
+  audit_set(c->e, "upload", json_string(id));
   int er = upload_abort(&c->e->uploads, c->e->engine, c->sid, id, &errmsg);
   return op_result(c, er, errmsg, er != 0 ? NULL : json_pack("{s:b,s:s,s:b}", "ok", 1, "upload", id, "aborted", 1));
 }
@@ -309,6 +344,9 @@ static int op_grant(const struct op_ctx *c) {
       }
     }
   }
+  audit_add_table(c->e, table, NULL);
+  audit_set(c->e, "to", json_string(to));
+  audit_set(c->e, "columns", jcols != NULL ? json_incref(jcols) : json_string("all"));
   er = engine_grant(c->e->engine, c->who, table, to, cols, n, &errmsg);
   free(cols);
   /* durable before the client hears of it; a storage failure is fatal */
@@ -328,6 +366,8 @@ static int op_revoke_grant(const struct op_ctx *c) {
   char *errmsg = NULL;
   if (table == NULL || to == NULL)
     return op_fail(c->out, c->status, CDR_ERR_ARG, "fields \"table\" and \"to\" must be strings");
+  audit_add_table(c->e, table, NULL);
+  audit_set(c->e, "to", json_string(to));
   int er = engine_revoke_grant(c->e->engine, c->who, table, to, &errmsg);
   /* durable before the client hears of it; a storage failure is fatal */
   int pr = er == 0 ? persist_meta_changed(c->e) : 0;
@@ -347,6 +387,9 @@ static int op_hide(const struct op_ctx *c) {
     return op_fail(c->out, c->status, CDR_ERR_ARG, "fields \"table\" and \"column\" must be strings");
   if (hdr_bool(c, "hidden", 1, &hidden) != 0)
     return op_fail(c->out, c->status, CDR_ERR_ARG, "field \"hidden\" must be true or false");
+  audit_add_table(c->e, table, NULL);
+  audit_set(c->e, "column", json_string(column));
+  audit_set(c->e, "hidden", json_boolean(hidden));
   int er = engine_hide(c->e->engine, c->who, table, column, hidden, &errmsg);
   /* durable before the client hears of it; a storage failure is fatal */
   int pr = er == 0 ? persist_meta_changed(c->e) : 0;
@@ -365,6 +408,7 @@ static int op_drop(const struct op_ctx *c) {
   char *errmsg = NULL;
   if (table == NULL)
     return op_fail(c->out, c->status, CDR_ERR_ARG, "field \"table\" must be a string");
+  audit_add_table(c->e, table, NULL); /* before it is gone: its owner sees the entry */
   int er = engine_drop(c->e->engine, c->who, table, &errmsg);
   /* durable before the client hears of it; a storage failure is fatal */
   int pr = er == 0 ? persist_table_dropped(c->e, table) : 0;
@@ -374,6 +418,23 @@ static int op_drop(const struct op_ctx *c) {
   }
   return op_result(c, er, errmsg,
                    er != 0 ? NULL : json_pack("{s:b,s:s,s:b}", "ok", 1, "table", table, "dropped", 1));
+}
+
+static int op_audit(const struct op_ctx *c) {
+  return audit_op_read(c->e, c->who, c->hdr, c->out, c->status);
+}
+
+static int op_audit_head(const struct op_ctx *c) {
+  audit_discard(c->e); /* part of connecting (rollback check), not a decision */
+  return audit_op_head(c->e, c->hdr, c->out, c->status);
+}
+
+/* The session ends once this answer is sealed (enclave_request.c): its
+ * keys are wiped now rather than at expiry. */
+static int op_close(const struct op_ctx *c) {
+  c->e->close_session = 1;
+  *c->status = CDR_STATUS_OK;
+  return put_json(c->out, json_pack("{s:b,s:b}", "ok", 1, "closed", 1));
 }
 
 static const struct op_entry {
@@ -393,6 +454,9 @@ static const struct op_entry {
     {"revoke_grant", ROLES_PROVIDER, 0, "only providers own tables and grant access to them", op_revoke_grant},
     {"hide", ROLES_PROVIDER, 0, "only providers own tables and hide their columns", op_hide},
     {"drop", ROLES_PROVIDER, 0, "only providers own tables and drop them", op_drop},
+    {"audit", ROLES_ALL, 0, NULL, op_audit},
+    {"audit_head", ROLES_ALL, 0, NULL, op_audit_head},
+    {"close", ROLES_ALL, 0, NULL, op_close},
 };
 
 /* upload_set_reap's test: the session is in the table and not expired. */
@@ -405,16 +469,11 @@ static int session_alive(void *ctx, const uint8_t sid[CDR_SESSION_ID_LEN]) {
 /* The session's user as the engine sees it: name, role, and the SHA-256
  * of the certified key's SubjectPublicKeyInfo. */
 static int principal_of(const struct session *s, struct engine_principal *p) {
-  unsigned char *der = NULL;
-  int n, r;
   memset(p, 0, sizeof(*p));
   p->name = s->name;
   p->role = s->role;
-  if ((n = i2d_PUBKEY(s->user_key, &der)) <= 0)
-    return CDR_ERR_CRYPTO;
-  r = cdr_sha256(p->key_fp, der, (size_t)n);
-  OPENSSL_free(der);
-  return r;
+  memcpy(p->key_fp, s->key_fp, sizeof(p->key_fp)); /* computed once, at open */
+  return 0;
 }
 
 int enclave_run_operation(struct enclave *e, const struct session *s, const uint8_t *pt, size_t ptlen,
@@ -443,10 +502,12 @@ int enclave_run_operation(struct enclave *e, const struct session *s, const uint
   for (size_t i = 0; name != NULL && i < sizeof(op_table) / sizeof(op_table[0]); i++)
     if (strcmp(name, op_table[i].name) == 0)
       op = &op_table[i];
+  if (op != NULL)
+    audit_set(e, "op", json_string(op->name));
   if (op == NULL) {
     r = op_fail(out, status, CDR_ERR_ARG,
                 "unknown \"op\" (expected query, upload_begin, upload_chunk, upload_commit, upload_abort, tables, "
-                "grant, revoke_grant, hide or drop)");
+                "grant, revoke_grant, hide, drop, audit, audit_head or close)");
   } else if (s->role < CDR_ROLE_ANALYST || s->role > CDR_ROLE_AUDITOR || (op->roles & ROLE_BIT(s->role)) == 0) {
     r = op_fail(out, status, CDR_ERR_ROLE, op->roles_msg);
   } else if (!op->payload && cdr_buf_avail(&in) > 0) {

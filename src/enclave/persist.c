@@ -3,9 +3,14 @@
  * host; see persist.h and docs/design/persistence.md.
  *
  * The manifest (sealed, kind manifest, version = commit counter) is
- *   "CDRMANv1" || u64be version || u64be crl_number || u32be n ||
+ *   "CDRMANv2" || u64be version || u64be crl_number ||
+ *   u64be audit_size || lp(audit_head) || lp(carried audit record) || u32be n ||
  *   n x ( lp(table name) lp(table id: 32 hex) lp(sealed table key)
  *         lp(SHA-256 of the table file) lp(one-table catalog encoding) )
+ * audit_size and audit_head are the audit log's once this commit's own
+ * entry (the carried record, audit.h) is appended: the log is checked
+ * against them at start, which catches a log cut short or replaced, and
+ * the log's record of every commit catches a manifest put back.
  * Each committed table version has a fresh id and key; the table key is
  * sealed as (table-key, id).  A table whose file fails to load stays in
  * the manifest, unavailable, so a later start can try again and its
@@ -53,6 +58,7 @@ int enclave_store(struct enclave *e, struct store_batch *b, char *why, size_t wh
   uint32_t type;
   int r, ok = 0;
   char *msg = NULL;
+  snprintf(why, whylen, "the channel to the host failed");
   cdr_buf_init(&frame, CDR_IPC_MAX_FRAME, 0);
   cdr_buf_init(&reply, 4096, 0);
   if ((r = cdr_buf_put_u32(&frame, b->n)) != 0 || (r = cdr_buf_put(&frame, b->ops.d, b->ops.len)) != 0)
@@ -78,10 +84,45 @@ out:
   return r;
 }
 
+int enclave_fetch(struct enclave *e, const char *name, uint64_t offset, uint32_t max, struct cdr_buf *out,
+                  int *found) {
+  struct cdr_buf frame, reply;
+  const uint8_t *data;
+  size_t len;
+  uint32_t type;
+  uint8_t f;
+  int r;
+  cdr_buf_init(&frame, 256, 0);
+  cdr_buf_init(&reply, (size_t)max + 64, 0);
+  cdr_buf_free(out);
+  *found = 0;
+  if ((r = ipc_put_fetch(&frame, name, offset, max)) != 0 || (r = ipc_frame_write(e->ipc_fd, IPC_FETCH, &frame)) != 0 ||
+      (r = ipc_frame_read(e->ipc_fd, &type, &reply, max + 64)) != 0)
+    goto out;
+  if (type != IPC_FETCHED) {
+    log_error("protocol violation: %s while waiting for FETCHED", ipc_msg_name(type));
+    r = CDR_ERR_ARG;
+    goto out;
+  }
+  /* The host's answer is checked like any frame from it: exact, and
+   * never more than asked for. */
+  if ((r = cdr_buf_get_u8(&reply, &f)) != 0 || (r = cdr_buf_get_lp(&reply, &data, &len, max)) != 0 ||
+      (r = cdr_buf_expect_end(&reply)) != 0 || f > 1 || (f == 0 && len != 0)) {
+    log_error("protocol violation: a malformed FETCHED");
+    r = r ? r : CDR_ERR_ARG;
+    goto out;
+  }
+  *found = f;
+  r = cdr_buf_put(out, data, len);
+out:
+  cdr_buf_free(&frame);
+  cdr_buf_free(&reply);
+  return r;
+}
 
 /* ---- the persistent state ---- */
 
-#define MANIFEST_MAGIC "CDRMANv1"
+#define MANIFEST_MAGIC "CDRMANv2"
 #define STORE_FLUSH_BYTES (16u << 20)
 
 struct persist_entry {
@@ -101,6 +142,11 @@ struct persist_entry {
 
 struct persist {
   uint64_t version;
+  /* the audit log as the loaded manifest recorded it */
+  uint64_t audit_size;
+  uint8_t audit_head[CDR_AUDIT_HASH_LEN];
+  uint8_t *carried; /* the record of its last entry */
+  size_t carried_len;
   struct persist_entry *ent;
   size_t n;
   /* the table being streamed in at start */
@@ -123,6 +169,7 @@ void persist_free(struct persist *p) {
   for (size_t i = 0; i < p->n; i++)
     entry_clear(&p->ent[i]);
   free(p->ent);
+  free(p->carried);
   free(p);
 }
 
@@ -152,16 +199,19 @@ static int table_catalog_bytes(struct enclave *e, const char *name, struct cdr_b
   return catalog_encode(&one, out);
 }
 
-/* Seal the manifest of `entries` at `version`. */
+/* Seal the manifest of `entries` at `version`, recording the audit log
+ * as it will be with `au` appended. */
 static int manifest_build(struct enclave *e, const struct persist_entry *ent, size_t n, uint64_t version,
-                          struct cdr_buf *sealed) {
+                          const struct audit_sealed *au, struct cdr_buf *sealed) {
   struct cdr_buf m, cat;
   int r;
   cdr_buf_init(&m, CDR_IPC_MAX_FRAME / 2, 1);
   cdr_buf_init(&cat, CDR_MAX_CATALOG_BYTES, 0);
   uint64_t crl = e->crl_number > e->crl_required ? e->crl_number : e->crl_required;
   if ((r = cdr_buf_put(&m, MANIFEST_MAGIC, 8)) != 0 || (r = cdr_buf_put_u64(&m, version)) != 0 ||
-      (r = cdr_buf_put_u64(&m, crl)) != 0 || (r = cdr_buf_put_u32(&m, (uint32_t)n)) != 0)
+      (r = cdr_buf_put_u64(&m, crl)) != 0 || (r = cdr_buf_put_u64(&m, au->size)) != 0 ||
+      (r = cdr_buf_put_lp(&m, au->head, sizeof(au->head))) != 0 ||
+      (r = cdr_buf_put_lp(&m, au->record.d, au->record.len)) != 0 || (r = cdr_buf_put_u32(&m, (uint32_t)n)) != 0)
     goto out;
   for (size_t i = 0; i < n; i++) {
     const struct persist_entry *en = &ent[i];
@@ -199,13 +249,20 @@ static int persist_get(struct enclave *e, struct persist **out) {
 static int commit(struct enclave *e, struct store_batch *b, struct persist_entry *ent, size_t n, const char *drop_id) {
   struct persist *p;
   struct cdr_buf sealed;
+  struct audit_sealed au;
   char why[256], name[64];
   int r;
   if ((r = persist_get(e, &p)) != 0)
     return r;
   cdr_buf_init(&sealed, CDR_IPC_MAX_FRAME / 2, 0);
-  if ((r = manifest_build(e, ent, n, p->version + 1, &sealed)) != 0 ||
-      (r = store_batch_add(b, IPC_STORE_PUT, "manifest", sealed.d, sealed.len)) != 0)
+  /* Order: the log so far durable, then the manifest (the commit point)
+   * naming the log with this commit's entry, then that entry: a crash
+   * between the last two is repaired from the manifest at start. */
+  if ((r = audit_seal_commit(e, p->version + 1, &au)) != 0 ||
+      (r = manifest_build(e, ent, n, p->version + 1, &au, &sealed)) != 0 ||
+      (r = store_batch_add(b, IPC_STORE_SYNC, "audit", NULL, 0)) != 0 ||
+      (r = store_batch_add(b, IPC_STORE_PUT, "manifest", sealed.d, sealed.len)) != 0 ||
+      (r = store_batch_add(b, IPC_STORE_APPEND_LAZY, "audit", au.record.d, au.record.len)) != 0)
     goto out;
   if (drop_id != NULL) {
     snprintf(name, sizeof(name), "tables/%s", drop_id);
@@ -218,7 +275,10 @@ static int commit(struct enclave *e, struct store_batch *b, struct persist_entry
     goto out;
   }
   p->version++;
+  if ((r = audit_sealed_appended(e, &au)) != 0)
+    e->fatal = 1;
 out:
+  audit_sealed_free(&au);
   cdr_buf_free(&sealed);
   return r;
 }
@@ -382,6 +442,8 @@ static int manifest_decode(struct enclave *e, const uint8_t *pt, size_t len, uin
   struct persist *p;
   struct cdr_buf b;
   uint8_t magic[8];
+  const uint8_t *ahead, *carried;
+  size_t ahead_len, carried_len;
   uint64_t v, crl;
   uint32_t n;
   int r;
@@ -390,8 +452,15 @@ static int manifest_decode(struct enclave *e, const uint8_t *pt, size_t len, uin
   cdr_buf_view(&b, pt, len);
   if ((r = cdr_buf_get(&b, magic, 8)) != 0 || memcmp(magic, MANIFEST_MAGIC, 8) != 0 ||
       (r = cdr_buf_get_u64(&b, &v)) != 0 || v != version || (r = cdr_buf_get_u64(&b, &crl)) != 0 ||
+      (r = cdr_buf_get_u64(&b, &p->audit_size)) != 0 || (r = cdr_buf_get_lp(&b, &ahead, &ahead_len, 32)) != 0 ||
+      ahead_len != CDR_AUDIT_HASH_LEN || (r = cdr_buf_get_lp(&b, &carried, &carried_len, AUDIT_MAX_RECORD + 4)) != 0 ||
       (r = cdr_buf_get_u32(&b, &n)) != 0 || n > CDR_MAX_TABLES)
     return CDR_ERR_TRUNCATED;
+  memcpy(p->audit_head, ahead, CDR_AUDIT_HASH_LEN);
+  if ((p->carried = malloc(carried_len ? carried_len : 1)) == NULL)
+    return CDR_ERR_NOMEM;
+  memcpy(p->carried, carried, carried_len);
+  p->carried_len = carried_len;
   e->crl_required = crl;
   if (n > 0 && (p->ent = calloc(n, sizeof(*p->ent))) == NULL)
     return CDR_ERR_NOMEM;
@@ -584,6 +653,27 @@ int enclave_handle_load_done(struct enclave *e, struct cdr_buf *in, uint32_t *rt
       log_error("sealed table file %s not loaded: %s", p->ent[i].id, p->ent[i].reason);
   }
   log_info("loaded %zu of %zu tables", loaded, p ? p->n : 0);
+  /* The audit log, against the manifest; a start is itself an entry. */
+  char why[320];
+  if ((r = persist_get(e, &p)) != 0)
+    return r;
+  if ((r = audit_load(e, p->version, p->audit_size, p->audit_head, p->carried, p->carried_len, why, sizeof(why))) !=
+      0) {
+    if (r != CDR_ERR_DECRYPT && r != CDR_ERR_TRUNCATED && r != CDR_ERR_AUDIT_ROLLBACK)
+      return r; /* the channel broke */
+    log_error("refusing to start: %s", why);
+    *rt = IPC_LOAD_ACK;
+    return ipc_put_status(out, 0, why);
+  }
+  log_info("audit log: %llu entries", (unsigned long long)e->audit.n);
+  if ((r = audit_begin(e, "start")) != 0)
+    return r;
+  audit_set(e, "manifest_version", json_integer((json_int_t)p->version));
+  audit_set(e, "tables_loaded", json_integer((json_int_t)loaded));
+  audit_set(e, "tables_unavailable", json_integer((json_int_t)(p->n - loaded)));
+  audit_set(e, "platform", json_string(e->attest && e->attest->name ? e->attest->name : "sim"));
+  if ((r = audit_finish(e, 0)) != 0)
+    return r;
   e->state = ENCLAVE_STATE_READY;
   *rt = IPC_LOAD_ACK;
   return ipc_put_status(out, 1, "");

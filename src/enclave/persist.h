@@ -31,6 +31,12 @@ int store_batch_add(struct store_batch *b, uint8_t op, const char *name, const v
  * channel is broken (fatal). */
 int enclave_store(struct enclave *e, struct store_batch *b, char *why, size_t whylen) CDR_WUR;
 
+/* Read up to max (<= IPC_FETCH_MAX) bytes of the stored object `name`
+ * from offset into out (reset first); *found 0 if the host has no such
+ * object.  0, or a channel error (fatal). */
+int enclave_fetch(struct enclave *e, const char *name, uint64_t offset, uint32_t max, struct cdr_buf *out,
+                  int *found) CDR_WUR;
+
 /* After a change is committed in the engine, make it durable before the
  * client hears of it.  On a storage failure these set e->fatal (the
  * enclave then exits: see persist.c) and return the error. */

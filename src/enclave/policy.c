@@ -159,6 +159,7 @@ static int names_add(struct policy_names *l, const char *name) {
 
 void policy_free(struct policy *p) {
   names_free(&p->builtins);
+  names_free(&p->touched);
   memset(p, 0, sizeof(*p));
 }
 
@@ -171,6 +172,10 @@ void policy_set_principal(struct policy *p, const struct engine_principal *who) 
 const char *policy_denial(const struct policy *p) { return p->denied ? p->reason : NULL; }
 
 int policy_denial_code(const struct policy *p) { return p->denied ? p->denied_code : 0; }
+
+const struct policy_names *policy_touched(const struct policy *p) { return &p->touched; }
+
+void policy_clear_touched(struct policy *p) { names_free(&p->touched); }
 
 void policy_clear_denial(struct policy *p) {
   p->denied = 0;
@@ -286,6 +291,8 @@ int policy_check_read(struct policy *p, const char *table, const char *column) {
   const struct catalog_table *t = catalog_find(p->catalog, table);
   if (t == NULL)
     return deny(p, "reading %s is not allowed: only the room's tables can be read", clip(a, table));
+  if (p->mode == POLICY_USER)
+    (void)names_add(&p->touched, t->name);
   if (policy_access(t, p->who, column, why, sizeof(why)) != 0)
     return deny_code(p, CDR_ERR_ACCESS_DENIED, "%s", why);
   return SQLITE_OK;

@@ -71,6 +71,7 @@ struct policy {
   const struct catalog *catalog;    /* room tables (not owned) */
   const struct engine_principal *who; /* the user whose statement runs (not owned), or NULL */
   struct policy_names builtins;     /* built-in virtual tables */
+  struct policy_names touched;      /* room tables a read was checked on since the last clear */
 };
 
 /* An empty policy in user mode, with no catalog and no principal. */
@@ -97,6 +98,11 @@ const char *policy_denial(const struct policy *p);
  * the principal may not read, CDR_ERR_SQL_DENIED otherwise. */
 int policy_denial_code(const struct policy *p);
 void policy_clear_denial(struct policy *p);
+/* The room tables the statements since the last clear read or tried to
+ * read (the audit log names them, so their owners see the entry).  A
+ * name that could not be recorded for want of memory is missing. */
+const struct policy_names *policy_touched(const struct policy *p);
+void policy_clear_touched(struct policy *p);
 
 /* 1 if name is a room table (in the catalog). */
 int policy_is_room_table(const struct policy *p, const char *name);

@@ -52,6 +52,20 @@ int enclave_cert_not_revoked(struct enclave *e, X509 *cert) {
   return 0;
 }
 
+/* Refuse a list the host handed over, with an audit entry (an older
+ * or forged list is the host trying to un-revoke someone). */
+static int crl_refused(struct enclave *e, struct cdr_buf *out, uint32_t *rt, int code, uint64_t number,
+                       const char *message) {
+  int r;
+  if ((r = audit_begin(e, "crl")) != 0)
+    return r;
+  if (number > 0)
+    audit_set(e, "crl_number", json_integer((json_int_t)number));
+  if ((r = audit_finish(e, code)) != 0)
+    return r; /* fatal: e->fatal is set */
+  return enclave_reply_error(out, rt, code, message);
+}
+
 int enclave_handle_crl(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) {
   const uint8_t *der;
   size_t len;
@@ -64,12 +78,12 @@ int enclave_handle_crl(struct enclave *e, struct cdr_buf *in, uint32_t *rt, stru
   crl = d2i_X509_CRL(NULL, &p, (long)len);
   if (crl == NULL || p != der + len) {
     X509_CRL_free(crl);
-    return enclave_reply_error(out, rt, CDR_ERR_ARG, "the revocation list is not a DER CRL");
+    return crl_refused(e, out, rt, CDR_ERR_ARG, 0, "the revocation list is not a DER CRL");
   }
   if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(e->ca_cert)) != 0 ||
       X509_CRL_verify(crl, X509_get0_pubkey(e->ca_cert)) != 1) {
     X509_CRL_free(crl);
-    return enclave_reply_error(out, rt, CDR_ERR_BAD_SIGNATURE, "the revocation list is not signed by the room CA");
+    return crl_refused(e, out, rt, CDR_ERR_BAD_SIGNATURE, 0, "the revocation list is not signed by the room CA");
   }
   uint64_t number = crl_number_of(crl);
   if (number == 0 || number < e->crl_number || number < e->crl_required) {
@@ -77,8 +91,8 @@ int enclave_handle_crl(struct enclave *e, struct cdr_buf *in, uint32_t *rt, stru
     log_error("refused a revocation list numbered %llu: this room has accepted number %llu",
               (unsigned long long)number,
               (unsigned long long)(e->crl_number > e->crl_required ? e->crl_number : e->crl_required));
-    return enclave_reply_error(out, rt, CDR_ERR_CRL_OLDER,
-                               "the revocation list is older than one this room has already accepted");
+    return crl_refused(e, out, rt, CDR_ERR_CRL_OLDER, number,
+                       "the revocation list is older than one this room has already accepted");
   }
   int newer = number > e->crl_number;
   X509_CRL_free(e->crl);
@@ -95,8 +109,17 @@ int enclave_handle_crl(struct enclave *e, struct cdr_buf *in, uint32_t *rt, stru
       i = (size_t)-1; /* removal shifts entries: scan again from the start */
     }
   }
-  if (newer && number > e->crl_required && (r = persist_meta_changed(e)) != 0)
-    return r; /* fatal: e->fatal is set */
+  if (newer && number > e->crl_required) {
+    /* A newer list is a decision of the room: logged with its commit. */
+    STACK_OF(X509_REVOKED) *revoked = X509_CRL_get_REVOKED(crl);
+    if ((r = audit_begin(e, "crl")) != 0)
+      return r;
+    audit_set(e, "crl_number", json_integer((json_int_t)number));
+    audit_set(e, "revoked", json_integer(revoked ? sk_X509_REVOKED_num(revoked) : 0));
+    audit_set(e, "sessions_ended", json_integer((json_int_t)ended));
+    if ((r = persist_meta_changed(e)) != 0)
+      return r; /* fatal: e->fatal is set */
+  }
   log_info("revocation list number %llu accepted; %u open sessions ended", (unsigned long long)number, ended);
   *rt = IPC_CRL_OK;
   if ((r = cdr_buf_put_u64(out, number)) != 0 || (r = cdr_buf_put_u32(out, ended)) != 0)

@@ -14,6 +14,7 @@ static const char *kind_name(enum seal_kind k) {
   case SEAL_IDENTITY: return "identity";
   case SEAL_MANIFEST: return "manifest";
   case SEAL_TABLE_KEY: return "table-key";
+  case SEAL_AUDIT: return "audit";
   }
   return NULL;
 }

@@ -23,7 +23,7 @@
 #include "common/buf.h"
 #include "crypto/envelope.h"
 
-enum seal_kind { SEAL_IDENTITY = 1, SEAL_MANIFEST = 2, SEAL_TABLE_KEY = 3 };
+enum seal_kind { SEAL_IDENTITY = 1, SEAL_MANIFEST = 2, SEAL_TABLE_KEY = 3, SEAL_AUDIT = 4 };
 
 struct sealer {
   uint8_t room_id[CDR_ROOM_ID_BYTES];

@@ -23,6 +23,7 @@ void session_free(struct session *s) {
   if (s == NULL)
     return;
   EVP_PKEY_free(s->user_key);
+  free(s->user_spki);
   OPENSSL_secure_clear_free(s, sizeof(*s));
 }
 

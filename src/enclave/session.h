@@ -21,6 +21,9 @@
 struct session {
   uint8_t id[CDR_SESSION_ID_LEN];
   EVP_PKEY *user_key;      /* certified public key of the user */
+  uint8_t *user_spki;      /* its DER SubjectPublicKeyInfo (malloc'd): the audit log's user_key */
+  size_t user_spki_len;
+  uint8_t key_fp[32];      /* SHA-256 of user_spki: the engine's principal */
   char name[CDR_MAX_NAME_LEN + 1];
   enum cdr_role role;
   uint8_t cert_fp[32];

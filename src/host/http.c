@@ -4,23 +4,59 @@
  * Threading: MHD runs a pool of worker threads, each with its own epoll
  * loop; the access handler and the route handlers run on those threads.
  * Handlers may block (an enclave call waits for the enclave's mutex), so
- * the pool size bounds how many requests are in the enclave's queue.
+ * the pool size bounds how many requests are in the enclave's queue.  A
+ * reaper thread of ours enforces the deadlines below.
+ *
+ * Life of a connection (MHD's notify-connection callback):
+ *   accepted   a struct http_link records its socket, client address and
+ *              phase.  Past CDR_HTTP_MAX_CONNECTIONS counted connections,
+ *              or CDR_HTTP_MAX_CONNECTIONS_PER_IP from its address, the
+ *              oldest idle kept-alive connection (in all, or of that
+ *              address) is closed to make room; if there is none, the new
+ *              one is refused: its request is answered 503 busy (the
+ *              reaper answers for it if no request comes within a grace
+ *              period) and it is closed.  A connection stops counting
+ *              once it is shut down.  MHD's own limits sit above ours as
+ *              a backstop; past those MHD closes without a word.
+ *   closed     the link is unlinked and freed.  MHD notifies before it
+ *              closes the socket, so under srv->lock a linked link's fd
+ *              is always the connection's own.
  *
  * Life of a request (MHD calls on_access several times per request):
  *   1st call   allocate the per-request state, find the route, answer
- *              404/405 at once, and refuse a declared Content-Length over
- *              the cap with 413 before a byte of body is read.
+ *              404/405 at once, refuse a declared Content-Length over
+ *              the cap with 413, or one that would pass the budget of
+ *              bodies in flight with 503, before a byte of body is read.
  *   next calls append the body.  Past the cap (chunked bodies have no
- *              Content-Length) or past the server's memory budget for all
- *              bodies in flight, the buffer is freed and the rest is
- *              discarded: MHD only lets us answer once the upload ends.
+ *              Content-Length) or past the budget, the buffer is freed,
+ *              the answer (413 or 503) is written on the socket at once
+ *              (MHD only lets us queue one once the upload ends) with
+ *              Connection: close and a FIN after it, and the rest is
+ *              discarded up to HTTP_DISCARD_MAX, then the connection is
+ *              cut.
  *   last call  (upload_data_size 0) call the handler and queue its answer.
  *   completed  log one line and free the state.
  *
- * Memory: a body is held in one growing buffer with a hard cap
- * (max_body); the sum of all body buffers is capped too
- * (HTTP_BODY_BUDGET bodies' worth), so that 256 slow clients cannot make
- * the host hold 256 x 90 MiB.  Over that budget a request gets 503 busy.
+ * Deadlines (the reaper, every HTTP_REAPER_PERIOD_MS): a connection
+ * waiting for request headers gets CDR_HTTP_HEADER_TIMEOUT_S from its
+ * accept or its previous answer; a request body must bring
+ * CDR_HTTP_BODY_MIN_RATE bytes a second over every window of
+ * CDR_HTTP_BODY_WINDOW_S (per window, so that a fast start earns no
+ * credit for a long stall).  Past either, the reaper writes a 408 answer
+ * on the socket itself (nothing else writes to it in those phases; a
+ * kept-alive connection between requests is closed without one) and
+ * shuts the socket down; MHD then sees the end of the stream and closes.
+ * While a handler runs or an answer is sent, only MHD's idle timeout
+ * (CDR_HTTP_IDLE_TIMEOUT_S without any traffic) applies.
+ *
+ * Memory: a body is held in one buffer, sized from Content-Length when
+ * there is one (its pages are touched only as data arrives), else grown
+ * by doubling (realloc; large blocks move by remapping, not copying);
+ * both capped at max_body.  The bytes received into body buffers of all
+ * requests together are capped at CDR_HTTP_BODY_BUDGET bodies' worth, so
+ * that 256 slow clients cannot make the host hold 256 full bodies; they
+ * are charged as they arrive, so that a declared length holds nothing.
+ * The host holds no plaintext: bodies are freed without wiping.
  */
 #include "http.h"
 
@@ -29,6 +65,7 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -37,20 +74,58 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "common/buf.h"
 #include "common/log.h"
 
 #define HTTP_THREADS_DEFAULT 4u
-#define HTTP_CONNECTION_TIMEOUT_S 30u
-#define HTTP_CONNECTION_LIMIT 256u
-#define HTTP_PER_IP_LIMIT 64u
-/* Per-connection read buffer: upload data arrives in pieces this big. */
+/* MHD's own connection limits, a backstop above ours (its total is split
+ * between the pool's threads, hence the slack). */
+#define HTTP_MHD_CONNECTION_LIMIT (2u * CDR_HTTP_MAX_CONNECTIONS)
+#define HTTP_MHD_PER_IP_LIMIT (CDR_HTTP_MAX_CONNECTIONS_PER_IP + 16u)
+/* Per-connection read buffer: upload data arrives in pieces this big,
+ * and request headers must fit in it (MHD answers 431 otherwise). */
 #define HTTP_CONNECTION_MEMORY (128u * CDR_KiB)
-/* Body buffers of all requests together may hold this many full bodies. */
-#define HTTP_BODY_BUDGET 6u
+/* A refused connection has this long to send the request we answer. */
+#define HTTP_REFUSED_GRACE_MS 2000
+#define HTTP_REAPER_PERIOD_MS 500
+/* The reaper logs what it did at most this often (a flood must not
+ * become a flood of log lines). */
+#define HTTP_REAPER_LOG_MS 10000
+/* Body bytes read and dropped after a refusal before the connection is
+ * cut (a client may stream a chunked body without end). */
+#define HTTP_DISCARD_MAX (16u * CDR_MiB)
 /* Longest path and method kept for the log line. */
 #define HTTP_LOG_PATH_MAX 96
 #define HTTP_LOG_METHOD_MAX 12
+
+enum http_phase {
+  HTTP_PHASE_HEADERS, /* waiting for a request's headers */
+  HTTP_PHASE_BODY,    /* receiving its body */
+  HTTP_PHASE_ANSWER   /* the handler runs or the answer is being sent */
+};
+
+enum http_refusal { HTTP_ADMITTED, HTTP_REFUSED_SERVER, HTTP_REFUSED_ADDRESS };
+
+/* One TCP connection, MHD's socket context.  Fields below `next` are
+ * read and written under srv->lock only. */
+struct http_link {
+  struct http_link *prev, *next;
+  int fd;
+  uint8_t ip[16]; /* the client address (IPv4: 4 bytes) */
+  size_t ip_len;
+  enum http_refusal refused;
+  int counted;         /* counts toward srv->counted and the address's limit */
+  enum http_phase phase;
+  int64_t since_ms;    /* when the phase (or the body's window) began */
+  uint64_t body_bytes; /* body bytes of this window, in HTTP_PHASE_BODY */
+  int kept_alive;      /* it has answered a request already */
+  int answered;        /* an answer was written on the socket directly */
+  int cut;             /* and the socket is shut down both ways */
+};
+
+/* What the limits did since the reaper's last log line. */
+struct http_reaper_counts {
+  unsigned long refused_server, refused_address, evicted_idle, header_timeouts, body_timeouts;
+};
 
 struct http_server {
   struct MHD_Daemon *daemon;
@@ -62,23 +137,41 @@ struct http_server {
   atomic_size_t body_charged; /* bytes of body buffers allocated now */
   uint16_t port;
   struct sockaddr_storage addr;
+
+  pthread_mutex_t lock; /* the links, the counts, `stopping` */
+  pthread_cond_t wake;  /* the reaper's sleep; signalled to stop it */
+  int lock_ready, reaper_running, stopping;
+  pthread_t reaper;
+  struct http_link *links;
+  size_t counted; /* links with counted set */
+  struct http_reaper_counts counts;
+  int64_t counts_since_ms;
 };
 
 /* Per-request state, MHD's *con_cls. */
 struct http_conn {
   struct http_server *srv;
+  struct http_link *link; /* NULL if the connection is not tracked */
   struct timespec t0;
   char method[HTTP_LOG_METHOD_MAX + 4]; /* + "..." + NUL */
   char path[HTTP_LOG_PATH_MAX + 4];
   const struct http_route *route;
-  struct cdr_buf body;
+  uint8_t *body; /* plain malloc: ciphertext and public data only */
+  size_t body_len, body_cap;
   size_t charged;  /* this request's share of srv->body_charged */
   size_t bytes_in; /* body bytes received, kept or not */
+  size_t rejected_at; /* bytes_in when the body was refused */
   int reject;      /* cdr_err to answer when the upload ends, or 0 */
   int answered;
   int status;
   size_t bytes_out;
 };
+
+static int64_t http_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 int http_reply_fail(struct http_reply *rep, int err, const char *fmt, ...) {
   va_list ap;
@@ -102,46 +195,71 @@ static void http_log_copy(char *out, size_t max, const char *s) {
 }
 
 static void http_body_release(struct http_conn *c) {
-  cdr_buf_free(&c->body);
+  free(c->body);
+  c->body = NULL;
+  c->body_len = c->body_cap = 0;
   atomic_fetch_sub(&c->srv->body_charged, c->charged);
   c->charged = 0;
 }
 
+void http_release_body(struct http_reply *rep) {
+  if (rep != NULL && rep->server_ != NULL)
+    http_body_release(rep->server_);
+}
+
+/* Set the phase of c's connection (under the lock the reaper reads it with). */
+static void http_link_phase(struct http_conn *c, enum http_phase phase) {
+  if (c->link == NULL)
+    return;
+  pthread_mutex_lock(&c->srv->lock);
+  c->link->phase = phase;
+  c->link->since_ms = http_now_ms();
+  c->link->body_bytes = 0;
+  pthread_mutex_unlock(&c->srv->lock);
+}
+
 /* ---- answers ---- */
 
-/* Queue body (consumed) with this status.  allow: an Allow header or NULL. */
-static enum MHD_Result http_answer_json(struct http_conn *c, struct MHD_Connection *conn, int status, json_t *body,
-                                        const char *allow) {
-  static const char fallback[] = "{\"error\":\"internal\",\"message\":\"the answer could not be rendered\"}";
+/* Queue text (len bytes) with this status.  must_free: text is malloc'd
+ * and now MHD's.  allow: an Allow header or NULL.  close: ask MHD to close
+ * the connection after the answer. */
+static enum MHD_Result http_answer_text(struct http_conn *c, struct MHD_Connection *conn, int status, char *text,
+                                        size_t len, int must_free, const char *allow, int close) {
   struct MHD_Response *resp;
-  char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-  size_t len;
   enum MHD_Result ret;
 
-  json_decref(body);
-  if (text != NULL) {
-    len = strlen(text);
-    resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
-    if (resp == NULL)
+  resp = MHD_create_response_from_buffer(len, text, must_free ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+  if (resp == NULL) {
+    if (must_free)
       free(text);
-  } else {
-    status = 500;
-    len = sizeof(fallback) - 1;
-    resp = MHD_create_response_from_buffer(len, (void *)(uintptr_t)fallback, MHD_RESPMEM_PERSISTENT);
-  }
-  if (resp == NULL)
     return MHD_NO;
+  }
   (void)MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
   (void)MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
   (void)MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
   if (allow != NULL)
     (void)MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+  if (close)
+    (void)MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
   ret = MHD_queue_response(conn, (unsigned int)status, resp);
   MHD_destroy_response(resp);
   c->answered = 1;
   c->status = status;
   c->bytes_out = len;
+  http_link_phase(c, HTTP_PHASE_ANSWER);
   return ret;
+}
+
+/* Queue body (consumed) with this status. */
+static enum MHD_Result http_answer_json(struct http_conn *c, struct MHD_Connection *conn, int status, json_t *body,
+                                        const char *allow, int close) {
+  static const char fallback[] = "{\"error\":\"internal\",\"message\":\"the answer could not be rendered\"}";
+  char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+
+  json_decref(body);
+  if (text == NULL)
+    return http_answer_text(c, conn, 500, (char *)(uintptr_t)fallback, sizeof(fallback) - 1, 0, allow, close);
+  return http_answer_text(c, conn, status, text, strlen(text), 1, allow, close);
 }
 
 /* The API promises a fixed list of error codes (docs/PROTOCOL.md 4.1).
@@ -170,7 +288,7 @@ static int http_api_error(int err) {
 
 /* The error body {"error": code, "message": text}; status 0 = the code's. */
 static enum MHD_Result http_answer_error(struct http_conn *c, struct MHD_Connection *conn, int err, int status,
-                                         const char *message, const char *allow) {
+                                         const char *message, const char *allow, int close) {
   int api = http_api_error(err);
   if (api != err) {
     if (status == 0)
@@ -183,7 +301,7 @@ static enum MHD_Result http_answer_error(struct http_conn *c, struct MHD_Connect
   json_t *body = json_pack("{s:s, s:s}", "error", cdr_err_code(err), "message", message);
   if (body == NULL) /* message was not valid UTF-8 */
     body = json_pack("{s:s, s:s}", "error", cdr_err_code(err), "message", cdr_err_describe(err));
-  return http_answer_json(c, conn, status ? status : cdr_err_http_status(err), body, allow);
+  return http_answer_json(c, conn, status ? status : cdr_err_http_status(err), body, allow, close);
 }
 
 static enum MHD_Result http_dispatch(struct http_conn *c, struct MHD_Connection *conn, const char *method,
@@ -194,66 +312,121 @@ static enum MHD_Result http_dispatch(struct http_conn *c, struct MHD_Connection 
   int r;
 
   memset(&rep, 0, sizeof(rep));
-  if (cdr_buf_reserve(&c->body, 1) != 0) { /* room for the NUL; the cap left it */
-    http_body_release(c);
-    return http_answer_error(c, conn, CDR_ERR_BUSY, 0, "out of memory for the request body", NULL);
-  }
-  c->body.d[c->body.len] = '\0';
+  rep.server_ = c;
+  if (c->body != NULL)
+    c->body[c->body_len] = '\0'; /* the buffer always has room for it */
   rq.method = method;
   rq.path = url;
-  rq.body = c->body.d != NULL ? c->body.d : empty;
-  rq.body_len = c->body.len;
+  rq.body = c->body != NULL ? c->body : empty;
+  rq.body_len = c->body_len;
+  http_link_phase(c, HTTP_PHASE_ANSWER);
   r = c->route->handler(c->srv->ctx, &rq, &rep);
   http_body_release(c);
+  if (r == 0 && rep.text != NULL) {
+    json_decref(rep.body);
+    return http_answer_text(c, conn, rep.status ? rep.status : 200, rep.text, rep.text_len, 1, NULL, 0);
+  }
   if (r == 0 && rep.body != NULL)
-    return http_answer_json(c, conn, rep.status ? rep.status : 200, rep.body, NULL);
+    return http_answer_json(c, conn, rep.status ? rep.status : 200, rep.body, NULL, 0);
   json_decref(rep.body);
+  free(rep.text);
   if (r == 0)
     r = CDR_ERR_INTERNAL;
-  return http_answer_error(c, conn, r, rep.status, rep.message, NULL);
+  return http_answer_error(c, conn, r, rep.status, rep.message, NULL, 0);
 }
 
 /* ---- body accumulation ---- */
 
-static void http_body_append(struct http_conn *c, const char *data, size_t n) {
-  struct http_server *srv = c->srv;
-  size_t before;
+/* Room for `need` body bytes plus the NUL that handlers get after the
+ * body: 0, CDR_ERR_TOO_LARGE past max_body, CDR_ERR_BUSY out of memory.
+ * hint: the declared Content-Length, or 0. */
+static int http_body_reserve(struct http_conn *c, size_t need, size_t hint) {
+  size_t cap, max = c->srv->max_body;
+  uint8_t *nb;
 
-  c->bytes_in += n;
-  if (c->reject != 0)
-    return; /* discarding the rest of a refused body */
-  if (n > srv->max_body || c->body.len > srv->max_body - n) {
-    c->reject = CDR_ERR_TOO_LARGE;
-    http_body_release(c);
-    return;
-  }
-  before = c->body.cap;
-  if (cdr_buf_reserve(&c->body, n) != 0) {
-    c->reject = CDR_ERR_BUSY;
-    http_body_release(c);
-    return;
-  }
-  if (c->body.cap > before) {
-    size_t grew = c->body.cap - before;
-    size_t total = atomic_fetch_add(&srv->body_charged, grew) + grew;
-    c->charged += grew;
-    if (total > srv->body_budget) {
-      log_warn("request bodies in flight exceed %zu bytes; refusing one", srv->body_budget);
-      c->reject = CDR_ERR_BUSY;
-      http_body_release(c);
-      return;
-    }
-  }
-  memcpy(c->body.d + c->body.len, data, n);
-  c->body.len += n;
+  if (need > max)
+    return CDR_ERR_TOO_LARGE;
+  if (need < c->body_cap)
+    return 0;
+  cap = hint >= need ? hint : (c->body_cap > 0 ? c->body_cap * 2 : 16 * CDR_KiB);
+  if (cap < need)
+    cap = need;
+  if (cap > max)
+    cap = max;
+  if ((nb = realloc(c->body, cap + 1)) == NULL)
+    return CDR_ERR_BUSY;
+  c->body = nb;
+  c->body_cap = cap + 1;
+  return 0;
 }
 
-/* Content-Length, if present: 0 ok, CDR_ERR_TOO_LARGE over the cap,
- * CDR_ERR_ARG if it is not a decimal number. */
-static int http_check_content_length(struct MHD_Connection *conn, size_t max) {
-  const char *v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-  uint64_t n = 0;
+/* Charge n more received bytes to the budget: 0, or CDR_ERR_BUSY past it. */
+static int http_body_charge(struct http_conn *c, size_t n) {
+  struct http_server *srv = c->srv;
+  size_t total = atomic_fetch_add(&srv->body_charged, n) + n;
 
+  c->charged += n;
+  if (total <= srv->body_budget)
+    return 0;
+  log_warn("request bodies in flight exceed %zu bytes; refusing one", srv->body_budget);
+  return CDR_ERR_BUSY;
+}
+
+static void http_link_answer(struct http_server *srv, struct http_link *l, int status, int err, const char *message,
+                             int both);
+
+static const char *http_reject_message(int err) {
+  return err == CDR_ERR_TOO_LARGE ? "request body larger than the limit" : "the server is busy; retry later";
+}
+
+/* Append n bytes; on a refusal drop the body and answer at once (an
+ * untracked connection: when the upload ends).  MHD_NO cuts the
+ * connection: a refused body went on past HTTP_DISCARD_MAX. */
+static enum MHD_Result http_body_append(struct http_conn *c, const char *data, size_t n) {
+  int r;
+
+  c->bytes_in += n;
+  if (c->link != NULL) {
+    pthread_mutex_lock(&c->srv->lock);
+    c->link->body_bytes += n;
+    pthread_mutex_unlock(&c->srv->lock);
+  }
+  if (c->reject != 0) {
+    if (c->bytes_in - c->rejected_at <= HTTP_DISCARD_MAX)
+      return MHD_YES; /* discarding the rest of a refused body */
+    log_info("%s %s: cutting a refused body after %zu more bytes", c->method, c->path, c->bytes_in - c->rejected_at);
+    return MHD_NO;
+  }
+  if (n > c->srv->max_body || c->body_len > c->srv->max_body - n)
+    r = CDR_ERR_TOO_LARGE;
+  else if ((r = http_body_charge(c, n)) == 0)
+    r = http_body_reserve(c, c->body_len + n, 0);
+  if (r != 0) {
+    c->reject = r;
+    c->rejected_at = c->bytes_in;
+    http_body_release(c);
+    if (c->link != NULL) {
+      pthread_mutex_lock(&c->srv->lock);
+      http_link_answer(c->srv, c->link, cdr_err_http_status(r), r, http_reject_message(r), 0);
+      pthread_mutex_unlock(&c->srv->lock);
+      c->answered = 1;
+      c->status = cdr_err_http_status(r);
+    }
+    return MHD_YES;
+  }
+  memcpy(c->body + c->body_len, data, n);
+  c->body_len += n;
+  return MHD_YES;
+}
+
+/* Content-Length, if present, into *n (0 if absent): 0 ok,
+ * CDR_ERR_TOO_LARGE over the cap, CDR_ERR_ARG if it is not a decimal
+ * number. */
+static int http_content_length(struct MHD_Connection *conn, size_t max, size_t *n) {
+  const char *v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+  uint64_t x = 0;
+
+  *n = 0;
   if (v == NULL)
     return 0;
   if (*v == '\0')
@@ -261,11 +434,224 @@ static int http_check_content_length(struct MHD_Connection *conn, size_t max) {
   for (; *v; v++) {
     if (*v < '0' || *v > '9')
       return CDR_ERR_ARG;
-    if (n > (UINT64_MAX - 9) / 10)
+    if (x > (UINT64_MAX - 9) / 10)
       return CDR_ERR_TOO_LARGE;
-    n = n * 10 + (uint64_t)(*v - '0');
+    x = x * 10 + (uint64_t)(*v - '0');
   }
-  return n > max ? CDR_ERR_TOO_LARGE : 0;
+  if (x > max)
+    return CDR_ERR_TOO_LARGE;
+  *n = (size_t)x;
+  return 0;
+}
+
+/* ---- connections: limits and deadlines ---- */
+
+static const char *http_refusal_message(enum http_refusal why) {
+  return why == HTTP_REFUSED_SERVER ? "the server has too many connections; retry later"
+                                    : "too many connections from your address; retry later";
+}
+
+/* The client address of a connection into l->ip. */
+static void http_link_address(struct http_link *l, struct MHD_Connection *conn) {
+  const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  const struct sockaddr *sa = ci != NULL ? ci->client_addr : NULL;
+
+  if (sa != NULL && sa->sa_family == AF_INET) {
+    memcpy(l->ip, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
+    l->ip_len = 4;
+  } else if (sa != NULL && sa->sa_family == AF_INET6) {
+    memcpy(l->ip, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, 16);
+    l->ip_len = 16;
+  }
+}
+
+static int http_same_ip(const struct http_link *a, const struct http_link *b) {
+  return a->ip_len != 0 && a->ip_len == b->ip_len && memcmp(a->ip, b->ip, a->ip_len) == 0;
+}
+
+/* Counted connections from l's address (srv->lock held). */
+static size_t http_same_address(const struct http_server *srv, const struct http_link *l) {
+  size_t n = 0;
+  for (const struct http_link *x = srv->links; x != NULL; x = x->next)
+    if (x->counted && http_same_ip(x, l))
+      n++;
+  return n;
+}
+
+/* l no longer counts toward the limits (srv->lock held). */
+static void http_link_uncount(struct http_server *srv, struct http_link *l) {
+  if (l->counted) {
+    l->counted = 0;
+    srv->counted--;
+  }
+}
+
+/* Close the oldest idle kept-alive connection, of like's address if
+ * like is not NULL, without a word (a client reusing it just then
+ * retries on a new one).  1 if there was one.  srv->lock held.  A client
+ * that opens a connection per request leaves such connections behind
+ * until the thread that owns them notices the close. */
+static int http_evict_idle(struct http_server *srv, const struct http_link *like) {
+  struct http_link *oldest = NULL;
+
+  for (struct http_link *x = srv->links; x != NULL; x = x->next)
+    if (x->counted && !x->cut && x->kept_alive && x->phase == HTTP_PHASE_HEADERS &&
+        (like == NULL || http_same_ip(x, like)) && (oldest == NULL || x->since_ms < oldest->since_ms))
+      oldest = x;
+  if (oldest == NULL)
+    return 0;
+  if (oldest->fd >= 0)
+    (void)shutdown(oldest->fd, SHUT_RDWR);
+  oldest->answered = oldest->cut = 1;
+  http_link_uncount(srv, oldest);
+  srv->counts.evicted_idle++;
+  return 1;
+}
+
+static void http_on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                               enum MHD_ConnectionNotificationCode code) {
+  struct http_server *srv = cls;
+  struct http_link *l = *socket_context;
+  const union MHD_ConnectionInfo *ci;
+
+  if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+    if (l == NULL)
+      return;
+    pthread_mutex_lock(&srv->lock);
+    if (l->prev != NULL)
+      l->prev->next = l->next;
+    else
+      srv->links = l->next;
+    if (l->next != NULL)
+      l->next->prev = l->prev;
+    http_link_uncount(srv, l);
+    pthread_mutex_unlock(&srv->lock);
+    free(l);
+    *socket_context = NULL;
+    return;
+  }
+  /* Out of memory: the connection goes untracked (no count, no
+   * deadline); MHD's own limits and idle timeout still hold. */
+  if ((l = calloc(1, sizeof(*l))) == NULL)
+    return;
+  ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+  l->fd = ci != NULL ? ci->connect_fd : -1;
+  http_link_address(l, conn);
+  l->phase = HTTP_PHASE_HEADERS;
+  l->since_ms = http_now_ms();
+  pthread_mutex_lock(&srv->lock);
+  if (srv->counted >= CDR_HTTP_MAX_CONNECTIONS && !http_evict_idle(srv, NULL)) {
+    l->refused = HTTP_REFUSED_SERVER;
+    srv->counts.refused_server++;
+  } else if (http_same_address(srv, l) >= CDR_HTTP_MAX_CONNECTIONS_PER_IP && !http_evict_idle(srv, l)) {
+    l->refused = HTTP_REFUSED_ADDRESS;
+    srv->counts.refused_address++;
+  } else {
+    l->counted = 1;
+    srv->counted++;
+  }
+  l->next = srv->links;
+  if (srv->links != NULL)
+    srv->links->prev = l;
+  srv->links = l;
+  pthread_mutex_unlock(&srv->lock);
+  *socket_context = l;
+}
+
+/* Write an error answer on the socket directly, then shut the socket
+ * down for writing (a FIN after the answer) or, with both, for reading
+ * too (MHD then sees the end of the stream and closes).  srv->lock held;
+ * the connection is in a phase where MHD writes nothing.  message is a
+ * constant sentence: it is not JSON-escaped. */
+static void http_link_answer(struct http_server *srv, struct http_link *l, int status, int err, const char *message,
+                             int both) {
+  char body[256], text[512];
+  const char *reason = status == 408 ? "Request Timeout" : status == 413 ? "Content Too Large" : "Service Unavailable";
+  int bn, tn;
+
+  if (!l->answered) {
+    bn = snprintf(body, sizeof(body), "{\"error\":\"%s\",\"message\":\"%s\"}", cdr_err_code(err), message);
+    tn = snprintf(text, sizeof(text),
+                  "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n"
+                  "X-Content-Type-Options: nosniff\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s",
+                  status, reason, bn, body);
+    if (l->fd >= 0 && tn > 0 && (size_t)tn < sizeof(text))
+      (void)send(l->fd, text, (size_t)tn, MSG_DONTWAIT | MSG_NOSIGNAL);
+    l->answered = 1;
+  }
+  if (l->fd >= 0)
+    (void)shutdown(l->fd, both ? SHUT_RDWR : SHUT_WR);
+  if (both) {
+    l->cut = 1;
+    http_link_uncount(srv, l);
+  }
+}
+
+static void http_link_cut(struct http_server *srv, struct http_link *l, int status, int err, const char *message) {
+  http_link_answer(srv, l, status, err, message, 1);
+}
+
+/* One pass over the connections (srv->lock held). */
+static void http_reap(struct http_server *srv, int64_t now) {
+  char msg[128];
+
+  for (struct http_link *l = srv->links; l != NULL; l = l->next) {
+    if (l->cut || l->phase == HTTP_PHASE_ANSWER)
+      continue;
+    /* (A link answered already is only shut down when overdue.) */
+    if (l->phase == HTTP_PHASE_HEADERS && l->refused != HTTP_ADMITTED) {
+      if (now - l->since_ms > HTTP_REFUSED_GRACE_MS)
+        http_link_cut(srv, l, 503, CDR_ERR_BUSY, http_refusal_message(l->refused));
+    } else if (l->phase == HTTP_PHASE_HEADERS) {
+      if (now - l->since_ms > (int64_t)CDR_HTTP_HEADER_TIMEOUT_S * 1000) {
+        /* A kept-alive connection is closed without a word: a client
+         * that reuses it just then would take a 408 for the answer to
+         * the request it is sending. */
+        snprintf(msg, sizeof(msg), "no complete request headers within %u seconds", CDR_HTTP_HEADER_TIMEOUT_S);
+        l->answered = l->answered || l->kept_alive;
+        http_link_cut(srv, l, 408, CDR_ERR_ARG, msg);
+        srv->counts.header_timeouts++;
+      }
+    } else if (now - l->since_ms >= (int64_t)CDR_HTTP_BODY_WINDOW_S * 1000) {
+      /* The end of a window of the body: enough bytes, or cut. */
+      if (l->body_bytes < (uint64_t)(now - l->since_ms) * CDR_HTTP_BODY_MIN_RATE / 1000) {
+        snprintf(msg, sizeof(msg), "the request body arrives slower than %u bytes a second", CDR_HTTP_BODY_MIN_RATE);
+        http_link_cut(srv, l, 408, CDR_ERR_ARG, msg);
+        srv->counts.body_timeouts++;
+      } else {
+        l->since_ms = now;
+        l->body_bytes = 0;
+      }
+    }
+  }
+  if (now - srv->counts_since_ms >= HTTP_REAPER_LOG_MS) {
+    struct http_reaper_counts *k = &srv->counts;
+    if (k->refused_server + k->refused_address + k->header_timeouts + k->body_timeouts > 0)
+      log_warn("connections in the last %d s: %lu refused (server full), %lu refused (per-address limit), "
+               "%lu idle ones closed to make room, %lu closed for slow headers, %lu for a slow body",
+               HTTP_REAPER_LOG_MS / 1000, k->refused_server, k->refused_address, k->evicted_idle,
+               k->header_timeouts, k->body_timeouts);
+    memset(k, 0, sizeof(*k));
+    srv->counts_since_ms = now;
+  }
+}
+
+static void *http_reaper_main(void *arg) {
+  struct http_server *srv = arg;
+  struct timespec until;
+
+  pthread_mutex_lock(&srv->lock);
+  while (!srv->stopping) {
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_nsec += (long)HTTP_REAPER_PERIOD_MS * 1000000L;
+    until.tv_sec += until.tv_nsec / 1000000000L;
+    until.tv_nsec %= 1000000000L;
+    (void)pthread_cond_timedwait(&srv->wake, &srv->lock, &until);
+    if (!srv->stopping)
+      http_reap(srv, http_now_ms());
+  }
+  pthread_mutex_unlock(&srv->lock);
+  return NULL;
 }
 
 /* ---- MHD callbacks ---- */
@@ -273,10 +659,26 @@ static int http_check_content_length(struct MHD_Connection *conn, size_t max) {
 static enum MHD_Result http_first_call(struct http_conn *c, struct MHD_Connection *conn, const char *method,
                                        const char *url) {
   struct http_server *srv = c->srv;
+  const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  enum http_refusal refused = HTTP_ADMITTED;
   char allow[64] = "";
-  size_t used = 0;
-  int path_known = 0, r;
+  size_t used = 0, declared = 0;
+  int path_known = 0, cut = 0, r;
 
+  c->link = ci != NULL ? ci->socket_context : NULL;
+  if (c->link != NULL) {
+    pthread_mutex_lock(&srv->lock);
+    c->link->phase = HTTP_PHASE_BODY;
+    c->link->since_ms = http_now_ms();
+    c->link->body_bytes = 0;
+    refused = c->link->refused;
+    cut = c->link->cut;
+    pthread_mutex_unlock(&srv->lock);
+  }
+  if (cut)
+    return MHD_NO; /* answered by the reaper, or closed to make room */
+  if (refused != HTTP_ADMITTED)
+    return http_answer_error(c, conn, CDR_ERR_BUSY, 0, http_refusal_message(refused), NULL, 1);
   for (size_t i = 0; i < srv->nroutes; i++) {
     if (strcmp(srv->routes[i].path, url) != 0)
       continue;
@@ -290,13 +692,20 @@ static enum MHD_Result http_first_call(struct http_conn *c, struct MHD_Connectio
       used += (size_t)k;
   }
   if (!path_known)
-    return http_answer_error(c, conn, CDR_ERR_NOT_FOUND, 0, "no such route", NULL);
+    return http_answer_error(c, conn, CDR_ERR_NOT_FOUND, 0, "no such route", NULL, 0);
   if (c->route == NULL)
-    return http_answer_error(c, conn, CDR_ERR_METHOD, 0, "method not allowed on this route", allow);
-  if ((r = http_check_content_length(conn, srv->max_body)) != 0)
+    return http_answer_error(c, conn, CDR_ERR_METHOD, 0, "method not allowed on this route", allow, 0);
+  if ((r = http_content_length(conn, srv->max_body, &declared)) != 0)
     return http_answer_error(c, conn, r, 0,
                              r == CDR_ERR_TOO_LARGE ? "request body larger than the limit" : "invalid Content-Length",
-                             NULL);
+                             NULL, 1);
+  /* A body that cannot fit the budget now is refused before it is sent. */
+  if (declared > 0 && (atomic_load(&srv->body_charged) + declared > srv->body_budget ||
+                       http_body_reserve(c, declared, declared) != 0)) {
+    log_warn("request bodies in flight leave no room for %zu bytes; refusing one", declared);
+    http_body_release(c);
+    return http_answer_error(c, conn, CDR_ERR_BUSY, 0, "the server is busy; retry later", NULL, 1);
+  }
   return MHD_YES;
 }
 
@@ -305,6 +714,7 @@ static enum MHD_Result http_on_access(void *cls, struct MHD_Connection *conn, co
                                       void **con_cls) {
   struct http_server *srv = cls;
   struct http_conn *c = *con_cls;
+  enum MHD_Result ret = MHD_YES;
 
   if (c == NULL) {
     if ((c = calloc(1, sizeof(*c))) == NULL)
@@ -313,23 +723,21 @@ static enum MHD_Result http_on_access(void *cls, struct MHD_Connection *conn, co
     clock_gettime(CLOCK_MONOTONIC, &c->t0);
     http_log_copy(c->method, HTTP_LOG_METHOD_MAX, method);
     http_log_copy(c->path, HTTP_LOG_PATH_MAX, url);
-    cdr_buf_init(&c->body, srv->max_body + 1, 0);
     *con_cls = c;
     return http_first_call(c, conn, method, url);
   }
   if (*upload_data_size != 0) {
-    if (!c->answered)
-      http_body_append(c, upload_data, *upload_data_size);
+    if (!c->answered || c->reject != 0)
+      ret = http_body_append(c, upload_data, *upload_data_size);
     *upload_data_size = 0;
-    return MHD_YES;
+    return ret;
   }
+  if (c->reject != 0 && c->answered)
+    return MHD_NO; /* answered on the socket already: close */
   if (c->answered)
     return MHD_YES;
   if (c->reject != 0)
-    return http_answer_error(c, conn, c->reject, 0,
-                             c->reject == CDR_ERR_TOO_LARGE ? "request body larger than the limit"
-                                                            : "the server is busy; retry later",
-                             NULL);
+    return http_answer_error(c, conn, c->reject, 0, http_reject_message(c->reject), NULL, 1);
   return http_dispatch(c, conn, method, url);
 }
 
@@ -347,6 +755,13 @@ static void http_on_completed(void *cls, struct MHD_Connection *conn, void **con
              toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (not delivered)");
   else
     log_info("%s %s - in=%zu aborted after %lldms", c->method, c->path, c->bytes_in, ms);
+  /* A kept-alive connection now waits for its next request's headers. */
+  http_link_phase(c, HTTP_PHASE_HEADERS);
+  if (c->link != NULL) {
+    pthread_mutex_lock(&c->srv->lock);
+    c->link->kept_alive = 1;
+    pthread_mutex_unlock(&c->srv->lock);
+  }
   http_body_release(c);
   free(c);
   *con_cls = NULL;
@@ -396,6 +811,25 @@ out:
   return r;
 }
 
+/* The lock, and the reaper's condition on the monotonic clock. */
+static int http_sync_init(struct http_server *srv) {
+  pthread_condattr_t ca;
+  int ok;
+
+  if (pthread_condattr_init(&ca) != 0)
+    return CDR_ERR_INTERNAL;
+  ok = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 && pthread_cond_init(&srv->wake, &ca) == 0;
+  pthread_condattr_destroy(&ca);
+  if (!ok)
+    return CDR_ERR_INTERNAL;
+  if (pthread_mutex_init(&srv->lock, NULL) != 0) {
+    pthread_cond_destroy(&srv->wake);
+    return CDR_ERR_INTERNAL;
+  }
+  srv->lock_ready = 1;
+  return 0;
+}
+
 int http_server_start(struct http_server **out, const struct http_server_opts *opts, const struct http_route *routes,
                       size_t nroutes, void *ctx) {
   struct http_server *srv = NULL;
@@ -411,9 +845,12 @@ int http_server_start(struct http_server **out, const struct http_server_opts *o
   srv->routes = routes;
   srv->nroutes = nroutes;
   srv->ctx = ctx;
-  srv->max_body = opts->max_body ? opts->max_body : CDR_MAX_HTTP_BODY;
-  srv->body_budget = srv->max_body * HTTP_BODY_BUDGET;
+  srv->max_body = opts->max_body ? opts->max_body : CDR_MAX_HTTP_REQUEST_BODY;
+  srv->body_budget = (srv->max_body + 1) * CDR_HTTP_BODY_BUDGET;
+  srv->counts_since_ms = http_now_ms();
   atomic_init(&srv->body_charged, 0);
+  if ((r = http_sync_init(srv)) != 0)
+    goto out;
   if ((r = http_resolve(srv, opts->host ? opts->host : "127.0.0.1", opts->port, &ipv6)) != 0)
     goto out;
   if (ipv6)
@@ -423,10 +860,10 @@ int http_server_start(struct http_server **out, const struct http_server_opts *o
       flags, 0, NULL, NULL, &http_on_access, srv, MHD_OPTION_EXTERNAL_LOGGER, &http_mhd_log, srv,
       MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&srv->addr,
       MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)(opts->threads ? opts->threads : HTTP_THREADS_DEFAULT),
-      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTP_CONNECTION_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
-      (unsigned int)HTTP_CONNECTION_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)HTTP_PER_IP_LIMIT,
+      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CDR_HTTP_IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
+      (unsigned int)HTTP_MHD_CONNECTION_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)HTTP_MHD_PER_IP_LIMIT,
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY, MHD_OPTION_NOTIFY_COMPLETED,
-      &http_on_completed, srv, MHD_OPTION_END);
+      &http_on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION, &http_on_connection, srv, MHD_OPTION_END);
   if (srv->daemon == NULL) {
     log_error("cannot start the HTTP server on %s:%u", opts->host ? opts->host : "127.0.0.1", (unsigned)opts->port);
     r = CDR_ERR_IO;
@@ -438,6 +875,11 @@ int http_server_start(struct http_server **out, const struct http_server_opts *o
     goto out;
   }
   srv->port = info->port;
+  if (pthread_create(&srv->reaper, NULL, http_reaper_main, srv) != 0) {
+    r = CDR_ERR_INTERNAL;
+    goto out;
+  }
+  srv->reaper_running = 1;
   *out = srv;
   srv = NULL;
   r = 0;
@@ -451,7 +893,19 @@ uint16_t http_server_port(const struct http_server *s) { return s->port; }
 void http_server_stop(struct http_server *s) {
   if (s == NULL)
     return;
+  if (s->reaper_running) {
+    pthread_mutex_lock(&s->lock);
+    s->stopping = 1;
+    pthread_cond_signal(&s->wake);
+    pthread_mutex_unlock(&s->lock);
+    pthread_join(s->reaper, NULL);
+  }
+  /* Closes every connection: the notifications free their links. */
   if (s->daemon != NULL)
     MHD_stop_daemon(s->daemon);
+  if (s->lock_ready) {
+    pthread_cond_destroy(&s->wake);
+    pthread_mutex_destroy(&s->lock);
+  }
   free(s);
 }

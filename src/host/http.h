@@ -10,6 +10,13 @@
  * Content-Length before any byte is read, and again while reading).
  * Every error body is exactly {"error": "<code>", "message": "<text>"}.
  *
+ * Limits that keep one client from starving the others (values in
+ * common/limits.h, CDR_HTTP_*; PROTOCOL 4.1): connections in all and per
+ * client address (past them: 503 busy, then close), a deadline for a
+ * request's headers and a minimum rate for its body (past them: 408,
+ * then close: slowloris), an idle timeout, and a budget for all bodies
+ * in flight (503 busy).
+ *
  * One log line per request: method, path, status, bytes in and out,
  * duration.  Never a body, header value or query string.
  */
@@ -39,12 +46,25 @@ struct http_request {
 struct http_reply {
   int status;
   json_t *body; /* owned by the reply; the server releases it */
+  /* Or, instead of body: the answer's JSON text, already rendered
+   * (malloc'd, text_len bytes, owned by the reply).  For large answers:
+   * rendering a json_t copies its strings twice more. */
+  char *text;
+  size_t text_len;
   char message[CDR_MAX_ERROR_MSG];
+  void *server_; /* the server's, for http_release_body; NULL elsewhere */
 };
 
 /* Set rep->message from a format and return err, for
  *   return http_reply_fail(rep, CDR_ERR_ARG, "field \"%s\" ...", name); */
 int http_reply_fail(struct http_reply *rep, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Free the request body now, before the handler returns: for a handler
+ * that has parsed the body into its own copies and then waits (for the
+ * enclave), so that a large body is not held twice meanwhile.  rq->body
+ * must not be read afterwards.  No-op for a reply that does not come
+ * from the server (a test calling a handler directly). */
+void http_release_body(struct http_reply *rep);
 
 typedef int (*http_handler_fn)(void *ctx, const struct http_request *rq, struct http_reply *rep);
 
@@ -57,7 +77,7 @@ struct http_route {
 struct http_server_opts {
   const char *host;       /* numeric or resolvable address to bind */
   uint16_t port;          /* 0: ephemeral, see http_server_port() */
-  size_t max_body;        /* 0: CDR_MAX_HTTP_BODY */
+  size_t max_body;        /* 0: CDR_MAX_HTTP_REQUEST_BODY */
   unsigned threads;       /* 0: 4 */
 };
 

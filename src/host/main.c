@@ -3,6 +3,7 @@
  *
  *   cdrd --room ROOM [--listen HOST:PORT] [--enclave PATH] [--ready-file PATH]
  *        [--enclave-vsock CID:PORT | --enclave-unix PATH] [--tsm-root DIR]
+ *        [--user NAME]
  *
  * Opens the room and its CA (the PKCS#11 token; PIN from CDR_HSM_PIN or
  * ROOM/hsm/user-pin), starts cdr-enclave on a socketpair, serves the
@@ -14,6 +15,11 @@
  * every thread (MHD's, the token library's) inherits the mask and the
  * main thread alone takes them with sigtimedwait.  SIGPIPE is ignored:
  * a peer that goes away shows up as EPIPE on that socket only.
+ *
+ * Started as root, cdrd becomes --user NAME (default: the owner of ROOM)
+ * before it opens anything of the room, so the enclave it starts never
+ * has root either, and gives root up for good once the listening socket
+ * is bound (privdrop.h).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -33,6 +39,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "host/http.h"
+#include "host/privdrop.h"
 #include "host/routes.h"
 #include "host/store.h"
 #include "ipc/channel.h"
@@ -48,6 +55,7 @@
 static void usage(FILE *f) {
   fprintf(f, "usage: cdrd --room ROOM [--listen HOST:PORT] [--enclave PATH] [--ready-file PATH]\n"
              "            [--enclave-vsock CID:PORT | --enclave-unix PATH] [--tsm-root DIR]\n"
+             "            [--user NAME]\n"
              "\n"
              "Serve the data room in ROOM over HTTP (docs/PROTOCOL.md).\n"
              "\n"
@@ -62,6 +70,8 @@ static void usage(FILE *f) {
              "                      cdr-enclave --vsock-port PORT; see docs/ATTESTATION.md)\n"
              "  --enclave-unix PATH the same on an AF_UNIX socket (cdr-enclave --listen-unix)\n"
              "  --tsm-root DIR      the started enclave's configfs-tsm directory (tests)\n"
+             "  --user NAME         when started as root: the user to run as (default: the\n"
+             "                      owner of ROOM; a room that root owns keeps cdrd root)\n"
              "  --help              show this text\n"
              "\n"
              "The token PIN comes from CDR_HSM_PIN, or ROOM/hsm/user-pin for the\n"
@@ -245,8 +255,17 @@ static int store_apply(void *ctx, uint8_t op, const char *name, const uint8_t *d
   case IPC_STORE_PUT: return host_store_put(st, name, data, len);
   case IPC_STORE_APPEND: return host_store_append(st, name, data, len);
   case IPC_STORE_DELETE: return host_store_delete(st, name);
+  case IPC_STORE_APPEND_LAZY: return host_store_append_lazy(st, name, data, len);
+  case IPC_STORE_SYNC: return host_store_sync(st, name);
   default: return CDR_ERR_ARG;
   }
+}
+
+/* The enclave's reads of what it stored: only its audit log. */
+static int store_fetch(void *ctx, const char *name, uint64_t offset, uint8_t *buf, size_t max, size_t *got) {
+  if (strcmp(name, "audit") != 0)
+    return CDR_ERR_NOT_FOUND;
+  return host_store_read(ctx, name, offset, buf, max, got);
 }
 
 static int store_read_table(void *ctx, const char *id, uint64_t offset, uint8_t *buf, size_t max, size_t *got) {
@@ -306,11 +325,13 @@ int main(int argc, char **argv) {
                                        {"enclave-vsock", required_argument, NULL, 'V'},
                                        {"enclave-unix", required_argument, NULL, 'U'},
                                        {"tsm-root", required_argument, NULL, 'T'},
+                                       {"user", required_argument, NULL, 'u'},
                                        {"ready-file", required_argument, NULL, 'R'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   const char *room_dir = NULL, *listen_arg = CDRD_DEFAULT_LISTEN, *enclave_arg = NULL, *ready_file = NULL;
-  const char *tsm_root = NULL;
+  const char *tsm_root = NULL, *user_arg = NULL;
+  struct privdrop priv;
   struct ipc_channel_addr connect_addr;
   struct enclave_link_opts lopts;
   int connect_set = 0;
@@ -353,6 +374,7 @@ int main(int argc, char **argv) {
       }
       break;
     case 'T': tsm_root = optarg; break;
+    case 'u': user_arg = optarg; break;
     case 'R': ready_file = optarg; break;
     case 'h': usage(stdout); return 0;
     default: usage(stderr); return 2;
@@ -388,8 +410,13 @@ int main(int argc, char **argv) {
     goto out;
   }
 
+  /* Root goes before anything of the room is opened (privdrop.h). */
+  if ((r = privdrop_plan(&priv, user_arg, room_dir)) != 0 || (r = privdrop_begin(&priv)) != 0)
+    goto out;
   if ((r = cdr_room_open(room_dir, &room)) != 0) {
     log_error("cannot open the room %s: %s", room_dir, cdr_err_describe(r));
+    if (priv.active)
+      log_error("cdrd runs as user %s: the room folder and everything in it must be that user's", priv.name);
     goto out;
   }
   if ((r = cdr_hex_decode(room_id, sizeof(room_id), room->room_id)) != 0 ||
@@ -426,7 +453,7 @@ int main(int argc, char **argv) {
     goto out;
   if ((r = store_sealed_identity(store, enclave_link_identity(link))) != 0)
     goto out;
-  enclave_link_set_store(link, store_apply, store);
+  enclave_link_set_store(link, store_apply, store_fetch, store);
   if ((r = load_enclave_state(link, store)) != 0) {
     log_error("the enclave could not load the room's sealed state");
     goto out;
@@ -446,7 +473,8 @@ int main(int argc, char **argv) {
   hopts.host = host;
   hopts.port = port;
   routes = host_routes(&nroutes);
-  if ((r = http_server_start(&srv, &hopts, routes, nroutes, hctx)) != 0)
+  if ((r = privdrop_before_listen(&priv, port)) != 0 ||
+      (r = http_server_start(&srv, &hopts, routes, nroutes, hctx)) != 0 || (r = privdrop_finish(&priv)) != 0)
     goto out;
 
   r = snprintf(url, sizeof(url), strchr(host, ':') ? "http://[%s]:%u" : "http://%s:%u", host,

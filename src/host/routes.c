@@ -9,6 +9,11 @@
  * A request that fails the checks never reaches the enclave, and the
  * answer names the field that was wrong.
  *
+ * Memory: a request body is released as soon as it is parsed, and the
+ * answer to /v1/request (up to a 64 MiB ciphertext) is rendered straight
+ * into its JSON text: the host holds the enclave's reply and one base64
+ * copy of it, not the three more that a json_t and json_dumps would make.
+ *
  * The host is untrusted by design: nothing here is secret except the
  * enrollment MAC in transit.  Enrollment is serialised by one mutex so
  * that the PKCS#11 token signs one certificate at a time; enclave calls
@@ -17,7 +22,9 @@
 #include "routes.h"
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,10 +48,13 @@ struct host_ctx {
 
 /* ---- request parsing: every failure names the field ---- */
 
-/* The body as a JSON object (*out is a new reference). */
+/* The body as a JSON object (*out is a new reference).  The body itself
+ * is released: every field is read from the object. */
 static int req_object(const struct http_request *rq, json_t **out, struct http_reply *rep) {
   json_error_t e;
   json_t *j = json_loadb((const char *)rq->body, rq->body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &e);
+
+  http_release_body(rep);
 
   /* The parser's text may quote the body; only its position goes back. */
   if (j == NULL)
@@ -387,6 +397,48 @@ out:
 
 /* ---- POST /v1/request ---- */
 
+/* Render the answer to /v1/request into rep->text (PROTOCOL 4.7):
+ *   {"session_id":"<b64>","seq":n,"status":"ok"|"failed","ciphertext":"<b64>"}
+ * and for a failure also "error":"request_failed" and a fixed message
+ * (the reason is sealed in the ciphertext; the host cannot read it).
+ * Every string but the base64 ones is a constant, so nothing needs
+ * escaping. */
+static int reply_response_text(struct http_reply *rep, const struct cdr_response_env *resp) {
+  static const char failed_tail[] = ",\"error\":\"request_failed\",\"message\":\"the enclave refused the request; "
+                                    "the reason is sealed in the ciphertext\"";
+  char sid[((CDR_SESSION_ID_LEN + 2) / 3) * 4 + 1], head[256];
+  size_t ct64, cap, n;
+  int k;
+
+  if (resp->seq > (uint64_t)INT64_MAX || resp->ct_len > (size_t)INT32_MAX / 4 * 3 - 3)
+    return reply_build_failed(rep, CDR_ERR_INTERNAL);
+  (void)EVP_EncodeBlock((unsigned char *)sid, resp->session_id, CDR_SESSION_ID_LEN);
+  k = snprintf(head, sizeof(head), "{\"session_id\":\"%s\",\"seq\":%llu,\"status\":\"%s\",\"ciphertext\":\"", sid,
+               (unsigned long long)resp->seq, resp->status == CDR_STATUS_OK ? "ok" : "failed");
+  if (k < 0 || (size_t)k >= sizeof(head))
+    return reply_build_failed(rep, CDR_ERR_INTERNAL);
+  ct64 = (resp->ct_len + 2) / 3 * 4;
+  cap = (size_t)k + ct64 + sizeof(failed_tail) + 3;
+  if ((rep->text = malloc(cap)) == NULL)
+    return reply_build_failed(rep, CDR_ERR_NOMEM);
+  memcpy(rep->text, head, (size_t)k);
+  n = (size_t)k;
+  if (EVP_EncodeBlock((unsigned char *)rep->text + n, resp->ct, (int)resp->ct_len) != (int)ct64) {
+    free(rep->text);
+    rep->text = NULL;
+    return reply_build_failed(rep, CDR_ERR_INTERNAL);
+  }
+  n += ct64;
+  rep->text[n++] = '"';
+  if (resp->status != CDR_STATUS_OK) {
+    memcpy(rep->text + n, failed_tail, sizeof(failed_tail) - 1);
+    n += sizeof(failed_tail) - 1;
+  }
+  rep->text[n++] = '}';
+  rep->text_len = n;
+  return 0;
+}
+
 static int route_request(void *ctx, const struct http_request *rq, struct http_reply *rep) {
   struct host_ctx *h = ctx;
   struct cdr_request_env e;
@@ -402,7 +454,7 @@ static int route_request(void *ctx, const struct http_request *rq, struct http_r
   if ((r = req_object(rq, &req, rep)) != 0 ||
       (r = field_b64_exact(req, "session_id", e.session_id, sizeof(e.session_id), rep)) != 0 ||
       (r = field_u64(req, "seq", &e.seq, rep)) != 0 || (r = field_u64(req, "timestamp", &e.timestamp, rep)) != 0 ||
-      (r = field_b64(req, "ciphertext", CDR_MAX_CIPHERTEXT, &ct, &e.ct_len, rep)) != 0 ||
+      (r = field_b64(req, "ciphertext", CDR_MAX_REQUEST_CIPHERTEXT, &ct, &e.ct_len, rep)) != 0 ||
       (r = field_b64(req, "signature", CDR_MAX_SIGNATURE, &sig, &e.sig_len, rep)) != 0)
     goto out;
   e.ct = ct;
@@ -419,27 +471,10 @@ static int route_request(void *ctx, const struct http_request *rq, struct http_r
   }
   free(ct);
   ct = NULL;
-  if ((rep->body = json_object()) == NULL) {
-    r = reply_build_failed(rep, CDR_ERR_NOMEM);
+  if ((r = reply_response_text(rep, &resp)) != 0)
     goto out;
-  }
-  if ((r = reply_set_b64(rep->body, "session_id", resp.session_id, sizeof(resp.session_id))) != 0 ||
-      (r = reply_set_int(rep->body, "seq", resp.seq)) != 0 ||
-      (r = reply_set_str(rep->body, "status", resp.status == CDR_STATUS_OK ? "ok" : "failed")) != 0 ||
-      (r = reply_set_b64(rep->body, "ciphertext", resp.ct, resp.ct_len)) != 0) {
-    r = reply_build_failed(rep, r);
-    goto out;
-  }
-  if (resp.status != CDR_STATUS_OK) {
-    /* The reason is sealed in the ciphertext; the host cannot read it. */
-    if ((r = reply_set_str(rep->body, "error", cdr_err_code(CDR_ERR_REQUEST_FAILED))) != 0 ||
-        (r = reply_set_str(rep->body, "message", "the enclave refused the request; the reason is sealed in the "
-                                                 "ciphertext")) != 0) {
-      r = reply_build_failed(rep, r);
-      goto out;
-    }
+  if (resp.status != CDR_STATUS_OK)
     rep->status = cdr_err_http_status(CDR_ERR_REQUEST_FAILED);
-  }
 out:
   free(ct);
   free(sig);

@@ -39,7 +39,7 @@ static int is_table_id(const char *s) {
 int host_store_name_ok(const char *name) {
   if (name == NULL)
     return 0;
-  if (strcmp(name, "manifest") == 0 || strcmp(name, "identity") == 0)
+  if (strcmp(name, "manifest") == 0 || strcmp(name, "identity") == 0 || strcmp(name, "audit") == 0)
     return 1;
   return strncmp(name, TABLE_PREFIX, strlen(TABLE_PREFIX)) == 0 && is_table_id(name + strlen(TABLE_PREFIX));
 }
@@ -127,7 +127,7 @@ int host_store_put(struct host_store *st, const char *name, const void *data, si
   return r;
 }
 
-int host_store_append(struct host_store *st, const char *name, const void *data, size_t len) {
+static int append(struct host_store *st, const char *name, const void *data, size_t len, int durable) {
   char file[64];
   int dirfd, fd, r;
   struct stat sb;
@@ -138,11 +138,33 @@ int host_store_append(struct host_store *st, const char *name, const void *data,
   if (fd < 0)
     return CDR_ERR_IO;
   r = cdr_write_full(fd, data, len);
-  if (r == 0 && fdatasync(fd) != 0)
+  if (r == 0 && durable && fdatasync(fd) != 0)
     r = CDR_ERR_IO;
   if (close(fd) != 0 && r == 0)
     r = CDR_ERR_IO;
   if (r == 0 && created && fsync(dirfd) != 0)
+    r = CDR_ERR_IO;
+  return r;
+}
+
+int host_store_append(struct host_store *st, const char *name, const void *data, size_t len) {
+  return append(st, name, data, len, 1);
+}
+
+int host_store_append_lazy(struct host_store *st, const char *name, const void *data, size_t len) {
+  return append(st, name, data, len, 0);
+}
+
+int host_store_sync(struct host_store *st, const char *name) {
+  char file[64];
+  int dirfd, fd, r;
+  if ((r = locate(st, name, &dirfd, file)) != 0)
+    return r;
+  fd = openat(dirfd, file, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    return errno == ENOENT ? 0 : CDR_ERR_IO; /* nothing appended yet */
+  r = fdatasync(fd) == 0 ? 0 : CDR_ERR_IO;
+  if (close(fd) != 0 && r == 0)
     r = CDR_ERR_IO;
   return r;
 }

@@ -4,10 +4,12 @@
  *
  * The host cannot read what it stores; its job is durability and order.
  * Object names come from the enclave and are checked here: only
- * "identity" (file identity.sealed), "manifest" (manifest.sealed) and
+ * "identity" (file identity.sealed), "manifest" (manifest.sealed), "audit"
+ * (audit.sealed: the enclave's log of sealed records) and
  * "tables/<32 lower-case hex>" (tables/<id>.sealed) exist, so no name can
- * reach outside the store.  Every operation is durable when it returns: data fsync'd, and
- * for creations, renames and deletions the directory fsync'd too.
+ * reach outside the store.  Every operation but host_store_append_lazy
+ * is durable when it returns: data fsync'd, and for creations, renames
+ * and deletions the directory fsync'd too.
  */
 #ifndef CDR_HOST_STORE_H
 #define CDR_HOST_STORE_H
@@ -31,6 +33,12 @@ int host_store_name_ok(const char *name);
 int host_store_put(struct host_store *st, const char *name, const void *data, size_t len) CDR_WUR;
 /* Append to the object, creating it if absent; fsync'd. */
 int host_store_append(struct host_store *st, const char *name, const void *data, size_t len) CDR_WUR;
+/* Append without waiting for the disk: the bytes are in the file (a
+ * crash of either process keeps them; a power loss may not) until
+ * host_store_sync.  A creation is durable (directory fsync'd). */
+int host_store_append_lazy(struct host_store *st, const char *name, const void *data, size_t len) CDR_WUR;
+/* fdatasync the object: every earlier lazy append is durable. */
+int host_store_sync(struct host_store *st, const char *name) CDR_WUR;
 /* Remove the object; absent is not an error. */
 int host_store_delete(struct host_store *st, const char *name) CDR_WUR;
 /* Read up to max bytes of the object starting at offset into buf;

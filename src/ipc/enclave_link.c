@@ -75,6 +75,7 @@ struct enclave_link {
   atomic_int alive;
   struct enclave_identity id;
   enclave_store_fn store_fn; /* storage operations the enclave asks for */
+  enclave_fetch_fn fetch_fn; /* reads of stored objects it asks for */
   void *store_ctx;
 };
 
@@ -154,6 +155,35 @@ static int link_apply_store(struct enclave_link *l, struct cdr_buf *in) {
   return r;
 }
 
+/* Answer an IPC_FETCH with IPC_FETCHED.  Non-zero only if the frame is
+ * malformed or the answer cannot be sent (the link is then dead). */
+static int link_apply_fetch(struct enclave_link *l, struct cdr_buf *in) {
+  struct cdr_buf out;
+  char name[64];
+  uint64_t offset;
+  uint32_t max;
+  uint8_t *data = NULL;
+  size_t got = 0;
+  int r, found = 1;
+  if ((r = ipc_get_fetch(in, name, &offset, &max)) != 0)
+    return r;
+  if ((data = malloc(max)) == NULL)
+    return CDR_ERR_NOMEM;
+  int fr = l->fetch_fn ? l->fetch_fn(l->store_ctx, name, offset, data, max, &got) : CDR_ERR_NOT_FOUND;
+  if (fr != 0) {
+    if (fr != CDR_ERR_NOT_FOUND)
+      log_error("reading %s for the enclave failed: %s", name, cdr_err_describe(fr));
+    found = 0;
+    got = 0;
+  }
+  cdr_buf_init(&out, (size_t)max + 64, 0);
+  if ((r = cdr_buf_put_u8(&out, (uint8_t)found)) == 0 && (r = cdr_buf_put_lp(&out, data, got)) == 0)
+    r = ipc_frame_write(l->fd, IPC_FETCHED, &out);
+  cdr_buf_free(&out);
+  free(data);
+  return r;
+}
+
 static int link_exchange_locked(struct enclave_link *l, uint32_t type, const struct cdr_buf *payload,
                                 uint32_t expect, struct cdr_buf *reply, char **errmsg) {
   uint32_t got = 0;
@@ -170,14 +200,15 @@ static int link_exchange_locked(struct enclave_link *l, uint32_t type, const str
     link_mark_dead(l, r == CDR_ERR_TOO_LARGE ? "reply frame larger than the cap" : "cannot read a reply frame");
     return CDR_ERR_INTERNAL;
   }
-  /* Storage rounds: the enclave asks for durable writes before it answers. */
-  while (got == IPC_STORE) {
-    if ((r = link_apply_store(l, reply)) != 0) {
-      link_mark_dead(l, "malformed IPC_STORE");
+  /* Storage rounds: the enclave asks for durable writes, or reads of
+   * what it stored, before it answers. */
+  while (got == IPC_STORE || got == IPC_FETCH) {
+    if ((r = got == IPC_STORE ? link_apply_store(l, reply) : link_apply_fetch(l, reply)) != 0) {
+      link_mark_dead(l, got == IPC_STORE ? "malformed IPC_STORE" : "malformed IPC_FETCH");
       return CDR_ERR_INTERNAL;
     }
     if ((r = ipc_frame_read(l->fd, &got, reply, CDR_IPC_MAX_FRAME)) != 0) {
-      link_mark_dead(l, "cannot read a reply frame after IPC_STORED");
+      link_mark_dead(l, "cannot read a reply frame after a storage round");
       return CDR_ERR_INTERNAL;
     }
   }
@@ -666,9 +697,10 @@ out:
 
 /* ---- storage and state loading ---- */
 
-void enclave_link_set_store(struct enclave_link *l, enclave_store_fn fn, void *ctx) {
+void enclave_link_set_store(struct enclave_link *l, enclave_store_fn fn, enclave_fetch_fn fetch, void *ctx) {
   pthread_mutex_lock(&l->lock);
   l->store_fn = fn;
+  l->fetch_fn = fetch;
   l->store_ctx = ctx;
   pthread_mutex_unlock(&l->lock);
 }
@@ -799,7 +831,7 @@ int enclave_set_crl(struct enclave_link *l, const uint8_t *der, size_t len, uint
   struct cdr_buf payload, reply;
   int r;
   cdr_buf_init(&payload, CDR_IPC_MAX_FRAME, 0);
-  cdr_buf_init(&reply, 1024, 0);
+  cdr_buf_init(&reply, CDR_IPC_MAX_FRAME, 0); /* storage rounds may come first */
   if ((r = cdr_buf_put_lp(&payload, der, len)) == 0) {
     pthread_mutex_lock(&l->lock);
     r = link_exchange_locked(l, IPC_CRL, &payload, IPC_CRL_OK, &reply, errmsg);

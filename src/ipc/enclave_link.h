@@ -81,8 +81,13 @@ const struct enclave_identity *enclave_link_identity(struct enclave_link *l);
 typedef int (*enclave_store_fn)(void *ctx, uint8_t op, const char *name, const uint8_t *data, size_t len);
 typedef int (*enclave_read_fn)(void *ctx, const char *table_id, uint64_t offset, uint8_t *buf, size_t max,
                                size_t *got);
-/* Set before the first request that may store (before enclave_load_state). */
-void enclave_link_set_store(struct enclave_link *l, enclave_store_fn fn, void *ctx);
+/* Read up to max bytes of a stored object from offset (IPC_FETCH); *got
+ * 0 at the end; CDR_ERR_NOT_FOUND if there is no such object.  The
+ * implementation decides which names the enclave may read. */
+typedef int (*enclave_fetch_fn)(void *ctx, const char *name, uint64_t offset, uint8_t *buf, size_t max, size_t *got);
+/* Set before the first request that may store (before enclave_load_state);
+ * fetch may be NULL (every IPC_FETCH then finds nothing). */
+void enclave_link_set_store(struct enclave_link *l, enclave_store_fn fn, enclave_fetch_fn fetch, void *ctx);
 
 /* Hand the enclave its sealed state: the manifest (NULL/0 if none), then
  * every table file it asks for, streamed through `read`.  Tables the

@@ -29,9 +29,19 @@
  *
  * Storage (docs/design/persistence.md).  While handling IPC_REQUEST the
  * enclave may, before its IPC_RESPONSE, send any number of
- *   IPC_STORE        u32 nops {u8 op lp(name) lp(data)}*   (op: 1 put, 2 append, 3 delete)
- * each answered by the host, after every operation is durable, with
+ *   IPC_STORE        u32 nops {u8 op lp(name) lp(data)}*
+ *                    (op: 1 put, 2 append, 3 delete: durable when answered;
+ *                     4 append written but not yet synced, 5 sync: make
+ *                     every earlier op-4 append to name durable; data empty)
+ * each answered by the host, after every operation is done, with
  *   IPC_STORED       u8 ok lp(message)                     (ok: 1 done, 0 failed)
+ * and any number of reads of what the host stores (only "audit": the
+ * enclave re-reads its audit log at start and to answer readers)
+ *   IPC_FETCH        lp(name) u64 offset u32 max      (max <= IPC_FETCH_MAX)
+ * each answered by
+ *   IPC_FETCHED      u8 found lp(bytes)   (at most max bytes from offset;
+ *                                          fewer only at the end; found 0:
+ *                                          no such object, bytes empty)
  * At start, after IPC_INIT, the host sends
  *   IPC_LOAD         lp(sealed manifest, empty if none)
  * answered by
@@ -75,8 +85,13 @@ enum ipc_msg_type {
   IPC_LOAD_DONE = 16,
   IPC_CRL = 17,
   IPC_CRL_OK = 18,
-  IPC_MSG_MAX = 18
+  IPC_FETCH = 19,
+  IPC_FETCHED = 20,
+  IPC_MSG_MAX = 20
 };
+
+/* The most bytes one IPC_FETCH may ask for (fits a frame with room). */
+#define IPC_FETCH_MAX (4u * 1024u * 1024u)
 
 const char *ipc_msg_name(uint32_t type);
 

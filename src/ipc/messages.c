@@ -124,9 +124,9 @@ int ipc_get_store_item(struct cdr_buf *b, struct ipc_store_item *it) {
       (r = cdr_buf_get_lp(b, &name, &name_len, sizeof(it->namebuf) - 1)) != 0 ||
       (r = cdr_buf_get_lp(b, &it->data, &it->len, CDR_IPC_MAX_FRAME)) != 0)
     return r;
-  if (it->op < IPC_STORE_PUT || it->op > IPC_STORE_DELETE || memchr(name, 0, name_len) != NULL)
+  if (it->op < IPC_STORE_PUT || it->op > IPC_STORE_SYNC || memchr(name, 0, name_len) != NULL)
     return CDR_ERR_TRUNCATED;
-  if (it->op == IPC_STORE_DELETE && it->len != 0)
+  if ((it->op == IPC_STORE_DELETE || it->op == IPC_STORE_SYNC) && it->len != 0)
     return CDR_ERR_TRUNCATED;
   memcpy(it->namebuf, name, name_len);
   it->namebuf[name_len] = '\0';
@@ -157,5 +157,27 @@ int ipc_get_status(struct cdr_buf *b, int *ok, char **message) {
     return r;
   }
   *ok = v;
+  return 0;
+}
+
+int ipc_put_fetch(struct cdr_buf *b, const char *name, uint64_t offset, uint32_t max) {
+  int r;
+  if ((r = cdr_buf_put_lpstr(b, name)) != 0 || (r = cdr_buf_put_u64(b, offset)) != 0 ||
+      (r = cdr_buf_put_u32(b, max)) != 0)
+    return r;
+  return 0;
+}
+
+int ipc_get_fetch(struct cdr_buf *b, char name[64], uint64_t *offset, uint32_t *max) {
+  const uint8_t *n;
+  size_t len;
+  int r;
+  if ((r = cdr_buf_get_lp(b, &n, &len, 63)) != 0 || (r = cdr_buf_get_u64(b, offset)) != 0 ||
+      (r = cdr_buf_get_u32(b, max)) != 0 || (r = cdr_buf_expect_end(b)) != 0)
+    return r;
+  if (len == 0 || memchr(n, 0, len) != NULL || *max == 0 || *max > IPC_FETCH_MAX)
+    return CDR_ERR_TRUNCATED;
+  memcpy(name, n, len);
+  name[len] = '\0';
   return 0;
 }

@@ -20,7 +20,13 @@ int ipc_get_request(struct cdr_buf *b, struct cdr_request_env *e) CDR_WUR;
 int ipc_put_response(struct cdr_buf *b, const struct cdr_response_env *e) CDR_WUR;
 int ipc_get_response(struct cdr_buf *b, struct cdr_response_env *e) CDR_WUR;
 /* Storage operations (ipc.h).  A decoded op borrows from the buffer. */
-enum ipc_store_op { IPC_STORE_PUT = 1, IPC_STORE_APPEND = 2, IPC_STORE_DELETE = 3 };
+enum ipc_store_op {
+  IPC_STORE_PUT = 1,
+  IPC_STORE_APPEND = 2,
+  IPC_STORE_DELETE = 3,
+  IPC_STORE_APPEND_LAZY = 4, /* written (survives a crash of either process), synced later */
+  IPC_STORE_SYNC = 5         /* make the object's lazy appends durable */
+};
 struct ipc_store_item {
   uint8_t op;
   const char *name; /* NUL-terminated copy in `namebuf` */
@@ -36,6 +42,11 @@ int ipc_put_store_item(struct cdr_buf *b, uint8_t op, const char *name, const vo
 int ipc_put_status(struct cdr_buf *b, int ok, const char *message) CDR_WUR;
 /* *message is malloc'd (may be empty). */
 int ipc_get_status(struct cdr_buf *b, int *ok, char **message) CDR_WUR;
+
+/* IPC_FETCH: lp(name) u64 offset u32 max; the name is copied NUL-
+ * terminated into name[64]. */
+int ipc_put_fetch(struct cdr_buf *b, const char *name, uint64_t offset, uint32_t max) CDR_WUR;
+int ipc_get_fetch(struct cdr_buf *b, char name[64], uint64_t *offset, uint32_t *max) CDR_WUR;
 
 int ipc_put_error(struct cdr_buf *b, int err, const char *message) CDR_WUR;
 /* *err is a valid cdr_err (unknown indexes become CDR_ERR_INTERNAL);

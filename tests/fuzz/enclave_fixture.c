@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/limits.h"
+#include "crypto/crypto.h"
 #include "enclave/session.h"
 #include "enclave/wipe_alloc.h"
 #include "fuzzlib.h"
@@ -60,6 +61,8 @@ static void inject_session(struct enclave *e, uint8_t id_byte, EVP_PKEY *key, co
   fuzz_fill(s->id, sizeof(s->id), id_byte);
   FUZZ_CHECK(EVP_PKEY_up_ref(key) == 1);
   s->user_key = key;
+  FUZZ_CHECK(cdr_pubkey_to_der(key, &s->user_spki, &s->user_spki_len) == 0);
+  FUZZ_CHECK(cdr_sha256(s->key_fp, s->user_spki, s->user_spki_len) == 0);
   snprintf(s->name, sizeof(s->name), "%s", name);
   s->role = role;
   memcpy(s->cert_fp, fp, 32);
@@ -88,14 +91,18 @@ void fx_enclave_ready(struct enclave *e) {
   dispatch_ok(e, IPC_INIT, &in, IPC_INIT_OK);
   FUZZ_CHECK(cdr_buf_put_lp(&in, NULL, 0) == 0);
   dispatch_ok(e, IPC_LOAD, &in, IPC_LOAD_WANT);
+  /* Loading ends by reading the (empty) audit log and logging the start. */
+  struct fx_storage st;
+  fx_storage_start(e, &st);
   dispatch_ok(e, IPC_LOAD_DONE, &in, IPC_LOAD_ACK);
+  fx_storage_stop(e, &st);
   FUZZ_CHECK(e->state == ENCLAVE_STATE_READY);
   inject_session(e, FUZZ_BYTE_PROVIDER_SESSION, k->provider_key, "prov@fuzz.example", CDR_ROLE_PROVIDER,
                  k->provider_fp);
   inject_session(e, FUZZ_BYTE_ANALYST_SESSION, k->analyst_key, "ana@fuzz.example", CDR_ROLE_ANALYST, k->analyst_fp);
 }
 
-/* ---- a host that stores everything ---- */
+/* ---- a host that stores everything (and gives nothing back) ---- */
 
 static void *storage_main(void *arg) {
   struct fx_storage *s = arg;
@@ -104,8 +111,14 @@ static void *storage_main(void *arg) {
   cdr_buf_init(&in, CDR_IPC_MAX_FRAME, 0);
   cdr_buf_init(&out, 4096, 0);
   while (ipc_frame_read(s->fd, &type, &in, CDR_IPC_MAX_FRAME) == 0) {
-    FUZZ_CHECK(type == IPC_STORE);
+    FUZZ_CHECK(type == IPC_STORE || type == IPC_FETCH);
     cdr_buf_free(&out);
+    if (type == IPC_FETCH) { /* nothing was kept: found 0, no bytes */
+      FUZZ_CHECK(cdr_buf_put_u8(&out, 0) == 0 && cdr_buf_put_lp(&out, NULL, 0) == 0);
+      if (ipc_frame_write(s->fd, IPC_FETCHED, &out) != 0)
+        break;
+      continue;
+    }
     FUZZ_CHECK(ipc_put_status(&out, 1, "") == 0);
     if (ipc_frame_write(s->fd, IPC_STORED, &out) != 0)
       break;

@@ -148,6 +148,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   snprintf(other.name, sizeof(other.name), "%s", who.name);
   other.role = sel == 4 ? CDR_ROLE_NONE : who.role;
   other.user_key = k->share_key;
+  memcpy(other.key_fp, who.key_fp, sizeof(other.key_fp));
   other.expires_at = fuzz_now() + FUZZ_SESSION_LIFETIME;
   other.last_seq = 1;
   const struct session *s = sel == FUZZ_WHO_PROVIDER ? provider : sel == FUZZ_WHO_ANALYST ? analyst : &other;

@@ -43,8 +43,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# sanitizer_reports: print every sanitizer report of this test's processes;
-# succeeds if there is none.
+# sanitizer_reports: print every sanitizer report of this test's processes,
+# and every enclave the seccomp filter killed; succeeds if there is none.
 sanitizer_reports() {
   local f found=0
   for f in "$T"/sanitizer.*; do
@@ -58,6 +58,12 @@ sanitizer_reports() {
       found=1
       echo "sanitizer report in $f:"
       grep -E -A30 '^==[0-9]+==ERROR: |: runtime error: ' "$f" | head -60 | sed 's/^/    /'
+    fi
+    # SIGSYS: the enclave made a call its seccomp filter forbids.
+    if grep -q "killed by signal 31" "$f"; then
+      found=1
+      echo "the enclave was killed by its seccomp filter (SIGSYS) in $f:"
+      grep "killed by signal 31" "$f" | sed 's/^/    /'
     fi
   done
   [ "$found" -eq 0 ]

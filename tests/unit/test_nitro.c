@@ -13,6 +13,9 @@
  *     the checks after the chain (PCR0, user_data, debug) and every
  *     structural rule can be broken one at a time.
  *
+ * PCR expectations (cdr_verify_hw, hwexpect.c) are checked on the real
+ * document, and on one of ours whose PCRs have a gap.
+ *
  * CDR_SOURCE_DIR locates the data (ctest sets it).
  */
 #include <cbor.h>
@@ -315,6 +318,92 @@ static void test_real_document_tampered(void) {
     }
     free(bad);
   }
+  free(doc);
+}
+
+/* PCR expectations on the real document, which cdr_verify_hw checks once
+ * the document verified. */
+static void test_real_document_pcrs(void) {
+  size_t len;
+  uint8_t *doc = load_data("attestation-2024-05-07.cbor", &len);
+  struct cdr_hw_policy pol = policy_at(PINNED_AT);
+  struct cdr_hw_report rep;
+  struct cdr_hw_expect ex;
+  char spec[128], z[97];
+  int r;
+
+  memset(&ex, 0, sizeof(ex));
+  memset(z, '0', 96);
+  z[96] = '\0';
+  snprintf(spec, sizeof(spec), "0=%s", PCR0_HEX);
+  CHECK_RC(cdr_hw_expect_add(&ex, CDR_HW_REG_PCR, spec), 0);
+  snprintf(spec, sizeof(spec), "1=%s", PCR1_HEX);
+  CHECK_RC(cdr_hw_expect_add(&ex, CDR_HW_REG_PCR, spec), 0);
+  snprintf(spec, sizeof(spec), "2=%s", PCR2_HEX);
+  CHECK_RC(cdr_hw_expect_add(&ex, CDR_HW_REG_PCR, spec), 0);
+  snprintf(spec, sizeof(spec), "4=%s", PCR4_HEX);
+  CHECK_RC(cdr_hw_expect_add(&ex, CDR_HW_REG_PCR, spec), 0);
+  snprintf(spec, sizeof(spec), "15=%s", z); /* carried, all zero */
+  CHECK_RC(cdr_hw_expect_add(&ex, CDR_HW_REG_PCR, spec), 0);
+  pol.expect_regs = &ex;
+
+  /* The true values pass, each recorded. */
+  CHECK_RC(cdr_verify_hw(CDR_HW_NITRO, doc, len, &pol, &rep), 0);
+  CHECK(all_checks_ok(&rep));
+  CHECK(rep.pcr_present == 0xffffu);
+  CHECK(rep.nchecks >= 5 && strcmp(rep.checks[rep.nchecks - 5].detail, "PCR0 equals the expected value") == 0);
+  CHECK_STR(rep.checks[rep.nchecks - 1].name, "expected register");
+  CHECK_STR(rep.checks[rep.nchecks - 1].detail, "PCR15 equals the expected value");
+
+  /* One byte of PCR1 differs: a measurement mismatch naming PCR1. */
+  ex.reg[1].value[20] ^= 0x01;
+  r = cdr_verify_hw(CDR_HW_NITRO, doc, len, &pol, &rep);
+  CHECK_RC(r, CDR_ERR_ATTEST_MEASUREMENT);
+  CHECK_STR(cdr_err_code(r), "attestation_measurement_mismatch");
+  CHECK(!all_checks_ok(&rep) && rep.checks[rep.nchecks - 1].ok == 0);
+  CHECK_CONTAINS(rep.checks[rep.nchecks - 1].detail, "PCR1 differs: expected ");
+  snprintf(spec, sizeof(spec), ", got %s", PCR1_HEX);
+  CHECK_CONTAINS(rep.checks[rep.nchecks - 1].detail, spec);
+  ex.reg[1].value[20] ^= 0x01;
+
+  /* PCR16 and beyond are not in this document (16 PCRs): refused. */
+  snprintf(spec, sizeof(spec), "16=%s", z);
+  CHECK_RC(cdr_hw_expect_add(&ex, CDR_HW_REG_PCR, spec), 0);
+  CHECK_RC(cdr_verify_hw(CDR_HW_NITRO, doc, len, &pol, &rep), CDR_ERR_ATTEST_MEASUREMENT);
+  CHECK_CONTAINS(rep.checks[rep.nchecks - 1].detail, "PCR16 expected, but the document does not carry it");
+  ex.n--;
+  /* An RTMR is no Nitro register. */
+  snprintf(spec, sizeof(spec), "0=%s", z);
+  CHECK_RC(cdr_hw_expect_add(&ex, CDR_HW_REG_RTMR, spec), 0);
+  CHECK_RC(cdr_verify_hw(CDR_HW_NITRO, doc, len, &pol, &rep), CDR_ERR_ATTEST_MEASUREMENT);
+  CHECK_CONTAINS(rep.checks[rep.nchecks - 1].detail, "RTMR0 expected, but AWS Nitro evidence has no RTMRs");
+  ex.n--;
+
+  /* Every PCR expected, in order: all 16 compared, room for every check. */
+  memset(&ex, 0, sizeof(ex));
+  for (unsigned i = 0; i < 16; i++) {
+    char hex[97];
+    cdr_hex_encode(hex, rep.pcr[i], 48);
+    snprintf(spec, sizeof(spec), "%u=%s", i, hex);
+    CHECK_RC(cdr_hw_expect_add(&ex, CDR_HW_REG_PCR, spec), 0);
+  }
+  CHECK(ex.n == 16);
+  CHECK_RC(cdr_verify_hw(CDR_HW_NITRO, doc, len, &pol, &rep), 0);
+  CHECK(all_checks_ok(&rep));
+  CHECK(rep.nchecks <= CDR_HW_MAX_CHECKS);
+  CHECK_STR(rep.checks[rep.nchecks - 1].detail, "PCR15 equals the expected value");
+
+  /* Expectations are compared only on a verified document: at the real
+   * current time the leaf has expired, and that is the answer. */
+  ex.reg[3].value[0] ^= 0x01;
+  pol.at = cdr_now();
+  CHECK_RC(cdr_verify_hw(CDR_HW_NITRO, doc, len, &pol, &rep), CDR_ERR_ATTEST_CERT_TIME);
+  pol.at = PINNED_AT;
+  CHECK_RC(cdr_verify_hw(CDR_HW_NITRO, doc, len, &pol, &rep), CDR_ERR_ATTEST_MEASUREMENT);
+  CHECK_CONTAINS(rep.checks[rep.nchecks - 1].detail, "PCR3 differs");
+
+  /* The verifier alone refuses a policy with expectations. */
+  CHECK_RC(cdr_verify_nitro(doc, len, &pol, &rep), CDR_ERR_ARG);
   free(doc);
 }
 
@@ -1134,13 +1223,67 @@ static void test_own_malformed(void) {
   pki_free(&k);
 }
 
+/* A document whose PCRs have a gap (0 and 5 only): PCR5 is carried, PCR3
+ * below it and PCR6 above it are not, and expecting either fails rather
+ * than comparing the zeros the report holds for them. */
+static void test_own_pcr_gaps(void) {
+  struct pki k;
+  struct payload p;
+  struct cose c;
+  struct cdr_hw_policy pol = policy_at(PINNED_AT);
+  struct cdr_hw_report rep;
+  struct cdr_hw_expect ex;
+  cbor_item_t *m = cbor_new_definite_map(2), *key, *val;
+  char spec[128], hex[97];
+  uint8_t five[48];
+
+  pki_init(&k);
+  pl_default(&p, &k);
+  c = cose_default(&k);
+  key = cbor_build_uint8(0);
+  val = bstr_fill(0xa0, 48);
+  cbor_map_add(m, (struct cbor_pair){.key = key, .value = val});
+  cbor_decref(&key);
+  cbor_decref(&val);
+  key = cbor_build_uint8(5);
+  val = bstr_fill(0x05, 48);
+  cbor_map_add(m, (struct cbor_pair){.key = key, .value = val});
+  cbor_decref(&key);
+  cbor_decref(&val);
+  pl_set(&p, "pcrs", m);
+  CHECK_RC(verify_own(&k, &p, &c, &pol, &rep), 0);
+  CHECK(rep.npcrs == 6 && rep.pcr_present == 0x21u);
+
+  memset(&ex, 0, sizeof(ex));
+  memset(five, 0x05, sizeof(five));
+  cdr_hex_encode(hex, five, 48);
+  snprintf(spec, sizeof(spec), "5=%s", hex);
+  CHECK_RC(cdr_hw_expect_add(&ex, CDR_HW_REG_PCR, spec), 0);
+  CHECK_RC(cdr_hw_expect_check(&ex, &rep), 0);
+  CHECK_STR(rep.checks[rep.nchecks - 1].detail, "PCR5 equals the expected value");
+  memset(hex, '0', 96);
+  snprintf(spec, sizeof(spec), "3=%s", hex);
+  CHECK_RC(cdr_hw_expect_add(&ex, CDR_HW_REG_PCR, spec), 0);
+  CHECK_RC(cdr_hw_expect_check(&ex, &rep), CDR_ERR_ATTEST_MEASUREMENT);
+  CHECK_CONTAINS(rep.checks[rep.nchecks - 1].detail, "PCR3 expected, but the document does not carry it");
+  ex.n--;
+  snprintf(spec, sizeof(spec), "6=%s", hex);
+  CHECK_RC(cdr_hw_expect_add(&ex, CDR_HW_REG_PCR, spec), 0);
+  CHECK_RC(cdr_hw_expect_check(&ex, &rep), CDR_ERR_ATTEST_MEASUREMENT);
+  CHECK_CONTAINS(rep.checks[rep.nchecks - 1].detail, "PCR6 expected, but the document does not carry it");
+  pl_free(&p);
+  pki_free(&k);
+}
+
 int main(void) {
   test_root();
   test_real_document();
   test_real_document_tagged();
   test_real_document_tampered();
+  test_real_document_pcrs();
   test_hostile_cbor();
   test_own_pki();
   test_own_malformed();
+  test_own_pcr_gaps();
   return test_summary("test_nitro");
 }

@@ -7,7 +7,8 @@
  * Every refusal is checked for its own error: a flipped byte in the
  * signed part or in the signature, a time outside the VCEK's validity, a
  * self-made CA, a wrong expected measurement or report_data, a truncated
- * or ill-formed report, a TCB below the minimum.  The debug refusal
+ * or ill-formed report, a TCB below the minimum, an RTMR or PCR
+ * expectation (SEV-SNP has neither register).  The debug refusal
  * cannot be reached with a signed vector (flipping the DEBUG bit breaks
  * the signature first, which is also checked), so it is tested on
  * cdr_snp_check_claims directly.
@@ -385,6 +386,48 @@ static void test_expectations(void) {
   policy_free(&p);
 }
 
+/* RTMR and PCR expectations: SEV-SNP has neither, so each fails clearly
+ * once the report verified, rather than being ignored. */
+static void test_register_expectations(void) {
+  struct cdr_hw_policy p;
+  struct cdr_hw_report out;
+  struct cdr_hw_expect ex;
+  char spec[128];
+  int r;
+
+  memset(&ex, 0, sizeof(ex));
+  snprintf(spec, sizeof(spec), "1=%s", MEASUREMENT);
+  CHECK_RC(cdr_hw_expect_add(&ex, CDR_HW_REG_RTMR, spec), 0);
+  policy_init(&p, T_2026_01_01, vcek);
+  p.expect_regs = &ex;
+  r = cdr_verify_hw(CDR_HW_SNP, report, report_len, &p, &out);
+  CHECK_RC(r, CDR_ERR_ATTEST_MEASUREMENT);
+  CHECK_STR(cdr_err_code(r), "attestation_measurement_mismatch");
+  CHECK(last_check_failed(&out));
+  CHECK_STR(out.checks[out.nchecks - 1].name, "expected register");
+  CHECK_CONTAINS(out.checks[out.nchecks - 1].detail, "RTMR1 expected, but AMD SEV-SNP evidence has no RTMRs");
+  /* Everything before it passed: the report itself is fine. */
+  for (size_t i = 0; i + 1 < out.nchecks; i++)
+    CHECK(out.checks[i].ok == 1);
+
+  memset(&ex, 0, sizeof(ex));
+  snprintf(spec, sizeof(spec), "0=%s", MEASUREMENT);
+  CHECK_RC(cdr_hw_expect_add(&ex, CDR_HW_REG_PCR, spec), 0);
+  CHECK_RC(cdr_verify_hw(CDR_HW_SNP, report, report_len, &p, &out), CDR_ERR_ATTEST_MEASUREMENT);
+  CHECK_CONTAINS(out.checks[out.nchecks - 1].detail, "PCR0 expected, but AMD SEV-SNP evidence has no PCRs");
+
+  /* A report that does not verify fails for that reason first. */
+  p.at = T_2033_01_01;
+  CHECK_RC(cdr_verify_hw(CDR_HW_SNP, report, report_len, &p, &out), CDR_ERR_ATTEST_CERT_TIME);
+  p.at = T_2026_01_01;
+  /* The SNP verifier alone refuses expectations instead of ignoring them;
+   * with none, the report verifies through cdr_verify_hw too. */
+  CHECK_RC(cdr_verify_snp(report, report_len, &p, &out), CDR_ERR_ARG);
+  ex.n = 0;
+  CHECK_RC(cdr_verify_hw(CDR_HW_SNP, report, report_len, &p, &out), 0);
+  policy_free(&p);
+}
+
 static void test_debug_policy(void) {
   struct cdr_hw_policy p;
   struct cdr_hw_report out;
@@ -453,6 +496,7 @@ int main(void) {
   test_cert_time();
   test_wrong_root();
   test_expectations();
+  test_register_expectations();
   test_debug_policy();
   test_malformed();
   free(report);

@@ -10,6 +10,9 @@
  * 8, the SEAMLDR ACM, is 3 where both levels want 5), so its status is
  * "Unknown", as dcap-qvl reports; it verifies only when the policy
  * accepts "Unknown" by name.
+ *
+ * Also here: the RTMR / PCR expectation list (hwexpect.c), its "N=HEX"
+ * parser, and the RTMR expectations cdr_verify_hw checks on the sample.
  */
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -495,6 +498,151 @@ static void test_expectations(void) {
   CHECK_STR(rep.checks[rep.nchecks - 1].name, "report_data");
 }
 
+/* "N=HEX" for register index idx with the value hex. */
+static const char *spec_of(char buf[128], unsigned idx, const char *hex) {
+  snprintf(buf, 128, "%u=%s", idx, hex);
+  return buf;
+}
+
+/* The expectation list: "N=HEX" forms, ranges, repeats. */
+static void test_expect_parse(void) {
+  struct cdr_hw_expect ex;
+  char z[97], buf[128];
+
+  memset(&ex, 0, sizeof(ex));
+  memset(z, '0', 96);
+  z[96] = '\0';
+  CHECK_STR(cdr_hw_reg_name(CDR_HW_REG_RTMR), "RTMR");
+  CHECK_STR(cdr_hw_reg_name(CDR_HW_REG_PCR), "PCR");
+  CHECK_RC(cdr_hw_expect_add(&ex, CDR_HW_REG_RTMR, spec_of(buf, 0, rtmr0_hex)), 0);
+  CHECK_RC(cdr_hw_expect_add(&ex, CDR_HW_REG_RTMR, spec_of(buf, 3, z)), 0);
+  CHECK_RC(cdr_hw_expect_add(&ex, CDR_HW_REG_PCR, spec_of(buf, 31, z)), 0);
+  CHECK_RC(cdr_hw_expect_add(&ex, CDR_HW_REG_PCR, spec_of(buf, 10, z)), 0);
+  CHECK(ex.n == 4 && ex.reg[0].kind == CDR_HW_REG_RTMR && ex.reg[0].index == 0 && ex.reg[0].value[0] == 0x45);
+  CHECK(ex.reg[2].kind == CDR_HW_REG_PCR && ex.reg[2].index == 31 && ex.reg[3].index == 10);
+  /* The same register with the same value: once; with another: refused. */
+  CHECK_RC(cdr_hw_expect_add(&ex, CDR_HW_REG_RTMR, spec_of(buf, 3, z)), 0);
+  CHECK(ex.n == 4);
+  z[95] = '1';
+  CHECK_RC(cdr_hw_expect_add(&ex, CDR_HW_REG_RTMR, spec_of(buf, 3, z)), CDR_ERR_ARG);
+  CHECK(ex.n == 4 && ex.reg[1].value[47] == 0);
+  CHECK_RC(cdr_hw_expect_add(&ex, CDR_HW_REG_PCR, spec_of(buf, 3, z)), 0); /* PCR3 is not RTMR3 */
+  z[95] = '0';
+  /* Out of range, and not N=HEX. */
+  CHECK_RC(cdr_hw_expect_add(&ex, CDR_HW_REG_RTMR, spec_of(buf, 4, z)), CDR_ERR_ARG);
+  CHECK_RC(cdr_hw_expect_add(&ex, CDR_HW_REG_PCR, spec_of(buf, 32, z)), CDR_ERR_ARG);
+  CHECK_RC(cdr_hw_expect_add(&ex, CDR_HW_REG_PCR, spec_of(buf, 100, z)), CDR_ERR_ARG);
+  snprintf(buf, sizeof(buf), "01=%s", z);
+  CHECK_RC(cdr_hw_expect_add(&ex, CDR_HW_REG_RTMR, buf), CDR_ERR_ARG);
+  snprintf(buf, sizeof(buf), "+1=%s", z);
+  CHECK_RC(cdr_hw_expect_add(&ex, CDR_HW_REG_RTMR, buf), CDR_ERR_ARG);
+  snprintf(buf, sizeof(buf), " 1=%s", z);
+  CHECK_RC(cdr_hw_expect_add(&ex, CDR_HW_REG_RTMR, buf), CDR_ERR_ARG);
+  snprintf(buf, sizeof(buf), "=%s", z);
+  CHECK_RC(cdr_hw_expect_add(&ex, CDR_HW_REG_RTMR, buf), CDR_ERR_ARG);
+  snprintf(buf, sizeof(buf), "1:%s", z);
+  CHECK_RC(cdr_hw_expect_add(&ex, CDR_HW_REG_RTMR, buf), CDR_ERR_ARG);
+  snprintf(buf, sizeof(buf), "1=%s0", z); /* 97 digits */
+  CHECK_RC(cdr_hw_expect_add(&ex, CDR_HW_REG_RTMR, buf), CDR_ERR_ARG);
+  snprintf(buf, sizeof(buf), "1=%.95s", z); /* 95 */
+  CHECK_RC(cdr_hw_expect_add(&ex, CDR_HW_REG_RTMR, buf), CDR_ERR_ARG);
+  snprintf(buf, sizeof(buf), "1=%.94sxy", z);
+  CHECK_RC(cdr_hw_expect_add(&ex, CDR_HW_REG_RTMR, buf), CDR_ERR_ARG);
+  CHECK_RC(cdr_hw_expect_add(&ex, CDR_HW_REG_RTMR, "1"), CDR_ERR_ARG);
+  CHECK_RC(cdr_hw_expect_add(&ex, CDR_HW_REG_RTMR, ""), CDR_ERR_ARG);
+  CHECK_RC(cdr_hw_expect_add(&ex, CDR_HW_REG_RTMR, NULL), CDR_ERR_ARG);
+  CHECK_RC(cdr_hw_expect_add(&ex, (enum cdr_hw_reg)7, spec_of(buf, 1, z)), CDR_ERR_ARG);
+  CHECK(ex.n == 5);
+  CHECK_RC(cdr_hw_expect_valid(&ex), 0);
+  CHECK_RC(cdr_hw_expect_valid(NULL), 0);
+}
+
+/* RTMR expectations, which cdr_verify_hw checks once the quote verified. */
+static void test_rtmr_expectations(void) {
+  struct cdr_hw_policy p = base_policy();
+  struct cdr_hw_report rep;
+  struct cdr_hw_expect ex;
+  char z[97], buf[128];
+  int r;
+
+  memset(&ex, 0, sizeof(ex));
+  memset(z, '0', 96);
+  z[96] = '\0';
+  CHECK_RC(cdr_hw_expect_add(&ex, CDR_HW_REG_RTMR, spec_of(buf, 0, rtmr0_hex)), 0);
+  CHECK_RC(cdr_hw_expect_add(&ex, CDR_HW_REG_RTMR, spec_of(buf, 1, z)), 0);
+  CHECK_RC(cdr_hw_expect_add(&ex, CDR_HW_REG_RTMR, spec_of(buf, 2, z)), 0);
+  CHECK_RC(cdr_hw_expect_add(&ex, CDR_HW_REG_RTMR, spec_of(buf, 3, rtmr3_hex)), 0);
+  p.expect_regs = &ex;
+
+  /* The true values pass, each recorded as a check. */
+  CHECK_RC(cdr_verify_hw(CDR_HW_TDX, quote, quote_len, &p, &rep), 0);
+  CHECK(rep.nchecks >= 4);
+  for (size_t i = 0; i < 4 && rep.nchecks >= 4; i++) {
+    const struct cdr_hw_check *c = &rep.checks[rep.nchecks - 4 + i];
+    char want[64];
+    snprintf(want, sizeof(want), "RTMR%zu equals the expected value", i);
+    CHECK(c->ok == 1);
+    CHECK_STR(c->name, "expected register");
+    CHECK_STR(c->detail, want);
+  }
+  for (size_t i = 0; i < rep.nchecks; i++)
+    CHECK(rep.checks[i].ok == 1);
+
+  /* One byte of RTMR2 differs: a measurement mismatch naming RTMR2 and
+   * both values. */
+  ex.reg[2].value[47] ^= 0x01;
+  r = cdr_verify_hw(CDR_HW_TDX, quote, quote_len, &p, &rep);
+  CHECK_RC(r, CDR_ERR_ATTEST_MEASUREMENT);
+  CHECK_STR(cdr_err_code(r), "attestation_measurement_mismatch");
+  CHECK(rep.nchecks > 0 && rep.checks[rep.nchecks - 1].ok == 0);
+  CHECK_STR(rep.checks[rep.nchecks - 1].name, "expected register");
+  z[95] = '1';
+  snprintf(buf, sizeof(buf), "RTMR2 differs: expected %s, got ", z);
+  z[95] = '0';
+  CHECK_CONTAINS(rep.checks[rep.nchecks - 1].detail, buf);
+  CHECK_CONTAINS(rep.checks[rep.nchecks - 1].detail, z);
+  ex.reg[2].value[47] ^= 0x01;
+  ex.reg[0].value[0] ^= 0x80; /* RTMR0, the first one compared */
+  CHECK_RC(cdr_verify_hw(CDR_HW_TDX, quote, quote_len, &p, &rep), CDR_ERR_ATTEST_MEASUREMENT);
+  CHECK_CONTAINS(rep.checks[rep.nchecks - 1].detail, "RTMR0 differs: expected c574c098");
+  CHECK_CONTAINS(rep.checks[rep.nchecks - 1].detail, rtmr0_hex);
+  ex.reg[0].value[0] ^= 0x80;
+
+  /* Only a proven quote is compared: when the quote fails (here its TCB
+   * status), that failure is the answer, and no register is compared. */
+  ex.reg[2].value[47] ^= 0x01;
+  p.accept_tcb_statuses = NULL;
+  CHECK_RC(cdr_verify_hw(CDR_HW_TDX, quote, quote_len, &p, &rep), CDR_ERR_ATTEST_TCB);
+  for (size_t i = 0; i < rep.nchecks; i++)
+    CHECK(strcmp(rep.checks[i].name, "expected register") != 0);
+  p.accept_tcb_statuses = "Unknown";
+  ex.reg[2].value[47] ^= 0x01;
+
+  /* A PCR is no TDX register: refused, not ignored. */
+  CHECK_RC(cdr_hw_expect_add(&ex, CDR_HW_REG_PCR, spec_of(buf, 0, mrtd_hex)), 0);
+  CHECK_RC(cdr_verify_hw(CDR_HW_TDX, quote, quote_len, &p, &rep), CDR_ERR_ATTEST_MEASUREMENT);
+  CHECK_CONTAINS(rep.checks[rep.nchecks - 1].detail, "PCR0 expected, but Intel TDX evidence has no PCRs");
+  ex.n--;
+
+  /* The platform verifier alone refuses a policy with expectations rather
+   * than ignore them; an empty list is no expectation. */
+  CHECK_RC(cdr_verify_tdx(quote, quote_len, &p, &rep), CDR_ERR_ARG);
+  ex.n = 0;
+  CHECK_RC(cdr_verify_tdx(quote, quote_len, &p, &rep), 0);
+  CHECK_RC(cdr_verify_hw(CDR_HW_TDX, quote, quote_len, &p, &rep), 0);
+  ex.n = 4;
+
+  /* A list that is not well formed is refused before anything else. */
+  ex.reg[1].index = 4;
+  CHECK_RC(cdr_verify_hw(CDR_HW_TDX, quote, quote_len, &p, &rep), CDR_ERR_ARG);
+  CHECK_STR(rep.checks[rep.nchecks - 1].name, "policy");
+  ex.reg[1].index = 1;
+  ex.n = CDR_HW_MAX_EXPECT + 1;
+  CHECK_RC(cdr_verify_hw(CDR_HW_TDX, quote, quote_len, &p, &rep), CDR_ERR_ARG);
+  ex.n = 4;
+  CHECK_RC(cdr_verify_hw(CDR_HW_TDX, quote, quote_len, &p, &rep), 0);
+}
+
 static void test_malformed(void) {
   struct cdr_hw_policy p = base_policy();
   uint8_t *q = malloc(quote_len);
@@ -688,6 +836,8 @@ int main(void) {
   test_times();
   test_roots();
   test_expectations();
+  test_expect_parse();
+  test_rtmr_expectations();
   test_malformed();
   test_collateral();
   test_tcb_levels();

@@ -1,0 +1,64 @@
+/*
+ * audit.h - the client's side of the audit log (docs/PROTOCOL.md 4.8):
+ * the signed head, the rollback check every connecting command makes,
+ * and reading and verifying the log.
+ *
+ * Remembered heads live under the configuration directory
+ * (profile.h) as heads/<room id>.json: {"size","head","time","signature"},
+ * mode 0600.  A client that has seen a head of size k refuses a server
+ * whose log is shorter (audit_rollback: the room's state was put back)
+ * or whose head at size k differs (audit_fork).  Both the remembered and
+ * the new head are signed by the attested identity key.
+ */
+#ifndef CDR_CLIENT_AUDIT_H
+#define CDR_CLIENT_AUDIT_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "client.h"
+#include "crypto/audit_chain.h"
+
+struct cdr_audit_head {
+  uint64_t size;
+  uint8_t head[CDR_AUDIT_HASH_LEN];
+  uint64_t time;
+  char *signature_b64;
+};
+void cdr_audit_head_clear(struct cdr_audit_head *h);
+
+/* Ask for the signed head (known: a size whose head to return too, or
+ * UINT64_MAX) and verify its signature with the session's identity key.
+ * *known_head is set (and *have_known 1) when the server returned it. */
+int cdr_client_audit_head(struct cdr_client *c, struct cdr_session *s, uint64_t known, struct cdr_audit_head *out,
+                          uint8_t known_head[CDR_AUDIT_HASH_LEN], int *have_known) CDR_WUR;
+
+/* The rollback check: compare the server's head with the one remembered
+ * for this room, then remember the newer.  CDR_ERR_AUDIT_ROLLBACK or
+ * CDR_ERR_AUDIT_FORK (with a detail naming both sizes and the file to
+ * remove once the operator has explained it), or another error. */
+int cdr_client_audit_check(struct cdr_client *c, struct cdr_session *s) CDR_WUR;
+
+/* Read the log from `from` (or, with from == UINT64_MAX, from the first
+ * entry at or after `since`) to its end, verifying as it goes:
+ *   - each page's head signature, with the session's identity key;
+ *   - every visible entry's bytes against its leaf;
+ *   - the chain from the first page's prev (the genesis when from is 0)
+ *     through every leaf to the last page's signed head;
+ *   - with check_signatures, the user signature each visible entry
+ *     carries (session opens: over T_req, with the certificate checked
+ *     against the room CA; requests: over S_req with the entry's key).
+ * fn gets each entry the reader may see (decoded; borrowed) with its
+ * index; it returns 0 to go on.  Damage, a broken chain or a bad
+ * signature end it with CDR_ERR_AUDIT_INVALID and a detail. */
+struct cdr_audit_result {
+  uint64_t from, size;       /* entries [from, size) were checked */
+  uint64_t shown, hidden;    /* entries seen in full / as leaf only */
+  uint64_t signatures;       /* user signatures verified */
+  uint8_t head[CDR_AUDIT_HASH_LEN];
+};
+int cdr_client_audit_read(struct cdr_client *c, struct cdr_session *s, uint64_t from, int64_t since,
+                          int check_signatures, int (*fn)(void *ud, uint64_t index, json_t *entry), void *ud,
+                          struct cdr_audit_result *res) CDR_WUR;
+
+#endif

@@ -1,0 +1,472 @@
+/*
+ * audit.c - building, storing, re-reading and checking the audit log;
+ * see audit.h.
+ */
+#include "audit.h"
+
+#include <openssl/x509.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "catalog.h"
+#include "common/limits.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "crypto/crypto.h"
+#include "enclave.h"
+#include "ipc/messages.h"
+#include "persist.h"
+#include "seal.h"
+
+#define AUDIT_OBJECT "audit"
+/* Reads go in blocks larger than any record, so every full block holds
+ * at least one whole record. */
+#define READ_BLOCK (2u * 1024u * 1024u)
+_Static_assert(READ_BLOCK > AUDIT_MAX_RECORD + 4u, "a block holds a record");
+_Static_assert(READ_BLOCK <= IPC_FETCH_MAX, "a block is one fetch");
+
+void audit_free(struct audit_log *a) {
+  free(a->head);
+  free(a->off);
+  free(a->time);
+  json_decref(a->pending);
+  memset(a, 0, sizeof(*a));
+}
+
+/* Room for entry n (heads and offsets up to n + 1). */
+static int reserve(struct audit_log *a, uint64_t n) {
+  if (n + 2 <= a->cap)
+    return 0;
+  size_t cap = a->cap ? a->cap : 1024;
+  while (cap < n + 2) {
+    if (cap > SIZE_MAX / 2 / CDR_AUDIT_HASH_LEN)
+      return CDR_ERR_NOMEM;
+    cap *= 2;
+  }
+  uint8_t(*h)[CDR_AUDIT_HASH_LEN] = realloc(a->head, cap * CDR_AUDIT_HASH_LEN);
+  if (h == NULL)
+    return CDR_ERR_NOMEM;
+  a->head = h;
+  uint64_t *o = realloc(a->off, cap * sizeof(*o));
+  if (o == NULL)
+    return CDR_ERR_NOMEM;
+  a->off = o;
+  int64_t *t = realloc(a->time, cap * sizeof(*t));
+  if (t == NULL)
+    return CDR_ERR_NOMEM;
+  a->time = t;
+  a->cap = cap;
+  return 0;
+}
+
+/* Entry n becomes part of the log. */
+static int push(struct audit_log *a, const uint8_t head[CDR_AUDIT_HASH_LEN], size_t record_len, int64_t time) {
+  int r;
+  if ((r = reserve(a, a->n)) != 0)
+    return r;
+  memcpy(a->head[a->n + 1], head, CDR_AUDIT_HASH_LEN);
+  a->off[a->n + 1] = a->off[a->n] + record_len;
+  a->time[a->n] = time;
+  a->n++;
+  return 0;
+}
+
+/* ---- the pending entry ---- */
+
+int audit_begin(struct enclave *e, const char *op) {
+  uint8_t salt[16];
+  char hex[33];
+  int r;
+  audit_discard(e);
+  /* The salt makes the leaf of an entry a reader may not see unguessable
+   * from the leaf alone (readers get leaves of every entry). */
+  if ((r = cdr_random(salt, sizeof(salt))) != 0)
+    return r;
+  cdr_hex_encode(hex, salt, sizeof(salt));
+  e->audit.pending = json_pack("{s:i,s:I,s:I,s:s,s:s}", "v", 1, "index", (json_int_t)0, "time", (json_int_t)e->now(),
+                               "salt", hex, "op", op);
+  return e->audit.pending != NULL ? 0 : CDR_ERR_NOMEM;
+}
+
+void audit_set(struct enclave *e, const char *key, json_t *v) {
+  if (e->audit.pending == NULL || v == NULL || json_object_set_new(e->audit.pending, key, v) != 0)
+    json_decref(v);
+}
+
+void audit_set_user(struct enclave *e, const char *name, const char *role, const char *serial) {
+  if (name != NULL && name[0] != '\0')
+    audit_set(e, "subject", json_string(name));
+  if (role != NULL && role[0] != '\0')
+    audit_set(e, "role", json_string(role));
+  if (serial != NULL && serial[0] != '\0')
+    audit_set(e, "serial", json_string(serial));
+}
+
+void audit_add_table(struct enclave *e, const char *table, const char *owner) {
+  json_t *a, *t;
+  size_t i;
+  if (e->audit.pending == NULL || table == NULL)
+    return;
+  const struct catalog_table *ct = e->engine ? catalog_find(engine_catalog(e->engine), table) : NULL;
+  const char *name = ct ? ct->name : table, *own = ct ? ct->owner : owner;
+  if ((a = json_object_get(e->audit.pending, "tables")) == NULL) {
+    if ((a = json_array()) == NULL || json_object_set_new(e->audit.pending, "tables", a) != 0)
+      return;
+  }
+  json_array_foreach(a, i, t) {
+    if (strcasecmp(json_string_value(json_object_get(t, "name")), name) == 0)
+      return;
+  }
+  json_array_append_new(a, json_pack("{s:s,s:s?}", "name", name, "owner", own));
+}
+
+json_t *audit_b64(const void *p, size_t n) {
+  char *s = NULL;
+  if (cdr_b64_encode(&s, p, n) != 0)
+    return NULL;
+  json_t *j = json_string(s);
+  free(s);
+  return j;
+}
+
+json_t *audit_hex(const void *p, size_t n) {
+  if (n > 4096)
+    return NULL;
+  char s[2 * 4096 + 1];
+  cdr_hex_encode(s, p, n);
+  return json_string(s);
+}
+
+void audit_set_request(struct enclave *e, const struct cdr_request_env *env, const uint8_t *user_spki,
+                       size_t user_spki_len, int sig_ok) {
+  uint8_t h[32];
+  if (e->audit.pending == NULL)
+    return;
+  audit_set(e, "session", audit_b64(env->session_id, CDR_SESSION_ID_LEN));
+  json_t *q = json_pack("{s:I,s:I}", "seq", (json_int_t)env->seq, "timestamp", (json_int_t)env->timestamp);
+  if (q != NULL && cdr_sha256(h, env->ct, env->ct_len) == 0)
+    json_object_set_new(q, "ct_sha256", audit_hex(h, sizeof(h)));
+  if (q != NULL && sig_ok)
+    json_object_set_new(q, "signature", audit_b64(env->sig, env->sig_len));
+  audit_set(e, "request", q);
+  if (user_spki != NULL)
+    audit_set(e, "user_key", audit_b64(user_spki, user_spki_len));
+}
+
+void audit_discard(struct enclave *e) {
+  json_decref(e->audit.pending);
+  e->audit.pending = NULL;
+}
+
+static int dump_to_buf(const char *p, size_t n, void *ud) { return cdr_buf_put(ud, p, n) == 0 ? 0 : -1; }
+
+/* Close the pending entry as entry n with its decision; its bytes (compact
+ * JSON) in out, which must be empty and allow AUDIT_MAX_ENTRY bytes.
+ * (json_dumps would allocate with jansson's allocator, the wiping one.) */
+static int close_pending(struct enclave *e, const char *reason, struct cdr_buf *out, int64_t *time) {
+  json_t *p = e->audit.pending;
+  json_int_t t = json_integer_value(json_object_get(p, "time"));
+  audit_set(e, "index", json_integer((json_int_t)e->audit.n));
+  audit_set(e, "decision", json_string(reason == NULL ? "ok" : "refused"));
+  if (reason != NULL)
+    audit_set(e, "reason", json_string(reason));
+  int r = json_dump_callback(p, dump_to_buf, out, JSON_COMPACT) == 0 ? 0 : CDR_ERR_TOO_LARGE;
+  e->audit.pending = NULL;
+  json_decref(p);
+  *time = (int64_t)t;
+  return r;
+}
+
+/* The record of entry `index`: u32be len || seal(audit, index, entry). */
+static int seal_record(struct enclave *e, uint64_t index, const uint8_t *entry, size_t len, struct cdr_buf *rec) {
+  int r;
+  if ((r = cdr_buf_put_u32(rec, 0)) != 0 ||
+      (r = seal_blob(e->sealer, SEAL_AUDIT, AUDIT_OBJECT, index, entry, len, rec)) != 0)
+    return r;
+  uint32_t n = (uint32_t)(rec->len - 4);
+  rec->d[0] = (uint8_t)(n >> 24);
+  rec->d[1] = (uint8_t)(n >> 16);
+  rec->d[2] = (uint8_t)(n >> 8);
+  rec->d[3] = (uint8_t)n;
+  return 0;
+}
+
+int audit_finish(struct enclave *e, int err) { return audit_finish_code(e, err ? cdr_err_code(err) : NULL); }
+
+int audit_finish_code(struct enclave *e, const char *reason) {
+  struct audit_log *a = &e->audit;
+  struct store_batch b;
+  struct cdr_buf rec;
+  struct cdr_buf entry;
+  uint8_t leaf[CDR_AUDIT_HASH_LEN], head[CDR_AUDIT_HASH_LEN];
+  char why[256];
+  int64_t t = 0;
+  int r;
+  if (a->pending == NULL)
+    return 0;
+  if (a->head == NULL) { /* not loaded: nothing can be appended */
+    audit_discard(e);
+    return CDR_ERR_INTERNAL;
+  }
+  cdr_buf_init(&entry, AUDIT_MAX_ENTRY, 0);
+  cdr_buf_init(&rec, AUDIT_MAX_RECORD, 0);
+  store_batch_init(&b);
+  if ((r = close_pending(e, reason, &entry, &t)) != 0 || (r = seal_record(e, a->n, entry.d, entry.len, &rec)) != 0 ||
+      (r = cdr_audit_leaf(leaf, entry.d, entry.len)) != 0 || (r = cdr_audit_step(head, a->head[a->n], a->n, leaf)) != 0 ||
+      (r = store_batch_add(&b, IPC_STORE_APPEND_LAZY, AUDIT_OBJECT, rec.d, rec.len)) != 0)
+    goto out;
+  if ((r = enclave_store(e, &b, why, sizeof(why))) != 0) {
+    log_error("appending to the audit log failed (%s); stopping: no decision goes unlogged", why);
+    goto out;
+  }
+  r = push(a, head, rec.len, t);
+out:
+  if (r != 0)
+    e->fatal = 1;
+  cdr_buf_free(&entry);
+  cdr_buf_free(&rec);
+  store_batch_free(&b);
+  return r;
+}
+
+int audit_seal_commit(struct enclave *e, uint64_t manifest_version, struct audit_sealed *out) {
+  struct audit_log *a = &e->audit;
+  struct cdr_buf entry;
+  uint8_t leaf[CDR_AUDIT_HASH_LEN];
+  int r;
+  memset(out, 0, sizeof(*out));
+  cdr_buf_init(&out->record, AUDIT_MAX_RECORD, 0);
+  if (a->head == NULL)
+    return CDR_ERR_INTERNAL;
+  if (a->pending == NULL && (r = audit_begin(e, "commit")) != 0)
+    return r;
+  cdr_buf_init(&entry, AUDIT_MAX_ENTRY, 0);
+  audit_set(e, "manifest_version", json_integer((json_int_t)manifest_version));
+  if ((r = close_pending(e, NULL, &entry, &out->time)) != 0 ||
+      (r = seal_record(e, a->n, entry.d, entry.len, &out->record)) != 0 ||
+      (r = cdr_audit_leaf(leaf, entry.d, entry.len)) != 0 ||
+      (r = cdr_audit_step(out->head, a->head[a->n], a->n, leaf)) != 0)
+    goto out;
+  out->size = a->n + 1;
+  out->version = manifest_version;
+out:
+  cdr_buf_free(&entry);
+  return r;
+}
+
+int audit_sealed_appended(struct enclave *e, const struct audit_sealed *s) {
+  if (s->size != e->audit.n + 1)
+    return CDR_ERR_INTERNAL;
+  if (s->version > e->audit.max_committed)
+    e->audit.max_committed = s->version;
+  return push(&e->audit, s->head, s->record.len, s->time);
+}
+
+void audit_sealed_free(struct audit_sealed *s) { cdr_buf_free(&s->record); }
+
+/* ---- reading records back ---- */
+
+static uint32_t be32(const uint8_t *p) {
+  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+/* Open one record body as entry `index`: its bytes in pt and its leaf.
+ * CDR_ERR_DECRYPT (or TRUNCATED) with a sentence in *damage. */
+static int open_record(struct enclave *e, uint64_t index, const uint8_t *blob, size_t len, struct cdr_buf *pt,
+                       uint8_t leaf[CDR_AUDIT_HASH_LEN], const char **damage) {
+  uint64_t v = 0;
+  int r;
+  cdr_buf_free(pt);
+  if ((r = unseal_blob(e->sealer, SEAL_AUDIT, AUDIT_OBJECT, blob, len, &v, pt)) != 0 || v != index) {
+    *damage = "the record fails authentication (edited, moved or swapped)";
+    return CDR_ERR_DECRYPT;
+  }
+  return cdr_audit_leaf(leaf, pt->d, pt->len);
+}
+
+/* The fields the enclave itself needs from an entry at start: its index
+ * and time, and the manifest version a commit entry names. */
+static int entry_facts(const uint8_t *p, size_t n, uint64_t index, int64_t *time, uint64_t *committed) {
+  json_error_t jerr;
+  json_t *o = json_loadb((const char *)p, n, JSON_REJECT_DUPLICATES, &jerr), *mv;
+  int r = CDR_ERR_TRUNCATED;
+  if (o != NULL && json_is_object(o) && json_integer_value(json_object_get(o, "index")) == (json_int_t)index &&
+      json_is_integer(json_object_get(o, "time"))) {
+    *time = (int64_t)json_integer_value(json_object_get(o, "time"));
+    mv = json_object_get(o, "manifest_version");
+    *committed = json_is_integer(mv) && json_integer_value(mv) > 0 ? (uint64_t)json_integer_value(mv) : 0;
+    r = 0;
+  }
+  json_decref(o);
+  return r;
+}
+
+/* Check record body `blob` as the next entry and add it to the log. */
+static int take_record(struct enclave *e, const uint8_t *blob, size_t len, struct cdr_buf *pt, const char **damage) {
+  struct audit_log *a = &e->audit;
+  uint8_t leaf[CDR_AUDIT_HASH_LEN], head[CDR_AUDIT_HASH_LEN];
+  int64_t t = 0;
+  uint64_t committed = 0;
+  int r;
+  if ((r = open_record(e, a->n, blob, len, pt, leaf, damage)) != 0)
+    return r;
+  if (entry_facts(pt->d, pt->len, a->n, &t, &committed) != 0) {
+    *damage = "the entry does not decode";
+    return CDR_ERR_TRUNCATED;
+  }
+  if ((r = cdr_audit_step(head, a->head[a->n], a->n, leaf)) != 0)
+    return r;
+  if (committed > a->max_committed)
+    a->max_committed = committed;
+  return push(a, head, 4 + len, t);
+}
+
+int audit_load(struct enclave *e, uint64_t manifest_version, uint64_t manifest_size,
+               const uint8_t manifest_head[CDR_AUDIT_HASH_LEN], const uint8_t *carried, size_t carried_len, char *why,
+               size_t whylen) {
+  struct audit_log *a = &e->audit;
+  struct cdr_buf blk, pt;
+  const char *damage = NULL;
+  uint64_t off = 0;
+  int r, found = 0;
+  audit_free(a);
+  cdr_buf_init(&blk, READ_BLOCK, 0);
+  cdr_buf_init(&pt, AUDIT_MAX_ENTRY, 0);
+  if ((r = reserve(a, 0)) != 0 || (r = cdr_audit_genesis(a->head[0], e->room_id, sizeof(e->room_id))) != 0)
+    goto out;
+  a->off[0] = 0;
+  for (;;) {
+    if ((r = enclave_fetch(e, AUDIT_OBJECT, off, READ_BLOCK, &blk, &found)) != 0)
+      goto out;
+    size_t p = 0;
+    while (p + 4 <= blk.len) {
+      uint32_t len = be32(blk.d + p);
+      if (len == 0 || len > AUDIT_MAX_RECORD) {
+        damage = "its length is impossible";
+        break;
+      }
+      if (p + 4 + len > blk.len)
+        break;
+      if (take_record(e, blk.d + p + 4, len, &pt, &damage) != 0)
+        break;
+      p += 4 + (size_t)len;
+    }
+    if (damage == NULL && p < blk.len && blk.len < READ_BLOCK)
+      damage = "the log ends in the middle of it (cut short)";
+    if (damage != NULL) {
+      snprintf(why, whylen, "audit log entry %llu (at byte %llu of state/audit.sealed): %s",
+               (unsigned long long)a->n, (unsigned long long)(off + p), damage);
+      r = CDR_ERR_DECRYPT;
+      goto out;
+    }
+    off += p;
+    if (blk.len < READ_BLOCK)
+      break;
+  }
+  /* Against the manifest's record of the log. */
+  if (manifest_size > 0) {
+    if (a->n + 1 == manifest_size && carried_len > 4 && be32(carried) == carried_len - 4) {
+      struct store_batch b;
+      char swhy[256];
+      if (take_record(e, carried + 4, carried_len - 4, &pt, &damage) != 0) {
+        snprintf(why, whylen, "the audit entry the sealed manifest carries does not open: %s", damage);
+        r = CDR_ERR_DECRYPT;
+        goto out;
+      }
+      store_batch_init(&b);
+      if ((r = store_batch_add(&b, IPC_STORE_APPEND_LAZY, AUDIT_OBJECT, carried, carried_len)) == 0 &&
+          (r = store_batch_add(&b, IPC_STORE_SYNC, AUDIT_OBJECT, NULL, 0)) == 0)
+        r = enclave_store(e, &b, swhy, sizeof(swhy));
+      store_batch_free(&b);
+      if (r != 0) {
+        snprintf(why, whylen, "cannot re-append the last commit's audit entry: %s", swhy);
+        goto out;
+      }
+      log_info("re-appended audit entry %llu (the last commit's; a crash had kept it from the log)",
+               (unsigned long long)(manifest_size - 1));
+    }
+    if (a->n < manifest_size) {
+      snprintf(why, whylen,
+               "the audit log is truncated: it has %llu entries, the sealed manifest recorded %llu",
+               (unsigned long long)a->n, (unsigned long long)manifest_size);
+      r = CDR_ERR_TRUNCATED;
+      goto out;
+    }
+    if (CRYPTO_memcmp(a->head[manifest_size], manifest_head, CDR_AUDIT_HASH_LEN) != 0) {
+      snprintf(why, whylen,
+               "the audit log does not extend the one the sealed manifest recorded at %llu entries "
+               "(replaced or forked)",
+               (unsigned long long)manifest_size);
+      r = CDR_ERR_DECRYPT;
+      goto out;
+    }
+  }
+  if (a->max_committed > manifest_version) {
+    snprintf(why, whylen,
+             "the sealed manifest is older than the audit log: the log records the commit of version %llu, the "
+             "manifest is version %llu (an older manifest was put back)",
+             (unsigned long long)a->max_committed, (unsigned long long)manifest_version);
+    r = CDR_ERR_AUDIT_ROLLBACK;
+    goto out;
+  }
+  r = 0;
+out:
+  cdr_buf_free(&blk);
+  cdr_buf_free(&pt);
+  return r;
+}
+
+int audit_sign_head(struct enclave *e, uint64_t time, struct cdr_buf *sig) {
+  struct cdr_buf t;
+  int r;
+  if (e->audit.head == NULL)
+    return CDR_ERR_INTERNAL;
+  cdr_buf_init(&t, 512, 0);
+  if ((r = cdr_audit_head_transcript(&t, e->room_id, sizeof(e->room_id), e->audit.n, e->audit.head[e->audit.n],
+                                     time)) == 0)
+    r = cdr_sign(sig, e->identity_key, t.d, t.len);
+  cdr_buf_free(&t);
+  return r;
+}
+
+int audit_read(struct enclave *e, uint64_t from, uint64_t to, audit_entry_fn fn, void *ud) {
+  struct audit_log *a = &e->audit;
+  struct cdr_buf blk, pt;
+  uint8_t leaf[CDR_AUDIT_HASH_LEN], head[CDR_AUDIT_HASH_LEN];
+  uint64_t blk_off = 0;
+  int r = 0, found = 0;
+  if (a->head == NULL || from > to || to > a->n)
+    return CDR_ERR_ARG;
+  cdr_buf_init(&blk, READ_BLOCK, 0);
+  cdr_buf_init(&pt, AUDIT_MAX_ENTRY, 0);
+  for (uint64_t i = from; i < to; i++) {
+    uint64_t start = a->off[i], len = a->off[i + 1] - a->off[i];
+    const char *damage = NULL;
+    /* The record in the current block, else a new block from it. */
+    if (start < blk_off || start + len > blk_off + blk.len) {
+      uint64_t want = a->off[to] - start;
+      if ((r = enclave_fetch(e, AUDIT_OBJECT, start, want < READ_BLOCK ? (uint32_t)want : READ_BLOCK, &blk,
+                             &found)) != 0)
+        break;
+      blk_off = start;
+    }
+    if (start + len > blk_off + blk.len) {
+      damage = "the record is missing (the stored log is shorter)";
+    } else {
+      const uint8_t *p = blk.d + (start - blk_off);
+      if (len < 4 || be32(p) != len - 4)
+        damage = "the record's length is wrong (entries added, removed or moved)";
+      else if (open_record(e, i, p + 4, len - 4, &pt, leaf, &damage) == 0 &&
+               ((r = cdr_audit_step(head, a->head[i], i, leaf)) != 0 ||
+                CRYPTO_memcmp(head, a->head[i + 1], CDR_AUDIT_HASH_LEN) != 0))
+        damage = r ? "internal error" : "the entry does not match the log's chain";
+    }
+    r = fn(ud, i, damage ? NULL : pt.d, damage ? 0 : pt.len, leaf, damage);
+    if (r != 0)
+      break;
+  }
+  cdr_buf_free(&blk);
+  cdr_buf_free(&pt);
+  return r == 1 ? 0 : r;
+}

@@ -1,0 +1,131 @@
+/*
+ * audit.h - the room's audit log, kept by the enclave and stored by the
+ * host (docs/ARCHITECTURE.md "Audit log", docs/PROTOCOL.md 4.8).
+ *
+ * Every request the enclave decides on (a session open, an operation of
+ * a known session, a revocation list, a start) appends one entry: a
+ * compact JSON object whose bytes are its canonical form.  Entries form
+ * the hash chain of crypto/audit_chain.h; the enclave keeps, per entry,
+ * the chain head after it, its time and where its record starts in the
+ * stored log (48 bytes an entry), so it can sign the head and show any
+ * part of the log without holding the entries.
+ *
+ * Stored form: the object "audit" is a sequence of records
+ *   u32be len || seal(kind audit, name "audit", version = index, entry)
+ * so the host can neither read an entry nor move, swap or edit one
+ * undetected.  Records are appended lazily (written before the client is
+ * answered, so a crash of either process keeps them; synced to disk
+ * before every manifest commit).  The manifest records the log's size
+ * and head at each commit, and carries the commit's own entry, so that
+ * a crash between the manifest's rename and the entry's append is
+ * repaired at the next start (persist.c).
+ *
+ * The entry being decided is built in `pending` while a request runs;
+ * handlers add fields to it, and audit_finish appends it.  A commit
+ * (persist.c) takes it instead, so that the change and its entry are
+ * durable together.
+ */
+#ifndef CDR_AUDIT_H
+#define CDR_AUDIT_H
+
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+#include "crypto/audit_chain.h"
+
+struct enclave;
+
+struct audit_log {
+  uint64_t n;                          /* entries */
+  uint8_t (*head)[CDR_AUDIT_HASH_LEN]; /* head[0..n] */
+  uint64_t *off;                       /* off[i]: where record i starts; off[n]: the end */
+  int64_t *time;                       /* time[i]: entry i's time */
+  size_t cap;
+  json_t *pending;                     /* the entry of the decision in progress, or NULL */
+  uint64_t max_committed;              /* highest manifest version an entry names */
+};
+
+/* The largest entry (the biggest is a session open with a 16 KiB
+ * certificate, base64) and record. */
+#define AUDIT_MAX_ENTRY (64u * 1024u)
+#define AUDIT_MAX_RECORD (AUDIT_MAX_ENTRY + 128u)
+
+void audit_free(struct audit_log *a);
+
+/* Start the entry of a decision: {"v":1,"time":..,"salt":..,"op":op}
+ * (replacing one that was never finished). */
+int audit_begin(struct enclave *e, const char *op) CDR_WUR;
+/* Add a field to the pending entry (v is consumed; nothing happens
+ * without a pending entry).  Key order is insertion order. */
+void audit_set(struct enclave *e, const char *key, json_t *v);
+/* The who of the entry: subject, role, certificate serial. */
+void audit_set_user(struct enclave *e, const char *name, const char *role, const char *serial);
+/* Add {"name","owner"} to the entry's "tables" (the owner from the
+ * catalog; `owner` when the table does not exist yet, else none). */
+void audit_add_table(struct enclave *e, const char *table, const char *owner);
+/* JSON strings of bytes, for entries: base64 and lower-case hex (NULL on
+ * allocation failure, which audit_set ignores). */
+json_t *audit_b64(const void *p, size_t n);
+json_t *audit_hex(const void *p, size_t n);
+/* The request fields of an operation's entry: session, seq, timestamp,
+ * the ciphertext's SHA-256, the user's signature (when it verified) and
+ * the user's key, so that anyone holding the entry can check who asked. */
+struct cdr_request_env;
+void audit_set_request(struct enclave *e, const struct cdr_request_env *env, const uint8_t *user_spki,
+                       size_t user_spki_len, int sig_ok);
+/* Drop the pending entry (a request that is not logged: audit_head). */
+void audit_discard(struct enclave *e);
+
+/* Finish the pending entry with decision "ok" (err == 0) or "refused"
+ * with reason cdr_err_code(err), and append it through the host before
+ * the request is answered.  0 if there was nothing pending.  A storage
+ * failure sets e->fatal: no client hears of a decision the log lacks. */
+int audit_finish(struct enclave *e, int err) CDR_WUR;
+/* The same with the reason as its wire code (NULL: decision "ok"). */
+int audit_finish_code(struct enclave *e, const char *reason) CDR_WUR;
+
+/* For a commit (persist.c): finish the pending entry as "ok" with
+ * "manifest_version" (making a bare {"op":"commit"} entry if none is
+ * pending) and seal it as the next record, without changing the log.
+ * *size and head are what the log will be once the record is appended. */
+struct audit_sealed {
+  struct cdr_buf record; /* u32be len || sealed entry */
+  uint64_t size;
+  uint8_t head[CDR_AUDIT_HASH_LEN];
+  int64_t time;
+  uint64_t version; /* the manifest version it commits */
+};
+int audit_seal_commit(struct enclave *e, uint64_t manifest_version, struct audit_sealed *out) CDR_WUR;
+/* The commit is durable: the sealed entry is now part of the log. */
+int audit_sealed_appended(struct enclave *e, const struct audit_sealed *s) CDR_WUR;
+void audit_sealed_free(struct audit_sealed *s);
+
+/* At start (persist.c, LOAD_DONE): read the whole stored log through the
+ * host, check every record and the chain, check it against the sealed
+ * manifest's record of the log (size, head, and the carried record of
+ * its last entry, re-appended if a crash lost it) and check that no
+ * entry names a manifest version newer than the loaded one (a manifest
+ * put back).  Any failure is written to why and refuses the start.
+ * manifest_size 0 means no manifest records the log (a new room, or a
+ * room from before the audit log). */
+int audit_load(struct enclave *e, uint64_t manifest_version, uint64_t manifest_size,
+               const uint8_t manifest_head[CDR_AUDIT_HASH_LEN], const uint8_t *carried, size_t carried_len, char *why,
+               size_t whylen) CDR_WUR;
+
+/* The signed head: Sign_I(T_head) of the current size and head at time. */
+int audit_sign_head(struct enclave *e, uint64_t time, struct cdr_buf *sig) CDR_WUR;
+
+/* Read entries [from, to) (to <= n) back from the host, in order, and
+ * call fn for each: with its bytes after the record's seal and its leaf
+ * were checked against the kept heads, or with entry NULL and a sentence
+ * in `damage` for a record that fails (edited, moved, cut short: not
+ * fatal, the reader is told).  fn returns 0 to go on, 1 to stop, or an
+ * error.  0, fn's error, or a channel error (fatal). */
+typedef int (*audit_entry_fn)(void *ud, uint64_t index, const uint8_t *entry, size_t len,
+                              const uint8_t leaf[CDR_AUDIT_HASH_LEN], const char *damage);
+int audit_read(struct enclave *e, uint64_t from, uint64_t to, audit_entry_fn fn, void *ud) CDR_WUR;
+
+#endif

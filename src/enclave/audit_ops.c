@@ -1,0 +1,181 @@
+/*
+ * audit_ops.c - the audit and audit_head operations; see audit_ops.h.
+ */
+#include "audit_ops.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/limits.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "enclave.h"
+
+/* A page holds at most this many entries and about this many bytes. */
+#define PAGE_MAX_ENTRIES 1000
+#define PAGE_MAX_BYTES (2u * 1024u * 1024u)
+
+static int dump_to_buf(const char *p, size_t n, void *ud) { return cdr_buf_put(ud, p, n) == 0 ? 0 : -1; }
+
+static int put_json(struct cdr_buf *out, uint8_t *status, json_t *o, int ok) {
+  int r = o != NULL && json_dump_callback(o, dump_to_buf, out, JSON_COMPACT) == 0 ? 0 : CDR_ERR_NOMEM;
+  json_decref(o);
+  *status = r == 0 && ok ? CDR_STATUS_OK : CDR_STATUS_FAILED;
+  return r;
+}
+
+static int fail(struct cdr_buf *out, uint8_t *status, int code, const char *message) {
+  cdr_buf_free(out);
+  return put_json(out, status, json_pack("{s:b,s:s,s:s}", "ok", 0, "error", cdr_err_code(code), "message", message),
+                  0);
+}
+
+/* An optional non-negative integer field: 0 (and *v, or dflt when
+ * absent), or -1. */
+static int opt_u64(json_t *hdr, const char *key, uint64_t dflt, uint64_t *v) {
+  json_t *j = json_object_get(hdr, key);
+  if (j == NULL) {
+    *v = dflt;
+    return 0;
+  }
+  if (!json_is_integer(j) || json_integer_value(j) < 0)
+    return -1;
+  *v = (uint64_t)json_integer_value(j);
+  return 0;
+}
+
+/* The signed head's fields, added to o. */
+static int put_head(struct enclave *e, json_t *o) {
+  struct cdr_buf sig;
+  int64_t t = e->now();
+  int r;
+  cdr_buf_init(&sig, 1024, 0);
+  if ((r = audit_sign_head(e, (uint64_t)t, &sig)) == 0 &&
+      (json_object_set_new(o, "size", json_integer((json_int_t)e->audit.n)) != 0 ||
+       json_object_set_new(o, "head", audit_hex(e->audit.head[e->audit.n], CDR_AUDIT_HASH_LEN)) != 0 ||
+       json_object_set_new(o, "time", json_integer((json_int_t)t)) != 0 ||
+       json_object_set_new(o, "signature", audit_b64(sig.d, sig.len)) != 0))
+    r = CDR_ERR_NOMEM;
+  cdr_buf_free(&sig);
+  return r;
+}
+
+int audit_op_head(struct enclave *e, json_t *hdr, struct cdr_buf *out, uint8_t *status) {
+  uint64_t known;
+  json_t *o;
+  int r;
+  if (opt_u64(hdr, "known", UINT64_MAX, &known) != 0)
+    return fail(out, status, CDR_ERR_ARG, "field \"known\" must be the size of a log the client has seen");
+  if ((o = json_pack("{s:b}", "ok", 1)) == NULL)
+    return CDR_ERR_NOMEM;
+  if ((r = put_head(e, o)) != 0) {
+    json_decref(o);
+    return r;
+  }
+  /* The head at the size the client remembers: the client checks that it
+   * equals its own (the log extends the one it saw, not a fork). */
+  if (known != UINT64_MAX && known <= e->audit.n)
+    json_object_set_new(o, "known_head", audit_hex(e->audit.head[known], CDR_AUDIT_HASH_LEN));
+  return put_json(out, status, o, 1);
+}
+
+struct page {
+  const struct engine_principal *who;
+  int64_t since; /* entries before it: leaf only */
+  json_t *entries;
+  size_t bytes, count;
+  uint64_t next;
+  int err;
+};
+
+/* May the reader see this entry? */
+static int visible(const struct page *pg, json_t *entry) {
+  json_t *t;
+  size_t i;
+  const char *op = json_string_value(json_object_get(entry, "op"));
+  if (json_integer_value(json_object_get(entry, "time")) < pg->since)
+    return 0;
+  if (pg->who->role == CDR_ROLE_AUDITOR)
+    return 1;
+  if (op != NULL && (strcmp(op, "start") == 0 || strcmp(op, "crl") == 0 || strcmp(op, "commit") == 0))
+    return 1;
+  const char *subject = json_string_value(json_object_get(entry, "subject"));
+  if (subject != NULL && strcmp(subject, pg->who->name) == 0)
+    return 1;
+  json_array_foreach(json_object_get(entry, "tables"), i, t) {
+    const char *owner = json_string_value(json_object_get(t, "owner"));
+    if (owner != NULL && strcmp(owner, pg->who->name) == 0)
+      return 1;
+  }
+  return 0;
+}
+
+static int page_add(void *ud, uint64_t index, const uint8_t *entry, size_t len, const uint8_t leaf[CDR_AUDIT_HASH_LEN],
+                    const char *damage) {
+  struct page *pg = ud;
+  json_t *o;
+  if (pg->count >= PAGE_MAX_ENTRIES || pg->bytes >= PAGE_MAX_BYTES)
+    return 1;
+  if (damage != NULL) {
+    o = json_pack("{s:I,s:s}", "index", (json_int_t)index, "damaged", damage);
+  } else {
+    json_error_t jerr;
+    json_t *parsed = json_loadb((const char *)entry, len, 0, &jerr);
+    o = json_pack("{s:I,s:o*}", "index", (json_int_t)index, "leaf", audit_hex(leaf, CDR_AUDIT_HASH_LEN));
+    if (o != NULL && parsed != NULL && visible(pg, parsed)) {
+      json_object_set_new(o, "entry", audit_b64(entry, len));
+      pg->bytes += len * 4 / 3;
+    }
+    json_decref(parsed);
+  }
+  if (o == NULL || json_array_append_new(pg->entries, o) != 0) {
+    pg->err = CDR_ERR_NOMEM;
+    return CDR_ERR_NOMEM;
+  }
+  pg->bytes += 100;
+  pg->count++;
+  pg->next = index + 1;
+  return 0;
+}
+
+int audit_op_read(struct enclave *e, const struct engine_principal *who, json_t *hdr, struct cdr_buf *out,
+                  uint8_t *status) {
+  struct page pg;
+  uint64_t from, limit, n = e->audit.n;
+  json_t *jsince = json_object_get(hdr, "since"), *o;
+  int r;
+  memset(&pg, 0, sizeof(pg));
+  pg.who = who;
+  pg.since = INT64_MIN;
+  if (jsince != NULL && !json_is_integer(jsince))
+    return fail(out, status, CDR_ERR_ARG, "field \"since\" must be a time in seconds since the epoch");
+  if (jsince != NULL)
+    pg.since = (int64_t)json_integer_value(jsince);
+  if (opt_u64(hdr, "limit", PAGE_MAX_ENTRIES, &limit) != 0 || limit == 0)
+    return fail(out, status, CDR_ERR_ARG, "field \"limit\" must be a positive number of entries");
+  /* Without "from", a reader asking for entries since a time starts at
+   * the first entry of that time or later. */
+  uint64_t first = 0;
+  if (jsince != NULL)
+    while (first < n && e->audit.time[first] < pg.since)
+      first++;
+  if (opt_u64(hdr, "from", first, &from) != 0 || from > n)
+    return fail(out, status, CDR_ERR_ARG, "field \"from\" must be an entry index no larger than the log's size");
+  audit_set(e, "from", json_integer((json_int_t)from));
+  if ((pg.entries = json_array()) == NULL || (o = json_pack("{s:b}", "ok", 1)) == NULL) {
+    json_decref(pg.entries);
+    return CDR_ERR_NOMEM;
+  }
+  pg.next = from;
+  uint64_t to = n - from > limit ? from + limit : n;
+  if ((r = put_head(e, o)) != 0 || (r = audit_read(e, from, to, page_add, &pg)) != 0 || (r = pg.err) != 0) {
+    json_decref(o);
+    json_decref(pg.entries);
+    return r;
+  }
+  json_object_set_new(o, "from", json_integer((json_int_t)from));
+  json_object_set_new(o, "prev", audit_hex(e->audit.head[from], CDR_AUDIT_HASH_LEN));
+  json_object_set_new(o, "next", json_integer((json_int_t)pg.next));
+  json_object_set_new(o, "entries", pg.entries);
+  return put_json(out, status, o, 1);
+}
