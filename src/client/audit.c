@@ -278,8 +278,11 @@ out:
 }
 
 /* The user signature an entry carries, if any: 1 checked, 0 none, or
- * CDR_ERR_AUDIT_INVALID. */
-static int check_entry_sig(struct cdr_client *c, const json_t *entry) {
+ * CDR_ERR_AUDIT_INVALID.  `opens` maps the session ids of admitted opens
+ * seen so far to their certified key: a request of such a session must
+ * carry that key (else its signature proves nothing about the session's
+ * user). */
+static int check_entry_sig(struct cdr_client *c, const json_t *entry, json_t *opens) {
   const json_t *open = json_object_get(entry, "open");
   const json_t *q = json_object_get(entry, "request");
   int64_t at = (int64_t)json_integer_value(json_object_get(entry, "time"));
@@ -288,10 +291,21 @@ static int check_entry_sig(struct cdr_client *c, const json_t *entry) {
   /* A refused open may carry anything the host sent (that is why it was
    * refused); an admitted one must verify.  Requests carry a signature
    * only when it verified in the enclave. */
-  if (open != NULL && admitted)
-    return check_open_sig(c, open, at) == 0 ? 1 : CDR_ERR_AUDIT_INVALID;
-  if (q != NULL && json_object_get(q, "signature") != NULL)
+  const char *sid = cdr_json_string(entry, "session");
+  if (open != NULL && admitted) {
+    if (check_open_sig(c, open, at) != 0)
+      return CDR_ERR_AUDIT_INVALID;
+    if (sid != NULL && json_object_get(open, "user_public_key") != NULL)
+      (void)json_object_set(opens, sid, json_object_get(open, "user_public_key"));
+    return 1;
+  }
+  if (q != NULL && json_object_get(q, "signature") != NULL) {
+    const char *want = sid ? json_string_value(json_object_get(opens, sid)) : NULL;
+    const char *key = cdr_json_string(entry, "user_key");
+    if (want != NULL && (key == NULL || strcmp(want, key) != 0))
+      return CDR_ERR_AUDIT_INVALID;
     return check_request_sig(entry) == 0 ? 1 : CDR_ERR_AUDIT_INVALID;
+  }
   return 0;
 }
 
@@ -301,10 +315,12 @@ int cdr_client_audit_read(struct cdr_client *c, struct cdr_session *s, uint64_t 
   struct cdr_audit_head page_head;
   uint8_t h[CDR_AUDIT_HASH_LEN], leaf[CDR_AUDIT_HASH_LEN], want[CDR_AUDIT_HASH_LEN];
   uint64_t next = from, first = 1;
-  json_t *hdr = NULL, *page = NULL, *el;
+  json_t *hdr = NULL, *page = NULL, *el, *opens = json_object();
   int r = 0;
   size_t i;
   memset(res, 0, sizeof(*res));
+  if (opens == NULL)
+    return CDR_ERR_NOMEM;
   memset(&page_head, 0, sizeof(page_head));
   for (;;) {
     json_decref(hdr);
@@ -377,7 +393,7 @@ int cdr_client_audit_read(struct cdr_client *c, struct cdr_session *s, uint64_t 
           goto out;
         }
         free(bytes);
-        int sr = check_signatures ? check_entry_sig(c, entry) : 0;
+        int sr = check_signatures ? check_entry_sig(c, entry, opens) : 0;
         if (sr < 0) {
           json_decref(entry);
           cdr_client_set_detail(c, "the user signature in audit entry %llu does not verify",
@@ -425,6 +441,7 @@ int cdr_client_audit_read(struct cdr_client *c, struct cdr_session *s, uint64_t 
     }
   }
 out:
+  json_decref(opens);
   json_decref(hdr);
   json_decref(page);
   cdr_audit_head_clear(&page_head);

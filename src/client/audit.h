@@ -47,7 +47,10 @@ int cdr_client_audit_check(struct cdr_client *c, struct cdr_session *s) CDR_WUR;
  *     through every leaf to the last page's signed head;
  *   - with check_signatures, the user signature each visible entry
  *     carries (session opens: over T_req, with the certificate checked
- *     against the room CA; requests: over S_req with the entry's key).
+ *     against the room CA; requests: over S_req with the entry's key,
+ *     which must be the key of the session's admitted open when that
+ *     entry was seen; when it was not, only the enclave vouches that
+ *     the key belongs to the entry's subject).
  * fn gets each entry the reader may see (decoded; borrowed) with its
  * index; it returns 0 to go on.  Damage, a broken chain or a bad
  * signature end it with CDR_ERR_AUDIT_INVALID and a detail. */

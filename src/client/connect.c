@@ -40,6 +40,10 @@ void cdr_connection_close(struct cdr_connection *k) {
    * the session expires on its own. */
   if (k->client != NULL && k->session != NULL) {
     json_t *hdr = json_pack("{s:s}", "op", "close"), *res = NULL;
+    /* Remember the head after this command's own changes, so that a room
+     * put back to before them is refused at the next command. */
+    if (cdr_client_audit_check(k->client, k->session) != 0)
+      cdr_client_clear_error(k->client); /* the next command's check says it */
     if (hdr != NULL && cdr_client_op(k->client, k->session, hdr, &res) == 0)
       json_decref(res);
     json_decref(hdr);

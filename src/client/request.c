@@ -216,12 +216,12 @@ int cdr_client_request(struct cdr_client *c, struct cdr_session *s, const char *
   if ((r = cdr_http_raw(c, "POST", "/v1/request", body.d, body.len, &status, &resp)) != 0)
     goto out;
   cdr_buf_free(&body);
-  /* An error in clear (the host's limits, or the enclave's envelope
-   * checks, which refuse before accepting a sequence number) means the
-   * enclave did not take this seq: the next request reuses it.  Were the
-   * error forged after the enclave took it, the next request would be
-   * refused as replayed: a failure, never a second execution. */
-  if (status != 200 && status != 422 && s->seq > 0)
+  /* Refused by the host's own limits (busy, too large, too slow), the
+   * request never reached the enclave, which has not taken this seq: the
+   * next request reuses it.  Were such an answer forged after the enclave
+   * took it, the next request would be refused as replayed: a failure,
+   * never a second execution.  Any other error keeps the seq used. */
+  if ((status == 503 || status == 413 || status == 408) && s->seq > 0)
     s->seq--;
   if ((r = cdr_response_verify(c, s, &p, status, cdr_buf_ptr(&resp), cdr_buf_avail(&resp), &pj, &failed)) != 0)
     goto out;

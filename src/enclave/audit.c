@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "crypto/crypto.h"
+#include "crypto/envelope.h"
 #include "enclave.h"
 #include "ipc/messages.h"
 #include "persist.h"
@@ -90,8 +91,31 @@ int audit_begin(struct enclave *e, const char *op) {
 }
 
 void audit_set(struct enclave *e, const char *key, json_t *v) {
-  if (e->audit.pending == NULL || v == NULL || json_object_set_new(e->audit.pending, key, v) != 0)
+  if (e->audit.pending == NULL || v == NULL) {
     json_decref(v);
+    return;
+  }
+  (void)json_object_set_new(e->audit.pending, key, v); /* consumes v, also on failure */
+}
+
+void audit_set_input(struct enclave *e, const char *key, json_t *v) {
+  size_t n;
+  uint8_t h[32];
+  char *text;
+  if (v == NULL || (n = json_dumpb(v, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY)) <= AUDIT_MAX_INPUT) {
+    audit_set(e, key, v);
+    return;
+  }
+  /* Too long to keep: its size and hash stand for it. */
+  text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+  json_decref(v);
+  if (text != NULL && cdr_sha256(h, text, strlen(text)) == 0)
+    audit_set(e, key, json_pack("{s:I,s:o*}", "bytes", (json_int_t)n, "sha256", audit_hex(h, sizeof(h))));
+  /* text came from jansson's allocator (the wiping one): give it back there */
+  json_free_t f;
+  json_get_alloc_funcs(NULL, &f);
+  if (text != NULL)
+    f(text);
 }
 
 void audit_set_user(struct enclave *e, const char *name, const char *role, const char *serial) {
@@ -110,6 +134,8 @@ void audit_add_table(struct enclave *e, const char *table, const char *owner) {
     return;
   const struct catalog_table *ct = e->engine ? catalog_find(engine_catalog(e->engine), table) : NULL;
   const char *name = ct ? ct->name : table, *own = ct ? ct->owner : owner;
+  if (ct == NULL && strlen(table) > CDR_MAX_TABLE_NAME)
+    return; /* not a table, nor one that could be made: nobody owns it */
   if ((a = json_object_get(e->audit.pending, "tables")) == NULL) {
     if ((a = json_array()) == NULL || json_object_set_new(e->audit.pending, "tables", a) != 0)
       return;
@@ -117,6 +143,11 @@ void audit_add_table(struct enclave *e, const char *table, const char *owner) {
   json_array_foreach(a, i, t) {
     if (strcasecmp(json_string_value(json_object_get(t, "name")), name) == 0)
       return;
+  }
+  if (json_array_size(a) >= AUDIT_MAX_TABLES) { /* the rest are counted */
+    json_t *more = json_object_get(e->audit.pending, "tables_more");
+    audit_set(e, "tables_more", json_integer(json_integer_value(more) + 1));
+    return;
   }
   json_array_append_new(a, json_pack("{s:s,s:s?}", "name", name, "owner", own));
 }
@@ -172,10 +203,30 @@ static int close_pending(struct enclave *e, const char *reason, struct cdr_buf *
   if (reason != NULL)
     audit_set(e, "reason", json_string(reason));
   int r = json_dump_callback(p, dump_to_buf, out, JSON_COMPACT) == 0 ? 0 : CDR_ERR_TOO_LARGE;
+  if (r != 0) {
+    /* Bounded inputs keep entries far below the cap; should one still
+     * pass it, the decision is logged without its details rather than
+     * not at all (or the enclave stopped by whoever sent it). */
+    static const char *const keep[] = {"v",    "index",  "time",     "salt",    "op",
+                                       "subject", "role", "serial", "session", "decision", "reason"};
+    json_t *small = json_object();
+    for (size_t k = 0; small != NULL && k < sizeof(keep) / sizeof(keep[0]); k++) {
+      json_t *v = json_object_get(p, keep[k]);
+      if (v != NULL && json_object_set(small, keep[k], v) != 0)
+        break;
+    }
+    if (small != NULL && json_object_set_new(small, "details_dropped", json_true()) == 0) {
+      cdr_buf_free(out);
+      r = json_dump_callback(small, dump_to_buf, out, JSON_COMPACT) == 0 ? 0 : CDR_ERR_TOO_LARGE;
+    }
+    json_decref(small);
+  }
   e->audit.pending = NULL;
   json_decref(p);
   *time = (int64_t)t;
-  return r;
+  /* Padded with spaces to a size bucket (as responses are): a record's
+   * length must not tell the host a row count or a refusal reason. */
+  return r == 0 ? cdr_pad_spaces(out) : r;
 }
 
 /* The record of entry `index`: u32be len || seal(audit, index, entry). */

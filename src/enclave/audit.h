@@ -47,9 +47,10 @@ struct audit_log {
   json_t *pending;                     /* the entry of the decision in progress, or NULL */
   uint64_t max_committed;              /* highest manifest version an entry names */
 };
+/* Entries are compact JSON padded with spaces to cdr_pad_length. */
 
 /* The largest entry (the biggest is a session open with a 16 KiB
- * certificate, base64) and record. */
+ * certificate and key, base64: under 48 KiB) and record. */
 #define AUDIT_MAX_ENTRY (64u * 1024u)
 #define AUDIT_MAX_RECORD (AUDIT_MAX_ENTRY + 128u)
 
@@ -61,6 +62,15 @@ int audit_begin(struct enclave *e, const char *op) CDR_WUR;
 /* Add a field to the pending entry (v is consumed; nothing happens
  * without a pending entry).  Key order is insertion order. */
 void audit_set(struct enclave *e, const char *key, json_t *v);
+/* The same for a value the user chose (names, ids, column lists): one
+ * whose compact JSON is longer than AUDIT_MAX_INPUT is kept as
+ * {"bytes": n, "sha256": hex of that JSON}, so no request can make an
+ * entry too large to log. */
+#define AUDIT_MAX_INPUT 1024u
+void audit_set_input(struct enclave *e, const char *key, json_t *v);
+/* At most this many tables are named in one entry; "tables_more"
+ * counts the rest. */
+#define AUDIT_MAX_TABLES 32u
 /* The who of the entry: subject, role, certificate serial. */
 void audit_set_user(struct enclave *e, const char *name, const char *role, const char *serial);
 /* Add {"name","owner"} to the entry's "tables" (the owner from the
@@ -109,8 +119,7 @@ void audit_sealed_free(struct audit_sealed *s);
  * its last entry, re-appended if a crash lost it) and check that no
  * entry names a manifest version newer than the loaded one (a manifest
  * put back).  Any failure is written to why and refuses the start.
- * manifest_size 0 means no manifest records the log (a new room, or a
- * room from before the audit log). */
+ * manifest_size 0 means no manifest records the log (a new room). */
 int audit_load(struct enclave *e, uint64_t manifest_version, uint64_t manifest_size,
                const uint8_t manifest_head[CDR_AUDIT_HASH_LEN], const uint8_t *carried, size_t carried_len, char *why,
                size_t whylen) CDR_WUR;

@@ -208,9 +208,11 @@ out:
   /* Every decision on a session open is an audit entry, with what is
    * needed to check the user's signature over T_req: who was admitted
    * (the host's PKCS#11 access could enroll anyone; the log shows it). */
-  if (refuse || r == 0) {
-    int ar = audit_open_entry(e, &q, cert, name, role, refuse, r == 0 ? p.session_id : NULL,
-                              r == 0 ? p.expires_at : 0);
+  /* Only opens whose certificate the room CA issued: anything else can
+   * be sent by anyone, and would let anyone fill the log. */
+  if (name != NULL) {
+    int ar = audit_open_entry(e, &q, cert, name, role, refuse ? refuse : r ? CDR_ERR_INTERNAL : 0,
+                              refuse == 0 && r == 0 ? p.session_id : NULL, refuse == 0 && r == 0 ? p.expires_at : 0);
     if (ar != 0) {
       refuse = 0;
       r = ar; /* fatal: e->fatal is set */

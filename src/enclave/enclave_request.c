@@ -104,6 +104,8 @@ int enclave_handle_request(struct enclave *e, struct cdr_buf *in, uint32_t *rt, 
 out:
   if (refuse && !e->fatal && audit_finish(e, refuse) != 0)
     refuse = 0, r = CDR_ERR_IO; /* fatal: e->fatal is set */
+  else if (!refuse && r != 0 && !e->fatal && audit_finish(e, CDR_ERR_INTERNAL) != 0)
+    r = CDR_ERR_IO; /* fatal: e->fatal is set */
   audit_discard(e);
   if (e->fatal) {
     r = r ? r : CDR_ERR_IO;

@@ -229,7 +229,7 @@ static int op_upload_begin(const struct op_ctx *c) {
   int er = upload_begin(&c->e->uploads, c->e->engine, c->sid, c->who, table, replace, &schema, bytes,
                         enclave_now(c->e), id, &errmsg);
   if (er == 0)
-    audit_set(c->e, "upload", json_string(id));
+    audit_set_input(c->e, "upload", json_string(id));
   free(schema.names);
   free(schema.types);
   return op_result(c, er, errmsg, er != 0 ? NULL : json_pack("{s:b,s:s}", "ok", 1, "upload", id));
@@ -242,7 +242,7 @@ static int op_upload_chunk(const struct op_ctx *c) {
   if (id == NULL || hdr_u64(c, "index", &index) != 0)
     return op_fail(c->out, c->status, CDR_ERR_ARG,
                    "fields \"upload\" (the upload's id) and \"index\" (0, 1, 2...) are required");
-  audit_set(c->e, "upload", json_string(id));
+  audit_set_input(c->e, "upload", json_string(id));
   audit_set(c->e, "chunk", json_integer((json_int_t)index));
   audit_set(c->e, "bytes", json_integer((json_int_t)c->payload_len));
   int er = upload_chunk(&c->e->uploads, c->e->engine, c->sid, id, index, c->payload, c->payload_len,
@@ -270,10 +270,10 @@ static int op_upload_commit(const struct op_ctx *c) {
   if (id == NULL || sha == NULL || hdr_u64(c, "chunks", &chunks) != 0 || hdr_u64(c, "bytes", &bytes) != 0)
     return op_fail(c->out, c->status, CDR_ERR_ARG,
                    "fields \"upload\", \"chunks\", \"bytes\" and \"sha256\" are required");
-  audit_set(c->e, "upload", json_string(id));
+  audit_set_input(c->e, "upload", json_string(id));
   audit_set(c->e, "chunks", json_integer((json_int_t)chunks));
   audit_set(c->e, "bytes", json_integer((json_int_t)bytes));
-  audit_set(c->e, "csv_sha256", json_string(sha));
+  audit_set_input(c->e, "csv_sha256", json_string(sha));
   int er = upload_commit(&c->e->uploads, c->e->engine, c->sid, id, chunks, bytes, sha, &res, &errmsg);
   if (er == 0) {
     audit_add_table(c->e, res.table, NULL);
@@ -299,7 +299,7 @@ static int op_upload_abort(const struct op_ctx *c) {
   char *errmsg = NULL;
   if (id == NULL)
     return op_fail(c->out, c->status, CDR_ERR_ARG, "field \"upload\" must be the upload's id");
-  audit_set(c->e, "upload", json_string(id));
+  audit_set_input(c->e, "upload", json_string(id));
   int er = upload_abort(&c->e->uploads, c->e->engine, c->sid, id, &errmsg);
   return op_result(c, er, errmsg, er != 0 ? NULL : json_pack("{s:b,s:s,s:b}", "ok", 1, "upload", id, "aborted", 1));
 }
@@ -345,8 +345,8 @@ static int op_grant(const struct op_ctx *c) {
     }
   }
   audit_add_table(c->e, table, NULL);
-  audit_set(c->e, "to", json_string(to));
-  audit_set(c->e, "columns", jcols != NULL ? json_incref(jcols) : json_string("all"));
+  audit_set_input(c->e, "to", json_string(to));
+  audit_set_input(c->e, "columns", jcols != NULL ? json_incref(jcols) : json_string("all"));
   er = engine_grant(c->e->engine, c->who, table, to, cols, n, &errmsg);
   free(cols);
   /* durable before the client hears of it; a storage failure is fatal */
@@ -367,7 +367,7 @@ static int op_revoke_grant(const struct op_ctx *c) {
   if (table == NULL || to == NULL)
     return op_fail(c->out, c->status, CDR_ERR_ARG, "fields \"table\" and \"to\" must be strings");
   audit_add_table(c->e, table, NULL);
-  audit_set(c->e, "to", json_string(to));
+  audit_set_input(c->e, "to", json_string(to));
   int er = engine_revoke_grant(c->e->engine, c->who, table, to, &errmsg);
   /* durable before the client hears of it; a storage failure is fatal */
   int pr = er == 0 ? persist_meta_changed(c->e) : 0;
@@ -388,7 +388,7 @@ static int op_hide(const struct op_ctx *c) {
   if (hdr_bool(c, "hidden", 1, &hidden) != 0)
     return op_fail(c->out, c->status, CDR_ERR_ARG, "field \"hidden\" must be true or false");
   audit_add_table(c->e, table, NULL);
-  audit_set(c->e, "column", json_string(column));
+  audit_set_input(c->e, "column", json_string(column));
   audit_set(c->e, "hidden", json_boolean(hidden));
   int er = engine_hide(c->e->engine, c->who, table, column, hidden, &errmsg);
   /* durable before the client hears of it; a storage failure is fatal */

@@ -275,9 +275,12 @@ static int commit(struct enclave *e, struct store_batch *b, struct persist_entry
     goto out;
   }
   p->version++;
-  if ((r = audit_sealed_appended(e, &au)) != 0)
-    e->fatal = 1;
+  r = audit_sealed_appended(e, &au);
 out:
+  /* Memory already holds the change; whatever kept it from the disk (or
+   * from the log) stops the enclave, so the disk stays the truth. */
+  if (r != 0)
+    e->fatal = 1;
   audit_sealed_free(&au);
   cdr_buf_free(&sealed);
   return r;

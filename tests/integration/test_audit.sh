@@ -28,6 +28,13 @@ expect_error "ana may not read prov2's table" access_denied "$CDR" query --profi
 check "revoke eve" "$CDR" room revoke "$R" --name eve@example.org
 for _ in $(seq 50); do grep -q "revocation list number 1" "$T/server.log" && break; sleep 0.1; done
 
+# A refused open with a room certificate is logged; a grantee name far
+# too long to keep is logged as its length and hash, and the room goes on.
+expect_error "the revoked user is refused" cert_revoked "$CDR" query --profile eve "SELECT 1"
+LONG=$(head -c 6000 /dev/zero | tr '\0' x)
+expect_error "a 6000-byte grantee is refused" bad_request "$CDR" grant --profile prov patients --to "$LONG"
+check "the enclave is still serving" "$CDR" query --profile ana "SELECT count(*) FROM patients"
+
 # The auditor sees every entry, and the chain and every signature verify.
 if audit aud --verify --format json >"$T/all.json" 2>"$T/verify.err"; then pass "cdr audit --verify passes on the untouched log"
 else fail "verify: $(cat "$T/verify.err")"; fi
@@ -50,6 +57,10 @@ has '.op=="upload_commit" and .decision=="ok" and .rows==200 and .manifest_versi
 has '.op=="grant" and .to=="ana@example.org"' && has '.op=="hide" and .column=="sex"' &&
   pass "grant and hide are logged" || fail "no grant or hide entry"
 has '.op=="crl" and .crl_number==1 and .revoked==1' && pass "the revocation list is logged" || fail "no crl entry"
+has '.op=="session_open" and .decision=="refused" and .reason=="cert_revoked" and .subject=="eve@example.org"' &&
+  pass "a refused open is logged with its reason" || fail "no refused open entry"
+has '.op=="grant" and .decision=="refused" and .to.bytes==6002 and (.to.sha256|length)==64' &&
+  pass "an over-long value is logged as its length and hash" || fail "no reduced grant entry"
 has '.op=="query" and (.request.signature|length>0) and (.user_key|length>0)' &&
   pass "a request entry carries the user's own signature" || fail "no request signature"
 has '.op=="close" and .decision=="ok" and .subject=="ana@example.org"' && pass "each command closes its session" ||
