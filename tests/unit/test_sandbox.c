@@ -429,7 +429,7 @@ static void test_proc_status(void) {
   CHECK_CONTAINS(status, "\nNoNewPrivs:\t1\n");
   {
     const char *f = status ? strstr(status, "\nSeccomp_filters:\t") : NULL;
-    CHECK(f != NULL && atoi(f + strlen("\nSeccomp_filters:\t")) >= 1);
+    CHECK(f != NULL && strtol(f + strlen("\nSeccomp_filters:\t"), NULL, 10) >= 1);
   }
   free(raw);
   CHECK(write(sv[0], "x", 1) == 1);
