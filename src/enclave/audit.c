@@ -98,24 +98,22 @@ void audit_set(struct enclave *e, const char *key, json_t *v) {
   (void)json_object_set_new(e->audit.pending, key, v); /* consumes v, also on failure */
 }
 
+static int dump_to_buf(const char *p, size_t n, void *ud) { return cdr_buf_put(ud, p, n) == 0 ? 0 : -1; }
+
 void audit_set_input(struct enclave *e, const char *key, json_t *v) {
-  size_t n;
+  struct cdr_buf text;
   uint8_t h[32];
-  char *text;
-  if (v == NULL || (n = json_dumpb(v, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY)) <= AUDIT_MAX_INPUT) {
+  if (v == NULL || json_dumpb(v, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY) <= AUDIT_MAX_INPUT) {
     audit_set(e, key, v);
     return;
   }
   /* Too long to keep: its size and hash stand for it. */
-  text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+  cdr_buf_init(&text, 4u * CDR_MAX_REQUEST_HEADER, 0); /* the value came from a request header */
+  if (json_dump_callback(v, dump_to_buf, &text, JSON_COMPACT | JSON_ENCODE_ANY) == 0 &&
+      cdr_sha256(h, text.d, text.len) == 0)
+    audit_set(e, key, json_pack("{s:I,s:o*}", "bytes", (json_int_t)text.len, "sha256", audit_hex(h, sizeof(h))));
   json_decref(v);
-  if (text != NULL && cdr_sha256(h, text, strlen(text)) == 0)
-    audit_set(e, key, json_pack("{s:I,s:o*}", "bytes", (json_int_t)n, "sha256", audit_hex(h, sizeof(h))));
-  /* text came from jansson's allocator (the wiping one): give it back there */
-  json_free_t f;
-  json_get_alloc_funcs(NULL, &f);
-  if (text != NULL)
-    f(text);
+  cdr_buf_free(&text);
 }
 
 void audit_set_user(struct enclave *e, const char *name, const char *role, const char *serial) {
@@ -189,8 +187,6 @@ void audit_discard(struct enclave *e) {
   json_decref(e->audit.pending);
   e->audit.pending = NULL;
 }
-
-static int dump_to_buf(const char *p, size_t n, void *ud) { return cdr_buf_put(ud, p, n) == 0 ? 0 : -1; }
 
 /* Close the pending entry as entry n with its decision; its bytes (compact
  * JSON) in out, which must be empty and allow AUDIT_MAX_ENTRY bytes.
