@@ -24,30 +24,13 @@ static void help(void) {
          "Run one SQL statement (SQLite dialect, read-only, subject to the room's\n"
          "policy) inside the enclave, after verifying its attestation, and print the\n"
          "result.  SQL \"-\" reads the statement from standard input.\n\n"
-         "Without URL, the profile (--profile NAME, or the default one saved by\n"
-         "`cdr enroll`) gives the URL, key, certificate and room CA.  With URL, give\n"
-         "--key and --cert, or a profile for that URL is used.\n\n"
          "Options:\n"
          "  -f, --format table|csv|json   output format; default table when standard\n"
          "                                output is a terminal, else csv.  csv: RFC 4180\n"
          "                                with a header row, NULL as an empty field, BLOBs\n"
          "                                as \\x<hex>; json: the result object\n"
-         "                                {\"columns\",\"rows\",\"row_count\"}\n"
-         "  -k, --key KEY                 your private key (PEM)\n"
-         "  -C, --cert CERT               your certificate from `cdr enroll` (PEM)\n"
-         "  -c, --ca FILE                 the room CA certificate (default: the profile's,\n"
-         "                                else CERT's .ca.crt file saved by enroll)\n"
-         "  -p, --profile NAME            use this profile\n"
-         "  -m, --expect-measurement HEX  require this enclave measurement (64 hex\n"
-         "                                for sim, 96 for snp, tdx, nitro)\n"
-         "  -s, --allow-sim               accept simulated attestation (not\n"
-         "                                hardware-backed; proves nothing against the\n"
-         "                                server operator)\n"
-         "  -h, --help                    show this help\n\n"
-         "Environment:\n"
-         "  CDR_ALLOW_SIM   1 has the effect of --allow-sim\n"
-         "  CDR_CONFIG_DIR  where profiles are kept (default $XDG_CONFIG_HOME/cdr,\n"
-         "                  else ~/.config/cdr)\n");
+         "                                {\"columns\",\"rows\",\"row_count\"}\n\n");
+  cli_connect_help();
 }
 
 /* The SQL text from standard input, at most CDR_MAX_SQL_LEN bytes. */

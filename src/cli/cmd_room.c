@@ -85,6 +85,8 @@ static void init_help(void) {
          "                         tdx    Intel TDX confidential VM (configfs-tsm)\n"
          "                         nitro  AWS Nitro enclave (/dev/nsm)\n"
          "                         auto   whichever of snp, tdx, nitro the server has\n"
+         "                         tdx and nitro have no sealing key: such a room\n"
+         "                         keeps nothing across enclave restarts.\n"
          "                         See docs/ATTESTATION.md.\n"
          "  -h, --help             show this help\n"
          "\n"
@@ -203,9 +205,9 @@ static int room_init(int argc, char **argv) {
     printf("  token user PIN:  the value of CDR_HSM_PIN (not stored; cdrd needs it too)\n");
   printf("  attestation:     %s%s\n", room->attestation,
          strcmp(room->attestation, "sim") == 0 ? " (simulated: not hardware-backed)" : "");
-  if (strcmp(room->attestation, "tdx") == 0 || strcmp(room->attestation, "nitro") == 0)
-    printf("warning: sealing on %s is not built yet, so cdrd cannot start this room yet\n"
-           "         (see docs/ATTESTATION.md)\n",
+  if (strcmp(room->attestation, "auto") != 0 && !cdr_platform_keeps_state(room->attestation))
+    printf("warning: %s offers no sealing key, so this room keeps nothing across enclave restarts:\n"
+           "         each start is a new identity and an empty room (see docs/ATTESTATION.md, \"Sealing\")\n",
            room->attestation);
   printf("Publish the CA fingerprint to the room's users so that they can check it.\n");
   cdr_room_free(room);

@@ -21,6 +21,7 @@
 
 #define AUDIT_PAGE_LIMIT 1000
 #define HEAD_FILE_MAX 8192u
+#define HEAD_IDENTITY_FP_LEN 32u /* sizeof(struct cdr_attestation.identity_fp) */
 
 void cdr_audit_head_clear(struct cdr_audit_head *h) {
   free(h->signature_b64);
@@ -108,22 +109,29 @@ static char *head_path(struct cdr_client *c) {
   return path;
 }
 
-/* 0 with the remembered head, CDR_ERR_NOT_FOUND, or another error. */
-static int head_load(struct cdr_client *c, const char *path, struct cdr_audit_head *h) {
+/* 0 with the remembered head (and in identity the hex fingerprint of the
+ * identity key that signed it, or "" in files written before it was
+ * kept), CDR_ERR_NOT_FOUND, or another error. */
+static int head_load(struct cdr_client *c, const char *path, struct cdr_audit_head *h,
+                     char identity[2 * HEAD_IDENTITY_FP_LEN + 1]) {
   uint8_t *data = NULL;
   size_t len = 0;
   json_t *o = NULL;
   int r;
   if ((r = cdr_file_read(path, &data, &len, HEAD_FILE_MAX)) != 0)
     return r;
+  identity[0] = '\0';
   if ((r = cdr_json_parse_object(&o, data, len)) == 0 && (r = head_parse(c, o, h)) != 0)
     cdr_client_set_detail(c, "%s is not a remembered audit head; remove it to start again", path);
+  const char *id = r == 0 ? cdr_json_string(o, "identity") : NULL;
+  if (id != NULL && strlen(id) == 2 * HEAD_IDENTITY_FP_LEN)
+    memcpy(identity, id, 2 * HEAD_IDENTITY_FP_LEN + 1);
   json_decref(o);
   free(data);
   return r;
 }
 
-static int head_save(const char *path, const struct cdr_audit_head *h) {
+static int head_save(const char *path, const struct cdr_audit_head *h, const char *identity) {
   char hex[2 * CDR_AUDIT_HASH_LEN + 1], *dir = strdup(path), *slash;
   int r;
   if (dir == NULL)
@@ -135,8 +143,8 @@ static int head_save(const char *path, const struct cdr_audit_head *h) {
   if (r != 0)
     return r;
   cdr_hex_encode(hex, h->head, sizeof(h->head));
-  json_t *o = json_pack("{s:I,s:s,s:I,s:s}", "size", (json_int_t)h->size, "head", hex, "time", (json_int_t)h->time,
-                        "signature", h->signature_b64);
+  json_t *o = json_pack("{s:I,s:s,s:I,s:s,s:s}", "size", (json_int_t)h->size, "head", hex, "time", (json_int_t)h->time,
+                        "signature", h->signature_b64, "identity", identity);
   char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
   r = text ? cdr_file_write(path, text, strlen(text), 0600, 0) : CDR_ERR_NOMEM;
   free(text);
@@ -144,21 +152,37 @@ static int head_save(const char *path, const struct cdr_audit_head *h) {
   return r;
 }
 
-int cdr_client_audit_check(struct cdr_client *c, struct cdr_session *s) {
+int cdr_audit_head_restarted(const char *seen_identity, const char *identity, const char *platform) {
+  return seen_identity[0] != '\0' && strcmp(seen_identity, identity) != 0 && !cdr_platform_keeps_state(platform);
+}
+
+int cdr_client_audit_check(struct cdr_client *c, struct cdr_session *s, const struct cdr_attestation *att) {
   struct cdr_audit_head seen, now;
   uint8_t at_seen[CDR_AUDIT_HASH_LEN];
   int r, have_seen = 0, have_at = 0;
-  char *path = head_path(c);
+  char *path = head_path(c), seen_identity[2 * HEAD_IDENTITY_FP_LEN + 1], identity[2 * HEAD_IDENTITY_FP_LEN + 1];
   memset(&seen, 0, sizeof(seen));
   memset(&now, 0, sizeof(now));
   if (path == NULL) {
     cdr_client_set_detail(c, "no configuration directory to remember the room's audit head in");
     return CDR_ERR_NOT_FOUND;
   }
-  if ((r = head_load(c, path, &seen)) == 0)
+  cdr_hex_encode(identity, att->identity_fp, HEAD_IDENTITY_FP_LEN);
+  if ((r = head_load(c, path, &seen, seen_identity)) == 0)
     have_seen = 1;
   else if (r != CDR_ERR_NOT_FOUND)
     goto out;
+  /* Where the platform keeps no state (util.h), a new identity is a
+   * restarted enclave whose log began again, not a rollback: the old
+   * identity's state can no longer be opened by anyone, so the host
+   * cannot put it back.  Elsewhere a new identity gets the usual checks. */
+  if (have_seen && cdr_audit_head_restarted(seen_identity, identity, att->platform)) {
+    fprintf(stderr,
+            "notice: the room's enclave restarted with a new identity key; %s keeps no state across restarts, so "
+            "its tables and audit log began again\n",
+            att->platform);
+    have_seen = 0;
+  }
   if ((r = cdr_client_audit_head(c, s, have_seen ? seen.size : UINT64_MAX, &now, at_seen, &have_at)) != 0)
     goto out;
   if (have_seen && now.size < seen.size) {
@@ -177,7 +201,7 @@ int cdr_client_audit_check(struct cdr_client *c, struct cdr_session *s) {
     r = CDR_ERR_AUDIT_FORK;
     goto out;
   }
-  r = head_save(path, &now);
+  r = head_save(path, &now, identity);
   if (r != 0)
     cdr_client_set_detail(c, "cannot remember the room's audit head in %s", path);
 out:

@@ -42,7 +42,7 @@ void cdr_connection_close(struct cdr_connection *k) {
     json_t *hdr = json_pack("{s:s}", "op", "close"), *res = NULL;
     /* Remember the head after this command's own changes, so that a room
      * put back to before them is refused at the next command. */
-    if (cdr_client_audit_check(k->client, k->session) != 0)
+    if (cdr_client_audit_check(k->client, k->session, &k->att) != 0)
       cdr_client_clear_error(k->client); /* the next command's check says it */
     if (hdr != NULL && cdr_client_op(k->client, k->session, hdr, &res) == 0)
       json_decref(res);
@@ -201,7 +201,7 @@ int cdr_connect(struct cdr_connection *k, const struct cdr_connect_opts *o, char
   }
   /* Refuse a room whose state is older than, or forked from, what this
    * client has seen (a whole ROOM folder put back). */
-  if (o->open_session && (r = cdr_client_audit_check(k->client, k->session)) != 0) {
+  if (o->open_session && (r = cdr_client_audit_check(k->client, k->session, &k->att)) != 0) {
     cdr_client_error_text(k->client, r, text, sizeof(text));
     snprintf(why, whylen, "%s", text);
     goto out;

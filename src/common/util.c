@@ -295,3 +295,7 @@ int cdr_read_full(int fd, void *buf, size_t n) {
   }
   return 0;
 }
+
+int cdr_platform_keeps_state(const char *platform) {
+  return platform != NULL && (strcmp(platform, "sim") == 0 || strcmp(platform, "snp") == 0);
+}

@@ -47,6 +47,15 @@ int64_t cdr_now(void);
 /* RFC 3339 UTC rendering into out (at least 21 bytes). */
 void cdr_time_format(char *out, size_t outlen, int64_t t);
 
+/* 1 if an enclave on this attestation platform keeps its sealed state
+ * (identity key, tables, audit log) across restarts: "sim" (a secret
+ * file) and "snp" (the firmware's derived key).  0 for "tdx" and "nitro",
+ * which offer a guest no sealing key: there the enclave seals under a
+ * random key made at each start, so a restart is a new identity and an
+ * empty room (docs/ATTESTATION.md, "Sealing").  cdr-enclave, cdrd and
+ * the client all decide by this one rule. */
+int cdr_platform_keeps_state(const char *platform);
+
 /* Join directory and name into a new string. */
 char *cdr_path_join(const char *dir, const char *name);
 

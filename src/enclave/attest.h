@@ -63,9 +63,11 @@ struct attest_provider {
   int (*measurement)(struct attest_provider *p, uint8_t out[CDR_MEASUREMENT_MAX], size_t *len);
   /* The platform sealing key: 32 bytes only this enclave, on this
    * platform, can obtain (sim: derived from a secret under ROOM that only
-   * the enclave reads; SEV-SNP: the firmware's derived key; TDX and Nitro:
-   * none yet, CDR_ERR_INTERNAL; later a KMS that releases it on
-   * attestation).  The caller wipes it. */
+   * the enclave reads; SEV-SNP: the firmware's derived key).  NULL for
+   * TDX and Nitro, which have none: cdr_platform_keeps_state (util.h)
+   * says so, and the enclave seals under a random key per run instead (a
+   * KMS that releases a key on attestation would give them one).  The
+   * caller wipes it. */
   int (*sealing_key)(struct attest_provider *p, uint8_t out[32]);
   void (*fini)(struct attest_provider *p);
   void *state;

@@ -25,10 +25,11 @@
  * the bytes there are (the same rule as src/attest/verify_nitro.c, whose
  * code the enclave does not link).
  *
- * Sealing: the NSM offers no sealing key.  A Nitro enclave gets one from
- * AWS KMS, which releases a key only to an attested enclave; that is not
- * built, so sealing_key fails (CDR_ERR_INTERNAL) and cdr-enclave refuses
- * to start (docs/ATTESTATION.md).
+ * Sealing: the NSM offers no sealing key, so this provider has none and
+ * the enclave seals under a random key per run: a Nitro room keeps
+ * nothing across restarts (cdr_platform_keeps_state, util.h).  AWS KMS,
+ * which releases a key only to an attested enclave, would give it one;
+ * that is not built (docs/ATTESTATION.md, "Sealing").
  */
 #include <cbor.h>
 #include <errno.h>
@@ -340,12 +341,6 @@ static int nitro_measurement(struct attest_provider *p, uint8_t out[CDR_MEASUREM
   return 0;
 }
 
-static int nitro_sealing_key(struct attest_provider *p, uint8_t out[32]) {
-  log_error("sealing on Nitro is not built yet: the Nitro Secure Module has no sealing key, and the AWS KMS "
-            "key release on attestation that would provide one is not part of CDR yet (docs/ATTESTATION.md)");
-  return CDR_ERR_INTERNAL;
-}
-
 static void nitro_fini(struct attest_provider *p) {
   struct nitro_state *s = p->state;
   if (s == NULL)
@@ -360,5 +355,5 @@ struct attest_provider attest_nitro_provider = {.name = "nitro",
                                                 .init = nitro_init,
                                                 .evidence = nitro_evidence,
                                                 .measurement = nitro_measurement,
-                                                .sealing_key = nitro_sealing_key,
+                                                .sealing_key = NULL, /* none: util.h */
                                                 .fini = nitro_fini};

@@ -36,9 +36,10 @@
  * status) go through HKDF-SHA256 with info "CDR-v1 snp sealing key".
  * The key is bound to this chip: the room's sealed state opens only on
  * the machine that sealed it.  tdx: TDX has no key the guest can derive
- * from its measurement; sealing needs a key service that releases a key
- * on attestation, which is not built, so sealing_key fails
- * (CDR_ERR_INTERNAL) and cdr-enclave refuses to start.
+ * from its measurement, so this provider has none and the enclave seals
+ * under a random key per run: a TDX room keeps nothing across restarts
+ * (cdr_platform_keeps_state, util.h).  A key service that releases a key
+ * on attestation would give it one; that is not built.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -445,12 +446,6 @@ out:
   return r;
 }
 
-static int tdx_sealing_key(struct attest_provider *p, uint8_t out[32]) {
-  log_error("sealing on TDX is not built yet: TDX offers no key a guest can derive from its measurement, and the "
-            "key service that would release one on attestation is not part of CDR yet (docs/ATTESTATION.md)");
-  return CDR_ERR_INTERNAL;
-}
-
 static void tsm_fini(struct attest_provider *p) {
   struct tsm_state *s = p->state;
   if (s == NULL)
@@ -473,7 +468,7 @@ struct attest_provider attest_tdx_provider = {.name = "tdx",
                                               .init = tdx_init,
                                               .evidence = tsm_evidence,
                                               .measurement = tsm_measurement,
-                                              .sealing_key = tdx_sealing_key,
+                                              .sealing_key = NULL, /* none: util.h */
                                               .fini = tsm_fini};
 
 /* ---- auto detection ---- */

@@ -7,8 +7,11 @@
  * fingerprint detects a substituted CA.  INIT also loads the identity
  * key, which the host keeps only as a sealed blob (seal.h) and which
  * lives in this process's secure heap; on the first start it makes one.
+ * On a platform without a sealing key (tdx, nitro: util.h,
+ * cdr_platform_keeps_state) every start is a first start.
  */
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include <openssl/x509v3.h>
 #include <string.h>
 
@@ -95,8 +98,21 @@ int enclave_handle_init(struct enclave *e, struct cdr_buf *in, uint32_t *rt, str
   if ((e->sealer = OPENSSL_secure_zalloc(sizeof(*e->sealer))) == NULL)
     return CDR_ERR_NOMEM;
   memcpy(e->sealer->room_id, e->room_id, CDR_ROOM_ID_BYTES);
-  if ((r = e->attest->sealing_key(e->attest, e->sealer->root)) != 0)
-    return r;
+  if (cdr_platform_keeps_state(e->attest->name)) {
+    if ((r = e->attest->sealing_key(e->attest, e->sealer->root)) != 0)
+      return r;
+  } else {
+    /* No platform sealing key (util.h): a random one that dies with this
+     * process.  What was sealed by an earlier run can never be opened
+     * again, so its identity blob is not even tried. */
+    if (RAND_priv_bytes(e->sealer->root, sizeof(e->sealer->root)) != 1)
+      return CDR_ERR_CRYPTO;
+    if (sealed_id_len > 0)
+      log_info("ignoring the sealed identity of an earlier run: %s keeps no state across restarts", e->attest->name);
+    sealed_id_len = 0;
+    log_info("%s offers no sealing key: this enclave's identity, tables and audit log last only as long as it runs",
+             e->attest->name);
+  }
   cdr_buf_init(&new_id, 4096, 0);
   if ((r = identity_load_or_make(e, sealed_id, sealed_id_len, &new_id)) != 0 ||
       (r = cdr_pubkey_to_der(e->identity_key, &e->identity_spki, &e->identity_spki_len)) != 0 ||

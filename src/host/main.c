@@ -238,6 +238,35 @@ static int load_sealed_identity(struct host_store *st, uint8_t **blob, size_t *l
   return r;
 }
 
+/* On a platform whose enclave keeps no state (cdr_platform_keeps_state:
+ * tdx, nitro), what an earlier run sealed can never be opened again: the
+ * enclave made a new identity.  Remove the earlier run's objects so that
+ * the new run starts from an empty store (its audit log from entry 0). */
+static int discard_previous_run(struct host_store *st, const char *platform) {
+  static const char *const objects[] = {"identity", "manifest", "audit"};
+  char(*ids)[33] = NULL, name[64];
+  size_t n = 0, gone = 0;
+  uint64_t size;
+  int r = 0;
+  for (size_t i = 0; i < sizeof(objects) / sizeof(objects[0]) && r == 0; i++)
+    if (host_store_size(st, objects[i], &size) == 0 && (r = host_store_delete(st, objects[i])) == 0)
+      gone++;
+  if (r == 0 && (r = host_store_list_tables(st, &ids, &n)) == 0)
+    for (size_t i = 0; i < n && r == 0; i++) {
+      snprintf(name, sizeof(name), "tables/%s", ids[i]);
+      if ((r = host_store_delete(st, name)) == 0)
+        gone++;
+    }
+  free(ids);
+  if (r != 0)
+    log_error("cannot remove the earlier run's sealed state from state/: %s", cdr_err_describe(r));
+  else if (gone > 0)
+    log_info("%s keeps no state across enclave restarts: removed the earlier run's %zu sealed object(s), which no "
+             "enclave can open again; the room starts empty",
+             platform, gone);
+  return r;
+}
+
 /* Store a newly made sealed identity before serving anything with it. */
 static int store_sealed_identity(struct host_store *st, const struct enclave_identity *id) {
   int r;
@@ -450,6 +479,9 @@ int main(int argc, char **argv) {
     goto out;
   }
   if ((r = check_platform(room, enclave_link_identity(link)->platform)) != 0)
+    goto out;
+  if (!cdr_platform_keeps_state(enclave_link_identity(link)->platform) &&
+      (r = discard_previous_run(store, enclave_link_identity(link)->platform)) != 0)
     goto out;
   if ((r = store_sealed_identity(store, enclave_link_identity(link))) != 0)
     goto out;

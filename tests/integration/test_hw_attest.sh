@@ -8,6 +8,8 @@
 #     message when its hardware is missing: snp on a fake configfs-tsm tree
 #     with the real SEV-SNP report gets as far as the sealing key, which
 #     needs /dev/sev-guest;
+#   - tdx on a fake tree starts with no sealing key: its state lasts one
+#     run, and the next start removes it and makes a new identity;
 #   - the connected channel (cdrd --enclave-unix / cdr-enclave
 #     --listen-unix: the AF_UNIX stand-in of the vsock channel that Nitro
 #     uses; no vsock transport here) carries a whole session: attest,
@@ -44,8 +46,8 @@ grep -q '"attestation": "snp"' "$T/snp/room.json" && pass "room.json names snp" 
 grep -q "attestation: *snp" "$T/out" && pass "init prints the provider" || fail "init output: $(cat "$T/out")"
 [ ! -e "$T/snp/attestation" ] && pass "no sim platform files in a hardware room" || fail "sim files in an snp room"
 check "room init --attestation nitro" "$CDR" room init "$T/nitro" --attestation nitro
-grep -q "sealing on nitro is not built yet" "$T/out" && pass "init warns that nitro cannot start yet" \
-  || fail "nitro warning: $(cat "$T/out")"
+grep -q "nitro offers no sealing key, so this room keeps nothing across enclave restarts" "$T/out" \
+  && pass "init warns that a nitro room keeps nothing across restarts" || fail "nitro warning: $(cat "$T/out")"
 check "room init --attestation auto" "$CDR" room init "$T/auto" --attestation auto
 
 # ---- cdrd starts the enclave with the room's provider ----
@@ -94,6 +96,71 @@ else
   grep -q "sealing on SEV-SNP needs" "$T/snp-enclave.log" && pass "it says sealing needs /dev/sev-guest" \
     || fail "snp enclave log: $(tail -5 "$T/snp-enclave.log")"
   [ "$(stat -c %s "$E/inblob")" = "64" ] && pass "the enclave wrote 64 bytes of report_data" || fail "inblob size"
+fi
+
+# ---- tdx on a fake configfs-tsm entry: no sealing key, so every start is
+# a new identity in an empty room ----
+XE="$T/tsmx/e0"
+mkdir -p "$XE"
+printf 'tdx_guest\n' >"$XE/provider"
+printf '1\n' >"$XE/generation"
+: >"$XE/inblob"
+cp "$D/tdx/tdx-quote.bin" "$XE/outblob"
+check "room init --attestation tdx" "$CDR" room init "$T/tdx" --attestation tdx
+grep -q "tdx offers no sealing key" "$T/out" && pass "init warns that a tdx room keeps nothing" \
+  || fail "tdx warning: $(cat "$T/out")"
+# start_tdx N: a tdx enclave on the fake entry and its cdrd (URL, CDRD_PID, XPID).
+start_tdx() {
+  "$ENCLAVE" --attestation tdx --tsm-root "$T/tsmx" --tsm-entry e0 --listen-unix "$T/tdx$1.sock" \
+    2>"$T/tdx-enclave$1.log" &
+  XPID=$!
+  SERVER_PIDS+=("$XPID")
+  run_cdrd "$T/tdx" "$T/tdx$1.log" --enclave-unix "$T/tdx$1.sock"
+}
+# identity_of URL: the identity key the enclave reports at /v1/attest.
+identity_of() {
+  curl -sS -X POST -H 'Content-Type: application/json' \
+    -d "{\"nonce\": \"$(head -c 32 /dev/urandom | base64 -w0)\"}" "$1/v1/attest" \
+    | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["platform"], d["identity_public_key"])'
+}
+if start_tdx 1; then
+  pass "a tdx room starts without a sealing key"
+  grep -q "tdx offers no sealing key: this enclave's identity, tables and audit log last only as long as it runs" \
+    "$T/tdx-enclave1.log" && pass "the enclave says its state lasts only this run" \
+    || fail "tdx enclave log: $(tail -5 "$T/tdx-enclave1.log")"
+  ID1=$(identity_of "$URL")
+  expect_eq "the tdx enclave attests as tdx" "${ID1%% *}" "tdx"
+  [ "$(stat -c %s "$XE/inblob")" = "64" ] && pass "it wrote 64 bytes of report_data" || fail "tdx inblob size"
+  # The fake entry holds a real quote for other report_data: the client
+  # refuses it (a real TDX guest makes a fresh quote for each inblob).
+  expect_error "the fake tree's quote does not bind this enclave" attestation_ \
+    env CDR_TDX_COLLATERAL="$D/tdx/collateral.json" "$CDR" attest "$URL"
+  [ -s "$T/tdx/state/identity.sealed" ] && pass "the run's sealed identity is stored" || fail "no identity.sealed"
+  [ -s "$T/tdx/state/audit.sealed" ] && pass "the run's audit log is stored" || fail "no audit.sealed"
+  # Leftovers of this run that the next one must remove.
+  mkdir -p "$T/tdx/state/tables"
+  head -c 100 /dev/urandom >"$T/tdx/state/tables/0123456789abcdef0123456789abcdef.sealed"
+  head -c 100 /dev/urandom >"$T/tdx/state/manifest.sealed"
+  stop_server "$CDRD_PID" && pass "tdx cdrd stops" || fail "tdx cdrd did not stop"
+  if start_tdx 2; then
+    pass "the tdx room starts again"
+    grep -q "ignoring the sealed identity of an earlier run: tdx keeps no state across restarts" \
+      "$T/tdx-enclave2.log" && pass "the enclave ignores the earlier identity" \
+      || fail "tdx enclave log 2: $(tail -5 "$T/tdx-enclave2.log")"
+    grep -q "tdx keeps no state across enclave restarts: removed the earlier run's 4 sealed object(s)" \
+      "$T/tdx2.log" && pass "cdrd removed the earlier run's identity, manifest, audit log and table" \
+      || fail "tdx cdrd log 2: $(grep -i state "$T/tdx2.log")"
+    [ ! -e "$T/tdx/state/tables/0123456789abcdef0123456789abcdef.sealed" ] && pass "the earlier table file is gone" \
+      || fail "the earlier table file is left"
+    ID2=$(identity_of "$URL")
+    [ -n "${ID2#* }" ] && [ "${ID1#* }" != "${ID2#* }" ] && pass "the restarted enclave has a new identity key" \
+      || fail "identity key unchanged across a tdx restart"
+    stop_server "$CDRD_PID" || fail "tdx cdrd 2 did not stop"
+  else
+    fail "the tdx room did not start again: $(tail -5 "$T/tdx2.log")"
+  fi
+else
+  fail "a tdx room on the fake tree did not start: $(tail -5 "$T/tdx1.log"; tail -5 "$T/tdx-enclave1.log")"
 fi
 
 # ---- the connected channel (AF_UNIX stand-in for vsock) ----

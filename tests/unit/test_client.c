@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "client/audit.h"
 #include "client/client.h"
 #include "client/connect.h"
 #include "client/profile.h"
@@ -816,6 +817,23 @@ static void test_client_new(void) {
   cdr_client_free(c);
 }
 
+/* A remembered audit head of another identity is forgotten (a restart,
+ * not a rollback) only on platforms that keep no state; the rule the
+ * three processes share decides which those are. */
+static void test_head_restarted(void) {
+  static const char a[] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                    b[] = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+  CHECK(cdr_platform_keeps_state("sim") && cdr_platform_keeps_state("snp"));
+  CHECK(!cdr_platform_keeps_state("tdx") && !cdr_platform_keeps_state("nitro"));
+  CHECK(!cdr_platform_keeps_state("auto") && !cdr_platform_keeps_state(NULL));
+  CHECK(cdr_audit_head_restarted(a, b, "tdx") == 1);
+  CHECK(cdr_audit_head_restarted(a, b, "nitro") == 1);
+  CHECK(cdr_audit_head_restarted(a, a, "tdx") == 0);  /* same enclave run: the usual checks */
+  CHECK(cdr_audit_head_restarted("", b, "tdx") == 0); /* an older file: no identity to compare */
+  CHECK(cdr_audit_head_restarted(a, b, "snp") == 0);  /* a new identity there is no excuse */
+  CHECK(cdr_audit_head_restarted(a, b, "sim") == 0);
+}
+
 int main(void) {
   test_csv();
   test_table();
@@ -823,5 +841,6 @@ int main(void) {
   test_attest();
   test_session_and_requests();
   test_client_new();
+  test_head_restarted();
   return test_summary("test_client");
 }
