@@ -109,29 +109,59 @@ static char *head_path(struct cdr_client *c) {
   return path;
 }
 
-/* 0 with the remembered head (and in identity the hex fingerprint of the
- * identity key that signed it, or "" in files written before it was
- * kept), CDR_ERR_NOT_FOUND, or another error. */
-static int head_load(struct cdr_client *c, const char *path, struct cdr_audit_head *h,
-                     char identity[2 * HEAD_IDENTITY_FP_LEN + 1]) {
+#define FP_HEX (2 * HEAD_IDENTITY_FP_LEN + 1)
+#define RETIRED_MAX 32 /* identities of earlier runs remembered per room */
+
+/* What the client keeps of a room (audit.h). */
+struct remembered {
+  struct cdr_audit_head head;
+  char identity[FP_HEX]; /* "" in files written before it was kept */
+  char platform[16];
+  json_t *retired;       /* array of hex fingerprints (own reference) */
+};
+
+static void remembered_clear(struct remembered *m) {
+  cdr_audit_head_clear(&m->head);
+  json_decref(m->retired);
+  memset(m, 0, sizeof(*m));
+}
+
+/* Copy string field key of o into out (cap bytes) if it fits exactly. */
+static void copy_field(const json_t *o, const char *key, char *out, size_t cap) {
+  const char *v = cdr_json_string(o, key);
+  out[0] = '\0';
+  if (v != NULL && strlen(v) < cap)
+    memcpy(out, v, strlen(v) + 1);
+}
+
+/* 0 with the remembered state, CDR_ERR_NOT_FOUND, or another error. */
+static int head_load(struct cdr_client *c, const char *path, struct remembered *m) {
   uint8_t *data = NULL;
   size_t len = 0;
-  json_t *o = NULL;
+  json_t *o = NULL, *ret;
   int r;
+  memset(m, 0, sizeof(*m));
   if ((r = cdr_file_read(path, &data, &len, HEAD_FILE_MAX)) != 0)
     return r;
-  identity[0] = '\0';
-  if ((r = cdr_json_parse_object(&o, data, len)) == 0 && (r = head_parse(c, o, h)) != 0)
+  if ((r = cdr_json_parse_object(&o, data, len)) == 0 && (r = head_parse(c, o, &m->head)) != 0)
     cdr_client_set_detail(c, "%s is not a remembered audit head; remove it to start again", path);
-  const char *id = r == 0 ? cdr_json_string(o, "identity") : NULL;
-  if (id != NULL && strlen(id) == 2 * HEAD_IDENTITY_FP_LEN)
-    memcpy(identity, id, 2 * HEAD_IDENTITY_FP_LEN + 1);
+  if (r == 0) {
+    copy_field(o, "identity", m->identity, sizeof(m->identity));
+    if (strlen(m->identity) != FP_HEX - 1)
+      m->identity[0] = '\0';
+    copy_field(o, "platform", m->platform, sizeof(m->platform));
+    ret = json_object_get(o, "retired");
+    m->retired = json_is_array(ret) ? json_incref(ret) : json_array();
+    if (m->retired == NULL)
+      r = CDR_ERR_NOMEM;
+  }
   json_decref(o);
   free(data);
   return r;
 }
 
-static int head_save(const char *path, const struct cdr_audit_head *h, const char *identity) {
+static int head_save(const char *path, const struct cdr_audit_head *h, const char *identity, const char *platform,
+                     json_t *retired) {
   char hex[2 * CDR_AUDIT_HASH_LEN + 1], *dir = strdup(path), *slash;
   int r;
   if (dir == NULL)
@@ -143,8 +173,9 @@ static int head_save(const char *path, const struct cdr_audit_head *h, const cha
   if (r != 0)
     return r;
   cdr_hex_encode(hex, h->head, sizeof(h->head));
-  json_t *o = json_pack("{s:I,s:s,s:I,s:s,s:s}", "size", (json_int_t)h->size, "head", hex, "time", (json_int_t)h->time,
-                        "signature", h->signature_b64, "identity", identity);
+  json_t *o = json_pack("{s:I,s:s,s:I,s:s,s:s,s:s,s:O}", "size", (json_int_t)h->size, "head", hex, "time",
+                        (json_int_t)h->time, "signature", h->signature_b64, "identity", identity, "platform",
+                        platform, "retired", retired);
   char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
   r = text ? cdr_file_write(path, text, strlen(text), 0600, 0) : CDR_ERR_NOMEM;
   free(text);
@@ -152,15 +183,27 @@ static int head_save(const char *path, const struct cdr_audit_head *h, const cha
   return r;
 }
 
-int cdr_audit_head_restarted(const char *seen_identity, const char *identity, const char *platform) {
-  return seen_identity[0] != '\0' && strcmp(seen_identity, identity) != 0 && !cdr_platform_keeps_state(platform);
+int cdr_audit_head_restarted(const char *seen_identity, const char *seen_platform, const char *identity,
+                             const char *platform) {
+  return seen_identity[0] != '\0' && strcmp(seen_identity, identity) != 0 && strcmp(seen_platform, platform) == 0 &&
+         !cdr_platform_keeps_state(platform);
+}
+
+/* 1 if fp is in the array of retired identities. */
+static int is_retired(const json_t *retired, const char *fp) {
+  size_t i;
+  json_t *v;
+  json_array_foreach(retired, i, v) if (json_is_string(v) && strcmp(json_string_value(v), fp) == 0) return 1;
+  return 0;
 }
 
 int cdr_client_audit_check(struct cdr_client *c, struct cdr_session *s, const struct cdr_attestation *att) {
-  struct cdr_audit_head seen, now;
+  struct remembered seen;
+  struct cdr_audit_head now;
   uint8_t at_seen[CDR_AUDIT_HASH_LEN];
   int r, have_seen = 0, have_at = 0;
-  char *path = head_path(c), seen_identity[2 * HEAD_IDENTITY_FP_LEN + 1], identity[2 * HEAD_IDENTITY_FP_LEN + 1];
+  char *path = head_path(c), identity[FP_HEX];
+  json_t *retired = NULL;
   memset(&seen, 0, sizeof(seen));
   memset(&now, 0, sizeof(now));
   if (path == NULL) {
@@ -168,44 +211,67 @@ int cdr_client_audit_check(struct cdr_client *c, struct cdr_session *s, const st
     return CDR_ERR_NOT_FOUND;
   }
   cdr_hex_encode(identity, att->identity_fp, HEAD_IDENTITY_FP_LEN);
-  if ((r = head_load(c, path, &seen, seen_identity)) == 0)
+  if ((r = head_load(c, path, &seen)) == 0)
     have_seen = 1;
   else if (r != CDR_ERR_NOT_FOUND)
     goto out;
-  /* Where the platform keeps no state (util.h), a new identity is a
-   * restarted enclave whose log began again, not a rollback: the old
-   * identity's state can no longer be opened by anyone, so the host
-   * cannot put it back.  Elsewhere a new identity gets the usual checks. */
-  if (have_seen && cdr_audit_head_restarted(seen_identity, identity, att->platform)) {
+  retired = have_seen ? json_incref(seen.retired) : json_array();
+  if (retired == NULL) {
+    r = CDR_ERR_NOMEM;
+    goto out;
+  }
+  /* An identity of an earlier run can never come back (its key died with
+   * it): seeing one again means the host runs more than one enclave. */
+  if (is_retired(retired, identity)) {
+    cdr_client_set_detail(c,
+                          "the enclave attests with an identity key this client saw replaced by a newer one: the "
+                          "host is running more than one enclave for this room (if the operator explains it, "
+                          "remove %s)",
+                          path);
+    r = CDR_ERR_AUDIT_FORK;
+    goto out;
+  }
+  /* Where the platform keeps no state (util.h), a new identity on the
+   * same platform is a restarted enclave whose log began again, not a
+   * rollback: the old identity's state can no longer be opened by anyone,
+   * so the host cannot put it back.  Elsewhere, a new identity gets the
+   * usual checks. */
+  if (have_seen && cdr_audit_head_restarted(seen.identity, seen.platform, identity, att->platform)) {
     fprintf(stderr,
             "notice: the room's enclave restarted with a new identity key; %s keeps no state across restarts, so "
             "its tables and audit log began again\n",
             att->platform);
+    if (json_array_append_new(retired, json_string(seen.identity)) != 0 ||
+        (json_array_size(retired) > RETIRED_MAX && json_array_remove(retired, 0) != 0)) {
+      r = CDR_ERR_NOMEM;
+      goto out;
+    }
     have_seen = 0;
   }
-  if ((r = cdr_client_audit_head(c, s, have_seen ? seen.size : UINT64_MAX, &now, at_seen, &have_at)) != 0)
+  if ((r = cdr_client_audit_head(c, s, have_seen ? seen.head.size : UINT64_MAX, &now, at_seen, &have_at)) != 0)
     goto out;
-  if (have_seen && now.size < seen.size) {
+  if (have_seen && now.size < seen.head.size) {
     cdr_client_set_detail(c,
                           "the server's audit log has %llu entries, but this client has seen %llu: the room's state "
                           "was put back to an older copy (if the operator explains it, remove %s)",
-                          (unsigned long long)now.size, (unsigned long long)seen.size, path);
+                          (unsigned long long)now.size, (unsigned long long)seen.head.size, path);
     r = CDR_ERR_AUDIT_ROLLBACK;
     goto out;
   }
-  if (have_seen && (!have_at || CRYPTO_memcmp(at_seen, seen.head, CDR_AUDIT_HASH_LEN) != 0)) {
+  if (have_seen && (!have_at || CRYPTO_memcmp(at_seen, seen.head.head, CDR_AUDIT_HASH_LEN) != 0)) {
     cdr_client_set_detail(c,
                           "the server's audit log does not extend the one this client saw at %llu entries: it was "
                           "replaced or forked (if the operator explains it, remove %s)",
-                          (unsigned long long)seen.size, path);
+                          (unsigned long long)seen.head.size, path);
     r = CDR_ERR_AUDIT_FORK;
     goto out;
   }
-  r = head_save(path, &now, identity);
+  r = head_save(path, &now, identity, att->platform, retired);
   if (r != 0)
     cdr_client_set_detail(c, "cannot remember the room's audit head in %s", path);
 out:
-  cdr_audit_head_clear(&seen);
+  json_decref(retired);
+  remembered_clear(&seen);
   cdr_audit_head_clear(&now);
   free(path);
   return r;

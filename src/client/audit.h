@@ -5,14 +5,18 @@
  *
  * Remembered heads live under the configuration directory
  * (profile.h) as heads/<room id>.json:
- * {"size","head","time","signature","identity"}, mode 0600 ("identity":
- * hex SHA-256 of the identity key's SPKI).  A client that has seen a head
+ * {"size","head","time","signature","identity","platform","retired"},
+ * mode 0600 ("identity": hex SHA-256 of the SPKI of the identity key
+ * that signed the head; "platform": the platform it attested on;
+ * "retired": identities of earlier runs).  A client that has seen a head
  * of size k refuses a server whose log is shorter (audit_rollback: the
  * room's state was put back) or whose head at size k differs
  * (audit_fork).  Both the remembered and the new head are signed by the
  * attested identity key.  On a platform that keeps no state
- * (cdr_platform_keeps_state: tdx, nitro) a head of another identity is
- * forgotten with a notice on stderr: the enclave restarted empty.
+ * (cdr_platform_keeps_state: tdx, nitro), a head of another identity on
+ * the same platform is forgotten with a notice on stderr (the enclave
+ * restarted empty) and its identity retired; a retired identity that
+ * attests again is audit_fork (the host runs two enclaves).
  */
 #ifndef CDR_CLIENT_AUDIT_H
 #define CDR_CLIENT_AUDIT_H
@@ -37,11 +41,12 @@ void cdr_audit_head_clear(struct cdr_audit_head *h);
 int cdr_client_audit_head(struct cdr_client *c, struct cdr_session *s, uint64_t known, struct cdr_audit_head *out,
                           uint8_t known_head[CDR_AUDIT_HASH_LEN], int *have_known) CDR_WUR;
 
-/* 1 if a remembered head signed by seen_identity ("" if the file did not
- * record it) is to be forgotten because the enclave now attests with
- * identity on a platform that keeps no state (a restart, not a
- * rollback); else 0.  Both are hex fingerprints. */
-int cdr_audit_head_restarted(const char *seen_identity, const char *identity, const char *platform);
+/* 1 if a remembered head signed by seen_identity on seen_platform ("" if
+ * the file did not record them) is to be forgotten because the enclave
+ * now attests with identity on the same platform, one that keeps no
+ * state (a restart, not a rollback); else 0.  Fingerprints in hex. */
+int cdr_audit_head_restarted(const char *seen_identity, const char *seen_platform, const char *identity,
+                             const char *platform);
 
 /* The rollback check: compare the server's head with the one remembered
  * for this room, then remember the newer.  CDR_ERR_AUDIT_ROLLBACK or

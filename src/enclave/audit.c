@@ -369,15 +369,25 @@ static int take_record(struct enclave *e, const uint8_t *blob, size_t len, struc
   return push(a, head, 4 + len, t);
 }
 
+/* 1 if n bytes are all zero (a tail a power loss left unwritten). */
+static int all_zero(const uint8_t *p, size_t n) {
+  uint8_t acc = 0;
+  for (size_t i = 0; i < n; i++)
+    acc |= p[i];
+  return acc == 0;
+}
+
 int audit_load(struct enclave *e, uint64_t manifest_version, uint64_t manifest_size,
                const uint8_t manifest_head[CDR_AUDIT_HASH_LEN], const uint8_t *carried, size_t carried_len, char *why,
                size_t whylen) {
   struct audit_log *a = &e->audit;
   struct cdr_buf blk, pt;
-  const char *damage = NULL;
-  uint64_t off = 0;
-  int r, found = 0;
+  struct store_batch b;
+  const char *damage = NULL, *torn = NULL;
+  uint64_t off = 0, torn_at = 0, torn_len = 0;
+  int r, found = 0, reappend = 0;
   audit_free(a);
+  store_batch_init(&b);
   cdr_buf_init(&blk, READ_BLOCK, 0);
   cdr_buf_init(&pt, AUDIT_MAX_ENTRY, 0);
   if ((r = reserve(a, 0)) != 0 || (r = cdr_audit_genesis(a->head[0], e->room_id, sizeof(e->room_id))) != 0)
@@ -386,21 +396,41 @@ int audit_load(struct enclave *e, uint64_t manifest_version, uint64_t manifest_s
   for (;;) {
     if ((r = enclave_fetch(e, AUDIT_OBJECT, off, READ_BLOCK, &blk, &found)) != 0)
       goto out;
+    int at_end = blk.len < READ_BLOCK; /* this block reaches the end of the file */
     size_t p = 0;
     while (p + 4 <= blk.len) {
       uint32_t len = be32(blk.d + p);
       if (len == 0 || len > AUDIT_MAX_RECORD) {
         damage = "its length is impossible";
+        if (at_end && all_zero(blk.d + p, blk.len - p))
+          torn = "zeros where it should be";
         break;
       }
       if (p + 4 + len > blk.len)
         break;
-      if (take_record(e, blk.d + p + 4, len, &pt, &damage) != 0)
+      if ((r = take_record(e, blk.d + p + 4, len, &pt, &damage)) != 0) {
+        /* The last record, ending at the end of the file, failing
+         * authentication after at least one record that opened (so the
+         * key is the right one). */
+        if (r == CDR_ERR_DECRYPT && at_end && p + 4 + len == blk.len && a->n > 0)
+          torn = damage;
         break;
+      }
       p += 4 + (size_t)len;
     }
-    if (damage == NULL && p < blk.len && blk.len < READ_BLOCK)
-      damage = "the log ends in the middle of it (cut short)";
+    if (damage == NULL && p < blk.len && at_end)
+      torn = "the file ends in the middle of it";
+    if (torn != NULL) {
+      /* A torn last record: what a power loss leaves of an append that
+       * was never synced (commits are synced before their manifest, so
+       * such an entry is never a commit's; the manifest checks below make
+       * sure).  Anyone can cut the log's tail past the last commit, so
+       * accepting this gives the host nothing it did not have. */
+      torn_at = off + p;
+      torn_len = blk.len - p;
+      damage = NULL;
+      break;
+    }
     if (damage != NULL) {
       snprintf(why, whylen, "audit log entry %llu (at byte %llu of state/audit.sealed): %s",
                (unsigned long long)a->n, (unsigned long long)(off + p), damage);
@@ -408,30 +438,18 @@ int audit_load(struct enclave *e, uint64_t manifest_version, uint64_t manifest_s
       goto out;
     }
     off += p;
-    if (blk.len < READ_BLOCK)
+    if (at_end)
       break;
   }
   /* Against the manifest's record of the log. */
   if (manifest_size > 0) {
     if (a->n + 1 == manifest_size && carried_len > 4 && be32(carried) == carried_len - 4) {
-      struct store_batch b;
-      char swhy[256];
       if (take_record(e, carried + 4, carried_len - 4, &pt, &damage) != 0) {
         snprintf(why, whylen, "the audit entry the sealed manifest carries does not open: %s", damage);
         r = CDR_ERR_DECRYPT;
         goto out;
       }
-      store_batch_init(&b);
-      if ((r = store_batch_add(&b, IPC_STORE_APPEND_LAZY, AUDIT_OBJECT, carried, carried_len)) == 0 &&
-          (r = store_batch_add(&b, IPC_STORE_SYNC, AUDIT_OBJECT, NULL, 0)) == 0)
-        r = enclave_store(e, &b, swhy, sizeof(swhy));
-      store_batch_free(&b);
-      if (r != 0) {
-        snprintf(why, whylen, "cannot re-append the last commit's audit entry: %s", swhy);
-        goto out;
-      }
-      log_info("re-appended audit entry %llu (the last commit's; a crash had kept it from the log)",
-               (unsigned long long)(manifest_size - 1));
+      reappend = 1;
     }
     if (a->n < manifest_size) {
       snprintf(why, whylen,
@@ -457,8 +475,35 @@ int audit_load(struct enclave *e, uint64_t manifest_version, uint64_t manifest_s
     r = CDR_ERR_AUDIT_ROLLBACK;
     goto out;
   }
+  /* Every check passed: only now change the stored log. */
+  if (torn != NULL) {
+    uint8_t size[8];
+    for (int i = 0; i < 8; i++)
+      size[i] = (uint8_t)(torn_at >> (56 - 8 * i));
+    if ((r = store_batch_add(&b, IPC_STORE_TRUNCATE, AUDIT_OBJECT, size, sizeof(size))) != 0)
+      goto out;
+  }
+  if (reappend && ((r = store_batch_add(&b, IPC_STORE_APPEND_LAZY, AUDIT_OBJECT, carried, carried_len)) != 0 ||
+                   (r = store_batch_add(&b, IPC_STORE_SYNC, AUDIT_OBJECT, NULL, 0)) != 0))
+    goto out;
+  if (b.n > 0) {
+    char swhy[256];
+    if ((r = enclave_store(e, &b, swhy, sizeof(swhy))) != 0) {
+      snprintf(why, whylen, "cannot repair the audit log: %s", swhy);
+      goto out;
+    }
+  }
+  if (torn != NULL)
+    log_info("removed a torn last audit record (%llu bytes at byte %llu of state/audit.sealed: %s), the remains of "
+             "an append a crash or power loss interrupted; the log keeps its %llu entries before it",
+             (unsigned long long)torn_len, (unsigned long long)torn_at, torn,
+             (unsigned long long)(a->n - (uint64_t)reappend));
+  if (reappend)
+    log_info("re-appended audit entry %llu (the last commit's; a crash had kept it from the log)",
+             (unsigned long long)(manifest_size - 1));
   r = 0;
 out:
+  store_batch_free(&b);
   cdr_buf_free(&blk);
   cdr_buf_free(&pt);
   return r;

@@ -119,7 +119,10 @@ void audit_sealed_free(struct audit_sealed *s);
  * its last entry, re-appended if a crash lost it) and check that no
  * entry names a manifest version newer than the loaded one (a manifest
  * put back).  Any failure is written to why and refuses the start.
- * manifest_size 0 means no manifest records the log (a new room). */
+ * The one damage it repairs is a torn last record (a power loss during
+ * an unsynced append; see audit.c): cut off with IPC_STORE_TRUNCATE, only
+ * after every check passed.  manifest_size 0 means no manifest records
+ * the log (a new room). */
 int audit_load(struct enclave *e, uint64_t manifest_version, uint64_t manifest_size,
                const uint8_t manifest_head[CDR_AUDIT_HASH_LEN], const uint8_t *carried, size_t carried_len, char *why,
                size_t whylen) CDR_WUR;

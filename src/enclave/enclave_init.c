@@ -98,7 +98,9 @@ int enclave_handle_init(struct enclave *e, struct cdr_buf *in, uint32_t *rt, str
   if ((e->sealer = OPENSSL_secure_zalloc(sizeof(*e->sealer))) == NULL)
     return CDR_ERR_NOMEM;
   memcpy(e->sealer->room_id, e->room_id, CDR_ROOM_ID_BYTES);
-  if (cdr_platform_keeps_state(e->attest->name)) {
+  if (cdr_platform_keeps_state(e->attest->name) != (e->attest->sealing_key != NULL))
+    return CDR_ERR_INTERNAL; /* a provider that disagrees with the rule */
+  if (e->attest->sealing_key != NULL) {
     if ((r = e->attest->sealing_key(e->attest, e->sealer->root)) != 0)
       return r;
   } else {

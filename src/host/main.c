@@ -238,32 +238,102 @@ static int load_sealed_identity(struct host_store *st, uint8_t **blob, size_t *l
   return r;
 }
 
+/* The objects an earlier run left in the store (names into out, at most
+ * max; *n counts them all). */
+static int previous_run_objects(struct host_store *st, char out[][64], size_t max, size_t *n) {
+  static const char *const singles[] = {"identity", "manifest", "audit"};
+  char(*ids)[33] = NULL;
+  size_t nids = 0;
+  uint64_t size;
+  int r = 0;
+  *n = 0;
+  for (size_t i = 0; i < sizeof(singles) / sizeof(singles[0]); i++) {
+    if ((r = host_store_size(st, singles[i], &size)) == CDR_ERR_NOT_FOUND)
+      continue;
+    if (r != 0)
+      return r;
+    if (*n < max)
+      snprintf(out[*n], 64, "%s", singles[i]);
+    (*n)++;
+  }
+  if ((r = host_store_list_tables(st, &ids, &nids)) != 0)
+    return r;
+  for (size_t i = 0; i < nids; i++, (*n)++)
+    if (*n < max)
+      snprintf(out[*n], 64, "tables/%s", ids[i]);
+  free(ids);
+  return 0;
+}
+
+#define PLATFORM_MARK "platform" /* ROOM/state/platform: who sealed the state */
+
+/* The platform of the enclave that sealed what the store holds, as the
+ * host recorded it at that enclave's start ("" if unrecorded). */
+static void state_platform(const char *room_dir, char out[32]) {
+  char *path = NULL, *dir = cdr_path_join(room_dir, "state");
+  uint8_t *data = NULL;
+  size_t len = 0;
+  out[0] = '\0';
+  if (dir != NULL && (path = cdr_path_join(dir, PLATFORM_MARK)) != NULL && cdr_file_read(path, &data, &len, 31) == 0) {
+    memcpy(out, data, len);
+    out[len] = '\0';
+    out[strcspn(out, "\n")] = '\0';
+  }
+  free(data);
+  free(path);
+  free(dir);
+}
+
 /* On a platform whose enclave keeps no state (cdr_platform_keeps_state:
  * tdx, nitro), what an earlier run sealed can never be opened again: the
  * enclave made a new identity.  Remove the earlier run's objects so that
- * the new run starts from an empty store (its audit log from entry 0). */
-static int discard_previous_run(struct host_store *st, const char *platform) {
-  static const char *const objects[] = {"identity", "manifest", "audit"};
-  char(*ids)[33] = NULL, name[64];
+ * the new run starts from an empty store (its audit log from entry 0) -
+ * but only when that run was one of the same kind.  State sealed on a
+ * platform that keeps it (an `auto` room moved, or room.json edited) is
+ * refused instead: it may still open where it was made.  Then record the
+ * platform for the next start.  Host bookkeeping only: the enclave never
+ * tries to open an earlier run's state on these platforms. */
+static int prepare_state(const struct cdr_room *room, struct host_store *st, const char *platform) {
+  char before[32], names[64][64], *dir = NULL, *path = NULL;
   size_t n = 0, gone = 0;
-  uint64_t size;
-  int r = 0;
-  for (size_t i = 0; i < sizeof(objects) / sizeof(objects[0]) && r == 0; i++)
-    if (host_store_size(st, objects[i], &size) == 0 && (r = host_store_delete(st, objects[i])) == 0)
-      gone++;
-  if (r == 0 && (r = host_store_list_tables(st, &ids, &n)) == 0)
-    for (size_t i = 0; i < n && r == 0; i++) {
-      snprintf(name, sizeof(name), "tables/%s", ids[i]);
-      if ((r = host_store_delete(st, name)) == 0)
-        gone++;
+  int r;
+  state_platform(room->dir, before);
+  if (!cdr_platform_keeps_state(platform)) {
+    if ((r = previous_run_objects(st, names, 64, &n)) != 0) {
+      log_error("cannot list the earlier run's sealed state in state/: %s", cdr_err_describe(r));
+      return r;
     }
-  free(ids);
-  if (r != 0)
-    log_error("cannot remove the earlier run's sealed state from state/: %s", cdr_err_describe(r));
-  else if (gone > 0)
-    log_info("%s keeps no state across enclave restarts: removed the earlier run's %zu sealed object(s), which no "
-             "enclave can open again; the room starts empty",
-             platform, gone);
+    if (n > 0 && (before[0] != '\0' ? cdr_platform_keeps_state(before) : strcmp(room->attestation, platform) != 0)) {
+      log_error("state/ holds sealed state of a %s enclave, which this %s enclave can never open and would have "
+                "to delete; refusing to (move %s/state aside to start this room empty)",
+                before[0] != '\0' ? before : "earlier", platform, room->dir);
+      return CDR_ERR_ARG;
+    }
+    /* At most 64 names per pass; the rest on the next. */
+    while (n > 0) {
+      for (size_t i = 0; i < n && i < 64; i++) {
+        if ((r = host_store_delete(st, names[i])) != 0) {
+          log_error("cannot remove the earlier run's %s from state/: %s", names[i], cdr_err_describe(r));
+          return r;
+        }
+        gone++;
+      }
+      if ((r = previous_run_objects(st, names, 64, &n)) != 0)
+        return r;
+    }
+    if (gone > 0)
+      log_info("%s keeps no state across enclave restarts: removed the earlier run's %zu sealed object(s), which "
+               "no enclave can open again; the room starts empty",
+               platform, gone);
+  }
+  if (strcmp(before, platform) == 0)
+    return 0;
+  r = CDR_ERR_NOMEM;
+  if ((dir = cdr_path_join(room->dir, "state")) != NULL && (path = cdr_path_join(dir, PLATFORM_MARK)) != NULL &&
+      (r = cdr_file_write(path, platform, strlen(platform), 0600, 0)) != 0)
+    log_error("cannot record the platform in %s: %s", path, cdr_err_describe(r));
+  free(path);
+  free(dir);
   return r;
 }
 
@@ -286,6 +356,12 @@ static int store_apply(void *ctx, uint8_t op, const char *name, const uint8_t *d
   case IPC_STORE_DELETE: return host_store_delete(st, name);
   case IPC_STORE_APPEND_LAZY: return host_store_append_lazy(st, name, data, len);
   case IPC_STORE_SYNC: return host_store_sync(st, name);
+  case IPC_STORE_TRUNCATE: {
+    uint64_t size = 0;
+    for (size_t i = 0; i < 8 && len == 8; i++)
+      size = size << 8 | data[i];
+    return len == 8 ? host_store_truncate(st, name, size) : CDR_ERR_ARG;
+  }
   default: return CDR_ERR_ARG;
   }
 }
@@ -480,8 +556,7 @@ int main(int argc, char **argv) {
   }
   if ((r = check_platform(room, enclave_link_identity(link)->platform)) != 0)
     goto out;
-  if (!cdr_platform_keeps_state(enclave_link_identity(link)->platform) &&
-      (r = discard_previous_run(store, enclave_link_identity(link)->platform)) != 0)
+  if ((r = prepare_state(room, store, enclave_link_identity(link)->platform)) != 0)
     goto out;
   if ((r = store_sealed_identity(store, enclave_link_identity(link))) != 0)
     goto out;

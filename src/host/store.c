@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -79,8 +80,16 @@ int host_store_open(const char *room_dir, struct host_store **out) {
     r = CDR_ERR_IO;
     goto out;
   }
-  if ((r = open_dir_at(room_fd, "state", &st->state_fd)) != 0 ||
-      (r = open_dir_at(st->state_fd, "tables", &st->tables_fd)) != 0)
+  if ((r = open_dir_at(room_fd, "state", &st->state_fd)) != 0)
+    goto out;
+  /* One cdrd per room: two would interleave two enclaves' logs, and an
+   * ephemeral room's start would delete a running enclave's state. */
+  if (flock(st->state_fd, LOCK_EX | LOCK_NB) != 0) {
+    r = errno == EWOULDBLOCK ? CDR_ERR_BUSY : CDR_ERR_IO;
+    log_error("%s/state is locked: another cdrd is serving this room", room_dir);
+    goto out;
+  }
+  if ((r = open_dir_at(st->state_fd, "tables", &st->tables_fd)) != 0)
     goto out;
   *out = st;
   st = NULL;
@@ -164,6 +173,25 @@ int host_store_sync(struct host_store *st, const char *name) {
   if (fd < 0)
     return errno == ENOENT ? 0 : CDR_ERR_IO; /* nothing appended yet */
   r = fdatasync(fd) == 0 ? 0 : CDR_ERR_IO;
+  if (close(fd) != 0 && r == 0)
+    r = CDR_ERR_IO;
+  return r;
+}
+
+int host_store_truncate(struct host_store *st, const char *name, uint64_t size) {
+  char file[64];
+  struct stat sb;
+  int dirfd, fd, r;
+  if ((r = locate(st, name, &dirfd, file)) != 0)
+    return r;
+  if ((fd = openat(dirfd, file, O_WRONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+    return errno == ENOENT ? CDR_ERR_NOT_FOUND : CDR_ERR_IO;
+  if (fstat(fd, &sb) != 0)
+    r = CDR_ERR_IO;
+  else if (size > (uint64_t)sb.st_size)
+    r = CDR_ERR_ARG;
+  else if (ftruncate(fd, (off_t)size) != 0 || fsync(fd) != 0)
+    r = CDR_ERR_IO;
   if (close(fd) != 0 && r == 0)
     r = CDR_ERR_IO;
   return r;

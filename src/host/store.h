@@ -22,7 +22,8 @@
 struct host_store;
 
 /* Open (creating state/ and state/tables/ with mode 0700) the store of
- * the room at room_dir. */
+ * the room at room_dir, and hold an exclusive lock on state/ until
+ * host_store_close: CDR_ERR_BUSY if another process holds it. */
 int host_store_open(const char *room_dir, struct host_store **out) CDR_WUR;
 void host_store_close(struct host_store *st);
 
@@ -39,6 +40,10 @@ int host_store_append(struct host_store *st, const char *name, const void *data,
 int host_store_append_lazy(struct host_store *st, const char *name, const void *data, size_t len) CDR_WUR;
 /* fdatasync the object: every earlier lazy append is durable. */
 int host_store_sync(struct host_store *st, const char *name) CDR_WUR;
+/* Cut the object to size bytes and fsync it: the recovery of a torn last
+ * audit record.  CDR_ERR_ARG if size is past its end (it never grows),
+ * CDR_ERR_NOT_FOUND if it does not exist. */
+int host_store_truncate(struct host_store *st, const char *name, uint64_t size) CDR_WUR;
 /* Remove the object; absent is not an error. */
 int host_store_delete(struct host_store *st, const char *name) CDR_WUR;
 /* Read up to max bytes of the object starting at offset into buf;

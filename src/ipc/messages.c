@@ -124,9 +124,11 @@ int ipc_get_store_item(struct cdr_buf *b, struct ipc_store_item *it) {
       (r = cdr_buf_get_lp(b, &name, &name_len, sizeof(it->namebuf) - 1)) != 0 ||
       (r = cdr_buf_get_lp(b, &it->data, &it->len, CDR_IPC_MAX_FRAME)) != 0)
     return r;
-  if (it->op < IPC_STORE_PUT || it->op > IPC_STORE_SYNC || memchr(name, 0, name_len) != NULL)
+  if (it->op < IPC_STORE_PUT || it->op > IPC_STORE_TRUNCATE || memchr(name, 0, name_len) != NULL)
     return CDR_ERR_TRUNCATED;
   if ((it->op == IPC_STORE_DELETE || it->op == IPC_STORE_SYNC) && it->len != 0)
+    return CDR_ERR_TRUNCATED;
+  if (it->op == IPC_STORE_TRUNCATE && it->len != 8)
     return CDR_ERR_TRUNCATED;
   memcpy(it->namebuf, name, name_len);
   it->namebuf[name_len] = '\0';

@@ -25,7 +25,8 @@ enum ipc_store_op {
   IPC_STORE_APPEND = 2,
   IPC_STORE_DELETE = 3,
   IPC_STORE_APPEND_LAZY = 4, /* written (survives a crash of either process), synced later */
-  IPC_STORE_SYNC = 5         /* make the object's lazy appends durable */
+  IPC_STORE_SYNC = 5,        /* make the object's lazy appends durable */
+  IPC_STORE_TRUNCATE = 6     /* data: u64be size; cut the object to it (never grows it) */
 };
 struct ipc_store_item {
   uint8_t op;

@@ -185,6 +185,48 @@ grep -q "re-appended audit entry $((${#OFF[@]} - 2))" "$T/server.log" && pass "t
   fail "no repair: $(tail -5 "$T/server.log")"
 check "and the log verifies" audit aud --verify
 
+# A power loss during an unsynced append leaves a torn last record: the
+# start cuts it off (only it) and says so; damage anywhere else still
+# refuses the start (above).
+torn_start() { # NAME REASON: restart, expect the repair with REASON, the cut at $1's offset
+  restart_server "$R" URL || { fail "$1: no start: $(grep -i refusing "$T/server.log" | tail -1)"; return 1; }
+  grep "removed a torn last audit record" "$T/server.log" | tail -1 | grep -q -- "$2" &&
+    pass "$1: the torn record is removed, with the reason" || fail "$1: $(grep -i torn "$T/server.log" | tail -1)"
+}
+stop_server "$SERVER_PID"
+mapfile -t OFF < <(rec_offsets "$LOG")
+N_BEFORE=${#OFF[@]}
+truncate -s $((OFF[-1] + 40)) "$LOG"
+torn_start "a record cut mid-way" "the file ends in the middle of it" &&
+  grep -q "byte ${OFF[-1]} of state/audit.sealed" "$T/server.log" && pass "at the record's own offset" ||
+  fail "torn offset: $(grep -i torn "$T/server.log" | tail -1)"
+check "the repaired log verifies" audit aud --verify
+stop_server "$SERVER_PID"
+mapfile -t OFF < <(rec_offsets "$LOG")
+flip_byte "$LOG" $(($(stat -c %s "$LOG") - 5))
+torn_start "a last record that fails authentication" "fails authentication" && check "and verifies" audit aud --verify
+stop_server "$SERVER_PID"
+head -c 3000 /dev/zero >>"$LOG"
+torn_start "a zero-filled tail" "zeros where it should be" && check "and verifies" audit aud --verify
+# The commit entry itself torn (the power went during the append after
+# the manifest's rename): cut off, then re-appended from the manifest.
+"$CDR" grant --profile prov patients --to role:auditor >/dev/null 2>&1 || fail "third grant"
+stop_server "$SERVER_PID"
+mapfile -t OFF < <(rec_offsets "$LOG")
+truncate -s $((OFF[-2] + 100)) "$LOG"
+torn_start "a torn commit entry" "the file ends in the middle of it" &&
+  grep -q "re-appended audit entry $((${#OFF[@]} - 2))" "$T/server.log" && pass "and the commit entry is re-appended" ||
+  fail "no re-append: $(tail -3 "$T/server.log")"
+check "and the log verifies" audit aud --verify
+# A damaged record that is not the last is tampering, not a power loss.
+stop_server "$SERVER_PID"
+mapfile -t OFF < <(rec_offsets "$LOG")
+flip_byte "$LOG" $((OFF[-2] + 30))
+if restart_server "$R" URL 2>/dev/null; then fail "started with a damaged record before the last"; stop_server "$SERVER_PID"
+else pass "a damaged record before the last still refuses the start"; fi
+flip_byte "$LOG" $((OFF[-2] + 30))
+restart_server "$R" URL || { fail "restart after undoing"; finish; }
+
 # The whole ROOM folder put back: only a client that saw more can tell.
 stop_server "$SERVER_PID"
 cp -a "$R" "$T/room.old"

@@ -155,7 +155,27 @@ if start_tdx 1; then
     ID2=$(identity_of "$URL")
     [ -n "${ID2#* }" ] && [ "${ID1#* }" != "${ID2#* }" ] && pass "the restarted enclave has a new identity key" \
       || fail "identity key unchanged across a tdx restart"
-    stop_server "$CDRD_PID" || fail "tdx cdrd 2 did not stop"
+    TDX_PID=$CDRD_PID
+    if run_cdrd "$T/tdx" "$T/tdx-dup.log" --enclave-unix "$T/no-enclave.sock"; then
+      fail "a second cdrd started on a served room"
+    else
+      pass "a second cdrd on a served room is refused"
+    fi
+    grep -q "state is locked: another cdrd is serving this room" "$T/tdx-dup.log" && pass "it says the room is locked" \
+      || fail "second cdrd log: $(tail -3 "$T/tdx-dup.log")"
+    [ -s "$T/tdx/state/identity.sealed" ] && pass "the served room's state is untouched" || fail "state lost"
+    stop_server "$TDX_PID" || fail "tdx cdrd 2 did not stop"
+    # State sealed on a platform that keeps it (say an `auto` room that
+    # ran on SEV-SNP) is never deleted by a tdx start.
+    printf 'snp' >"$T/tdx/state/platform"
+    if start_tdx 3; then
+      fail "a tdx start deleted state sealed on snp"; stop_server "$CDRD_PID"
+    else
+      pass "a tdx start refuses state sealed on snp"
+    fi
+    grep -q "state/ holds sealed state of a snp enclave, which this tdx enclave can never open" "$T/tdx3.log" \
+      && pass "it says why, and how to start empty" || fail "tdx log 3: $(tail -3 "$T/tdx3.log")"
+    [ -s "$T/tdx/state/identity.sealed" ] && pass "and keeps that state" || fail "snp state deleted"
   else
     fail "the tdx room did not start again: $(tail -5 "$T/tdx2.log")"
   fi

@@ -826,12 +826,14 @@ static void test_head_restarted(void) {
   CHECK(cdr_platform_keeps_state("sim") && cdr_platform_keeps_state("snp"));
   CHECK(!cdr_platform_keeps_state("tdx") && !cdr_platform_keeps_state("nitro"));
   CHECK(!cdr_platform_keeps_state("auto") && !cdr_platform_keeps_state(NULL));
-  CHECK(cdr_audit_head_restarted(a, b, "tdx") == 1);
-  CHECK(cdr_audit_head_restarted(a, b, "nitro") == 1);
-  CHECK(cdr_audit_head_restarted(a, a, "tdx") == 0);  /* same enclave run: the usual checks */
-  CHECK(cdr_audit_head_restarted("", b, "tdx") == 0); /* an older file: no identity to compare */
-  CHECK(cdr_audit_head_restarted(a, b, "snp") == 0);  /* a new identity there is no excuse */
-  CHECK(cdr_audit_head_restarted(a, b, "sim") == 0);
+  CHECK(cdr_audit_head_restarted(a, "tdx", b, "tdx") == 1);
+  CHECK(cdr_audit_head_restarted(a, "nitro", b, "nitro") == 1);
+  CHECK(cdr_audit_head_restarted(a, "tdx", a, "tdx") == 0);  /* same enclave run: the usual checks */
+  CHECK(cdr_audit_head_restarted("", "", b, "tdx") == 0);    /* an older file: nothing to compare */
+  CHECK(cdr_audit_head_restarted(a, "snp", b, "tdx") == 0);  /* a head from a platform that keeps state */
+  CHECK(cdr_audit_head_restarted(a, "", b, "tdx") == 0);     /* platform not recorded */
+  CHECK(cdr_audit_head_restarted(a, "snp", b, "snp") == 0);  /* a new identity there is no excuse */
+  CHECK(cdr_audit_head_restarted(a, "sim", b, "sim") == 0);
 }
 
 int main(void) {

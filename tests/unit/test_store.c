@@ -2,7 +2,7 @@
  * test_store.c - the host's state store: names outside the allowed set
  * (traversal, other files) are refused before any file is touched; put
  * replaces atomically; append creates then extends; reads page; deletes
- * are idempotent; a planted symlink is not followed.
+ * are idempotent; truncate only cuts; a planted symlink is not followed.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -54,6 +54,16 @@ int main(void) {
   CHECK(got == 3 && memcmp(buf, "cde", 3) == 0);
   CHECK_RC(host_store_read(st, "tables/" ID, 7, buf, 3, &got), 0);
   CHECK(got == 0);
+
+  /* Truncate cuts, never grows, and refuses what is not there. */
+  CHECK_RC(host_store_truncate(st, "tables/" ID, 8), CDR_ERR_ARG);
+  CHECK_RC(host_store_truncate(st, "tables/" ID, 5), 0);
+  CHECK_RC(host_store_size(st, "tables/" ID, &size), 0);
+  CHECK(size == 5);
+  CHECK_RC(host_store_truncate(st, "tables/" ID, 5), 0); /* to its own size: nothing to do */
+  CHECK_RC(host_store_truncate(st, "audit", 0), CDR_ERR_NOT_FOUND);
+  CHECK_RC(host_store_truncate(st, "../x", 0), CDR_ERR_ARG);
+  CHECK_RC(host_store_append(st, "tables/" ID, "fg", 2), 0);
 
   char (*ids)[33] = NULL;
   size_t n = 0;
