@@ -90,7 +90,9 @@
   /* audit log and rollback (PROTOCOL 4.8) */ \
   X(CDR_ERR_AUDIT_ROLLBACK,    "audit_rollback",        502) \
   X(CDR_ERR_AUDIT_FORK,        "audit_fork",            502) \
-  X(CDR_ERR_AUDIT_INVALID,     "audit_invalid",         502)
+  X(CDR_ERR_AUDIT_INVALID,     "audit_invalid",         502) \
+  /* host limits (PROTOCOL 2) */ \
+  X(CDR_ERR_REQUEST_TIMEOUT,   "request_timeout",       408)
 
 #define CDR_ERR_ENUM_(name, wire, http) name##_IDX,
 enum cdr_err_index { CDR_ERR_LIST(CDR_ERR_ENUM_) CDR_ERR__COUNT };

@@ -115,6 +115,8 @@ int enclave_handle_init(struct enclave *e, struct cdr_buf *in, uint32_t *rt, str
     log_info("%s offers no sealing key: this enclave's identity, tables and audit log last only as long as it runs",
              e->attest->name);
   }
+  if ((r = sealer_derive(e->sealer)) != 0)
+    return r;
   cdr_buf_init(&new_id, 4096, 0);
   if ((r = identity_load_or_make(e, sealed_id, sealed_id_len, &new_id)) != 0 ||
       (r = cdr_pubkey_to_der(e->identity_key, &e->identity_spki, &e->identity_spki_len)) != 0 ||

@@ -19,13 +19,32 @@ static const char *kind_name(enum seal_kind k) {
   return NULL;
 }
 
-static int seal_key(const struct sealer *s, enum seal_kind kind, uint8_t key[32]) {
+static int derive_key(const struct sealer *s, enum seal_kind kind, uint8_t key[32]) {
   char info[64];
   const char *kn = kind_name(kind);
   if (kn == NULL)
     return CDR_ERR_ARG;
   int n = snprintf(info, sizeof(info), "CDR-v1 sealed %s", kn);
   return cdr_hkdf_sha256(key, 32, s->root, sizeof(s->root), s->room_id, sizeof(s->room_id), info, (size_t)n);
+}
+
+int sealer_derive(struct sealer *s) {
+  int r;
+  for (int k = SEAL_IDENTITY; k <= SEAL_AUDIT; k++)
+    if ((r = derive_key(s, (enum seal_kind)k, s->kind_key[k])) != 0) {
+      OPENSSL_cleanse(s->kind_key, sizeof(s->kind_key));
+      return r;
+    }
+  s->derived = 1;
+  return 0;
+}
+
+static int seal_key(const struct sealer *s, enum seal_kind kind, uint8_t key[32]) {
+  if (s->derived && kind >= SEAL_IDENTITY && kind <= SEAL_AUDIT) {
+    memcpy(key, s->kind_key[kind], 32);
+    return 0;
+  }
+  return derive_key(s, kind, key);
 }
 
 static int seal_aad(struct cdr_buf *aad, const struct sealer *s, enum seal_kind kind, uint64_t version,

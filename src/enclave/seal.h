@@ -25,10 +25,20 @@
 
 enum seal_kind { SEAL_IDENTITY = 1, SEAL_MANIFEST = 2, SEAL_TABLE_KEY = 3, SEAL_AUDIT = 4 };
 
+#define SEAL_KINDS 5 /* kinds 1..4, indexed by kind */
+_Static_assert(SEAL_AUDIT < SEAL_KINDS, "a key slot per kind");
+
 struct sealer {
   uint8_t room_id[CDR_ROOM_ID_BYTES];
   uint8_t root[32]; /* the platform sealing key; the struct lives in the secure heap */
+  /* The per-kind keys, derived once by sealer_derive (the audit log seals
+   * a record per request); until then each seal derives its own. */
+  uint8_t kind_key[SEAL_KINDS][32];
+  int derived;
 };
+
+/* Derive every kind's key from room_id and root (set first). */
+int sealer_derive(struct sealer *s) CDR_WUR;
 
 /* Seal pt as (kind, name, version); appends the blob to out. */
 int seal_blob(const struct sealer *s, enum seal_kind kind, const char *name, uint64_t version, const void *pt,

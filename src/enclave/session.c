@@ -6,6 +6,7 @@
 #include "session.h"
 
 #include <openssl/crypto.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define MASK (SESSION_TABLE_SLOTS - 1u)
@@ -102,12 +103,63 @@ static void enforce_per_cert_cap(struct session_table *t, const uint8_t cert_fp[
     remove_at(t, oldest);
 }
 
+/* A live session, for the fair-share scan. */
+struct held {
+  const uint8_t *cert_fp;
+  int64_t expires_at;
+  size_t slot;
+};
+
+static int by_cert_then_age(const void *a, const void *b) {
+  const struct held *x = a, *y = b;
+  int c = memcmp(x->cert_fp, y->cert_fp, 32);
+  if (c != 0)
+    return c;
+  return x->expires_at < y->expires_at ? -1 : x->expires_at > y->expires_at;
+}
+
+/* The table is full of live sessions: make room for a session of
+ * cert_fp by removing the oldest session of the certificate that holds
+ * the most, if it holds more than cert_fp would with the new one.  So
+ * a few certificates (colluding users, each at its cap) cannot keep
+ * everyone else out, while a table full of distinct users stays full.
+ * O(n log n), only when the table is full.  1 if a session was removed. */
+static int evict_fair_share(struct session_table *t, const uint8_t cert_fp[32]) {
+  struct held *h = malloc(t->count * sizeof(*h));
+  size_t n = 0, best = 0, best_count = 0, own = 0;
+  int removed = 0;
+  if (h == NULL)
+    return 0;
+  for (size_t i = 0; i < SESSION_TABLE_SLOTS && n < t->count; i++)
+    if (t->slot[i] != NULL)
+      h[n++] = (struct held){t->slot[i]->cert_fp, t->slot[i]->expires_at, i};
+  qsort(h, n, sizeof(*h), by_cert_then_age);
+  for (size_t i = 0; i < n;) {
+    size_t j = i;
+    while (j < n && memcmp(h[j].cert_fp, h[i].cert_fp, 32) == 0)
+      j++;
+    if (memcmp(h[i].cert_fp, cert_fp, 32) == 0)
+      own = j - i;
+    if (j - i > best_count) {
+      best_count = j - i;
+      best = i; /* the run's first: its oldest */
+    }
+    i = j;
+  }
+  if (n > 0 && best_count > own + 1) {
+    remove_at(t, h[best].slot);
+    removed = 1;
+  }
+  free(h);
+  return removed;
+}
+
 int session_table_insert(struct session_table *t, struct session *s, int64_t now) {
   int found;
   enforce_per_cert_cap(t, s->cert_fp);
   if (t->count >= CDR_MAX_SESSIONS)
     session_table_expire(t, now);
-  if (t->count >= CDR_MAX_SESSIONS)
+  if (t->count >= CDR_MAX_SESSIONS && !evict_fair_share(t, s->cert_fp))
     return CDR_ERR_SESSION_LIMIT;
   size_t i = find_slot(t, s->id, &found);
   if (found)

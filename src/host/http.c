@@ -277,7 +277,7 @@ static int http_api_error(int err) {
   case CDR_ERR_CERT_REVOKED: case CDR_ERR_CRL_STALE:
   case CDR_ERR_SESSION_UNKNOWN: case CDR_ERR_SESSION_EXPIRED: case CDR_ERR_SESSION_LIMIT: case CDR_ERR_REPLAY:
   case CDR_ERR_OUT_OF_ORDER: case CDR_ERR_DECRYPT: case CDR_ERR_REQUEST_FAILED: case CDR_ERR_INTERNAL:
-  case CDR_ERR_BUSY:
+  case CDR_ERR_BUSY: case CDR_ERR_REQUEST_TIMEOUT:
     return err;
   case CDR_ERR_NOMEM:
     return CDR_ERR_BUSY;
@@ -609,14 +609,14 @@ static void http_reap(struct http_server *srv, int64_t now) {
          * the request it is sending. */
         snprintf(msg, sizeof(msg), "no complete request headers within %u seconds", CDR_HTTP_HEADER_TIMEOUT_S);
         l->answered = l->answered || l->kept_alive;
-        http_link_cut(srv, l, 408, CDR_ERR_ARG, msg);
+        http_link_cut(srv, l, 408, CDR_ERR_REQUEST_TIMEOUT, msg);
         srv->counts.header_timeouts++;
       }
     } else if (now - l->since_ms >= (int64_t)CDR_HTTP_BODY_WINDOW_S * 1000) {
       /* The end of a window of the body: enough bytes, or cut. */
       if (l->body_bytes < (uint64_t)(now - l->since_ms) * CDR_HTTP_BODY_MIN_RATE / 1000) {
         snprintf(msg, sizeof(msg), "the request body arrives slower than %u bytes a second", CDR_HTTP_BODY_MIN_RATE);
-        http_link_cut(srv, l, 408, CDR_ERR_ARG, msg);
+        http_link_cut(srv, l, 408, CDR_ERR_REQUEST_TIMEOUT, msg);
         srv->counts.body_timeouts++;
       } else {
         l->since_ms = now;

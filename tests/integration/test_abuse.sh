@@ -100,17 +100,17 @@ wait $p1 $p2 $p3 $p4
 cat "$T/slow.out" "$T/slowbody.out" "$T/idle.out" | grep -E '^(result|slow)' | sed 's/^/# /'
 has "$T/slow.out" "slowloris: every connection is ended by the server" "^slow: ended by the server 48, still open 0"
 expect_eq "slowloris: the 32 admitted get 408 for their unfinished headers" \
-  "$(count "$T/slow.out" 408 bad_request "no complete request headers within 10 seconds")" "32"
+  "$(count "$T/slow.out" 408 request_timeout "no complete request headers within 10 seconds")" "32"
 expect_eq "slowloris: the 16 past the per-address limit get 503 busy" \
   "$(count "$T/slow.out" 503 busy "too many connections from your address")" "16"
 has "$T/slowbody.out" "a body sent a byte a second: 408 and closed" \
-  "^result: status=408 code=bad_request count=6 message=the request body arrives slower than"
+  "^result: status=408 code=request_timeout count=6 message=the request body arrives slower than"
 has "$T/slowbody.out" "every slow body is ended by the server" "^slow: ended by the server 6, still open 0"
 has "$T/idle.out" "connections that send nothing: 408 and closed" \
-  "^result: status=408 code=bad_request count=6 message=no complete request headers"
+  "^result: status=408 code=request_timeout count=6 message=no complete request headers"
 grep -E '^(probe|result|conns)' "$T/conns1.out" | sed 's/^/# /'
 has "$T/conns1.out" "the connections held at the per-address limit are ended by the server (408)" \
-  "^result: status=408 code=bad_request count=32 message=no complete request headers"
+  "^result: status=408 code=request_timeout count=32 message=no complete request headers"
 legit "after the slow clients the legitimate client is served"
 
 # ---- the server-wide connection limit ----
@@ -130,7 +130,7 @@ fi
 wait $p1
 grep -E '^(probe|result|conns)' "$T/conns2.out" | sed 's/^/# /'
 has "$T/conns2.out" "the server ends every held connection" "^conns: 0 of 261 still open"
-HELD=$(count "$T/conns2.out" 408 bad_request "no complete request headers")
+HELD=$(count "$T/conns2.out" 408 request_timeout "no complete request headers")
 PAST=$(count "$T/conns2.out" 503 busy "the server has too many connections")
 [ -n "$HELD" ] && [ -n "$PAST" ] && [ "$HELD" -le 256 ] && [ $((HELD + PAST)) -eq 261 ] \
   && pass "of 261 held connections at most 256 were admitted ($HELD, ended with 408), the rest got 503 busy ($PAST)" \

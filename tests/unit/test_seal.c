@@ -29,6 +29,22 @@ int main(void) {
   CHECK(v == 7 && pt.len == 10 && memcmp(pt.d, "secret key", 10) == 0);
   cdr_buf_free(&pt);
 
+  /* The keys derived once (sealer_derive) are the keys derived per seal. */
+  {
+    struct sealer d = s;
+    struct cdr_buf b2;
+    cdr_buf_init(&b2, 4096, 0);
+    CHECK_RC(sealer_derive(&d), 0);
+    CHECK_RC(unseal_blob(&d, SEAL_IDENTITY, "identity", blob.d, blob.len, &v, &pt), 0);
+    cdr_buf_free(&pt);
+    CHECK_RC(seal_blob(&d, SEAL_AUDIT, "audit", 3, "entry", 5, &b2), 0);
+    CHECK_RC(unseal_blob(&s, SEAL_AUDIT, "audit", b2.d, b2.len, &v, &pt), 0);
+    CHECK(v == 3 && pt.len == 5);
+    cdr_buf_free(&pt);
+    CHECK_RC(unseal_blob(&d, SEAL_MANIFEST, "audit", b2.d, b2.len, &v, &pt), CDR_ERR_TRUNCATED);
+    cdr_buf_free(&b2);
+  }
+
   CHECK_RC(unseal_blob(&s, SEAL_IDENTITY, "other", blob.d, blob.len, &v, &pt), CDR_ERR_DECRYPT);
   CHECK_RC(unseal_blob(&s, SEAL_MANIFEST, "identity", blob.d, blob.len, &v, &pt), CDR_ERR_TRUNCATED);
   CHECK_RC(unseal_blob(&other_room, SEAL_IDENTITY, "identity", blob.d, blob.len, &v, &pt), CDR_ERR_DECRYPT);

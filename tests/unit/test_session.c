@@ -1,7 +1,8 @@
 /*
  * test_session.c - the enclave's session table: lookups after many
  * inserts and removals (checked against a plain list), expiry, the
- * global cap and the per-certificate cap with eviction of the oldest.
+ * global cap with fair-share eviction, and the per-certificate cap with
+ * eviction of the oldest.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -83,11 +84,36 @@ int main(void) {
   CHECK(session_table_find(&table, other->id) != NULL); /* another cert's older session stays */
   session_table_clear(&table);
 
-  /* Global cap: full of live sessions -> too_many_sessions; expired ones make room. */
-  for (unsigned i = 0; i < CDR_MAX_SESSIONS; i++)
-    if (session_table_insert(&table, make((uint8_t)(i % 250), i < 10 ? now + 1 : now + 1000), now) != 0)
+  /* Global cap, fair share: a table full of a few certificates' live
+   * sessions gives way to a newcomer, taking the oldest session of the
+   * certificate that holds the most. */
+  uint8_t heavy_oldest[CDR_SESSION_ID_LEN];
+  for (unsigned i = 0; i < CDR_MAX_SESSIONS; i++) {
+    /* cert 0 holds 32, the other 4064 sessions spread over 250 certs */
+    struct session *s = make(i < 32 ? 0 : (uint8_t)(1 + i % 250), now + 1000 + i);
+    if (i == 0)
+      memcpy(heavy_oldest, s->id, sizeof(heavy_oldest));
+    if (session_table_insert(&table, s, now) != 0)
       abort();
-  struct session *extra = make(251, now + 1000);
+  }
+  CHECK(table.count == CDR_MAX_SESSIONS);
+  struct session *newcomer = make(251, now + 5000);
+  CHECK_RC(session_table_insert(&table, newcomer, now), 0);
+  CHECK(table.count == CDR_MAX_SESSIONS);
+  CHECK(session_table_find(&table, heavy_oldest) == NULL); /* cert 0's oldest went */
+  CHECK(session_table_find(&table, newcomer->id) != NULL);
+  session_table_clear(&table);
+
+  /* A table full of distinct certificates (one session each, the fair
+   * share) stays full: too_many_sessions; expired ones make room. */
+  for (unsigned i = 0; i < CDR_MAX_SESSIONS; i++) {
+    struct session *s = make(0, i < 10 ? now + 1 : now + 1000);
+    s->cert_fp[0] = (uint8_t)(i >> 8);
+    s->cert_fp[1] = (uint8_t)i;
+    if (session_table_insert(&table, s, now) != 0)
+      abort();
+  }
+  struct session *extra = make(0xee, now + 1000);
   CHECK_RC(session_table_insert(&table, extra, now), CDR_ERR_SESSION_LIMIT);
   CHECK_RC(session_table_insert(&table, extra, now + 2), 0); /* ten expired sessions dropped */
   CHECK(table.count == CDR_MAX_SESSIONS - 10 + 1);
