@@ -9,7 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "client_int.h"
 #include "common/limits.h"
@@ -197,11 +201,33 @@ static int is_retired(const json_t *retired, const char *fp) {
   return 0;
 }
 
+/* Hold an exclusive lock on path".lock" (made if absent) so that two
+ * cdr processes of one user check and remember a room's head one after
+ * the other: otherwise the slower could store the older head.  The fd
+ * to close, or -1 (then the check runs unlocked: a config directory that
+ * cannot hold the lock cannot hold the head either, which head_save
+ * reports). */
+static int head_lock(const char *path) {
+  char lock[PATH_MAX], *dir;
+  int fd;
+  if (snprintf(lock, sizeof(lock), "%s.lock", path) >= (int)sizeof(lock) || (dir = strdup(path)) == NULL)
+    return -1;
+  if (strrchr(dir, '/') != NULL)
+    *strrchr(dir, '/') = '\0';
+  fd = cdr_mkdir_p(dir, 0700) == 0 ? open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600) : -1;
+  free(dir);
+  if (fd >= 0 && flock(fd, LOCK_EX) != 0) {
+    close(fd);
+    fd = -1;
+  }
+  return fd;
+}
+
 int cdr_client_audit_check(struct cdr_client *c, struct cdr_session *s, const struct cdr_attestation *att) {
   struct remembered seen;
   struct cdr_audit_head now;
   uint8_t at_seen[CDR_AUDIT_HASH_LEN];
-  int r, have_seen = 0, have_at = 0;
+  int r, have_seen = 0, have_at = 0, lock_fd;
   char *path = head_path(c), identity[FP_HEX];
   json_t *retired = NULL;
   memset(&seen, 0, sizeof(seen));
@@ -210,6 +236,7 @@ int cdr_client_audit_check(struct cdr_client *c, struct cdr_session *s, const st
     cdr_client_set_detail(c, "no configuration directory to remember the room's audit head in");
     return CDR_ERR_NOT_FOUND;
   }
+  lock_fd = head_lock(path);
   cdr_hex_encode(identity, att->identity_fp, HEAD_IDENTITY_FP_LEN);
   if ((r = head_load(c, path, &seen)) == 0)
     have_seen = 1;
@@ -270,6 +297,8 @@ int cdr_client_audit_check(struct cdr_client *c, struct cdr_session *s, const st
   if (r != 0)
     cdr_client_set_detail(c, "cannot remember the room's audit head in %s", path);
 out:
+  if (lock_fd >= 0)
+    close(lock_fd); /* releases the lock */
   json_decref(retired);
   remembered_clear(&seen);
   cdr_audit_head_clear(&now);

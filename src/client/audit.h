@@ -16,7 +16,10 @@
  * (cdr_platform_keeps_state: tdx, nitro), a head of another identity on
  * the same platform is forgotten with a notice on stderr (the enclave
  * restarted empty) and its identity retired; a retired identity that
- * attests again is audit_fork (the host runs two enclaves).
+ * attests again is audit_fork (the host runs two enclaves).  The check
+ * holds an exclusive flock on heads/<room id>.json.lock from reading the
+ * remembered head to saving the new one, so concurrent commands of one
+ * user never store an older head over a newer.
  */
 #ifndef CDR_CLIENT_AUDIT_H
 #define CDR_CLIENT_AUDIT_H

@@ -250,4 +250,24 @@ rm -rf "$R"
 mv "$T/room.new" "$R"
 restart_server "$R" URL || { fail "restart on the current folder"; finish; }
 check "the current room is accepted again" "$CDR" query --profile ana "SELECT count(*) FROM patients"
+
+# Concurrent commands of one user take turns on the remembered head (a
+# lock beside it), so none stores an older head over a newer one.
+PIDS=()
+for i in 1 2 3 4 5 6; do
+  "$CDR" query --profile ana "SELECT count(*) FROM patients" >"$T/conc.$i" 2>&1 &
+  PIDS+=("$!")
+done
+CONC_OK=1
+for p in "${PIDS[@]}"; do wait "$p" || CONC_OK=0; done
+[ "$CONC_OK" = 1 ] && pass "six concurrent commands of one user all pass the head check" ||
+  fail "concurrent: $(cat "$T"/conc.* | grep -v warning | head -3)"
+HEADS=$(ls "$CDR_CONFIG_DIR"/heads/*.json)
+[ -e "$HEADS.lock" ] && [ "$(stat -c %a "$HEADS.lock")" = 600 ] && pass "the head's lock file is private" ||
+  fail "lock file: $(ls -l "$CDR_CONFIG_DIR"/heads/)"
+SEEN=$(jq -r .size "$HEADS")
+"$CDR" audit --profile aud --format json >"$T/final.json" 2>/dev/null
+NOW=$(jq -s 'length' "$T/final.json")
+[ "$SEEN" -le "$NOW" ] && [ "$SEEN" -ge $((NOW - 12)) ] && pass "the remembered head is the newest one seen ($SEEN of $NOW)" ||
+  fail "remembered $SEEN, log $NOW"
 finish
