@@ -247,7 +247,6 @@ int audit_finish_code(struct enclave *e, const char *reason) {
   struct cdr_buf rec;
   struct cdr_buf entry;
   uint8_t leaf[CDR_AUDIT_HASH_LEN], head[CDR_AUDIT_HASH_LEN];
-  char why[256];
   int64_t t = 0;
   int r;
   if (a->pending == NULL)
@@ -263,8 +262,11 @@ int audit_finish_code(struct enclave *e, const char *reason) {
       (r = cdr_audit_leaf(leaf, entry.d, entry.len)) != 0 || (r = cdr_audit_step(head, a->head[a->n], a->n, leaf)) != 0 ||
       (r = store_batch_add(&b, IPC_STORE_APPEND_LAZY, AUDIT_OBJECT, rec.d, rec.len)) != 0)
     goto out;
-  if ((r = enclave_store(e, &b, why, sizeof(why))) != 0) {
-    log_error("appending to the audit log failed (%s); stopping: no decision goes unlogged", why);
+  /* Not waited for: the host writes it before it reads the answer that
+   * follows, or ends the link (ipc.h, IPC_STORE_NOWAIT). */
+  if ((r = enclave_store_nowait(e, &b)) != 0) {
+    log_error("appending to the audit log failed (the channel to the host is broken); stopping: no decision goes "
+              "unlogged");
     goto out;
   }
   r = push(a, head, rec.len, t);
@@ -319,13 +321,18 @@ static uint32_t be32(const uint8_t *p) {
 }
 
 /* Open one record body as entry `index`: its bytes in pt and its leaf.
- * CDR_ERR_DECRYPT (or TRUNCATED) with a sentence in *damage. */
+ * CDR_ERR_DECRYPT with a sentence in *damage when the record is not
+ * entry `index` of this room's log; any other error (memory, crypto
+ * library) as it is, with *damage untouched. */
 static int open_record(struct enclave *e, uint64_t index, const uint8_t *blob, size_t len, struct cdr_buf *pt,
                        uint8_t leaf[CDR_AUDIT_HASH_LEN], const char **damage) {
   uint64_t v = 0;
   int r;
   cdr_buf_free(pt);
-  if ((r = unseal_blob(e->sealer, SEAL_AUDIT, AUDIT_OBJECT, blob, len, &v, pt)) != 0 || v != index) {
+  r = unseal_blob(e->sealer, SEAL_AUDIT, AUDIT_OBJECT, blob, len, &v, pt);
+  if (r != 0 && r != CDR_ERR_DECRYPT && r != CDR_ERR_TRUNCATED)
+    return r;
+  if (r != 0 || v != index) {
     *damage = "the record fails authentication (edited, moved or swapped)";
     return CDR_ERR_DECRYPT;
   }
@@ -409,6 +416,8 @@ int audit_load(struct enclave *e, uint64_t manifest_version, uint64_t manifest_s
       if (p + 4 + len > blk.len)
         break;
       if ((r = take_record(e, blk.d + p + 4, len, &pt, &damage)) != 0) {
+        if (damage == NULL) /* not the record's fault (memory, library): refuse as is */
+          goto out;
         /* The last record, ending at the end of the file, failing
          * authentication after at least one record that opened (so the
          * key is the right one). */
@@ -418,14 +427,24 @@ int audit_load(struct enclave *e, uint64_t manifest_version, uint64_t manifest_s
       }
       p += 4 + (size_t)len;
     }
+    /* Damage after the start of a full block: read again from the
+     * damaged record, so that a torn tail that began in this block is
+     * judged with the end of the file in view.  (A file that ends
+     * exactly at a full block's end is judged without it, and refused.) */
+    if (damage != NULL && torn == NULL && !at_end && p > 0) {
+      off += p;
+      damage = NULL;
+      continue;
+    }
     if (damage == NULL && p < blk.len && at_end)
       torn = "the file ends in the middle of it";
     if (torn != NULL) {
       /* A torn last record: what a power loss leaves of an append that
-       * was never synced (commits are synced before their manifest, so
-       * such an entry is never a commit's; the manifest checks below make
-       * sure).  Anyone can cut the log's tail past the last commit, so
-       * accepting this gives the host nothing it did not have. */
+       * was never synced.  It may be a commit's entry (appended after
+       * its manifest's rename): the manifest checks below then find the
+       * log one short and re-append it from the manifest.  Anyone can cut
+       * the log's tail past the last commit, so accepting this gives the
+       * host nothing it did not have. */
       torn_at = off + p;
       torn_len = blk.len - p;
       damage = NULL;

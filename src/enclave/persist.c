@@ -84,6 +84,16 @@ out:
   return r;
 }
 
+int enclave_store_nowait(struct enclave *e, struct store_batch *b) {
+  struct cdr_buf frame;
+  int r;
+  cdr_buf_init(&frame, CDR_IPC_MAX_FRAME, 0);
+  if ((r = cdr_buf_put_u32(&frame, b->n)) == 0 && (r = cdr_buf_put(&frame, b->ops.d, b->ops.len)) == 0)
+    r = ipc_frame_write(e->ipc_fd, IPC_STORE_NOWAIT, &frame);
+  cdr_buf_free(&frame);
+  return r;
+}
+
 int enclave_fetch(struct enclave *e, const char *name, uint64_t offset, uint32_t max, struct cdr_buf *out,
                   int *found) {
   struct cdr_buf frame, reply;

@@ -30,6 +30,10 @@ int store_batch_add(struct store_batch *b, uint8_t op, const char *name, const v
  * refuses the request and keeps its old state); any other error means the
  * channel is broken (fatal). */
 int enclave_store(struct enclave *e, struct store_batch *b, char *why, size_t whylen) CDR_WUR;
+/* Send the batch as IPC_STORE_NOWAIT and go on (ipc.h): the host applies
+ * it before it reads our next frame, and ends the link if it cannot.
+ * Non-zero only if the frame cannot be written (fatal). */
+int enclave_store_nowait(struct enclave *e, struct store_batch *b) CDR_WUR;
 
 /* Read up to max (<= IPC_FETCH_MAX) bytes of the stored object `name`
  * from offset into out (reset first); *found 0 if the host has no such

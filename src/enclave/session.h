@@ -46,12 +46,13 @@ struct session *session_new(void);
 void session_free(struct session *s);
 /* Insert; the table takes ownership.  If the certificate (s->cert_fp)
  * already holds CDR_MAX_SESSIONS_PER_CERT sessions, its oldest is
- * removed first, so that replaying one user's session-open request can
- * only churn that user's own sessions.  When the table is full even after
- * dropping sessions expired at `now`, the oldest session of the
- * certificate holding the most goes, if it holds more than s's
- * certificate would with s (fair share: a few certificates cannot keep
- * everyone out); else CDR_ERR_SESSION_LIMIT. */
+ * removed first, so that replaying one user's session-open request
+ * holds at most that many.  When the table is full even after dropping
+ * sessions expired at `now`, the oldest session of the certificate
+ * holding the most goes, if it holds more than s's certificate would
+ * with s (fair share: a few certificates cannot keep everyone out; one
+ * certificate can take others' sessions down to the fair level, never
+ * past its own cap); else CDR_ERR_SESSION_LIMIT. */
 int session_table_insert(struct session_table *t, struct session *s, int64_t now) CDR_WUR;
 /* Find by id, or NULL. */
 struct session *session_table_find(struct session_table *t, const uint8_t id[CDR_SESSION_ID_LEN]);

@@ -290,11 +290,11 @@ static void state_platform(const char *room_dir, char out[32]) {
  * the new run starts from an empty store (its audit log from entry 0) -
  * but only when that run was one of the same kind.  State sealed on a
  * platform that keeps it (an `auto` room moved, or room.json edited) is
- * refused instead: it may still open where it was made.  Then record the
- * platform for the next start.  Host bookkeeping only: the enclave never
- * tries to open an earlier run's state on these platforms. */
+ * refused instead: it may still open where it was made.  Host
+ * bookkeeping only: the enclave never tries to open an earlier run's
+ * state on these platforms. */
 static int prepare_state(const struct cdr_room *room, struct host_store *st, const char *platform) {
-  char before[32], names[64][64], *dir = NULL, *path = NULL;
+  char before[32], names[64][64];
   size_t n = 0, gone = 0;
   int r;
   state_platform(room->dir, before);
@@ -326,6 +326,15 @@ static int prepare_state(const struct cdr_room *room, struct host_store *st, con
                "no enclave can open again; the room starts empty",
                platform, gone);
   }
+  return 0;
+}
+
+/* Note the platform whose enclave just loaded (or made) the state, once
+ * it has: a start that failed must not relabel state it could not open. */
+static int record_platform(const struct cdr_room *room, const char *platform) {
+  char before[32], *dir = NULL, *path = NULL;
+  int r;
+  state_platform(room->dir, before);
   if (strcmp(before, platform) == 0)
     return 0;
   r = CDR_ERR_NOMEM;
@@ -565,6 +574,8 @@ int main(int argc, char **argv) {
     log_error("the enclave could not load the room's sealed state");
     goto out;
   }
+  if ((r = record_platform(room, enclave_link_identity(link)->platform)) != 0)
+    goto out;
   /* The room's CRL before any request: a refused one stops the server. */
   if ((crlw.path = crl_path = cdr_path_join(room->dir, "crl.pem")) == NULL ||
       (r = crl_deliver_if_changed(&crlw, link)) != 0) {

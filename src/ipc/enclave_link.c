@@ -124,8 +124,10 @@ static uint8_t *link_memdup(const uint8_t *p, size_t n) {
 /* Apply an IPC_STORE's operations in order, stopping at the first
  * failure, and answer IPC_STORED.  Returns non-zero only if the frame is
  * malformed or the answer cannot be sent (the link is then dead); a
- * failed write is reported to the enclave, which refuses the request. */
-static int link_apply_store(struct enclave_link *l, struct cdr_buf *in) {
+ * failed write is reported to the enclave, which refuses the request.
+ * IPC_STORE_NOWAIT (answer 0) is not answered: a failure to apply it is
+ * CDR_ERR_IO, and the caller ends the link. */
+static int link_apply_store(struct enclave_link *l, struct cdr_buf *in, int answer) {
   struct cdr_buf out;
   struct ipc_store_item it;
   uint32_t n;
@@ -147,6 +149,8 @@ static int link_apply_store(struct enclave_link *l, struct cdr_buf *in) {
   }
   if ((r = cdr_buf_expect_end(in)) != 0)
     return r;
+  if (!answer)
+    return failed ? CDR_ERR_IO : 0;
   cdr_buf_init(&out, 1024, 0);
   r = ipc_put_status(&out, !failed, failed ? why : "");
   if (r == 0)
@@ -202,9 +206,14 @@ static int link_exchange_locked(struct enclave_link *l, uint32_t type, const str
   }
   /* Storage rounds: the enclave asks for durable writes, or reads of
    * what it stored, before it answers. */
-  while (got == IPC_STORE || got == IPC_FETCH) {
-    if ((r = got == IPC_STORE ? link_apply_store(l, reply) : link_apply_fetch(l, reply)) != 0) {
-      link_mark_dead(l, got == IPC_STORE ? "malformed IPC_STORE" : "malformed IPC_FETCH");
+  while (got == IPC_STORE || got == IPC_STORE_NOWAIT || got == IPC_FETCH) {
+    r = got == IPC_FETCH ? link_apply_fetch(l, reply) : link_apply_store(l, reply, got == IPC_STORE);
+    if (r != 0) {
+      link_mark_dead(l, got == IPC_FETCH             ? "malformed IPC_FETCH"
+                        : got == IPC_STORE           ? "malformed IPC_STORE"
+                        : r == CDR_ERR_IO            ? "cannot append the enclave's audit log: stopping rather "
+                                                       "than serve decisions that are not logged"
+                                                     : "malformed IPC_STORE_NOWAIT");
       return CDR_ERR_INTERNAL;
     }
     if ((r = ipc_frame_read(l->fd, &got, reply, CDR_IPC_MAX_FRAME)) != 0) {

@@ -32,9 +32,17 @@
  *   IPC_STORE        u32 nops {u8 op lp(name) lp(data)}*
  *                    (op: 1 put, 2 append, 3 delete: durable when answered;
  *                     4 append written but not yet synced, 5 sync: make
- *                     every earlier op-4 append to name durable; data empty)
+ *                     every earlier op-4 append to name durable; data empty;
+ *                     6 truncate: data u64be size, never grows the object)
  * each answered by the host, after every operation is done, with
  *   IPC_STORED       u8 ok lp(message)                     (ok: 1 done, 0 failed)
+ * and any number of
+ *   IPC_STORE_NOWAIT the same payload as IPC_STORE, not answered: the host
+ *                    applies it before it reads the enclave's next frame,
+ *                    and on any failure ends the link (cdrd stops) rather
+ *                    than go on.  The audit entry of each decision goes
+ *                    this way (op 4), saving a round trip per request; the
+ *                    host applies it before it can forward the answer.
  * and any number of reads of what the host stores (only "audit": the
  * enclave re-reads its audit log at start and to answer readers)
  *   IPC_FETCH        lp(name) u64 offset u32 max      (max <= IPC_FETCH_MAX)
@@ -87,7 +95,8 @@ enum ipc_msg_type {
   IPC_CRL_OK = 18,
   IPC_FETCH = 19,
   IPC_FETCHED = 20,
-  IPC_MSG_MAX = 20
+  IPC_STORE_NOWAIT = 21,
+  IPC_MSG_MAX = 21
 };
 
 /* The most bytes one IPC_FETCH may ask for (fits a frame with room). */

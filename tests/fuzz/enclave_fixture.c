@@ -111,7 +111,9 @@ static void *storage_main(void *arg) {
   cdr_buf_init(&in, CDR_IPC_MAX_FRAME, 0);
   cdr_buf_init(&out, 4096, 0);
   while (ipc_frame_read(s->fd, &type, &in, CDR_IPC_MAX_FRAME) == 0) {
-    FUZZ_CHECK(type == IPC_STORE || type == IPC_FETCH);
+    FUZZ_CHECK(type == IPC_STORE || type == IPC_STORE_NOWAIT || type == IPC_FETCH);
+    if (type == IPC_STORE_NOWAIT) /* not answered */
+      continue;
     cdr_buf_free(&out);
     if (type == IPC_FETCH) { /* nothing was kept: found 0, no bytes */
       FUZZ_CHECK(cdr_buf_put_u8(&out, 0) == 0 && cdr_buf_put_lp(&out, NULL, 0) == 0);

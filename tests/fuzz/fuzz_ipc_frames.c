@@ -158,7 +158,8 @@ static void check_output_frame(uint32_t type, struct cdr_buf *b) {
     FUZZ_CHECK(ipc_get_response(b, &r) == 0);
     return;
   }
-  case IPC_STORE: {
+  case IPC_STORE:
+  case IPC_STORE_NOWAIT: {
     uint32_t n = 0;
     struct ipc_store_item it;
     FUZZ_CHECK(cdr_buf_get_u32(b, &n) == 0 && n >= 1 && n <= IPC_STORE_MAX_OPS);
