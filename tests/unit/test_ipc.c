@@ -124,6 +124,14 @@ static int fake_enclave_main(const char *mode) {
       }
       if (e.seq == 98)
         _exit(3);
+      if (e.seq == 97) { /* an audit append not waited for, then the answer */
+        struct cdr_buf st;
+        cdr_buf_init(&st, 4096, 0);
+        if (cdr_buf_put_u32(&st, 1) != 0 || ipc_put_store_item(&st, IPC_STORE_APPEND_LAZY, "audit", "entry", 5) != 0 ||
+            ipc_frame_write(fd, IPC_STORE_NOWAIT, &st) != 0)
+          return 1;
+        cdr_buf_free(&st);
+      }
       memset(&p, 0, sizeof(p));
       memcpy(p.session_id, e.session_id, sizeof(p.session_id));
       p.seq = e.seq;
@@ -522,6 +530,22 @@ static char self_exe[4096];
 
 static int child_gone(pid_t pid) { return kill(pid, 0) == -1 && errno == ESRCH; }
 
+/* A store function that records what it was asked (and may fail). */
+struct nowait_seen {
+  int fail, calls;
+  uint8_t op;
+  char name[16];
+  size_t len;
+};
+static int nowait_store(void *ctx, uint8_t op, const char *name, const uint8_t *data, size_t len) {
+  struct nowait_seen *s = ctx;
+  s->calls++;
+  s->op = op;
+  snprintf(s->name, sizeof(s->name), "%s", name);
+  s->len = len;
+  return s->fail ? CDR_ERR_IO : 0;
+}
+
 static int link_start(struct enclave_link **l, const char *mode) {
   return enclave_link_start(l, self_exe, mode, FAKE_ROOM_ID, FAKE_CA, sizeof(FAKE_CA), NULL, 0);
 }
@@ -731,6 +755,34 @@ static void test_link_failures(void) {
     CHECK(enclave_link_alive(l) == 0);
     enclave_link_stop(l);
     CHECK(child_gone(pid));
+    l = NULL;
+  }
+
+  /* IPC_STORE_NOWAIT: applied before the answer is read, not answered;
+   * a host that cannot apply it ends the link instead of going on. */
+  for (int fail_store = 0; fail_store <= 1; fail_store++) {
+    CHECK_RC(link_start(&l, "normal"), 0);
+    if (l == NULL)
+      continue;
+    struct nowait_seen seen = {.fail = fail_store};
+    enclave_link_set_store(l, nowait_store, NULL, &seen);
+    memset(&e, 0, sizeof(e));
+    e.seq = 97;
+    e.ct = nonce;
+    e.ct_len = 4;
+    e.sig = nonce;
+    e.sig_len = 4;
+    CHECK_RC(enclave_request(l, &e, &resp, &reply, &errmsg), fail_store ? CDR_ERR_INTERNAL : 0);
+    cdr_buf_free(&reply);
+    CHECK(seen.calls == 1 && seen.op == IPC_STORE_APPEND_LAZY && strcmp(seen.name, "audit") == 0 && seen.len == 5);
+    CHECK(enclave_link_alive(l) == !fail_store);
+    if (!fail_store) { /* and the link goes on: nothing was left unread */
+      e.seq = 3;
+      CHECK_RC(enclave_request(l, &e, &resp, &reply, &errmsg), 0);
+      CHECK(resp.seq == 3);
+      cdr_buf_free(&reply);
+    }
+    enclave_link_stop(l);
     l = NULL;
   }
 
