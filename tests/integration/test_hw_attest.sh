@@ -77,12 +77,17 @@ grep -q "no attestation hardware here" "$T/auto.log" && pass "it says there is n
   || fail "auto log: $(tail -5 "$T/auto.log")"
 
 # ---- snp on a fake configfs-tsm entry holding the real report ----
+# fake_tsm_entry DIR PROVIDER OUTBLOB: a configfs-tsm report entry whose
+# outblob is ready (real configfs makes it when it is read).
+fake_tsm_entry() {
+  mkdir -p "$1"
+  printf '%s\n' "$2" >"$1/provider"
+  printf '1\n' >"$1/generation"
+  : >"$1/inblob"
+  cp "$3" "$1/outblob"
+}
 E="$T/tsm/e0"
-mkdir -p "$E"
-printf 'sev_guest\n' >"$E/provider"
-printf '1\n' >"$E/generation"
-: >"$E/inblob"
-cp "$D/snp/report-gcp-milan.bin" "$E/outblob"
+fake_tsm_entry "$E" sev_guest "$D/snp/report-gcp-milan.bin"
 if [ -e /dev/sev-guest ]; then
   echo "# skipped: this machine has /dev/sev-guest, so the fake tree would not stop at the sealing key"
 else
@@ -101,11 +106,7 @@ fi
 # ---- tdx on a fake configfs-tsm entry: no sealing key, so every start is
 # a new identity in an empty room ----
 XE="$T/tsmx/e0"
-mkdir -p "$XE"
-printf 'tdx_guest\n' >"$XE/provider"
-printf '1\n' >"$XE/generation"
-: >"$XE/inblob"
-cp "$D/tdx/tdx-quote.bin" "$XE/outblob"
+fake_tsm_entry "$XE" tdx_guest "$D/tdx/tdx-quote.bin"
 check "room init --attestation tdx" "$CDR" room init "$T/tdx" --attestation tdx
 grep -q "tdx offers no sealing key" "$T/out" && pass "init warns that a tdx room keeps nothing" \
   || fail "tdx warning: $(cat "$T/out")"
