@@ -238,31 +238,31 @@ static int load_sealed_identity(struct host_store *st, uint8_t **blob, size_t *l
   return r;
 }
 
-/* The objects an earlier run left in the store (names into out, at most
- * max; *n counts them all). */
-static int previous_run_objects(struct host_store *st, char out[][64], size_t max, size_t *n) {
+/* Count (*n) the objects an earlier run left in the store, removing
+ * each if `remove`. */
+static int previous_run(struct host_store *st, int remove, size_t *n) {
   static const char *const singles[] = {"identity", "manifest", "audit"};
-  char(*ids)[33] = NULL;
+  char(*ids)[33] = NULL, name[64];
   size_t nids = 0;
   uint64_t size;
   int r = 0;
   *n = 0;
-  for (size_t i = 0; i < sizeof(singles) / sizeof(singles[0]); i++) {
-    if ((r = host_store_size(st, singles[i], &size)) == CDR_ERR_NOT_FOUND)
+  for (size_t i = 0; i < sizeof(singles) / sizeof(singles[0]) && r == 0; i++) {
+    if ((r = host_store_size(st, singles[i], &size)) == CDR_ERR_NOT_FOUND) {
+      r = 0;
       continue;
-    if (r != 0)
-      return r;
-    if (*n < max)
-      snprintf(out[*n], 64, "%s", singles[i]);
-    (*n)++;
+    }
+    if (r == 0 && (!remove || (r = host_store_delete(st, singles[i])) == 0))
+      (*n)++;
   }
-  if ((r = host_store_list_tables(st, &ids, &nids)) != 0)
-    return r;
-  for (size_t i = 0; i < nids; i++, (*n)++)
-    if (*n < max)
-      snprintf(out[*n], 64, "tables/%s", ids[i]);
+  if (r == 0 && (r = host_store_list_tables(st, &ids, &nids)) == 0)
+    for (size_t i = 0; i < nids && r == 0; i++) {
+      snprintf(name, sizeof(name), "tables/%s", ids[i]);
+      if (!remove || (r = host_store_delete(st, name)) == 0)
+        (*n)++;
+    }
   free(ids);
-  return 0;
+  return r;
 }
 
 #define PLATFORM_MARK "platform" /* ROOM/state/platform: who sealed the state */
@@ -294,38 +294,30 @@ static void state_platform(const char *room_dir, char out[32]) {
  * bookkeeping only: the enclave never tries to open an earlier run's
  * state on these platforms. */
 static int prepare_state(const struct cdr_room *room, struct host_store *st, const char *platform) {
-  char before[32], names[64][64];
-  size_t n = 0, gone = 0;
+  char before[32];
+  size_t n = 0;
   int r;
+  if (cdr_platform_keeps_state(platform))
+    return 0;
   state_platform(room->dir, before);
-  if (!cdr_platform_keeps_state(platform)) {
-    if ((r = previous_run_objects(st, names, 64, &n)) != 0) {
-      log_error("cannot list the earlier run's sealed state in state/: %s", cdr_err_describe(r));
-      return r;
-    }
-    if (n > 0 && (before[0] != '\0' ? cdr_platform_keeps_state(before) : strcmp(room->attestation, platform) != 0)) {
-      log_error("state/ holds sealed state of a %s enclave, which this %s enclave can never open and would have "
-                "to delete; refusing to (move %s/state aside to start this room empty)",
-                before[0] != '\0' ? before : "earlier", platform, room->dir);
-      return CDR_ERR_ARG;
-    }
-    /* At most 64 names per pass; the rest on the next. */
-    while (n > 0) {
-      for (size_t i = 0; i < n && i < 64; i++) {
-        if ((r = host_store_delete(st, names[i])) != 0) {
-          log_error("cannot remove the earlier run's %s from state/: %s", names[i], cdr_err_describe(r));
-          return r;
-        }
-        gone++;
-      }
-      if ((r = previous_run_objects(st, names, 64, &n)) != 0)
-        return r;
-    }
-    if (gone > 0)
-      log_info("%s keeps no state across enclave restarts: removed the earlier run's %zu sealed object(s), which "
-               "no enclave can open again; the room starts empty",
-               platform, gone);
+  if ((r = previous_run(st, 0, &n)) != 0) {
+    log_error("cannot list the earlier run's sealed state in state/: %s", cdr_err_describe(r));
+    return r;
   }
+  if (n > 0 && (before[0] != '\0' ? cdr_platform_keeps_state(before) : strcmp(room->attestation, platform) != 0)) {
+    log_error("state/ holds sealed state of a %s enclave, which this %s enclave can never open and would have "
+              "to delete; refusing to (move %s/state aside to start this room empty)",
+              before[0] != '\0' ? before : "earlier", platform, room->dir);
+    return CDR_ERR_ARG;
+  }
+  if (n > 0 && (r = previous_run(st, 1, &n)) != 0) {
+    log_error("cannot remove the earlier run's sealed state from state/: %s", cdr_err_describe(r));
+    return r;
+  }
+  if (n > 0)
+    log_info("%s keeps no state across enclave restarts: removed the earlier run's %zu sealed object(s), which "
+             "no enclave can open again; the room starts empty",
+             platform, n);
   return 0;
 }
 
