@@ -1,0 +1,32 @@
+/*
+ * enclave_state.h - what cdrd does with the enclave's sealed state when
+ * it starts one (docs/design/persistence.md): it hands over the sealed
+ * identity, checks the enclave's platform against room.json, clears an
+ * ephemeral platform's earlier run (docs/ATTESTATION.md, "Sealing"),
+ * stores what the enclave asks and streams the sealed tables to it.
+ * cdrd cannot read any of it.
+ */
+#ifndef CDR_HOST_ENCLAVE_STATE_H
+#define CDR_HOST_ENCLAVE_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "host/store.h"
+#include "ipc/enclave_link.h"
+#include "room/room.h"
+
+/* The sealed identity an earlier start stored (malloc'd; NULL and 0
+ * before the first), for IPC_INIT. */
+int host_state_sealed_identity(struct host_store *st, uint8_t **blob, size_t *len) CDR_WUR;
+
+/* After IPC_INIT: check the enclave's platform against room.json; on a
+ * platform that keeps no state, remove the earlier run's objects (only
+ * if a platform of that kind sealed them); store a newly made sealed
+ * identity; serve the enclave's storage operations from st; run the LOAD
+ * handshake (and remove table files no manifest names); then note the
+ * platform in ROOM/state/platform.  Each failure is logged. */
+int host_state_load(const struct cdr_room *room, struct host_store *st, struct enclave_link *link) CDR_WUR;
+
+#endif
