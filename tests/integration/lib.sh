@@ -121,8 +121,19 @@ invite() {
 # ephemeral port); sets VAR to the URL and records the pid (the host
 # process cdrd; it execs in place).  Pass the old URL's address to restart
 # where the profiles expect it: restart_server ROOM VAR.
+# new_ready_file [DIR]: READY_FILE, a path in DIR ($T) that no earlier
+# start used (a file left by one would read as ready at once: $RANDOM
+# names collide over many restarts).
+READY_SEQ=0
+new_ready_file() {
+  READY_SEQ=$((READY_SEQ + 1))
+  READY_FILE="${1:-$T}/ready.$READY_SEQ"
+  rm -f "$READY_FILE"
+}
+
 start_server() {
-  local room=$1 ready="$T/ready.$RANDOM" listen=${3:-127.0.0.1:0}
+  new_ready_file
+  local room=$1 ready=$READY_FILE listen=${3:-127.0.0.1:0}
   "$CDR" serve "$room" --listen "$listen" --ready-file "$ready" >>"$T/server.log" 2>&1 &
   local pid=$!
   SERVER_PIDS+=("$pid")

@@ -68,7 +68,8 @@ collect_reports() { for f in "$D"/sanitizer.*; do [ -e "$f" ] && cp "$f" "$T/"; 
 # start_svc_server VAR LISTEN: cdr serve on the service user's room; VAR
 # gets the URL, SERVER_PID the pid.
 start_svc_server() {
-  local ready="$D/ready.$RANDOM"
+  new_ready_file "$D"
+  local ready=$READY_FILE
   ASAN_OPTIONS="$SVC_ASAN" UBSAN_OPTIONS="$SVC_UBSAN" \
     "$CDR" serve "$R" --listen "$2" --ready-file "$ready" >>"$T/svc.log" 2>&1 &
   local pid=$!

@@ -25,7 +25,8 @@ D="$CDR_SOURCE_DIR/tests/data/attest"
 # run_cdrd ROOM LOG ARGS...: run cdrd until it is ready (URL and CDRD_PID
 # set, returns 0) or exits (returns 1).
 run_cdrd() {
-  local room=$1 log=$2 ready="$T/ready.$RANDOM"; shift 2
+  new_ready_file
+  local room=$1 log=$2 ready=$READY_FILE; shift 2
   "$CDRD" --room "$room" --listen 127.0.0.1:0 --ready-file "$ready" "$@" >>"$log" 2>&1 &
   local pid=$!
   SERVER_PIDS+=("$pid")
