@@ -131,6 +131,18 @@ new_ready_file() {
   rm -f "$READY_FILE"
 }
 
+# wait_ready PID READY [TRIES]: wait (0.1 s a try, 1200 by default) for
+# the server PID to write its ready file READY.  0 ready, 1 it exited,
+# 2 it was still not ready.
+wait_ready() {
+  for _ in $(seq "${3:-1200}"); do
+    [ -s "$2" ] && return 0
+    kill -0 "$1" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  [ -s "$2" ] && return 0 || return 2
+}
+
 start_server() {
   new_ready_file
   local room=$1 ready=$READY_FILE listen=${3:-127.0.0.1:0}
@@ -138,14 +150,13 @@ start_server() {
   local pid=$!
   SERVER_PIDS+=("$pid")
   # Up to 120 s: loading a room with large sealed tables under the
-  # sanitizers takes tens of seconds.  The loop ends as soon as the server
+  # sanitizers takes tens of seconds.  The wait ends as soon as the server
   # is ready or has died, so a normal start costs no more.
-  for _ in $(seq 1200); do
-    [ -s "$ready" ] && break
-    kill -0 "$pid" 2>/dev/null || { echo "server died:"; tail -20 "$T/server.log"; return 1; }
-    sleep 0.1
-  done
-  [ -s "$ready" ] || { echo "server did not become ready"; tail -20 "$T/server.log"; return 1; }
+  wait_ready "$pid" "$ready"
+  case $? in
+  1) echo "server died:"; tail -20 "$T/server.log"; return 1 ;;
+  2) echo "server did not become ready"; tail -20 "$T/server.log"; return 1 ;;
+  esac
   SERVER_PID=$pid
   printf -v "$2" '%s' "$(head -n 1 "$ready")"
 }

@@ -74,12 +74,11 @@ start_svc_server() {
     "$CDR" serve "$R" --listen "$2" --ready-file "$ready" >>"$T/svc.log" 2>&1 &
   local pid=$!
   SERVER_PIDS+=("$pid")
-  for _ in $(seq 1200); do
-    [ -s "$ready" ] && break
-    kill -0 "$pid" 2>/dev/null || { echo "server died:"; tail -20 "$T/svc.log"; return 1; }
-    sleep 0.1
-  done
-  [ -s "$ready" ] || { echo "server did not become ready"; tail -20 "$T/svc.log"; return 1; }
+  wait_ready "$pid" "$ready"
+  case $? in
+  1) echo "server died:"; tail -20 "$T/svc.log"; return 1 ;;
+  2) echo "server did not become ready"; tail -20 "$T/svc.log"; return 1 ;;
+  esac
   SERVER_PID=$pid
   printf -v "$1" '%s' "$(head -n 1 "$ready")"
 }

@@ -30,12 +30,9 @@ run_cdrd() {
   "$CDRD" --room "$room" --listen 127.0.0.1:0 --ready-file "$ready" "$@" >>"$log" 2>&1 &
   local pid=$!
   SERVER_PIDS+=("$pid")
-  for _ in $(seq 150); do
-    [ -s "$ready" ] && { CDRD_PID=$pid; URL=$(head -n 1 "$ready"); return 0; }
-    kill -0 "$pid" 2>/dev/null || return 1
-    sleep 0.1
-  done
-  return 1
+  wait_ready "$pid" "$ready" 150 || return 1
+  CDRD_PID=$pid
+  URL=$(head -n 1 "$ready")
 }
 
 # ---- room init --attestation ----
