@@ -40,6 +40,7 @@
 #define CDR_HW_MAX_PCRS 32
 #define CDR_HW_RTMRS 4
 #define CDR_HW_REG_LEN 48                /* an RTMR or PCR value: SHA-384 */
+#define CDR_SNP_TCB_LEN 8                /* an SEV-SNP TCB_VERSION */
 
 enum cdr_hw_platform { CDR_HW_SNP = 1, CDR_HW_TDX = 2, CDR_HW_NITRO = 3 };
 
@@ -74,7 +75,7 @@ struct cdr_hw_policy {
   int allow_debug;                     /* accept debug-enabled guests (Nitro: PCR0 all zero) */
   const char *accept_tcb_statuses;     /* comma list of statuses other than
                                         * UpToDate to accept, e.g. "SWHardeningNeeded"; NULL: none */
-  uint8_t snp_min_tcb[8];              /* SNP: minimum reported TCB bytes (bootloader,
+  uint8_t snp_min_tcb[CDR_SNP_TCB_LEN]; /* SNP: minimum reported TCB bytes (bootloader,
                                         * tee, reserved[4], snp, microcode); all 0: no minimum */
   STACK_OF(X509) *certs;               /* --certs: certificates the evidence does not carry
                                         * (SNP: the VCEK, and the ASK if not pinned) */
@@ -155,6 +156,12 @@ int cdr_hw_expect_valid(const struct cdr_hw_expect *list);
  * have (any RTMR or PCR on SEV-SNP, a PCR on TDX, an RTMR on Nitro, a PCR
  * the Nitro document does not carry): an expectation is never ignored. */
 int cdr_hw_expect_check(const struct cdr_hw_expect *list, struct cdr_hw_report *out) CDR_WUR;
+
+/* An SEV-SNP minimum TCB, "bootloader=N,tee=N,snp=N,microcode=N" (any
+ * subset, any order, each N 0-255; the rest stay 0, and "" is no minimum
+ * at all), into the TCB_VERSION byte layout of cdr_hw_policy.snp_min_tcb.
+ * 0, or CDR_ERR_ARG for anything else. */
+int cdr_snp_min_tcb_parse(const char *spec, uint8_t tcb[CDR_SNP_TCB_LEN]) CDR_WUR;
 
 /* Record a check in out (used by the verifiers). */
 void cdr_hw_check(struct cdr_hw_report *out, int ok, const char *name, const char *fmt, ...)

@@ -1,6 +1,7 @@
 /*
  * hwexpect.c - expectations of TDX RTMRs and Nitro PCRs: parsing them
- * from "N=HEX", and comparing them with what a verifier found; see
+ * from "N=HEX", and comparing them with what a verifier found; and the
+ * parser of an SEV-SNP minimum TCB ("snp=27,microcode=222"); see
  * hwattest.h.
  *
  * The comparison runs only on a report its verifier accepted (signature,
@@ -11,6 +12,7 @@
  * image or configuration differs.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/util.h"
@@ -121,6 +123,41 @@ int cdr_hw_expect_check(const struct cdr_hw_expect *list, struct cdr_hw_report *
       return CDR_ERR_ATTEST_MEASUREMENT;
     }
     cdr_hw_check(out, 1, name, "%s%u equals the expected value", rname, e->index);
+  }
+  return 0;
+}
+
+/* "bootloader=4,tee=0,snp=27,microcode=222" (any subset, any order) into
+ * the TCB_VERSION byte layout of cdr_hw_policy.snp_min_tcb. */
+int cdr_snp_min_tcb_parse(const char *spec, uint8_t tcb[CDR_SNP_TCB_LEN]) {
+  static const struct {
+    const char *name;
+    int byte;
+  } fields[] = {{"bootloader", 0}, {"tee", 1}, {"snp", 6}, {"microcode", 7}};
+  const char *p = spec;
+
+  memset(tcb, 0, CDR_SNP_TCB_LEN);
+  while (*p != '\0') {
+    size_t i, n;
+    char *end;
+    unsigned long v;
+    for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+      n = strlen(fields[i].name);
+      if (strncmp(p, fields[i].name, n) == 0 && p[n] == '=')
+        break;
+    }
+    if (i == sizeof(fields) / sizeof(fields[0]))
+      return CDR_ERR_ARG;
+    p += strlen(fields[i].name) + 1;
+    if (*p < '0' || *p > '9')
+      return CDR_ERR_ARG;
+    v = strtoul(p, &end, 10);
+    if (v > 255 || (*end != ',' && *end != '\0'))
+      return CDR_ERR_ARG;
+    tcb[fields[i].byte] = (uint8_t)v;
+    p = *end == ',' ? end + 1 : end;
+    if (*end == ',' && *p == '\0')
+      return CDR_ERR_ARG;
   }
   return 0;
 }

@@ -41,18 +41,20 @@ int cli_allow_sim(int flag);
  * cli_connect_option (1: it was one of these); after the loop,
  * cli_connect_finish takes a leading URL argument (advancing *optind_io)
  * and checks the options (0, or cli_usage's status).  The long-only
- * options --expect-rtmr and --expect-pcr (repeatable) use the codes
- * below, above every command's own option codes. */
+ * options --expect-rtmr and --expect-pcr (repeatable) and --snp-min-tcb
+ * use the codes below, above every command's own option codes. */
 struct cdr_connect_opts;
 #define CLI_OPT_EXPECT_RTMR 0x4001
 #define CLI_OPT_EXPECT_PCR 0x4002
+#define CLI_OPT_SNP_MIN_TCB 0x4003
 #define CLI_CONNECT_SHORTOPTS "k:C:c:p:m:s"
 #define CLI_CONNECT_LONGOPTS                                                                      \
   {"key", required_argument, NULL, 'k'}, {"cert", required_argument, NULL, 'C'},                \
       {"ca", required_argument, NULL, 'c'}, {"profile", required_argument, NULL, 'p'},          \
       {"expect-measurement", required_argument, NULL, 'm'}, {"allow-sim", no_argument, NULL, 's'}, \
       {"expect-rtmr", required_argument, NULL, CLI_OPT_EXPECT_RTMR},                            \
-      {"expect-pcr", required_argument, NULL, CLI_OPT_EXPECT_PCR}
+      {"expect-pcr", required_argument, NULL, CLI_OPT_EXPECT_PCR},                              \
+      {"snp-min-tcb", required_argument, NULL, CLI_OPT_SNP_MIN_TCB}
 int cli_connect_option(int ch, const char *arg, struct cdr_connect_opts *o, int *allow_sim);
 int cli_connect_finish(const char *cmd, int argc, char **argv, int *optind_io, struct cdr_connect_opts *o,
                        int allow_sim);
@@ -60,6 +62,9 @@ int cli_connect_finish(const char *cmd, int argc, char **argv, int *optind_io, s
  * o->expect_regs; a bad one sets o->expect_regs_error to the usage
  * message (the first one is kept).  0 or CDR_ERR_ARG. */
 int cli_connect_expect_reg(struct cdr_connect_opts *o, int ch, const char *spec);
+/* Is --snp-min-tcb (or, without it, $CDR_SNP_MIN_TCB) well formed?  0, or
+ * cli_usage's status naming the one that is not. */
+int cli_connect_check_min_tcb(const char *cmd, const struct cdr_connect_opts *o);
 
 /* Table management (cli_op.c): print the connection options' help, and
  * run one operation without payload (header borrowed; NULL is reported

@@ -1,10 +1,13 @@
 /*
  * cli_connect.c - the options every room-talking command shares (see
  * cli.h): --key, --cert, --ca, --profile, --expect-measurement,
- * --expect-rtmr, --expect-pcr, --allow-sim, and a leading URL argument.
+ * --expect-rtmr, --expect-pcr, --snp-min-tcb, --allow-sim, and a leading
+ * URL argument.
  */
+#include <stdlib.h>
 #include <string.h>
 
+#include "attest/hwattest.h"
 #include "cli.h"
 #include "client/connect.h"
 
@@ -30,18 +33,31 @@ int cli_connect_option(int ch, const char *arg, struct cdr_connect_opts *o, int 
   case CLI_OPT_EXPECT_PCR:
     (void)cli_connect_expect_reg(o, ch, arg); /* reported by cli_connect_finish */
     return 1;
+  case CLI_OPT_SNP_MIN_TCB: o->snp_min_tcb = arg; return 1;
   default: return 0;
   }
 }
 
+int cli_connect_check_min_tcb(const char *cmd, const struct cdr_connect_opts *o) {
+  const char *spec = o->snp_min_tcb ? o->snp_min_tcb : getenv("CDR_SNP_MIN_TCB");
+  uint8_t tcb[CDR_SNP_TCB_LEN];
+  if (spec == NULL || cdr_snp_min_tcb_parse(spec, tcb) == 0)
+    return 0;
+  return cli_usage(cmd, "%s takes bootloader=N,tee=N,snp=N,microcode=N (each 0-255)",
+                   o->snp_min_tcb ? "--snp-min-tcb" : "CDR_SNP_MIN_TCB");
+}
+
 int cli_connect_finish(const char *cmd, int argc, char **argv, int *optind_io, struct cdr_connect_opts *o,
                        int allow_sim) {
+  int r;
   if (*optind_io < argc && cdr_is_url(argv[*optind_io]))
     o->url = argv[(*optind_io)++];
   if (o->expect_measurement != NULL && strlen(o->expect_measurement) != 64 && strlen(o->expect_measurement) != 96)
     return cli_usage(cmd, "--expect-measurement must be 64 hex digits (sim) or 96 (snp, tdx, nitro)");
   if (o->expect_regs_error != NULL)
     return cli_usage(cmd, "%s", o->expect_regs_error);
+  if ((r = cli_connect_check_min_tcb(cmd, o)) != 0)
+    return r;
   o->allow_sim = cli_allow_sim(allow_sim);
   return 0;
 }

@@ -50,6 +50,7 @@ static void help(void) {
   printf("Usage: cdr attest [URL] [--expect-measurement HEX] [--expect-rtmr N=HEX]...\n"
          "                  [--expect-pcr N=HEX]... [--allow-sim] [--ca FILE]\n"
          "                  [--profile NAME] [--collateral FILE] [--accept-tcb STATUS[,STATUS]]\n"
+         "                  [--snp-min-tcb SPEC]\n"
          "       cdr attest --evidence FILE --platform snp|tdx|nitro [--certs PEM-BUNDLE]\n"
          "                  [--collateral FILE] [--at RFC3339-TIME] [--expect-measurement HEX]\n"
          "                  [--expect-rtmr N=HEX]... [--expect-pcr N=HEX]...\n"
@@ -88,6 +89,9 @@ static void help(void) {
          "                                default: $CDR_TDX_COLLATERAL)\n"
          "      --accept-tcb LIST         accept these TCB statuses besides UpToDate\n"
          "                                (default: $CDR_ACCEPT_TCB)\n"
+         "      --snp-min-tcb SPEC        snp: require the reported TCB to be at least\n"
+         "                                SPEC, e.g. bootloader=4,snp=22,microcode=213\n"
+         "                                (default: $CDR_SNP_MIN_TCB)\n"
          "  -s, --allow-sim               accept simulated attestation (sim), which is\n"
          "                                not hardware-backed and proves nothing against\n"
          "                                the server operator\n"
@@ -116,8 +120,9 @@ static void help(void) {
          "      --allow-debug             accept a guest whose policy allows debugging\n\n"
          "Environment:\n"
          "  CDR_ALLOW_SIM   1 has the effect of --allow-sim\n"
-         "  CDR_TDX_COLLATERAL, CDR_ACCEPT_TCB  --collateral and --accept-tcb for every\n"
-         "                  command that connects to a room\n"
+         "  CDR_TDX_COLLATERAL, CDR_ACCEPT_TCB, CDR_SNP_MIN_TCB  --collateral,\n"
+         "                  --accept-tcb and --snp-min-tcb for every command that\n"
+         "                  connects to a room\n"
          "  CDR_CONFIG_DIR  where profiles are kept (default $XDG_CONFIG_HOME/cdr,\n"
          "                  else ~/.config/cdr)\n");
 }
@@ -186,41 +191,6 @@ out:
   BIO_free(bio);
   free(pem);
   return r;
-}
-
-/* "bootloader=4,tee=0,snp=27,microcode=222" (any subset, any order) into
- * the TCB_VERSION byte layout of cdr_hw_policy.snp_min_tcb. */
-static int parse_snp_min_tcb(const char *spec, uint8_t tcb[8]) {
-  static const struct {
-    const char *name;
-    int byte;
-  } fields[] = {{"bootloader", 0}, {"tee", 1}, {"snp", 6}, {"microcode", 7}};
-  const char *p = spec;
-
-  memset(tcb, 0, 8);
-  while (*p != '\0') {
-    size_t i, n;
-    char *end;
-    unsigned long v;
-    for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-      n = strlen(fields[i].name);
-      if (strncmp(p, fields[i].name, n) == 0 && p[n] == '=')
-        break;
-    }
-    if (i == sizeof(fields) / sizeof(fields[0]))
-      return CDR_ERR_ARG;
-    p += strlen(fields[i].name) + 1;
-    if (*p < '0' || *p > '9')
-      return CDR_ERR_ARG;
-    v = strtoul(p, &end, 10);
-    if (v > 255 || (*end != ',' && *end != '\0'))
-      return CDR_ERR_ARG;
-    tcb[fields[i].byte] = (uint8_t)v;
-    p = *end == ',' ? end + 1 : end;
-    if (*end == ',' && *p == '\0')
-      return CDR_ERR_ARG;
-  }
-  return 0;
 }
 
 /* Are the n bytes at p all zero? */
@@ -337,7 +307,7 @@ static int attest_offline(const struct offline_opts *o) {
   if (o->snp_min_tcb != NULL) {
     if (platform != CDR_HW_SNP)
       return cli_usage(CMD, "--snp-min-tcb applies to --platform snp only");
-    if (parse_snp_min_tcb(o->snp_min_tcb, policy.snp_min_tcb) != 0)
+    if (cdr_snp_min_tcb_parse(o->snp_min_tcb, policy.snp_min_tcb) != 0)
       return cli_usage(CMD, "--snp-min-tcb takes bootloader=N,tee=N,snp=N,microcode=N (each 0-255)");
   }
   policy.allow_debug = o->allow_debug;
@@ -431,7 +401,7 @@ int cmd_attest(int argc, char **argv) {
     case OPT_AT: off.at = optarg; offline_only = 1; break;
     case OPT_EXPECT_REPORT_DATA: off.expect_report_data = optarg; offline_only = 1; break;
     case OPT_ACCEPT_TCB: off.accept_tcb = o.accept_tcb = optarg; break;
-    case OPT_SNP_MIN_TCB: off.snp_min_tcb = optarg; offline_only = 1; break;
+    case OPT_SNP_MIN_TCB: off.snp_min_tcb = o.snp_min_tcb = optarg; break;
     case OPT_ALLOW_DEBUG: off.allow_debug = 1; offline_only = 1; break;
     case CLI_OPT_EXPECT_RTMR:
     case CLI_OPT_EXPECT_PCR:
@@ -463,6 +433,9 @@ int cmd_attest(int argc, char **argv) {
   }
   if (o.expect_measurement != NULL && strlen(o.expect_measurement) != 64 && strlen(o.expect_measurement) != 96)
     return cli_usage(CMD, "--expect-measurement must be 64 hex digits (sim) or 96 (snp, tdx, nitro)");
+  if ((rc = cli_connect_check_min_tcb(CMD, &o)) != 0)
+    return rc;
+  rc = 1;
   o.allow_sim = cli_allow_sim(allow_sim);
   o.need_user = 0;
   o.open_session = 0;

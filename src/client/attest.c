@@ -208,6 +208,8 @@ static int attest_verify_hw(struct cdr_attestation *out, size_t which, const uin
     hp.expect_measurement_len = CDR_HW_MEASUREMENT_LEN;
   }
   hp.accept_tcb_statuses = pol->accept_tcb;
+  if (pol->snp_min_tcb != NULL)
+    memcpy(hp.snp_min_tcb, pol->snp_min_tcb, CDR_SNP_TCB_LEN);
   hp.expect_regs = pol->expect_regs;
   hp.collateral = pol->tdx_collateral;
   hp.collateral_len = pol->tdx_collateral_len;
@@ -413,6 +415,7 @@ int cdr_client_attest(struct cdr_client *c, struct cdr_attestation *out) {
   pol.tdx_collateral_len = c->tdx_collateral_len;
   pol.accept_tcb = c->accept_tcb;
   pol.expect_regs = &c->expect_regs;
+  pol.snp_min_tcb = c->snp_min_tcb;
   pol.allow_sim = c->allow_sim;
   pol.now = cdr_now();
   r = cdr_attest_verify_response(out, resp, &pol, c->detail, sizeof(c->detail));

@@ -241,6 +241,18 @@ int cdr_client_accept_tcb(struct cdr_client *c, const char *list) {
   return 0;
 }
 
+int cdr_client_snp_min_tcb(struct cdr_client *c, const char *spec) {
+  uint8_t tcb[CDR_SNP_TCB_LEN];
+  if (spec == NULL)
+    spec = "";
+  if (cdr_snp_min_tcb_parse(spec, tcb) != 0) {
+    cdr_client_set_detail(c, "an SEV-SNP minimum TCB is bootloader=N,tee=N,snp=N,microcode=N (each 0-255)");
+    return CDR_ERR_ARG;
+  }
+  memcpy(c->snp_min_tcb, tcb, sizeof(tcb));
+  return 0;
+}
+
 void cdr_client_allow_sim(struct cdr_client *c, int allow) { c->allow_sim = allow != 0; }
 
 void cdr_client_set_detail(struct cdr_client *c, const char *fmt, ...) {

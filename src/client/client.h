@@ -92,6 +92,7 @@ struct cdr_client {
                                              * UpToDate (comma list), or NULL */
   struct cdr_hw_expect expect_regs;         /* TDX RTMR / Nitro PCR values to
                                              * require (n 0: none) */
+  uint8_t snp_min_tcb[CDR_SNP_TCB_LEN];     /* SEV-SNP minimum TCB (all 0: none) */
 
   /* The last failure: HTTP status (0 if none), the remote error code and
    * message when the server sent one (sanitised to printable ASCII),
@@ -133,6 +134,13 @@ int cdr_client_set_tdx_collateral(struct cdr_client *c, const char *path) CDR_WU
 /* TCB statuses to accept besides UpToDate (TDX), e.g. "SWHardeningNeeded";
  * NULL: none.  Copied. */
 int cdr_client_accept_tcb(struct cdr_client *c, const char *list) CDR_WUR;
+/* SEV-SNP only: the minimum reported TCB, "bootloader=N,tee=N,snp=N,
+ * microcode=N" (cdr_snp_min_tcb_parse; NULL or "": none).  An SNP report
+ * whose TCB is below it in any named field fails attestation
+ * (attestation_tcb); evidence of other platforms is not affected (TDX's
+ * TCB rule is its status, cdr_client_accept_tcb).  0 or CDR_ERR_ARG (the
+ * earlier minimum kept). */
+int cdr_client_snp_min_tcb(struct cdr_client *c, const char *spec) CDR_WUR;
 /* Require these register values from attestation (TDX RTMR0-3, Nitro
  * PCR0-31; build the list with cdr_hw_expect_add from "N=HEX").  Copied;
  * replaces any earlier list; NULL or an empty list: none.  An expectation
@@ -225,6 +233,7 @@ struct cdr_attest_policy {
   size_t tdx_collateral_len;
   const char *accept_tcb;             /* TCB statuses besides UpToDate, or NULL */
   const struct cdr_hw_expect *expect_regs; /* RTMR / PCR values required, or NULL */
+  const uint8_t *snp_min_tcb;         /* SEV-SNP minimum TCB (CDR_SNP_TCB_LEN bytes), or NULL */
 };
 
 /* Verify `sim` evidence (4.5) exactly: magic, lengths (116 + n, n in
@@ -243,7 +252,8 @@ int cdr_attest_verify_sim(uint8_t measurement[CDR_MEASUREMENT_LEN], uint64_t *ti
  * with our report_data and the expected measurement; the certificates of
  * the answer are the SEV-SNP chip certificates (never trusted as roots);
  * every check of the verifier must pass, a TCB status other than
- * UpToDate must be listed in pol->accept_tcb, and every register in
+ * UpToDate must be listed in pol->accept_tcb, an SEV-SNP report's TCB
+ * must reach pol->snp_min_tcb, and every register in
  * pol->expect_regs must have its value (cdr_verify_hw).  Their errors are
  * the verifier's (CDR_ERR_ATTEST_*), and detail names the failing check.
  * Register expectations with sim evidence: CDR_ERR_ATTEST_MEASUREMENT.

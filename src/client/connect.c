@@ -152,12 +152,18 @@ int cdr_connect(struct cdr_connection *k, const struct cdr_connect_opts *o, char
   {
     const char *coll = o->tdx_collateral ? o->tdx_collateral : getenv("CDR_TDX_COLLATERAL");
     const char *tcb = o->accept_tcb ? o->accept_tcb : getenv("CDR_ACCEPT_TCB");
+    const char *min_tcb = o->snp_min_tcb ? o->snp_min_tcb : getenv("CDR_SNP_MIN_TCB");
     if (coll != NULL && coll[0] != '\0' && (r = cdr_client_set_tdx_collateral(k->client, coll)) != 0) {
       snprintf(why, whylen, "cannot read the TDX collateral %s: %s", coll, cdr_err_describe(r));
       goto out;
     }
     if (tcb != NULL && tcb[0] != '\0' && (r = cdr_client_accept_tcb(k->client, tcb)) != 0) {
       snprintf(why, whylen, "out of memory");
+      goto out;
+    }
+    if ((r = cdr_client_snp_min_tcb(k->client, min_tcb)) != 0) {
+      snprintf(why, whylen, "%s takes bootloader=N,tee=N,snp=N,microcode=N (each 0-255)",
+               o->snp_min_tcb ? "--snp-min-tcb" : "CDR_SNP_MIN_TCB");
       goto out;
     }
     if (o->expect_regs_error != NULL) {

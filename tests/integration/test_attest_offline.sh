@@ -178,6 +178,17 @@ grep -q -- "cdr query: --expect-rtmr takes N=HEX" "$T/err" && pass "query names 
 expect_usage "cdr tables --expect-pcr, bad" "$CDR" tables http://127.0.0.1:1 --expect-pcr "1=$Z96" \
   --expect-pcr "1=${Z96%?}2"
 expect_usage "cdr upload --expect-pcr, bad" "$CDR" upload http://127.0.0.1:1 t "$T/none.csv" --expect-pcr 1
+# The SEV-SNP minimum TCB of the online form (the verifier's use of it:
+# tests/unit/test_tsm.c), as an option and from the environment.
+expect_usage "cdr query --snp-min-tcb, bad" "$CDR" query http://127.0.0.1:1 --snp-min-tcb snp=256 "SELECT 1"
+grep -q -- "cdr query: --snp-min-tcb takes bootloader=N" "$T/err" && pass "query names --snp-min-tcb" \
+  || fail "query names --snp-min-tcb"
+expect_usage "cdr attest URL --snp-min-tcb, bad" "$CDR" attest http://127.0.0.1:1 --snp-min-tcb tee
+expect_usage "CDR_SNP_MIN_TCB, bad" env CDR_SNP_MIN_TCB=fmc=1 "$CDR" tables http://127.0.0.1:1
+grep -q -- "cdr tables: CDR_SNP_MIN_TCB takes" "$T/err" && pass "tables names CDR_SNP_MIN_TCB" \
+  || fail "tables names CDR_SNP_MIN_TCB"
+expect_error "a well-formed --snp-min-tcb gets as far as connecting" network_error \
+  "$CDR" attest http://127.0.0.1:1 --snp-min-tcb snp=27,microcode=222
 
 expect_usage "--evidence without --platform" "$CDR" attest --evidence "$D/report-gcp-milan.bin"
 expect_usage "unknown platform" "$CDR" attest --evidence "$D/report-gcp-milan.bin" --platform sgx

@@ -386,6 +386,33 @@ static void test_expectations(void) {
   policy_free(&p);
 }
 
+/* The "bootloader=N,tee=N,snp=N,microcode=N" form of a minimum TCB, which
+ * `cdr attest --evidence`, every connecting command and CDR_SNP_MIN_TCB
+ * share (cdr_snp_min_tcb_parse). */
+static void test_min_tcb_parse(void) {
+  uint8_t t[CDR_SNP_TCB_LEN], want_all[CDR_SNP_TCB_LEN] = {4, 0, 0, 0, 0, 0, 27, 222};
+  uint8_t want_snp[CDR_SNP_TCB_LEN] = {0, 0, 0, 0, 0, 0, 28, 0}, zero[CDR_SNP_TCB_LEN] = {0};
+  static const char *const bad[] = {"snp",        "snp=",        "snp=256",   "snp=-1",     "snp=+1",
+                                    "snp= 1",     "snp=1,",      ",snp=1",    "snp=1,,tee=1", "fmc=1",
+                                    "SNP=1",      "snp=1x",      "snp=99999999999999999999", "snp=1;tee=2"};
+
+  memset(t, 0xAA, sizeof(t));
+  CHECK_RC(cdr_snp_min_tcb_parse("bootloader=4,tee=0,snp=27,microcode=222", t), 0);
+  CHECK(memcmp(t, want_all, sizeof(t)) == 0);
+  CHECK_RC(cdr_snp_min_tcb_parse("microcode=222,snp=27,bootloader=4", t), 0); /* any order */
+  CHECK(memcmp(t, want_all, sizeof(t)) == 0);
+  CHECK_RC(cdr_snp_min_tcb_parse("snp=28", t), 0); /* a subset: the rest are 0 */
+  CHECK(memcmp(t, want_snp, sizeof(t)) == 0);
+  CHECK_RC(cdr_snp_min_tcb_parse("", t), 0); /* no minimum */
+  CHECK(memcmp(t, zero, sizeof(t)) == 0);
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    int r = cdr_snp_min_tcb_parse(bad[i], t);
+    if (r != CDR_ERR_ARG)
+      fprintf(stderr, "  accepted bad minimum TCB \"%s\"\n", bad[i]);
+    CHECK_RC(r, CDR_ERR_ARG);
+  }
+}
+
 /* RTMR and PCR expectations: SEV-SNP has neither, so each fails clearly
  * once the report verified, rather than being ignored. */
 static void test_register_expectations(void) {
@@ -496,6 +523,7 @@ int main(void) {
   test_cert_time();
   test_wrong_root();
   test_expectations();
+  test_min_tcb_parse();
   test_register_expectations();
   test_debug_policy();
   test_malformed();

@@ -830,6 +830,19 @@ static void test_end_to_end(void) {
   CHECK_RC(cdr_attest_verify_response(&att, j, &pol, detail, sizeof(detail)), CDR_ERR_ATTEST_REPORT_DATA);
   CHECK_CONTAINS(detail, "AMD SEV-SNP: report_data");
   CHECK(att.identity == NULL && att.hw == NULL);
+  /* The online minimum TCB reaches the verifier: the report's own TCB
+   * (0x180) passes it, one more in the SNP firmware field is refused
+   * before report_data is looked at. */
+  {
+    uint8_t min[CDR_SNP_TCB_LEN];
+    memcpy(min, snp_report.p + 0x180, sizeof(min));
+    pol.snp_min_tcb = min;
+    CHECK_RC(cdr_attest_verify_response(&att, j, &pol, detail, sizeof(detail)), CDR_ERR_ATTEST_REPORT_DATA);
+    min[6]++;
+    CHECK_RC(cdr_attest_verify_response(&att, j, &pol, detail, sizeof(detail)), CDR_ERR_ATTEST_TCB);
+    CHECK_CONTAINS(detail, "AMD SEV-SNP: minimum TCB");
+    pol.snp_min_tcb = NULL;
+  }
   /* The answer's chip certificates are what let the chain check pass:
    * without them the VCEK is missing. */
   json_object_set_new(j, "certificates", json_array());
