@@ -65,6 +65,8 @@ out:
 void cdr_client_free(struct cdr_client *c) {
   if (c == NULL)
     return;
+  if (c->curl != NULL)
+    curl_easy_cleanup(c->curl);
   free(c->url);
   X509_free(c->ca);
   EVP_PKEY_free(c->key);

@@ -66,6 +66,10 @@
 struct cdr_client {
   char *url;                /* base URL, no trailing '/' */
   long connect_timeout_s, timeout_s;
+  void *curl;               /* the libcurl easy handle, made at the first request and
+                             * kept, so that its connection to this one server is
+                             * reused (keep-alive); a client is used by one thread
+                             * at a time */
 
   /* The room CA and what it names; have_ca says they are set. */
   int have_ca;

@@ -3,7 +3,11 @@
  *
  * Every answer body is capped at CDR_MAX_HTTP_BODY (the write callback
  * refuses more, so a hostile host cannot make us allocate without
- * bound).  Redirects are not followed and only http/https are allowed.
+ * bound).  The client keeps one easy handle (c->curl) and resets its
+ * options for each exchange, so consecutive requests (an upload's
+ * chunks, a command's attest, open, request and close) share one
+ * keep-alive connection instead of a TCP (and TLS) handshake each; the
+ * handle only ever talks to c->url.  Redirects are not followed and only http/https are allowed.
  * Nothing here is trusted: bodies are parsed strictly by the callers, and
  * error bodies are turned into a cdr_err plus a sanitised code and
  * message kept in the client for display.
@@ -52,8 +56,12 @@ int cdr_http_raw(struct cdr_client *c, const char *method, const char *path, con
   c->remote_message[0] = '\0';
   errbuf[0] = '\0';
   ulen = strlen(c->url) + strlen(path) + 1;
-  if ((url = malloc(ulen)) == NULL || (h = curl_easy_init()) == NULL)
+  if ((url = malloc(ulen)) == NULL)
     goto out;
+  if (c->curl == NULL && (c->curl = curl_easy_init()) == NULL)
+    goto out;
+  h = c->curl;
+  curl_easy_reset(h); /* every option of the last exchange off; its connection kept */
   snprintf(url, ulen, "%s%s", c->url, path);
   if ((hdrs = curl_slist_append(hdrs, "Accept: application/json")) == NULL ||
       (body != NULL && (hdrs = curl_slist_append(hdrs, "Content-Type: application/json")) == NULL) ||
@@ -100,9 +108,13 @@ int cdr_http_raw(struct cdr_client *c, const char *method, const char *path, con
   c->http_status = *status;
   r = 0;
 out:
+  if (h != NULL) { /* nothing of this exchange may outlive it in the handle */
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, NULL);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
+  }
   curl_slist_free_all(hdrs);
-  if (h != NULL)
-    curl_easy_cleanup(h);
   free(url);
   return r;
 }
