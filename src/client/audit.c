@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/file.h>
@@ -203,24 +204,50 @@ static int is_retired(const json_t *retired, const char *fp) {
 
 /* Hold an exclusive lock on path".lock" (made if absent) so that two
  * cdr processes of one user check and remember a room's head one after
- * the other: otherwise the slower could store the older head.  The fd
- * to close, or -1 (then the check runs unlocked: a config directory that
- * cannot hold the lock cannot hold the head either, which head_save
- * reports). */
-static int head_lock(const char *path) {
+ * the other: otherwise the slower could store the older head.  The
+ * holder keeps it across one round trip to the server (load, fetch,
+ * check, save), so a waiter gives up after HEAD_LOCK_WAIT_MS rather than
+ * hang behind a stalled server.  Returns the fd to close (which releases
+ * the lock), or a cdr_err (all negative) with c->detail set: the check never
+ * runs unlocked. */
+#define HEAD_LOCK_WAIT_MS 60000
+#define HEAD_LOCK_POLL_MS 20
+static int head_lock(struct cdr_client *c, const char *path) {
   char lock[PATH_MAX], *dir;
-  int fd;
-  if (snprintf(lock, sizeof(lock), "%s.lock", path) >= (int)sizeof(lock) || (dir = strdup(path)) == NULL)
-    return -1;
+  int fd = -1, waited = 0, busy;
+  if (snprintf(lock, sizeof(lock), "%s.lock", path) >= (int)sizeof(lock) || (dir = strdup(path)) == NULL) {
+    cdr_client_set_detail(c, "the path of the room's audit head is too long: %s", path);
+    return CDR_ERR_ARG;
+  }
   if (strrchr(dir, '/') != NULL)
     *strrchr(dir, '/') = '\0';
-  fd = cdr_mkdir_p(dir, 0700) == 0 ? open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600) : -1;
+  if (cdr_mkdir_p(dir, 0700) == 0)
+    fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   free(dir);
-  if (fd >= 0 && flock(fd, LOCK_EX) != 0) {
-    close(fd);
-    fd = -1;
+  if (fd < 0) {
+    cdr_client_set_detail(c, "cannot make the lock %s for the room's audit head", lock);
+    return CDR_ERR_IO;
   }
-  return fd;
+  for (;;) {
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+      return fd;
+    if (errno == EINTR)
+      continue;
+    if (errno != EWOULDBLOCK || waited >= HEAD_LOCK_WAIT_MS)
+      break;
+    (void)usleep(HEAD_LOCK_POLL_MS * 1000);
+    waited += HEAD_LOCK_POLL_MS;
+  }
+  busy = errno == EWOULDBLOCK;
+  close(fd);
+  if (busy)
+    cdr_client_set_detail(c,
+                          "another cdr command has been checking this room's audit head for %d s (it holds %s); "
+                          "try again once it has finished",
+                          HEAD_LOCK_WAIT_MS / 1000, lock);
+  else
+    cdr_client_set_detail(c, "cannot lock %s for the room's audit head", lock);
+  return busy ? CDR_ERR_BUSY : CDR_ERR_IO;
 }
 
 int cdr_client_audit_check(struct cdr_client *c, struct cdr_session *s, const struct cdr_attestation *att) {
@@ -236,7 +263,10 @@ int cdr_client_audit_check(struct cdr_client *c, struct cdr_session *s, const st
     cdr_client_set_detail(c, "no configuration directory to remember the room's audit head in");
     return CDR_ERR_NOT_FOUND;
   }
-  lock_fd = head_lock(path);
+  if ((lock_fd = head_lock(c, path)) < 0) {
+    free(path);
+    return lock_fd;
+  }
   cdr_hex_encode(identity, att->identity_fp, HEAD_IDENTITY_FP_LEN);
   if ((r = head_load(c, path, &seen)) == 0)
     have_seen = 1;

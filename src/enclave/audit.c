@@ -70,6 +70,7 @@ static int push(struct audit_log *a, const uint8_t head[CDR_AUDIT_HASH_LEN], siz
   a->off[a->n + 1] = a->off[a->n] + record_len;
   a->time[a->n] = time;
   a->n++;
+  a->unsynced = 1;
   return 0;
 }
 
@@ -322,14 +323,20 @@ static uint32_t be32(const uint8_t *p) {
 
 /* Open one record body as entry `index`: its bytes in pt and its leaf.
  * CDR_ERR_DECRYPT with a sentence in *damage when the record is not
- * entry `index` of this room's log; any other error (memory, crypto
- * library) as it is, with *damage untouched. */
+ * entry `index` of this room's log, including a record whose length
+ * (the host's to choose, up to AUDIT_MAX_RECORD) would open to more than
+ * an entry can hold; any other error (memory, crypto library) as it is,
+ * with *damage untouched. */
 static int open_record(struct enclave *e, uint64_t index, const uint8_t *blob, size_t len, struct cdr_buf *pt,
                        uint8_t leaf[CDR_AUDIT_HASH_LEN], const char **damage) {
   uint64_t v = 0;
   int r;
   cdr_buf_free(pt);
   r = unseal_blob(e->sealer, SEAL_AUDIT, AUDIT_OBJECT, blob, len, &v, pt);
+  if (r == CDR_ERR_TOO_LARGE) {
+    *damage = "its length is impossible";
+    return CDR_ERR_DECRYPT;
+  }
   if (r != 0 && r != CDR_ERR_DECRYPT && r != CDR_ERR_TRUNCATED)
     return r;
   if (r != 0 || v != index) {
@@ -463,9 +470,11 @@ int audit_load(struct enclave *e, uint64_t manifest_version, uint64_t manifest_s
   /* Against the manifest's record of the log. */
   if (manifest_size > 0) {
     if (a->n + 1 == manifest_size && carried_len > 4 && be32(carried) == carried_len - 4) {
-      if (take_record(e, carried + 4, carried_len - 4, &pt, &damage) != 0) {
-        snprintf(why, whylen, "the audit entry the sealed manifest carries does not open: %s", damage);
-        r = CDR_ERR_DECRYPT;
+      if ((r = take_record(e, carried + 4, carried_len - 4, &pt, &damage)) != 0) {
+        snprintf(why, whylen, "the audit entry the sealed manifest carries does not open: %s",
+                 damage != NULL ? damage : cdr_err_describe(r));
+        if (damage != NULL)
+          r = CDR_ERR_DECRYPT;
         goto out;
       }
       reappend = 1;

@@ -46,6 +46,7 @@ struct audit_log {
   size_t cap;
   json_t *pending;                     /* the entry of the decision in progress, or NULL */
   uint64_t max_committed;              /* highest manifest version an entry names */
+  int unsynced;                        /* entries appended since the host last synced the log */
 };
 /* Entries are compact JSON padded with spaces to cdr_pad_length. */
 

@@ -10,6 +10,8 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "enclave.h"
+#include "ipc/messages.h"
+#include "persist.h"
 
 /* A page holds at most this many entries and about this many bytes. */
 #define PAGE_MAX_ENTRIES 1000
@@ -44,11 +46,35 @@ static int opt_u64(json_t *hdr, const char *key, uint64_t dflt, uint64_t *v) {
   return 0;
 }
 
+/* A head a client may remember must cover only entries on disk: else a
+ * power loss could take entries that a client's remembered head covers,
+ * and that client would then refuse the room as rolled back.  So the
+ * host syncs the log first, unless nothing was appended since it last
+ * did.  Not waited for (IPC_STORE_NOWAIT): the host applies it before it
+ * reads the answer that carries the head, or ends the link. */
+static int sync_before_head(struct enclave *e) {
+  struct store_batch b;
+  int r;
+  if (!e->audit.unsynced)
+    return 0;
+  store_batch_init(&b);
+  if ((r = store_batch_add(&b, IPC_STORE_SYNC, "audit", NULL, 0)) == 0 && (r = enclave_store_nowait(e, &b)) != 0) {
+    log_error("asking the host to sync the audit log failed (the channel to the host is broken); stopping");
+    e->fatal = 1;
+  }
+  store_batch_free(&b);
+  if (r == 0)
+    e->audit.unsynced = 0;
+  return r;
+}
+
 /* The signed head's fields, added to o. */
 static int put_head(struct enclave *e, json_t *o) {
   struct cdr_buf sig;
   int64_t t = e->now();
   int r;
+  if ((r = sync_before_head(e)) != 0)
+    return r;
   cdr_buf_init(&sig, 1024, 0);
   if ((r = audit_sign_head(e, (uint64_t)t, &sig)) == 0 &&
       (json_object_set_new(o, "size", json_integer((json_int_t)e->audit.n)) != 0 ||

@@ -99,11 +99,13 @@ static void state_platform(const char *room_dir, char out[32]) {
  * tdx, nitro), what an earlier run sealed can never be opened again: the
  * enclave made a new identity.  Remove the earlier run's objects so that
  * the new run starts from an empty store (its audit log from entry 0) -
- * but only when that run was one of the same kind.  State sealed on a
- * platform that keeps it (an `auto` room moved, or room.json edited) is
- * refused instead: it may still open where it was made.  Host
- * bookkeeping only: the enclave never tries to open an earlier run's
- * state on these platforms. */
+ * but only when the note (record_platform) says that run was one of the
+ * same kind.  State sealed on a platform that keeps it (an `auto` room
+ * moved, or room.json edited), and state with no note at all (which no
+ * run of these platforms leaves: host_state_load notes them before it
+ * stores anything), is refused instead: it may still open where it was
+ * made.  Host bookkeeping only: the enclave never tries to open an
+ * earlier run's state on these platforms. */
 static int prepare_state(const struct cdr_room *room, struct host_store *st, const char *platform) {
   char before[32];
   size_t n = 0;
@@ -115,10 +117,11 @@ static int prepare_state(const struct cdr_room *room, struct host_store *st, con
     log_error("cannot list the earlier run's sealed state in state/: %s", cdr_err_describe(r));
     return r;
   }
-  if (n > 0 && (before[0] != '\0' ? cdr_platform_keeps_state(before) : strcmp(room->attestation, platform) != 0)) {
-    log_error("state/ holds sealed state of a %s enclave, which this %s enclave can never open and would have "
+  if (n > 0 && (before[0] == '\0' || cdr_platform_keeps_state(before))) {
+    log_error("state/ holds sealed state of %s%s enclave, which this %s enclave can never open and would have "
               "to delete; refusing to (move %s/state aside to start this room empty)",
-              before[0] != '\0' ? before : "earlier", platform, room->dir);
+              before[0] != '\0' ? "a " : "an unrecorded ", before[0] != '\0' ? before : "earlier", platform,
+              room->dir);
     return CDR_ERR_ARG;
   }
   if (n > 0 && (r = previous_run(st, 1, &n)) != 0) {
@@ -133,7 +136,10 @@ static int prepare_state(const struct cdr_room *room, struct host_store *st, con
 }
 
 /* Note the platform whose enclave just loaded (or made) the state, once
- * it has: a start that failed must not relabel state it could not open. */
+ * it has: a start that failed must not relabel state it could not open.
+ * (On a platform that keeps no state, host_state_load notes it as soon
+ * as the earlier run's state is gone: all that is stored after that is
+ * this run's.) */
 static int record_platform(const struct cdr_room *room, const char *platform) {
   char before[32], *dir = NULL, *path = NULL;
   int r;
@@ -239,6 +245,7 @@ int host_state_load(const struct cdr_room *room, struct host_store *st, struct e
   const char *platform = enclave_link_identity(link)->platform;
   int r;
   if ((r = check_platform(room, platform)) != 0 || (r = prepare_state(room, st, platform)) != 0 ||
+      (!cdr_platform_keeps_state(platform) && (r = record_platform(room, platform)) != 0) ||
       (r = store_sealed_identity(st, enclave_link_identity(link))) != 0)
     return r;
   enclave_link_set_store(link, store_apply, store_fetch, st);

@@ -153,6 +153,20 @@ else pass "an edited log refuses the start"; fi
 grep -q "refusing to start: audit log entry 3 .*fails authentication" "$T/server.log" && pass "the log says which entry" ||
   fail "no reason: $(grep -i refusing "$T/server.log" | tail -2)"
 flip_byte "$LOG" $((OFF[3] + 30))
+# A record length within the format's cap (AUDIT_MAX_RECORD, 65664) but
+# longer than any entry seals to, with bytes after it so that the record
+# lies inside the file: refused as that entry's damage, not as an error
+# without a reason.
+SIZE=$(stat -c %s "$LOG")
+dd if="$LOG" of="$T/len3" bs=1 skip="${OFF[3]}" count=4 status=none
+printf '\x00\x01\x00\x40' | dd of="$LOG" bs=1 seek="${OFF[3]}" conv=notrunc status=none # 65600
+head -c 70000 /dev/urandom >>"$LOG"
+if restart_server "$R" URL 2>/dev/null; then fail "started on an over-long record"; stop_server "$SERVER_PID"
+else pass "an over-long record refuses the start"; fi
+grep -q "refusing to start: audit log entry 3 .*its length is impossible" "$T/server.log" &&
+  pass "the log names the entry and its length" || fail "no reason: $(grep -i refusing "$T/server.log" | tail -2)"
+dd if="$T/len3" of="$LOG" bs=1 seek="${OFF[3]}" conv=notrunc status=none
+truncate -s "$SIZE" "$LOG"
 cut_bytes "$LOG" "${OFF[4]}" "$(stat -c %s "$LOG")" "$T/tail2"
 if restart_server "$R" URL 2>/dev/null; then fail "started on a truncated log"; stop_server "$SERVER_PID"
 else pass "a log cut short before the manifest's record refuses the start"; fi
@@ -251,6 +265,21 @@ mv "$T/room.new" "$R"
 restart_server "$R" URL || { fail "restart on the current folder"; finish; }
 check "the current room is accepted again" "$CDR" query --profile ana "SELECT count(*) FROM patients"
 
+# A signed head a client remembers covers only entries on disk: before
+# answering with one, the enclave has cdrd sync the log (else a power
+# loss could take entries a client remembers, and that client would then
+# refuse the room).  A plain query changes no table, so no commit syncs
+# anything: the fdatasync calls seen are the heads' (two: at connect and
+# before close).
+strace -f -qq -e trace=fdatasync -o "$T/sync.trace" -p "$SERVER_PID" &
+STRACE=$!
+for _ in $(seq 50); do grep -q "Status:" /proc/$SERVER_PID/status && [ "$(awk '/TracerPid/ {print $2}' /proc/$SERVER_PID/status)" != 0 ] && break; sleep 0.1; done
+check "a query while cdrd is traced" "$CDR" query --profile ana "SELECT 1"
+kill "$STRACE"; wait "$STRACE" 2>/dev/null
+SYNCS=$(grep -c "fdatasync(" "$T/sync.trace")
+[ "$SYNCS" -ge 2 ] && pass "the log is synced before each signed head ($SYNCS fdatasync calls)" ||
+  fail "fdatasync calls during a query: $SYNCS"
+
 # Concurrent commands of one user take turns on the remembered head (a
 # lock beside it), so none stores an older head over a newer one.
 PIDS=()
@@ -265,6 +294,23 @@ for p in "${PIDS[@]}"; do wait "$p" || CONC_OK=0; done
 HEADS=$(ls "$CDR_CONFIG_DIR"/heads/*.json)
 [ -e "$HEADS.lock" ] && [ "$(stat -c %a "$HEADS.lock")" = 600 ] && pass "the head's lock file is private" ||
   fail "lock file: $(ls -l "$CDR_CONFIG_DIR"/heads/)"
+# A command waits for the holder of the lock, then goes on.
+: >"$T/order"
+flock "$HEADS.lock" sh -c "sleep 2; echo released >>'$T/order'" &
+HOLDER=$!
+sleep 0.5
+check "a command behind a held lock succeeds" "$CDR" query --profile ana "SELECT 1"
+echo query >>"$T/order"
+wait "$HOLDER"
+expect_eq "it waited for the lock's release" "$(tr '\n' ' ' <"$T/order")" "released query "
+# A lock that cannot be taken refuses the check instead of running it
+# unlocked (the lock is opened with O_NOFOLLOW).
+mv "$HEADS.lock" "$T/lock.saved"
+ln -s "$T/lock.saved" "$HEADS.lock"
+expect_error "a lock that cannot be opened refuses the command" io_error "$CDR" query --profile ana "SELECT 1"
+grep -q "cannot make the lock" "$T/err" && pass "and says which lock" || fail "lock error: $(cat "$T/err")"
+rm -f "$HEADS.lock"
+mv "$T/lock.saved" "$HEADS.lock"
 SEEN=$(jq -r .size "$HEADS")
 "$CDR" audit --profile aud --format json >"$T/final.json" 2>/dev/null
 NOW=$(jq -s 'length' "$T/final.json")

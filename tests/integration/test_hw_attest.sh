@@ -136,6 +136,7 @@ if start_tdx 1; then
     env CDR_TDX_COLLATERAL="$D/tdx/collateral.json" "$CDR" attest "$URL"
   [ -s "$T/tdx/state/identity.sealed" ] && pass "the run's sealed identity is stored" || fail "no identity.sealed"
   [ -s "$T/tdx/state/audit.sealed" ] && pass "the run's audit log is stored" || fail "no audit.sealed"
+  expect_eq "cdrd noted the platform before storing the run's state" "$(cat "$T/tdx/state/platform")" "tdx"
   # Leftovers of this run that the next one must remove.
   mkdir -p "$T/tdx/state/tables"
   head -c 100 /dev/urandom >"$T/tdx/state/tables/0123456789abcdef0123456789abcdef.sealed"
@@ -175,6 +176,16 @@ if start_tdx 1; then
     grep -q "state/ holds sealed state of a snp enclave, which this tdx enclave can never open" "$T/tdx3.log" \
       && pass "it says why, and how to start empty" || fail "tdx log 3: $(tail -3 "$T/tdx3.log")"
     [ -s "$T/tdx/state/identity.sealed" ] && pass "and keeps that state" || fail "snp state deleted"
+    # State with no note: no tdx or nitro run leaves that, so it is kept.
+    rm -f "$T/tdx/state/platform"
+    if start_tdx 4; then
+      fail "a tdx start deleted unrecorded state"; stop_server "$CDRD_PID"
+    else
+      pass "a tdx start refuses state with no platform note"
+    fi
+    grep -q "state/ holds sealed state of an unrecorded earlier enclave" "$T/tdx4.log" \
+      && pass "it says the state is unrecorded" || fail "tdx log 4: $(tail -3 "$T/tdx4.log")"
+    [ -s "$T/tdx/state/identity.sealed" ] && pass "and keeps the unrecorded state" || fail "unrecorded state deleted"
   else
     fail "the tdx room did not start again: $(tail -5 "$T/tdx2.log")"
   fi
