@@ -5,10 +5,23 @@
  * its usable size, so that free can wipe exactly what was handed out.
  * SQLite's xSize reads the same header.  The cost is one OPENSSL_cleanse
  * per free, which is small next to what SQLite does with the block.
+ *
+ * Realloc cannot use realloc(3), which may move a block and free the old
+ * copy unwiped, so it moves the block itself: allocate, copy, wipe, free.
+ * To keep a block that grows by small steps from being copied at every
+ * step (quadratic: SQLite's string builder grows by a few bytes at a time
+ * once it is past half of SQLITE_LIMIT_LENGTH, so one printf() of a 4 MiB
+ * value took seconds of copying), a block that must move gets half as
+ * much room again as it had (at most SQ_MAX_SPARE more, which bounds how
+ * far one allocation can pass the heap limit, since SQLite checks the
+ * limit against the size it asked for), and SQLite, which reads the
+ * usable size through xSize, uses that room before it asks again; a
+ * block that already has room for the new size stays where it is.
  */
 #include "wipe_alloc.h"
 
 #include <jansson.h>
+#include <limits.h>
 #include <openssl/crypto.h>
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -40,21 +53,32 @@ static void wa_free(void *q) {
   free(p);
 }
 
-static void *wa_realloc(void *q, size_t n) {
+/* SQLite's sizes are ints: no block it sees may be larger than this. */
+#define SQ_MAX_BLOCK ((size_t)INT_MAX - 7u)
+#define SQ_MAX_SPARE ((size_t)16 << 20)
+
+static void *sq_realloc(void *q, int want) {
+  if (want <= 0)
+    return NULL;
   if (q == NULL)
-    return wa_malloc(n);
-  void *d = wa_malloc(n);
+    return wa_malloc((size_t)want);
+  size_t n = (size_t)want, old = wa_size(q), room = old + (old / 2 < SQ_MAX_SPARE ? old / 2 : SQ_MAX_SPARE);
+  if (n <= old)
+    return q; /* it fits: xSize keeps saying old, which SQLite may use */
+  if (room > SQ_MAX_BLOCK)
+    room = SQ_MAX_BLOCK;
+  void *d = wa_malloc(room > n ? room : n);
+  if (d == NULL && room > n)
+    d = wa_malloc(n); /* no room to spare: exactly what was asked */
   if (d == NULL)
     return NULL;
-  size_t old = wa_size(q);
-  memcpy(d, q, old < n ? old : n);
+  memcpy(d, q, old);
   wa_free(q);
   return d;
 }
 
 static void *sq_malloc(int n) { return n <= 0 ? NULL : wa_malloc((size_t)n); }
 static void sq_free(void *q) { wa_free(q); }
-static void *sq_realloc(void *q, int n) { return n <= 0 ? NULL : wa_realloc(q, (size_t)n); }
 static int sq_size(void *q) { return q == NULL ? 0 : (int)wa_size(q); }
 static int sq_roundup(int n) { return (n + 7) & ~7; }
 static int sq_init(void *unused) { return SQLITE_OK; }
