@@ -158,8 +158,9 @@ int cdr_hw_expect_valid(const struct cdr_hw_expect *list);
 int cdr_hw_expect_check(const struct cdr_hw_expect *list, struct cdr_hw_report *out) CDR_WUR;
 
 /* An SEV-SNP minimum TCB, "bootloader=N,tee=N,snp=N,microcode=N" (any
- * subset, any order, each N 0-255; the rest stay 0, and "" is no minimum
- * at all), into the TCB_VERSION byte layout of cdr_hw_policy.snp_min_tcb.
+ * subset, any order, each field at most once, each N 0-255; the rest stay
+ * 0, and "" is no minimum at all), into the TCB_VERSION byte layout of
+ * cdr_hw_policy.snp_min_tcb.
  * 0, or CDR_ERR_ARG for anything else. */
 int cdr_snp_min_tcb_parse(const char *spec, uint8_t tcb[CDR_SNP_TCB_LEN]) CDR_WUR;
 

@@ -135,6 +135,7 @@ int cdr_snp_min_tcb_parse(const char *spec, uint8_t tcb[CDR_SNP_TCB_LEN]) {
     int byte;
   } fields[] = {{"bootloader", 0}, {"tee", 1}, {"snp", 6}, {"microcode", 7}};
   const char *p = spec;
+  unsigned seen = 0;
 
   memset(tcb, 0, CDR_SNP_TCB_LEN);
   while (*p != '\0') {
@@ -146,8 +147,9 @@ int cdr_snp_min_tcb_parse(const char *spec, uint8_t tcb[CDR_SNP_TCB_LEN]) {
       if (strncmp(p, fields[i].name, n) == 0 && p[n] == '=')
         break;
     }
-    if (i == sizeof(fields) / sizeof(fields[0]))
-      return CDR_ERR_ARG;
+    if (i == sizeof(fields) / sizeof(fields[0]) || (seen & 1u << i) != 0)
+      return CDR_ERR_ARG; /* unknown, or again (snp=27,snp=0 would lower the floor) */
+    seen |= 1u << i;
     p += strlen(fields[i].name) + 1;
     if (*p < '0' || *p > '9')
       return CDR_ERR_ARG;

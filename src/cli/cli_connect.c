@@ -41,7 +41,7 @@ int cli_connect_option(int ch, const char *arg, struct cdr_connect_opts *o, int 
 int cli_connect_check_min_tcb(const char *cmd, const struct cdr_connect_opts *o) {
   const char *spec = o->snp_min_tcb ? o->snp_min_tcb : getenv("CDR_SNP_MIN_TCB");
   uint8_t tcb[CDR_SNP_TCB_LEN];
-  if (spec == NULL || cdr_snp_min_tcb_parse(spec, tcb) == 0)
+  if (spec == NULL || ((o->snp_min_tcb == NULL || spec[0] != '\0') && cdr_snp_min_tcb_parse(spec, tcb) == 0))
     return 0;
   return cli_usage(cmd, "%s takes bootloader=N,tee=N,snp=N,microcode=N (each 0-255)",
                    o->snp_min_tcb ? "--snp-min-tcb" : "CDR_SNP_MIN_TCB");

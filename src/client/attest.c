@@ -354,6 +354,17 @@ int cdr_attest_verify_response(struct cdr_attestation *out, const json_t *resp, 
     r = CDR_ERR_ATTEST_MEASUREMENT;
     goto out;
   }
+  /* A minimum SEV-SNP TCB the user required (the verifier compared it
+   * for SNP): a room of another platform cannot meet it, and is not let
+   * through as if it had. */
+  if (pol->snp_min_tcb_required && (hw == SIZE_MAX || hw_platforms[hw].platform != CDR_HW_SNP)) {
+    char msg[160];
+    snprintf(msg, sizeof(msg), "a minimum SEV-SNP TCB was required (--snp-min-tcb), but the room attests as %s",
+             platform);
+    set_detail(detail, detail_len, msg);
+    r = CDR_ERR_ATTEST_TCB;
+    goto out;
+  }
   snprintf(out->platform, sizeof(out->platform), "%s", platform);
   memcpy(out->nonce, pol->nonce, CDR_NONCE_LEN);
   if ((r = cdr_sha256(out->identity_fp, spki, spki_len)) != 0)
@@ -416,6 +427,7 @@ int cdr_client_attest(struct cdr_client *c, struct cdr_attestation *out) {
   pol.accept_tcb = c->accept_tcb;
   pol.expect_regs = &c->expect_regs;
   pol.snp_min_tcb = c->snp_min_tcb;
+  pol.snp_min_tcb_required = c->snp_min_tcb_required;
   pol.allow_sim = c->allow_sim;
   pol.now = cdr_now();
   r = cdr_attest_verify_response(out, resp, &pol, c->detail, sizeof(c->detail));

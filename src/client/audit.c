@@ -206,15 +206,16 @@ static int is_retired(const json_t *retired, const char *fp) {
  * cdr processes of one user check and remember a room's head one after
  * the other: otherwise the slower could store the older head.  The
  * holder keeps it across one round trip to the server (load, fetch,
- * check, save), so a waiter gives up after HEAD_LOCK_WAIT_MS rather than
- * hang behind a stalled server.  Returns the fd to close (which releases
- * the lock), or a cdr_err (all negative) with c->detail set: the check never
- * runs unlocked. */
-#define HEAD_LOCK_WAIT_MS 60000
+ * check, save), which takes at most the client's request timeout, so a
+ * waiter waits that long and a minute more, then gives up rather than
+ * hang behind a holder that is stuck.  Returns the fd to close (which
+ * releases the lock), or a cdr_err (all negative) with c->detail set:
+ * the check never runs unlocked. */
 #define HEAD_LOCK_POLL_MS 20
 static int head_lock(struct cdr_client *c, const char *path) {
   char lock[PATH_MAX], *dir;
-  int fd = -1, waited = 0, busy;
+  int fd = -1, busy;
+  long waited = 0, wait_ms = (c->timeout_s + 60) * 1000;
   if (snprintf(lock, sizeof(lock), "%s.lock", path) >= (int)sizeof(lock) || (dir = strdup(path)) == NULL) {
     cdr_client_set_detail(c, "the path of the room's audit head is too long: %s", path);
     return CDR_ERR_ARG;
@@ -233,7 +234,7 @@ static int head_lock(struct cdr_client *c, const char *path) {
       return fd;
     if (errno == EINTR)
       continue;
-    if (errno != EWOULDBLOCK || waited >= HEAD_LOCK_WAIT_MS)
+    if (errno != EWOULDBLOCK || waited >= wait_ms)
       break;
     (void)usleep(HEAD_LOCK_POLL_MS * 1000);
     waited += HEAD_LOCK_POLL_MS;
@@ -242,9 +243,9 @@ static int head_lock(struct cdr_client *c, const char *path) {
   close(fd);
   if (busy)
     cdr_client_set_detail(c,
-                          "another cdr command has been checking this room's audit head for %d s (it holds %s); "
+                          "another cdr command has been checking this room's audit head for %ld s (it holds %s); "
                           "try again once it has finished",
-                          HEAD_LOCK_WAIT_MS / 1000, lock);
+                          wait_ms / 1000, lock);
   else
     cdr_client_set_detail(c, "cannot lock %s for the room's audit head", lock);
   return busy ? CDR_ERR_BUSY : CDR_ERR_IO;

@@ -243,7 +243,7 @@ int cdr_client_accept_tcb(struct cdr_client *c, const char *list) {
   return 0;
 }
 
-int cdr_client_snp_min_tcb(struct cdr_client *c, const char *spec) {
+int cdr_client_snp_min_tcb(struct cdr_client *c, const char *spec, int required) {
   uint8_t tcb[CDR_SNP_TCB_LEN];
   if (spec == NULL)
     spec = "";
@@ -252,6 +252,7 @@ int cdr_client_snp_min_tcb(struct cdr_client *c, const char *spec) {
     return CDR_ERR_ARG;
   }
   memcpy(c->snp_min_tcb, tcb, sizeof(tcb));
+  c->snp_min_tcb_required = required && spec[0] != '\0';
   return 0;
 }
 

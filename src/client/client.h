@@ -97,6 +97,7 @@ struct cdr_client {
   struct cdr_hw_expect expect_regs;         /* TDX RTMR / Nitro PCR values to
                                              * require (n 0: none) */
   uint8_t snp_min_tcb[CDR_SNP_TCB_LEN];     /* SEV-SNP minimum TCB (all 0: none) */
+  int snp_min_tcb_required;                 /* a room of another platform fails */
 
   /* The last failure: HTTP status (0 if none), the remote error code and
    * message when the server sent one (sanitised to printable ASCII),
@@ -141,10 +142,12 @@ int cdr_client_accept_tcb(struct cdr_client *c, const char *list) CDR_WUR;
 /* SEV-SNP only: the minimum reported TCB, "bootloader=N,tee=N,snp=N,
  * microcode=N" (cdr_snp_min_tcb_parse; NULL or "": none).  An SNP report
  * whose TCB is below it in any named field fails attestation
- * (attestation_tcb); evidence of other platforms is not affected (TDX's
- * TCB rule is its status, cdr_client_accept_tcb).  0 or CDR_ERR_ARG (the
- * earlier minimum kept). */
-int cdr_client_snp_min_tcb(struct cdr_client *c, const char *spec) CDR_WUR;
+ * (attestation_tcb).  With `required` (the user asked for this room, not
+ * a default for every room), a room of another platform fails too
+ * (attestation_tcb: it has no SEV-SNP TCB); without it, other platforms
+ * are not affected (TDX's TCB rule is its status, cdr_client_accept_tcb).
+ * 0 or CDR_ERR_ARG (the earlier minimum kept). */
+int cdr_client_snp_min_tcb(struct cdr_client *c, const char *spec, int required) CDR_WUR;
 /* Require these register values from attestation (TDX RTMR0-3, Nitro
  * PCR0-31; build the list with cdr_hw_expect_add from "N=HEX").  Copied;
  * replaces any earlier list; NULL or an empty list: none.  An expectation
@@ -238,6 +241,7 @@ struct cdr_attest_policy {
   const char *accept_tcb;             /* TCB statuses besides UpToDate, or NULL */
   const struct cdr_hw_expect *expect_regs; /* RTMR / PCR values required, or NULL */
   const uint8_t *snp_min_tcb;         /* SEV-SNP minimum TCB (CDR_SNP_TCB_LEN bytes), or NULL */
+  int snp_min_tcb_required;           /* other platforms fail (CDR_ERR_ATTEST_TCB) */
 };
 
 /* Verify `sim` evidence (4.5) exactly: magic, lengths (116 + n, n in

@@ -30,8 +30,9 @@ struct cdr_connect_opts {
   const char *expect_measurement; /* 64 hex (sim) or 96 (snp, tdx, nitro), or NULL */
   const char *tdx_collateral;     /* TDX collateral file; NULL: $CDR_TDX_COLLATERAL */
   const char *accept_tcb;         /* TCB statuses besides UpToDate; NULL: $CDR_ACCEPT_TCB */
-  const char *snp_min_tcb;        /* SEV-SNP minimum TCB (cdr_client_snp_min_tcb); NULL:
-                                   * $CDR_SNP_MIN_TCB */
+  const char *snp_min_tcb;        /* SEV-SNP minimum TCB (cdr_client_snp_min_tcb), required:
+                                   * a room of another platform fails; NULL:
+                                   * $CDR_SNP_MIN_TCB, applied to SEV-SNP rooms only */
   struct cdr_hw_expect expect_regs; /* --expect-rtmr / --expect-pcr (cdr_hw_expect_add) */
   const char *expect_regs_error;  /* why one of those was refused (the CLI records it while
                                    * parsing and reports it as a usage error); cdr_connect
@@ -47,6 +48,8 @@ struct cdr_connection {
   struct cdr_attestation att;
   struct cdr_session *session;    /* when open_session */
   int ca_pinned;                  /* 0: fetched from the server (TOFU) */
+  int head_checked;               /* the audit head passed the check at connect: the
+                                   * close remembers the head after this command */
   char ca_source[512];            /* where the CA came from, for display */
 };
 

@@ -211,8 +211,8 @@ static int link_exchange_locked(struct enclave_link *l, uint32_t type, const str
     if (r != 0) {
       link_mark_dead(l, got == IPC_FETCH             ? "malformed IPC_FETCH"
                         : got == IPC_STORE           ? "malformed IPC_STORE"
-                        : r == CDR_ERR_IO            ? "cannot append the enclave's audit log: stopping rather "
-                                                       "than serve decisions that are not logged"
+                        : r == CDR_ERR_IO            ? "cannot append to or sync the enclave's audit log: stopping "
+                                                       "rather than serve decisions that are not logged"
                                                      : "malformed IPC_STORE_NOWAIT");
       return CDR_ERR_INTERNAL;
     }

@@ -184,6 +184,8 @@ expect_usage "cdr query --snp-min-tcb, bad" "$CDR" query http://127.0.0.1:1 --sn
 grep -q -- "cdr query: --snp-min-tcb takes bootloader=N" "$T/err" && pass "query names --snp-min-tcb" \
   || fail "query names --snp-min-tcb"
 expect_usage "cdr attest URL --snp-min-tcb, bad" "$CDR" attest http://127.0.0.1:1 --snp-min-tcb tee
+expect_usage "an empty --snp-min-tcb" "$CDR" query http://127.0.0.1:1 --snp-min-tcb "" "SELECT 1"
+expect_usage "a field given twice" "$CDR" query http://127.0.0.1:1 --snp-min-tcb snp=27,snp=0 "SELECT 1"
 expect_usage "CDR_SNP_MIN_TCB, bad" env CDR_SNP_MIN_TCB=fmc=1 "$CDR" tables http://127.0.0.1:1
 grep -q -- "cdr tables: CDR_SNP_MIN_TCB takes" "$T/err" && pass "tables names CDR_SNP_MIN_TCB" \
   || fail "tables names CDR_SNP_MIN_TCB"

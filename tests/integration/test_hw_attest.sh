@@ -207,6 +207,13 @@ grep -q "enclave connected: unix:" "$T/server.log" && pass "cdrd logs the connec
 MEAS=$(sha256sum "$ENCLAVE" | cut -d' ' -f1)
 check "attest over the connected channel" "$CDR" attest "$URL" --expect-measurement "$MEAS"
 grep -q "platform: *sim" "$T/out" && pass "platform sim" || fail "attest output: $(cat "$T/out")"
+# A minimum SEV-SNP TCB the user asks for cannot be met by a sim room; the
+# same minimum as an environment default applies to SEV-SNP rooms only.
+expect_error "--snp-min-tcb on a sim room is refused" attestation_tcb_too_low \
+  "$CDR" attest "$URL" --snp-min-tcb snp=1
+grep -q "a minimum SEV-SNP TCB was required (--snp-min-tcb), but the room attests as sim" "$T/err" \
+  && pass "and says why" || fail "snp-min-tcb on sim: $(cat "$T/err")"
+check "CDR_SNP_MIN_TCB is a default for SEV-SNP rooms only" env CDR_SNP_MIN_TCB=snp=1 "$CDR" attest "$URL"
 expect_error "a hardware-length measurement never matches sim" attestation_measurement_mismatch \
   "$CDR" attest "$URL" --expect-measurement "$(printf '%096d' 0)"
 expect_error "a measurement of another length is a usage error" "64 hex digits (sim) or 96" \

@@ -346,6 +346,21 @@ static void test_attest(void) {
   CHECK_STR(att.platform, "sim");
   cdr_attestation_clear(&att);
 
+  /* A minimum SEV-SNP TCB: ignored for a sim room when it is only a
+   * default (CDR_SNP_MIN_TCB), refused when the user required it. */
+  {
+    uint8_t min[CDR_SNP_TCB_LEN] = {0, 0, 0, 0, 0, 0, 22, 0};
+    pol.snp_min_tcb = min;
+    CHECK_RC(cdr_attest_verify_response(&att, j, &pol, detail, sizeof(detail)), 0);
+    cdr_attestation_clear(&att);
+    pol.snp_min_tcb_required = 1;
+    CHECK_RC(cdr_attest_verify_response(&att, j, &pol, detail, sizeof(detail)), CDR_ERR_ATTEST_TCB);
+    CHECK_CONTAINS(detail, "but the room attests as sim");
+    CHECK(att.identity == NULL);
+    pol.snp_min_tcb = NULL;
+    pol.snp_min_tcb_required = 0;
+  }
+
   /* Sim refused unless allowed. */
   pol.allow_sim = 0;
   CHECK_RC(cdr_attest_verify_response(&att, j, &pol, detail, sizeof(detail)), CDR_ERR_ATTEST_SIM_REFUSED);

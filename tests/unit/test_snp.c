@@ -394,7 +394,8 @@ static void test_min_tcb_parse(void) {
   uint8_t want_snp[CDR_SNP_TCB_LEN] = {0, 0, 0, 0, 0, 0, 28, 0}, zero[CDR_SNP_TCB_LEN] = {0};
   static const char *const bad[] = {"snp",        "snp=",        "snp=256",   "snp=-1",     "snp=+1",
                                     "snp= 1",     "snp=1,",      ",snp=1",    "snp=1,,tee=1", "fmc=1",
-                                    "SNP=1",      "snp=1x",      "snp=99999999999999999999", "snp=1;tee=2"};
+                                    "SNP=1",      "snp=1x",      "snp=99999999999999999999", "snp=1;tee=2",
+                                    "snp=27,snp=0", "tee=1,snp=2,tee=1"};
 
   memset(t, 0xAA, sizeof(t));
   CHECK_RC(cdr_snp_min_tcb_parse("bootloader=4,tee=0,snp=27,microcode=222", t), 0);

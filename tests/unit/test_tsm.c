@@ -831,17 +831,24 @@ static void test_end_to_end(void) {
   CHECK_CONTAINS(detail, "AMD SEV-SNP: report_data");
   CHECK(att.identity == NULL && att.hw == NULL);
   /* The online minimum TCB reaches the verifier: the report's own TCB
-   * (0x180) passes it, one more in the SNP firmware field is refused
-   * before report_data is looked at. */
+   * (0x180) passes it (required or not: this is an SNP room), and one
+   * more in any of its four fields (bootloader, tee, snp, microcode) is
+   * refused before report_data is looked at. */
   {
+    static const int field[] = {0, 1, 6, 7};
     uint8_t min[CDR_SNP_TCB_LEN];
     memcpy(min, snp_report.p + 0x180, sizeof(min));
     pol.snp_min_tcb = min;
+    pol.snp_min_tcb_required = 1;
     CHECK_RC(cdr_attest_verify_response(&att, j, &pol, detail, sizeof(detail)), CDR_ERR_ATTEST_REPORT_DATA);
-    min[6]++;
-    CHECK_RC(cdr_attest_verify_response(&att, j, &pol, detail, sizeof(detail)), CDR_ERR_ATTEST_TCB);
-    CHECK_CONTAINS(detail, "AMD SEV-SNP: minimum TCB");
+    for (size_t f = 0; f < sizeof(field) / sizeof(field[0]); f++) {
+      memcpy(min, snp_report.p + 0x180, sizeof(min));
+      min[field[f]]++;
+      CHECK_RC(cdr_attest_verify_response(&att, j, &pol, detail, sizeof(detail)), CDR_ERR_ATTEST_TCB);
+      CHECK_CONTAINS(detail, "AMD SEV-SNP: minimum TCB");
+    }
     pol.snp_min_tcb = NULL;
+    pol.snp_min_tcb_required = 0;
   }
   /* The answer's chip certificates are what let the chain check pass:
    * without them the VCEK is missing. */
