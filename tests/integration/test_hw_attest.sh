@@ -136,7 +136,7 @@ if start_tdx 1; then
     env CDR_TDX_COLLATERAL="$D/tdx/collateral.json" "$CDR" attest "$URL"
   [ -s "$T/tdx/state/identity.sealed" ] && pass "the run's sealed identity is stored" || fail "no identity.sealed"
   [ -s "$T/tdx/state/audit.sealed" ] && pass "the run's audit log is stored" || fail "no audit.sealed"
-  expect_eq "cdrd noted the platform before storing the run's state" "$(cat "$T/tdx/state/platform")" "tdx"
+  expect_eq "cdrd noted the platform as tdx" "$(cat "$T/tdx/state/platform")" "tdx"
   # Leftovers of this run that the next one must remove.
   mkdir -p "$T/tdx/state/tables"
   head -c 100 /dev/urandom >"$T/tdx/state/tables/0123456789abcdef0123456789abcdef.sealed"
@@ -165,27 +165,25 @@ if start_tdx 1; then
       || fail "second cdrd log: $(tail -3 "$T/tdx-dup.log")"
     [ -s "$T/tdx/state/identity.sealed" ] && pass "the served room's state is untouched" || fail "state lost"
     stop_server "$TDX_PID" || fail "tdx cdrd 2 did not stop"
+    # refused_start N WHAT MESSAGE: tdx start N refuses the state in
+    # state/ (WHAT), says MESSAGE, and leaves the state as it was.
+    refused_start() {
+      if start_tdx "$1"; then
+        fail "a tdx start deleted $2"; stop_server "$CDRD_PID"
+      else
+        pass "a tdx start refuses $2"
+      fi
+      grep -q "$3" "$T/tdx$1.log" && pass "it says why: $3" || fail "tdx log $1: $(tail -3 "$T/tdx$1.log")"
+      [ -s "$T/tdx/state/identity.sealed" ] && pass "and keeps $2" || fail "$2 deleted"
+    }
     # State sealed on a platform that keeps it (say an `auto` room that
     # ran on SEV-SNP) is never deleted by a tdx start.
     printf 'snp' >"$T/tdx/state/platform"
-    if start_tdx 3; then
-      fail "a tdx start deleted state sealed on snp"; stop_server "$CDRD_PID"
-    else
-      pass "a tdx start refuses state sealed on snp"
-    fi
-    grep -q "state/ holds sealed state of a snp enclave, which this tdx enclave can never open" "$T/tdx3.log" \
-      && pass "it says why, and how to start empty" || fail "tdx log 3: $(tail -3 "$T/tdx3.log")"
-    [ -s "$T/tdx/state/identity.sealed" ] && pass "and keeps that state" || fail "snp state deleted"
+    refused_start 3 "state sealed on snp" \
+      "state/ holds sealed state of a snp enclave, which this tdx enclave can never open"
     # State with no note: no tdx or nitro run leaves that, so it is kept.
     rm -f "$T/tdx/state/platform"
-    if start_tdx 4; then
-      fail "a tdx start deleted unrecorded state"; stop_server "$CDRD_PID"
-    else
-      pass "a tdx start refuses state with no platform note"
-    fi
-    grep -q "state/ holds sealed state of an unrecorded earlier enclave" "$T/tdx4.log" \
-      && pass "it says the state is unrecorded" || fail "tdx log 4: $(tail -3 "$T/tdx4.log")"
-    [ -s "$T/tdx/state/identity.sealed" ] && pass "and keeps the unrecorded state" || fail "unrecorded state deleted"
+    refused_start 4 "state with no platform note" "state/ holds sealed state of an unrecorded earlier enclave"
   else
     fail "the tdx room did not start again: $(tail -5 "$T/tdx2.log")"
   fi
