@@ -118,7 +118,9 @@ struct cdr_hw_report {
 int cdr_verify_snp(const uint8_t *report, size_t len, const struct cdr_hw_policy *policy,
                    struct cdr_hw_report *out) CDR_WUR;
 /* Verify a TDX v4 quote with its embedded PCK chain (certification data
- * type 5) and the collateral in policy->collateral. */
+ * type 5) and the collateral in policy->collateral.  A policy without
+ * collateral is the caller's error (CDR_ERR_ARG, once the quote itself
+ * has been checked), as is an expected measurement of another length. */
 int cdr_verify_tdx(const uint8_t *quote, size_t len, const struct cdr_hw_policy *policy,
                    struct cdr_hw_report *out) CDR_WUR;
 /* Verify a Nitro attestation document (untagged or tagged COSE_Sign1). */

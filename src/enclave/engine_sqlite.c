@@ -814,7 +814,14 @@ static int program_read(struct cdr_engine *e, const char *stmt, size_t n, struct
   if ((sql = sqlite3_mprintf("EXPLAIN %.*s", (int)n, stmt)) == NULL)
     return set_err(errmsg, CDR_ERR_NOMEM, "out of memory");
   if ((rc = sqlite3_prepare_v3(e->db, sql, -1, 0, &st, NULL)) != SQLITE_OK) {
-    r = sqlite_fail(e, rc, errmsg, "checking the statement failed");
+    /* The statement itself prepared, but EXPLAIN of it can still fail on
+     * the SQL (one more level for SQLite's parser: "parser stack
+     * overflow" for deeply nested expressions): the user's to fix, and
+     * the statement does not run unchecked. */
+    if ((rc & 0xff) == SQLITE_ERROR)
+      r = set_err(errmsg, CDR_ERR_SQL_ERROR, "the statement could not be checked: %s", sqlite3_errmsg(e->db));
+    else
+      r = sqlite_fail(e, rc, errmsg, "checking the statement failed");
     goto out;
   }
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
