@@ -88,6 +88,10 @@ static int query_setup(struct bench_worker *w, void *arg) {
     worker_fail(w, st->c, "connect", r);
     return -1;
   }
+  /* From here the thread's own connection carries every request: close
+   * the library's, which would otherwise sit idle and count against
+   * cdrd's per-address limit (32 threads would hold 64). */
+  cdr_client_disconnect(st->c);
   return 0;
 }
 

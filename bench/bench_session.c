@@ -64,6 +64,7 @@ static int session_setup(struct bench_worker *w, void *arg) {
     worker_fail(w, st->c, "connect", r);
     return -1;
   }
+  cdr_client_disconnect(st->c); /* the thread's own connection carries the opens */
   return 0;
 }
 

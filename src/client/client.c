@@ -62,11 +62,17 @@ out:
   return r;
 }
 
+void cdr_client_disconnect(struct cdr_client *c) {
+  if (c != NULL && c->curl != NULL) {
+    curl_easy_cleanup(c->curl);
+    c->curl = NULL;
+  }
+}
+
 void cdr_client_free(struct cdr_client *c) {
   if (c == NULL)
     return;
-  if (c->curl != NULL)
-    curl_easy_cleanup(c->curl);
+  cdr_client_disconnect(c);
   free(c->url);
   X509_free(c->ca);
   EVP_PKEY_free(c->key);

@@ -115,6 +115,11 @@ struct cdr_client {
  * freed with cdr_client_free. */
 int cdr_client_new(struct cdr_client **out, const char *url) CDR_WUR;
 void cdr_client_free(struct cdr_client *c);
+/* Close the kept-alive connection to the server, if any (the next
+ * request makes a new one).  For a program that keeps a client idle for
+ * a while: an idle connection still counts against the server's
+ * per-address connection limit. */
+void cdr_client_disconnect(struct cdr_client *c);
 
 /* Trust this room CA: it must be a self-signed CA certificate whose
  * subject OU is a 32-hex room id.  Takes its own reference. */
