@@ -165,6 +165,8 @@ int cdr_hw_expect_check(const struct cdr_hw_expect *list, struct cdr_hw_report *
  * cdr_hw_policy.snp_min_tcb.
  * 0, or CDR_ERR_ARG for anything else. */
 int cdr_snp_min_tcb_parse(const char *spec, uint8_t tcb[CDR_SNP_TCB_LEN]) CDR_WUR;
+/* The form, for the messages that refuse a spec. */
+#define CDR_SNP_MIN_TCB_FORM "bootloader=N,tee=N,snp=N,microcode=N (each field at most once, N 0-255)"
 
 /* Record a check in out (used by the verifiers). */
 void cdr_hw_check(struct cdr_hw_report *out, int ok, const char *name, const char *fmt, ...)

@@ -43,7 +43,7 @@ int cli_connect_check_min_tcb(const char *cmd, const struct cdr_connect_opts *o)
   uint8_t tcb[CDR_SNP_TCB_LEN];
   if (spec == NULL || ((o->snp_min_tcb == NULL || spec[0] != '\0') && cdr_snp_min_tcb_parse(spec, tcb) == 0))
     return 0;
-  return cli_usage(cmd, "%s takes bootloader=N,tee=N,snp=N,microcode=N (each 0-255)",
+  return cli_usage(cmd, "%s takes " CDR_SNP_MIN_TCB_FORM,
                    o->snp_min_tcb ? "--snp-min-tcb" : "CDR_SNP_MIN_TCB");
 }
 

@@ -308,7 +308,7 @@ static int attest_offline(const struct offline_opts *o) {
     if (platform != CDR_HW_SNP)
       return cli_usage(CMD, "--snp-min-tcb applies to --platform snp only");
     if (cdr_snp_min_tcb_parse(o->snp_min_tcb, policy.snp_min_tcb) != 0)
-      return cli_usage(CMD, "--snp-min-tcb takes bootloader=N,tee=N,snp=N,microcode=N (each 0-255)");
+      return cli_usage(CMD, "--snp-min-tcb takes " CDR_SNP_MIN_TCB_FORM);
   }
   policy.allow_debug = o->allow_debug;
   policy.accept_tcb_statuses = o->accept_tcb;
@@ -433,9 +433,8 @@ int cmd_attest(int argc, char **argv) {
   }
   if (o.expect_measurement != NULL && strlen(o.expect_measurement) != 64 && strlen(o.expect_measurement) != 96)
     return cli_usage(CMD, "--expect-measurement must be 64 hex digits (sim) or 96 (snp, tdx, nitro)");
-  if ((rc = cli_connect_check_min_tcb(CMD, &o)) != 0)
-    return rc;
-  rc = 1;
+  if ((ch = cli_connect_check_min_tcb(CMD, &o)) != 0)
+    return ch;
   o.allow_sim = cli_allow_sim(allow_sim);
   o.need_user = 0;
   o.open_session = 0;

@@ -254,7 +254,7 @@ int cdr_client_snp_min_tcb(struct cdr_client *c, const char *spec, int required)
   if (spec == NULL)
     spec = "";
   if (cdr_snp_min_tcb_parse(spec, tcb) != 0) {
-    cdr_client_set_detail(c, "an SEV-SNP minimum TCB is bootloader=N,tee=N,snp=N,microcode=N (each 0-255)");
+    cdr_client_set_detail(c, "an SEV-SNP minimum TCB is " CDR_SNP_MIN_TCB_FORM);
     return CDR_ERR_ARG;
   }
   memcpy(c->snp_min_tcb, tcb, sizeof(tcb));

@@ -167,7 +167,7 @@ int cdr_connect(struct cdr_connection *k, const struct cdr_connect_opts *o, char
       goto out;
     }
     if ((r = cdr_client_snp_min_tcb(k->client, min_tcb, o->snp_min_tcb != NULL)) != 0) {
-      snprintf(why, whylen, "%s takes bootloader=N,tee=N,snp=N,microcode=N (each 0-255)",
+      snprintf(why, whylen, "%s takes " CDR_SNP_MIN_TCB_FORM,
                o->snp_min_tcb ? "--snp-min-tcb" : "CDR_SNP_MIN_TCB");
       goto out;
     }

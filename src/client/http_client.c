@@ -7,7 +7,8 @@
  * options for each exchange, so consecutive requests (an upload's
  * chunks, a command's attest, open, request and close) share one
  * keep-alive connection instead of a TCP (and TLS) handshake each; the
- * handle only ever talks to c->url.  Redirects are not followed and only http/https are allowed.
+ * handle only ever talks to c->url (cdr_client_disconnect closes it).
+ * Redirects are not followed and only http/https are allowed.
  * Nothing here is trusted: bodies are parsed strictly by the callers, and
  * error bodies are turned into a cdr_err plus a sanitised code and
  * message kept in the client for display.
