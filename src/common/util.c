@@ -41,6 +41,25 @@ int cdr_hex_decode(uint8_t *out, size_t n, const char *hex) {
   return 0;
 }
 
+int cdr_hex_lower_ok(const char *s, size_t len) {
+  if (len == 0)
+    return 0;
+  for (size_t i = 0; i < len; i++)
+    if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+      return 0;
+  return 1;
+}
+
+static int ascii_lower(int c) { return (c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c; }
+
+int cdr_ascii_casecmp(const char *a, const char *b) {
+  for (;; a++, b++) {
+    int x = ascii_lower((unsigned char)*a), y = ascii_lower((unsigned char)*b);
+    if (x != y || x == 0)
+      return x - y;
+  }
+}
+
 int cdr_b64_encode(char **out, const uint8_t *in, size_t n) {
   if (n > (size_t)INT32_MAX / 4 * 3 - 3)
     return CDR_ERR_TOO_LARGE;

@@ -17,6 +17,15 @@ void cdr_hex_encode(char *out, const uint8_t *in, size_t n);
 /* Decode exactly n bytes from a 2n-digit hex string; 0 or CDR_ERR_ARG. */
 int cdr_hex_decode(uint8_t *out, size_t n, const char *hex) CDR_WUR;
 
+/* 1 if the len bytes at s are all lower-case hex digits [0-9a-f] (the
+ * form of every id CDR writes: room, table, token); the caller checks the
+ * length it wants.  0 otherwise, and for len 0. */
+int cdr_hex_lower_ok(const char *s, size_t len);
+
+/* strcmp ignoring ASCII case only (SQL identifiers, column and type
+ * names): the locale never changes what names match. */
+int cdr_ascii_casecmp(const char *a, const char *b);
+
 /* Standard base64 with padding; *out is malloc'd and NUL-terminated. */
 int cdr_b64_encode(char **out, const uint8_t *in, size_t n) CDR_WUR;
 /* Strict standard base64 with padding; rejects anything else.  At most
