@@ -27,6 +27,7 @@
  *     a field (so after the BOM filter) with no UTF-8 sequence open.
  */
 #include "csv.h"
+#include "utf8.h"
 
 #include <math.h>
 #include <openssl/crypto.h>
@@ -43,18 +44,12 @@ enum csv_state {
   ST_CR,          /* a CR outside quotes: LF must follow */
 };
 
-/* The strict UTF-8 validator's state between bytes. */
-struct utf8_state {
-  unsigned need;      /* continuation bytes still expected */
-  uint8_t lo, hi;     /* range allowed for the next continuation byte */
-};
-
 struct csv_parser {
   csv_record_fn fn;
   void *arg;
 
   unsigned bom_seen;  /* 0..2: BOM bytes held so far; 3: decided */
-  struct utf8_state u8;
+  struct cdr_utf8_state u8;
   enum csv_state state;
   uint64_t line;      /* physical line of the next byte (1-based) */
 
@@ -83,50 +78,6 @@ struct csv_parser {
 
 static const uint8_t utf8_bom[3] = {0xEF, 0xBB, 0xBF};
 
-/* Feed one byte to the validator: 1 if still well-formed, 0 if not. */
-static int utf8_step(struct utf8_state *u, uint8_t c) {
-  if (u->need > 0) {
-    if (c < u->lo || c > u->hi)
-      return 0;
-    u->need--;
-    u->lo = 0x80;
-    u->hi = 0xBF;
-    return 1;
-  }
-  if (c < 0x80)
-    return 1;
-  u->lo = 0x80;
-  u->hi = 0xBF;
-  if (c < 0xC2) /* continuation byte, or C0/C1 (overlong) */
-    return 0;
-  if (c < 0xE0) {
-    u->need = 1;
-  } else if (c < 0xF0) {
-    u->need = 2;
-    if (c == 0xE0)
-      u->lo = 0xA0; /* overlong */
-    else if (c == 0xED)
-      u->hi = 0x9F; /* surrogates */
-  } else if (c < 0xF5) {
-    u->need = 3;
-    if (c == 0xF0)
-      u->lo = 0x90; /* overlong */
-    else if (c == 0xF4)
-      u->hi = 0x8F; /* above U+10FFFF */
-  } else {
-    return 0;
-  }
-  return 1;
-}
-
-int csv_utf8_valid(const uint8_t *s, size_t n) {
-  struct utf8_state u = {0, 0x80, 0xBF};
-  for (size_t i = 0; i < n; i++)
-    if (!utf8_step(&u, s[i]))
-      return 0;
-  return u.need == 0;
-}
-
 /* Record the first error; returns CDR_ERR_CSV. */
 static int __attribute__((format(printf, 2, 3))) csv_fail(struct csv_parser *p, const char *fmt, ...) {
   va_list ap;
@@ -144,8 +95,7 @@ int csv_parser_new(struct csv_parser **out, csv_record_fn fn, void *arg) {
     return CDR_ERR_NOMEM;
   p->fn = fn;
   p->arg = arg;
-  p->u8.lo = 0x80;
-  p->u8.hi = 0xBF;
+  p->u8 = (struct cdr_utf8_state)CDR_UTF8_INIT;
   p->line = 1;
   *out = p;
   return 0;
@@ -328,7 +278,7 @@ static int csv_byte(struct csv_parser *p, uint8_t c) {
   }
   if (c == 0)
     return csv_fail(p, "line %llu: NUL byte in the data", (unsigned long long)p->rec_line);
-  if (!utf8_step(&p->u8, c))
+  if (!cdr_utf8_step(&p->u8, c))
     return csv_fail(p, "line %llu: invalid UTF-8", (unsigned long long)p->rec_line);
 
   switch (p->state) {
@@ -720,7 +670,7 @@ int csv_schema_check(const struct csv_schema *s, char *err, size_t errlen) {
       snprintf(err, errlen, "column %zu of the schema has an empty name", i + 1);
       return CDR_ERR_ARG;
     }
-    if (n > CSV_MAX_NAME_LEN || !csv_utf8_valid((const uint8_t *)s->names[i], n)) {
+    if (n > CSV_MAX_NAME_LEN || !cdr_utf8_valid((const uint8_t *)s->names[i], n)) {
       snprintf(err, errlen, "the name of column %zu of the schema is not UTF-8 of at most %u bytes", i + 1,
                CSV_MAX_NAME_LEN);
       return CDR_ERR_ARG;

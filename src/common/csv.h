@@ -150,8 +150,4 @@ int csv_parse_int64(const char *s, size_t len, int64_t *out);
  * or -1.  s[len] must be readable and be '\0'. */
 int csv_parse_real(const char *s, size_t len, double *out);
 
-/* 1 if s[0..n) is well-formed UTF-8 in the strict sense above (NUL, as
- * U+0000, is allowed here), else 0. */
-int csv_utf8_valid(const uint8_t *s, size_t n);
-
 #endif

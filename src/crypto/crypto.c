@@ -24,8 +24,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../common/limits.h"
-#include "../common/log.h"
+#include "common/limits.h"
+#include "common/log.h"
 
 int cdr_crypto_init_secure_heap(size_t bytes) {
   if (CRYPTO_secure_malloc_initialized())

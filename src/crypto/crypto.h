@@ -21,8 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../common/buf.h"
-#include "../common/err.h"
+#include "common/buf.h"
+#include "common/err.h"
 
 #define CDR_AEAD_KEY_LEN 32
 #define CDR_AEAD_NONCE_LEN 12

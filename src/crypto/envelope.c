@@ -10,7 +10,7 @@
 #include <openssl/rsa.h>
 #include <string.h>
 
-#include "../common/limits.h"
+#include "common/limits.h"
 
 #define LABEL_OPEN_REQ "CDR-v1 session-open request"
 #define LABEL_OPEN_RESP "CDR-v1 session-open response"

@@ -33,7 +33,7 @@
 #include <openssl/evp.h>
 #include <stdint.h>
 
-#include "../common/buf.h"
+#include "common/buf.h"
 #include "crypto.h"
 
 #define CDR_PROTOCOL_VERSION 1u

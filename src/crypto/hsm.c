@@ -34,8 +34,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../common/log.h"
-#include "../common/util.h"
+#include "common/log.h"
+#include "common/util.h"
 #include "crypto.h"
 
 struct cdr_hsm {

@@ -39,7 +39,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../common/err.h"
+#include "common/err.h"
 
 #define CDR_HSM_TOKEN_LABEL_MAX 32u /* CK_TOKEN_INFO.label, blank padded */
 #define CDR_HSM_KEY_LABEL_MAX 128u

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/limits.h"
+#include "common/limits.h"
 #include "crypto.h"
 
 static const char *const role_names[] = {"none", "analyst", "provider", "auditor"};

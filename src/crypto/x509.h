@@ -17,7 +17,7 @@
 #include <openssl/x509.h>
 #include <stdint.h>
 
-#include "../common/err.h"
+#include "common/err.h"
 
 enum cdr_role { CDR_ROLE_NONE = 0, CDR_ROLE_ANALYST = 1, CDR_ROLE_PROVIDER = 2, CDR_ROLE_AUDITOR = 3 };
 

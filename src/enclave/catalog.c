@@ -13,7 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/csv.h"
+#include "common/csv.h"
+#include "common/utf8.h"
 
 static const char *const column_types[] = {"INTEGER", "REAL", "TEXT"};
 static const char *const grant_roles[] = {"analyst", "provider", "auditor"};
@@ -33,7 +34,7 @@ static int bounded_utf8(const char *s, size_t maxlen) {
   if (s == NULL)
     return 0;
   n = strlen(s);
-  return n >= 1 && n <= maxlen && csv_utf8_valid((const uint8_t *)s, n);
+  return n >= 1 && n <= maxlen && cdr_utf8_valid((const uint8_t *)s, n);
 }
 
 /* UTF-8 without C0, DEL or C1 controls (a name that reaches terminals). */

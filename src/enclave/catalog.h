@@ -46,9 +46,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../common/buf.h"
-#include "../common/err.h"
-#include "../common/limits.h"
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/limits.h"
 
 #define CATALOG_MAGIC "CDRCATv1"
 #define CATALOG_MAGIC_LEN 8u

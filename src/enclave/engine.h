@@ -37,9 +37,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../common/err.h"
-#include "../common/limits.h"
-#include "../crypto/x509.h"
+#include "common/err.h"
+#include "common/limits.h"
+#include "crypto/x509.h"
 
 struct cdr_engine;
 

@@ -61,10 +61,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "../common/limits.h"
-#include "../common/util.h"
+#include "common/limits.h"
+#include "common/util.h"
 #include "catalog.h"
-#include "../common/csv.h"
+#include "common/csv.h"
+#include "common/utf8.h"
 #include "policy.h"
 
 _Static_assert(CSV_MAX_NAME_LEN == CDR_MAX_COLUMN_NAME, "every CSV column name must fit the catalog");
@@ -116,7 +117,7 @@ static int __attribute__((format(printf, 3, 4))) set_err(char **errmsg, int rc, 
   vsnprintf(m, sizeof(m), fmt, ap);
   va_end(ap);
   utf8_trim_tail(m);
-  if (!csv_utf8_valid((const uint8_t *)m, strlen(m)))
+  if (!cdr_utf8_valid((const uint8_t *)m, strlen(m)))
     snprintf(m, sizeof(m), "%s", cdr_err_describe(rc));
   free(*errmsg);
   *errmsg = strdup(m);
@@ -621,7 +622,7 @@ static int jb_put_double(struct jbuf *j, double v) {
 static int jb_put_text(struct jbuf *j, const uint8_t *p, size_t n) {
   /* A NUL inside TEXT would need "\u0000", which strict JSON readers
    * (ours among them) refuse: such values travel as hex, like non-UTF-8. */
-  return csv_utf8_valid(p, n) && memchr(p, 0, n) == NULL ? jb_put_string(j, p, n) : jb_put_hex(j, p, n);
+  return cdr_utf8_valid(p, n) && memchr(p, 0, n) == NULL ? jb_put_string(j, p, n) : jb_put_hex(j, p, n);
 }
 
 static int jb_put_value(struct jbuf *j, sqlite3_stmt *st, int i) {
@@ -988,7 +989,7 @@ int engine_query_json(struct cdr_engine *e, const struct engine_principal *who, 
                    CDR_MAX_SQL_LEN);
   if (sqllen > 0 && memchr(sql, '\0', sqllen) != NULL)
     return set_err(errmsg, CDR_ERR_SQL_ERROR, "the SQL text contains a NUL byte");
-  if (!csv_utf8_valid((const uint8_t *)sql, sqllen))
+  if (!cdr_utf8_valid((const uint8_t *)sql, sqllen))
     return set_err(errmsg, CDR_ERR_SQL_ERROR, "the SQL text is not valid UTF-8");
   if ((start = sql_skip_blank(sql, sqllen, 0)) == sqllen)
     return set_err(errmsg, CDR_ERR_SQL_ERROR, "empty SQL: the request holds no statement");

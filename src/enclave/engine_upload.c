@@ -34,8 +34,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/csv.h"
-#include "../common/util.h"
+#include "common/csv.h"
+#include "common/util.h"
 #include "catalog.h"
 #include "engine.h"
 #include "engine_int.h"

@@ -47,7 +47,7 @@
 
 #include <stddef.h>
 
-#include "../common/err.h"
+#include "common/err.h"
 
 enum policy_mode { POLICY_USER = 0, POLICY_INTERNAL = 1 };
 

@@ -14,6 +14,7 @@
 #include "common/err.h"
 #include "common/limits.h"
 #include "common/csv.h"
+#include "common/utf8.h"
 #include "testlib.h"
 
 /* Records rendered as "<line>:<f1>|<f2>...\n". */
@@ -295,12 +296,12 @@ static void test_classifiers(void) {
   CHECK(real_rejects("00.5"));
   CHECK(real_rejects("1-2"));
 
-  CHECK(csv_utf8_valid((const uint8_t *)"", 0));
-  CHECK(csv_utf8_valid((const uint8_t *)"a\0b", 3));
-  CHECK(csv_utf8_valid((const uint8_t *)"\xF0\x90\x80\x80", 4));
-  CHECK(!csv_utf8_valid((const uint8_t *)"\xF0\x90\x80", 3));
-  CHECK(!csv_utf8_valid((const uint8_t *)"\xED\xBF\xBF", 3));
-  CHECK(!csv_utf8_valid((const uint8_t *)"\xC2", 1));
+  CHECK(cdr_utf8_valid((const uint8_t *)"", 0));
+  CHECK(cdr_utf8_valid((const uint8_t *)"a\0b", 3));
+  CHECK(cdr_utf8_valid((const uint8_t *)"\xF0\x90\x80\x80", 4));
+  CHECK(!cdr_utf8_valid((const uint8_t *)"\xF0\x90\x80", 3));
+  CHECK(!cdr_utf8_valid((const uint8_t *)"\xED\xBF\xBF", 3));
+  CHECK(!cdr_utf8_valid((const uint8_t *)"\xC2", 1));
 }
 
 static void test_inference(void) {

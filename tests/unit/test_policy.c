@@ -13,6 +13,7 @@
 #include "common/err.h"
 #include "enclave/catalog.h"
 #include "common/csv.h"
+#include "common/utf8.h"
 #include "enclave/engine.h"
 #include "enclave/policy.h"
 #include "testlib.h"
@@ -123,7 +124,7 @@ static void test_authorizer(void) {
   for (size_t i = 2; i + 2 < 150; i += 2)
     memcpy(longname + i, "\xC3\xA9", 2);
   DENIES(SQLITE_READ, longname, "a", "...");
-  CHECK(csv_utf8_valid((const uint8_t *)policy_denial(&p), strlen(policy_denial(&p))));
+  CHECK(cdr_utf8_valid((const uint8_t *)policy_denial(&p), strlen(policy_denial(&p))));
   CHECK(strlen(policy_denial(&p)) < 160);
   DENIES(SQLITE_PRAGMA, "cache_size", "123456", "PRAGMA is not allowed");
   CHECK(strstr(policy_denial(&p), "123456") == NULL);
