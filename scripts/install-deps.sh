@@ -7,6 +7,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake pkg-config curl jq   # curl, jq: integration tests
+  perl                        # scripts/checksrc.pl, the source checker (make test)
   libssl-dev openssl          # all crypto, X.509, PEM, ASN.1
   libsqlite3-dev              # the SQL engine inside the enclave
   sqlite3                     # the sqlite3 command-line tool: make bench's baseline
