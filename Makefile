@@ -7,6 +7,8 @@
 #   make fuzz            every libFuzzer target for FUZZ_SECONDS each (clang), in $(FUZZ_BUILD);
 #                        FUZZ_TARGETS="fuzz_sql fuzz_csv" runs only those
 #   make fuzz-seeds      regenerate the seed corpora in tests/fuzz/corpus
+#   make measurement     the expected sim measurement of this tree (a reproducible build of
+#                        cdr-enclave in build-measure/, with build-info.txt beside it)
 #   make bench           the benchmark (bench/README.md): prints a table, writes bench/results.json;
 #                        BENCH_QUICK=1 for small sizes (a check that it runs), other BENCH_* knobs in bench/run.sh
 
@@ -24,7 +26,7 @@ FUZZ_TARGETS ?=
 SANITIZER_ENV = ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1:detect_stack_use_after_return=1:strict_string_checks=1:check_initialization_order=1 \
                 UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1
 
-.PHONY: all deps configure build test demo install clean test-sanitize fuzz fuzz-build fuzz-seeds bench
+.PHONY: all deps configure build test demo install clean test-sanitize fuzz fuzz-build fuzz-seeds bench measurement
 
 all: build
 
@@ -63,8 +65,11 @@ fuzz: fuzz-build
 fuzz-seeds: build
 	$(BUILD)/fuzz/fuzz_mkseeds tests/fuzz/corpus tests/data/attest
 
+measurement: deps
+	@bash scripts/measurement.sh
+
 bench: build
 	bash bench/run.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) build-measure
