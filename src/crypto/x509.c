@@ -215,8 +215,11 @@ int cdr_cert_verify_user(X509 *ca, X509 *cert, int64_t at, enum cdr_role *role, 
     r = map_verify_error(X509_STORE_CTX_get_error(ctx));
     goto out;
   }
-  /* The chain is trusted; now the room's own rules. */
-  if (X509_check_ca(cert) != 0) {
+  /* The chain is trusted; now the room's own rules.  A CA is never a
+   * user, whatever its key usage: X509_check_ca() alone answers 0 for
+   * CA:TRUE with a keyUsage lacking keyCertSign, so the basicConstraints
+   * flag is checked too (PROTOCOL.md section 3). */
+  if (X509_check_ca(cert) != 0 || (X509_get_extension_flags(cert) & EXFLAG_CA) != 0) {
     r = CDR_ERR_CERT_USAGE;
     goto out;
   }

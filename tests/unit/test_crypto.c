@@ -214,8 +214,13 @@ static void test_cert_verify(void) {
   CHECK_RC(cdr_cert_verify_user(ca_cert, noku, now, &role, NULL), CDR_ERR_CERT_USAGE);
   /* The CA certificate itself is not a user certificate. */
   CHECK(cdr_cert_verify_user(ca_cert, ca_cert, now, &role, NULL) != 0);
+  /* Nor is a CA-signed certificate that says CA:TRUE, even with only
+   * digitalSignature (X509_check_ca alone calls that no CA). */
+  X509 *subca = make_cert(user, ca_key, ca_cert, "mallory", "analyst", -60, 3600, "critical,digitalSignature", 1);
+  CHECK(X509_check_ca(subca) == 0);
+  CHECK_RC(cdr_cert_verify_user(ca_cert, subca, now, &role, NULL), CDR_ERR_CERT_USAGE);
 
-  X509 *all[] = {other_ca, good, foreign, forged, norole, badrole, noku, ca_cert};
+  X509 *all[] = {other_ca, good, foreign, forged, norole, badrole, noku, subca, ca_cert};
   for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
     X509_free(all[i]);
   EVP_PKEY_free(user);
