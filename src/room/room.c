@@ -40,7 +40,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "crypto/crypto.h"
-#include "crypto/hsm.h"
+#include "hsm.h"
 #include "room.h"
 #include "room_int.h"
 
