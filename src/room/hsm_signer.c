@@ -132,8 +132,8 @@ int cdr_hsm_signer_open(struct cdr_hsm_signer **out, const char *module_path, co
   int r = CDR_ERR_HSM, missing = 0;
 
   *out = NULL;
-  if (module_path == NULL || module_path[0] != '/' || !cdr_hsm_token_label_ok(token_label) || !cdr_hsm_key_label_ok(key_label) ||
-      user_pin == NULL || strlen(user_pin) > CDR_HSM_PIN_MAX)
+  if (module_path == NULL || module_path[0] != '/' || !cdr_hsm_token_label_ok(token_label) ||
+      !cdr_hsm_key_label_ok(key_label) || user_pin == NULL || strlen(user_pin) > CDR_HSM_PIN_MAX)
     return CDR_ERR_ARG;
   for (int attempt = 0; attempt < 5; attempt++) {
     if (attempt > 0) {
