@@ -172,15 +172,6 @@ static int json_str(json_t *o, const char *key, char **out) {
   return (*out = strdup(json_string_value(v))) == NULL ? CDR_ERR_NOMEM : 0;
 }
 
-static int hex32_ok(const char *s) {
-  if (strlen(s) != 2 * CDR_ROOM_ID_LEN)
-    return 0;
-  for (const char *p = s; *p; p++)
-    if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
-      return 0;
-  return 1;
-}
-
 int cdr_room_open(const char *dir, struct cdr_room **out) {
   struct cdr_room *room = NULL;
   uint8_t *data = NULL;
@@ -225,9 +216,9 @@ int cdr_room_open(const char *dir, struct cdr_room **out) {
     log_error("%s: unknown attestation provider \"%s\"", path, room->attestation);
     goto out;
   }
-  if (!hex32_ok(id) || cdr_room_name_check(room->name) != 0 || room->pkcs11_module[0] != '/' ||
-      room->token_label[0] == '\0' || strlen(room->token_label) > CDR_HSM_TOKEN_LABEL_MAX ||
-      room->ca_key_label[0] == '\0')
+  if (strlen(id) != 2 * CDR_ROOM_ID_LEN || !cdr_hex_lower_ok(id, 2 * CDR_ROOM_ID_LEN) ||
+      cdr_room_name_check(room->name) != 0 || room->pkcs11_module[0] != '/' || room->token_label[0] == '\0' ||
+      strlen(room->token_label) > CDR_HSM_TOKEN_LABEL_MAX || room->ca_key_label[0] == '\0')
     goto out;
   memcpy(room->room_id, id, sizeof(room->room_id));
   v = json_object_get(j, "created_at");

@@ -119,14 +119,7 @@ out:
 
 /* ---- token strings ---- */
 
-static int token_id_ok(const char *id) {
-  if (id == NULL || strlen(id) != 32)
-    return 0;
-  for (size_t i = 0; i < 32; i++)
-    if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f')))
-      return 0;
-  return 1;
-}
+static int token_id_ok(const char *id) { return id != NULL && strlen(id) == 32 && cdr_hex_lower_ok(id, 32); }
 
 static int role_ok(enum cdr_role role) {
   return role == CDR_ROLE_ANALYST || role == CDR_ROLE_PROVIDER || role == CDR_ROLE_AUDITOR;
