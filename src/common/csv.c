@@ -28,6 +28,7 @@
  */
 #include "csv.h"
 #include "utf8.h"
+#include "util.h"
 
 #include <math.h>
 #include <openssl/crypto.h>
@@ -188,18 +189,6 @@ static int end_field(struct csv_parser *p) {
   return 0;
 }
 
-int csv_name_casecmp(const char *a, const char *b) {
-  for (;; a++, b++) {
-    unsigned char x = (unsigned char)*a, y = (unsigned char)*b;
-    if (x >= 'A' && x <= 'Z')
-      x = (unsigned char)(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z')
-      y = (unsigned char)(y - 'A' + 'a');
-    if (x != y || x == '\0')
-      return (int)x - (int)y;
-  }
-}
-
 /* The header's rules: names non-empty, not too long, distinct ignoring
  * ASCII case (SQLite identifiers are case-insensitive in ASCII only). */
 static int check_header(struct csv_parser *p, uint64_t line, size_t n, const char *const *f, const size_t *len) {
@@ -212,7 +201,7 @@ static int check_header(struct csv_parser *p, uint64_t line, size_t n, const cha
   }
   for (size_t i = 0; i < n; i++)
     for (size_t j = i + 1; j < n; j++)
-      if (len[i] == len[j] && csv_name_casecmp(f[i], f[j]) == 0)
+      if (len[i] == len[j] && cdr_ascii_casecmp(f[i], f[j]) == 0)
         return csv_fail(p, "line %llu: columns %zu and %zu have the same name (column names are case-insensitive)",
                         (unsigned long long)line, i + 1, j + 1);
   return 0;
@@ -635,7 +624,7 @@ int csv_schema_infer(struct csv_schema *out, const uint8_t *data, size_t len, ch
 int csv_type_parse(const char *s, enum csv_type *out) {
   static const enum csv_type types[] = {CSV_INTEGER, CSV_REAL, CSV_TEXT};
   for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
-    if (csv_name_casecmp(s, csv_type_name(types[i])) == 0) {
+    if (cdr_ascii_casecmp(s, csv_type_name(types[i])) == 0) {
       *out = types[i];
       return 0;
     }
@@ -680,7 +669,7 @@ int csv_schema_check(const struct csv_schema *s, char *err, size_t errlen) {
       return CDR_ERR_ARG;
     }
     for (size_t j = 0; j < i; j++) {
-      if (csv_name_casecmp(s->names[i], s->names[j]) == 0) {
+      if (cdr_ascii_casecmp(s->names[i], s->names[j]) == 0) {
         snprintf(err, errlen,
                  "columns %zu and %zu of the schema have the same name (column names are case-insensitive)", j + 1,
                  i + 1);
@@ -780,7 +769,7 @@ int csv_schema_match_header(const struct csv_schema *s, const struct csv_record 
     return CDR_ERR_CSV;
   }
   for (size_t i = 0; i < s->ncols; i++) {
-    if (csv_name_casecmp(rec->field[i], s->names[i]) != 0) {
+    if (cdr_ascii_casecmp(rec->field[i], s->names[i]) != 0) {
       /* Names are the table's structure, not data: they may be shown. */
       char h[68], d[68];
       clip_name(h, rec->field[i]);
