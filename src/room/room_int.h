@@ -46,6 +46,13 @@ int cdr_ca_issue_platform(struct cdr_ca *ca, const struct cdr_room *room, EVP_PK
 /* Sign a CRL with the CA key in the token and check the signature. */
 int cdr_ca_sign_crl(struct cdr_ca *ca, const struct cdr_room *room, X509_CRL *crl) CDR_WUR;
 
+/* The DER bytes of the first PEM block of a CSR (a "CERTIFICATE REQUEST"
+ * or "NEW CERTIFICATE REQUEST"), exactly as sent: the client's
+ * enrollment MAC covers them.  *der is OPENSSL_malloc'd.  Empty or
+ * unreadable input: CDR_ERR_CSR_INVALID; over CDR_MAX_CSR_PEM:
+ * CDR_ERR_TOO_LARGE. */
+int cdr_csr_pem_der(const char *pem, size_t len, unsigned char **der, long *derlen) CDR_WUR;
+
 /* Create ROOM/host.db (mode 0600, WAL) with the tokens table.  Fails if
  * the file exists. */
 int cdr_tokens_db_create(const struct cdr_room *room) CDR_WUR;

@@ -20,11 +20,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
-#include <openssl/pem.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -278,34 +276,6 @@ out:
   return r;
 }
 
-/* DER bytes of the first PEM block of csr_pem, exactly as sent (the
- * client's MAC covers them).  *der is OPENSSL_malloc'd. */
-static int csr_pem_der(const char *pem, size_t len, unsigned char **der, long *derlen) {
-  BIO *b;
-  char *pname = NULL, *header = NULL;
-  int r = CDR_ERR_CSR_INVALID;
-
-  *der = NULL;
-  if (len == 0)
-    return CDR_ERR_CSR_INVALID;
-  if (len > CDR_MAX_CSR_PEM)
-    return CDR_ERR_TOO_LARGE;
-  if ((b = BIO_new_mem_buf(pem, (int)len)) == NULL)
-    return CDR_ERR_NOMEM;
-  if (PEM_read_bio(b, &pname, &header, der, derlen) == 1 && *derlen > 0 &&
-      (strcmp(pname, "CERTIFICATE REQUEST") == 0 || strcmp(pname, "NEW CERTIFICATE REQUEST") == 0))
-    r = 0;
-  if (r != 0) {
-    OPENSSL_free(*der);
-    *der = NULL;
-  }
-  ERR_clear_error();
-  OPENSSL_free(pname);
-  OPENSSL_free(header);
-  BIO_free(b);
-  return r;
-}
-
 /* Lower-case hex of a certificate's serial, malloc'd. */
 static int serial_hex(X509 *cert, char **out) {
   BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
@@ -387,7 +357,7 @@ int cdr_enroll_redeem(const struct cdr_room *room, struct cdr_ca *ca, const char
   st = NULL;
 
   /* 2. the MAC over the CSR bytes as sent, in constant time */
-  if ((r = csr_pem_der(csr_pem, csr_len, &der, &derlen)) != 0)
+  if ((r = cdr_csr_pem_der(csr_pem, csr_len, &der, &derlen)) != 0)
     goto out;
   if ((r = cdr_enroll_mac(want, secret, token_id, der, (size_t)derlen)) != 0)
     goto out;
