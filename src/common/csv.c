@@ -252,6 +252,25 @@ static int end_record(struct csv_parser *p) {
   return deliver_one(p, p->rec_line, p->nfields, p->ptr, p->len);
 }
 
+/* Outside quotes, ',' ends a field, CR ends it and must be followed by
+ * LF, and LF ends it and the record.  1 if c is one of them (handled;
+ * *r is how it went), 0 if not. */
+static int field_delimiter(struct csv_parser *p, uint8_t c, int *r) {
+  if (c == ',') {
+    *r = end_field(p);
+    p->state = ST_FIELD_START;
+  } else if (c == '\r') {
+    *r = end_field(p);
+    p->state = ST_CR;
+  } else if (c == '\n') {
+    if ((*r = end_field(p)) == 0)
+      *r = end_record(p);
+  } else {
+    return 0;
+  }
+  return 1;
+}
+
 /* One byte of CSV after the BOM filter. */
 static int csv_byte(struct csv_parser *p, uint8_t c) {
   int r = 0;
@@ -273,16 +292,9 @@ static int csv_byte(struct csv_parser *p, uint8_t c) {
   switch (p->state) {
   case ST_FIELD_START:
   case ST_UNQUOTED:
-    if (c == ',') {
-      r = end_field(p);
-      p->state = ST_FIELD_START;
-    } else if (c == '\r') {
-      r = end_field(p);
-      p->state = ST_CR;
-    } else if (c == '\n') {
-      if ((r = end_field(p)) == 0)
-        r = end_record(p);
-    } else if (c == '"') {
+    if (field_delimiter(p, c, &r))
+      break;
+    if (c == '"') {
       if (p->state == ST_UNQUOTED)
         return csv_fail(p, "line %llu: field %zu: quote character inside an unquoted field",
                         (unsigned long long)p->rec_line, p->nfields + 1);
@@ -303,16 +315,7 @@ static int csv_byte(struct csv_parser *p, uint8_t c) {
     if (c == '"') {
       r = buf_putc(p, '"');
       p->state = ST_QUOTED;
-    } else if (c == ',') {
-      r = end_field(p);
-      p->state = ST_FIELD_START;
-    } else if (c == '\r') {
-      r = end_field(p);
-      p->state = ST_CR;
-    } else if (c == '\n') {
-      if ((r = end_field(p)) == 0)
-        r = end_record(p);
-    } else {
+    } else if (!field_delimiter(p, c, &r)) {
       return csv_fail(p, "line %llu: field %zu: unexpected character after a closing quote",
                       (unsigned long long)p->rec_line, p->nfields + 1);
     }
