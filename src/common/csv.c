@@ -28,6 +28,7 @@
  */
 #include "csv.h"
 #include "utf8.h"
+#include "util.h"
 
 #include <math.h>
 #include <openssl/crypto.h>
@@ -188,18 +189,6 @@ static int end_field(struct csv_parser *p) {
   return 0;
 }
 
-int csv_name_casecmp(const char *a, const char *b) {
-  for (;; a++, b++) {
-    unsigned char x = (unsigned char)*a, y = (unsigned char)*b;
-    if (x >= 'A' && x <= 'Z')
-      x = (unsigned char)(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z')
-      y = (unsigned char)(y - 'A' + 'a');
-    if (x != y || x == '\0')
-      return (int)x - (int)y;
-  }
-}
-
 /* The header's rules: names non-empty, not too long, distinct ignoring
  * ASCII case (SQLite identifiers are case-insensitive in ASCII only). */
 static int check_header(struct csv_parser *p, uint64_t line, size_t n, const char *const *f, const size_t *len) {
@@ -212,7 +201,7 @@ static int check_header(struct csv_parser *p, uint64_t line, size_t n, const cha
   }
   for (size_t i = 0; i < n; i++)
     for (size_t j = i + 1; j < n; j++)
-      if (len[i] == len[j] && csv_name_casecmp(f[i], f[j]) == 0)
+      if (len[i] == len[j] && cdr_ascii_casecmp(f[i], f[j]) == 0)
         return csv_fail(p, "line %llu: columns %zu and %zu have the same name (column names are case-insensitive)",
                         (unsigned long long)line, i + 1, j + 1);
   return 0;
@@ -263,6 +252,25 @@ static int end_record(struct csv_parser *p) {
   return deliver_one(p, p->rec_line, p->nfields, p->ptr, p->len);
 }
 
+/* Outside quotes, ',' ends a field, CR ends it and must be followed by
+ * LF, and LF ends it and the record.  1 if c is one of them (handled;
+ * *r is how it went), 0 if not. */
+static int field_delimiter(struct csv_parser *p, uint8_t c, int *r) {
+  if (c == ',') {
+    *r = end_field(p);
+    p->state = ST_FIELD_START;
+  } else if (c == '\r') {
+    *r = end_field(p);
+    p->state = ST_CR;
+  } else if (c == '\n') {
+    if ((*r = end_field(p)) == 0)
+      *r = end_record(p);
+  } else {
+    return 0;
+  }
+  return 1;
+}
+
 /* One byte of CSV after the BOM filter. */
 static int csv_byte(struct csv_parser *p, uint8_t c) {
   int r = 0;
@@ -284,16 +292,9 @@ static int csv_byte(struct csv_parser *p, uint8_t c) {
   switch (p->state) {
   case ST_FIELD_START:
   case ST_UNQUOTED:
-    if (c == ',') {
-      r = end_field(p);
-      p->state = ST_FIELD_START;
-    } else if (c == '\r') {
-      r = end_field(p);
-      p->state = ST_CR;
-    } else if (c == '\n') {
-      if ((r = end_field(p)) == 0)
-        r = end_record(p);
-    } else if (c == '"') {
+    if (field_delimiter(p, c, &r))
+      break;
+    if (c == '"') {
       if (p->state == ST_UNQUOTED)
         return csv_fail(p, "line %llu: field %zu: quote character inside an unquoted field",
                         (unsigned long long)p->rec_line, p->nfields + 1);
@@ -314,16 +315,7 @@ static int csv_byte(struct csv_parser *p, uint8_t c) {
     if (c == '"') {
       r = buf_putc(p, '"');
       p->state = ST_QUOTED;
-    } else if (c == ',') {
-      r = end_field(p);
-      p->state = ST_FIELD_START;
-    } else if (c == '\r') {
-      r = end_field(p);
-      p->state = ST_CR;
-    } else if (c == '\n') {
-      if ((r = end_field(p)) == 0)
-        r = end_record(p);
-    } else {
+    } else if (!field_delimiter(p, c, &r)) {
       return csv_fail(p, "line %llu: field %zu: unexpected character after a closing quote",
                       (unsigned long long)p->rec_line, p->nfields + 1);
     }
@@ -635,7 +627,7 @@ int csv_schema_infer(struct csv_schema *out, const uint8_t *data, size_t len, ch
 int csv_type_parse(const char *s, enum csv_type *out) {
   static const enum csv_type types[] = {CSV_INTEGER, CSV_REAL, CSV_TEXT};
   for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
-    if (csv_name_casecmp(s, csv_type_name(types[i])) == 0) {
+    if (cdr_ascii_casecmp(s, csv_type_name(types[i])) == 0) {
       *out = types[i];
       return 0;
     }
@@ -680,7 +672,7 @@ int csv_schema_check(const struct csv_schema *s, char *err, size_t errlen) {
       return CDR_ERR_ARG;
     }
     for (size_t j = 0; j < i; j++) {
-      if (csv_name_casecmp(s->names[i], s->names[j]) == 0) {
+      if (cdr_ascii_casecmp(s->names[i], s->names[j]) == 0) {
         snprintf(err, errlen,
                  "columns %zu and %zu of the schema have the same name (column names are case-insensitive)", j + 1,
                  i + 1);
@@ -780,7 +772,7 @@ int csv_schema_match_header(const struct csv_schema *s, const struct csv_record 
     return CDR_ERR_CSV;
   }
   for (size_t i = 0; i < s->ncols; i++) {
-    if (csv_name_casecmp(rec->field[i], s->names[i]) != 0) {
+    if (cdr_ascii_casecmp(rec->field[i], s->names[i]) != 0) {
       /* Names are the table's structure, not data: they may be shown. */
       char h[68], d[68];
       clip_name(h, rec->field[i]);

@@ -136,8 +136,6 @@ int csv_schema_parse(struct csv_schema *out, const char *spec, char *err, size_t
  * in count and (without ASCII case) in order?  0, or CDR_ERR_CSV with a
  * sentence that starts "line N: " in err. */
 int csv_schema_match_header(const struct csv_schema *s, const struct csv_record *rec, char *err, size_t errlen) CDR_WUR;
-/* Names compare as SQLite compares identifiers: ASCII case folded. */
-int csv_name_casecmp(const char *a, const char *b);
 
 /* s[0..len) is a decimal integer that fits int64: an optional sign, then
  * one or more digits, nothing else (no spaces).  A redundant leading

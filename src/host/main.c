@@ -128,7 +128,6 @@ static int default_enclave_path(char **out) {
   return 0;
 }
 
-/* Wait for SIGINT/SIGTERM (0) or the enclave's death (1). */
 /* ROOM/crl.pem, as last delivered: a change of any of these redelivers. */
 struct crl_watch {
   const char *path;
@@ -184,6 +183,8 @@ out:
   return r;
 }
 
+/* Wait for SIGINT/SIGTERM (0) or the enclave's death (1), delivering
+ * ROOM/crl.pem to the enclave whenever it changes. */
 static int serve_until_stopped(const sigset_t *stop, struct enclave_link *link, struct crl_watch *crl) {
   const struct timespec tick = {.tv_sec = 0, .tv_nsec = CDRD_POLL_MS * 1000000L};
   for (;;) {
@@ -204,7 +205,18 @@ static int serve_until_stopped(const sigset_t *stop, struct enclave_link *link, 
   }
 }
 
-int main(int argc, char **argv) {
+/* The command line. */
+struct cdrd_args {
+  const char *room_dir, *enclave_arg, *ready_file, *tsm_root, *user_arg;
+  char *host; /* malloc'd, from --listen */
+  uint16_t port;
+  struct ipc_channel_addr connect_addr;
+  int connect_set; /* --enclave-vsock or --enclave-unix given */
+};
+
+/* Parse argv into *a.  -1: go on; else the status main exits with (0
+ * after --help, 2 on a usage error, which is printed). */
+static int cdrd_parse_args(int argc, char **argv, struct cdrd_args *a) {
   static const struct option opts[] = {{"room", required_argument, NULL, 'r'},
                                        {"listen", required_argument, NULL, 'l'},
                                        {"enclave", required_argument, NULL, 'e'},
@@ -215,179 +227,227 @@ int main(int argc, char **argv) {
                                        {"ready-file", required_argument, NULL, 'R'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
-  const char *room_dir = NULL, *listen_arg = CDRD_DEFAULT_LISTEN, *enclave_arg = NULL, *ready_file = NULL;
-  const char *tsm_root = NULL, *user_arg = NULL;
-  struct privdrop priv;
-  struct ipc_channel_addr connect_addr;
-  struct enclave_link_opts lopts;
-  int connect_set = 0;
-  char *host = NULL, *enclave_path = NULL;
-  uint16_t port = 0;
-  struct cdr_room *room = NULL;
-  struct cdr_ca *ca = NULL;
-  struct enclave_link *link = NULL;
-  struct host_store *store = NULL;
-  struct crl_watch crlw = {0};
-  char *crl_path = NULL;
-  struct host_ctx *hctx = NULL;
-  struct http_server *srv = NULL;
-  struct http_server_opts hopts;
-  uint8_t room_id[CDR_ROOM_ID_BYTES];
-  uint8_t *ca_der = NULL, *sealed_id = NULL;
-  size_t ca_len = 0, nroutes, sealed_id_len = 0;
-  const struct http_route *routes;
-  char url[CDRD_URL_MAX], line[CDRD_URL_MAX + 1];
-  sigset_t stop;
-  struct sigaction ign;
-  int c, r, status = 1;
+  const char *listen_arg = CDRD_DEFAULT_LISTEN;
+  int c;
 
-  cdr_log_init("cdrd", CDR_LOG_INFO);
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     switch (c) {
-    case 'r': room_dir = optarg; break;
+    case 'r': a->room_dir = optarg; break;
     case 'l': listen_arg = optarg; break;
-    case 'e': enclave_arg = optarg; break;
+    case 'e': a->enclave_arg = optarg; break;
     case 'V':
-      if (connect_set++ || ipc_channel_vsock(&connect_addr, optarg) != 0) {
+      if (a->connect_set++ || ipc_channel_vsock(&a->connect_addr, optarg) != 0) {
         fprintf(stderr, "cdrd: --enclave-vsock wants CID:PORT (and no --enclave-unix)\n");
         return 2;
       }
       break;
     case 'U':
-      if (connect_set++ || ipc_channel_unix(&connect_addr, optarg) != 0) {
+      if (a->connect_set++ || ipc_channel_unix(&a->connect_addr, optarg) != 0) {
         fprintf(stderr, "cdrd: --enclave-unix wants a socket path of at most 107 bytes (and no --enclave-vsock)\n");
         return 2;
       }
       break;
-    case 'T': tsm_root = optarg; break;
-    case 'u': user_arg = optarg; break;
-    case 'R': ready_file = optarg; break;
+    case 'T': a->tsm_root = optarg; break;
+    case 'u': a->user_arg = optarg; break;
+    case 'R': a->ready_file = optarg; break;
     case 'h': usage(stdout); return 0;
     default: usage(stderr); return 2;
     }
   }
-  if (optind != argc || room_dir == NULL) {
+  if (optind != argc || a->room_dir == NULL) {
     usage(stderr);
     return 2;
   }
-  if (parse_listen(listen_arg, &host, &port) != 0) {
+  if (parse_listen(listen_arg, &a->host, &a->port) != 0) {
     fprintf(stderr, "cdrd: --listen wants HOST:PORT (or [IPV6]:PORT), got \"%s\"\n", listen_arg);
     return 2;
   }
+  return -1;
+}
 
-  /* Before any thread exists: see the top of the file. */
-  sigemptyset(&stop);
-  sigaddset(&stop, SIGINT);
-  sigaddset(&stop, SIGTERM);
-  if (pthread_sigmask(SIG_BLOCK, &stop, NULL) != 0) {
+/* Everything a running cdrd holds; cdrd_teardown releases it. */
+struct cdrd {
+  struct privdrop priv;
+  char *enclave_path;
+  struct cdr_room *room;
+  struct cdr_ca *ca;
+  uint8_t room_id[CDR_ROOM_ID_BYTES];
+  uint8_t *ca_der, *sealed_id;
+  size_t ca_len, sealed_id_len;
+  struct host_store *store;
+  struct enclave_link *link;
+  struct crl_watch crlw;
+  char *crl_path;
+  struct host_ctx *hctx;
+  struct http_server *srv;
+};
+
+/* Block SIGINT/SIGTERM and ignore SIGPIPE, before any thread exists (see
+ * the top of the file); seed jansson's hash once.  *stop: the signals
+ * the main thread waits for. */
+static int cdrd_signals(sigset_t *stop) {
+  struct sigaction ign;
+
+  sigemptyset(stop);
+  sigaddset(stop, SIGINT);
+  sigaddset(stop, SIGTERM);
+  if (pthread_sigmask(SIG_BLOCK, stop, NULL) != 0) {
     log_error("cannot block SIGINT/SIGTERM");
-    goto out;
+    return CDR_ERR_INTERNAL;
   }
   json_object_seed(0); /* jansson's hash seed, once, before any thread */
   memset(&ign, 0, sizeof(ign));
   ign.sa_handler = SIG_IGN;
   (void)sigaction(SIGPIPE, &ign, NULL);
+  return 0;
+}
 
-  if (enclave_arg != NULL) {
-    if ((enclave_path = strdup(enclave_arg)) == NULL)
-      goto out;
-  } else if (default_enclave_path(&enclave_path) != 0) {
+/* Drop root (privdrop.h), then open the room, its CA in the token and
+ * host.db, and read what the enclave is started with.  Errors are
+ * logged. */
+static int cdrd_open_room(struct cdrd *d, const struct cdrd_args *a) {
+  int r;
+
+  if (a->enclave_arg != NULL) {
+    if ((d->enclave_path = strdup(a->enclave_arg)) == NULL)
+      return CDR_ERR_NOMEM;
+  } else if ((r = default_enclave_path(&d->enclave_path)) != 0) {
     log_error("cannot locate %s beside cdrd; use --enclave PATH", CDRD_ENCLAVE_NAME);
-    goto out;
+    return r;
   }
-
   /* Root goes before anything of the room is opened (privdrop.h). */
-  if ((r = privdrop_plan(&priv, user_arg, room_dir)) != 0 || (r = privdrop_begin(&priv)) != 0)
-    goto out;
-  if ((r = cdr_room_open(room_dir, &room)) != 0) {
-    log_error("cannot open the room %s: %s", room_dir, cdr_err_describe(r));
-    if (priv.active)
-      log_error("cdrd runs as user %s: the room folder and everything in it must be that user's", priv.name);
-    goto out;
+  if ((r = privdrop_plan(&d->priv, a->user_arg, a->room_dir)) != 0 || (r = privdrop_begin(&d->priv)) != 0)
+    return r;
+  if ((r = cdr_room_open(a->room_dir, &d->room)) != 0) {
+    log_error("cannot open the room %s: %s", a->room_dir, cdr_err_describe(r));
+    if (d->priv.active)
+      log_error("cdrd runs as user %s: the room folder and everything in it must be that user's", d->priv.name);
+    return r;
   }
-  if ((r = cdr_hex_decode(room_id, sizeof(room_id), room->room_id)) != 0 ||
-      (r = cdr_cert_to_der(room->ca_cert, &ca_der, &ca_len)) != 0) {
+  if ((r = cdr_hex_decode(d->room_id, sizeof(d->room_id), d->room->room_id)) != 0 ||
+      (r = cdr_cert_to_der(d->room->ca_cert, &d->ca_der, &d->ca_len)) != 0) {
     log_error("the room's id or CA certificate is malformed");
-    goto out;
+    return r;
   }
-  if ((r = cdr_ca_open(room, &ca)) != 0) {
+  if ((r = cdr_ca_open(d->room, &d->ca)) != 0) {
     log_error("cannot open the room CA in the token: %s", cdr_err_describe(r));
-    goto out;
+    return r;
   }
   /* Logged in: the PIN is no longer needed in this process's environment. */
-  {
-    char *pin = getenv("CDR_HSM_PIN");
-    if (pin != NULL) {
-      OPENSSL_cleanse(pin, strlen(pin));
-      unsetenv("CDR_HSM_PIN");
-    }
+  char *pin = getenv("CDR_HSM_PIN");
+  if (pin != NULL) {
+    OPENSSL_cleanse(pin, strlen(pin));
+    unsetenv("CDR_HSM_PIN");
   }
-  if ((r = host_store_open(room->dir, &store)) != 0 || (r = host_state_sealed_identity(store, &sealed_id, &sealed_id_len)) != 0)
-    goto out;
+  if ((r = host_store_open(d->room->dir, &d->store)) != 0 ||
+      (r = host_state_sealed_identity(d->store, &d->sealed_id, &d->sealed_id_len)) != 0)
+    return r;
+  return 0;
+}
+
+/* Start (or connect to) the enclave, load its state and deliver the
+ * room's CRL: a refused one stops the server.  Errors are logged. */
+static int cdrd_start_enclave(struct cdrd *d, const struct cdrd_args *a) {
+  struct enclave_link_opts lopts;
+  int r;
+
   memset(&lopts, 0, sizeof(lopts));
-  lopts.enclave_path = enclave_path;
-  lopts.room_dir = room->dir;
-  lopts.attestation = room->attestation;
-  lopts.tsm_root = tsm_root;
-  lopts.connect = connect_set ? &connect_addr : NULL;
-  if ((r = enclave_link_start_ex(&link, &lopts, room_id, ca_der, ca_len, sealed_id, sealed_id_len)) != 0) {
-    log_error("cannot start the enclave %s: %s", connect_set ? connect_addr.text : enclave_path,
+  lopts.enclave_path = d->enclave_path;
+  lopts.room_dir = d->room->dir;
+  lopts.attestation = d->room->attestation;
+  lopts.tsm_root = a->tsm_root;
+  lopts.connect = a->connect_set ? &a->connect_addr : NULL;
+  if ((r = enclave_link_start_ex(&d->link, &lopts, d->room_id, d->ca_der, d->ca_len, d->sealed_id,
+                                 d->sealed_id_len)) != 0) {
+    log_error("cannot start the enclave %s: %s", a->connect_set ? a->connect_addr.text : d->enclave_path,
               cdr_err_describe(r));
-    goto out;
+    return r;
   }
-  if ((r = host_state_load(room, store, link)) != 0)
-    goto out;
+  if ((r = host_state_load(d->room, d->store, d->link)) != 0)
+    return r;
   /* The room's CRL before any request: a refused one stops the server. */
-  if ((crlw.path = crl_path = cdr_path_join(room->dir, "crl.pem")) == NULL ||
-      (r = crl_deliver_if_changed(&crlw, link)) != 0) {
+  if ((d->crlw.path = d->crl_path = cdr_path_join(d->room->dir, "crl.pem")) == NULL ||
+      (r = crl_deliver_if_changed(&d->crlw, d->link)) != 0) {
     log_error("refusing to serve without the room's revocation list");
-    r = r ? r : CDR_ERR_NOMEM;
-    goto out;
+    return r ? r : CDR_ERR_NOMEM;
   }
-  if ((r = host_ctx_new(&hctx, room, ca, link)) != 0) {
+  return 0;
+}
+
+/* Prepare the handlers, listen (root is given up for good once the
+ * socket is bound), log the URL and write the ready file.  Errors are
+ * logged. */
+static int cdrd_listen(struct cdrd *d, const struct cdrd_args *a) {
+  struct http_server_opts hopts;
+  const struct http_route *routes;
+  char url[CDRD_URL_MAX], line[CDRD_URL_MAX + 1];
+  size_t nroutes;
+  int r;
+
+  if ((r = host_ctx_new(&d->hctx, d->room, d->ca, d->link)) != 0) {
     log_error("cannot prepare the request handlers: %s", cdr_err_describe(r));
-    goto out;
+    return r;
   }
   memset(&hopts, 0, sizeof(hopts));
-  hopts.host = host;
-  hopts.port = port;
+  hopts.host = a->host;
+  hopts.port = a->port;
   routes = host_routes(&nroutes);
-  if ((r = privdrop_before_listen(&priv, port)) != 0 ||
-      (r = http_server_start(&srv, &hopts, routes, nroutes, hctx)) != 0 || (r = privdrop_finish(&priv)) != 0)
-    goto out;
-
-  r = snprintf(url, sizeof(url), strchr(host, ':') ? "http://[%s]:%u" : "http://%s:%u", host,
-               (unsigned)http_server_port(srv));
+  if ((r = privdrop_before_listen(&d->priv, a->port)) != 0 ||
+      (r = http_server_start(&d->srv, &hopts, routes, nroutes, d->hctx)) != 0 || (r = privdrop_finish(&d->priv)) != 0)
+    return r;
+  r = snprintf(url, sizeof(url), strchr(a->host, ':') ? "http://[%s]:%u" : "http://%s:%u", a->host,
+               (unsigned)http_server_port(d->srv));
   if (r < 0 || (size_t)r >= sizeof(url)) {
     log_error("listen address too long");
-    goto out;
+    return CDR_ERR_ARG;
   }
-  log_info("room %s (%s)", room->room_id, room->name ? room->name : "");
+  log_info("room %s (%s)", d->room->room_id, d->room->name ? d->room->name : "");
   log_info("listening on %s", url);
-  if (ready_file != NULL) {
+  if (a->ready_file != NULL) {
     r = snprintf(line, sizeof(line), "%s\n", url);
-    if (r < 0 || (size_t)r >= sizeof(line) || cdr_file_write(ready_file, line, (size_t)r, 0644, 0) != 0) {
-      log_error("cannot write the ready file %s", ready_file);
-      goto out;
+    if (r < 0 || (size_t)r >= sizeof(line) || cdr_file_write(a->ready_file, line, (size_t)r, 0644, 0) != 0) {
+      log_error("cannot write the ready file %s", a->ready_file);
+      return CDR_ERR_IO;
     }
   }
+  return 0;
+}
 
-  status = serve_until_stopped(&stop, link, &crlw);
+/* Release everything in *d.  Order: no new requests, then no enclave,
+ * then no token session. */
+static void cdrd_teardown(struct cdrd *d) {
+  http_server_stop(d->srv);
+  host_ctx_free(d->hctx);
+  enclave_link_stop(d->link);
+  if (d->ca != NULL)
+    cdr_ca_close(d->ca);
+  OPENSSL_free(d->ca_der);
+  free(d->sealed_id);
+  free(d->crl_path);
+  host_store_close(d->store);
+  cdr_room_free(d->room);
+  free(d->enclave_path);
+}
 
-out:
-  /* Order: no new requests, then no enclave, then no token session. */
-  http_server_stop(srv);
-  host_ctx_free(hctx);
-  enclave_link_stop(link);
-  if (ca != NULL)
-    cdr_ca_close(ca);
-  OPENSSL_free(ca_der);
-  free(sealed_id);
-  free(crl_path);
-  host_store_close(store);
-  cdr_room_free(room);
-  free(enclave_path);
-  free(host);
+int main(int argc, char **argv) {
+  struct cdrd_args args;
+  struct cdrd d;
+  sigset_t stop;
+  int status = 1;
+
+  memset(&args, 0, sizeof(args));
+  memset(&d, 0, sizeof(d));
+  cdr_log_init("cdrd", CDR_LOG_INFO);
+  if ((status = cdrd_parse_args(argc, argv, &args)) >= 0) {
+    free(args.host);
+    return status;
+  }
+  status = 1;
+  if (cdrd_signals(&stop) == 0 && cdrd_open_room(&d, &args) == 0 && cdrd_start_enclave(&d, &args) == 0 &&
+      cdrd_listen(&d, &args) == 0)
+    status = serve_until_stopped(&stop, d.link, &d.crlw);
+  cdrd_teardown(&d);
+  free(args.host);
   if (status == 0)
     log_info("stopped");
   return status;

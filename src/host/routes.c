@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json_get.h"
 #include "common/limits.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -68,27 +69,28 @@ static int req_object(const struct http_request *rq, json_t **out, struct http_r
   return 0;
 }
 
-static int field_get(json_t *obj, const char *name, json_t **v, struct http_reply *rep) {
-  if ((*v = json_object_get(obj, name)) == NULL)
+/* Word a refusal of common/json_get.h for field `name`, whose JSON type
+ * is `what` ("a string", "an integer"): absent or of another type, the
+ * answer is 400 bad_request naming the field.  The caller words the
+ * refusals that depend on the field (its cap, its range). */
+static int field_refuse(struct http_reply *rep, int r, const char *name, const char *what) {
+  if (r == CDR_ERR_NOT_FOUND)
     return http_reply_fail(rep, CDR_ERR_ARG, "missing field \"%s\"", name);
-  return 0;
+  if (r == CDR_ERR_BAD_JSON)
+    return http_reply_fail(rep, CDR_ERR_ARG, "field \"%s\" must be %s", name, what);
+  if (r == CDR_ERR_NOMEM)
+    return http_reply_fail(rep, CDR_ERR_BUSY, "out of memory reading field \"%s\"", name);
+  return http_reply_fail(rep, r, "field \"%s\" is not valid", name);
 }
 
 /* A string field of at most maxlen bytes; *s borrows from obj. */
 static int field_string(json_t *obj, const char *name, size_t maxlen, const char **s, size_t *len,
                         struct http_reply *rep) {
-  json_t *v;
-  int r;
+  int r = cdr_json_get_str(obj, name, maxlen, s, len);
 
-  if ((r = field_get(obj, name, &v, rep)) != 0)
-    return r;
-  if (!json_is_string(v))
-    return http_reply_fail(rep, CDR_ERR_ARG, "field \"%s\" must be a string", name);
-  *len = json_string_length(v);
-  if (*len > maxlen)
+  if (r == CDR_ERR_TOO_LARGE)
     return http_reply_fail(rep, CDR_ERR_TOO_LARGE, "field \"%s\" is longer than %zu bytes", name, maxlen);
-  *s = json_string_value(v);
-  return 0;
+  return r == 0 ? 0 : field_refuse(rep, r, name, "a string");
 }
 
 /* A base64 field decoding to at most maxlen bytes; *out is malloc'd. */
@@ -131,17 +133,11 @@ static int field_b64_exact(json_t *obj, const char *name, uint8_t *out, size_t n
 
 /* A non-negative JSON integer. */
 static int field_u64(json_t *obj, const char *name, uint64_t *out, struct http_reply *rep) {
-  json_t *v;
-  int r;
+  int r = cdr_json_get_u64(obj, name, out);
 
-  if ((r = field_get(obj, name, &v, rep)) != 0)
-    return r;
-  if (!json_is_integer(v))
-    return http_reply_fail(rep, CDR_ERR_ARG, "field \"%s\" must be an integer", name);
-  if (json_integer_value(v) < 0)
+  if (r == CDR_ERR_ARG)
     return http_reply_fail(rep, CDR_ERR_ARG, "field \"%s\" must not be negative", name);
-  *out = (uint64_t)json_integer_value(v);
-  return 0;
+  return r == 0 ? 0 : field_refuse(rep, r, name, "an integer");
 }
 
 /* ---- answers ---- */
@@ -222,15 +218,6 @@ static int route_room(void *ctx, const struct http_request *rq, struct http_repl
 
 /* ---- POST /v1/enroll ---- */
 
-static int token_id_ok(const char *s, size_t len) {
-  if (len != 32)
-    return 0;
-  for (size_t i = 0; i < len; i++)
-    if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-      return 0;
-  return 1;
-}
-
 static int route_enroll(void *ctx, const struct http_request *rq, struct http_reply *rep) {
   struct host_ctx *h = ctx;
   json_t *req = NULL;
@@ -246,7 +233,7 @@ static int route_enroll(void *ctx, const struct http_request *rq, struct http_re
       (r = field_string(req, "csr", CDR_MAX_CSR_PEM, &csr, &csr_len, rep)) != 0 ||
       (r = field_b64_exact(req, "mac", mac, sizeof(mac), rep)) != 0)
     goto out;
-  if (!token_id_ok(token_id, token_len)) {
+  if (token_len != 32 || !cdr_hex_lower_ok(token_id, token_len)) {
     r = http_reply_fail(rep, CDR_ERR_ARG, "field \"token_id\" must be 32 lower-case hex digits");
     goto out;
   }
@@ -335,7 +322,7 @@ static int route_session(void *ctx, const struct http_request *rq, struct http_r
   struct cdr_open_req q;
   struct cdr_open_resp p;
   struct cdr_buf reply;
-  json_t *req = NULL, *v;
+  json_t *req = NULL;
   uint8_t *cert = NULL, *spki = NULL, *sig = NULL;
   uint64_t version = 0;
   char *errmsg = NULL;
@@ -343,18 +330,19 @@ static int route_session(void *ctx, const struct http_request *rq, struct http_r
 
   memset(&q, 0, sizeof(q));
   cdr_buf_init(&reply, CDR_IPC_MAX_FRAME, 0);
-  if ((r = req_object(rq, &req, rep)) != 0 || (r = field_get(req, "version", &v, rep)) != 0)
+  if ((r = req_object(rq, &req, rep)) != 0)
     goto out;
-  if (!json_is_integer(v)) {
-    r = http_reply_fail(rep, CDR_ERR_ARG, "field \"version\" must be an integer");
-    goto out;
-  }
-  if (json_integer_value(v) < 0 || json_integer_value(v) > (json_int_t)UINT32_MAX) {
+  /* A version out of range is unsupported, not malformed. */
+  r = cdr_json_get_u64(req, "version", &version);
+  if (r == CDR_ERR_ARG || (r == 0 && version > UINT32_MAX)) {
     r = http_reply_fail(rep, CDR_ERR_UNSUPPORTED_VERSION, "protocol version %lld is not supported",
-                        (long long)json_integer_value(v));
+                        (long long)json_integer_value(json_object_get(req, "version")));
     goto out;
   }
-  version = (uint64_t)json_integer_value(v);
+  if (r != 0) {
+    r = field_refuse(rep, r, "version", "an integer");
+    goto out;
+  }
   q.version = (uint32_t)version;
   if ((r = field_b64(req, "certificate", CDR_MAX_CERT_DER, &cert, &q.cert_len, rep)) != 0 ||
       (r = field_b64(req, "user_public_key", CDR_MAX_PUBKEY_DER, &spki, &q.user_spki_len, rep)) != 0 ||

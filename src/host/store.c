@@ -28,14 +28,7 @@ struct host_store {
 #define TABLE_PREFIX "tables/"
 #define ID_HEX 32
 
-static int is_table_id(const char *s) {
-  if (strlen(s) != ID_HEX)
-    return 0;
-  for (const char *p = s; *p; p++)
-    if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
-      return 0;
-  return 1;
-}
+static int is_table_id(const char *s) { return strlen(s) == ID_HEX && cdr_hex_lower_ok(s, ID_HEX); }
 
 int host_store_name_ok(const char *name) {
   if (name == NULL)

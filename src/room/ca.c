@@ -34,7 +34,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "crypto/crypto.h"
-#include "crypto/hsm.h"
+#include "hsm.h"
 #include "room.h"
 #include "room_int.h"
 
@@ -257,6 +257,23 @@ static int ca_check_current(const struct cdr_room *room) {
   return 0;
 }
 
+/* Finish a certificate the CA issues to a leaf (platform or user): its
+ * extensions, in this order, basicConstraints critical CA:FALSE,
+ * keyUsage critical digitalSignature, extendedKeyUsage eku (unless
+ * NULL), SKI, AKI; then the signature by the token, checked under the
+ * CA certificate's key. */
+static int cert_finish_leaf(X509 *x, struct cdr_ca *ca, const struct cdr_room *room, const char *eku) {
+  int r;
+
+  if ((r = cert_add_ext(x, room->ca_cert, NID_basic_constraints, "critical,CA:FALSE")) != 0 ||
+      (r = cert_add_ext(x, room->ca_cert, NID_key_usage, "critical,digitalSignature")) != 0 ||
+      (eku != NULL && (r = cert_add_ext(x, room->ca_cert, NID_ext_key_usage, eku)) != 0) ||
+      (r = cert_add_ext(x, room->ca_cert, NID_subject_key_identifier, "hash")) != 0 ||
+      (r = cert_add_ext(x, room->ca_cert, NID_authority_key_identifier, "keyid:always")) != 0)
+    return r;
+  return cert_sign(x, ca, X509_get0_pubkey(room->ca_cert));
+}
+
 int cdr_ca_issue_platform(struct cdr_ca *ca, const struct cdr_room *room, EVP_PKEY *pub, X509 **out) {
   X509_NAME *subject = NULL;
   X509 *x = NULL;
@@ -273,12 +290,7 @@ int cdr_ca_issue_platform(struct cdr_ca *ca, const struct cdr_room *room, EVP_PK
   if (X509_set1_notBefore(x, X509_get0_notBefore(room->ca_cert)) != 1 ||
       X509_set1_notAfter(x, X509_get0_notAfter(room->ca_cert)) != 1)
     goto out;
-  if ((r = cert_add_ext(x, room->ca_cert, NID_basic_constraints, "critical,CA:FALSE")) != 0 ||
-      (r = cert_add_ext(x, room->ca_cert, NID_key_usage, "critical,digitalSignature")) != 0 ||
-      (r = cert_add_ext(x, room->ca_cert, NID_subject_key_identifier, "hash")) != 0 ||
-      (r = cert_add_ext(x, room->ca_cert, NID_authority_key_identifier, "keyid:always")) != 0)
-    goto out;
-  if ((r = cert_sign(x, ca, X509_get0_pubkey(room->ca_cert))) != 0)
+  if ((r = cert_finish_leaf(x, ca, room, NULL)) != 0)
     goto out;
   *out = x;
   x = NULL;
@@ -322,13 +334,7 @@ int cdr_ca_issue_user(struct cdr_ca *ca, const struct cdr_room *room, X509_REQ *
     r = CDR_ERR_CRYPTO;
     goto out;
   }
-  if ((r = cert_add_ext(x, room->ca_cert, NID_basic_constraints, "critical,CA:FALSE")) != 0 ||
-      (r = cert_add_ext(x, room->ca_cert, NID_key_usage, "critical,digitalSignature")) != 0 ||
-      (r = cert_add_ext(x, room->ca_cert, NID_ext_key_usage, "clientAuth")) != 0 ||
-      (r = cert_add_ext(x, room->ca_cert, NID_subject_key_identifier, "hash")) != 0 ||
-      (r = cert_add_ext(x, room->ca_cert, NID_authority_key_identifier, "keyid:always")) != 0)
-    goto out;
-  if ((r = cert_sign(x, ca, X509_get0_pubkey(room->ca_cert))) != 0)
+  if ((r = cert_finish_leaf(x, ca, room, "clientAuth")) != 0)
     goto out;
   *out = x;
   x = NULL;

@@ -1,7 +1,14 @@
 /*
  * room_int.h - functions shared between the files of src/room and used
- * nowhere else: room.c drives room creation and calls into ca.c (the
- * CA and platform certificates) and tokens.c (host.db).
+ * nowhere else.  Calls between the files go one way only:
+ *
+ *   room_init.c -> tokens.c, ca.c, room.c, hsm_*.c  (creating a room)
+ *   crl.c       -> ca.c                             (revocation)
+ *   tokens.c    -> ca.c, csr.c, room.c              (host.db, enrollment)
+ *   ca.c        -> room.c, hsm_signer.c, hsm_token.c (the room CA)
+ *   room.c      -> nothing in room/                 (reading a room)
+ *
+ * so a helper needed by several of them lives in room.c (or below it).
  */
 #ifndef CDR_ROOM_INT_H
 #define CDR_ROOM_INT_H
@@ -11,6 +18,13 @@
 #include <stdint.h>
 
 #include "room.h"
+
+/* room.json's format version, written by room_init.c, required by
+ * cdr_room_open. */
+#define CDR_ROOM_FORMAT_VERSION 1
+
+/* *out = room->dir + "/" + rel, malloc'd.  0 or CDR_ERR_NOMEM. */
+int cdr_room_path(const struct cdr_room *room, const char *rel, char **out) CDR_WUR;
 
 /* Is s a valid user or room name: 1..CDR_MAX_NAME_LEN bytes of valid,
  * printable UTF-8 (no C0/C1 controls, DEL, bidi or zero-width format
@@ -31,6 +45,13 @@ int cdr_ca_issue_platform(struct cdr_ca *ca, const struct cdr_room *room, EVP_PK
 
 /* Sign a CRL with the CA key in the token and check the signature. */
 int cdr_ca_sign_crl(struct cdr_ca *ca, const struct cdr_room *room, X509_CRL *crl) CDR_WUR;
+
+/* The DER bytes of the first PEM block of a CSR (a "CERTIFICATE REQUEST"
+ * or "NEW CERTIFICATE REQUEST"), exactly as sent: the client's
+ * enrollment MAC covers them.  *der is OPENSSL_malloc'd.  Empty or
+ * unreadable input: CDR_ERR_CSR_INVALID; over CDR_MAX_CSR_PEM:
+ * CDR_ERR_TOO_LARGE. */
+int cdr_csr_pem_der(const char *pem, size_t len, unsigned char **der, long *derlen) CDR_WUR;
 
 /* Create ROOM/host.db (mode 0600, WAL) with the tokens table.  Fails if
  * the file exists. */

@@ -20,11 +20,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
-#include <openssl/pem.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,14 +117,7 @@ out:
 
 /* ---- token strings ---- */
 
-static int token_id_ok(const char *id) {
-  if (id == NULL || strlen(id) != 32)
-    return 0;
-  for (size_t i = 0; i < 32; i++)
-    if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f')))
-      return 0;
-  return 1;
-}
+static int token_id_ok(const char *id) { return id != NULL && strlen(id) == 32 && cdr_hex_lower_ok(id, 32); }
 
 static int role_ok(enum cdr_role role) {
   return role == CDR_ROLE_ANALYST || role == CDR_ROLE_PROVIDER || role == CDR_ROLE_AUDITOR;
@@ -285,34 +276,6 @@ out:
   return r;
 }
 
-/* DER bytes of the first PEM block of csr_pem, exactly as sent (the
- * client's MAC covers them).  *der is OPENSSL_malloc'd. */
-static int csr_pem_der(const char *pem, size_t len, unsigned char **der, long *derlen) {
-  BIO *b;
-  char *pname = NULL, *header = NULL;
-  int r = CDR_ERR_CSR_INVALID;
-
-  *der = NULL;
-  if (len == 0)
-    return CDR_ERR_CSR_INVALID;
-  if (len > CDR_MAX_CSR_PEM)
-    return CDR_ERR_TOO_LARGE;
-  if ((b = BIO_new_mem_buf(pem, (int)len)) == NULL)
-    return CDR_ERR_NOMEM;
-  if (PEM_read_bio(b, &pname, &header, der, derlen) == 1 && *derlen > 0 &&
-      (strcmp(pname, "CERTIFICATE REQUEST") == 0 || strcmp(pname, "NEW CERTIFICATE REQUEST") == 0))
-    r = 0;
-  if (r != 0) {
-    OPENSSL_free(*der);
-    *der = NULL;
-  }
-  ERR_clear_error();
-  OPENSSL_free(pname);
-  OPENSSL_free(header);
-  BIO_free(b);
-  return r;
-}
-
 /* Lower-case hex of a certificate's serial, malloc'd. */
 static int serial_hex(X509 *cert, char **out) {
   BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
@@ -329,40 +292,29 @@ static int serial_hex(X509 *cert, char **out) {
   return r;
 }
 
-int cdr_enroll_redeem(const struct cdr_room *room, struct cdr_ca *ca, const char *token_id, const uint8_t mac[32],
-                      const char *csr_pem, size_t csr_len, X509 **cert_out) {
-  sqlite3 *db = NULL;
+/* A row of the tokens table, as redemption reads it.  secret is wiped
+ * and name freed by whoever holds the row. */
+struct token_row {
+  uint8_t secret[TOKEN_SECRET_LEN];
+  char *name;
+  enum cdr_role role;
+  int64_t expires_at, cert_validity_s;
+  int used;
+};
+
+/* Step 1 of redemption: the row of token_id (inside the caller's
+ * transaction).  CDR_ERR_TOKEN_UNKNOWN if there is none; the row's
+ * statement is finalised before return, so the only copy of the secret
+ * left is row->secret. */
+static int token_lookup(sqlite3 *db, const char *token_id, struct token_row *row) {
   sqlite3_stmt *st = NULL;
-  unsigned char *der = NULL, *req_der = NULL;
-  long derlen = 0;
-  int req_derlen = 0;
-  uint8_t secret[TOKEN_SECRET_LEN], want[32];
-  char *name = NULL, *serial = NULL;
-  enum cdr_role role = CDR_ROLE_NONE;
-  int64_t expires_at = 0, cert_validity_s = 0;
-  int used = 0, in_tx = 0, r;
-  X509_REQ *req = NULL;
-  X509 *cert = NULL;
+  int r;
 
-  *cert_out = NULL;
-  if (room == NULL || ca == NULL || mac == NULL || csr_pem == NULL)
-    return CDR_ERR_ARG;
-  if (!token_id_ok(token_id))
-    return CDR_ERR_TOKEN_UNKNOWN;
-  if ((r = db_open(room, &db)) != 0)
-    goto out;
-  if ((r = db_exec(db, "BEGIN IMMEDIATE")) != 0)
-    goto out;
-  in_tx = 1;
-
-  /* 1. look the token up */
   if (sqlite3_prepare_v2(db,
                          "SELECT secret, name, role, expires_at, cert_validity_s, used_at IS NOT NULL"
                          " FROM tokens WHERE id = ?1",
-                         -1, &st, NULL) != SQLITE_OK) {
-    r = db_fail(db, "prepare select");
-    goto out;
-  }
+                         -1, &st, NULL) != SQLITE_OK)
+    return db_fail(db, "prepare select");
   sqlite3_bind_text(st, 1, token_id, -1, SQLITE_STATIC);
   int rc = sqlite3_step(st);
   if (rc == SQLITE_DONE) {
@@ -381,72 +333,106 @@ int cdr_enroll_redeem(const struct cdr_room *room, struct cdr_ca *ca, const char
     r = CDR_ERR_INTERNAL;
     goto out;
   }
-  memcpy(secret, sec, sizeof(secret));
-  if ((name = strdup((const char *)nm)) == NULL) {
+  memcpy(row->secret, sec, sizeof(row->secret));
+  if ((row->name = strdup((const char *)nm)) == NULL) {
     r = CDR_ERR_NOMEM;
     goto out;
   }
-  role = cdr_role_from_name((const char *)rl);
-  expires_at = sqlite3_column_int64(st, 3);
-  cert_validity_s = sqlite3_column_int64(st, 4);
-  used = sqlite3_column_int(st, 5);
+  row->role = cdr_role_from_name((const char *)rl);
+  row->expires_at = sqlite3_column_int64(st, 3);
+  row->cert_validity_s = sqlite3_column_int64(st, 4);
+  row->used = sqlite3_column_int(st, 5);
+  r = 0;
+out:
   sqlite3_finalize(st); /* the row's copy of the secret goes with it */
-  st = NULL;
+  return r;
+}
 
-  /* 2. the MAC over the CSR bytes as sent, in constant time */
-  if ((r = csr_pem_der(csr_pem, csr_len, &der, &derlen)) != 0)
+/* Step 7 of redemption: mark token_id used by the certificate with this
+ * serial (inside the caller's transaction).  CDR_ERR_TOKEN_USED if
+ * another redemption got there first. */
+static int token_consume(sqlite3 *db, const char *token_id, const char *serial) {
+  sqlite3_stmt *st = NULL;
+  int r = 0;
+
+  if (sqlite3_prepare_v2(db, "UPDATE tokens SET used_at = ?1, cert_serial = ?2 WHERE id = ?3 AND used_at IS NULL",
+                         -1, &st, NULL) != SQLITE_OK)
+    return db_fail(db, "prepare update");
+  sqlite3_bind_int64(st, 1, cdr_now());
+  sqlite3_bind_text(st, 2, serial, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 3, token_id, -1, SQLITE_STATIC);
+  if (sqlite3_step(st) != SQLITE_DONE)
+    r = db_fail(db, "update token");
+  else if (sqlite3_changes(db) != 1)
+    r = CDR_ERR_TOKEN_USED;
+  sqlite3_finalize(st);
+  return r;
+}
+
+int cdr_enroll_redeem(const struct cdr_room *room, struct cdr_ca *ca, const char *token_id, const uint8_t mac[32],
+                      const char *csr_pem, size_t csr_len, X509 **cert_out) {
+  sqlite3 *db = NULL;
+  struct token_row row;
+  unsigned char *der = NULL, *req_der = NULL;
+  long derlen = 0;
+  int req_derlen = 0;
+  uint8_t want[32];
+  char *serial = NULL;
+  int in_tx = 0, r;
+  X509_REQ *req = NULL;
+  X509 *cert = NULL;
+
+  memset(&row, 0, sizeof(row));
+  *cert_out = NULL;
+  if (room == NULL || ca == NULL || mac == NULL || csr_pem == NULL)
+    return CDR_ERR_ARG;
+  if (!token_id_ok(token_id))
+    return CDR_ERR_TOKEN_UNKNOWN;
+  if ((r = db_open(room, &db)) != 0)
     goto out;
-  if ((r = cdr_enroll_mac(want, secret, token_id, der, (size_t)derlen)) != 0)
+  if ((r = db_exec(db, "BEGIN IMMEDIATE")) != 0)
+    goto out;
+  in_tx = 1;
+
+  /* 1. look the token up */
+  if ((r = token_lookup(db, token_id, &row)) != 0)
+    goto out;
+  /* 2. the MAC over the CSR bytes as sent, in constant time */
+  if ((r = cdr_csr_pem_der(csr_pem, csr_len, &der, &derlen)) != 0)
+    goto out;
+  if ((r = cdr_enroll_mac(want, row.secret, token_id, der, (size_t)derlen)) != 0)
     goto out;
   if (CRYPTO_memcmp(want, mac, sizeof(want)) != 0) {
     r = CDR_ERR_TOKEN_INVALID;
     goto out;
   }
   /* 3. expiry, 4. single use */
-  if (cdr_now() >= expires_at) {
+  if (cdr_now() >= row.expires_at) {
     r = CDR_ERR_TOKEN_EXPIRED;
     goto out;
   }
-  if (used) {
+  if (row.used) {
     r = CDR_ERR_TOKEN_USED;
     goto out;
   }
   /* 5. the CSR itself; it must be the very bytes the MAC covered */
-  if ((r = cdr_csr_check(csr_pem, csr_len, name, &req)) != 0)
+  if ((r = cdr_csr_check(csr_pem, csr_len, row.name, &req)) != 0)
     goto out;
   if ((req_derlen = i2d_X509_REQ(req, &req_der)) <= 0 || (long)req_derlen != derlen ||
       memcmp(req_der, der, (size_t)derlen) != 0) {
     r = CDR_ERR_CSR_INVALID;
     goto out;
   }
-  if (!role_ok(role)) {
+  if (!role_ok(row.role)) {
     log_error("host.db: token %s has an unknown role", token_id);
     r = CDR_ERR_INTERNAL;
     goto out;
   }
   /* 6. issue, 7. consume */
-  if ((r = cdr_ca_issue_user(ca, room, req, name, role, cert_validity_s, &cert)) != 0)
+  if ((r = cdr_ca_issue_user(ca, room, req, row.name, row.role, row.cert_validity_s, &cert)) != 0)
     goto out;
-  if ((r = serial_hex(cert, &serial)) != 0)
+  if ((r = serial_hex(cert, &serial)) != 0 || (r = token_consume(db, token_id, serial)) != 0)
     goto out;
-  if (sqlite3_prepare_v2(db, "UPDATE tokens SET used_at = ?1, cert_serial = ?2 WHERE id = ?3 AND used_at IS NULL",
-                         -1, &st, NULL) != SQLITE_OK) {
-    r = db_fail(db, "prepare update");
-    goto out;
-  }
-  sqlite3_bind_int64(st, 1, cdr_now());
-  sqlite3_bind_text(st, 2, serial, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 3, token_id, -1, SQLITE_STATIC);
-  if (sqlite3_step(st) != SQLITE_DONE) {
-    r = db_fail(db, "update token");
-    goto out;
-  }
-  if (sqlite3_changes(db) != 1) {
-    r = CDR_ERR_TOKEN_USED;
-    goto out;
-  }
-  sqlite3_finalize(st);
-  st = NULL;
   if ((r = db_exec(db, "COMMIT")) != 0)
     goto out;
   in_tx = 0;
@@ -455,17 +441,16 @@ int cdr_enroll_redeem(const struct cdr_room *room, struct cdr_ca *ca, const char
   cert = NULL;
   r = 0;
 out:
-  sqlite3_finalize(st);
   if (in_tx)
     (void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
   sqlite3_close(db);
-  OPENSSL_cleanse(secret, sizeof(secret));
+  OPENSSL_cleanse(row.secret, sizeof(row.secret));
   OPENSSL_cleanse(want, sizeof(want));
   OPENSSL_free(der);
   OPENSSL_free(req_der);
   X509_REQ_free(req);
   X509_free(cert);
-  free(name);
+  free(row.name);
   free(serial);
   return r;
 }

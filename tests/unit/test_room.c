@@ -1,6 +1,6 @@
 /*
  * test_room.c - room creation, the HSM-held CA, certificate issuance and
- * enrollment tokens (src/room, src/crypto/hsm.c), against real SoftHSM2
+ * enrollment tokens (src/room, src/room/hsm_*.c), against real SoftHSM2
  * tokens in temporary folders.
  *
  *   1. CA key: the private key object in the token is sensitive and
@@ -31,7 +31,7 @@
 #include "common/limits.h"
 #include "common/util.h"
 #include "crypto/crypto.h"
-#include "crypto/hsm.h"
+#include "room/hsm.h"
 #include "crypto/x509.h"
 #include "room/room.h"
 #include "testlib.h"

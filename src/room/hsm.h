@@ -1,6 +1,8 @@
 /*
- * hsm.h - PKCS#11 access for the room CA.  Host and admin CLI only; the
- * enclave never links this.
+ * hsm.h - PKCS#11 access for the room CA.  Part of room/ (its only
+ * user), so host and admin CLI only; the enclave never links this.
+ * Implemented in hsm_token.c (module, token, login), hsm_keys.c (the
+ * objects of a session) and hsm_signer.c (libp11); see hsm_int.h.
  *
  * Two faces of one token:
  *
