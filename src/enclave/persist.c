@@ -61,7 +61,7 @@ int enclave_store(struct enclave *e, struct store_batch *b, char *why, size_t wh
   snprintf(why, whylen, "the channel to the host failed");
   cdr_buf_init(&frame, CDR_IPC_MAX_FRAME, 0);
   cdr_buf_init(&reply, 4096, 0);
-  if ((r = cdr_buf_put_u32(&frame, b->n)) != 0 || (r = cdr_buf_put(&frame, b->ops.d, b->ops.len)) != 0)
+  if ((r = ipc_put_store(&frame, b->n, &b->ops)) != 0)
     goto out;
   if ((r = ipc_frame_write(e->ipc_fd, IPC_STORE, &frame)) != 0 ||
       (r = ipc_frame_read(e->ipc_fd, &type, &reply, 4096)) != 0)
@@ -88,7 +88,7 @@ int enclave_store_nowait(struct enclave *e, struct store_batch *b) {
   struct cdr_buf frame;
   int r;
   cdr_buf_init(&frame, CDR_IPC_MAX_FRAME, 0);
-  if ((r = cdr_buf_put_u32(&frame, b->n)) == 0 && (r = cdr_buf_put(&frame, b->ops.d, b->ops.len)) == 0)
+  if ((r = ipc_put_store(&frame, b->n, &b->ops)) == 0)
     r = ipc_frame_write(e->ipc_fd, IPC_STORE_NOWAIT, &frame);
   cdr_buf_free(&frame);
   return r;
@@ -100,7 +100,6 @@ int enclave_fetch(struct enclave *e, const char *name, uint64_t offset, uint32_t
   const uint8_t *data;
   size_t len;
   uint32_t type;
-  uint8_t f;
   int r;
   cdr_buf_init(&frame, 256, 0);
   cdr_buf_init(&reply, (size_t)max + 64, 0);
@@ -116,13 +115,10 @@ int enclave_fetch(struct enclave *e, const char *name, uint64_t offset, uint32_t
   }
   /* The host's answer is checked like any frame from it: exact, and
    * never more than asked for. */
-  if ((r = cdr_buf_get_u8(&reply, &f)) != 0 || (r = cdr_buf_get_lp(&reply, &data, &len, max)) != 0 ||
-      (r = cdr_buf_expect_end(&reply)) != 0 || f > 1 || (f == 0 && len != 0)) {
+  if ((r = ipc_get_fetched(&reply, max, found, &data, &len)) != 0) {
     log_error("protocol violation: a malformed FETCHED");
-    r = r ? r : CDR_ERR_ARG;
     goto out;
   }
-  *found = f;
   r = cdr_buf_put(out, data, len);
 out:
   cdr_buf_free(&frame);
@@ -185,7 +181,7 @@ void persist_free(struct persist *p) {
 
 static struct persist_entry *entry_find(struct persist *p, const char *name) {
   for (size_t i = 0; i < p->n; i++)
-    if (strcasecmp(p->ent[i].name, name) == 0)
+    if (cdr_ascii_casecmp(p->ent[i].name, name) == 0)
       return &p->ent[i];
   return NULL;
 }
@@ -509,7 +505,7 @@ int enclave_handle_load(struct enclave *e, struct cdr_buf *in, uint32_t *rt, str
   size_t len;
   uint64_t version = 0;
   int r;
-  if ((r = cdr_buf_get_lp(in, &manifest, &len, CDR_IPC_MAX_FRAME)) != 0 || (r = cdr_buf_expect_end(in)) != 0)
+  if ((r = ipc_get_load(in, &manifest, &len)) != 0)
     return r;
   if ((r = persist_get(e, &p)) != 0)
     return r;
@@ -527,10 +523,10 @@ int enclave_handle_load(struct enclave *e, struct cdr_buf *in, uint32_t *rt, str
     }
   }
   *rt = IPC_LOAD_WANT;
-  if ((r = cdr_buf_put_u32(out, (uint32_t)p->n)) != 0)
+  if ((r = ipc_put_load_want_count(out, (uint32_t)p->n)) != 0)
     goto out;
   for (size_t i = 0; i < p->n; i++)
-    if ((r = cdr_buf_put_lpstr(out, p->ent[i].id)) != 0)
+    if ((r = ipc_put_table_id(out, p->ent[i].id)) != 0)
       goto out;
   e->state = ENCLAVE_STATE_LOADING;
   log_info("manifest version %llu names %zu tables", (unsigned long long)p->version, p->n);
@@ -559,7 +555,7 @@ static int load_begin(struct enclave *e, struct persist *p, size_t i, char *why,
     goto out;
   }
   if ((r = catalog_decode(&cat, en->catalog_bytes, en->catalog_len)) != 0 || cat.n != 1 ||
-      strcasecmp(cat.tables[0]->name, en->name) != 0) {
+      cdr_ascii_casecmp(cat.tables[0]->name, en->name) != 0) {
     snprintf(why, whylen, "its catalog entry does not decode");
     if (r == 0)
       catalog_free(&cat);
@@ -589,22 +585,18 @@ out:
 
 int enclave_handle_load_chunk(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) {
   struct persist *p = e->persist;
-  const uint8_t *id, *data;
-  size_t id_len, data_len;
-  uint64_t offset;
-  uint8_t last, hash[32];
+  struct ipc_load_chunk m;
+  uint8_t hash[32];
   char why[160] = "";
   int r, ok = 1;
-  if ((r = cdr_buf_get_lp(in, &id, &id_len, 32)) != 0 || (r = cdr_buf_get_u64(in, &offset)) != 0 ||
-      (r = cdr_buf_get_lp(in, &data, &data_len, CDR_IPC_MAX_FRAME)) != 0 || (r = cdr_buf_get_u8(in, &last)) != 0 ||
-      (r = cdr_buf_expect_end(in)) != 0 || last > 1 || id_len != 32 || p == NULL)
+  if ((r = ipc_get_load_chunk(in, &m)) != 0 || p == NULL)
     return r ? r : CDR_ERR_TRUNCATED;
   /* Which entry: the current one, or the next one not yet loaded. */
   size_t i;
   for (i = 0; i < p->n; i++)
-    if (memcmp(p->ent[i].id, id, 32) == 0)
+    if (memcmp(p->ent[i].id, m.id, IPC_TABLE_ID_LEN) == 0)
       break;
-  if (i == p->n || p->ent[i].loaded || (p->loading >= 0 && (size_t)p->loading != i) || offset != p->ent[i].received) {
+  if (i == p->n || p->ent[i].loaded || (p->loading >= 0 && (size_t)p->loading != i) || m.offset != p->ent[i].received) {
     log_error("protocol violation: a table chunk that was not asked for, or out of order");
     return CDR_ERR_ARG;
   }
@@ -612,11 +604,11 @@ int enclave_handle_load_chunk(struct enclave *e, struct cdr_buf *in, uint32_t *r
   if (p->loading < 0 && load_begin(e, p, i, why, sizeof(why)) != 0) {
     ok = 0;
   } else {
-    en->received += data_len;
-    if ((r = tf_reader_feed(&p->rd, data, data_len)) != 0) {
+    en->received += m.len;
+    if ((r = tf_reader_feed(&p->rd, m.data, m.len)) != 0) {
       ok = 0;
       snprintf(why, sizeof(why), "its sealed file fails authentication (%s)", cdr_err_code(r));
-    } else if (last) {
+    } else if (m.last) {
       if ((r = tf_reader_finish(&p->rd, hash)) != 0) {
         ok = 0;
         snprintf(why, sizeof(why), "its sealed file is truncated");
@@ -634,7 +626,7 @@ int enclave_handle_load_chunk(struct enclave *e, struct cdr_buf *in, uint32_t *r
     if (!ok && p->loading >= 0 && engine_restore_end(e->engine, en->name, 0) != 0)
       log_warn("could not undo the restore of %s", en->id);
   }
-  if (!ok || last) {
+  if (!ok || m.last) {
     if (p->reading)
       tf_reader_free(&p->rd);
     p->reading = 0;
@@ -652,7 +644,7 @@ int enclave_handle_load_chunk(struct enclave *e, struct cdr_buf *in, uint32_t *r
 int enclave_handle_load_done(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) {
   struct persist *p = e->persist;
   int r;
-  if ((r = cdr_buf_expect_end(in)) != 0)
+  if ((r = ipc_get_load_done(in)) != 0)
     return r;
   if (p != NULL && p->loading >= 0) {
     log_error("protocol violation: loading ended in the middle of a table");

@@ -19,7 +19,7 @@
 
 #include "common/limits.h"
 #include "common/log.h"
-#include "ipc/enclave_link.h"
+#include "host/enclave_link.h"
 #include "ipc/messages.h"
 #include "testlib.h"
 
