@@ -17,7 +17,7 @@
 #include "crypto/envelope.h"
 #include "enclave.h"
 #include "ipc/messages.h"
-#include "persist.h"
+#include "store_client.h"
 #include "seal.h"
 
 #define AUDIT_OBJECT "audit"
