@@ -47,11 +47,11 @@ int enclave_store(struct enclave *e, struct store_batch *b, char *why, size_t wh
   char *msg = NULL;
   snprintf(why, whylen, "the channel to the host failed");
   cdr_buf_init(&frame, CDR_IPC_MAX_FRAME, 0);
-  cdr_buf_init(&reply, 4096, 0);
+  cdr_buf_init(&reply, IPC_STATUS_MAX, 0);
   if ((r = ipc_put_store(&frame, b->n, &b->ops)) != 0)
     goto out;
   if ((r = ipc_frame_write(e->ipc_fd, IPC_STORE, &frame)) != 0 ||
-      (r = ipc_frame_read(e->ipc_fd, &type, &reply, 4096)) != 0)
+      (r = ipc_frame_read(e->ipc_fd, &type, &reply, IPC_STATUS_MAX)) != 0)
     goto out;
   if (type != IPC_STORED) {
     log_error("protocol violation: %s while waiting for STORED", ipc_msg_name(type));
@@ -89,11 +89,11 @@ int enclave_fetch(struct enclave *e, const char *name, uint64_t offset, uint32_t
   uint32_t type;
   int r;
   cdr_buf_init(&frame, 256, 0);
-  cdr_buf_init(&reply, (size_t)max + 64, 0);
+  cdr_buf_init(&reply, IPC_FETCHED_MAX(max), 0);
   cdr_buf_free(out);
   *found = 0;
   if ((r = ipc_put_fetch(&frame, name, offset, max)) != 0 || (r = ipc_frame_write(e->ipc_fd, IPC_FETCH, &frame)) != 0 ||
-      (r = ipc_frame_read(e->ipc_fd, &type, &reply, max + 64)) != 0)
+      (r = ipc_frame_read(e->ipc_fd, &type, &reply, (uint32_t)IPC_FETCHED_MAX(max))) != 0)
     goto out;
   if (type != IPC_FETCHED) {
     log_error("protocol violation: %s while waiting for FETCHED", ipc_msg_name(type));

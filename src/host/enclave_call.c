@@ -108,7 +108,7 @@ static int link_apply_store(struct enclave_link *l, struct cdr_buf *in, int answ
     return r;
   if (!answer)
     return failed ? CDR_ERR_IO : 0;
-  cdr_buf_init(&out, 1024, 0);
+  cdr_buf_init(&out, IPC_STATUS_MAX, 0);
   if ((r = ipc_put_status(&out, !failed, failed ? why : "")) != 0)
     goto out;
   cdr_buf_view(&check, cdr_buf_ptr(&out), cdr_buf_avail(&out));
@@ -143,7 +143,7 @@ static int link_apply_fetch(struct enclave_link *l, struct cdr_buf *in) {
     found = 0;
     got = 0;
   }
-  cdr_buf_init(&out, (size_t)max + 64, 0);
+  cdr_buf_init(&out, IPC_FETCHED_MAX(max), 0);
   if ((r = ipc_put_fetched(&out, found, data, got)) != 0)
     goto out;
   cdr_buf_view(&check, cdr_buf_ptr(&out), cdr_buf_avail(&out));

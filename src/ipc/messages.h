@@ -81,7 +81,9 @@ int ipc_get_store_count(struct cdr_buf *b, uint32_t *nops) CDR_WUR;
 /* Decode the next op of an IPC_STORE payload whose u32 count was read. */
 int ipc_get_store_item(struct cdr_buf *b, struct ipc_store_item *it) CDR_WUR;
 int ipc_put_store_item(struct cdr_buf *b, uint8_t op, const char *name, const void *data, size_t len) CDR_WUR;
-/* u8 ok || lp(message): IPC_STORED and IPC_LOAD_ACK. */
+/* u8 ok || lp(message): IPC_STORED and IPC_LOAD_ACK; the message is at
+ * most CDR_MAX_ERROR_MSG bytes, so the payload at most this. */
+#define IPC_STATUS_MAX (1u + 4u + CDR_MAX_ERROR_MSG)
 int ipc_put_status(struct cdr_buf *b, int ok, const char *message) CDR_WUR;
 /* *message is malloc'd (may be empty). */
 int ipc_get_status(struct cdr_buf *b, int *ok, char **message) CDR_WUR;
@@ -94,6 +96,8 @@ int ipc_get_fetch(struct cdr_buf *b, char name[IPC_OBJECT_NAME_MAX + 1], uint64_
  * IPC_FETCH it answers: more bytes than that, found > 1, or bytes with
  * found 0 are refused. */
 int ipc_put_fetched(struct cdr_buf *b, int found, const void *data, size_t len) CDR_WUR;
+/* The longest IPC_FETCHED that answers an IPC_FETCH of max bytes. */
+#define IPC_FETCHED_MAX(max) (1u + 4u + (size_t)(max))
 int ipc_get_fetched(struct cdr_buf *b, uint32_t max, int *found, const uint8_t **data, size_t *len) CDR_WUR;
 
 /* IPC_INIT.  ca_der 0..CDR_MAX_CERT_DER bytes (the enclave parses it),

@@ -59,7 +59,7 @@ static int fake_enclave_main(const char *mode) {
       size_t ca_len, sealed_len;
       if (cdr_buf_get_lp_exact(&in, room_id, sizeof(room_id)) != 0 ||
           cdr_buf_get_lp(&in, &ca, &ca_len, CDR_MAX_CERT_DER) != 0 ||
-          cdr_buf_get_lp(&in, &sealed, &sealed_len, 4096) != 0 || cdr_buf_expect_end(&in) != 0 ||
+          cdr_buf_get_lp(&in, &sealed, &sealed_len, IPC_SEALED_IDENTITY_MAX) != 0 || cdr_buf_expect_end(&in) != 0 ||
           memcmp(room_id, FAKE_ROOM_ID, sizeof(room_id)) != 0 || ca_len != sizeof(FAKE_CA) ||
           memcmp(ca, FAKE_CA, ca_len) != 0)
         return 1;
