@@ -151,6 +151,43 @@ static int link_decode_init_ok(struct enclave_link *l, struct cdr_buf *reply) {
   return 0;
 }
 
+/* Start `enclave --room ROOM --ipc-fd 3 [--attestation P] [--tsm-root
+ * DIR]` on one end of a new socketpair; l->fd is the other end and
+ * l->pid the child.  0, or CDR_ERR_IO (logged) with nothing left open.
+ * An exec failure shows up later, as EOF on l->fd (the child exits 127). */
+static int link_spawn(struct enclave_link *l, const struct enclave_link_opts *o) {
+  int sv[2];
+  char *argv[10] = {(char *)(uintptr_t)o->enclave_path, "--room", (char *)(uintptr_t)o->room_dir, "--ipc-fd", "3"};
+  int argc = 5;
+  if (o->attestation != NULL) {
+    argv[argc++] = "--attestation";
+    argv[argc++] = (char *)(uintptr_t)o->attestation;
+  }
+  if (o->tsm_root != NULL) {
+    argv[argc++] = "--tsm-root";
+    argv[argc++] = (char *)(uintptr_t)o->tsm_root;
+  }
+  argv[argc] = NULL;
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+    log_error("socketpair: %s", strerror(errno));
+    return CDR_ERR_IO;
+  }
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid < 0) {
+    log_error("fork: %s", strerror(errno));
+    (void)close(sv[0]);
+    (void)close(sv[1]);
+    return CDR_ERR_IO;
+  }
+  if (pid == 0)
+    link_child_exec(sv[1], parent, argv); /* does not return */
+  l->pid = pid;
+  l->fd = sv[0];
+  (void)close(sv[1]);
+  return 0;
+}
+
 int enclave_link_start(struct enclave_link **out, const char *enclave_path, const char *room_dir,
                        const uint8_t room_id[CDR_ROOM_ID_BYTES], const uint8_t *ca_der, size_t ca_len,
                        const uint8_t *sealed_identity, size_t sealed_identity_len) {
@@ -167,22 +204,9 @@ int enclave_link_start_ex(struct enclave_link **out, const struct enclave_link_o
   struct enclave_link *l = NULL;
   struct cdr_buf payload, reply;
   struct ipc_init init;
-  int sv[2] = {-1, -1};
   int r, lock_ready = 0;
   char *errmsg = NULL;
   const char *what = o->connect != NULL ? o->connect->text : o->enclave_path;
-  /* enclave --room ROOM --ipc-fd 3 [--attestation P] [--tsm-root DIR] */
-  char *argv[10] = {(char *)(uintptr_t)o->enclave_path, "--room", (char *)(uintptr_t)o->room_dir, "--ipc-fd", "3"};
-  int argc = 5;
-  if (o->attestation != NULL) {
-    argv[argc++] = "--attestation";
-    argv[argc++] = (char *)(uintptr_t)o->attestation;
-  }
-  if (o->tsm_root != NULL) {
-    argv[argc++] = "--tsm-root";
-    argv[argc++] = (char *)(uintptr_t)o->tsm_root;
-  }
-  argv[argc] = NULL;
 
   *out = NULL;
   cdr_buf_init(&payload, CDR_IPC_MAX_FRAME, 0);
@@ -219,26 +243,8 @@ int enclave_link_start_ex(struct enclave_link **out, const struct enclave_link_o
     /* An enclave started on its own (Nitro: inside the enclave VM). */
     if ((r = ipc_channel_connect(o->connect, LINK_CONNECT_TIMEOUT_S, &l->fd)) != 0)
       goto out;
-  } else {
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-      log_error("socketpair: %s", strerror(errno));
-      r = CDR_ERR_IO;
-      goto out;
-    }
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid < 0) {
-      log_error("fork: %s", strerror(errno));
-      r = CDR_ERR_IO;
-      goto out;
-    }
-    if (pid == 0)
-      link_child_exec(sv[1], parent, argv); /* does not return */
-    l->pid = pid;
-    l->fd = sv[0];
-    sv[0] = -1;
-    (void)close(sv[1]);
-    sv[1] = -1;
+  } else if ((r = link_spawn(l, o)) != 0) {
+    goto out;
   }
   atomic_store(&l->alive, 1);
 
@@ -269,10 +275,6 @@ int enclave_link_start_ex(struct enclave_link **out, const struct enclave_link_o
   l = NULL;
   r = 0;
 out:
-  if (sv[0] >= 0)
-    (void)close(sv[0]);
-  if (sv[1] >= 0)
-    (void)close(sv[1]);
   if (l != NULL) {
     if (l->pid > 0 || l->fd >= 0) {
       enclave_link_stop(l); /* frees l */
