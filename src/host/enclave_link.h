@@ -28,6 +28,7 @@
 
 #include "crypto/envelope.h"
 #include "ipc/ipc.h"
+#include "ipc/messages.h"
 
 struct enclave_link;
 
@@ -36,13 +37,13 @@ struct enclave_identity {
   size_t identity_spki_len;
   uint8_t measurement[CDR_MEASUREMENT_MAX]; /* measurement_len bytes: sim 32, */
   size_t measurement_len;                   /* snp, tdx and nitro 48 */
-  char platform[32]; /* "sim", "snp", "tdx", "nitro" */
+  char platform[IPC_PLATFORM_MAX + 1]; /* "sim", "snp", "tdx", "nitro" */
   uint8_t *new_sealed_identity; /* non-NULL when the enclave made a new */
   size_t new_sealed_identity_len; /* identity key: store it durably */
 };
 
 struct enclave_attestation {
-  char platform[32];
+  char platform[IPC_PLATFORM_MAX + 1];
   uint8_t *evidence;
   size_t evidence_len;
   size_t ncerts;
