@@ -434,6 +434,53 @@ static void seeds_ipc_frames(void) {
                ipc_put_store_item(&s, IPC_STORE_PUT, "tables/0123456789abcdef0123456789abcdef", "data", 4) == 0 &&
                ipc_put_store_item(&s, IPC_STORE_DELETE, "manifest", NULL, 0) == 0);
     SAVE("decode-store");
+    /* selectors from 0x80: the start, load, revocation and fetch codecs */
+    {
+      struct ipc_init_ok iok = {.identity_spki = q.user_spki, .identity_spki_len = q.user_spki_len,
+                                .measurement = q.client_nonce, .measurement_len = 32, .platform = "sim",
+                                .new_sealed_identity = NULL, .new_sealed_identity_len = 0};
+      struct ipc_attest_ok aok = {.platform = "sim", .evidence = q.client_share, .evidence_len = sizeof(q.client_share),
+                                  .ncerts = 1, .certs = {q.cert_der}, .cert_lens = {q.cert_len}};
+      struct ipc_load_chunk ch = {.id = "0123456789abcdef0123456789abcdef", .offset = 4096,
+                                  .data = (const uint8_t *)"rows", .len = 4, .last = 0};
+      START(2);
+      FUZZ_CHECK(cdr_buf_put_u8(&s, 0x80) == 0);
+      init_payload(&s, k->ca, NULL);
+      SAVE("decode-init");
+      START(2);
+      FUZZ_CHECK(cdr_buf_put_u8(&s, 0x81) == 0 && ipc_put_init_ok(&s, &iok) == 0);
+      SAVE("decode-init-ok");
+      START(2);
+      FUZZ_CHECK(cdr_buf_put_u8(&s, 0x82) == 0);
+      attest_payload(&s);
+      SAVE("decode-attest");
+      START(2);
+      FUZZ_CHECK(cdr_buf_put_u8(&s, 0x83) == 0 && ipc_put_attest_ok(&s, &aok) == 0);
+      SAVE("decode-attest-ok");
+      START(2);
+      FUZZ_CHECK(cdr_buf_put_u8(&s, 0x84) == 0 && ipc_put_load(&s, (const uint8_t *)"manifest", 8) == 0);
+      SAVE("decode-load");
+      START(2);
+      FUZZ_CHECK(cdr_buf_put_u8(&s, 0x85) == 0 && ipc_put_load_want_count(&s, 2) == 0 &&
+                 ipc_put_table_id(&s, "0123456789abcdef0123456789abcdef") == 0 &&
+                 ipc_put_table_id(&s, "fedcba9876543210fedcba9876543210") == 0);
+      SAVE("decode-load-want");
+      START(2);
+      FUZZ_CHECK(cdr_buf_put_u8(&s, 0x86) == 0 && ipc_put_load_chunk(&s, &ch) == 0);
+      SAVE("decode-load-chunk");
+      START(2);
+      FUZZ_CHECK(cdr_buf_put_u8(&s, 0x88) == 0 && ipc_put_crl(&s, q.cert_der, q.cert_len) == 0);
+      SAVE("decode-crl");
+      START(2);
+      FUZZ_CHECK(cdr_buf_put_u8(&s, 0x89) == 0 && ipc_put_crl_ok(&s, 7, 2) == 0);
+      SAVE("decode-crl-ok");
+      START(2);
+      FUZZ_CHECK(cdr_buf_put_u8(&s, 0x8a) == 0 && ipc_put_fetch(&s, "audit", 0, 65536) == 0);
+      SAVE("decode-fetch");
+      START(2);
+      FUZZ_CHECK(cdr_buf_put_u8(&s, 0x8b) == 0 && ipc_put_fetched(&s, 1, "record", 6) == 0);
+      SAVE("decode-fetched");
+    }
     cdr_buf_free(&sig);
     cdr_buf_free(&rq.ct);
     cdr_buf_free(&rq.sig);
