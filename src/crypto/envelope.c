@@ -26,6 +26,9 @@
 #define NONCE_DIR_RESPONSE 2u
 #define TRANSCRIPT_MAX (4u * CDR_MAX_CERT_DER)
 
+/* The wire names the client share's size (wire.h); it is a P-256 point. */
+_Static_assert(CDR_CLIENT_SHARE_LEN == CDR_P256_POINT_LEN, "the client share is an uncompressed P-256 point");
+
 const char *cdr_kem_name(uint8_t kem) {
   switch (kem) {
   case CDR_KEM_ECDH_P256: return "ecdh-p256";

@@ -34,72 +34,17 @@
 #include <stdint.h>
 
 #include "common/buf.h"
+#include "common/wire.h"
 #include "crypto.h"
 
-#define CDR_PROTOCOL_VERSION 1u
-#define CDR_NONCE_LEN 32
-#define CDR_SESSION_ID_LEN 16
-#define CDR_ROOM_ID_BYTES 16
+/* The wire vocabulary (protocol version, field sizes, the open and
+ * request/response envelope structs) is in common/wire.h. */
 #define CDR_REPORT_DATA_LEN 64
-#define CDR_MEASUREMENT_LEN 32 /* sim: SHA-256 of cdr-enclave */
-/* Any platform's measurement: sim 32 bytes, SEV-SNP MEASUREMENT, TDX MRTD
- * and Nitro PCR0 48 bytes.  IPC_INIT_OK and the client carry 1..this. */
-#define CDR_MEASUREMENT_MAX 64
 /* Sealed session parameters: session_id || u64be(expires_at) || E_pub. */
 #define CDR_SESSION_PARAMS_LEN (CDR_SESSION_ID_LEN + 8 + CDR_P256_POINT_LEN)
 
-enum cdr_kem { CDR_KEM_ECDH_P256 = 1, CDR_KEM_RSA_OAEP_SHA256 = 2 };
-enum cdr_status { CDR_STATUS_OK = 0, CDR_STATUS_FAILED = 1 };
-
 const char *cdr_kem_name(uint8_t kem);      /* "ecdh-p256", "rsa-oaep-sha256", NULL */
 int cdr_kem_from_name(const char *s);       /* kem value, or -1 */
-
-/* Session-open request as sent by the client.  Pointers borrow. */
-struct cdr_open_req {
-  uint32_t version;
-  const uint8_t *cert_der;
-  size_t cert_len;
-  const uint8_t *user_spki;
-  size_t user_spki_len;
-  uint8_t client_share[CDR_P256_POINT_LEN];
-  uint8_t client_nonce[CDR_NONCE_LEN];
-  uint64_t timestamp;
-  const uint8_t *sig;
-  size_t sig_len;
-};
-
-/* Session-open response as returned by the enclave.  Pointers borrow. */
-struct cdr_open_resp {
-  uint8_t session_id[CDR_SESSION_ID_LEN];
-  uint64_t expires_at;
-  uint8_t kem;
-  const uint8_t *encap;
-  size_t encap_len;
-  const uint8_t *sealed;
-  size_t sealed_len;
-  const uint8_t *sig;
-  size_t sig_len;
-};
-
-/* A request envelope (client -> enclave).  Pointers borrow. */
-struct cdr_request_env {
-  uint8_t session_id[CDR_SESSION_ID_LEN];
-  uint64_t seq;
-  uint64_t timestamp;
-  const uint8_t *ct;
-  size_t ct_len;
-  const uint8_t *sig;
-  size_t sig_len;
-};
-
-/* A response envelope (enclave -> client).  Pointers borrow. */
-struct cdr_response_env {
-  uint8_t session_id[CDR_SESSION_ID_LEN];
-  uint64_t seq;
-  uint8_t status;
-  const uint8_t *ct;
-  size_t ct_len;
-};
 
 struct cdr_session_keys {
   uint8_t req[CDR_AEAD_KEY_LEN];

@@ -17,7 +17,7 @@
 #include "crypto/envelope.h"
 #include "enclave.h"
 #include "ipc/messages.h"
-#include "persist.h"
+#include "store_client.h"
 #include "seal.h"
 
 #define AUDIT_OBJECT "audit"
@@ -391,6 +391,50 @@ static int all_zero(const uint8_t *p, size_t n) {
   return acc == 0;
 }
 
+/* audit_load's checks of the log read so far (e->audit) against what
+ * the sealed manifest recorded: its size and head, the entry it carries
+ * (taken into the log, with *reappend set, when the log is exactly that
+ * entry short), and no commit newer than the manifest.  0, or the error
+ * with *why set, as audit_load returns them. */
+static int check_against_manifest(struct enclave *e, uint64_t manifest_version, uint64_t manifest_size,
+                                  const uint8_t manifest_head[CDR_AUDIT_HASH_LEN], const uint8_t *carried,
+                                  size_t carried_len, struct cdr_buf *pt, int *reappend, char *why, size_t whylen) {
+  struct audit_log *a = &e->audit;
+  const char *damage = NULL;
+  int r;
+  if (manifest_size > 0) {
+    if (a->n + 1 == manifest_size && carried_len > 4 && be32(carried) == carried_len - 4) {
+      if ((r = take_record(e, carried + 4, carried_len - 4, pt, &damage)) != 0) {
+        snprintf(why, whylen, "the audit entry the sealed manifest carries does not open: %s",
+                 damage != NULL ? damage : cdr_err_describe(r));
+        return damage != NULL ? CDR_ERR_DECRYPT : r;
+      }
+      *reappend = 1;
+    }
+    if (a->n < manifest_size) {
+      snprintf(why, whylen,
+               "the audit log is truncated: it has %llu entries, the sealed manifest recorded %llu",
+               (unsigned long long)a->n, (unsigned long long)manifest_size);
+      return CDR_ERR_TRUNCATED;
+    }
+    if (CRYPTO_memcmp(a->head[manifest_size], manifest_head, CDR_AUDIT_HASH_LEN) != 0) {
+      snprintf(why, whylen,
+               "the audit log does not extend the one the sealed manifest recorded at %llu entries "
+               "(replaced or forked)",
+               (unsigned long long)manifest_size);
+      return CDR_ERR_DECRYPT;
+    }
+  }
+  if (a->max_committed > manifest_version) {
+    snprintf(why, whylen,
+             "the sealed manifest is older than the audit log: the log records the commit of version %llu, the "
+             "manifest is version %llu (an older manifest was put back)",
+             (unsigned long long)a->max_committed, (unsigned long long)manifest_version);
+    return CDR_ERR_AUDIT_ROLLBACK;
+  }
+  return 0;
+}
+
 int audit_load(struct enclave *e, uint64_t manifest_version, uint64_t manifest_size,
                const uint8_t manifest_head[CDR_AUDIT_HASH_LEN], const uint8_t *carried, size_t carried_len, char *why,
                size_t whylen) {
@@ -468,41 +512,9 @@ int audit_load(struct enclave *e, uint64_t manifest_version, uint64_t manifest_s
       break;
   }
   /* Against the manifest's record of the log. */
-  if (manifest_size > 0) {
-    if (a->n + 1 == manifest_size && carried_len > 4 && be32(carried) == carried_len - 4) {
-      if ((r = take_record(e, carried + 4, carried_len - 4, &pt, &damage)) != 0) {
-        snprintf(why, whylen, "the audit entry the sealed manifest carries does not open: %s",
-                 damage != NULL ? damage : cdr_err_describe(r));
-        if (damage != NULL)
-          r = CDR_ERR_DECRYPT;
-        goto out;
-      }
-      reappend = 1;
-    }
-    if (a->n < manifest_size) {
-      snprintf(why, whylen,
-               "the audit log is truncated: it has %llu entries, the sealed manifest recorded %llu",
-               (unsigned long long)a->n, (unsigned long long)manifest_size);
-      r = CDR_ERR_TRUNCATED;
-      goto out;
-    }
-    if (CRYPTO_memcmp(a->head[manifest_size], manifest_head, CDR_AUDIT_HASH_LEN) != 0) {
-      snprintf(why, whylen,
-               "the audit log does not extend the one the sealed manifest recorded at %llu entries "
-               "(replaced or forked)",
-               (unsigned long long)manifest_size);
-      r = CDR_ERR_DECRYPT;
-      goto out;
-    }
-  }
-  if (a->max_committed > manifest_version) {
-    snprintf(why, whylen,
-             "the sealed manifest is older than the audit log: the log records the commit of version %llu, the "
-             "manifest is version %llu (an older manifest was put back)",
-             (unsigned long long)a->max_committed, (unsigned long long)manifest_version);
-    r = CDR_ERR_AUDIT_ROLLBACK;
+  if ((r = check_against_manifest(e, manifest_version, manifest_size, manifest_head, carried, carried_len, &pt,
+                                  &reappend, why, whylen)) != 0)
     goto out;
-  }
   /* Every check passed: only now change the stored log. */
   if (torn != NULL) {
     uint8_t size[8];

@@ -6,14 +6,13 @@
  * the table chunks it asks for, and IPC_LOAD_DONE, which makes the
  * enclave READY; the client-facing requests are legal only then.  (The
  * storage exchange inside a request is not dispatched here: the handler
- * waits for IPC_STORED itself, see persist.c.)  A frame of
+ * waits for IPC_STORED itself, see store_client.c.)  A frame of
  * any other type, or in the wrong state, is a protocol violation: the
  * host is compromised or broken, and the enclave exits rather than
  * guess.
  */
 #include "common/log.h"
 #include "enclave.h"
-#include "persist.h"
 #include "ipc/ipc.h"
 
 typedef int (*enclave_handler)(struct enclave *, struct cdr_buf *, uint32_t *, struct cdr_buf *);

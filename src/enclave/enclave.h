@@ -23,7 +23,8 @@
 #include "upload.h"
 
 /* States are bits, so a dispatch row can allow several.  INIT --IPC_INIT-->
- * LOADED_NOTHING --IPC_LOAD--> LOADING --IPC_LOAD_DONE--> READY. */
+ * INITIALISED --IPC_LOAD--> LOADING --IPC_LOAD_DONE--> READY (IPC_LOAD_CHUNK
+ * stays in LOADING).  dispatch.c's table says which frame is legal when. */
 enum enclave_state {
   ENCLAVE_STATE_INIT = 1,
   ENCLAVE_STATE_INITIALISED = 2,
@@ -46,7 +47,7 @@ struct enclave {
   struct sealer *sealer; /* secure heap */
   const char *room_dir;
   struct session_table sessions;
-  struct persist *persist; /* the sealed state's manifest entries (persist.c) */
+  struct persist *persist; /* the sealed state's manifest entries (persist.c, enclave_load.c) */
   int fatal;               /* set when the enclave must stop (storage failed) */
   X509_CRL *crl;           /* the room's current CRL, verified (revoke.c) */
   uint64_t crl_number;     /* its number; 0 before any */
@@ -65,10 +66,22 @@ struct enclave {
 int enclave_dispatch(struct enclave *e, uint32_t type, struct cdr_buf *payload, uint32_t *reply_type,
                      struct cdr_buf *reply) CDR_WUR;
 
-/* Handlers (enclave_*.c). Each decodes its payload exactly; a decode
- * failure is returned as a negative code (fatal), a refusal of a well-
- * formed request is written as an IPC_ERROR reply and returns 0. */
+/* The handlers of dispatch.c's rows.  Each decodes its payload exactly
+ * (ipc/messages.h); a decode failure is returned as a negative code
+ * (fatal), a refusal of a well-formed request is written as an IPC_ERROR
+ * reply (or, for the LOAD* rows, a failed IPC_LOAD_ACK) and returns 0.
+ *   IPC_INIT         enclave_handle_init        enclave_init.c
+ *   IPC_LOAD         enclave_handle_load        enclave_load.c
+ *   IPC_LOAD_CHUNK   enclave_handle_load_chunk  enclave_load.c
+ *   IPC_LOAD_DONE    enclave_handle_load_done   enclave_load.c
+ *   IPC_ATTEST       enclave_handle_attest      enclave_init.c
+ *   IPC_OPEN         enclave_handle_open        enclave_keyx.c
+ *   IPC_REQUEST      enclave_handle_request     enclave_request.c
+ *   IPC_CRL          enclave_handle_crl         revoke.c */
 int enclave_handle_init(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) CDR_WUR;
+int enclave_handle_load(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) CDR_WUR;
+int enclave_handle_load_chunk(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) CDR_WUR;
+int enclave_handle_load_done(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) CDR_WUR;
 int enclave_handle_attest(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) CDR_WUR;
 int enclave_handle_open(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) CDR_WUR;
 int enclave_handle_request(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) CDR_WUR;

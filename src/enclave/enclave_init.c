@@ -13,6 +13,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/limits.h"
@@ -21,6 +22,10 @@
 #include "enclave.h"
 #include "enclave_reply.h"
 #include "ipc/ipc.h"
+#include "ipc/messages.h"
+
+/* The attestation providers' certificates all fit one IPC_ATTEST_OK. */
+_Static_assert(ATTEST_MAX_CERTS <= IPC_ATTEST_MAX_CERTS, "IPC_ATTEST_OK carries every certificate");
 
 /* The identity key: unsealed from the host's copy, or made and sealed
  * on the first start (the new blob goes back to the host to store).  A
@@ -60,19 +65,18 @@ out:
 }
 
 int enclave_handle_init(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) {
-  const uint8_t *ca_der, *sealed_id;
-  size_t ca_len, sealed_id_len;
+  struct ipc_init m;
+  struct ipc_init_ok ok;
   uint8_t measurement[CDR_MEASUREMENT_MAX];
   size_t measurement_len = 0;
   const char *provider = e->attest_name != NULL ? e->attest_name : "sim";
   struct cdr_buf new_id;
   char fp[96];
   int r;
-  if ((r = cdr_buf_get_lp_exact(in, e->room_id, CDR_ROOM_ID_BYTES)) != 0 ||
-      (r = cdr_buf_get_lp(in, &ca_der, &ca_len, CDR_MAX_CERT_DER)) != 0 ||
-      (r = cdr_buf_get_lp(in, &sealed_id, &sealed_id_len, 4096)) != 0 || (r = cdr_buf_expect_end(in)) != 0)
+  if ((r = ipc_get_init(in, &m)) != 0)
     return r;
-  if ((r = cdr_cert_from_der(&e->ca_cert, ca_der, ca_len)) != 0)
+  memcpy(e->room_id, m.room_id, CDR_ROOM_ID_BYTES);
+  if ((r = cdr_cert_from_der(&e->ca_cert, m.ca_der, m.ca_len)) != 0)
     return r;
   EVP_PKEY *ca_key = X509_get0_pubkey(e->ca_cert);
   if (X509_check_ca(e->ca_cert) == 0 || ca_key == NULL || X509_verify(e->ca_cert, ca_key) != 1) {
@@ -109,25 +113,31 @@ int enclave_handle_init(struct enclave *e, struct cdr_buf *in, uint32_t *rt, str
      * again, so its identity blob is not even tried. */
     if (RAND_priv_bytes(e->sealer->root, sizeof(e->sealer->root)) != 1)
       return CDR_ERR_CRYPTO;
-    if (sealed_id_len > 0)
+    if (m.sealed_identity_len > 0)
       log_info("ignoring the sealed identity of an earlier run: %s keeps no state across restarts", e->attest->name);
-    sealed_id_len = 0;
+    m.sealed_identity_len = 0;
     log_info("%s offers no sealing key: this enclave's identity, tables and audit log last only as long as it runs",
              e->attest->name);
   }
   if ((r = sealer_derive(e->sealer)) != 0)
     return r;
-  cdr_buf_init(&new_id, 4096, 0);
-  if ((r = identity_load_or_make(e, sealed_id, sealed_id_len, &new_id)) != 0 ||
+  cdr_buf_init(&new_id, IPC_SEALED_IDENTITY_MAX, 0);
+  if ((r = identity_load_or_make(e, m.sealed_identity, m.sealed_identity_len, &new_id)) != 0 ||
       (r = cdr_pubkey_to_der(e->identity_key, &e->identity_spki, &e->identity_spki_len)) != 0 ||
       (r = engine_open(&e->engine)) != 0)
     goto out;
   cdr_fingerprint_format(fp, e->ca_fp);
   log_info("initialised: attestation %s, room CA %s", e->attest->name, fp);
   *rt = IPC_INIT_OK;
-  if ((r = cdr_buf_put_lp(out, e->identity_spki, e->identity_spki_len)) != 0 ||
-      (r = cdr_buf_put_lp(out, measurement, measurement_len)) != 0 ||
-      (r = cdr_buf_put_lpstr(out, e->attest->name)) != 0 || (r = cdr_buf_put_lp(out, new_id.d, new_id.len)) != 0)
+  memset(&ok, 0, sizeof(ok));
+  ok.identity_spki = e->identity_spki;
+  ok.identity_spki_len = e->identity_spki_len;
+  ok.measurement = measurement;
+  ok.measurement_len = measurement_len;
+  snprintf(ok.platform, sizeof(ok.platform), "%s", e->attest->name);
+  ok.new_sealed_identity = new_id.d;
+  ok.new_sealed_identity_len = new_id.len;
+  if ((r = ipc_put_init_ok(out, &ok)) != 0)
     goto out;
   e->state = ENCLAVE_STATE_INITIALISED;
 out:
@@ -138,11 +148,12 @@ out:
 int enclave_handle_attest(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) {
   uint8_t nonce[CDR_NONCE_LEN], report_data[CDR_REPORT_DATA_LEN];
   struct cdr_buf evidence, certs[ATTEST_MAX_CERTS];
+  struct ipc_attest_ok ok;
   size_t ncerts = 0;
   int r;
-  if ((r = cdr_buf_get_lp_exact(in, nonce, sizeof(nonce))) != 0 || (r = cdr_buf_expect_end(in)) != 0)
+  if ((r = ipc_get_attest(in, nonce)) != 0)
     return r;
-  cdr_buf_init(&evidence, CDR_MAX_EVIDENCE, 0);
+  cdr_buf_init(&evidence, IPC_EVIDENCE_MAX, 0);
   if ((r = cdr_report_data(report_data, e->identity_spki, e->identity_spki_len, e->room_id, e->ca_fp, nonce)) != 0 ||
       (r = e->attest->evidence(e->attest, report_data, &evidence, certs, &ncerts)) != 0) {
     log_error("attestation evidence failed: %s", cdr_err_code(r));
@@ -150,12 +161,16 @@ int enclave_handle_attest(struct enclave *e, struct cdr_buf *in, uint32_t *rt, s
     goto out;
   }
   *rt = IPC_ATTEST_OK;
-  if ((r = cdr_buf_put_lpstr(out, e->attest->name)) != 0 || (r = cdr_buf_put_lp(out, evidence.d, evidence.len)) != 0 ||
-      (r = cdr_buf_put_u32(out, (uint32_t)ncerts)) != 0)
-    goto out;
-  for (size_t i = 0; i < ncerts; i++)
-    if ((r = cdr_buf_put_lp(out, certs[i].d, certs[i].len)) != 0)
-      goto out;
+  memset(&ok, 0, sizeof(ok));
+  snprintf(ok.platform, sizeof(ok.platform), "%s", e->attest->name);
+  ok.evidence = evidence.d;
+  ok.evidence_len = evidence.len;
+  ok.ncerts = (uint32_t)ncerts;
+  for (size_t i = 0; i < ncerts; i++) {
+    ok.certs[i] = certs[i].d;
+    ok.cert_lens[i] = certs[i].len;
+  }
+  r = ipc_put_attest_ok(out, &ok);
 out:
   for (size_t i = 0; i < ncerts; i++)
     cdr_buf_free(&certs[i]);

@@ -20,150 +20,20 @@
  * the change, the disk does not, and the only consistent state left is
  * the one on disk, which the next start loads.  No client was told "ok".
  */
-#include "persist.h"
+#include "persist_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/limits.h"
-#include "common/log.h"
-#include "ipc/ipc.h"
 #include "catalog.h"
+#include "common/log.h"
 #include "common/util.h"
 #include "ipc/messages.h"
-#include "tablefile.h"
-
-void store_batch_init(struct store_batch *b) {
-  cdr_buf_init(&b->ops, CDR_IPC_MAX_FRAME - 1024, 0);
-  b->n = 0;
-}
-
-void store_batch_free(struct store_batch *b) {
-  cdr_buf_free(&b->ops);
-  b->n = 0;
-}
-
-int store_batch_add(struct store_batch *b, uint8_t op, const char *name, const void *data, size_t len) {
-  if (b->n >= IPC_STORE_MAX_OPS)
-    return CDR_ERR_TOO_LARGE;
-  int r = ipc_put_store_item(&b->ops, op, name, data, len);
-  if (r == 0)
-    b->n++;
-  return r;
-}
-
-int enclave_store(struct enclave *e, struct store_batch *b, char *why, size_t whylen) {
-  struct cdr_buf frame, reply;
-  uint32_t type;
-  int r, ok = 0;
-  char *msg = NULL;
-  snprintf(why, whylen, "the channel to the host failed");
-  cdr_buf_init(&frame, CDR_IPC_MAX_FRAME, 0);
-  cdr_buf_init(&reply, 4096, 0);
-  if ((r = cdr_buf_put_u32(&frame, b->n)) != 0 || (r = cdr_buf_put(&frame, b->ops.d, b->ops.len)) != 0)
-    goto out;
-  if ((r = ipc_frame_write(e->ipc_fd, IPC_STORE, &frame)) != 0 ||
-      (r = ipc_frame_read(e->ipc_fd, &type, &reply, 4096)) != 0)
-    goto out;
-  if (type != IPC_STORED) {
-    log_error("protocol violation: %s while waiting for STORED", ipc_msg_name(type));
-    r = CDR_ERR_ARG;
-    goto out;
-  }
-  if ((r = ipc_get_status(&reply, &ok, &msg)) != 0)
-    goto out;
-  if (!ok) {
-    snprintf(why, whylen, "the server could not store the change: %s", msg ? msg : "");
-    r = CDR_ERR_IO;
-  }
-out:
-  free(msg);
-  cdr_buf_free(&frame);
-  cdr_buf_free(&reply);
-  return r;
-}
-
-int enclave_store_nowait(struct enclave *e, struct store_batch *b) {
-  struct cdr_buf frame;
-  int r;
-  cdr_buf_init(&frame, CDR_IPC_MAX_FRAME, 0);
-  if ((r = cdr_buf_put_u32(&frame, b->n)) == 0 && (r = cdr_buf_put(&frame, b->ops.d, b->ops.len)) == 0)
-    r = ipc_frame_write(e->ipc_fd, IPC_STORE_NOWAIT, &frame);
-  cdr_buf_free(&frame);
-  return r;
-}
-
-int enclave_fetch(struct enclave *e, const char *name, uint64_t offset, uint32_t max, struct cdr_buf *out,
-                  int *found) {
-  struct cdr_buf frame, reply;
-  const uint8_t *data;
-  size_t len;
-  uint32_t type;
-  uint8_t f;
-  int r;
-  cdr_buf_init(&frame, 256, 0);
-  cdr_buf_init(&reply, (size_t)max + 64, 0);
-  cdr_buf_free(out);
-  *found = 0;
-  if ((r = ipc_put_fetch(&frame, name, offset, max)) != 0 || (r = ipc_frame_write(e->ipc_fd, IPC_FETCH, &frame)) != 0 ||
-      (r = ipc_frame_read(e->ipc_fd, &type, &reply, max + 64)) != 0)
-    goto out;
-  if (type != IPC_FETCHED) {
-    log_error("protocol violation: %s while waiting for FETCHED", ipc_msg_name(type));
-    r = CDR_ERR_ARG;
-    goto out;
-  }
-  /* The host's answer is checked like any frame from it: exact, and
-   * never more than asked for. */
-  if ((r = cdr_buf_get_u8(&reply, &f)) != 0 || (r = cdr_buf_get_lp(&reply, &data, &len, max)) != 0 ||
-      (r = cdr_buf_expect_end(&reply)) != 0 || f > 1 || (f == 0 && len != 0)) {
-    log_error("protocol violation: a malformed FETCHED");
-    r = r ? r : CDR_ERR_ARG;
-    goto out;
-  }
-  *found = f;
-  r = cdr_buf_put(out, data, len);
-out:
-  cdr_buf_free(&frame);
-  cdr_buf_free(&reply);
-  return r;
-}
-
-/* ---- the persistent state ---- */
+#include "store_client.h"
 
 #define MANIFEST_MAGIC "CDRMANv2"
 #define STORE_FLUSH_BYTES (16u << 20)
-
-struct persist_entry {
-  char name[CDR_MAX_TABLE_NAME + 1];
-  char id[33];
-  uint8_t *wrapped_key; /* seal(table-key, id, 1, key) */
-  size_t wrapped_len;
-  uint8_t file_hash[32];
-  int available;
-  char reason[160];
-  uint8_t *catalog_bytes; /* this table's one-table catalog, as loaded */
-  size_t catalog_len;
-  /* loading */
-  int loaded;
-  uint64_t received;
-};
-
-struct persist {
-  uint64_t version;
-  /* the audit log as the loaded manifest recorded it */
-  uint64_t audit_size;
-  uint8_t audit_head[CDR_AUDIT_HASH_LEN];
-  uint8_t *carried; /* the record of its last entry */
-  size_t carried_len;
-  struct persist_entry *ent;
-  size_t n;
-  /* the table being streamed in at start */
-  long loading; /* index in ent, -1 when none */
-  struct tf_reader rd;
-  int reading;
-};
 
 static void entry_clear(struct persist_entry *en) {
   free(en->wrapped_key);
@@ -185,7 +55,7 @@ void persist_free(struct persist *p) {
 
 static struct persist_entry *entry_find(struct persist *p, const char *name) {
   for (size_t i = 0; i < p->n; i++)
-    if (strcasecmp(p->ent[i].name, name) == 0)
+    if (cdr_ascii_casecmp(p->ent[i].name, name) == 0)
       return &p->ent[i];
   return NULL;
 }
@@ -244,7 +114,7 @@ out:
   return r;
 }
 
-static int persist_get(struct enclave *e, struct persist **out) {
+int persist_get(struct enclave *e, struct persist **out) {
   if (e->persist == NULL) {
     if ((e->persist = calloc(1, sizeof(struct persist))) == NULL)
       return CDR_ERR_NOMEM;
@@ -450,6 +320,7 @@ int persist_table_dropped(struct enclave *e, const char *name) {
 }
 
 /* ---- loading at start ---- */
+/* ---- the manifest handed over at start ---- */
 
 static int manifest_decode(struct enclave *e, const uint8_t *pt, size_t len, uint64_t version) {
   struct persist *p;
@@ -502,192 +373,22 @@ static int manifest_decode(struct enclave *e, const uint8_t *pt, size_t len, uin
   return cdr_buf_expect_end(&b);
 }
 
-int enclave_handle_load(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) {
-  struct persist *p;
+int persist_manifest_load(struct enclave *e, const uint8_t *sealed, size_t len) {
   struct cdr_buf pt;
-  const uint8_t *manifest;
-  size_t len;
   uint64_t version = 0;
   int r;
-  if ((r = cdr_buf_get_lp(in, &manifest, &len, CDR_IPC_MAX_FRAME)) != 0 || (r = cdr_buf_expect_end(in)) != 0)
-    return r;
-  if ((r = persist_get(e, &p)) != 0)
-    return r;
-  cdr_buf_init(&pt, CDR_IPC_MAX_FRAME, 1);
-  if (len > 0) {
-    if ((r = unseal_blob(e->sealer, SEAL_MANIFEST, "manifest", manifest, len, &version, &pt)) != 0) {
-      log_error("the sealed manifest fails authentication (%s): tampered, or from another room or platform; "
-                "refusing to start",
-                cdr_err_code(r));
-      goto out;
-    }
-    if ((r = manifest_decode(e, pt.d, pt.len, version)) != 0) {
-      log_error("the sealed manifest does not decode (%s); refusing to start", cdr_err_code(r));
-      goto out;
-    }
-  }
-  *rt = IPC_LOAD_WANT;
-  if ((r = cdr_buf_put_u32(out, (uint32_t)p->n)) != 0)
+  cdr_buf_init(&pt, IPC_MANIFEST_MAX, 1);
+  if ((r = unseal_blob(e->sealer, SEAL_MANIFEST, "manifest", sealed, len, &version, &pt)) != 0) {
+    log_error("the sealed manifest fails authentication (%s): tampered, or from another room or platform; "
+              "refusing to start",
+              cdr_err_code(r));
     goto out;
-  for (size_t i = 0; i < p->n; i++)
-    if ((r = cdr_buf_put_lpstr(out, p->ent[i].id)) != 0)
-      goto out;
-  e->state = ENCLAVE_STATE_LOADING;
-  log_info("manifest version %llu names %zu tables", (unsigned long long)p->version, p->n);
+  }
+  if ((r = manifest_decode(e, pt.d, pt.len, version)) != 0) {
+    log_error("the sealed manifest does not decode (%s); refusing to start", cdr_err_code(r));
+    goto out;
+  }
 out:
   cdr_buf_free(&pt);
   return r;
-}
-
-static int load_row(void *ctx, const struct tf_value *vals, size_t ncols) {
-  struct enclave *e = ctx;
-  return engine_restore_row(e->engine, vals, ncols);
-}
-
-/* Start restoring entry i: unwrap its key, create its table. */
-static int load_begin(struct enclave *e, struct persist *p, size_t i, char *why, size_t whylen) {
-  struct persist_entry *en = &p->ent[i];
-  struct catalog cat;
-  struct cdr_buf key;
-  uint64_t v;
-  int r;
-  cdr_buf_init(&key, 64, 1);
-  if ((r = unseal_blob(e->sealer, SEAL_TABLE_KEY, en->id, en->wrapped_key, en->wrapped_len, &v, &key)) != 0 ||
-      key.len != 32) {
-    snprintf(why, whylen, "its sealed key fails authentication");
-    r = r ? r : CDR_ERR_TRUNCATED;
-    goto out;
-  }
-  if ((r = catalog_decode(&cat, en->catalog_bytes, en->catalog_len)) != 0 || cat.n != 1 ||
-      strcasecmp(cat.tables[0]->name, en->name) != 0) {
-    snprintf(why, whylen, "its catalog entry does not decode");
-    if (r == 0)
-      catalog_free(&cat);
-    r = r ? r : CDR_ERR_TRUNCATED;
-    goto out;
-  }
-  struct catalog_table *t = cat.tables[0];
-  size_t ncols = t->ncols;
-  cat.n = 0; /* t moves to the engine */
-  catalog_free(&cat);
-  if ((r = engine_restore_begin(e->engine, t)) != 0) {
-    snprintf(why, whylen, "the engine could not create it");
-    goto out;
-  }
-  if ((r = tf_reader_init(&p->rd, key.d, en->id, ncols, load_row, e)) != 0) {
-    if (engine_restore_end(e->engine, en->name, 0) != 0)
-      log_warn("could not undo the restore of %s", en->id);
-    snprintf(why, whylen, "internal error");
-    goto out;
-  }
-  p->reading = 1;
-  p->loading = (long)i;
-out:
-  cdr_buf_free(&key);
-  return r;
-}
-
-int enclave_handle_load_chunk(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) {
-  struct persist *p = e->persist;
-  const uint8_t *id, *data;
-  size_t id_len, data_len;
-  uint64_t offset;
-  uint8_t last, hash[32];
-  char why[160] = "";
-  int r, ok = 1;
-  if ((r = cdr_buf_get_lp(in, &id, &id_len, 32)) != 0 || (r = cdr_buf_get_u64(in, &offset)) != 0 ||
-      (r = cdr_buf_get_lp(in, &data, &data_len, CDR_IPC_MAX_FRAME)) != 0 || (r = cdr_buf_get_u8(in, &last)) != 0 ||
-      (r = cdr_buf_expect_end(in)) != 0 || last > 1 || id_len != 32 || p == NULL)
-    return r ? r : CDR_ERR_TRUNCATED;
-  /* Which entry: the current one, or the next one not yet loaded. */
-  size_t i;
-  for (i = 0; i < p->n; i++)
-    if (memcmp(p->ent[i].id, id, 32) == 0)
-      break;
-  if (i == p->n || p->ent[i].loaded || (p->loading >= 0 && (size_t)p->loading != i) || offset != p->ent[i].received) {
-    log_error("protocol violation: a table chunk that was not asked for, or out of order");
-    return CDR_ERR_ARG;
-  }
-  struct persist_entry *en = &p->ent[i];
-  if (p->loading < 0 && load_begin(e, p, i, why, sizeof(why)) != 0) {
-    ok = 0;
-  } else {
-    en->received += data_len;
-    if ((r = tf_reader_feed(&p->rd, data, data_len)) != 0) {
-      ok = 0;
-      snprintf(why, sizeof(why), "its sealed file fails authentication (%s)", cdr_err_code(r));
-    } else if (last) {
-      if ((r = tf_reader_finish(&p->rd, hash)) != 0) {
-        ok = 0;
-        snprintf(why, sizeof(why), "its sealed file is truncated");
-      } else if (memcmp(hash, en->file_hash, 32) != 0) {
-        ok = 0;
-        snprintf(why, sizeof(why), "its sealed file is not the version the manifest names (an older copy?)");
-      } else if (engine_restore_end(e->engine, en->name, 1) != 0) {
-        ok = 0;
-        snprintf(why, sizeof(why), "the engine could not commit it");
-      } else {
-        en->available = 1;
-        en->reason[0] = '\0';
-      }
-    }
-    if (!ok && p->loading >= 0 && engine_restore_end(e->engine, en->name, 0) != 0)
-      log_warn("could not undo the restore of %s", en->id);
-  }
-  if (!ok || last) {
-    if (p->reading)
-      tf_reader_free(&p->rd);
-    p->reading = 0;
-    p->loading = -1;
-    en->loaded = 1;
-  }
-  if (!ok) {
-    snprintf(en->reason, sizeof(en->reason), "%s", why);
-    log_error("sealed table file %s not loaded: %s", en->id, why);
-  }
-  *rt = IPC_LOAD_ACK;
-  return ipc_put_status(out, ok, ok ? "" : why);
-}
-
-int enclave_handle_load_done(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) {
-  struct persist *p = e->persist;
-  int r;
-  if ((r = cdr_buf_expect_end(in)) != 0)
-    return r;
-  if (p != NULL && p->loading >= 0) {
-    log_error("protocol violation: loading ended in the middle of a table");
-    return CDR_ERR_ARG;
-  }
-  size_t loaded = 0;
-  for (size_t i = 0; p != NULL && i < p->n; i++) {
-    if (p->ent[i].available)
-      loaded++;
-    else if (!p->ent[i].loaded)
-      log_error("sealed table file %s not loaded: %s", p->ent[i].id, p->ent[i].reason);
-  }
-  log_info("loaded %zu of %zu tables", loaded, p ? p->n : 0);
-  /* The audit log, against the manifest; a start is itself an entry. */
-  char why[320];
-  if ((r = persist_get(e, &p)) != 0)
-    return r;
-  if ((r = audit_load(e, p->version, p->audit_size, p->audit_head, p->carried, p->carried_len, why, sizeof(why))) !=
-      0) {
-    if (r != CDR_ERR_DECRYPT && r != CDR_ERR_TRUNCATED && r != CDR_ERR_AUDIT_ROLLBACK)
-      return r; /* the channel broke */
-    log_error("refusing to start: %s", why);
-    *rt = IPC_LOAD_ACK;
-    return ipc_put_status(out, 0, why);
-  }
-  log_info("audit log: %llu entries", (unsigned long long)e->audit.n);
-  if ((r = audit_begin(e, "start")) != 0)
-    return r;
-  audit_set(e, "manifest_version", json_integer((json_int_t)p->version));
-  audit_set(e, "tables_loaded", json_integer((json_int_t)loaded));
-  audit_set(e, "tables_unavailable", json_integer((json_int_t)(p->n - loaded)));
-  audit_set(e, "platform", json_string(e->attest && e->attest->name ? e->attest->name : "sim"));
-  if ((r = audit_finish(e, 0)) != 0)
-    return r;
-  e->state = ENCLAVE_STATE_READY;
-  *rt = IPC_LOAD_ACK;
-  return ipc_put_status(out, 1, "");
 }

@@ -1,13 +1,11 @@
 /*
  * persist.h - the enclave's sealed state across restarts
- * (docs/design/persistence.md): loading the manifest and table files the
- * host stores, and asking the host to store new versions.
+ * (docs/design/persistence.md): committing new versions of the manifest
+ * and table files through the host's store (store_client.h).  Loading
+ * them at start is enclave_load.c (the IPC_LOAD* handlers, enclave.h).
  *
- * Storage goes through the host, which cannot read it: enclave_store()
- * sends one IPC_STORE with a batch of operations and waits for
- * IPC_STORED.  It is called from inside a request handler, before the
- * request is answered, so a client hears "ok" only after its change is
- * durable.
+ * Every commit happens inside a request handler, before the request is
+ * answered, so a client hears "ok" only after its change is durable.
  */
 #ifndef CDR_PERSIST_H
 #define CDR_PERSIST_H
@@ -16,30 +14,8 @@
 
 #include "common/buf.h"
 #include "enclave.h"
-
-/* A batch of storage operations being built. */
-struct store_batch {
-  struct cdr_buf ops; /* encoded items */
-  uint32_t n;
-};
-void store_batch_init(struct store_batch *b);
-void store_batch_free(struct store_batch *b);
-int store_batch_add(struct store_batch *b, uint8_t op, const char *name, const void *data, size_t len) CDR_WUR;
-/* Send the batch and wait for the host.  0 when every operation is
- * durable; CDR_ERR_IO when the host reports a failure (the caller then
- * refuses the request and keeps its old state); any other error means the
- * channel is broken (fatal). */
-int enclave_store(struct enclave *e, struct store_batch *b, char *why, size_t whylen) CDR_WUR;
-/* Send the batch as IPC_STORE_NOWAIT and go on (ipc.h): the host applies
- * it before it reads our next frame, and ends the link if it cannot.
- * Non-zero only if the frame cannot be written (fatal). */
-int enclave_store_nowait(struct enclave *e, struct store_batch *b) CDR_WUR;
-
-/* Read up to max (<= IPC_FETCH_MAX) bytes of the stored object `name`
- * from offset into out (reset first); *found 0 if the host has no such
- * object.  0, or a channel error (fatal). */
-int enclave_fetch(struct enclave *e, const char *name, uint64_t offset, uint32_t max, struct cdr_buf *out,
-                  int *found) CDR_WUR;
+/* The storage client, for the files that reach it through this header. */
+#include "store_client.h"
 
 /* After a change is committed in the engine, make it durable before the
  * client hears of it.  On a storage failure these set e->fatal (the
@@ -49,10 +25,5 @@ int persist_table_dropped(struct enclave *e, const char *name) CDR_WUR;
 int persist_meta_changed(struct enclave *e) CDR_WUR; /* grant, revoke, hide */
 struct persist;
 void persist_free(struct persist *p);
-
-/* IPC handlers for the LOADING state (dispatch.c). */
-int enclave_handle_load(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) CDR_WUR;
-int enclave_handle_load_chunk(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) CDR_WUR;
-int enclave_handle_load_done(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) CDR_WUR;
 
 #endif

@@ -13,11 +13,11 @@
 #include <openssl/x509v3.h>
 #include <string.h>
 
-#include "common/limits.h"
 #include "common/log.h"
 #include "enclave.h"
 #include "enclave_reply.h"
 #include "ipc/ipc.h"
+#include "ipc/messages.h"
 #include "persist.h"
 
 /* The CRL number extension as a uint64 (0 if absent or too large). */
@@ -72,7 +72,7 @@ int enclave_handle_crl(struct enclave *e, struct cdr_buf *in, uint32_t *rt, stru
   X509_CRL *crl = NULL;
   uint32_t ended = 0;
   int r;
-  if ((r = cdr_buf_get_lp(in, &der, &len, 16u * CDR_MiB)) != 0 || (r = cdr_buf_expect_end(in)) != 0)
+  if ((r = ipc_get_crl(in, &der, &len)) != 0)
     return r;
   const unsigned char *p = der;
   crl = d2i_X509_CRL(NULL, &p, (long)len);
@@ -122,7 +122,5 @@ int enclave_handle_crl(struct enclave *e, struct cdr_buf *in, uint32_t *rt, stru
   }
   log_info("revocation list number %llu accepted; %u open sessions ended", (unsigned long long)number, ended);
   *rt = IPC_CRL_OK;
-  if ((r = cdr_buf_put_u64(out, number)) != 0 || (r = cdr_buf_put_u32(out, ended)) != 0)
-    return r;
-  return 0;
+  return ipc_put_crl_ok(out, number, ended);
 }

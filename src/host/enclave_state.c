@@ -37,7 +37,7 @@ int host_state_sealed_identity(struct host_store *st, uint8_t **blob, size_t *le
   *len = 0;
   if (r == CDR_ERR_NOT_FOUND)
     return 0;
-  if (r == 0 && size > 4096)
+  if (r == 0 && size > IPC_SEALED_IDENTITY_MAX)
     r = CDR_ERR_TOO_LARGE;
   if (r == 0 && (*blob = malloc(size ? size : 1)) == NULL)
     r = CDR_ERR_NOMEM;
@@ -80,12 +80,12 @@ static int previous_run(struct host_store *st, int remove, size_t *n) {
 
 /* The platform of the enclave that sealed what the store holds, as the
  * host recorded it at that enclave's start ("" if unrecorded). */
-static void state_platform(const char *room_dir, char out[32]) {
+static void state_platform(const char *room_dir, char out[IPC_PLATFORM_MAX + 1]) {
   char *path = NULL, *dir = cdr_path_join(room_dir, "state");
   uint8_t *data = NULL;
   size_t len = 0;
   out[0] = '\0';
-  if (dir != NULL && (path = cdr_path_join(dir, PLATFORM_MARK)) != NULL && cdr_file_read(path, &data, &len, 31) == 0) {
+  if (dir != NULL && (path = cdr_path_join(dir, PLATFORM_MARK)) != NULL && cdr_file_read(path, &data, &len, IPC_PLATFORM_MAX) == 0) {
     memcpy(out, data, len);
     out[len] = '\0';
     out[strcspn(out, "\n")] = '\0';
@@ -107,7 +107,7 @@ static void state_platform(const char *room_dir, char out[32]) {
  * made.  Host bookkeeping only: the enclave never tries to open an
  * earlier run's state on these platforms. */
 static int prepare_state(const struct cdr_room *room, struct host_store *st, const char *platform) {
-  char before[32];
+  char before[IPC_PLATFORM_MAX + 1];
   size_t n = 0;
   int r;
   if (cdr_platform_keeps_state(platform))
@@ -141,7 +141,7 @@ static int prepare_state(const struct cdr_room *room, struct host_store *st, con
  * as the earlier run's state is gone: all that is stored after that is
  * this run's.) */
 static int record_platform(const struct cdr_room *room, const char *platform) {
-  char before[32], *dir = NULL, *path = NULL;
+  char before[IPC_PLATFORM_MAX + 1], *dir = NULL, *path = NULL;
   int r;
   state_platform(room->dir, before);
   if (strcmp(before, platform) == 0)

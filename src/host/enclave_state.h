@@ -14,7 +14,7 @@
 
 #include "common/err.h"
 #include "host/store.h"
-#include "ipc/enclave_link.h"
+#include "enclave_link.h"
 #include "room/room.h"
 
 /* The sealed identity an earlier start stored (malloc'd; NULL and 0

@@ -44,7 +44,7 @@
 #include "host/enclave_state.h"
 #include "host/store.h"
 #include "ipc/channel.h"
-#include "ipc/enclave_link.h"
+#include "host/enclave_link.h"
 #include "room/room.h"
 
 #define CDRD_DEFAULT_LISTEN "127.0.0.1:8443"

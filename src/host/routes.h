@@ -10,7 +10,7 @@
 #include <stddef.h>
 
 #include "http.h"
-#include "ipc/enclave_link.h"
+#include "enclave_link.h"
 #include "room/room.h"
 
 struct host_ctx;

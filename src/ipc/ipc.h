@@ -10,7 +10,8 @@
  * or that does not decode exactly, as proof of a compromised host and
  * exits (docs/ARCHITECTURE.md, "The enclave interface").
  *
- * Payloads (all integers big-endian, lp = u32 length + bytes):
+ * Payloads (all integers big-endian, lp = u32 length + bytes; each one
+ * has a put/get pair in messages.h, which names the cap of every field):
  *   IPC_INIT         lp(room_id[16]) lp(ca_cert_der) lp(sealed_identity)
  *                    (sealed_identity empty on the first start)
  *   IPC_INIT_OK      lp(identity_spki) lp(measurement: 1..64 bytes; sim 32,

@@ -1,17 +1,20 @@
 /*
- * messages.c - IPC payload codecs; see messages.h and ipc.h.
+ * messages.c - IPC payload codecs; see messages.h (the contracts and the
+ * caps) and ipc.h (the layouts).  Every decoder ends with
+ * cdr_buf_expect_end, or leaves it to a caller that decodes items one by
+ * one (IPC_STORE).
  */
 #include "messages.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/limits.h"
+#include "common/util.h"
 
 int ipc_put_open(struct cdr_buf *b, const struct cdr_open_req *q) {
   int r;
   if ((r = cdr_buf_put_lp(b, q->cert_der, q->cert_len)) != 0 || (r = cdr_buf_put_lp(b, q->user_spki, q->user_spki_len)) != 0 ||
-      (r = cdr_buf_put_lp(b, q->client_share, CDR_P256_POINT_LEN)) != 0 ||
+      (r = cdr_buf_put_lp(b, q->client_share, CDR_CLIENT_SHARE_LEN)) != 0 ||
       (r = cdr_buf_put_lp(b, q->client_nonce, CDR_NONCE_LEN)) != 0 || (r = cdr_buf_put_u64(b, q->timestamp)) != 0 ||
       (r = cdr_buf_put_u32(b, q->version)) != 0 || (r = cdr_buf_put_lp(b, q->sig, q->sig_len)) != 0)
     return r;
@@ -23,7 +26,7 @@ int ipc_get_open(struct cdr_buf *b, struct cdr_open_req *q) {
   memset(q, 0, sizeof(*q));
   if ((r = cdr_buf_get_lp(b, &q->cert_der, &q->cert_len, CDR_MAX_CERT_DER)) != 0 ||
       (r = cdr_buf_get_lp(b, &q->user_spki, &q->user_spki_len, CDR_MAX_PUBKEY_DER)) != 0 ||
-      (r = cdr_buf_get_lp_exact(b, q->client_share, CDR_P256_POINT_LEN)) != 0 ||
+      (r = cdr_buf_get_lp_exact(b, q->client_share, CDR_CLIENT_SHARE_LEN)) != 0 ||
       (r = cdr_buf_get_lp_exact(b, q->client_nonce, CDR_NONCE_LEN)) != 0 ||
       (r = cdr_buf_get_u64(b, &q->timestamp)) != 0 || (r = cdr_buf_get_u32(b, &q->version)) != 0 ||
       (r = cdr_buf_get_lp(b, &q->sig, &q->sig_len, CDR_MAX_SIGNATURE)) != 0)
@@ -45,8 +48,8 @@ int ipc_get_open_ok(struct cdr_buf *b, struct cdr_open_resp *p) {
   memset(p, 0, sizeof(*p));
   if ((r = cdr_buf_get_lp_exact(b, p->session_id, CDR_SESSION_ID_LEN)) != 0 ||
       (r = cdr_buf_get_u64(b, &p->expires_at)) != 0 || (r = cdr_buf_get_u8(b, &p->kem)) != 0 ||
-      (r = cdr_buf_get_lp(b, &p->encap, &p->encap_len, 1024)) != 0 ||
-      (r = cdr_buf_get_lp(b, &p->sealed, &p->sealed_len, 1024)) != 0 ||
+      (r = cdr_buf_get_lp(b, &p->encap, &p->encap_len, IPC_OPEN_ENCAP_MAX)) != 0 ||
+      (r = cdr_buf_get_lp(b, &p->sealed, &p->sealed_len, IPC_OPEN_SEALED_MAX)) != 0 ||
       (r = cdr_buf_get_lp(b, &p->sig, &p->sig_len, CDR_MAX_SIGNATURE)) != 0)
     return r;
   return cdr_buf_expect_end(b);
@@ -105,6 +108,22 @@ int ipc_get_error(struct cdr_buf *b, int *err, char **message) {
     return r;
   *err = (idx == 0 || idx >= (uint32_t)CDR_ERR__COUNT) ? CDR_ERR_INTERNAL : -(int)idx;
   return cdr_buf_expect_end(b);
+}
+
+int ipc_put_store(struct cdr_buf *b, uint32_t nops, const struct cdr_buf *items) {
+  int r;
+  if ((r = cdr_buf_put_u32(b, nops)) != 0 || (r = cdr_buf_put(b, items->d, items->len)) != 0)
+    return r;
+  return 0;
+}
+
+int ipc_get_store_count(struct cdr_buf *b, uint32_t *nops) {
+  int r;
+  if ((r = cdr_buf_get_u32(b, nops)) != 0)
+    return r;
+  if (*nops == 0 || *nops > IPC_STORE_MAX_OPS)
+    return CDR_ERR_TRUNCATED;
+  return 0;
 }
 
 int ipc_put_store_item(struct cdr_buf *b, uint8_t op, const char *name, const void *data, size_t len) {
@@ -170,11 +189,11 @@ int ipc_put_fetch(struct cdr_buf *b, const char *name, uint64_t offset, uint32_t
   return 0;
 }
 
-int ipc_get_fetch(struct cdr_buf *b, char name[64], uint64_t *offset, uint32_t *max) {
+int ipc_get_fetch(struct cdr_buf *b, char name[IPC_OBJECT_NAME_MAX + 1], uint64_t *offset, uint32_t *max) {
   const uint8_t *n;
   size_t len;
   int r;
-  if ((r = cdr_buf_get_lp(b, &n, &len, 63)) != 0 || (r = cdr_buf_get_u64(b, offset)) != 0 ||
+  if ((r = cdr_buf_get_lp(b, &n, &len, IPC_OBJECT_NAME_MAX)) != 0 || (r = cdr_buf_get_u64(b, offset)) != 0 ||
       (r = cdr_buf_get_u32(b, max)) != 0 || (r = cdr_buf_expect_end(b)) != 0)
     return r;
   if (len == 0 || memchr(n, 0, len) != NULL || *max == 0 || *max > IPC_FETCH_MAX)
@@ -182,4 +201,248 @@ int ipc_get_fetch(struct cdr_buf *b, char name[64], uint64_t *offset, uint32_t *
   memcpy(name, n, len);
   name[len] = '\0';
   return 0;
+}
+
+int ipc_put_fetched(struct cdr_buf *b, int found, const void *data, size_t len) {
+  int r;
+  if ((r = cdr_buf_put_u8(b, found ? 1 : 0)) != 0 || (r = cdr_buf_put_lp(b, found ? data : "", found ? len : 0)) != 0)
+    return r;
+  return 0;
+}
+
+int ipc_get_fetched(struct cdr_buf *b, uint32_t max, int *found, const uint8_t **data, size_t *len) {
+  uint8_t f;
+  int r;
+  if ((r = cdr_buf_get_u8(b, &f)) != 0 || (r = cdr_buf_get_lp(b, data, len, max)) != 0 ||
+      (r = cdr_buf_expect_end(b)) != 0)
+    return r;
+  if (f > 1 || (f == 0 && *len != 0))
+    return CDR_ERR_TRUNCATED;
+  *found = f;
+  return 0;
+}
+
+/* ---- start: identity and attestation ---- */
+
+/* A platform name: 1..IPC_PLATFORM_MAX printable ASCII bytes, copied
+ * NUL-terminated into out. */
+static int get_platform(struct cdr_buf *b, char out[IPC_PLATFORM_MAX + 1]) {
+  const uint8_t *p;
+  size_t n;
+  int r;
+  if ((r = cdr_buf_get_lp(b, &p, &n, IPC_PLATFORM_MAX)) != 0)
+    return r;
+  if (n == 0)
+    return CDR_ERR_TRUNCATED;
+  for (size_t i = 0; i < n; i++)
+    if (p[i] < 0x21 || p[i] > 0x7e)
+      return CDR_ERR_TRUNCATED;
+  memcpy(out, p, n);
+  out[n] = '\0';
+  return 0;
+}
+
+int ipc_put_init(struct cdr_buf *b, const struct ipc_init *m) {
+  int r;
+  if ((r = cdr_buf_put_lp(b, m->room_id, CDR_ROOM_ID_BYTES)) != 0 || (r = cdr_buf_put_lp(b, m->ca_der, m->ca_len)) != 0 ||
+      (r = cdr_buf_put_lp(b, m->sealed_identity, m->sealed_identity_len)) != 0)
+    return r;
+  return 0;
+}
+
+int ipc_get_init(struct cdr_buf *b, struct ipc_init *m) {
+  int r;
+  memset(m, 0, sizeof(*m));
+  if ((r = cdr_buf_get_lp_exact(b, m->room_id, CDR_ROOM_ID_BYTES)) != 0 ||
+      (r = cdr_buf_get_lp(b, &m->ca_der, &m->ca_len, CDR_MAX_CERT_DER)) != 0 ||
+      (r = cdr_buf_get_lp(b, &m->sealed_identity, &m->sealed_identity_len, IPC_SEALED_IDENTITY_MAX)) != 0)
+    return r;
+  return cdr_buf_expect_end(b);
+}
+
+int ipc_put_init_ok(struct cdr_buf *b, const struct ipc_init_ok *m) {
+  int r;
+  if ((r = cdr_buf_put_lp(b, m->identity_spki, m->identity_spki_len)) != 0 ||
+      (r = cdr_buf_put_lp(b, m->measurement, m->measurement_len)) != 0 ||
+      (r = cdr_buf_put_lpstr(b, m->platform)) != 0 ||
+      (r = cdr_buf_put_lp(b, m->new_sealed_identity, m->new_sealed_identity_len)) != 0)
+    return r;
+  return 0;
+}
+
+int ipc_get_init_ok(struct cdr_buf *b, struct ipc_init_ok *m) {
+  int r;
+  memset(m, 0, sizeof(*m));
+  if ((r = cdr_buf_get_lp(b, &m->identity_spki, &m->identity_spki_len, CDR_MAX_PUBKEY_DER)) != 0 ||
+      (r = cdr_buf_get_lp(b, &m->measurement, &m->measurement_len, CDR_MEASUREMENT_MAX)) != 0 ||
+      (r = get_platform(b, m->platform)) != 0 ||
+      (r = cdr_buf_get_lp(b, &m->new_sealed_identity, &m->new_sealed_identity_len, IPC_SEALED_IDENTITY_MAX)) != 0 ||
+      (r = cdr_buf_expect_end(b)) != 0)
+    return r;
+  if (m->identity_spki_len == 0 || m->measurement_len == 0)
+    return CDR_ERR_TRUNCATED;
+  return 0;
+}
+
+int ipc_put_attest(struct cdr_buf *b, const uint8_t nonce[CDR_NONCE_LEN]) {
+  return cdr_buf_put_lp(b, nonce, CDR_NONCE_LEN);
+}
+
+int ipc_get_attest(struct cdr_buf *b, uint8_t nonce[CDR_NONCE_LEN]) {
+  int r;
+  if ((r = cdr_buf_get_lp_exact(b, nonce, CDR_NONCE_LEN)) != 0)
+    return r;
+  return cdr_buf_expect_end(b);
+}
+
+int ipc_put_attest_ok(struct cdr_buf *b, const struct ipc_attest_ok *m) {
+  int r;
+  if (m->ncerts > IPC_ATTEST_MAX_CERTS)
+    return CDR_ERR_TOO_LARGE;
+  if ((r = cdr_buf_put_lpstr(b, m->platform)) != 0 || (r = cdr_buf_put_lp(b, m->evidence, m->evidence_len)) != 0 ||
+      (r = cdr_buf_put_u32(b, m->ncerts)) != 0)
+    return r;
+  for (uint32_t i = 0; i < m->ncerts; i++)
+    if ((r = cdr_buf_put_lp(b, m->certs[i], m->cert_lens[i])) != 0)
+      return r;
+  return 0;
+}
+
+int ipc_get_attest_ok(struct cdr_buf *b, struct ipc_attest_ok *m) {
+  int r;
+  memset(m, 0, sizeof(*m));
+  if ((r = get_platform(b, m->platform)) != 0 ||
+      (r = cdr_buf_get_lp(b, &m->evidence, &m->evidence_len, IPC_EVIDENCE_MAX)) != 0 ||
+      (r = cdr_buf_get_u32(b, &m->ncerts)) != 0)
+    return r;
+  if (m->ncerts > IPC_ATTEST_MAX_CERTS)
+    return CDR_ERR_TOO_LARGE;
+  for (uint32_t i = 0; i < m->ncerts; i++) {
+    if ((r = cdr_buf_get_lp(b, &m->certs[i], &m->cert_lens[i], CDR_MAX_CERT_DER)) != 0)
+      return r;
+    if (m->cert_lens[i] == 0)
+      return CDR_ERR_TRUNCATED;
+  }
+  return cdr_buf_expect_end(b);
+}
+
+/* ---- start: the sealed state ---- */
+
+int ipc_put_load(struct cdr_buf *b, const uint8_t *manifest, size_t len) {
+  return cdr_buf_put_lp(b, manifest, len);
+}
+
+int ipc_get_load(struct cdr_buf *b, const uint8_t **manifest, size_t *len) {
+  int r;
+  if ((r = cdr_buf_get_lp(b, manifest, len, IPC_MANIFEST_MAX)) != 0)
+    return r;
+  return cdr_buf_expect_end(b);
+}
+
+int ipc_put_load_want_count(struct cdr_buf *b, uint32_t n) {
+  if (n > IPC_LOAD_MAX_TABLES)
+    return CDR_ERR_TOO_LARGE;
+  return cdr_buf_put_u32(b, n);
+}
+
+int ipc_put_table_id(struct cdr_buf *b, const char *id) {
+  if (strnlen(id, IPC_TABLE_ID_LEN + 1) != IPC_TABLE_ID_LEN || !cdr_hex_lower_ok(id, IPC_TABLE_ID_LEN))
+    return CDR_ERR_ARG;
+  return cdr_buf_put_lp(b, id, IPC_TABLE_ID_LEN);
+}
+
+/* A table id: an lp field of exactly IPC_TABLE_ID_LEN lowercase hex
+ * digits, copied NUL-terminated into out. */
+static int get_table_id(struct cdr_buf *b, char out[IPC_TABLE_ID_LEN + 1]) {
+  const uint8_t *p;
+  size_t n;
+  int r;
+  if ((r = cdr_buf_get_lp(b, &p, &n, IPC_TABLE_ID_LEN)) != 0)
+    return r;
+  if (n != IPC_TABLE_ID_LEN || !cdr_hex_lower_ok((const char *)p, n))
+    return CDR_ERR_TRUNCATED;
+  memcpy(out, p, n);
+  out[n] = '\0';
+  return 0;
+}
+
+int ipc_get_load_want(struct cdr_buf *b, char (**ids)[IPC_TABLE_ID_LEN + 1], uint32_t *n) {
+  char(*got)[IPC_TABLE_ID_LEN + 1] = NULL;
+  uint32_t count;
+  int r;
+  *ids = NULL;
+  *n = 0;
+  if ((r = cdr_buf_get_u32(b, &count)) != 0)
+    return r;
+  if (count > IPC_LOAD_MAX_TABLES)
+    return CDR_ERR_TOO_LARGE;
+  /* Each id takes 4 + IPC_TABLE_ID_LEN bytes: a count the payload cannot
+   * hold is refused before anything is allocated for it. */
+  if (cdr_buf_avail(b) / (4u + IPC_TABLE_ID_LEN) < count)
+    return CDR_ERR_TRUNCATED;
+  if (count > 0 && (got = calloc(count, sizeof(*got))) == NULL)
+    return CDR_ERR_NOMEM;
+  for (uint32_t i = 0; i < count; i++)
+    if ((r = get_table_id(b, got[i])) != 0)
+      goto out;
+  if ((r = cdr_buf_expect_end(b)) != 0)
+    goto out;
+  *ids = got;
+  *n = count;
+  got = NULL;
+out:
+  free(got);
+  return r;
+}
+
+int ipc_put_load_chunk(struct cdr_buf *b, const struct ipc_load_chunk *m) {
+  int r;
+  if ((r = cdr_buf_put_lpstr(b, m->id)) != 0 || (r = cdr_buf_put_u64(b, m->offset)) != 0 ||
+      (r = cdr_buf_put_lp(b, m->data, m->len)) != 0 || (r = cdr_buf_put_u8(b, m->last)) != 0)
+    return r;
+  return 0;
+}
+
+int ipc_get_load_chunk(struct cdr_buf *b, struct ipc_load_chunk *m) {
+  int r;
+  memset(m, 0, sizeof(*m));
+  if ((r = get_table_id(b, m->id)) != 0 || (r = cdr_buf_get_u64(b, &m->offset)) != 0 ||
+      (r = cdr_buf_get_lp(b, &m->data, &m->len, IPC_LOAD_CHUNK_MAX)) != 0 || (r = cdr_buf_get_u8(b, &m->last)) != 0 ||
+      (r = cdr_buf_expect_end(b)) != 0)
+    return r;
+  if (m->last > 1)
+    return CDR_ERR_TRUNCATED;
+  return 0;
+}
+
+int ipc_put_load_done(struct cdr_buf *b) {
+  (void)b; /* the payload is empty */
+  return 0;
+}
+
+int ipc_get_load_done(struct cdr_buf *b) { return cdr_buf_expect_end(b); }
+
+/* ---- revocation ---- */
+
+int ipc_put_crl(struct cdr_buf *b, const uint8_t *der, size_t len) { return cdr_buf_put_lp(b, der, len); }
+
+int ipc_get_crl(struct cdr_buf *b, const uint8_t **der, size_t *len) {
+  int r;
+  if ((r = cdr_buf_get_lp(b, der, len, IPC_CRL_MAX)) != 0)
+    return r;
+  return cdr_buf_expect_end(b);
+}
+
+int ipc_put_crl_ok(struct cdr_buf *b, uint64_t number, uint32_t ended) {
+  int r;
+  if ((r = cdr_buf_put_u64(b, number)) != 0 || (r = cdr_buf_put_u32(b, ended)) != 0)
+    return r;
+  return 0;
+}
+
+int ipc_get_crl_ok(struct cdr_buf *b, uint64_t *number, uint32_t *ended) {
+  int r;
+  if ((r = cdr_buf_get_u64(b, number)) != 0 || (r = cdr_buf_get_u32(b, ended)) != 0)
+    return r;
+  return cdr_buf_expect_end(b);
 }

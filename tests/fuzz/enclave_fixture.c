@@ -84,12 +84,15 @@ static void dispatch_ok(struct enclave *e, uint32_t type, struct cdr_buf *in, ui
 void fx_enclave_ready(struct enclave *e) {
   const struct fuzz_pki *k = fuzz_pki();
   struct cdr_buf in;
+  struct ipc_init init;
+  memset(&init, 0, sizeof(init));
+  memcpy(init.room_id, k->room_id, sizeof(init.room_id));
+  init.ca_der = k->ca_der;
+  init.ca_len = k->ca_der_len;
   cdr_buf_init(&in, CDR_IPC_MAX_FRAME, 0);
-  FUZZ_CHECK(cdr_buf_put_lp(&in, k->room_id, sizeof(k->room_id)) == 0);
-  FUZZ_CHECK(cdr_buf_put_lp(&in, k->ca_der, k->ca_der_len) == 0);
-  FUZZ_CHECK(cdr_buf_put_lp(&in, NULL, 0) == 0);
+  FUZZ_CHECK(ipc_put_init(&in, &init) == 0);
   dispatch_ok(e, IPC_INIT, &in, IPC_INIT_OK);
-  FUZZ_CHECK(cdr_buf_put_lp(&in, NULL, 0) == 0);
+  FUZZ_CHECK(ipc_put_load(&in, NULL, 0) == 0);
   dispatch_ok(e, IPC_LOAD, &in, IPC_LOAD_WANT);
   /* Loading ends by reading the (empty) audit log and logging the start. */
   struct fx_storage st;
@@ -109,14 +112,14 @@ static void *storage_main(void *arg) {
   struct cdr_buf in, out;
   uint32_t type;
   cdr_buf_init(&in, CDR_IPC_MAX_FRAME, 0);
-  cdr_buf_init(&out, 4096, 0);
+  cdr_buf_init(&out, IPC_STATUS_MAX, 0);
   while (ipc_frame_read(s->fd, &type, &in, CDR_IPC_MAX_FRAME) == 0) {
     FUZZ_CHECK(type == IPC_STORE || type == IPC_STORE_NOWAIT || type == IPC_FETCH);
     if (type == IPC_STORE_NOWAIT) /* not answered */
       continue;
     cdr_buf_free(&out);
     if (type == IPC_FETCH) { /* nothing was kept: found 0, no bytes */
-      FUZZ_CHECK(cdr_buf_put_u8(&out, 0) == 0 && cdr_buf_put_lp(&out, NULL, 0) == 0);
+      FUZZ_CHECK(ipc_put_fetched(&out, 0, NULL, 0) == 0);
       if (ipc_frame_write(s->fd, IPC_FETCHED, &out) != 0)
         break;
       continue;

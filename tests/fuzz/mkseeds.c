@@ -92,10 +92,15 @@ static void init_payload(struct cdr_buf *p, X509 *ca, const struct cdr_buf *seal
   const struct fuzz_pki *k = fuzz_pki();
   uint8_t *der = NULL;
   size_t len = 0;
+  struct ipc_init m;
   FUZZ_CHECK(cdr_cert_to_der(ca, &der, &len) == 0);
-  FUZZ_CHECK(cdr_buf_put_lp(p, k->room_id, sizeof(k->room_id)) == 0 && cdr_buf_put_lp(p, der, len) == 0);
-  FUZZ_CHECK(cdr_buf_put_lp(p, sealed_identity ? sealed_identity->d : NULL, sealed_identity ? sealed_identity->len : 0) ==
-             0);
+  memset(&m, 0, sizeof(m));
+  memcpy(m.room_id, k->room_id, sizeof(m.room_id));
+  m.ca_der = der;
+  m.ca_len = len;
+  m.sealed_identity = sealed_identity ? sealed_identity->d : NULL;
+  m.sealed_identity_len = sealed_identity ? sealed_identity->len : 0;
+  FUZZ_CHECK(ipc_put_init(p, &m) == 0);
   OPENSSL_free(der);
 }
 
@@ -124,7 +129,7 @@ static void startup_frames(struct cdr_buf *s, const struct cdr_buf *sealed) {
   init_payload(&p, fuzz_pki()->ca, sealed);
   frame(s, IPC_INIT, &p);
   cdr_buf_free(&p);
-  FUZZ_CHECK(cdr_buf_put_lp(&p, NULL, 0) == 0);
+  FUZZ_CHECK(ipc_put_load(&p, NULL, 0) == 0);
   frame(s, IPC_LOAD, &p);
   cdr_buf_free(&p);
   frame(s, IPC_LOAD_DONE, NULL);
@@ -133,7 +138,7 @@ static void startup_frames(struct cdr_buf *s, const struct cdr_buf *sealed) {
 /* The host's answer to a storage round. */
 static void stored_frame(struct cdr_buf *s, int ok) {
   struct cdr_buf p;
-  cdr_buf_init(&p, 4096, 0);
+  cdr_buf_init(&p, IPC_STATUS_MAX, 0);
   FUZZ_CHECK(ipc_put_status(&p, ok, ok ? "" : "disk full") == 0);
   frame(s, IPC_STORED, &p);
   cdr_buf_free(&p);
@@ -142,7 +147,7 @@ static void stored_frame(struct cdr_buf *s, int ok) {
 static void attest_payload(struct cdr_buf *p) {
   uint8_t nonce[CDR_NONCE_LEN];
   fuzz_fill(nonce, sizeof(nonce), FUZZ_BYTE_ATTEST_NONCE);
-  FUZZ_CHECK(cdr_buf_put_lp(p, nonce, sizeof(nonce)) == 0);
+  FUZZ_CHECK(ipc_put_attest(p, nonce) == 0);
 }
 
 /* A session-open request by the analyst (or provider), signed, at time ts. */
@@ -269,14 +274,17 @@ static void seeds_ipc_frames(void) {
   init_payload(&p, k->ca, NULL);
   frame(&s, IPC_INIT, &p);
   PAYLOAD();
-  FUZZ_CHECK(cdr_buf_put_lp(&p, "CDRSEAL1-not-really-a-manifest", 30) == 0);
+  FUZZ_CHECK(ipc_put_load(&p, (const uint8_t *)"CDRSEAL1-not-really-a-manifest", 30) == 0);
   frame(&s, IPC_LOAD, &p);
   SAVE("load-bad-manifest");
   START(0);
   startup_frames(&s, NULL);
   PAYLOAD();
-  FUZZ_CHECK(cdr_buf_put_lp(&p, "0123456789abcdef0123456789abcdef", 32) == 0 && cdr_buf_put_u64(&p, 0) == 0 &&
-             cdr_buf_put_lp(&p, "rows", 4) == 0 && cdr_buf_put_u8(&p, 1) == 0);
+  {
+    struct ipc_load_chunk c = {.id = "0123456789abcdef0123456789abcdef", .offset = 0,
+                               .data = (const uint8_t *)"rows", .len = 4, .last = 1};
+    FUZZ_CHECK(ipc_put_load_chunk(&p, &c) == 0);
+  }
   frame(&s, IPC_LOAD_CHUNK, &p);
   SAVE("load-chunk-not-wanted");
   START(0);
@@ -426,6 +434,53 @@ static void seeds_ipc_frames(void) {
                ipc_put_store_item(&s, IPC_STORE_PUT, "tables/0123456789abcdef0123456789abcdef", "data", 4) == 0 &&
                ipc_put_store_item(&s, IPC_STORE_DELETE, "manifest", NULL, 0) == 0);
     SAVE("decode-store");
+    /* selectors from 0x80: the start, load, revocation and fetch codecs */
+    {
+      struct ipc_init_ok iok = {.identity_spki = q.user_spki, .identity_spki_len = q.user_spki_len,
+                                .measurement = q.client_nonce, .measurement_len = 32, .platform = "sim",
+                                .new_sealed_identity = NULL, .new_sealed_identity_len = 0};
+      struct ipc_attest_ok aok = {.platform = "sim", .evidence = q.client_share, .evidence_len = sizeof(q.client_share),
+                                  .ncerts = 1, .certs = {q.cert_der}, .cert_lens = {q.cert_len}};
+      struct ipc_load_chunk ch = {.id = "0123456789abcdef0123456789abcdef", .offset = 4096,
+                                  .data = (const uint8_t *)"rows", .len = 4, .last = 0};
+      START(2);
+      FUZZ_CHECK(cdr_buf_put_u8(&s, 0x80) == 0);
+      init_payload(&s, k->ca, NULL);
+      SAVE("decode-init");
+      START(2);
+      FUZZ_CHECK(cdr_buf_put_u8(&s, 0x81) == 0 && ipc_put_init_ok(&s, &iok) == 0);
+      SAVE("decode-init-ok");
+      START(2);
+      FUZZ_CHECK(cdr_buf_put_u8(&s, 0x82) == 0);
+      attest_payload(&s);
+      SAVE("decode-attest");
+      START(2);
+      FUZZ_CHECK(cdr_buf_put_u8(&s, 0x83) == 0 && ipc_put_attest_ok(&s, &aok) == 0);
+      SAVE("decode-attest-ok");
+      START(2);
+      FUZZ_CHECK(cdr_buf_put_u8(&s, 0x84) == 0 && ipc_put_load(&s, (const uint8_t *)"manifest", 8) == 0);
+      SAVE("decode-load");
+      START(2);
+      FUZZ_CHECK(cdr_buf_put_u8(&s, 0x85) == 0 && ipc_put_load_want_count(&s, 2) == 0 &&
+                 ipc_put_table_id(&s, "0123456789abcdef0123456789abcdef") == 0 &&
+                 ipc_put_table_id(&s, "fedcba9876543210fedcba9876543210") == 0);
+      SAVE("decode-load-want");
+      START(2);
+      FUZZ_CHECK(cdr_buf_put_u8(&s, 0x86) == 0 && ipc_put_load_chunk(&s, &ch) == 0);
+      SAVE("decode-load-chunk");
+      START(2);
+      FUZZ_CHECK(cdr_buf_put_u8(&s, 0x88) == 0 && ipc_put_crl(&s, q.cert_der, q.cert_len) == 0);
+      SAVE("decode-crl");
+      START(2);
+      FUZZ_CHECK(cdr_buf_put_u8(&s, 0x89) == 0 && ipc_put_crl_ok(&s, 7, 2) == 0);
+      SAVE("decode-crl-ok");
+      START(2);
+      FUZZ_CHECK(cdr_buf_put_u8(&s, 0x8a) == 0 && ipc_put_fetch(&s, "audit", 0, 65536) == 0);
+      SAVE("decode-fetch");
+      START(2);
+      FUZZ_CHECK(cdr_buf_put_u8(&s, 0x8b) == 0 && ipc_put_fetched(&s, 1, "record", 6) == 0);
+      SAVE("decode-fetched");
+    }
     cdr_buf_free(&sig);
     cdr_buf_free(&rq.ct);
     cdr_buf_free(&rq.sig);

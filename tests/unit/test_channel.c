@@ -27,7 +27,7 @@
 
 #include "common/limits.h"
 #include "ipc/channel.h"
-#include "ipc/enclave_link.h"
+#include "host/enclave_link.h"
 #include "ipc/ipc.h"
 #include "testlib.h"
 

@@ -1,6 +1,8 @@
 /*
  * test_ipc.c - unit tests for src/ipc: framing (frame.c), the payload
- * codecs (messages.c) and the host's enclave stubs (enclave_link.c).
+ * codecs (messages.c: for each, a round trip, every truncation, one byte
+ * over each cap and a trailing byte) and the host's enclave link
+ * (host/enclave_link.c, enclave_call.c, enclave_stubs.c).
  *
  * The stubs are tested against a fake enclave: this same executable,
  * started by enclave_link_start as `test_ipc --room MODE --ipc-fd 3`
@@ -19,7 +21,7 @@
 
 #include "common/limits.h"
 #include "common/log.h"
-#include "ipc/enclave_link.h"
+#include "host/enclave_link.h"
 #include "ipc/messages.h"
 #include "testlib.h"
 
@@ -57,7 +59,7 @@ static int fake_enclave_main(const char *mode) {
       size_t ca_len, sealed_len;
       if (cdr_buf_get_lp_exact(&in, room_id, sizeof(room_id)) != 0 ||
           cdr_buf_get_lp(&in, &ca, &ca_len, CDR_MAX_CERT_DER) != 0 ||
-          cdr_buf_get_lp(&in, &sealed, &sealed_len, 4096) != 0 || cdr_buf_expect_end(&in) != 0 ||
+          cdr_buf_get_lp(&in, &sealed, &sealed_len, IPC_SEALED_IDENTITY_MAX) != 0 || cdr_buf_expect_end(&in) != 0 ||
           memcmp(room_id, FAKE_ROOM_ID, sizeof(room_id)) != 0 || ca_len != sizeof(FAKE_CA) ||
           memcmp(ca, FAKE_CA, ca_len) != 0)
         return 1;
@@ -522,6 +524,453 @@ static void test_codec_error(void) {
   cdr_buf_free(&bad);
 }
 
+/* ---- the codecs of the start, load, revocation and storage payloads ---- */
+
+/* Each decoder as int f(buffer), for the checks every codec gets. */
+typedef int (*decode_fn)(struct cdr_buf *b);
+
+static int dec_init(struct cdr_buf *b) {
+  struct ipc_init m;
+  return ipc_get_init(b, &m);
+}
+static int dec_init_ok(struct cdr_buf *b) {
+  struct ipc_init_ok m;
+  return ipc_get_init_ok(b, &m);
+}
+static int dec_attest(struct cdr_buf *b) {
+  uint8_t nonce[CDR_NONCE_LEN];
+  return ipc_get_attest(b, nonce);
+}
+static int dec_attest_ok(struct cdr_buf *b) {
+  struct ipc_attest_ok m;
+  return ipc_get_attest_ok(b, &m);
+}
+static int dec_load(struct cdr_buf *b) {
+  const uint8_t *p;
+  size_t n;
+  return ipc_get_load(b, &p, &n);
+}
+static int dec_load_want(struct cdr_buf *b) {
+  char(*ids)[IPC_TABLE_ID_LEN + 1] = NULL;
+  uint32_t n = 0;
+  int r = ipc_get_load_want(b, &ids, &n);
+  free(ids);
+  return r;
+}
+static int dec_load_chunk(struct cdr_buf *b) {
+  struct ipc_load_chunk m;
+  return ipc_get_load_chunk(b, &m);
+}
+static int dec_crl(struct cdr_buf *b) {
+  const uint8_t *p;
+  size_t n;
+  return ipc_get_crl(b, &p, &n);
+}
+static int dec_crl_ok(struct cdr_buf *b) {
+  uint64_t number;
+  uint32_t ended;
+  return ipc_get_crl_ok(b, &number, &ended);
+}
+#define FETCH_MAX_TEST 100u
+static int dec_fetched(struct cdr_buf *b) {
+  const uint8_t *p;
+  size_t n;
+  int found;
+  return ipc_get_fetched(b, FETCH_MAX_TEST, &found, &p, &n);
+}
+
+/* What every codec must do: enc decodes, and every shorter prefix of it,
+ * and enc with one trailing byte, are refused with CDR_ERR_TRUNCATED. */
+static void check_exact(const struct cdr_buf *enc, decode_fn dec) {
+  struct cdr_buf view, bad;
+  size_t n = cdr_buf_avail(enc);
+  cdr_buf_view(&view, cdr_buf_ptr(enc), n);
+  CHECK_RC(dec(&view), 0);
+  for (size_t cut = 0; cut < n; cut++) {
+    cdr_buf_view(&view, cdr_buf_ptr(enc), cut);
+    CHECK_RC(dec(&view), CDR_ERR_TRUNCATED);
+  }
+  cdr_buf_init(&bad, n + 1, 0);
+  CHECK_RC(cdr_buf_put(&bad, cdr_buf_ptr(enc), n), 0);
+  CHECK_RC(cdr_buf_put_u8(&bad, 0), 0);
+  CHECK_RC(dec(&bad), CDR_ERR_TRUNCATED);
+  cdr_buf_free(&bad);
+}
+
+/* enc with the lp field at `at` resized to newlen decodes to want. */
+static void check_field(const struct cdr_buf *enc, size_t at, uint32_t newlen, decode_fn dec, int want) {
+  struct cdr_buf bad;
+  resize_field(&bad, enc, at, newlen);
+  CHECK_RC(dec(&bad), want);
+  cdr_buf_free(&bad);
+}
+
+/* An lp field at `at` that announces cap + 1 bytes, with none of them
+ * there: the cap is checked before the length is trusted. */
+static void check_announced_over_cap(const struct cdr_buf *enc, size_t at, uint32_t cap, decode_fn dec) {
+  struct cdr_buf bad;
+  cdr_buf_init(&bad, CDR_IPC_MAX_FRAME, 0);
+  CHECK_RC(cdr_buf_put(&bad, cdr_buf_ptr(enc), at), 0);
+  CHECK_RC(cdr_buf_put_u32(&bad, cap + 1u), 0);
+  CHECK_RC(dec(&bad), CDR_ERR_TOO_LARGE);
+  cdr_buf_free(&bad);
+}
+
+static void test_codec_init(void) {
+  uint8_t ca[200], sealed[77];
+  struct ipc_init m, g;
+  struct cdr_buf enc, view;
+
+  memset(&m, 0, sizeof(m));
+  fill(m.room_id, sizeof(m.room_id), 20);
+  fill(ca, sizeof(ca), 21);
+  fill(sealed, sizeof(sealed), 22);
+  m.ca_der = ca;
+  m.ca_len = sizeof(ca);
+  m.sealed_identity = sealed;
+  m.sealed_identity_len = sizeof(sealed);
+  ENCODE(enc, ipc_put_init, &m);
+  cdr_buf_view(&view, cdr_buf_ptr(&enc), cdr_buf_avail(&enc));
+  CHECK_RC(ipc_get_init(&view, &g), 0);
+  CHECK(memcmp(g.room_id, m.room_id, sizeof(m.room_id)) == 0);
+  CHECK(g.ca_len == sizeof(ca) && memcmp(g.ca_der, ca, sizeof(ca)) == 0);
+  CHECK(g.sealed_identity_len == sizeof(sealed) && memcmp(g.sealed_identity, sealed, sizeof(sealed)) == 0);
+  check_exact(&enc, dec_init);
+
+  size_t at_ca = 4 + CDR_ROOM_ID_BYTES, at_sealed = at_ca + 4 + sizeof(ca);
+  check_field(&enc, 0, CDR_ROOM_ID_BYTES - 1, dec_init, CDR_ERR_TRUNCATED);
+  check_field(&enc, 0, CDR_ROOM_ID_BYTES + 1, dec_init, CDR_ERR_TOO_LARGE);
+  check_field(&enc, at_ca, CDR_MAX_CERT_DER + 1, dec_init, CDR_ERR_TOO_LARGE);
+  check_field(&enc, at_ca, CDR_MAX_CERT_DER, dec_init, 0);
+  check_field(&enc, at_sealed, IPC_SEALED_IDENTITY_MAX + 1, dec_init, CDR_ERR_TOO_LARGE);
+  check_field(&enc, at_sealed, IPC_SEALED_IDENTITY_MAX, dec_init, 0);
+  check_field(&enc, at_sealed, 0, dec_init, 0); /* a first start */
+  cdr_buf_free(&enc);
+}
+
+static void test_codec_init_ok(void) {
+  uint8_t spki[91], meas[48], sealed[100];
+  struct ipc_init_ok m, g;
+  struct cdr_buf enc, view, bad;
+
+  memset(&m, 0, sizeof(m));
+  fill(spki, sizeof(spki), 23);
+  fill(meas, sizeof(meas), 24);
+  fill(sealed, sizeof(sealed), 25);
+  m.identity_spki = spki;
+  m.identity_spki_len = sizeof(spki);
+  m.measurement = meas;
+  m.measurement_len = sizeof(meas);
+  snprintf(m.platform, sizeof(m.platform), "nitro");
+  m.new_sealed_identity = sealed;
+  m.new_sealed_identity_len = sizeof(sealed);
+  ENCODE(enc, ipc_put_init_ok, &m);
+  cdr_buf_view(&view, cdr_buf_ptr(&enc), cdr_buf_avail(&enc));
+  CHECK_RC(ipc_get_init_ok(&view, &g), 0);
+  CHECK(g.identity_spki_len == sizeof(spki) && memcmp(g.identity_spki, spki, sizeof(spki)) == 0);
+  CHECK(g.measurement_len == sizeof(meas) && memcmp(g.measurement, meas, sizeof(meas)) == 0);
+  CHECK_STR(g.platform, "nitro");
+  CHECK(g.new_sealed_identity_len == sizeof(sealed) && memcmp(g.new_sealed_identity, sealed, sizeof(sealed)) == 0);
+  check_exact(&enc, dec_init_ok);
+
+  size_t at_meas = 4 + sizeof(spki), at_platform = at_meas + 4 + sizeof(meas), at_sealed = at_platform + 4 + 5;
+  check_field(&enc, 0, CDR_MAX_PUBKEY_DER + 1, dec_init_ok, CDR_ERR_TOO_LARGE);
+  check_field(&enc, 0, 0, dec_init_ok, CDR_ERR_TRUNCATED); /* no identity key */
+  check_field(&enc, at_meas, CDR_MEASUREMENT_MAX + 1, dec_init_ok, CDR_ERR_TOO_LARGE);
+  check_field(&enc, at_meas, CDR_MEASUREMENT_MAX, dec_init_ok, 0);
+  check_field(&enc, at_meas, 0, dec_init_ok, CDR_ERR_TRUNCATED);
+  check_field(&enc, at_platform, IPC_PLATFORM_MAX + 1, dec_init_ok, CDR_ERR_TOO_LARGE);
+  check_field(&enc, at_platform, 0, dec_init_ok, CDR_ERR_TRUNCATED);
+  check_field(&enc, at_platform, 3, dec_init_ok, CDR_ERR_TRUNCATED); /* NUL bytes: not printable */
+  check_field(&enc, at_sealed, IPC_SEALED_IDENTITY_MAX + 1, dec_init_ok, CDR_ERR_TOO_LARGE);
+  check_field(&enc, at_sealed, 0, dec_init_ok, 0);
+  /* A platform name at the cap is taken whole. */
+  memset(m.platform, 'p', IPC_PLATFORM_MAX);
+  m.platform[IPC_PLATFORM_MAX] = '\0';
+  ENCODE(bad, ipc_put_init_ok, &m);
+  CHECK_RC(ipc_get_init_ok(&bad, &g), 0);
+  CHECK(strlen(g.platform) == IPC_PLATFORM_MAX);
+  cdr_buf_free(&bad);
+  /* ... and one with a space in it is not a platform name. */
+  snprintf(m.platform, sizeof(m.platform), "s m");
+  ENCODE(bad, ipc_put_init_ok, &m);
+  CHECK_RC(ipc_get_init_ok(&bad, &g), CDR_ERR_TRUNCATED);
+  cdr_buf_free(&bad);
+  cdr_buf_free(&enc);
+}
+
+static void test_codec_attest(void) {
+  uint8_t nonce[CDR_NONCE_LEN], got[CDR_NONCE_LEN];
+  struct cdr_buf enc, view;
+
+  fill(nonce, sizeof(nonce), 26);
+  ENCODE(enc, ipc_put_attest, nonce);
+  cdr_buf_view(&view, cdr_buf_ptr(&enc), cdr_buf_avail(&enc));
+  CHECK_RC(ipc_get_attest(&view, got), 0);
+  CHECK(memcmp(got, nonce, sizeof(nonce)) == 0);
+  check_exact(&enc, dec_attest);
+  check_field(&enc, 0, CDR_NONCE_LEN - 1, dec_attest, CDR_ERR_TRUNCATED);
+  check_field(&enc, 0, CDR_NONCE_LEN + 1, dec_attest, CDR_ERR_TOO_LARGE);
+  cdr_buf_free(&enc);
+}
+
+static void test_codec_attest_ok(void) {
+  uint8_t evidence[300], c0[40], c1[41];
+  struct ipc_attest_ok m, g;
+  struct cdr_buf enc, view, bad;
+
+  memset(&m, 0, sizeof(m));
+  fill(evidence, sizeof(evidence), 27);
+  fill(c0, sizeof(c0), 28);
+  fill(c1, sizeof(c1), 29);
+  snprintf(m.platform, sizeof(m.platform), "snp");
+  m.evidence = evidence;
+  m.evidence_len = sizeof(evidence);
+  m.ncerts = 2;
+  m.certs[0] = c0;
+  m.cert_lens[0] = sizeof(c0);
+  m.certs[1] = c1;
+  m.cert_lens[1] = sizeof(c1);
+  ENCODE(enc, ipc_put_attest_ok, &m);
+  cdr_buf_view(&view, cdr_buf_ptr(&enc), cdr_buf_avail(&enc));
+  CHECK_RC(ipc_get_attest_ok(&view, &g), 0);
+  CHECK_STR(g.platform, "snp");
+  CHECK(g.evidence_len == sizeof(evidence) && memcmp(g.evidence, evidence, sizeof(evidence)) == 0);
+  CHECK(g.ncerts == 2 && g.cert_lens[0] == sizeof(c0) && memcmp(g.certs[0], c0, sizeof(c0)) == 0);
+  CHECK(g.cert_lens[1] == sizeof(c1) && memcmp(g.certs[1], c1, sizeof(c1)) == 0);
+  check_exact(&enc, dec_attest_ok);
+
+  size_t at_evidence = 4 + 3, at_ncerts = at_evidence + 4 + sizeof(evidence), at_c0 = at_ncerts + 4;
+  check_field(&enc, 0, IPC_PLATFORM_MAX + 1, dec_attest_ok, CDR_ERR_TOO_LARGE);
+  check_field(&enc, 0, 0, dec_attest_ok, CDR_ERR_TRUNCATED);
+  check_field(&enc, at_evidence, IPC_EVIDENCE_MAX + 1, dec_attest_ok, CDR_ERR_TOO_LARGE);
+  check_field(&enc, at_evidence, IPC_EVIDENCE_MAX, dec_attest_ok, 0);
+  check_field(&enc, at_c0, CDR_MAX_CERT_DER + 1, dec_attest_ok, CDR_ERR_TOO_LARGE);
+  check_field(&enc, at_c0, CDR_MAX_CERT_DER, dec_attest_ok, 0);
+  check_field(&enc, at_c0, 0, dec_attest_ok, CDR_ERR_TRUNCATED); /* an empty certificate */
+  /* One certificate over the count cap: refused by both sides. */
+  cdr_buf_init(&bad, CDR_IPC_MAX_FRAME, 0);
+  CHECK_RC(cdr_buf_put(&bad, cdr_buf_ptr(&enc), at_ncerts), 0);
+  CHECK_RC(cdr_buf_put_u32(&bad, IPC_ATTEST_MAX_CERTS + 1), 0);
+  for (uint32_t i = 0; i < IPC_ATTEST_MAX_CERTS + 1; i++)
+    CHECK_RC(cdr_buf_put_lp(&bad, c0, sizeof(c0)), 0);
+  CHECK_RC(ipc_get_attest_ok(&bad, &g), CDR_ERR_TOO_LARGE);
+  cdr_buf_free(&bad);
+  m.ncerts = IPC_ATTEST_MAX_CERTS + 1;
+  cdr_buf_init(&bad, CDR_IPC_MAX_FRAME, 0);
+  CHECK_RC(ipc_put_attest_ok(&bad, &m), CDR_ERR_TOO_LARGE);
+  cdr_buf_free(&bad);
+  /* No certificates at all (nitro's come inside the evidence). */
+  m.ncerts = 0;
+  ENCODE(bad, ipc_put_attest_ok, &m);
+  check_exact(&bad, dec_attest_ok);
+  cdr_buf_free(&bad);
+  cdr_buf_free(&enc);
+}
+
+static const char *const TABLE_IDS[] = {"0123456789abcdef0123456789abcdef", "ffffffffffffffffffffffffffffffff",
+                                        "00000000000000000000000000000000"};
+
+static void test_codec_load(void) {
+  uint8_t manifest[500];
+  const uint8_t *p;
+  size_t n;
+  struct cdr_buf enc, view, bad;
+  char(*ids)[IPC_TABLE_ID_LEN + 1] = NULL;
+  uint32_t count = 0;
+
+  /* IPC_LOAD */
+  fill(manifest, sizeof(manifest), 30);
+  cdr_buf_init(&enc, CDR_IPC_MAX_FRAME, 0);
+  CHECK_RC(ipc_put_load(&enc, manifest, sizeof(manifest)), 0);
+  cdr_buf_view(&view, cdr_buf_ptr(&enc), cdr_buf_avail(&enc));
+  CHECK_RC(ipc_get_load(&view, &p, &n), 0);
+  CHECK(n == sizeof(manifest) && memcmp(p, manifest, n) == 0);
+  check_exact(&enc, dec_load);
+  check_field(&enc, 0, 0, dec_load, 0); /* no manifest yet */
+  check_announced_over_cap(&enc, 0, IPC_MANIFEST_MAX, dec_load);
+  cdr_buf_free(&enc);
+
+  /* IPC_LOAD_WANT */
+  cdr_buf_init(&enc, CDR_IPC_MAX_FRAME, 0);
+  CHECK_RC(ipc_put_load_want_count(&enc, 3), 0);
+  for (size_t i = 0; i < 3; i++)
+    CHECK_RC(ipc_put_table_id(&enc, TABLE_IDS[i]), 0);
+  cdr_buf_view(&view, cdr_buf_ptr(&enc), cdr_buf_avail(&enc));
+  CHECK_RC(ipc_get_load_want(&view, &ids, &count), 0);
+  CHECK(count == 3 && ids != NULL);
+  for (size_t i = 0; ids != NULL && i < 3; i++)
+    CHECK_STR(ids[i], TABLE_IDS[i]);
+  free(ids);
+  check_exact(&enc, dec_load_want);
+  check_field(&enc, 4, IPC_TABLE_ID_LEN + 1, dec_load_want, CDR_ERR_TOO_LARGE);
+  check_field(&enc, 4, IPC_TABLE_ID_LEN - 1, dec_load_want, CDR_ERR_TRUNCATED);
+  cdr_buf_free(&enc);
+  /* Not lowercase hex: the encoder and the decoder refuse it. */
+  cdr_buf_init(&bad, 1024, 0);
+  CHECK_RC(ipc_put_table_id(&bad, "0123456789ABCDEF0123456789abcdef"), CDR_ERR_ARG);
+  CHECK_RC(ipc_put_table_id(&bad, "0123456789abcdef"), CDR_ERR_ARG);
+  CHECK_RC(cdr_buf_put_u32(&bad, 1), 0);
+  CHECK_RC(cdr_buf_put_lpstr(&bad, "0123456789abcdeg0123456789abcdef"), 0);
+  CHECK_RC(dec_load_want(&bad), CDR_ERR_TRUNCATED);
+  cdr_buf_free(&bad);
+  /* The count: none is fine, one over the cap is refused by both sides,
+   * and a count the payload cannot hold is refused before allocating. */
+  cdr_buf_init(&bad, 1024, 0);
+  CHECK_RC(ipc_put_load_want_count(&bad, 0), 0);
+  check_exact(&bad, dec_load_want);
+  cdr_buf_free(&bad);
+  cdr_buf_init(&bad, 1024, 0);
+  CHECK_RC(ipc_put_load_want_count(&bad, IPC_LOAD_MAX_TABLES + 1), CDR_ERR_TOO_LARGE);
+  CHECK_RC(cdr_buf_put_u32(&bad, IPC_LOAD_MAX_TABLES + 1), 0);
+  CHECK_RC(dec_load_want(&bad), CDR_ERR_TOO_LARGE);
+  cdr_buf_free(&bad);
+  cdr_buf_init(&bad, 1024, 0);
+  CHECK_RC(cdr_buf_put_u32(&bad, IPC_LOAD_MAX_TABLES), 0);
+  CHECK_RC(ipc_put_table_id(&bad, TABLE_IDS[0]), 0);
+  CHECK_RC(dec_load_want(&bad), CDR_ERR_TRUNCATED);
+  cdr_buf_free(&bad);
+
+  /* IPC_LOAD_DONE: empty, and nothing else. */
+  cdr_buf_init(&enc, 16, 0);
+  CHECK_RC(ipc_put_load_done(&enc), 0);
+  CHECK(cdr_buf_avail(&enc) == 0);
+  check_exact(&enc, ipc_get_load_done);
+  cdr_buf_free(&enc);
+}
+
+static void test_codec_load_chunk(void) {
+  uint8_t data[1000];
+  struct ipc_load_chunk m, g;
+  struct cdr_buf enc, view, bad;
+
+  memset(&m, 0, sizeof(m));
+  fill(data, sizeof(data), 31);
+  snprintf(m.id, sizeof(m.id), "%s", TABLE_IDS[0]);
+  m.offset = 4u * CDR_MiB;
+  m.data = data;
+  m.len = sizeof(data);
+  m.last = 1;
+  ENCODE(enc, ipc_put_load_chunk, &m);
+  cdr_buf_view(&view, cdr_buf_ptr(&enc), cdr_buf_avail(&enc));
+  CHECK_RC(ipc_get_load_chunk(&view, &g), 0);
+  CHECK_STR(g.id, TABLE_IDS[0]);
+  CHECK(g.offset == 4u * CDR_MiB && g.last == 1);
+  CHECK(g.len == sizeof(data) && memcmp(g.data, data, sizeof(data)) == 0);
+  check_exact(&enc, dec_load_chunk);
+
+  size_t at_data = 4 + IPC_TABLE_ID_LEN + 8;
+  check_field(&enc, 0, IPC_TABLE_ID_LEN + 1, dec_load_chunk, CDR_ERR_TOO_LARGE);
+  check_field(&enc, 0, IPC_TABLE_ID_LEN, dec_load_chunk, CDR_ERR_TRUNCATED); /* NUL bytes: not hex */
+  check_field(&enc, at_data, IPC_LOAD_CHUNK_MAX + 1, dec_load_chunk, CDR_ERR_TOO_LARGE);
+  check_field(&enc, at_data, IPC_LOAD_CHUNK_MAX, dec_load_chunk, 0);
+  check_field(&enc, at_data, 0, dec_load_chunk, 0); /* an empty last chunk */
+  /* last is 0 or 1. */
+  m.last = 2;
+  ENCODE(bad, ipc_put_load_chunk, &m);
+  CHECK_RC(ipc_get_load_chunk(&bad, &g), CDR_ERR_TRUNCATED);
+  cdr_buf_free(&bad);
+  cdr_buf_free(&enc);
+}
+
+static void test_codec_crl(void) {
+  uint8_t der[700];
+  const uint8_t *p;
+  size_t n;
+  uint64_t number = 0;
+  uint32_t ended = 0;
+  struct cdr_buf enc, view;
+
+  fill(der, sizeof(der), 32);
+  cdr_buf_init(&enc, CDR_IPC_MAX_FRAME, 0);
+  CHECK_RC(ipc_put_crl(&enc, der, sizeof(der)), 0);
+  cdr_buf_view(&view, cdr_buf_ptr(&enc), cdr_buf_avail(&enc));
+  CHECK_RC(ipc_get_crl(&view, &p, &n), 0);
+  CHECK(n == sizeof(der) && memcmp(p, der, n) == 0);
+  check_exact(&enc, dec_crl);
+  check_field(&enc, 0, IPC_CRL_MAX + 1, dec_crl, CDR_ERR_TOO_LARGE);
+  check_field(&enc, 0, IPC_CRL_MAX, dec_crl, 0);
+  cdr_buf_free(&enc);
+
+  cdr_buf_init(&enc, 64, 0);
+  CHECK_RC(ipc_put_crl_ok(&enc, 0x0102030405060708ull, 77), 0);
+  cdr_buf_view(&view, cdr_buf_ptr(&enc), cdr_buf_avail(&enc));
+  CHECK_RC(ipc_get_crl_ok(&view, &number, &ended), 0);
+  CHECK(number == 0x0102030405060708ull && ended == 77);
+  check_exact(&enc, dec_crl_ok);
+  cdr_buf_free(&enc);
+}
+
+static void test_codec_storage(void) {
+  uint8_t data[FETCH_MAX_TEST];
+  const uint8_t *p;
+  size_t n;
+  int found = -1;
+  uint32_t nops = 0;
+  struct ipc_store_item it;
+  struct cdr_buf items, enc, view, bad;
+
+  /* IPC_FETCHED: found with bytes, not found without. */
+  fill(data, sizeof(data), 33);
+  cdr_buf_init(&enc, 1024, 0);
+  CHECK_RC(ipc_put_fetched(&enc, 1, data, sizeof(data)), 0);
+  cdr_buf_view(&view, cdr_buf_ptr(&enc), cdr_buf_avail(&enc));
+  CHECK_RC(ipc_get_fetched(&view, FETCH_MAX_TEST, &found, &p, &n), 0);
+  CHECK(found == 1 && n == sizeof(data) && memcmp(p, data, n) == 0);
+  check_exact(&enc, dec_fetched);
+  /* More than the IPC_FETCH asked for. */
+  cdr_buf_view(&view, cdr_buf_ptr(&enc), cdr_buf_avail(&enc));
+  CHECK_RC(ipc_get_fetched(&view, FETCH_MAX_TEST - 1, &found, &p, &n), CDR_ERR_TOO_LARGE);
+  check_field(&enc, 1, FETCH_MAX_TEST + 1, dec_fetched, CDR_ERR_TOO_LARGE);
+  cdr_buf_free(&enc);
+  cdr_buf_init(&enc, 1024, 0);
+  CHECK_RC(ipc_put_fetched(&enc, 0, data, sizeof(data)), 0); /* not found: no bytes go */
+  cdr_buf_view(&view, cdr_buf_ptr(&enc), cdr_buf_avail(&enc));
+  CHECK_RC(ipc_get_fetched(&view, FETCH_MAX_TEST, &found, &p, &n), 0);
+  CHECK(found == 0 && n == 0);
+  check_exact(&enc, dec_fetched);
+  cdr_buf_free(&enc);
+  /* found is 0 or 1, and found 0 carries nothing. */
+  for (int k = 0; k < 2; k++) {
+    cdr_buf_init(&bad, 1024, 0);
+    CHECK_RC(cdr_buf_put_u8(&bad, k == 0 ? 2 : 0), 0);
+    CHECK_RC(cdr_buf_put_lp(&bad, data, 4), 0);
+    CHECK_RC(dec_fetched(&bad), CDR_ERR_TRUNCATED);
+    cdr_buf_free(&bad);
+  }
+
+  /* IPC_STORE: the count, then the items. */
+  cdr_buf_init(&items, 1024, 0);
+  CHECK_RC(ipc_put_store_item(&items, IPC_STORE_APPEND_LAZY, "audit", "entry", 5), 0);
+  CHECK_RC(ipc_put_store_item(&items, IPC_STORE_SYNC, "audit", NULL, 0), 0);
+  cdr_buf_init(&enc, 1024, 0);
+  CHECK_RC(ipc_put_store(&enc, 2, &items), 0);
+  CHECK_RC(ipc_get_store_count(&enc, &nops), 0);
+  CHECK(nops == 2);
+  CHECK_RC(ipc_get_store_item(&enc, &it), 0);
+  CHECK(it.op == IPC_STORE_APPEND_LAZY && strcmp(it.name, "audit") == 0 && it.len == 5);
+  CHECK_RC(ipc_get_store_item(&enc, &it), 0);
+  CHECK(it.op == IPC_STORE_SYNC && it.len == 0);
+  CHECK_RC(cdr_buf_expect_end(&enc), 0);
+  cdr_buf_free(&enc);
+  const uint32_t counts[] = {0, IPC_STORE_MAX_OPS + 1};
+  for (size_t i = 0; i < 2; i++) {
+    cdr_buf_init(&bad, 1024, 0);
+    CHECK_RC(ipc_put_store(&bad, counts[i], &items), 0);
+    CHECK_RC(ipc_get_store_count(&bad, &nops), CDR_ERR_TRUNCATED);
+    cdr_buf_free(&bad);
+  }
+  cdr_buf_free(&items);
+  /* An object name one byte over its cap. */
+  cdr_buf_init(&bad, 1024, 0);
+  char longname[IPC_OBJECT_NAME_MAX + 2];
+  memset(longname, 'n', sizeof(longname) - 1);
+  longname[sizeof(longname) - 1] = '\0';
+  CHECK_RC(ipc_put_store_item(&bad, IPC_STORE_PUT, longname, "x", 1), 0);
+  CHECK_RC(ipc_get_store_item(&bad, &it), CDR_ERR_TOO_LARGE);
+  cdr_buf_free(&bad);
+}
+
 /* ---------------------------------------------------------------- */
 /* The enclave link, against the fake enclave                        */
 /* ---------------------------------------------------------------- */
@@ -834,6 +1283,14 @@ int main(int argc, char **argv) {
   test_codec_request();
   test_codec_response();
   test_codec_error();
+  test_codec_init();
+  test_codec_init_ok();
+  test_codec_attest();
+  test_codec_attest_ok();
+  test_codec_load();
+  test_codec_load_chunk();
+  test_codec_crl();
+  test_codec_storage();
   test_link_normal();
   test_link_failures();
   return test_summary("test_ipc");

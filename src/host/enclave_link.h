@@ -12,7 +12,13 @@
  * Out-parameters that borrow (cdr_open_resp, cdr_response_env) point
  * into `reply`, which the caller frees with cdr_buf_free.  When the
  * enclave refuses a request, the call returns the enclave's cdr_err and
- * *errmsg (if non-NULL) gets its message, malloc'd.
+ * *errmsg (if non-NULL) gets its message, malloc'd.  A request the
+ * enclave's decoder would refuse (an oversized field from a client) is
+ * refused here with that decoder's error, and nothing is sent.
+ *
+ * Implemented by enclave_link.c (start, watch, stop), enclave_call.c
+ * (one call and the storage rounds inside it) and enclave_stubs.c (the
+ * operations); see enclave_link_int.h.
  */
 #ifndef CDR_ENCLAVE_LINK_H
 #define CDR_ENCLAVE_LINK_H
@@ -21,7 +27,8 @@
 #include <sys/types.h>
 
 #include "crypto/envelope.h"
-#include "ipc.h"
+#include "ipc/ipc.h"
+#include "ipc/messages.h"
 
 struct enclave_link;
 
@@ -30,13 +37,13 @@ struct enclave_identity {
   size_t identity_spki_len;
   uint8_t measurement[CDR_MEASUREMENT_MAX]; /* measurement_len bytes: sim 32, */
   size_t measurement_len;                   /* snp, tdx and nitro 48 */
-  char platform[32]; /* "sim", "snp", "tdx", "nitro" */
+  char platform[IPC_PLATFORM_MAX + 1]; /* "sim", "snp", "tdx", "nitro" */
   uint8_t *new_sealed_identity; /* non-NULL when the enclave made a new */
   size_t new_sealed_identity_len; /* identity key: store it durably */
 };
 
 struct enclave_attestation {
-  char platform[32];
+  char platform[IPC_PLATFORM_MAX + 1];
   uint8_t *evidence;
   size_t evidence_len;
   size_t ncerts;

@@ -1,0 +1,197 @@
+/*
+ * enclave_load.c - the IPC handlers of the start sequence after IPC_INIT
+ * (dispatch.c): IPC_LOAD (state INITIALISED -> LOADING), IPC_LOAD_CHUNK
+ * and IPC_LOAD_DONE (LOADING -> READY).  See persist.c for the sealed
+ * manifest and docs/design/persistence.md.
+ *
+ * IPC_LOAD hands over the sealed manifest and is answered with the ids
+ * of the tables it names (IPC_LOAD_WANT); the host then streams each
+ * table file in order, in chunks, each answered IPC_LOAD_ACK.  A table
+ * whose file fails (authentication, truncation, an older copy) is
+ * refused with a reason and stays unavailable; a chunk that was not
+ * asked for, or out of order, is a protocol violation.  IPC_LOAD_DONE
+ * checks the audit log against the manifest, logs the start, and makes
+ * the enclave READY.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "catalog.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "enclave.h"
+#include "ipc/ipc.h"
+#include "ipc/messages.h"
+#include "persist_int.h"
+
+int enclave_handle_load(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) {
+  struct persist *p;
+  const uint8_t *manifest;
+  size_t len;
+  int r;
+  if ((r = ipc_get_load(in, &manifest, &len)) != 0)
+    return r;
+  if ((r = persist_get(e, &p)) != 0)
+    return r;
+  if (len > 0 && (r = persist_manifest_load(e, manifest, len)) != 0)
+    return r;
+  *rt = IPC_LOAD_WANT;
+  if ((r = ipc_put_load_want_count(out, (uint32_t)p->n)) != 0)
+    return r;
+  for (size_t i = 0; i < p->n; i++)
+    if ((r = ipc_put_table_id(out, p->ent[i].id)) != 0)
+      return r;
+  e->state = ENCLAVE_STATE_LOADING;
+  log_info("manifest version %llu names %zu tables", (unsigned long long)p->version, p->n);
+  return 0;
+}
+
+static int load_row(void *ctx, const struct tf_value *vals, size_t ncols) {
+  struct enclave *e = ctx;
+  return engine_restore_row(e->engine, vals, ncols);
+}
+
+/* Start restoring entry i: unwrap its key, create its table. */
+static int load_begin(struct enclave *e, struct persist *p, size_t i, char *why, size_t whylen) {
+  struct persist_entry *en = &p->ent[i];
+  struct catalog cat;
+  struct cdr_buf key;
+  uint64_t v;
+  int r;
+  cdr_buf_init(&key, 64, 1);
+  if ((r = unseal_blob(e->sealer, SEAL_TABLE_KEY, en->id, en->wrapped_key, en->wrapped_len, &v, &key)) != 0 ||
+      key.len != 32) {
+    snprintf(why, whylen, "its sealed key fails authentication");
+    r = r ? r : CDR_ERR_TRUNCATED;
+    goto out;
+  }
+  if ((r = catalog_decode(&cat, en->catalog_bytes, en->catalog_len)) != 0 || cat.n != 1 ||
+      cdr_ascii_casecmp(cat.tables[0]->name, en->name) != 0) {
+    snprintf(why, whylen, "its catalog entry does not decode");
+    if (r == 0)
+      catalog_free(&cat);
+    r = r ? r : CDR_ERR_TRUNCATED;
+    goto out;
+  }
+  struct catalog_table *t = cat.tables[0];
+  size_t ncols = t->ncols;
+  cat.n = 0; /* t moves to the engine */
+  catalog_free(&cat);
+  if ((r = engine_restore_begin(e->engine, t)) != 0) {
+    snprintf(why, whylen, "the engine could not create it");
+    goto out;
+  }
+  if ((r = tf_reader_init(&p->rd, key.d, en->id, ncols, load_row, e)) != 0) {
+    if (engine_restore_end(e->engine, en->name, 0) != 0)
+      log_warn("could not undo the restore of %s", en->id);
+    snprintf(why, whylen, "internal error");
+    goto out;
+  }
+  p->reading = 1;
+  p->loading = (long)i;
+out:
+  cdr_buf_free(&key);
+  return r;
+}
+
+int enclave_handle_load_chunk(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) {
+  struct persist *p = e->persist;
+  struct ipc_load_chunk m;
+  uint8_t hash[32];
+  char why[160] = "";
+  int r, ok = 1;
+  if ((r = ipc_get_load_chunk(in, &m)) != 0 || p == NULL)
+    return r ? r : CDR_ERR_TRUNCATED;
+  /* Which entry: the current one, or the next one not yet loaded. */
+  size_t i;
+  for (i = 0; i < p->n; i++)
+    if (memcmp(p->ent[i].id, m.id, IPC_TABLE_ID_LEN) == 0)
+      break;
+  if (i == p->n || p->ent[i].loaded || (p->loading >= 0 && (size_t)p->loading != i) || m.offset != p->ent[i].received) {
+    log_error("protocol violation: a table chunk that was not asked for, or out of order");
+    return CDR_ERR_ARG;
+  }
+  struct persist_entry *en = &p->ent[i];
+  if (p->loading < 0 && load_begin(e, p, i, why, sizeof(why)) != 0) {
+    ok = 0;
+  } else {
+    en->received += m.len;
+    if ((r = tf_reader_feed(&p->rd, m.data, m.len)) != 0) {
+      ok = 0;
+      snprintf(why, sizeof(why), "its sealed file fails authentication (%s)", cdr_err_code(r));
+    } else if (m.last) {
+      if ((r = tf_reader_finish(&p->rd, hash)) != 0) {
+        ok = 0;
+        snprintf(why, sizeof(why), "its sealed file is truncated");
+      } else if (memcmp(hash, en->file_hash, 32) != 0) {
+        ok = 0;
+        snprintf(why, sizeof(why), "its sealed file is not the version the manifest names (an older copy?)");
+      } else if (engine_restore_end(e->engine, en->name, 1) != 0) {
+        ok = 0;
+        snprintf(why, sizeof(why), "the engine could not commit it");
+      } else {
+        en->available = 1;
+        en->reason[0] = '\0';
+      }
+    }
+    if (!ok && p->loading >= 0 && engine_restore_end(e->engine, en->name, 0) != 0)
+      log_warn("could not undo the restore of %s", en->id);
+  }
+  if (!ok || m.last) {
+    if (p->reading)
+      tf_reader_free(&p->rd);
+    p->reading = 0;
+    p->loading = -1;
+    en->loaded = 1;
+  }
+  if (!ok) {
+    snprintf(en->reason, sizeof(en->reason), "%s", why);
+    log_error("sealed table file %s not loaded: %s", en->id, why);
+  }
+  *rt = IPC_LOAD_ACK;
+  return ipc_put_status(out, ok, ok ? "" : why);
+}
+
+int enclave_handle_load_done(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) {
+  struct persist *p = e->persist;
+  int r;
+  if ((r = ipc_get_load_done(in)) != 0)
+    return r;
+  if (p != NULL && p->loading >= 0) {
+    log_error("protocol violation: loading ended in the middle of a table");
+    return CDR_ERR_ARG;
+  }
+  size_t loaded = 0;
+  for (size_t i = 0; p != NULL && i < p->n; i++) {
+    if (p->ent[i].available)
+      loaded++;
+    else if (!p->ent[i].loaded)
+      log_error("sealed table file %s not loaded: %s", p->ent[i].id, p->ent[i].reason);
+  }
+  log_info("loaded %zu of %zu tables", loaded, p ? p->n : 0);
+  /* The audit log, against the manifest; a start is itself an entry. */
+  char why[320];
+  if ((r = persist_get(e, &p)) != 0)
+    return r;
+  if ((r = audit_load(e, p->version, p->audit_size, p->audit_head, p->carried, p->carried_len, why, sizeof(why))) !=
+      0) {
+    if (r != CDR_ERR_DECRYPT && r != CDR_ERR_TRUNCATED && r != CDR_ERR_AUDIT_ROLLBACK)
+      return r; /* the channel broke */
+    log_error("refusing to start: %s", why);
+    *rt = IPC_LOAD_ACK;
+    return ipc_put_status(out, 0, why);
+  }
+  log_info("audit log: %llu entries", (unsigned long long)e->audit.n);
+  if ((r = audit_begin(e, "start")) != 0)
+    return r;
+  audit_set(e, "manifest_version", json_integer((json_int_t)p->version));
+  audit_set(e, "tables_loaded", json_integer((json_int_t)loaded));
+  audit_set(e, "tables_unavailable", json_integer((json_int_t)(p->n - loaded)));
+  audit_set(e, "platform", json_string(e->attest && e->attest->name ? e->attest->name : "sim"));
+  if ((r = audit_finish(e, 0)) != 0)
+    return r;
+  e->state = ENCLAVE_STATE_READY;
+  *rt = IPC_LOAD_ACK;
+  return ipc_put_status(out, 1, "");
+}

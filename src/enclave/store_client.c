@@ -1,0 +1,114 @@
+/*
+ * store_client.c - the enclave's side of the storage rounds
+ * (store_client.h; ipc.h, "Storage"): batches of IPC_STORE operations,
+ * sent and waited for (IPC_STORED) or sent without waiting
+ * (IPC_STORE_NOWAIT), and reads of stored objects (IPC_FETCH ->
+ * IPC_FETCHED).
+ *
+ * These run inside a request handler, between the host's request frame
+ * and the enclave's reply: the host answers them before it reads the
+ * reply.  Every answer from the host is decoded exactly with the codecs
+ * of ipc/messages.h; any other frame while waiting is a protocol
+ * violation, returned as an error that the caller treats as fatal.
+ */
+#include "store_client.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "common/limits.h"
+#include "common/log.h"
+#include "ipc/ipc.h"
+#include "ipc/messages.h"
+
+void store_batch_init(struct store_batch *b) {
+  cdr_buf_init(&b->ops, CDR_IPC_MAX_FRAME - 1024, 0);
+  b->n = 0;
+}
+
+void store_batch_free(struct store_batch *b) {
+  cdr_buf_free(&b->ops);
+  b->n = 0;
+}
+
+int store_batch_add(struct store_batch *b, uint8_t op, const char *name, const void *data, size_t len) {
+  if (b->n >= IPC_STORE_MAX_OPS)
+    return CDR_ERR_TOO_LARGE;
+  int r = ipc_put_store_item(&b->ops, op, name, data, len);
+  if (r == 0)
+    b->n++;
+  return r;
+}
+
+int enclave_store(struct enclave *e, struct store_batch *b, char *why, size_t whylen) {
+  struct cdr_buf frame, reply;
+  uint32_t type;
+  int r, ok = 0;
+  char *msg = NULL;
+  snprintf(why, whylen, "the channel to the host failed");
+  cdr_buf_init(&frame, CDR_IPC_MAX_FRAME, 0);
+  cdr_buf_init(&reply, IPC_STATUS_MAX, 0);
+  if ((r = ipc_put_store(&frame, b->n, &b->ops)) != 0)
+    goto out;
+  if ((r = ipc_frame_write(e->ipc_fd, IPC_STORE, &frame)) != 0 ||
+      (r = ipc_frame_read(e->ipc_fd, &type, &reply, IPC_STATUS_MAX)) != 0)
+    goto out;
+  if (type != IPC_STORED) {
+    log_error("protocol violation: %s while waiting for STORED", ipc_msg_name(type));
+    r = CDR_ERR_ARG;
+    goto out;
+  }
+  if ((r = ipc_get_status(&reply, &ok, &msg)) != 0)
+    goto out;
+  if (!ok) {
+    snprintf(why, whylen, "the server could not store the change: %s", msg ? msg : "");
+    r = CDR_ERR_IO;
+  }
+out:
+  free(msg);
+  cdr_buf_free(&frame);
+  cdr_buf_free(&reply);
+  return r;
+}
+
+int enclave_store_nowait(struct enclave *e, struct store_batch *b) {
+  struct cdr_buf frame;
+  int r;
+  cdr_buf_init(&frame, CDR_IPC_MAX_FRAME, 0);
+  if ((r = ipc_put_store(&frame, b->n, &b->ops)) == 0)
+    r = ipc_frame_write(e->ipc_fd, IPC_STORE_NOWAIT, &frame);
+  cdr_buf_free(&frame);
+  return r;
+}
+
+int enclave_fetch(struct enclave *e, const char *name, uint64_t offset, uint32_t max, struct cdr_buf *out,
+                  int *found) {
+  struct cdr_buf frame, reply;
+  const uint8_t *data;
+  size_t len;
+  uint32_t type;
+  int r;
+  cdr_buf_init(&frame, 256, 0);
+  cdr_buf_init(&reply, IPC_FETCHED_MAX(max), 0);
+  cdr_buf_free(out);
+  *found = 0;
+  if ((r = ipc_put_fetch(&frame, name, offset, max)) != 0 || (r = ipc_frame_write(e->ipc_fd, IPC_FETCH, &frame)) != 0 ||
+      (r = ipc_frame_read(e->ipc_fd, &type, &reply, (uint32_t)IPC_FETCHED_MAX(max))) != 0)
+    goto out;
+  if (type != IPC_FETCHED) {
+    log_error("protocol violation: %s while waiting for FETCHED", ipc_msg_name(type));
+    r = CDR_ERR_ARG;
+    goto out;
+  }
+  /* The host's answer is checked like any frame from it: exact, and
+   * never more than asked for. */
+  if ((r = ipc_get_fetched(&reply, max, found, &data, &len)) != 0) {
+    log_error("protocol violation: a malformed FETCHED");
+    goto out;
+  }
+  r = cdr_buf_put(out, data, len);
+out:
+  cdr_buf_free(&frame);
+  cdr_buf_free(&reply);
+  return r;
+}

@@ -1,0 +1,46 @@
+/*
+ * store_client.h - the enclave's client of the host's store
+ * (docs/design/persistence.md; ipc.h, "Storage").
+ *
+ * Storage goes through the host, which cannot read it: enclave_store()
+ * sends one IPC_STORE with a batch of operations and waits for
+ * IPC_STORED.  It is called from inside a request handler, before the
+ * request is answered, so a client hears "ok" only after its change is
+ * durable.  The sealed state (persist.c) and the audit log (audit.c)
+ * both store through here; this file calls neither.
+ */
+#ifndef CDR_STORE_CLIENT_H
+#define CDR_STORE_CLIENT_H
+
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "enclave.h"
+
+/* A batch of storage operations being built (at most IPC_STORE_MAX_OPS). */
+struct store_batch {
+  struct cdr_buf ops; /* encoded items */
+  uint32_t n;
+};
+void store_batch_init(struct store_batch *b);
+void store_batch_free(struct store_batch *b);
+/* Append one operation (enum ipc_store_op); CDR_ERR_TOO_LARGE when the
+ * batch is full. */
+int store_batch_add(struct store_batch *b, uint8_t op, const char *name, const void *data, size_t len) CDR_WUR;
+/* Send the batch and wait for the host.  0 when every operation is
+ * durable; CDR_ERR_IO when the host reports a failure (the caller then
+ * refuses the request and keeps its old state; *why says what failed);
+ * any other error means the channel is broken (fatal). */
+int enclave_store(struct enclave *e, struct store_batch *b, char *why, size_t whylen) CDR_WUR;
+/* Send the batch as IPC_STORE_NOWAIT and go on (ipc.h): the host applies
+ * it before it reads our next frame, and ends the link if it cannot.
+ * Non-zero only if the frame cannot be written (fatal). */
+int enclave_store_nowait(struct enclave *e, struct store_batch *b) CDR_WUR;
+
+/* Read up to max (<= IPC_FETCH_MAX) bytes of the stored object `name`
+ * from offset into out (reset first); *found 0 if the host has no such
+ * object.  0, or a channel error (fatal). */
+int enclave_fetch(struct enclave *e, const char *name, uint64_t offset, uint32_t max, struct cdr_buf *out,
+                  int *found) CDR_WUR;
+
+#endif

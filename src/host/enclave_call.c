@@ -1,0 +1,232 @@
+/*
+ * enclave_call.c - one call from the host to the enclave: the request
+ * checked with the enclave's own decoder, one frame out, the enclave's
+ * storage rounds answered, one reply frame in (enclave_link_int.h).
+ *
+ * Invariants:
+ *   - Every payload the host sends (requests, and its answers IPC_STORED
+ *     and IPC_FETCHED) is decoded with the decoder the enclave will use
+ *     (messages.h) before it is written.  The enclave exits on any frame
+ *     that does not decode exactly (it treats it as a compromised host),
+ *     so an oversized field from a client must be refused here, not there.
+ *   - Replies are read with the frame cap (CDR_IPC_MAX_FRAME) and decoded
+ *     by the caller with the caps of messages.h: the enclave is trusted,
+ *     but a size it announces is still checked before anything is
+ *     allocated for it.
+ *   - Any failure that can leave the stream out of step marks the link
+ *     dead (link_mark_dead); nothing is retried.
+ *
+ * SIGPIPE: frames are written with write(2); a process using the link
+ * must ignore SIGPIPE (cdrd does) so that a dead enclave shows up as
+ * CDR_ERR_IO rather than killing the host.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/limits.h"
+#include "common/log.h"
+#include "enclave_link_int.h"
+#include "ipc/messages.h"
+
+void link_mark_dead(struct enclave_link *l, const char *why) {
+  if (atomic_exchange(&l->alive, 0) != 0)
+    log_error("enclave link is dead: %s", why);
+}
+
+int link_malformed(struct enclave_link *l, int r, const char *why) {
+  if (r == CDR_ERR_NOMEM)
+    return r;
+  link_mark_dead(l, why);
+  return CDR_ERR_INTERNAL;
+}
+
+uint8_t *link_memdup(const uint8_t *p, size_t n) {
+  uint8_t *d = malloc(n ? n : 1);
+  if (d != NULL && n > 0)
+    memcpy(d, p, n);
+  return d;
+}
+
+/* Decode a request payload as the enclave will (dispatch.c's handlers):
+ * 0, or the decoder's error.  A type the host has no business sending is
+ * CDR_ERR_INTERNAL. */
+static int link_check_request(uint32_t type, const struct cdr_buf *payload) {
+  struct cdr_buf v;
+  size_t n = payload != NULL ? cdr_buf_avail(payload) : 0;
+  union {
+    struct ipc_init init;
+    uint8_t nonce[CDR_NONCE_LEN];
+    struct cdr_open_req open;
+    struct cdr_request_env req;
+    struct ipc_load_chunk chunk;
+  } probe;
+  const uint8_t *p;
+  size_t len;
+
+  cdr_buf_view(&v, n > 0 ? cdr_buf_ptr(payload) : (const void *)"", n);
+  switch (type) {
+  case IPC_INIT: return ipc_get_init(&v, &probe.init);
+  case IPC_ATTEST: return ipc_get_attest(&v, probe.nonce);
+  case IPC_OPEN: return ipc_get_open(&v, &probe.open);
+  case IPC_REQUEST: return ipc_get_request(&v, &probe.req);
+  case IPC_LOAD: return ipc_get_load(&v, &p, &len);
+  case IPC_LOAD_CHUNK: return ipc_get_load_chunk(&v, &probe.chunk);
+  case IPC_LOAD_DONE: return ipc_get_load_done(&v);
+  case IPC_CRL: return ipc_get_crl(&v, &p, &len);
+  default: return CDR_ERR_INTERNAL;
+  }
+}
+
+/* Apply an IPC_STORE's operations in order, stopping at the first
+ * failure, and answer IPC_STORED.  Returns non-zero only if the frame is
+ * malformed or the answer cannot be sent (the link is then dead); a
+ * failed write is reported to the enclave, which refuses the request.
+ * IPC_STORE_NOWAIT (answer 0) is not answered: a failure to apply it is
+ * CDR_ERR_IO, and the caller ends the link. */
+static int link_apply_store(struct enclave_link *l, struct cdr_buf *in, int answer) {
+  struct cdr_buf out, check;
+  struct ipc_store_item it;
+  uint32_t n;
+  int r, failed = 0, ok;
+  const char *why = NULL;
+  char *echo = NULL;
+  if ((r = ipc_get_store_count(in, &n)) != 0)
+    return r;
+  for (uint32_t i = 0; i < n; i++) {
+    if ((r = ipc_get_store_item(in, &it)) != 0)
+      return r;
+    if (!failed) {
+      int sr = l->store_fn ? l->store_fn(l->store_ctx, it.op, it.name, it.data, it.len) : CDR_ERR_INTERNAL;
+      if (sr != 0) {
+        failed = 1;
+        why = cdr_err_describe(sr);
+        log_error("storing %s for the enclave failed: %s", it.name, why);
+      }
+    }
+  }
+  if ((r = cdr_buf_expect_end(in)) != 0)
+    return r;
+  if (!answer)
+    return failed ? CDR_ERR_IO : 0;
+  cdr_buf_init(&out, IPC_STATUS_MAX, 0);
+  if ((r = ipc_put_status(&out, !failed, failed ? why : "")) != 0)
+    goto out;
+  cdr_buf_view(&check, cdr_buf_ptr(&out), cdr_buf_avail(&out));
+  if ((r = ipc_get_status(&check, &ok, &echo)) != 0)
+    goto out;
+  r = ipc_frame_write(l->fd, IPC_STORED, &out);
+out:
+  free(echo);
+  cdr_buf_free(&out);
+  return r;
+}
+
+/* Answer an IPC_FETCH with IPC_FETCHED.  Non-zero only if the frame is
+ * malformed or the answer cannot be sent (the link is then dead). */
+static int link_apply_fetch(struct enclave_link *l, struct cdr_buf *in) {
+  struct cdr_buf out, check;
+  char name[IPC_OBJECT_NAME_MAX + 1];
+  uint64_t offset;
+  uint32_t max;
+  uint8_t *data = NULL;
+  const uint8_t *echo;
+  size_t got = 0, echo_len;
+  int r, found = 1, echo_found;
+  if ((r = ipc_get_fetch(in, name, &offset, &max)) != 0)
+    return r;
+  if ((data = malloc(max)) == NULL)
+    return CDR_ERR_NOMEM;
+  int fr = l->fetch_fn ? l->fetch_fn(l->store_ctx, name, offset, data, max, &got) : CDR_ERR_NOT_FOUND;
+  if (fr != 0) {
+    if (fr != CDR_ERR_NOT_FOUND)
+      log_error("reading %s for the enclave failed: %s", name, cdr_err_describe(fr));
+    found = 0;
+    got = 0;
+  }
+  cdr_buf_init(&out, IPC_FETCHED_MAX(max), 0);
+  if ((r = ipc_put_fetched(&out, found, data, got)) != 0)
+    goto out;
+  cdr_buf_view(&check, cdr_buf_ptr(&out), cdr_buf_avail(&out));
+  if ((r = ipc_get_fetched(&check, max, &echo_found, &echo, &echo_len)) != 0)
+    goto out;
+  r = ipc_frame_write(l->fd, IPC_FETCHED, &out);
+out:
+  cdr_buf_free(&out);
+  free(data);
+  return r;
+}
+
+int link_call_locked(struct enclave_link *l, uint32_t type, const struct cdr_buf *payload, uint32_t expect,
+                     struct cdr_buf *reply, char **errmsg) {
+  uint32_t got = 0;
+  int r, err;
+  char *msg = NULL;
+
+  if (l == NULL)
+    return CDR_ERR_INTERNAL;
+  if ((r = link_check_request(type, payload)) != 0)
+    return r;
+  if (!atomic_load(&l->alive))
+    return CDR_ERR_INTERNAL;
+  if ((r = ipc_frame_write(l->fd, type, payload)) != 0) {
+    link_mark_dead(l, "cannot write a frame");
+    return CDR_ERR_INTERNAL;
+  }
+  if ((r = ipc_frame_read(l->fd, &got, reply, CDR_IPC_MAX_FRAME)) != 0) {
+    link_mark_dead(l, r == CDR_ERR_TOO_LARGE ? "reply frame larger than the cap" : "cannot read a reply frame");
+    return CDR_ERR_INTERNAL;
+  }
+  /* Storage rounds: the enclave asks for durable writes, or reads of
+   * what it stored, before it answers. */
+  while (got == IPC_STORE || got == IPC_STORE_NOWAIT || got == IPC_FETCH) {
+    r = got == IPC_FETCH ? link_apply_fetch(l, reply) : link_apply_store(l, reply, got == IPC_STORE);
+    if (r != 0) {
+      link_mark_dead(l, got == IPC_FETCH             ? "malformed IPC_FETCH"
+                        : got == IPC_STORE           ? "malformed IPC_STORE"
+                        : r == CDR_ERR_IO            ? "cannot append to or sync the enclave's audit log: stopping "
+                                                       "rather than serve decisions that are not logged"
+                                                     : "malformed IPC_STORE_NOWAIT");
+      return CDR_ERR_INTERNAL;
+    }
+    if ((r = ipc_frame_read(l->fd, &got, reply, CDR_IPC_MAX_FRAME)) != 0) {
+      link_mark_dead(l, "cannot read a reply frame after a storage round");
+      return CDR_ERR_INTERNAL;
+    }
+  }
+  if (got == expect)
+    return 0;
+  if (got != IPC_ERROR) {
+    log_error("enclave answered %s with %s", ipc_msg_name(type), ipc_msg_name(got));
+    link_mark_dead(l, "unexpected reply type");
+    return CDR_ERR_INTERNAL;
+  }
+  if ((r = ipc_get_error(reply, &err, &msg)) != 0) {
+    free(msg);
+    link_mark_dead(l, "malformed IPC_ERROR");
+    return CDR_ERR_INTERNAL;
+  }
+  if (errmsg != NULL)
+    *errmsg = msg;
+  else
+    free(msg);
+  return err;
+}
+
+int link_call(struct enclave_link *l, uint32_t type, const struct cdr_buf *payload, uint32_t expect,
+              struct cdr_buf *reply, char **errmsg) {
+  int r;
+  if (l == NULL)
+    return CDR_ERR_INTERNAL;
+  pthread_mutex_lock(&l->lock);
+  r = link_call_locked(l, type, payload, expect, reply, errmsg);
+  pthread_mutex_unlock(&l->lock);
+  return r;
+}
+
+void enclave_link_set_store(struct enclave_link *l, enclave_store_fn fn, enclave_fetch_fn fetch, void *ctx) {
+  pthread_mutex_lock(&l->lock);
+  l->store_fn = fn;
+  l->fetch_fn = fetch;
+  l->store_ctx = ctx;
+  pthread_mutex_unlock(&l->lock);
+}

@@ -1,0 +1,75 @@
+/*
+ * enclave_link_int.h - what the three files of the host's enclave link
+ * share, and no one else:
+ *   enclave_link.c   starts (or connects to) the enclave, initialises it,
+ *                    watches it and stops it;
+ *   enclave_call.c   one call: the request checked with the enclave's own
+ *                    decoder, sent, the enclave's storage rounds answered,
+ *                    the reply read and its type checked;
+ *   enclave_stubs.c  the operations (attest, open, request, load, CRL) as
+ *                    plain functions built on link_call.
+ * Calls go one way only: enclave_link.c and enclave_stubs.c use
+ * enclave_call.c, which uses neither.
+ *
+ * Invariants of struct enclave_link (see also enclave_link.h):
+ *   - `alive` only ever goes from 1 to 0 (link_mark_dead).  It drops
+ *     when a frame cannot be written or read, when a reply has a type we
+ *     did not expect or does not decode exactly, or when the enclave has
+ *     gone.  After that the byte stream can no longer be trusted to be in
+ *     step, so every later call fails with CDR_ERR_INTERNAL without
+ *     touching the socket.
+ *   - `lock` serialises exchanges: one request frame out, its storage
+ *     rounds, one reply frame in.  The stream has no request ids, so two
+ *     callers must never interleave.
+ */
+#ifndef CDR_ENCLAVE_LINK_INT_H
+#define CDR_ENCLAVE_LINK_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "enclave_link.h"
+
+struct enclave_link {
+  pthread_mutex_t lock; /* serialises calls: one frame out, one frame in */
+  int fd;
+  pid_t pid;
+  atomic_int alive;
+  struct enclave_identity id;
+  enclave_store_fn store_fn; /* storage operations the enclave asks for */
+  enclave_fetch_fn fetch_fn; /* reads of stored objects it asks for */
+  void *store_ctx;
+};
+
+/* Drop `alive` (once; the first reason is logged). */
+void link_mark_dead(struct enclave_link *l, const char *why);
+
+/* A reply that came back but does not decode: CDR_ERR_NOMEM stays what
+ * it is (the reply may be fine), anything else marks the link dead with
+ * `why` and becomes CDR_ERR_INTERNAL. */
+int link_malformed(struct enclave_link *l, int r, const char *why) CDR_WUR;
+
+/* A malloc'd copy of n bytes (one byte allocated when n is 0); NULL when
+ * out of memory. */
+uint8_t *link_memdup(const uint8_t *p, size_t n);
+
+/*
+ * One call.  The payload is first decoded with the enclave's own decoder
+ * for `type` (messages.h): a payload it would refuse is refused here with
+ * the decoder's error and nothing is sent, because the enclave exits on
+ * any frame that does not decode exactly.  Then (type, payload) is
+ * written and the reply read into `reply` (initialised by the caller with
+ * max >= CDR_IPC_MAX_FRAME; the caller frees it on every path), answering
+ * the enclave's IPC_STORE / IPC_STORE_NOWAIT / IPC_FETCH rounds in
+ * between.  Returns 0 when the reply's type is `expect`; the enclave's
+ * error (and *errmsg, malloc'd, if errmsg is non-NULL) for IPC_ERROR; or
+ * CDR_ERR_INTERNAL, with the link marked dead, for any I/O failure or
+ * other reply.  link_call takes l->lock; link_call_locked is for a caller
+ * that holds it across several calls.  l may be NULL (CDR_ERR_INTERNAL).
+ */
+int link_call(struct enclave_link *l, uint32_t type, const struct cdr_buf *payload, uint32_t expect,
+              struct cdr_buf *reply, char **errmsg) CDR_WUR;
+int link_call_locked(struct enclave_link *l, uint32_t type, const struct cdr_buf *payload, uint32_t expect,
+                     struct cdr_buf *reply, char **errmsg) CDR_WUR;
+
+#endif

@@ -1,0 +1,254 @@
+/*
+ * enclave_stubs.c - the host's stubs for the enclave's operations
+ * (enclave_link.h): attestation, session open, requests, loading the
+ * sealed state at start, and the room's CRL.
+ *
+ * Each stub encodes its request with the codec of messages.h, makes one
+ * call (link_call, enclave_call.c: which checks the payload with the
+ * enclave's own decoder first) and decodes the reply with its codec.  A
+ * reply that does not decode marks the link dead (link_malformed): the
+ * enclave is trusted, so a malformed answer means the stream is out of
+ * step.  Out-parameters that borrow point into the caller's `reply`.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/limits.h"
+#include "common/log.h"
+#include "crypto/envelope.h"
+#include "enclave_link_int.h"
+#include "ipc/messages.h"
+
+void enclave_attestation_free(struct enclave_attestation *a) {
+  if (a == NULL)
+    return;
+  free(a->evidence);
+  for (size_t i = 0; a->certs != NULL && i < a->ncerts; i++)
+    free(a->certs[i]);
+  free(a->certs);
+  free(a->cert_lens);
+  memset(a, 0, sizeof(*a));
+}
+
+/* Copy a decoded IPC_ATTEST_OK into out (which owns its copies). */
+static int link_copy_attestation(const struct ipc_attest_ok *m, struct enclave_attestation *out) {
+  int r = CDR_ERR_NOMEM;
+  memcpy(out->platform, m->platform, sizeof(out->platform));
+  if ((out->evidence = link_memdup(m->evidence, m->evidence_len)) == NULL)
+    goto out;
+  out->evidence_len = m->evidence_len;
+  if ((out->certs = calloc(IPC_ATTEST_MAX_CERTS, sizeof(*out->certs))) == NULL ||
+      (out->cert_lens = calloc(IPC_ATTEST_MAX_CERTS, sizeof(*out->cert_lens))) == NULL)
+    goto out;
+  for (uint32_t i = 0; i < m->ncerts; i++) {
+    if ((out->certs[i] = link_memdup(m->certs[i], m->cert_lens[i])) == NULL)
+      goto out;
+    out->cert_lens[i] = m->cert_lens[i];
+    out->ncerts = i + 1;
+  }
+  r = 0;
+out:
+  if (r != 0)
+    enclave_attestation_free(out);
+  return r;
+}
+
+int enclave_attest(struct enclave_link *l, const uint8_t nonce[CDR_NONCE_LEN], struct enclave_attestation *out,
+                   char **errmsg) {
+  struct cdr_buf payload, reply;
+  struct ipc_attest_ok m;
+  int r;
+
+  memset(out, 0, sizeof(*out));
+  cdr_buf_init(&payload, 64, 0);
+  cdr_buf_init(&reply, CDR_IPC_MAX_FRAME, 0);
+  if (l == NULL) {
+    r = CDR_ERR_INTERNAL;
+    goto out;
+  }
+  if ((r = ipc_put_attest(&payload, nonce)) != 0 ||
+      (r = link_call(l, IPC_ATTEST, &payload, IPC_ATTEST_OK, &reply, errmsg)) != 0)
+    goto out;
+  if ((r = ipc_get_attest_ok(&reply, &m)) != 0) {
+    r = link_malformed(l, r, "malformed IPC_ATTEST_OK");
+    goto out;
+  }
+  r = link_copy_attestation(&m, out);
+out:
+  cdr_buf_free(&payload);
+  cdr_buf_free(&reply);
+  return r;
+}
+
+int enclave_open_session(struct enclave_link *l, const struct cdr_open_req *req, struct cdr_open_resp *resp,
+                         struct cdr_buf *reply, char **errmsg) {
+  struct cdr_buf payload;
+  int r;
+
+  memset(resp, 0, sizeof(*resp));
+  cdr_buf_init(reply, CDR_IPC_MAX_FRAME, 0);
+  cdr_buf_init(&payload, CDR_IPC_MAX_FRAME, 0);
+  if (l == NULL) {
+    r = CDR_ERR_INTERNAL;
+    goto out;
+  }
+  if ((r = ipc_put_open(&payload, req)) != 0 ||
+      (r = link_call(l, IPC_OPEN, &payload, IPC_OPEN_OK, reply, errmsg)) != 0)
+    goto out;
+  if ((r = ipc_get_open_ok(reply, resp)) != 0 || cdr_kem_name(resp->kem) == NULL) {
+    link_mark_dead(l, "malformed IPC_OPEN_OK");
+    memset(resp, 0, sizeof(*resp));
+    r = CDR_ERR_INTERNAL;
+  }
+out:
+  cdr_buf_free(&payload);
+  return r;
+}
+
+int enclave_request(struct enclave_link *l, const struct cdr_request_env *req, struct cdr_response_env *resp,
+                    struct cdr_buf *reply, char **errmsg) {
+  struct cdr_buf payload;
+  int r;
+
+  memset(resp, 0, sizeof(*resp));
+  cdr_buf_init(reply, CDR_IPC_MAX_FRAME, 0);
+  cdr_buf_init(&payload, CDR_IPC_MAX_FRAME, 0);
+  if (l == NULL) {
+    r = CDR_ERR_INTERNAL;
+    goto out;
+  }
+  if ((r = ipc_put_request(&payload, req)) != 0 ||
+      (r = link_call(l, IPC_REQUEST, &payload, IPC_RESPONSE, reply, errmsg)) != 0)
+    goto out;
+  if ((r = ipc_get_response(reply, resp)) != 0) {
+    link_mark_dead(l, "malformed IPC_RESPONSE");
+    memset(resp, 0, sizeof(*resp));
+    r = CDR_ERR_INTERNAL;
+  }
+out:
+  cdr_buf_free(&payload);
+  return r;
+}
+
+/* ---- loading the sealed state at start ---- */
+
+/* One call expecting IPC_LOAD_ACK (caller holds l->lock); *ok from its
+ * status, *msg its message (malloc'd). */
+static int link_load_ack_locked(struct enclave_link *l, uint32_t type, const struct cdr_buf *payload, int *ok,
+                                char **msg) {
+  struct cdr_buf reply;
+  int r;
+  cdr_buf_init(&reply, CDR_IPC_MAX_FRAME, 0);
+  if ((r = link_call_locked(l, type, payload, IPC_LOAD_ACK, &reply, msg)) == 0 &&
+      (r = ipc_get_status(&reply, ok, msg)) != 0) {
+    link_mark_dead(l, "malformed IPC_LOAD_ACK");
+    r = CDR_ERR_INTERNAL;
+  }
+  cdr_buf_free(&reply);
+  return r;
+}
+
+/* Stream one table file to the enclave, in IPC_LOAD_CHUNK_MAX pieces,
+ * until it ends or is refused (caller holds l->lock). */
+static int link_load_table_locked(struct enclave_link *l, const char *id, enclave_read_fn read, void *ctx,
+                                  uint8_t *chunk) {
+  struct cdr_buf payload;
+  struct ipc_load_chunk m;
+  int r = 0, ok = 1;
+  memset(&m, 0, sizeof(m));
+  snprintf(m.id, sizeof(m.id), "%s", id);
+  m.data = chunk;
+  cdr_buf_init(&payload, CDR_IPC_MAX_FRAME, 0);
+  while (!m.last && ok) {
+    size_t got = 0;
+    char *msg = NULL;
+    if ((r = read(ctx, id, m.offset, chunk, IPC_LOAD_CHUNK_MAX, &got)) != 0) {
+      log_error("cannot read sealed table %s: %s (it stays unloaded)", id, cdr_err_describe(r));
+      got = 0; /* an empty last chunk: the enclave refuses the table */
+    }
+    m.len = got;
+    m.last = got < IPC_LOAD_CHUNK_MAX;
+    cdr_buf_free(&payload);
+    if ((r = ipc_put_load_chunk(&payload, &m)) != 0)
+      break;
+    if ((r = link_load_ack_locked(l, IPC_LOAD_CHUNK, &payload, &ok, &msg)) != 0) {
+      free(msg);
+      break;
+    }
+    if (!ok)
+      log_error("the enclave refused sealed table %s: %s", id, msg ? msg : "");
+    free(msg);
+    m.offset += got;
+  }
+  cdr_buf_free(&payload);
+  return r;
+}
+
+int enclave_load_state(struct enclave_link *l, const uint8_t *manifest, size_t manifest_len, enclave_read_fn read,
+                       void *ctx, char (**wanted)[33], size_t *nwanted) {
+  struct cdr_buf payload, reply;
+  uint8_t *chunk = NULL;
+  char(*ids)[IPC_TABLE_ID_LEN + 1] = NULL;
+  uint32_t n = 0;
+  int r, ok = 0;
+  char *msg = NULL;
+  *wanted = NULL;
+  *nwanted = 0;
+  cdr_buf_init(&payload, CDR_IPC_MAX_FRAME, 0);
+  cdr_buf_init(&reply, CDR_IPC_MAX_FRAME, 0);
+  pthread_mutex_lock(&l->lock);
+  if ((r = ipc_put_load(&payload, manifest, manifest_len)) != 0 ||
+      (r = link_call_locked(l, IPC_LOAD, &payload, IPC_LOAD_WANT, &reply, &msg)) != 0)
+    goto out;
+  if ((r = ipc_get_load_want(&reply, &ids, &n)) != 0) {
+    r = link_malformed(l, r, "malformed IPC_LOAD_WANT");
+    goto out;
+  }
+  if (n > 0 && (chunk = malloc(IPC_LOAD_CHUNK_MAX)) == NULL) {
+    r = CDR_ERR_NOMEM;
+    goto out;
+  }
+  for (uint32_t i = 0; i < n; i++)
+    if ((r = link_load_table_locked(l, ids[i], read, ctx, chunk)) != 0)
+      goto out;
+  cdr_buf_free(&payload);
+  if ((r = ipc_put_load_done(&payload)) != 0 || (r = link_load_ack_locked(l, IPC_LOAD_DONE, &payload, &ok, &msg)) != 0)
+    goto out;
+  if (!ok) {
+    log_error("the enclave did not accept its state: %s", msg ? msg : "");
+    r = CDR_ERR_INTERNAL;
+    goto out;
+  }
+  *wanted = ids;
+  *nwanted = n;
+  ids = NULL;
+out:
+  pthread_mutex_unlock(&l->lock);
+  if (r != 0 && msg != NULL)
+    log_error("loading the enclave's state failed: %s", msg);
+  free(msg);
+  free(ids);
+  free(chunk);
+  cdr_buf_free(&payload);
+  cdr_buf_free(&reply);
+  return r;
+}
+
+/* ---- revocation ---- */
+
+int enclave_set_crl(struct enclave_link *l, const uint8_t *der, size_t len, uint64_t *number, uint32_t *ended,
+                    char **errmsg) {
+  struct cdr_buf payload, reply;
+  int r;
+  cdr_buf_init(&payload, CDR_IPC_MAX_FRAME, 0);
+  cdr_buf_init(&reply, CDR_IPC_MAX_FRAME, 0); /* storage rounds may come first */
+  if ((r = ipc_put_crl(&payload, der, len)) == 0 && (r = link_call(l, IPC_CRL, &payload, IPC_CRL_OK, &reply, errmsg)) == 0 &&
+      ipc_get_crl_ok(&reply, number, ended) != 0) {
+    link_mark_dead(l, "malformed IPC_CRL_OK");
+    r = CDR_ERR_INTERNAL;
+  }
+  cdr_buf_free(&payload);
+  cdr_buf_free(&reply);
+  return r;
+}
