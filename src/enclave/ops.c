@@ -125,14 +125,20 @@ static int op_result(const struct op_ctx *c, int er, char *errmsg, json_t *o) {
   return r;
 }
 
-/* {"ok":true,<head>...<json>} with a JSON text made by the engine. */
-static int op_wrap(const struct op_ctx *c, const char *head, char *json, size_t len) {
-  int r;
-  if ((r = cdr_buf_put(c->out, head, strlen(head))) != 0 || (r = cdr_buf_put(c->out, json, len)) != 0 ||
-      (r = cdr_buf_put(c->out, "}", 1)) != 0) {
-    cdr_buf_free(c->out);
+/* {"ok":true,<head><document>} with the engine's document rendered
+ * straight into out: the op writes the head (op_doc_begin; if even that
+ * does not fit, result_too_large), the engine appends the document,
+ * op_doc_end closes the object or turns the engine's failure into the
+ * response.  The plaintext is in out only; a failure wipes it with out. */
+static int op_doc_begin(const struct op_ctx *c, const char *head) {
+  return cdr_buf_put(c->out, head, strlen(head));
+}
+
+static int op_doc_end(const struct op_ctx *c, int er, const char *errmsg) {
+  if (er != 0)
+    return op_fail(c->out, c->status, er, errmsg);
+  if (cdr_buf_put(c->out, "}", 1) != 0)
     return op_fail(c->out, c->status, CDR_ERR_RESULT_TOO_LARGE, NULL);
-  }
   *c->status = CDR_STATUS_OK;
   return 0;
 }
@@ -141,8 +147,7 @@ static void audit_table_cb(void *ud, const char *table) { audit_add_table(ud, ta
 
 static int op_query(const struct op_ctx *c) {
   json_t *jsql = json_object_get(c->hdr, "sql");
-  char *result = NULL, *errmsg = NULL;
-  size_t rlen = 0;
+  char *errmsg = NULL;
   uint64_t rows = 0;
   int r;
   uint8_t h[32];
@@ -151,19 +156,14 @@ static int op_query(const struct op_ctx *c) {
   /* The log keeps the SQL's hash, not its text. */
   if (cdr_sha256(h, json_string_value(jsql), json_string_length(jsql)) == 0)
     audit_set(c->e, "sql_sha256", audit_hex(h, sizeof(h)));
-  int er = engine_query_json(c->e->engine, c->who, json_string_value(jsql), json_string_length(jsql), &result, &rlen,
-                             &rows, &errmsg);
+  if (op_doc_begin(c, "{\"ok\":true,\"result\":") != 0)
+    return op_fail(c->out, c->status, CDR_ERR_RESULT_TOO_LARGE, NULL);
+  int er = engine_query_render(c->e->engine, c->who, json_string_value(jsql), json_string_length(jsql), c->out,
+                               &rows, &errmsg);
   engine_query_tables(c->e->engine, audit_table_cb, c->e);
   if (er == 0)
     audit_set(c->e, "rows", json_integer((json_int_t)rows));
-  if (er != 0)
-    r = op_fail(c->out, c->status, er, errmsg);
-  else
-    r = op_wrap(c, "{\"ok\":true,\"result\":", result, rlen);
-  if (result) {
-    OPENSSL_cleanse(result, rlen);
-    free(result);
-  }
+  r = op_doc_end(c, er, errmsg);
   free(errmsg);
   return r;
 }
@@ -305,17 +305,11 @@ static int op_upload_abort(const struct op_ctx *c) {
 }
 
 static int op_tables(const struct op_ctx *c) {
-  char *json = NULL, *errmsg = NULL;
-  size_t len = 0;
-  int r, er = engine_tables_json(c->e->engine, c->who, &json, &len, &errmsg);
-  if (er != 0)
-    r = op_fail(c->out, c->status, er, errmsg);
-  else
-    r = op_wrap(c, "{\"ok\":true,\"tables\":", json, len);
-  if (json != NULL) {
-    OPENSSL_cleanse(json, len);
-    free(json);
-  }
+  char *errmsg = NULL;
+  int r;
+  if (op_doc_begin(c, "{\"ok\":true,\"tables\":") != 0)
+    return op_fail(c->out, c->status, CDR_ERR_RESULT_TOO_LARGE, NULL);
+  r = op_doc_end(c, engine_tables_render(c->e->engine, c->who, c->out, &errmsg), errmsg);
   free(errmsg);
   return r;
 }
