@@ -6,10 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json_get.h"
 #include "common/limits.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "enclave.h"
+#include "enclave_reply.h"
 #include "ipc/messages.h"
 #include "persist.h"
 
@@ -17,33 +19,15 @@
 #define PAGE_MAX_ENTRIES 1000
 #define PAGE_MAX_BYTES (2u * 1024u * 1024u)
 
-static int dump_to_buf(const char *p, size_t n, void *ud) { return cdr_buf_put(ud, p, n) == 0 ? 0 : -1; }
-
-static int put_json(struct cdr_buf *out, uint8_t *status, json_t *o, int ok) {
-  int r = o != NULL && json_dump_callback(o, dump_to_buf, out, JSON_COMPACT) == 0 ? 0 : CDR_ERR_NOMEM;
-  json_decref(o);
-  *status = r == 0 && ok ? CDR_STATUS_OK : CDR_STATUS_FAILED;
-  return r;
-}
-
-static int fail(struct cdr_buf *out, uint8_t *status, int code, const char *message) {
-  cdr_buf_free(out);
-  return put_json(out, status, json_pack("{s:b,s:s,s:s}", "ok", 0, "error", cdr_err_code(code), "message", message),
-                  0);
-}
-
 /* An optional non-negative integer field: 0 (and *v, or dflt when
- * absent), or -1. */
+ * absent), or non-zero. */
 static int opt_u64(json_t *hdr, const char *key, uint64_t dflt, uint64_t *v) {
-  json_t *j = json_object_get(hdr, key);
-  if (j == NULL) {
+  int r = cdr_json_get_u64(hdr, key, v);
+  if (r == CDR_ERR_NOT_FOUND) {
     *v = dflt;
     return 0;
   }
-  if (!json_is_integer(j) || json_integer_value(j) < 0)
-    return -1;
-  *v = (uint64_t)json_integer_value(j);
-  return 0;
+  return r;
 }
 
 /* A head a client may remember must cover only entries on disk: else a
@@ -86,12 +70,13 @@ static int put_head(struct enclave *e, json_t *o) {
   return r;
 }
 
-int audit_op_head(struct enclave *e, json_t *hdr, struct cdr_buf *out, uint8_t *status) {
+int audit_op_head(struct enclave *e, json_t *hdr, struct cdr_buf *out, struct enclave_op_outcome *res) {
   uint64_t known;
   json_t *o;
   int r;
   if (opt_u64(hdr, "known", UINT64_MAX, &known) != 0)
-    return fail(out, status, CDR_ERR_ARG, "field \"known\" must be the size of a log the client has seen");
+    return enclave_reply_op_fail(out, res, CDR_ERR_ARG,
+                                 "field \"known\" must be the size of a log the client has seen");
   if ((o = json_pack("{s:b}", "ok", 1)) == NULL)
     return CDR_ERR_NOMEM;
   if ((r = put_head(e, o)) != 0) {
@@ -102,7 +87,7 @@ int audit_op_head(struct enclave *e, json_t *hdr, struct cdr_buf *out, uint8_t *
    * equals its own (the log extends the one it saw, not a fork). */
   if (known != UINT64_MAX && known <= e->audit.n)
     json_object_set_new(o, "known_head", audit_hex(e->audit.head[known], CDR_AUDIT_HASH_LEN));
-  return put_json(out, status, o, 1);
+  return enclave_reply_op_json(out, res, o);
 }
 
 struct page {
@@ -165,7 +150,7 @@ static int page_add(void *ud, uint64_t index, const uint8_t *entry, size_t len, 
 }
 
 int audit_op_read(struct enclave *e, const struct engine_principal *who, json_t *hdr, struct cdr_buf *out,
-                  uint8_t *status) {
+                  struct enclave_op_outcome *res) {
   struct page pg;
   uint64_t from, limit, n = e->audit.n;
   json_t *jsince = json_object_get(hdr, "since"), *o;
@@ -174,11 +159,13 @@ int audit_op_read(struct enclave *e, const struct engine_principal *who, json_t 
   pg.who = who;
   pg.since = INT64_MIN;
   if (jsince != NULL && !json_is_integer(jsince))
-    return fail(out, status, CDR_ERR_ARG, "field \"since\" must be a time in seconds since the epoch");
+    return enclave_reply_op_fail(out, res, CDR_ERR_ARG,
+                                 "field \"since\" must be a time in seconds since the epoch");
   if (jsince != NULL)
     pg.since = (int64_t)json_integer_value(jsince);
   if (opt_u64(hdr, "limit", PAGE_MAX_ENTRIES, &limit) != 0 || limit == 0)
-    return fail(out, status, CDR_ERR_ARG, "field \"limit\" must be a positive number of entries");
+    return enclave_reply_op_fail(out, res, CDR_ERR_ARG,
+                                 "field \"limit\" must be a positive number of entries");
   /* Without "from", a reader asking for entries since a time starts at
    * the first entry of that time or later. */
   uint64_t first = 0;
@@ -186,7 +173,8 @@ int audit_op_read(struct enclave *e, const struct engine_principal *who, json_t 
     while (first < n && e->audit.time[first] < pg.since)
       first++;
   if (opt_u64(hdr, "from", first, &from) != 0 || from > n)
-    return fail(out, status, CDR_ERR_ARG, "field \"from\" must be an entry index no larger than the log's size");
+    return enclave_reply_op_fail(out, res, CDR_ERR_ARG,
+                                 "field \"from\" must be an entry index no larger than the log's size");
   audit_set(e, "from", json_integer((json_int_t)from));
   if ((pg.entries = json_array()) == NULL || (o = json_pack("{s:b}", "ok", 1)) == NULL) {
     json_decref(pg.entries);
@@ -203,5 +191,5 @@ int audit_op_read(struct enclave *e, const struct engine_principal *who, json_t 
   json_object_set_new(o, "prev", audit_hex(e->audit.head[from], CDR_AUDIT_HASH_LEN));
   json_object_set_new(o, "next", json_integer((json_int_t)pg.next));
   json_object_set_new(o, "entries", pg.entries);
-  return put_json(out, status, o, 1);
+  return enclave_reply_op_json(out, res, o);
 }

@@ -17,12 +17,13 @@
 
 #include "common/buf.h"
 #include "enclave.h"
+#include "enclave_reply.h"
 
-/* Each writes the response JSON to out and sets *status (OK or FAILED,
- * as ops.c's operations do).  Returns non-zero only for a broken channel
- * or memory. */
+/* Each writes the response JSON to out and its outcome to *res (OK, or
+ * FAILED with the refusal's code, as ops.c's operations do).  Returns
+ * non-zero only for a broken channel or memory. */
 int audit_op_read(struct enclave *e, const struct engine_principal *who, json_t *hdr, struct cdr_buf *out,
-                  uint8_t *status) CDR_WUR;
-int audit_op_head(struct enclave *e, json_t *hdr, struct cdr_buf *out, uint8_t *status) CDR_WUR;
+                  struct enclave_op_outcome *res) CDR_WUR;
+int audit_op_head(struct enclave *e, json_t *hdr, struct cdr_buf *out, struct enclave_op_outcome *res) CDR_WUR;
 
 #endif

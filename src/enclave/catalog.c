@@ -15,19 +15,12 @@
 
 #include "common/csv.h"
 #include "common/utf8.h"
+#include "common/util.h"
 
 static const char *const column_types[] = {"INTEGER", "REAL", "TEXT"};
 static const char *const grant_roles[] = {"analyst", "provider", "auditor"};
 
 static int ascii_lower(int c) { return (c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c; }
-
-static int ascii_casecmp(const char *a, const char *b) {
-  for (;; a++, b++) {
-    int x = ascii_lower((unsigned char)*a), y = ascii_lower((unsigned char)*b);
-    if (x != y || x == 0)
-      return x - y;
-  }
-}
 
 static int bounded_utf8(const char *s, size_t maxlen) {
   size_t n;
@@ -142,7 +135,7 @@ struct catalog_table *catalog_find(const struct catalog *c, const char *name) {
   if (c == NULL || name == NULL)
     return NULL;
   for (size_t i = 0; i < c->n; i++)
-    if (ascii_casecmp(c->tables[i]->name, name) == 0)
+    if (cdr_ascii_casecmp(c->tables[i]->name, name) == 0)
       return c->tables[i];
   return NULL;
 }
@@ -151,7 +144,7 @@ long catalog_column_index(const struct catalog_table *t, const char *name) {
   if (t == NULL || name == NULL)
     return -1;
   for (size_t i = 0; i < t->ncols; i++)
-    if (ascii_casecmp(t->cols[i].name, name) == 0)
+    if (cdr_ascii_casecmp(t->cols[i].name, name) == 0)
       return (long)i;
   return -1;
 }
@@ -374,7 +367,7 @@ int catalog_reserve(struct catalog *c) {
 int catalog_put(struct catalog *c, struct catalog_table *t) {
   int r;
   for (size_t i = 0; i < c->n; i++) {
-    if (ascii_casecmp(c->tables[i]->name, t->name) == 0) {
+    if (cdr_ascii_casecmp(c->tables[i]->name, t->name) == 0) {
       catalog_table_free(c->tables[i]);
       c->tables[i] = t;
       return 0;
@@ -388,7 +381,7 @@ int catalog_put(struct catalog *c, struct catalog_table *t) {
 
 int catalog_remove(struct catalog *c, const char *name) {
   for (size_t i = 0; i < c->n; i++) {
-    if (ascii_casecmp(c->tables[i]->name, name) == 0) {
+    if (cdr_ascii_casecmp(c->tables[i]->name, name) == 0) {
       catalog_table_free(c->tables[i]);
       memmove(&c->tables[i], &c->tables[i + 1], (c->n - i - 1) * sizeof(c->tables[0]));
       c->n--;

@@ -55,7 +55,6 @@ struct enclave {
   struct cdr_engine *engine;
   struct upload_set uploads; /* streamed uploads in progress (upload.c) */
   struct audit_log audit;    /* the room's audit log (audit.c) */
-  int close_session;         /* the request being answered closes its session */
   /* Clock, replaceable by tests. */
   int64_t (*now)(void);
 };

@@ -10,7 +10,6 @@
  * Once a session exists a request costs one signature verification plus
  * symmetric crypto.
  */
-#include <jansson.h>
 #include <openssl/crypto.h>
 #include <string.h>
 
@@ -19,17 +18,7 @@
 #include "enclave.h"
 #include "enclave_reply.h"
 #include "ipc/messages.h"
-
-/* The wire code of a FAILED response's {"ok":false,"error":...}. */
-static const char *response_error(const struct cdr_buf *rpt) {
-  static const char *const fallback = "request_failed";
-  json_error_t jerr;
-  json_t *o = json_loadb((const char *)rpt->d, rpt->len, 0, &jerr);
-  const char *code = json_string_value(json_object_get(o, "error"));
-  const char *known = code ? cdr_err_code(cdr_err_from_code(code)) : fallback;
-  json_decref(o);
-  return known;
-}
+#include "ops.h"
 
 int enclave_handle_request(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) {
   struct cdr_request_env env;
@@ -78,25 +67,26 @@ int enclave_handle_request(struct enclave *e, struct cdr_buf *in, uint32_t *rt, 
     REFUSE(CDR_ERR_DECRYPT, "the request ciphertext failed authentication");
   s->last_seq = env.seq;
 
-  uint8_t status = CDR_STATUS_FAILED;
-  if ((r = enclave_run_operation(e, s, pt.d, pt.len, &rpt, &status)) != 0)
+  struct enclave_op_outcome res;
+  if ((r = ops_run(e, s, pt.d, pt.len, &rpt, &res)) != 0)
     goto out;
-  /* The decision is in the log before anyone hears of it. */
-  if ((r = audit_finish_code(e, status == CDR_STATUS_OK ? NULL : response_error(&rpt))) != 0 ||
+  /* The decision is in the log before anyone hears of it, with the code
+   * the operation answered (a FAILED answer always names one). */
+  if ((r = audit_finish(e, res.status == CDR_STATUS_OK ? 0 : res.code != 0 ? res.code : CDR_ERR_INTERNAL)) != 0 ||
       (r = cdr_pad_spaces(&rpt)) != 0)
     goto out;
   if ((r = cdr_sha256(req_hash, env.ct, env.ct_len)) != 0 ||
-      (r = cdr_response_seal(&ct, &s->keys, s->id, env.seq, status, req_hash, rpt.d, rpt.len)) != 0)
+      (r = cdr_response_seal(&ct, &s->keys, s->id, env.seq, res.status, req_hash, rpt.d, rpt.len)) != 0)
     goto out;
   memset(&resp, 0, sizeof(resp));
   memcpy(resp.session_id, s->id, CDR_SESSION_ID_LEN);
   resp.seq = env.seq;
-  resp.status = status;
+  resp.status = res.status;
   resp.ct = ct.d;
   resp.ct_len = ct.len;
   *rt = IPC_RESPONSE;
   r = ipc_put_response(out, &resp);
-  if (e->close_session) { /* the answer is sealed: the session's keys can go */
+  if (res.close_session) { /* the answer is sealed: the session's keys can go */
     upload_drop_session(&e->uploads, e->engine, s->id);
     session_table_remove(&e->sessions, env.session_id);
   }
@@ -116,7 +106,6 @@ out:
     log_error("request failed: %s", cdr_err_code(r));
     r = enclave_reply_error(out, rt, r, "the enclave could not process the request");
   }
-  e->close_session = 0;
   cdr_buf_free(&sigin);
   cdr_buf_free(&pt); /* cdr_buf_free wipes */
   cdr_buf_free(&rpt);

@@ -4,8 +4,8 @@
  * The enclave talks to its query engine only through these functions, so
  * that another engine (a columnar one for large analytical queries) can
  * join SQLite later without touching the protocol or the policy code.
- * Today's only implementation is engine_sqlite.c: an in-memory SQLite
- * database.
+ * Today's only implementation is an in-memory SQLite database
+ * (engine_sqlite.c and the other engine_*.c files, engine_int.h).
  *
  * Policy: every statement a user submits is prepared under the room's
  * read-only policy (policy.c, an SQLite authorizer): reads of room tables
@@ -42,6 +42,7 @@
 #include "crypto/x509.h"
 
 struct cdr_engine;
+struct cdr_buf;
 
 /* The user an engine call acts for: the certificate's name (CN) and role,
  * and the SHA-256 of the certified key's SubjectPublicKeyInfo (recorded
@@ -104,30 +105,40 @@ void engine_upload_abort(struct cdr_engine *e, struct engine_upload *u);
 int engine_load_csv(struct cdr_engine *e, const struct engine_principal *owner, const char *name, const uint8_t *csv,
                     size_t len, int replace, uint64_t *rows_loaded, char **errmsg) CDR_WUR;
 
-/* Run one read-only statement for `who` and render its whole result as
- * a JSON document (UTF-8, malloc'd, NUL-terminated), exactly:
+/* Run one read-only statement for `who` and append its whole result to
+ * out as a JSON document (UTF-8), exactly:
  *   {"columns":["a","b"],"rows":[[1,"x"],[2.5,null]],"row_count":2}
  * Values: INTEGER -> JSON integer, REAL -> JSON number (non-finite as
  * {"real":"inf"|"-inf"|"nan"}), TEXT -> JSON string (if not valid UTF-8
  * or holding a NUL, {"hex":"..."}), BLOB -> {"hex":"..."}, NULL -> null.
+ * The document is rendered as the statement steps, straight into out
+ * (the caller writes what goes around it): no other copy of the result
+ * is made.  *rows_out (if not NULL) gets the number of rows.
  * Errors: CDR_ERR_ACCESS_DENIED (a table or column who may not read; the
  * message names it and says why, e.g. "no access to column
  * patients.ssn: the column is hidden by its owner"), CDR_ERR_SQL_DENIED
  * (message says what the policy refused and why, e.g. "ATTACH is not
  * allowed: queries in a data room are read-only"), CDR_ERR_SQL_ERROR
- * (SQLite's message), CDR_ERR_SQL_TIMEOUT, CDR_ERR_RESULT_TOO_LARGE,
- * CDR_ERR_TOO_LARGE (statement too long). */
+ * (SQLite's message), CDR_ERR_SQL_TIMEOUT, CDR_ERR_RESULT_TOO_LARGE (the
+ * document would pass the result limits or out's own max),
+ * CDR_ERR_TOO_LARGE (statement too long).  On failure out is as it was:
+ * the bytes appended are wiped and dropped. */
+int engine_query_render(struct cdr_engine *e, const struct engine_principal *who, const char *sql, size_t sqllen,
+                        struct cdr_buf *out, uint64_t *rows_out, char **errmsg) CDR_WUR;
+/* The same document as a malloc'd, NUL-terminated string (for tests and
+ * tools; the caller frees it): *json_len gets its length without the
+ * NUL.  Errors as engine_query_render. */
 int engine_query_json(struct cdr_engine *e, const struct engine_principal *who, const char *sql, size_t sqllen,
                       char **json_out, size_t *json_len, uint64_t *rows_out, char **errmsg) CDR_WUR;
 
-/* The room tables the last engine_query_json read or tried to read, in
+/* The room tables the last engine_query_render read or tried to read, in
  * first-seen order: fn(ud, name) for each. */
 void engine_query_tables(struct cdr_engine *e, void (*fn)(void *ud, const char *table), void *ud);
 
-/* Owner operations.  Each fails with CDR_ERR_NOT_FOUND if the table (or
- * column, or grant) does not exist and CDR_ERR_ACCESS_DENIED unless who
- * owns the table; the message names the table.  Names of tables and
- * columns match without ASCII case. */
+/* Owner operations (engine_owner.c).  Each fails with CDR_ERR_NOT_FOUND
+ * if the table (or column, or grant) does not exist and
+ * CDR_ERR_ACCESS_DENIED unless who owns the table; the message names the
+ * table.  Names of tables and columns match without ASCII case. */
 
 /* Drop the table and its catalog entry. */
 int engine_drop(struct cdr_engine *e, const struct engine_principal *who, const char *table, char **errmsg) CDR_WUR;
@@ -147,13 +158,17 @@ int engine_revoke_grant(struct cdr_engine *e, const struct engine_principal *who
 int engine_hide(struct cdr_engine *e, const struct engine_principal *who, const char *table, const char *column,
                 int hidden, char **errmsg) CDR_WUR;
 
-/* The tables `who` can see (owns, or holds a grant on), as a JSON array
- * (malloc'd, NUL-terminated), in upload order:
+/* Append the tables `who` can see (owns, or holds a grant on) to out as
+ * a JSON array, in upload order:
  *   [{"name":"t","owner":"cn","owner_key_sha256":"<hex>","created_at":N,
  *     "rows":N,"access":"owner"|"all"|"columns",
  *     "columns":[{"name":"a","type":"TEXT","hidden":false,"readable":true}],
  *     "grants":[{"to":"role:analyst","columns":"all"|["a"]}]}]
- * "grants" is present for the owner only. */
+ * "grants" is present for the owner only.  CDR_ERR_RESULT_TOO_LARGE past
+ * the result byte limit; on failure out is as it was. */
+int engine_tables_render(struct cdr_engine *e, const struct engine_principal *who, struct cdr_buf *out,
+                         char **errmsg) CDR_WUR;
+/* The same array as a malloc'd, NUL-terminated string (tests, tools). */
 int engine_tables_json(struct cdr_engine *e, const struct engine_principal *who, char **json_out, size_t *json_len,
                        char **errmsg) CDR_WUR;
 

@@ -27,7 +27,9 @@
  * row counts or refusal codes would tell it about sealed content.  The
  * audit log (audit.h), which the host stores sealed, is where each
  * decision goes: every operation names itself and adds what it acted on
- * to the pending entry that enclave_request.c finishes.
+ * to the pending entry that enclave_request.c finishes, with the code
+ * the operation's outcome carries (ops.h), never one read back out of
+ * the JSON.
  */
 #include <jansson.h>
 #include <openssl/crypto.h>
@@ -39,32 +41,17 @@
 #include "common/limits.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "common/json_get.h"
 #include "crypto/crypto.h"
 #include "catalog.h"
 #include "enclave.h"
+#include "enclave_reply.h"
 #include "audit_ops.h"
+#include "ops.h"
 #include "persist.h"
 
 #define MAX_HEADER_JSON CDR_MAX_REQUEST_HEADER
 _Static_assert(CDR_MAX_REQUEST_HEADER >= CDR_MAX_SQL_LEN + 4096u, "a query's header must fit");
-
-static int dump_to_buf(const char *p, size_t n, void *ud) { return cdr_buf_put(ud, p, n) == 0 ? 0 : -1; }
-
-/* Append the compact JSON of o (consumed) to out.  Dumping straight into
- * the buffer keeps no second copy of the plaintext around. */
-static int put_json(struct cdr_buf *out, json_t *o) {
-  int r = o != NULL && json_dump_callback(o, dump_to_buf, out, JSON_COMPACT) == 0 ? 0 : CDR_ERR_NOMEM;
-  json_decref(o);
-  return r;
-}
-
-/* Write {"ok":false,"error":code,"message":msg}. */
-static int op_fail(struct cdr_buf *out, uint8_t *status, int code, const char *message) {
-  *status = CDR_STATUS_FAILED;
-  cdr_buf_free(out);
-  return put_json(out, json_pack("{s:b,s:s,s:s}", "ok", 0, "error", cdr_err_code(code), "message",
-                                 message ? message : cdr_err_describe(code)));
-}
 
 /* The enclave's clock (replaceable by tests). */
 static int64_t enclave_now(const struct enclave *e) { return e->now != NULL ? e->now() : cdr_now(); }
@@ -76,7 +63,10 @@ static int64_t enclave_now(const struct enclave *e) { return e->now != NULL ? e-
 #define ROLES_ALL (ROLE_BIT(CDR_ROLE_ANALYST) | ROLE_BIT(CDR_ROLE_PROVIDER) | ROLE_BIT(CDR_ROLE_AUDITOR))
 
 /* What an operation gets: the session's principal, the header and the
- * payload. */
+ * payload; what it gives: the response in out, its outcome in res.
+ * Header fields are read with common/json_get.h: a string that names
+ * something must hold no NUL (JSON allows \u0000, and a name must not
+ * mean one thing here and another in C). */
 struct op_ctx {
   struct enclave *e;
   const struct engine_principal *who;
@@ -84,31 +74,14 @@ struct op_ctx {
   const uint8_t *payload;
   size_t payload_len;
   struct cdr_buf *out;
-  uint8_t *status;
+  struct enclave_op_outcome *res;
   const uint8_t *sid; /* the session's id (its uploads) */
 };
 
-/* A string field of the header without NUL (JSON allows \u0000, and a
- * name must not mean one thing here and another in C), or NULL (then
- * the request fails). */
-static const char *hdr_string(const struct op_ctx *c, const char *key) {
-  json_t *v = json_object_get(c->hdr, key);
-  const char *s = json_string_value(v);
-  return s != NULL && strlen(s) == json_string_length(v) ? s : NULL;
-}
-
-/* An optional boolean field: 0 with *v = dflt if absent, -1 if not a
- * boolean. */
-static int hdr_bool(const struct op_ctx *c, const char *key, int dflt, int *v) {
-  json_t *b = json_object_get(c->hdr, key);
-  if (b == NULL) {
-    *v = dflt;
-    return 0;
-  }
-  if (!json_is_boolean(b))
-    return -1;
-  *v = json_is_true(b);
-  return 0;
+/* Write {"ok":false,"error":code,"message":message} (NULL: the code's
+ * description); the outcome is FAILED with code. */
+static int op_fail(const struct op_ctx *c, int code, const char *message) {
+  return enclave_reply_op_fail(c->out, c->res, code, message);
 }
 
 /* Finish an engine call: its failure, or the success object o. */
@@ -116,70 +89,88 @@ static int op_result(const struct op_ctx *c, int er, char *errmsg, json_t *o) {
   int r;
   if (er != 0) {
     json_decref(o);
-    r = op_fail(c->out, c->status, er, errmsg);
+    r = op_fail(c, er, errmsg);
   } else {
-    r = put_json(c->out, o);
-    *c->status = r == 0 ? CDR_STATUS_OK : CDR_STATUS_FAILED;
+    r = enclave_reply_op_json(c->out, c->res, o);
   }
   free(errmsg);
   return r;
 }
 
-/* {"ok":true,<head>...<json>} with a JSON text made by the engine. */
-static int op_wrap(const struct op_ctx *c, const char *head, char *json, size_t len) {
-  int r;
-  if ((r = cdr_buf_put(c->out, head, strlen(head))) != 0 || (r = cdr_buf_put(c->out, json, len)) != 0 ||
-      (r = cdr_buf_put(c->out, "}", 1)) != 0) {
-    cdr_buf_free(c->out);
-    return op_fail(c->out, c->status, CDR_ERR_RESULT_TOO_LARGE, NULL);
+/* What a change must make durable before it is answered. */
+enum op_durable { OP_DURABLE_META, OP_DURABLE_TABLE_WRITTEN, OP_DURABLE_TABLE_DROPPED };
+
+/* Finish an engine call that changed the room (er == 0) or refused to:
+ * the change is made durable first, with its audit entry (persist.c),
+ * then answered with o (built by the caller, NULL when er != 0).  A
+ * storage failure is fatal: it is returned (e->fatal is set) and nothing
+ * is answered. */
+static int op_result_durable(const struct op_ctx *c, int er, char *errmsg, enum op_durable what, const char *table,
+                             json_t *o) {
+  int pr = 0;
+  if (er == 0) {
+    switch (what) {
+    case OP_DURABLE_META: pr = persist_meta_changed(c->e); break;
+    case OP_DURABLE_TABLE_WRITTEN: pr = persist_table_written(c->e, table); break;
+    case OP_DURABLE_TABLE_DROPPED: pr = persist_table_dropped(c->e, table); break;
+    }
   }
-  *c->status = CDR_STATUS_OK;
+  if (pr != 0) {
+    json_decref(o);
+    free(errmsg);
+    return pr;
+  }
+  return op_result(c, er, errmsg, o);
+}
+
+/* {"ok":true,<head><document>} with the engine's document rendered
+ * straight into out: the op writes the head (op_doc_begin; if even that
+ * does not fit, result_too_large), the engine appends the document,
+ * op_doc_end closes the object or turns the engine's failure into the
+ * response.  The plaintext is in out only; a failure wipes it with out. */
+static int op_doc_begin(const struct op_ctx *c, const char *head) {
+  return cdr_buf_put(c->out, head, strlen(head));
+}
+
+static int op_doc_end(const struct op_ctx *c, int er, const char *errmsg) {
+  if (er != 0)
+    return op_fail(c, er, errmsg);
+  if (cdr_buf_put(c->out, "}", 1) != 0)
+    return op_fail(c, CDR_ERR_RESULT_TOO_LARGE, NULL);
+  c->res->status = CDR_STATUS_OK;
+  c->res->code = 0;
   return 0;
 }
 
 static void audit_table_cb(void *ud, const char *table) { audit_add_table(ud, table, NULL); }
 
 static int op_query(const struct op_ctx *c) {
-  json_t *jsql = json_object_get(c->hdr, "sql");
-  char *result = NULL, *errmsg = NULL;
-  size_t rlen = 0;
+  const char *sql;
+  char *errmsg = NULL;
+  size_t sqllen;
   uint64_t rows = 0;
   int r;
   uint8_t h[32];
-  if (!json_is_string(jsql))
-    return op_fail(c->out, c->status, CDR_ERR_ARG, "field \"sql\" must be a string");
+  /* The engine refuses a NUL in the text itself, with its own message. */
+  if (cdr_json_get_str(c->hdr, "sql", SIZE_MAX, &sql, &sqllen) != 0)
+    return op_fail(c, CDR_ERR_ARG, "field \"sql\" must be a string");
   /* The log keeps the SQL's hash, not its text. */
-  if (cdr_sha256(h, json_string_value(jsql), json_string_length(jsql)) == 0)
+  if (cdr_sha256(h, sql, sqllen) == 0)
     audit_set(c->e, "sql_sha256", audit_hex(h, sizeof(h)));
-  int er = engine_query_json(c->e->engine, c->who, json_string_value(jsql), json_string_length(jsql), &result, &rlen,
-                             &rows, &errmsg);
+  if (op_doc_begin(c, "{\"ok\":true,\"result\":") != 0)
+    return op_fail(c, CDR_ERR_RESULT_TOO_LARGE, NULL);
+  int er = engine_query_render(c->e->engine, c->who, sql, sqllen, c->out, &rows, &errmsg);
   engine_query_tables(c->e->engine, audit_table_cb, c->e);
   if (er == 0)
     audit_set(c->e, "rows", json_integer((json_int_t)rows));
-  if (er != 0)
-    r = op_fail(c->out, c->status, er, errmsg);
-  else
-    r = op_wrap(c, "{\"ok\":true,\"result\":", result, rlen);
-  if (result) {
-    OPENSSL_cleanse(result, rlen);
-    free(result);
-  }
+  r = op_doc_end(c, er, errmsg);
   free(errmsg);
   return r;
 }
 
 /* ---- streamed uploads (upload.c; PROTOCOL 4.7) ----
  * Any failure of an upload_* operation, whatever refused it, drops the
- * upload the session has in progress (enclave_run_operation). */
-
-/* An unsigned integer field (a JSON integer >= 0): 0 and *v, or -1. */
-static int hdr_u64(const struct op_ctx *c, const char *key, uint64_t *v) {
-  json_t *j = json_object_get(c->hdr, key);
-  if (!json_is_integer(j) || json_integer_value(j) < 0)
-    return -1;
-  *v = (uint64_t)json_integer_value(j);
-  return 0;
-}
+ * upload the session has in progress (ops_run). */
 
 /* The "schema" field, [{"name":..,"type":"INTEGER|REAL|TEXT"},...], as a
  * csv_schema whose names point into the header (free only the arrays). */
@@ -193,32 +184,32 @@ static int hdr_schema(const struct op_ctx *c, struct csv_schema *s) {
     return CDR_ERR_NOMEM;
   s->ncols = n;
   json_array_foreach(a, i, col) {
-    json_t *jn = json_object_get(col, "name"), *jt = json_object_get(col, "type");
-    if (!json_is_object(col) || json_object_size(col) != 2 || !json_is_string(jn) || !json_is_string(jt) ||
-        strlen(json_string_value(jn)) != json_string_length(jn) ||
-        csv_type_parse(json_string_value(jt), &s->types[i]) != 0)
+    const char *name, *type;
+    size_t tlen;
+    if (!json_is_object(col) || json_object_size(col) != 2 || cdr_json_get_cstr(col, "name", SIZE_MAX, &name) != 0 ||
+        cdr_json_get_str(col, "type", SIZE_MAX, &type, &tlen) != 0 || csv_type_parse(type, &s->types[i]) != 0)
       return CDR_ERR_ARG;
-    s->names[i] = (char *)(uintptr_t)json_string_value(jn);
+    s->names[i] = (char *)(uintptr_t)name;
   }
   return 0;
 }
 
 static int op_upload_begin(const struct op_ctx *c) {
-  const char *table = hdr_string(c, "table");
+  const char *table = cdr_json_get_cstr_opt(c->hdr, "table");
   char id[UPLOAD_ID_HEX + 1], *errmsg = NULL;
   struct csv_schema schema;
   uint64_t bytes;
   int replace, r;
   if (table == NULL)
-    return op_fail(c->out, c->status, CDR_ERR_ARG, "field \"table\" must be a string");
-  if (hdr_bool(c, "replace", 0, &replace) != 0)
-    return op_fail(c->out, c->status, CDR_ERR_ARG, "field \"replace\" must be true or false");
-  if (hdr_u64(c, "bytes", &bytes) != 0)
-    return op_fail(c->out, c->status, CDR_ERR_ARG, "field \"bytes\" must be the CSV's size in bytes");
+    return op_fail(c, CDR_ERR_ARG, "field \"table\" must be a string");
+  if (cdr_json_get_bool(c->hdr, "replace", 0, &replace) != 0)
+    return op_fail(c, CDR_ERR_ARG, "field \"replace\" must be true or false");
+  if (cdr_json_get_u64(c->hdr, "bytes", &bytes) != 0)
+    return op_fail(c, CDR_ERR_ARG, "field \"bytes\" must be the CSV's size in bytes");
   if ((r = hdr_schema(c, &schema)) != 0) {
     free(schema.names);
     free(schema.types);
-    return op_fail(c->out, c->status, r,
+    return op_fail(c, r,
                    r == CDR_ERR_NOMEM ? NULL
                                       : "field \"schema\" must list 1 to 1000 columns as {\"name\": ..., \"type\": "
                                         "\"INTEGER\" | \"REAL\" | \"TEXT\"}");
@@ -236,12 +227,11 @@ static int op_upload_begin(const struct op_ctx *c) {
 }
 
 static int op_upload_chunk(const struct op_ctx *c) {
-  const char *id = hdr_string(c, "upload");
+  const char *id = cdr_json_get_cstr_opt(c->hdr, "upload");
   char *errmsg = NULL;
   uint64_t index, received = 0;
-  if (id == NULL || hdr_u64(c, "index", &index) != 0)
-    return op_fail(c->out, c->status, CDR_ERR_ARG,
-                   "fields \"upload\" (the upload's id) and \"index\" (0, 1, 2...) are required");
+  if (id == NULL || cdr_json_get_u64(c->hdr, "index", &index) != 0)
+    return op_fail(c, CDR_ERR_ARG, "fields \"upload\" (the upload's id) and \"index\" (0, 1, 2...) are required");
   audit_set_input(c->e, "upload", json_string(id));
   audit_set(c->e, "chunk", json_integer((json_int_t)index));
   audit_set(c->e, "bytes", json_integer((json_int_t)c->payload_len));
@@ -263,13 +253,13 @@ static json_t *columns_json(const struct op_ctx *c, const char *table) {
 }
 
 static int op_upload_commit(const struct op_ctx *c) {
-  const char *id = hdr_string(c, "upload"), *sha = hdr_string(c, "sha256");
+  const char *id = cdr_json_get_cstr_opt(c->hdr, "upload"), *sha = cdr_json_get_cstr_opt(c->hdr, "sha256");
   struct engine_upload_result res;
   char *errmsg = NULL;
   uint64_t chunks, bytes;
-  if (id == NULL || sha == NULL || hdr_u64(c, "chunks", &chunks) != 0 || hdr_u64(c, "bytes", &bytes) != 0)
-    return op_fail(c->out, c->status, CDR_ERR_ARG,
-                   "fields \"upload\", \"chunks\", \"bytes\" and \"sha256\" are required");
+  if (id == NULL || sha == NULL || cdr_json_get_u64(c->hdr, "chunks", &chunks) != 0 ||
+      cdr_json_get_u64(c->hdr, "bytes", &bytes) != 0)
+    return op_fail(c, CDR_ERR_ARG, "fields \"upload\", \"chunks\", \"bytes\" and \"sha256\" are required");
   audit_set_input(c->e, "upload", json_string(id));
   audit_set(c->e, "chunks", json_integer((json_int_t)chunks));
   audit_set(c->e, "bytes", json_integer((json_int_t)bytes));
@@ -280,67 +270,53 @@ static int op_upload_commit(const struct op_ctx *c) {
     audit_set(c->e, "rows", json_integer((json_int_t)res.rows));
     audit_set(c->e, "replaced", json_boolean(res.replaced));
   }
-  /* durable before the client hears of it (with its audit entry); a
-   * storage failure is fatal */
-  int pr = er == 0 ? persist_table_written(c->e, res.table) : 0;
-  if (pr != 0) {
-    free(errmsg);
-    return pr;
-  }
-  return op_result(c, er, errmsg,
-                   er != 0 ? NULL
-                           : json_pack("{s:b,s:s,s:I,s:b,s:o*}", "ok", 1, "table", res.table, "rows",
-                                       (json_int_t)res.rows, "replaced", res.replaced, "columns",
-                                       columns_json(c, res.table)));
+  return op_result_durable(c, er, errmsg, OP_DURABLE_TABLE_WRITTEN, res.table,
+                           er != 0 ? NULL
+                                   : json_pack("{s:b,s:s,s:I,s:b,s:o*}", "ok", 1, "table", res.table, "rows",
+                                               (json_int_t)res.rows, "replaced", res.replaced, "columns",
+                                               columns_json(c, res.table)));
 }
 
 static int op_upload_abort(const struct op_ctx *c) {
-  const char *id = hdr_string(c, "upload");
+  const char *id = cdr_json_get_cstr_opt(c->hdr, "upload");
   char *errmsg = NULL;
   if (id == NULL)
-    return op_fail(c->out, c->status, CDR_ERR_ARG, "field \"upload\" must be the upload's id");
+    return op_fail(c, CDR_ERR_ARG, "field \"upload\" must be the upload's id");
   audit_set_input(c->e, "upload", json_string(id));
   int er = upload_abort(&c->e->uploads, c->e->engine, c->sid, id, &errmsg);
   return op_result(c, er, errmsg, er != 0 ? NULL : json_pack("{s:b,s:s,s:b}", "ok", 1, "upload", id, "aborted", 1));
 }
 
 static int op_tables(const struct op_ctx *c) {
-  char *json = NULL, *errmsg = NULL;
-  size_t len = 0;
-  int r, er = engine_tables_json(c->e->engine, c->who, &json, &len, &errmsg);
-  if (er != 0)
-    r = op_fail(c->out, c->status, er, errmsg);
-  else
-    r = op_wrap(c, "{\"ok\":true,\"tables\":", json, len);
-  if (json != NULL) {
-    OPENSSL_cleanse(json, len);
-    free(json);
-  }
+  char *errmsg = NULL;
+  int r;
+  if (op_doc_begin(c, "{\"ok\":true,\"tables\":") != 0)
+    return op_fail(c, CDR_ERR_RESULT_TOO_LARGE, NULL);
+  r = op_doc_end(c, engine_tables_render(c->e->engine, c->who, c->out, &errmsg), errmsg);
   free(errmsg);
   return r;
 }
 
 static int op_grant(const struct op_ctx *c) {
-  const char *table = hdr_string(c, "table"), *to = hdr_string(c, "to");
+  const char *table = cdr_json_get_cstr_opt(c->hdr, "table"), *to = cdr_json_get_cstr_opt(c->hdr, "to");
   json_t *jcols = json_object_get(c->hdr, "columns"), *v;
   const char **cols = NULL;
   char *errmsg = NULL;
   size_t n = 0, i;
   int er;
   if (table == NULL || to == NULL)
-    return op_fail(c->out, c->status, CDR_ERR_ARG, "fields \"table\" and \"to\" must be strings without NUL");
+    return op_fail(c, CDR_ERR_ARG, "fields \"table\" and \"to\" must be strings without NUL");
   if (jcols != NULL && json_is_string(jcols) && strcmp(json_string_value(jcols), "all") == 0)
     jcols = NULL;
   if (jcols != NULL) {
     if (!json_is_array(jcols) || (n = json_array_size(jcols)) == 0 || n > CDR_MAX_COLUMNS)
-      return op_fail(c->out, c->status, CDR_ERR_ARG,
-                     "field \"columns\" must be \"all\" or a list of 1 to 1000 column names");
+      return op_fail(c, CDR_ERR_ARG, "field \"columns\" must be \"all\" or a list of 1 to 1000 column names");
     if ((cols = calloc(n, sizeof(*cols))) == NULL)
-      return op_fail(c->out, c->status, CDR_ERR_NOMEM, NULL);
+      return op_fail(c, CDR_ERR_NOMEM, NULL);
     json_array_foreach(jcols, i, v) {
       if ((cols[i] = json_string_value(v)) == NULL || strlen(cols[i]) != json_string_length(v)) {
         free(cols);
-        return op_fail(c->out, c->status, CDR_ERR_ARG, "every column name must be a string without NUL");
+        return op_fail(c, CDR_ERR_ARG, "every column name must be a string without NUL");
       }
     }
   }
@@ -349,92 +325,68 @@ static int op_grant(const struct op_ctx *c) {
   audit_set_input(c->e, "columns", jcols != NULL ? json_incref(jcols) : json_string("all"));
   er = engine_grant(c->e->engine, c->who, table, to, cols, n, &errmsg);
   free(cols);
-  /* durable before the client hears of it; a storage failure is fatal */
-  int pr = er == 0 ? persist_meta_changed(c->e) : 0;
-  if (pr != 0) {
-    free(errmsg);
-    return pr;
-  }
-  return op_result(c, er, errmsg,
-                   er != 0 ? NULL
-                           : json_pack("{s:b,s:s,s:s,s:o}", "ok", 1, "table", table, "to", to, "columns",
-                                       jcols != NULL ? json_incref(jcols) : json_string("all")));
+  return op_result_durable(c, er, errmsg, OP_DURABLE_META, table,
+                           er != 0 ? NULL
+                                   : json_pack("{s:b,s:s,s:s,s:o}", "ok", 1, "table", table, "to", to, "columns",
+                                               jcols != NULL ? json_incref(jcols) : json_string("all")));
 }
 
 static int op_revoke_grant(const struct op_ctx *c) {
-  const char *table = hdr_string(c, "table"), *to = hdr_string(c, "to");
+  const char *table = cdr_json_get_cstr_opt(c->hdr, "table"), *to = cdr_json_get_cstr_opt(c->hdr, "to");
   char *errmsg = NULL;
   if (table == NULL || to == NULL)
-    return op_fail(c->out, c->status, CDR_ERR_ARG, "fields \"table\" and \"to\" must be strings");
+    return op_fail(c, CDR_ERR_ARG, "fields \"table\" and \"to\" must be strings");
   audit_add_table(c->e, table, NULL);
   audit_set_input(c->e, "to", json_string(to));
   int er = engine_revoke_grant(c->e->engine, c->who, table, to, &errmsg);
-  /* durable before the client hears of it; a storage failure is fatal */
-  int pr = er == 0 ? persist_meta_changed(c->e) : 0;
-  if (pr != 0) {
-    free(errmsg);
-    return pr;
-  }
-  return op_result(c, er, errmsg,
-                   er != 0 ? NULL : json_pack("{s:b,s:s,s:s,s:b}", "ok", 1, "table", table, "to", to, "revoked", 1));
+  return op_result_durable(
+      c, er, errmsg, OP_DURABLE_META, table,
+      er != 0 ? NULL : json_pack("{s:b,s:s,s:s,s:b}", "ok", 1, "table", table, "to", to, "revoked", 1));
 }
 
 static int op_hide(const struct op_ctx *c) {
-  const char *table = hdr_string(c, "table"), *column = hdr_string(c, "column");
+  const char *table = cdr_json_get_cstr_opt(c->hdr, "table"), *column = cdr_json_get_cstr_opt(c->hdr, "column");
   char *errmsg = NULL;
   int hidden;
   if (table == NULL || column == NULL)
-    return op_fail(c->out, c->status, CDR_ERR_ARG, "fields \"table\" and \"column\" must be strings");
-  if (hdr_bool(c, "hidden", 1, &hidden) != 0)
-    return op_fail(c->out, c->status, CDR_ERR_ARG, "field \"hidden\" must be true or false");
+    return op_fail(c, CDR_ERR_ARG, "fields \"table\" and \"column\" must be strings");
+  if (cdr_json_get_bool(c->hdr, "hidden", 1, &hidden) != 0)
+    return op_fail(c, CDR_ERR_ARG, "field \"hidden\" must be true or false");
   audit_add_table(c->e, table, NULL);
   audit_set_input(c->e, "column", json_string(column));
   audit_set(c->e, "hidden", json_boolean(hidden));
   int er = engine_hide(c->e->engine, c->who, table, column, hidden, &errmsg);
-  /* durable before the client hears of it; a storage failure is fatal */
-  int pr = er == 0 ? persist_meta_changed(c->e) : 0;
-  if (pr != 0) {
-    free(errmsg);
-    return pr;
-  }
-  return op_result(c, er, errmsg,
-                   er != 0 ? NULL
-                           : json_pack("{s:b,s:s,s:s,s:b}", "ok", 1, "table", table, "column", column, "hidden",
-                                       hidden));
+  return op_result_durable(c, er, errmsg, OP_DURABLE_META, table,
+                           er != 0 ? NULL
+                                   : json_pack("{s:b,s:s,s:s,s:b}", "ok", 1, "table", table, "column", column,
+                                               "hidden", hidden));
 }
 
 static int op_drop(const struct op_ctx *c) {
-  const char *table = hdr_string(c, "table");
+  const char *table = cdr_json_get_cstr_opt(c->hdr, "table");
   char *errmsg = NULL;
   if (table == NULL)
-    return op_fail(c->out, c->status, CDR_ERR_ARG, "field \"table\" must be a string");
+    return op_fail(c, CDR_ERR_ARG, "field \"table\" must be a string");
   audit_add_table(c->e, table, NULL); /* before it is gone: its owner sees the entry */
   int er = engine_drop(c->e->engine, c->who, table, &errmsg);
-  /* durable before the client hears of it; a storage failure is fatal */
-  int pr = er == 0 ? persist_table_dropped(c->e, table) : 0;
-  if (pr != 0) {
-    free(errmsg);
-    return pr;
-  }
-  return op_result(c, er, errmsg,
-                   er != 0 ? NULL : json_pack("{s:b,s:s,s:b}", "ok", 1, "table", table, "dropped", 1));
+  return op_result_durable(c, er, errmsg, OP_DURABLE_TABLE_DROPPED, table,
+                           er != 0 ? NULL : json_pack("{s:b,s:s,s:b}", "ok", 1, "table", table, "dropped", 1));
 }
 
 static int op_audit(const struct op_ctx *c) {
-  return audit_op_read(c->e, c->who, c->hdr, c->out, c->status);
+  return audit_op_read(c->e, c->who, c->hdr, c->out, c->res);
 }
 
 static int op_audit_head(const struct op_ctx *c) {
   audit_discard(c->e); /* part of connecting (rollback check), not a decision */
-  return audit_op_head(c->e, c->hdr, c->out, c->status);
+  return audit_op_head(c->e, c->hdr, c->out, c->res);
 }
 
-/* The session ends once this answer is sealed (enclave_request.c): its
- * keys are wiped now rather than at expiry. */
+/* The session ends once this answer is sealed (enclave_request.c, told
+ * by the outcome): its keys are wiped now rather than at expiry. */
 static int op_close(const struct op_ctx *c) {
-  c->e->close_session = 1;
-  *c->status = CDR_STATUS_OK;
-  return put_json(c->out, json_pack("{s:b,s:b}", "ok", 1, "closed", 1));
+  c->res->close_session = 1;
+  return enclave_reply_op_json(c->out, c->res, json_pack("{s:b,s:b}", "ok", 1, "closed", 1));
 }
 
 static const struct op_entry {
@@ -476,27 +428,34 @@ static int principal_of(const struct session *s, struct engine_principal *p) {
   return 0;
 }
 
-int enclave_run_operation(struct enclave *e, const struct session *s, const uint8_t *pt, size_t ptlen,
-                          struct cdr_buf *out, uint8_t *status) {
+int ops_run(struct enclave *e, const struct session *s, const uint8_t *pt, size_t ptlen, struct cdr_buf *out,
+            struct enclave_op_outcome *res) {
   struct cdr_buf in;
   struct engine_principal who;
   struct op_ctx c;
   const struct op_entry *op = NULL;
   const uint8_t *hdr_bytes;
-  const char *name;
+  const char *name = NULL;
   size_t hdr_len;
   json_error_t jerr;
+  json_t *hdr = NULL;
   int r;
+  memset(res, 0, sizeof(*res));
+  res->status = CDR_STATUS_FAILED;
+  memset(&c, 0, sizeof(c));
+  c.e = e;
+  c.out = out;
+  c.res = res;
   /* Uploads of sessions that have ended (expired, evicted) go first:
    * their staging tables must not outlive them. */
   upload_set_reap(&e->uploads, e->engine, enclave_now(e), session_alive, e);
   cdr_buf_view(&in, pt, ptlen);
   if ((r = cdr_buf_get_lp(&in, &hdr_bytes, &hdr_len, MAX_HEADER_JSON)) != 0)
-    return op_fail(out, status, CDR_ERR_ARG, "request plaintext must start with lp(header JSON)");
-  json_t *hdr = json_loadb((const char *)hdr_bytes, hdr_len, JSON_REJECT_DUPLICATES, &jerr);
+    return op_fail(&c, CDR_ERR_ARG, "request plaintext must start with lp(header JSON)");
+  hdr = json_loadb((const char *)hdr_bytes, hdr_len, JSON_REJECT_DUPLICATES, &jerr);
   if (hdr == NULL || !json_is_object(hdr)) {
     json_decref(hdr);
-    return op_fail(out, status, CDR_ERR_BAD_JSON, "request header is not a JSON object");
+    return op_fail(&c, CDR_ERR_BAD_JSON, "request header is not a JSON object");
   }
   name = json_string_value(json_object_get(hdr, "op"));
   for (size_t i = 0; name != NULL && i < sizeof(op_table) / sizeof(op_table[0]); i++)
@@ -505,28 +464,24 @@ int enclave_run_operation(struct enclave *e, const struct session *s, const uint
   if (op != NULL)
     audit_set(e, "op", json_string(op->name));
   if (op == NULL) {
-    r = op_fail(out, status, CDR_ERR_ARG,
+    r = op_fail(&c, CDR_ERR_ARG,
                 "unknown \"op\" (expected query, upload_begin, upload_chunk, upload_commit, upload_abort, tables, "
                 "grant, revoke_grant, hide, drop, audit, audit_head or close)");
   } else if (s->role < CDR_ROLE_ANALYST || s->role > CDR_ROLE_AUDITOR || (op->roles & ROLE_BIT(s->role)) == 0) {
-    r = op_fail(out, status, CDR_ERR_ROLE, op->roles_msg);
+    r = op_fail(&c, CDR_ERR_ROLE, op->roles_msg);
   } else if (!op->payload && cdr_buf_avail(&in) > 0) {
-    r = op_fail(out, status, CDR_ERR_ARG, "this operation carries no payload");
+    r = op_fail(&c, CDR_ERR_ARG, "this operation carries no payload");
   } else if (principal_of(s, &who) != 0) {
-    r = op_fail(out, status, CDR_ERR_INTERNAL, "cannot identify the session's key");
+    r = op_fail(&c, CDR_ERR_INTERNAL, "cannot identify the session's key");
   } else {
-    memset(&c, 0, sizeof(c));
-    c.e = e;
     c.who = &who;
     c.hdr = hdr;
     c.payload = cdr_buf_ptr(&in);
     c.payload_len = cdr_buf_avail(&in);
-    c.out = out;
-    c.status = status;
     c.sid = s->id;
     r = op->run(&c);
   }
-  if (op != NULL && strncmp(op->name, "upload_", 7) == 0 && *status != CDR_STATUS_OK)
+  if (op != NULL && strncmp(op->name, "upload_", 7) == 0 && res->status != CDR_STATUS_OK)
     upload_drop_session(&e->uploads, e->engine, s->id);
   json_decref(hdr);
   return r;

@@ -46,6 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/util.h"
 #include "catalog.h"
 #include "engine.h"
 
@@ -66,14 +67,6 @@ static const char *const denied_functions[] = {"load_extension",         "readfi
 static const char *const pure_table_functions[] = {"json_each", "json_tree"};
 
 static int ascii_lower(int c) { return (c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c; }
-
-static int ascii_casecmp(const char *a, const char *b) {
-  for (;; a++, b++) {
-    int x = ascii_lower((unsigned char)*a), y = ascii_lower((unsigned char)*b);
-    if (x != y || x == 0)
-      return x - y;
-  }
-}
 
 static int has_prefix_nocase(const char *s, const char *prefix) {
   for (; *prefix != '\0'; s++, prefix++)
@@ -132,7 +125,7 @@ static int names_has(const struct policy_names *l, const char *name) {
   if (name == NULL)
     return 0;
   for (size_t i = 0; i < l->n; i++)
-    if (ascii_casecmp(l->v[i], name) == 0)
+    if (cdr_ascii_casecmp(l->v[i], name) == 0)
       return 1;
   return 0;
 }
@@ -190,7 +183,7 @@ int policy_add_builtin(struct policy *p, const char *name) { return names_add(&p
 /* ---- access to room tables ---- */
 
 static int is_rowid_name(const char *c) {
-  return ascii_casecmp(c, "rowid") == 0 || ascii_casecmp(c, "oid") == 0 || ascii_casecmp(c, "_rowid_") == 0;
+  return cdr_ascii_casecmp(c, "rowid") == 0 || cdr_ascii_casecmp(c, "oid") == 0 || cdr_ascii_casecmp(c, "_rowid_") == 0;
 }
 
 /* Does grant g (to who) cover column k of its table? */
@@ -198,7 +191,7 @@ static int grant_covers(const struct catalog_grant *g, const struct catalog_tabl
   if (g->all_columns)
     return 1;
   for (size_t i = 0; i < g->ncols; i++)
-    if (ascii_casecmp(g->cols[i], t->cols[k].name) == 0)
+    if (cdr_ascii_casecmp(g->cols[i], t->cols[k].name) == 0)
       return 1;
   return 0;
 }
@@ -300,7 +293,7 @@ int policy_check_read(struct policy *p, const char *table, const char *column) {
 
 static int in_list(const char *name, const char *const *list, size_t n) {
   for (size_t i = 0; i < n; i++)
-    if (ascii_casecmp(name, list[i]) == 0)
+    if (cdr_ascii_casecmp(name, list[i]) == 0)
       return 1;
   return 0;
 }

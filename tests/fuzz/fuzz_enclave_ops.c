@@ -1,7 +1,7 @@
 /*
  * fuzz_enclave_ops.c - what an authenticated user can make the enclave
  * run: the decrypted request plaintext, lp(header JSON) || payload,
- * handed to enclave_run_operation (src/enclave/ops.c) as
+ * handed to ops_run (src/enclave/ops.c) as
  * enclave_handle_request does after the signature, sequence number and
  * AEAD tag have been checked.  A fuzzer cannot forge those, so
  * fuzz_ipc_frames never gets this far with a mutated plaintext; this
@@ -19,7 +19,7 @@
  * of memory may make it return an error) and never stops the enclave;
  * the response plaintext is one JSON object, as the client parses it,
  * whose "ok" is a boolean that agrees with the status byte; a failure
- * names an error code.
+ * names an error code, the one the outcome carries.
  */
 #include <jansson.h>
 #include <string.h>
@@ -27,6 +27,7 @@
 #include "client/client.h"
 #include "common/limits.h"
 #include "enclave/enclave.h"
+#include "enclave/ops.h"
 #include "enclave_fixture.h"
 #include "common/util.h"
 #include "crypto/crypto.h"
@@ -42,10 +43,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
  * With show set, prints the answer (for the harness's own setup). */
 static uint8_t run_op(struct enclave *e, const struct session *s, const uint8_t *pt, size_t ptlen, int show) {
   struct cdr_buf out;
+  struct enclave_op_outcome res = {0xff, 0, 0};
   uint8_t status = 0xff;
   json_error_t jerr;
   cdr_buf_init(&out, CDR_MAX_PLAINTEXT, 0);
-  int r = enclave_run_operation(e, s, pt, ptlen, &out, &status);
+  int r = ops_run(e, s, pt, ptlen, &out, &res);
+  status = res.status;
   FUZZ_CHECK(r == 0 || r == CDR_ERR_NOMEM);
   FUZZ_CHECK(!e->fatal);
   if (r == 0) {
@@ -58,6 +61,9 @@ static uint8_t run_op(struct enclave *e, const struct session *s, const uint8_t 
     FUZZ_CHECK(json_is_true(ok) == (status == CDR_STATUS_OK));
     if (!json_is_true(ok))
       FUZZ_CHECK(json_is_string(json_object_get(j, "error")));
+    /* The outcome carries the code the answer names (the audit entry's). */
+    if (!json_is_true(ok))
+      FUZZ_CHECK(strcmp(json_string_value(json_object_get(j, "error")), cdr_err_code(res.code)) == 0);
     json_decref(j);
     if (show && status != CDR_STATUS_OK)
       fprintf(stderr, "fixture operation failed: %.*s\n", (int)cdr_buf_avail(&out), (const char *)cdr_buf_ptr(&out));
@@ -79,7 +85,8 @@ static void setup_op(struct enclave *e, const struct session *owner, const char 
 static void setup_upload(struct enclave *e, const struct session *owner, const char *table, const char *schema,
                          const char *csv) {
   struct cdr_buf pt, out;
-  uint8_t status = 0xff, h[32];
+  struct enclave_op_outcome res = {0xff, 0, 0};
+  uint8_t h[32];
   char hdr[2048], hex[65];
   json_t *j;
   size_t n = strlen(csv);
@@ -88,7 +95,7 @@ static void setup_upload(struct enclave *e, const struct session *owner, const c
   cdr_buf_init(&pt, CDR_MAX_PLAINTEXT, 0);
   cdr_buf_init(&out, CDR_MAX_PLAINTEXT, 0);
   FUZZ_CHECK(cdr_request_plaintext(&pt, hdr, NULL, 0) == 0);
-  FUZZ_CHECK(enclave_run_operation(e, owner, pt.d, pt.len, &out, &status) == 0 && status == CDR_STATUS_OK);
+  FUZZ_CHECK(ops_run(e, owner, pt.d, pt.len, &out, &res) == 0 && res.status == CDR_STATUS_OK);
   j = json_loadb((const char *)out.d, out.len, 0, NULL);
   FUZZ_CHECK(json_is_string(json_object_get(j, "upload")));
   char id[64];

@@ -1,0 +1,140 @@
+/*
+ * engine_query.c - running one user statement (engine.h:
+ * engine_query_render): the text's own checks, preparing it under the
+ * policy for the principal, the statement checks (engine_check.c), the
+ * time limit, and rendering the result (engine_render.c).
+ *
+ * Contracts and invariants:
+ *   - The text is at most CDR_MAX_SQL_LEN bytes of UTF-8 without NUL and
+ *     holds a statement; anything else is refused before SQLite sees it.
+ *   - The policy is in user mode with the call's principal from before
+ *     the prepare until the statement is finalized, so a re-prepare
+ *     inside sqlite3_step is checked too; afterwards the principal and
+ *     any denial are cleared.
+ *   - A progress handler interrupts the statement past its deadline (a
+ *     monotonic clock), every ENGINE_PROGRESS_OPS virtual machine
+ *     instructions; it is removed again on every path.
+ *   - The tables the statement read or tried to read stay listed by the
+ *     policy until the next query (engine_query_tables).
+ */
+#include "engine.h"
+#include "engine_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/buf.h"
+#include "common/utf8.h"
+
+/* Virtual machine instructions between two looks at the clock. */
+#define ENGINE_PROGRESS_OPS 1000
+
+static uint64_t mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int engine_progress(void *arg) {
+  struct cdr_engine *e = arg;
+  if (mono_ns() >= e->deadline_ns) {
+    e->timed_out = 1;
+    return 1;
+  }
+  return 0;
+}
+
+void engine_query_tables(struct cdr_engine *e, void (*fn)(void *ud, const char *table), void *ud) {
+  const struct policy_names *t = policy_touched(&e->policy);
+  for (size_t i = 0; i < t->n; i++)
+    fn(ud, t->v[i]);
+}
+
+/* Prepare sql[start..sqllen) for the principal already set: our code and
+ * message for a denial or a statement SQLite refuses. */
+static int query_prepare(struct cdr_engine *e, const char *sql, size_t sqllen, size_t start, sqlite3_stmt **st,
+                         const char **tail, char **errmsg) {
+  int rc = sqlite3_prepare_v3(e->db, sql + start, (int)(sqllen - start), 0, st, tail);
+  if (policy_denial(&e->policy) != NULL || rc == SQLITE_AUTH) {
+    const char *why = policy_denial(&e->policy);
+    return engine_set_err(errmsg, why != NULL ? policy_denial_code(&e->policy) : CDR_ERR_SQL_DENIED, "%s",
+                          why != NULL ? why : "the statement is not allowed");
+  }
+  if (rc != SQLITE_OK) {
+    if ((rc & 0xff) == SQLITE_NOMEM)
+      return engine_set_err(errmsg, CDR_ERR_NOMEM, "out of memory");
+    if ((rc & 0xff) == SQLITE_TOOBIG)
+      return engine_set_err(errmsg, CDR_ERR_TOO_LARGE, "%s", sqlite3_errmsg(e->db));
+    return engine_set_err(errmsg, CDR_ERR_SQL_ERROR, "%s", sqlite3_errmsg(e->db));
+  }
+  if (*st == NULL)
+    return engine_set_err(errmsg, CDR_ERR_SQL_ERROR, "empty SQL: the request holds no statement");
+  return 0;
+}
+
+int engine_query_render(struct cdr_engine *e, const struct engine_principal *who, const char *sql, size_t sqllen,
+                        struct cdr_buf *out, uint64_t *rows_out, char **errmsg) {
+  sqlite3_stmt *st = NULL;
+  const char *tail = NULL;
+  uint64_t rows = 0;
+  size_t start;
+  int r;
+
+  if (e != NULL)
+    policy_clear_touched(&e->policy);
+  if (rows_out != NULL)
+    *rows_out = 0;
+  if (errmsg != NULL)
+    *errmsg = NULL;
+  if (e == NULL || who == NULL || who->name == NULL || (sql == NULL && sqllen > 0) || out == NULL)
+    return engine_set_err(errmsg, CDR_ERR_ARG, "no engine, user or SQL");
+  if (sqllen > CDR_MAX_SQL_LEN)
+    return engine_set_err(errmsg, CDR_ERR_TOO_LARGE, "the SQL statement is %zu bytes; the limit is %u bytes", sqllen,
+                          CDR_MAX_SQL_LEN);
+  if (sqllen > 0 && memchr(sql, '\0', sqllen) != NULL)
+    return engine_set_err(errmsg, CDR_ERR_SQL_ERROR, "the SQL text contains a NUL byte");
+  if (!cdr_utf8_valid((const uint8_t *)sql, sqllen))
+    return engine_set_err(errmsg, CDR_ERR_SQL_ERROR, "the SQL text is not valid UTF-8");
+  if ((start = engine_sql_skip_blank(sql, sqllen, 0)) == sqllen)
+    return engine_set_err(errmsg, CDR_ERR_SQL_ERROR, "empty SQL: the request holds no statement");
+
+  policy_set_mode(&e->policy, POLICY_USER);
+  policy_set_principal(&e->policy, who);
+  policy_clear_denial(&e->policy);
+  e->timed_out = 0;
+  e->deadline_ns = mono_ns() + (uint64_t)e->time_limit_ms * 1000000u;
+  sqlite3_progress_handler(e->db, ENGINE_PROGRESS_OPS, engine_progress, e);
+
+  if ((r = query_prepare(e, sql, sqllen, start, &st, &tail, errmsg)) != 0 ||
+      (r = engine_check_statement(e, st, sql, sqllen, start, tail, errmsg)) != 0 ||
+      (r = engine_render_result(e, st, out, &rows, errmsg)) != 0)
+    goto out;
+  if (rows_out != NULL)
+    *rows_out = rows;
+  r = 0;
+out:
+  sqlite3_finalize(st);
+  sqlite3_progress_handler(e->db, 0, NULL, NULL);
+  policy_clear_denial(&e->policy);
+  policy_set_principal(&e->policy, NULL);
+  return r;
+}
+
+int engine_query_json(struct cdr_engine *e, const struct engine_principal *who, const char *sql, size_t sqllen,
+                      char **json_out, size_t *json_len, uint64_t *rows_out, char **errmsg) {
+  struct cdr_buf b;
+  int r;
+  *json_out = NULL;
+  if (json_len != NULL)
+    *json_len = 0;
+  cdr_buf_init(&b, SIZE_MAX, 0);
+  if ((r = engine_query_render(e, who, sql, sqllen, &b, rows_out, errmsg)) == 0 &&
+      (r = engine_buf_to_cstr(&b, json_out, json_len)) != 0) {
+    if (rows_out != NULL)
+      *rows_out = 0;
+    r = engine_set_err(errmsg, r, "out of memory");
+  }
+  cdr_buf_free(&b);
+  return r;
+}
