@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "client_int.h"
+#include "common/json_get.h"
 #include "common/util.h"
 #include "crypto/crypto.h"
 #include "crypto/x509.h"
@@ -97,11 +98,7 @@ int cdr_x509_name_room_id(X509_NAME *n, uint8_t out[CDR_ROOM_ID_BYTES]) {
     char hex[2 * CDR_ROOM_ID_BYTES + 1];
     memcpy(hex, utf8, (size_t)len);
     hex[len] = '\0';
-    int lower = 1;
-    for (int i = 0; i < len; i++)
-      if (isupper((unsigned char)hex[i]))
-        lower = 0;
-    if (lower && cdr_hex_decode(out, CDR_ROOM_ID_BYTES, hex) == 0)
+    if (cdr_hex_lower_ok(hex, (size_t)len) && cdr_hex_decode(out, CDR_ROOM_ID_BYTES, hex) == 0)
       r = 0;
   }
   OPENSSL_free(utf8);
@@ -299,65 +296,7 @@ void cdr_client_error_text(const struct cdr_client *c, int err, char *out, size_
     snprintf(out, outlen, "%s: %s", cdr_err_code(err), cdr_err_describe(err));
 }
 
-/* ---- JSON field readers (client_int.h) ---- */
-
-int cj_str(const json_t *o, const char *key, const char **s) {
-  json_t *v = json_object_get(o, key);
-  if (!json_is_string(v))
-    return CDR_ERR_BAD_JSON;
-  *s = json_string_value(v);
-  return 0;
-}
-
-const char *cdr_json_string(const json_t *o, const char *key) { return cj_str_opt(o, key); }
-
-const char *cj_str_opt(const json_t *o, const char *key) {
-  json_t *v = json_object_get(o, key);
-  return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
-int cj_u64(const json_t *o, const char *key, uint64_t *v) {
-  json_t *j = json_object_get(o, key);
-  if (!json_is_integer(j) || json_integer_value(j) < 0)
-    return CDR_ERR_BAD_JSON;
-  *v = (uint64_t)json_integer_value(j);
-  return 0;
-}
-
-int cj_b64(const json_t *o, const char *key, uint8_t **out, size_t *len, size_t max) {
-  const char *s;
-  int r;
-  if ((r = cj_str(o, key, &s)) != 0)
-    return r;
-  if (strlen(s) != json_string_length(json_object_get(o, key)))
-    return CDR_ERR_ARG; /* embedded NUL */
-  return cdr_b64_decode(out, len, s, max);
-}
-
-int cj_b64_exact(const json_t *o, const char *key, uint8_t *out, size_t n) {
-  uint8_t *d = NULL;
-  size_t len = 0;
-  int r;
-  if ((r = cj_b64(o, key, &d, &len, n)) != 0)
-    return r;
-  if (len == n)
-    memcpy(out, d, n);
-  else
-    r = CDR_ERR_ARG;
-  OPENSSL_clear_free(d, len);
-  return r;
-}
-
-int cj_hex_exact(const json_t *o, const char *key, uint8_t *out, size_t n) {
-  const char *s;
-  int r;
-  if ((r = cj_str(o, key, &s)) != 0)
-    return r;
-  for (const char *p = s; *p; p++)
-    if (isupper((unsigned char)*p))
-      return CDR_ERR_ARG;
-  return cdr_hex_decode(out, n, s);
-}
+const char *cdr_json_string(const json_t *o, const char *key) { return cdr_json_get_cstr_opt(o, key); }
 
 void cdr_sanitize(char *out, size_t outlen, const char *s) {
   const unsigned char *p = (const unsigned char *)s;

@@ -178,7 +178,8 @@ void cdr_client_error_text(const struct cdr_client *c, int err, char *out, size_
  * (C0, DEL, C1) replaced by '?', so that text from the other side cannot
  * drive the terminal.  Other UTF-8 is kept. */
 void cdr_sanitize(char *out, size_t outlen, const char *s);
-/* A string member of a JSON object, or NULL (borrowed). */
+/* A string member of a JSON object, or NULL when absent, not a string or
+ * holding a NUL (borrowed; cdr_json_get_cstr_opt). */
 const char *cdr_json_string(const json_t *o, const char *key);
 
 /* ------------------------------------------------------------------ */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "client_int.h"
+#include "common/json_get.h"
 
 int cdr_result_check(const json_t *result) {
   json_t *cols = json_object_get(result, "columns"), *rows = json_object_get(result, "rows");
@@ -64,12 +65,12 @@ int cdr_value_text(char **out, const json_t *v, int for_table) {
     *out = strdup(json_is_true(v) ? "true" : "false");
     break;
   case JSON_OBJECT:
-    if (json_object_size(v) == 1 && (hex = cj_str_opt(v, "real")) != NULL &&
+    if (json_object_size(v) == 1 && (hex = cdr_json_get_cstr_opt(v, "real")) != NULL &&
         (strcmp(hex, "inf") == 0 || strcmp(hex, "-inf") == 0 || strcmp(hex, "nan") == 0)) {
       *out = strdup(hex); /* a non-finite REAL (PROTOCOL 4.7) */
       break;
     }
-    if (json_object_size(v) == 1 && (hex = cj_str_opt(v, "hex")) != NULL) {
+    if (json_object_size(v) == 1 && (hex = cdr_json_get_cstr_opt(v, "hex")) != NULL) {
       size_t n = strlen(hex) + 3;
       if ((*out = malloc(n)) != NULL)
         snprintf(*out, n, "\\x%s", hex);

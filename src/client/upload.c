@@ -29,6 +29,7 @@
 #include "client.h"
 #include "client_int.h"
 #include "common/csv.h"
+#include "common/json_get.h"
 #include "common/util.h"
 
 /* ---- the four operations ---- */
@@ -96,7 +97,7 @@ int cdr_client_upload_chunk(struct cdr_client *c, struct cdr_session *s, const c
   free(hdr);
   if (r != 0)
     return r;
-  if (cj_u64(res, "received", &got) != 0) {
+  if (cdr_json_get_u64(res, "received", &got) != 0) {
     json_decref(res);
     cdr_client_set_detail(c, "the enclave's answer to upload_chunk does not say what it received");
     return CDR_ERR_SERVER;
