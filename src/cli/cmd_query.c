@@ -3,7 +3,11 @@
  * statement in the attested enclave and print the result as an aligned
  * table (default on a terminal), RFC 4180 CSV (default otherwise) or the
  * result object as JSON.  The SQL text and the result are wiped from
- * memory once printed.
+ * this process's memory once printed: the client library wipes its JSON
+ * (its jansson free, installed by cdr_client_new), its request and
+ * response buffers and the rendered cells, and this file wipes the SQL
+ * read from standard input.  SQL given as an argument stays in argv, as
+ * every argument does (and `ps` shows it): "-" keeps it out of both.
  */
 #include <getopt.h>
 #include <openssl/crypto.h>

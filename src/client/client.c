@@ -12,6 +12,7 @@
 
 #include <ctype.h>
 #include <curl/curl.h>
+#include <malloc.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
@@ -27,10 +28,38 @@
 #include "crypto/crypto.h"
 #include "crypto/x509.h"
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static pthread_once_t client_once = PTHREAD_ONCE_INIT;
 static int curl_ready;
 
-static void curl_init_once(void) { curl_ready = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK; }
+void (*cdr_client_json_free_hook)(const void *p, size_t n);
+
+/* jansson's free for the client: wipe the whole block, then free it.
+ * jansson passes no size, and blocks made before the install came from
+ * plain malloc, so the size is malloc_usable_size's (no header): every
+ * block frees the same way whenever it was made, and a string jansson
+ * hands to the caller (json_dumps) may still be released with free(3). */
+static void client_json_free(void *p) {
+  size_t n;
+  if (p == NULL)
+    return;
+  n = malloc_usable_size(p);
+  OPENSSL_cleanse(p, n);
+  if (cdr_client_json_free_hook != NULL)
+    cdr_client_json_free_hook(p, n);
+  free(p);
+}
+
+/* Once per process: libcurl, and the wiping free for jansson unless a
+ * program has installed allocators of its own (the enclave's wipe_alloc
+ * keeps a size header that this free could not read). */
+static void client_init_once(void) {
+  json_malloc_t m = NULL;
+  json_free_t f = NULL;
+  curl_ready = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
+  json_get_alloc_funcs(&m, &f);
+  if (m == malloc && f == free)
+    json_set_alloc_funcs(malloc, client_json_free);
+}
 
 int cdr_client_new(struct cdr_client **out, const char *url) {
   struct cdr_client *c = NULL;
@@ -43,7 +72,7 @@ int cdr_client_new(struct cdr_client **out, const char *url) {
   for (const char *p = url; *p; p++)
     if (!isgraph((unsigned char)*p))
       goto out;
-  pthread_once(&curl_once, curl_init_once);
+  pthread_once(&client_once, client_init_once);
   r = CDR_ERR_INTERNAL;
   if (!curl_ready)
     goto out;

@@ -113,9 +113,16 @@ struct cdr_client {
 };
 
 /* A new context for the server at url (http:// or https://).  *out is
- * freed with cdr_client_free. */
+ * freed with cdr_client_free.  The first call in a process also sets up
+ * libcurl and makes jansson wipe every block it frees (the whole block:
+ * SQL text, results and names pass through JSON), unless the program
+ * has given jansson allocators of its own (JSON freed before that first
+ * call is not wiped). */
 int cdr_client_new(struct cdr_client **out, const char *url) CDR_WUR;
 void cdr_client_free(struct cdr_client *c);
+/* For tests: when set, the client's jansson free calls it with each block
+ * (and its usable size) after wiping it, just before free(3). */
+extern void (*cdr_client_json_free_hook)(const void *p, size_t n);
 /* Close the kept-alive connection to the server, if any (the next
  * request makes a new one).  For a program that keeps a client idle for
  * a while: an idle connection still counts against the server's

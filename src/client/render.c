@@ -2,10 +2,13 @@
  * render.c - query results as CSV, table or JSON; see render.h for the
  * rules.  The table renderer holds every cell's text at once (results
  * are capped at CDR_MAX_RESULT_BYTES by the enclave), to size columns.
+ * A result is plaintext: every copy of a value made here is wiped when it
+ * is freed (render_text_free) or goes out of scope.
  */
 #include "render.h"
 
 #include <math.h>
+#include <openssl/crypto.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +28,14 @@ int cdr_result_check(const json_t *result) {
   return 0;
 }
 
+/* Free a value's text, wiping it first. */
+static void render_text_free(char *s) {
+  if (s == NULL)
+    return;
+  OPENSSL_cleanse(s, strlen(s));
+  free(s);
+}
+
 static char *real_text(double d) {
   char buf[64];
   if (isnan(d))
@@ -39,7 +50,9 @@ static char *real_text(double d) {
   size_t n = strlen(buf);
   if (strpbrk(buf, ".en") == NULL && n + 3 <= sizeof(buf))
     memcpy(buf + n, ".0", 3);
-  return strdup(buf);
+  char *out = strdup(buf);
+  OPENSSL_cleanse(buf, sizeof(buf));
+  return out;
 }
 
 int cdr_value_text(char **out, const json_t *v, int for_table) {
@@ -53,6 +66,7 @@ int cdr_value_text(char **out, const json_t *v, int for_table) {
   case JSON_INTEGER:
     snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
     *out = strdup(buf);
+    OPENSSL_cleanse(buf, sizeof(buf));
     break;
   case JSON_REAL:
     *out = real_text(json_real_value(v));
@@ -126,7 +140,7 @@ int cdr_render_csv(FILE *f, const json_t *result) {
       if ((r = cdr_value_text(&text, v, 0)) != 0)
         return r;
       csv_field(f, text, json_is_null(v));
-      free(text);
+      render_text_free(text);
     }
     fputs("\r\n", f);
   }
@@ -220,7 +234,7 @@ int cdr_render_table(FILE *f, const json_t *result) {
       if ((r = cdr_value_text(&raw, v, 1)) != 0)
         goto out;
       cells[i * nc + k] = table_escape(raw);
-      free(raw);
+      render_text_free(raw);
       r = CDR_ERR_NOMEM;
       if (cells[i * nc + k] == NULL)
         goto out;
@@ -261,10 +275,10 @@ int cdr_render_table(FILE *f, const json_t *result) {
 out:
   if (heads != NULL)
     for (k = 0; k < nc; k++)
-      free(heads[k]);
+      render_text_free(heads[k]);
   if (cells != NULL)
     for (i = 0; i < nr * nc; i++)
-      free(cells[i]);
+      render_text_free(cells[i]);
   free(heads);
   free(cells);
   free(width);

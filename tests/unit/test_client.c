@@ -832,6 +832,44 @@ static void test_client_new(void) {
   cdr_client_free(c);
 }
 
+/* After the first client, jansson frees through the client's wiping
+ * free: a freed JSON string's block is all zero, across its whole usable
+ * size, when it reaches free(3). */
+static const void *wipe_watch;
+static int wipe_seen, wipe_zero;
+static void wipe_hook(const void *p, size_t n) {
+  const unsigned char *b = p;
+  size_t i = 0;
+  if (p != wipe_watch)
+    return;
+  wipe_seen = 1;
+  while (i < n && b[i] == 0)
+    i++;
+  wipe_zero = n > 0 && i == n;
+}
+
+static void test_json_wipe(void) {
+  static const char sql[] = "SELECT salary FROM staff WHERE name = 'a secret name'";
+  struct cdr_client *c = NULL;
+  json_malloc_t m = NULL;
+  json_free_t f = NULL;
+  json_t *s;
+  CHECK_RC(cdr_client_new(&c, "http://127.0.0.1:1"), 0);
+  cdr_client_free(c);
+  json_get_alloc_funcs(&m, &f);
+  CHECK(m == malloc && f != free);
+  if ((s = json_string(sql)) == NULL) {
+    CHECK(0);
+    return;
+  }
+  wipe_watch = json_string_value(s); /* the block jansson made for the copy */
+  cdr_client_json_free_hook = wipe_hook;
+  json_decref(s);
+  cdr_client_json_free_hook = NULL;
+  CHECK(wipe_seen);
+  CHECK(wipe_zero);
+}
+
 /* A remembered audit head of another identity is forgotten (a restart,
  * not a rollback) only on platforms that keep no state; the rule the
  * three processes share decides which those are. */
@@ -858,6 +896,7 @@ int main(void) {
   test_attest();
   test_session_and_requests();
   test_client_new();
+  test_json_wipe();
   test_head_restarted();
   return test_summary("test_client");
 }
