@@ -248,10 +248,22 @@ enum cdr_enroll_step {
   CDR_ENROLL_VERIFY,  /* it does not verify under the CA now (its error) */
   CDR_ENROLL_NAME     /* it is for another name than the token's */
 };
-/* Make a CSR for key (subject CN=tok->name), POST /v1/enroll with its
- * MAC under tok->secret, and believe the answer only if the CA is a room
- * CA with fingerprint tok->ca_fp and the issued certificate certifies
- * key, verifies under that CA now with a role, and is for tok->name.
+/* The request body {"token_id", "csr", "mac"} (JSON text, malloc'd): a
+ * CSR for key with subject CN=tok->name signed with key (SHA-256), and
+ * mac_fn's MAC of its DER under tok->secret.  On failure *step is
+ * CDR_ENROLL_CSR, _MAC or _BODY. */
+int cdr_enroll_build(EVP_PKEY *key, const struct cdr_enroll_token *tok, cdr_enroll_mac_fn mac_fn, char **body,
+                     enum cdr_enroll_step *step) CDR_WUR;
+/* Judge a parsed /v1/enroll answer (status 200) as cdr_client_enroll
+ * does, from CDR_ENROLL_ANSWER on; on success *cert (the caller frees it)
+ * and *role are set and c trusts the room CA. */
+int cdr_enroll_finish(struct cdr_client *c, EVP_PKEY *key, const struct cdr_enroll_token *tok, const json_t *resp,
+                      X509 **cert, enum cdr_role *role, enum cdr_enroll_step *step) CDR_WUR;
+/* Both halves and the exchange: make a CSR for key (subject
+ * CN=tok->name), POST /v1/enroll with its MAC under tok->secret, and
+ * believe the answer only if the CA is a room CA with fingerprint
+ * tok->ca_fp and the issued certificate certifies key, verifies under
+ * that CA now with a role, and is for tok->name.
  * On success *cert (the caller frees it) and *role are set and c trusts
  * the room CA (c->ca, ca_fp, room_id).  On failure *step says where, c's
  * detail holds a reason and *cert is NULL (from CDR_ENROLL_PIN on, c

@@ -14,9 +14,12 @@
  *     the user out of band, so it pins the CA);
  *   - the issued certificate certifies the user's key, verifies under
  *     that CA now, carries a role, and is for the token's name.
- * On failure *step names the check (or the local step) that failed, so
- * that the caller can word it, and c->detail holds a sentence.  Nothing
- * here writes files: saving is the caller's business.
+ * cdr_enroll_build makes the request, cdr_enroll_finish judges the
+ * answer (so that a test can hand it any answer), cdr_client_enroll does
+ * both around the exchange.  On failure *step names the check (or the
+ * local step) that failed, so that the caller can word it, and c->detail
+ * holds a sentence.  Nothing here writes files: saving is the caller's
+ * business.
  */
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
@@ -71,10 +74,8 @@ out:
   return r;
 }
 
-/* The request body {"token_id", "csr", "mac"} (malloc'd JSON text).  The
- * MAC is wiped here; the secret is only read. */
-static int enroll_body(const struct cdr_enroll_token *tok, cdr_enroll_mac_fn mac_fn, EVP_PKEY *key, char **body,
-                       enum cdr_enroll_step *step) {
+int cdr_enroll_build(EVP_PKEY *key, const struct cdr_enroll_token *tok, cdr_enroll_mac_fn mac_fn, char **body,
+                     enum cdr_enroll_step *step) {
   uint8_t mac[32], *csr_der = NULL;
   size_t csr_len = 0;
   char *csr_pem = NULL, *mac_b64 = NULL;
@@ -104,15 +105,15 @@ out:
   return r;
 }
 
-/* Judge the answer to POST /v1/enroll (the checks listed at the top);
- * on success *cert is the issued certificate and c trusts its CA. */
-static int enroll_judge(struct cdr_client *c, EVP_PKEY *key, const struct cdr_enroll_token *tok, const json_t *resp,
-                        X509 **cert_out, enum cdr_role *role, enum cdr_enroll_step *step) {
+int cdr_enroll_finish(struct cdr_client *c, EVP_PKEY *key, const struct cdr_enroll_token *tok, const json_t *resp,
+                      X509 **cert_out, enum cdr_role *role, enum cdr_enroll_step *step) {
   const char *cert_pem, *ca_pem;
   X509 *cert = NULL, *ca = NULL;
   char *cn = NULL;
   int r = CDR_ERR_CERT_INVALID;
 
+  *cert_out = NULL;
+  *role = CDR_ROLE_NONE;
   *step = CDR_ENROLL_ANSWER;
   if ((cert_pem = cdr_json_string(resp, "certificate")) == NULL ||
       (ca_pem = cdr_json_string(resp, "ca_certificate")) == NULL ||
@@ -165,12 +166,12 @@ int cdr_client_enroll(struct cdr_client *c, EVP_PKEY *key, const struct cdr_enro
 
   *cert = NULL;
   *role = CDR_ROLE_NONE;
-  if ((r = enroll_body(tok, mac_fn, key, &body, step)) != 0)
+  if ((r = cdr_enroll_build(key, tok, mac_fn, &body, step)) != 0)
     goto out;
   *step = CDR_ENROLL_SEND;
   if ((r = cdr_http_json(c, "POST", "/v1/enroll", body, strlen(body), &resp)) != 0)
     goto out;
-  r = enroll_judge(c, key, tok, resp, cert, role, step);
+  r = cdr_enroll_finish(c, key, tok, resp, cert, role, step);
 out:
   free(body);
   json_decref(resp);
