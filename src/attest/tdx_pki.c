@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ecdsa_raw.h"
 #include "hwattest.h"
 #include "tdx_internal.h"
 
@@ -186,46 +187,9 @@ static int is_p256(EVP_PKEY *key) {
 }
 
 int tdx_ecdsa_verify(EVP_PKEY *key, const uint8_t *msg, size_t msglen, const uint8_t sig[64]) {
-  ECDSA_SIG *es = NULL;
-  BIGNUM *br = NULL, *bs = NULL;
-  unsigned char *der = NULL;
-  EVP_MD_CTX *md = NULL;
-  int derlen, r = CDR_ERR_ATTEST_SIGNATURE;
-
   if (!is_p256(key))
-    goto out;
-  br = BN_bin2bn(sig, 32, NULL);
-  bs = BN_bin2bn(sig + 32, 32, NULL);
-  if (br == NULL || bs == NULL || (es = ECDSA_SIG_new()) == NULL) {
-    r = CDR_ERR_NOMEM;
-    goto out;
-  }
-  if (!ECDSA_SIG_set0(es, br, bs)) {
-    r = CDR_ERR_CRYPTO;
-    goto out;
-  }
-  br = bs = NULL; /* owned by es now */
-  if ((derlen = i2d_ECDSA_SIG(es, &der)) <= 0) {
-    r = CDR_ERR_CRYPTO;
-    goto out;
-  }
-  if ((md = EVP_MD_CTX_new()) == NULL) {
-    r = CDR_ERR_NOMEM;
-    goto out;
-  }
-  if (EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, key) != 1)
-    goto out;
-  if (EVP_DigestVerify(md, der, (size_t)derlen, msg, msglen) == 1)
-    r = 0;
-out:
-  EVP_MD_CTX_free(md);
-  OPENSSL_free(der);
-  ECDSA_SIG_free(es);
-  BN_free(br);
-  BN_free(bs);
-  if (r != 0)
-    ERR_clear_error();
-  return r;
+    return CDR_ERR_ATTEST_SIGNATURE;
+  return cdr_hw_ecdsa_verify(key, EVP_sha256(), sig, sig + 32, 32, 0, msg, msglen);
 }
 
 int tdx_p256_key(EVP_PKEY **out, const uint8_t xy[64]) {

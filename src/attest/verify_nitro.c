@@ -88,6 +88,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ecdsa_raw.h"
 #include "hwattest.h"
 #include "nitro_internal.h"
 
@@ -646,13 +647,10 @@ out:
 static int nitro_verify_signature(const struct nitro_doc *d, struct cdr_hw_report *out) {
   static const char name[] = "COSE_Sign1 ES384 signature by the leaf";
   EVP_PKEY *key = X509_get0_pubkey(d->leaf);
-  ECDSA_SIG *es = NULL;
-  BIGNUM *br = NULL, *bs = NULL;
-  EVP_MD_CTX *md = NULL;
-  unsigned char *der = NULL, *tbs = NULL;
+  unsigned char *tbs = NULL;
   size_t tbslen = 0;
   char group[32];
-  int derlen, v, r = CDR_ERR_CRYPTO;
+  int r;
   if (key == NULL || !EVP_PKEY_is_a(key, "EC") ||
       EVP_PKEY_get_group_name(key, group, sizeof(group), NULL) != 1 || strcmp(group, "secp384r1") != 0) {
     cdr_hw_check(out, 0, name, "the leaf key is not ECDSA P-384");
@@ -661,32 +659,12 @@ static int nitro_verify_signature(const struct nitro_doc *d, struct cdr_hw_repor
   }
   if ((r = nitro_sig_structure(d, &tbs, &tbslen)) != 0)
     goto out;
-  r = CDR_ERR_CRYPTO;
-  if ((es = ECDSA_SIG_new()) == NULL ||
-      (br = BN_bin2bn(d->sig.p, NITRO_COORD_LEN, NULL)) == NULL ||
-      (bs = BN_bin2bn(d->sig.p + NITRO_COORD_LEN, NITRO_COORD_LEN, NULL)) == NULL)
-    goto out;
-  if (!ECDSA_SIG_set0(es, br, bs))
-    goto out;
-  br = bs = NULL; /* owned by es now */
-  if ((derlen = i2d_ECDSA_SIG(es, &der)) <= 0)
-    goto out;
-  if ((md = EVP_MD_CTX_new()) == NULL || EVP_DigestVerifyInit(md, NULL, EVP_sha384(), NULL, key) != 1)
-    goto out;
-  v = EVP_DigestVerify(md, der, (size_t)derlen, tbs, tbslen);
-  if (v != 1) {
+  r = cdr_hw_ecdsa_verify(key, EVP_sha384(), d->sig.p, d->sig.p + NITRO_COORD_LEN, NITRO_COORD_LEN, 0, tbs, tbslen);
+  if (r == CDR_ERR_ATTEST_SIGNATURE)
     cdr_hw_check(out, 0, name, "does not verify");
-    r = CDR_ERR_ATTEST_SIGNATURE;
-    goto out;
-  }
-  cdr_hw_check(out, 1, name, "verifies");
-  r = 0;
+  else if (r == 0)
+    cdr_hw_check(out, 1, name, "verifies");
 out:
-  EVP_MD_CTX_free(md);
-  OPENSSL_free(der);
-  ECDSA_SIG_free(es);
-  BN_free(br);
-  BN_free(bs);
   free(tbs);
   ERR_clear_error();
   return r;

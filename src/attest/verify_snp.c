@@ -58,6 +58,7 @@
 #include <string.h>
 
 #include "common/util.h"
+#include "ecdsa_raw.h"
 #include "hwattest.h"
 
 /* Checks that run on an authenticated report (step 5 above), exported so
@@ -443,37 +444,12 @@ out:
 
 /* Step 4: the VCEK's signature over bytes 0x000..0x29F. */
 static int verify_report_signature(const uint8_t *rep, X509 *vcek, struct cdr_hw_report *out) {
-  BIGNUM *br = BN_lebin2bn(rep + OFF_SIG_R, SIG_RS_LEN, NULL);
-  BIGNUM *bs = BN_lebin2bn(rep + OFF_SIG_S, SIG_RS_LEN, NULL);
-  ECDSA_SIG *sig = ECDSA_SIG_new();
-  EVP_MD_CTX *md = EVP_MD_CTX_new();
-  unsigned char *der = NULL;
-  int derlen, r = CDR_ERR_NOMEM;
-
-  if (br == NULL || bs == NULL || sig == NULL || md == NULL)
-    goto out;
-  if (!ECDSA_SIG_set0(sig, br, bs))
-    goto out;
-  br = bs = NULL; /* owned by sig now */
-  r = CDR_ERR_CRYPTO;
-  if ((derlen = i2d_ECDSA_SIG(sig, &der)) <= 0)
-    goto out;
-  if (EVP_DigestVerifyInit(md, NULL, EVP_sha384(), NULL, X509_get0_pubkey(vcek)) != 1)
-    goto out;
-  if (EVP_DigestVerify(md, der, (size_t)derlen, rep, SNP_SIGNED_SIZE) != 1) {
+  int r = cdr_hw_ecdsa_verify(X509_get0_pubkey(vcek), EVP_sha384(), rep + OFF_SIG_R, rep + OFF_SIG_S, SIG_RS_LEN, 1,
+                              rep, SNP_SIGNED_SIZE);
+  if (r == CDR_ERR_ATTEST_SIGNATURE)
     cdr_hw_check(out, 0, "VCEK signature over the report", "ECDSA P-384/SHA-384 over bytes 0x000..0x29F fails");
-    r = CDR_ERR_ATTEST_SIGNATURE;
-    goto out;
-  }
-  cdr_hw_check(out, 1, "VCEK signature over the report", "ECDSA P-384/SHA-384 over bytes 0x000..0x29F");
-  r = 0;
-out:
-  BN_free(br);
-  BN_free(bs);
-  ECDSA_SIG_free(sig);
-  OPENSSL_free(der);
-  EVP_MD_CTX_free(md);
-  ERR_clear_error();
+  else if (r == 0)
+    cdr_hw_check(out, 1, "VCEK signature over the report", "ECDSA P-384/SHA-384 over bytes 0x000..0x29F");
   return r;
 }
 

@@ -275,17 +275,167 @@ static int check_statuses(const struct cdr_hw_policy *policy, const char *platfo
   return 0;
 }
 
+/* Steps 2-5: the PCK chain to the pinned root at time at, the QE report
+ * under the PCK key, the QE's binding of the attestation key, and the
+ * quote under that key.  *pck_chain (leaf first) is the caller's to free,
+ * also on failure. */
+static int verify_signatures(const struct tdx_quote *q, const uint8_t *quote, int64_t at,
+                             STACK_OF(X509) **pck_chain, struct cdr_hw_report *out) {
+  static const uint8_t zero[32];
+  EVP_PKEY *att_key = NULL;
+  uint8_t md[32];
+  char why[160];
+  int r;
+
+  /* 2. PCK chain. */
+  if ((r = tdx_pem_chain(pck_chain, q->pck_pem, q->pck_pem_len, why, sizeof(why))) != 0 ||
+      (r = tdx_chain_verify(*pck_chain, at, PCK_CN, PCK_PLATFORM_CA_CN, PCK_PROCESSOR_CA_CN, why, sizeof(why))) !=
+          0) {
+    cdr_hw_check(out, 0, "PCK certificate chain", "%s", why);
+    goto out;
+  }
+  cdr_hw_check(out, 1, "PCK certificate chain", "PCK -> PCK CA -> pinned Intel SGX Root CA");
+
+  /* 3. QE report signed by the PCK key. */
+  if ((r = tdx_ecdsa_verify(X509_get0_pubkey(sk_X509_value(*pck_chain, 0)), q->qe_report, TDX_QE_REPORT_LEN,
+                            q->qe_report_sig)) != 0) {
+    cdr_hw_check(out, 0, "QE report signature", "does not verify with the PCK key");
+    goto out;
+  }
+  cdr_hw_check(out, 1, "QE report signature", "ECDSA P-256 by the PCK key");
+
+  /* 4. The QE vouches for the attestation key. */
+  if ((r = sha256_2(md, q->att_key, TDX_ATT_KEY_LEN, q->qe_auth, q->qe_auth_len)) != 0)
+    goto out;
+  if (memcmp(md, q->qe_report + TDX_QE_REPORT_DATA, 32) != 0 ||
+      memcmp(zero, q->qe_report + TDX_QE_REPORT_DATA + 32, 32) != 0) {
+    cdr_hw_check(out, 0, "attestation key binding", "QE report_data is not SHA-256(key || auth data) || 0");
+    r = CDR_ERR_ATTEST_SIGNATURE;
+    goto out;
+  }
+  cdr_hw_check(out, 1, "attestation key binding", "QE report_data = SHA-256(key || %zu-byte auth data)",
+               q->qe_auth_len);
+
+  /* 5. Quote signed by the attestation key. */
+  if ((r = tdx_p256_key(&att_key, q->att_key)) != 0) {
+    cdr_hw_check(out, 0, "quote signature", "the attestation key is not a P-256 point");
+    goto out;
+  }
+  if ((r = tdx_ecdsa_verify(att_key, quote, TDX_SIGNED_LEN, q->quote_sig)) != 0) {
+    cdr_hw_check(out, 0, "quote signature", "header and TD report do not verify with the attestation key");
+    goto out;
+  }
+  cdr_hw_check(out, 1, "quote signature", "ECDSA P-256 over header and TD report");
+out:
+  EVP_PKEY_free(att_key);
+  return r;
+}
+
+/* Step 6: the collateral parses, its TCB info and QE identity are signed
+ * under the pinned root and current at policy->at.  *coll, *tcb_info and
+ * *qe_id are the caller's to free, also on failure. */
+static int load_collateral(const struct cdr_hw_policy *policy, json_t **coll, json_t **tcb_info, json_t **qe_id,
+                           struct cdr_hw_report *out) {
+  json_error_t jerr;
+  char why[160];
+  int r;
+
+  if (policy->collateral == NULL || policy->collateral_len == 0) {
+    cdr_hw_check(out, 0, "collateral", "none given (TCB info and QE identity are required)");
+    return CDR_ERR_ARG;
+  }
+  if (policy->collateral_len > TDX_MAX_COLLATERAL ||
+      (*coll = json_loadb((const char *)policy->collateral, policy->collateral_len, JSON_REJECT_DUPLICATES,
+                          &jerr)) == NULL ||
+      !json_is_object(*coll)) {
+    cdr_hw_check(out, 0, "collateral", "not a JSON object of at most %u bytes", TDX_MAX_COLLATERAL);
+    return CDR_ERR_ATTEST_MALFORMED;
+  }
+  if ((r = signed_item(*coll, "tcb_info_issuer_chain", "tcb_info", "tcb_info_signature", "TCB info", policy->at,
+                       tcb_info, out)) != 0 ||
+      (r = signed_item(*coll, "qe_identity_issuer_chain", "qe_identity", "qe_identity_signature", "QE identity",
+                       policy->at, qe_id, out)) != 0)
+    return r;
+  if ((r = tdx_json_window(*tcb_info, policy->at, "TCB info", why, sizeof(why))) != 0 ||
+      (r = tdx_json_window(*qe_id, policy->at, "QE identity", why, sizeof(why))) != 0) {
+    cdr_hw_check(out, 0, "collateral validity", "%s", why);
+    return r;
+  }
+  cdr_hw_check(out, 1, "collateral validity", "TCB info and QE identity current at the verification time");
+  return 0;
+}
+
+/* Step 7: the TCB info is a version 3, tcbType 0 TDX TCB info for the
+ * PCK certificate's FMSPC and PCE-ID; *ext is that certificate's SGX
+ * extension, whose TCB is appended to out->tcb. */
+static int check_platform(const json_t *tcb_info, X509 *pck, const struct tdx_quote *q, struct tdx_pck_ext *ext,
+                          struct cdr_hw_report *out) {
+  const char *id = json_string_value(json_object_get(tcb_info, "id"));
+  uint8_t fmspc[6], pceid[2];
+  char why[160], hex[33];
+  size_t n;
+  int r;
+
+  if (id == NULL || strcmp(id, "TDX") != 0 || !json_is_integer(json_object_get(tcb_info, "version")) ||
+      json_integer_value(json_object_get(tcb_info, "version")) != 3 ||
+      !json_is_integer(json_object_get(tcb_info, "tcbType")) ||
+      json_integer_value(json_object_get(tcb_info, "tcbType")) != 0 || /* per-component comparison */
+      tdx_json_hex(tcb_info, "fmspc", fmspc, sizeof(fmspc)) != 0 ||
+      tdx_json_hex(tcb_info, "pceId", pceid, sizeof(pceid)) != 0) {
+    cdr_hw_check(out, 0, "TCB info", "not a version 3, tcbType 0 TDX TCB info with fmspc and pceId");
+    return CDR_ERR_ATTEST_MALFORMED;
+  }
+  if ((r = tdx_pck_ext_parse(pck, ext, why, sizeof(why))) != 0) {
+    cdr_hw_check(out, 0, "PCK SGX extension", "%s", why);
+    return r;
+  }
+  cdr_hex_encode(hex, ext->fmspc, sizeof(ext->fmspc));
+  if (memcmp(fmspc, ext->fmspc, 6) != 0 || memcmp(pceid, ext->pceid, 2) != 0) {
+    cdr_hw_check(out, 0, "platform", "PCK FMSPC %s / PCE-ID differ from the TCB info's", hex);
+    return CDR_ERR_ATTEST_TCB;
+  }
+  cdr_hw_check(out, 1, "platform", "FMSPC %s, as in the TCB info", hex);
+  n = strlen(out->tcb);
+  snprintf(out->tcb + n, sizeof(out->tcb) - n,
+           "; sgx %u.%u.%u.%u.%u.%u.%u.%u.%u.%u.%u.%u.%u.%u.%u.%u pcesvn %u; qe isvsvn %u", ext->comp[0],
+           ext->comp[1], ext->comp[2], ext->comp[3], ext->comp[4], ext->comp[5], ext->comp[6], ext->comp[7],
+           ext->comp[8], ext->comp[9], ext->comp[10], ext->comp[11], ext->comp[12], ext->comp[13], ext->comp[14],
+           ext->comp[15], ext->pcesvn, tdx_le16(q->qe_report + TDX_QE_ISVSVN));
+  return 0;
+}
+
+/* Steps 11-13: the TD itself (debug, MRTD, report_data), from out. */
+static int check_td(const struct cdr_hw_policy *policy, struct cdr_hw_report *out) {
+  if (out->debug && !policy->allow_debug) {
+    cdr_hw_check(out, 0, "debug", "the TD is debuggable (td_attributes bit 0) and the policy refuses it");
+    return CDR_ERR_ATTEST_DEBUG;
+  }
+  cdr_hw_check(out, 1, "debug", out->debug ? "debuggable TD, allowed by the policy" : "TD is not debuggable");
+  if (policy->expect_measurement != NULL) {
+    if (memcmp(policy->expect_measurement, out->measurement, 48) != 0) {
+      cdr_hw_check(out, 0, "MRTD", "differs from the expected measurement");
+      return CDR_ERR_ATTEST_MEASUREMENT;
+    }
+    cdr_hw_check(out, 1, "MRTD", "equals the expected measurement");
+  }
+  if (policy->expect_report_data != NULL) {
+    if (memcmp(policy->expect_report_data, out->report_data, 64) != 0) {
+      cdr_hw_check(out, 0, "report_data", "differs from the expected report_data");
+      return CDR_ERR_ATTEST_REPORT_DATA;
+    }
+    cdr_hw_check(out, 1, "report_data", "equals the expected report_data");
+  }
+  return 0;
+}
+
 int cdr_verify_tdx(const uint8_t *quote, size_t len, const struct cdr_hw_policy *policy,
                    struct cdr_hw_report *out) {
   struct tdx_quote q;
   struct tdx_pck_ext ext;
   STACK_OF(X509) *pck_chain = NULL;
-  EVP_PKEY *att_key = NULL;
   json_t *coll = NULL, *tcb_info = NULL, *qe_id = NULL;
-  json_error_t jerr;
-  const char *platform_status, *module_status, *qe_status, *id;
-  uint8_t md[32], fmspc[6], pceid[2];
-  char why[160], hex[33];
+  const char *platform_status, *module_status, *qe_status;
+  char why[160];
   int r;
 
   if (out == NULL)
@@ -310,106 +460,11 @@ int cdr_verify_tdx(const uint8_t *quote, size_t len, const struct cdr_hw_policy 
                len - q.quote_len);
   report_fill(out, &q);
 
-  /* 2. PCK chain. */
-  if ((r = tdx_pem_chain(&pck_chain, q.pck_pem, q.pck_pem_len, why, sizeof(why))) != 0 ||
-      (r = tdx_chain_verify(pck_chain, policy->at, PCK_CN, PCK_PLATFORM_CA_CN, PCK_PROCESSOR_CA_CN, why,
-                            sizeof(why))) != 0) {
-    cdr_hw_check(out, 0, "PCK certificate chain", "%s", why);
+  /* 2-7. Signatures, collateral, platform. */
+  if ((r = verify_signatures(&q, quote, policy->at, &pck_chain, out)) != 0 ||
+      (r = load_collateral(policy, &coll, &tcb_info, &qe_id, out)) != 0 ||
+      (r = check_platform(tcb_info, sk_X509_value(pck_chain, 0), &q, &ext, out)) != 0)
     goto out;
-  }
-  cdr_hw_check(out, 1, "PCK certificate chain", "PCK -> PCK CA -> pinned Intel SGX Root CA");
-
-  /* 3. QE report signed by the PCK key. */
-  if ((r = tdx_ecdsa_verify(X509_get0_pubkey(sk_X509_value(pck_chain, 0)), q.qe_report, TDX_QE_REPORT_LEN,
-                            q.qe_report_sig)) != 0) {
-    cdr_hw_check(out, 0, "QE report signature", "does not verify with the PCK key");
-    goto out;
-  }
-  cdr_hw_check(out, 1, "QE report signature", "ECDSA P-256 by the PCK key");
-
-  /* 4. The QE vouches for the attestation key. */
-  if ((r = sha256_2(md, q.att_key, TDX_ATT_KEY_LEN, q.qe_auth, q.qe_auth_len)) != 0)
-    goto out;
-  {
-    static const uint8_t zero[32];
-    if (memcmp(md, q.qe_report + TDX_QE_REPORT_DATA, 32) != 0 ||
-        memcmp(zero, q.qe_report + TDX_QE_REPORT_DATA + 32, 32) != 0) {
-      cdr_hw_check(out, 0, "attestation key binding", "QE report_data is not SHA-256(key || auth data) || 0");
-      r = CDR_ERR_ATTEST_SIGNATURE;
-      goto out;
-    }
-  }
-  cdr_hw_check(out, 1, "attestation key binding", "QE report_data = SHA-256(key || %zu-byte auth data)",
-               q.qe_auth_len);
-
-  /* 5. Quote signed by the attestation key. */
-  if ((r = tdx_p256_key(&att_key, q.att_key)) != 0) {
-    cdr_hw_check(out, 0, "quote signature", "the attestation key is not a P-256 point");
-    goto out;
-  }
-  if ((r = tdx_ecdsa_verify(att_key, quote, TDX_SIGNED_LEN, q.quote_sig)) != 0) {
-    cdr_hw_check(out, 0, "quote signature", "header and TD report do not verify with the attestation key");
-    goto out;
-  }
-  cdr_hw_check(out, 1, "quote signature", "ECDSA P-256 over header and TD report");
-
-  /* 6. Collateral: signatures, then validity windows. */
-  if (policy->collateral == NULL || policy->collateral_len == 0) {
-    cdr_hw_check(out, 0, "collateral", "none given (TCB info and QE identity are required)");
-    r = CDR_ERR_ARG;
-    goto out;
-  }
-  if (policy->collateral_len > TDX_MAX_COLLATERAL ||
-      (coll = json_loadb((const char *)policy->collateral, policy->collateral_len, JSON_REJECT_DUPLICATES,
-                         &jerr)) == NULL ||
-      !json_is_object(coll)) {
-    cdr_hw_check(out, 0, "collateral", "not a JSON object of at most %u bytes", TDX_MAX_COLLATERAL);
-    r = CDR_ERR_ATTEST_MALFORMED;
-    goto out;
-  }
-  if ((r = signed_item(coll, "tcb_info_issuer_chain", "tcb_info", "tcb_info_signature", "TCB info", policy->at,
-                       &tcb_info, out)) != 0 ||
-      (r = signed_item(coll, "qe_identity_issuer_chain", "qe_identity", "qe_identity_signature", "QE identity",
-                       policy->at, &qe_id, out)) != 0)
-    goto out;
-  if ((r = tdx_json_window(tcb_info, policy->at, "TCB info", why, sizeof(why))) != 0 ||
-      (r = tdx_json_window(qe_id, policy->at, "QE identity", why, sizeof(why))) != 0) {
-    cdr_hw_check(out, 0, "collateral validity", "%s", why);
-    goto out;
-  }
-  cdr_hw_check(out, 1, "collateral validity", "TCB info and QE identity current at the verification time");
-
-  /* 7. The TCB info is for this platform. */
-  id = json_string_value(json_object_get(tcb_info, "id"));
-  if (id == NULL || strcmp(id, "TDX") != 0 || !json_is_integer(json_object_get(tcb_info, "version")) ||
-      json_integer_value(json_object_get(tcb_info, "version")) != 3 ||
-      !json_is_integer(json_object_get(tcb_info, "tcbType")) ||
-      json_integer_value(json_object_get(tcb_info, "tcbType")) != 0 || /* per-component comparison */
-      tdx_json_hex(tcb_info, "fmspc", fmspc, sizeof(fmspc)) != 0 ||
-      tdx_json_hex(tcb_info, "pceId", pceid, sizeof(pceid)) != 0) {
-    cdr_hw_check(out, 0, "TCB info", "not a version 3, tcbType 0 TDX TCB info with fmspc and pceId");
-    r = CDR_ERR_ATTEST_MALFORMED;
-    goto out;
-  }
-  if ((r = tdx_pck_ext_parse(sk_X509_value(pck_chain, 0), &ext, why, sizeof(why))) != 0) {
-    cdr_hw_check(out, 0, "PCK SGX extension", "%s", why);
-    goto out;
-  }
-  cdr_hex_encode(hex, ext.fmspc, sizeof(ext.fmspc));
-  if (memcmp(fmspc, ext.fmspc, 6) != 0 || memcmp(pceid, ext.pceid, 2) != 0) {
-    cdr_hw_check(out, 0, "platform", "PCK FMSPC %s / PCE-ID differ from the TCB info's", hex);
-    r = CDR_ERR_ATTEST_TCB;
-    goto out;
-  }
-  cdr_hw_check(out, 1, "platform", "FMSPC %s, as in the TCB info", hex);
-  {
-    size_t n = strlen(out->tcb);
-    snprintf(out->tcb + n, sizeof(out->tcb) - n,
-             "; sgx %u.%u.%u.%u.%u.%u.%u.%u.%u.%u.%u.%u.%u.%u.%u.%u pcesvn %u; qe isvsvn %u", ext.comp[0],
-             ext.comp[1], ext.comp[2], ext.comp[3], ext.comp[4], ext.comp[5], ext.comp[6], ext.comp[7], ext.comp[8],
-             ext.comp[9], ext.comp[10], ext.comp[11], ext.comp[12], ext.comp[13], ext.comp[14], ext.comp[15],
-             ext.pcesvn, tdx_le16(q.qe_report + TDX_QE_ISVSVN));
-  }
 
   /* 8-10. QE, TDX module, platform TCB level, acceptance. */
   if ((r = check_qe_identity(qe_id, q.qe_report, &qe_status, out)) != 0 ||
@@ -424,34 +479,11 @@ int cdr_verify_tdx(const uint8_t *quote, size_t len, const struct cdr_hw_policy 
     goto out;
 
   /* 11-13. The TD itself. */
-  if (out->debug && !policy->allow_debug) {
-    cdr_hw_check(out, 0, "debug", "the TD is debuggable (td_attributes bit 0) and the policy refuses it");
-    r = CDR_ERR_ATTEST_DEBUG;
-    goto out;
-  }
-  cdr_hw_check(out, 1, "debug", out->debug ? "debuggable TD, allowed by the policy" : "TD is not debuggable");
-  if (policy->expect_measurement != NULL) {
-    if (memcmp(policy->expect_measurement, out->measurement, 48) != 0) {
-      cdr_hw_check(out, 0, "MRTD", "differs from the expected measurement");
-      r = CDR_ERR_ATTEST_MEASUREMENT;
-      goto out;
-    }
-    cdr_hw_check(out, 1, "MRTD", "equals the expected measurement");
-  }
-  if (policy->expect_report_data != NULL) {
-    if (memcmp(policy->expect_report_data, out->report_data, 64) != 0) {
-      cdr_hw_check(out, 0, "report_data", "differs from the expected report_data");
-      r = CDR_ERR_ATTEST_REPORT_DATA;
-      goto out;
-    }
-    cdr_hw_check(out, 1, "report_data", "equals the expected report_data");
-  }
-  r = 0;
+  r = check_td(policy, out);
 out:
   json_decref(qe_id);
   json_decref(tcb_info);
   json_decref(coll);
-  EVP_PKEY_free(att_key);
   sk_X509_pop_free(pck_chain, X509_free);
   return r;
 }

@@ -56,6 +56,13 @@ struct cdr_connect_opts;
       {"expect-pcr", required_argument, NULL, CLI_OPT_EXPECT_PCR},                              \
       {"snp-min-tcb", required_argument, NULL, CLI_OPT_SNP_MIN_TCB}
 int cli_connect_option(int ch, const char *arg, struct cdr_connect_opts *o, int *allow_sim);
+/* getopt_long with the connection options taken into o and *allow_sim
+ * (cli_connect_option): the next of the command's own options, or -1 at
+ * the end.  getopt's own messages are off (opterr 0): the command
+ * reports an unknown option ('?') itself. */
+#include <getopt.h>
+int cli_connect_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts,
+                       struct cdr_connect_opts *o, int *allow_sim);
 int cli_connect_finish(const char *cmd, int argc, char **argv, int *optind_io, struct cdr_connect_opts *o,
                        int allow_sim);
 /* Add one --expect-rtmr (CLI_OPT_EXPECT_RTMR) or --expect-pcr value to
@@ -65,6 +72,17 @@ int cli_connect_expect_reg(struct cdr_connect_opts *o, int ch, const char *spec)
 /* Is --snp-min-tcb (or, without it, $CDR_SNP_MIN_TCB) well formed?  0, or
  * cli_usage's status naming the one that is not. */
 int cli_connect_check_min_tcb(const char *cmd, const struct cdr_connect_opts *o);
+
+/* Connect as the user and open a session (this sets o->need_user and
+ * o->open_session): cdr_connect, its failure printed as
+ * "cdr <cmd>: <why>", and on stderr unpinned_note (NULL: the note below)
+ * when the room CA is the one the server offered.  0, or 1 when it has
+ * printed why not; either way the caller closes k with
+ * cdr_connection_close. */
+#define CLI_NOTE_UNPINNED \
+  "note: using the room CA that the server offered (not pinned); your certificate verifies under it\n"
+struct cdr_connection;
+int cli_connect_user(const char *cmd, struct cdr_connect_opts *o, struct cdr_connection *k, const char *unpinned_note);
 
 /* Table management (cli_op.c): print the connection options' help, and
  * run one operation without payload (header borrowed; NULL is reported

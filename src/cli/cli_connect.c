@@ -2,8 +2,10 @@
  * cli_connect.c - the options every room-talking command shares (see
  * cli.h): --key, --cert, --ca, --profile, --expect-measurement,
  * --expect-rtmr, --expect-pcr, --snp-min-tcb, --allow-sim, and a leading
- * URL argument.
+ * URL argument; and connecting with them as the user (cli_connect_user),
+ * which every command that opens a session starts with.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +38,27 @@ int cli_connect_option(int ch, const char *arg, struct cdr_connect_opts *o, int 
   case CLI_OPT_SNP_MIN_TCB: o->snp_min_tcb = arg; return 1;
   default: return 0;
   }
+}
+
+int cli_connect_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts,
+                       struct cdr_connect_opts *o, int *allow_sim) {
+  int ch;
+  opterr = 0; /* our own one-line message instead of getopt's */
+  while ((ch = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1)
+    if (!cli_connect_option(ch, optarg, o, allow_sim))
+      break;
+  return ch;
+}
+
+int cli_connect_user(const char *cmd, struct cdr_connect_opts *o, struct cdr_connection *k, const char *unpinned_note) {
+  char why[1024];
+  o->need_user = 1;
+  o->open_session = 1;
+  if (cdr_connect(k, o, why, sizeof(why)) != 0)
+    return cli_fail(cmd, "%s", why);
+  if (!k->ca_pinned)
+    fputs(unpinned_note != NULL ? unpinned_note : CLI_NOTE_UNPINNED, stderr);
+  return 0;
 }
 
 int cli_connect_check_min_tcb(const char *cmd, const struct cdr_connect_opts *o) {

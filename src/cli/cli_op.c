@@ -48,23 +48,17 @@ void cli_connect_help(void) {
 
 int cli_room_op(const char *cmd, struct cdr_connect_opts *o, json_t *header, json_t **result) {
   struct cdr_connection k;
-  char why[1024], text[1024];
+  char text[1024];
   int r;
 
   *result = NULL;
   memset(&k, 0, sizeof(k));
-  o->need_user = 1;
-  o->open_session = 1;
   if (header == NULL)
     return cli_fail(cmd, "a name is not valid UTF-8");
-  if (cdr_connect(&k, o, why, sizeof(why)) != 0) {
-    cli_fail(cmd, "%s", why);
+  if (cli_connect_user(cmd, o, &k, NULL) != 0) {
     cdr_connection_close(&k);
     return 1;
   }
-  if (!k.ca_pinned)
-    fprintf(stderr, "note: using the room CA that the server offered (not pinned); your certificate verifies "
-                    "under it\n");
   if ((r = cdr_client_op(k.client, k.session, header, result)) != 0) {
     cdr_client_error_text(k.client, r, text, sizeof(text));
     cli_fail(cmd, "%s", text);

@@ -142,7 +142,7 @@ int cmd_audit(int argc, char **argv) {
   int64_t since = INT64_MIN;
   uint64_t from = 0;
   int have_from = 0;
-  char why[1024], text[1024], head[2 * CDR_AUDIT_HASH_LEN + 1];
+  char text[1024], head[2 * CDR_AUDIT_HASH_LEN + 1];
 
   memset(&o, 0, sizeof(o));
   /* `cdr audit verify ...` reads as `cdr audit --verify ...`. */
@@ -187,15 +187,10 @@ int cmd_audit(int argc, char **argv) {
     return cli_usage(CMD, "unexpected argument: %s", argv[optind]);
 
   memset(&k, 0, sizeof(k));
-  o.need_user = 1;
-  o.open_session = 1;
-  if (cdr_connect(&k, &o, why, sizeof(why)) != 0) {
-    cli_fail(CMD, "%s", why);
+  if (cli_connect_user(CMD, &o, &k, "note: using the room CA that the server offered (not pinned)\n") != 0) {
     cdr_connection_close(&k);
     return 1;
   }
-  if (!k.ca_pinned)
-    fprintf(stderr, "note: using the room CA that the server offered (not pinned)\n");
   r = cdr_client_audit_read(k.client, k.session, have_from || since == INT64_MIN ? from : UINT64_MAX, since, verify,
                             show_entry, &sh, &res);
   fflush(stdout);

@@ -26,10 +26,7 @@ int cmd_drop(int argc, char **argv) {
   int ch, r, allow_sim = 0, rc;
 
   memset(&o, 0, sizeof(o));
-  opterr = 0; /* our own one-line message instead of getopt's */
-  while ((ch = getopt_long(argc, argv, CLI_CONNECT_SHORTOPTS "h", opts, NULL)) != -1) {
-    if (cli_connect_option(ch, optarg, &o, &allow_sim))
-      continue;
+  while ((ch = cli_connect_getopt(argc, argv, CLI_CONNECT_SHORTOPTS "h", opts, &o, &allow_sim)) != -1) {
     switch (ch) {
     case 'h': help(); return 0;
     default: return cli_usage(CMD, "unknown option or missing argument: %s", argv[optind - 1]);

@@ -2,25 +2,21 @@
  * cmd_enroll.c - `cdr enroll URL --key K --token TOKEN --out CERT`:
  * redeem an invitation (PROTOCOL 4.4) for a certificate from the room CA.
  *
- * The token's secret never leaves this process: the request carries a
- * CSR for our key with subject CN=<name from the token> and an HMAC of
- * the CSR under the secret (cdr_enroll_mac).  The answer is believed only
- * after: the CA certificate is a self-signed CA naming a room id; it has
- * the fingerprint carried in the token (which reached us out of band, so
- * it pins the CA; --ca-fingerprint, if given, must agree); the issued
- * certificate certifies OUR key, is for the token's name, carries a role
- * and verifies under that CA now.  Only then are the certificate, the CA
- * (beside it, as CERT-without-.crt + ".ca.crt") and a profile saved.
- * Existing files are never overwritten, and that is checked before the
- * token is spent.
+ * This file parses the options, reads and parses the token, does every
+ * local check before the token is spent, and saves and prints the
+ * result; the protocol (the CSR, the MAC, the request and every check of
+ * the answer) is cdr_client_enroll's (client/enroll.c).  The token came
+ * out of band, so the CA fingerprint in it pins the room CA;
+ * --ca-fingerprint, if given, must agree with it before anything is
+ * sent.  Only after cdr_client_enroll believes the answer are the
+ * certificate, the CA (beside it, as CERT-without-.crt + ".ca.crt") and
+ * a profile saved.  Existing files are never overwritten, and that is
+ * checked before the token is spent.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
-#include <openssl/bio.h>
 #include <openssl/crypto.h>
-#include <openssl/err.h>
-#include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,46 +92,6 @@ static int read_token_stdin(char **out) {
   buf[strcspn(buf, "\r\n")] = '\0';
   *out = buf;
   return 0;
-}
-
-/* A CSR for key with subject CN=name, signed with key (SHA-256): its DER
- * (for the MAC) and PEM (for the request). */
-static int make_csr(EVP_PKEY *key, const char *name, uint8_t **der, size_t *der_len, char **pem) {
-  X509_REQ *req = X509_REQ_new();
-  X509_NAME *subj = X509_NAME_new();
-  BIO *bio = BIO_new(BIO_s_mem());
-  unsigned char *d = NULL;
-  BUF_MEM *bm = NULL;
-  int n, r = CDR_ERR_CRYPTO;
-
-  *der = NULL;
-  *pem = NULL;
-  if (req == NULL || subj == NULL || bio == NULL)
-    goto out;
-  if (X509_REQ_set_version(req, X509_REQ_VERSION_1) != 1 ||
-      X509_NAME_add_entry_by_NID(subj, NID_commonName, MBSTRING_UTF8, (const unsigned char *)name, -1, -1, 0) != 1 ||
-      X509_REQ_set_subject_name(req, subj) != 1 || X509_REQ_set_pubkey(req, key) != 1 ||
-      X509_REQ_sign(req, key, EVP_sha256()) <= 0)
-    goto out;
-  if ((n = i2d_X509_REQ(req, &d)) <= 0 || PEM_write_bio_X509_REQ(bio, req) != 1)
-    goto out;
-  BIO_get_mem_ptr(bio, &bm);
-  r = CDR_ERR_NOMEM;
-  if ((*pem = malloc(bm->length + 1)) == NULL)
-    goto out;
-  memcpy(*pem, bm->data, bm->length);
-  (*pem)[bm->length] = '\0';
-  *der = d;
-  *der_len = (size_t)n;
-  d = NULL;
-  r = 0;
-out:
-  OPENSSL_free(d);
-  BIO_free(bio);
-  X509_NAME_free(subj);
-  X509_REQ_free(req);
-  ERR_clear_error();
-  return r;
 }
 
 /* Can a new file be created beside path? (sets errno when not) */
@@ -220,7 +176,15 @@ static char *default_profile_name(X509 *ca, const char *room_hex, const char *us
   return NULL;
 }
 
-int cmd_enroll(int argc, char **argv) {
+/* The command line, checked. */
+struct enroll_opts {
+  const char *url, *key_path, *token_arg, *out_path, *profile, *fp_arg;
+  uint8_t want_fp[32]; /* --ca-fingerprint, when fp_arg is set */
+};
+
+/* Parse and check the command line into *o.  1 with *rc set when the
+ * command is over (help: 0; usage: 2; failure: 1), else 0. */
+static int enroll_options(int argc, char **argv, struct enroll_opts *o, int *rc) {
   static const struct option opts[] = {{"key", required_argument, NULL, 'k'},
                                        {"token", required_argument, NULL, 't'},
                                        {"out", required_argument, NULL, 'o'},
@@ -228,211 +192,210 @@ int cmd_enroll(int argc, char **argv) {
                                        {"ca-fingerprint", required_argument, NULL, 'f'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
-  const char *url, *key_path = NULL, *token_arg = NULL, *out_path = NULL, *profile = NULL, *fp_arg = NULL;
-  char *token = NULL, *name = NULL, *csr_pem = NULL, *mac_b64 = NULL, *body = NULL, *ca_path = NULL;
-  char *cn = NULL, *pname = NULL, *room_name = NULL, *dflt = NULL;
-  char token_id[33], room_hex[33], fpstr[96], text[1024], abs_key[PATH_MAX], abs_cert[PATH_MAX], abs_ca[PATH_MAX];
-  uint8_t secret[32], mac[32], want_fp[32], token_fp[32], *csr_der = NULL;
-  size_t csr_len = 0;
-  EVP_PKEY *key = NULL;
-  X509 *cert = NULL, *ca = NULL;
-  struct cdr_client *c = NULL;
-  json_t *req = NULL, *resp = NULL;
-  const char *cert_pem, *ca_pem;
-  enum cdr_role role = CDR_ROLE_NONE;
-  struct stat st;
-  char safe_name[256], safe_room[256];
-  int made_default = 0, ch, r, rc = 1;
+  int ch;
 
+  *rc = 2;
   opterr = 0; /* our own one-line message instead of getopt's */
   while ((ch = getopt_long(argc, argv, "k:t:o:p:f:h", opts, NULL)) != -1) {
     switch (ch) {
-    case 'k': key_path = optarg; break;
-    case 't': token_arg = optarg; break;
-    case 'o': out_path = optarg; break;
-    case 'p': profile = optarg; break;
-    case 'f': fp_arg = optarg; break;
-    case 'h': help(); return 0;
-    default: return cli_usage(CMD, "unknown option or missing argument: %s", argv[optind - 1]);
+    case 'k': o->key_path = optarg; break;
+    case 't': o->token_arg = optarg; break;
+    case 'o': o->out_path = optarg; break;
+    case 'p': o->profile = optarg; break;
+    case 'f': o->fp_arg = optarg; break;
+    case 'h': help(); *rc = 0; return 1;
+    default: cli_usage(CMD, "unknown option or missing argument: %s", argv[optind - 1]); return 1;
     }
   }
-  if (argc - optind != 1)
-    return cli_usage(CMD, "expected exactly one URL");
-  url = argv[optind];
-  if (!cdr_is_url(url))
-    return cli_usage(CMD, "the URL must start with http:// or https://");
-  if (token_arg == NULL)
-    token_arg = getenv("CDR_ENROLL_TOKEN");
-  if (key_path == NULL || out_path == NULL || token_arg == NULL)
-    return cli_usage(CMD, "--key, --token and --out are required");
-  if (profile != NULL && !cdr_profile_name_valid(profile))
-    return cli_usage(CMD, "profile names are 1-64 characters of A-Z a-z 0-9 . _ - (not starting with .)");
-  if (profile != NULL && cdr_profile_exists(profile))
-    return cli_fail(CMD, "profile %s already exists; choose another --profile", profile);
-  if (fp_arg != NULL && parse_fingerprint(fp_arg, want_fp) != 0)
-    return cli_usage(CMD, "--ca-fingerprint must be 64 hex digits (colons allowed)");
+  if (argc - optind != 1) {
+    cli_usage(CMD, "expected exactly one URL");
+    return 1;
+  }
+  o->url = argv[optind];
+  if (!cdr_is_url(o->url)) {
+    cli_usage(CMD, "the URL must start with http:// or https://");
+    return 1;
+  }
+  if (o->token_arg == NULL)
+    o->token_arg = getenv("CDR_ENROLL_TOKEN");
+  if (o->key_path == NULL || o->out_path == NULL || o->token_arg == NULL) {
+    cli_usage(CMD, "--key, --token and --out are required");
+    return 1;
+  }
+  if (o->profile != NULL && !cdr_profile_name_valid(o->profile)) {
+    cli_usage(CMD, "profile names are 1-64 characters of A-Z a-z 0-9 . _ - (not starting with .)");
+    return 1;
+  }
+  if (o->profile != NULL && cdr_profile_exists(o->profile)) {
+    *rc = cli_fail(CMD, "profile %s already exists; choose another --profile", o->profile);
+    return 1;
+  }
+  if (o->fp_arg != NULL && parse_fingerprint(o->fp_arg, o->want_fp) != 0) {
+    cli_usage(CMD, "--ca-fingerprint must be 64 hex digits (colons allowed)");
+    return 1;
+  }
+  return 0;
+}
 
+/* Read the token (from --token, $CDR_ENROLL_TOKEN or standard input) and
+ * parse it into *tok; *token (the text) and *name (tok->name) are the
+ * caller's to wipe and free.  0, or 1 when it has printed why not. */
+static int enroll_token(const struct enroll_opts *o, char **token, char **name, struct cdr_enroll_token *tok) {
+  if (strcmp(o->token_arg, "-") == 0) {
+    if (read_token_stdin(token) != 0)
+      return cli_fail(CMD, "cannot read the token from standard input");
+  } else if ((*token = strdup(o->token_arg)) == NULL) {
+    return 1;
+  }
+  if (cdr_token_parse(*token, tok->token_id, tok->secret, name, tok->ca_fp) != 0)
+    return cli_fail(CMD, "the enrollment token is malformed (expected cdr1.<id>.<secret>.<name>.<CA fingerprint>)");
+  tok->name = *name;
+  /* The token came out of band and names the room CA: it is the pin. */
+  if (o->fp_arg != NULL && !cdr_ct_equal(o->want_fp, tok->ca_fp, 32))
+    return cli_fail(CMD, "--ca-fingerprint differs from the CA fingerprint in the enrollment token; nothing was sent");
+  return 0;
+}
+
+/* Print why cdr_client_enroll failed at step with r; returns 1. */
+static int enroll_fail(struct cdr_client *c, int r, enum cdr_enroll_step step) {
+  char text[1024], fpstr[96];
+  switch (step) {
+  case CDR_ENROLL_CSR: return cli_fail_err(CMD, r, "cannot make the certificate request");
+  case CDR_ENROLL_MAC: return cli_fail_err(CMD, r, "cannot compute the enrollment MAC");
+  case CDR_ENROLL_BODY: return cli_fail(CMD, "cannot build the request (is the name in the token valid UTF-8?)");
+  case CDR_ENROLL_ANSWER: return cli_fail(CMD, "the server's answer does not hold a certificate and a CA certificate");
+  case CDR_ENROLL_CA:
+    cdr_client_error_text(c, r, text, sizeof(text));
+    return cli_fail(CMD, "the room CA certificate from the server is not acceptable: %s", text);
+  case CDR_ENROLL_PIN:
+    cdr_fingerprint_format(fpstr, c->ca_fp);
+    return cli_fail(CMD, "ca_mismatch: the server's room CA has fingerprint %s, not the one in the enrollment token "
+                         "(someone between you and the room may have swapped it); nothing was saved", fpstr);
+  case CDR_ENROLL_KEY: return cli_fail(CMD, "the issued certificate is not for your key; nothing was saved");
+  case CDR_ENROLL_VERIFY:
+    return cli_fail_err(CMD, r, "the issued certificate does not verify under the room CA; nothing was saved");
+  case CDR_ENROLL_NAME:
+    return cli_fail(CMD, "the issued certificate is for another name than the token's; nothing was saved");
+  case CDR_ENROLL_SEND:
+  default:
+    cdr_client_error_text(c, r, text, sizeof(text));
+    return cli_fail(CMD, "%s", text);
+  }
+}
+
+/* Save the certificate, the CA beside it and the profile (made the
+ * default when there is none: *made_default).  *pname is the profile's
+ * name (malloc'd).  0, or 1 when it has printed why not. */
+static int enroll_save(const struct enroll_opts *o, const char *ca_path, struct cdr_client *c, X509 *cert,
+                       const char *name, char *room_hex, char **pname, int *made_default) {
+  char abs_key[PATH_MAX], abs_cert[PATH_MAX], abs_ca[PATH_MAX], *dflt = NULL;
+  int r;
+
+  if (write_cert(o->out_path, cert) != 0) {
+    char *pem = NULL;
+    cli_fail(CMD, "cannot write %s: %s (the token is spent: the certificate is printed below)", o->out_path,
+             strerror(errno));
+    if (cdr_cert_to_pem(cert, &pem) == 0)
+      fputs(pem, stdout);
+    free(pem);
+    return 1;
+  }
+  if (write_cert(ca_path, c->ca) != 0)
+    return cli_fail(CMD, "cannot write %s: %s (your certificate is in %s)", ca_path, strerror(errno), o->out_path);
+  if (realpath(o->key_path, abs_key) == NULL || realpath(o->out_path, abs_cert) == NULL ||
+      realpath(ca_path, abs_ca) == NULL)
+    return cli_fail(CMD, "cannot resolve file paths: %s", strerror(errno));
+  if ((*pname = o->profile ? strdup(o->profile) : default_profile_name(c->ca, room_hex, name)) == NULL)
+    return 1;
+  {
+    struct cdr_profile p = {*pname, c->url, abs_key, abs_cert, abs_ca, room_hex};
+    if ((r = cdr_profile_save(&p)) != 0)
+      return cli_fail_err(CMD, r, "enrolled, but cannot save profile %s", *pname);
+  }
+  r = 0;
+  if (cdr_profile_default_get(&dflt) == CDR_ERR_NOT_FOUND) {
+    if ((r = cdr_profile_default_set(*pname)) != 0)
+      cli_fail_err(CMD, r, "enrolled, but cannot make profile %s the default", *pname);
+    else
+      *made_default = 1;
+  }
+  free(dflt);
+  return r != 0;
+}
+
+int cmd_enroll(int argc, char **argv) {
+  struct enroll_opts o = {0};
+  struct cdr_enroll_token tok;
+  enum cdr_enroll_step step = 0;
+  enum cdr_role role = CDR_ROLE_NONE;
+  char *token = NULL, *name = NULL, *ca_path = NULL, *pname = NULL, *room_name = NULL;
+  char room_hex[33], fpstr[96], safe_name[256], safe_room[256];
+  EVP_PKEY *key = NULL;
+  X509 *cert = NULL;
+  struct cdr_client *c = NULL;
+  struct stat st;
+  int made_default = 0, r, rc = 1;
+
+  memset(&tok, 0, sizeof(tok));
+  if (enroll_options(argc, argv, &o, &rc))
+    return rc;
   /* Everything that can fail locally fails before the token is spent. */
-  if (lstat(out_path, &st) == 0)
-    return cli_fail(CMD, "%s already exists; refusing to overwrite it", out_path);
-  if ((ca_path = cdr_ca_path_beside(out_path)) == NULL)
+  if (lstat(o.out_path, &st) == 0)
+    return cli_fail(CMD, "%s already exists; refusing to overwrite it", o.out_path);
+  if ((ca_path = cdr_ca_path_beside(o.out_path)) == NULL)
     return cli_fail_err(CMD, CDR_ERR_NOMEM, "out of memory");
   if (lstat(ca_path, &st) == 0) {
     cli_fail(CMD, "%s already exists; remove it or choose another --out", ca_path);
     goto out;
   }
-  if (!dir_writable(out_path)) {
-    cli_fail(CMD, "cannot write into the directory of %s: %s", out_path, strerror(errno));
+  if (!dir_writable(o.out_path)) {
+    cli_fail(CMD, "cannot write into the directory of %s: %s", o.out_path, strerror(errno));
     goto out;
   }
-  if ((r = cdr_key_load_pem(key_path, &key)) != 0) {
-    cli_fail(CMD, "cannot read the private key %s: %s", key_path,
+  if ((r = cdr_key_load_pem(o.key_path, &key)) != 0) {
+    cli_fail(CMD, "cannot read the private key %s: %s", o.key_path,
              r == CDR_ERR_NOT_FOUND ? "no such file" : "not an unencrypted PEM private key");
     goto out;
   }
   if (cdr_key_check_user_type(key) != 0) {
-    cli_fail(CMD, "%s is not an EC P-256 or RSA 2048..4096 key", key_path);
+    cli_fail(CMD, "%s is not an EC P-256 or RSA 2048..4096 key", o.key_path);
     goto out;
   }
-  if (strcmp(token_arg, "-") == 0) {
-    if (read_token_stdin(&token) != 0) {
-      cli_fail(CMD, "cannot read the token from standard input");
-      goto out;
-    }
-  } else if ((token = strdup(token_arg)) == NULL) {
+  if (enroll_token(&o, &token, &name, &tok) != 0)
+    goto out;
+  if ((r = cdr_client_new(&c, o.url)) != 0) {
+    cli_fail(CMD, "invalid URL %s", o.url);
     goto out;
   }
-  if (cdr_token_parse(token, token_id, secret, &name, token_fp) != 0) {
-    cli_fail(CMD, "the enrollment token is malformed (expected cdr1.<id>.<secret>.<name>.<CA fingerprint>)");
-    goto out;
-  }
-  /* The token came out of band and names the room CA: it is the pin. */
-  if (fp_arg != NULL && !cdr_ct_equal(want_fp, token_fp, 32)) {
-    cli_fail(CMD, "--ca-fingerprint differs from the CA fingerprint in the enrollment token; nothing was sent");
-    goto out;
-  }
-  if ((r = make_csr(key, name, &csr_der, &csr_len, &csr_pem)) != 0) {
-    cli_fail_err(CMD, r, "cannot make the certificate request");
-    goto out;
-  }
-  if ((r = cdr_enroll_mac(mac, secret, token_id, csr_der, csr_len)) != 0 ||
-      (r = cdr_b64_encode(&mac_b64, mac, sizeof(mac))) != 0) {
-    cli_fail_err(CMD, r, "cannot compute the enrollment MAC");
-    goto out;
-  }
-  if ((req = json_pack("{s:s, s:s, s:s}", "token_id", token_id, "csr", csr_pem, "mac", mac_b64)) == NULL ||
-      (body = json_dumps(req, JSON_COMPACT)) == NULL) {
-    cli_fail(CMD, "cannot build the request (is the name in the token valid UTF-8?)");
-    goto out;
-  }
-  if ((r = cdr_client_new(&c, url)) != 0) {
-    cli_fail(CMD, "invalid URL %s", url);
-    goto out;
-  }
-  if ((r = cdr_http_json(c, "POST", "/v1/enroll", body, strlen(body), &resp)) != 0) {
-    cdr_client_error_text(c, r, text, sizeof(text));
-    cli_fail(CMD, "%s", text);
-    goto out;
-  }
-
-  /* Judge the answer. */
-  if ((cert_pem = cdr_json_string(resp, "certificate")) == NULL ||
-      (ca_pem = cdr_json_string(resp, "ca_certificate")) == NULL ||
-      cdr_cert_from_pem(&cert, cert_pem, strlen(cert_pem)) != 0 || cdr_cert_from_pem(&ca, ca_pem, strlen(ca_pem)) != 0) {
-    cli_fail(CMD, "the server's answer does not hold a certificate and a CA certificate");
-    goto out;
-  }
-  if ((r = cdr_client_set_ca(c, ca)) != 0) {
-    cdr_client_error_text(c, r, text, sizeof(text));
-    cli_fail(CMD, "the room CA certificate from the server is not acceptable: %s", text);
+  if ((r = cdr_client_enroll(c, key, &tok, cdr_enroll_mac, &cert, &role, &step)) != 0) {
+    enroll_fail(c, r, step);
     goto out;
   }
   cdr_fingerprint_format(fpstr, c->ca_fp);
   cdr_hex_encode(room_hex, c->room_id, sizeof(c->room_id));
-  if (!cdr_ct_equal(token_fp, c->ca_fp, 32)) {
-    cli_fail(CMD, "ca_mismatch: the server's room CA has fingerprint %s, not the one in the enrollment token "
-                  "(someone between you and the room may have swapped it); nothing was saved", fpstr);
+  if (enroll_save(&o, ca_path, c, cert, name, room_hex, &pname, &made_default) != 0)
     goto out;
-  }
-  if (EVP_PKEY_eq(X509_get0_pubkey(cert), key) != 1) {
-    cli_fail(CMD, "the issued certificate is not for your key; nothing was saved");
-    goto out;
-  }
-  if ((r = cdr_cert_verify_user(ca, cert, cdr_now(), &role, &cn)) != 0) {
-    cli_fail_err(CMD, r, "the issued certificate does not verify under the room CA; nothing was saved");
-    goto out;
-  }
-  if (strcmp(cn, name) != 0) {
-    cli_fail(CMD, "the issued certificate is for another name than the token's; nothing was saved");
-    goto out;
-  }
 
-  /* Save the certificate, the CA, the profile. */
-  if (write_cert(out_path, cert) != 0) {
-    char *pem = NULL;
-    cli_fail(CMD, "cannot write %s: %s (the token is spent: the certificate is printed below)", out_path,
-             strerror(errno));
-    if (cdr_cert_to_pem(cert, &pem) == 0)
-      fputs(pem, stdout);
-    free(pem);
-    goto out;
-  }
-  if (write_cert(ca_path, ca) != 0) {
-    cli_fail(CMD, "cannot write %s: %s (your certificate is in %s)", ca_path, strerror(errno), out_path);
-    goto out;
-  }
-  if (realpath(key_path, abs_key) == NULL || realpath(out_path, abs_cert) == NULL ||
-      realpath(ca_path, abs_ca) == NULL) {
-    cli_fail(CMD, "cannot resolve file paths: %s", strerror(errno));
-    goto out;
-  }
-  if ((pname = profile ? strdup(profile) : default_profile_name(ca, room_hex, name)) == NULL)
-    goto out;
-  {
-    struct cdr_profile p = {pname, c->url, abs_key, abs_cert, abs_ca, room_hex};
-    if ((r = cdr_profile_save(&p)) != 0) {
-      cli_fail_err(CMD, r, "enrolled, but cannot save profile %s", pname);
-      goto out;
-    }
-  }
-  if (cdr_profile_default_get(&dflt) == CDR_ERR_NOT_FOUND) {
-    if ((r = cdr_profile_default_set(pname)) != 0) {
-      cli_fail_err(CMD, r, "enrolled, but cannot make profile %s the default", pname);
-      goto out;
-    }
-    made_default = 1;
-  }
-
-  room_name = subject_text(ca, NID_organizationName);
+  room_name = subject_text(c->ca, NID_organizationName);
   cdr_sanitize(safe_name, sizeof(safe_name), name);
   cdr_sanitize(safe_room, sizeof(safe_room), room_name ? room_name : "");
   printf("enrolled \"%s\" as %s in room \"%s\" (%s)\n", safe_name, cdr_role_name(role), safe_room, room_hex);
-  printf("certificate:         %s\n", out_path);
+  printf("certificate:         %s\n", o.out_path);
   printf("room CA certificate: %s\n", ca_path);
   printf("room CA fingerprint: %s\n", fpstr);
-  printf("                     (matches the enrollment token%s)\n", fp_arg != NULL ? " and --ca-fingerprint" : "");
+  printf("                     (matches the enrollment token%s)\n", o.fp_arg != NULL ? " and --ca-fingerprint" : "");
   printf("profile:             %s%s\n", pname, made_default ? " (default)" : "");
   rc = 0;
 out:
   if (token != NULL)
     OPENSSL_cleanse(token, strlen(token));
   free(token);
-  OPENSSL_cleanse(secret, sizeof(secret));
-  OPENSSL_cleanse(mac, sizeof(mac));
+  OPENSSL_cleanse(&tok, sizeof(tok));
   free(name);
-  free(csr_pem);
-  OPENSSL_free(csr_der);
-  free(mac_b64);
-  free(body);
   free(ca_path);
-  free(cn);
   free(pname);
   free(room_name);
-  free(dflt);
-  json_decref(req);
-  json_decref(resp);
   X509_free(cert);
-  X509_free(ca);
   EVP_PKEY_free(key);
   cdr_client_free(c);
   return rc;

@@ -75,10 +75,7 @@ static int run(int argc, char **argv, int revoke) {
   int ch, r, allow_sim = 0, rc = 1;
 
   memset(&o, 0, sizeof(o));
-  opterr = 0; /* our own one-line message instead of getopt's */
-  while ((ch = getopt_long(argc, argv, "t:" CLI_CONNECT_SHORTOPTS "h", opts, NULL)) != -1) {
-    if (cli_connect_option(ch, optarg, &o, &allow_sim))
-      continue;
+  while ((ch = cli_connect_getopt(argc, argv, "t:" CLI_CONNECT_SHORTOPTS "h", opts, &o, &allow_sim)) != -1) {
     switch (ch) {
     case 't': to = optarg; break;
     case OPT_COLUMNS:

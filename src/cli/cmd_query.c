@@ -3,7 +3,11 @@
  * statement in the attested enclave and print the result as an aligned
  * table (default on a terminal), RFC 4180 CSV (default otherwise) or the
  * result object as JSON.  The SQL text and the result are wiped from
- * memory once printed.
+ * this process's memory once printed: the client library wipes its JSON
+ * (its jansson free, installed by cdr_client_new), its request and
+ * response buffers and the rendered cells, and this file wipes the SQL
+ * read from standard input.  SQL given as an argument stays in argv, as
+ * every argument does (and `ps` shows it): "-" keeps it out of both.
  */
 #include <getopt.h>
 #include <openssl/crypto.h>
@@ -55,16 +59,13 @@ int cmd_query(int argc, char **argv) {
   struct cdr_connect_opts o;
   struct cdr_connection k;
   const char *format = NULL, *sql;
-  char *sql_in = NULL, why[1024], text[1024];
+  char *sql_in = NULL, text[1024];
   json_t *res = NULL, *result;
   int ch, r, allow_sim = 0, rc = 1, npos;
 
   memset(&o, 0, sizeof(o));
   memset(&k, 0, sizeof(k));
-  opterr = 0; /* our own one-line message instead of getopt's */
-  while ((ch = getopt_long(argc, argv, "f:" CLI_CONNECT_SHORTOPTS "h", opts, NULL)) != -1) {
-    if (cli_connect_option(ch, optarg, &o, &allow_sim))
-      continue;
+  while ((ch = cli_connect_getopt(argc, argv, "f:" CLI_CONNECT_SHORTOPTS "h", opts, &o, &allow_sim)) != -1) {
     switch (ch) {
     case 'f': format = optarg; break;
     case 'h': help(); return 0;
@@ -90,16 +91,8 @@ int cmd_query(int argc, char **argv) {
     cli_fail(CMD, "the SQL text is longer than %u bytes", (unsigned)CDR_MAX_SQL_LEN);
     goto out;
   }
-  o.need_user = 1;
-  o.open_session = 1;
-
-  if (cdr_connect(&k, &o, why, sizeof(why)) != 0) {
-    cli_fail(CMD, "%s", why);
+  if (cli_connect_user(CMD, &o, &k, NULL) != 0)
     goto out;
-  }
-  if (!k.ca_pinned)
-    fprintf(stderr, "note: using the room CA that the server offered (not pinned); your certificate verifies "
-                    "under it\n");
   if ((r = cdr_client_query(k.client, k.session, sql, &res)) != 0) {
     cdr_client_error_text(k.client, r, text, sizeof(text));
     cli_fail(CMD, "%s", text);

@@ -135,10 +135,7 @@ int cmd_upload(int argc, char **argv) {
   memset(&uo, 0, sizeof(uo));
   memset(&schema, 0, sizeof(schema));
   memset(&prog, 0, sizeof(prog));
-  opterr = 0; /* our own one-line message instead of getopt's */
-  while ((ch = getopt_long(argc, argv, "r" CLI_CONNECT_SHORTOPTS "h", opts, NULL)) != -1) {
-    if (cli_connect_option(ch, optarg, &o, &allow_sim))
-      continue;
+  while ((ch = cli_connect_getopt(argc, argv, "r" CLI_CONNECT_SHORTOPTS "h", opts, &o, &allow_sim)) != -1) {
     switch (ch) {
     case 'r': replace = 1; break;
     case OPT_SCHEMA: schema_spec = optarg; break;
@@ -153,8 +150,6 @@ int cmd_upload(int argc, char **argv) {
     return cli_usage(CMD, "expected TABLE and FILE.csv");
   table = argv[optind];
   file = argv[optind + 1];
-  o.need_user = 1;
-  o.open_session = 1;
   if (schema_spec != NULL && (r = csv_schema_parse(&schema, schema_spec, why, sizeof(why))) != 0)
     return r == CDR_ERR_ARG ? cli_usage(CMD, "--schema: %s", why) : cli_fail(CMD, "out of memory");
 
@@ -171,13 +166,8 @@ int cmd_upload(int argc, char **argv) {
     goto out;
   }
 
-  if (cdr_connect(&k, &o, why, sizeof(why)) != 0) {
-    cli_fail(CMD, "%s", why);
+  if (cli_connect_user(CMD, &o, &k, NULL) != 0)
     goto out;
-  }
-  if (!k.ca_pinned)
-    fprintf(stderr, "note: using the room CA that the server offered (not pinned); your certificate verifies "
-                    "under it\n");
   uo.replace = replace;
   uo.schema = schema_spec != NULL ? &schema : NULL;
   prog.on = isatty(STDERR_FILENO);

@@ -34,6 +34,7 @@
 #include "attest/hwattest.h"
 #include "client.h"
 #include "client_int.h"
+#include "common/json_get.h"
 #include "common/util.h"
 #include "crypto/crypto.h"
 #include "crypto/x509.h"
@@ -260,7 +261,7 @@ int cdr_attest_verify_response(struct cdr_attestation *out, const json_t *resp, 
   int r = CDR_ERR_ATTEST_MALFORMED;
 
   memset(out, 0, sizeof(*out));
-  if (cj_str(resp, "platform", &platform) != 0) {
+  if (cdr_json_get_cstr(resp, "platform", SIZE_MAX, &platform) != 0) {
     set_detail(detail, detail_len, "the answer names no platform");
     goto out;
   }
@@ -281,14 +282,14 @@ int cdr_attest_verify_response(struct cdr_attestation *out, const json_t *resp, 
   }
 
   certs = json_object_get(resp, "certificates");
-  if (cj_b64(resp, "evidence", &ev, &ev_len, CDR_MAX_EVIDENCE) != 0 || !json_is_array(certs) ||
+  if (cdr_json_get_b64(resp, "evidence", CDR_MAX_EVIDENCE, &ev, &ev_len) != 0 || !json_is_array(certs) ||
       json_array_size(certs) > ATTEST_MAX_CERTS ||
       (hw == SIZE_MAX &&
        (json_array_size(certs) < 1 || !json_is_string(json_array_get(certs, 0)) ||
         cdr_b64_decode(&plat, &plat_len, json_string_value(json_array_get(certs, 0)), CDR_MAX_CERT_DER) != 0)) ||
-      cj_b64(resp, "identity_public_key", &spki, &spki_len, CDR_MAX_PUBKEY_DER) != 0 ||
-      cj_hex_exact(resp, "room_id", rid, sizeof(rid)) != 0 ||
-      cj_hex_exact(resp, "ca_fingerprint", cafp, sizeof(cafp)) != 0) {
+      cdr_json_get_b64(resp, "identity_public_key", CDR_MAX_PUBKEY_DER, &spki, &spki_len) != 0 ||
+      cdr_json_get_hex_exact(resp, "room_id", rid, sizeof(rid)) != 0 ||
+      cdr_json_get_hex_exact(resp, "ca_fingerprint", cafp, sizeof(cafp)) != 0) {
     set_detail(detail, detail_len, "the attestation answer is missing a field or has a malformed one");
     goto out;
   }

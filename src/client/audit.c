@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "client_int.h"
+#include "common/json_get.h"
 #include "common/limits.h"
 #include "common/util.h"
 #include "crypto/crypto.h"
@@ -35,14 +36,6 @@ void cdr_audit_head_clear(struct cdr_audit_head *h) {
 
 static int hex32(uint8_t out[CDR_AUDIT_HASH_LEN], const char *s) {
   return s != NULL && strlen(s) == 2 * CDR_AUDIT_HASH_LEN ? cdr_hex_decode(out, CDR_AUDIT_HASH_LEN, s) : CDR_ERR_ARG;
-}
-
-static int u64_field(const json_t *o, const char *key, uint64_t *v) {
-  json_t *j = json_object_get(o, key);
-  if (!json_is_integer(j) || json_integer_value(j) < 0)
-    return CDR_ERR_SERVER;
-  *v = (uint64_t)json_integer_value(j);
-  return 0;
 }
 
 /* Verify a head (size, head, time, b64 signature) under the identity. */
@@ -67,7 +60,7 @@ static int head_verify(struct cdr_client *c, EVP_PKEY *identity, const struct cd
 static int head_parse(struct cdr_client *c, const json_t *o, struct cdr_audit_head *h) {
   const char *sig = cdr_json_string(o, "signature");
   memset(h, 0, sizeof(*h));
-  if (u64_field(o, "size", &h->size) != 0 || u64_field(o, "time", &h->time) != 0 ||
+  if (cdr_json_get_u64(o, "size", &h->size) != 0 || cdr_json_get_u64(o, "time", &h->time) != 0 ||
       hex32(h->head, cdr_json_string(o, "head")) != 0 || sig == NULL || (h->signature_b64 = strdup(sig)) == NULL) {
     cdr_client_set_detail(c, "the server's audit head is malformed");
     return CDR_ERR_SERVER;
@@ -342,10 +335,7 @@ out:
 /* Decode b64 field `key` of o (at most max bytes); NULL if absent/bad. */
 static uint8_t *b64_field(const json_t *o, const char *key, size_t max, size_t *len) {
   uint8_t *p = NULL;
-  const char *s = json_string_value(json_object_get(o, key));
-  if (s == NULL || cdr_b64_decode(&p, len, s, max) != 0)
-    return NULL;
-  return p;
+  return cdr_json_get_b64(o, key, max, &p, len) == 0 ? p : NULL;
 }
 
 /* A session open's signature: the certificate is the room CA's, the key
@@ -367,7 +357,7 @@ static int check_open_sig(struct cdr_client *c, const json_t *open, int64_t at) 
   int r = CDR_ERR_AUDIT_INVALID;
   cdr_buf_init(&t, 8 * CDR_MAX_CERT_DER, 0);
   if (cd == NULL || kd == NULL || sd == NULL || sh == NULL || no == NULL || shl != CDR_P256_POINT_LEN ||
-      nl != CDR_NONCE_LEN || u64_field(open, "timestamp", &ts) != 0 || u64_field(open, "version", &ver) != 0)
+      nl != CDR_NONCE_LEN || cdr_json_get_u64(open, "timestamp", &ts) != 0 || cdr_json_get_u64(open, "version", &ver) != 0)
     goto out;
   memset(&q, 0, sizeof(q));
   q.version = (uint32_t)ver;
@@ -411,8 +401,8 @@ static int check_request_sig(const json_t *entry) {
   uint64_t seq = 0, ts = 0;
   int r = CDR_ERR_AUDIT_INVALID;
   cdr_buf_init(&t, 512, 0);
-  if (sid == NULL || kd == NULL || sd == NULL || sidl != CDR_SESSION_ID_LEN || u64_field(q, "seq", &seq) != 0 ||
-      u64_field(q, "timestamp", &ts) != 0 || hex32(h, cdr_json_string(q, "ct_sha256")) != 0)
+  if (sid == NULL || kd == NULL || sd == NULL || sidl != CDR_SESSION_ID_LEN || cdr_json_get_u64(q, "seq", &seq) != 0 ||
+      cdr_json_get_u64(q, "timestamp", &ts) != 0 || hex32(h, cdr_json_string(q, "ct_sha256")) != 0)
     goto out;
   if (cdr_pubkey_from_der(&key, kd, kl) != 0 || cdr_request_sig_input_hashed(&t, sid, seq, ts, h) != 0 ||
       cdr_verify(key, t.d, t.len, sd, sl) != 0)
@@ -493,7 +483,7 @@ int cdr_client_audit_read(struct cdr_client *c, struct cdr_session *s, uint64_t 
       break;
     uint64_t pfrom = 0, pnext = 0;
     json_t *entries = json_object_get(page, "entries");
-    if (u64_field(page, "from", &pfrom) != 0 || u64_field(page, "next", &pnext) != 0 || !json_is_array(entries) ||
+    if (cdr_json_get_u64(page, "from", &pfrom) != 0 || cdr_json_get_u64(page, "next", &pnext) != 0 || !json_is_array(entries) ||
         hex32(want, cdr_json_string(page, "prev")) != 0 || pnext < pfrom || pnext > page_head.size ||
         (!first && pfrom != next)) {
       cdr_client_set_detail(c, "the server's audit page is malformed");
@@ -513,7 +503,7 @@ int cdr_client_audit_read(struct cdr_client *c, struct cdr_session *s, uint64_t 
     json_array_foreach(entries, i, el) {
       uint64_t idx = 0;
       const char *damaged = cdr_json_string(el, "damaged");
-      if (u64_field(el, "index", &idx) != 0 || idx != expect) {
+      if (cdr_json_get_u64(el, "index", &idx) != 0 || idx != expect) {
         cdr_client_set_detail(c, "audit entry %llu is missing from the server's answer", (unsigned long long)expect);
         r = CDR_ERR_AUDIT_INVALID;
         goto out;

@@ -12,6 +12,7 @@
 
 #include <ctype.h>
 #include <curl/curl.h>
+#include <malloc.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
@@ -22,14 +23,43 @@
 #include <string.h>
 
 #include "client_int.h"
+#include "common/json_get.h"
 #include "common/util.h"
 #include "crypto/crypto.h"
 #include "crypto/x509.h"
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static pthread_once_t client_once = PTHREAD_ONCE_INIT;
 static int curl_ready;
 
-static void curl_init_once(void) { curl_ready = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK; }
+void (*cdr_client_json_free_hook)(const void *p, size_t n);
+
+/* jansson's free for the client: wipe the whole block, then free it.
+ * jansson passes no size, and blocks made before the install came from
+ * plain malloc, so the size is malloc_usable_size's (no header): every
+ * block frees the same way whenever it was made, and a string jansson
+ * hands to the caller (json_dumps) may still be released with free(3). */
+static void client_json_free(void *p) {
+  size_t n;
+  if (p == NULL)
+    return;
+  n = malloc_usable_size(p);
+  OPENSSL_cleanse(p, n);
+  if (cdr_client_json_free_hook != NULL)
+    cdr_client_json_free_hook(p, n);
+  free(p);
+}
+
+/* Once per process: libcurl, and the wiping free for jansson unless a
+ * program has installed allocators of its own (the enclave's wipe_alloc
+ * keeps a size header that this free could not read). */
+static void client_init_once(void) {
+  json_malloc_t m = NULL;
+  json_free_t f = NULL;
+  curl_ready = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
+  json_get_alloc_funcs(&m, &f);
+  if (m == malloc && f == free)
+    json_set_alloc_funcs(malloc, client_json_free);
+}
 
 int cdr_client_new(struct cdr_client **out, const char *url) {
   struct cdr_client *c = NULL;
@@ -42,7 +72,7 @@ int cdr_client_new(struct cdr_client **out, const char *url) {
   for (const char *p = url; *p; p++)
     if (!isgraph((unsigned char)*p))
       goto out;
-  pthread_once(&curl_once, curl_init_once);
+  pthread_once(&client_once, client_init_once);
   r = CDR_ERR_INTERNAL;
   if (!curl_ready)
     goto out;
@@ -97,11 +127,7 @@ int cdr_x509_name_room_id(X509_NAME *n, uint8_t out[CDR_ROOM_ID_BYTES]) {
     char hex[2 * CDR_ROOM_ID_BYTES + 1];
     memcpy(hex, utf8, (size_t)len);
     hex[len] = '\0';
-    int lower = 1;
-    for (int i = 0; i < len; i++)
-      if (isupper((unsigned char)hex[i]))
-        lower = 0;
-    if (lower && cdr_hex_decode(out, CDR_ROOM_ID_BYTES, hex) == 0)
+    if (cdr_hex_lower_ok(hex, (size_t)len) && cdr_hex_decode(out, CDR_ROOM_ID_BYTES, hex) == 0)
       r = 0;
   }
   OPENSSL_free(utf8);
@@ -299,65 +325,7 @@ void cdr_client_error_text(const struct cdr_client *c, int err, char *out, size_
     snprintf(out, outlen, "%s: %s", cdr_err_code(err), cdr_err_describe(err));
 }
 
-/* ---- JSON field readers (client_int.h) ---- */
-
-int cj_str(const json_t *o, const char *key, const char **s) {
-  json_t *v = json_object_get(o, key);
-  if (!json_is_string(v))
-    return CDR_ERR_BAD_JSON;
-  *s = json_string_value(v);
-  return 0;
-}
-
-const char *cdr_json_string(const json_t *o, const char *key) { return cj_str_opt(o, key); }
-
-const char *cj_str_opt(const json_t *o, const char *key) {
-  json_t *v = json_object_get(o, key);
-  return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
-int cj_u64(const json_t *o, const char *key, uint64_t *v) {
-  json_t *j = json_object_get(o, key);
-  if (!json_is_integer(j) || json_integer_value(j) < 0)
-    return CDR_ERR_BAD_JSON;
-  *v = (uint64_t)json_integer_value(j);
-  return 0;
-}
-
-int cj_b64(const json_t *o, const char *key, uint8_t **out, size_t *len, size_t max) {
-  const char *s;
-  int r;
-  if ((r = cj_str(o, key, &s)) != 0)
-    return r;
-  if (strlen(s) != json_string_length(json_object_get(o, key)))
-    return CDR_ERR_ARG; /* embedded NUL */
-  return cdr_b64_decode(out, len, s, max);
-}
-
-int cj_b64_exact(const json_t *o, const char *key, uint8_t *out, size_t n) {
-  uint8_t *d = NULL;
-  size_t len = 0;
-  int r;
-  if ((r = cj_b64(o, key, &d, &len, n)) != 0)
-    return r;
-  if (len == n)
-    memcpy(out, d, n);
-  else
-    r = CDR_ERR_ARG;
-  OPENSSL_clear_free(d, len);
-  return r;
-}
-
-int cj_hex_exact(const json_t *o, const char *key, uint8_t *out, size_t n) {
-  const char *s;
-  int r;
-  if ((r = cj_str(o, key, &s)) != 0)
-    return r;
-  for (const char *p = s; *p; p++)
-    if (isupper((unsigned char)*p))
-      return CDR_ERR_ARG;
-  return cdr_hex_decode(out, n, s);
-}
+const char *cdr_json_string(const json_t *o, const char *key) { return cdr_json_get_cstr_opt(o, key); }
 
 void cdr_sanitize(char *out, size_t outlen, const char *s) {
   const unsigned char *p = (const unsigned char *)s;

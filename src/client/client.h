@@ -47,6 +47,7 @@
 #include "common/err.h"
 #include "common/limits.h"
 #include "crypto/envelope.h"
+#include "crypto/x509.h"
 
 #define CDR_SIM_WARNING \
   "warning: simulated attestation (sim) is not hardware-backed; it proves nothing against the server operator"
@@ -112,9 +113,16 @@ struct cdr_client {
 };
 
 /* A new context for the server at url (http:// or https://).  *out is
- * freed with cdr_client_free. */
+ * freed with cdr_client_free.  The first call in a process also sets up
+ * libcurl and makes jansson wipe every block it frees (the whole block:
+ * SQL text, results and names pass through JSON), unless the program
+ * has given jansson allocators of its own (JSON freed before that first
+ * call is not wiped). */
 int cdr_client_new(struct cdr_client **out, const char *url) CDR_WUR;
 void cdr_client_free(struct cdr_client *c);
+/* For tests: when set, the client's jansson free calls it with each block
+ * (and its usable size) after wiping it, just before free(3). */
+extern void (*cdr_client_json_free_hook)(const void *p, size_t n);
 /* Close the kept-alive connection to the server, if any (the next
  * request makes a new one).  For a program that keeps a client idle for
  * a while: an idle connection still counts against the server's
@@ -177,7 +185,8 @@ void cdr_client_error_text(const struct cdr_client *c, int err, char *out, size_
  * (C0, DEL, C1) replaced by '?', so that text from the other side cannot
  * drive the terminal.  Other UTF-8 is kept. */
 void cdr_sanitize(char *out, size_t outlen, const char *s);
-/* A string member of a JSON object, or NULL (borrowed). */
+/* A string member of a JSON object, or NULL when absent, not a string or
+ * holding a NUL (borrowed; cdr_json_get_cstr_opt). */
 const char *cdr_json_string(const json_t *o, const char *key);
 
 /* ------------------------------------------------------------------ */
@@ -210,6 +219,57 @@ struct cdr_room_info {
 };
 int cdr_client_fetch_room(struct cdr_client *c, struct cdr_room_info *out) CDR_WUR;
 void cdr_room_info_clear(struct cdr_room_info *ri);
+
+/* ------------------------------------------------------------------ */
+/* Enrollment (enroll.c): redeem an invitation token (4.4). */
+
+/* The parts of an enrollment token, as room/'s cdr_token_parse gives
+ * them (the caller parses the token and wipes the secret). */
+struct cdr_enroll_token {
+  char token_id[33];   /* 32 lower-case hex digits */
+  uint8_t secret[32];  /* never sent: it keys the MAC */
+  const char *name;    /* the name the certificate must be for */
+  uint8_t ca_fp[32];   /* the room CA's fingerprint: the pin */
+};
+/* The enrollment MAC construction: pass room/'s cdr_enroll_mac (it lives
+ * in room/, which client/ does not include). */
+typedef int (*cdr_enroll_mac_fn)(uint8_t out[32], const uint8_t secret[32], const char *token_id,
+                                 const uint8_t *csr_der, size_t csr_len);
+/* Where cdr_client_enroll stopped, so that the caller can word it. */
+enum cdr_enroll_step {
+  CDR_ENROLL_CSR = 1, /* making the CSR (CDR_ERR_CRYPTO, NOMEM) */
+  CDR_ENROLL_MAC,     /* computing the MAC (mac_fn's error) */
+  CDR_ENROLL_BODY,    /* building the request: the name is not UTF-8 */
+  CDR_ENROLL_SEND,    /* the exchange (cdr_http_json's error) */
+  CDR_ENROLL_ANSWER,  /* no certificate and CA certificate in the answer */
+  CDR_ENROLL_CA,      /* the CA is not a room CA (cdr_client_set_ca's error) */
+  CDR_ENROLL_PIN,     /* the CA is not the one the token names */
+  CDR_ENROLL_KEY,     /* the certificate is not for key */
+  CDR_ENROLL_VERIFY,  /* it does not verify under the CA now (its error) */
+  CDR_ENROLL_NAME     /* it is for another name than the token's */
+};
+/* The request body {"token_id", "csr", "mac"} (JSON text, malloc'd): a
+ * CSR for key with subject CN=tok->name signed with key (SHA-256), and
+ * mac_fn's MAC of its DER under tok->secret.  On failure *step is
+ * CDR_ENROLL_CSR, _MAC or _BODY. */
+int cdr_enroll_build(EVP_PKEY *key, const struct cdr_enroll_token *tok, cdr_enroll_mac_fn mac_fn, char **body,
+                     enum cdr_enroll_step *step) CDR_WUR;
+/* Judge a parsed /v1/enroll answer (status 200) as cdr_client_enroll
+ * does, from CDR_ENROLL_ANSWER on; on success *cert (the caller frees it)
+ * and *role are set and c trusts the room CA. */
+int cdr_enroll_finish(struct cdr_client *c, EVP_PKEY *key, const struct cdr_enroll_token *tok, const json_t *resp,
+                      X509 **cert, enum cdr_role *role, enum cdr_enroll_step *step) CDR_WUR;
+/* Both halves and the exchange: make a CSR for key (subject
+ * CN=tok->name), POST /v1/enroll with its MAC under tok->secret, and
+ * believe the answer only if the CA is a room CA with fingerprint
+ * tok->ca_fp and the issued certificate certifies key, verifies under
+ * that CA now with a role, and is for tok->name.
+ * On success *cert (the caller frees it) and *role are set and c trusts
+ * the room CA (c->ca, ca_fp, room_id).  On failure *step says where, c's
+ * detail holds a reason and *cert is NULL (from CDR_ENROLL_PIN on, c
+ * holds the CA the server sent, for the caller's message). */
+int cdr_client_enroll(struct cdr_client *c, EVP_PKEY *key, const struct cdr_enroll_token *tok, cdr_enroll_mac_fn mac_fn,
+                      X509 **cert, enum cdr_role *role, enum cdr_enroll_step *step) CDR_WUR;
 
 /* ------------------------------------------------------------------ */
 /* Attestation (attest.c). */

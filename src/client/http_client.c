@@ -20,6 +20,7 @@
 
 #include "client.h"
 #include "client_int.h"
+#include "common/json_get.h"
 #include "common/util.h"
 #include "crypto/x509.h"
 
@@ -138,11 +139,11 @@ int cdr_http_error(struct cdr_client *c, long status, const uint8_t *body, size_
 
   c->http_status = status;
   c->remote_sealed = 0;
-  if (cdr_json_parse_object(&j, body, len) != 0 || cj_str(j, "error", &code) != 0) {
+  if (cdr_json_parse_object(&j, body, len) != 0 || cdr_json_get_cstr(j, "error", SIZE_MAX, &code) != 0) {
     cdr_client_set_detail(c, "unexpected HTTP status %ld without an error body", status);
     goto out;
   }
-  msg = cj_str_opt(j, "message");
+  msg = cdr_json_get_cstr_opt(j, "message");
   c->remote_error = 1;
   cdr_sanitize(c->remote_code, sizeof(c->remote_code), code);
   cdr_sanitize(c->remote_message, sizeof(c->remote_message), msg ? msg : "");
@@ -189,8 +190,10 @@ int cdr_client_fetch_room(struct cdr_client *c, struct cdr_room_info *out) {
   if ((r = cdr_http_json(c, "GET", "/v1/room", NULL, 0, &j)) != 0)
     goto out;
   r = CDR_ERR_SERVER;
-  if (cj_str(j, "room_id", &rid) != 0 || cj_str(j, "name", &name) != 0 || cj_str(j, "ca_certificate", &pem) != 0 ||
-      cj_str(j, "attestation", &att) != 0 || cj_hex_exact(j, "room_id", raw, sizeof(raw)) != 0) {
+  if (cdr_json_get_cstr(j, "room_id", SIZE_MAX, &rid) != 0 || cdr_json_get_cstr(j, "name", SIZE_MAX, &name) != 0 ||
+      cdr_json_get_cstr(j, "ca_certificate", SIZE_MAX, &pem) != 0 ||
+      cdr_json_get_cstr(j, "attestation", SIZE_MAX, &att) != 0 ||
+      cdr_json_get_hex_exact(j, "room_id", raw, sizeof(raw)) != 0) {
     cdr_client_set_detail(c, "malformed answer to GET /v1/room");
     goto out;
   }

@@ -16,6 +16,7 @@
 
 #include "client.h"
 #include "client_int.h"
+#include "common/json_get.h"
 #include "common/util.h"
 
 int cdr_config_dir(char **out) {
@@ -196,7 +197,7 @@ out:
 
 static int dup_field(const json_t *j, const char *key, char **out) {
   const char *s;
-  if (cj_str(j, key, &s) != 0 || *s == '\0')
+  if (cdr_json_get_cstr(j, key, SIZE_MAX, &s) != 0 || *s == '\0')
     return CDR_ERR_BAD_JSON;
   return (*out = strdup(s)) ? 0 : CDR_ERR_NOMEM;
 }

@@ -2,15 +2,19 @@
  * render.c - query results as CSV, table or JSON; see render.h for the
  * rules.  The table renderer holds every cell's text at once (results
  * are capped at CDR_MAX_RESULT_BYTES by the enclave), to size columns.
+ * A result is plaintext: every copy of a value made here is wiped when it
+ * is freed (render_text_free) or goes out of scope.
  */
 #include "render.h"
 
 #include <math.h>
+#include <openssl/crypto.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "client_int.h"
+#include "common/json_get.h"
 
 int cdr_result_check(const json_t *result) {
   json_t *cols = json_object_get(result, "columns"), *rows = json_object_get(result, "rows");
@@ -22,6 +26,14 @@ int cdr_result_check(const json_t *result) {
   json_array_foreach(cols, i, v) if (!json_is_string(v)) return CDR_ERR_BAD_JSON;
   json_array_foreach(rows, i, v) if (!json_is_array(v) || json_array_size(v) != nc) return CDR_ERR_BAD_JSON;
   return 0;
+}
+
+/* Free a value's text, wiping it first. */
+static void render_text_free(char *s) {
+  if (s == NULL)
+    return;
+  OPENSSL_cleanse(s, strlen(s));
+  free(s);
 }
 
 static char *real_text(double d) {
@@ -38,7 +50,9 @@ static char *real_text(double d) {
   size_t n = strlen(buf);
   if (strpbrk(buf, ".en") == NULL && n + 3 <= sizeof(buf))
     memcpy(buf + n, ".0", 3);
-  return strdup(buf);
+  char *out = strdup(buf);
+  OPENSSL_cleanse(buf, sizeof(buf));
+  return out;
 }
 
 int cdr_value_text(char **out, const json_t *v, int for_table) {
@@ -52,6 +66,7 @@ int cdr_value_text(char **out, const json_t *v, int for_table) {
   case JSON_INTEGER:
     snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
     *out = strdup(buf);
+    OPENSSL_cleanse(buf, sizeof(buf));
     break;
   case JSON_REAL:
     *out = real_text(json_real_value(v));
@@ -64,12 +79,12 @@ int cdr_value_text(char **out, const json_t *v, int for_table) {
     *out = strdup(json_is_true(v) ? "true" : "false");
     break;
   case JSON_OBJECT:
-    if (json_object_size(v) == 1 && (hex = cj_str_opt(v, "real")) != NULL &&
+    if (json_object_size(v) == 1 && (hex = cdr_json_get_cstr_opt(v, "real")) != NULL &&
         (strcmp(hex, "inf") == 0 || strcmp(hex, "-inf") == 0 || strcmp(hex, "nan") == 0)) {
       *out = strdup(hex); /* a non-finite REAL (PROTOCOL 4.7) */
       break;
     }
-    if (json_object_size(v) == 1 && (hex = cj_str_opt(v, "hex")) != NULL) {
+    if (json_object_size(v) == 1 && (hex = cdr_json_get_cstr_opt(v, "hex")) != NULL) {
       size_t n = strlen(hex) + 3;
       if ((*out = malloc(n)) != NULL)
         snprintf(*out, n, "\\x%s", hex);
@@ -125,7 +140,7 @@ int cdr_render_csv(FILE *f, const json_t *result) {
       if ((r = cdr_value_text(&text, v, 0)) != 0)
         return r;
       csv_field(f, text, json_is_null(v));
-      free(text);
+      render_text_free(text);
     }
     fputs("\r\n", f);
   }
@@ -219,7 +234,7 @@ int cdr_render_table(FILE *f, const json_t *result) {
       if ((r = cdr_value_text(&raw, v, 1)) != 0)
         goto out;
       cells[i * nc + k] = table_escape(raw);
-      free(raw);
+      render_text_free(raw);
       r = CDR_ERR_NOMEM;
       if (cells[i * nc + k] == NULL)
         goto out;
@@ -260,10 +275,10 @@ int cdr_render_table(FILE *f, const json_t *result) {
 out:
   if (heads != NULL)
     for (k = 0; k < nc; k++)
-      free(heads[k]);
+      render_text_free(heads[k]);
   if (cells != NULL)
     for (i = 0; i < nr * nc; i++)
-      free(cells[i]);
+      render_text_free(cells[i]);
   free(heads);
   free(cells);
   free(width);

@@ -36,7 +36,8 @@ int cdr_render_table(FILE *f, const json_t *result) CDR_WUR;
 /* The result object as compact JSON and a newline. */
 int cdr_render_json(FILE *f, const json_t *result) CDR_WUR;
 
-/* The cell text of one value (see above); malloc'd. */
+/* The cell text of one value (see above); malloc'd, and result
+ * plaintext: wipe it before freeing it. */
 int cdr_value_text(char **out, const json_t *v, int for_table) CDR_WUR;
 
 #endif

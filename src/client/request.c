@@ -26,6 +26,7 @@
 
 #include "client.h"
 #include "client_int.h"
+#include "common/json_get.h"
 #include "common/util.h"
 #include "crypto/crypto.h"
 
@@ -147,15 +148,16 @@ int cdr_response_verify(struct cdr_client *c, const struct cdr_session *s, const
     return cdr_http_error(c, status, body, len);
 
   memset(&env, 0, sizeof(env));
-  if (cdr_json_parse_object(&j, body, len) != 0 || cj_b64_exact(j, "session_id", env.session_id, CDR_SESSION_ID_LEN) != 0 ||
-      cj_u64(j, "seq", &env.seq) != 0 || cj_str(j, "status", &st) != 0 ||
-      cj_b64(j, "ciphertext", &ct, &ct_len, CDR_MAX_CIPHERTEXT) != 0) {
+  if (cdr_json_parse_object(&j, body, len) != 0 ||
+      cdr_json_get_b64_exact(j, "session_id", env.session_id, CDR_SESSION_ID_LEN) != 0 ||
+      cdr_json_get_u64(j, "seq", &env.seq) != 0 || cdr_json_get_cstr(j, "status", SIZE_MAX, &st) != 0 ||
+      cdr_json_get_b64(j, "ciphertext", CDR_MAX_CIPHERTEXT, &ct, &ct_len) != 0) {
     cdr_client_set_detail(c, "the answer (HTTP %ld) is not a response envelope", status);
     goto out;
   }
   if (strcmp(st, "ok") == 0 && status == 200) {
     env.status = CDR_STATUS_OK;
-  } else if (strcmp(st, "failed") == 0 && status == 422 && cj_str(j, "error", &err) == 0 &&
+  } else if (strcmp(st, "failed") == 0 && status == 422 && cdr_json_get_cstr(j, "error", SIZE_MAX, &err) == 0 &&
              strcmp(err, "request_failed") == 0) {
     env.status = CDR_STATUS_FAILED;
   } else {
@@ -226,8 +228,8 @@ int cdr_client_request(struct cdr_client *c, struct cdr_session *s, const char *
   if ((r = cdr_response_verify(c, s, &p, status, cdr_buf_ptr(&resp), cdr_buf_avail(&resp), &pj, &failed)) != 0)
     goto out;
   if (failed) {
-    code = cj_str_opt(pj, "error");
-    msg = cj_str_opt(pj, "message");
+    code = cdr_json_get_cstr_opt(pj, "error");
+    msg = cdr_json_get_cstr_opt(pj, "message");
     c->remote_error = 1;
     c->remote_sealed = 1;
     cdr_sanitize(c->remote_code, sizeof(c->remote_code), code ? code : "request_failed");

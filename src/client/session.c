@@ -23,6 +23,7 @@
 
 #include "client.h"
 #include "client_int.h"
+#include "common/json_get.h"
 #include "common/util.h"
 #include "crypto/crypto.h"
 
@@ -122,11 +123,12 @@ int cdr_session_open_finish(struct cdr_client *c, EVP_PKEY *identity, const stru
   cdr_buf_init(&params, CDR_SESSION_PARAMS_LEN + 64, 1);
   cdr_buf_init(&tresp, TRANSCRIPT_MAX, 0);
 
-  if (cj_b64_exact(resp, "session_id", o.session_id, sizeof(o.session_id)) != 0 ||
-      cj_u64(resp, "expires_at", &o.expires_at) != 0 || cj_str(resp, "kem", &kem_name) != 0 ||
-      cj_b64(resp, "encapsulated_key", &encap, &encap_len, OPEN_FIELD_MAX) != 0 ||
-      cj_b64(resp, "sealed", &sealed, &sealed_len, OPEN_FIELD_MAX) != 0 ||
-      cj_b64(resp, "signature", &sig, &sig_len, CDR_MAX_SIGNATURE) != 0) {
+  if (cdr_json_get_b64_exact(resp, "session_id", o.session_id, sizeof(o.session_id)) != 0 ||
+      cdr_json_get_u64(resp, "expires_at", &o.expires_at) != 0 ||
+      cdr_json_get_cstr(resp, "kem", SIZE_MAX, &kem_name) != 0 ||
+      cdr_json_get_b64(resp, "encapsulated_key", OPEN_FIELD_MAX, &encap, &encap_len) != 0 ||
+      cdr_json_get_b64(resp, "sealed", OPEN_FIELD_MAX, &sealed, &sealed_len) != 0 ||
+      cdr_json_get_b64(resp, "signature", CDR_MAX_SIGNATURE, &sig, &sig_len) != 0) {
     cdr_client_set_detail(c, "the session-open answer is missing a field or has a malformed one");
     goto out;
   }

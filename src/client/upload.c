@@ -29,6 +29,7 @@
 #include "client.h"
 #include "client_int.h"
 #include "common/csv.h"
+#include "common/json_get.h"
 #include "common/util.h"
 
 /* ---- the four operations ---- */
@@ -96,7 +97,7 @@ int cdr_client_upload_chunk(struct cdr_client *c, struct cdr_session *s, const c
   free(hdr);
   if (r != 0)
     return r;
-  if (cj_u64(res, "received", &got) != 0) {
+  if (cdr_json_get_u64(res, "received", &got) != 0) {
     json_decref(res);
     cdr_client_set_detail(c, "the enclave's answer to upload_chunk does not say what it received");
     return CDR_ERR_SERVER;
@@ -139,8 +140,11 @@ int cdr_client_upload_abort(struct cdr_client *c, struct cdr_session *s, const c
 
 /* ---- reading the file ---- */
 
-/* Read up to n bytes (fewer only at the end of the file). */
-static int read_full(int fd, uint8_t *buf, size_t n, size_t *got) {
+/* Read up to n bytes into buf, looping over short reads and EINTR; *got
+ * is fewer than n only at the end of the file.  Unlike common's
+ * cdr_read_full (exactly n bytes, end of file an error), the end of the
+ * file is how a file being streamed ends.  0 or CDR_ERR_IO. */
+static int upload_read_chunk(int fd, uint8_t *buf, size_t n, size_t *got) {
   size_t k = 0;
   while (k < n) {
     ssize_t m = read(fd, buf + k, n - k);
@@ -188,7 +192,7 @@ static int pass1(struct cdr_client *c, int fd, uint8_t *buf, size_t chunk, uint6
   if (schema == NULL ? (r = csv_infer_new(&inf)) != 0 : (r = csv_parser_new(&p, header_record, &hc)) != 0)
     goto out;
   for (;;) {
-    if ((r = read_full(fd, buf, chunk, &n)) != 0) {
+    if ((r = upload_read_chunk(fd, buf, chunk, &n)) != 0) {
       cdr_client_set_detail(c, "cannot read the file: %s", strerror(errno));
       goto out;
     }
@@ -292,7 +296,7 @@ int cdr_client_upload_stream(struct cdr_client *c, struct cdr_session *s, const 
   if (progress != NULL)
     progress(ctx, 1, 0, size);
   for (;;) {
-    if ((r = read_full(fd, buf, chunk, &n)) != 0) {
+    if ((r = upload_read_chunk(fd, buf, chunk, &n)) != 0) {
       cdr_client_set_detail(c, "cannot read %s: %s", path, strerror(errno));
       goto out;
     }

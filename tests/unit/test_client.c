@@ -8,6 +8,7 @@
  */
 #include <fcntl.h>
 #include <openssl/crypto.h>
+#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -821,6 +822,127 @@ out:
   EVP_PKEY_free(user_key);
 }
 
+/* ---------------------------------------------------------------- */
+/* enrollment */
+
+static int fake_mac_calls;
+static int fake_mac(uint8_t out[32], const uint8_t secret[32], const char *token_id, const uint8_t *csr_der,
+                    size_t csr_len) {
+  fake_mac_calls++;
+  CHECK(secret[0] == 0x5e && strcmp(token_id, "0123456789abcdef0123456789abcdef") == 0 && csr_len > 0);
+  (void)csr_der;
+  memset(out, 0xa5, 32);
+  return 0;
+}
+
+static int fake_mac_fails(uint8_t out[32], const uint8_t secret[32], const char *token_id, const uint8_t *csr_der,
+                          size_t csr_len) {
+  (void)out, (void)secret, (void)token_id, (void)csr_der, (void)csr_len;
+  return CDR_ERR_ARG;
+}
+
+/* An /v1/enroll answer {"certificate", "ca_certificate"} (either NULL:
+ * left out). */
+static json_t *enroll_answer(X509 *cert, X509 *ca) {
+  json_t *j = json_object();
+  char *pem = NULL;
+  if (cert != NULL && cdr_cert_to_pem(cert, &pem) == 0)
+    json_object_set_new(j, "certificate", json_string(pem));
+  free(pem);
+  pem = NULL;
+  if (ca != NULL && cdr_cert_to_pem(ca, &pem) == 0)
+    json_object_set_new(j, "ca_certificate", json_string(pem));
+  free(pem);
+  return j;
+}
+
+/* Judge one answer: want is the error, at the step where it must stop. */
+static void enroll_case(EVP_PKEY *key, const struct cdr_enroll_token *tok, X509 *cert, X509 *ca, int want,
+                        enum cdr_enroll_step want_step) {
+  struct cdr_client *c = NULL;
+  enum cdr_enroll_step step = 0;
+  enum cdr_role role = CDR_ROLE_NONE;
+  X509 *got = NULL;
+  json_t *ans = enroll_answer(cert, ca);
+  CHECK_RC(cdr_client_new(&c, "http://127.0.0.1:1"), 0);
+  CHECK_RC(cdr_enroll_finish(c, key, tok, ans, &got, &role, &step), want);
+  if (want == 0) {
+    CHECK(got != NULL && role == CDR_ROLE_ANALYST && c->have_ca);
+  } else {
+    CHECK(step == want_step);
+    CHECK(got == NULL && c->detail[0] != '\0');
+  }
+  X509_free(got);
+  json_decref(ans);
+  cdr_client_free(c);
+}
+
+static void test_enroll(void) {
+  EVP_PKEY *ca_key = ec_key(), *other_ca_key = ec_key(), *key = ec_key(), *other_key = ec_key();
+  X509 *ca = make_cert(ca_key, ca_key, NULL, "CDR room CA Test", 'c', -60, 86400);
+  X509 *other_ca = make_cert(other_ca_key, other_ca_key, NULL, "CDR room CA Test", 'c', -60, 86400);
+  X509 *cert = make_cert(key, ca_key, ca, "alice", 'u', -60, 86400);
+  X509 *cert_bob = make_cert(key, ca_key, ca, "bob", 'u', -60, 86400);
+  X509 *cert_other_key = make_cert(other_key, ca_key, ca, "alice", 'u', -60, 86400);
+  X509 *cert_other_ca = make_cert(key, other_ca_key, other_ca, "alice", 'u', -60, 86400);
+  struct cdr_enroll_token tok;
+  enum cdr_enroll_step step = 0;
+  char *body = NULL;
+  json_t *j;
+
+  memset(&tok, 0, sizeof(tok));
+  memcpy(tok.token_id, "0123456789abcdef0123456789abcdef", 33);
+  memset(tok.secret, 0x5e, sizeof(tok.secret));
+  tok.name = "alice";
+  CHECK_RC(cdr_cert_fingerprint(ca, tok.ca_fp), 0);
+
+  /* The request: the token id, a CSR for our key and name, the MAC. */
+  CHECK_RC(cdr_enroll_build(key, &tok, fake_mac, &body, &step), 0);
+  CHECK(fake_mac_calls == 1);
+  j = body ? json_loads(body, 0, NULL) : NULL;
+  CHECK(j != NULL);
+  if (j != NULL) {
+    const char *csr = json_string_value(json_object_get(j, "csr"));
+    BIO *bio = csr ? BIO_new_mem_buf(csr, -1) : NULL;
+    X509_REQ *req = bio ? PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL) : NULL;
+    char cn[64] = "";
+    CHECK_STR(json_string_value(json_object_get(j, "token_id")), tok.token_id);
+    CHECK_STR(json_string_value(json_object_get(j, "mac")), "paWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaU=");
+    CHECK(req != NULL && X509_REQ_verify(req, key) == 1);
+    if (req != NULL)
+      X509_NAME_get_text_by_NID(X509_REQ_get_subject_name(req), NID_commonName, cn, sizeof(cn));
+    CHECK_STR(cn, "alice");
+    X509_REQ_free(req);
+    BIO_free(bio);
+  }
+  json_decref(j);
+  free(body);
+  body = NULL;
+  CHECK_RC(cdr_enroll_build(key, &tok, fake_mac_fails, &body, &step), CDR_ERR_ARG);
+  CHECK(step == CDR_ENROLL_MAC && body == NULL);
+
+  /* The answer: believed only when every check passes. */
+  enroll_case(key, &tok, cert, ca, 0, 0);
+  enroll_case(key, &tok, cert, NULL, CDR_ERR_CERT_INVALID, CDR_ENROLL_ANSWER);
+  enroll_case(key, &tok, NULL, ca, CDR_ERR_CERT_INVALID, CDR_ENROLL_ANSWER);
+  enroll_case(key, &tok, cert, cert, CDR_ERR_CERT_INVALID, CDR_ENROLL_CA);        /* not a CA */
+  enroll_case(key, &tok, cert_other_ca, other_ca, CDR_ERR_CERT_UNTRUSTED, CDR_ENROLL_PIN); /* not the token's */
+  enroll_case(key, &tok, cert_other_key, ca, CDR_ERR_CERT_KEY_MISMATCH, CDR_ENROLL_KEY);
+  enroll_case(key, &tok, cert_other_ca, ca, CDR_ERR_CERT_UNTRUSTED, CDR_ENROLL_VERIFY);
+  enroll_case(key, &tok, cert_bob, ca, CDR_ERR_CERT_INVALID, CDR_ENROLL_NAME);
+
+  X509_free(ca);
+  X509_free(other_ca);
+  X509_free(cert);
+  X509_free(cert_bob);
+  X509_free(cert_other_key);
+  X509_free(cert_other_ca);
+  EVP_PKEY_free(ca_key);
+  EVP_PKEY_free(other_ca_key);
+  EVP_PKEY_free(key);
+  EVP_PKEY_free(other_key);
+}
+
 /* The client refuses URLs it should not fetch. */
 static void test_client_new(void) {
   struct cdr_client *c = NULL;
@@ -830,6 +952,44 @@ static void test_client_new(void) {
   if (c)
     CHECK_STR(c->url, "https://example.org");
   cdr_client_free(c);
+}
+
+/* After the first client, jansson frees through the client's wiping
+ * free: a freed JSON string's block is all zero, across its whole usable
+ * size, when it reaches free(3). */
+static const void *wipe_watch;
+static int wipe_seen, wipe_zero;
+static void wipe_hook(const void *p, size_t n) {
+  const unsigned char *b = p;
+  size_t i = 0;
+  if (p != wipe_watch)
+    return;
+  wipe_seen = 1;
+  while (i < n && b[i] == 0)
+    i++;
+  wipe_zero = n > 0 && i == n;
+}
+
+static void test_json_wipe(void) {
+  static const char sql[] = "SELECT salary FROM staff WHERE name = 'a secret name'";
+  struct cdr_client *c = NULL;
+  json_malloc_t m = NULL;
+  json_free_t f = NULL;
+  json_t *s;
+  CHECK_RC(cdr_client_new(&c, "http://127.0.0.1:1"), 0);
+  cdr_client_free(c);
+  json_get_alloc_funcs(&m, &f);
+  CHECK(m == malloc && f != free);
+  if ((s = json_string(sql)) == NULL) {
+    CHECK(0);
+    return;
+  }
+  wipe_watch = json_string_value(s); /* the block jansson made for the copy */
+  cdr_client_json_free_hook = wipe_hook;
+  json_decref(s);
+  cdr_client_json_free_hook = NULL;
+  CHECK(wipe_seen);
+  CHECK(wipe_zero);
 }
 
 /* A remembered audit head of another identity is forgotten (a restart,
@@ -858,6 +1018,8 @@ int main(void) {
   test_attest();
   test_session_and_requests();
   test_client_new();
+  test_enroll();
+  test_json_wipe();
   test_head_restarted();
   return test_summary("test_client");
 }

@@ -1,0 +1,179 @@
+/*
+ * enroll.c - the client's half of enrollment (PROTOCOL 4.4): redeem an
+ * invitation token for a certificate from the room CA.  See client.h.
+ *
+ * Contract: the token's secret never leaves this process.  The request
+ * is {"token_id", "csr", "mac"}: a CSR for the user's key with subject
+ * CN=<name from the token>, signed with that key (SHA-256), and the
+ * enrollment MAC of the CSR's DER under the secret.  The answer is
+ * believed only after every check below passes, in this order:
+ *   - it holds a certificate and a CA certificate (PEM);
+ *   - the CA is a self-signed CA naming a room id (cdr_client_set_ca,
+ *     which also makes it the client's trusted CA);
+ *   - the CA has the fingerprint carried in the token (the token reached
+ *     the user out of band, so it pins the CA);
+ *   - the issued certificate certifies the user's key, verifies under
+ *     that CA now, carries a role, and is for the token's name.
+ * cdr_enroll_build makes the request, cdr_enroll_finish judges the
+ * answer (so that a test can hand it any answer), cdr_client_enroll does
+ * both around the exchange.  On failure *step names the check (or the
+ * local step) that failed, so that the caller can word it, and c->detail
+ * holds a sentence.  Nothing here writes files: saving is the caller's
+ * business.
+ */
+#include <openssl/bio.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+#include "common/util.h"
+#include "crypto/crypto.h"
+#include "crypto/x509.h"
+
+/* A CSR for key with subject CN=name, signed with key (SHA-256): its DER
+ * (for the MAC; OPENSSL_malloc'd) and PEM (for the request; malloc'd). */
+static int enroll_make_csr(EVP_PKEY *key, const char *name, uint8_t **der, size_t *der_len, char **pem) {
+  X509_REQ *req = X509_REQ_new();
+  X509_NAME *subj = X509_NAME_new();
+  BIO *bio = BIO_new(BIO_s_mem());
+  unsigned char *d = NULL;
+  BUF_MEM *bm = NULL;
+  int n, r = CDR_ERR_CRYPTO;
+
+  *der = NULL;
+  *pem = NULL;
+  if (req == NULL || subj == NULL || bio == NULL)
+    goto out;
+  if (X509_REQ_set_version(req, X509_REQ_VERSION_1) != 1 ||
+      X509_NAME_add_entry_by_NID(subj, NID_commonName, MBSTRING_UTF8, (const unsigned char *)name, -1, -1, 0) != 1 ||
+      X509_REQ_set_subject_name(req, subj) != 1 || X509_REQ_set_pubkey(req, key) != 1 ||
+      X509_REQ_sign(req, key, EVP_sha256()) <= 0)
+    goto out;
+  if ((n = i2d_X509_REQ(req, &d)) <= 0 || PEM_write_bio_X509_REQ(bio, req) != 1)
+    goto out;
+  BIO_get_mem_ptr(bio, &bm);
+  r = CDR_ERR_NOMEM;
+  if ((*pem = malloc(bm->length + 1)) == NULL)
+    goto out;
+  memcpy(*pem, bm->data, bm->length);
+  (*pem)[bm->length] = '\0';
+  *der = d;
+  *der_len = (size_t)n;
+  d = NULL;
+  r = 0;
+out:
+  OPENSSL_free(d);
+  BIO_free(bio);
+  X509_NAME_free(subj);
+  X509_REQ_free(req);
+  ERR_clear_error();
+  return r;
+}
+
+int cdr_enroll_build(EVP_PKEY *key, const struct cdr_enroll_token *tok, cdr_enroll_mac_fn mac_fn, char **body,
+                     enum cdr_enroll_step *step) {
+  uint8_t mac[32], *csr_der = NULL;
+  size_t csr_len = 0;
+  char *csr_pem = NULL, *mac_b64 = NULL;
+  json_t *req = NULL;
+  int r;
+
+  *body = NULL;
+  *step = CDR_ENROLL_CSR;
+  if ((r = enroll_make_csr(key, tok->name, &csr_der, &csr_len, &csr_pem)) != 0)
+    goto out;
+  *step = CDR_ENROLL_MAC;
+  if ((r = mac_fn(mac, tok->secret, tok->token_id, csr_der, csr_len)) != 0 ||
+      (r = cdr_b64_encode(&mac_b64, mac, sizeof(mac))) != 0)
+    goto out;
+  *step = CDR_ENROLL_BODY;
+  r = CDR_ERR_ARG; /* json_pack refuses a name that is not UTF-8 */
+  if ((req = json_pack("{s:s, s:s, s:s}", "token_id", tok->token_id, "csr", csr_pem, "mac", mac_b64)) == NULL ||
+      (*body = json_dumps(req, JSON_COMPACT)) == NULL)
+    goto out;
+  r = 0;
+out:
+  OPENSSL_cleanse(mac, sizeof(mac));
+  free(csr_pem);
+  OPENSSL_free(csr_der);
+  free(mac_b64);
+  json_decref(req);
+  return r;
+}
+
+int cdr_enroll_finish(struct cdr_client *c, EVP_PKEY *key, const struct cdr_enroll_token *tok, const json_t *resp,
+                      X509 **cert_out, enum cdr_role *role, enum cdr_enroll_step *step) {
+  const char *cert_pem, *ca_pem;
+  X509 *cert = NULL, *ca = NULL;
+  char *cn = NULL;
+  int r = CDR_ERR_CERT_INVALID;
+
+  *cert_out = NULL;
+  *role = CDR_ROLE_NONE;
+  *step = CDR_ENROLL_ANSWER;
+  if ((cert_pem = cdr_json_string(resp, "certificate")) == NULL ||
+      (ca_pem = cdr_json_string(resp, "ca_certificate")) == NULL ||
+      cdr_cert_from_pem(&cert, cert_pem, strlen(cert_pem)) != 0 || cdr_cert_from_pem(&ca, ca_pem, strlen(ca_pem)) != 0) {
+    cdr_client_set_detail(c, "the answer does not hold a certificate and a CA certificate");
+    goto out;
+  }
+  *step = CDR_ENROLL_CA;
+  if ((r = cdr_client_set_ca(c, ca)) != 0)
+    goto out;
+  *step = CDR_ENROLL_PIN;
+  if (!cdr_ct_equal(tok->ca_fp, c->ca_fp, 32)) {
+    cdr_client_set_detail(c, "the room CA is not the one the enrollment token names");
+    r = CDR_ERR_CERT_UNTRUSTED;
+    goto out;
+  }
+  *step = CDR_ENROLL_KEY;
+  if (EVP_PKEY_eq(X509_get0_pubkey(cert), key) != 1) {
+    cdr_client_set_detail(c, "the issued certificate is not for this key");
+    r = CDR_ERR_CERT_KEY_MISMATCH;
+    goto out;
+  }
+  *step = CDR_ENROLL_VERIFY;
+  if ((r = cdr_cert_verify_user(ca, cert, cdr_now(), role, &cn)) != 0) {
+    cdr_client_set_detail(c, "the issued certificate does not verify under the room CA");
+    goto out;
+  }
+  *step = CDR_ENROLL_NAME;
+  if (strcmp(cn, tok->name) != 0) {
+    cdr_client_set_detail(c, "the issued certificate is for another name than the token's");
+    r = CDR_ERR_CERT_INVALID;
+    goto out;
+  }
+  *cert_out = cert;
+  cert = NULL;
+  r = 0;
+out:
+  ERR_clear_error();
+  free(cn);
+  X509_free(cert);
+  X509_free(ca);
+  return r;
+}
+
+int cdr_client_enroll(struct cdr_client *c, EVP_PKEY *key, const struct cdr_enroll_token *tok, cdr_enroll_mac_fn mac_fn,
+                      X509 **cert, enum cdr_role *role, enum cdr_enroll_step *step) {
+  char *body = NULL;
+  json_t *resp = NULL;
+  int r;
+
+  *cert = NULL;
+  *role = CDR_ROLE_NONE;
+  if ((r = cdr_enroll_build(key, tok, mac_fn, &body, step)) != 0)
+    goto out;
+  *step = CDR_ENROLL_SEND;
+  if ((r = cdr_http_json(c, "POST", "/v1/enroll", body, strlen(body), &resp)) != 0)
+    goto out;
+  r = cdr_enroll_finish(c, key, tok, resp, cert, role, step);
+out:
+  free(body);
+  json_decref(resp);
+  return r;
+}
