@@ -114,7 +114,7 @@ int audit_seal_commit(struct enclave *e, uint64_t manifest_version, struct audit
 int audit_sealed_appended(struct enclave *e, const struct audit_sealed *s) CDR_WUR;
 void audit_sealed_free(struct audit_sealed *s);
 
-/* At start (persist.c, LOAD_DONE): read the whole stored log through the
+/* At start (enclave_load.c, LOAD_DONE): read the whole stored log through the
  * host, check every record and the chain, check it against the sealed
  * manifest's record of the log (size, head, and the carried record of
  * its last entry, re-appended if a crash lost it) and check that no

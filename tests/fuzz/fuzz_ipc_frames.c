@@ -298,7 +298,7 @@ static void decode(uint8_t which, const uint8_t *data, size_t size) {
     if (ipc_get_error(&b, &err, &msg) == 0)
       FUZZ_CHECK(err < 0 && msg != NULL && strlen(msg) <= CDR_MAX_ERROR_MSG);
     /* ipc_get_error may leave *message set when it fails (trailing
-     * bytes); its caller frees it either way (enclave_link.c). */
+     * bytes); its caller frees it either way (host/enclave_call.c). */
     free(msg);
     break;
   }

@@ -29,6 +29,7 @@
 #include "ipc/channel.h"
 #include "host/enclave_link.h"
 #include "ipc/ipc.h"
+#include "ipc/messages.h"
 #include "testlib.h"
 
 static const uint8_t ROOM_ID[CDR_ROOM_ID_BYTES] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
@@ -48,9 +49,10 @@ static void fake_enclave(const struct ipc_channel_addr *a, size_t meas_len) {
   if (ipc_frame_read(fd, &type, &in, CDR_IPC_MAX_FRAME) != 0 || type != IPC_INIT)
     _exit(4);
   memset(meas, 0xcd, sizeof(meas));
-  if (cdr_buf_put_lp(&out, "SPKI", 4) != 0 || cdr_buf_put_lp(&out, meas, meas_len) != 0 ||
-      cdr_buf_put_lpstr(&out, "snp") != 0 || cdr_buf_put_lp(&out, NULL, 0) != 0 ||
-      ipc_frame_write(fd, IPC_INIT_OK, &out) != 0)
+  /* The encoder writes what it is given: a measurement over the cap too. */
+  struct ipc_init_ok ok = {.identity_spki = (const uint8_t *)"SPKI", .identity_spki_len = 4, .measurement = meas,
+                           .measurement_len = meas_len, .platform = "snp"};
+  if (ipc_put_init_ok(&out, &ok) != 0 || ipc_frame_write(fd, IPC_INIT_OK, &out) != 0)
     _exit(5);
   usleep(400 * 1000);
   close(fd);
