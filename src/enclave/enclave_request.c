@@ -20,9 +20,18 @@
 #include "ipc/messages.h"
 #include "ops.h"
 
+/* The audit reason of an operation's outcome: 0 ("ok") if it succeeded,
+ * else the code its answer names (a FAILED answer always names one). */
+static int outcome_reason(const struct enclave_op_outcome *res) {
+  if (res->status == CDR_STATUS_OK)
+    return 0;
+  return res->code != 0 ? res->code : CDR_ERR_REQUEST_FAILED;
+}
+
 int enclave_handle_request(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) {
   struct cdr_request_env env;
   struct cdr_response_env resp;
+  struct enclave_op_outcome res;
   struct cdr_buf sigin, pt, rpt, ct;
   uint8_t req_hash[32];
   int64_t now = e->now();
@@ -67,12 +76,10 @@ int enclave_handle_request(struct enclave *e, struct cdr_buf *in, uint32_t *rt, 
     REFUSE(CDR_ERR_DECRYPT, "the request ciphertext failed authentication");
   s->last_seq = env.seq;
 
-  struct enclave_op_outcome res;
   if ((r = ops_run(e, s, pt.d, pt.len, &rpt, &res)) != 0)
     goto out;
-  /* The decision is in the log before anyone hears of it, with the code
-   * the operation answered (a FAILED answer always names one). */
-  if ((r = audit_finish(e, res.status == CDR_STATUS_OK ? 0 : res.code != 0 ? res.code : CDR_ERR_INTERNAL)) != 0 ||
+  /* The decision is in the log before anyone hears of it. */
+  if ((r = audit_finish(e, outcome_reason(&res))) != 0 ||
       (r = cdr_pad_spaces(&rpt)) != 0)
     goto out;
   if ((r = cdr_sha256(req_hash, env.ct, env.ct_len)) != 0 ||

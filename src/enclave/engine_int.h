@@ -11,8 +11,8 @@
 #ifndef CDR_ENGINE_INT_H
 #define CDR_ENGINE_INT_H
 
-#include <stddef.h>
 #include <sqlite3.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "catalog.h"

@@ -35,8 +35,8 @@ static struct catalog_table *owned_table(struct cdr_engine *e, const struct engi
     return NULL;
   }
   if (strcmp(t->owner, who->name) != 0) {
-    *r = engine_set_err(errmsg, CDR_ERR_ACCESS_DENIED, "table %s belongs to %s: only its owner can %s", t->name, t->owner,
-                 verb);
+    *r = engine_set_err(errmsg, CDR_ERR_ACCESS_DENIED, "table %s belongs to %s: only its owner can %s", t->name,
+                        t->owner, verb);
     return NULL;
   }
   *r = 0;
@@ -86,12 +86,13 @@ int engine_grant(struct cdr_engine *e, const struct engine_principal *who, const
   if ((t = owned_table(e, who, table, "grant access to it", &r, errmsg)) == NULL)
     return r;
   if (!catalog_grantee_valid(grantee))
-    return engine_set_err(errmsg, CDR_ERR_ARG, "a grant goes to a user name or to role:analyst, role:provider or role:auditor");
+    return engine_set_err(errmsg, CDR_ERR_ARG,
+                          "a grant goes to a user name or to role:analyst, role:provider or role:auditor");
   if (strcmp(grantee, t->owner) == 0)
     return engine_set_err(errmsg, CDR_ERR_ARG, "%s owns table %s already", t->owner, t->name);
   if (columns != NULL && (ncolumns == 0 || ncolumns > t->ncols))
     return engine_set_err(errmsg, CDR_ERR_ARG, "the column list must name between 1 and %zu distinct columns of %s",
-                   t->ncols, t->name);
+                          t->ncols, t->name);
   for (size_t i = 0; columns != NULL && i < ncolumns; i++)
     if (columns[i] == NULL || strlen(columns[i]) > CDR_MAX_COLUMN_NAME)
       return engine_set_err(errmsg, CDR_ERR_ARG, "a column name is missing or too long");
@@ -101,7 +102,7 @@ int engine_grant(struct cdr_engine *e, const struct engine_principal *who, const
     size -= grant_encoded_size(old->grantee, (const char *const *)old->cols, old->ncols);
   if (size > CDR_MAX_CATALOG_BYTES)
     return engine_set_err(errmsg, CDR_ERR_TOO_LARGE, "the room's catalog would pass its limit of %u bytes",
-                   CDR_MAX_CATALOG_BYTES);
+                          CDR_MAX_CATALOG_BYTES);
   switch ((r = catalog_grant(t, grantee, columns, ncolumns, &bad))) {
   case 0:
     return 0;
@@ -127,7 +128,8 @@ int engine_revoke_grant(struct cdr_engine *e, const struct engine_principal *who
   if ((t = owned_table(e, who, table, "revoke its grants", &r, errmsg)) == NULL)
     return r;
   if (grantee == NULL || catalog_revoke(t, grantee) != 0)
-    return engine_set_err(errmsg, CDR_ERR_NOT_FOUND, "%.140s holds no grant on table %s", grantee ? grantee : "?", t->name);
+    return engine_set_err(errmsg, CDR_ERR_NOT_FOUND, "%.140s holds no grant on table %s", grantee ? grantee : "?",
+                          t->name);
   return 0;
 }
 

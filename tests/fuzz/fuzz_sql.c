@@ -1,7 +1,8 @@
 /*
- * fuzz_sql.c - arbitrary SQL through engine_query_json: the room's
- * read-only policy, table ownership, grants and hidden columns, and the
- * engine's limits (src/enclave/engine_sqlite.c, policy.c, catalog.c).
+ * fuzz_sql.c - arbitrary SQL through engine_query_render, as the query
+ * operation calls it (appending to a reply that holds its head): the
+ * room's read-only policy, table ownership, grants and hidden columns,
+ * and the engine's limits (src/enclave/engine_*.c, policy.c, catalog.c).
  *
  * Input: one byte choosing who runs the query (fuzz_who: the owner of
  * the fixture tables, an analyst with a role grant on three columns of
@@ -20,7 +21,9 @@
  *     accepts (it parses with the client's flags: src/client
  *     cdr_json_parse_object), whose "rows" has "row_count" rows, each as
  *     long as "columns";
- *   - a query that fails says why, with a query error code;
+ *   - a query that fails says why, with a query error code, and leaves
+ *     the reply as it was (only its head); one that succeeds appends to
+ *     the head and leaves it untouched;
  *   - non-interference: for everyone but the owner, A and B give the same
  *     answer (code, message, result).  A difference means the answer
  *     depends on data the principal may not read, unless the query is not
@@ -35,6 +38,7 @@
 #include <sqlite3.h>
 #include <string.h>
 
+#include "common/buf.h"
 #include "common/limits.h"
 #include "enclave/engine.h"
 #include "enclave/wipe_alloc.h"
@@ -107,10 +111,27 @@ struct answer {
   uint64_t rows;
 };
 
+/* The head ops.c writes before the engine's document. */
+static const char reply_head[] = "{\"ok\":true,\"result\":";
+
 static void ask(struct cdr_engine *e, const struct engine_principal *who, const uint8_t *sql, size_t n,
                 struct answer *a) {
+  struct cdr_buf out;
+  const size_t h = sizeof(reply_head) - 1;
   memset(a, 0, sizeof(*a));
-  a->r = engine_query_json(e, who, (const char *)sql, n, &a->json, &a->len, &a->rows, &a->err);
+  cdr_buf_init(&out, CDR_MAX_PLAINTEXT, 0);
+  FUZZ_CHECK(cdr_buf_put(&out, reply_head, h) == 0);
+  a->r = engine_query_render(e, who, (const char *)sql, n, &out, &a->rows, &a->err);
+  FUZZ_CHECK(out.len >= h && memcmp(out.d, reply_head, h) == 0);
+  if (a->r != 0) {
+    FUZZ_CHECK(out.len == h);
+  } else {
+    a->len = out.len - h;
+    FUZZ_CHECK((a->json = malloc(a->len + 1)) != NULL);
+    memcpy(a->json, out.d + h, a->len);
+    a->json[a->len] = '\0';
+  }
+  cdr_buf_free(&out);
 }
 
 static int same(const struct answer *a, const struct answer *b) {

@@ -3,7 +3,10 @@
  * every load error and that a failed load keeps nothing), the exact JSON
  * of results (all value kinds, escaping checked again by parsing with
  * jansson), SQL errors, and the limits (statement length, time, result
- * rows and bytes), each followed by proof that the engine still works.
+ * rows and bytes), each followed by proof that the engine still works;
+ * and rendering into a reply that already holds bytes (as the query and
+ * tables operations do): appended exactly, or on failure the reply is
+ * left as it was.
  */
 #include <jansson.h>
 #include <stdint.h>
@@ -11,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/buf.h"
 #include "common/err.h"
 #include "common/limits.h"
 #include "enclave/engine.h"
@@ -320,6 +324,67 @@ static void test_limits(void) {
   free(err);
 }
 
+/* engine_query_render and engine_tables_render append to the caller's
+ * buffer the same bytes the _json forms return, after what it holds, and
+ * on failure leave it as it was (a cap of their own or the buffer's). */
+static void test_render_into_reply(void) {
+  static const char head[] = "{\"ok\":true,\"result\":";
+  static const char people[] = "SELECT id, name FROM people ORDER BY id", bad[] = "SELECT nope FROM people";
+  const size_t h = sizeof(head) - 1;
+  struct cdr_buf b;
+  char *json = NULL, *err = NULL;
+  size_t len = 0;
+  uint64_t rows = 0;
+
+  cdr_buf_init(&b, CDR_MAX_PLAINTEXT, 0);
+  CHECK_RC(run(people, &json, &len, &rows, &err), 0);
+  CHECK_RC(cdr_buf_put(&b, head, h), 0);
+  CHECK_RC(engine_query_render(E, &OWNER, people, strlen(people), &b, &rows, &err), 0);
+  CHECK(rows == 4);
+  CHECK(json != NULL && b.len == h + len && memcmp(b.d, head, h) == 0 && memcmp(b.d + h, json, len) == 0);
+  /* Its own cap: one byte short of the document. */
+  cdr_buf_free(&b);
+  CHECK_RC(cdr_buf_put(&b, head, h), 0);
+  engine_set_result_limits(E, len - 1, 0);
+  CHECK_RC(engine_query_render(E, &OWNER, people, strlen(people), &b, &rows, &err), CDR_ERR_RESULT_TOO_LARGE);
+  CHECK(b.len == h && memcmp(b.d, head, h) == 0);
+  engine_set_result_limits(E, 0, 0);
+  free(err);
+  err = NULL;
+  /* The buffer's own max. */
+  cdr_buf_free(&b);
+  cdr_buf_init(&b, h + len - 1, 0);
+  CHECK_RC(cdr_buf_put(&b, head, h), 0);
+  CHECK_RC(engine_query_render(E, &OWNER, people, strlen(people), &b, &rows, &err), CDR_ERR_RESULT_TOO_LARGE);
+  CHECK(b.len == h && memcmp(b.d, head, h) == 0);
+  free(err);
+  err = NULL;
+  /* An SQL error leaves it too. */
+  CHECK_RC(engine_query_render(E, &OWNER, bad, strlen(bad), &b, &rows, &err), CDR_ERR_SQL_ERROR);
+  CHECK(b.len == h);
+  free(err);
+  err = NULL;
+  free(json);
+  json = NULL;
+  cdr_buf_free(&b);
+
+  /* The table list. */
+  cdr_buf_init(&b, CDR_MAX_PLAINTEXT, 0);
+  CHECK_RC(engine_tables_json(E, &OWNER, &json, &len, &err), 0);
+  CHECK_RC(cdr_buf_put(&b, head, h), 0);
+  CHECK_RC(engine_tables_render(E, &OWNER, &b, &err), 0);
+  CHECK(json != NULL && b.len == h + len && memcmp(b.d + h, json, len) == 0);
+  cdr_buf_free(&b);
+  CHECK_RC(cdr_buf_put(&b, head, h), 0);
+  engine_set_result_limits(E, len - 1, 0);
+  CHECK_RC(engine_tables_render(E, &OWNER, &b, &err), CDR_ERR_RESULT_TOO_LARGE);
+  CHECK(b.len == h && memcmp(b.d, head, h) == 0);
+  engine_set_result_limits(E, 0, 0);
+  free(err);
+  free(json);
+  cdr_buf_free(&b);
+}
+
 int main(void) {
   CHECK_RC(engine_open(&E), 0);
   if (E == NULL)
@@ -329,6 +394,7 @@ int main(void) {
   test_json_parses();
   test_sql_errors();
   test_limits();
+  test_render_into_reply();
   engine_close(E);
   engine_close(NULL);
   return test_summary("test_engine");
