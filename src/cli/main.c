@@ -127,11 +127,16 @@ int main(int argc, char **argv) {
   return 2;
 }
 
+/* "cdr <cmd>: <message>" to stderr, without the end of the line. */
+__attribute__((format(printf, 2, 0))) static void cli_vsay(const char *cmd, const char *fmt, va_list ap) {
+  fprintf(stderr, "cdr %s: ", cmd);
+  vfprintf(stderr, fmt, ap);
+}
+
 int cli_fail(const char *cmd, const char *fmt, ...) {
   va_list ap;
-  fprintf(stderr, "cdr %s: ", cmd);
   va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
+  cli_vsay(cmd, fmt, ap);
   va_end(ap);
   fputc('\n', stderr);
   return 1;
@@ -139,9 +144,8 @@ int cli_fail(const char *cmd, const char *fmt, ...) {
 
 int cli_fail_err(const char *cmd, int err, const char *fmt, ...) {
   va_list ap;
-  fprintf(stderr, "cdr %s: ", cmd);
   va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
+  cli_vsay(cmd, fmt, ap);
   va_end(ap);
   if (err != 0)
     fprintf(stderr, ": %s", cdr_err_describe(err));
@@ -151,9 +155,8 @@ int cli_fail_err(const char *cmd, int err, const char *fmt, ...) {
 
 int cli_usage(const char *cmd, const char *fmt, ...) {
   va_list ap;
-  fprintf(stderr, "cdr %s: ", cmd);
   va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
+  cli_vsay(cmd, fmt, ap);
   va_end(ap);
   fprintf(stderr, "\nTry 'cdr %s --help'.\n", cmd);
   return 2;

@@ -7,6 +7,9 @@
  *   http      one HTTP exchange with the host (libcurl), bodies capped at
  *             CDR_MAX_HTTP_BODY; error bodies {"error","message"} become a
  *             cdr_err plus the remote code and message kept for display.
+ *   enroll    POST /v1/enroll (4.4): a CSR and its MAC under the token's
+ *             secret; the issued certificate and the room CA are believed
+ *             only under the CA fingerprint the token carries.
  *   attest    POST /v1/attest with a fresh nonce and verification of the
  *             answer (4.5): evidence (sim: platform certificate under the
  *             room CA; snp, tdx, nitro: the vendor's chain to a root pinned
