@@ -13,6 +13,14 @@
 #include "cli.h"
 #include "client/connect.h"
 
+/* Is sim attestation allowed (--allow-sim given, or CDR_ALLOW_SIM=1)? */
+int cli_allow_sim(int flag) {
+  const char *e = getenv("CDR_ALLOW_SIM");
+  if (flag)
+    return 1;
+  return e != NULL && (strcmp(e, "1") == 0 || strcmp(e, "true") == 0 || strcmp(e, "yes") == 0);
+}
+
 int cli_connect_expect_reg(struct cdr_connect_opts *o, int ch, const char *spec) {
   int rtmr = ch == CLI_OPT_EXPECT_RTMR;
   if (cdr_hw_expect_add(&o->expect_regs, rtmr ? CDR_HW_REG_RTMR : CDR_HW_REG_PCR, spec) == 0)

@@ -367,7 +367,7 @@ int cmd_enroll(int argc, char **argv) {
     cli_fail(CMD, "invalid URL %s", o.url);
     goto out;
   }
-  if ((r = cdr_client_enroll(c, key, &tok, cdr_enroll_mac, &cert, &role, &step)) != 0) {
+  if ((r = cdr_client_enroll(c, key, &tok, &cert, &role, &step)) != 0) {
     enroll_fail(c, r, step);
     goto out;
   }

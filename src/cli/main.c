@@ -1,7 +1,8 @@
 /*
  * main.c - `cdr`, the client and administration program of CDR: the
- * command table, top-level --help and --version, and the shared failure
- * printers of cli.h.
+ * command table and top-level --help and --version.  The failure printers
+ * every command shares are in cli_report.c (kept out of this file so that
+ * the commands, which main.c calls, never call back into it).
  *
  * Conventions for every command (cli.h): --help prints to stdout and
  * exits 0; a failure prints one line "cdr <command>: <reason>" to stderr
@@ -10,7 +11,6 @@
  * swap and core dumps) and forbids core dumps altogether.
  */
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,46 +125,4 @@ int main(int argc, char **argv) {
   }
   fprintf(stderr, "cdr: unknown command '%s'\nTry 'cdr --help'.\n", argv[1]);
   return 2;
-}
-
-/* "cdr <cmd>: <message>" to stderr, without the end of the line. */
-__attribute__((format(printf, 2, 0))) static void cli_vsay(const char *cmd, const char *fmt, va_list ap) {
-  fprintf(stderr, "cdr %s: ", cmd);
-  vfprintf(stderr, fmt, ap);
-}
-
-int cli_fail(const char *cmd, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  cli_vsay(cmd, fmt, ap);
-  va_end(ap);
-  fputc('\n', stderr);
-  return 1;
-}
-
-int cli_fail_err(const char *cmd, int err, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  cli_vsay(cmd, fmt, ap);
-  va_end(ap);
-  if (err != 0)
-    fprintf(stderr, ": %s", cdr_err_describe(err));
-  fputc('\n', stderr);
-  return 1;
-}
-
-int cli_usage(const char *cmd, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  cli_vsay(cmd, fmt, ap);
-  va_end(ap);
-  fprintf(stderr, "\nTry 'cdr %s --help'.\n", cmd);
-  return 2;
-}
-
-int cli_allow_sim(int flag) {
-  const char *e = getenv("CDR_ALLOW_SIM");
-  if (flag)
-    return 1;
-  return e != NULL && (strcmp(e, "1") == 0 || strcmp(e, "true") == 0 || strcmp(e, "yes") == 0);
 }

@@ -49,6 +49,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/limits.h"
+#include "crypto/enroll_mac.h"
 #include "crypto/envelope.h"
 #include "crypto/x509.h"
 
@@ -230,18 +231,14 @@ void cdr_room_info_clear(struct cdr_room_info *ri);
  * them (the caller parses the token and wipes the secret). */
 struct cdr_enroll_token {
   char token_id[33];   /* 32 lower-case hex digits */
-  uint8_t secret[32];  /* never sent: it keys the MAC */
+  uint8_t secret[CDR_ENROLL_SECRET_LEN]; /* never sent: it keys the MAC */
   const char *name;    /* the name the certificate must be for */
   uint8_t ca_fp[32];   /* the room CA's fingerprint: the pin */
 };
-/* The enrollment MAC construction: pass room/'s cdr_enroll_mac (it lives
- * in room/, which client/ does not include). */
-typedef int (*cdr_enroll_mac_fn)(uint8_t out[32], const uint8_t secret[32], const char *token_id,
-                                 const uint8_t *csr_der, size_t csr_len);
 /* Where cdr_client_enroll stopped, so that the caller can word it. */
 enum cdr_enroll_step {
   CDR_ENROLL_CSR = 1, /* making the CSR (CDR_ERR_CRYPTO, NOMEM) */
-  CDR_ENROLL_MAC,     /* computing the MAC (mac_fn's error) */
+  CDR_ENROLL_MAC,     /* computing the MAC (cdr_enroll_mac's error) */
   CDR_ENROLL_BODY,    /* building the request: the name is not UTF-8 */
   CDR_ENROLL_SEND,    /* the exchange (cdr_http_json's error) */
   CDR_ENROLL_ANSWER,  /* no certificate and CA certificate in the answer */
@@ -253,10 +250,9 @@ enum cdr_enroll_step {
 };
 /* The request body {"token_id", "csr", "mac"} (JSON text, malloc'd): a
  * CSR for key with subject CN=tok->name signed with key (SHA-256), and
- * mac_fn's MAC of its DER under tok->secret.  On failure *step is
+ * the enrollment MAC (crypto/enroll_mac.h) of its DER under tok->secret.  On failure *step is
  * CDR_ENROLL_CSR, _MAC or _BODY. */
-int cdr_enroll_build(EVP_PKEY *key, const struct cdr_enroll_token *tok, cdr_enroll_mac_fn mac_fn, char **body,
-                     enum cdr_enroll_step *step) CDR_WUR;
+int cdr_enroll_build(EVP_PKEY *key, const struct cdr_enroll_token *tok, char **body, enum cdr_enroll_step *step) CDR_WUR;
 /* Judge a parsed /v1/enroll answer (status 200) as cdr_client_enroll
  * does, from CDR_ENROLL_ANSWER on; on success *cert (the caller frees it)
  * and *role are set and c trusts the room CA. */
@@ -271,8 +267,8 @@ int cdr_enroll_finish(struct cdr_client *c, EVP_PKEY *key, const struct cdr_enro
  * the room CA (c->ca, ca_fp, room_id).  On failure *step says where, c's
  * detail holds a reason and *cert is NULL (from CDR_ENROLL_PIN on, c
  * holds the CA the server sent, for the caller's message). */
-int cdr_client_enroll(struct cdr_client *c, EVP_PKEY *key, const struct cdr_enroll_token *tok, cdr_enroll_mac_fn mac_fn,
-                      X509 **cert, enum cdr_role *role, enum cdr_enroll_step *step) CDR_WUR;
+int cdr_client_enroll(struct cdr_client *c, EVP_PKEY *key, const struct cdr_enroll_token *tok, X509 **cert,
+                      enum cdr_role *role, enum cdr_enroll_step *step) CDR_WUR;
 
 /* ------------------------------------------------------------------ */
 /* Attestation (attest.c). */

@@ -74,8 +74,7 @@ out:
   return r;
 }
 
-int cdr_enroll_build(EVP_PKEY *key, const struct cdr_enroll_token *tok, cdr_enroll_mac_fn mac_fn, char **body,
-                     enum cdr_enroll_step *step) {
+int cdr_enroll_build(EVP_PKEY *key, const struct cdr_enroll_token *tok, char **body, enum cdr_enroll_step *step) {
   uint8_t mac[32], *csr_der = NULL;
   size_t csr_len = 0;
   char *csr_pem = NULL, *mac_b64 = NULL;
@@ -87,7 +86,7 @@ int cdr_enroll_build(EVP_PKEY *key, const struct cdr_enroll_token *tok, cdr_enro
   if ((r = enroll_make_csr(key, tok->name, &csr_der, &csr_len, &csr_pem)) != 0)
     goto out;
   *step = CDR_ENROLL_MAC;
-  if ((r = mac_fn(mac, tok->secret, tok->token_id, csr_der, csr_len)) != 0 ||
+  if ((r = cdr_enroll_mac(mac, tok->secret, tok->token_id, csr_der, csr_len)) != 0 ||
       (r = cdr_b64_encode(&mac_b64, mac, sizeof(mac))) != 0)
     goto out;
   *step = CDR_ENROLL_BODY;
@@ -158,15 +157,15 @@ out:
   return r;
 }
 
-int cdr_client_enroll(struct cdr_client *c, EVP_PKEY *key, const struct cdr_enroll_token *tok, cdr_enroll_mac_fn mac_fn,
-                      X509 **cert, enum cdr_role *role, enum cdr_enroll_step *step) {
+int cdr_client_enroll(struct cdr_client *c, EVP_PKEY *key, const struct cdr_enroll_token *tok, X509 **cert,
+                      enum cdr_role *role, enum cdr_enroll_step *step) {
   char *body = NULL;
   json_t *resp = NULL;
   int r;
 
   *cert = NULL;
   *role = CDR_ROLE_NONE;
-  if ((r = cdr_enroll_build(key, tok, mac_fn, &body, step)) != 0)
+  if ((r = cdr_enroll_build(key, tok, &body, step)) != 0)
     goto out;
   *step = CDR_ENROLL_SEND;
   if ((r = cdr_http_json(c, "POST", "/v1/enroll", body, strlen(body), &resp)) != 0)

@@ -240,9 +240,9 @@ static int seal_record(struct enclave *e, uint64_t index, const uint8_t *entry, 
   return 0;
 }
 
-int audit_finish(struct enclave *e, int err) { return audit_finish_code(e, err ? cdr_err_code(err) : NULL); }
 
-int audit_finish_code(struct enclave *e, const char *reason) {
+/* audit_finish with the reason as its wire code (NULL: decision "ok"). */
+static int audit_finish_code(struct enclave *e, const char *reason) {
   struct audit_log *a = &e->audit;
   struct store_batch b;
   struct cdr_buf rec;
@@ -279,6 +279,8 @@ out:
   store_batch_free(&b);
   return r;
 }
+
+int audit_finish(struct enclave *e, int err) { return audit_finish_code(e, err ? cdr_err_code(err) : NULL); }
 
 int audit_seal_commit(struct enclave *e, uint64_t manifest_version, struct audit_sealed *out) {
   struct audit_log *a = &e->audit;

@@ -95,8 +95,6 @@ void audit_discard(struct enclave *e);
  * the request is answered.  0 if there was nothing pending.  A storage
  * failure sets e->fatal: no client hears of a decision the log lacks. */
 int audit_finish(struct enclave *e, int err) CDR_WUR;
-/* The same with the reason as its wire code (NULL: decision "ok"). */
-int audit_finish_code(struct enclave *e, const char *reason) CDR_WUR;
 
 /* For a commit (persist.c): finish the pending entry as "ok" with
  * "manifest_version" (making a bare {"op":"commit"} entry if none is

@@ -13,7 +13,7 @@
 #include "enclave.h"
 #include "enclave_reply.h"
 #include "ipc/messages.h"
-#include "persist.h"
+#include "store_client.h"
 
 /* A page holds at most this many entries and about this many bytes. */
 #define PAGE_MAX_ENTRIES 1000

@@ -89,13 +89,6 @@ int enclave_handle_crl(struct enclave *e, struct cdr_buf *in, uint32_t *rt, stru
  * CDR_ERR_CRL_STALE (revoke.c). */
 int enclave_cert_not_revoked(struct enclave *e, X509 *cert) CDR_WUR;
 
-/* Run a decrypted, authenticated operation for the session's user and
- * write the response plaintext (JSON) to out; *status is CDR_STATUS_OK
- * or CDR_STATUS_FAILED.  Never fails for the user's mistakes: those
- * become {"ok":false,...} with status FAILED. */
-int enclave_run_operation(struct enclave *e, const struct session *s, const uint8_t *pt, size_t ptlen,
-                          struct cdr_buf *out, uint8_t *status) CDR_WUR;
-
 void enclave_free(struct enclave *e);
 
 #endif

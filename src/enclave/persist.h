@@ -14,8 +14,6 @@
 
 #include "common/buf.h"
 #include "enclave.h"
-/* The storage client, for the files that reach it through this header. */
-#include "store_client.h"
 
 /* After a change is committed in the engine, make it durable before the
  * client hears of it.  On a storage failure these set e->fatal (the

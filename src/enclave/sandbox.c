@@ -6,7 +6,7 @@
  * over the whole integration suite):
  *
  *   channel     read(ipc_fd), write(ipc_fd): frames (ipc/frame.c), also
- *               the IPC_STORE rounds inside a request (persist.c).
+ *               the IPC_STORE rounds inside a request (store_client.c).
  *   log         write(2): one fprintf per line (common/log.c); gmtime_r
  *               and strftime without %Z need no time zone file.  Also
  *               writev(2): glibc's fatal messages ("free(): invalid

@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "common/err.h"
+#include "crypto/enroll_mac.h"
 #include "crypto/x509.h"
 
 #define CDR_ROOM_ID_LEN 16 /* bytes; rendered as 32 lower-case hex digits */
@@ -114,9 +115,8 @@ int cdr_token_create(const struct cdr_room *room, const char *name, enum cdr_rol
                      int64_t cert_validity_s, char **token_string, struct cdr_token_info *info) CDR_WUR;
 /* Parse a token string into its parts (client side); ca_fp may be NULL. */
 int cdr_token_parse(const char *token, char token_id[33], uint8_t secret[32], char **name, uint8_t ca_fp[32]) CDR_WUR;
-/* Compute the enrollment MAC (client and host). */
-int cdr_enroll_mac(uint8_t out[32], const uint8_t secret[32], const char *token_id, const uint8_t *csr_der,
-                   size_t csr_len) CDR_WUR;
+/* The enrollment MAC, cdr_enroll_mac, is crypto/enroll_mac.h's: the client
+ * computes it too. */
 
 /* Host side of enrollment: look the token up (CDR_ERR_TOKEN_UNKNOWN),
  * check the MAC in constant time (CDR_ERR_TOKEN_INVALID), expiry

@@ -35,15 +35,15 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "crypto/crypto.h"
+#include "crypto/enroll_mac.h"
 #include "room.h"
 #include "room_int.h"
 
 #define TOKEN_PREFIX "cdr1"
-#define TOKEN_SECRET_LEN 32
+#define TOKEN_SECRET_LEN CDR_ENROLL_SECRET_LEN
 #define TOKEN_MAX_LEN 1024
 #define TOKEN_MAX_TTL_S ((int64_t)366 * 86400)
 #define CERT_MAX_VALIDITY_S ((int64_t)100 * 365 * 86400)
-#define ENROLL_LABEL "CDR-v1 enroll"
 
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS tokens ("
@@ -256,23 +256,6 @@ out:
   free(fp);
   free(nmstr);
   OPENSSL_clear_free(copy, n + 1);
-  return r;
-}
-
-int cdr_enroll_mac(uint8_t out[32], const uint8_t secret[32], const char *token_id, const uint8_t *csr_der,
-                   size_t csr_len) {
-  struct cdr_buf b;
-  int r;
-
-  if (!token_id_ok(token_id) || csr_der == NULL || csr_len == 0 || csr_len > CDR_MAX_CSR_PEM)
-    return CDR_ERR_ARG;
-  cdr_buf_init(&b, CDR_MAX_CSR_PEM + 128, 0);
-  if ((r = cdr_buf_put_lpstr(&b, ENROLL_LABEL)) != 0 || (r = cdr_buf_put_lpstr(&b, token_id)) != 0 ||
-      (r = cdr_buf_put_lp(&b, csr_der, csr_len)) != 0)
-    goto out;
-  r = cdr_hmac_sha256(out, secret, TOKEN_SECRET_LEN, cdr_buf_ptr(&b), cdr_buf_avail(&b));
-out:
-  cdr_buf_free(&b);
   return r;
 }
 

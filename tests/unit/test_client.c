@@ -825,22 +825,6 @@ out:
 /* ---------------------------------------------------------------- */
 /* enrollment */
 
-static int fake_mac_calls;
-static int fake_mac(uint8_t out[32], const uint8_t secret[32], const char *token_id, const uint8_t *csr_der,
-                    size_t csr_len) {
-  fake_mac_calls++;
-  CHECK(secret[0] == 0x5e && strcmp(token_id, "0123456789abcdef0123456789abcdef") == 0 && csr_len > 0);
-  (void)csr_der;
-  memset(out, 0xa5, 32);
-  return 0;
-}
-
-static int fake_mac_fails(uint8_t out[32], const uint8_t secret[32], const char *token_id, const uint8_t *csr_der,
-                          size_t csr_len) {
-  (void)out, (void)secret, (void)token_id, (void)csr_der, (void)csr_len;
-  return CDR_ERR_ARG;
-}
-
 /* An /v1/enroll answer {"certificate", "ca_certificate"} (either NULL:
  * left out). */
 static json_t *enroll_answer(X509 *cert, X509 *ca) {
@@ -897,29 +881,40 @@ static void test_enroll(void) {
   CHECK_RC(cdr_cert_fingerprint(ca, tok.ca_fp), 0);
 
   /* The request: the token id, a CSR for our key and name, the MAC. */
-  CHECK_RC(cdr_enroll_build(key, &tok, fake_mac, &body, &step), 0);
-  CHECK(fake_mac_calls == 1);
+  CHECK_RC(cdr_enroll_build(key, &tok, &body, &step), 0);
   j = body ? json_loads(body, 0, NULL) : NULL;
   CHECK(j != NULL);
   if (j != NULL) {
     const char *csr = json_string_value(json_object_get(j, "csr"));
     BIO *bio = csr ? BIO_new_mem_buf(csr, -1) : NULL;
     X509_REQ *req = bio ? PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL) : NULL;
+    unsigned char *der = NULL;
+    int derlen = req ? i2d_X509_REQ(req, &der) : -1;
+    uint8_t want[32];
+    char *want_b64 = NULL;
     char cn[64] = "";
     CHECK_STR(json_string_value(json_object_get(j, "token_id")), tok.token_id);
-    CHECK_STR(json_string_value(json_object_get(j, "mac")), "paWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaU=");
+    /* The MAC is PROTOCOL 4.4's over the DER of the CSR the body carries. */
+    CHECK(derlen > 0 && cdr_enroll_mac(want, tok.secret, tok.token_id, der, (size_t)derlen) == 0 &&
+          cdr_b64_encode(&want_b64, want, sizeof(want)) == 0);
+    CHECK_STR(json_string_value(json_object_get(j, "mac")), want_b64);
     CHECK(req != NULL && X509_REQ_verify(req, key) == 1);
     if (req != NULL)
       X509_NAME_get_text_by_NID(X509_REQ_get_subject_name(req), NID_commonName, cn, sizeof(cn));
     CHECK_STR(cn, "alice");
+    free(want_b64);
+    OPENSSL_free(der);
     X509_REQ_free(req);
     BIO_free(bio);
   }
   json_decref(j);
   free(body);
   body = NULL;
-  CHECK_RC(cdr_enroll_build(key, &tok, fake_mac_fails, &body, &step), CDR_ERR_ARG);
+  /* A token id the MAC refuses (upper-case hex) stops at the MAC step. */
+  memcpy(tok.token_id, "0123456789ABCDEF0123456789abcdef", 33);
+  CHECK_RC(cdr_enroll_build(key, &tok, &body, &step), CDR_ERR_ARG);
   CHECK(step == CDR_ENROLL_MAC && body == NULL);
+  memcpy(tok.token_id, "0123456789abcdef0123456789abcdef", 33);
 
   /* The answer: believed only when every check passes. */
   enroll_case(key, &tok, cert, ca, 0, 0);
