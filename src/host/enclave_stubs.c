@@ -81,53 +81,44 @@ out:
   return r;
 }
 
+/* The two session stubs: encode with put, call, decode the reply (which
+ * resp then borrows from) with get, whose failure marks the link dead. */
+#define SESSION_STUB(l, type, put, req, reply_type, get, resp, reply, errmsg, malformed)              \
+  do {                                                                                                \
+    struct cdr_buf payload_;                                                                          \
+    memset((resp), 0, sizeof(*(resp)));                                                               \
+    cdr_buf_init((reply), CDR_IPC_MAX_FRAME, 0);                                                      \
+    cdr_buf_init(&payload_, CDR_IPC_MAX_FRAME, 0);                                                    \
+    r = (l) == NULL ? CDR_ERR_INTERNAL : 0;                                                           \
+    if (r == 0 && (r = put(&payload_, (req))) == 0 &&                                                 \
+        (r = link_call((l), (type), &payload_, (reply_type), (reply), (errmsg))) == 0 &&              \
+        (r = get((reply), (resp))) != 0) {                                                            \
+      memset((resp), 0, sizeof(*(resp)));                                                             \
+      link_mark_dead((l), (malformed));                                                               \
+      r = CDR_ERR_INTERNAL;                                                                           \
+    }                                                                                                 \
+    cdr_buf_free(&payload_);                                                                          \
+  } while (0)
+
+/* IPC_OPEN_OK decoded, with a key-exchange method the host knows. */
+static int get_open_ok_known_kem(struct cdr_buf *reply, struct cdr_open_resp *resp) {
+  int r = ipc_get_open_ok(reply, resp);
+  return r != 0 ? r : cdr_kem_name(resp->kem) != NULL ? 0 : CDR_ERR_TRUNCATED;
+}
+
 int enclave_open_session(struct enclave_link *l, const struct cdr_open_req *req, struct cdr_open_resp *resp,
                          struct cdr_buf *reply, char **errmsg) {
-  struct cdr_buf payload;
   int r;
-
-  memset(resp, 0, sizeof(*resp));
-  cdr_buf_init(reply, CDR_IPC_MAX_FRAME, 0);
-  cdr_buf_init(&payload, CDR_IPC_MAX_FRAME, 0);
-  if (l == NULL) {
-    r = CDR_ERR_INTERNAL;
-    goto out;
-  }
-  if ((r = ipc_put_open(&payload, req)) != 0 ||
-      (r = link_call(l, IPC_OPEN, &payload, IPC_OPEN_OK, reply, errmsg)) != 0)
-    goto out;
-  if ((r = ipc_get_open_ok(reply, resp)) != 0 || cdr_kem_name(resp->kem) == NULL) {
-    link_mark_dead(l, "malformed IPC_OPEN_OK");
-    memset(resp, 0, sizeof(*resp));
-    r = CDR_ERR_INTERNAL;
-  }
-out:
-  cdr_buf_free(&payload);
+  SESSION_STUB(l, IPC_OPEN, ipc_put_open, req, IPC_OPEN_OK, get_open_ok_known_kem, resp, reply, errmsg,
+               "malformed IPC_OPEN_OK");
   return r;
 }
 
 int enclave_request(struct enclave_link *l, const struct cdr_request_env *req, struct cdr_response_env *resp,
                     struct cdr_buf *reply, char **errmsg) {
-  struct cdr_buf payload;
   int r;
-
-  memset(resp, 0, sizeof(*resp));
-  cdr_buf_init(reply, CDR_IPC_MAX_FRAME, 0);
-  cdr_buf_init(&payload, CDR_IPC_MAX_FRAME, 0);
-  if (l == NULL) {
-    r = CDR_ERR_INTERNAL;
-    goto out;
-  }
-  if ((r = ipc_put_request(&payload, req)) != 0 ||
-      (r = link_call(l, IPC_REQUEST, &payload, IPC_RESPONSE, reply, errmsg)) != 0)
-    goto out;
-  if ((r = ipc_get_response(reply, resp)) != 0) {
-    link_mark_dead(l, "malformed IPC_RESPONSE");
-    memset(resp, 0, sizeof(*resp));
-    r = CDR_ERR_INTERNAL;
-  }
-out:
-  cdr_buf_free(&payload);
+  SESSION_STUB(l, IPC_REQUEST, ipc_put_request, req, IPC_RESPONSE, ipc_get_response, resp, reply, errmsg,
+               "malformed IPC_RESPONSE");
   return r;
 }
 
