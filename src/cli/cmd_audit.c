@@ -107,7 +107,7 @@ static int show_entry(void *ud, uint64_t index, json_t *e) {
     if (text == NULL)
       return CDR_ERR_NOMEM;
     printf("%s\n", text);
-    free(text);
+    cdr_json_text_free(text);
   } else {
     print_text(index, e);
   }

@@ -49,6 +49,17 @@ static void client_json_free(void *p) {
   free(p);
 }
 
+void cdr_json_text_free(char *s) {
+  size_t n;
+  if (s == NULL)
+    return;
+  n = malloc_usable_size(s);
+  OPENSSL_cleanse(s, n);
+  if (cdr_client_json_free_hook != NULL)
+    cdr_client_json_free_hook(s, n);
+  free(s);
+}
+
 /* Once per process: libcurl, and the wiping free for jansson unless a
  * program has installed allocators of its own (the enclave's wipe_alloc
  * keeps a size header that this free could not read). */

@@ -124,8 +124,14 @@ struct cdr_client {
  * call is not wiped). */
 int cdr_client_new(struct cdr_client **out, const char *url) CDR_WUR;
 void cdr_client_free(struct cdr_client *c);
-/* For tests: when set, the client's jansson free calls it with each block
- * (and its usable size) after wiping it, just before free(3). */
+/* Free a JSON text that jansson handed over (json_dumps: a request
+ * header holding SQL, an enrollment body holding the MAC, an audit
+ * entry), wiping the whole block first: jansson's own free, which wipes,
+ * never sees these. */
+void cdr_json_text_free(char *s);
+/* For tests: when set, the client's jansson free and cdr_json_text_free
+ * call it with each block (and its usable size) after wiping it, just
+ * before free(3). */
 extern void (*cdr_client_json_free_hook)(const void *p, size_t n);
 /* Close the kept-alive connection to the server, if any (the next
  * request makes a new one).  For a program that keeps a client idle for

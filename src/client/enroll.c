@@ -172,7 +172,7 @@ int cdr_client_enroll(struct cdr_client *c, EVP_PKEY *key, const struct cdr_enro
     goto out;
   r = cdr_enroll_finish(c, key, tok, resp, cert, role, step);
 out:
-  free(body);
+  cdr_json_text_free(body); /* it holds the MAC */
   json_decref(resp);
   return r;
 }

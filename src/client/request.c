@@ -262,7 +262,7 @@ static int header_dump(struct cdr_client *c, json_t *h, char **out, const char *
   if (*out == NULL)
     return CDR_ERR_NOMEM;
   if (strlen(*out) > HEADER_MAX) {
-    free(*out);
+    cdr_json_text_free(*out);
     *out = NULL;
     cdr_client_set_detail(c, "the %s is longer than the limit", what);
     return CDR_ERR_TOO_LARGE;
@@ -277,8 +277,7 @@ int cdr_client_query(struct cdr_client *c, struct cdr_session *s, const char *sq
   if ((r = header_dump(c, json_pack("{s:s, s:s}", "op", "query", "sql", sql), &hdr, "SQL text")) != 0)
     return r;
   r = cdr_client_request(c, s, hdr, NULL, 0, result);
-  OPENSSL_cleanse(hdr, strlen(hdr)); /* the SQL text is confidential */
-  free(hdr);
+  cdr_json_text_free(hdr); /* the SQL text is confidential */
   return r;
 }
 
@@ -294,7 +293,6 @@ int cdr_client_op(struct cdr_client *c, struct cdr_session *s, json_t *header, j
   if ((r = header_dump(c, json_incref(header), &hdr, "request")) != 0)
     return r;
   r = cdr_client_request(c, s, hdr, NULL, 0, result);
-  OPENSSL_cleanse(hdr, strlen(hdr)); /* table and user names are confidential */
-  free(hdr);
+  cdr_json_text_free(hdr); /* table and user names are confidential */
   return r;
 }

@@ -94,7 +94,7 @@ int cdr_client_upload_chunk(struct cdr_client *c, struct cdr_session *s, const c
   }
   json_decref(h);
   r = cdr_client_request(c, s, hdr, data, len, &res);
-  free(hdr);
+  cdr_json_text_free(hdr);
   if (r != 0)
     return r;
   if (cdr_json_get_u64(res, "received", &got) != 0) {

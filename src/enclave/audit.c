@@ -446,6 +446,8 @@ int audit_load(struct enclave *e, uint64_t manifest_version, uint64_t manifest_s
   const char *damage = NULL, *torn = NULL;
   uint64_t off = 0, torn_at = 0, torn_len = 0;
   int r, found = 0, reappend = 0;
+  if (whylen > 0)
+    why[0] = '\0'; /* every refusal below says why; a failure that is not one leaves it empty */
   audit_free(a);
   store_batch_init(&b);
   cdr_buf_init(&blk, READ_BLOCK, 0);

@@ -171,13 +171,15 @@ int enclave_handle_load_done(struct enclave *e, struct cdr_buf *in, uint32_t *rt
   }
   log_info("loaded %zu of %zu tables", loaded, p ? p->n : 0);
   /* The audit log, against the manifest; a start is itself an entry. */
-  char why[320];
+  char why[320] = "";
   if ((r = persist_get(e, &p)) != 0)
     return r;
   if ((r = audit_load(e, p->version, p->audit_size, p->audit_head, p->carried, p->carried_len, why, sizeof(why))) !=
       0) {
     if (r != CDR_ERR_DECRYPT && r != CDR_ERR_TRUNCATED && r != CDR_ERR_AUDIT_ROLLBACK)
       return r; /* the channel broke */
+    if (why[0] == '\0')
+      snprintf(why, sizeof(why), "the audit log cannot be checked (%s)", cdr_err_code(r));
     log_error("refusing to start: %s", why);
     *rt = IPC_LOAD_ACK;
     return ipc_put_status(out, 0, why);

@@ -102,8 +102,13 @@ int enclave_fetch(struct enclave *e, const char *name, uint64_t offset, uint32_t
   }
   /* The host's answer is checked like any frame from it: exact, and
    * never more than asked for. */
-  if ((r = ipc_get_fetched(&reply, max, found, &data, &len)) != 0) {
+  if (ipc_get_fetched(&reply, max, found, &data, &len) != 0) {
+    /* Fatal, whatever the decoder's code: a caller must never read this
+     * as damage in the object it asked for (audit_load would refuse the
+     * start politely instead of exiting). */
     log_error("protocol violation: a malformed FETCHED");
+    *found = 0;
+    r = CDR_ERR_ARG;
     goto out;
   }
   r = cdr_buf_put(out, data, len);

@@ -84,6 +84,10 @@ int ipc_put_store_item(struct cdr_buf *b, uint8_t op, const char *name, const vo
 /* u8 ok || lp(message): IPC_STORED and IPC_LOAD_ACK; the message is at
  * most CDR_MAX_ERROR_MSG bytes, so the payload at most this. */
 #define IPC_STATUS_MAX (1u + 4u + CDR_MAX_ERROR_MSG)
+/* message: NULL or a NUL-terminated string (the caller guarantees the
+ * NUL: strnlen may read up to CDR_MAX_ERROR_MSG bytes looking for it);
+ * a longer one is cut to CDR_MAX_ERROR_MSG bytes.  Likewise for
+ * ipc_put_error. */
 int ipc_put_status(struct cdr_buf *b, int ok, const char *message) CDR_WUR;
 /* *message is malloc'd (may be empty). */
 int ipc_get_status(struct cdr_buf *b, int *ok, char **message) CDR_WUR;

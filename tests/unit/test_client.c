@@ -985,6 +985,18 @@ static void test_json_wipe(void) {
   cdr_client_json_free_hook = NULL;
   CHECK(wipe_seen);
   CHECK(wipe_zero);
+  /* A text jansson hands over (json_dumps) never meets jansson's free:
+   * cdr_json_text_free wipes it likewise. */
+  char *text = (s = json_pack("{s:s}", "sql", sql)) != NULL ? json_dumps(s, JSON_COMPACT) : NULL;
+  json_decref(s);
+  CHECK(text != NULL && strstr(text, "a secret name") != NULL);
+  wipe_watch = text;
+  wipe_seen = wipe_zero = 0;
+  cdr_client_json_free_hook = wipe_hook;
+  cdr_json_text_free(text);
+  cdr_client_json_free_hook = NULL;
+  CHECK(wipe_seen);
+  CHECK(wipe_zero);
 }
 
 /* A remembered audit head of another identity is forgotten (a restart,
