@@ -41,7 +41,9 @@ void cdr_buf_free(struct cdr_buf *b);
 /* Make room for n more bytes (0, CDR_ERR_TOO_LARGE, CDR_ERR_NOMEM). */
 int cdr_buf_reserve(struct cdr_buf *b, size_t n) CDR_WUR;
 
-static inline const uint8_t *cdr_buf_ptr(const struct cdr_buf *b) { return b->d + b->off; }
+/* The unread bytes; NULL for a buffer that never held any (d NULL, off 0:
+ * no arithmetic on a null pointer). */
+static inline const uint8_t *cdr_buf_ptr(const struct cdr_buf *b) { return b->d != NULL ? b->d + b->off : NULL; }
 static inline size_t cdr_buf_avail(const struct cdr_buf *b) { return b->len - b->off; }
 
 int cdr_buf_put(struct cdr_buf *b, const void *p, size_t n) CDR_WUR;
