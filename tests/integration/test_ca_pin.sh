@@ -19,6 +19,8 @@ printf 'id,diagnosis\n1,flu\n2,measles\n3,cold\n' >"$T/d.csv"
 q() { "$CDR" query --profile prov "SELECT count(*), max(diagnosis) FROM visits" --format csv 2>"$T/qerr" | tr -d '\r' | tail -n +2; }
 WANT=$(q)
 expect_eq "the provider reads its table" "$WANT" "3,measles"
+ident() { "$CDR" attest "$URL" 2>/dev/null | awk '/^identity key:/ { print $3 }'; }
+ID1=$(ident)
 stop_server "$SERVER_PID"
 
 fp() { openssl x509 -in "$1" -noout -fingerprint -sha256 | sed 's/^[^=]*=//'; }
@@ -69,6 +71,35 @@ state_sums >"$T/sums.after"
 if cmp -s "$T/sums.before" "$T/sums.after"; then pass "nothing under A/state changed"
 else fail "A/state changed:"; diff "$T/sums.before" "$T/sums.after" | sed 's/^/    /'; fi
 
+# The same, with A's sealed identity withheld (so that the enclave makes
+# a new one under B's CA): the sealed manifest names A's CA, and the
+# start is refused at loading; the new identity is not stored.
+mv "$A/state/identity.sealed" "$T/identity.A"
+state_sums >"$T/sums2.before"
+: >"$T/server.log"
+new_ready_file
+"$CDR" serve "$A" --listen 127.0.0.1:0 --ready-file "$READY_FILE" >>"$T/server.log" 2>&1 &
+PID=$!
+SERVER_PIDS+=("$PID")
+if wait_ready "$PID" "$READY_FILE" 600; then
+  fail "the server started with another room's CA and no sealed identity"
+  stop_server "$PID"
+  STATUS=0
+else
+  wait "$PID"
+  STATUS=$?
+  pass "without its sealed identity too, the server refuses another room's CA"
+fi
+[ "$STATUS" -ne 0 ] && pass "cdrd exits non-zero ($STATUS)" || fail "cdrd exit status $STATUS"
+grep "refusing to start" "$T/server.log" | grep -q "$FP_A" && grep "refusing to start" "$T/server.log" | grep -q "$FP_B" &&
+  pass "the log names both CA fingerprints" || fail "fingerprints not named: $(tail -5 "$T/server.log")"
+grep -q "put back the room's own CA certificate" "$T/server.log" && pass "the log says what to do" ||
+  fail "no advice in the log: $(tail -5 "$T/server.log")"
+state_sums >"$T/sums2.after"
+[ ! -e "$A/state/identity.sealed" ] && cmp -s "$T/sums2.before" "$T/sums2.after" &&
+  pass "nothing under A/state changed, no identity stored" || fail "A/state changed: $(ls "$A/state")"
+mv "$T/identity.A" "$A/state/identity.sealed"
+
 # A's own token and CA back: A starts with every table.
 rm -rf "$A/hsm"
 cp -a "$T/A.own/hsm" "$A/hsm"
@@ -78,6 +109,7 @@ cp -a "$T/A.own/sim-platform.crt" "$T/A.own/sim-platform.key" "$A/attestation/"
 restart_server "$A" URL || { fail "restart with A's own token and CA"; finish; }
 pass "A starts again with its own token and CA"
 expect_eq "the provider's table is all there" "$(q)" "$WANT"
+expect_eq "with the same enclave identity" "$(ident)" "$ID1"
 grep -q "loaded 1 of 1 tables" "$T/server.log" && pass "every table loaded" || fail "load: $(grep loaded "$T/server.log")"
 
 # Every start entry records the CA fingerprint and the measurement.
