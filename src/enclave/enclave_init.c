@@ -9,6 +9,12 @@
  * lives in this process's secure heap; on the first start it makes one.
  * On a platform without a sealing key (tdx, nitro: util.h,
  * cdr_platform_keeps_state) every start is a first start.
+ *
+ * The sealed identity names the room CA (below, and docs/ARCHITECTURE.md
+ * "Sealing"): an INIT offering another CA is answered IPC_ERROR
+ * ca_mismatch with both fingerprints, before the key is parsed, and the
+ * enclave accepts no second INIT.  There is no override: a new CA is for
+ * a contract version the members sign (not built).
  */
 #include <openssl/crypto.h>
 #include <openssl/rand.h>

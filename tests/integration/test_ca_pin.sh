@@ -21,6 +21,7 @@ WANT=$(q)
 expect_eq "the provider reads its table" "$WANT" "3,measles"
 ident() { "$CDR" attest "$URL" 2>/dev/null | awk '/^identity key:/ { print $3 }'; }
 ID1=$(ident)
+[ -n "$ID1" ] && pass "the enclave identity is known" || fail "no identity from cdr attest"
 stop_server "$SERVER_PID"
 
 fp() { openssl x509 -in "$1" -noout -fingerprint -sha256 | sed 's/^[^=]*=//'; }
