@@ -62,14 +62,16 @@ static int identity_seal(struct enclave *e, struct cdr_buf *out) {
   return r;
 }
 
+/* 453 bytes: within the callers' 512 and CDR_MAX_ERROR_MSG, so both
+ * fingerprints always reach the host whole. */
 void enclave_ca_mismatch_message(char *msg, size_t msglen, const uint8_t sealed[32], const uint8_t offered[32]) {
   char a[96], b[96];
   cdr_fingerprint_format(a, sealed);
   cdr_fingerprint_format(b, offered);
   snprintf(msg, msglen,
-           "refusing to start: the room's sealed state is bound to the CA with SHA-256 fingerprint %s, but the host "
-           "offered the CA %s (nothing was loaded, changed or deleted); put back the room's own CA certificate "
-           "(ROOM/ca.crt) and its token; a new CA can only be accepted through a contract version the members sign",
+           "refusing to start: the sealed state is bound to room CA %s, the host offered CA %s (SHA-256; nothing "
+           "was loaded, changed or deleted): put back the room's own CA certificate (ROOM/ca.crt) and token; a new "
+           "CA is accepted only through a contract version the members sign",
            a, b);
 }
 
