@@ -38,6 +38,14 @@ struct enclave {
   uint8_t room_id[CDR_ROOM_ID_BYTES];
   X509 *ca_cert;
   uint8_t ca_fp[32];
+  /* How this start's CA relates to the sealed identity (enclave_init.c):
+   * "sealed" (the identity names it), "new" (a first start sealed it),
+   * "trust_on_first_use" (an identity from before the binding adopted
+   * it at this start).  Recorded in the start's audit entry. */
+  const char *ca_binding;
+  int identity_made;  /* the identity key was made at this start */
+  uint8_t measurement[CDR_MEASUREMENT_MAX]; /* this enclave's, from the provider at INIT */
+  size_t measurement_len;
   EVP_PKEY *identity_key; /* private part in OpenSSL's secure heap */
   uint8_t *identity_spki;
   size_t identity_spki_len;
@@ -85,6 +93,10 @@ int enclave_handle_attest(struct enclave *e, struct cdr_buf *in, uint32_t *rt, s
 int enclave_handle_open(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) CDR_WUR;
 int enclave_handle_request(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) CDR_WUR;
 int enclave_handle_crl(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) CDR_WUR;
+/* The refusal of a CA other than the sealed one (CDR_ERR_CA_MISMATCH),
+ * in one sentence that names both fingerprints and says what to do; it
+ * goes to the host in IPC_ERROR and into cdrd's log (enclave_init.c). */
+void enclave_ca_mismatch_message(char *msg, size_t msglen, const uint8_t sealed[32], const uint8_t offered[32]);
 /* 0 if cert may open a session now, else CDR_ERR_CERT_REVOKED or
  * CDR_ERR_CRL_STALE (revoke.c). */
 int enclave_cert_not_revoked(struct enclave *e, X509 *cert) CDR_WUR;

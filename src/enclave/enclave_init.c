@@ -9,6 +9,12 @@
  * lives in this process's secure heap; on the first start it makes one.
  * On a platform without a sealing key (tdx, nitro: util.h,
  * cdr_platform_keeps_state) every start is a first start.
+ *
+ * The sealed identity names the room CA (below, and docs/ARCHITECTURE.md
+ * "Sealing"): an INIT offering another CA is answered IPC_ERROR
+ * ca_mismatch with both fingerprints, before the key is parsed, and the
+ * enclave accepts no second INIT.  There is no override: a new CA is for
+ * a contract version the members sign (not built).
  */
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -27,38 +33,110 @@
 /* The attestation providers' certificates all fit one IPC_ATTEST_OK. */
 _Static_assert(ATTEST_MAX_CERTS <= IPC_ATTEST_MAX_CERTS, "IPC_ATTEST_OK carries every certificate");
 
+/* The sealed identity blob (seal.h: kind identity, name "identity"),
+ * by its seal version:
+ *   1  pt = the identity key's DER            (rooms made before the CA binding)
+ *   2  pt = lp(room CA fingerprint, 32 bytes) || lp(the identity key's DER)
+ * Why the identity and not only the manifest: the identity is sealed at
+ * the first start, before anything else exists, and is what INIT opens,
+ * so a start with another CA is refused before a table is even named;
+ * and the identity key is what attestation binds with the CA fingerprint,
+ * so one identity never serves two CAs.  The manifest records the CA too
+ * (persist.c), because the host could withhold the identity to have a
+ * new one made under its CA. */
+#define IDENTITY_V1 1
+#define IDENTITY_V2 2
+
+/* Seal e->identity_key with e->ca_fp as a version-2 blob into out. */
+static int identity_seal(struct enclave *e, struct cdr_buf *out) {
+  unsigned char *raw = NULL;
+  struct cdr_buf pt;
+  int n, r;
+  if ((n = i2d_PrivateKey(e->identity_key, &raw)) <= 0)
+    return CDR_ERR_CRYPTO;
+  cdr_buf_init(&pt, (size_t)n + 64, 1);
+  if ((r = cdr_buf_put_lp(&pt, e->ca_fp, sizeof(e->ca_fp))) == 0 && (r = cdr_buf_put_lp(&pt, raw, (size_t)n)) == 0)
+    r = seal_blob(e->sealer, SEAL_IDENTITY, "identity", IDENTITY_V2, pt.d, pt.len, out);
+  OPENSSL_clear_free(raw, (size_t)n);
+  cdr_buf_free(&pt);
+  return r;
+}
+
+/* 453 bytes: within the callers' 512 and CDR_MAX_ERROR_MSG, so both
+ * fingerprints always reach the host whole. */
+void enclave_ca_mismatch_message(char *msg, size_t msglen, const uint8_t sealed[32], const uint8_t offered[32]) {
+  char a[96], b[96];
+  cdr_fingerprint_format(a, sealed);
+  cdr_fingerprint_format(b, offered);
+  snprintf(msg, msglen,
+           "refusing to start: the sealed state is bound to room CA %s, the host offered CA %s (SHA-256; nothing "
+           "was loaded, changed or deleted): put back the room's own CA certificate (ROOM/ca.crt) and token; a new "
+           "CA is accepted only through a contract version the members sign",
+           a, b);
+}
+
 /* The identity key: unsealed from the host's copy, or made and sealed
  * on the first start (the new blob goes back to the host to store).  A
  * blob that fails authentication is refused, not replaced: a silent new
- * identity would hide tampering. */
-static int identity_load_or_make(struct enclave *e, const uint8_t *blob, size_t blob_len, struct cdr_buf *new_blob) {
-  struct cdr_buf der;
+ * identity would hide tampering.  A version-2 blob must name the CA
+ * offered now, else CDR_ERR_CA_MISMATCH with the reason in msg (checked
+ * before the key is even parsed); a version-1 blob adopts the offered CA
+ * (trust on first use) and is re-sealed as version 2 into new_blob. */
+static int identity_load_or_make(struct enclave *e, const uint8_t *blob, size_t blob_len, struct cdr_buf *new_blob,
+                                 char *msg, size_t msglen) {
+  struct cdr_buf der, in;
+  const uint8_t *fp = NULL, *key = NULL;
+  size_t fp_len = 0, key_len = 0;
   uint64_t version = 0;
+  char fps[96];
   int r;
   cdr_buf_init(&der, 4096, 1);
-  if (blob_len > 0) {
-    if ((r = unseal_blob(e->sealer, SEAL_IDENTITY, "identity", blob, blob_len, &version, &der)) != 0) {
-      log_error("the sealed identity key fails authentication (%s): tampered, or from another room or platform; "
-                "refusing to start (move ROOM/state/identity.sealed aside to start with a new identity)",
-                cdr_err_code(r));
-      goto out;
+  if (blob_len == 0) {
+    if ((r = cdr_ec_p256_generate(&e->identity_key)) == 0 && (r = identity_seal(e, new_blob)) == 0) {
+      e->identity_made = 1;
+      e->ca_binding = "new";
+      log_info("made a new identity key, bound to this room CA");
     }
-    const unsigned char *p = der.d;
-    e->identity_key = d2i_AutoPrivateKey(NULL, &p, (long)der.len);
-    r = e->identity_key != NULL && p == der.d + der.len ? 0 : CDR_ERR_TRUNCATED;
     goto out;
   }
-  unsigned char *raw = NULL;
-  int n;
-  if ((r = cdr_ec_p256_generate(&e->identity_key)) != 0)
-    goto out;
-  if ((n = i2d_PrivateKey(e->identity_key, &raw)) <= 0) {
-    r = CDR_ERR_CRYPTO;
+  if ((r = unseal_blob(e->sealer, SEAL_IDENTITY, "identity", blob, blob_len, &version, &der)) != 0) {
+    log_error("the sealed identity key fails authentication (%s): tampered, or from another room or platform; "
+              "refusing to start (move ROOM/state/identity.sealed aside to start with a new identity)",
+              cdr_err_code(r));
     goto out;
   }
-  r = seal_blob(e->sealer, SEAL_IDENTITY, "identity", 1, raw, (size_t)n, new_blob);
-  OPENSSL_clear_free(raw, (size_t)n);
-  log_info("made a new identity key");
+  cdr_buf_view(&in, der.d, der.len);
+  if (version == IDENTITY_V1) {
+    key = der.d;
+    key_len = der.len;
+  } else if (version != IDENTITY_V2 || cdr_buf_get_lp(&in, &fp, &fp_len, 32) != 0 || fp_len != 32 ||
+             cdr_buf_get_lp(&in, &key, &key_len, der.len) != 0 || cdr_buf_expect_end(&in) != 0) {
+    log_error("the sealed identity (version %llu) does not decode; refusing to start", (unsigned long long)version);
+    r = version != IDENTITY_V2 ? CDR_ERR_UNSUPPORTED_VERSION : CDR_ERR_TRUNCATED;
+    goto out;
+  } else if (CRYPTO_memcmp(fp, e->ca_fp, 32) != 0) {
+    enclave_ca_mismatch_message(msg, msglen, fp, e->ca_fp);
+    r = CDR_ERR_CA_MISMATCH;
+    goto out;
+  }
+  const unsigned char *p = key;
+  e->identity_key = d2i_AutoPrivateKey(NULL, &p, (long)key_len);
+  if (e->identity_key == NULL || p != key + key_len) {
+    r = CDR_ERR_TRUNCATED;
+    goto out;
+  }
+  e->ca_binding = "sealed";
+  if (version == IDENTITY_V1) {
+    /* A room from before the binding: it has never named its CA, so the
+     * one offered at this start becomes its CA, once and for good. */
+    if ((r = identity_seal(e, new_blob)) != 0)
+      goto out;
+    e->ca_binding = "trust_on_first_use";
+    cdr_fingerprint_format(fps, e->ca_fp);
+    log_warn("the sealed identity predates the CA binding: binding the room CA offered at this start, %s "
+             "(trust on first use); from now on this room refuses any other CA",
+             fps);
+  }
 out:
   cdr_buf_free(&der);
   return r;
@@ -71,10 +149,12 @@ int enclave_handle_init(struct enclave *e, struct cdr_buf *in, uint32_t *rt, str
   size_t measurement_len = 0;
   const char *provider = e->attest_name != NULL ? e->attest_name : "sim";
   struct cdr_buf new_id;
-  char fp[96];
+  char fp[96], msg[512] = "";
   int r;
   if ((r = ipc_get_init(in, &m)) != 0)
     return r;
+  if (e->ca_cert != NULL)
+    return CDR_ERR_ARG; /* a second INIT after a refused one: the host must start a new enclave */
   memcpy(e->room_id, m.room_id, CDR_ROOM_ID_BYTES);
   if ((r = cdr_cert_from_der(&e->ca_cert, m.ca_der, m.ca_len)) != 0)
     return r;
@@ -99,6 +179,8 @@ int enclave_handle_init(struct enclave *e, struct cdr_buf *in, uint32_t *rt, str
     return r;
   if (measurement_len == 0 || measurement_len > sizeof(measurement))
     return CDR_ERR_INTERNAL;
+  memcpy(e->measurement, measurement, measurement_len);
+  e->measurement_len = measurement_len;
   if ((e->sealer = OPENSSL_secure_zalloc(sizeof(*e->sealer))) == NULL)
     return CDR_ERR_NOMEM;
   memcpy(e->sealer->room_id, e->room_id, CDR_ROOM_ID_BYTES);
@@ -122,8 +204,16 @@ int enclave_handle_init(struct enclave *e, struct cdr_buf *in, uint32_t *rt, str
   if ((r = sealer_derive(e->sealer)) != 0)
     return r;
   cdr_buf_init(&new_id, IPC_SEALED_IDENTITY_MAX, 0);
-  if ((r = identity_load_or_make(e, m.sealed_identity, m.sealed_identity_len, &new_id)) != 0 ||
-      (r = cdr_pubkey_to_der(e->identity_key, &e->identity_spki, &e->identity_spki_len)) != 0 ||
+  r = identity_load_or_make(e, m.sealed_identity, m.sealed_identity_len, &new_id, msg, sizeof(msg));
+  if (r == CDR_ERR_CA_MISMATCH) {
+    /* A refusal, not a protocol violation: the host hears why (and logs
+     * it), and this enclave stays in INIT, where only a new INIT is legal
+     * and is refused as a second one (above). */
+    log_error("%s", msg);
+    r = enclave_reply_error(out, rt, CDR_ERR_CA_MISMATCH, msg);
+    goto out;
+  }
+  if (r != 0 || (r = cdr_pubkey_to_der(e->identity_key, &e->identity_spki, &e->identity_spki_len)) != 0 ||
       (r = engine_open(&e->engine)) != 0)
     goto out;
   cdr_fingerprint_format(fp, e->ca_fp);

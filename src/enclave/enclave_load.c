@@ -12,6 +12,14 @@
  * asked for, or out of order, is a protocol violation.  IPC_LOAD_DONE
  * checks the audit log against the manifest, logs the start, and makes
  * the enclave READY.
+ *
+ * The room CA: a sealed manifest that names another CA than the one
+ * IPC_INIT offered is refused at IPC_LOAD with IPC_ERROR ca_mismatch
+ * (before any entry is read), and so is a manifest from before the CA
+ * binding without the identity it was sealed with.  The start's audit
+ * entry records the CA fingerprint, how it was bound (ca_binding) and
+ * the measurement; a manifest from before the binding is rewritten at
+ * LOAD_DONE, naming the CA, with the start entry as its commit's entry.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +31,7 @@
 #include "enclave.h"
 #include "ipc/ipc.h"
 #include "ipc/messages.h"
+#include "enclave_reply.h"
 #include "persist_int.h"
 
 int enclave_handle_load(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) {
@@ -30,12 +39,32 @@ int enclave_handle_load(struct enclave *e, struct cdr_buf *in, uint32_t *rt, str
   const uint8_t *manifest;
   size_t len;
   int r;
+  char msg[512];
   if ((r = ipc_get_load(in, &manifest, &len)) != 0)
     return r;
+  if (e->persist != NULL)
+    return CDR_ERR_ARG; /* a second LOAD after a refused one (nothing before LOAD makes e->persist) */
   if ((r = persist_get(e, &p)) != 0)
     return r;
-  if (len > 0 && (r = persist_manifest_load(e, manifest, len)) != 0)
+  if (len > 0 && (r = persist_manifest_load(e, manifest, len)) == CDR_ERR_CA_MISMATCH) {
+    /* The host withheld the identity (a new one was made under the CA it
+     * offers) but kept the manifest, which names the room's real CA. */
+    enclave_ca_mismatch_message(msg, sizeof(msg), p->ca_fp, e->ca_fp);
+    log_error("%s", msg);
+    return enclave_reply_error(out, rt, CDR_ERR_CA_MISMATCH, msg);
+  }
+  if (r != 0)
     return r;
+  if (len > 0 && p->legacy && e->identity_made) {
+    /* A manifest from before the CA binding names no CA, so it may only
+     * adopt one together with the identity it was sealed with. */
+    snprintf(msg, sizeof(msg),
+             "refusing to start: the room's sealed manifest predates the CA binding, but its sealed identity is "
+             "missing (a new one was made at this start; nothing was loaded, changed or deleted); put back "
+             "ROOM/state/identity.sealed, and the room's own CA certificate (ROOM/ca.crt) and token");
+    log_error("%s", msg);
+    return enclave_reply_error(out, rt, CDR_ERR_CA_MISMATCH, msg);
+  }
   *rt = IPC_LOAD_WANT;
   if ((r = ipc_put_load_want_count(out, (uint32_t)p->n)) != 0)
     return r;
@@ -191,8 +220,20 @@ int enclave_handle_load_done(struct enclave *e, struct cdr_buf *in, uint32_t *rt
   audit_set(e, "tables_loaded", json_integer((json_int_t)loaded));
   audit_set(e, "tables_unavailable", json_integer((json_int_t)(p->n - loaded)));
   audit_set(e, "platform", json_string(e->attest && e->attest->name ? e->attest->name : "sim"));
-  if ((r = audit_finish(e, 0)) != 0)
+  audit_set(e, "ca_fingerprint", audit_hex(e->ca_fp, sizeof(e->ca_fp)));
+  audit_set(e, "ca_binding", json_string(e->ca_binding != NULL ? e->ca_binding : "new"));
+  audit_set(e, "measurement", audit_hex(e->measurement, e->measurement_len));
+  if (p->legacy) {
+    /* A manifest from before the CA binding: rewritten now, naming the
+     * CA, with this start as its commit's entry.  Until this commit the
+     * room's tables are bound to the CA only through the identity. */
+    if ((r = persist_meta_changed(e)) != 0)
+      return r;
+    p->legacy = 0;
+    log_info("the sealed manifest now names the room CA (version %llu)", (unsigned long long)p->version);
+  } else if ((r = audit_finish(e, 0)) != 0) {
     return r;
+  }
   e->state = ENCLAVE_STATE_READY;
   *rt = IPC_LOAD_ACK;
   return ipc_put_status(out, 1, "");

@@ -3,10 +3,18 @@
  * host; see persist.h and docs/design/persistence.md.
  *
  * The manifest (sealed, kind manifest, version = commit counter) is
- *   "CDRMANv2" || u64be version || u64be crl_number ||
+ *   "CDRMANv3" || u64be version || lp(room CA fingerprint, 32 bytes) ||
+ *   u64be crl_number ||
  *   u64be audit_size || lp(audit_head) || lp(carried audit record) || u32be n ||
  *   n x ( lp(table name) lp(table id: 32 hex) lp(sealed table key)
  *         lp(SHA-256 of the table file) lp(one-table catalog encoding) )
+ * The CA fingerprint binds the tables to the room CA even if the host
+ * withholds the sealed identity (which also names it, enclave_init.c):
+ * a manifest that names another CA than this start's is refused before
+ * any entry is read (CDR_ERR_CA_MISMATCH).  "CDRMANv2" (the same without
+ * the CA) is what rooms made before the binding hold: it is read, marked
+ * `legacy`, and rewritten as v3 by the start that loads it
+ * (enclave_load.c).
  * audit_size and audit_head are the audit log's once this commit's own
  * entry (the carried record, audit.h) is appended: the log is checked
  * against them at start, which catches a log cut short or replaced, and
@@ -22,6 +30,7 @@
  */
 #include "persist_int.h"
 
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +41,8 @@
 #include "ipc/messages.h"
 #include "store_client.h"
 
-#define MANIFEST_MAGIC "CDRMANv2"
+#define MANIFEST_MAGIC "CDRMANv3"
+#define MANIFEST_MAGIC_V2 "CDRMANv2" /* before the CA binding: read, never written */
 #define STORE_FLUSH_BYTES (16u << 20)
 
 static void entry_clear(struct persist_entry *en) {
@@ -89,7 +99,7 @@ static int manifest_build(struct enclave *e, const struct persist_entry *ent, si
   cdr_buf_init(&cat, CDR_MAX_CATALOG_BYTES, 0);
   uint64_t crl = e->crl_number > e->crl_required ? e->crl_number : e->crl_required;
   if ((r = cdr_buf_put(&m, MANIFEST_MAGIC, 8)) != 0 || (r = cdr_buf_put_u64(&m, version)) != 0 ||
-      (r = cdr_buf_put_u64(&m, crl)) != 0 || (r = cdr_buf_put_u64(&m, au->size)) != 0 ||
+      (r = cdr_buf_put_lp(&m, e->ca_fp, sizeof(e->ca_fp))) != 0 || (r = cdr_buf_put_u64(&m, crl)) != 0 || (r = cdr_buf_put_u64(&m, au->size)) != 0 ||
       (r = cdr_buf_put_lp(&m, au->head, sizeof(au->head))) != 0 ||
       (r = cdr_buf_put_lp(&m, au->record.d, au->record.len)) != 0 || (r = cdr_buf_put_u32(&m, (uint32_t)n)) != 0)
     goto out;
@@ -331,11 +341,25 @@ static int manifest_decode(struct enclave *e, const uint8_t *pt, size_t len, uin
   uint64_t v, crl;
   uint32_t n;
   int r;
+  const uint8_t *ca;
+  size_t ca_len;
   if ((r = persist_get(e, &p)) != 0)
     return r;
   cdr_buf_view(&b, pt, len);
-  if ((r = cdr_buf_get(&b, magic, 8)) != 0 || memcmp(magic, MANIFEST_MAGIC, 8) != 0 ||
-      (r = cdr_buf_get_u64(&b, &v)) != 0 || v != version || (r = cdr_buf_get_u64(&b, &crl)) != 0 ||
+  if ((r = cdr_buf_get(&b, magic, 8)) != 0 ||
+      (memcmp(magic, MANIFEST_MAGIC, 8) != 0 && memcmp(magic, MANIFEST_MAGIC_V2, 8) != 0) ||
+      (r = cdr_buf_get_u64(&b, &v)) != 0 || v != version)
+    return CDR_ERR_TRUNCATED;
+  p->legacy = memcmp(magic, MANIFEST_MAGIC_V2, 8) == 0;
+  if (!p->legacy) {
+    /* The CA first: nothing of a manifest under another CA is taken. */
+    if (cdr_buf_get_lp(&b, &ca, &ca_len, sizeof(p->ca_fp)) != 0 || ca_len != sizeof(p->ca_fp))
+      return CDR_ERR_TRUNCATED;
+    memcpy(p->ca_fp, ca, sizeof(p->ca_fp));
+    if (CRYPTO_memcmp(p->ca_fp, e->ca_fp, sizeof(p->ca_fp)) != 0)
+      return CDR_ERR_CA_MISMATCH;
+  }
+  if ((r = cdr_buf_get_u64(&b, &crl)) != 0 ||
       (r = cdr_buf_get_u64(&b, &p->audit_size)) != 0 || (r = cdr_buf_get_lp(&b, &ahead, &ahead_len, 32)) != 0 ||
       ahead_len != CDR_AUDIT_HASH_LEN || (r = cdr_buf_get_lp(&b, &carried, &carried_len, AUDIT_MAX_RECORD + 4)) != 0 ||
       (r = cdr_buf_get_u32(&b, &n)) != 0 || n > CDR_MAX_TABLES)
@@ -384,7 +408,9 @@ int persist_manifest_load(struct enclave *e, const uint8_t *sealed, size_t len) 
               cdr_err_code(r));
     goto out;
   }
-  if ((r = manifest_decode(e, pt.d, pt.len, version)) != 0) {
+  if ((r = manifest_decode(e, pt.d, pt.len, version)) == CDR_ERR_CA_MISMATCH)
+    goto out; /* the caller says why, to the host */
+  if (r != 0) {
     log_error("the sealed manifest does not decode (%s); refusing to start", cdr_err_code(r));
     goto out;
   }

@@ -34,6 +34,10 @@ struct persist_entry {
 
 struct persist {
   uint64_t version;
+  /* The loaded manifest's room CA (v3), or legacy: it is a v2 manifest,
+   * from before the CA binding, which names none (persist.c). */
+  uint8_t ca_fp[32];
+  int legacy;
   /* the audit log as the loaded manifest recorded it */
   uint64_t audit_size;
   uint8_t audit_head[CDR_AUDIT_HASH_LEN];
@@ -51,7 +55,9 @@ struct persist {
 int persist_get(struct enclave *e, struct persist **out) CDR_WUR;
 /* Unseal and decode the sealed manifest the host handed over (len > 0)
  * into e->persist and e->crl_required; the reason for a refusal is
- * logged.  0, or the error (the enclave then refuses to start). */
+ * logged.  0, or the error (the enclave then refuses to start):
+ * CDR_ERR_CA_MISMATCH, not logged, when it names another CA than e->ca_fp
+ * (its own is then in e->persist->ca_fp, and no entry was read). */
 int persist_manifest_load(struct enclave *e, const uint8_t *sealed, size_t len) CDR_WUR;
 
 #endif

@@ -245,13 +245,19 @@ int host_state_load(const struct cdr_room *room, struct host_store *st, struct e
   const char *platform = enclave_link_identity(link)->platform;
   int r;
   if ((r = check_platform(room, platform)) != 0 || (r = prepare_state(room, st, platform)) != 0 ||
-      (!cdr_platform_keeps_state(platform) && (r = record_platform(room, platform)) != 0) ||
-      (r = store_sealed_identity(st, enclave_link_identity(link))) != 0)
+      (!cdr_platform_keeps_state(platform) && (r = record_platform(room, platform)) != 0))
     return r;
   enclave_link_set_store(link, store_apply, store_fetch, st);
   if ((r = load_enclave_state(link, st)) != 0) {
     log_error("the enclave could not load the room's sealed state");
     return r;
   }
+  /* The identity made (or re-sealed) at this INIT is stored only once the
+   * enclave has accepted the room's state: a start it refused (a manifest
+   * of another CA, state/identity.sealed withheld) leaves state/ as it
+   * was, so that putting back the room's own CA and identity starts it
+   * again.  Still before anything is served. */
+  if ((r = store_sealed_identity(st, enclave_link_identity(link))) != 0)
+    return r;
   return record_platform(room, platform);
 }

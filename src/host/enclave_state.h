@@ -23,10 +23,13 @@ int host_state_sealed_identity(struct host_store *st, uint8_t **blob, size_t *le
 
 /* After IPC_INIT: check the enclave's platform against room.json; on a
  * platform that keeps no state, remove the earlier run's objects (only
- * if a platform of that kind sealed them); store a newly made sealed
- * identity; serve the enclave's storage operations from st; run the LOAD
- * handshake (and remove table files no manifest names); then note the
- * platform in ROOM/state/platform.  Each failure is logged. */
+ * if a platform of that kind sealed them); serve the enclave's storage
+ * operations from st; run the LOAD handshake (and remove table files no
+ * manifest names); store a newly made (or re-sealed) sealed identity,
+ * only now, so that a start the enclave refused changes nothing; then
+ * note the platform in ROOM/state/platform.  Each failure is logged;
+ * the enclave's refusal of the room's CA is returned as
+ * CDR_ERR_CA_MISMATCH. */
 int host_state_load(const struct cdr_room *room, struct host_store *st, struct enclave_link *link) CDR_WUR;
 
 #endif

@@ -345,6 +345,17 @@ static int cdrd_open_room(struct cdrd *d, const struct cdrd_args *a) {
   return 0;
 }
 
+/* The enclave refused the room's CA certificate (IPC_INIT or IPC_LOAD
+ * answered ca_mismatch, its reason with both fingerprints logged just
+ * before): the one line that tells the operator what to do. */
+static int cdrd_ca_refused(const struct cdrd *d) {
+  log_error("refusing to serve %s: its sealed state belongs to another CA than %s/ca.crt; put back the room's own "
+            "CA certificate (ROOM/ca.crt) and token (ROOM/hsm and its PIN) and start again; a new CA can only be "
+            "accepted through a contract version the members sign",
+            d->room->dir, d->room->dir);
+  return CDR_ERR_CA_MISMATCH;
+}
+
 /* Start (or connect to) the enclave, load its state and deliver the
  * room's CRL: a refused one stops the server.  Errors are logged. */
 static int cdrd_start_enclave(struct cdrd *d, const struct cdrd_args *a) {
@@ -359,12 +370,14 @@ static int cdrd_start_enclave(struct cdrd *d, const struct cdrd_args *a) {
   lopts.connect = a->connect_set ? &a->connect_addr : NULL;
   if ((r = enclave_link_start_ex(&d->link, &lopts, d->room_id, d->ca_der, d->ca_len, d->sealed_id,
                                  d->sealed_id_len)) != 0) {
+    if (r == CDR_ERR_CA_MISMATCH)
+      return cdrd_ca_refused(d);
     log_error("cannot start the enclave %s: %s", a->connect_set ? a->connect_addr.text : d->enclave_path,
               cdr_err_describe(r));
     return r;
   }
   if ((r = host_state_load(d->room, d->store, d->link)) != 0)
-    return r;
+    return r == CDR_ERR_CA_MISMATCH ? cdrd_ca_refused(d) : r;
   /* The room's CRL before any request: a refused one stops the server. */
   if ((d->crlw.path = d->crl_path = cdr_path_join(d->room->dir, "crl.pem")) == NULL ||
       (r = crl_deliver_if_changed(&d->crlw, d->link)) != 0) {

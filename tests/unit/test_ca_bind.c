@@ -1,0 +1,402 @@
+/*
+ * test_ca_bind.c - the room's sealed state is bound to its CA
+ * (enclave_init.c, enclave_load.c, persist.c; issue 10, item 4).
+ *
+ * Runs the enclave in process (tests/fuzz/enclave_fixture.c) with the
+ * fixture room's CA ("CA1") and a second, self-signed CA made here
+ * ("CA2", one the host operator would mint), and checks:
+ *   - a first start seals the identity with the CA, and a restart with
+ *     the other CA is answered IPC_ERROR ca_mismatch naming both
+ *     fingerprints, with nothing initialised and no second INIT allowed;
+ *   - an identity sealed in the old format (seal version 1, the key's DER
+ *     alone, as rooms made before the binding hold it) adopts the CA
+ *     offered at its first start (trust on first use), comes back
+ *     re-sealed, and refuses another CA from then on;
+ *   - a sealed manifest names its CA: one naming another CA is refused at
+ *     IPC_LOAD even when the identity was withheld (a new one made under
+ *     the host's CA), an old-format manifest is refused without the
+ *     identity it was sealed with, and with it is rewritten at LOAD_DONE
+ *     in the new format, naming the adopted CA.
+ * The manifests here are written by hand from the format in persist.c.
+ */
+#include <openssl/x509v3.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/limits.h"
+#include "crypto/crypto.h"
+#include "enclave_fixture.h"
+#include "fuzzlib.h"
+#include "ipc/ipc.h"
+#include "ipc/messages.h"
+#include "testlib.h"
+
+static uint8_t *ca2_der;
+static size_t ca2_len;
+static uint8_t ca2_fp[32];
+
+/* CA2: a self-signed CA certificate of a fresh key. */
+static void make_ca2(void) {
+  EVP_PKEY *k = NULL;
+  X509 *c = X509_new();
+  X509V3_CTX ctx;
+  CHECK_RC(cdr_ec_p256_generate(&k), 0);
+  X509_set_version(c, 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(c), 2);
+  X509_NAME_add_entry_by_txt(X509_get_subject_name(c), "CN", MBSTRING_UTF8, (const unsigned char *)"operator CA", -1,
+                             -1, 0);
+  X509_set_issuer_name(c, X509_get_subject_name(c));
+  X509_gmtime_adj(X509_getm_notBefore(c), -60);
+  X509_gmtime_adj(X509_getm_notAfter(c), 86400);
+  X509_set_pubkey(c, k);
+  X509V3_set_ctx(&ctx, c, c, NULL, NULL, 0);
+  X509_EXTENSION *bc = X509V3_EXT_conf_nid(NULL, &ctx, NID_basic_constraints, "critical,CA:TRUE");
+  X509_EXTENSION *ku = X509V3_EXT_conf_nid(NULL, &ctx, NID_key_usage, "critical,keyCertSign,cRLSign");
+  CHECK(bc != NULL && ku != NULL);
+  X509_add_ext(c, bc, -1);
+  X509_add_ext(c, ku, -1);
+  X509_EXTENSION_free(bc);
+  X509_EXTENSION_free(ku);
+  CHECK(X509_sign(c, k, EVP_sha256()) > 0);
+  CHECK_RC(cdr_cert_to_der(c, &ca2_der, &ca2_len), 0);
+  CHECK_RC(cdr_cert_fingerprint(c, ca2_fp), 0);
+  X509_free(c);
+  EVP_PKEY_free(k);
+}
+
+/* What an INIT (or LOAD) was answered with. */
+struct answer {
+  int rc;       /* enclave_dispatch's: non-zero is a protocol violation */
+  uint32_t rt;  /* the reply type */
+  int err;      /* IPC_ERROR: its code */
+  char *msg;    /* IPC_ERROR: its message (malloc'd) */
+  uint8_t *blob; /* IPC_INIT_OK: a copy of the new sealed identity, or NULL */
+  size_t blob_len;
+  uint8_t spki[CDR_MAX_PUBKEY_DER];
+  size_t spki_len;
+};
+
+static void answer_free(struct answer *a) {
+  free(a->msg);
+  free(a->blob);
+  memset(a, 0, sizeof(*a));
+}
+
+static void read_answer(struct answer *a, struct cdr_buf *out) {
+  if (a->rc != 0)
+    return;
+  if (a->rt == IPC_ERROR) {
+    CHECK_RC(ipc_get_error(out, &a->err, &a->msg), 0);
+  } else if (a->rt == IPC_INIT_OK) {
+    struct ipc_init_ok ok;
+    CHECK_RC(ipc_get_init_ok(out, &ok), 0);
+    CHECK(ok.identity_spki_len <= sizeof(a->spki));
+    memcpy(a->spki, ok.identity_spki, ok.identity_spki_len);
+    a->spki_len = ok.identity_spki_len;
+    if (ok.new_sealed_identity_len > 0) {
+      CHECK((a->blob = malloc(ok.new_sealed_identity_len)) != NULL);
+      memcpy(a->blob, ok.new_sealed_identity, ok.new_sealed_identity_len);
+      a->blob_len = ok.new_sealed_identity_len;
+    }
+  }
+}
+
+static struct answer send_init(struct enclave *e, const uint8_t *ca, size_t ca_len, const uint8_t *blob,
+                               size_t blob_len) {
+  struct ipc_init init;
+  struct cdr_buf in, out;
+  struct answer a;
+  memset(&a, 0, sizeof(a));
+  memset(&init, 0, sizeof(init));
+  memcpy(init.room_id, fuzz_pki()->room_id, sizeof(init.room_id));
+  init.ca_der = ca;
+  init.ca_len = ca_len;
+  init.sealed_identity = blob;
+  init.sealed_identity_len = blob_len;
+  cdr_buf_init(&in, CDR_IPC_MAX_FRAME, 0);
+  cdr_buf_init(&out, CDR_IPC_MAX_FRAME, 0);
+  CHECK_RC(ipc_put_init(&in, &init), 0);
+  a.rc = enclave_dispatch(e, IPC_INIT, &in, &a.rt, &out);
+  read_answer(&a, &out);
+  cdr_buf_free(&in);
+  cdr_buf_free(&out);
+  return a;
+}
+
+static struct answer send_load(struct enclave *e, const uint8_t *manifest, size_t len) {
+  struct cdr_buf in, out;
+  struct answer a;
+  memset(&a, 0, sizeof(a));
+  cdr_buf_init(&in, CDR_IPC_MAX_FRAME, 0);
+  cdr_buf_init(&out, CDR_IPC_MAX_FRAME, 0);
+  CHECK_RC(ipc_put_load(&in, manifest, len), 0);
+  a.rc = enclave_dispatch(e, IPC_LOAD, &in, &a.rt, &out);
+  read_answer(&a, &out);
+  cdr_buf_free(&in);
+  cdr_buf_free(&out);
+  return a;
+}
+
+/* The refusal: IPC_ERROR ca_mismatch naming both fingerprints. */
+static void check_refused(const struct answer *a, const uint8_t sealed[32], const uint8_t offered[32]) {
+  char fs[96], fo[96];
+  cdr_fingerprint_format(fs, sealed);
+  cdr_fingerprint_format(fo, offered);
+  CHECK_RC(a->rc, 0);
+  CHECK(a->rt == IPC_ERROR);
+  CHECK_RC(a->err, CDR_ERR_CA_MISMATCH);
+  CHECK_CONTAINS(a->msg, fs);
+  CHECK_CONTAINS(a->msg, fo);
+  CHECK_CONTAINS(a->msg, "put back the room's own CA certificate");
+}
+
+/* A sealed manifest with no tables, in the v3 format (naming ca) or the
+ * v2 format of rooms made before the binding (ca NULL). */
+static void make_manifest(const struct enclave *e, const uint8_t *ca, struct cdr_buf *out) {
+  struct cdr_buf m;
+  uint8_t head[CDR_AUDIT_HASH_LEN] = {0};
+  cdr_buf_init(&m, 4096, 0);
+  CHECK_RC(cdr_buf_put(&m, ca != NULL ? "CDRMANv3" : "CDRMANv2", 8), 0);
+  CHECK_RC(cdr_buf_put_u64(&m, 1), 0);
+  if (ca != NULL)
+    CHECK_RC(cdr_buf_put_lp(&m, ca, 32), 0);
+  CHECK_RC(cdr_buf_put_u64(&m, 0), 0); /* crl number */
+  CHECK_RC(cdr_buf_put_u64(&m, 0), 0); /* audit size: no log yet */
+  CHECK_RC(cdr_buf_put_lp(&m, head, sizeof(head)), 0);
+  CHECK_RC(cdr_buf_put_lp(&m, NULL, 0), 0); /* carried record */
+  CHECK_RC(cdr_buf_put_u32(&m, 0), 0);      /* tables */
+  cdr_buf_init(out, 8192, 0);
+  CHECK_RC(seal_blob(e->sealer, SEAL_MANIFEST, "manifest", 1, m.d, m.len, out), 0);
+  cdr_buf_free(&m);
+}
+
+/* ---- a host that stores everything and keeps the last manifest ---- */
+
+struct keeper {
+  int fd;
+  pthread_t thread;
+  struct cdr_buf manifest;
+  int identity_puts;
+};
+
+static void *keeper_main(void *arg) {
+  struct keeper *k = arg;
+  struct cdr_buf in, out;
+  uint32_t type, n;
+  cdr_buf_init(&in, CDR_IPC_MAX_FRAME, 0);
+  cdr_buf_init(&out, IPC_STATUS_MAX, 0);
+  while (ipc_frame_read(k->fd, &type, &in, CDR_IPC_MAX_FRAME) == 0) {
+    cdr_buf_free(&out);
+    if (type == IPC_FETCH) {
+      if (ipc_put_fetched(&out, 0, NULL, 0) != 0 || ipc_frame_write(k->fd, IPC_FETCHED, &out) != 0)
+        break;
+      continue;
+    }
+    if (ipc_get_store_count(&in, &n) != 0)
+      break;
+    for (uint32_t i = 0; i < n; i++) {
+      struct ipc_store_item it;
+      if (ipc_get_store_item(&in, &it) != 0)
+        break;
+      if (it.op == IPC_STORE_PUT && strcmp(it.name, "manifest") == 0) {
+        cdr_buf_free(&k->manifest);
+        if (cdr_buf_put(&k->manifest, it.data, it.len) != 0)
+          break;
+      }
+      if (it.op == IPC_STORE_PUT && strcmp(it.name, "identity") == 0)
+        k->identity_puts++;
+    }
+    if (type == IPC_STORE_NOWAIT)
+      continue;
+    if (ipc_put_status(&out, 1, "") != 0 || ipc_frame_write(k->fd, IPC_STORED, &out) != 0)
+      break;
+  }
+  cdr_buf_free(&in);
+  cdr_buf_free(&out);
+  return NULL;
+}
+
+/* LOAD_DONE against the keeper: the answer's ok flag. */
+static int load_done(struct enclave *e, struct keeper *k) {
+  struct cdr_buf in, out;
+  uint32_t rt = 0;
+  int ok = 0, sv[2];
+  char *msg = NULL;
+  cdr_buf_init(&in, 64, 0);
+  cdr_buf_init(&out, CDR_IPC_MAX_FRAME, 0);
+  cdr_buf_init(&k->manifest, CDR_IPC_MAX_FRAME, 0);
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+  e->ipc_fd = sv[0];
+  k->fd = sv[1];
+  CHECK(pthread_create(&k->thread, NULL, keeper_main, k) == 0);
+  CHECK_RC(ipc_put_load_done(&in), 0);
+  CHECK_RC(enclave_dispatch(e, IPC_LOAD_DONE, &in, &rt, &out), 0);
+  CHECK(rt == IPC_LOAD_ACK);
+  CHECK_RC(ipc_get_status(&out, &ok, &msg), 0);
+  if (!ok)
+    fprintf(stderr, "LOAD_DONE refused: %s\n", msg ? msg : "");
+  close(sv[0]);
+  pthread_join(k->thread, NULL);
+  close(sv[1]);
+  e->ipc_fd = -1;
+  free(msg);
+  cdr_buf_free(&in);
+  cdr_buf_free(&out);
+  return ok;
+}
+
+int main(void) {
+  struct answer a, b;
+  fx_init(); /* first: it installs the enclave's allocators */
+  const struct fuzz_pki *k = fuzz_pki();
+  const uint8_t *ca1 = k->ca_der;
+  size_t ca1_len = k->ca_der_len;
+  make_ca2();
+
+  /* A first start seals the identity with CA1. */
+  struct enclave *e1 = fx_enclave_new();
+  a = send_init(e1, ca1, ca1_len, NULL, 0);
+  CHECK(a.rc == 0 && a.rt == IPC_INIT_OK && a.blob != NULL);
+  CHECK_STR(e1->ca_binding, "new");
+  struct answer first = a;
+
+  /* The swap: the same sealed identity, offered CA2. */
+  struct enclave *e = fx_enclave_new();
+  a = send_init(e, ca2_der, ca2_len, first.blob, first.blob_len);
+  check_refused(&a, k->ca_fp, ca2_fp);
+  CHECK(e->state == ENCLAVE_STATE_INIT && e->identity_key == NULL && e->engine == NULL);
+  b = send_init(e, ca1, ca1_len, first.blob, first.blob_len);
+  CHECK(b.rc != 0); /* no second INIT on a refused enclave */
+  answer_free(&a);
+  answer_free(&b);
+  fx_enclave_free(e);
+
+  /* The room's own CA: the same identity, nothing re-sealed. */
+  e = fx_enclave_new();
+  a = send_init(e, ca1, ca1_len, first.blob, first.blob_len);
+  CHECK(a.rc == 0 && a.rt == IPC_INIT_OK && a.blob == NULL);
+  CHECK(a.spki_len == first.spki_len && memcmp(a.spki, first.spki, a.spki_len) == 0);
+  CHECK_STR(e->ca_binding, "sealed");
+  answer_free(&a);
+  fx_enclave_free(e);
+
+  /* An identity from before the binding (seal version 1, the key alone). */
+  EVP_PKEY *old_key = NULL;
+  unsigned char *der = NULL;
+  uint8_t *old_spki = NULL;
+  size_t old_spki_len = 0;
+  struct cdr_buf legacy;
+  CHECK_RC(cdr_ec_p256_generate(&old_key), 0);
+  int der_len = i2d_PrivateKey(old_key, &der);
+  CHECK(der_len > 0);
+  CHECK_RC(cdr_pubkey_to_der(old_key, &old_spki, &old_spki_len), 0);
+  cdr_buf_init(&legacy, 8192, 0);
+  CHECK_RC(seal_blob(e1->sealer, SEAL_IDENTITY, "identity", 1, der, (size_t)der_len, &legacy), 0);
+  e = fx_enclave_new();
+  a = send_init(e, ca2_der, ca2_len, legacy.d, legacy.len);
+  CHECK(a.rc == 0 && a.rt == IPC_INIT_OK && a.blob != NULL); /* adopted CA2, re-sealed */
+  CHECK(a.spki_len == old_spki_len && memcmp(a.spki, old_spki, old_spki_len) == 0);
+  CHECK_STR(e->ca_binding, "trust_on_first_use");
+  struct answer migrated = a;
+  fx_enclave_free(e);
+  e = fx_enclave_new();
+  a = send_init(e, ca1, ca1_len, migrated.blob, migrated.blob_len); /* and refuses any other CA after */
+  check_refused(&a, ca2_fp, k->ca_fp);
+  answer_free(&a);
+  fx_enclave_free(e);
+  e = fx_enclave_new();
+  a = send_init(e, ca2_der, ca2_len, migrated.blob, migrated.blob_len);
+  CHECK(a.rc == 0 && a.rt == IPC_INIT_OK && a.blob == NULL);
+  CHECK_STR(e->ca_binding, "sealed");
+  answer_free(&a);
+  fx_enclave_free(e);
+
+  /* The host withholds the identity (a new one is made under CA2) but
+   * hands over the manifest, which names CA1. */
+  struct cdr_buf m3, m2;
+  make_manifest(e1, k->ca_fp, &m3);
+  make_manifest(e1, NULL, &m2);
+  e = fx_enclave_new();
+  a = send_init(e, ca2_der, ca2_len, NULL, 0);
+  CHECK(a.rc == 0 && a.rt == IPC_INIT_OK);
+  answer_free(&a);
+  a = send_load(e, m3.d, m3.len);
+  check_refused(&a, k->ca_fp, ca2_fp);
+  CHECK(e->state == ENCLAVE_STATE_INITIALISED);
+  b = send_load(e, m3.d, m3.len);
+  CHECK(b.rc != 0); /* no second LOAD */
+  answer_free(&a);
+  answer_free(&b);
+  fx_enclave_free(e);
+  /* ... and an old-format manifest without its identity. */
+  e = fx_enclave_new();
+  a = send_init(e, ca2_der, ca2_len, NULL, 0);
+  answer_free(&a);
+  a = send_load(e, m2.d, m2.len);
+  CHECK(a.rc == 0 && a.rt == IPC_ERROR);
+  CHECK_RC(a.err, CDR_ERR_CA_MISMATCH);
+  CHECK_CONTAINS(a.msg, "put back ROOM/state/identity.sealed");
+  answer_free(&a);
+  fx_enclave_free(e);
+  /* The room's own CA with a v3 manifest loads. */
+  e = fx_enclave_new();
+  a = send_init(e, ca1, ca1_len, first.blob, first.blob_len);
+  answer_free(&a);
+  a = send_load(e, m3.d, m3.len);
+  CHECK(a.rc == 0 && a.rt == IPC_LOAD_WANT);
+  answer_free(&a);
+  fx_enclave_free(e);
+
+  /* Migration: the old identity and the old manifest together adopt CA2,
+   * and the start rewrites the manifest naming it. */
+  struct keeper kp;
+  memset(&kp, 0, sizeof(kp));
+  e = fx_enclave_new();
+  a = send_init(e, ca2_der, ca2_len, legacy.d, legacy.len);
+  answer_free(&a);
+  a = send_load(e, m2.d, m2.len);
+  CHECK(a.rc == 0 && a.rt == IPC_LOAD_WANT);
+  answer_free(&a);
+  CHECK(load_done(e, &kp) == 1);
+  CHECK(e->state == ENCLAVE_STATE_READY);
+  CHECK(kp.manifest.len > 0);
+  struct cdr_buf pt, view;
+  uint64_t version = 0, v = 0;
+  uint8_t magic[8] = {0}, fp[32] = {0};
+  cdr_buf_init(&pt, CDR_IPC_MAX_FRAME, 0);
+  CHECK_RC(unseal_blob(e->sealer, SEAL_MANIFEST, "manifest", kp.manifest.d, kp.manifest.len, &version, &pt), 0);
+  CHECK(version == 2);
+  cdr_buf_view(&view, pt.d, pt.len);
+  CHECK_RC(cdr_buf_get(&view, magic, 8), 0);
+  CHECK(memcmp(magic, "CDRMANv3", 8) == 0);
+  CHECK_RC(cdr_buf_get_u64(&view, &v), 0);
+  CHECK_RC(cdr_buf_get_lp_exact(&view, fp, 32), 0);
+  CHECK(v == 2 && memcmp(fp, ca2_fp, 32) == 0);
+  fx_enclave_free(e);
+  /* The rewritten manifest now refuses CA1 even with a new identity. */
+  e = fx_enclave_new();
+  a = send_init(e, ca1, ca1_len, NULL, 0);
+  answer_free(&a);
+  a = send_load(e, kp.manifest.d, kp.manifest.len);
+  check_refused(&a, ca2_fp, k->ca_fp);
+  answer_free(&a);
+  fx_enclave_free(e);
+
+  cdr_buf_free(&pt);
+  cdr_buf_free(&kp.manifest);
+  cdr_buf_free(&m2);
+  cdr_buf_free(&m3);
+  cdr_buf_free(&legacy);
+  OPENSSL_clear_free(der, (size_t)der_len);
+  OPENSSL_free(old_spki);
+  EVP_PKEY_free(old_key);
+  answer_free(&first);
+  answer_free(&migrated);
+  fx_enclave_free(e1);
+  OPENSSL_free(ca2_der);
+  return test_summary("ca_bind");
+}
