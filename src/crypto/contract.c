@@ -154,7 +154,7 @@ static int validate_members(const struct cdr_contract *c, char *why, size_t whyl
       return bad(why, whylen,
                  "members[%zu].name: a display name is 1 to %u bytes of UTF-8 without control characters", i,
                  CDR_MAX_NAME_LEN);
-    if (m->roles == 0 || (m->roles & ~CDR_ROLE_ALL) != 0)
+    if (m->roles == 0 || (m->roles & ~CDR_CONTRACT_ROLE_ALL) != 0)
       return bad(why, whylen, "members[%zu].roles: a non-empty set of analyst, auditor, provider", i);
     if (all_zero(m->key_sha256, 32))
       return bad(why, whylen, "members[%zu].key_sha256: all zero", i);

@@ -49,15 +49,15 @@
 /* Roles, a bit set.  Each grants its own capability (analyst: query,
  * provider: upload and own tables, auditor: read the audit log), so a
  * role a member did not have is always a widening. */
-#define CDR_ROLE_ANALYST 1u
-#define CDR_ROLE_AUDITOR 2u
-#define CDR_ROLE_PROVIDER 4u
-#define CDR_ROLE_ALL (CDR_ROLE_ANALYST | CDR_ROLE_AUDITOR | CDR_ROLE_PROVIDER)
+#define CDR_CONTRACT_ROLE_ANALYST 1u
+#define CDR_CONTRACT_ROLE_AUDITOR 2u
+#define CDR_CONTRACT_ROLE_PROVIDER 4u
+#define CDR_CONTRACT_ROLE_ALL (CDR_CONTRACT_ROLE_ANALYST | CDR_CONTRACT_ROLE_AUDITOR | CDR_CONTRACT_ROLE_PROVIDER)
 
 struct cdr_contract_member {
   uint8_t key_sha256[32]; /* SHA-256 of the member's SubjectPublicKeyInfo DER */
   char *name;             /* display name, unique within a version */
-  unsigned roles;         /* non-empty subset of CDR_ROLE_ALL */
+  unsigned roles;         /* non-empty subset of CDR_CONTRACT_ROLE_ALL */
 };
 
 struct cdr_contract_witness {

@@ -85,7 +85,7 @@ int cdr_contract_required_signers(const struct cdr_contract *active, const struc
     v[n++].reasons = CDR_SIGNER_LISTED;
   }
   for (size_t i = 0; active != NULL && i < active->n_members; i++)
-    if (active->members[i].roles & CDR_ROLE_PROVIDER) {
+    if (active->members[i].roles & CDR_CONTRACT_ROLE_PROVIDER) {
       memcpy(v[n].key_sha256, active->members[i].key_sha256, 32);
       v[n++].reasons = CDR_SIGNER_PROVIDER;
     }

@@ -86,7 +86,7 @@ static void make(struct cdr_contract *c, size_t n, const unsigned *roles) {
 }
 
 static char *base_doc(void) {
-  static const unsigned roles[] = {CDR_ROLE_ANALYST | CDR_ROLE_PROVIDER, CDR_ROLE_AUDITOR};
+  static const unsigned roles[] = {CDR_CONTRACT_ROLE_ANALYST | CDR_CONTRACT_ROLE_PROVIDER, CDR_CONTRACT_ROLE_AUDITOR};
   struct cdr_contract c;
   uint8_t *doc = NULL;
   size_t len = 0;
@@ -97,7 +97,7 @@ static char *base_doc(void) {
 }
 
 static void test_round_trip(void) {
-  static const unsigned roles[] = {CDR_ROLE_ALL, CDR_ROLE_ANALYST, CDR_ROLE_PROVIDER};
+  static const unsigned roles[] = {CDR_CONTRACT_ROLE_ALL, CDR_CONTRACT_ROLE_ANALYST, CDR_CONTRACT_ROLE_PROVIDER};
   struct cdr_contract c, d;
   uint8_t *doc = NULL, *again = NULL, h1[32], h2[32];
   size_t len = 0, len2 = 0;
@@ -118,7 +118,7 @@ static void test_round_trip(void) {
   CHECK(strncmp((char *)doc, "{\"ca_sha256\":\"caca", 18) == 0);
   CHECK(strstr((char *)doc, "\": ") == NULL && strstr((char *)doc, ", \"") == NULL); /* compact separators */
   CHECK_RC(cdr_contract_parse(doc, len, &d, why, sizeof(why)), 0);
-  CHECK(d.version == 7 && d.n_members == 3 && d.members[2].roles == CDR_ROLE_PROVIDER && d.has_snp_min_tcb &&
+  CHECK(d.version == 7 && d.n_members == 3 && d.members[2].roles == CDR_CONTRACT_ROLE_PROVIDER && d.has_snp_min_tcb &&
         d.snp_min_tcb.microcode == 115 && d.n_measurements == 2 && strcmp(d.members[1].name, c.members[1].name) == 0);
   CHECK_RC(cdr_contract_encode(&d, &again, &len2, why, sizeof(why)), 0);
   CHECK(len == len2 && memcmp(doc, again, len) == 0);
@@ -367,7 +367,7 @@ static void expect_set(const struct cdr_contract_signers *req, const uint8_t *ke
 }
 
 static void test_gov_v1(void) {
-  static const unsigned roles[] = {CDR_ROLE_PROVIDER, CDR_ROLE_ANALYST, CDR_ROLE_AUDITOR};
+  static const unsigned roles[] = {CDR_CONTRACT_ROLE_PROVIDER, CDR_CONTRACT_ROLE_ANALYST, CDR_CONTRACT_ROLE_AUDITOR};
   static const uint8_t all[] = {0x11, 0x22, 0x33};
   static const unsigned listed[] = {CDR_SIGNER_LISTED, CDR_SIGNER_LISTED, CDR_SIGNER_LISTED};
   struct cdr_contract v1;
@@ -391,9 +391,9 @@ static void test_gov_v1(void) {
 
 /* Adding a member needs that member and every provider of the active version. */
 static void test_gov_add(void) {
-  static const unsigned roles[] = {CDR_ROLE_PROVIDER, CDR_ROLE_PROVIDER | CDR_ROLE_ANALYST, CDR_ROLE_ANALYST};
-  static const unsigned roles2[] = {CDR_ROLE_PROVIDER, CDR_ROLE_PROVIDER | CDR_ROLE_ANALYST, CDR_ROLE_ANALYST,
-                                    CDR_ROLE_ANALYST};
+  static const unsigned roles[] = {CDR_CONTRACT_ROLE_PROVIDER, CDR_CONTRACT_ROLE_PROVIDER | CDR_CONTRACT_ROLE_ANALYST, CDR_CONTRACT_ROLE_ANALYST};
+  static const unsigned roles2[] = {CDR_CONTRACT_ROLE_PROVIDER, CDR_CONTRACT_ROLE_PROVIDER | CDR_CONTRACT_ROLE_ANALYST, CDR_CONTRACT_ROLE_ANALYST,
+                                    CDR_CONTRACT_ROLE_ANALYST};
   static const uint8_t keys2[] = {0x11, 0x22, 0x33, 0x44};
   static const uint8_t want[] = {0x11, 0x22, 0x44};
   static const unsigned reasons[] = {CDR_SIGNER_PROVIDER, CDR_SIGNER_PROVIDER, CDR_SIGNER_ADDED};
@@ -430,8 +430,8 @@ static void test_gov_add(void) {
  * operator's shortcut: drop the only provider and add a member of one's
  * own, which that member alone cannot activate. */
 static void test_gov_remove(void) {
-  static const unsigned roles[] = {CDR_ROLE_PROVIDER, CDR_ROLE_PROVIDER, CDR_ROLE_ANALYST};
-  static const unsigned roles2[] = {CDR_ROLE_PROVIDER, CDR_ROLE_ANALYST};
+  static const unsigned roles[] = {CDR_CONTRACT_ROLE_PROVIDER, CDR_CONTRACT_ROLE_PROVIDER, CDR_CONTRACT_ROLE_ANALYST};
+  static const unsigned roles2[] = {CDR_CONTRACT_ROLE_PROVIDER, CDR_CONTRACT_ROLE_ANALYST};
   static const uint8_t keys2[] = {0x11, 0x33};
   static const uint8_t want[] = {0x11, 0x22};
   static const unsigned reasons[] = {CDR_SIGNER_PROVIDER, CDR_SIGNER_PROVIDER};
@@ -448,8 +448,8 @@ static void test_gov_remove(void) {
   cdr_contract_free(&active);
   cdr_contract_free(&next);
 
-  static const unsigned r_one[] = {CDR_ROLE_PROVIDER, CDR_ROLE_ANALYST};
-  static const unsigned r_op[] = {CDR_ROLE_ANALYST, CDR_ROLE_ANALYST};
+  static const unsigned r_one[] = {CDR_CONTRACT_ROLE_PROVIDER, CDR_CONTRACT_ROLE_ANALYST};
+  static const unsigned r_op[] = {CDR_CONTRACT_ROLE_ANALYST, CDR_CONTRACT_ROLE_ANALYST};
   static const uint8_t k_op[] = {0x22, 0x99}; /* 0x11 (the provider) gone, 0x99 the operator's */
   static const uint8_t want_op[] = {0x11, 0x99};
   static const unsigned reasons_op[] = {CDR_SIGNER_PROVIDER, CDR_SIGNER_ADDED};
@@ -468,9 +468,9 @@ static void test_gov_remove(void) {
 
 /* Widening a role needs that member; narrowing one does not. */
 static void test_gov_widen(void) {
-  static const unsigned roles[] = {CDR_ROLE_PROVIDER, CDR_ROLE_ANALYST | CDR_ROLE_AUDITOR};
-  static const unsigned wider[] = {CDR_ROLE_PROVIDER, CDR_ROLE_ANALYST | CDR_ROLE_AUDITOR | CDR_ROLE_PROVIDER};
-  static const unsigned narrower[] = {CDR_ROLE_PROVIDER, CDR_ROLE_ANALYST};
+  static const unsigned roles[] = {CDR_CONTRACT_ROLE_PROVIDER, CDR_CONTRACT_ROLE_ANALYST | CDR_CONTRACT_ROLE_AUDITOR};
+  static const unsigned wider[] = {CDR_CONTRACT_ROLE_PROVIDER, CDR_CONTRACT_ROLE_ANALYST | CDR_CONTRACT_ROLE_AUDITOR | CDR_CONTRACT_ROLE_PROVIDER};
+  static const unsigned narrower[] = {CDR_CONTRACT_ROLE_PROVIDER, CDR_CONTRACT_ROLE_ANALYST};
   static const uint8_t both[] = {0x11, 0x22};
   static const unsigned reasons[] = {CDR_SIGNER_PROVIDER, CDR_SIGNER_WIDENED};
   struct cdr_contract active, next;
@@ -493,7 +493,7 @@ static void test_gov_widen(void) {
   cdr_contract_signers_free(&req);
   cdr_contract_free(&next);
   /* A provider that is also widened is listed once, with both reasons. */
-  static const unsigned p_wide[] = {CDR_ROLE_PROVIDER | CDR_ROLE_AUDITOR, CDR_ROLE_ANALYST | CDR_ROLE_AUDITOR};
+  static const unsigned p_wide[] = {CDR_CONTRACT_ROLE_PROVIDER | CDR_CONTRACT_ROLE_AUDITOR, CDR_CONTRACT_ROLE_ANALYST | CDR_CONTRACT_ROLE_AUDITOR};
   static const unsigned both_reasons[] = {CDR_SIGNER_PROVIDER | CDR_SIGNER_WIDENED};
   make(&next, 2, p_wide);
   chain(&next, &active);
@@ -506,7 +506,7 @@ static void test_gov_widen(void) {
 
 /* A version that would need no signature is invalid. */
 static void test_gov_none(void) {
-  static const unsigned roles[] = {CDR_ROLE_ANALYST, CDR_ROLE_AUDITOR};
+  static const unsigned roles[] = {CDR_CONTRACT_ROLE_ANALYST, CDR_CONTRACT_ROLE_AUDITOR};
   struct cdr_contract active, next;
   struct cdr_contract_signers req;
   make(&active, 2, roles);
