@@ -8,6 +8,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config curl jq   # curl, jq: integration tests
   perl                        # scripts/checksrc.pl, the source checker (make test)
+  python3                     # tests/integration/test_contract_canonical.sh: an independent JSON encoder
   libssl-dev openssl          # all crypto, X.509, PEM, ASN.1
   libsqlite3-dev              # the SQL engine inside the enclave
   sqlite3                     # the sqlite3 command-line tool: make bench's baseline

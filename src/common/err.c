@@ -108,6 +108,7 @@ const char *cdr_err_describe(int err) {
   case CDR_ERR_AUDIT_INVALID: return "the audit log fails verification";
   case CDR_ERR_REQUEST_TIMEOUT: return "the request did not arrive in time (too slow a connection)";
   case CDR_ERR_CA_MISMATCH: return "the room's sealed state is bound to another CA than the one offered";
+  case CDR_ERR_CONTRACT_INVALID: return "the room contract or contract signature is malformed or breaks a rule";
   default: return "internal error";
   }
 }

@@ -107,4 +107,15 @@
 /* The encoded catalog as a whole. */
 #define CDR_MAX_CATALOG_BYTES (64u * CDR_MiB)
 
+/* The room contract (PROTOCOL 8).  A document is refused past
+ * CDR_CONTRACT_MAX_BYTES before it is parsed; each list is checked
+ * against its cap before anything is allocated for it.  Display and room
+ * names are at most CDR_MAX_NAME_LEN bytes; a witness URL at most
+ * CDR_CONTRACT_MAX_URL. */
+#define CDR_CONTRACT_MAX_MEMBERS 1024u
+#define CDR_CONTRACT_MAX_MEASUREMENTS 16u
+#define CDR_CONTRACT_MAX_WITNESSES 16u
+#define CDR_CONTRACT_MAX_URL 512u
+#define CDR_CONTRACT_MAX_BYTES (1u * CDR_MiB)
+
 #endif

@@ -1,7 +1,8 @@
 /*
- * test_vectors.c - checks the test vectors of docs/PROTOCOL.md section 7
- * against the implementation, reading them from the document itself so
- * that the document and the code cannot drift apart.
+ * test_vectors.c - checks the test vectors of docs/PROTOCOL.md (section 7,
+ * and the room contract's in section 8.8) against the implementation,
+ * reading them from the document itself (every ```vectors block) so that
+ * the document and the code cannot drift apart.
  *
  *   test_vectors                 check (CDR_SOURCE_DIR locates the docs)
  *   test_vectors --generate      print a fresh vector block (maintainers)
@@ -16,12 +17,13 @@
 #include <string.h>
 
 #include "common/util.h"
+#include "crypto/contract.h"
 #include "crypto/crypto.h"
 #include "crypto/envelope.h"
 #include "room/room.h"
 #include "testlib.h"
 
-#define MAXV 64
+#define MAXV 96
 static struct {
   char name[48];
   char *hex;
@@ -49,6 +51,9 @@ static const uint64_t IN_SEQ = 1;
 static const char *IN_REQ_JSON = "{\"op\":\"query\",\"sql\":\"SELECT 1\"}";
 static const char *IN_RESP_JSON = "{\"ok\":true,\"result\":{\"columns\":[\"1\"],\"rows\":[[1]],\"row_count\":1}}";
 
+/* The contract vector's document as PROTOCOL.md shows it (8.8). */
+static char *doc_contract_json;
+
 static void load_vectors(void) {
   const char *src = getenv("CDR_SOURCE_DIR");
   char path[4096];
@@ -59,12 +64,23 @@ static void load_vectors(void) {
     fprintf(stderr, "cannot read %s\n", path);
     exit(1);
   }
+  const char *mark = "<!-- contract-vector-document -->\n```json\n";
+  char *cj = strstr((char *)doc, mark), *cend = cj ? strstr(cj + strlen(mark), "\n```") : NULL;
+  CHECK(cj != NULL && cend != NULL);
+  if (cj != NULL && cend != NULL)
+    doc_contract_json = strndup(cj + strlen(mark), (size_t)(cend - cj - strlen(mark)));
   char *p = strstr((char *)doc, "```vectors\n");
   CHECK(p != NULL);
   if (p == NULL)
     exit(1);
   p += strlen("```vectors\n");
-  while (*p && strncmp(p, "```", 3) != 0 && nvec < MAXV) {
+  while (*p && nvec < MAXV) {
+    if (strncmp(p, "```", 3) == 0) { /* end of a block: on to the next one */
+      if ((p = strstr(p + 3, "```vectors\n")) == NULL)
+        break;
+      p += strlen("```vectors\n");
+      continue;
+    }
     char *eol = strchr(p, '\n');
     if (eol == NULL)
       break;
@@ -147,6 +163,91 @@ static void signature(const char *name, EVP_PKEY *k, const struct cdr_buf *msg) 
   sig[n / 2] ^= 1; /* and a corrupted one must not */
   CHECK_RC(cdr_verify(k, msg->d, msg->len, sig, n), CDR_ERR_BAD_SIGNATURE);
   free(sig);
+}
+
+/* The room contract (PROTOCOL.md 8.8): a version-1 document with two
+ * members, the user key U and the key of scalar IN_C, non-ASCII names and
+ * the characters '"' and '/' that a canonical encoder must treat exactly
+ * as specified; its hash, U's signed message, signature and detached
+ * signature object. */
+static const char *IN_MEASUREMENT = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+static void contract_vectors(EVP_PKEY *U, EVP_PKEY *B, const uint8_t room[16], const uint8_t cafp[32]) {
+  struct cdr_contract c;
+  uint8_t *uspki = NULL, *bspki = NULL, *doc = NULL, *obj = NULL, h[32];
+  size_t ulen = 0, blen = 0, dlen = 0, olen = 0;
+  char why[CDR_CONTRACT_WHY_LEN] = "";
+  struct cdr_buf msg, sig;
+  cdr_buf_init(&msg, 256, 0);
+  cdr_buf_init(&sig, CDR_MAX_SIGNATURE, 0);
+  CHECK_RC(cdr_contract_alloc(&c, 2, 0), 0);
+  CHECK_RC(cdr_pubkey_to_der(U, &uspki, &ulen), 0);
+  CHECK_RC(cdr_pubkey_to_der(B, &bspki, &blen), 0);
+  uint8_t ufp[32], bfp[32];
+  CHECK_RC(cdr_sha256(ufp, uspki, ulen), 0);
+  CHECK_RC(cdr_sha256(bfp, bspki, blen), 0);
+  expect("contract_member_a_key_sha256", ufp, 32);
+  expect("contract_member_b_spki", bspki, blen);
+  expect("contract_member_b_key_sha256", bfp, 32);
+  memcpy(c.room_id, room, 16);
+  c.room_name = strdup("Étude cardio 2026");
+  c.version = 1;
+  memcpy(c.ca_sha256, cafp, 32);
+  memcpy(c.platform, "sim", 4);
+  c.n_measurements = 1;
+  unhex(c.measurements[0], 32, IN_MEASUREMENT);
+  memcpy(c.governance, CDR_CONTRACT_GOVERNANCE, sizeof(CDR_CONTRACT_GOVERNANCE));
+  int u_first = memcmp(ufp, bfp, 32) < 0; /* members sorted by key fingerprint */
+  struct cdr_contract_member *mu = &c.members[u_first ? 0 : 1], *mb = &c.members[u_first ? 1 : 0];
+  memcpy(mu->key_sha256, ufp, 32);
+  mu->name = strdup("Hôpital Saint-Éloi");
+  mu->roles = CDR_CONTRACT_ROLE_ANALYST | CDR_CONTRACT_ROLE_PROVIDER;
+  memcpy(mb->key_sha256, bfp, 32);
+  mb->name = strdup("Labo \"R&D\" / Zürich");
+  mb->roles = CDR_CONTRACT_ROLE_AUDITOR;
+  CHECK_RC(cdr_contract_encode(&c, &doc, &dlen, why, sizeof(why)), 0);
+  if (doc == NULL)
+    exit(1);
+  expect("contract_document", doc, dlen);
+  if (generate)
+    fprintf(stderr, "contract document:\n%s\n", (char *)doc);
+  else
+    CHECK(doc_contract_json != NULL && strcmp(doc_contract_json, (char *)doc) == 0);
+  CHECK_RC(cdr_contract_hash(&c, h), 0);
+  expect("contract_sha256", h, 32);
+  /* The document as written in PROTOCOL.md parses back to the same hash. */
+  struct cdr_contract back;
+  CHECK_RC(cdr_contract_parse(doc, dlen, &back, why, sizeof(why)), 0);
+  cdr_contract_free(&back);
+  CHECK_RC(cdr_contract_sign_input(&msg, room, 1, h), 0);
+  expect("contract_sign_input", msg.d, msg.len);
+  /* The signature: made once when generating, else the document's,
+   * verified (and a corrupted copy refused) by signature(). */
+  if (generate) {
+    CHECK_RC(cdr_contract_sign(U, h, room, 1, &sig), 0);
+    expect("contract_signature_by_user", sig.d, sig.len);
+  } else {
+    signature("contract_signature_by_user", U, &msg);
+    const char *hex = vget("contract_signature_by_user");
+    size_t n = strlen(hex) / 2;
+    CHECK(n > 0 && n <= CDR_MAX_SIGNATURE);
+    CHECK_RC(cdr_buf_reserve(&sig, n), 0);
+    unhex(sig.d, n, hex);
+    sig.len = n;
+  }
+  struct cdr_contract_sig s = {.version = 1, .sig = sig.d, .sig_len = sig.len};
+  memcpy(s.contract_sha256, h, 32);
+  memcpy(s.member_key_sha256, ufp, 32);
+  CHECK_RC(cdr_contract_sig_encode(&s, &obj, &olen), 0);
+  expect("contract_signature_object", obj, olen);
+  CHECK_RC(cdr_contract_verify(uspki, ulen, ufp, h, room, 1, sig.d, sig.len), 0);
+  free(obj);
+  free(doc);
+  OPENSSL_free(uspki);
+  OPENSSL_free(bspki);
+  cdr_contract_free(&c);
+  cdr_buf_free(&msg);
+  cdr_buf_free(&sig);
 }
 
 int main(int argc, char **argv) {
@@ -306,6 +407,8 @@ int main(int argc, char **argv) {
   CHECK_RC(cdr_enroll_mac(mac, secret, IN_TOKEN_ID, csr, sizeof(csr)), 0);
   expect("enroll_mac", mac, 32);
 
+  contract_vectors(U, C, room, cafp);
+
   cdr_session_keys_wipe(&k);
   cdr_buf_free(&treq);
   cdr_buf_free(&tresp);
@@ -330,6 +433,6 @@ int main(int argc, char **argv) {
     free(vec[i].hex);
   if (generate)
     return 0;
-  CHECK(nvec >= 30);
+  CHECK(nvec >= 47); /* section 7 (39) and the contract's 8.8 (8) */
   return test_summary("test_vectors");
 }
