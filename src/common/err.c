@@ -107,6 +107,9 @@ const char *cdr_err_describe(int err) {
   case CDR_ERR_AUDIT_FORK: return "the room's audit log does not extend the one already seen (forked)";
   case CDR_ERR_AUDIT_INVALID: return "the audit log fails verification";
   case CDR_ERR_REQUEST_TIMEOUT: return "the request did not arrive in time (too slow a connection)";
+  case CDR_ERR_TABLE_UNAVAILABLE:
+    return "the table's sealed file did not load (withheld or damaged by the server): only its owner can drop or "
+           "replace it";
   default: return "internal error";
   }
 }

@@ -92,7 +92,9 @@
   X(CDR_ERR_AUDIT_FORK,        "audit_fork",            502) \
   X(CDR_ERR_AUDIT_INVALID,     "audit_invalid",         502) \
   /* host limits (PROTOCOL 2) */ \
-  X(CDR_ERR_REQUEST_TIMEOUT,   "request_timeout",       408)
+  X(CDR_ERR_REQUEST_TIMEOUT,   "request_timeout",       408) \
+  /* tables whose sealed file did not load (PROTOCOL 4.7) */ \
+  X(CDR_ERR_TABLE_UNAVAILABLE, "table_unavailable",     409)
 
 #define CDR_ERR_ENUM_(name, wire, http) name##_IDX,
 enum cdr_err_index { CDR_ERR_LIST(CDR_ERR_ENUM_) CDR_ERR__COUNT };
