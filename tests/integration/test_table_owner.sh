@@ -19,7 +19,7 @@ user alice provider "$R" "$URL" && user bob provider "$R" "$URL" && user ana ana
   || { fail "enroll"; finish; }
 q() { "$CDR" query --profile "$1" "$2" --format csv 2>"$T/qerr" | tr -d '\r' | tail -n +2; }
 files() { ls "$R/state/tables" 2>/dev/null | sort; }
-# file_of TABLE-UPLOAD: the sealed file a command adds to state/tables.
+# new_file: the sealed file added to state/tables since files >$T/before.
 new_file() { files | comm -13 "$T/before" -; }
 
 printf 'k,v\n1,10\n2,20\n3,30\n' >"$T/t.csv"
