@@ -2,8 +2,10 @@
  * cmd_tables.c - `cdr tables [URL --key K --cert C] [--format text|json]`:
  * list the tables the caller can see (owns, or holds a grant on) with
  * owner, row count, the caller's access and the columns (type, hidden,
- * readable); an owner also sees the grants on its tables.  Every string
- * comes from other room members and is sanitised before printing.
+ * readable); an owner also sees the grants on its tables.  A table whose
+ * sealed file the server did not load is marked UNAVAILABLE, with why.
+ * Every string comes from other room members and is sanitised before
+ * printing.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -20,7 +22,10 @@ static void help(void) {
          "(by name or by role) read access.  For each: its owner, row count, your\n"
          "access (owner, all columns, or some columns) and its columns with their\n"
          "types; \"(hidden)\" marks a column that only its owner can read, \"(not\n"
-         "granted)\" one that your grants do not cover.  Owners also see the grants.\n\n"
+         "granted)\" one that your grants do not cover.  Owners also see the grants.\n"
+         "A table marked UNAVAILABLE keeps its name and owner, but the server did\n"
+         "not load its sealed file (withheld or damaged): nothing reads it until the\n"
+         "file is back; its owner can drop it or replace it (upload --replace).\n\n"
          "Options:\n"
          "  -f, --format text|json        output format (default text; json prints the\n"
          "                                enclave's list as it is)\n\n");
@@ -74,11 +79,18 @@ static void print_table(const json_t *t) {
   }
   if (width > 40)
     width = 40;
+  if (json_is_string(json_object_get(t, "unavailable"))) {
+    char why[256];
+    cdr_sanitize(why, sizeof(why), str_or(t, "unavailable", "?"));
+    printf("  UNAVAILABLE: %s\n", why);
+    printf("  (the server did not load its sealed file; its owner can still drop or replace it)\n");
+  }
   json_array_foreach(cols, i, c) {
     int hidden = json_is_true(json_object_get(c, "hidden")), readable = json_is_true(json_object_get(c, "readable"));
     cdr_sanitize(name, sizeof(name), str_or(c, "name", "?"));
     cdr_sanitize(type, sizeof(type), str_or(c, "type", "?"));
-    const char *mark = hidden ? "(hidden)" : !readable ? "(not granted)" : NULL;
+    int unavailable = json_is_string(json_object_get(t, "unavailable"));
+    const char *mark = hidden ? "(hidden)" : !readable && !unavailable ? "(not granted)" : NULL;
     if (mark != NULL)
       printf("    %-*s  %-7s  %s\n", (int)width, name, type, mark);
     else

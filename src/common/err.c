@@ -109,6 +109,9 @@ const char *cdr_err_describe(int err) {
   case CDR_ERR_REQUEST_TIMEOUT: return "the request did not arrive in time (too slow a connection)";
   case CDR_ERR_CA_MISMATCH: return "the room's sealed state is bound to another CA than the one offered";
   case CDR_ERR_CONTRACT_INVALID: return "the room contract or contract signature is malformed or breaks a rule";
+  case CDR_ERR_TABLE_UNAVAILABLE:
+    return "the table's sealed file did not load (withheld or damaged by the server): only its owner can drop or "
+           "replace it";
   default: return "internal error";
   }
 }

@@ -119,6 +119,7 @@ void catalog_table_free(struct catalog_table *t) {
   }
   free(t->cols);
   grants_free(t->grants, t->ngrants);
+  free(t->unavailable);
   free(t);
 }
 

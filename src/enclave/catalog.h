@@ -77,6 +77,12 @@ struct catalog_table {
   struct catalog_column *cols;
   size_t ngrants;
   struct catalog_grant *grants;
+  /* NULL, or why the table's sealed file did not load at start (withheld,
+   * damaged, an older copy): the entry then has no SQLite table, keeps
+   * its name for its owner, and only drop and replace act on it
+   * (engine.h).  Memory only: never encoded (the manifest keeps the
+   * entry's bytes as loaded, persist.c). */
+  char *unavailable;
 };
 
 struct catalog {

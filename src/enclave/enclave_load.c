@@ -8,7 +8,9 @@
  * of the tables it names (IPC_LOAD_WANT); the host then streams each
  * table file in order, in chunks, each answered IPC_LOAD_ACK.  A table
  * whose file fails (authentication, truncation, an older copy) is
- * refused with a reason and stays unavailable; a chunk that was not
+ * refused with a reason and stays unavailable (in the manifest with its
+ * key, and in the engine's catalog, so that its name stays its owner's:
+ * keep_unavailable); a chunk that was not
  * asked for, or out of order, is a protocol violation.  IPC_LOAD_DONE
  * checks the audit log against the manifest, logs the start, and makes
  * the enclave READY.
@@ -142,7 +144,11 @@ int enclave_handle_load_chunk(struct enclave *e, struct cdr_buf *in, uint32_t *r
     return CDR_ERR_ARG;
   }
   struct persist_entry *en = &p->ent[i];
-  if (p->loading < 0 && load_begin(e, p, i, why, sizeof(why)) != 0) {
+  if (p->loading < 0 && m.offset == 0 && m.len == 0 && m.last) {
+    /* cdrd's answer for a file it could not read: say so, not "truncated". */
+    ok = 0;
+    snprintf(why, sizeof(why), "the server did not provide its sealed file (missing, empty or unreadable)");
+  } else if (p->loading < 0 && load_begin(e, p, i, why, sizeof(why)) != 0) {
     ok = 0;
   } else {
     en->received += m.len;
@@ -182,6 +188,42 @@ int enclave_handle_load_chunk(struct enclave *e, struct cdr_buf *in, uint32_t *r
   return ipc_put_status(out, ok, ok ? "" : why);
 }
 
+/* Every table that did not load keeps its catalog entry in the engine,
+ * unavailable (engine_restore_unavailable): its name stays its owner's
+ * and its owner alone can drop or replace it.  Its manifest entry, with
+ * its sealed key, and so its file (cdrd removes only files no manifest
+ * names) stay as they are.  A catalog entry that does not decode (the
+ * manifest is authenticated: only a defect can cause it) refuses the
+ * start, with why: without its owner the name could not be kept. */
+static int keep_unavailable(struct enclave *e, struct persist *p, char *why, size_t whylen) {
+  struct catalog cat;
+  int r;
+  for (size_t i = 0; i < p->n; i++) {
+    struct persist_entry *en = &p->ent[i];
+    if (en->available)
+      continue;
+    if ((r = catalog_decode(&cat, en->catalog_bytes, en->catalog_len)) != 0 || cat.n != 1 ||
+        cdr_ascii_casecmp(cat.tables[0]->name, en->name) != 0) {
+      if (r == 0)
+        catalog_free(&cat);
+      if (r == CDR_ERR_NOMEM)
+        return r;
+      snprintf(why, whylen, "the manifest's catalog entry of sealed table file %s does not decode", en->id);
+      return CDR_ERR_TRUNCATED;
+    }
+    struct catalog_table *t = cat.tables[0];
+    cat.n = 0; /* t moves to the engine */
+    catalog_free(&cat);
+    if ((r = engine_restore_unavailable(e->engine, t, en->reason)) != 0) {
+      if (r == CDR_ERR_NOMEM)
+        return r;
+      snprintf(why, whylen, "the engine could not keep unavailable table file %s", en->id);
+      return r;
+    }
+  }
+  return 0;
+}
+
 int enclave_handle_load_done(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) {
   struct persist *p = e->persist;
   int r;
@@ -203,6 +245,13 @@ int enclave_handle_load_done(struct enclave *e, struct cdr_buf *in, uint32_t *rt
   char why[320] = "";
   if ((r = persist_get(e, &p)) != 0)
     return r;
+  if ((r = keep_unavailable(e, p, why, sizeof(why))) != 0) {
+    if (r == CDR_ERR_NOMEM)
+      return r;
+    log_error("refusing to start: %s", why);
+    *rt = IPC_LOAD_ACK;
+    return ipc_put_status(out, 0, why);
+  }
   if ((r = audit_load(e, p->version, p->audit_size, p->audit_head, p->carried, p->carried_len, why, sizeof(why))) !=
       0) {
     if (r != CDR_ERR_DECRYPT && r != CDR_ERR_TRUNCATED && r != CDR_ERR_AUDIT_ROLLBACK)

@@ -21,7 +21,9 @@
  * checked again (every table cursor and column it reads), because SQLite
  * does not report the columns of a JOIN's USING or NATURAL condition.
  * Only the owner may replace, drop, hide columns of, or grant on a
- * table.  Role rules (who may upload at all) are the caller's (ops.c).
+ * table.  A table whose sealed file did not load at start stays in the
+ * catalog, unavailable (engine_restore_unavailable): its name stays
+ * reserved for its owner, who alone may drop or replace it.  Role rules (who may upload at all) are the caller's (ops.c).
  * Limits: statement length CDR_MAX_SQL_LEN, one statement per request,
  * run time CDR_SQL_TIME_LIMIT_MS (progress handler), result size
  * CDR_MAX_RESULT_BYTES / CDR_MAX_RESULT_ROWS.
@@ -188,6 +190,15 @@ int engine_table_rows(struct cdr_engine *e, const char *name,
 int engine_restore_begin(struct cdr_engine *e, struct catalog_table *t) CDR_WUR;
 int engine_restore_row(struct cdr_engine *e, const struct tf_value *vals, size_t ncols) CDR_WUR;
 int engine_restore_end(struct cdr_engine *e, const char *name, int ok) CDR_WUR;
+/* Keep the catalog entry t of a table whose sealed file did not load
+ * (the engine takes t; t->unavailable becomes a copy of reason): no
+ * SQLite table, but the name stays its owner's.  Nobody else can upload
+ * under it (CDR_ERR_TABLE_EXISTS naming the owner); its owner can drop
+ * it or replace it, which makes it available again; grant, revoke_grant
+ * and hide are refused with CDR_ERR_TABLE_UNAVAILABLE, and a query that
+ * names it, for a user who could read it, too.  CDR_ERR_INTERNAL if the
+ * name is taken, CDR_ERR_NOMEM. */
+int engine_restore_unavailable(struct cdr_engine *e, struct catalog_table *t, const char *reason) CDR_WUR;
 
 /* Test hooks: lower the per-query time limit (0 restores
  * CDR_SQL_TIME_LIMIT_MS) and the result limits (0 restores

@@ -6,7 +6,9 @@
  * Contracts and invariants:
  *   - Each operation finds the table by name without ASCII case and acts
  *     only if the caller's principal owns it (CDR_ERR_NOT_FOUND,
- *     CDR_ERR_ACCESS_DENIED naming the owner otherwise).
+ *     CDR_ERR_ACCESS_DENIED naming the owner otherwise).  An unavailable
+ *     table (its sealed file did not load) can only be dropped: grants
+ *     and hidden flags are CDR_ERR_TABLE_UNAVAILABLE.
  *   - The catalog changes only after the SQLite change it describes has
  *     succeeded (drop), or alone when there is none (grants, hidden
  *     flags); a grant is refused before the catalog changes if the
@@ -22,9 +24,12 @@
 #include <string.h>
 
 /* The table `table` if who owns it; else NULL with *r and *errmsg set
- * (CDR_ERR_NOT_FOUND, CDR_ERR_ACCESS_DENIED naming the owner). */
+ * (CDR_ERR_NOT_FOUND, CDR_ERR_ACCESS_DENIED naming the owner).  Unless
+ * `any` (drop), an unavailable table is refused too
+ * (CDR_ERR_TABLE_UNAVAILABLE): its catalog entry is what the manifest
+ * holds, and stays so until its owner drops or replaces it. */
 static struct catalog_table *owned_table(struct cdr_engine *e, const struct engine_principal *who, const char *table,
-                                         const char *verb, int *r, char **errmsg) {
+                                         const char *verb, int any, int *r, char **errmsg) {
   struct catalog_table *t;
   if (e == NULL || who == NULL || who->name == NULL || table == NULL) {
     *r = engine_set_err(errmsg, CDR_ERR_ARG, "no engine, user or table");
@@ -35,8 +40,15 @@ static struct catalog_table *owned_table(struct cdr_engine *e, const struct engi
     return NULL;
   }
   if (strcmp(t->owner, who->name) != 0) {
-    *r = engine_set_err(errmsg, CDR_ERR_ACCESS_DENIED, "table %s belongs to %s: only its owner can %s", t->name,
-                        t->owner, verb);
+    *r = engine_set_err(errmsg, CDR_ERR_ACCESS_DENIED, "table %s belongs to %s%s: only its owner can %s", t->name,
+                        t->owner, t->unavailable != NULL ? " (unavailable: its sealed file did not load)" : "", verb);
+    return NULL;
+  }
+  if (!any && t->unavailable != NULL) {
+    *r = engine_set_err(errmsg, CDR_ERR_TABLE_UNAVAILABLE,
+                        "table %s is unavailable (%s): it cannot change until it loads again (the server puts its "
+                        "sealed file back) or you replace it (upload --replace) or drop it",
+                        t->name, t->unavailable);
     return NULL;
   }
   *r = 0;
@@ -49,16 +61,18 @@ int engine_drop(struct cdr_engine *e, const struct engine_principal *who, const 
   int r, rc;
   if (errmsg != NULL)
     *errmsg = NULL;
-  if ((t = owned_table(e, who, table, "drop it", &r, errmsg)) == NULL)
+  if ((t = owned_table(e, who, table, "drop it", 1, &r, errmsg)) == NULL)
     return r;
-  if ((sql = sqlite3_mprintf("DROP TABLE \"%w\"", t->name)) == NULL)
-    return engine_set_err(errmsg, CDR_ERR_NOMEM, "out of memory");
-  policy_set_mode(&e->policy, POLICY_INTERNAL);
-  rc = sqlite3_exec(e->db, sql, NULL, NULL, NULL);
-  policy_set_mode(&e->policy, POLICY_USER);
-  sqlite3_free(sql);
-  if (rc != SQLITE_OK)
-    return engine_sqlite_fail(e, rc, errmsg, "dropping the table failed");
+  if (t->unavailable == NULL) { /* an unavailable table has no SQLite table */
+    if ((sql = sqlite3_mprintf("DROP TABLE \"%w\"", t->name)) == NULL)
+      return engine_set_err(errmsg, CDR_ERR_NOMEM, "out of memory");
+    policy_set_mode(&e->policy, POLICY_INTERNAL);
+    rc = sqlite3_exec(e->db, sql, NULL, NULL, NULL);
+    policy_set_mode(&e->policy, POLICY_USER);
+    sqlite3_free(sql);
+    if (rc != SQLITE_OK)
+      return engine_sqlite_fail(e, rc, errmsg, "dropping the table failed");
+  }
   if ((r = catalog_remove(&e->catalog, t->name)) != 0)
     return engine_set_err(errmsg, CDR_ERR_INTERNAL, "the catalog lost the table");
   return 0;
@@ -83,7 +97,7 @@ int engine_grant(struct cdr_engine *e, const struct engine_principal *who, const
   int r;
   if (errmsg != NULL)
     *errmsg = NULL;
-  if ((t = owned_table(e, who, table, "grant access to it", &r, errmsg)) == NULL)
+  if ((t = owned_table(e, who, table, "grant access to it", 0, &r, errmsg)) == NULL)
     return r;
   if (!catalog_grantee_valid(grantee))
     return engine_set_err(errmsg, CDR_ERR_ARG,
@@ -125,7 +139,7 @@ int engine_revoke_grant(struct cdr_engine *e, const struct engine_principal *who
   int r;
   if (errmsg != NULL)
     *errmsg = NULL;
-  if ((t = owned_table(e, who, table, "revoke its grants", &r, errmsg)) == NULL)
+  if ((t = owned_table(e, who, table, "revoke its grants", 0, &r, errmsg)) == NULL)
     return r;
   if (grantee == NULL || catalog_revoke(t, grantee) != 0)
     return engine_set_err(errmsg, CDR_ERR_NOT_FOUND, "%.140s holds no grant on table %s", grantee ? grantee : "?",
@@ -140,7 +154,7 @@ int engine_hide(struct cdr_engine *e, const struct engine_principal *who, const 
   int r;
   if (errmsg != NULL)
     *errmsg = NULL;
-  if ((t = owned_table(e, who, table, "hide its columns", &r, errmsg)) == NULL)
+  if ((t = owned_table(e, who, table, "hide its columns", 0, &r, errmsg)) == NULL)
     return r;
   if ((k = catalog_column_index(t, column)) < 0)
     return engine_set_err(errmsg, CDR_ERR_NOT_FOUND, "table %s has no column %.64s", t->name, column ? column : "?");

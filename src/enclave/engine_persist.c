@@ -4,8 +4,10 @@
  * table from sealed state.  See engine.h.
  *
  * All of it runs in the policy's internal mode: the enclave itself is
- * acting, not a user.
+ * acting, not a user.  A table whose file did not load is kept in the
+ * catalog only, marked unavailable (engine_restore_unavailable).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "engine.h"
@@ -23,6 +25,8 @@ int engine_table_rows(struct cdr_engine *e, const char *name,
   int r = 0, rc;
   if (t == NULL)
     return CDR_ERR_NOT_FOUND;
+  if (t->unavailable != NULL)
+    return CDR_ERR_TABLE_UNAVAILABLE;
   if ((sql = sqlite3_mprintf("SELECT * FROM \"%w\"", t->name)) == NULL)
     return CDR_ERR_NOMEM;
   policy_set_mode(&e->policy, POLICY_INTERNAL);
@@ -160,4 +164,28 @@ int engine_restore_end(struct cdr_engine *e, const char *name, int ok) {
   if (!ok && t != NULL && catalog_remove(&e->catalog, name) != 0 && r == 0)
     r = CDR_ERR_INTERNAL;
   return r;
+}
+
+int engine_restore_unavailable(struct cdr_engine *e, struct catalog_table *t, const char *reason) {
+  int exists = 0;
+  sqlite3_stmt *st = NULL;
+  policy_set_mode(&e->policy, POLICY_INTERNAL);
+  if (catalog_find(&e->catalog, t->name) == NULL &&
+      sqlite3_prepare_v3(e->db, "SELECT 1 FROM sqlite_schema WHERE name = ?1 COLLATE NOCASE", -1, 0, &st, NULL) ==
+          SQLITE_OK &&
+      sqlite3_bind_text(st, 1, t->name, -1, SQLITE_STATIC) == SQLITE_OK)
+    exists = sqlite3_step(st) != SQLITE_DONE;
+  else
+    exists = 1;
+  sqlite3_finalize(st);
+  policy_set_mode(&e->policy, POLICY_USER);
+  if (exists || catalog_reserve(&e->catalog) != 0) {
+    catalog_table_free(t);
+    return CDR_ERR_INTERNAL;
+  }
+  if ((t->unavailable = strdup(reason != NULL && reason[0] ? reason : "its sealed file did not load")) == NULL) {
+    catalog_table_free(t);
+    return CDR_ERR_NOMEM;
+  }
+  return catalog_put(&e->catalog, t); /* cannot fail after catalog_reserve */
 }

@@ -73,6 +73,33 @@ static int query_prepare(struct cdr_engine *e, const char *sql, size_t sqllen, s
   return 0;
 }
 
+/* A statement SQLite refused with "no such table: X" where X is an
+ * unavailable table (its sealed file did not load) that `who` could
+ * read: say so (CDR_ERR_TABLE_UNAVAILABLE) instead.  To anyone else the
+ * table stays unknown, as the table list has it. */
+static int query_unavailable(struct cdr_engine *e, const struct engine_principal *who, int r, char **errmsg) {
+  static const char prefix[] = "no such table: ";
+  const struct catalog_table *t;
+  const char *name;
+  if (r != CDR_ERR_SQL_ERROR || errmsg == NULL || *errmsg == NULL ||
+      strncmp(*errmsg, prefix, sizeof(prefix) - 1) != 0)
+    return r;
+  name = *errmsg + sizeof(prefix) - 1;
+  const char *dot = strchr(name, '.');
+  if (dot != NULL && dot - name == 4 && (name[0] | 0x20) == 'm' && (name[1] | 0x20) == 'a' &&
+      (name[2] | 0x20) == 'i' && (name[3] | 0x20) == 'n')
+    name = dot + 1;
+  if ((t = catalog_find(&e->catalog, name)) == NULL || t->unavailable == NULL ||
+      policy_table_access(t, who) == POLICY_ACCESS_NONE)
+    return r;
+  free(*errmsg);
+  *errmsg = NULL;
+  return engine_set_err(errmsg, CDR_ERR_TABLE_UNAVAILABLE,
+                        "table %s is unavailable (%s): ask the server's operator to put its sealed file back; its "
+                        "owner can also replace or drop it",
+                        t->name, t->unavailable);
+}
+
 int engine_query_render(struct cdr_engine *e, const struct engine_principal *who, const char *sql, size_t sqllen,
                         struct cdr_buf *out, uint64_t *rows_out, char **errmsg) {
   sqlite3_stmt *st = NULL;
@@ -106,7 +133,7 @@ int engine_query_render(struct cdr_engine *e, const struct engine_principal *who
   e->deadline_ns = mono_ns() + (uint64_t)e->time_limit_ms * 1000000u;
   sqlite3_progress_handler(e->db, ENGINE_PROGRESS_OPS, engine_progress, e);
 
-  if ((r = query_prepare(e, sql, sqllen, start, &st, &tail, errmsg)) != 0 ||
+  if ((r = query_unavailable(e, who, query_prepare(e, sql, sqllen, start, &st, &tail, errmsg), errmsg)) != 0 ||
       (r = engine_check_statement(e, st, sql, sqllen, start, tail, errmsg)) != 0 ||
       (r = engine_render_result(e, st, out, &rows, errmsg)) != 0)
     goto out;

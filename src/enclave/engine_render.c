@@ -286,13 +286,17 @@ static json_t *table_json(const struct catalog_table *t, const struct engine_pri
   cdr_hex_encode(fp, t->owner_key_fp, sizeof(t->owner_key_fp));
   o = json_pack("{s:s,s:s,s:s,s:I,s:I,s:s}", "name", t->name, "owner", t->owner, "owner_key_sha256", fp,
                 "created_at", (json_int_t)t->created_at, "rows", (json_int_t)t->rows, "access", access_name(a));
+  if (o != NULL && t->unavailable != NULL && json_object_set_new(o, "unavailable", json_string(t->unavailable)) != 0) {
+    json_decref(o);
+    return NULL;
+  }
   cols = json_array();
   if (o == NULL || cols == NULL || json_object_set_new(o, "columns", cols) != 0) {
     json_decref(o);
     return NULL;
   }
   for (size_t k = 0; k < t->ncols; k++) {
-    int readable = policy_access(t, who, t->cols[k].name, NULL, 0) == 0;
+    int readable = t->unavailable == NULL && policy_access(t, who, t->cols[k].name, NULL, 0) == 0;
     if (json_array_append_new(cols, json_pack("{s:s,s:s,s:b,s:b}", "name", t->cols[k].name, "type", t->cols[k].type,
                                               "hidden", t->cols[k].hidden, "readable", readable)) != 0)
       goto fail;

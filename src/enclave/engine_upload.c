@@ -19,7 +19,8 @@
  *     two chunks commits on its own.  After a failure the upload only
  *     accepts abort, which drops the staging table.
  *   - The commit is one transaction: the last record, the drop of a
- *     replaced table, the rename of the staging table.  The catalog
+ *     replaced table (none when it is unavailable: its file did not load
+ *     at start), the rename of the staging table.  The catalog
  *     follows after COMMIT and cannot fail then (catalog_reserve first),
  *     so the catalog and the database never disagree.
  *   - Every upload is on e->uploads until it is committed or aborted;
@@ -83,15 +84,29 @@ out:
 /* The name checks of begin and commit: *old is the table to replace. */
 static int check_target(struct cdr_engine *e, const struct engine_upload *u, struct catalog_table **old,
                         char **errmsg) {
+  const struct catalog_table *t;
   int r, exists;
   *old = NULL;
   if (u->replace) {
     if ((*old = catalog_find(&e->catalog, u->name)) == NULL)
       return engine_set_err(errmsg, CDR_ERR_NOT_FOUND, "there is no table %s to replace", u->name);
     if (strcmp((*old)->owner, u->owner) != 0)
-      return engine_set_err(errmsg, CDR_ERR_ACCESS_DENIED, "table %s belongs to %s: only its owner can replace it",
-                            (*old)->name, (*old)->owner);
+      return engine_set_err(errmsg, CDR_ERR_ACCESS_DENIED, "table %s belongs to %s%s: only its owner can replace it",
+                            (*old)->name, (*old)->owner,
+                            (*old)->unavailable != NULL ? " (unavailable: its sealed file did not load)" : "");
     return 0;
+  }
+  /* An unavailable table has no SQLite table, but its name is its
+   * owner's all the same (engine_restore_unavailable). */
+  if ((t = catalog_find(&e->catalog, u->name)) != NULL && t->unavailable != NULL) {
+    if (strcmp(t->owner, u->owner) == 0)
+      return engine_set_err(errmsg, CDR_ERR_TABLE_EXISTS,
+                            "table %s is yours but unavailable (%s): replace it (upload --replace) or drop it",
+                            t->name, t->unavailable);
+    return engine_set_err(errmsg, CDR_ERR_TABLE_EXISTS,
+                          "table %s belongs to %s and is unavailable (its sealed file did not load): the name stays "
+                          "reserved for its owner; choose another name",
+                          t->name, t->owner);
   }
   if ((r = table_exists(e, u->name, &exists, errmsg)) != 0)
     return r;
@@ -388,7 +403,8 @@ int engine_upload_commit(struct cdr_engine *e, struct engine_upload *u, struct e
                        CDR_MAX_CATALOG_BYTES);
     goto out;
   }
-  if ((old != NULL && (drop = sqlite3_mprintf("DROP TABLE \"%w\"", name)) == NULL) ||
+  /* An unavailable table being replaced has no SQLite table to drop. */
+  if ((old != NULL && old->unavailable == NULL && (drop = sqlite3_mprintf("DROP TABLE \"%w\"", name)) == NULL) ||
       (rename = sqlite3_mprintf("ALTER TABLE \"%w\" RENAME TO \"%w\"", u->staging, name)) == NULL) {
     r = engine_set_err(errmsg, CDR_ERR_NOMEM, "out of memory");
     goto out;

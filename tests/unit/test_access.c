@@ -7,7 +7,8 @@
  * arguments, json_each, compound SELECTs, pragma_table_info), each tried
  * as the owner, a user with a column grant, a user with a whole-table
  * grant and a user with none.  Then the owner operations (grant, revoke,
- * hide, replace, drop) and who may run them, and the table list.
+ * hide, replace, drop) and who may run them, and the table list; and a
+ * table whose sealed file did not load, whose name stays its owner's.
  */
 #include <jansson.h>
 #include <stdint.h>
@@ -16,6 +17,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "enclave/catalog.h"
 #include "enclave/engine.h"
 #include "testlib.h"
 
@@ -456,6 +458,85 @@ static void test_replace_and_drop(void) {
   DENIED(HOSP, "SELECT id FROM patients", CDR_ERR_ACCESS_DENIED, "no access to table patients");
 }
 
+/* A catalog entry as the manifest would hold it for a table whose sealed
+ * file did not load: owner HOSP, columns id and v, read by analysts. */
+static struct catalog_table *held_entry(const char *name) {
+  struct catalog_table *t = catalog_table_new(name, HOSP.name, HOSP.key_fp, 1700000000, 3);
+  CHECK(t != NULL);
+  if (t == NULL)
+    return NULL;
+  CHECK_RC(catalog_table_add_column(t, "id", "INTEGER", 0), 0);
+  CHECK_RC(catalog_table_add_column(t, "v", "TEXT", 0), 0);
+  CHECK_RC(catalog_grant(t, "role:analyst", NULL, 0, NULL), 0);
+  return t;
+}
+
+/* Tables keep their owner (issue 10, item 7): an unavailable table's
+ * name stays its owner's; only its owner drops or replaces it. */
+static void test_unavailable(void) {
+  static const char why[] = "the server did not provide its sealed file";
+  uint64_t rows = 0;
+  char *msg = NULL;
+  json_t *l, *t;
+
+  CHECK_RC(engine_restore_unavailable(E, held_entry("held"), why), 0);
+  CHECK_RC(engine_restore_unavailable(E, held_entry("gone"), why), 0);
+  /* A name that is taken, by a table or by another unavailable entry. */
+  CHECK_RC(engine_restore_unavailable(E, held_entry("visits"), why), CDR_ERR_INTERNAL);
+  CHECK_RC(engine_restore_unavailable(E, held_entry("HELD"), why), CDR_ERR_INTERNAL);
+
+  /* The squat: another provider cannot take the name, in any case. */
+  CHECK_RC(engine_load_csv(E, &CLINIC, "held", (const uint8_t *)"a\n1\n", 4, 0, &rows, &msg), CDR_ERR_TABLE_EXISTS);
+  CHECK_CONTAINS(msg, "table held belongs to data@hospital and is unavailable");
+  free(msg);
+  msg = NULL;
+  CHECK_RC(engine_load_csv(E, &CLINIC, "HeLd", (const uint8_t *)"a\n1\n", 4, 0, &rows, &msg), CDR_ERR_TABLE_EXISTS);
+  free(msg);
+  msg = NULL;
+  CHECK_RC(engine_load_csv(E, &CLINIC, "held", (const uint8_t *)"a\n1\n", 4, 1, &rows, &msg), CDR_ERR_ACCESS_DENIED);
+  CHECK_CONTAINS(msg, "belongs to data@hospital (unavailable");
+  free(msg);
+  msg = NULL;
+  OWNER_OP(engine_drop(E, &CLINIC, "held", &err), CDR_ERR_ACCESS_DENIED, "belongs to data@hospital (unavailable");
+  /* Its owner: not a new upload over it, and nothing but drop or replace. */
+  CHECK_RC(engine_load_csv(E, &HOSP, "held", (const uint8_t *)"a\n1\n", 4, 0, &rows, &msg), CDR_ERR_TABLE_EXISTS);
+  CHECK_CONTAINS(msg, "is yours but unavailable (the server did not provide its sealed file)");
+  free(msg);
+  msg = NULL;
+  OWNER_OP(engine_grant(E, &HOSP, "held", "ana@institute", NULL, 0, &err), CDR_ERR_TABLE_UNAVAILABLE, "unavailable");
+  OWNER_OP(engine_revoke_grant(E, &HOSP, "held", "role:analyst", &err), CDR_ERR_TABLE_UNAVAILABLE, "unavailable");
+  OWNER_OP(engine_hide(E, &HOSP, "held", "v", 1, &err), CDR_ERR_TABLE_UNAVAILABLE, "unavailable");
+  /* Queries: those who could read it are told; to others it is unknown. */
+  DENIED(CAROL, "SELECT * FROM held", CDR_ERR_TABLE_UNAVAILABLE, "table held is unavailable");
+  DENIED(HOSP, "SELECT count(*) FROM main.held", CDR_ERR_TABLE_UNAVAILABLE, "table held is unavailable");
+  DENIED(CLINIC, "SELECT * FROM held", CDR_ERR_SQL_ERROR, "no such table: held");
+  l = tables_of(&CAROL);
+  t = find_table(l, "held");
+  CHECK(t != NULL && json_is_string(json_object_get(t, "unavailable")));
+  if (t != NULL) {
+    CHECK_STR(json_string_value(json_object_get(t, "unavailable")), why);
+    CHECK(json_integer_value(json_object_get(t, "rows")) == 3);
+    CHECK(json_is_false(json_object_get(find_column(t, "v"), "readable")));
+  }
+  json_decref(l);
+  l = tables_of(&CLINIC);
+  CHECK(find_table(l, "held") == NULL);
+  json_decref(l);
+
+  /* The owner replaces it: available again, with its grant. */
+  CHECK_RC(load(&HOSP, "held", "id,v\n1,x\n2,y\n", 1), 0);
+  ALLOWED(CAROL, "SELECT count(*) AS n FROM held", "{\"columns\":[\"n\"],\"rows\":[[2]],\"row_count\":1}");
+  l = tables_of(&HOSP);
+  t = find_table(l, "held");
+  CHECK(t != NULL && json_object_get(t, "unavailable") == NULL);
+  json_decref(l);
+  /* The owner drops the other: the name is free for anyone. */
+  OWNER_OP(engine_drop(E, &HOSP, "gone", &err), 0, NULL);
+  CHECK_RC(load(&CLINIC, "gone", "a\n1\n", 0), 0);
+  OWNER_OP(engine_drop(E, &CLINIC, "gone", &err), 0, NULL);
+  OWNER_OP(engine_drop(E, &HOSP, "held", &err), 0, NULL);
+}
+
 int main(void) {
   CHECK_RC(engine_open(&E), 0);
   if (E == NULL)
@@ -468,6 +549,7 @@ int main(void) {
   test_owner_ops();
   test_tables();
   test_replace_and_drop();
+  test_unavailable();
   engine_close(E);
   return test_summary("test_access");
 }
