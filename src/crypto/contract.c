@@ -15,6 +15,7 @@
  * "-0" are all refused as non-canonical.
  */
 #include "contract.h"
+#include "contract_int.h"
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -31,7 +32,7 @@
 
 static const char *const ROLE_NAMES[] = {"analyst", "auditor", "provider"}; /* sorted, bit i */
 
-__attribute__((format(printf, 3, 4))) static int bad(char *why, size_t whylen, const char *fmt, ...) {
+int contract_refuse(char *why, size_t whylen, const char *fmt, ...) {
   if (why != NULL && whylen > 0) {
     va_list ap;
     va_start(ap, fmt);
@@ -145,29 +146,29 @@ static int url_ok(const char *s) {
 
 static int validate_members(const struct cdr_contract *c, char *why, size_t whylen) {
   if (c->n_members == 0 || c->members == NULL)
-    return bad(why, whylen, "members: a contract lists at least one member");
+    return contract_refuse(why, whylen, "members: a contract lists at least one member");
   if (c->n_members > CDR_CONTRACT_MAX_MEMBERS)
-    return bad(why, whylen, "members: more than %u members", CDR_CONTRACT_MAX_MEMBERS);
+    return contract_refuse(why, whylen, "members: more than %u members", CDR_CONTRACT_MAX_MEMBERS);
   for (size_t i = 0; i < c->n_members; i++) {
     const struct cdr_contract_member *m = &c->members[i];
     if (!text_ok(m->name, CDR_MAX_NAME_LEN))
-      return bad(why, whylen,
+      return contract_refuse(why, whylen,
                  "members[%zu].name: a display name is 1 to %u bytes of UTF-8 without control characters", i,
                  CDR_MAX_NAME_LEN);
     if (m->roles == 0 || (m->roles & ~CDR_CONTRACT_ROLE_ALL) != 0)
-      return bad(why, whylen, "members[%zu].roles: a non-empty set of analyst, auditor, provider", i);
+      return contract_refuse(why, whylen, "members[%zu].roles: a non-empty set of analyst, auditor, provider", i);
     if (all_zero(m->key_sha256, 32))
-      return bad(why, whylen, "members[%zu].key_sha256: all zero", i);
+      return contract_refuse(why, whylen, "members[%zu].key_sha256: all zero", i);
     if (i > 0) {
       int d = memcmp(c->members[i - 1].key_sha256, m->key_sha256, 32);
       if (d == 0)
-        return bad(why, whylen, "members[%zu].key_sha256: the same key as members[%zu]", i, i - 1);
+        return contract_refuse(why, whylen, "members[%zu].key_sha256: the same key as members[%zu]", i, i - 1);
       if (d > 0)
-        return bad(why, whylen, "members[%zu].key_sha256: members must be sorted by key_sha256", i);
+        return contract_refuse(why, whylen, "members[%zu].key_sha256: members must be sorted by key_sha256", i);
     }
     for (size_t j = 0; j < i; j++)
       if (strcmp(c->members[j].name, m->name) == 0)
-        return bad(why, whylen, "members[%zu].name: the same display name as members[%zu]", i, j);
+        return contract_refuse(why, whylen, "members[%zu].name: the same display name as members[%zu]", i, j);
   }
   return 0;
 }
@@ -175,24 +176,24 @@ static int validate_members(const struct cdr_contract *c, char *why, size_t whyl
 static int validate_lists(const struct cdr_contract *c, char *why, size_t whylen) {
   size_t mlen = cdr_contract_measurement_len(c->platform);
   if (mlen == 0)
-    return bad(why, whylen, "platform: one of sim, snp, tdx, nitro");
+    return contract_refuse(why, whylen, "platform: one of sim, snp, tdx, nitro");
   if (c->n_measurements == 0 || c->n_measurements > CDR_CONTRACT_MAX_MEASUREMENTS)
-    return bad(why, whylen, "measurements: 1 to %u measurements", CDR_CONTRACT_MAX_MEASUREMENTS);
+    return contract_refuse(why, whylen, "measurements: 1 to %u measurements", CDR_CONTRACT_MAX_MEASUREMENTS);
   for (size_t i = 1; i < c->n_measurements; i++) {
     int d = memcmp(c->measurements[i - 1], c->measurements[i], mlen);
     if (d >= 0)
-      return bad(why, whylen, "measurements[%zu]: measurements must be sorted and distinct", i);
+      return contract_refuse(why, whylen, "measurements[%zu]: measurements must be sorted and distinct", i);
   }
   if (c->has_snp_min_tcb && strcmp(c->platform, "snp") != 0)
-    return bad(why, whylen, "snp_min_tcb: only on platform snp");
+    return contract_refuse(why, whylen, "snp_min_tcb: only on platform snp");
   if (c->n_witnesses > CDR_CONTRACT_MAX_WITNESSES || (c->n_witnesses > 0 && c->witnesses == NULL))
-    return bad(why, whylen, "witnesses: at most %u witnesses", CDR_CONTRACT_MAX_WITNESSES);
+    return contract_refuse(why, whylen, "witnesses: at most %u witnesses", CDR_CONTRACT_MAX_WITNESSES);
   for (size_t i = 0; i < c->n_witnesses; i++) {
     if (!url_ok(c->witnesses[i].url))
-      return bad(why, whylen, "witnesses[%zu].url: https:// and printable ASCII, at most %u bytes", i,
+      return contract_refuse(why, whylen, "witnesses[%zu].url: https:// and printable ASCII, at most %u bytes", i,
                  CDR_CONTRACT_MAX_URL);
     if (i > 0 && memcmp(c->witnesses[i - 1].key_sha256, c->witnesses[i].key_sha256, 32) >= 0)
-      return bad(why, whylen, "witnesses[%zu].key_sha256: witnesses must be sorted by key_sha256 and distinct", i);
+      return contract_refuse(why, whylen, "witnesses[%zu].key_sha256: witnesses must be sorted by key_sha256 and distinct", i);
   }
   return 0;
 }
@@ -200,22 +201,22 @@ static int validate_lists(const struct cdr_contract *c, char *why, size_t whylen
 int cdr_contract_validate(const struct cdr_contract *c, char *why, size_t whylen) {
   int r;
   if (c == NULL)
-    return bad(why, whylen, "no contract");
+    return contract_refuse(why, whylen, "no contract");
   if (!text_ok(c->room_name, CDR_MAX_NAME_LEN))
-    return bad(why, whylen, "room_name: 1 to %u bytes of UTF-8 without control characters", CDR_MAX_NAME_LEN);
+    return contract_refuse(why, whylen, "room_name: 1 to %u bytes of UTF-8 without control characters", CDR_MAX_NAME_LEN);
   if (c->version == 0 || c->version > CONTRACT_INT_MAX)
-    return bad(why, whylen, "version: an integer from 1 to 2^53-1");
+    return contract_refuse(why, whylen, "version: an integer from 1 to 2^53-1");
   if (c->version == 1 && !all_zero(c->previous_sha256, 32))
-    return bad(why, whylen, "previous_sha256: version 1 has no previous version");
+    return contract_refuse(why, whylen, "previous_sha256: version 1 has no previous version");
   if (c->version > 1 && all_zero(c->previous_sha256, 32))
-    return bad(why, whylen, "previous_sha256: required from version 2 on (the hash of the version before)");
+    return contract_refuse(why, whylen, "previous_sha256: required from version 2 on (the hash of the version before)");
   if (all_zero(c->ca_sha256, 32))
-    return bad(why, whylen, "ca_sha256: all zero");
+    return contract_refuse(why, whylen, "ca_sha256: all zero");
   if (memchr(c->governance, '\0', sizeof(c->governance)) == NULL ||
       strcmp(c->governance, CDR_CONTRACT_GOVERNANCE) != 0)
-    return bad(why, whylen, "governance: must be \"%s\"", CDR_CONTRACT_GOVERNANCE);
+    return contract_refuse(why, whylen, "governance: must be \"%s\"", CDR_CONTRACT_GOVERNANCE);
   if (memchr(c->platform, '\0', sizeof(c->platform)) == NULL)
-    return bad(why, whylen, "platform: one of sim, snp, tdx, nitro");
+    return contract_refuse(why, whylen, "platform: one of sim, snp, tdx, nitro");
   if ((r = validate_lists(c, why, whylen)) != 0)
     return r;
   return validate_members(c, why, whylen);
@@ -367,8 +368,8 @@ static int keys_known(const json_t *o, const char *where, const char *const *kno
     for (const char *q = k; printable && *q; q++)
       printable = (uint8_t)*q >= 0x20 && (uint8_t)*q < 0x7f && *q != '"' && *q != '\\';
     if (printable)
-      return bad(why, whylen, "%s: unknown field \"%s\"", where, k);
-    return bad(why, whylen, "%s: an unknown field", where);
+      return contract_refuse(why, whylen, "%s: unknown field \"%s\"", where, k);
+    return contract_refuse(why, whylen, "%s: an unknown field", where);
   }
   return 0;
 }
@@ -379,9 +380,9 @@ static int get(const json_t *o, const char *where, const char *k, json_type t, i
                size_t whylen) {
   *v = json_object_get(o, k);
   if (*v == NULL)
-    return required ? bad(why, whylen, "%s%s: missing", where, k) : CDR_ERR_NOT_FOUND;
+    return required ? contract_refuse(why, whylen, "%s%s: missing", where, k) : CDR_ERR_NOT_FOUND;
   if (json_typeof(*v) != t)
-    return bad(why, whylen, "%s%s: must be %s, not %s", where, k,
+    return contract_refuse(why, whylen, "%s%s: must be %s, not %s", where, k,
                t == JSON_OBJECT ? "an object" : t == JSON_ARRAY ? "an array" : t == JSON_STRING ? "a string" : "an integer",
                type_name(*v));
   return 0;
@@ -394,7 +395,7 @@ static int get_hex(const json_t *o, const char *where, const char *k, uint8_t *o
     return r;
   const char *s = json_string_value(v);
   if (json_string_length(v) != 2 * n || !cdr_hex_lower_ok(s, 2 * n) || cdr_hex_decode(out, n, s) != 0)
-    return bad(why, whylen, "%s%s: must be %zu lower-case hex digits", where, k, 2 * n);
+    return contract_refuse(why, whylen, "%s%s: must be %zu lower-case hex digits", where, k, 2 * n);
   return 0;
 }
 
@@ -406,7 +407,7 @@ static int get_uint(const json_t *o, const char *where, const char *k, uint64_t 
     return r;
   json_int_t i = json_integer_value(v);
   if (i < 0 || (uint64_t)i > max)
-    return bad(why, whylen, "%s%s: an integer from 0 to %llu", where, k, (unsigned long long)max);
+    return contract_refuse(why, whylen, "%s%s: an integer from 0 to %llu", where, k, (unsigned long long)max);
   *out = (uint64_t)i;
   return 0;
 }
@@ -420,7 +421,7 @@ static int get_text(const json_t *o, const char *where, const char *k, size_t ma
     return r;
   size_t n = json_string_length(v);
   if (n > maxlen || memchr(json_string_value(v), '\0', n) != NULL || !text_ok(json_string_value(v), maxlen))
-    return bad(why, whylen, "%s%s: 1 to %zu bytes of UTF-8 without control characters", where, k, maxlen);
+    return contract_refuse(why, whylen, "%s%s: 1 to %zu bytes of UTF-8 without control characters", where, k, maxlen);
   if ((*out = strdup(json_string_value(v))) == NULL)
     return CDR_ERR_NOMEM;
   return 0;
@@ -434,13 +435,13 @@ static int parse_roles(const json_t *mo, const char *where, unsigned *roles, cha
     return r;
   *roles = 0;
   if (json_array_size(a) == 0 || json_array_size(a) > 3)
-    return bad(why, whylen, "%sroles: a non-empty list of analyst, auditor, provider", where);
+    return contract_refuse(why, whylen, "%sroles: a non-empty list of analyst, auditor, provider", where);
   json_array_foreach(a, i, v) {
     unsigned bit = json_is_string(v) ? cdr_contract_role_from_name(json_string_value(v)) : 0;
     if (bit == 0)
-      return bad(why, whylen, "%sroles[%zu]: not a role (analyst, auditor, provider)", where, i);
+      return contract_refuse(why, whylen, "%sroles[%zu]: not a role (analyst, auditor, provider)", where, i);
     if (bit <= *roles)
-      return bad(why, whylen, "%sroles[%zu]: roles must be sorted and distinct", where, i);
+      return contract_refuse(why, whylen, "%sroles[%zu]: roles must be sorted and distinct", where, i);
     *roles |= bit;
   }
   return 0;
@@ -455,7 +456,7 @@ static int parse_members(const json_t *o, struct cdr_contract *c, char *why, siz
   if (r != 0)
     return r;
   if (json_array_size(a) > CDR_CONTRACT_MAX_MEMBERS)
-    return bad(why, whylen, "members: more than %u members", CDR_CONTRACT_MAX_MEMBERS);
+    return contract_refuse(why, whylen, "members: more than %u members", CDR_CONTRACT_MAX_MEMBERS);
   if (json_array_size(a) > 0 && (c->members = calloc(json_array_size(a), sizeof(*c->members))) == NULL)
     return CDR_ERR_NOMEM;
   json_array_foreach(a, i, mo) {
@@ -463,7 +464,7 @@ static int parse_members(const json_t *o, struct cdr_contract *c, char *why, siz
     snprintf(where, sizeof(where), "members[%zu].", i);
     c->n_members = i + 1;
     if (!json_is_object(mo))
-      return bad(why, whylen, "members[%zu]: must be an object", i);
+      return contract_refuse(why, whylen, "members[%zu]: must be an object", i);
     if ((r = keys_known(mo, where, known, why, whylen)) != 0 ||
         (r = get_hex(mo, where, "key_sha256", m->key_sha256, 32, why, whylen)) != 0 ||
         (r = get_text(mo, where, "name", CDR_MAX_NAME_LEN, &m->name, why, whylen)) != 0 ||
@@ -482,7 +483,7 @@ static int parse_witnesses(const json_t *o, struct cdr_contract *c, char *why, s
   if (r != 0)
     return r;
   if (json_array_size(a) > CDR_CONTRACT_MAX_WITNESSES)
-    return bad(why, whylen, "witnesses: more than %u witnesses", CDR_CONTRACT_MAX_WITNESSES);
+    return contract_refuse(why, whylen, "witnesses: more than %u witnesses", CDR_CONTRACT_MAX_WITNESSES);
   if (json_array_size(a) > 0 && (c->witnesses = calloc(json_array_size(a), sizeof(*c->witnesses))) == NULL)
     return CDR_ERR_NOMEM;
   json_array_foreach(a, i, wo) {
@@ -491,13 +492,13 @@ static int parse_witnesses(const json_t *o, struct cdr_contract *c, char *why, s
     snprintf(where, sizeof(where), "witnesses[%zu].", i);
     c->n_witnesses = i + 1;
     if (!json_is_object(wo))
-      return bad(why, whylen, "witnesses[%zu]: must be an object", i);
+      return contract_refuse(why, whylen, "witnesses[%zu]: must be an object", i);
     if ((r = keys_known(wo, where, known, why, whylen)) != 0 ||
         (r = get_hex(wo, where, "key_sha256", w->key_sha256, 32, why, whylen)) != 0 ||
         (r = get(wo, where, "url", JSON_STRING, 1, &u, why, whylen)) != 0)
       return r;
     if (json_string_length(u) > CDR_CONTRACT_MAX_URL || !url_ok(json_string_value(u)))
-      return bad(why, whylen, "%surl: https:// and printable ASCII, at most %u bytes", where, CDR_CONTRACT_MAX_URL);
+      return contract_refuse(why, whylen, "%surl: https:// and printable ASCII, at most %u bytes", where, CDR_CONTRACT_MAX_URL);
     if ((w->url = strdup(json_string_value(u))) == NULL)
       return CDR_ERR_NOMEM;
   }
@@ -513,16 +514,16 @@ static int parse_platform(const json_t *o, struct cdr_contract *c, char *why, si
   if (r != 0)
     return r;
   if ((mlen = cdr_contract_measurement_len(json_string_value(v))) == 0)
-    return bad(why, whylen, "platform: one of sim, snp, tdx, nitro");
+    return contract_refuse(why, whylen, "platform: one of sim, snp, tdx, nitro");
   memcpy(c->platform, json_string_value(v), json_string_length(v) + 1);
   if ((r = get(o, "", "measurements", JSON_ARRAY, 1, &a, why, whylen)) != 0)
     return r;
   if (json_array_size(a) == 0 || json_array_size(a) > CDR_CONTRACT_MAX_MEASUREMENTS)
-    return bad(why, whylen, "measurements: 1 to %u measurements", CDR_CONTRACT_MAX_MEASUREMENTS);
+    return contract_refuse(why, whylen, "measurements: 1 to %u measurements", CDR_CONTRACT_MAX_MEASUREMENTS);
   json_array_foreach(a, i, v) {
     if (!json_is_string(v) || json_string_length(v) != 2 * mlen || !cdr_hex_lower_ok(json_string_value(v), 2 * mlen) ||
         cdr_hex_decode(c->measurements[i], mlen, json_string_value(v)) != 0)
-      return bad(why, whylen, "measurements[%zu]: must be %zu lower-case hex digits (a %s measurement is %zu bytes)", i,
+      return contract_refuse(why, whylen, "measurements[%zu]: must be %zu lower-case hex digits (a %s measurement is %zu bytes)", i,
                  2 * mlen, c->platform, mlen);
     c->n_measurements = i + 1;
   }
@@ -549,16 +550,16 @@ static int parse_top(const json_t *o, struct cdr_contract *c, char *why, size_t 
       (r = get(o, "", "type", JSON_STRING, 1, &v, why, whylen)) != 0)
     return r;
   if (strcmp(json_string_value(v), CDR_CONTRACT_TYPE) != 0)
-    return bad(why, whylen, "type: must be \"%s\"", CDR_CONTRACT_TYPE);
+    return contract_refuse(why, whylen, "type: must be \"%s\"", CDR_CONTRACT_TYPE);
   if ((r = get_uint(o, "", "version", CONTRACT_INT_MAX, &c->version, why, whylen)) != 0)
     return r;
   if (c->version == 0)
-    return bad(why, whylen, "version: versions start at 1");
+    return contract_refuse(why, whylen, "version: versions start at 1");
   r = get(o, "", "previous_sha256", JSON_STRING, 0, &v, why, whylen);
   if (r == CDR_ERR_NOT_FOUND && c->version > 1)
-    return bad(why, whylen, "previous_sha256: required from version 2 on (the hash of the version before)");
+    return contract_refuse(why, whylen, "previous_sha256: required from version 2 on (the hash of the version before)");
   if (r == 0 && c->version == 1)
-    return bad(why, whylen, "previous_sha256: version 1 has no previous version (omit the field)");
+    return contract_refuse(why, whylen, "previous_sha256: version 1 has no previous version (omit the field)");
   if ((r == 0 && (r = get_hex(o, "", "previous_sha256", c->previous_sha256, 32, why, whylen)) != 0) ||
       (r != 0 && r != CDR_ERR_NOT_FOUND))
     return r;
@@ -568,7 +569,7 @@ static int parse_top(const json_t *o, struct cdr_contract *c, char *why, size_t 
       (r = get(o, "", "governance", JSON_STRING, 1, &v, why, whylen)) != 0)
     return r;
   if (strcmp(json_string_value(v), CDR_CONTRACT_GOVERNANCE) != 0)
-    return bad(why, whylen, "governance: the only rule is \"%s\"", CDR_CONTRACT_GOVERNANCE);
+    return contract_refuse(why, whylen, "governance: the only rule is \"%s\"", CDR_CONTRACT_GOVERNANCE);
   memcpy(c->governance, CDR_CONTRACT_GOVERNANCE, sizeof(CDR_CONTRACT_GOVERNANCE));
   if ((r = parse_platform(o, c, why, whylen)) != 0 || (r = parse_witnesses(o, c, why, whylen)) != 0)
     return r;
@@ -594,22 +595,22 @@ int cdr_contract_parse(const uint8_t *p, size_t len, struct cdr_contract *c, cha
   if (why != NULL && whylen > 0)
     why[0] = '\0';
   if (p == NULL || len == 0 || len > CDR_CONTRACT_MAX_BYTES)
-    return bad(why, whylen, "contract: 1 to %u bytes", CDR_CONTRACT_MAX_BYTES);
+    return contract_refuse(why, whylen, "contract: 1 to %u bytes", CDR_CONTRACT_MAX_BYTES);
   if (!cdr_utf8_valid(p, len))
-    return bad(why, whylen, "contract: not valid UTF-8");
+    return contract_refuse(why, whylen, "contract: not valid UTF-8");
   if ((o = json_loadb((const char *)p, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
-    r = bad(why, whylen, "contract: not valid JSON at byte %d: %s", jerr.position, jerr.text);
+    r = contract_refuse(why, whylen, "contract: not valid JSON at byte %d: %s", jerr.position, jerr.text);
     goto out;
   }
   if (!json_is_object(o)) {
-    r = bad(why, whylen, "contract: must be a JSON object");
+    r = contract_refuse(why, whylen, "contract: must be a JSON object");
     goto out;
   }
   if ((r = parse_top(o, c, why, whylen)) != 0 || (r = cdr_contract_validate(c, why, whylen)) != 0 ||
       (r = cdr_contract_encode(c, &again, &again_len, why, whylen)) != 0)
     goto out;
   if (again_len != len || memcmp(again, p, len) != 0)
-    r = bad(why, whylen,
+    r = contract_refuse(why, whylen,
             "contract: not in canonical form from byte %zu (keys sorted, no whitespace, no escapes but \\\" and "
             "\\\\, UTF-8 written raw)",
             first_diff(p, len, again, again_len));

@@ -13,22 +13,12 @@
  */
 #include "contract.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "contract_int.h"
 #include "crypto.h"
-
-__attribute__((format(printf, 3, 4))) static int gov_bad(char *why, size_t whylen, const char *fmt, ...) {
-  if (why != NULL && whylen > 0) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, whylen, fmt, ap);
-    va_end(ap);
-  }
-  return CDR_ERR_CONTRACT_INVALID;
-}
 
 void cdr_contract_signers_free(struct cdr_contract_signers *s) {
   if (s == NULL)
@@ -50,16 +40,16 @@ static int check_chain(const struct cdr_contract *active, const struct cdr_contr
   if ((r = cdr_contract_validate(active, why, whylen)) != 0)
     return r;
   if (memcmp(active->room_id, next->room_id, CDR_ROOM_ID_BYTES) != 0)
-    return gov_bad(why, whylen, "room_id: the new version is for another room");
+    return contract_refuse(why, whylen, "room_id: the new version is for another room");
   if (active->version == UINT64_MAX || next->version != active->version + 1)
-    return gov_bad(why, whylen, "version: must be %llu, the active version plus one",
+    return contract_refuse(why, whylen, "version: must be %llu, the active version plus one",
                    (unsigned long long)(active->version + 1));
   if ((r = cdr_contract_hash(active, h)) != 0)
     return r;
   if (memcmp(h, next->previous_sha256, 32) != 0)
-    return gov_bad(why, whylen, "previous_sha256: is not the hash of the active version");
+    return contract_refuse(why, whylen, "previous_sha256: is not the hash of the active version");
   if (strcmp(active->governance, next->governance) != 0)
-    return gov_bad(why, whylen, "governance: a version may not loosen the governance rule");
+    return contract_refuse(why, whylen, "governance: a version may not loosen the governance rule");
   return 0;
 }
 
@@ -73,7 +63,7 @@ int cdr_contract_required_signers(const struct cdr_contract *active, const struc
   if ((r = cdr_contract_validate(next, why, whylen)) != 0)
     return r;
   if (active == NULL && next->version != 1)
-    return gov_bad(why, whylen, "version: with no active version, the first version is 1");
+    return contract_refuse(why, whylen, "version: with no active version, the first version is 1");
   if (active != NULL && (r = check_chain(active, next, why, whylen)) != 0)
     return r;
   /* At most every active member and every new one (caps checked by validate). */
@@ -100,7 +90,7 @@ int cdr_contract_required_signers(const struct cdr_contract *active, const struc
   }
   if (n == 0) {
     free(v);
-    return gov_bad(why, whylen,
+    return contract_refuse(why, whylen,
                    "members: under %s this version needs no signature (the active version has no provider and it "
                    "adds or widens no member), so it cannot be made",
                    CDR_CONTRACT_GOVERNANCE);

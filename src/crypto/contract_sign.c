@@ -14,12 +14,12 @@
 #include "contract.h"
 
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/util.h"
+#include "contract_int.h"
 #include "crypto.h"
 
 int cdr_contract_sign_input(struct cdr_buf *out, const uint8_t room_id[CDR_ROOM_ID_BYTES], uint64_t version,
@@ -78,16 +78,6 @@ out:
 
 /* ---- the detached signature object ---- */
 
-__attribute__((format(printf, 3, 4))) static int sig_bad(char *why, size_t whylen, const char *fmt, ...) {
-  if (why != NULL && whylen > 0) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, whylen, fmt, ap);
-    va_end(ap);
-  }
-  return CDR_ERR_CONTRACT_INVALID;
-}
-
 static json_t *sig_json(const struct cdr_contract_sig *s) {
   char h1[65], h2[65], *b64 = NULL;
   json_t *o = NULL;
@@ -140,19 +130,19 @@ static int sig_fields(const json_t *o, struct cdr_contract_sig *s, char *why, si
          *m = json_object_get(o, "member_key_sha256"), *g = json_object_get(o, "signature");
   size_t len = 0;
   if (json_object_size(o) != 4 || v == NULL || c == NULL || m == NULL || g == NULL)
-    return sig_bad(why, whylen, "signature object: exactly contract_sha256, member_key_sha256, signature, version");
+    return contract_refuse(why, whylen, "signature object: exactly contract_sha256, member_key_sha256, signature, version");
   if (!json_is_integer(v) || json_integer_value(v) < 1 || (uint64_t)json_integer_value(v) > (1ull << 53) - 1)
-    return sig_bad(why, whylen, "version: an integer from 1 to 2^53-1");
+    return contract_refuse(why, whylen, "version: an integer from 1 to 2^53-1");
   s->version = (uint64_t)json_integer_value(v);
   if (!json_is_string(c) || json_string_length(c) != 64 || !cdr_hex_lower_ok(json_string_value(c), 64) ||
       cdr_hex_decode(s->contract_sha256, 32, json_string_value(c)) != 0)
-    return sig_bad(why, whylen, "contract_sha256: must be 64 lower-case hex digits");
+    return contract_refuse(why, whylen, "contract_sha256: must be 64 lower-case hex digits");
   if (!json_is_string(m) || json_string_length(m) != 64 || !cdr_hex_lower_ok(json_string_value(m), 64) ||
       cdr_hex_decode(s->member_key_sha256, 32, json_string_value(m)) != 0)
-    return sig_bad(why, whylen, "member_key_sha256: must be 64 lower-case hex digits");
+    return contract_refuse(why, whylen, "member_key_sha256: must be 64 lower-case hex digits");
   if (!json_is_string(g) || json_string_length(g) > (CDR_MAX_SIGNATURE + 2) / 3 * 4 ||
       cdr_b64_decode(&s->sig, &len, json_string_value(g), CDR_MAX_SIGNATURE) != 0 || len == 0)
-    return sig_bad(why, whylen, "signature: standard base64 of 1 to %u bytes", CDR_MAX_SIGNATURE);
+    return contract_refuse(why, whylen, "signature: standard base64 of 1 to %u bytes", CDR_MAX_SIGNATURE);
   s->sig_len = len;
   return 0;
 }
@@ -166,19 +156,19 @@ int cdr_contract_sig_parse(const uint8_t *p, size_t len, struct cdr_contract_sig
 
   memset(s, 0, sizeof(*s));
   if (p == NULL || len == 0 || len > 4 * CDR_MAX_SIGNATURE)
-    return sig_bad(why, whylen, "signature object: 1 to %u bytes", 4 * CDR_MAX_SIGNATURE);
+    return contract_refuse(why, whylen, "signature object: 1 to %u bytes", 4 * CDR_MAX_SIGNATURE);
   if ((o = json_loadb((const char *)p, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
-    r = sig_bad(why, whylen, "signature object: not valid JSON at byte %d: %s", jerr.position, jerr.text);
+    r = contract_refuse(why, whylen, "signature object: not valid JSON at byte %d: %s", jerr.position, jerr.text);
     goto out;
   }
   if (!json_is_object(o)) {
-    r = sig_bad(why, whylen, "signature object: must be a JSON object");
+    r = contract_refuse(why, whylen, "signature object: must be a JSON object");
     goto out;
   }
   if ((r = sig_fields(o, s, why, whylen)) != 0 || (r = cdr_contract_sig_encode(s, &again, &again_len)) != 0)
     goto out;
   if (again_len != len || memcmp(again, p, len) != 0)
-    r = sig_bad(why, whylen, "signature object: not in canonical form (keys sorted, no whitespace)");
+    r = contract_refuse(why, whylen, "signature object: not in canonical form (keys sorted, no whitespace)");
 out:
   free(again);
   json_decref(o);
