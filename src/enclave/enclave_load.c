@@ -57,13 +57,19 @@ int enclave_handle_load(struct enclave *e, struct cdr_buf *in, uint32_t *rt, str
   }
   if (r != 0)
     return r;
-  if (len > 0 && p->legacy && e->identity_made) {
+  if (len > 0 && p->legacy && (e->ca_binding == NULL || strcmp(e->ca_binding, "trust_on_first_use") != 0)) {
     /* A manifest from before the CA binding names no CA, so it may only
-     * adopt one together with the identity it was sealed with. */
+     * adopt one together with the identity it was sealed with, at the
+     * start that migrates both (the identity opened now was version 1).
+     * A new identity, or one already bound (version 2), beside an old
+     * manifest is the host mixing states: without this, withholding the
+     * identity once, to have one sealed under its own CA, and then
+     * putting back an old manifest would load the old tables under it. */
     snprintf(msg, sizeof(msg),
-             "refusing to start: the room's sealed manifest predates the CA binding, but its sealed identity is "
-             "missing (a new one was made at this start; nothing was loaded, changed or deleted); put back "
-             "ROOM/state/identity.sealed, and the room's own CA certificate (ROOM/ca.crt) and token");
+             "refusing to start: the room's sealed manifest predates the CA binding, but the sealed identity does "
+             "not (it is missing, or from a later start; nothing was loaded, changed or deleted); put back "
+             "ROOM/state/identity.sealed from the same state, and the room's own CA certificate (ROOM/ca.crt) and "
+             "token");
     log_error("%s", msg);
     return enclave_reply_error(out, rt, CDR_ERR_CA_MISMATCH, msg);
   }

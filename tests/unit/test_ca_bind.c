@@ -342,6 +342,24 @@ int main(void) {
   CHECK_CONTAINS(a.msg, "put back ROOM/state/identity.sealed");
   answer_free(&a);
   fx_enclave_free(e);
+  /* ... nor with an identity already bound (version 2, from a start that
+   * did not make it): the host withheld the identity once to have one
+   * sealed under its CA, then put an old manifest back. */
+  e = fx_enclave_new();
+  a = send_init(e, ca2_der, ca2_len, NULL, 0);
+  CHECK(a.rc == 0 && a.rt == IPC_INIT_OK && a.blob != NULL);
+  fx_enclave_free(e);
+  e = fx_enclave_new();
+  b = send_init(e, ca2_der, ca2_len, a.blob, a.blob_len);
+  CHECK(b.rc == 0 && b.rt == IPC_INIT_OK && b.blob == NULL); /* opened, not made */
+  answer_free(&b);
+  b = send_load(e, m2.d, m2.len);
+  CHECK(b.rc == 0 && b.rt == IPC_ERROR);
+  CHECK_RC(b.err, CDR_ERR_CA_MISMATCH);
+  CHECK_CONTAINS(b.msg, "from the same state");
+  answer_free(&a);
+  answer_free(&b);
+  fx_enclave_free(e);
   /* The room's own CA with a v3 manifest loads. */
   e = fx_enclave_new();
   a = send_init(e, ca1, ca1_len, first.blob, first.blob_len);
