@@ -167,6 +167,7 @@ void cdr_contract_sig_free(struct cdr_contract_sig *s);
 #define CDR_SIGNER_PROVIDER 2u /* a provider of the active version */
 #define CDR_SIGNER_ADDED 4u    /* a member the new version adds */
 #define CDR_SIGNER_WIDENED 8u  /* a member given a role it did not have */
+#define CDR_SIGNER_MEMBER 16u  /* a member of an active version that has no provider */
 
 struct cdr_contract_signer {
   uint8_t key_sha256[32];

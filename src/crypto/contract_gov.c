@@ -79,6 +79,14 @@ int cdr_contract_required_signers(const struct cdr_contract *active, const struc
       memcpy(v[n].key_sha256, active->members[i].key_sha256, 32);
       v[n++].reasons = CDR_SIGNER_PROVIDER;
     }
+  /* No provider to agree: every active member does (else a version that
+   * adds one key as provider would need that key alone, and could change
+   * the CA, the enclave and the members at will). */
+  int no_provider = n == 0;
+  for (size_t i = 0; active != NULL && no_provider && i < active->n_members; i++) {
+    memcpy(v[n].key_sha256, active->members[i].key_sha256, 32);
+    v[n++].reasons = CDR_SIGNER_MEMBER;
+  }
   for (size_t i = 0; active != NULL && i < next->n_members; i++) {
     const struct cdr_contract_member *m = &next->members[i];
     long j = cdr_contract_find_member(active, m->key_sha256);

@@ -504,20 +504,41 @@ static void test_gov_widen(void) {
   cdr_contract_free(&active);
 }
 
-/* A version that would need no signature is invalid. */
-static void test_gov_none(void) {
+/* An active version with no provider: every one of its members must
+ * sign, so a version that adds the operator's key as provider (and moves
+ * the enclave) is not the operator's alone to activate. */
+static void test_gov_no_provider(void) {
   static const unsigned roles[] = {CDR_CONTRACT_ROLE_ANALYST, CDR_CONTRACT_ROLE_AUDITOR};
+  static const uint8_t members[] = {0x11, 0x22};
+  static const unsigned reasons[] = {CDR_SIGNER_MEMBER, CDR_SIGNER_MEMBER};
+  static const unsigned roles_op[] = {CDR_CONTRACT_ROLE_PROVIDER};
+  static const uint8_t keys_op[] = {0x99};
+  static const uint8_t want_op[] = {0x11, 0x22, 0x99};
+  static const unsigned reasons_op[] = {CDR_SIGNER_MEMBER, CDR_SIGNER_MEMBER, CDR_SIGNER_ADDED};
   struct cdr_contract active, next;
   struct cdr_contract_signers req;
   make(&active, 2, roles);
   make(&next, 2, roles);
   chain(&next, &active);
   memset(next.measurements[0], 0x0f, 32); /* a new enclave, and no provider to agree */
-  CHECK_RC(cdr_contract_required_signers(&active, &next, &req, why, sizeof(why)), CDR_ERR_CONTRACT_INVALID);
-  CHECK_CONTAINS(why, "needs no signature");
-  CHECK(req.v == NULL && req.n == 0);
-  cdr_contract_free(&active);
+  CHECK_RC(cdr_contract_required_signers(&active, &next, &req, why, sizeof(why)), 0);
+  expect_set(&req, members, reasons, 2);
+  CHECK(missing_with(&req, members, 2) == 0);
+  CHECK(missing_with(&req, members, 1) == 1); /* one member missing */
+  cdr_contract_signers_free(&req);
   cdr_contract_free(&next);
+  /* The takeover: the operator's key alone, as the only provider, with a
+   * new enclave, and the members dropped. */
+  make_keys(&next, 1, keys_op, roles_op);
+  chain(&next, &active);
+  memset(next.measurements[0], 0x0f, 32);
+  CHECK_RC(cdr_contract_required_signers(&active, &next, &req, why, sizeof(why)), 0);
+  expect_set(&req, want_op, reasons_op, 3);
+  CHECK(missing_with(&req, keys_op, 1) == 2); /* the operator's own signature is not enough */
+  CHECK(missing_with(&req, want_op, 3) == 0);
+  cdr_contract_signers_free(&req);
+  cdr_contract_free(&next);
+  cdr_contract_free(&active);
 }
 
 static void test_governance(void) {
@@ -525,7 +546,7 @@ static void test_governance(void) {
   test_gov_add();
   test_gov_remove();
   test_gov_widen();
-  test_gov_none();
+  test_gov_no_provider();
 }
 
 int main(void) {
