@@ -513,7 +513,8 @@ static int parse_platform(const json_t *o, struct cdr_contract *c, char *why, si
   int r = get(o, "", "platform", JSON_STRING, 1, &v, why, whylen);
   if (r != 0)
     return r;
-  if ((mlen = cdr_contract_measurement_len(json_string_value(v))) == 0)
+  if (strlen(json_string_value(v)) != json_string_length(v) ||
+      (mlen = cdr_contract_measurement_len(json_string_value(v))) == 0)
     return contract_refuse(why, whylen, "platform: one of sim, snp, tdx, nitro");
   memcpy(c->platform, json_string_value(v), json_string_length(v) + 1);
   if ((r = get(o, "", "measurements", JSON_ARRAY, 1, &a, why, whylen)) != 0)

@@ -40,8 +40,10 @@ static struct catalog_table *owned_table(struct cdr_engine *e, const struct engi
     return NULL;
   }
   if (strcmp(t->owner, who->name) != 0) {
-    *r = engine_set_err(errmsg, CDR_ERR_ACCESS_DENIED, "table %s belongs to %s%s: only its owner can %s", t->name,
-                        t->owner, t->unavailable != NULL ? " (unavailable: its sealed file did not load)" : "", verb);
+    /* The same words whether or not the table is available: whoever
+     * cannot see it learns nothing of its state from a refusal. */
+    *r = engine_set_err(errmsg, CDR_ERR_ACCESS_DENIED, "table %s belongs to %s: only its owner can %s", t->name,
+                        t->owner, verb);
     return NULL;
   }
   if (!any && t->unavailable != NULL) {

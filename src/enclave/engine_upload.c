@@ -91,9 +91,8 @@ static int check_target(struct cdr_engine *e, const struct engine_upload *u, str
     if ((*old = catalog_find(&e->catalog, u->name)) == NULL)
       return engine_set_err(errmsg, CDR_ERR_NOT_FOUND, "there is no table %s to replace", u->name);
     if (strcmp((*old)->owner, u->owner) != 0)
-      return engine_set_err(errmsg, CDR_ERR_ACCESS_DENIED, "table %s belongs to %s%s: only its owner can replace it",
-                            (*old)->name, (*old)->owner,
-                            (*old)->unavailable != NULL ? " (unavailable: its sealed file did not load)" : "");
+      return engine_set_err(errmsg, CDR_ERR_ACCESS_DENIED, "table %s belongs to %s: only its owner can replace it",
+                            (*old)->name, (*old)->owner);
     return 0;
   }
   /* An unavailable table has no SQLite table, but its name is its
@@ -103,10 +102,9 @@ static int check_target(struct cdr_engine *e, const struct engine_upload *u, str
       return engine_set_err(errmsg, CDR_ERR_TABLE_EXISTS,
                             "table %s is yours but unavailable (%s): replace it (upload --replace) or drop it",
                             t->name, t->unavailable);
-    return engine_set_err(errmsg, CDR_ERR_TABLE_EXISTS,
-                          "table %s belongs to %s and is unavailable (its sealed file did not load): the name stays "
-                          "reserved for its owner; choose another name",
-                          t->name, t->owner);
+    /* To anyone else it is a name in use, worded as for an available
+     * table, so that a refusal tells nothing of its state. */
+    return engine_set_err(errmsg, CDR_ERR_TABLE_EXISTS, "table %s already exists", u->name);
   }
   if ((r = table_exists(e, u->name, &exists, errmsg)) != 0)
     return r;
