@@ -44,11 +44,17 @@ build: configure
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-demo: build
-	bash scripts/demo.sh
+# The demo needs only the three programs: build those, quietly (the
+# build's own output goes to $(BUILD)/demo-build.log unless it fails).
+demo: configure
+	@cmake --build $(BUILD) -j $(JOBS) --target cdr cdrd cdr-enclave >$(BUILD)/demo-build.log 2>&1 \
+	  || { cat $(BUILD)/demo-build.log; exit 1; }
+	@bash scripts/demo.sh
 
+# PREFIX and DESTDIR are honoured on every call, whatever prefix the
+# build folder was first configured with.
 install: build
-	cmake --install $(BUILD)
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 test-sanitize: deps
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_C_COMPILER=clang -DCDR_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null

@@ -49,7 +49,7 @@ step "Analyst: make a key pair and enroll"
 "$CDR" enroll "$url" --key "$work/analyst.key" --token "$ana_token" --out "$work/analyst.crt" --profile analyst
 
 step "Analyst: verify the enclave's attestation"
-"$CDR" attest "$url" --expect-measurement "$(sha256sum "$top/build/bin/cdr-enclave" | cut -d' ' -f1)"
+"$CDR" attest --profile analyst --expect-measurement "$(sha256sum "$top/build/bin/cdr-enclave" | cut -d' ' -f1)"
 
 step "Hospital: upload 5,000 patient records (encrypted to the enclave)"
 bash "$top/scripts/gen-patients.sh" 5000 2026 >"$work/patients.csv"

@@ -1,0 +1,24 @@
+#!/bin/bash
+# test_install.sh - `make install` honours PREFIX and DESTDIR on every
+# call, whatever prefix the build folder was first configured with (the
+# CMake cache used to keep the first one, so PREFIX was ignored after any
+# earlier build).  Installs this test run's build folder twice, to two
+# prefixes, then once staged under DESTDIR.
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+BUILD_DIR=$(cd "$CDR_BIN_DIR/.." && pwd)
+inst() { make -s -C "$CDR_SOURCE_DIR" install BUILD="$BUILD_DIR" "$@" >"$T/out" 2>&1; }
+
+for p in "$T/first" "$T/second"; do
+  if inst PREFIX="$p"; then pass "make install PREFIX=$(basename "$p")"; else fail "make install PREFIX=$p"; tail -5 "$T/out"; fi
+  for b in cdr cdrd cdr-enclave; do
+    [ -x "$p/bin/$b" ] && pass "$b installed under $(basename "$p")/bin" || fail "$b installed under $p/bin"
+  done
+done
+cmp -s "$T/first/bin/cdr-enclave" "$CDR_BIN_DIR/cdr-enclave" && pass "the installed enclave is the one built" \
+  || fail "the installed enclave is the one built"
+
+if DESTDIR="$T/stage" inst PREFIX=/opt/cdr-test; then pass "make install with DESTDIR"; else fail "make install with DESTDIR"; tail -5 "$T/out"; fi
+[ -x "$T/stage/opt/cdr-test/bin/cdrd" ] && pass "DESTDIR stages under the prefix" || fail "DESTDIR stages under the prefix"
+[ ! -e /opt/cdr-test ] && pass "nothing written to the real prefix" || fail "nothing written to the real prefix"
+finish
