@@ -116,20 +116,48 @@ static int all_zero(const uint8_t *p, size_t n) {
   return acc == 0;
 }
 
-/* A display or room name: 1..CDR_MAX_NAME_LEN bytes of strict UTF-8 with
- * no control character (U+0000..U+001F, U+007F..U+009F). */
+/* Code points a name may not hold because they do not show, or show
+ * differently from one reader to the next, so that two names could look
+ * the same to the members who read a draft (PROTOCOL.md 8.1): controls,
+ * spaces other than U+0020, format and invisible characters, variation
+ * selectors, private use and noncharacters.  Sorted, inclusive ranges. */
+static const uint32_t NAME_REFUSED[][2] = {
+    {0x0000, 0x001F},   {0x007F, 0x00A0},   {0x00AD, 0x00AD},   {0x034F, 0x034F},   {0x061C, 0x061C},
+    {0x115F, 0x1160},   {0x1680, 0x1680},   {0x17B4, 0x17B5},   {0x180B, 0x180F},   {0x2000, 0x200F},
+    {0x2028, 0x202F},   {0x205F, 0x206F},   {0x3000, 0x3000},   {0x3164, 0x3164},   {0xE000, 0xF8FF},
+    {0xFDD0, 0xFDEF},   {0xFE00, 0xFE0F},   {0xFEFF, 0xFEFF},   {0xFFA0, 0xFFA0},   {0xFFF0, 0xFFFB},
+    {0x1BCA0, 0x1BCA3}, {0x1D173, 0x1D17A}, {0xE0000, 0xE0FFF}, {0xF0000, 0x10FFFF}};
+
+static int name_cp_refused(uint32_t cp) {
+  if ((cp & 0xFFFE) == 0xFFFE) /* U+xFFFE, U+xFFFF: noncharacters in every plane */
+    return 1;
+  for (size_t i = 0; i < sizeof(NAME_REFUSED) / sizeof(NAME_REFUSED[0]); i++)
+    if (cp >= NAME_REFUSED[i][0] && cp <= NAME_REFUSED[i][1])
+      return 1;
+  return 0;
+}
+
+/* A display or room name: 1..maxlen bytes of strict UTF-8, no code point
+ * of NAME_REFUSED, no space at either end and no two spaces in a row. */
 static int text_ok(const char *s, size_t maxlen) {
   if (s == NULL)
     return 0;
   size_t n = strlen(s);
   if (n == 0 || n > maxlen || !cdr_utf8_valid((const uint8_t *)s, n))
     return 0;
-  for (size_t i = 0; i < n; i++) {
-    uint8_t c = (uint8_t)s[i];
-    if (c < 0x20 || c == 0x7f)
+  if (s[0] == ' ' || s[n - 1] == ' ' || strstr(s, "  ") != NULL)
+    return 0;
+  for (size_t i = 0; i < n;) {
+    const uint8_t *p = (const uint8_t *)s + i;
+    /* Well-formed (checked above), so the lead byte gives the length. */
+    size_t len = p[0] < 0x80 ? 1 : p[0] < 0xE0 ? 2 : p[0] < 0xF0 ? 3 : 4;
+    uint32_t cp = len == 1 ? p[0] : len == 2 ? (uint32_t)(p[0] & 0x1F) : len == 3 ? (uint32_t)(p[0] & 0x0F)
+                                                                                  : (uint32_t)(p[0] & 0x07);
+    for (size_t k = 1; k < len; k++)
+      cp = cp << 6 | (uint32_t)(p[k] & 0x3F);
+    if (name_cp_refused(cp))
       return 0;
-    if (c == 0xc2 && i + 1 < n && (uint8_t)s[i + 1] >= 0x80 && (uint8_t)s[i + 1] <= 0x9f)
-      return 0; /* C1 control, U+0080..U+009F */
+    i += len;
   }
   return 1;
 }
@@ -153,7 +181,8 @@ static int validate_members(const struct cdr_contract *c, char *why, size_t whyl
     const struct cdr_contract_member *m = &c->members[i];
     if (!text_ok(m->name, CDR_MAX_NAME_LEN))
       return contract_refuse(why, whylen,
-                 "members[%zu].name: a display name is 1 to %u bytes of UTF-8 without control characters", i,
+                 "members[%zu].name: a display name is 1 to %u bytes of UTF-8 of visible text (PROTOCOL 8.1: "
+                 "no control, format, invisible or private-use character, no space at an end or two in a row)", i,
                  CDR_MAX_NAME_LEN);
     if (m->roles == 0 || (m->roles & ~CDR_CONTRACT_ROLE_ALL) != 0)
       return contract_refuse(why, whylen, "members[%zu].roles: a non-empty set of analyst, auditor, provider", i);
@@ -167,7 +196,7 @@ static int validate_members(const struct cdr_contract *c, char *why, size_t whyl
         return contract_refuse(why, whylen, "members[%zu].key_sha256: members must be sorted by key_sha256", i);
     }
     for (size_t j = 0; j < i; j++)
-      if (strcmp(c->members[j].name, m->name) == 0)
+      if (cdr_ascii_casecmp(c->members[j].name, m->name) == 0) /* "Alice" and "alice" are one name to a reader */
         return contract_refuse(why, whylen, "members[%zu].name: the same display name as members[%zu]", i, j);
   }
   return 0;
@@ -203,7 +232,7 @@ int cdr_contract_validate(const struct cdr_contract *c, char *why, size_t whylen
   if (c == NULL)
     return contract_refuse(why, whylen, "no contract");
   if (!text_ok(c->room_name, CDR_MAX_NAME_LEN))
-    return contract_refuse(why, whylen, "room_name: 1 to %u bytes of UTF-8 without control characters", CDR_MAX_NAME_LEN);
+    return contract_refuse(why, whylen, "room_name: 1 to %u bytes of UTF-8 of visible text (PROTOCOL 8.1)", CDR_MAX_NAME_LEN);
   if (c->version == 0 || c->version > CONTRACT_INT_MAX)
     return contract_refuse(why, whylen, "version: an integer from 1 to 2^53-1");
   if (c->version == 1 && !all_zero(c->previous_sha256, 32))
@@ -421,7 +450,8 @@ static int get_text(const json_t *o, const char *where, const char *k, size_t ma
     return r;
   size_t n = json_string_length(v);
   if (n > maxlen || memchr(json_string_value(v), '\0', n) != NULL || !text_ok(json_string_value(v), maxlen))
-    return contract_refuse(why, whylen, "%s%s: 1 to %zu bytes of UTF-8 without control characters", where, k, maxlen);
+    return contract_refuse(why, whylen, "%s%s: 1 to %zu bytes of UTF-8 of visible text (PROTOCOL 8.1: no control, format, invisible or "
+                           "private-use character, no space at an end or two in a row)", where, k, maxlen);
   if ((*out = strdup(json_string_value(v))) == NULL)
     return CDR_ERR_NOMEM;
   return 0;

@@ -7,7 +7,7 @@
 #     same bytes and hashes it to contract_sha256; openssl verifies the
 #     member's signature over contract_sign_input with user_spki;
 #   - a document the C library writes (contract_tool sample: 300 members
-#     with non-ASCII, '"', '\', '/', emoji, U+2028 in their names): Python
+#     with non-ASCII, '"', '\', '/', emoji, U+00B7 in their names): Python
 #     re-encodes it byte for byte and finds the same hash;
 #   - a document Python writes (random names across Unicode planes): the
 #     C parser accepts it and finds the same hash; the same document with
@@ -58,10 +58,21 @@ elif cmd == "generate":  # generate OUTDIR: py.json and non-canonical variants
     pool = [(0x20, 0x7e), (0xa0, 0x2ff), (0x370, 0x3ff), (0x590, 0x6ff), (0x2000, 0x206f),
             (0x3040, 0x30ff), (0x4e00, 0x9fff), (0xac00, 0xd7a3), (0xe000, 0xf8ff), (0x1f300, 0x1f64f),
             (0x20000, 0x2a6df), (0x10fff0, 0x10fffd)]
+    # PROTOCOL 8.1's name rule, written again from its text: visible
+    # text, no space at either end or two in a row.
+    refused = [(0x0000, 0x001F), (0x007F, 0x00A0), (0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C),
+               (0x115F, 0x1160), (0x1680, 0x1680), (0x17B4, 0x17B5), (0x180B, 0x180F), (0x2000, 0x200F),
+               (0x2028, 0x202F), (0x205F, 0x206F), (0x3000, 0x3000), (0x3164, 0x3164), (0xE000, 0xF8FF),
+               (0xFDD0, 0xFDEF), (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFFB),
+               (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF), (0xF0000, 0x10FFFF)]
+    def visible(s):
+        if s[0] == " " or s[-1] == " " or "  " in s:
+            return False
+        return not any((ord(c) & 0xFFFE) == 0xFFFE or any(a <= ord(c) <= b for a, b in refused) for c in s)
     def name(i):
         while True:
             s = "".join(chr(rnd.randint(*rnd.choice(pool))) for _ in range(rnd.randint(1, 16))) + "#%d" % i
-            if len(s.encode("utf-8")) <= 128 and not any(0x7f <= ord(c) <= 0x9f for c in s):
+            if len(s.encode("utf-8")) <= 128 and visible(s):
                 return s
     keys = sorted({rnd.randbytes(32).hex() for _ in range(200)})
     roles = ["analyst", "auditor", "provider"]

@@ -5,7 +5,7 @@
  *
  *   contract_tool sample N   print a valid canonical contract with N members
  *                            (1..1024) whose names mix ASCII, '"', '\', '/',
- *                            Latin, CJK, emoji, combining marks and U+2028;
+ *                            Latin, CJK, emoji, combining marks and U+00B7;
  *                            platform snp with a minimum TCB, version 3,
  *                            two witnesses.  Deterministic.
  *   contract_tool parse FILE parse FILE with cdr_contract_parse: print its
@@ -20,7 +20,7 @@
 #include "crypto/contract.h"
 
 static const char *const PIECES[] = {"Hôpital", "東京大学", "Zürich \"R&D\"", "a/b\\c", "😀 lab", "e\xcc\x81tude",
-                                     "line\xe2\x80\xa8sep", "Ωmega", "plain", "Ärzte—Ünion"};
+                                     "mi\xc2\xb7lieu", "Ωmega", "plain", "Ärzte—Ünion"};
 
 static int sample(size_t n) {
   struct cdr_contract c;

@@ -103,7 +103,7 @@ static void test_round_trip(void) {
   size_t len = 0, len2 = 0;
   make(&c, 3, roles);
   free(c.members[1].name);
-  c.members[1].name = strdup("Hôpital Saint-Éloi \"R&D\" / 東京 \xe2\x80\xa8 😀");
+  c.members[1].name = strdup("Hôpital Saint-Éloi \"R&D\" / 東京 \xc2\xb7 😀");
   c.version = 7;
   fp_fill(c.previous_sha256, 0x5a);
   memcpy(c.platform, "snp", 4);
@@ -114,9 +114,9 @@ static void test_round_trip(void) {
   c.snp_min_tcb = (struct cdr_contract_snp_tcb){3, 0, 8, 115};
   CHECK_RC(cdr_contract_encode(&c, &doc, &len, why, sizeof(why)), 0);
   CHECK(doc != NULL && strstr((char *)doc, "Hôpital Saint-Éloi \\\"R&D\\\" / 東京") != NULL); /* raw UTF-8, '/' bare */
-  CHECK(strstr((char *)doc, "\"snp_min_tcb\":{\"bootloader\":3,\"microcode\":115,\"snp\":8,\"tee\":0}") != NULL);
-  CHECK(strncmp((char *)doc, "{\"ca_sha256\":\"caca", 18) == 0);
-  CHECK(strstr((char *)doc, "\": ") == NULL && strstr((char *)doc, ", \"") == NULL); /* compact separators */
+  CHECK(doc != NULL && strstr((char *)doc, "\"snp_min_tcb\":{\"bootloader\":3,\"microcode\":115,\"snp\":8,\"tee\":0}") != NULL);
+  CHECK(doc != NULL && strncmp((char *)doc, "{\"ca_sha256\":\"caca", 18) == 0);
+  CHECK(doc != NULL && strstr((char *)doc, "\": ") == NULL && strstr((char *)doc, ", \"") == NULL); /* compact */
   CHECK_RC(cdr_contract_parse(doc, len, &d, why, sizeof(why)), 0);
   CHECK(d.version == 7 && d.n_members == 3 && d.members[2].roles == CDR_CONTRACT_ROLE_PROVIDER && d.has_snp_min_tcb &&
         d.snp_min_tcb.microcode == 115 && d.n_measurements == 2 && strcmp(d.members[1].name, c.members[1].name) == 0);
@@ -174,6 +174,19 @@ static void test_refusals(void) {
   free(unsorted);
   mutate(b, k2, k1, "members[1].key_sha256");                                 /* the same key twice */
   mutate(b, "\"name\":\"member-1\"", "\"name\":\"member-0\"", "members[1].name"); /* the same name twice */
+  mutate(b, "\"name\":\"member-1\"", "\"name\":\"MEMBER-0\"", "members[1].name"); /* ... in another case */
+  /* Names that could look like another to a reader (PROTOCOL 8.1). */
+  mutate(b, "\"name\":\"member-1\"", "\"name\":\"member\u200b-1\"", "members[1].name"); /* zero width space */
+  mutate(b, "\"name\":\"member-1\"", "\"name\":\"member\u202e-1\"", "members[1].name"); /* right-to-left */
+  mutate(b, "\"name\":\"member-1\"", "\"name\":\"member\ufeff-1\"", "members[1].name"); /* BOM */
+  mutate(b, "\"name\":\"member-1\"", "\"name\":\"member\u00a01\"", "members[1].name"); /* no-break space */
+  mutate(b, "\"name\":\"member-1\"", "\"name\":\"member\ufe0f-1\"", "members[1].name"); /* variation selector */
+  mutate(b, "\"name\":\"member-1\"", "\"name\":\"member\ue000\"", "members[1].name"); /* private use */
+  mutate(b, "\"name\":\"member-1\"", "\"name\":\"member\ufdd0\"", "members[1].name"); /* noncharacter */
+  mutate(b, "\"name\":\"member-1\"", "\"name\":\" member-1\"", "members[1].name");        /* leading space */
+  mutate(b, "\"name\":\"member-1\"", "\"name\":\"member-1 \"", "members[1].name");        /* trailing space */
+  mutate(b, "\"name\":\"member-1\"", "\"name\":\"member  1\"", "members[1].name");        /* two spaces */
+  mutate(b, "\"room_name\":\"Cardiology study\"", "\"room_name\":\"Cardiology\u2028study\"", "room_name");
   mutate(b, "[\"auditor\"]", "[\"admin\"]", "members[1].roles[0]");         /* bad role */
   mutate(b, "[\"auditor\"]", "[]", "members[1].roles");                     /* empty roles */
   mutate(b, "[\"analyst\",\"provider\"]", "[\"provider\",\"analyst\"]", "members[0].roles[1]");
