@@ -301,7 +301,7 @@ out:
 
 int cmd_room(int argc, char **argv) {
   if (argc < 2)
-    return cli_usage("room", "missing command: init or invite");
+    return cli_usage("room", "missing command: init, invite or revoke");
   const char *sub = argv[1];
   if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0) {
     room_help();
@@ -313,5 +313,5 @@ int cmd_room(int argc, char **argv) {
     return room_invite(argc - 1, argv + 1);
   if (strcmp(sub, "revoke") == 0)
     return cmd_room_revoke(argc - 1, argv + 1);
-  return cli_usage("room", "unknown command '%s' (init or invite)", sub);
+  return cli_usage("room", "unknown command '%s' (init, invite or revoke)", sub);
 }
