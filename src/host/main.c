@@ -42,6 +42,7 @@
 #include "host/privdrop.h"
 #include "host/routes.h"
 #include "host/enclave_state.h"
+#include "ipc/messages.h"
 #include "host/store.h"
 #include "ipc/channel.h"
 #include "host/enclave_link.h"
@@ -154,7 +155,9 @@ static int crl_deliver_if_changed(struct crl_watch *w, struct enclave_link *link
   if (sb.st_mtim.tv_sec == w->mtime.tv_sec && sb.st_mtim.tv_nsec == w->mtime.tv_nsec && sb.st_size == w->size &&
       sb.st_ino == w->ino)
     return 0;
-  if ((r = cdr_file_read(w->path, &pem, &len, 16u * CDR_MiB)) != 0) {
+  /* The PEM of a CRL the enclave can take (IPC_CRL_MAX of DER): base64
+   * and its line breaks stay under twice the DER. */
+  if ((r = cdr_file_read(w->path, &pem, &len, 2u * IPC_CRL_MAX)) != 0) {
     log_error("cannot read %s: %s", w->path, cdr_err_describe(r));
     return r;
   }
