@@ -496,40 +496,43 @@ static void test_tsm_refusals(void) {
 
 /* ---- the generation check ---- */
 
-/* outblob as a FIFO: for each of `serves` readers, optionally bump
- * generation (before the report is written, so before the reader can
- * see its end), write the report, close, and wait for the reader to close
- * its end (readers are in this process) before serving the next. */
+/* outblob as a FIFO: for each of `serves` attempts of the provider, wait
+ * for the attempt to begin, optionally bump generation (before the report
+ * is written, so before the reader can see its end), write the report and
+ * close.
+ *
+ * Each attempt of the provider begins by writing the 64 bytes of inblob,
+ * and the server empties inblob when it takes an attempt; so "inblob holds
+ * 64 bytes" means the provider has closed the previous attempt's outblob
+ * (its close returned before it wrote inblob) and is about to open outblob
+ * again.  Only then does the server open its end.  The handshake has no
+ * clock and no look at the fd table: a blocking open(O_WRONLY) returns at
+ * once while an earlier reader's end is still being released, and serving
+ * then put two reports into one read and left the retry waiting for a
+ * writer forever (seen under load). */
 struct fifo_server {
-  char path[256], gen_dir[200];
+  char path[256], inblob[256], gen_dir[200];
   int serves, bump_first_only, served;
   unsigned generation;
   atomic_int stop;
   atomic_int done; /* the thread has returned */
 };
 
-static int fd_refers_to(const char *path) {
-  DIR *d = opendir("/proc/self/fd");
-  struct dirent *de;
-  char link[4096], p[300];
-  int found = 0;
-  if (d == NULL)
-    return 0;
-  while (!found && (de = readdir(d)) != NULL) {
-    ssize_t n;
-    snprintf(p, sizeof(p), "/proc/self/fd/%s", de->d_name);
-    if ((n = readlink(p, link, sizeof(link) - 1)) > 0) {
-      link[n] = '\0';
-      found = strcmp(link, path) == 0;
-    }
+/* Wait until the provider has written inblob for its next attempt, then
+ * empty it; 0 when the test's cleanup stopped the wait. */
+static int wait_attempt(struct fifo_server *s) {
+  struct stat st;
+  while (!atomic_load(&s->stop)) {
+    if (stat(s->inblob, &st) == 0 && st.st_size == CDR_REPORT_DATA_LEN)
+      return truncate(s->inblob, 0) == 0;
+    usleep(1000);
   }
-  closedir(d);
-  return found;
+  return 0;
 }
 
 static void *fifo_serve(void *arg) {
   struct fifo_server *s = arg;
-  for (int i = 0; i < s->serves && !atomic_load(&s->stop); i++) {
+  for (int i = 0; i < s->serves && wait_attempt(s); i++) {
     int fd = open(s->path, O_WRONLY | O_CLOEXEC); /* waits for the reader */
     if (fd < 0)
       break;
@@ -551,8 +554,6 @@ static void *fifo_serve(void *arg) {
     }
     close(fd);
     s->served++;
-    for (int k = 0; k < 5000 && fd_refers_to(s->path) && !atomic_load(&s->stop); k++)
-      usleep(1000);
   }
   atomic_store(&s->done, 1);
   return NULL;
@@ -573,11 +574,13 @@ static void test_generation(int bump_first_only) {
   CHECK_RC(p->init(p, NULL), 0);
   memset(&s, 0, sizeof(s));
   snprintf(s.path, sizeof(s.path), "%s/outblob", entry);
+  snprintf(s.inblob, sizeof(s.inblob), "%s/inblob", entry);
   snprintf(s.gen_dir, sizeof(s.gen_dir), "%s", entry);
   s.serves = 2;
   s.bump_first_only = bump_first_only;
   s.generation = 1;
   CHECK(unlink(s.path) == 0 && mkfifo(s.path, 0600) == 0);
+  CHECK(truncate(s.inblob, 0) == 0); /* init's report wrote it */
   CHECK(pthread_create(&th, NULL, fifo_serve, &s) == 0);
   cdr_buf_init(&ev, CDR_MAX_EVIDENCE, 0);
   if (bump_first_only) {
