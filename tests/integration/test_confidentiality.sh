@@ -20,9 +20,21 @@ check "upload the marked table" "$CDR" upload --profile prov secrets "$T/s.csv"
 check "grant the analyst read access" "$CDR" grant --profile prov secrets --to role:analyst
 rm -f "$T/s.csv"   # the marker now exists only in the enclave (and this script's variables)
 
-# A query that runs for a few seconds (well under the 30 s limit even in a
-# sanitizer build), with the marker in its text and its result.
-SQL="WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 8000000)
+# A query that runs for a few seconds, with the marker in its text and its
+# result: long enough for the scan to see it running, well under the room's
+# 30 s limit.  How many rows take "a few seconds" depends on the build (a
+# sanitizer build is several times slower) and on the machine's load, so
+# the test sizes it from a timed run of 500,000 rows first (about 5 s of
+# work; a sizing, not an assertion).
+count_sql() { echo "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < $1) SELECT count(*) FROM c"; }
+t0=$(date +%s%N)
+check "size the long query" "$CDR" query --profile ana "$(count_sql 500000)" --format csv
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+ROWS=$(( 500000 * 5000 / (ms > 50 ? ms : 50) ))
+[ "$ROWS" -lt 1000000 ] && ROWS=1000000
+[ "$ROWS" -gt 40000000 ] && ROWS=40000000
+echo "# 500,000 rows took $ms ms; the long query counts $ROWS"
+SQL="WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < $ROWS)
      SELECT (SELECT secret FROM secrets WHERE secret = '$MARK') AS s, count(*) FROM c"
 "$CDR" query --profile ana "$SQL" --format csv >"$T/q.out" 2>"$T/q.err" &
 QPID=$!
