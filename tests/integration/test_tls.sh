@@ -112,6 +112,31 @@ new_room "$T/room4" "bad key room" || fail "room4 init"
 [ "$?" -ne 0 ] && grep -q "not an unencrypted PEM private key" "$T/err" && pass "a bad --tls-key is refused clearly" \
   || fail "bad key: $(tail -3 "$T/err")"
 
+# ---- renewal: at a start, and warned about before ----
+openssl x509 -req -in "$T/own.csr" -CA "$T/own-ca.crt" -CAkey "$T/own-ca.key" -CAcreateserial -days 5 \
+  -extfile "$T/own.ext" -out "$T/own5.crt" >/dev/null 2>&1
+: >"$T/server.log"
+SERVE_ARGS=(--tls-cert "$T/own5.crt" --tls-key "$T/own.key")
+start_server "$T/room4" URL4 || fail "server with a certificate ending in 5 days"
+SERVE_ARGS=()
+grep -q "TLS: the server certificate ends in [45] days: put a new certificate in place of --tls-cert" "$T/server.log" \
+  && pass "cdrd warns in its log when the certificate nears its end" || fail "no expiry warning: $(cat "$T/server.log")"
+stop_server "$SERVER_PID" || fail "stop room4"
+start_server "$T/room4" URL4 || fail "room4 with an issued certificate"
+stop_server "$SERVER_PID" || fail "stop room4 again"
+cp "$T/own.crt" "$T/room4/tls/server.crt" # not the room CA's: replaced at the next start
+: >"$T/server.log"
+start_server "$T/room4" URL4 || fail "room4 restart"
+grep -q "TLS: the room CA issued a server certificate" "$T/server.log" \
+  && openssl verify -CAfile "$T/room4/ca.crt" "$T/room4/tls/server.crt" >/dev/null 2>&1 \
+  && pass "a start replaces a certificate the room CA did not issue" || fail "not reissued: $(cat "$T/server.log")"
+: >"$T/server.log"
+restart_server_args() { stop_server "$SERVER_PID"; start_server "$T/room4" URL4; }
+restart_server_args || fail "room4 second restart"
+grep -q "issued a server certificate" "$T/server.log" && fail "a good certificate was reissued" \
+  || pass "a restart keeps a certificate that is still good"
+unset CURL_CA_BUNDLE
+
 # ---- the slow-client reaper writes no plaintext on a TLS socket ----
 (exec 3<>"/dev/tcp/127.0.0.1/$PORT" && timeout 60 cat <&3 >"$T/reaped") 2>/dev/null
 [ -e "$T/reaped" ] && [ ! -s "$T/reaped" ] && pass "a silent TLS connection is closed without a plaintext 408" \
