@@ -113,7 +113,9 @@ start_room() {
   local name=$1 dir=$W/$1 spec user role type tok; shift
   mkdir -p "$dir"
   "$CDR" room init "$dir/room" --name "bench $name" >"$dir/init.log" 2>&1 || { cat "$dir/init.log"; return 1; }
-  "$CDR" serve "$dir/room" --listen 127.0.0.1:0 --ready-file "$dir/ready" >"$dir/server.log" 2>&1 &
+  # Plain HTTP on loopback, like the baseline server: both sides over the
+  # same transport (bench/README.md).
+  "$CDR" serve "$dir/room" --listen 127.0.0.1:0 --ready-file "$dir/ready" --insecure-http >"$dir/server.log" 2>&1 &
   SERVER_PID=$!
   PIDS+=("$SERVER_PID")
   for _ in $(seq 600); do

@@ -35,6 +35,23 @@ int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(print
 /* Is sim attestation allowed (--allow-sim given, or CDR_ALLOW_SIM=1)? */
 int cli_allow_sim(int flag);
 
+/* `cdr room invite --url` (invite_bundle.c). */
+struct cdr_room;
+struct cdr_invite;
+struct cli_invite_opts {
+  const char *url;                /* the room's server, as members reach it */
+  const char *cacert;             /* its TLS CA when not the room CA */
+  const char *expect_measurement; /* hex, or NULL: whatever it attests */
+};
+/* Attest the server at o->url as this room's (TLS pinned to the room CA
+ * or o->cacert) and fill inv with the URL, the CA, the platform and the
+ * measurement.  0, or the exit status after printing why. */
+int cli_invite_attest(const char *cmd, const struct cdr_room *room, const struct cli_invite_opts *o,
+                      struct cdr_invite *inv);
+/* Add the token to inv and print the bundle as the last line.  0, or
+ * the exit status after printing why. */
+int cli_invite_print(const char *cmd, struct cdr_invite *inv, const char *token);
+
 /* The connection options of every command that talks to a room
  * (cli_connect.c).  Put CLI_CONNECT_SHORTOPTS in the getopt string and
  * CLI_CONNECT_LONGOPTS in the option table; pass each option to
@@ -47,6 +64,7 @@ struct cdr_connect_opts;
 #define CLI_OPT_EXPECT_RTMR 0x4001
 #define CLI_OPT_EXPECT_PCR 0x4002
 #define CLI_OPT_SNP_MIN_TCB 0x4003
+#define CLI_OPT_CACERT 0x4005
 #define CLI_CONNECT_SHORTOPTS "k:C:c:p:m:s"
 #define CLI_CONNECT_LONGOPTS                                                                      \
   {"key", required_argument, NULL, 'k'}, {"cert", required_argument, NULL, 'C'},                \
@@ -54,7 +72,8 @@ struct cdr_connect_opts;
       {"expect-measurement", required_argument, NULL, 'm'}, {"allow-sim", no_argument, NULL, 's'}, \
       {"expect-rtmr", required_argument, NULL, CLI_OPT_EXPECT_RTMR},                            \
       {"expect-pcr", required_argument, NULL, CLI_OPT_EXPECT_PCR},                              \
-      {"snp-min-tcb", required_argument, NULL, CLI_OPT_SNP_MIN_TCB}
+      {"snp-min-tcb", required_argument, NULL, CLI_OPT_SNP_MIN_TCB},                            \
+      {"cacert", required_argument, NULL, CLI_OPT_CACERT}
 int cli_connect_option(int ch, const char *arg, struct cdr_connect_opts *o, int *allow_sim);
 /* getopt_long with the connection options taken into o and *allow_sim
  * (cli_connect_option): the next of the command's own options, or -1 at

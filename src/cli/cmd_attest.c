@@ -96,6 +96,7 @@ static void help(void) {
          "                                not hardware-backed and proves nothing against\n"
          "                                the server operator\n"
          "  -c, --ca FILE                 the room CA certificate (PEM) to verify against\n"
+         "      --cacert FILE             TLS trusts this CA file instead of the room CA\n"
          "  -p, --profile NAME            use this profile's URL and CA\n"
          "  -h, --help                    show this help\n\n"
          "Options (offline):\n"
@@ -365,6 +366,7 @@ int cmd_attest(int argc, char **argv) {
   static const struct option opts[] = {{"expect-measurement", required_argument, NULL, 'm'},
                                        {"allow-sim", no_argument, NULL, 's'},
                                        {"ca", required_argument, NULL, 'c'},
+                                       {"cacert", required_argument, NULL, CLI_OPT_CACERT},
                                        {"profile", required_argument, NULL, 'p'},
                                        {"evidence", required_argument, NULL, OPT_EVIDENCE},
                                        {"platform", required_argument, NULL, OPT_PLATFORM},
@@ -393,6 +395,7 @@ int cmd_attest(int argc, char **argv) {
     case 'm': o.expect_measurement = off.expect_measurement = optarg; break;
     case 's': allow_sim = 1; break;
     case 'c': o.ca = optarg; break;
+    case CLI_OPT_CACERT: o.tls_cacert = optarg; break;
     case 'p': o.profile = optarg; break;
     case OPT_EVIDENCE: off.evidence = optarg; break;
     case OPT_PLATFORM: off.platform = optarg; offline_only = 1; break;

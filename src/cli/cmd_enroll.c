@@ -1,6 +1,13 @@
 /*
- * cmd_enroll.c - `cdr enroll URL --key K --token TOKEN --out CERT`:
- * redeem an invitation (PROTOCOL 4.4) for a certificate from the room CA.
+ * cmd_enroll.c - `cdr enroll BUNDLE --key K` or `cdr enroll URL --key K
+ * --token TOKEN`: redeem an invitation (PROTOCOL 4.4) for a certificate
+ * from the room CA.
+ *
+ * TLS: with a bundle (client/invite.h) the connection is pinned to the
+ * bundle's CA from the first byte, and the bundle's CA must be the one
+ * its token names; with URL and token, --cacert FILE, else the room CA
+ * fetched once without verification and kept only if it has the token's
+ * fingerprint (cdr_client_tls_bootstrap), before the MAC is sent.
  *
  * This file parses the options, reads and parses the token, does every
  * local check before the token is spent, and saves and prints the
@@ -27,6 +34,7 @@
 #include "cli.h"
 #include "client/client.h"
 #include "client/connect.h"
+#include "client/invite.h"
 #include "client/profile.h"
 #include "common/util.h"
 #include "crypto/crypto.h"
@@ -37,22 +45,32 @@ static const char *const CMD = "enroll";
 #define TOKEN_MAX 1024
 
 static void help(void) {
-  printf("Usage: cdr enroll URL --key KEY --token TOKEN --out CERT\n"
-         "                 [--profile NAME] [--ca-fingerprint HEX]\n\n"
-         "Redeem an invitation token from the room administrator for a certificate\n"
-         "issued by the room CA to KEY (made with `cdr keygen`).  The token's secret\n"
-         "is never sent: the server gets a certificate request and a MAC made with it.\n\n"
+  printf("Usage: cdr enroll BUNDLE --key KEY [--out CERT] [--profile NAME]\n"
+         "       cdr enroll URL --key KEY --token TOKEN [--out CERT] [--profile NAME]\n"
+         "                  [--ca-fingerprint HEX] [--cacert FILE]\n\n"
+         "Redeem an invitation from the room administrator for a certificate\n"
+         "issued by the room CA to KEY (made with `cdr keygen`).  BUNDLE is the one\n"
+         "line `cdr room invite --url URL` prints (cdr-invite-1:...; \"-\" reads it\n"
+         "from standard input, which keeps it out of `ps`): it carries the URL, the\n"
+         "token, the room CA (TLS is pinned to it) and the room's attestation\n"
+         "platform and measurement, which the profile keeps and every later command\n"
+         "requires.  The token's secret is never sent: the server gets a certificate\n"
+         "request and a MAC made with it.\n\n"
          "Saves the certificate to CERT, the room CA certificate beside it (CERT\n"
          "without .crt/.pem, plus .ca.crt), and a profile with the URL, key,\n"
          "certificate, CA and room id, so that later commands need no URL or files.\n"
          "The first profile becomes the default.  Existing files are not overwritten.\n\n"
          "Options:\n"
          "  -k, --key KEY             private key file (EC P-256 or RSA 2048..4096)\n"
+         "  -o, --out CERT            where to write your certificate (PEM; default:\n"
+         "                            KEY without .key/.pem, plus .crt)\n"
+         "      --cacert FILE         the server's TLS certificate is from this CA (an\n"
+         "                            operator's own certificate, not the room CA's);\n"
+         "                            kept in the profile\n"
          "  -t, --token TOKEN         the token printed by `cdr room invite`\n"
          "                            (cdr1.<id>.<secret>.<name>.<CA fingerprint>); \"-\"\n"
          "                            reads it from standard input, which keeps it\n"
          "                            out of `ps`\n"
-         "  -o, --out CERT            where to write your certificate (PEM)\n"
          "  -p, --profile NAME        profile name (default: the room name, made safe)\n"
          "  -f, --ca-fingerprint HEX  also check the room CA against this fingerprint\n"
          "                            (SHA-256 of the CA certificate, 64 hex digits,\n"
@@ -178,9 +196,57 @@ static char *default_profile_name(X509 *ca, const char *room_hex, const char *us
 
 /* The command line, checked. */
 struct enroll_opts {
-  const char *url, *key_path, *token_arg, *out_path, *profile, *fp_arg;
+  const char *url, *key_path, *token_arg, *out_path, *profile, *fp_arg, *cacert;
   uint8_t want_fp[32]; /* --ca-fingerprint, when fp_arg is set */
+  const char *bundle_arg; /* BUNDLE (or "-") instead of URL and --token */
+  struct cdr_invite inv;  /* the bundle, parsed */
+  char *default_out;      /* KEY's stem + ".crt" when --out is not given */
 };
+
+/* The bundle argument ("-": the first line of standard input) into
+ * o->inv, o->url and o->token_arg.  0, or 1 when it has printed why not. */
+static int enroll_bundle(struct enroll_opts *o, int *rc) {
+  char why[256], *line = NULL;
+  const char *text = o->bundle_arg;
+  int r;
+
+  if (o->token_arg != NULL || o->fp_arg != NULL) {
+    *rc = cli_usage(CMD, "a bundle carries the token and the CA: no --token or --ca-fingerprint with it");
+    return 1;
+  }
+  if (strcmp(text, "-") == 0) {
+    if ((line = malloc(CDR_INVITE_MAX + 2)) == NULL || fgets(line, CDR_INVITE_MAX + 2, stdin) == NULL) {
+      free(line);
+      *rc = cli_fail(CMD, "cannot read the invitation bundle from standard input");
+      return 1;
+    }
+    line[strcspn(line, "\r\n")] = '\0';
+    text = line;
+  }
+  r = cdr_invite_parse(text, &o->inv, why, sizeof(why));
+  if (line != NULL)
+    OPENSSL_clear_free(line, CDR_INVITE_MAX + 2);
+  if (r != 0) {
+    *rc = cli_fail(CMD, "%s: %s: %s", cdr_err_code(r), cdr_err_describe(r), why);
+    return 1;
+  }
+  o->url = o->inv.url;
+  o->token_arg = o->inv.token;
+  return 0;
+}
+
+/* KEY without .key or .pem, plus .crt (malloc'd). */
+static char *default_cert_path(const char *key) {
+  size_t n = strlen(key), stem = n;
+  char *out;
+  if (n >= 4 && (strcmp(key + n - 4, ".key") == 0 || strcmp(key + n - 4, ".pem") == 0))
+    stem = n - 4;
+  if ((out = malloc(stem + sizeof(".crt"))) == NULL)
+    return NULL;
+  memcpy(out, key, stem);
+  memcpy(out + stem, ".crt", sizeof(".crt"));
+  return out;
+}
 
 /* Parse and check the command line into *o.  1 with *rc set when the
  * command is over (help: 0; usage: 2; failure: 1), else 0. */
@@ -190,6 +256,7 @@ static int enroll_options(int argc, char **argv, struct enroll_opts *o, int *rc)
                                        {"out", required_argument, NULL, 'o'},
                                        {"profile", required_argument, NULL, 'p'},
                                        {"ca-fingerprint", required_argument, NULL, 'f'},
+                                       {"cacert", required_argument, NULL, CLI_OPT_CACERT},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   int ch;
@@ -203,25 +270,34 @@ static int enroll_options(int argc, char **argv, struct enroll_opts *o, int *rc)
     case 'o': o->out_path = optarg; break;
     case 'p': o->profile = optarg; break;
     case 'f': o->fp_arg = optarg; break;
+    case CLI_OPT_CACERT: o->cacert = optarg; break;
     case 'h': help(); *rc = 0; return 1;
     default: cli_usage(CMD, "unknown option or missing argument: %s", argv[optind - 1]); return 1;
     }
   }
   if (argc - optind != 1) {
-    cli_usage(CMD, "expected exactly one URL");
+    cli_usage(CMD, "expected exactly one invitation bundle or URL");
     return 1;
   }
-  o->url = argv[optind];
-  if (!cdr_is_url(o->url)) {
-    cli_usage(CMD, "the URL must start with http:// or https://");
-    return 1;
+  if (cdr_invite_is_bundle(argv[optind]) || strcmp(argv[optind], "-") == 0) {
+    o->bundle_arg = argv[optind];
+    if (enroll_bundle(o, rc))
+      return 1;
+  } else {
+    o->url = argv[optind];
+    if (!cdr_is_url(o->url)) {
+      cli_usage(CMD, "expected an invitation bundle (cdr-invite-1:...) or a URL (https://...)");
+      return 1;
+    }
   }
   if (o->token_arg == NULL)
     o->token_arg = getenv("CDR_ENROLL_TOKEN");
-  if (o->key_path == NULL || o->out_path == NULL || o->token_arg == NULL) {
-    cli_usage(CMD, "--key, --token and --out are required");
+  if (o->key_path == NULL || o->token_arg == NULL) {
+    cli_usage(CMD, o->key_path == NULL ? "--key is required" : "--token is required with a URL (or give a bundle)");
     return 1;
   }
+  if (o->out_path == NULL && (o->out_path = o->default_out = default_cert_path(o->key_path)) == NULL)
+    return 1;
   if (o->profile != NULL && !cdr_profile_name_valid(o->profile)) {
     cli_usage(CMD, "profile names are 1-64 characters of A-Z a-z 0-9 . _ - (not starting with .)");
     return 1;
@@ -250,6 +326,8 @@ static int enroll_token(const struct enroll_opts *o, char **token, char **name, 
   if (cdr_token_parse(*token, tok->token_id, tok->secret, name, tok->ca_fp) != 0)
     return cli_fail(CMD, "the enrollment token is malformed (expected cdr1.<id>.<secret>.<name>.<CA fingerprint>)");
   tok->name = *name;
+  if (o->bundle_arg != NULL && !cdr_ct_equal(o->inv.ca_fp, tok->ca_fp, 32))
+    return cli_fail(CMD, "invite_invalid: the bundle's room CA is not the one its token names; nothing was sent");
   /* The token came out of band and names the room CA: it is the pin. */
   if (o->fp_arg != NULL && !cdr_ct_equal(o->want_fp, tok->ca_fp, 32))
     return cli_fail(CMD, "--ca-fingerprint differs from the CA fingerprint in the enrollment token; nothing was sent");
@@ -288,7 +366,7 @@ static int enroll_fail(struct cdr_client *c, int r, enum cdr_enroll_step step) {
  * name (malloc'd).  0, or 1 when it has printed why not. */
 static int enroll_save(const struct enroll_opts *o, const char *ca_path, struct cdr_client *c, X509 *cert,
                        const char *name, char *room_hex, char **pname, int *made_default) {
-  char abs_key[PATH_MAX], abs_cert[PATH_MAX], abs_ca[PATH_MAX], *dflt = NULL;
+  char abs_key[PATH_MAX], abs_cert[PATH_MAX], abs_ca[PATH_MAX], abs_tls[PATH_MAX], *dflt = NULL;
   int r;
 
   if (write_cert(o->out_path, cert) != 0) {
@@ -303,12 +381,14 @@ static int enroll_save(const struct enroll_opts *o, const char *ca_path, struct 
   if (write_cert(ca_path, c->ca) != 0)
     return cli_fail(CMD, "cannot write %s: %s (your certificate is in %s)", ca_path, strerror(errno), o->out_path);
   if (realpath(o->key_path, abs_key) == NULL || realpath(o->out_path, abs_cert) == NULL ||
-      realpath(ca_path, abs_ca) == NULL)
+      realpath(ca_path, abs_ca) == NULL || (o->cacert != NULL && realpath(o->cacert, abs_tls) == NULL))
     return cli_fail(CMD, "cannot resolve file paths: %s", strerror(errno));
   if ((*pname = o->profile ? strdup(o->profile) : default_profile_name(c->ca, room_hex, name)) == NULL)
     return 1;
   {
-    struct cdr_profile p = {*pname, c->url, abs_key, abs_cert, abs_ca, room_hex};
+    struct cdr_profile p = {*pname, c->url, abs_key, abs_cert, abs_ca, room_hex, o->cacert ? abs_tls : NULL,
+                            o->bundle_arg ? (char *)o->inv.platform : NULL,
+                            o->bundle_arg ? (char *)o->inv.measurement : NULL};
     if ((r = cdr_profile_save(&p)) != 0)
       return cli_fail_err(CMD, r, "enrolled, but cannot save profile %s", *pname);
   }
@@ -321,6 +401,24 @@ static int enroll_save(const struct enroll_opts *o, const char *ca_path, struct 
   }
   free(dflt);
   return r != 0;
+}
+
+/* What TLS trusts before the token is spent (see the top of the file).
+ * 0, or 1 when it has printed why not. */
+static int enroll_trust(const struct enroll_opts *o, struct cdr_client *c, const struct cdr_enroll_token *tok) {
+  char text[1024];
+  int r;
+
+  if (o->cacert != NULL && (r = cdr_client_set_tls_cacert(c, o->cacert)) != 0)
+    return cli_fail(CMD, "cannot read --cacert %s", o->cacert);
+  if (o->bundle_arg != NULL)
+    r = cdr_client_set_ca(c, o->inv.ca);
+  else
+    r = cdr_client_tls_bootstrap(c, tok->ca_fp);
+  if (r == 0)
+    return 0;
+  cdr_client_error_text(c, r, text, sizeof(text));
+  return cli_fail(CMD, "%s; nothing was sent", text);
 }
 
 int cmd_enroll(int argc, char **argv) {
@@ -338,12 +436,17 @@ int cmd_enroll(int argc, char **argv) {
 
   memset(&tok, 0, sizeof(tok));
   if (enroll_options(argc, argv, &o, &rc))
-    return rc;
+    goto out;
+  rc = 1;
   /* Everything that can fail locally fails before the token is spent. */
-  if (lstat(o.out_path, &st) == 0)
-    return cli_fail(CMD, "%s already exists; refusing to overwrite it", o.out_path);
-  if ((ca_path = cdr_ca_path_beside(o.out_path)) == NULL)
-    return cli_fail_err(CMD, CDR_ERR_NOMEM, "out of memory");
+  if (lstat(o.out_path, &st) == 0) {
+    cli_fail(CMD, "%s already exists; refusing to overwrite it", o.out_path);
+    goto out;
+  }
+  if ((ca_path = cdr_ca_path_beside(o.out_path)) == NULL) {
+    cli_fail_err(CMD, CDR_ERR_NOMEM, "out of memory");
+    goto out;
+  }
   if (lstat(ca_path, &st) == 0) {
     cli_fail(CMD, "%s already exists; remove it or choose another --out", ca_path);
     goto out;
@@ -364,9 +467,14 @@ int cmd_enroll(int argc, char **argv) {
   if (enroll_token(&o, &token, &name, &tok) != 0)
     goto out;
   if ((r = cdr_client_new(&c, o.url)) != 0) {
-    cli_fail(CMD, "invalid URL %s", o.url);
+    if (r == CDR_ERR_INSECURE_URL)
+      cli_fail(CMD, "%s: %s: %s", cdr_err_code(r), cdr_err_describe(r), o.url);
+    else
+      cli_fail(CMD, "invalid URL %s", o.url);
     goto out;
   }
+  if (enroll_trust(&o, c, &tok) != 0)
+    goto out;
   if ((r = cdr_client_enroll(c, key, &tok, &cert, &role, &step)) != 0) {
     enroll_fail(c, r, step);
     goto out;
@@ -395,6 +503,8 @@ out:
   free(ca_path);
   free(pname);
   free(room_name);
+  free(o.default_out);
+  cdr_invite_clear(&o.inv);
   X509_free(cert);
   EVP_PKEY_free(key);
   cdr_client_free(c);

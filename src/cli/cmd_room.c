@@ -6,9 +6,11 @@
  *   init    prints the room id, the CA certificate's path and SHA-256
  *           fingerprint, and whether a token PIN was generated (and
  *           where it is stored).  It never prints a PIN.
- *   invite  prints the token alone on the last line of stdout; the lines
+ *   invite  prints the token alone on the last line of stdout, or with
+ *           --url the invitation bundle (client/invite.h); the lines
  *           before it describe the invitation.
- * The token string is wiped from memory after it is printed.
+ * The token string (and the bundle) is wiped from memory after it is
+ * printed.
  */
 #include <getopt.h>
 #include <openssl/crypto.h>
@@ -17,6 +19,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "client/invite.h"
 #include "common/limits.h"
 #include "common/util.h"
 #include "crypto/x509.h"
@@ -30,7 +33,9 @@ static void room_help(void) {
          "Commands:\n"
          "  init ROOM     create a room: its CA (key held in a PKCS#11 token),\n"
          "                certificates, host database and room.json\n"
-         "  invite ROOM   create a one-time enrollment token for a new user\n"
+         "  invite ROOM   create a one-time enrollment token for a new user; with\n"
+         "                --url URL, one invitation line (URL, token, room CA,\n"
+         "                attested platform and measurement) for `cdr enroll`\n"
          "  revoke ROOM   revoke a user's certificates and publish a new CRL\n"
          "\n"
          "Run 'cdr room init --help' or 'cdr room invite --help' for details.\n"
@@ -99,12 +104,17 @@ static void init_help(void) {
 
 static void invite_help(void) {
   printf("Usage: cdr room invite ROOM --role ROLE --name NAME [--ttl DURATION]\n"
-         "                           [--cert-ttl DURATION]\n"
+         "                           [--cert-ttl DURATION] [--url URL [--cacert FILE]\n"
+         "                           [--expect-measurement HEX]]\n"
          "\n"
          "Create a one-time enrollment token for the user NAME with role ROLE.\n"
-         "The token is printed alone on the last line of standard output.  It is\n"
-         "a secret: give it to the user over a trusted channel.  The user runs\n"
-         "'cdr enroll' with it; the server then checks the token, and issues a\n"
+         "With --url, the last line of standard output is one invitation bundle\n"
+         "(cdr-invite-1:..., docs/PROTOCOL.md 4.4.1) carrying the URL, the token,\n"
+         "the room CA and the platform and measurement the server at URL attests\n"
+         "(checked now, as a member would); the user runs only\n"
+         "'cdr enroll BUNDLE --key KEY'.  Without --url the token alone is the last\n"
+         "line.  Either is a secret: give it to the user over a trusted channel.\n"
+         "The user runs 'cdr enroll' with it; the server then checks the token, and issues a\n"
          "certificate with subject CN=NAME and role=ROLE for the key in the\n"
          "user's request, whose subject CN must be NAME.  A token works once,\n"
          "and only until it expires.\n"
@@ -118,8 +128,15 @@ static void invite_help(void) {
          "                        at most 366d)\n"
          "  --cert-ttl DURATION   validity of the user's certificate (default 365d;\n"
          "                        never beyond the CA certificate's expiry)\n"
+         "  --url URL             the room's server as members reach it (https://...):\n"
+         "                        print an invitation bundle\n"
+         "  --cacert FILE         the server's TLS certificate is from this CA, not\n"
+         "                        the room CA (cdr serve --tls-cert)\n"
+         "  --expect-measurement HEX  refuse unless the server attests this measurement\n"
          "  -h, --help            show this help\n"
          "\n"
+         "The operator chose everything in a bundle: a newcomer should confirm the\n"
+         "room CA fingerprint (and the contract) with a member they already know.\n"
          "Durations: 90s, 15m, 72h, 30d, or plain seconds.\n"
          "The token is stored in ROOM/host.db; this command does not use the HSM.\n",
          CDR_MAX_NAME_LEN);
@@ -221,11 +238,16 @@ static int room_invite(int argc, char **argv) {
       {"name", required_argument, NULL, 'n'},
       {"ttl", required_argument, NULL, 't'},
       {"cert-ttl", required_argument, NULL, 'c'},
+      {"url", required_argument, NULL, 'u'},
+      {"cacert", required_argument, NULL, 'A'},
+      {"expect-measurement", required_argument, NULL, 'm'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
   struct cdr_room *room = NULL;
   struct cdr_token_info info = {0};
+  struct cli_invite_opts bo = {0};
+  struct cdr_invite inv = {0};
   const char *name = NULL, *role_name = NULL;
   char *token = NULL;
   int64_t ttl = 72 * 3600, cert_ttl = 365 * 86400;
@@ -250,6 +272,9 @@ static int room_invite(int argc, char **argv) {
       if (cdr_parse_duration(optarg, &cert_ttl) != 0 || cert_ttl <= 0 || cert_ttl > (int64_t)100 * 365 * 86400)
         return cli_usage(cmd, "--cert-ttl: '%s' is not a duration between 1s and 36500d", optarg);
       break;
+    case 'u': bo.url = optarg; break;
+    case 'A': bo.cacert = optarg; break;
+    case 'm': bo.expect_measurement = optarg; break;
     case 'h':
       invite_help();
       return 0;
@@ -266,8 +291,14 @@ static int room_invite(int argc, char **argv) {
   if (name == NULL)
     return cli_usage(cmd, "--name is required");
 
+  if ((bo.cacert != NULL || bo.expect_measurement != NULL) && bo.url == NULL)
+    return cli_usage(cmd, "--cacert and --expect-measurement go with --url");
+
   if ((r = cdr_room_open(argv[optind], &room)) != 0)
     return cli_fail_err(cmd, r, "%s is not a usable room", argv[optind]);
+  /* The server is attested before a token exists: a failure spends nothing. */
+  if (bo.url != NULL && (rc = cli_invite_attest(cmd, room, &bo, &inv)) != 0)
+    goto out;
   r = cdr_token_create(room, name, role, ttl, cert_ttl, &token, &info);
   if (r == CDR_ERR_ARG) {
     rc = cli_fail(cmd, "invalid name '%s': use 1-%u bytes of printable UTF-8 without , = + \" \\ < > ; / "
@@ -288,13 +319,19 @@ static int room_invite(int argc, char **argv) {
   printf("  token expires:    %s (single use)\n", expires);
   printf("  certificate for:  %lld s (%lld days)\n", (long long)info.cert_validity_s,
          (long long)(info.cert_validity_s / 86400));
-  printf("Give the user this token over a trusted channel (it is a secret):\n");
-  printf("%s\n", token);
+  if (bo.url != NULL) {
+    if ((rc = cli_invite_print(cmd, &inv, token)) != 0)
+      goto out;
+  } else {
+    printf("Give the user this token over a trusted channel (it is a secret):\n");
+    printf("%s\n", token);
+  }
   rc = fflush(stdout) == 0 ? 0 : cli_fail(cmd, "cannot write the token to standard output");
 out:
   if (token != NULL)
     OPENSSL_clear_free(token, strlen(token));
   free(info.name);
+  cdr_invite_clear(&inv);
   cdr_room_free(room);
   return rc;
 }

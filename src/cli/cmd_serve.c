@@ -2,7 +2,8 @@
  * cmd_serve.c - `cdr serve ROOM`: replace this process with the `cdrd`
  * that sits beside the `cdr` binary (same directory as /proc/self/exe),
  * passing the room folder, the listen address, the `cdr-enclave` beside
- * it, the ready file and the user to run as.  Running the sibling
+ * it, the ready file, the user to run as and the TLS options (checked
+ * by cdrd, host/tls.h).  Running the sibling
  * binaries rather than whatever PATH finds keeps the three programs of
  * one build together.
  */
@@ -17,13 +18,22 @@
 #include "cli.h"
 
 static const char *const CMD = "serve";
+/* --tls-name (cdrd takes up to 16), --tls-cert and --tls-key. */
+#define CLI_SERVE_MAX_TLS_ARGS 18
 
 static void help(void) {
-  printf("Usage: cdr serve ROOM [--listen HOST:PORT] [--ready-file PATH] [--user NAME]\n\n"
+  printf("Usage: cdr serve ROOM [--listen HOST:PORT] [--ready-file PATH] [--user NAME]\n"
+         "                 [--tls-name NAME]... | [--tls-cert FILE --tls-key FILE] | [--insecure-http]\n\n"
          "Run the server of the room folder ROOM (made by `cdr room init`): starts\n"
-         "cdrd, the untrusted HTTP host, which starts cdr-enclave, the trusted side.\n"
+         "cdrd, the untrusted HTTPS host, which starts cdr-enclave, the trusted side.\n"
          "Both are taken from the directory of this cdr binary.  Runs in the\n"
          "foreground until interrupted.\n\n"
+         "TLS (1.2 and 1.3, AEAD ciphers only) is always on unless --insecure-http.\n"
+         "By default the room CA issues the server certificate (through the token)\n"
+         "for the --tls-name names, or for the --listen host; its key is a file,\n"
+         "ROOM/tls/server.key (0600).  Members pin the room CA, so no public CA is\n"
+         "needed.  It lasts 90 days; cdrd renews it when started within 30 days of\n"
+         "its end and warns in its log meanwhile, so restart it (e.g. monthly).\n\n"
          "Options:\n"
          "  -l, --listen HOST:PORT  address to listen on (default: cdrd's own,\n"
          "                          127.0.0.1:8443)\n"
@@ -32,6 +42,13 @@ static void help(void) {
          "  -u, --user NAME         when run as root: the user the server runs as\n"
          "                          (default: the owner of ROOM; root is given up\n"
          "                          before the room is opened)\n"
+         "      --tls-name NAME     a DNS name or IP address clients reach the server by\n"
+         "                          (repeatable; needed when --listen is 0.0.0.0 or ::)\n"
+         "      --tls-cert FILE     serve your own PEM certificate (chain) instead of\n"
+         "      --tls-key FILE      one from the room CA, with its unencrypted PEM key\n"
+         "                          (members then add --cacert FILE to `cdr enroll`)\n"
+         "      --insecure-http     plain HTTP: only on a loopback --listen address\n"
+         "                          (tests, or a TLS proxy in front)\n"
          "  -h, --help              show this help\n\n"
          "Environment:\n"
          "  CDR_HSM_PIN  the room CA token's user PIN; needed when the room does not\n"
@@ -42,11 +59,19 @@ int cmd_serve(int argc, char **argv) {
   static const struct option opts[] = {{"listen", required_argument, NULL, 'l'},
                                        {"ready-file", required_argument, NULL, 'r'},
                                        {"user", required_argument, NULL, 'u'},
+                                       {"tls-name", required_argument, NULL, 'N'},
+                                       {"tls-cert", required_argument, NULL, 'C'},
+                                       {"tls-key", required_argument, NULL, 'K'},
+                                       {"insecure-http", no_argument, NULL, 'I'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   const char *listen = NULL, *ready = NULL, *user = NULL, *room;
+  char *tls_args[2 * CLI_SERVE_MAX_TLS_ARGS];
+  int insecure = 0;
   char self[PATH_MAX], cdrd[PATH_MAX + 16], enclave[PATH_MAX + 16];
-  char *args[14];
+  /* cdrd, 5 pairs, --insecure-http, the TLS pairs, NULL */
+  char *args[16 + 2 * CLI_SERVE_MAX_TLS_ARGS];
+  int tls_n = 0;
   ssize_t n;
   int ch, a = 0;
 
@@ -56,6 +81,13 @@ int cmd_serve(int argc, char **argv) {
     case 'l': listen = optarg; break;
     case 'r': ready = optarg; break;
     case 'u': user = optarg; break;
+    case 'N': case 'C': case 'K':
+      if (tls_n >= CLI_SERVE_MAX_TLS_ARGS)
+        return cli_usage(CMD, "too many TLS options (at most %d)", CLI_SERVE_MAX_TLS_ARGS);
+      tls_args[2 * tls_n] = (char *)(ch == 'N' ? "--tls-name" : ch == 'C' ? "--tls-cert" : "--tls-key");
+      tls_args[2 * tls_n++ + 1] = optarg;
+      break;
+    case 'I': insecure = 1; break;
     case 'h': help(); return 0;
     default: return cli_usage(CMD, "unknown option or missing argument: %s", argv[optind - 1]);
     }
@@ -95,6 +127,10 @@ int cmd_serve(int argc, char **argv) {
     args[a++] = (char *)"--user";
     args[a++] = (char *)user;
   }
+  for (int i = 0; i < 2 * tls_n; i++)
+    args[a++] = tls_args[i];
+  if (insecure)
+    args[a++] = (char *)"--insecure-http";
   args[a] = NULL;
   fflush(stdout);
   execv(cdrd, args);

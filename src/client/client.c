@@ -72,6 +72,8 @@ static void client_init_once(void) {
     json_set_alloc_funcs(malloc, client_json_free);
 }
 
+void cdr_client_lib_init(void) { pthread_once(&client_once, client_init_once); }
+
 int cdr_client_new(struct cdr_client **out, const char *url) {
   struct cdr_client *c = NULL;
   size_t n;
@@ -83,6 +85,10 @@ int cdr_client_new(struct cdr_client **out, const char *url) {
   for (const char *p = url; *p; p++)
     if (!isgraph((unsigned char)*p))
       goto out;
+  if (strncmp(url, "http://", 7) == 0 && !cdr_url_host_is_loopback(url)) {
+    r = CDR_ERR_INSECURE_URL;
+    goto out;
+  }
   pthread_once(&client_once, client_init_once);
   r = CDR_ERR_INTERNAL;
   if (!curl_ready)
@@ -116,6 +122,8 @@ void cdr_client_free(struct cdr_client *c) {
   cdr_client_disconnect(c);
   free(c->url);
   X509_free(c->ca);
+  free(c->ca_pem);
+  free(c->tls_cacert);
   EVP_PKEY_free(c->key);
   X509_free(c->cert);
   OPENSSL_free(c->cert_der);
@@ -148,6 +156,7 @@ int cdr_x509_name_room_id(X509_NAME *n, uint8_t out[CDR_ROOM_ID_BYTES]) {
 
 int cdr_client_set_ca(struct cdr_client *c, X509 *ca) {
   uint8_t fp[32], rid[CDR_ROOM_ID_BYTES];
+  char *pem = NULL;
   EVP_PKEY *pub = X509_get0_pubkey(ca);
   int r;
 
@@ -162,8 +171,10 @@ int cdr_client_set_ca(struct cdr_client *c, X509 *ca) {
     cdr_client_set_detail(c, "the room CA certificate names no room id (subject OU)");
     return r;
   }
-  if ((r = cdr_cert_fingerprint(ca, fp)) != 0)
+  if ((r = cdr_cert_fingerprint(ca, fp)) != 0 || (r = cdr_cert_to_pem(ca, &pem)) != 0)
     return r;
+  free(c->ca_pem);
+  c->ca_pem = pem;
   X509_up_ref(ca);
   X509_free(c->ca);
   c->ca = ca;

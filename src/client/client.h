@@ -81,6 +81,16 @@ struct cdr_client {
   X509 *ca;
   uint8_t ca_fp[32];        /* SHA-256 of the CA certificate DER */
   uint8_t room_id[CDR_ROOM_ID_BYTES]; /* from the CA subject OU */
+  char *ca_pem;             /* that CA as PEM: the TLS trust anchor while set */
+
+  /* TLS (PROTOCOL 2.1; tls_trust.c).  The server's certificate must
+   * verify against tls_cacert when set (--cacert: an operator's own
+   * certificate), else against the room CA above alone when have_ca,
+   * else against CURL_CA_BUNDLE / SSL_CERT_FILE / the system store. */
+  char *tls_cacert;
+  int tls_unverified_once;  /* the next exchange only, verifying nothing:
+                             * cdr_client_tls_bootstrap's fetch of a CA it
+                             * checks by fingerprint */
 
   /* The user: private key U and its certificate. */
   EVP_PKEY *key;
@@ -116,13 +126,18 @@ struct cdr_client {
   char detail[512];
 };
 
-/* A new context for the server at url (http:// or https://).  *out is
+/* A new context for the server at url (https://, or http:// to a
+ * loopback address only: CDR_ERR_INSECURE_URL otherwise).  *out is
  * freed with cdr_client_free.  The first call in a process also sets up
  * libcurl and makes jansson wipe every block it frees (the whole block:
  * SQL text, results and names pass through JSON), unless the program
  * has given jansson allocators of its own (JSON freed before that first
  * call is not wiped). */
 int cdr_client_new(struct cdr_client **out, const char *url) CDR_WUR;
+/* What the first cdr_client_new does once per process (libcurl, the
+ * wiping jansson free), for code that handles secrets in JSON before it
+ * has a client (an invitation bundle). */
+void cdr_client_lib_init(void);
 void cdr_client_free(struct cdr_client *c);
 /* Free a JSON text that jansson handed over (json_dumps: a request
  * header holding SQL, an enrollment body holding the MAC, an audit
@@ -143,6 +158,20 @@ void cdr_client_disconnect(struct cdr_client *c);
  * subject OU is a 32-hex room id.  Takes its own reference. */
 int cdr_client_set_ca(struct cdr_client *c, X509 *ca) CDR_WUR;
 int cdr_client_set_ca_file(struct cdr_client *c, const char *path) CDR_WUR;
+/* Verify the server's TLS certificate against the CA certificates in
+ * this PEM file instead of the room CA (an operator's own server
+ * certificate).  Copied; checked to be readable now. */
+int cdr_client_set_tls_cacert(struct cdr_client *c, const char *path) CDR_WUR;
+/* Enrollment without the CA at hand (cdr enroll URL --token T): fetch
+ * GET /v1/room over TLS that verifies nothing, keep its CA only if its
+ * SHA-256 equals ca_fp (the token's, which came out of band), and trust
+ * it (cdr_client_set_ca) for every later exchange; the unverified
+ * connection is closed.  CDR_ERR_CA_MISMATCH on another CA. */
+int cdr_client_tls_bootstrap(struct cdr_client *c, const uint8_t ca_fp[32]) CDR_WUR;
+/* 1 if url's host is a loopback address (127.0.0.0/8, [::1], localhost):
+ * the only hosts plain http:// is allowed to (cdr_client_new refuses
+ * the others with CDR_ERR_INSECURE_URL). */
+int cdr_url_host_is_loopback(const char *url);
 /* The user key and certificate; the certificate must certify the key.
  * Takes its own references. */
 int cdr_client_set_user(struct cdr_client *c, EVP_PKEY *key, X509 *cert) CDR_WUR;

@@ -103,6 +103,26 @@ out:
   return r;
 }
 
+/* TLS trust beyond the room CA (--cacert, else the profile's
+ * tls_cacert), and the measurement the invitation named (a profile's
+ * attest_measurement) unless --expect-measurement says otherwise. */
+static int connect_tls_and_invite(struct cdr_connection *k, const struct cdr_connect_opts *o, char *why,
+                                  size_t whylen) {
+  const char *cacert = o->tls_cacert ? o->tls_cacert : (k->profile ? k->profile->tls_cacert : NULL);
+  int r;
+
+  if (cacert != NULL && (r = cdr_client_set_tls_cacert(k->client, cacert)) != 0) {
+    snprintf(why, whylen, "cannot read the TLS CA file %s", cacert);
+    return r;
+  }
+  if (o->expect_measurement == NULL && k->profile != NULL && k->profile->attest_measurement != NULL &&
+      (r = cdr_client_expect_measurement(k->client, k->profile->attest_measurement)) != 0) {
+    snprintf(why, whylen, "profile %s: attest_measurement is not 64 or 96 hex digits", k->profile->name);
+    return r;
+  }
+  return 0;
+}
+
 int cdr_connect(struct cdr_connection *k, const struct cdr_connect_opts *o, char *why, size_t whylen) {
   const char *url, *key, *cert;
   char text[768], rid[2 * CDR_ROOM_ID_BYTES + 1];
@@ -145,10 +165,15 @@ int cdr_connect(struct cdr_connection *k, const struct cdr_connect_opts *o, char
     goto out;
   }
   if ((r = cdr_client_new(&k->client, url)) != 0) {
-    snprintf(why, whylen, "invalid server URL (want http://HOST:PORT or https://...)");
+    if (r == CDR_ERR_INSECURE_URL)
+      snprintf(why, whylen, "%s: %s: %s", cdr_err_code(r), cdr_err_describe(r), url);
+    else
+      snprintf(why, whylen, "invalid server URL (want https://HOST:PORT, or http:// to a loopback address)");
     goto out;
   }
   cdr_client_allow_sim(k->client, o->allow_sim);
+  if ((r = connect_tls_and_invite(k, o, why, whylen)) != 0)
+    goto out;
   if (o->expect_measurement != NULL && (r = cdr_client_expect_measurement(k->client, o->expect_measurement)) != 0) {
     snprintf(why, whylen, "--expect-measurement must be 64 hex digits (sim) or 96 (snp, tdx, nitro)");
     goto out;
@@ -203,6 +228,13 @@ int cdr_connect(struct cdr_connection *k, const struct cdr_connect_opts *o, char
   if ((r = cdr_client_attest(k->client, &k->att)) != 0) {
     cdr_client_error_text(k->client, r, text, sizeof(text));
     snprintf(why, whylen, "attestation failed: %s", text);
+    goto out;
+  }
+  if (k->profile != NULL && k->profile->attest_platform != NULL &&
+      strcmp(k->profile->attest_platform, k->att.platform) != 0) {
+    snprintf(why, whylen, "attestation failed: %s: the room attests platform %s, the invitation said %s",
+             cdr_err_code(CDR_ERR_ATTEST_MEASUREMENT), k->att.platform, k->profile->attest_platform);
+    r = CDR_ERR_ATTEST_MEASUREMENT;
     goto out;
   }
   if (o->open_session && (r = cdr_session_open(k->client, &k->att, &k->session)) != 0) {

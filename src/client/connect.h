@@ -26,6 +26,9 @@ struct cdr_connect_opts {
   const char *url;                /* NULL: the profile's */
   const char *key, *cert;         /* NULL: the profile's */
   const char *ca;                 /* NULL: see above */
+  const char *tls_cacert;         /* --cacert: TLS trusts this CA file instead
+                                   * of the room CA (NULL: the profile's
+                                   * tls_cacert, else the room CA) */
   const char *profile;            /* NULL: by URL, or the default */
   const char *expect_measurement; /* 64 hex (sim) or 96 (snp, tdx, nitro), or NULL */
   const char *tdx_collateral;     /* TDX collateral file; NULL: $CDR_TDX_COLLATERAL */

@@ -176,3 +176,29 @@ out:
   json_decref(resp);
   return r;
 }
+
+/* Contract in client.h. */
+int cdr_client_tls_bootstrap(struct cdr_client *c, const uint8_t ca_fp[32]) {
+  struct cdr_room_info ri;
+  uint8_t fp[32];
+  char shown[96];
+  int r;
+
+  if (strncmp(c->url, "https://", 8) != 0 || c->tls_cacert != NULL || c->have_ca)
+    return 0; /* nothing to bootstrap */
+  c->tls_unverified_once = 1;
+  r = cdr_client_fetch_room(c, &ri);
+  c->tls_unverified_once = 0;
+  cdr_client_disconnect(c); /* the unverified connection is never reused */
+  if (r != 0)
+    return r;
+  if ((r = cdr_cert_fingerprint(ri.ca, fp)) == 0 && !cdr_ct_equal(fp, ca_fp, sizeof(fp))) {
+    cdr_fingerprint_format(shown, fp);
+    cdr_client_set_detail(c, "the server shows a room CA with fingerprint %s, not the enrollment token's", shown);
+    r = CDR_ERR_CA_MISMATCH;
+  }
+  if (r == 0)
+    r = cdr_client_set_ca(c, ri.ca);
+  cdr_room_info_clear(&ri);
+  return r;
+}

@@ -8,7 +8,8 @@
  * chunks, a command's attest, open, request and close) share one
  * keep-alive connection instead of a TCP (and TLS) handshake each; the
  * handle only ever talks to c->url (cdr_client_disconnect closes it).
- * Redirects are not followed and only http/https are allowed.
+ * Redirects are not followed and only http/https are allowed; TLS
+ * trust is tls_trust.c's.
  * Nothing here is trusted: bodies are parsed strictly by the callers, and
  * error bodies are turned into a cdr_err plus a sanitised code and
  * message kept in the client for display.
@@ -88,6 +89,8 @@ int cdr_http_raw(struct cdr_client *c, const char *method, const char *path, con
   }
   if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0)
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+  if ((r = cdr_client_tls_apply(c, h)) != 0)
+    goto out;
 
   cc = curl_easy_perform(h);
   if (sink.too_large || cc == CURLE_FILESIZE_EXCEEDED) {
@@ -98,6 +101,8 @@ int cdr_http_raw(struct cdr_client *c, const char *method, const char *path, con
   if (cc != CURLE_OK) {
     char safe[CURL_ERROR_SIZE];
     cdr_sanitize(safe, sizeof(safe), errbuf[0] ? errbuf : curl_easy_strerror(cc));
+    if ((r = cdr_client_tls_failure(c, (int)cc, safe, url)) != 0)
+      goto out;
     cdr_client_set_detail(c, "%s (%s)", safe, url);
     r = CDR_ERR_NETWORK;
     goto out;

@@ -66,6 +66,9 @@ void cdr_profile_free(struct cdr_profile *p) {
   free(p->cert);
   free(p->ca);
   free(p->room_id);
+  free(p->tls_cacert);
+  free(p->attest_platform);
+  free(p->attest_measurement);
   free(p);
 }
 
@@ -126,6 +129,12 @@ int cdr_profile_save(const struct cdr_profile *p) {
   r = CDR_ERR_NOMEM;
   j = json_pack("{s:s, s:s, s:s, s:s, s:s}", "url", p->url, "key", p->key, "cert", p->cert, "ca", p->ca, "room_id",
                 p->room_id);
+  if (j != NULL && ((p->tls_cacert && json_object_set_new(j, "tls_cacert", json_string(p->tls_cacert)) != 0) ||
+                    (p->attest_platform &&
+                     json_object_set_new(j, "attest_platform", json_string(p->attest_platform)) != 0) ||
+                    (p->attest_measurement &&
+                     json_object_set_new(j, "attest_measurement", json_string(p->attest_measurement)) != 0)))
+    goto out;
   if (j == NULL || (text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS)) == NULL)
     goto out;
   size_t n = strlen(text);
@@ -227,6 +236,11 @@ int cdr_profile_load(const char *name, struct cdr_profile **out) {
   if ((r = dup_field(j, "url", &p->url)) != 0 || (r = dup_field(j, "key", &p->key)) != 0 ||
       (r = dup_field(j, "cert", &p->cert)) != 0 || (r = dup_field(j, "ca", &p->ca)) != 0 ||
       (r = dup_field(j, "room_id", &p->room_id)) != 0)
+    goto out;
+  if ((json_object_get(j, "tls_cacert") && (r = dup_field(j, "tls_cacert", &p->tls_cacert)) != 0) ||
+      (json_object_get(j, "attest_platform") && (r = dup_field(j, "attest_platform", &p->attest_platform)) != 0) ||
+      (json_object_get(j, "attest_measurement") &&
+       (r = dup_field(j, "attest_measurement", &p->attest_measurement)) != 0))
     goto out;
   if (strlen(p->room_id) != 32 || cdr_hex_decode(rid, sizeof(rid), p->room_id) != 0) {
     r = CDR_ERR_BAD_JSON;

@@ -3,8 +3,9 @@
  *
  * Layout under the configuration directory ($CDR_CONFIG_DIR, else
  * $XDG_CONFIG_HOME/cdr, else ~/.config/cdr):
- *   profiles/NAME.json   {"url","key","cert","ca","room_id"}; paths are
- *                        absolute; mode 0600
+ *   profiles/NAME.json   {"url","key","cert","ca","room_id"} and, when
+ *                        set, "tls_cacert", "attest_platform",
+ *                        "attest_measurement"; paths are absolute; mode 0600
  *   default              the name of the default profile and a newline;
  *                        mode 0600
  * Directories are created with mode 0700.  A profile holds no secret
@@ -28,6 +29,12 @@ struct cdr_profile {
   char *cert;    /* user certificate file */
   char *ca;      /* room CA certificate file */
   char *room_id; /* 32 hex */
+  /* Optional (NULL when absent; each saved only when set): */
+  char *tls_cacert;         /* "tls_cacert": --cacert at enrollment, the CA
+                             * file TLS verifies against instead of "ca" */
+  char *attest_platform;    /* "attest_platform", "attest_measurement": */
+  char *attest_measurement; /* from the invitation bundle; every later
+                             * attestation must show them (hex) */
 };
 
 /* The configuration directory (malloc'd); it need not exist yet. */

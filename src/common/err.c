@@ -112,6 +112,11 @@ const char *cdr_err_describe(int err) {
   case CDR_ERR_TABLE_UNAVAILABLE:
     return "the table's sealed file did not load (withheld or damaged by the server): only its owner can drop or "
            "replace it";
+  case CDR_ERR_TLS_VERIFY:
+    return "the server's TLS certificate does not verify against the pinned room CA (or --cacert): not the room's "
+           "server, or a server certificate from another CA";
+  case CDR_ERR_INSECURE_URL: return "plain http:// is only allowed to a loopback address; use https://";
+  case CDR_ERR_INVITE_INVALID: return "the invitation bundle is malformed or inconsistent";
   default: return "internal error";
   }
 }

@@ -98,7 +98,11 @@
   /* the room contract (PROTOCOL 8) */ \
   X(CDR_ERR_CONTRACT_INVALID,  "contract_invalid",      400) \
   /* tables whose sealed file did not load (PROTOCOL 4.7) */ \
-  X(CDR_ERR_TABLE_UNAVAILABLE, "table_unavailable",     409)
+  X(CDR_ERR_TABLE_UNAVAILABLE, "table_unavailable",     409) \
+  /* TLS and the invitation bundle (PROTOCOL 2.1, client side) */ \
+  X(CDR_ERR_TLS_VERIFY,        "tls_verify_failed",     502) \
+  X(CDR_ERR_INSECURE_URL,      "insecure_url",          400) \
+  X(CDR_ERR_INVITE_INVALID,    "invite_invalid",        400)
 
 #define CDR_ERR_ENUM_(name, wire, http) name##_IDX,
 enum cdr_err_index { CDR_ERR_LIST(CDR_ERR_ENUM_) CDR_ERR__COUNT };

@@ -314,7 +314,9 @@ static enum MHD_Result http_body_append(struct http_conn *c, const char *data, s
     c->reject = r;
     c->rejected_at = c->bytes_in;
     http_body_release(c);
-    if (c->link != NULL) {
+    /* Under TLS the answer waits for the end of the upload (MHD queues
+     * it then, encrypted); the discard cap still bounds the wait. */
+    if (c->link != NULL && !c->srv->tls) {
       pthread_mutex_lock(&c->srv->lock);
       http_link_answer(c->srv, c->link, cdr_err_http_status(r), r, http_reject_message(r), 0);
       pthread_mutex_unlock(&c->srv->lock);
@@ -554,6 +556,23 @@ int http_server_start(struct http_server **out, const struct http_server_opts *o
     goto out;
   if (ipv6)
     flags |= MHD_USE_IPv6;
+  struct MHD_OptionItem tls_opts[] = {
+      {MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)(uintptr_t)opts->tls_cert_pem},
+      {MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)(uintptr_t)opts->tls_key_pem},
+      {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)(uintptr_t)opts->tls_priorities},
+      {MHD_OPTION_END, 0, NULL}};
+  if (opts->tls_cert_pem != NULL) {
+    if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+      log_error("this libmicrohttpd is built without TLS; serve plain HTTP on loopback with --insecure-http "
+                "behind a TLS proxy, or install a libmicrohttpd with GnuTLS");
+      r = CDR_ERR_UNSUPPORTED_VERSION;
+      goto out;
+    }
+    flags |= MHD_USE_TLS;
+    srv->tls = 1;
+  } else {
+    tls_opts[0].option = MHD_OPTION_END;
+  }
   /* The logger must come first to catch messages about later options. */
   srv->daemon = MHD_start_daemon(
       flags, 0, NULL, NULL, &http_on_access, srv, MHD_OPTION_EXTERNAL_LOGGER, &http_mhd_log, srv,
@@ -562,9 +581,11 @@ int http_server_start(struct http_server **out, const struct http_server_opts *o
       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CDR_HTTP_IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
       (unsigned int)HTTP_MHD_CONNECTION_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)HTTP_MHD_PER_IP_LIMIT,
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY, MHD_OPTION_NOTIFY_COMPLETED,
-      &http_on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION, &http_on_connection, srv, MHD_OPTION_END);
+      &http_on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION, &http_on_connection, srv, MHD_OPTION_ARRAY, tls_opts,
+      MHD_OPTION_END);
   if (srv->daemon == NULL) {
-    log_error("cannot start the HTTP server on %s:%u", opts->host ? opts->host : "127.0.0.1", (unsigned)opts->port);
+    log_error("cannot start the HTTP%s server on %s:%u", srv->tls ? "S" : "", opts->host ? opts->host : "127.0.0.1",
+              (unsigned)opts->port);
     r = CDR_ERR_IO;
     goto out;
   }

@@ -79,6 +79,11 @@ struct http_server_opts {
   uint16_t port;          /* 0: ephemeral, see http_server_port() */
   size_t max_body;        /* 0: CDR_MAX_HTTP_REQUEST_BODY */
   unsigned threads;       /* 0: 4 */
+  /* HTTPS (libmicrohttpd's TLS, GnuTLS): the certificate and its key as
+   * NUL-terminated PEM, and the GnuTLS priority string; all NULL: plain
+   * HTTP.  They must outlive the server.  Under TLS the limits above cut
+   * a connection without the plaintext answer (see http_int.h). */
+  const char *tls_cert_pem, *tls_key_pem, *tls_priorities;
 };
 
 struct http_server;

@@ -67,6 +67,7 @@ struct http_server {
   atomic_size_t body_charged; /* bytes of body buffers allocated now */
   uint16_t port;
   struct sockaddr_storage addr;
+  int tls; /* HTTPS: nothing may be written on a raw socket */
 
   pthread_mutex_t lock; /* the links, the counts, `stopping` */
   pthread_cond_t wake;  /* the reaper's sleep; signalled to stop it */
@@ -91,7 +92,10 @@ const char *http_refusal_message(enum http_refusal why);
 void http_on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                         enum MHD_ConnectionNotificationCode code);
 
-/* Write an error answer on the socket directly, then shut the socket
+/* Write an error answer on the socket directly (never under TLS, where
+ * the socket carries GnuTLS records that only MHD's thread may write:
+ * there the connection is only shut down, and the client sees it
+ * closed), then shut the socket
  * down for writing (a FIN after the answer) or, with both, for reading
  * too (MHD then sees the end of the stream and closes).  srv->lock held;
  * the connection is in a phase where MHD writes nothing.  message is a

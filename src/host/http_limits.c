@@ -24,7 +24,10 @@
  * CDR_HTTP_BODY_WINDOW_S (per window, so that a fast start earns no
  * credit for a long stall).  Past either, the reaper writes a 408 answer
  * on the socket itself (nothing else writes to it in those phases; a
- * kept-alive connection between requests is closed without one) and
+ * kept-alive connection between requests is closed without one; under
+ * TLS never: a plaintext answer there would be a protocol error, and a
+ * GnuTLS record can only come from MHD's thread, so the connection is
+ * only shut down) and
  * shuts the socket down; MHD then sees the end of the stream and closes.
  * While a handler runs or an answer is sent, only MHD's idle timeout
  * (CDR_HTTP_IDLE_TIMEOUT_S without any traffic) applies.
@@ -177,7 +180,7 @@ void http_link_answer(struct http_server *srv, struct http_link *l, int status, 
                   "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n"
                   "X-Content-Type-Options: nosniff\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s",
                   status, reason, bn, body);
-    if (l->fd >= 0 && tn > 0 && (size_t)tn < sizeof(text))
+    if (!srv->tls && l->fd >= 0 && tn > 0 && (size_t)tn < sizeof(text))
       (void)send(l->fd, text, (size_t)tn, MSG_DONTWAIT | MSG_NOSIGNAL);
     l->answered = 1;
   }

@@ -3,11 +3,12 @@
  *
  *   cdrd --room ROOM [--listen HOST:PORT] [--enclave PATH] [--ready-file PATH]
  *        [--enclave-vsock CID:PORT | --enclave-unix PATH] [--tsm-root DIR]
- *        [--user NAME]
+ *        [--user NAME] [--tls-name NAME]... [--tls-cert FILE --tls-key FILE]
+ *        [--insecure-http]
  *
  * Opens the room and its CA (the PKCS#11 token; PIN from CDR_HSM_PIN or
  * ROOM/hsm/user-pin), starts cdr-enclave on a socketpair, serves the
- * HTTP API of docs/PROTOCOL.md section 4, and runs until SIGINT/SIGTERM
+ * HTTP API of docs/PROTOCOL.md section 4 over TLS (host/tls.h), and runs until SIGINT/SIGTERM
  * (exit 0) or until the enclave dies (exit 1): without the enclave the
  * room can do nothing, and a supervisor should restart both together.
  *
@@ -40,6 +41,7 @@
 #include "common/util.h"
 #include "host/http.h"
 #include "host/privdrop.h"
+#include "host/tls.h"
 #include "host/routes.h"
 #include "host/enclave_state.h"
 #include "ipc/messages.h"
@@ -56,9 +58,10 @@
 static void usage(FILE *f) {
   fprintf(f, "usage: cdrd --room ROOM [--listen HOST:PORT] [--enclave PATH] [--ready-file PATH]\n"
              "            [--enclave-vsock CID:PORT | --enclave-unix PATH] [--tsm-root DIR]\n"
-             "            [--user NAME]\n"
+             "            [--user NAME] [--tls-name NAME]... [--tls-cert FILE --tls-key FILE]\n"
+             "            [--insecure-http]\n"
              "\n"
-             "Serve the data room in ROOM over HTTP (docs/PROTOCOL.md).\n"
+             "Serve the data room in ROOM over HTTPS (docs/PROTOCOL.md).\n"
              "\n"
              "  --room ROOM         the room folder (made by `cdr room init`)\n"
              "  --listen HOST:PORT  address to listen on (default " CDRD_DEFAULT_LISTEN
@@ -73,6 +76,12 @@ static void usage(FILE *f) {
              "  --tsm-root DIR      the started enclave's configfs-tsm directory (tests)\n"
              "  --user NAME         when started as root: the user to run as (default: the\n"
              "                      owner of ROOM; a room that root owns keeps cdrd root)\n"
+             "  --tls-name NAME     a DNS name or IP address clients use, for the server\n"
+             "                      certificate the room CA issues (repeatable; default:\n"
+             "                      the --listen host); key in ROOM/tls/server.key\n"
+             "  --tls-cert FILE     serve this PEM certificate (chain) instead, with\n"
+             "  --tls-key FILE      this unencrypted PEM key\n"
+             "  --insecure-http     plain HTTP, only on a loopback --listen address\n"
              "  --help              show this text\n"
              "\n"
              "The token PIN comes from CDR_HSM_PIN, or ROOM/hsm/user-pin for the\n"
@@ -187,11 +196,14 @@ out:
 }
 
 /* Wait for SIGINT/SIGTERM (0) or the enclave's death (1), delivering
- * ROOM/crl.pem to the enclave whenever it changes. */
-static int serve_until_stopped(const sigset_t *stop, struct enclave_link *link, struct crl_watch *crl) {
+ * ROOM/crl.pem to the enclave whenever it changes and warning (once a
+ * day) when the TLS certificate nears its end. */
+static int serve_until_stopped(const sigset_t *stop, struct enclave_link *link, struct crl_watch *crl,
+                               struct host_tls *tls) {
   const struct timespec tick = {.tv_sec = 0, .tv_nsec = CDRD_POLL_MS * 1000000L};
   for (;;) {
     (void)crl_deliver_if_changed(crl, link);
+    host_tls_warn_expiry(tls, cdr_now());
     int sig = sigtimedwait(stop, NULL, &tick);
     if (sig == SIGINT || sig == SIGTERM) {
       log_info("%s received; shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
@@ -215,6 +227,7 @@ struct cdrd_args {
   uint16_t port;
   struct ipc_channel_addr connect_addr;
   int connect_set; /* --enclave-vsock or --enclave-unix given */
+  struct host_tls_opts tls;
 };
 
 /* Parse argv into *a.  -1: go on; else the status main exits with (0
@@ -228,6 +241,10 @@ static int cdrd_parse_args(int argc, char **argv, struct cdrd_args *a) {
                                        {"tsm-root", required_argument, NULL, 'T'},
                                        {"user", required_argument, NULL, 'u'},
                                        {"ready-file", required_argument, NULL, 'R'},
+                                       {"tls-name", required_argument, NULL, 'N'},
+                                       {"tls-cert", required_argument, NULL, 'C'},
+                                       {"tls-key", required_argument, NULL, 'K'},
+                                       {"insecure-http", no_argument, NULL, 'I'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   const char *listen_arg = CDRD_DEFAULT_LISTEN;
@@ -253,6 +270,16 @@ static int cdrd_parse_args(int argc, char **argv, struct cdrd_args *a) {
     case 'T': a->tsm_root = optarg; break;
     case 'u': a->user_arg = optarg; break;
     case 'R': a->ready_file = optarg; break;
+    case 'N':
+      if (a->tls.nnames >= HOST_TLS_MAX_NAMES) {
+        fprintf(stderr, "cdrd: at most %d --tls-name\n", HOST_TLS_MAX_NAMES);
+        return 2;
+      }
+      a->tls.names[a->tls.nnames++] = optarg;
+      break;
+    case 'C': a->tls.cert_file = optarg; break;
+    case 'K': a->tls.key_file = optarg; break;
+    case 'I': a->tls.insecure_http = 1; break;
     case 'h': usage(stdout); return 0;
     default: usage(stderr); return 2;
     }
@@ -265,6 +292,8 @@ static int cdrd_parse_args(int argc, char **argv, struct cdrd_args *a) {
     fprintf(stderr, "cdrd: --listen wants HOST:PORT (or [IPV6]:PORT), got \"%s\"\n", listen_arg);
     return 2;
   }
+  if (host_tls_check_args(&a->tls, a->host) != 0)
+    return 2;
   return -1;
 }
 
@@ -283,6 +312,7 @@ struct cdrd {
   char *crl_path;
   struct host_ctx *hctx;
   struct http_server *srv;
+  struct host_tls *tls; /* NULL: plain HTTP (--insecure-http) */
 };
 
 /* Block SIGINT/SIGTERM and ignore SIGPIPE, before any thread exists (see
@@ -407,12 +437,17 @@ static int cdrd_listen(struct cdrd *d, const struct cdrd_args *a) {
   memset(&hopts, 0, sizeof(hopts));
   hopts.host = a->host;
   hopts.port = a->port;
+  if (d->tls != NULL) {
+    hopts.tls_cert_pem = d->tls->cert_pem;
+    hopts.tls_key_pem = d->tls->key_pem;
+    hopts.tls_priorities = HOST_TLS_PRIORITIES;
+  }
   routes = host_routes(&nroutes);
   if ((r = privdrop_before_listen(&d->priv, a->port)) != 0 ||
       (r = http_server_start(&d->srv, &hopts, routes, nroutes, d->hctx)) != 0 || (r = privdrop_finish(&d->priv)) != 0)
     return r;
-  r = snprintf(url, sizeof(url), strchr(a->host, ':') ? "http://[%s]:%u" : "http://%s:%u", a->host,
-               (unsigned)http_server_port(d->srv));
+  r = snprintf(url, sizeof(url), strchr(a->host, ':') ? "%s://[%s]:%u" : "%s://%s:%u", d->tls ? "https" : "http",
+               a->host, (unsigned)http_server_port(d->srv));
   if (r < 0 || (size_t)r >= sizeof(url)) {
     log_error("listen address too long");
     return CDR_ERR_ARG;
@@ -433,6 +468,7 @@ static int cdrd_listen(struct cdrd *d, const struct cdrd_args *a) {
  * then no token session. */
 static void cdrd_teardown(struct cdrd *d) {
   http_server_stop(d->srv);
+  host_tls_free(d->tls);
   host_ctx_free(d->hctx);
   enclave_link_stop(d->link);
   if (d->ca != NULL)
@@ -459,9 +495,11 @@ int main(int argc, char **argv) {
     return status;
   }
   status = 1;
-  if (cdrd_signals(&stop) == 0 && cdrd_open_room(&d, &args) == 0 && cdrd_start_enclave(&d, &args) == 0 &&
+  /* TLS credentials before the enclave: a bad certificate stops at once. */
+  if (cdrd_signals(&stop) == 0 && cdrd_open_room(&d, &args) == 0 &&
+      host_tls_prepare(d.room, d.ca, &args.tls, args.host, &d.tls) == 0 && cdrd_start_enclave(&d, &args) == 0 &&
       cdrd_listen(&d, &args) == 0)
-    status = serve_until_stopped(&stop, d.link, &d.crlw);
+    status = serve_until_stopped(&stop, d.link, &d.crlw, d.tls);
   cdrd_teardown(&d);
   free(args.host);
   if (status == 0)

@@ -12,6 +12,10 @@
  *             OU=<room id>; basicConstraints critical CA:FALSE; keyUsage
  *             critical digitalSignature; extendedKeyUsage clientAuth;
  *             SKI; AKI.
+ *   server    CN=<first name>, O, OU; basicConstraints critical CA:FALSE;
+ *             keyUsage critical digitalSignature; extendedKeyUsage
+ *             serverAuth; SKI; AKI; subjectAltName DNS:/IP: per name
+ *             (the TLS certificate of cdrd, docs/PROTOCOL.md "Transport").
  *   platform  CN="CDR simulated attestation platform", O, OU; keyUsage
  *             critical digitalSignature; basicConstraints critical
  *             CA:FALSE; SKI; AKI; the CA's validity period.
@@ -341,6 +345,45 @@ int cdr_ca_issue_user(struct cdr_ca *ca, const struct cdr_room *room, X509_REQ *
 out:
   X509_free(x);
   X509_NAME_free(subject);
+  return r;
+}
+
+/* Contract in room.h. */
+int cdr_ca_issue_server(struct cdr_ca *ca, const struct cdr_room *room, EVP_PKEY *pub, const char *const *names,
+                        size_t nnames, int64_t validity_s, X509 **out) {
+  X509_NAME *subject = NULL;
+  X509 *x = NULL;
+  char *san = NULL;
+  int r;
+
+  *out = NULL;
+  if (ca == NULL || pub == NULL || names == NULL || nnames == 0 || validity_s <= 0 ||
+      validity_s > USER_MAX_VALIDITY_S)
+    return CDR_ERR_ARG;
+  if ((r = ca_check_current(room)) != 0)
+    return r;
+  if ((r = cdr_tls_san_build(names, nnames, &san)) != 0)
+    return r;
+  if ((r = name_build(&subject, names[0], NULL, room)) != 0 ||
+      (r = cert_start(&x, subject, X509_get_subject_name(room->ca_cert), pub)) != 0)
+    goto out;
+  int64_t now = cdr_now();
+  if ((r = cert_set_validity(x, now - 60, now + validity_s)) != 0)
+    goto out;
+  if (ASN1_TIME_compare(X509_get0_notAfter(x), X509_get0_notAfter(room->ca_cert)) > 0 &&
+      X509_set1_notAfter(x, X509_get0_notAfter(room->ca_cert)) != 1) {
+    r = CDR_ERR_CRYPTO;
+    goto out;
+  }
+  if ((r = cert_add_ext(x, room->ca_cert, NID_subject_alt_name, san)) != 0 ||
+      (r = cert_finish_leaf(x, ca, room, "serverAuth")) != 0)
+    goto out;
+  *out = x;
+  x = NULL;
+out:
+  X509_free(x);
+  X509_NAME_free(subject);
+  free(san);
   return r;
 }
 

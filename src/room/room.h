@@ -88,6 +88,21 @@ void cdr_ca_close(struct cdr_ca *ca);
 int cdr_ca_issue_user(struct cdr_ca *ca, const struct cdr_room *room, X509_REQ *csr, const char *name,
                       enum cdr_role role, int64_t validity_s, X509 **out) CDR_WUR;
 
+/* Issue cdrd's TLS server certificate for pub (a key cdrd keeps in a
+ * file, never the CA's): CN = names[0], one subjectAltName per name (an
+ * IPv4/IPv6 literal as iPAddress, anything else as dNSName, checked by
+ * cdr_tls_name_check), extendedKeyUsage serverAuth, validity [now-60s,
+ * now+validity_s] clamped to the CA's.  CDR_ERR_ARG for a bad name. */
+int cdr_ca_issue_server(struct cdr_ca *ca, const struct cdr_room *room, EVP_PKEY *pub, const char *const *names,
+                        size_t nnames, int64_t validity_s, X509 **out) CDR_WUR;
+/* Is s a name cdrd's certificate can carry: an IP address literal, or
+ * a DNS name of 1..253 bytes of [A-Za-z0-9.-] (a leading "*." allowed)
+ * with no empty label?  0 or CDR_ERR_ARG. */
+int cdr_tls_name_check(const char *s) CDR_WUR;
+/* The subjectAltName value "DNS:a,IP:1.2.3.4,..." for names (each
+ * checked with cdr_tls_name_check); malloc'd. */
+int cdr_tls_san_build(const char *const *names, size_t n, char **out) CDR_WUR;
+
 /* Parse a PEM CSR and check it: self-signature (proof of possession,
  * CDR_ERR_CSR_BAD_SIGNATURE), key type (CDR_ERR_KEY_UNSUPPORTED), and
  * that its subject CN equals expected_name (CDR_ERR_CSR_SUBJECT).

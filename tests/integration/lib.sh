@@ -15,6 +15,7 @@ export CDR_CONFIG_DIR="$T/config"
 export CDR_ALLOW_SIM=1
 unset CDR_HSM_PIN
 SERVER_PIDS=()
+SERVE_ARGS=()
 PASSED=0
 FAILED=0
 
@@ -121,6 +122,12 @@ invite() {
 # ephemeral port); sets VAR to the URL and records the pid (the host
 # process cdrd; it execs in place).  Pass the old URL's address to restart
 # where the profiles expect it: restart_server ROOM VAR.
+# TLS: the server speaks HTTPS with a certificate the room CA issues for
+# its listen address (127.0.0.1), unless the test sets SERVE_ARGS (extra
+# `cdr serve` arguments for every start, e.g. (--insecure-http) for a
+# test whose tools speak plain HTTP on the socket).  Each started room's
+# CA is added to $T/ca-bundle.pem, exported as CURL_CA_BUNDLE, so that
+# the curl command line (and a cdr with no CA of its own) trusts it.
 # new_ready_file [DIR]: READY_FILE, a path in DIR ($T) that no earlier
 # start used (a file left by one would read as ready at once: $RANDOM
 # names collide over many restarts).
@@ -146,7 +153,7 @@ wait_ready() {
 start_server() {
   new_ready_file
   local room=$1 ready=$READY_FILE listen=${3:-127.0.0.1:0}
-  "$CDR" serve "$room" --listen "$listen" --ready-file "$ready" >>"$T/server.log" 2>&1 &
+  "$CDR" serve "$room" --listen "$listen" --ready-file "$ready" "${SERVE_ARGS[@]}" >>"$T/server.log" 2>&1 &
   local pid=$!
   SERVER_PIDS+=("$pid")
   # Up to 120 s: loading a room with large sealed tables under the
@@ -158,13 +165,21 @@ start_server() {
   2) echo "server did not become ready"; tail -20 "$T/server.log"; return 1 ;;
   esac
   SERVER_PID=$pid
+  trust_room_ca "$room"
   printf -v "$2" '%s' "$(head -n 1 "$ready")"
+}
+
+# trust_room_ca ROOM: add ROOM/ca.crt to $T/ca-bundle.pem (once) and
+# export that as CURL_CA_BUNDLE (for a test that starts cdrd itself).
+trust_room_ca() {
+  grep -qxF "$(sed -n 2p "$1/ca.crt")" "$T/ca-bundle.pem" 2>/dev/null || cat "$1/ca.crt" >>"$T/ca-bundle.pem"
+  export CURL_CA_BUNDLE="$T/ca-bundle.pem"
 }
 
 # restart_server ROOM VAR: start again on the address VAR holds.
 restart_server() {
   local url=${!2}
-  start_server "$1" "$2" "${url#http://}"
+  start_server "$1" "$2" "${url#*://}"
 }
 
 # flip_byte FILE OFFSET: XOR one bit of the byte at OFFSET, so the file

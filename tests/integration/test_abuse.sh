@@ -17,6 +17,8 @@
 # than the legitimate client (127.0.0.1), as other hosts would.  The only
 # time bounds are generous ones ("answers within 30 s"); speed is bench/'s.
 . "$(dirname "$0")/lib.sh"
+# The abuse tool speaks plain HTTP on the socket: the server does too (loopback).
+SERVE_ARGS=(--insecure-http)
 
 ABUSE="$CDR_TEST_BIN_DIR/abuse"
 asan=0

@@ -32,6 +32,7 @@ run_cdrd() {
   SERVER_PIDS+=("$pid")
   wait_ready "$pid" "$ready" 150 || return 1
   CDRD_PID=$pid
+  trust_room_ca "$room"
   URL=$(head -n 1 "$ready")
 }
 

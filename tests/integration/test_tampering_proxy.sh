@@ -5,6 +5,8 @@
 # response_forged and prints no result.  The same proxy passing traffic
 # unchanged shows the setup works.
 . "$(dirname "$0")/lib.sh"
+# The proxy speaks plain HTTP on the socket: the server does too (loopback).
+SERVE_ARGS=(--insecure-http)
 
 R="$T/room"
 new_room "$R" || { fail "room init"; finish; }

@@ -115,7 +115,7 @@ static void test_profiles(void) {
   char *dir = mkdtemp(tmpl), *cfg = NULL, *path = NULL, *name = NULL;
   struct cdr_profile p = {(char *)"work", (char *)"http://127.0.0.1:8443/", (char *)"/k/alice.key",
                           (char *)"/k/alice.crt", (char *)"/k/alice.ca.crt",
-                          (char *)"00112233445566778899aabbccddeeff"};
+                          (char *)"00112233445566778899aabbccddeeff", NULL, NULL, NULL};
   struct cdr_profile q = p, *got = NULL;
   struct stat st;
 
