@@ -112,6 +112,16 @@ const char *cdr_err_describe(int err) {
   case CDR_ERR_TABLE_UNAVAILABLE:
     return "the table's sealed file did not load (withheld or damaged by the server): only its owner can drop or "
            "replace it";
+  case CDR_ERR_KEY_PASSPHRASE_NEEDED: return "the private key file is encrypted: give its passphrase with --pass env:VAR|file:PATH";
+  case CDR_ERR_KEY_PASSPHRASE: return "the passphrase does not decrypt the private key (wrong passphrase)";
+  case CDR_ERR_PKCS11_UNAVAILABLE:
+    return "the PKCS#11 engine or module cannot be loaded (is libengine-pkcs11-openssl installed, and the "
+           "module-path right?)";
+  case CDR_ERR_PKCS11_NO_KEY: return "no PKCS#11 token holds a private key that matches the pkcs11: URI";
+  case CDR_ERR_PKCS11_PIN_NEEDED:
+    return "the PKCS#11 token needs its PIN: give --pin env:VAR|file:PATH, or pin-source in the URI";
+  case CDR_ERR_PKCS11_PIN: return "the PKCS#11 token refused the PIN (wrong, or the token is locked)";
+  case CDR_ERR_CSR_KEY_MISMATCH: return "the CSR's public key is not the key that --key names";
   default: return "internal error";
   }
 }
