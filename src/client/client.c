@@ -232,13 +232,14 @@ int cdr_client_load_user_src(struct cdr_client *c, const struct cdr_key_source *
     int dropped;
     if (cdr_key_ref_for_profile(src->ref, &shown, &dropped) != 0)
       shown = NULL;
-    cdr_client_set_detail(c, "%s: cannot load the private key %s: %s", cdr_err_code(r),
-                          shown != NULL ? shown : "(a malformed pkcs11: URI)",
-                          r == CDR_ERR_NOT_FOUND ? "no such file (or --pass/--pin names an unset variable or a "
-                                                   "missing file)"
-                          : r == CDR_ERR_ARG
-                              ? "not a PEM private key or a pkcs11: URI, or --pass/--pin is not env:VAR or file:PATH"
-                              : cdr_err_describe(r));
+    /* cdr_client_error_text puts the code and its sentence first. */
+    if (r == CDR_ERR_NOT_FOUND || r == CDR_ERR_ARG)
+      cdr_client_set_detail(c, "cannot load the private key %s: %s", shown != NULL ? shown : "(a malformed pkcs11: URI)",
+                            r == CDR_ERR_NOT_FOUND
+                                ? "no such file (or --pass/--pin names an unset variable or a missing file)"
+                                : "not a PEM private key or a pkcs11: URI, or --pass/--pin is not env:VAR or file:PATH");
+    else
+      cdr_client_set_detail(c, "cannot load the private key %s", shown != NULL ? shown : "(a pkcs11: URI)");
     free(shown);
     goto out;
   }

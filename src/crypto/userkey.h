@@ -26,7 +26,8 @@
  * error messages.
  *
  * The engine stays loaded and initialised for the rest of the process
- * (the keys it hands out refer to its token sessions).
+ * (the keys it hands out refer to its token sessions), with the module
+ * of the first URI loaded: a process uses one user key.
  */
 #ifndef CDR_USERKEY_H
 #define CDR_USERKEY_H

@@ -101,6 +101,10 @@ BADPIN=111111 expect_error "a PIN the token refuses" pkcs11_pin_refused \
 expect_error "no PIN: its own error at once, no prompt (stdin not a terminal)" pkcs11_pin_needed \
   ucdr enroll "$URL" --key "$ECURI" --token "$TOK" --out "$T/hsm-ec.crt" </dev/null
 grep -q "111111" "$T/err" && fail "the refused PIN is printed" || pass "the refused PIN is not printed"
+expect_error "a module that cannot be loaded is its own error" pkcs11_unavailable \
+  ucdr enroll "$URL" --key "pkcs11:token=cdr-user;object=ec-user?module-path=$T/no-such-module.so&pin-value=975310" \
+  --token "$TOK" --out "$T/hsm-ec.crt" </dev/null
+grep -q "975310" "$T/err" && fail "a pin-value is printed" || pass "a pin-value in the URI is not printed"
 
 # EC user: cdr makes the CSR, signed in the token.
 check "EC user in the token enrolls (CSR signed by the token)" \
