@@ -53,14 +53,16 @@ openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -aes-256-cbc -pas
 grep -q "ENCRYPTED PRIVATE KEY" "$T/enc.key" && pass "the key file is encrypted" || fail "the key file is encrypted"
 printf 's3cret phrase\n' >"$T/pass.txt"
 TOK=$(invite "$R" provider "enc@example.org")
-expect_error "an encrypted key without --pass fails at once (stdin not a terminal)" key_passphrase_needed \
-  "$CDR" enroll "$URL" --key "$T/enc.key" --token "$TOK" --out "$T/enc.crt" </dev/null
+# setsid: no controlling terminal either, where OpenSSL's default
+# callback would prompt (/dev/tty) and wait.
+expect_error "an encrypted key without --pass fails at once (no terminal)" key_passphrase_needed \
+  setsid -w "$CDR" enroll "$URL" --key "$T/enc.key" --token "$TOK" --out "$T/enc.crt" </dev/null
 WRONG='not the phrase' expect_error "a wrong passphrase is its own error" key_passphrase_wrong \
   "$CDR" enroll "$URL" --key "$T/enc.key" --pass env:WRONG --token "$TOK" --out "$T/enc.crt" </dev/null
 expect_error "an unset --pass variable is refused" "--pass" \
   "$CDR" enroll "$URL" --key "$T/enc.key" --pass env:CDR_TEST_NO_SUCH_VAR --token "$TOK" --out "$T/enc.crt"
-KEYPASS='s3cret phrase' check "enroll with --pass env:VAR (stdin not a terminal)" \
-  "$CDR" enroll "$URL" --key "$T/enc.key" --pass env:KEYPASS --token "$TOK" --out "$T/enc.crt" --profile enc </dev/null
+KEYPASS='s3cret phrase' check "enroll with --pass env:VAR (no terminal)" \
+  setsid -w "$CDR" enroll "$URL" --key "$T/enc.key" --pass env:KEYPASS --token "$TOK" --out "$T/enc.crt" --profile enc </dev/null
 check "upload with --pass file:PATH" "$CDR" upload --profile enc --pass "file:$T/pass.txt" enc_t "$T/p.csv" </dev/null
 check "query with --pass file:PATH" "$CDR" query --profile enc --pass "file:$T/pass.txt" \
   "SELECT count(*) FROM enc_t" --format csv </dev/null
@@ -98,8 +100,8 @@ expect_error "a pkcs11 URI that matches no key" pkcs11_key_not_found \
   --pin env:UPIN --token "$TOK" --out "$T/hsm-ec.crt"
 BADPIN=111111 expect_error "a PIN the token refuses" pkcs11_pin_refused \
   ucdr enroll "$URL" --key "$ECURI" --pin env:BADPIN --token "$TOK" --out "$T/hsm-ec.crt" </dev/null
-expect_error "no PIN: its own error at once, no prompt (stdin not a terminal)" pkcs11_pin_needed \
-  ucdr enroll "$URL" --key "$ECURI" --token "$TOK" --out "$T/hsm-ec.crt" </dev/null
+expect_error "no PIN: its own error at once, no prompt (no terminal)" pkcs11_pin_needed \
+  setsid -w env SOFTHSM2_CONF="$T/uhsm/softhsm2.conf" "$CDR" enroll "$URL" --key "$ECURI" --token "$TOK" --out "$T/hsm-ec.crt" </dev/null
 grep -q "111111" "$T/err" && fail "the refused PIN is printed" || pass "the refused PIN is not printed"
 expect_error "a module that cannot be loaded is its own error" pkcs11_unavailable \
   ucdr enroll "$URL" --key "pkcs11:token=cdr-user;object=ec-user?module-path=$T/no-such-module.so&pin-value=975310" \
