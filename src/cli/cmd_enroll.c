@@ -346,11 +346,10 @@ static char *key_ref_kept(const char *ref, int *dropped_pin) {
 /* Print why the key at shown (KEY, its PIN left out) cannot be used:
  * the code, then a sentence.  Returns 1. */
 static int key_fail(const char *shown, int pkcs11, int r) {
-  const char *why = r == CDR_ERR_NOT_FOUND && pkcs11 ? "the --pin source is an unset variable or a missing file"
-                    : r == CDR_ERR_NOT_FOUND ? "no such file (or --pass names an unset variable or a missing file)"
-                    : r != CDR_ERR_ARG       ? cdr_err_describe(r)
-                    : pkcs11               ? "a malformed pkcs11: URI, or --pin is not env:VAR or file:PATH"
-                                           : "not a PEM private key, or --pass is not env:VAR or file:PATH";
+  const char *why = r == CDR_ERR_NOT_FOUND ? "no such file"
+                    : r != CDR_ERR_ARG     ? cdr_err_describe(r)
+                    : pkcs11               ? "a malformed pkcs11: URI (query attributes are NAME=VALUE joined by &)"
+                                           : "not a PEM private key";
   return cli_fail(CMD, "%s: cannot use the private key %s: %s", cdr_err_code(r), shown, why);
 }
 

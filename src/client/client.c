@@ -235,9 +235,7 @@ int cdr_client_load_user_src(struct cdr_client *c, const struct cdr_key_source *
     /* cdr_client_error_text puts the code and its sentence first. */
     if (r == CDR_ERR_NOT_FOUND || r == CDR_ERR_ARG)
       cdr_client_set_detail(c, "cannot load the private key %s: %s", shown != NULL ? shown : "(a malformed pkcs11: URI)",
-                            r == CDR_ERR_NOT_FOUND
-                                ? "no such file (or --pass/--pin names an unset variable or a missing file)"
-                                : "not a PEM private key or a pkcs11: URI, or --pass/--pin is not env:VAR or file:PATH");
+                            r == CDR_ERR_NOT_FOUND ? "no such file" : "not a PEM private key or a well-formed pkcs11: URI");
     else
       cdr_client_set_detail(c, "cannot load the private key %s", shown != NULL ? shown : "(a pkcs11: URI)");
     free(shown);

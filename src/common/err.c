@@ -122,6 +122,9 @@ const char *cdr_err_describe(int err) {
     return "the PKCS#11 token needs its PIN: give --pin env:VAR|file:PATH, or pin-source in the URI";
   case CDR_ERR_PKCS11_PIN: return "the PKCS#11 token refused the PIN (wrong, or the token is locked)";
   case CDR_ERR_CSR_KEY_MISMATCH: return "the CSR's public key is not the key that --key names";
+  case CDR_ERR_SECRET_SOURCE:
+    return "the --pass or --pin source cannot be read (env:VAR set, or file:PATH readable; one line of 1..1024 "
+           "bytes)";
   default: return "internal error";
   }
 }

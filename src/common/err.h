@@ -106,7 +106,8 @@
   X(CDR_ERR_PKCS11_NO_KEY,     "pkcs11_key_not_found",  400) \
   X(CDR_ERR_PKCS11_PIN_NEEDED, "pkcs11_pin_needed",     400) \
   X(CDR_ERR_PKCS11_PIN,        "pkcs11_pin_refused",    400) \
-  X(CDR_ERR_CSR_KEY_MISMATCH,  "csr_key_mismatch",      400)
+  X(CDR_ERR_CSR_KEY_MISMATCH,  "csr_key_mismatch",      400) \
+  X(CDR_ERR_SECRET_SOURCE,     "secret_source_invalid", 400)
 
 #define CDR_ERR_ENUM_(name, wire, http) name##_IDX,
 enum cdr_err_index { CDR_ERR_LIST(CDR_ERR_ENUM_) CDR_ERR__COUNT };

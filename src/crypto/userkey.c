@@ -50,7 +50,7 @@ static int file_key_load(const char *path, const char *pass_spec, EVP_PKEY **out
   int r;
 
   if (pass_spec != NULL && (r = cdr_secret_read(pass_spec, &pass)) != 0)
-    return r;
+    return r == CDR_ERR_NOMEM ? r : CDR_ERR_SECRET_SOURCE;
   ps.pass = pass;
   if ((f = fopen(path, "re")) == NULL) {
     r = errno == ENOENT ? CDR_ERR_NOT_FOUND : CDR_ERR_IO;

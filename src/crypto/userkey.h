@@ -67,8 +67,9 @@ void cdr_secret_free(char *s);
  * loaded), CDR_ERR_PKCS11_NO_KEY (no token or private key matches),
  * CDR_ERR_PKCS11_PIN_NEEDED (the token wants a PIN and none was given),
  * CDR_ERR_PKCS11_PIN (the token refused the PIN, or it is locked),
- * CDR_ERR_ARG (a malformed URI).  A bad pass or pin spec: as
- * cdr_secret_read. */
+ * CDR_ERR_ARG (a malformed URI).  A pass or pin source that
+ * cdr_secret_read refuses (--pass, --pin, the URI's pin-source):
+ * CDR_ERR_SECRET_SOURCE. */
 int cdr_user_key_load(const struct cdr_key_source *src, EVP_PKEY **out) CDR_WUR;
 
 /* The public half only: for a token key no login is needed (no PIN);

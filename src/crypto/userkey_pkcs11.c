@@ -271,8 +271,10 @@ int cdr_pkcs11_key_load(const char *uri, const char *pin_spec, int want_private,
   *out = NULL;
   if ((r = p11_uri_parse(uri, &u)) != 0)
     return r;
-  if (want_private && (r = p11_pin(pin_spec, &u, &pin)) != 0)
+  if (want_private && (r = p11_pin(pin_spec, &u, &pin)) != 0) {
+    r = r == CDR_ERR_NOMEM ? r : CDR_ERR_SECRET_SOURCE;
     goto out;
+  }
   if ((r = p11_engine_get(u.module, &e)) != 0)
     goto out;
   ERR_clear_error();

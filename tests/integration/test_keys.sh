@@ -59,7 +59,7 @@ expect_error "an encrypted key without --pass fails at once (no terminal)" key_p
   setsid -w "$CDR" enroll "$URL" --key "$T/enc.key" --token "$TOK" --out "$T/enc.crt" </dev/null
 WRONG='not the phrase' expect_error "a wrong passphrase is its own error" key_passphrase_wrong \
   "$CDR" enroll "$URL" --key "$T/enc.key" --pass env:WRONG --token "$TOK" --out "$T/enc.crt" </dev/null
-expect_error "an unset --pass variable is refused" "--pass" \
+expect_error "an unset --pass variable is its own error" secret_source_invalid \
   "$CDR" enroll "$URL" --key "$T/enc.key" --pass env:CDR_TEST_NO_SUCH_VAR --token "$TOK" --out "$T/enc.crt"
 KEYPASS='s3cret phrase' check "enroll with --pass env:VAR (no terminal)" \
   setsid -w "$CDR" enroll "$URL" --key "$T/enc.key" --pass env:KEYPASS --token "$TOK" --out "$T/enc.crt" --profile enc </dev/null
@@ -103,6 +103,8 @@ BADPIN=111111 expect_error "a PIN the token refuses" pkcs11_pin_refused \
 expect_error "no PIN: its own error at once, no prompt (no terminal)" pkcs11_pin_needed \
   setsid -w env SOFTHSM2_CONF="$T/uhsm/softhsm2.conf" "$CDR" enroll "$URL" --key "$ECURI" --token "$TOK" --out "$T/hsm-ec.crt" </dev/null
 grep -q "111111" "$T/err" && fail "the refused PIN is printed" || pass "the refused PIN is not printed"
+expect_error "a --pin file that does not exist is its own error" secret_source_invalid \
+  ucdr enroll "$URL" --key "$ECURI" --pin "file:$T/no-such-pin" --token "$TOK" --out "$T/hsm-ec.crt" </dev/null
 expect_error "a module that cannot be loaded is its own error" pkcs11_unavailable \
   ucdr enroll "$URL" --key "pkcs11:token=cdr-user;object=ec-user?module-path=$T/no-such-module.so&pin-value=975310" \
   --token "$TOK" --out "$T/hsm-ec.crt" </dev/null

@@ -129,6 +129,14 @@ static void test_passphrase_keys(void) {
   CHECK_RC(cdr_user_key_load(&src, &got), CDR_ERR_ARG);
   snprintf(ref, sizeof(ref), "%s", path_in("absent.key"));
   CHECK_RC(cdr_user_key_load(&src, &got), CDR_ERR_NOT_FOUND);
+  /* A passphrase source that cannot be read is its own error, told
+   * apart from a missing key file. */
+  snprintf(ref, sizeof(ref), "%s", path_in("p8.key"));
+  src.pass = "env:CDR_TEST_NO_SUCH";
+  CHECK_RC(cdr_user_key_load(&src, &got), CDR_ERR_SECRET_SOURCE);
+  src.pass = "pass:correct horse";
+  CHECK_RC(cdr_user_key_load(&src, &got), CDR_ERR_SECRET_SOURCE);
+  src.pass = NULL;
   EVP_PKEY_free(k);
 }
 
