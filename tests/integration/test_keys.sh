@@ -148,6 +148,20 @@ expect_eq "RSA token user reads its result" "$(tail -n 1 "$T/out" | tr -d '\r')"
 check "the URI's pin-source works as --pin does" \
   ucdr tables --profile hsm-rsa --key "$RSAURI&pin-source=file:$T/upin" </dev/null
 grep -q "rsa_t" "$T/out" && pass "tables through pin-source lists the table" || fail "tables through pin-source"
+
+# An RSA 3072 key in the token, with the CSR made by cdr in the token
+# (PKCS#1 v1.5 there, PSS and OAEP afterwards).
+uhsm pkcs11-tool --module "$MODULE" --token-label cdr-user --login --pin "$UPIN" --keypairgen \
+  --key-type rsa:3072 --id 03 --label rsa3-user >/dev/null 2>&1 && pass "RSA 3072 key made in the token" \
+  || fail "RSA 3072 key made in the token"
+TOK=$(invite "$R" analyst "hsm-rsa3@example.org")
+check "RSA 3072 user in the token enrolls (CSR signed by the token)" \
+  ucdr enroll "$URL" --key "pkcs11:token=cdr-user;object=rsa3-user;type=private?module-path=$MODULE" \
+  --pin env:UPIN --token "$TOK" --out "$T/hsm-rsa3.crt" --profile hsm-rsa3 </dev/null
+check "the RSA provider grants analysts its table" ucdr grant --profile hsm-rsa --pin env:UPIN rsa_t --to role:analyst
+check "RSA 3072 token analyst queries the granted table" ucdr query --profile hsm-rsa3 --pin env:UPIN \
+  "SELECT count(*) AS n, sum(age) AS s FROM rsa_t" --format csv </dev/null
+expect_eq "RSA 3072 token analyst reads the result" "$(tail -n 1 "$T/out" | tr -d '\r')" "$WANT"
 grep -q "$UPIN" "$T/server.log" && fail "the PIN is in the server log" || pass "the PIN is not in the server log"
 
 finish
