@@ -16,6 +16,8 @@ PACKAGES=(
   libjansson-dev              # JSON
   libcurl4-openssl-dev        # the client's HTTP
   softhsm2 libp11-dev libp11-kit-dev   # PKCS#11 CA key (SoftHSM2 by default)
+  libengine-pkcs11-openssl    # libp11's OpenSSL engine: a user key in a PKCS#11 token (--key pkcs11:...)
+  opensc                      # pkcs11-tool: makes the user keys in SoftHSM2 (tests/integration/test_keys.sh)
   libseccomp-dev              # enclave sandbox
   libcbor-dev                 # CBOR (attestation documents)
   clang                       # sanitizer and fuzz builds

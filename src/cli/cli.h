@@ -65,6 +65,10 @@ struct cdr_connect_opts;
 #define CLI_OPT_EXPECT_PCR 0x4002
 #define CLI_OPT_SNP_MIN_TCB 0x4003
 #define CLI_OPT_CACERT 0x4005
+/* --pass and --pin (long only): the key's passphrase and the token's PIN,
+ * as a source spec (crypto/userkey.h). */
+#define CLI_OPT_PASS 0x4010
+#define CLI_OPT_PIN 0x4011
 #define CLI_CONNECT_SHORTOPTS "k:C:c:p:m:s"
 #define CLI_CONNECT_LONGOPTS                                                                      \
   {"key", required_argument, NULL, 'k'}, {"cert", required_argument, NULL, 'C'},                \
@@ -73,7 +77,8 @@ struct cdr_connect_opts;
       {"expect-rtmr", required_argument, NULL, CLI_OPT_EXPECT_RTMR},                            \
       {"expect-pcr", required_argument, NULL, CLI_OPT_EXPECT_PCR},                              \
       {"snp-min-tcb", required_argument, NULL, CLI_OPT_SNP_MIN_TCB},                            \
-      {"cacert", required_argument, NULL, CLI_OPT_CACERT}
+      {"cacert", required_argument, NULL, CLI_OPT_CACERT},                                      \
+      {"pass", required_argument, NULL, CLI_OPT_PASS}, {"pin", required_argument, NULL, CLI_OPT_PIN}
 int cli_connect_option(int ch, const char *arg, struct cdr_connect_opts *o, int *allow_sim);
 /* getopt_long with the connection options taken into o and *allow_sim
  * (cli_connect_option): the next of the command's own options, or -1 at

@@ -1,6 +1,7 @@
 /*
  * cli_connect.c - the options every room-talking command shares (see
- * cli.h): --key, --cert, --ca, --cacert, --profile, --expect-measurement,
+ * cli.h): --key, --pass, --pin, --cert, --ca, --cacert, --profile,
+ * --expect-measurement,
  * --expect-rtmr, --expect-pcr, --snp-min-tcb, --allow-sim, and a leading
  * URL argument; and connecting with them as the user (cli_connect_user),
  * which every command that opens a session starts with.
@@ -45,6 +46,8 @@ int cli_connect_option(int ch, const char *arg, struct cdr_connect_opts *o, int 
     return 1;
   case CLI_OPT_SNP_MIN_TCB: o->snp_min_tcb = arg; return 1;
   case CLI_OPT_CACERT: o->tls_cacert = arg; return 1;
+  case CLI_OPT_PASS: o->key_pass = arg; return 1;
+  case CLI_OPT_PIN: o->key_pin = arg; return 1;
   default: return 0;
   }
 }

@@ -19,6 +19,12 @@
  * certificate, the CA (beside it, as CERT-without-.crt + ".ca.crt") and
  * a profile saved.  Existing files are never overwritten, and that is
  * checked before the token is spent.
+ *
+ * The key may live elsewhere (crypto/userkey.h): an encrypted PEM file
+ * (--pass), a PKCS#11 token (--key pkcs11:..., --pin), or, with --csr,
+ * anywhere at all: the CSR was made by other tooling for a key this
+ * process never sees, and --key only says where later commands will
+ * find it.  When that key can be reached now, the CSR must be for it.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -38,6 +44,7 @@
 #include "client/profile.h"
 #include "common/util.h"
 #include "crypto/crypto.h"
+#include "crypto/userkey.h"
 #include "crypto/x509.h"
 #include "room/room.h"
 
@@ -46,12 +53,15 @@ static const char *const CMD = "enroll";
 
 static void help(void) {
   printf("Usage: cdr enroll BUNDLE --key KEY [--out CERT] [--profile NAME]\n"
+         "                  [--csr CSR] [--pass SRC] [--pin SRC]\n"
          "       cdr enroll URL --key KEY --token TOKEN [--out CERT] [--profile NAME]\n"
-         "                  [--ca-fingerprint HEX] [--cacert FILE]\n\n"
+         "                  [--ca-fingerprint HEX] [--cacert FILE]\n"
+         "                  [--csr CSR] [--pass SRC] [--pin SRC]\n\n"
          "Redeem an invitation from the room administrator for a certificate\n"
-         "issued by the room CA to KEY (made with `cdr keygen`).  BUNDLE is the one\n"
-         "line `cdr room invite --url URL` prints (cdr-invite-1:...; \"-\" reads it\n"
-         "from standard input, which keeps it out of `ps`): it carries the URL, the\n"
+         "issued by the room CA to KEY (made with `cdr keygen`, or kept elsewhere:\n"
+         "see below).  BUNDLE is the one line `cdr room invite --url URL` prints\n"
+         "(cdr-invite-1:...; \"-\" reads it from standard input, which keeps it\n"
+         "out of `ps`): it carries the URL, the\n"
          "token, the room CA (TLS is pinned to it) and the room's attestation\n"
          "platform and measurement, which the profile keeps and every later command\n"
          "requires.  The token's secret is never sent: the server gets a certificate\n"
@@ -60,10 +70,28 @@ static void help(void) {
          "without .crt/.pem, plus .ca.crt), and a profile with the URL, key,\n"
          "certificate, CA and room id, so that later commands need no URL or files.\n"
          "The first profile becomes the default.  Existing files are not overwritten.\n\n"
+         "Keys kept elsewhere:\n"
+         "  A passphrase-protected PEM key works with --pass (no terminal needed).\n"
+         "  A key in a PKCS#11 token (smart card, HSM, SoftHSM2) is named by an\n"
+         "  RFC 7512 URI, e.g. --key \"pkcs11:token=alice;object=cdr;type=private\";\n"
+         "  the CSR is then signed in the token, and so is everything later.\n"
+         "  With --csr, the certificate request is one made elsewhere (openssl req,\n"
+         "  an organization's own tooling) for a key cdr never sees; its subject must\n"
+         "  be CN=<the name in the token>.  --key then names where the key will be\n"
+         "  for later commands: a pkcs11: URI, or a PEM file (which need not exist\n"
+         "  yet: the profile records its absolute path, and every later command needs\n"
+         "  the key there).  When KEY exists now, the CSR must be for its key (a\n"
+         "  token's public key needs no PIN; an encrypted file needs --pass).\n"
+         "  The profile keeps KEY, never a passphrase or PIN: give --pass or --pin to\n"
+         "  each later command (or put pin-source=file:PATH in the URI); a pin-value\n"
+         "  in the URI is left out of the profile.\n\n"
          "Options:\n"
-         "  -k, --key KEY             private key file (EC P-256 or RSA 2048..4096)\n"
+         "  -k, --key KEY             the private key: a PEM file (EC P-256 or RSA\n"
+         "                            2048..4096) or a pkcs11: URI (query attributes\n"
+         "                            module-path=, pin-source=file:PATH taken)\n"
          "  -o, --out CERT            where to write your certificate (PEM; default:\n"
-         "                            KEY without .key/.pem, plus .crt)\n"
+         "                            KEY without .key/.pem, plus .crt; required with\n"
+         "                            a pkcs11: key)\n"
          "      --cacert FILE         the server's TLS certificate is from this CA (an\n"
          "                            operator's own certificate, not the room CA's);\n"
          "                            kept in the profile\n"
@@ -71,6 +99,10 @@ static void help(void) {
          "                            (cdr1.<id>.<secret>.<name>.<CA fingerprint>); \"-\"\n"
          "                            reads it from standard input, which keeps it\n"
          "                            out of `ps`\n"
+         "      --csr CSR             send this PKCS#10 request (PEM or DER) instead of\n"
+         "                            making one with KEY\n"
+         "      --pass SRC            KEY's passphrase: env:VAR or file:PATH (first line)\n"
+         "      --pin SRC             the token's user PIN: env:VAR or file:PATH\n"
          "  -p, --profile NAME        profile name (default: the room name, made safe)\n"
          "  -f, --ca-fingerprint HEX  also check the room CA against this fingerprint\n"
          "                            (SHA-256 of the CA certificate, 64 hex digits,\n"
@@ -78,9 +110,11 @@ static void help(void) {
          "                            and the server's CA must match it in any case\n"
          "  -h, --help                show this help\n\n"
          "Environment:\n"
-         "  CDR_ENROLL_TOKEN  the token, when --token is not given\n"
-         "  CDR_CONFIG_DIR    where profiles are kept (default $XDG_CONFIG_HOME/cdr,\n"
-         "                    else ~/.config/cdr)\n");
+         "  CDR_ENROLL_TOKEN     the token, when --token is not given\n"
+         "  CDR_CONFIG_DIR       where profiles are kept (default $XDG_CONFIG_HOME/cdr,\n"
+         "                       else ~/.config/cdr)\n"
+         "  PKCS11_MODULE_PATH   the PKCS#11 module, when the URI has no module-path\n"
+         "                       (default: p11-kit's proxy, every module it knows)\n");
 }
 
 /* 64 hex digits, colons and case ignored. */
@@ -197,6 +231,7 @@ static char *default_profile_name(X509 *ca, const char *room_hex, const char *us
 /* The command line, checked. */
 struct enroll_opts {
   const char *url, *key_path, *token_arg, *out_path, *profile, *fp_arg, *cacert;
+  const char *csr_path, *pass, *pin; /* --csr, --pass, --pin, or NULL */
   uint8_t want_fp[32]; /* --ca-fingerprint, when fp_arg is set */
   const char *bundle_arg; /* BUNDLE (or "-") instead of URL and --token */
   struct cdr_invite inv;  /* the bundle, parsed */
@@ -257,6 +292,9 @@ static int enroll_options(int argc, char **argv, struct enroll_opts *o, int *rc)
                                        {"profile", required_argument, NULL, 'p'},
                                        {"ca-fingerprint", required_argument, NULL, 'f'},
                                        {"cacert", required_argument, NULL, CLI_OPT_CACERT},
+                                       {"csr", required_argument, NULL, 'r'},
+                                       {"pass", required_argument, NULL, 'P'},
+                                       {"pin", required_argument, NULL, 'N'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   int ch;
@@ -271,6 +309,9 @@ static int enroll_options(int argc, char **argv, struct enroll_opts *o, int *rc)
     case 'p': o->profile = optarg; break;
     case 'f': o->fp_arg = optarg; break;
     case CLI_OPT_CACERT: o->cacert = optarg; break;
+    case 'r': o->csr_path = optarg; break;
+    case 'P': o->pass = optarg; break;
+    case 'N': o->pin = optarg; break;
     case 'h': help(); *rc = 0; return 1;
     default: cli_usage(CMD, "unknown option or missing argument: %s", argv[optind - 1]); return 1;
     }
@@ -294,6 +335,10 @@ static int enroll_options(int argc, char **argv, struct enroll_opts *o, int *rc)
     o->token_arg = getenv("CDR_ENROLL_TOKEN");
   if (o->key_path == NULL || o->token_arg == NULL) {
     cli_usage(CMD, o->key_path == NULL ? "--key is required" : "--token is required with a URL (or give a bundle)");
+    return 1;
+  }
+  if (o->out_path == NULL && cdr_key_ref_is_pkcs11(o->key_path)) {
+    cli_usage(CMD, "--out is required with a pkcs11: key");
     return 1;
   }
   if (o->out_path == NULL && (o->out_path = o->default_out = default_cert_path(o->key_path)) == NULL)
@@ -361,12 +406,82 @@ static int enroll_fail(struct cdr_client *c, int r, enum cdr_enroll_step step) {
   }
 }
 
+/* KEY as it may be shown and kept: a pkcs11: URI without its pin-value
+ * (*dropped_pin), a file's absolute path (it need not exist yet with
+ * --csr).  malloc'd, or NULL when it is not well formed (printed). */
+static char *key_ref_kept(const char *ref, int *dropped_pin) {
+  char abs[PATH_MAX], cwd[PATH_MAX], *out = NULL;
+  *dropped_pin = 0;
+  if (cdr_key_ref_is_pkcs11(ref)) {
+    if (cdr_key_ref_for_profile(ref, &out, dropped_pin) != 0)
+      cli_fail(CMD, "--key: the pkcs11: URI is malformed (query attributes are NAME=VALUE joined by &)");
+    return out;
+  }
+  if (realpath(ref, abs) != NULL)
+    return strdup(abs);
+  if (ref[0] == '/')
+    return strdup(ref);
+  if (getcwd(cwd, sizeof(cwd)) == NULL || (size_t)snprintf(abs, sizeof(abs), "%s/%s", cwd, ref) >= sizeof(abs)) {
+    cli_fail(CMD, "cannot resolve the path %s", ref);
+    return NULL;
+  }
+  return strdup(abs);
+}
+
+/* Print why the key at shown (KEY, its PIN left out) cannot be used:
+ * the code, then a sentence.  Returns 1. */
+static int key_fail(const char *shown, int pkcs11, int r) {
+  const char *why = r == CDR_ERR_NOT_FOUND ? "no such file"
+                    : r != CDR_ERR_ARG     ? cdr_err_describe(r)
+                    : pkcs11               ? "a malformed pkcs11: URI (query attributes are NAME=VALUE joined by &)"
+                                           : "not a PEM private key";
+  return cli_fail(CMD, "%s: cannot use the private key %s: %s", cdr_err_code(r), shown, why);
+}
+
+/* The key, before the token is spent.  Without --csr: loaded into *key
+ * (it signs the CSR).  With --csr: the CSR read into *csr and, when KEY
+ * can be reached now (a pkcs11: key's public half needs no PIN), checked
+ * to be for KEY's public key.  0, or 1 when it has printed why not. */
+static int enroll_key(const struct enroll_opts *o, struct cdr_client *c, const char *shown, EVP_PKEY **key,
+                      X509_REQ **csr) {
+  struct cdr_key_source src = {o->key_path, o->pass, o->pin};
+  int pkcs11 = cdr_key_ref_is_pkcs11(o->key_path), r;
+  EVP_PKEY *pub = NULL;
+
+  if (o->csr_path == NULL) {
+    if ((r = cdr_user_key_load(&src, key)) != 0)
+      return key_fail(shown, pkcs11, r);
+    if (cdr_key_check_user_type(*key) != 0)
+      return cli_fail(CMD, "%s is not an EC P-256 or RSA 2048..4096 key", shown);
+    return 0;
+  }
+  if ((r = cdr_enroll_csr_read(o->csr_path, csr)) != 0)
+    return cli_fail(CMD, "cannot read the CSR %s: %s", o->csr_path,
+                    r == CDR_ERR_NOT_FOUND ? "no such file"
+                    : r == CDR_ERR_TOO_LARGE ? "larger than a CSR can be"
+                                             : "not a PKCS#10 certificate request (PEM or DER)");
+  r = cdr_user_key_load_public(&src, &pub);
+  if (r == CDR_ERR_NOT_FOUND && !pkcs11 && access(o->key_path, F_OK) != 0) {
+    fprintf(stderr, "note: %s does not exist yet: the CSR is not checked against it, and later commands need "
+                    "the key there\n", shown);
+    return 0;
+  }
+  if (r != 0)
+    return key_fail(shown, pkcs11, r);
+  r = cdr_enroll_csr_key_check(c, *csr, pub);
+  EVP_PKEY_free(pub);
+  if (r != 0)
+    return cli_fail(CMD, "%s: the CSR %s is for another public key than %s; nothing was sent", cdr_err_code(r),
+                    o->csr_path, shown);
+  return 0;
+}
+
 /* Save the certificate, the CA beside it and the profile (made the
  * default when there is none: *made_default).  *pname is the profile's
  * name (malloc'd).  0, or 1 when it has printed why not. */
-static int enroll_save(const struct enroll_opts *o, const char *ca_path, struct cdr_client *c, X509 *cert,
-                       const char *name, char *room_hex, char **pname, int *made_default) {
-  char abs_key[PATH_MAX], abs_cert[PATH_MAX], abs_ca[PATH_MAX], abs_tls[PATH_MAX], *dflt = NULL;
+static int enroll_save(const struct enroll_opts *o, const char *key_ref, const char *ca_path, struct cdr_client *c,
+                       X509 *cert, const char *name, char *room_hex, char **pname, int *made_default) {
+  char abs_cert[PATH_MAX], abs_ca[PATH_MAX], abs_tls[PATH_MAX], *dflt = NULL;
   int r;
 
   if (write_cert(o->out_path, cert) != 0) {
@@ -380,13 +495,13 @@ static int enroll_save(const struct enroll_opts *o, const char *ca_path, struct 
   }
   if (write_cert(ca_path, c->ca) != 0)
     return cli_fail(CMD, "cannot write %s: %s (your certificate is in %s)", ca_path, strerror(errno), o->out_path);
-  if (realpath(o->key_path, abs_key) == NULL || realpath(o->out_path, abs_cert) == NULL ||
-      realpath(ca_path, abs_ca) == NULL || (o->cacert != NULL && realpath(o->cacert, abs_tls) == NULL))
+  if (realpath(o->out_path, abs_cert) == NULL || realpath(ca_path, abs_ca) == NULL ||
+      (o->cacert != NULL && realpath(o->cacert, abs_tls) == NULL))
     return cli_fail(CMD, "cannot resolve file paths: %s", strerror(errno));
   if ((*pname = o->profile ? strdup(o->profile) : default_profile_name(c->ca, room_hex, name)) == NULL)
     return 1;
   {
-    struct cdr_profile p = {*pname, c->url, abs_key, abs_cert, abs_ca, room_hex, o->cacert ? abs_tls : NULL,
+    struct cdr_profile p = {*pname, c->url, (char *)key_ref, abs_cert, abs_ca, room_hex, o->cacert ? abs_tls : NULL,
                             o->bundle_arg ? (char *)o->inv.platform : NULL,
                             o->bundle_arg ? (char *)o->inv.measurement : NULL};
     if ((r = cdr_profile_save(&p)) != 0)
@@ -426,13 +541,14 @@ int cmd_enroll(int argc, char **argv) {
   struct cdr_enroll_token tok;
   enum cdr_enroll_step step = 0;
   enum cdr_role role = CDR_ROLE_NONE;
-  char *token = NULL, *name = NULL, *ca_path = NULL, *pname = NULL, *room_name = NULL;
+  char *token = NULL, *name = NULL, *ca_path = NULL, *pname = NULL, *room_name = NULL, *key_ref = NULL;
   char room_hex[33], fpstr[96], safe_name[256], safe_room[256];
   EVP_PKEY *key = NULL;
+  X509_REQ *csr = NULL;
   X509 *cert = NULL;
   struct cdr_client *c = NULL;
   struct stat st;
-  int made_default = 0, r, rc = 1;
+  int made_default = 0, dropped_pin = 0, r, rc = 1;
 
   memset(&tok, 0, sizeof(tok));
   if (enroll_options(argc, argv, &o, &rc))
@@ -455,17 +571,6 @@ int cmd_enroll(int argc, char **argv) {
     cli_fail(CMD, "cannot write into the directory of %s: %s", o.out_path, strerror(errno));
     goto out;
   }
-  if ((r = cdr_key_load_pem(o.key_path, &key)) != 0) {
-    cli_fail(CMD, "cannot read the private key %s: %s", o.key_path,
-             r == CDR_ERR_NOT_FOUND ? "no such file" : "not an unencrypted PEM private key");
-    goto out;
-  }
-  if (cdr_key_check_user_type(key) != 0) {
-    cli_fail(CMD, "%s is not an EC P-256 or RSA 2048..4096 key", o.key_path);
-    goto out;
-  }
-  if (enroll_token(&o, &token, &name, &tok) != 0)
-    goto out;
   if ((r = cdr_client_new(&c, o.url)) != 0) {
     if (r == CDR_ERR_INSECURE_URL)
       cli_fail(CMD, "%s: %s: %s", cdr_err_code(r), cdr_err_describe(r), o.url);
@@ -473,15 +578,25 @@ int cmd_enroll(int argc, char **argv) {
       cli_fail(CMD, "invalid URL %s", o.url);
     goto out;
   }
+  if ((key_ref = key_ref_kept(o.key_path, &dropped_pin)) == NULL || enroll_key(&o, c, key_ref, &key, &csr) != 0)
+    goto out;
+  if (enroll_token(&o, &token, &name, &tok) != 0)
+    goto out;
   if (enroll_trust(&o, c, &tok) != 0)
     goto out;
-  if ((r = cdr_client_enroll(c, key, &tok, &cert, &role, &step)) != 0) {
+  if (csr != NULL && (r = cdr_enroll_csr_check(c, csr, name)) != 0) {
+    cli_fail(CMD, "%s: the CSR %s cannot be used: %s; nothing was sent", cdr_err_code(r), o.csr_path, c->detail);
+    goto out;
+  }
+  r = csr != NULL ? cdr_client_enroll_csr(c, csr, &tok, &cert, &role, &step)
+                  : cdr_client_enroll(c, key, &tok, &cert, &role, &step);
+  if (r != 0) {
     enroll_fail(c, r, step);
     goto out;
   }
   cdr_fingerprint_format(fpstr, c->ca_fp);
   cdr_hex_encode(room_hex, c->room_id, sizeof(c->room_id));
-  if (enroll_save(&o, ca_path, c, cert, name, room_hex, &pname, &made_default) != 0)
+  if (enroll_save(&o, key_ref, ca_path, c, cert, name, room_hex, &pname, &made_default) != 0)
     goto out;
 
   room_name = subject_text(c->ca, NID_organizationName);
@@ -493,6 +608,8 @@ int cmd_enroll(int argc, char **argv) {
   printf("room CA fingerprint: %s\n", fpstr);
   printf("                     (matches the enrollment token%s)\n", o.fp_arg != NULL ? " and --ca-fingerprint" : "");
   printf("profile:             %s%s\n", pname, made_default ? " (default)" : "");
+  if (dropped_pin)
+    printf("note: the profile keeps the key's URI without its pin-value: give --pin (or pin-source) later\n");
   rc = 0;
 out:
   if (token != NULL)
@@ -505,7 +622,9 @@ out:
   free(room_name);
   free(o.default_out);
   cdr_invite_clear(&o.inv);
+  free(key_ref);
   X509_free(cert);
+  X509_REQ_free(csr);
   EVP_PKEY_free(key);
   cdr_client_free(c);
   return rc;

@@ -26,6 +26,7 @@
 #include "common/json_get.h"
 #include "common/util.h"
 #include "crypto/crypto.h"
+#include "crypto/userkey.h"
 #include "crypto/x509.h"
 
 static pthread_once_t client_once = PTHREAD_ONCE_INIT;
@@ -233,12 +234,22 @@ out:
   return r;
 }
 
-int cdr_client_load_user(struct cdr_client *c, const char *key_path, const char *cert_path) {
+int cdr_client_load_user_src(struct cdr_client *c, const struct cdr_key_source *src, const char *cert_path) {
   EVP_PKEY *key = NULL;
   X509 *cert = NULL;
   int r;
-  if ((r = cdr_key_load_pem(key_path, &key)) != 0) {
-    cdr_client_set_detail(c, "cannot read the private key %s", key_path);
+  if ((r = cdr_user_key_load(src, &key)) != 0) {
+    char *shown = NULL; /* a pkcs11: URI without its pin-value */
+    int dropped;
+    if (cdr_key_ref_for_profile(src->ref, &shown, &dropped) != 0)
+      shown = NULL;
+    /* cdr_client_error_text puts the code and its sentence first. */
+    if (r == CDR_ERR_NOT_FOUND || r == CDR_ERR_ARG)
+      cdr_client_set_detail(c, "cannot load the private key %s: %s", shown != NULL ? shown : "(a malformed pkcs11: URI)",
+                            r == CDR_ERR_NOT_FOUND ? "no such file" : "not a PEM private key or a well-formed pkcs11: URI");
+    else
+      cdr_client_set_detail(c, "cannot load the private key %s", shown != NULL ? shown : "(a pkcs11: URI)");
+    free(shown);
     goto out;
   }
   if ((r = cdr_cert_load_pem(cert_path, &cert)) != 0) {
@@ -250,6 +261,11 @@ out:
   EVP_PKEY_free(key);
   X509_free(cert);
   return r;
+}
+
+int cdr_client_load_user(struct cdr_client *c, const char *key_path, const char *cert_path) {
+  struct cdr_key_source src = {key_path, NULL, NULL};
+  return cdr_client_load_user_src(c, &src, cert_path);
 }
 
 int cdr_client_check_user_cert(struct cdr_client *c) {

@@ -176,6 +176,12 @@ int cdr_url_host_is_loopback(const char *url);
  * Takes its own references. */
 int cdr_client_set_user(struct cdr_client *c, EVP_PKEY *key, X509 *cert) CDR_WUR;
 int cdr_client_load_user(struct cdr_client *c, const char *key_path, const char *cert_path) CDR_WUR;
+/* The same for a key wherever it lives (crypto/userkey.h: a PEM file,
+ * encrypted or not, or a pkcs11: URI, with the passphrase or PIN source);
+ * the load's own code on failure (CDR_ERR_KEY_PASSPHRASE,
+ * CDR_ERR_PKCS11_PIN, ...), with a sentence in c's detail. */
+struct cdr_key_source;
+int cdr_client_load_user_src(struct cdr_client *c, const struct cdr_key_source *key, const char *cert_path) CDR_WUR;
 /* Check the user certificate against the CA now (chain, validity, role):
  * catches an expired or foreign certificate before the enclave does. */
 int cdr_client_check_user_cert(struct cdr_client *c) CDR_WUR;
@@ -304,6 +310,24 @@ int cdr_enroll_finish(struct cdr_client *c, EVP_PKEY *key, const struct cdr_enro
  * holds the CA the server sent, for the caller's message). */
 int cdr_client_enroll(struct cdr_client *c, EVP_PKEY *key, const struct cdr_enroll_token *tok, X509 **cert,
                       enum cdr_role *role, enum cdr_enroll_step *step) CDR_WUR;
+
+/* A CSR made elsewhere (enroll_csr.c, `cdr enroll --csr`).  Read one
+ * from a PEM or DER file (CDR_ERR_CSR_INVALID when it is neither, and
+ * cdr_file_read's codes).  Check it as the server will, before a token
+ * is spent: self-signature (CDR_ERR_CSR_BAD_SIGNATURE), key type
+ * (CDR_ERR_KEY_UNSUPPORTED), subject exactly CN=name
+ * (CDR_ERR_CSR_SUBJECT).  Check that it is for key's public key
+ * (CDR_ERR_CSR_KEY_MISMATCH). */
+int cdr_enroll_csr_read(const char *path, X509_REQ **out) CDR_WUR;
+int cdr_enroll_csr_check(struct cdr_client *c, X509_REQ *csr, const char *name) CDR_WUR;
+int cdr_enroll_csr_key_check(struct cdr_client *c, X509_REQ *csr, EVP_PKEY *key) CDR_WUR;
+/* The request body for csr as it is (cdr_enroll_build's second half). */
+int cdr_enroll_build_csr(X509_REQ *csr, const struct cdr_enroll_token *tok, char **body,
+                         enum cdr_enroll_step *step) CDR_WUR;
+/* cdr_client_enroll with that CSR: the issued certificate must certify
+ * the CSR's key. */
+int cdr_client_enroll_csr(struct cdr_client *c, X509_REQ *csr, const struct cdr_enroll_token *tok, X509 **cert,
+                          enum cdr_role *role, enum cdr_enroll_step *step) CDR_WUR;
 
 /* ------------------------------------------------------------------ */
 /* Attestation (attest.c). */

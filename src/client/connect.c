@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common/util.h"
+#include "crypto/userkey.h"
 #include "crypto/x509.h"
 
 int cdr_is_url(const char *s) { return s && (strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0); }
@@ -206,7 +207,8 @@ int cdr_connect(struct cdr_connection *k, const struct cdr_connect_opts *o, char
       goto out;
     }
   }
-  if (key != NULL && (r = cdr_client_load_user(k->client, key, cert)) != 0) {
+  if (key != NULL && (r = cdr_client_load_user_src(k->client, &(struct cdr_key_source){key, o->key_pass, o->key_pin},
+                                                    cert)) != 0) {
     cdr_client_error_text(k->client, r, text, sizeof(text));
     snprintf(why, whylen, "%s", text);
     goto out;

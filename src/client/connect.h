@@ -25,6 +25,8 @@
 struct cdr_connect_opts {
   const char *url;                /* NULL: the profile's */
   const char *key, *cert;         /* NULL: the profile's */
+  const char *key_pass;           /* the key file's passphrase source (env:VAR, file:PATH), or NULL */
+  const char *key_pin;            /* a pkcs11: key's PIN source, or NULL (crypto/userkey.h) */
   const char *ca;                 /* NULL: see above */
   const char *tls_cacert;         /* --cacert: TLS trusts this CA file instead
                                    * of the room CA (NULL: the profile's

@@ -16,7 +16,10 @@
  *     that CA now, carries a role, and is for the token's name.
  * cdr_enroll_build makes the request, cdr_enroll_finish judges the
  * answer (so that a test can hand it any answer), cdr_client_enroll does
- * both around the exchange.  On failure *step names the check (or the
+ * both around the exchange.  A CSR made elsewhere (`openssl req` for a
+ * key this process never sees) takes the same path from its parsed form
+ * (cdr_enroll_csr_*, cdr_client_enroll_csr): the MAC covers the DER that
+ * i2d gives for it, and the PEM sent is that same DER.  On failure *step names the check (or the
  * local step) that failed, so that the caller can word it, and c->detail
  * holds a sentence.  Nothing here writes files: saving is the caller's
  * business.
@@ -34,11 +37,35 @@
 #include "crypto/crypto.h"
 #include "crypto/x509.h"
 
-/* A CSR for key with subject CN=name, signed with key (SHA-256): its DER
- * (for the MAC; OPENSSL_malloc'd) and PEM (for the request; malloc'd). */
-static int enroll_make_csr(EVP_PKEY *key, const char *name, uint8_t **der, size_t *der_len, char **pem) {
+/* A CSR for key with subject CN=name, signed with key (SHA-256).  With
+ * a key in a PKCS#11 token the signature is made in the token. */
+static int enroll_make_csr(EVP_PKEY *key, const char *name, X509_REQ **out) {
   X509_REQ *req = X509_REQ_new();
   X509_NAME *subj = X509_NAME_new();
+  int r = CDR_ERR_CRYPTO;
+
+  *out = NULL;
+  if (req == NULL || subj == NULL)
+    goto out;
+  if (X509_REQ_set_version(req, X509_REQ_VERSION_1) != 1 ||
+      X509_NAME_add_entry_by_NID(subj, NID_commonName, MBSTRING_UTF8, (const unsigned char *)name, -1, -1, 0) != 1 ||
+      X509_REQ_set_subject_name(req, subj) != 1 || X509_REQ_set_pubkey(req, key) != 1 ||
+      X509_REQ_sign(req, key, EVP_sha256()) <= 0)
+    goto out;
+  *out = req;
+  req = NULL;
+  r = 0;
+out:
+  X509_NAME_free(subj);
+  X509_REQ_free(req);
+  ERR_clear_error();
+  return r;
+}
+
+/* The CSR's DER (for the MAC; OPENSSL_malloc'd) and PEM (for the
+ * request; malloc'd), both from the one encoding i2d gives, so that the
+ * server's DER (from the PEM) is the DER the MAC covers. */
+static int enroll_csr_encode(X509_REQ *req, uint8_t **der, size_t *der_len, char **pem) {
   BIO *bio = BIO_new(BIO_s_mem());
   unsigned char *d = NULL;
   BUF_MEM *bm = NULL;
@@ -46,14 +73,7 @@ static int enroll_make_csr(EVP_PKEY *key, const char *name, uint8_t **der, size_
 
   *der = NULL;
   *pem = NULL;
-  if (req == NULL || subj == NULL || bio == NULL)
-    goto out;
-  if (X509_REQ_set_version(req, X509_REQ_VERSION_1) != 1 ||
-      X509_NAME_add_entry_by_NID(subj, NID_commonName, MBSTRING_UTF8, (const unsigned char *)name, -1, -1, 0) != 1 ||
-      X509_REQ_set_subject_name(req, subj) != 1 || X509_REQ_set_pubkey(req, key) != 1 ||
-      X509_REQ_sign(req, key, EVP_sha256()) <= 0)
-    goto out;
-  if ((n = i2d_X509_REQ(req, &d)) <= 0 || PEM_write_bio_X509_REQ(bio, req) != 1)
+  if (bio == NULL || (n = i2d_X509_REQ(req, &d)) <= 0 || PEM_write_bio(bio, PEM_STRING_X509_REQ, "", d, n) <= 0)
     goto out;
   BIO_get_mem_ptr(bio, &bm);
   r = CDR_ERR_NOMEM;
@@ -68,13 +88,11 @@ static int enroll_make_csr(EVP_PKEY *key, const char *name, uint8_t **der, size_
 out:
   OPENSSL_free(d);
   BIO_free(bio);
-  X509_NAME_free(subj);
-  X509_REQ_free(req);
   ERR_clear_error();
   return r;
 }
 
-int cdr_enroll_build(EVP_PKEY *key, const struct cdr_enroll_token *tok, char **body, enum cdr_enroll_step *step) {
+int cdr_enroll_build_csr(X509_REQ *csr, const struct cdr_enroll_token *tok, char **body, enum cdr_enroll_step *step) {
   uint8_t mac[32], *csr_der = NULL;
   size_t csr_len = 0;
   char *csr_pem = NULL, *mac_b64 = NULL;
@@ -83,7 +101,7 @@ int cdr_enroll_build(EVP_PKEY *key, const struct cdr_enroll_token *tok, char **b
 
   *body = NULL;
   *step = CDR_ENROLL_CSR;
-  if ((r = enroll_make_csr(key, tok->name, &csr_der, &csr_len, &csr_pem)) != 0)
+  if ((r = enroll_csr_encode(csr, &csr_der, &csr_len, &csr_pem)) != 0)
     goto out;
   *step = CDR_ENROLL_MAC;
   if ((r = cdr_enroll_mac(mac, tok->secret, tok->token_id, csr_der, csr_len)) != 0 ||
@@ -101,6 +119,19 @@ out:
   OPENSSL_free(csr_der);
   free(mac_b64);
   json_decref(req);
+  return r;
+}
+
+int cdr_enroll_build(EVP_PKEY *key, const struct cdr_enroll_token *tok, char **body, enum cdr_enroll_step *step) {
+  X509_REQ *csr = NULL;
+  int r;
+
+  *body = NULL;
+  *step = CDR_ENROLL_CSR;
+  if ((r = enroll_make_csr(key, tok->name, &csr)) != 0)
+    return r;
+  r = cdr_enroll_build_csr(csr, tok, body, step);
+  X509_REQ_free(csr);
   return r;
 }
 
@@ -157,16 +188,12 @@ out:
   return r;
 }
 
-int cdr_client_enroll(struct cdr_client *c, EVP_PKEY *key, const struct cdr_enroll_token *tok, X509 **cert,
-                      enum cdr_role *role, enum cdr_enroll_step *step) {
-  char *body = NULL;
+/* Send body (which holds the MAC: wiped here) and judge the answer. */
+static int enroll_exchange(struct cdr_client *c, EVP_PKEY *key, const struct cdr_enroll_token *tok, char *body,
+                           X509 **cert, enum cdr_role *role, enum cdr_enroll_step *step) {
   json_t *resp = NULL;
   int r;
 
-  *cert = NULL;
-  *role = CDR_ROLE_NONE;
-  if ((r = cdr_enroll_build(key, tok, &body, step)) != 0)
-    goto out;
   *step = CDR_ENROLL_SEND;
   if ((r = cdr_http_json(c, "POST", "/v1/enroll", body, strlen(body), &resp)) != 0)
     goto out;
@@ -201,4 +228,32 @@ int cdr_client_tls_bootstrap(struct cdr_client *c, const uint8_t ca_fp[32]) {
     r = cdr_client_set_ca(c, ri.ca);
   cdr_room_info_clear(&ri);
   return r;
+}
+
+int cdr_client_enroll(struct cdr_client *c, EVP_PKEY *key, const struct cdr_enroll_token *tok, X509 **cert,
+                      enum cdr_role *role, enum cdr_enroll_step *step) {
+  char *body = NULL;
+  int r;
+
+  *cert = NULL;
+  *role = CDR_ROLE_NONE;
+  if ((r = cdr_enroll_build(key, tok, &body, step)) != 0)
+    return r;
+  return enroll_exchange(c, key, tok, body, cert, role, step);
+}
+
+int cdr_client_enroll_csr(struct cdr_client *c, X509_REQ *csr, const struct cdr_enroll_token *tok, X509 **cert,
+                          enum cdr_role *role, enum cdr_enroll_step *step) {
+  EVP_PKEY *pub = X509_REQ_get0_pubkey(csr);
+  char *body = NULL;
+  int r;
+
+  *cert = NULL;
+  *role = CDR_ROLE_NONE;
+  *step = CDR_ENROLL_CSR;
+  if (pub == NULL)
+    return CDR_ERR_CSR_INVALID;
+  if ((r = cdr_enroll_build_csr(csr, tok, &body, step)) != 0)
+    return r;
+  return enroll_exchange(c, pub, tok, body, cert, role, step);
 }

@@ -25,7 +25,7 @@
 struct cdr_profile {
   char *name;
   char *url;
-  char *key;     /* private key file */
+  char *key;     /* where the private key lives: a PEM file or a pkcs11: URI */
   char *cert;    /* user certificate file */
   char *ca;      /* room CA certificate file */
   char *room_id; /* 32 hex */

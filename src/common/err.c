@@ -117,6 +117,19 @@ const char *cdr_err_describe(int err) {
            "server, or a server certificate from another CA";
   case CDR_ERR_INSECURE_URL: return "plain http:// is only allowed to a loopback address; use https://";
   case CDR_ERR_INVITE_INVALID: return "the invitation bundle is malformed or inconsistent";
+  case CDR_ERR_KEY_PASSPHRASE_NEEDED: return "the private key file is encrypted: give its passphrase with --pass env:VAR|file:PATH";
+  case CDR_ERR_KEY_PASSPHRASE: return "the passphrase does not decrypt the private key (wrong passphrase)";
+  case CDR_ERR_PKCS11_UNAVAILABLE:
+    return "the PKCS#11 engine or module cannot be loaded (is libengine-pkcs11-openssl installed, and the "
+           "module-path right?)";
+  case CDR_ERR_PKCS11_NO_KEY: return "no PKCS#11 token holds a private key that matches the pkcs11: URI";
+  case CDR_ERR_PKCS11_PIN_NEEDED:
+    return "the PKCS#11 token needs its PIN: give --pin env:VAR|file:PATH, or pin-source in the URI";
+  case CDR_ERR_PKCS11_PIN: return "the PKCS#11 token refused the PIN (wrong, or the token is locked)";
+  case CDR_ERR_CSR_KEY_MISMATCH: return "the CSR's public key is not the key that --key names";
+  case CDR_ERR_SECRET_SOURCE:
+    return "the --pass or --pin source cannot be read (env:VAR set, or file:PATH readable; one line of 1..1024 "
+           "bytes)";
   default: return "internal error";
   }
 }

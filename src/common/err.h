@@ -102,7 +102,16 @@
   /* TLS and the invitation bundle (PROTOCOL 2.1, client side) */ \
   X(CDR_ERR_TLS_VERIFY,        "tls_verify_failed",     502) \
   X(CDR_ERR_INSECURE_URL,      "insecure_url",          400) \
-  X(CDR_ERR_INVITE_INVALID,    "invite_invalid",        400)
+  X(CDR_ERR_INVITE_INVALID,    "invite_invalid",        400) \
+  /* the user's key where it lives (client side, crypto/userkey.h) */ \
+  X(CDR_ERR_KEY_PASSPHRASE_NEEDED, "key_passphrase_needed", 400) \
+  X(CDR_ERR_KEY_PASSPHRASE,    "key_passphrase_wrong",  400) \
+  X(CDR_ERR_PKCS11_UNAVAILABLE, "pkcs11_unavailable",   400) \
+  X(CDR_ERR_PKCS11_NO_KEY,     "pkcs11_key_not_found",  400) \
+  X(CDR_ERR_PKCS11_PIN_NEEDED, "pkcs11_pin_needed",     400) \
+  X(CDR_ERR_PKCS11_PIN,        "pkcs11_pin_refused",    400) \
+  X(CDR_ERR_CSR_KEY_MISMATCH,  "csr_key_mismatch",      400) \
+  X(CDR_ERR_SECRET_SOURCE,     "secret_source_invalid", 400)
 
 #define CDR_ERR_ENUM_(name, wire, http) name##_IDX,
 enum cdr_err_index { CDR_ERR_LIST(CDR_ERR_ENUM_) CDR_ERR__COUNT };

@@ -218,11 +218,21 @@ int cdr_key_save_pem(const char *path, EVP_PKEY *k) {
   return ok ? 0 : CDR_ERR_IO;
 }
 
+static int no_passphrase_cb(char *buf, int size, int rwflag, void *u) {
+  (void)buf;
+  (void)size;
+  (void)rwflag;
+  (void)u;
+  return -1;
+}
+
 int cdr_key_load_pem(const char *path, EVP_PKEY **out) {
   FILE *f = fopen(path, "re");
   if (f == NULL)
     return errno == ENOENT ? CDR_ERR_NOT_FOUND : CDR_ERR_IO;
-  *out = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+  /* Never OpenSSL's default callback, which prompts on the terminal:
+   * an encrypted file fails here (userkey.h reads those). */
+  *out = PEM_read_PrivateKey(f, NULL, no_passphrase_cb, NULL);
   fclose(f);
   ERR_clear_error();
   return *out ? 0 : CDR_ERR_ARG;
@@ -259,7 +269,17 @@ int cdr_p256_point_get(uint8_t out[CDR_P256_POINT_LEN], const EVP_PKEY *k) {
   if (!EVP_PKEY_is_a(k, "EC") || strcmp(g, "prime256v1") != 0)
     return CDR_ERR_KEY_UNSUPPORTED;
   if (EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_PUB_KEY, out, CDR_P256_POINT_LEN, &len) != 1 ||
-      len != CDR_P256_POINT_LEN || out[0] != 0x04)
+      len != CDR_P256_POINT_LEN) {
+    /* A key in a PKCS#11 token (an engine key, userkey.h) answers the
+     * parameter query with nothing; its encoded point is there. */
+    unsigned char *enc = NULL;
+    len = EVP_PKEY_get1_encoded_public_key((EVP_PKEY *)(uintptr_t)k, &enc);
+    if (len == CDR_P256_POINT_LEN)
+      memcpy(out, enc, len);
+    OPENSSL_free(enc);
+    ERR_clear_error();
+  }
+  if (len != CDR_P256_POINT_LEN || out[0] != 0x04)
     return CDR_ERR_CRYPTO;
   return 0;
 }
@@ -367,8 +387,10 @@ static const char *sig_digest(const EVP_PKEY *key) {
 static int sig_ctx_setup(EVP_PKEY_CTX *pctx, const EVP_PKEY *key) {
   if (!EVP_PKEY_is_a(key, "RSA"))
     return 1;
+  /* The MGF1 digest as an EVP_MD: a key in a PKCS#11 token (an engine
+   * key, userkey.h) refuses the name-based setter. */
   return EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
-         EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 32) == 1 && EVP_PKEY_CTX_set_rsa_mgf1_md_name(pctx, "SHA256", NULL) == 1;
+         EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 32) == 1 && EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) == 1;
 }
 
 int cdr_sign(struct cdr_buf *sig, EVP_PKEY *key, const void *msg, size_t msglen) {

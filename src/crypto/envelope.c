@@ -74,9 +74,10 @@ static int seal_keys(uint8_t okm[44], const uint8_t *ikm, size_t ikmlen, const u
 }
 
 static int rsa_oaep_ctx(EVP_PKEY_CTX *ctx) {
+  /* Digests as EVP_MDs: a key in a PKCS#11 token (an engine key,
+   * userkey.h) refuses the name-based setters. */
   return EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) == 1 &&
-         EVP_PKEY_CTX_set_rsa_oaep_md_name(ctx, "SHA256", NULL) == 1 &&
-         EVP_PKEY_CTX_set_rsa_mgf1_md_name(ctx, "SHA256", NULL) == 1;
+         EVP_PKEY_CTX_set_rsa_oaep_md(ctx, EVP_sha256()) == 1 && EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, EVP_sha256()) == 1;
 }
 
 int cdr_seal_to_user(EVP_PKEY *user_pub, EVP_PKEY *eph, const void *aad, size_t aadlen, const void *pt, size_t ptlen,
