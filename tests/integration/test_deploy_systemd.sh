@@ -32,6 +32,11 @@ for d in snp tdx nitro; do
   sed "s#/usr/local/bin/cdrd #$CDR_BIN_DIR/cdrd #" "$DROPINS/$d.conf" >"$U/cdrd.service.d/$d.conf"
   (cd "$U" && systemd-analyze verify ./cdrd.service) >"$T/verify-$d.out" 2>&1 && [ ! -s "$T/verify-$d.out" ] \
     && pass "verify with the $d drop-in" || { fail "verify with $d"; sed 's/^/    /' "$T/verify-$d.out"; }
+  if [ "$d" != nitro ]; then
+    L=$(cd "$U" && systemd-analyze security --offline=yes ./cdrd.service 2>&1 | sed -n 's/.*Overall exposure level for cdrd.service: \([0-9.]*\) \([A-Z]*\).*/\1 \2/p')
+    grep -q "with the $d drop-in \*\*$L\*\*" "$CDR_SOURCE_DIR/docs/DEPLOY.md" && pass "docs/DEPLOY.md reports the level with $d ($L)" \
+      || fail "docs/DEPLOY.md does not report 'with the $d drop-in **$L**'"
+  fi
 done
 rm -rf "$U/cdrd.service.d"
 
