@@ -65,8 +65,10 @@ static int room_copy(int argc, char **argv, int restore) {
     return cli_fail_err(cmd, r, "cannot open the room %s", src);
   r = cdr_room_backup(room, dest, &info);
   cdr_room_free(room);
-  if (r != 0)
+  if (r == CDR_ERR_ARG) /* DEST exists or is inside the room: nothing was written */
     return cli_fail_err(cmd, r, "cannot copy %s to %s", src, dest);
+  if (r != 0)
+    return cli_fail_err(cmd, r, "cannot copy %s to %s; %s is incomplete: remove it", src, dest, dest);
   printf("%s %s to %s: %zu sealed table file%s, %" PRIu64 " bytes of audit log, host.db\n",
          restore ? "restored" : "backed up", src, dest, info.tables, info.tables == 1 ? "" : "s", info.audit_bytes);
   if (info.pin_left_out)

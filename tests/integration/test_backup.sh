@@ -61,6 +61,14 @@ printf 'a\n1\n' >"$T/later.csv"
 "$CDR" upload --profile prov later "$T/later.csv" >/dev/null 2>&1 || fail "upload later"
 stop_server "$SERVER_PID"
 
+# A record caught half written (a crash, or an append under way) is not
+# copied: the backup's log ends at the last whole record.
+AUDIT_SIZE=$(stat -c %s "$R/state/audit.sealed")
+printf '\000\000\003\350partial' >>"$R/state/audit.sealed"
+check "backup of a room whose log ends in half a record" "$CDR" room backup "$R" "$T/bk-torn"
+expect_eq "the backup's log is cut at the last whole record" "$(stat -c %s "$T/bk-torn/state/audit.sealed")" "$AUDIT_SIZE"
+truncate -s "$AUDIT_SIZE" "$R/state/audit.sealed"
+
 # Restore into a fresh folder and start it where the profiles expect the room.
 check "cdr room restore into a fresh folder" "$CDR" room restore "$T/bk" "$T/restored"
 grep -q "this is a rollback" "$T/out" && pass "restore says it is a rollback" || fail "restore output: $(cat "$T/out")"
