@@ -64,7 +64,7 @@ if [ "$(id -u)" -eq 0 ]; then
   RUN=(setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all)
 fi
 new_ready_file "$S"
-"${RUN[@]}" strace -f -c -o "$S/strace.txt" "$CDR" serve "$R" --listen 127.0.0.1:0 --ready-file "$READY_FILE" >>"$T/server.log" 2>&1 &
+"${RUN[@]}" strace -f -C -o "$S/strace.txt" "$CDR" serve "$R" --listen 127.0.0.1:0 --ready-file "$READY_FILE" >>"$T/server.log" 2>&1 &
 STRACE_PID=$!
 SERVER_PIDS+=("$STRACE_PID")
 wait_ready "$STRACE_PID" "$READY_FILE" || { fail "traced server start"; tail "$T/server.log"; finish; }
@@ -76,7 +76,8 @@ printf 'id,v\n1,10\n2,32\n' >"$T/t.csv"
 expect_eq "a query answers under strace" "$("$CDR" query --profile prov "SELECT sum(v) FROM t" --format csv 2>&1 | tr -d '\r' | tail -n 1)" "42"
 stop_server "$CDRD_PID" || fail "cdrd stops on SIGTERM"
 for _ in $(seq 100); do kill -0 "$STRACE_PID" 2>/dev/null || break; sleep 0.1; done
-awk '$NF ~ /^[a-z_0-9]+$/ && $NF != "total" && $NF != "syscall" {print $NF}' "$S/strace.txt" | sort -u >"$T/used"
+# -C: every call, then the summary table (after its "% time" header).
+awk '/^% time/ {s = 1; next} s && $NF ~ /^[a-z_0-9]+$/ && $NF != "total" {print $NF}' "$S/strace.txt" | sort -u >"$T/used"
 [ "$(wc -l <"$T/used")" -gt 20 ] && pass "strace saw $(wc -l <"$T/used") distinct system calls" || fail "strace summary: $(cat "$S/strace.txt")"
 
 python3 - "$U/cdrd.service" "$T/used" >"$T/filter.out" 2>&1 <<'PY'
@@ -109,4 +110,19 @@ sys.exit(1 if missing or not allowed else 0)
 PY
 [ $? -eq 0 ] && pass "every traced system call is allowed by the unit ($(cat "$T/filter.out"))" \
   || fail "the unit's filter would kill the service: $(cat "$T/filter.out")"
+
+NMAP=$(grep -cE '^[0-9]+ +mmap\(.*PROT_EXEC' "$S/strace.txt")
+[ "$NMAP" -gt 0 ] && pass "the trace shows the calls (executable mappings of libraries: $NMAP)" || fail "no mmap lines in the trace"
+# MemoryDenyWriteExecute=yes: systemd refuses mmap with PROT_WRITE and
+# PROT_EXEC together, and any mprotect that adds PROT_EXEC.
+grep -E '^[0-9]+ +(mmap|mprotect|pkey_mprotect)\(' "$S/strace.txt" | grep -E 'PROT_EXEC' \
+  | grep -E 'mprotect|PROT_WRITE' >"$T/wx" || true
+[ ! -s "$T/wx" ] && pass "no writable-and-executable or made-executable memory (MemoryDenyWriteExecute holds)" \
+  || { fail "calls MemoryDenyWriteExecute would refuse:"; head -5 "$T/wx" | sed 's/^/    /'; }
+# RestrictAddressFamilies=: every socket() family is one the unit allows.
+FAMILIES=$(sed -n 's/^[0-9]* *socket(\(AF_[A-Z0-9]*\).*/\1/p; s/^[0-9]* *socketpair(\(AF_[A-Z0-9]*\).*/\1/p' "$S/strace.txt" | sort -u | tr '\n' ' ')
+ALLOWED=" $(sed -n 's/^RestrictAddressFamilies=//p' "$U/cdrd.service") "
+BAD=""
+for f in $FAMILIES; do case "$ALLOWED" in *" $f "*) ;; *) BAD="$BAD $f" ;; esac; done
+[ -n "$FAMILIES" ] && [ -z "$BAD" ] && pass "socket families used ($FAMILIES) are all allowed" || fail "socket families: used [$FAMILIES], not allowed [$BAD]"
 finish
