@@ -71,6 +71,9 @@ static int room_copy(int argc, char **argv, int restore) {
     return cli_fail_err(cmd, r, "cannot copy %s to %s; %s is incomplete: remove it", src, dest, dest);
   printf("%s %s to %s: %zu sealed table file%s, %" PRIu64 " bytes of audit log, host.db\n",
          restore ? "restored" : "backed up", src, dest, info.tables, info.tables == 1 ? "" : "s", info.audit_bytes);
+  if (info.attempts > 1)
+    printf("(the room committed during the first snapshot%s of its state; snapshot %d was consistent)\n",
+           info.attempts > 2 ? "s" : "", info.attempts);
   if (info.pin_left_out)
     printf("the token PIN (%s/hsm/user-pin) is not in the copy: keep it apart; to serve the copy, set "
            "CDR_HSM_PIN or put the PIN in %s/hsm/user-pin (mode 0600)\n",
