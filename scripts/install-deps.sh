@@ -22,17 +22,35 @@ PACKAGES=(
   libcbor-dev                 # CBOR (attestation documents)
   clang                       # sanitizer and fuzz builds
   libfuzzer-14-dev            # libFuzzer for clang 14 (make fuzz)
+  systemd strace              # tests/integration/test_deploy_systemd.sh: systemd-analyze verify/security, the unit's syscall filter against a traced run
+  podman                      # tests/integration/test_deploy_container.sh: podman build --isolation chroot of deploy/container
 )
 
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+# Node.js and npm (tests/deploy's checks): Debian's, unless a node is
+# already there (a machine may bring its own, with npm inside).
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 
-echo "install-deps: installing ${missing[*]}" >&2
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm packages, each folder from its committed package-lock.json, when
+# missing or older than the lock (tests/deploy: the Kubernetes schema check).
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+for dir in tests/deploy; do
+  lock="$ROOT/$dir/package-lock.json"
+  stamp="$ROOT/$dir/node_modules/.package-lock.json"
+  if [ ! -f "$stamp" ] || [ "$lock" -nt "$stamp" ]; then
+    echo "install-deps: npm ci in $dir" >&2
+    (cd "$ROOT/$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+done

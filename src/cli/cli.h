@@ -12,6 +12,8 @@
 
 int cmd_room(int argc, char **argv);     /* room init | invite (cmd_room.c) */
 int cmd_room_revoke(int argc, char **argv); /* room revoke (cmd_room_revoke.c) */
+int cmd_room_backup(int argc, char **argv);  /* room backup (cmd_room_backup.c) */
+int cmd_room_restore(int argc, char **argv); /* room restore (cmd_room_backup.c) */
 int cmd_serve(int argc, char **argv);    /* cmd_serve.c */
 int cmd_keygen(int argc, char **argv);   /* cmd_keygen.c */
 int cmd_enroll(int argc, char **argv);   /* cmd_enroll.c */

@@ -152,4 +152,23 @@ int cdr_enroll_redeem(const struct cdr_room *room, struct cdr_ca *ca, const char
 int cdr_room_revoke(const struct cdr_room *room, const char *name, const char *serial, int *revoked,
                     uint64_t *crl_number) CDR_WUR;
 
+/* What cdr_room_backup copied. */
+struct cdr_room_backup_info {
+  size_t tables;        /* sealed table files */
+  uint64_t audit_bytes; /* of the audit log, cut at its last whole record */
+  int attempts;         /* state snapshots taken (a commit during one starts it again) */
+  int pin_left_out;     /* ROOM/hsm/user-pin exists and was not copied */
+};
+
+/* Copy the room folder to a new folder `dest` (created 0700; it must not
+ * exist), consistently while the room's cdrd runs and commits: the sealed
+ * state as of one commit, then the rest, then host.db through SQLite's
+ * online backup (src/room/backup.c says how and why).  The embedded
+ * token's PIN file is left out; dest/hsm/softhsm2.conf names dest's own
+ * token folder, so dest is a room folder that `cdr serve` can start (with
+ * the PIN).  Restoring a backup is backing it up again into the room's
+ * new place.  CDR_ERR_ARG when dest exists or lies inside the room;
+ * CDR_ERR_BUSY when commits came during every snapshot attempt. */
+int cdr_room_backup(const struct cdr_room *room, const char *dest, struct cdr_room_backup_info *info) CDR_WUR;
+
 #endif

@@ -6,6 +6,7 @@
  *   crl.c       -> ca.c                             (revocation)
  *   tokens.c    -> ca.c, csr.c, room.c              (host.db, enrollment)
  *   ca.c        -> room.c, hsm_signer.c, hsm_token.c (the room CA)
+ *   backup.c    -> room.c, hsm_token.c              (a copy of a room folder)
  *   room.c      -> nothing in room/                 (reading a room)
  *
  * so a helper needed by several of them lives in room.c (or below it).
