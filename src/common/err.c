@@ -112,6 +112,9 @@ const char *cdr_err_describe(int err) {
   case CDR_ERR_TABLE_UNAVAILABLE:
     return "the table's sealed file did not load (withheld or damaged by the server): only its owner can drop or "
            "replace it";
+  case CDR_ERR_NOT_A_MEMBER: return "this key is not a member of the room's active contract";
+  case CDR_ERR_CONTRACT_NO_PENDING: return "no contract version is pending (none was proposed, or it expired)";
+  case CDR_ERR_CONTRACT_MISMATCH: return "the contract signature is over another version than the pending one";
   default: return "internal error";
   }
 }

@@ -15,6 +15,7 @@
 
 #include "attest.h"
 #include "audit.h"
+#include "contract_state.h"
 #include "crypto/envelope.h"
 #include "crypto/x509.h"
 #include "engine.h"
@@ -63,6 +64,9 @@ struct enclave {
   struct cdr_engine *engine;
   struct upload_set uploads; /* streamed uploads in progress (upload.c) */
   struct audit_log audit;    /* the room's audit log (audit.c) */
+  /* The room contract: active chain and pending version (contract_state.h),
+   * sealed in the manifest (persist.c), changed by contract_ops.c. */
+  struct contract_state contract;
   /* Clock, replaceable by tests. */
   int64_t (*now)(void);
 };

@@ -16,6 +16,9 @@
  *   {"op":"audit","from"?,"since"?,"limit"?}           every role (audit_ops.c)
  *   {"op":"audit_head","known"?}                       every role (audit_ops.c)
  *   {"op":"close"}                                     every role: ends the session
+ *   {"op":"contract","from"?}                          every role (contract_ops.c)
+ *   {"op":"contract_propose"} + document               every role; a member once one is active
+ *   {"op":"contract_sign"} + signature object          every role (contract_ops.c)
  * The operations are a table (name, roles, payload allowed, handler);
  * roles are checked here, ownership by the engine (access_denied naming
  * the table).
@@ -47,6 +50,7 @@
 #include "enclave.h"
 #include "enclave_reply.h"
 #include "audit_ops.h"
+#include "contract_ops.h"
 #include "ops.h"
 #include "persist.h"
 
@@ -76,6 +80,7 @@ struct op_ctx {
   struct cdr_buf *out;
   struct enclave_op_outcome *res;
   const uint8_t *sid; /* the session's id (its uploads) */
+  struct contract_caller caller; /* the session's key, for the contract */
 };
 
 /* Write {"ok":false,"error":code,"message":message} (NULL: the code's
@@ -382,6 +387,16 @@ static int op_audit_head(const struct op_ctx *c) {
   return audit_op_head(c->e, c->hdr, c->out, c->res);
 }
 
+static int op_contract(const struct op_ctx *c) { return contract_op_read(c->e, c->hdr, c->out, c->res); }
+
+static int op_contract_propose(const struct op_ctx *c) {
+  return contract_op_propose(c->e, &c->caller, c->payload, c->payload_len, c->out, c->res);
+}
+
+static int op_contract_sign(const struct op_ctx *c) {
+  return contract_op_sign(c->e, &c->caller, c->payload, c->payload_len, c->out, c->res);
+}
+
 /* The session ends once this answer is sealed (enclave_request.c, told
  * by the outcome): its keys are wiped now rather than at expiry. */
 static int op_close(const struct op_ctx *c) {
@@ -409,6 +424,9 @@ static const struct op_entry {
     {"audit", ROLES_ALL, 0, NULL, op_audit},
     {"audit_head", ROLES_ALL, 0, NULL, op_audit_head},
     {"close", ROLES_ALL, 0, NULL, op_close},
+    {"contract", ROLES_ALL, 0, NULL, op_contract},
+    {"contract_propose", ROLES_ALL, 1, NULL, op_contract_propose},
+    {"contract_sign", ROLES_ALL, 1, NULL, op_contract_sign},
 };
 
 /* upload_set_reap's test: the session is in the table and not expired. */
@@ -466,7 +484,7 @@ int ops_run(struct enclave *e, const struct session *s, const uint8_t *pt, size_
   if (op == NULL) {
     r = op_fail(&c, CDR_ERR_ARG,
                 "unknown \"op\" (expected query, upload_begin, upload_chunk, upload_commit, upload_abort, tables, "
-                "grant, revoke_grant, hide, drop, audit, audit_head or close)");
+                "grant, revoke_grant, hide, drop, audit, audit_head, close, contract, contract_propose or contract_sign)");
   } else if (s->role < CDR_ROLE_ANALYST || s->role > CDR_ROLE_AUDITOR || (op->roles & ROLE_BIT(s->role)) == 0) {
     r = op_fail(&c, CDR_ERR_ROLE, op->roles_msg);
   } else if (!op->payload && cdr_buf_avail(&in) > 0) {
@@ -479,6 +497,9 @@ int ops_run(struct enclave *e, const struct session *s, const uint8_t *pt, size_
     c.payload = cdr_buf_ptr(&in);
     c.payload_len = cdr_buf_avail(&in);
     c.sid = s->id;
+    c.caller.key_fp = s->key_fp;
+    c.caller.spki = s->user_spki;
+    c.caller.spki_len = s->user_spki_len;
     r = op->run(&c);
   }
   if (op != NULL && strncmp(op->name, "upload_", 7) == 0 && res->status != CDR_STATUS_OK)
