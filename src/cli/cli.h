@@ -24,6 +24,7 @@ int cmd_revoke_grant(int argc, char **argv); /* revoke-grant (cmd_grant.c) */
 int cmd_hide(int argc, char **argv);     /* cmd_hide.c */
 int cmd_drop(int argc, char **argv);     /* cmd_drop.c */
 int cmd_audit(int argc, char **argv);    /* cmd_audit.c */
+int cmd_contract(int argc, char **argv); /* contract [sign | propose] (cmd_contract.c) */
 
 /* Print "cdr <cmd>: <message>" to stderr; returns 1 for `return cli_fail(...)`. */
 int cli_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

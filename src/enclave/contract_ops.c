@@ -93,8 +93,9 @@ static json_t *pending_json(const struct enclave *e) {
     json_array_append_new(a, json_pack("{s:o,s:o,s:b}", "key_sha256", hex_json(req.v[i].key_sha256, 32), "reasons",
                                        reasons_json(req.v[i].reasons), "signed", s));
   }
+  size_t n_req = req.n;
   cdr_contract_signers_free(&req);
-  if (json_array_size(a) != req.n || json_object_set_new(o, "required", a) != 0 ||
+  if (json_array_size(a) != n_req || json_object_set_new(o, "required", a) != 0 ||
       json_object_set_new(o, "missing", json_integer((json_int_t)missing)) != 0 ||
       json_object_set_new(o, "expires", json_integer((json_int_t)e->contract.pending_expires)) != 0) {
     json_decref(o);
@@ -120,7 +121,7 @@ int contract_op_read(struct enclave *e, json_t *hdr, struct cdr_buf *out, struct
     if (chain == NULL)
       return enclave_reply_op_fail(out, res, CDR_ERR_NOMEM, NULL);
   }
-  o = json_pack("{s:b,s:o*,s:o*}", "ok", 1, "active", cur != NULL ? version_json(cur) : json_null(), "pending",
+  o = json_pack("{s:b,s:o,s:o}", "ok", 1, "active", cur != NULL ? version_json(cur) : json_null(), "pending",
                 pending_json(e));
   if (o != NULL && chain != NULL && json_object_set(o, "chain", chain) != 0) {
     json_decref(o);
