@@ -12,6 +12,7 @@
 
 int cmd_room(int argc, char **argv);     /* room init | invite (cmd_room.c) */
 int cmd_room_revoke(int argc, char **argv); /* room revoke (cmd_room_revoke.c) */
+int cmd_room_propose(int argc, char **argv); /* room propose (cmd_room_propose.c) */
 int cmd_serve(int argc, char **argv);    /* cmd_serve.c */
 int cmd_keygen(int argc, char **argv);   /* cmd_keygen.c */
 int cmd_enroll(int argc, char **argv);   /* cmd_enroll.c */

@@ -32,6 +32,8 @@ static void room_help(void) {
          "                certificates, host database and room.json\n"
          "  invite ROOM   create a one-time enrollment token for a new user\n"
          "  revoke ROOM   revoke a user's certificates and publish a new CRL\n"
+         "  propose ROOM  draft the next version of the room contract for its\n"
+         "                members to sign ('cdr room propose --help')\n"
          "\n"
          "Run 'cdr room init --help' or 'cdr room invite --help' for details.\n"
          "\n"
@@ -301,7 +303,7 @@ out:
 
 int cmd_room(int argc, char **argv) {
   if (argc < 2)
-    return cli_usage("room", "missing command: init, invite or revoke");
+    return cli_usage("room", "missing command: init, invite, revoke or propose");
   const char *sub = argv[1];
   if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0) {
     room_help();
@@ -313,5 +315,7 @@ int cmd_room(int argc, char **argv) {
     return room_invite(argc - 1, argv + 1);
   if (strcmp(sub, "revoke") == 0)
     return cmd_room_revoke(argc - 1, argv + 1);
-  return cli_usage("room", "unknown command '%s' (init, invite or revoke)", sub);
+  if (strcmp(sub, "propose") == 0)
+    return cmd_room_propose(argc - 1, argv + 1);
+  return cli_usage("room", "unknown command '%s' (init, invite, revoke or propose)", sub);
 }

@@ -18,9 +18,21 @@
 #include "common/json_get.h"
 #include "common/util.h"
 #include "crypto/crypto.h"
+#include "common/log.h"
+#include "ipc/ipc.h"
+#include "ipc/messages.h"
 #include "persist.h"
 
 static int64_t contract_now(const struct enclave *e) { return e->now != NULL ? e->now() : cdr_now(); }
+
+/* The document with hash h is already the pending version, or the active
+ * one: proposing it again changes nothing (cdrd hands ROOM/proposal.json
+ * over at every start, and a member may repeat itself). */
+static int already_there(const struct enclave *e, const uint8_t h[32]) {
+  const struct contract_version *p = contract_state_pending(&e->contract, contract_now(e));
+  const struct contract_version *a = contract_state_current(&e->contract);
+  return (p != NULL && memcmp(p->hash, h, 32) == 0) || (a != NULL && memcmp(a->hash, h, 32) == 0);
+}
 
 static json_t *hex_json(const uint8_t *p, size_t n) {
   char hex[2 * 64 + 1];
@@ -140,12 +152,16 @@ int contract_op_propose(struct enclave *e, const struct contract_caller *who, co
   int r;
   if (len > CDR_CONTRACT_MAX_BYTES)
     return enclave_reply_op_fail(out, res, CDR_ERR_CONTRACT_INVALID, "the document is larger than 1 MiB");
-  if (cdr_sha256(h, doc, len) == 0)
-    audit_set(e, "contract_sha256", audit_hex(h, sizeof(h)));
+  if ((r = cdr_sha256(h, doc, len)) != 0)
+    return enclave_reply_op_fail(out, res, r, NULL);
+  audit_set(e, "contract_sha256", audit_hex(h, sizeof(h)));
   /* Once a version is active, only its members propose the next. */
   if (cur != NULL && cdr_contract_find_member(&cur->c, who->key_fp) < 0)
     return enclave_reply_op_fail(out, res, CDR_ERR_NOT_A_MEMBER,
                                  "only a member of the active contract may propose its next version");
+  if (already_there(e, h))
+    return enclave_reply_op_fail(out, res, CDR_ERR_CONTRACT_INVALID,
+                                 "this document is already the pending or the active version: nothing changed");
   if ((r = contract_state_propose(&e->contract, e->room_id, e->ca_fp, doc, len, contract_now(e), &voided, why,
                                   sizeof(why))) != 0)
     return enclave_reply_op_fail(out, res, r, why[0] ? why : NULL);
@@ -189,4 +205,46 @@ int contract_op_sign(struct enclave *e, const struct contract_caller *who, const
                                json_pack("{s:b,s:I,s:o,s:s,s:I,s:b}", "ok", 1, "version", (json_int_t)version,
                                          "sha256", hex_json(hash, 32), "result", result_names[sr], "missing",
                                          (json_int_t)missing, "active", sr == CONTRACT_SIGN_ACTIVATED));
+}
+
+/* IPC_PROPOSE: the room admin's proposal through the host.  The same
+ * rules as contract_propose, and its own audit entry ("by": "host"); a
+ * refusal is an IPC_ERROR for cdrd's log, and an audit entry too. */
+int enclave_handle_propose(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) {
+  char why[CDR_CONTRACT_WHY_LEN] = "";
+  const uint8_t *doc;
+  uint8_t h[32];
+  size_t len, voided = 0;
+  int r, code;
+  if ((r = ipc_get_propose(in, &doc, &len)) != 0)
+    return r;
+  if ((r = cdr_sha256(h, doc, len)) != 0)
+    return r;
+  if (already_there(e, h)) {
+    const struct contract_version *v = contract_state_pending(&e->contract, contract_now(e));
+    if (v == NULL)
+      v = contract_state_current(&e->contract);
+    *rt = IPC_PROPOSE_OK;
+    return ipc_put_propose_ok(out, v->c.version, v->hash, 0);
+  }
+  if ((r = audit_begin(e, "contract_propose")) != 0)
+    return r;
+  audit_set(e, "by", json_string("host"));
+  audit_set(e, "contract_sha256", audit_hex(h, sizeof(h)));
+  code = contract_state_propose(&e->contract, e->room_id, e->ca_fp, doc, len, contract_now(e), &voided, why,
+                                sizeof(why));
+  if (code != 0) {
+    if ((r = audit_finish(e, code)) != 0)
+      return r; /* fatal: e->fatal is set */
+    log_error("refused the proposed contract: %s", why[0] ? why : cdr_err_describe(code));
+    return enclave_reply_error(out, rt, code, why[0] ? why : NULL);
+  }
+  audit_set(e, "contract_version", json_integer((json_int_t)e->contract.pending.c.version));
+  audit_set(e, "signatures_voided", json_integer((json_int_t)voided));
+  if ((r = persist_meta_changed(e)) != 0)
+    return r;
+  log_info("contract version %llu proposed by the host; it counts once its members sign it",
+           (unsigned long long)e->contract.pending.c.version);
+  *rt = IPC_PROPOSE_OK;
+  return ipc_put_propose_ok(out, e->contract.pending.c.version, e->contract.pending.hash, (uint32_t)voided);
 }

@@ -137,4 +137,19 @@ int cdr_enroll_redeem(const struct cdr_room *room, struct cdr_ca *ca, const char
 int cdr_room_revoke(const struct cdr_room *room, const char *name, const char *serial, int *revoked,
                     uint64_t *crl_number) CDR_WUR;
 
+/* ---- the enrolled keys (members.c) ----
+ * Every certificate host.db records as issued and not revoked, with the
+ * key it certifies: what `cdr room propose` drafts a contract from.
+ * Certificates enrolled before host.db kept keys have none (spki NULL):
+ * they join a contract through `cdr contract propose`. */
+struct cdr_room_cert {
+  char *name;
+  enum cdr_role role;
+  char serial[64];
+  uint8_t *spki; /* DER SubjectPublicKeyInfo, or NULL */
+  size_t spki_len;
+};
+int cdr_room_certs(const struct cdr_room *room, struct cdr_room_cert **out, size_t *n) CDR_WUR;
+void cdr_room_certs_free(struct cdr_room_cert *v, size_t n);
+
 #endif
