@@ -54,6 +54,17 @@ const struct contract_version *contract_state_pending(const struct contract_stat
   return s != NULL && s->has_pending && now < s->pending_expires ? &s->pending : NULL;
 }
 
+enum contract_key_standing contract_state_key(const struct contract_state *s, const uint8_t key[32], int64_t now) {
+  const struct contract_version *cur = contract_state_current(s), *p = contract_state_pending(s, now);
+  if (cur == NULL)
+    return CONTRACT_KEY_NO_CONTRACT;
+  if (cdr_contract_find_member(&cur->c, key) >= 0)
+    return CONTRACT_KEY_MEMBER;
+  if (p != NULL && cdr_contract_find_member(&p->c, key) >= 0)
+    return CONTRACT_KEY_PENDING;
+  return CONTRACT_KEY_NONE;
+}
+
 /* A version from its document's bytes (copied, parsed, hashed). */
 static int version_from_doc(struct contract_version *v, const uint8_t *doc, size_t len, char *why, size_t whylen) {
   int r;

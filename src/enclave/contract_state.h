@@ -103,6 +103,12 @@ int contract_state_sign(struct contract_state *s, const uint8_t room_id[CDR_ROOM
                         size_t spki_len, const uint8_t *obj, size_t len, int64_t now, enum contract_sign_result *res,
                         size_t *missing, char *why, size_t whylen) CDR_WUR;
 
+/* How a key stands with the contract at `now`: a member of the active
+ * version; before any version is active (every key, as before the
+ * contract); only in the pending version; or none of these. */
+enum contract_key_standing { CONTRACT_KEY_NONE, CONTRACT_KEY_PENDING, CONTRACT_KEY_NO_CONTRACT, CONTRACT_KEY_MEMBER };
+enum contract_key_standing contract_state_key(const struct contract_state *s, const uint8_t key[32], int64_t now);
+
 /* The signers the pending version needs (cdr-gov-1 from the active
  * version); the caller frees *out. */
 int contract_state_required(const struct contract_state *s, struct cdr_contract_signers *out) CDR_WUR;

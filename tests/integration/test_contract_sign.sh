@@ -52,9 +52,10 @@ python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["active"] 
   && pass "not active with one signature missing" || fail "state: $(cat "$T/c.json" "$T/err")"
 check "ana signs" "$CDR" contract sign --profile ana "$H1"
 grep -q "now active" "$T/out" && pass "version 1 is active once every member signed" || fail "activate: $(cat "$T/out")"
-check "the active version" "$CDR" contract --profile eve
-grep -q "active contract: version 1, hash $H1" "$T/out" && pass "everyone sees version 1 active" \
+check "the active version" "$CDR" contract --profile prov
+grep -q "active contract: version 1, hash $H1" "$T/out" && pass "members see version 1 active" \
   || fail "contract: $(cat "$T/out")"
+expect_error "a key outside the active version is refused at open" not_a_member "$CDR" contract --profile eve
 expect_error "no pending version after activation" contract_no_pending "$CDR" contract sign --profile ana "$H1"
 expect_error "a non-member cannot propose once a version is active" not_a_member \
   "$CDR" contract propose --profile eve "$T/v1.json"
