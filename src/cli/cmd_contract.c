@@ -6,6 +6,8 @@
  *   cdr contract [conn] [--format json]   show the versions
  *   cdr contract sign [conn] HASH          sign the pending version HASH
  *   cdr contract propose [conn] FILE       FILE (a canonical document) becomes pending
+ *   cdr contract confirm [--profile P] NAME FINGERPRINT
+ *                                          record a key checked out of band
  *
  * Every document shown is checked here: its bytes hash to the hash the
  * enclave gives and it parses as a canonical contract, so what a member
@@ -18,6 +20,7 @@
 
 #include "cli.h"
 #include "client/connect.h"
+#include "client/profile.h"
 #include "common/json_get.h"
 #include "common/util.h"
 #include "crypto/contract.h"
@@ -28,7 +31,8 @@ static const char *const CMD = "contract";
 static void help(void) {
   printf("Usage: cdr contract [URL --key KEY --cert CERT] [--format json] [options]\n"
          "       cdr contract sign [URL --key KEY --cert CERT] HASH [options]\n"
-         "       cdr contract propose [URL --key KEY --cert CERT] FILE [options]\n\n"
+         "       cdr contract propose [URL --key KEY --cert CERT] FILE [options]\n"
+         "       cdr contract confirm [--profile NAME] MEMBER FINGERPRINT\n\n"
          "Show the room contract as the enclave holds it: the active version and any\n"
          "pending one, with members (name, key fingerprint, roles), the CA, the\n"
          "platform and measurements, what the pending version changes, and whose\n"
@@ -40,6 +44,10 @@ static void help(void) {
          "propose FILE  make FILE (a canonical contract document, PROTOCOL.md 8) the\n"
          "              pending version; it replaces any pending one and voids its\n"
          "              signatures\n"
+         "confirm MEMBER FINGERPRINT\n"
+         "              record that you checked MEMBER's key fingerprint (64 hex\n"
+         "              digits) with that member out of band; `cdr contract` marks\n"
+         "              every other member's key (but yours) as unconfirmed\n"
          "--format json print the enclave's answer as JSON (the canonical documents\n"
          "              are its \"document\" strings)\n\n");
   cli_connect_help();
@@ -54,12 +62,22 @@ static void roles_text(unsigned roles, char *out, size_t n) {
     }
 }
 
+/* Whose keys are confirmed: the profile's list and the user's own key. */
+struct confirm_ctx {
+  const char *profile; /* NULL: no profile, nothing confirmed */
+  uint8_t own[32];
+};
+static const struct confirm_ctx *confirm_marks;
+
 static void print_member(const char *mark, const struct cdr_contract_member *m) {
   char name[CDR_MAX_NAME_LEN * 2 + 1], fp[65], roles[64];
+  const struct confirm_ctx *k = confirm_marks;
+  int confirmed = k != NULL && (memcmp(k->own, m->key_sha256, 32) == 0 ||
+                                (k->profile != NULL && cdr_confirmed_has(k->profile, m->key_sha256)));
   cdr_sanitize(name, sizeof(name), m->name);
   cdr_hex_encode(fp, m->key_sha256, 32);
   roles_text(m->roles, roles, sizeof(roles));
-  printf("  %s %-24s key %s  %s\n", mark, name, fp, roles);
+  printf("  %s %-24s key %s  %s%s\n", mark, name, fp, roles, confirmed ? "" : "  (unconfirmed)");
 }
 
 static void print_doc(const char *what, const struct cdr_contract *c, const char *hash) {
@@ -143,7 +161,7 @@ static int show(const json_t *res) {
       return rc;
     print_doc("active", &ac, ah);
   } else {
-    printf("no active contract: until version 1 is signed by every member, only contract operations work\n");
+    printf("no active contract: no version has been signed by every member it needs yet\n");
   }
   if (p != NULL && !json_is_null(p)) {
     if ((rc = version_doc(p, &pc, ph)) == 0) {
@@ -151,7 +169,9 @@ static int show(const json_t *res) {
       if (ac.n_members > 0)
         print_changes(&ac, &pc);
       print_required(p);
-      printf("to sign it: cdr contract sign %s\n", ph);
+      printf("before signing, check every unconfirmed key with its member (cdr contract confirm NAME FINGERPRINT)\n"
+             "to sign it: cdr contract sign %s\n",
+             ph);
     }
   } else {
     printf("no pending version\n");
@@ -216,12 +236,36 @@ static int run(const char *sub, struct cdr_connect_opts *o, const char *arg, int
       printf("%s\n", s);
     free(s);
   } else {
+    struct confirm_ctx ck;
+    memset(&ck, 0, sizeof(ck));
+    ck.profile = k.profile != NULL ? k.profile->name : NULL;
+    if (k.client->spki != NULL && cdr_sha256(ck.own, k.client->spki, k.client->spki_len) == 0)
+      confirm_marks = &ck;
     rc = show(res);
+    confirm_marks = NULL;
   }
   cdr_connection_close(&k);
   json_decref(res);
   free(doc);
   return rc;
+}
+
+/* `cdr contract confirm NAME FINGERPRINT`: no connection needed. */
+static int confirm(const char *profile, const char *name, const char *fphex) {
+  uint8_t fp[32];
+  char *def = NULL;
+  int r;
+  if (strlen(fphex) != 64 || cdr_hex_decode(fp, 32, fphex) != 0)
+    return cli_usage(CMD, "FINGERPRINT must be 64 hex digits (the key fingerprint `cdr contract` shows)");
+  if (profile == NULL && cdr_profile_default_get(&def) != 0)
+    return cli_fail(CMD, "no profile: give --profile NAME (the confirmation is kept with the profile)");
+  if ((r = cdr_confirmed_add(profile != NULL ? profile : def, fp, name)) != 0) {
+    free(def);
+    return cli_fail_err(CMD, r, "cannot record the confirmation");
+  }
+  printf("confirmed: %s has key %s (profile %s)\n", name, fphex, profile != NULL ? profile : def);
+  free(def);
+  return 0;
 }
 
 int cmd_contract(int argc, char **argv) {
@@ -232,7 +276,8 @@ int cmd_contract(int argc, char **argv) {
   struct cdr_connect_opts o;
   const char *sub = NULL;
   int ch, r, allow_sim = 0, json = 0;
-  if (argc >= 2 && (strcmp(argv[1], "sign") == 0 || strcmp(argv[1], "propose") == 0)) {
+  if (argc >= 2 && (strcmp(argv[1], "sign") == 0 || strcmp(argv[1], "propose") == 0 ||
+                    strcmp(argv[1], "confirm") == 0)) {
     sub = argv[1];
     argc--;
     argv++;
@@ -248,6 +293,11 @@ int cmd_contract(int argc, char **argv) {
       break;
     default: return cli_usage(CMD, "unknown option or missing argument: %s", argv[optind - 1]);
     }
+  }
+  if (sub != NULL && strcmp(sub, "confirm") == 0) {
+    if (argc - optind != 2)
+      return cli_usage(CMD, "confirm expects NAME FINGERPRINT");
+    return confirm(o.profile, argv[optind], argv[optind + 1]);
   }
   if ((r = cli_connect_finish(CMD, argc, argv, &optind, &o, allow_sim)) != 0)
     return r;

@@ -35,8 +35,16 @@ check "ana reads the pending version" "$CDR" contract --profile ana
 grep -q "pending contract: version 1, hash $H1" "$T/out" && grep -q "^no active contract" "$T/out" \
   && pass "ana sees version 1 pending, nothing active" || fail "contract: $(cat "$T/out")"
 PROVFP=$(openssl x509 -in "$T/prov.crt" -noout -pubkey | openssl pkey -pubin -outform DER | sha256sum | cut -d' ' -f1)
-grep -q "prov .*key $PROVFP  analyst,provider" "$T/out" && pass "members are shown with key fingerprints and roles" \
-  || fail "members: $(cat "$T/out")"
+grep -q "prov .*key $PROVFP  analyst,provider  (unconfirmed)" "$T/out" \
+  && pass "members are shown with key fingerprints and roles, unconfirmed at first" || fail "members: $(cat "$T/out")"
+grep -q "ana .*key [0-9a-f]\{64\}  analyst$" "$T/out" && pass "the user's own key is not marked" \
+  || fail "own key: $(cat "$T/out")"
+expect_error "a confirmation needs a 64-hex fingerprint" "64 hex digits" \
+  "$CDR" contract confirm --profile ana prov@example.org abc
+check "ana confirms prov's key out of band" "$CDR" contract confirm --profile ana prov@example.org "$PROVFP"
+"$CDR" contract --profile ana >"$T/out" 2>&1
+grep -q "prov .*key $PROVFP  analyst,provider$" "$T/out" && pass "a confirmed key is no longer marked" \
+  || fail "after confirm: $(cat "$T/out")"
 
 WRONG=$(printf '%064d' 0)
 expect_error "a signature over another hash is refused" contract_mismatch "$CDR" contract sign --profile ana "$WRONG"
