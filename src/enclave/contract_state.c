@@ -65,6 +65,24 @@ enum contract_key_standing contract_state_key(const struct contract_state *s, co
   return CONTRACT_KEY_NONE;
 }
 
+static size_t version_size(const struct contract_version *v) {
+  size_t n = 4 + v->doc_len + 4;
+  for (size_t i = 0; i < v->n_sigs; i++)
+    n += 8 + v->sigs[i].spki_len + v->sigs[i].obj_len;
+  return n;
+}
+
+/* The size of contract_state_encode's output, plus `more` (without the
+ * pending version when it is being replaced), is within the cap. */
+static int fits(const struct contract_state *s, size_t more, int replacing) {
+  size_t n = 4 + 1 + 8 + more;
+  for (size_t i = 0; i < s->n_active; i++)
+    n += version_size(&s->active[i]);
+  if (s->has_pending && !replacing)
+    n += version_size(&s->pending);
+  return n <= CONTRACT_MAX_STATE_BYTES;
+}
+
 /* A version from its document's bytes (copied, parsed, hashed). */
 static int version_from_doc(struct contract_version *v, const uint8_t *doc, size_t len, char *why, size_t whylen) {
   int r;
@@ -213,6 +231,9 @@ int contract_state_propose(struct contract_state *s, const uint8_t room_id[CDR_R
   if (s->n_active >= CONTRACT_MAX_CHAIN)
     return refuse(CDR_ERR_TOO_LARGE, why, whylen, "the room's contract chain holds %u versions, the most it may",
                   CONTRACT_MAX_CHAIN);
+  if (!fits(s, 8 + len, 1))
+    return refuse(CDR_ERR_TOO_LARGE, why, whylen, "the room's sealed contract state would pass %u MiB",
+                  CONTRACT_MAX_STATE_BYTES / CDR_MiB);
   if ((r = version_from_doc(&v, doc, len, why, whylen)) != 0)
     return r;
   if (memcmp(v.c.room_id, room_id, CDR_ROOM_ID_BYTES) != 0) {
@@ -320,6 +341,11 @@ int contract_state_sign(struct contract_state *s, const uint8_t room_id[CDR_ROOM
   for (size_t i = 0; i < s->pending.n_sigs; i++)
     if (memcmp(s->pending.sigs[i].key_sha256, key, 32) == 0)
       *res = CONTRACT_SIGN_REPEATED; /* the first one stays: nothing changes */
+  if (*res == CONTRACT_SIGN_ADDED && !fits(s, 8 + spki_len + len, 0)) {
+    r = refuse(CDR_ERR_TOO_LARGE, why, whylen, "the room's sealed contract state would pass %u MiB",
+               CONTRACT_MAX_STATE_BYTES / CDR_MiB);
+    goto out;
+  }
   if (*res == CONTRACT_SIGN_ADDED && (r = sig_add(&s->pending, key, spki, spki_len, obj, len)) != 0)
     goto out;
   if ((r = count_missing(s, &req, missing)) != 0)

@@ -35,6 +35,11 @@
  * signatures on one version (required signers and pending members). */
 #define CONTRACT_MAX_CHAIN 256u
 #define CONTRACT_MAX_SIGS (2u * CDR_CONTRACT_MAX_MEMBERS)
+/* The sealed encoding stays under this (it travels in the manifest, whose
+ * frame also carries every table's entry): a proposal or signature that
+ * would pass it is refused with CDR_ERR_TOO_LARGE instead of making the
+ * commit fail (which stops the enclave). */
+#define CONTRACT_MAX_STATE_BYTES (8u * CDR_MiB)
 
 struct contract_sigrec {
   uint8_t key_sha256[32];
