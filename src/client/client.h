@@ -435,6 +435,18 @@ int cdr_client_contract_propose(struct cdr_client *c, struct cdr_session *s, con
 int cdr_client_contract_sign(struct cdr_client *c, struct cdr_session *s, const uint8_t hash[32],
                              json_t **result) CDR_WUR;
 
+/* The contract pin of a profile (contract_pin.c): profiles/NAME.contract,
+ * the latest active version accepted.  load: CDR_ERR_NOT_FOUND if none.
+ * chain_follows: `chain` (the "chain" of a contract answer from the
+ * pinned version on) starts at the pinned version and hash, and each
+ * later version names the one before and carries verified signatures of
+ * every signer cdr-gov-1 computes from it; the last version is returned.
+ * CDR_ERR_CONTRACT_UNPINNED with a detail otherwise. */
+int cdr_contract_pin_load(const char *profile, uint64_t *version, uint8_t hash[32]) CDR_WUR;
+int cdr_contract_pin_save(const char *profile, uint64_t version, const uint8_t hash[32]) CDR_WUR;
+int cdr_contract_chain_follows(struct cdr_client *cl, const json_t *chain, uint64_t pin_version,
+                               const uint8_t pin_hash[32], uint64_t *last_version, uint8_t last_hash[32]) CDR_WUR;
+
 /* ------------------------------------------------------------------ */
 /* Streamed uploads (upload.c; PROTOCOL 4.7 upload_begin, upload_chunk,
  * upload_commit, upload_abort). */

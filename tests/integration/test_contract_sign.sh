@@ -89,6 +89,25 @@ assert d["active"]["sha256"] == sys.argv[2] and d["active"]["version"] == 1
 assert len(d["active"]["signatures"]) == 2
 assert d["pending"]["sha256"] == sys.argv[3] and d["pending"]["missing"] == 1
 PY
+# Pins: ana's profile pinned version 1 when it first saw it active.
+check "ana's pinned version 1 still follows" "$CDR" contract --profile ana
+grep -q "^1 $H1$" "$CDR_CONFIG_DIR/profiles/ana.contract" && pass "the profile pins version 1 and its hash" \
+  || fail "pin: $(cat "$CDR_CONFIG_DIR/profiles/ana.contract" 2>&1)"
+# A proper version 2 (eve added as analyst): prov (the provider) and eve sign.
+"$TOOL" draft "$R/ca.crt" "$M" 2 "$H1" "prov:provider,analyst:$T/prov.crt" "ana:analyst:$T/ana.crt" \
+  "eve:analyst:$T/eve.crt" >"$T/v2b.json" || fail "draft version 2b"
+H2B=$(sha256sum "$T/v2b.json" | cut -d' ' -f1)
+check "ana proposes version 2 with eve" "$CDR" contract propose --profile ana "$T/v2b.json"
+check "eve signs it" "$CDR" contract sign --profile eve "$H2B"
+check "prov signs it: active" "$CDR" contract sign --profile prov "$H2B"
+grep -q "now active" "$T/out" || fail "v2b: $(cat "$T/out")"
+check "ana's next read follows the signed chain" "$CDR" contract --profile ana
+grep -q "contract pin moved from version 1 to version 2 ($H2B)" "$T/err" && pass "one line says the pin moved" \
+  || fail "pin move: $(cat "$T/err")"
+# A pin the room's chain does not follow (another room's, or a fork).
+printf '1 %064d\n' 0 >"$CDR_CONFIG_DIR/profiles/prov.contract"
+expect_error "a room whose contract does not follow the pin is refused" contract_unpinned "$CDR" contract --profile prov
+
 "$CDR" audit --profile prov --format json >"$T/audit.json" 2>"$T/err" || true
 grep -q "contract_sha256" "$T/audit.json" && pass "contract operations are audit entries" || fail "audit: $(head -c 600 "$T/audit.json") $(cat "$T/err")"
 finish
