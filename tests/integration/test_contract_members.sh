@@ -81,4 +81,11 @@ cp "$T/audit.full" "$LOG"
 restart_server "$R" URL || fail "restart with the whole log"
 check "the contract survives" "$CDR" contract --profile ana
 grep -q "active contract: version 1, hash $H1" "$T/out" && pass "version 1 still active" || fail "$(cat "$T/out")"
+"$CDR" audit --profile prov --format json >"$T/audit.json" 2>"$T/err" || fail "audit: $(cat "$T/err")"
+jq -s -e --arg h "$H1" '[.[] | select(.op=="start")] | last | tostring | contains($h)' "$T/audit.json" >/dev/null \
+  && pass "the start entry records the active contract's hash" || fail "start entry: $(grep start "$T/audit.json" | tail -1)"
+"$CDR" audit --profile ana --format json >"$T/ana.json" 2>"$T/err" || fail "audit ana: $(cat "$T/err")"
+jq -s -e '[.[] | tostring | select(contains("contract_sign") and contains("activated"))] | length == 1' \
+  "$T/ana.json" >/dev/null && pass "the activation is an audit entry (the signer sees its own)" \
+  || fail "no activation entry: $(grep -c contract "$T/ana.json")"
 finish
