@@ -426,9 +426,17 @@ static int cdrd_start_enclave(struct cdrd *d, const struct cdrd_args *a) {
     log_error("refusing to serve without the room's revocation list");
     return r ? r : CDR_ERR_NOMEM;
   }
+  /* A proposal already there is not handed over again: at a restart it
+   * would replace whatever was proposed since (through the secure
+   * channel) and void its signatures.  Only a new one counts. */
   if ((d->propw.path = d->prop_path = cdr_path_join(d->room->dir, "proposal.json")) == NULL)
     return CDR_ERR_NOMEM;
-  proposal_deliver_if_changed(&d->propw, d->link);
+  struct stat psb;
+  if (stat(d->propw.path, &psb) == 0) {
+    d->propw.mtime = psb.st_mtim;
+    d->propw.size = psb.st_size;
+    d->propw.ino = psb.st_ino;
+  }
   return 0;
 }
 

@@ -68,7 +68,8 @@
  *   IPC_CRL_OK       u64 crl_number u32 sessions_ended
  *
  * Room contract (READY): a proposal the room admin made on the host
- * (`cdr room propose`, ROOM/proposal.json); it needs no trust, only
+ * (`cdr room propose`, ROOM/proposal.json, handed over when it changes
+ * while cdrd runs, never again at a restart); it needs no trust, only
  * members' signatures make it count (PROTOCOL 8.9)
  *   IPC_PROPOSE      lp(canonical contract document)
  *   IPC_PROPOSE_OK   u64 version || 32 bytes contract hash || u32 signatures voided

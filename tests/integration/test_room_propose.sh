@@ -63,6 +63,24 @@ assert d["active"]["sha256"] == sys.argv[2]
 assert d["pending"]["sha256"] == sys.argv[3] and d["pending"]["missing"] == 1
 PY
 
+# A member proposes another version 2 through the secure channel; a
+# restart does not hand the admin's file over again (it would replace the
+# member's version and void its signatures).
+"$CDR_TEST_BIN_DIR/contract_tool" draft "$R/ca.crt" "$M" 2 "$H1" "prov@example.org:provider:$T/prov.crt" \
+  "ana@example.org:analyst,auditor:$T/ana.crt" >"$T/v2m.json" || fail "draft the member's version"
+H2M=$(sha256sum "$T/v2m.json" | cut -d' ' -f1)
+check "ana proposes through the channel" "$CDR" contract propose --profile ana "$T/v2m.json"
+check "ana signs it" "$CDR" contract sign --profile ana "$H2M"
+stop_server "$SERVER_PID"
+restart_server "$R" URL || { fail "restart"; finish; }
+"$CDR" contract --profile ana --format json >"$T/c.json" 2>"$T/err"
+python3 - "$T/c.json" "$H2M" <<'PY' && pass "after a restart the member's version is still pending, with its signature" \
+  || fail "after restart: $(cat "$T/c.json" "$T/err")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["pending"]["sha256"] == sys.argv[2] and len(d["pending"]["signatures"]) == 1
+PY
+
 printf '{"not":"a contract"}' >"$R/proposal.json"
 wait_log "the enclave refused the contract proposal" && pass "a malformed proposal is refused, named in cdrd's log" \
   || fail "cdrd: $(tail -5 "$T/server.log")"
