@@ -99,6 +99,8 @@ grep -q "^1 $H1$" "$CDR_CONFIG_DIR/profiles/ana.contract" && pass "the profile p
 H2B=$(sha256sum "$T/v2b.json" | cut -d' ' -f1)
 check "ana proposes version 2 with eve" "$CDR" contract propose --profile ana "$T/v2b.json"
 check "eve signs it" "$CDR" contract sign --profile eve "$H2B"
+grep -q '"missing":1' "$T/out" && ! grep -q "now active" "$T/out" \
+  && pass "a later version is not active with the provider's signature missing" || fail "v2b eve: $(cat "$T/out")"
 check "prov signs it: active" "$CDR" contract sign --profile prov "$H2B"
 grep -q "now active" "$T/out" || fail "v2b: $(cat "$T/out")"
 check "ana's next read follows the signed chain" "$CDR" contract --profile ana
