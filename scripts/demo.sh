@@ -2,6 +2,8 @@
 # demo.sh - the main job of CDR on embedded defaults (SoftHSM2 token, sim
 # attestation, in-enclave SQLite), on loopback:
 #   a room admin creates a room and invites two organisations;
+#   the admin proposes the room contract, each organisation reads it
+#   through the enclave and signs its hash, and it becomes active;
 #   St. Mary's Hospital (provider) uploads a patient CSV, which it owns,
 #   hides its free-text notes and lets analysts read the rest;
 #   a research institute (analyst) lists what it can see and runs an
@@ -50,6 +52,24 @@ step "Analyst: make a key pair and enroll"
 
 step "Analyst: verify the enclave's attestation"
 "$CDR" attest --profile analyst --expect-measurement "$(sha256sum "$top/build/bin/cdr-enclave" | cut -d' ' -f1)"
+
+step "Room admin: propose the room contract (members' keys, names, roles; the CA; this enclave)"
+measurement=$(sha256sum "$top/build/bin/cdr-enclave" | cut -d' ' -f1)
+"$CDR" room propose "$work/room" --measurement "$measurement" >"$work/propose.out"
+tail -n 3 "$work/propose.out"
+hash=$(sed -n 's/.*contract hash \([0-9a-f]\{64\}\)$/\1/p' "$work/propose.out")
+for _ in $(seq 100); do grep -q "contract version 1 ($hash) is pending" "$work/server.log" && break; sleep 0.1; done
+
+step "Each organisation reads the contract through the enclave and signs its hash"
+seen=""
+for who in hospital analyst; do
+  "$CDR" contract --profile "$who"
+  seen="$seen $who:$("$CDR" contract --profile "$who" --format json 2>/dev/null |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["pending"]["sha256"])')"
+  "$CDR" contract sign --profile "$who" "$hash" | head -n 1
+done
+echo "contract hash every member saw:$seen"
+"$CDR" contract --profile analyst 2>/dev/null | head -n 1
 
 step "Hospital: upload 5,000 patient records (encrypted to the enclave)"
 bash "$top/scripts/gen-patients.sh" 5000 2026 >"$work/patients.csv"

@@ -14,6 +14,7 @@ int cmd_room(int argc, char **argv);     /* room init | invite (cmd_room.c) */
 int cmd_room_revoke(int argc, char **argv); /* room revoke (cmd_room_revoke.c) */
 int cmd_room_backup(int argc, char **argv);  /* room backup (cmd_room_backup.c) */
 int cmd_room_restore(int argc, char **argv); /* room restore (cmd_room_backup.c) */
+int cmd_room_propose(int argc, char **argv); /* room propose (cmd_room_propose.c) */
 int cmd_serve(int argc, char **argv);    /* cmd_serve.c */
 int cmd_keygen(int argc, char **argv);   /* cmd_keygen.c */
 int cmd_enroll(int argc, char **argv);   /* cmd_enroll.c */
@@ -26,6 +27,7 @@ int cmd_revoke_grant(int argc, char **argv); /* revoke-grant (cmd_grant.c) */
 int cmd_hide(int argc, char **argv);     /* cmd_hide.c */
 int cmd_drop(int argc, char **argv);     /* cmd_drop.c */
 int cmd_audit(int argc, char **argv);    /* cmd_audit.c */
+int cmd_contract(int argc, char **argv); /* contract [sign | propose] (cmd_contract.c) */
 
 /* Print "cdr <cmd>: <message>" to stderr; returns 1 for `return cli_fail(...)`. */
 int cli_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -39,6 +39,8 @@ static void room_help(void) {
          "  revoke ROOM   revoke a user's certificates and publish a new CRL\n"
          "  backup ROOM DEST     a consistent copy of the room, also while it runs\n"
          "  restore BACKUP ROOM  a backup back into a room folder (a rollback)\n"
+         "  propose ROOM  draft the next version of the room contract for its\n"
+         "                members to sign ('cdr room propose --help')\n"
          "\n"
          "Run 'cdr room init --help' or 'cdr room invite --help' for details.\n"
          "\n"
@@ -340,7 +342,7 @@ out:
 
 int cmd_room(int argc, char **argv) {
   if (argc < 2)
-    return cli_usage("room", "missing command: init, invite, revoke, backup or restore");
+    return cli_usage("room", "missing command: init, invite, revoke, propose, backup or restore");
   const char *sub = argv[1];
   if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0) {
     room_help();
@@ -352,9 +354,11 @@ int cmd_room(int argc, char **argv) {
     return room_invite(argc - 1, argv + 1);
   if (strcmp(sub, "revoke") == 0)
     return cmd_room_revoke(argc - 1, argv + 1);
+  if (strcmp(sub, "propose") == 0)
+    return cmd_room_propose(argc - 1, argv + 1);
   if (strcmp(sub, "backup") == 0)
     return cmd_room_backup(argc - 1, argv + 1);
   if (strcmp(sub, "restore") == 0)
     return cmd_room_restore(argc - 1, argv + 1);
-  return cli_usage("room", "unknown command '%s' (init, invite, revoke, backup or restore)", sub);
+  return cli_usage("room", "unknown command '%s' (init, invite, revoke, propose, backup or restore)", sub);
 }

@@ -44,6 +44,7 @@ static const struct command commands[] = {
     {"hide", cmd_hide, "hide a column of your table from everyone else (owners)"},
     {"drop", cmd_drop, "delete your table (owners)"},
     {"audit", cmd_audit, "read and verify the room's audit log (auditors, owners)"},
+    {"contract", cmd_contract, "read the room contract, sign or propose a version (members)"},
 };
 
 static void usage(FILE *f) {

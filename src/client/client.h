@@ -475,6 +475,31 @@ int cdr_client_query(struct cdr_client *c, struct cdr_session *s, const char *sq
  * {"op":"grant","table":"t","to":"role:analyst"}. */
 int cdr_client_op(struct cdr_client *c, struct cdr_session *s, json_t *header, json_t **result) CDR_WUR;
 
+/* The room contract (contract.c; PROTOCOL 4.7 and 8).  contract: the
+ * active and pending versions (from > 0: and the chain from that
+ * version).  contract_propose: doc (a canonical document) becomes the
+ * pending version.  contract_sign: sign the pending version, which must
+ * be the one whose hash is `hash` as the enclave shows it (else
+ * CDR_ERR_CONTRACT_MISMATCH, or CDR_ERR_CONTRACT_NO_PENDING), with the
+ * user's key.  *result is the decrypted answer. */
+int cdr_client_contract(struct cdr_client *c, struct cdr_session *s, uint64_t from, json_t **result) CDR_WUR;
+int cdr_client_contract_propose(struct cdr_client *c, struct cdr_session *s, const uint8_t *doc, size_t len,
+                                json_t **result) CDR_WUR;
+int cdr_client_contract_sign(struct cdr_client *c, struct cdr_session *s, const uint8_t hash[32],
+                             json_t **result) CDR_WUR;
+
+/* The contract pin of a profile (contract_pin.c): profiles/NAME.contract,
+ * the latest active version accepted.  load: CDR_ERR_NOT_FOUND if none.
+ * chain_follows: `chain` (the "chain" of a contract answer from the
+ * pinned version on) starts at the pinned version and hash, and each
+ * later version names the one before and carries verified signatures of
+ * every signer cdr-gov-1 computes from it; the last version is returned.
+ * CDR_ERR_CONTRACT_UNPINNED with a detail otherwise. */
+int cdr_contract_pin_load(const char *profile, uint64_t *version, uint8_t hash[32]) CDR_WUR;
+int cdr_contract_pin_save(const char *profile, uint64_t version, const uint8_t hash[32]) CDR_WUR;
+int cdr_contract_chain_follows(struct cdr_client *cl, const json_t *chain, uint64_t pin_version,
+                               const uint8_t pin_hash[32], uint64_t *last_version, uint8_t last_hash[32]) CDR_WUR;
+
 /* ------------------------------------------------------------------ */
 /* Streamed uploads (upload.c; PROTOCOL 4.7 upload_begin, upload_chunk,
  * upload_commit, upload_abort). */

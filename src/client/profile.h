@@ -55,6 +55,12 @@ int cdr_profile_default_set(const char *name) CDR_WUR;
  * profile if it matches, else the first by name.  CDR_ERR_NOT_FOUND. */
 int cdr_profile_find_url(const char *url, struct cdr_profile **out) CDR_WUR;
 void cdr_profile_free(struct cdr_profile *p);
+
+/* Key fingerprints the user confirmed out of band (confirmed.c),
+ * profiles/NAME.confirmed.  has: 1 if fp is confirmed for this profile. */
+#include <stdint.h>
+int cdr_confirmed_has(const char *profile, const uint8_t fp[32]);
+int cdr_confirmed_add(const char *profile, const uint8_t fp[32], const char *name) CDR_WUR;
 /* URLs equal up to trailing slashes. */
 int cdr_url_equal(const char *a, const char *b);
 

@@ -130,6 +130,11 @@ const char *cdr_err_describe(int err) {
   case CDR_ERR_SECRET_SOURCE:
     return "the --pass or --pin source cannot be read (env:VAR set, or file:PATH readable; one line of 1..1024 "
            "bytes)";
+  case CDR_ERR_NOT_A_MEMBER: return "this key is not a member of the room's active contract";
+  case CDR_ERR_CONTRACT_NO_PENDING: return "no contract version is pending (none was proposed, or it expired)";
+  case CDR_ERR_CONTRACT_MISMATCH: return "the contract signature is over another version than the pending one";
+  case CDR_ERR_CONTRACT_UNPINNED:
+    return "the room's contract does not follow the version this profile pinned through properly signed versions";
   default: return "internal error";
   }
 }

@@ -111,7 +111,13 @@
   X(CDR_ERR_PKCS11_PIN_NEEDED, "pkcs11_pin_needed",     400) \
   X(CDR_ERR_PKCS11_PIN,        "pkcs11_pin_refused",    400) \
   X(CDR_ERR_CSR_KEY_MISMATCH,  "csr_key_mismatch",      400) \
-  X(CDR_ERR_SECRET_SOURCE,     "secret_source_invalid", 400)
+  X(CDR_ERR_SECRET_SOURCE,     "secret_source_invalid", 400) \
+  /* the room contract in the enclave (PROTOCOL 8.7, 4.7) */ \
+  X(CDR_ERR_NOT_A_MEMBER,      "not_a_member",          403) \
+  X(CDR_ERR_CONTRACT_NO_PENDING, "contract_no_pending", 404) \
+  X(CDR_ERR_CONTRACT_MISMATCH, "contract_mismatch",     409) \
+  /* the client's pinned contract (issue 10 item 5) */ \
+  X(CDR_ERR_CONTRACT_UNPINNED, "contract_unpinned",     502)
 
 #define CDR_ERR_ENUM_(name, wire, http) name##_IDX,
 enum cdr_err_index { CDR_ERR_LIST(CDR_ERR_ENUM_) CDR_ERR__COUNT };

@@ -15,6 +15,7 @@
 
 #include "attest.h"
 #include "audit.h"
+#include "contract_state.h"
 #include "crypto/envelope.h"
 #include "crypto/x509.h"
 #include "engine.h"
@@ -63,6 +64,9 @@ struct enclave {
   struct cdr_engine *engine;
   struct upload_set uploads; /* streamed uploads in progress (upload.c) */
   struct audit_log audit;    /* the room's audit log (audit.c) */
+  /* The room contract: active chain and pending version (contract_state.h),
+   * sealed in the manifest (persist.c), changed by contract_ops.c. */
+  struct contract_state contract;
   /* Clock, replaceable by tests. */
   int64_t (*now)(void);
 };
@@ -84,7 +88,8 @@ int enclave_dispatch(struct enclave *e, uint32_t type, struct cdr_buf *payload, 
  *   IPC_ATTEST       enclave_handle_attest      enclave_init.c
  *   IPC_OPEN         enclave_handle_open        enclave_keyx.c
  *   IPC_REQUEST      enclave_handle_request     enclave_request.c
- *   IPC_CRL          enclave_handle_crl         revoke.c */
+ *   IPC_CRL          enclave_handle_crl         revoke.c
+ *   IPC_PROPOSE      enclave_handle_propose     contract_ops.c */
 int enclave_handle_init(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) CDR_WUR;
 int enclave_handle_load(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) CDR_WUR;
 int enclave_handle_load_chunk(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) CDR_WUR;
@@ -93,6 +98,7 @@ int enclave_handle_attest(struct enclave *e, struct cdr_buf *in, uint32_t *rt, s
 int enclave_handle_open(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) CDR_WUR;
 int enclave_handle_request(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) CDR_WUR;
 int enclave_handle_crl(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) CDR_WUR;
+int enclave_handle_propose(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) CDR_WUR;
 /* The refusal of a CA other than the sealed one (CDR_ERR_CA_MISMATCH),
  * in one sentence that names both fingerprints and says what to do; it
  * goes to the host in IPC_ERROR and into cdrd's log (enclave_init.c). */

@@ -105,6 +105,7 @@ struct open_ctx {
   uint8_t treq_hash[32];
   int refuse;
   const char *msg;
+  char msgbuf[CDR_MAX_NAME_LEN + 192];
   uint8_t sid[CDR_SESSION_ID_LEN]; /* admitted: the session's id and expiry */
   uint64_t expires_at;
 };
@@ -114,6 +115,29 @@ static int open_refuse(struct open_ctx *o, int code, const char *msg) {
   o->refuse = code;
   o->msg = msg;
   return 0;
+}
+
+/* Once a contract version is active, a key must be one of its members,
+ * or of the pending version (which may then only read and sign it,
+ * ops.c): anyone else is refused with not_a_member naming the
+ * certificate and its key. */
+static int open_member(struct enclave *e, struct open_ctx *o) {
+  unsigned char *der = NULL;
+  uint8_t fp[32];
+  char hex[65];
+  int n = i2d_PUBKEY(o->upub, &der), r;
+  if (n <= 0)
+    return CDR_ERR_CRYPTO;
+  r = cdr_sha256(fp, der, (size_t)n);
+  OPENSSL_free(der);
+  if (r != 0)
+    return r;
+  if (contract_state_key(&e->contract, fp, o->now) != CONTRACT_KEY_NONE)
+    return 0;
+  cdr_hex_encode(hex, fp, sizeof(fp));
+  snprintf(o->msgbuf, sizeof(o->msgbuf), "certificate %s, key %s, is not a member of the room's active contract",
+           o->name, hex);
+  return open_refuse(o, CDR_ERR_NOT_A_MEMBER, o->msgbuf);
 }
 
 /* Verify: the checks of PROTOCOL 4.6, in order, before any key is made.
@@ -159,7 +183,7 @@ static int open_verify(struct enclave *e, struct open_ctx *o) {
     return open_refuse(o, CDR_ERR_ARG, "client_key_share is not a P-256 point");
   if (strlen(o->name) > CDR_MAX_NAME_LEN)
     return open_refuse(o, CDR_ERR_CERT_INVALID, "certificate subject name is too long");
-  return 0;
+  return open_member(e, o);
 }
 
 /* Derive: the request is authentic; fill the new session s: its id, the

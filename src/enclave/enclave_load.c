@@ -278,6 +278,9 @@ int enclave_handle_load_done(struct enclave *e, struct cdr_buf *in, uint32_t *rt
   audit_set(e, "ca_fingerprint", audit_hex(e->ca_fp, sizeof(e->ca_fp)));
   audit_set(e, "ca_binding", json_string(e->ca_binding != NULL ? e->ca_binding : "new"));
   audit_set(e, "measurement", audit_hex(e->measurement, e->measurement_len));
+  const struct contract_version *cv = contract_state_current(&e->contract);
+  audit_set(e, "contract_version", json_integer(cv != NULL ? (json_int_t)cv->c.version : 0));
+  audit_set(e, "contract_sha256", cv != NULL ? audit_hex(cv->hash, sizeof(cv->hash)) : json_null());
   if (p->legacy) {
     /* A manifest from before the CA binding: rewritten now, naming the
      * CA, with this start as its commit's entry.  Until this commit the

@@ -85,6 +85,7 @@ void enclave_free(struct enclave *e) {
   session_table_clear(&e->sessions);
   persist_free(e->persist);
   audit_free(&e->audit);
+  contract_state_free(&e->contract);
   X509_CRL_free(e->crl);
   upload_set_clear(&e->uploads, e->engine);
   engine_close(e->engine);

@@ -16,6 +16,9 @@
  *   {"op":"audit","from"?,"since"?,"limit"?}           every role (audit_ops.c)
  *   {"op":"audit_head","known"?}                       every role (audit_ops.c)
  *   {"op":"close"}                                     every role: ends the session
+ *   {"op":"contract","from"?}                          every role (contract_ops.c)
+ *   {"op":"contract_propose"} + document               every role; a member once one is active
+ *   {"op":"contract_sign"} + signature object          every role (contract_ops.c)
  * The operations are a table (name, roles, payload allowed, handler);
  * roles are checked here, ownership by the engine (access_denied naming
  * the table).
@@ -47,6 +50,7 @@
 #include "enclave.h"
 #include "enclave_reply.h"
 #include "audit_ops.h"
+#include "contract_ops.h"
 #include "ops.h"
 #include "persist.h"
 
@@ -76,6 +80,7 @@ struct op_ctx {
   struct cdr_buf *out;
   struct enclave_op_outcome *res;
   const uint8_t *sid; /* the session's id (its uploads) */
+  struct contract_caller caller; /* the session's key, for the contract */
 };
 
 /* Write {"ok":false,"error":code,"message":message} (NULL: the code's
@@ -297,6 +302,18 @@ static int op_tables(const struct op_ctx *c) {
   return r;
 }
 
+/* Once a contract version is active, a grant names one of its members
+ * (or a role): a misspelled or unknown name is refused, never kept. */
+static int grantee_known(const struct enclave *e, const char *to) {
+  const struct contract_version *cur = contract_state_current(&e->contract);
+  if (cur == NULL || strncmp(to, "role:", 5) == 0)
+    return 1;
+  for (size_t i = 0; i < cur->c.n_members; i++)
+    if (strcmp(cur->c.members[i].name, to) == 0)
+      return 1;
+  return 0;
+}
+
 static int op_grant(const struct op_ctx *c) {
   const char *table = cdr_json_get_cstr_opt(c->hdr, "table"), *to = cdr_json_get_cstr_opt(c->hdr, "to");
   json_t *jcols = json_object_get(c->hdr, "columns"), *v;
@@ -323,6 +340,11 @@ static int op_grant(const struct op_ctx *c) {
   audit_add_table(c->e, table, NULL);
   audit_set_input(c->e, "to", json_string(to));
   audit_set_input(c->e, "columns", jcols != NULL ? json_incref(jcols) : json_string("all"));
+  if (!grantee_known(c->e, to)) {
+    free(cols);
+    return op_fail(c, CDR_ERR_NOT_A_MEMBER, "the grantee is not a member of the room's active contract (give a "
+                                            "member's name as `cdr contract` shows it, or role:NAME)");
+  }
   er = engine_grant(c->e->engine, c->who, table, to, cols, n, &errmsg);
   free(cols);
   return op_result_durable(c, er, errmsg, OP_DURABLE_META, table,
@@ -382,6 +404,16 @@ static int op_audit_head(const struct op_ctx *c) {
   return audit_op_head(c->e, c->hdr, c->out, c->res);
 }
 
+static int op_contract(const struct op_ctx *c) { return contract_op_read(c->e, c->hdr, c->out, c->res); }
+
+static int op_contract_propose(const struct op_ctx *c) {
+  return contract_op_propose(c->e, &c->caller, c->payload, c->payload_len, c->out, c->res);
+}
+
+static int op_contract_sign(const struct op_ctx *c) {
+  return contract_op_sign(c->e, &c->caller, c->payload, c->payload_len, c->out, c->res);
+}
+
 /* The session ends once this answer is sealed (enclave_request.c, told
  * by the outcome): its keys are wiped now rather than at expiry. */
 static int op_close(const struct op_ctx *c) {
@@ -393,22 +425,26 @@ static const struct op_entry {
   const char *name;
   unsigned roles;    /* ROLE_BIT set allowed to run it */
   int payload;       /* a payload may follow the header */
+  int not_member;    /* open to a key outside the active contract (only in the pending version) */
   const char *roles_msg;
   int (*run)(const struct op_ctx *c);
 } op_table[] = {
-    {"query", ROLES_QUERY, 0, "only analysts and providers may run queries", op_query},
-    {"upload_begin", ROLES_PROVIDER, 0, "only providers may upload tables", op_upload_begin},
-    {"upload_chunk", ROLES_PROVIDER, 1, "only providers may upload tables", op_upload_chunk},
-    {"upload_commit", ROLES_PROVIDER, 0, "only providers may upload tables", op_upload_commit},
-    {"upload_abort", ROLES_PROVIDER, 0, "only providers may upload tables", op_upload_abort},
-    {"tables", ROLES_ALL, 0, NULL, op_tables},
-    {"grant", ROLES_PROVIDER, 0, "only providers own tables and grant access to them", op_grant},
-    {"revoke_grant", ROLES_PROVIDER, 0, "only providers own tables and grant access to them", op_revoke_grant},
-    {"hide", ROLES_PROVIDER, 0, "only providers own tables and hide their columns", op_hide},
-    {"drop", ROLES_PROVIDER, 0, "only providers own tables and drop them", op_drop},
-    {"audit", ROLES_ALL, 0, NULL, op_audit},
-    {"audit_head", ROLES_ALL, 0, NULL, op_audit_head},
-    {"close", ROLES_ALL, 0, NULL, op_close},
+    {"query", ROLES_QUERY, 0, 0, "only analysts and providers may run queries", op_query},
+    {"upload_begin", ROLES_PROVIDER, 0, 0, "only providers may upload tables", op_upload_begin},
+    {"upload_chunk", ROLES_PROVIDER, 1, 0, "only providers may upload tables", op_upload_chunk},
+    {"upload_commit", ROLES_PROVIDER, 0, 0, "only providers may upload tables", op_upload_commit},
+    {"upload_abort", ROLES_PROVIDER, 0, 0, "only providers may upload tables", op_upload_abort},
+    {"tables", ROLES_ALL, 0, 0, NULL, op_tables},
+    {"grant", ROLES_PROVIDER, 0, 0, "only providers own tables and grant access to them", op_grant},
+    {"revoke_grant", ROLES_PROVIDER, 0, 0, "only providers own tables and grant access to them", op_revoke_grant},
+    {"hide", ROLES_PROVIDER, 0, 0, "only providers own tables and hide their columns", op_hide},
+    {"drop", ROLES_PROVIDER, 0, 0, "only providers own tables and drop them", op_drop},
+    {"audit", ROLES_ALL, 0, 0, NULL, op_audit},
+    {"audit_head", ROLES_ALL, 0, 1, NULL, op_audit_head},
+    {"close", ROLES_ALL, 0, 1, NULL, op_close},
+    {"contract", ROLES_ALL, 0, 1, NULL, op_contract},
+    {"contract_propose", ROLES_ALL, 1, 1, NULL, op_contract_propose},
+    {"contract_sign", ROLES_ALL, 1, 1, NULL, op_contract_sign},
 };
 
 /* upload_set_reap's test: the session is in the table and not expired. */
@@ -419,19 +455,56 @@ static int session_alive(void *ctx, const uint8_t sid[CDR_SESSION_ID_LEN]) {
 }
 
 /* The session's user as the engine sees it: name, role, and the SHA-256
- * of the certified key's SubjectPublicKeyInfo. */
-static int principal_of(const struct session *s, struct engine_principal *p) {
+ * of the certified key's SubjectPublicKeyInfo.  Once a contract version
+ * is active, the name and roles are the contract's (checked at every
+ * request, so a version that removes or narrows a member takes effect
+ * on its open sessions at once); *roles is the ROLE_BIT set the session
+ * may use, 0 for a key only in the pending version.  Before any version
+ * is active, the certificate's name and role, as before the contract. */
+static int principal_of(const struct enclave *e, const struct session *s, struct engine_principal *p,
+                        unsigned *roles) {
+  const struct contract_version *cur = contract_state_current(&e->contract);
+  long m = cur != NULL ? cdr_contract_find_member(&cur->c, s->key_fp) : -1;
   memset(p, 0, sizeof(*p));
   p->name = s->name;
   p->role = s->role;
   memcpy(p->key_fp, s->key_fp, sizeof(p->key_fp)); /* computed once, at open */
+  *roles = s->role >= CDR_ROLE_ANALYST && s->role <= CDR_ROLE_AUDITOR ? ROLE_BIT(s->role) : 0;
+  if (cur == NULL)
+    return 0;
+  *roles = 0;
+  if (m < 0)
+    return 0;
+  unsigned cr = cur->c.members[m].roles;
+  *roles = ((cr & CDR_CONTRACT_ROLE_ANALYST) ? ROLE_BIT(CDR_ROLE_ANALYST) : 0) |
+           ((cr & CDR_CONTRACT_ROLE_PROVIDER) ? ROLE_BIT(CDR_ROLE_PROVIDER) : 0) |
+           ((cr & CDR_CONTRACT_ROLE_AUDITOR) ? ROLE_BIT(CDR_ROLE_AUDITOR) : 0);
+  p->name = cur->c.members[m].name;
+  /* The engine's one role (grants to role:NAME): the certificate's if the
+   * contract gives it, else the widest the contract gives. */
+  if ((*roles & ROLE_BIT(s->role)) == 0)
+    p->role = (cr & CDR_CONTRACT_ROLE_PROVIDER)  ? CDR_ROLE_PROVIDER
+              : (cr & CDR_CONTRACT_ROLE_ANALYST) ? CDR_ROLE_ANALYST
+                                                 : CDR_ROLE_AUDITOR;
   return 0;
+}
+
+/* The refusal of an operation to a key outside the active contract. */
+static int not_member(const struct op_ctx *c, const struct session *s) {
+  char msg[CDR_MAX_NAME_LEN + 192], hex[65];
+  cdr_hex_encode(hex, s->key_fp, sizeof(s->key_fp));
+  snprintf(msg, sizeof(msg),
+           "certificate %s, key %s, is not a member of the room's active contract: it may only read and sign the "
+           "pending version",
+           s->name, hex);
+  return op_fail(c, CDR_ERR_NOT_A_MEMBER, msg);
 }
 
 int ops_run(struct enclave *e, const struct session *s, const uint8_t *pt, size_t ptlen, struct cdr_buf *out,
             struct enclave_op_outcome *res) {
   struct cdr_buf in;
   struct engine_principal who;
+  unsigned roles = 0;
   struct op_ctx c;
   const struct op_entry *op = NULL;
   const uint8_t *hdr_bytes;
@@ -466,19 +539,24 @@ int ops_run(struct enclave *e, const struct session *s, const uint8_t *pt, size_
   if (op == NULL) {
     r = op_fail(&c, CDR_ERR_ARG,
                 "unknown \"op\" (expected query, upload_begin, upload_chunk, upload_commit, upload_abort, tables, "
-                "grant, revoke_grant, hide, drop, audit, audit_head or close)");
-  } else if (s->role < CDR_ROLE_ANALYST || s->role > CDR_ROLE_AUDITOR || (op->roles & ROLE_BIT(s->role)) == 0) {
+                "grant, revoke_grant, hide, drop, audit, audit_head, close, contract, contract_propose or contract_sign)");
+  } else if (principal_of(e, s, &who, &roles) != 0) {
+    r = op_fail(&c, CDR_ERR_INTERNAL, "cannot identify the session's key");
+  } else if (roles == 0 && contract_state_current(&e->contract) != NULL && !op->not_member) {
+    r = not_member(&c, s);
+  } else if (!op->not_member && (op->roles & roles) == 0) {
     r = op_fail(&c, CDR_ERR_ROLE, op->roles_msg);
   } else if (!op->payload && cdr_buf_avail(&in) > 0) {
     r = op_fail(&c, CDR_ERR_ARG, "this operation carries no payload");
-  } else if (principal_of(s, &who) != 0) {
-    r = op_fail(&c, CDR_ERR_INTERNAL, "cannot identify the session's key");
   } else {
     c.who = &who;
     c.hdr = hdr;
     c.payload = cdr_buf_ptr(&in);
     c.payload_len = cdr_buf_avail(&in);
     c.sid = s->id;
+    c.caller.key_fp = s->key_fp;
+    c.caller.spki = s->user_spki;
+    c.caller.spki_len = s->user_spki_len;
     r = op->run(&c);
   }
   if (op != NULL && strncmp(op->name, "upload_", 7) == 0 && res->status != CDR_STATUS_OK)

@@ -73,6 +73,7 @@ static int link_check_request(uint32_t type, const struct cdr_buf *payload) {
   case IPC_LOAD_CHUNK: return ipc_get_load_chunk(&v, &probe.chunk);
   case IPC_LOAD_DONE: return ipc_get_load_done(&v);
   case IPC_CRL: return ipc_get_crl(&v, &p, &len);
+  case IPC_PROPOSE: return ipc_get_propose(&v, &p, &len);
   default: return CDR_ERR_INTERNAL;
   }
 }

@@ -104,6 +104,11 @@ void enclave_link_set_store(struct enclave_link *l, enclave_store_fn fn, enclave
 int enclave_load_state(struct enclave_link *l, const uint8_t *manifest, size_t manifest_len, enclave_read_fn read,
                        void *ctx, char (**wanted)[33], size_t *nwanted) CDR_WUR;
 
+/* Hand the enclave a contract proposal (the canonical document): the
+ * pending version's number, hash and the signatures it voided, or the
+ * enclave's refusal (e.g. CDR_ERR_CONTRACT_INVALID) with *errmsg. */
+int enclave_propose(struct enclave_link *l, const uint8_t *doc, size_t len, uint64_t *version, uint8_t hash[32],
+                    uint32_t *voided, char **errmsg) CDR_WUR;
 /* Hand the enclave the room's CRL (DER).  *number gets its CRL number
  * and *ended how many open sessions it ended.  The enclave refuses a list
  * not signed by the room CA (CDR_ERR_BAD_SIGNATURE) or older than one it

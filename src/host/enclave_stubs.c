@@ -243,3 +243,22 @@ int enclave_set_crl(struct enclave_link *l, const uint8_t *der, size_t len, uint
   cdr_buf_free(&reply);
   return r;
 }
+
+/* ---- the room contract ---- */
+
+int enclave_propose(struct enclave_link *l, const uint8_t *doc, size_t len, uint64_t *version, uint8_t hash[32],
+                    uint32_t *voided, char **errmsg) {
+  struct cdr_buf payload, reply;
+  int r;
+  cdr_buf_init(&payload, CDR_IPC_MAX_FRAME, 0);
+  cdr_buf_init(&reply, CDR_IPC_MAX_FRAME, 0); /* storage rounds may come first */
+  if ((r = ipc_put_propose(&payload, doc, len)) == 0 &&
+      (r = link_call(l, IPC_PROPOSE, &payload, IPC_PROPOSE_OK, &reply, errmsg)) == 0 &&
+      ipc_get_propose_ok(&reply, version, hash, voided) != 0) {
+    link_mark_dead(l, "malformed IPC_PROPOSE_OK");
+    r = CDR_ERR_INTERNAL;
+  }
+  cdr_buf_free(&payload);
+  cdr_buf_free(&reply);
+  return r;
+}

@@ -195,14 +195,52 @@ out:
   return r;
 }
 
+/* Hand ROOM/proposal.json (`cdr room propose`) to the enclave if it
+ * changed since last time.  A proposal needs no trust: the enclave checks
+ * it and only members' signatures make it count; a refusal is logged and
+ * the server goes on.  The same document again changes nothing. */
+static void proposal_deliver_if_changed(struct crl_watch *w, struct enclave_link *link) {
+  struct stat sb;
+  uint8_t *doc = NULL, hash[32];
+  size_t len = 0;
+  char *msg = NULL, hex[65];
+  uint64_t version = 0;
+  uint32_t voided = 0;
+  int r;
+  if (w->path == NULL || stat(w->path, &sb) != 0)
+    return;
+  if (sb.st_mtim.tv_sec == w->mtime.tv_sec && sb.st_mtim.tv_nsec == w->mtime.tv_nsec && sb.st_size == w->size &&
+      sb.st_ino == w->ino)
+    return;
+  w->mtime = sb.st_mtim;
+  w->size = sb.st_size;
+  w->ino = sb.st_ino;
+  if ((r = cdr_file_read(w->path, &doc, &len, CDR_CONTRACT_MAX_BYTES)) != 0 || len == 0) {
+    log_error("cannot read the contract proposal %s: %s", w->path, r ? cdr_err_describe(r) : "empty");
+    free(doc);
+    return;
+  }
+  if ((r = enclave_propose(link, doc, len, &version, hash, &voided, &msg)) != 0) {
+    log_error("the enclave refused the contract proposal %s: %s%s%s", w->path, cdr_err_code(r), msg ? ": " : "",
+              msg ? msg : "");
+  } else {
+    cdr_hex_encode(hex, hash, 32);
+    log_info("contract version %llu (%s) is pending; %u signatures voided; members sign it with `cdr contract sign`",
+             (unsigned long long)version, hex, voided);
+  }
+  free(msg);
+  free(doc);
+}
+
 /* Wait for SIGINT/SIGTERM (0) or the enclave's death (1), delivering
- * ROOM/crl.pem to the enclave whenever it changes and warning (once a
- * day) when the TLS certificate nears its end. */
+ * ROOM/crl.pem and ROOM/proposal.json to the enclave whenever they change
+ * and warning (once a day) when the TLS certificate nears its end. */
 static int serve_until_stopped(const sigset_t *stop, struct enclave_link *link, struct crl_watch *crl,
-                               struct host_tls *tls) {
+                               struct crl_watch *prop, struct host_tls *tls) {
   const struct timespec tick = {.tv_sec = 0, .tv_nsec = CDRD_POLL_MS * 1000000L};
   for (;;) {
     (void)crl_deliver_if_changed(crl, link);
+    proposal_deliver_if_changed(prop, link);
     host_tls_warn_expiry(tls, cdr_now());
     int sig = sigtimedwait(stop, NULL, &tick);
     if (sig == SIGINT || sig == SIGTERM) {
@@ -308,8 +346,8 @@ struct cdrd {
   size_t ca_len, sealed_id_len;
   struct host_store *store;
   struct enclave_link *link;
-  struct crl_watch crlw;
-  char *crl_path;
+  struct crl_watch crlw, propw;
+  char *crl_path, *prop_path;
   struct host_ctx *hctx;
   struct http_server *srv;
   struct host_tls *tls; /* NULL: plain HTTP (--insecure-http) */
@@ -417,6 +455,17 @@ static int cdrd_start_enclave(struct cdrd *d, const struct cdrd_args *a) {
     log_error("refusing to serve without the room's revocation list");
     return r ? r : CDR_ERR_NOMEM;
   }
+  /* A proposal already there is not handed over again: at a restart it
+   * would replace whatever was proposed since (through the secure
+   * channel) and void its signatures.  Only a new one counts. */
+  if ((d->propw.path = d->prop_path = cdr_path_join(d->room->dir, "proposal.json")) == NULL)
+    return CDR_ERR_NOMEM;
+  struct stat psb;
+  if (stat(d->propw.path, &psb) == 0) {
+    d->propw.mtime = psb.st_mtim;
+    d->propw.size = psb.st_size;
+    d->propw.ino = psb.st_ino;
+  }
   return 0;
 }
 
@@ -476,6 +525,7 @@ static void cdrd_teardown(struct cdrd *d) {
   OPENSSL_free(d->ca_der);
   free(d->sealed_id);
   free(d->crl_path);
+  free(d->prop_path);
   host_store_close(d->store);
   cdr_room_free(d->room);
   free(d->enclave_path);
@@ -499,7 +549,7 @@ int main(int argc, char **argv) {
   if (cdrd_signals(&stop) == 0 && cdrd_open_room(&d, &args) == 0 &&
       host_tls_prepare(d.room, d.ca, &args.tls, args.host, &d.tls) == 0 && cdrd_start_enclave(&d, &args) == 0 &&
       cdrd_listen(&d, &args) == 0)
-    status = serve_until_stopped(&stop, d.link, &d.crlw, d.tls);
+    status = serve_until_stopped(&stop, d.link, &d.crlw, &d.propw, d.tls);
   cdrd_teardown(&d);
   free(args.host);
   if (status == 0)

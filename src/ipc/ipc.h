@@ -66,6 +66,14 @@
  * Revocation (READY): the room's current CRL, signed by the room CA
  *   IPC_CRL          lp(crl_der)
  *   IPC_CRL_OK       u64 crl_number u32 sessions_ended
+ *
+ * Room contract (READY): a proposal the room admin made on the host
+ * (`cdr room propose`, ROOM/proposal.json, handed over when it changes
+ * while cdrd runs, never again at a restart); it needs no trust, only
+ * members' signatures make it count (PROTOCOL 8.9)
+ *   IPC_PROPOSE      lp(canonical contract document)
+ *   IPC_PROPOSE_OK   u64 version || 32 bytes contract hash || u32 signatures voided
+ *   (a refusal is IPC_ERROR, e.g. contract_invalid with the field named)
  */
 #ifndef CDR_IPC_H
 #define CDR_IPC_H
@@ -97,7 +105,9 @@ enum ipc_msg_type {
   IPC_FETCH = 19,
   IPC_FETCHED = 20,
   IPC_STORE_NOWAIT = 21,
-  IPC_MSG_MAX = 21
+  IPC_PROPOSE = 22,
+  IPC_PROPOSE_OK = 23,
+  IPC_MSG_MAX = 23
 };
 
 /* The most bytes one IPC_FETCH may ask for (fits a frame with room). */

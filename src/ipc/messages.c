@@ -446,3 +446,36 @@ int ipc_get_crl_ok(struct cdr_buf *b, uint64_t *number, uint32_t *ended) {
     return r;
   return cdr_buf_expect_end(b);
 }
+
+/* ---- the room contract ---- */
+
+int ipc_put_propose(struct cdr_buf *b, const uint8_t *doc, size_t len) {
+  if (len == 0 || len > CDR_CONTRACT_MAX_BYTES)
+    return CDR_ERR_TOO_LARGE;
+  return cdr_buf_put_lp(b, doc, len);
+}
+
+int ipc_get_propose(struct cdr_buf *b, const uint8_t **doc, size_t *len) {
+  int r;
+  if ((r = cdr_buf_get_lp(b, doc, len, CDR_CONTRACT_MAX_BYTES)) != 0)
+    return r;
+  if (*len == 0)
+    return CDR_ERR_TRUNCATED;
+  return cdr_buf_expect_end(b);
+}
+
+int ipc_put_propose_ok(struct cdr_buf *b, uint64_t version, const uint8_t hash[32], uint32_t voided) {
+  int r;
+  if ((r = cdr_buf_put_u64(b, version)) != 0 || (r = cdr_buf_put(b, hash, 32)) != 0 ||
+      (r = cdr_buf_put_u32(b, voided)) != 0)
+    return r;
+  return 0;
+}
+
+int ipc_get_propose_ok(struct cdr_buf *b, uint64_t *version, uint8_t hash[32], uint32_t *voided) {
+  int r;
+  if ((r = cdr_buf_get_u64(b, version)) != 0 || (r = cdr_buf_get(b, hash, 32)) != 0 ||
+      (r = cdr_buf_get_u32(b, voided)) != 0)
+    return r;
+  return cdr_buf_expect_end(b);
+}

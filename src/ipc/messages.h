@@ -186,6 +186,12 @@ int ipc_get_crl(struct cdr_buf *b, const uint8_t **der, size_t *len) CDR_WUR;
 /* IPC_CRL_OK: u64 crl_number u32 sessions_ended. */
 int ipc_put_crl_ok(struct cdr_buf *b, uint64_t number, uint32_t ended) CDR_WUR;
 int ipc_get_crl_ok(struct cdr_buf *b, uint64_t *number, uint32_t *ended) CDR_WUR;
+/* IPC_PROPOSE: lp(document: 1..CDR_CONTRACT_MAX_BYTES bytes). */
+int ipc_put_propose(struct cdr_buf *b, const uint8_t *doc, size_t len) CDR_WUR;
+int ipc_get_propose(struct cdr_buf *b, const uint8_t **doc, size_t *len) CDR_WUR;
+/* IPC_PROPOSE_OK: u64 version || hash[32] || u32 voided. */
+int ipc_put_propose_ok(struct cdr_buf *b, uint64_t version, const uint8_t hash[32], uint32_t voided) CDR_WUR;
+int ipc_get_propose_ok(struct cdr_buf *b, uint64_t *version, uint8_t hash[32], uint32_t *voided) CDR_WUR;
 
 int ipc_put_error(struct cdr_buf *b, int err, const char *message) CDR_WUR;
 /* *err is a valid cdr_err (unknown indexes become CDR_ERR_INTERNAL);

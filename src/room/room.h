@@ -171,4 +171,19 @@ struct cdr_room_backup_info {
  * CDR_ERR_BUSY when commits came during every snapshot attempt. */
 int cdr_room_backup(const struct cdr_room *room, const char *dest, struct cdr_room_backup_info *info) CDR_WUR;
 
+/* ---- the enrolled keys (members.c) ----
+ * Every certificate host.db records as issued and not revoked, with the
+ * key it certifies: what `cdr room propose` drafts a contract from.
+ * Certificates enrolled before host.db kept keys have none (spki NULL):
+ * they join a contract through `cdr contract propose`. */
+struct cdr_room_cert {
+  char *name;
+  enum cdr_role role;
+  char serial[64];
+  uint8_t *spki; /* DER SubjectPublicKeyInfo, or NULL */
+  size_t spki_len;
+};
+int cdr_room_certs(const struct cdr_room *room, struct cdr_room_cert **out, size_t *n) CDR_WUR;
+void cdr_room_certs_free(struct cdr_room_cert *v, size_t n);
+
 #endif

@@ -4,6 +4,7 @@
  *
  *   room_init.c -> tokens.c, ca.c, room.c, hsm_*.c  (creating a room)
  *   crl.c       -> ca.c                             (revocation)
+ *   members.c   -> tokens.c                         (the enrolled keys)
  *   tokens.c    -> ca.c, csr.c, room.c              (host.db, enrollment)
  *   ca.c        -> room.c, hsm_signer.c, hsm_token.c (the room CA)
  *   backup.c    -> room.c, hsm_token.c              (a copy of a room folder)
@@ -16,9 +17,14 @@
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <sqlite3.h>
 #include <stdint.h>
 
 #include "room.h"
+
+/* Add host.db's tokens.cert_spki column if this host.db predates it
+ * (tokens.c).  0 or CDR_ERR_IO. */
+int cdr_tokens_db_add_spki(sqlite3 *db) CDR_WUR;
 
 /* room.json's format version, written by room_init.c, required by
  * cdr_room_open. */

@@ -55,7 +55,8 @@ static const char schema[] =
     " expires_at INTEGER NOT NULL,"
     " cert_validity_s INTEGER NOT NULL,"
     " used_at INTEGER,"
-    " cert_serial TEXT);";
+    " cert_serial TEXT,"
+    " cert_spki BLOB);"; /* the issued certificate's SubjectPublicKeyInfo DER (the contract's member key) */
 
 static int db_fail(sqlite3 *db, const char *what) {
   int code = db ? sqlite3_errcode(db) : SQLITE_ERROR;
@@ -87,6 +88,13 @@ static int db_exec(sqlite3 *db, const char *sql) {
   if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
     return db_fail(db, sql);
   return 0;
+}
+
+int cdr_tokens_db_add_spki(sqlite3 *db) {
+  sqlite3_stmt *st = NULL;
+  int have = sqlite3_prepare_v2(db, "SELECT cert_spki FROM tokens LIMIT 0", -1, &st, NULL) == SQLITE_OK;
+  sqlite3_finalize(st);
+  return have ? 0 : db_exec(db, "ALTER TABLE tokens ADD COLUMN cert_spki BLOB");
 }
 
 int cdr_tokens_db_create(const struct cdr_room *room) {
@@ -334,16 +342,22 @@ out:
 /* Step 7 of redemption: mark token_id used by the certificate with this
  * serial (inside the caller's transaction).  CDR_ERR_TOKEN_USED if
  * another redemption got there first. */
-static int token_consume(sqlite3 *db, const char *token_id, const char *serial) {
+static int token_consume(sqlite3 *db, const char *token_id, const char *serial, const uint8_t *spki, int spki_len) {
   sqlite3_stmt *st = NULL;
   int r = 0;
 
-  if (sqlite3_prepare_v2(db, "UPDATE tokens SET used_at = ?1, cert_serial = ?2 WHERE id = ?3 AND used_at IS NULL",
+  /* host.db from before the contract has no cert_spki column yet. */
+  if ((r = cdr_tokens_db_add_spki(db)) != 0)
+    return r;
+  if (sqlite3_prepare_v2(db,
+                         "UPDATE tokens SET used_at = ?1, cert_serial = ?2, cert_spki = ?4 WHERE id = ?3 AND used_at "
+                         "IS NULL",
                          -1, &st, NULL) != SQLITE_OK)
     return db_fail(db, "prepare update");
   sqlite3_bind_int64(st, 1, cdr_now());
   sqlite3_bind_text(st, 2, serial, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 3, token_id, -1, SQLITE_STATIC);
+  sqlite3_bind_blob(st, 4, spki, spki_len, SQLITE_STATIC);
   if (sqlite3_step(st) != SQLITE_DONE)
     r = db_fail(db, "update token");
   else if (sqlite3_changes(db) != 1)
@@ -361,7 +375,8 @@ int cdr_enroll_redeem(const struct cdr_room *room, struct cdr_ca *ca, const char
   int req_derlen = 0;
   uint8_t want[32];
   char *serial = NULL;
-  int in_tx = 0, r;
+  unsigned char *spki = NULL;
+  int in_tx = 0, r, spki_len = 0;
   X509_REQ *req = NULL;
   X509 *cert = NULL;
 
@@ -414,7 +429,11 @@ int cdr_enroll_redeem(const struct cdr_room *room, struct cdr_ca *ca, const char
   /* 6. issue, 7. consume */
   if ((r = cdr_ca_issue_user(ca, room, req, row.name, row.role, row.cert_validity_s, &cert)) != 0)
     goto out;
-  if ((r = serial_hex(cert, &serial)) != 0 || (r = token_consume(db, token_id, serial)) != 0)
+  if ((spki_len = i2d_PUBKEY(X509_get0_pubkey(cert), &spki)) <= 0) {
+    r = CDR_ERR_CRYPTO;
+    goto out;
+  }
+  if ((r = serial_hex(cert, &serial)) != 0 || (r = token_consume(db, token_id, serial, spki, spki_len)) != 0)
     goto out;
   if ((r = db_exec(db, "COMMIT")) != 0)
     goto out;
@@ -431,6 +450,7 @@ out:
   OPENSSL_cleanse(want, sizeof(want));
   OPENSSL_free(der);
   OPENSSL_free(req_der);
+  OPENSSL_free(spki);
   X509_REQ_free(req);
   X509_free(cert);
   free(row.name);

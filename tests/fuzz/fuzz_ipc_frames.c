@@ -19,8 +19,8 @@
  *           uploads make.
  *   mode 2  the IPC payload decoders of src/ipc/messages.c directly
  *           (selector % 7 below 0x80: the session and storage codecs;
- *           (selector - 0x80) % 12 from 0x80: the start, load,
- *           revocation and fetch codecs).
+ *           (selector - 0x80) % 14 from 0x80: the start, load,
+ *           revocation, fetch and contract proposal codecs).
  *
  * The enclave talks over one socket (e->ipc_fd), both for its replies
  * and for the storage exchange inside a request; a helper thread plays
@@ -335,7 +335,7 @@ static void decode_more(uint8_t which, const uint8_t *data, size_t size) {
   size_t n;
   cdr_buf_view(&b, data, size);
   cdr_buf_init(&enc, FUZZ_FRAME_MAX, 0);
-  switch (which % 12) {
+  switch (which % 14) {
   case 0: {
     struct ipc_init m;
     if (ipc_get_init(&b, &m) == 0) {
@@ -423,6 +423,23 @@ static void decode_more(uint8_t which, const uint8_t *data, size_t size) {
     if (ipc_get_fetch(&b, name, &offset, &max) == 0) {
       FUZZ_CHECK(max >= 1 && max <= IPC_FETCH_MAX);
       FUZZ_CHECK(ipc_put_fetch(&enc, name, offset, max) == 0);
+      check_reencode(data, size, &enc);
+    }
+    break;
+  }
+  case 12:
+    if (ipc_get_propose(&b, &p, &n) == 0) {
+      FUZZ_CHECK(n >= 1 && n <= CDR_CONTRACT_MAX_BYTES);
+      FUZZ_CHECK(ipc_put_propose(&enc, p, n) == 0);
+      check_reencode(data, size, &enc);
+    }
+    break;
+  case 13: {
+    uint64_t version;
+    uint8_t hash[32];
+    uint32_t voided;
+    if (ipc_get_propose_ok(&b, &version, hash, &voided) == 0) {
+      FUZZ_CHECK(ipc_put_propose_ok(&enc, version, hash, voided) == 0);
       check_reencode(data, size, &enc);
     }
     break;

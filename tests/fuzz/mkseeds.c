@@ -480,6 +480,12 @@ static void seeds_ipc_frames(void) {
       START(2);
       FUZZ_CHECK(cdr_buf_put_u8(&s, 0x8b) == 0 && ipc_put_fetched(&s, 1, "record", 6) == 0);
       SAVE("decode-fetched");
+      START(2);
+      FUZZ_CHECK(cdr_buf_put_u8(&s, 0x8c) == 0 && ipc_put_propose(&s, (const uint8_t *)"{\"type\":1}", 10) == 0);
+      SAVE("decode-propose");
+      START(2);
+      FUZZ_CHECK(cdr_buf_put_u8(&s, 0x8d) == 0 && ipc_put_propose_ok(&s, 2, (const uint8_t *)"0123456789abcdef0123456789abcdef", 3) == 0);
+      SAVE("decode-propose-ok");
     }
     cdr_buf_free(&sig);
     cdr_buf_free(&rq.ct);

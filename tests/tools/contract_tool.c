@@ -11,13 +11,25 @@
  *   contract_tool parse FILE parse FILE with cdr_contract_parse: print its
  *                            contract hash (hex) and exit 0, or print
  *                            "refused: <code>: <reason>" and exit 1.
+ *   contract_tool draft CA MEASUREMENT VERSION PREVIOUS NAME:ROLES:CERT...
+ *                            print the canonical document of a sim room
+ *                            (room id and CA fingerprint from the CA
+ *                            certificate CA, one measurement, PREVIOUS the
+ *                            previous version's hash or "-" for version 1;
+ *                            each member's key fingerprint from its
+ *                            certificate, ROLES a comma list), for the
+ *                            integration tests that sign contracts.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/x509.h>
+
 #include "common/util.h"
 #include "crypto/contract.h"
+#include "crypto/crypto.h"
+#include "crypto/x509.h"
 
 static const char *const PIECES[] = {"Hôpital", "東京大学", "Zürich \"R&D\"", "a/b\\c", "😀 lab", "e\xcc\x81tude",
                                      "mi\xc2\xb7lieu", "Ωmega", "plain", "Ärzte—Ünion"};
@@ -90,11 +102,101 @@ static int parse(const char *path) {
   return 0;
 }
 
+static int member_cmp(const void *a, const void *b) {
+  return memcmp(((const struct cdr_contract_member *)a)->key_sha256, ((const struct cdr_contract_member *)b)->key_sha256,
+                32);
+}
+
+/* The SHA-256 of a certificate's DER (as_spki 0) or of its SPKI DER. */
+static int cert_hash(const char *path, int as_spki, uint8_t out[32], X509 **keep) {
+  X509 *x = NULL;
+  unsigned char *der = NULL;
+  int n, r = 1;
+  if (cdr_cert_load_pem(path, &x) != 0)
+    return 1;
+  n = as_spki ? i2d_PUBKEY(X509_get0_pubkey(x), &der) : i2d_X509(x, &der);
+  if (n > 0 && cdr_sha256(out, der, (size_t)n) == 0)
+    r = 0;
+  OPENSSL_free(der);
+  if (keep != NULL && r == 0)
+    *keep = x;
+  else
+    X509_free(x);
+  return r;
+}
+
+static int draft(int argc, char **argv) {
+  struct cdr_contract c;
+  char why[CDR_CONTRACT_WHY_LEN] = "";
+  uint8_t *doc = NULL;
+  size_t len = 0, n = (size_t)(argc - 6);
+  X509 *ca = NULL;
+  int r = 2;
+  if (cdr_contract_alloc(&c, n, 0) != 0)
+    return 2;
+  if (cert_hash(argv[2], 0, c.ca_sha256, &ca) != 0)
+    goto out;
+  X509_NAME *sub = X509_get_subject_name(ca);
+  int ou = X509_NAME_get_index_by_NID(sub, NID_organizationalUnitName, -1);
+  ASN1_STRING *ous = ou >= 0 ? X509_NAME_ENTRY_get_data(X509_NAME_get_entry(sub, ou)) : NULL;
+  char idhex[33] = "";
+  if (ous == NULL || ASN1_STRING_length(ous) != 32)
+    goto out;
+  memcpy(idhex, ASN1_STRING_get0_data(ous), 32);
+  if (cdr_hex_decode(c.room_id, CDR_ROOM_ID_BYTES, idhex) != 0 || cdr_hex_decode(c.measurements[0], 32, argv[3]) != 0)
+    goto out;
+  c.room_name = strdup("test room");
+  c.version = strtoull(argv[4], NULL, 10);
+  if (strcmp(argv[5], "-") != 0 && cdr_hex_decode(c.previous_sha256, 32, argv[5]) != 0)
+    goto out;
+  memcpy(c.platform, "sim", 4);
+  c.n_measurements = 1;
+  memcpy(c.governance, CDR_CONTRACT_GOVERNANCE, sizeof(CDR_CONTRACT_GOVERNANCE));
+  for (size_t i = 0; i < n; i++) {
+    char *spec = strdup(argv[6 + i]), *roles = strchr(spec, ':'), *cert = roles ? strchr(roles + 1, ':') : NULL;
+    if (cert == NULL) {
+      free(spec);
+      goto out;
+    }
+    *roles++ = '\0';
+    *cert++ = '\0';
+    c.members[i].name = strdup(spec);
+    for (char *t = roles; t != NULL && *t != '\0';) {
+      char *comma = strchr(t, ',');
+      if (comma != NULL)
+        *comma = '\0';
+      c.members[i].roles |= cdr_contract_role_from_name(t);
+      t = comma != NULL ? comma + 1 : NULL;
+    }
+    r = cert_hash(cert, 1, c.members[i].key_sha256, NULL);
+    free(spec);
+    if (r != 0) {
+      r = 2;
+      goto out;
+    }
+  }
+  qsort(c.members, n, sizeof(c.members[0]), member_cmp);
+  if (cdr_contract_encode(&c, &doc, &len, why, sizeof(why)) != 0) {
+    fprintf(stderr, "draft: %s\n", why);
+    r = 1;
+    goto out;
+  }
+  fwrite(doc, 1, len, stdout);
+  r = 0;
+out:
+  free(doc);
+  X509_free(ca);
+  cdr_contract_free(&c);
+  return r;
+}
+
 int main(int argc, char **argv) {
+  if (argc >= 7 && strcmp(argv[1], "draft") == 0)
+    return draft(argc, argv);
   if (argc == 3 && strcmp(argv[1], "sample") == 0)
     return sample(strtoul(argv[2], NULL, 10));
   if (argc == 3 && strcmp(argv[1], "parse") == 0)
     return parse(argv[2]);
-  fprintf(stderr, "usage: contract_tool sample N | parse FILE\n");
+  fprintf(stderr, "usage: contract_tool sample N | parse FILE | draft CA MEASUREMENT VERSION PREVIOUS NAME:ROLES:CERT...\n");
   return 2;
 }

@@ -899,6 +899,48 @@ static void test_codec_crl(void) {
   cdr_buf_free(&enc);
 }
 
+static int dec_propose(struct cdr_buf *b) {
+  const uint8_t *p;
+  size_t n;
+  return ipc_get_propose(b, &p, &n);
+}
+static int dec_propose_ok(struct cdr_buf *b) {
+  uint64_t v;
+  uint8_t h[32];
+  uint32_t voided;
+  return ipc_get_propose_ok(b, &v, h, &voided);
+}
+
+/* IPC_PROPOSE carries 1..CDR_CONTRACT_MAX_BYTES of document; PROPOSE_OK
+ * the version, hash and voided count, exactly. */
+static void test_codec_propose(void) {
+  uint8_t doc[300], h[32], hb[32];
+  const uint8_t *p;
+  size_t n;
+  uint64_t v = 0;
+  uint32_t voided = 0;
+  struct cdr_buf enc, view;
+  fill(doc, sizeof(doc), 7);
+  fill(h, sizeof(h), 9);
+  cdr_buf_init(&enc, CDR_IPC_MAX_FRAME, 0);
+  CHECK_RC(ipc_put_propose(&enc, doc, 0), CDR_ERR_TOO_LARGE);
+  CHECK_RC(ipc_put_propose(&enc, doc, sizeof(doc)), 0);
+  cdr_buf_view(&view, cdr_buf_ptr(&enc), cdr_buf_avail(&enc));
+  CHECK_RC(ipc_get_propose(&view, &p, &n), 0);
+  CHECK(n == sizeof(doc) && memcmp(p, doc, n) == 0);
+  check_exact(&enc, dec_propose);
+  check_field(&enc, 0, CDR_CONTRACT_MAX_BYTES + 1, dec_propose, CDR_ERR_TOO_LARGE);
+  check_field(&enc, 0, 0, dec_propose, CDR_ERR_TRUNCATED);
+  cdr_buf_free(&enc);
+  cdr_buf_init(&enc, 64, 0);
+  CHECK_RC(ipc_put_propose_ok(&enc, 3, h, 2), 0);
+  cdr_buf_view(&view, cdr_buf_ptr(&enc), cdr_buf_avail(&enc));
+  CHECK_RC(ipc_get_propose_ok(&view, &v, hb, &voided), 0);
+  CHECK(v == 3 && memcmp(hb, h, 32) == 0 && voided == 2);
+  check_exact(&enc, dec_propose_ok);
+  cdr_buf_free(&enc);
+}
+
 static void test_codec_storage(void) {
   uint8_t data[FETCH_MAX_TEST];
   const uint8_t *p;
@@ -1300,6 +1342,7 @@ int main(int argc, char **argv) {
   test_codec_load();
   test_codec_load_chunk();
   test_codec_crl();
+  test_codec_propose();
   test_codec_storage();
   test_link_normal();
   test_link_failures();

@@ -1,0 +1,37 @@
+/*
+ * contract_ops.h - the operations on the room contract
+ * (docs/PROTOCOL.md 4.7 and 8): reading the active and pending versions,
+ * proposing the next version, and signing the pending one.  The rules
+ * are contract_state.c's; this file reads the request, makes every
+ * change durable (the sealed manifest, persist.c) before it answers, and
+ * fills the request's audit entry, so every proposal, signature,
+ * activation and refused attempt is in the log.
+ */
+#ifndef CDR_CONTRACT_OPS_H
+#define CDR_CONTRACT_OPS_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "enclave.h"
+#include "enclave_reply.h"
+
+/* Who runs the operation: its key fingerprint and SPKI (the session's). */
+struct contract_caller {
+  const uint8_t *key_fp; /* 32 bytes */
+  const uint8_t *spki;
+  size_t spki_len;
+};
+
+/* {"op":"contract","from"?:n}: the active and pending versions, and with
+ * "from" the chain from that version on. */
+int contract_op_read(struct enclave *e, json_t *hdr, struct cdr_buf *out, struct enclave_op_outcome *res) CDR_WUR;
+/* {"op":"contract_propose"} + payload: the canonical document. */
+int contract_op_propose(struct enclave *e, const struct contract_caller *who, const uint8_t *doc, size_t len,
+                        struct cdr_buf *out, struct enclave_op_outcome *res) CDR_WUR;
+/* {"op":"contract_sign"} + payload: the detached signature object. */
+int contract_op_sign(struct enclave *e, const struct contract_caller *who, const uint8_t *obj, size_t len,
+                     struct cdr_buf *out, struct enclave_op_outcome *res) CDR_WUR;
+
+#endif
