@@ -18,6 +18,8 @@ PACKAGES=(
   softhsm2 libp11-dev libp11-kit-dev   # PKCS#11 CA key (SoftHSM2 by default)
   libseccomp-dev              # enclave sandbox
   libcbor-dev                 # CBOR (attestation documents)
+  libpg-query-dev             # the PostgreSQL parser: the enclave checks queries against release rules
+  libprotobuf-c-dev           # protobuf-c.h, for libpg_query's parse tree (the runtime is inside libpg_query)
   clang                       # sanitizer and fuzz builds
   libfuzzer-14-dev            # libFuzzer for clang 14 (make fuzz)
 )

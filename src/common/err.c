@@ -112,6 +112,7 @@ const char *cdr_err_describe(int err) {
   case CDR_ERR_TABLE_UNAVAILABLE:
     return "the table's sealed file did not load (withheld or damaged by the server): only its owner can drop or "
            "replace it";
+  case CDR_ERR_RULE_VIOLATION: return "the query breaks the release rule of a table it reads";
   default: return "internal error";
   }
 }
