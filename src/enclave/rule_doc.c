@@ -187,7 +187,7 @@ static int parse_columns(const json_t *cols, const char *const *names, const cha
                  "{\"metric\": [...]})%s", key, "");
     }
     if (!class_allowed(d->mode, rc->cls))
-      return engine_set_err(errmsg, CDR_ERR_ARG, "rule: columns.%s: a %s rule has no %s", key, mode,
+      return engine_set_err(errmsg, CDR_ERR_ARG, "rule: columns.%s: mode %s has no %s", key, mode,
                             rule_class_name(rc->cls));
     if (rc->cls == RULE_COL_METRIC) {
       int r = parse_metric(v, key, d->mode, types[i], rc, errmsg);
@@ -298,14 +298,14 @@ static int parse_body(const json_t *root, const char *const *names, const char *
     return r;
   json_object_foreach((json_t *)root, key, v) {
     if (!key_allowed(d->mode, key))
-      return bad(errmsg, "rule: %s: unknown key for a %s rule", key, rule_mode_name(d->mode));
+      return bad(errmsg, "rule: %s: unknown key for mode %s", key, rule_mode_name(d->mode));
   }
   if (d->mode == RULE_MODE_TEMPLATE)
     return 0;
   if ((r = parse_columns(json_object_get(root, "columns"), names, types, d, errmsg)) != 0)
     return r;
   if ((d->mode == RULE_MODE_AGGREGATE || d->mode == RULE_MODE_DP) && d->unit_col < 0)
-    return bad(errmsg, "rule: columns: a %s rule names exactly one privacy_unit column%s", rule_mode_name(d->mode),
+    return bad(errmsg, "rule: columns: mode %s names exactly one privacy_unit column%s", rule_mode_name(d->mode),
                "");
   if (d->mode == RULE_MODE_LIST && (count_class(d, RULE_COL_JOIN) == 0 || count_class(d, RULE_COL_LIST) == 0))
     return bad(errmsg, "rule: columns: a list rule names at least one join and one list column%s%s", "", "");
