@@ -110,7 +110,7 @@ static int rules_fx_init(void) {
   return 0;
 }
 
-static void rules_fx_free(void) {
+__attribute__((unused)) static void rules_fx_free(void) {
   for (size_t i = 0; i < RULES_FX_N; i++)
     rule_doc_free(rules_fx_docs[i]);
 }
@@ -125,7 +125,7 @@ static const struct rule_table *rules_fx_lookup(void *ctx, const char *name) {
 
 /* An in-memory database with every fixture table (empty), double-quoted
  * string literals off as the engine will have them. */
-static sqlite3 *rules_fx_db(void) {
+__attribute__((unused)) static sqlite3 *rules_fx_db(void) {
   sqlite3 *db = NULL;
   if (sqlite3_open(":memory:", &db) != SQLITE_OK)
     return NULL;
