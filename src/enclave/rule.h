@@ -3,9 +3,13 @@
  * tables it reads, and writing the SQLite statement that runs it
  * (issue 11, docs/RULES.md).
  *
- * rule_check parses the SQL with the PostgreSQL parser (libpg_query),
- * finds every table the text names anywhere (a generic walk of the whole
- * tree), and, if one of them has a rule, walks the tree with an
+ * rule_check first looks for a ruled table's name among the words of
+ * the text (runs of [A-Za-z0-9_]: the only way SQLite can name a table);
+ * a text with none is RULE_UNGOVERNED without parsing.  Otherwise it
+ * parses the SQL with the PostgreSQL parser (libpg_query; at most
+ * RULE_MAX_TOKENS tokens, since the parser recurses), finds every table
+ * the tree names anywhere (a generic walk of the whole tree), and, if
+ * one of them has a rule, walks the tree with an
  * allowlist: anything it does not positively understand is refused with
  * CDR_ERR_RULE_VIOLATION and a sentence naming the rule and the clause.
  * What it accepts becomes a plan (rule_int.h): our own small tree, with
@@ -54,13 +58,14 @@ struct rule_plan;
 #define RULE_UNGOVERNED 1
 #define RULE_MAX_SQL (64u * 1024u)
 #define RULE_MAX_DEPTH 64u
+#define RULE_MAX_TOKENS 2000u
 
 /* Check sql[0..len) (no NUL inside, at most RULE_MAX_SQL bytes).
  * Returns:
  *   0                 *plan is the checked query (rule_plan_free);
  *   RULE_UNGOVERNED   it reads no ruled table (*plan NULL);
  *   CDR_ERR_RULE_VIOLATION  a rule refuses it, *errmsg says which rule
- *                     and clause;
+ *                     and clause (or: over RULE_MAX_TOKENS tokens);
  *   CDR_ERR_SQL_ERROR it does not parse, or names an unknown table or
  *                     column (the same sentence for a hidden column of a
  *                     ruled table as for a missing one);

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/limits.h"
 #include "engine_int.h"
 #include "rule_int.h"
 
@@ -145,7 +146,8 @@ static int walk_from(struct rule_ctx *c, const PgQuery__Node *n, rule_lookup_fn 
     r = add_rte(c, j->rarg, lookup, lctx);
   if (r == 0)
     r = join_quals(c, j->quals);
-  c->p->eq_end[c->p->nrte - 1] = c->p->neq;
+  if (c->p->nrte > 0)
+    c->p->eq_end[c->p->nrte - 1] = c->p->neq;
   return r;
 }
 
@@ -217,6 +219,42 @@ static int check_stmt(struct rule_ctx *c, const PgQuery__ParseResult *tree, rule
   return rule_clauses(c, s);
 }
 
+/* Whether a word of the text (a maximal run of [A-Za-z0-9_]) is the name
+ * of a ruled table.  SQLite can name a table only by such a word (bare or
+ * in "", ``, []), so a text with none cannot read a ruled table however
+ * SQLite or PostgreSQL reads it; the parser is then not needed. */
+static int names_ruled_word(const char *text, rule_lookup_fn lookup, void *ctx) {
+  char word[CDR_MAX_TABLE_NAME + 1];
+  for (const char *s = text; *s != '\0';) {
+    size_t n = 0;
+    while ((s[n] >= 'A' && s[n] <= 'Z') || (s[n] >= 'a' && s[n] <= 'z') || (s[n] >= '0' && s[n] <= '9') ||
+           s[n] == '_')
+      n++;
+    if (n > 0 && n <= CDR_MAX_TABLE_NAME) {
+      memcpy(word, s, n);
+      word[n] = '\0';
+      const struct rule_table *t = lookup(ctx, word);
+      if (t != NULL && t->rule != NULL)
+        return 1;
+    }
+    s += n > 0 ? n : 1;
+  }
+  return 0;
+}
+
+/* The parse tree of a text that names a ruled table, or a refusal. */
+static int parse_bounded(const char *text, struct PgQuery__ParseResult **tree, char **errmsg) {
+  size_t ntok = 0;
+  int r = rule_tree_count_tokens(text, &ntok, errmsg);
+  if (r != 0)
+    return r;
+  if (ntok > RULE_MAX_TOKENS)
+    return engine_set_err(errmsg, CDR_ERR_RULE_VIOLATION,
+                          "a query that names a ruled table has at most %u tokens (this one has %zu)", RULE_MAX_TOKENS,
+                          ntok);
+  return rule_tree_parse(text, tree, errmsg);
+}
+
 int rule_check(const char *sql, size_t len, rule_lookup_fn lookup, void *ctx, struct rule_plan **plan,
                char **errmsg) {
   *plan = NULL;
@@ -230,7 +268,7 @@ int rule_check(const char *sql, size_t len, rule_lookup_fn lookup, void *ctx, st
   memcpy(text, sql, len);
   text[len] = '\0';
   struct PgQuery__ParseResult *tree = NULL;
-  int r = rule_tree_parse(text, &tree, errmsg);
+  int r = names_ruled_word(text, lookup, ctx) ? parse_bounded(text, &tree, errmsg) : RULE_UNGOVERNED;
   free(text);
   if (r != 0)
     return r;

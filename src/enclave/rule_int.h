@@ -100,8 +100,13 @@ struct rule_plan {
 struct PgQuery__ParseResult;
 struct PgQuery__Node;
 struct PgQuery__FuncCall;
-/* Parse sql (NUL-terminated) into *tree (rule_tree_free).  0, or
- * CDR_ERR_SQL_ERROR with the parser's message, CDR_ERR_NOMEM. */
+/* Count the tokens of sql (NUL-terminated) with the scanner alone
+ * (iterative: safe on any input).  0, or CDR_ERR_SQL_ERROR, NOMEM. */
+int rule_tree_count_tokens(const char *sql, size_t *ntokens, char **errmsg);
+/* Parse sql (NUL-terminated, at most RULE_MAX_TOKENS tokens: the parser
+ * recurses) into *tree (rule_tree_free).  0, or CDR_ERR_SQL_ERROR with
+ * the parser's message, CDR_ERR_TOO_LARGE (nested deeper than
+ * RULE_MAX_DEPTH * 4 messages), CDR_ERR_NOMEM. */
 int rule_tree_parse(const char *sql, struct PgQuery__ParseResult **tree, char **errmsg);
 void rule_tree_free(struct PgQuery__ParseResult *tree);
 /* Call fn for the relname of every RangeVar anywhere under the tree (a

@@ -219,7 +219,7 @@ static void check_sandboxed(void) {
   fflush(NULL);
   pid_t pid = fork();
   if (pid == 0) {
-    static const char *const qs[] = {"SELECT region, COUNT(*) FROM hospital GROUP BY region", "SELEC nonsense",
+    static const char *const qs[] = {"SELECT region, COUNT(*) FROM hospital GROUP BY region", "SELEC region FROM hospital",
                                      "SELECT patient_id FROM hospital", "SELECT 1 FROM mine"};
     static const int want[] = {0, CDR_ERR_SQL_ERROR, CDR_ERR_RULE_VIOLATION, RULE_UNGOVERNED};
     close(sv[0]);
