@@ -97,7 +97,8 @@ static int join_eq(struct rule_ctx *c, const PgQuery__Node *n) {
   }
   for (int i = 0; i < 2; i++) {
     const struct rule_table *t = p->rte[r[i]].t, *o = p->rte[r[1 - i]].t;
-    enum rule_class cls = t->rule != NULL ? t->rule->cols[col[i]].cls : RULE_COL_HIDDEN;
+    enum rule_class cls =
+        t->rule != NULL && col[i] < t->rule->ncols ? t->rule->cols[col[i]].cls : RULE_COL_HIDDEN;
     if (t->rule != NULL && cls == RULE_COL_UNIT && o->rule == NULL)
       return rule_refuse(c, "%s is the privacy unit of %s: it joins only to another ruled table, not to %s (no "
                          "rule), which would make the threshold a membership oracle", t->cols[col[i]], t->name,
@@ -158,6 +159,8 @@ static int check_modes(struct rule_ctx *c) {
     const struct rule_table *t = p->rte[i].t;
     if (t->rule == NULL)
       return rule_refuse(c, "%s has no rule: a query that reads a ruled table reads only ruled tables", t->name);
+    if (t->rule->ncols != t->ncols)
+      return rule_refuse(c, "the rule of %s was set for other columns: its owner must set it again", t->name);
     if (t->rule->mode != p->mode)
       return rule_refuse(c, "%s is under a %s rule: a query combines tables of one mode", t->name,
                          rule_mode_name(t->rule->mode));

@@ -117,8 +117,8 @@ int rule_resolve_column(struct rule_ctx *c, const PgQuery__Node *n, size_t *rte,
       continue;
     for (size_t k = 0; k < t->ncols; k++) {
       /* A hidden column resolves as if it did not exist. */
-      if (strcasecmp(t->cols[k], name) != 0 || (t->rule != NULL && k < t->rule->ncols &&
-                                                 t->rule->cols[k].cls == RULE_COL_HIDDEN))
+      if (strcasecmp(t->cols[k], name) != 0 ||
+          (t->rule != NULL && (k >= t->rule->ncols || t->rule->cols[k].cls == RULE_COL_HIDDEN)))
         continue;
       if (found++)
         return engine_set_err(c->errmsg, CDR_ERR_SQL_ERROR, "column %s is ambiguous: qualify it with its table",

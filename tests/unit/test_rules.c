@@ -350,6 +350,36 @@ static void check_limits(void) {
   free(big);
 }
 
+/* A table whose columns changed after its rule was set (an upload
+ * --replace with new columns): its rule no longer applies, refused. */
+static struct rule_table changed;
+static const struct rule_table *changed_lookup(void *ctx, const char *name) {
+  return strcasecmp(name, "changed") == 0 ? &changed : NULL;
+}
+
+static void check_changed_columns(void) {
+  static const char *const old_cols[] = {"u", "d"}, *const old_types[] = {"INTEGER", "TEXT"};
+  static const char *const new_cols[] = {"u", "d", "extra"};
+  static const char rule[] = "{\"mode\": \"aggregate\", \"columns\": {\"u\": \"privacy_unit\", \"d\": "
+                             "\"dimension\"}, \"min_units\": 5}";
+  struct rule_doc *d = NULL;
+  struct rule_plan *p = NULL;
+  char *err = NULL;
+  CHECK_RC(rule_doc_parse(rule, sizeof(rule) - 1, old_cols, old_types, 2, &d, &err), 0);
+  changed = (struct rule_table){"changed", "o", 3, new_cols, d};
+  static const char q[] = "SELECT d, COUNT(*) FROM changed GROUP BY d";
+  CHECK_RC(rule_check(q, sizeof(q) - 1, changed_lookup, NULL, &p, &err), CDR_ERR_RULE_VIOLATION);
+  CHECK_CONTAINS(err, "the rule of changed was set for other columns: its owner must set it again");
+  CHECK(p == NULL);
+  free(err);
+  err = NULL;
+  static const char q2[] = "SELECT COUNT(*) FROM changed c JOIN changed e ON c.extra = e.u";
+  CHECK_RC(rule_check(q2, sizeof(q2) - 1, changed_lookup, NULL, &p, &err), CDR_ERR_SQL_ERROR);
+  CHECK_CONTAINS(err, "no column c.extra");
+  free(err);
+  rule_doc_free(d);
+}
+
 int main(void) {
   CHECK(rules_fx_init() == 0);
   sqlite3 *db = rules_fx_db();
@@ -360,6 +390,7 @@ int main(void) {
   check_emitted_text();
   check_odd_name();
   check_limits();
+  check_changed_columns();
   sqlite3_close(db);
   rules_fx_free();
   return test_summary("test_rules");
