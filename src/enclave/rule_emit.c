@@ -224,9 +224,16 @@ int rule_emit(const struct rule_plan *p, char **sql, char **errmsg) {
     put(&e, " WHERE ");
     put_expr(&e, p->where);
   }
+  /* SQLite reads an integer literal in GROUP BY as a position, so a
+   * grouping by an integer or boolean constant (which groups nothing) is
+   * left out. */
+  const char *gsep = " GROUP BY ";
   for (size_t i = 0; i < p->ngroup; i++) {
-    put(&e, i == 0 ? " GROUP BY " : ", ");
+    if (p->group[i]->kind == RX_INT || p->group[i]->kind == RX_BOOL)
+      continue;
+    put(&e, gsep);
     put_expr(&e, p->group[i]);
+    gsep = ", ";
   }
   if (p->mode == RULE_MODE_AGGREGATE)
     put_having(&e);

@@ -56,6 +56,9 @@ static const struct qcase cases[] = {
     {"SELECT \"we\"\"ird\", SUM(v) FROM odd GROUP BY \"we\"\"ird\"", OK, NULL},
     {"SELECT region, COUNT(*) FROM hospital GROUP BY region ORDER BY COUNT(*) DESC", OK, NULL},
     {"SELECT DISTINCT region, COUNT(*) FROM hospital GROUP BY region", OK, NULL},
+    /* constants grouped by position: SQLite would read "GROUP BY 5" as a position */
+    {"SELECT 5, TRUE, region, COUNT(*) FROM hospital GROUP BY 1, 2, 3", OK, NULL},
+    {"SELECT -5, COUNT(*) FROM hospital GROUP BY 1", OK, NULL},
     /* a join column equated to a unit is that unit: it may be counted */
     {"SELECT COUNT(DISTINCT z.zip) FROM hospital h JOIN zips z ON h.patient_id = z.zip", OK, NULL},
     /* ---- accepted under list and dp rules ---- */
