@@ -94,6 +94,15 @@ static enum rule_class col_class(const struct rule_ctx *c, size_t rte, size_t co
   return d != NULL && col < d->ncols ? d->cols[col].cls : RULE_COL_HIDDEN;
 }
 
+/* "is the privacy unit of" (its own class) or "is joined to a privacy
+ * unit, so it is one, in" (equated through a join), before a table name. */
+static const char *unit_phrase(const struct rule_ctx *c, size_t rte, size_t col) {
+  const struct rule_doc *d = c->p->rte[rte].t->rule;
+  return d != NULL && col < d->ncols && d->cols[col].cls == RULE_COL_UNIT
+             ? "is the privacy unit of"
+             : "is joined to a privacy unit, so it is one, in";
+}
+
 static int match_name(const struct rule_ctx *c, size_t i, const char *q) {
   const char *alias = c->alias[i] != NULL ? c->alias[i] : c->p->rte[i].t->name;
   return strcasecmp(alias, q) == 0;
@@ -157,8 +166,8 @@ static int expr_column(struct rule_ctx *c, const PgQuery__Node *n, enum rx_where
   enum rule_class cls = col_class(c, rte, col);
   enum rule_mode m = c->p->mode;
   if (cls == RULE_COL_UNIT)
-    return rule_refuse(c, "%s is a privacy unit (of %s, or joined to one): it can be counted with COUNT(DISTINCT %s), "
-                       "not %s%s", cn, t->name, cn, in_func ? "used in an expression or " : "", clause_verb(w));
+    return rule_refuse(c, "%s %s %s: it can be counted (COUNT(DISTINCT %s)), not %s%s", cn, unit_phrase(c, rte, col),
+                       t->name, cn, in_func ? "used in an expression or " : "", clause_verb(w));
   if (cls == RULE_COL_METRIC)
     return rule_refuse(c, "%s is a metric of %s: it can only be aggregated, not %s", cn, t->name, clause_verb(w));
   if (cls == RULE_COL_JOIN)
@@ -357,8 +366,8 @@ static int func_agg(struct rule_ctx *c, const PgQuery__FuncCall *f, const char *
       break;
   if (cls == RULE_COL_UNIT) {
     if (k == sizeof(fns) / sizeof(fns[0]) || fns[k].op != RX_AGG_COUNT_DISTINCT)
-      return rule_refuse(c, "%s is a privacy unit (of %s, or joined to one): only COUNT(DISTINCT %s) may use it",
-                         t->cols[col], t->name, t->cols[col]);
+      return rule_refuse(c, "%s %s %s: only COUNT(DISTINCT %s) may use it", t->cols[col], unit_phrase(c, rte, col),
+                         t->name, t->cols[col]);
   } else if (cls == RULE_COL_METRIC) {
     if (k == sizeof(fns) / sizeof(fns[0]) || (t->rule->cols[col].metric_fns & fns[k].bit) == 0)
       return rule_refuse(c, "%s%s on the metric %s of %s is not among the functions its rule allows", name,

@@ -70,24 +70,25 @@ static const struct qcase cases[] = {
     {"SELECT label FROM mine WHERE pid = 3", UNGOV, NULL},
     {"SELECT 1", UNGOV, NULL},
     /* ---- attack: selecting the privacy unit ---- */
-    {"SELECT patient_id FROM hospital", VIOL, "patient_id is a privacy unit (of hospital, or joined to one): it can "
-                                              "be counted with COUNT(DISTINCT patient_id), not selected"},
+    {"SELECT patient_id FROM hospital", VIOL, "patient_id is the privacy unit of hospital: it can be counted "
+                                              "(COUNT(DISTINCT patient_id)), not selected (the aggregate rule of "
+                                              "hospital)"},
     {"SELECT patient_id, COUNT(*) FROM hospital GROUP BY patient_id", VIOL, "not selected (the aggregate rule of "
                                                                              "hospital)"},
-    {"SELECT h.region, c.pid FROM hospital h JOIN claims c ON h.patient_id = c.pid", VIOL, "pid is a privacy unit"},
+    {"SELECT h.region, c.pid FROM hospital h JOIN claims c ON h.patient_id = c.pid", VIOL, "pid is the privacy unit of claims"},
     /* attack: comparing it to a literal */
-    {"SELECT COUNT(*) FROM hospital WHERE patient_id = 42", VIOL, "patient_id is a privacy unit"},
+    {"SELECT COUNT(*) FROM hospital WHERE patient_id = 42", VIOL, "patient_id is the privacy unit of hospital"},
     {"SELECT COUNT(*) FROM hospital WHERE patient_id IN (1, 2)", VIOL, "not filtered on or compared to a literal"},
     {"SELECT region, COUNT(*) FROM hospital GROUP BY region HAVING MAX(patient_id) > 3", VIOL,
      "only COUNT(DISTINCT patient_id) may use it"},
     /* attack: grouping by it, or by an expression of it */
     {"SELECT COUNT(*) FROM hospital GROUP BY patient_id", VIOL, "not grouped by"},
     {"SELECT COUNT(*) FROM hospital GROUP BY abs(patient_id)", VIOL, "not used in an expression or grouped by"},
-    {"SELECT COUNT(*) FROM hospital GROUP BY patient_id > 5", VIOL, "patient_id is a privacy unit"},
+    {"SELECT COUNT(*) FROM hospital GROUP BY patient_id > 5", VIOL, "patient_id is the privacy unit of hospital"},
     {"SELECT COUNT(*) FROM hospital GROUP BY patient_id % 10", VIOL, "the operator % is refused"},
     /* the unit joined to a join column makes that column the unit */
     {"SELECT COUNT(*) FROM hospital h JOIN zips z ON h.patient_id = z.zip GROUP BY z.zip", VIOL,
-     "zip is a privacy unit (of zips, or joined to one)"},
+     "zip is joined to a privacy unit, so it is one, in zips: it can be counted"},
     /* attack: MIN/MAX on a metric whose rule does not allow them */
     {"SELECT region, MIN(cost) FROM hospital GROUP BY region", VIOL,
      "min on the metric cost of hospital is not among the functions its rule allows"},
@@ -196,7 +197,7 @@ static const struct qcase cases[] = {
     {"SELECT region, MIN(cost) FROM dpt GROUP BY region", VIOL, "min on the metric cost of dpt"},
     {"SELECT region, COUNT(*) FROM dpt GROUP BY region HAVING COUNT(*) > 5", VIOL, "HAVING is refused under a dp rule"},
     {"SELECT COUNT(*) FROM dpt d JOIN dpt e ON d.uid = e.uid", VIOL, "a dp query reads one table"},
-    {"SELECT uid FROM dpt", VIOL, "uid is a privacy unit"},
+    {"SELECT uid FROM dpt", VIOL, "uid is the privacy unit of dpt"},
     {"SELECT cost FROM dpt", VIOL, "cost is a metric of dpt"},
 };
 
