@@ -63,7 +63,11 @@ struct rule_plan;
 /* Check sql[0..len) (no NUL inside, at most RULE_MAX_SQL bytes).
  * Returns:
  *   0                 *plan is the checked query (rule_plan_free);
- *   RULE_UNGOVERNED   it reads no ruled table (*plan NULL);
+ *   RULE_UNGOVERNED   no word of the text names a ruled table (*plan
+ *                     NULL); a text whose words name one that the parse
+ *                     tree does not read (a string, a comment, a
+ *                     construct the dialects read differently) is
+ *                     CDR_ERR_RULE_VIOLATION;
  *   CDR_ERR_RULE_VIOLATION  a rule refuses it, *errmsg says which rule
  *                     and clause (or: over RULE_MAX_TOKENS tokens);
  *   CDR_ERR_SQL_ERROR it does not parse, or names an unknown table or

@@ -226,7 +226,7 @@ static int check_stmt(struct rule_ctx *c, const PgQuery__ParseResult *tree, rule
  * of a ruled table.  SQLite can name a table only by such a word (bare or
  * in "", ``, []), so a text with none cannot read a ruled table however
  * SQLite or PostgreSQL reads it; the parser is then not needed. */
-static int names_ruled_word(const char *text, rule_lookup_fn lookup, void *ctx) {
+static const struct rule_table *names_ruled_word(const char *text, rule_lookup_fn lookup, void *ctx) {
   char word[CDR_MAX_TABLE_NAME + 1];
   for (const char *s = text; *s != '\0';) {
     size_t n = 0;
@@ -238,11 +238,11 @@ static int names_ruled_word(const char *text, rule_lookup_fn lookup, void *ctx) 
       word[n] = '\0';
       const struct rule_table *t = lookup(ctx, word);
       if (t != NULL && t->rule != NULL)
-        return 1;
+        return t;
     }
     s += n > 0 ? n : 1;
   }
-  return 0;
+  return NULL;
 }
 
 /* The parse tree of a text that names a ruled table, or a refusal. */
@@ -271,7 +271,8 @@ int rule_check(const char *sql, size_t len, rule_lookup_fn lookup, void *ctx, st
   memcpy(text, sql, len);
   text[len] = '\0';
   struct PgQuery__ParseResult *tree = NULL;
-  int r = names_ruled_word(text, lookup, ctx) ? parse_bounded(text, &tree, errmsg) : RULE_UNGOVERNED;
+  const struct rule_table *word = names_ruled_word(text, lookup, ctx);
+  int r = word != NULL ? parse_bounded(text, &tree, errmsg) : RULE_UNGOVERNED;
   free(text);
   if (r != 0)
     return r;
@@ -281,8 +282,15 @@ int rule_check(const char *sql, size_t len, rule_lookup_fn lookup, void *ctx, st
     return engine_set_err(errmsg, r, "the query is nested too deeply");
   }
   if (f.first == NULL) {
+    /* PostgreSQL reads no ruled table where a word names one: in a
+     * string or a comment, or in text the dialects read differently
+     * (PostgreSQL nests block comments, SQLite does not).  Refused
+     * rather than handed to SQLite, which might read the table. */
     rule_tree_free(tree);
-    return RULE_UNGOVERNED;
+    return engine_set_err(errmsg, CDR_ERR_RULE_VIOLATION,
+                          "the text names the ruled table %s outside FROM (in a string, a comment or a construct "
+                          "that SQLite may read differently): refused (the %s rule of %s)",
+                          word->name, rule_mode_name(word->rule->mode), word->name);
   }
   struct rule_plan *p = calloc(1, sizeof(*p));
   struct rule_ctx c = {.p = p, .errmsg = errmsg};

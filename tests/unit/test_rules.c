@@ -182,7 +182,11 @@ static const struct qcase cases[] = {
      * PostgreSQL cannot parse them, so they are refused, not let through */
     {"SELECT patient_id FROM `hospital`", SQLE, "the query does not parse"},
     {"SELECT patient_id FROM [hospital]", SQLE, "the query does not parse"},
-    {"SELECT label FROM mine WHERE label = 'hospital'", UNGOV, NULL},
+    {"SELECT label FROM mine WHERE label = 'hospital'", VIOL, "the text names the ruled table hospital outside FROM"},
+    /* attack: PostgreSQL nests block comments, SQLite does not; SQLite
+     * would read SELECT 1, patient_id FROM hospital */
+    {"SELECT 1 /* /* */ , patient_id FROM hospital -- */", VIOL,
+     "the text names the ruled table hospital outside FROM"},
     {"SELEC nonsense FROM mine", UNGOV, NULL},
     /* ---- list rules ---- */
     {"SELECT seg FROM lst_a", VIOL, "a list rule releases rows only for keys matched by an inner join"},
