@@ -20,6 +20,8 @@ PACKAGES=(
   opensc                      # pkcs11-tool: makes the user keys in SoftHSM2 (tests/integration/test_keys.sh)
   libseccomp-dev              # enclave sandbox
   libcbor-dev                 # CBOR (attestation documents)
+  libpg-query-dev             # the PostgreSQL parser: the enclave checks queries against release rules
+  libprotobuf-c-dev           # protobuf-c.h, for libpg_query's parse tree (the runtime is inside libpg_query)
   clang                       # sanitizer and fuzz builds
   libfuzzer-14-dev            # libFuzzer for clang 14 (make fuzz)
   systemd strace              # tests/integration/test_deploy_systemd.sh: systemd-analyze verify/security, the unit's syscall filter against a traced run

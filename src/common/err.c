@@ -135,6 +135,7 @@ const char *cdr_err_describe(int err) {
   case CDR_ERR_CONTRACT_MISMATCH: return "the contract signature is over another version than the pending one";
   case CDR_ERR_CONTRACT_UNPINNED:
     return "the room's contract does not follow the version this profile pinned through properly signed versions";
+  case CDR_ERR_RULE_VIOLATION: return "the query breaks the release rule of a table it reads";
   default: return "internal error";
   }
 }

@@ -117,7 +117,9 @@
   X(CDR_ERR_CONTRACT_NO_PENDING, "contract_no_pending", 404) \
   X(CDR_ERR_CONTRACT_MISMATCH, "contract_mismatch",     409) \
   /* the client's pinned contract (issue 10 item 5) */ \
-  X(CDR_ERR_CONTRACT_UNPINNED, "contract_unpinned",     502)
+  X(CDR_ERR_CONTRACT_UNPINNED, "contract_unpinned",     502) \
+  /* a query refused by a table's release rule (docs/RULES.md) */ \
+  X(CDR_ERR_RULE_VIOLATION,    "rule_violation",        403)
 
 #define CDR_ERR_ENUM_(name, wire, http) name##_IDX,
 enum cdr_err_index { CDR_ERR_LIST(CDR_ERR_ENUM_) CDR_ERR__COUNT };
