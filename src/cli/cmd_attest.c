@@ -176,11 +176,11 @@ static int read_cert_bundle(const char *path, STACK_OF(X509) **out) {
   /* The loop ends at the end of the file (no further PEM block) or at a
    * block that does not parse; only the first is acceptable. */
   if (ERR_GET_REASON(ERR_peek_last_error()) != PEM_R_NO_START_LINE) {
-    cli_fail(CMD, "--certs %s: certificate %d does not parse", path, sk_X509_num(sk) + 1);
+    r = cli_fail_code(CMD, CDR_ERR_IO, "--certs %s: certificate %d does not parse", path, sk_X509_num(sk) + 1);
     goto out;
   }
   if (sk_X509_num(sk) == 0) {
-    cli_fail(CMD, "--certs %s: no PEM certificate in the file", path);
+    r = cli_fail_code(CMD, CDR_ERR_IO, "--certs %s: no PEM certificate in the file", path);
     goto out;
   }
   *out = sk;
@@ -317,16 +317,18 @@ static int attest_offline(const struct offline_opts *o) {
 
   if ((r = cli_read_evidence(o->evidence, &evidence, &evidence_len, &format)) != 0) {
     if (r == CDR_ERR_ARG)
-      cli_fail(CMD, "%s is neither binary evidence nor hex nor base64", o->evidence);
+      rc = cli_fail_code(CMD, CDR_ERR_IO, "%s is neither binary evidence nor hex nor base64", o->evidence);
     else
-      cli_fail_err(CMD, r, "cannot read --evidence %s", o->evidence);
+      rc = cli_fail_err(CMD, r, "cannot read --evidence %s", o->evidence);
     goto out;
   }
-  if (o->certs != NULL && read_cert_bundle(o->certs, &policy.certs) != 0)
+  if (o->certs != NULL && (r = read_cert_bundle(o->certs, &policy.certs)) != 0) {
+    rc = r;
     goto out;
+  }
   if (o->collateral != NULL) {
     if ((r = cdr_file_read(o->collateral, &collateral, &collateral_len, COLLATERAL_FILE_MAX)) != 0) {
-      cli_fail_err(CMD, r, "cannot read --collateral %s", o->collateral);
+      rc = cli_fail_err(CMD, r, "cannot read --collateral %s", o->collateral);
       goto out;
     }
     policy.collateral = collateral;
@@ -347,9 +349,10 @@ static int attest_offline(const struct offline_opts *o) {
         failed = &rep->checks[i];
     printf("result:       FAILED\n");
     if (failed != NULL)
-      cli_fail(CMD, "%s: %s (%s: %s)", cdr_err_code(r), cdr_err_describe(r), failed->name, failed->detail);
+      rc = cli_fail_code(CMD, r, "%s: %s (%s: %s)", cdr_err_code(r), cdr_err_describe(r), failed->name,
+                         failed->detail);
     else
-      cli_fail(CMD, "%s: %s", cdr_err_code(r), cdr_err_describe(r));
+      rc = cli_fail_code(CMD, r, "%s: %s", cdr_err_code(r), cdr_err_describe(r));
     goto out;
   }
   printf("result:       attestation verified\n");
@@ -385,7 +388,7 @@ int cmd_attest(int argc, char **argv) {
   struct offline_opts off;
   struct cdr_connection k;
   char why[1024], meas[2 * CDR_MEASUREMENT_MAX + 1], idfp[65], rid[33], cafp[96], when[32];
-  int ch, allow_sim = 0, offline_only = 0, rc = 1;
+  int ch, r, allow_sim = 0, offline_only = 0, rc = 1;
 
   memset(&o, 0, sizeof(o));
   memset(&off, 0, sizeof(off));
@@ -442,8 +445,8 @@ int cmd_attest(int argc, char **argv) {
   o.need_user = 0;
   o.open_session = 0;
 
-  if (cdr_connect(&k, &o, why, sizeof(why)) != 0) {
-    cli_fail(CMD, "%s", why);
+  if ((r = cdr_connect(&k, &o, why, sizeof(why))) != 0) {
+    rc = cli_fail_client(CMD, k.client, r, "%s", why);
     goto out;
   }
   cdr_hex_encode(meas, k.att.measurement, k.att.measurement_len);

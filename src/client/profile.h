@@ -17,6 +17,8 @@
 #ifndef CDR_PROFILE_H
 #define CDR_PROFILE_H
 
+#include <stddef.h>
+
 #include "common/err.h"
 
 #define CDR_PROFILE_NAME_MAX 64
@@ -55,6 +57,10 @@ int cdr_profile_default_set(const char *name) CDR_WUR;
  * profile if it matches, else the first by name.  CDR_ERR_NOT_FOUND. */
 int cdr_profile_find_url(const char *url, struct cdr_profile **out) CDR_WUR;
 void cdr_profile_free(struct cdr_profile *p);
+/* The names of the saved profiles, sorted; *names is an array of *count
+ * malloc'd strings, itself malloc'd (NULL when there are none: no
+ * profiles directory is an empty list).  0, or CDR_ERR_IO, CDR_ERR_NOMEM. */
+int cdr_profile_list(char ***names, size_t *count) CDR_WUR;
 /* URLs equal up to trailing slashes. */
 int cdr_url_equal(const char *a, const char *b);
 
