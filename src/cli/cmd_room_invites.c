@@ -19,7 +19,7 @@
 
 static void invites_help(void) {
   printf("Usage: cdr room invites ROOM [--format table|csv|json]\n"
-         "       cdr room invites ROOM --cancel ID|NAME\n"
+         "  or:  cdr room invites ROOM --cancel ID|NAME\n"
          "\n"
          "List the room's open invitations: the tokens `cdr room invite` made that\n"
          "are neither used nor expired, with the name and role each is for, when it\n"

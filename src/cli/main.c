@@ -51,8 +51,8 @@ static const struct command commands[] = {
 
 static void usage(FILE *f) {
   fprintf(f, "Usage: cdr COMMAND [OPTIONS] [ARGS]\n"
-             "       cdr COMMAND --help\n"
-             "       cdr --version\n\n"
+             "  or:  cdr COMMAND --help\n"
+             "  or:  cdr --version\n\n"
              "CDR (Confidential Data Room) runs SQL over several organisations' data\n"
              "inside an attested enclave.  Every command that talks to the enclave\n"
              "first verifies its attestation with a fresh nonce, then opens an\n"
