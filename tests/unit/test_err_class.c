@@ -1,7 +1,7 @@
 /*
  * test_err_class.c - every cdr_err has a class (common/err_class.h), and
- * the shortest round-trip form of reals that `cdr` prints
- * (client/render.h).
+ * docs/CLI.md lists each with its exit status; the shortest round-trip
+ * form of reals that `cdr` prints (client/render.h).
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -37,6 +37,34 @@ static void test_every_code_has_a_class(void) {
   CHECK(cdr_err_class_from(CDR_ERR_NOT_FOUND, 0) == CDR_CLASS_LOCAL);
   CHECK(cdr_err_class_from(CDR_OK, 1) == CDR_CLASS_OK);
   CHECK_STR(cdr_err_class_name(CDR_CLASS_VERIFY), "verification");
+}
+
+/* docs/CLI.md lists every code with the status err_class.c gives it. */
+static void test_docs_table(void) {
+  const char *src = getenv("CDR_SOURCE_DIR");
+  char path[4096], row[256];
+  char *doc = NULL;
+  size_t len = 0;
+  FILE *f;
+  snprintf(path, sizeof(path), "%s/docs/CLI.md", src ? src : ".");
+  f = fopen(path, "r");
+  CHECK(f != NULL);
+  if (f == NULL)
+    return;
+  doc = calloc(1, 1 << 20);
+  CHECK(doc != NULL);
+  if (doc != NULL)
+    len = fread(doc, 1, (1 << 20) - 1, f);
+  fclose(f);
+  CHECK(len > 0);
+  for (int i = 0; doc != NULL && i < CDR_ERR__COUNT; i++) {
+    snprintf(row, sizeof(row), "| `%s` | %d | %s |", cdr_err_code(-i), cdr_err_class(-i),
+             cdr_err_class_name(cdr_err_class(-i)));
+    if (strstr(doc, row) == NULL)
+      fprintf(stderr, "docs/CLI.md lacks the row %s\n", row);
+    CHECK(strstr(doc, row) != NULL);
+  }
+  free(doc);
 }
 
 static void check_real(double d, const char *want) {
@@ -90,6 +118,7 @@ static void test_nested_json(void) {
 
 int main(void) {
   test_every_code_has_a_class();
+  test_docs_table();
   test_shortest_reals();
   test_nested_json();
   return test_summary("err_class");
