@@ -37,6 +37,7 @@
 #include "attest/hwattest.h"
 #include "cli.h"
 #include "client/connect.h"
+#include "client/render.h"
 #include "common/util.h"
 #include "crypto/x509.h"
 
@@ -98,6 +99,10 @@ static void help(void) {
          "  -c, --ca FILE                 the room CA certificate (PEM) to verify against\n"
          "      --cacert FILE             TLS trusts this CA file instead of the room CA\n"
          "  -p, --profile NAME            use this profile's URL and CA\n"
+         "  -f, --format table|csv|json   output format of what was verified (default\n"
+         "                                table, also called text; csv: field,value\n"
+         "                                rows; json: one object).  Online only: the\n"
+         "                                --evidence summary is a table\n"
          "  -h, --help                    show this help\n\n"
          "Options (offline):\n"
          "      --evidence FILE           the evidence to verify\n"
@@ -138,6 +143,7 @@ enum {
   OPT_ACCEPT_TCB,
   OPT_SNP_MIN_TCB,
   OPT_ALLOW_DEBUG,
+  OPT_FORMAT = 'f',
 };
 
 struct offline_opts {
@@ -365,6 +371,66 @@ out:
   return rc;
 }
 
+/* What the online mode verified, as one JSON object or field,value CSV
+ * rows (--format json|csv).  0, or the exit status. */
+static int print_structured(const struct cdr_connection *k, enum cli_format format, const char *meas,
+                            const char *idfp, const char *rid, const char *cafp, const char *when) {
+  const struct cdr_hw_report *rep = k->att.hw;
+  json_t *o = json_pack("{s:b,s:s,s:s,s:s,s:s,s:s,s:s,s:b}", "verified", 1, "platform", k->att.platform,
+                        "measurement", meas, "identity_key", idfp, "room_id", rid, "room_ca", cafp, "ca_source",
+                        k->ca_source, "ca_pinned", k->ca_pinned),
+         *res = NULL, *v;
+  const char *key;
+  int r = 0;
+  if (o != NULL && rep == NULL)
+    r = json_object_set_new(o, "evidence_time", json_string(when));
+  if (o != NULL && rep != NULL) {
+    json_t *checks = json_array();
+    r |= json_object_set_new(o, "tcb", json_string(rep->tcb)) | json_object_set_new(o, "policy", json_string(rep->policy));
+    if (rep->tcb_status[0])
+      r |= json_object_set_new(o, "tcb_status", json_string(rep->tcb_status));
+    for (size_t i = 0; checks != NULL && i < rep->nchecks && i < CDR_HW_MAX_CHECKS; i++)
+      r |= json_array_append_new(checks, json_pack("{s:s,s:b,s:s}", "name", rep->checks[i].name, "ok",
+                                                   rep->checks[i].ok, "detail", rep->checks[i].detail));
+    r |= json_object_set_new(o, "checks", checks != NULL ? checks : json_null());
+  }
+  if (o == NULL || r != 0) {
+    json_decref(o);
+    return cli_fail_code(CMD, CDR_ERR_NOMEM, "out of memory");
+  }
+  if (format == CLI_FORMAT_JSON) {
+    r = cdr_render_json_value(stdout, o, JSON_ENSURE_ASCII);
+  } else if ((res = json_pack("{s:[s,s], s:[]}", "columns", "field", "value", "rows")) == NULL) {
+    r = CDR_ERR_NOMEM;
+  } else {
+    json_object_foreach(o, key, v) {
+      if (json_is_array(v)) { /* the checks: one row each, "check:NAME", "ok: detail" */
+        size_t i;
+        json_t *c;
+        json_array_foreach(v, i, c) {
+          char f[128], d[512];
+          snprintf(f, sizeof(f), "check:%s", json_string_value(json_object_get(c, "name")));
+          snprintf(d, sizeof(d), "%s: %s", json_is_true(json_object_get(c, "ok")) ? "ok" : "FAIL",
+                   json_string_value(json_object_get(c, "detail")));
+          r |= json_array_append_new(json_object_get(res, "rows"), json_pack("[s,s]", f, d));
+        }
+      } else {
+        r |= json_array_append_new(json_object_get(res, "rows"),
+                                   json_pack("[s,s]", key, json_is_string(v) ? json_string_value(v)
+                                                          : json_is_true(v)  ? "true"
+                                                                             : "false"));
+      }
+    }
+    if (r == 0)
+      r = cdr_render_csv(stdout, res);
+  }
+  json_decref(res);
+  json_decref(o);
+  if (r != 0 || fflush(stdout) != 0)
+    return cli_fail_code(CMD, CDR_ERR_IO, "cannot write the result");
+  return 0;
+}
+
 int cmd_attest(int argc, char **argv) {
   static const struct option opts[] = {{"expect-measurement", required_argument, NULL, 'm'},
                                        {"allow-sim", no_argument, NULL, 's'},
@@ -380,6 +446,7 @@ int cmd_attest(int argc, char **argv) {
                                        {"accept-tcb", required_argument, NULL, OPT_ACCEPT_TCB},
                                        {"snp-min-tcb", required_argument, NULL, OPT_SNP_MIN_TCB},
                                        {"allow-debug", no_argument, NULL, OPT_ALLOW_DEBUG},
+                                       {"format", required_argument, NULL, OPT_FORMAT},
                                        {"expect-rtmr", required_argument, NULL, CLI_OPT_EXPECT_RTMR},
                                        {"expect-pcr", required_argument, NULL, CLI_OPT_EXPECT_PCR},
                                        {"help", no_argument, NULL, 'h'},
@@ -389,11 +456,12 @@ int cmd_attest(int argc, char **argv) {
   struct cdr_connection k;
   char why[1024], meas[2 * CDR_MEASUREMENT_MAX + 1], idfp[65], rid[33], cafp[96], when[32];
   int ch, r, allow_sim = 0, offline_only = 0, rc = 1;
+  enum cli_format format = CLI_FORMAT_TABLE;
 
   memset(&o, 0, sizeof(o));
   memset(&off, 0, sizeof(off));
   opterr = 0; /* our own one-line message instead of getopt's */
-  while ((ch = getopt_long(argc, argv, "m:sc:p:h", opts, NULL)) != -1) {
+  while ((ch = getopt_long(argc, argv, "m:sc:p:f:h", opts, NULL)) != -1) {
     switch (ch) {
     case 'm': o.expect_measurement = off.expect_measurement = optarg; break;
     case 's': allow_sim = 1; break;
@@ -414,11 +482,17 @@ int cmd_attest(int argc, char **argv) {
       if (cli_connect_expect_reg(&o, ch, optarg) != 0)
         return cli_usage(CMD, "%s", o.expect_regs_error);
       break;
+    case OPT_FORMAT:
+      if ((r = cli_format_parse(CMD, optarg, &format)) != 0)
+        return r;
+      break;
     case 'h': help(); return 0;
     default: return cli_usage(CMD, "unknown option or missing argument: %s", argv[optind - 1]);
     }
   }
 
+  if (off.evidence != NULL && format != CLI_FORMAT_TABLE)
+    return cli_usage(CMD, "--format: the --evidence summary is a table only");
   if (off.evidence != NULL) {
     if (argc - optind > 0)
       return cli_usage(CMD, "--evidence takes no URL: it verifies the file offline");
@@ -454,6 +528,10 @@ int cmd_attest(int argc, char **argv) {
   cdr_hex_encode(rid, k.client->room_id, sizeof(k.client->room_id));
   cdr_fingerprint_format(cafp, k.client->ca_fp);
   cdr_time_format(when, sizeof(when), (int64_t)k.att.timestamp);
+  if (format != CLI_FORMAT_TABLE) {
+    rc = print_structured(&k, format, meas, idfp, rid, cafp, when);
+    goto out;
+  }
   printf("attestation verified\n");
   printf("platform:     %s%s\n", k.att.platform,
          strcmp(k.att.platform, "sim") == 0 ? " (simulated: not hardware-backed)" : "");

@@ -6,8 +6,8 @@
  * whether it is the default); show prints one profile's fields.  Neither
  * ever reads the private key: show gives the key's path and the key
  * fingerprint, the SHA-256 of the public key (SubjectPublicKeyInfo DER)
- * taken from the certificate, the form the room contract names members
- * by.  --format table|csv|json as every command that prints data.
+ * taken from the certificate, in hex as `cdr keygen` prints it (the form
+ * the room contract names members by).  --format table|csv|json as every command that prints data.
  */
 #include <getopt.h>
 #include <openssl/x509.h>
@@ -108,22 +108,20 @@ static int profile_list(enum cli_format format) {
   return rc;
 }
 
-/* "sha256:HEX" of the public key in the certificate at path, or a reason. */
+/* The SHA-256 (hex) of the public key in the certificate at path, as
+ * `cdr keygen` prints it, or why there is none. */
 static void key_fingerprint(const char *cert_path, char *out, size_t outlen) {
   X509 *x = NULL;
-  unsigned char *der = NULL;
-  uint8_t h[32];
-  char hex[65];
-  int len;
+  uint8_t *der = NULL, h[32];
+  size_t len = 0;
   if (cdr_cert_load_pem(cert_path, &x) != 0) {
     snprintf(out, outlen, "(the certificate cannot be read)");
     return;
   }
-  if ((len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der)) <= 0 || cdr_sha256(h, der, (size_t)len) != 0) {
+  if (cdr_pubkey_to_der(X509_get0_pubkey(x), &der, &len) != 0 || cdr_sha256(h, der, len) != 0) {
     snprintf(out, outlen, "(the certificate holds no usable public key)");
   } else {
-    cdr_hex_encode(hex, h, sizeof(h));
-    snprintf(out, outlen, "sha256:%s", hex);
+    cdr_hex_encode(out, h, sizeof(h)); /* outlen >= 65 (the caller's) */
   }
   OPENSSL_free(der);
   X509_free(x);
