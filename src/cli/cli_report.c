@@ -42,12 +42,17 @@ void cli_note(const char *fmt, ...) {
  * status the exit status, which is returned. */
 static int report(const char *cmd, const char *code, int status, const char *message, int usage_hint) {
   if (report_json) {
+    char safe[2048];
     json_t *o = json_pack("{s:s, s:s, s:s, s:i}", "error", code, "command", cmd, "message", message, "exit", status);
+    if (o == NULL) { /* a message that is not UTF-8 (a file name): its printable form */
+      cdr_sanitize(safe, sizeof(safe), message);
+      o = json_pack("{s:s, s:s, s:s, s:i}", "error", code, "command", cmd, "message", safe, "exit", status);
+    }
     char *text = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
     if (text != NULL)
       fprintf(stderr, "%s\n", text);
-    else /* not UTF-8, or out of memory: still one JSON object */
-      fprintf(stderr, "{\"error\":\"%s\",\"command\":\"%s\",\"exit\":%d}\n", code, cmd, status);
+    else /* out of memory: still one JSON object (codes are [a-z_], commands ours) */
+      fprintf(stderr, "{\"error\":\"failed\",\"exit\":%d}\n", status);
     free(text);
     json_decref(o);
     return status;

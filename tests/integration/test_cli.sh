@@ -52,6 +52,9 @@ expect_status "json: usage" 2 "$CDR" query --format json
 expect_eq "json usage code" "$(json_err error)" "usage"
 expect_status "json: network" 4 "$CDR" tables "http://127.0.0.1:$DEAD" --key "$T/ana.key" --cert "$T/ana.crt" -f json
 expect_eq "json network code" "$(json_err error)" "network_error"
+"$CDR" room invites "$T/no-such-$(printf '\377')room" --format json >/dev/null 2>"$T/err"
+python3 -c 'import json,sys; d=json.loads(open(sys.argv[1],"rb").read().decode("ascii")); assert d["exit"]==6, d' "$T/err" \
+  && pass "json: a message that is not UTF-8 is still one ASCII JSON object" || fail "json non-UTF-8: $(cat -v "$T/err")"
 expect_status "text failure without --format json" 3 "$CDR" query --profile ana "SELEKT 1" --format csv
 grep -q "^cdr query: " "$T/err" && pass "text failure is a line" || fail "text failure is a line"
 

@@ -20,8 +20,8 @@ for _ in $(seq 100); do [ -e "$T/ready" ] && break; sleep 0.1; done
 # `cdr room` names every subcommand it has when given another.
 "$CDR" room list "$R" >"$T/out" 2>"$T/err"
 rc=$?
-[ "$rc" -eq 2 ] && grep -q "unknown command 'list' (init, invite or revoke)" "$T/err" \
-  && pass "cdr room list: a usage error naming init, invite and revoke" || fail "cdr room list (exit $rc): $(cat "$T/err")"
+[ "$rc" -eq 2 ] && grep -q "unknown command 'list' (init, invite, invites or revoke)" "$T/err" \
+  && pass "cdr room list: a usage error naming init, invite, invites and revoke" || fail "cdr room list (exit $rc): $(cat "$T/err")"
 
 check "revoke ana by name" "$CDR" room revoke "$R" --name ana@example.org
 grep -q "CRL number 1" "$T/out" && pass "CRL number 1 written" || fail "revoke output: $(cat "$T/out")"
