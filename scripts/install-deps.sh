@@ -8,6 +8,8 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config curl jq   # curl, jq: integration tests
   perl                        # scripts/checksrc.pl, the source checker (make test)
+  help2man groff-base man-db  # cdr's man pages, made from its --help (scripts/gen-cli-docs.sh), and rendered in a test
+  bash-completion zsh         # tests/integration/test_cli_docs.sh loads the completion scripts
   python3                     # tests/integration/test_contract_canonical.sh: an independent JSON encoder
   libssl-dev openssl          # all crypto, X.509, PEM, ASN.1
   libsqlite3-dev              # the SQL engine inside the enclave

@@ -4,8 +4,9 @@
  * Each subcommand is one function `int cmd_<name>(int argc, char **argv)`
  * with argv[0] the subcommand name; it parses its options with
  * getopt_long, prints --help to stdout and exits 0, and on failure
- * prints one line "cdr <command>: <reason>" to stderr and returns 1
- * (usage errors return 2).
+ * reports through cli_fail* / cli_usage (below), which print one line
+ * "cdr <command>: <reason>" to stderr (or one JSON object with --format
+ * json) and return the exit status of the failure's class.
  */
 #ifndef CDR_CLI_H
 #define CDR_CLI_H
@@ -28,13 +29,42 @@ int cmd_hide(int argc, char **argv);     /* cmd_hide.c */
 int cmd_drop(int argc, char **argv);     /* cmd_drop.c */
 int cmd_audit(int argc, char **argv);    /* cmd_audit.c */
 int cmd_contract(int argc, char **argv); /* contract [sign | propose] (cmd_contract.c) */
+int cmd_profile(int argc, char **argv);  /* profile list | use | show (cmd_profile.c) */
+int cmd_room_invites(int argc, char **argv); /* room invites (cmd_room_invites.c) */
 
-/* Print "cdr <cmd>: <message>" to stderr; returns 1 for `return cli_fail(...)`. */
+/* Reporting (cli_report.c).  A failure prints "cdr <cmd>: <message>" on
+ * stderr, or, after cli_report_json(1) (--format json), one JSON object
+ * {"error": CODE, "command": CMD, "message": MESSAGE, "exit": STATUS} on
+ * one line; each returns the exit status of the failure's class
+ * (common/err_class.h: 1 failure, 2 usage, 3 refused by the room,
+ * 4 network, 5 verification failed, 6 local file or key).
+ *   cli_fail         no error code: "failed", status 1
+ *   cli_fail_err     err's code and class, its description appended
+ *   cli_fail_code    err's code and class, the message as given
+ *   cli_fail_client  a client call's failure: with fmt NULL the client's
+ *                    own error text; the code the room sent (class 3)
+ *                    when it sent one, else err's code and class
+ *   cli_usage        "usage", status 2, plus "Try 'cdr <cmd> --help'." */
+struct cdr_client;
 int cli_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Same, with the description of a cdr_err appended when err != 0. */
 int cli_fail_err(const char *cmd, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* Usage error: message plus "Try 'cdr <cmd> --help'."; returns 2. */
+int cli_fail_code(const char *cmd, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int cli_fail_client(const char *cmd, const struct cdr_client *c, int err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cli_report_json(int on);
+/* --quiet: notices and warnings (cli_note, and the client library's) are
+ * not printed; failures and data still are. */
+void cli_set_quiet(int on);
+int cli_quiet(void);
+void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The one output vocabulary of every command that prints data:
+ * --format table|csv|json ("text" is kept as another name for table,
+ * which `tables` and `audit` used to call it).  cli_format_parse sets
+ * *out and turns JSON failures on for json; 0, or cli_usage's status. */
+enum cli_format { CLI_FORMAT_TABLE, CLI_FORMAT_CSV, CLI_FORMAT_JSON };
+int cli_format_parse(const char *cmd, const char *arg, enum cli_format *out);
 
 /* Is sim attestation allowed (--allow-sim given, or CDR_ALLOW_SIM=1)? */
 int cli_allow_sim(int flag);
@@ -104,7 +134,7 @@ int cli_connect_check_min_tcb(const char *cmd, const struct cdr_connect_opts *o)
 /* Connect as the user and open a session (this sets o->need_user and
  * o->open_session): cdr_connect, its failure printed as
  * "cdr <cmd>: <why>", and on stderr unpinned_note (NULL: the note below)
- * when the room CA is the one the server offered.  0, or 1 when it has
+ * when the room CA is the one the server offered.  0, or the exit status when it has
  * printed why not; either way the caller closes k with
  * cdr_connection_close. */
 #define CLI_NOTE_UNPINNED \

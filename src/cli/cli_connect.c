@@ -64,12 +64,13 @@ int cli_connect_getopt(int argc, char **argv, const char *shortopts, const struc
 
 int cli_connect_user(const char *cmd, struct cdr_connect_opts *o, struct cdr_connection *k, const char *unpinned_note) {
   char why[1024];
+  int r;
   o->need_user = 1;
   o->open_session = 1;
-  if (cdr_connect(k, o, why, sizeof(why)) != 0)
-    return cli_fail(cmd, "%s", why);
+  if ((r = cdr_connect(k, o, why, sizeof(why))) != 0)
+    return cli_fail_client(cmd, k->client, r, "%s", why);
   if (!k->ca_pinned)
-    fputs(unpinned_note != NULL ? unpinned_note : CLI_NOTE_UNPINNED, stderr);
+    cli_note("%s", unpinned_note != NULL ? unpinned_note : CLI_NOTE_UNPINNED);
   return 0;
 }
 

@@ -59,22 +59,20 @@ void cli_connect_help(void) {
 
 int cli_room_op(const char *cmd, struct cdr_connect_opts *o, json_t *header, json_t **result) {
   struct cdr_connection k;
-  char text[1024];
   int r;
 
   *result = NULL;
   memset(&k, 0, sizeof(k));
   if (header == NULL)
     return cli_fail(cmd, "a name is not valid UTF-8");
-  if (cli_connect_user(cmd, o, &k, NULL) != 0) {
+  if ((r = cli_connect_user(cmd, o, &k, NULL)) != 0) {
     cdr_connection_close(&k);
-    return 1;
+    return r;
   }
   if ((r = cdr_client_op(k.client, k.session, header, result)) != 0) {
-    cdr_client_error_text(k.client, r, text, sizeof(text));
-    cli_fail(cmd, "%s", text);
+    r = cli_fail_client(cmd, k.client, r, NULL);
     cdr_connection_close(&k);
-    return 1;
+    return r;
   }
   cdr_connection_close(&k);
   return 0;

@@ -37,6 +37,7 @@
 #include "attest/hwattest.h"
 #include "cli.h"
 #include "client/connect.h"
+#include "client/render.h"
 #include "common/util.h"
 #include "crypto/x509.h"
 
@@ -98,6 +99,10 @@ static void help(void) {
          "  -c, --ca FILE                 the room CA certificate (PEM) to verify against\n"
          "      --cacert FILE             TLS trusts this CA file instead of the room CA\n"
          "  -p, --profile NAME            use this profile's URL and CA\n"
+         "  -f, --format table|csv|json   output format of what was verified (default\n"
+         "                                table, also called text; csv: field,value\n"
+         "                                rows; json: one object).  Online only: the\n"
+         "                                --evidence summary is a table\n"
          "  -h, --help                    show this help\n\n"
          "Options (offline):\n"
          "      --evidence FILE           the evidence to verify\n"
@@ -138,6 +143,7 @@ enum {
   OPT_ACCEPT_TCB,
   OPT_SNP_MIN_TCB,
   OPT_ALLOW_DEBUG,
+  OPT_FORMAT = 'f',
 };
 
 struct offline_opts {
@@ -176,11 +182,11 @@ static int read_cert_bundle(const char *path, STACK_OF(X509) **out) {
   /* The loop ends at the end of the file (no further PEM block) or at a
    * block that does not parse; only the first is acceptable. */
   if (ERR_GET_REASON(ERR_peek_last_error()) != PEM_R_NO_START_LINE) {
-    cli_fail(CMD, "--certs %s: certificate %d does not parse", path, sk_X509_num(sk) + 1);
+    r = cli_fail_code(CMD, CDR_ERR_IO, "--certs %s: certificate %d does not parse", path, sk_X509_num(sk) + 1);
     goto out;
   }
   if (sk_X509_num(sk) == 0) {
-    cli_fail(CMD, "--certs %s: no PEM certificate in the file", path);
+    r = cli_fail_code(CMD, CDR_ERR_IO, "--certs %s: no PEM certificate in the file", path);
     goto out;
   }
   *out = sk;
@@ -317,16 +323,18 @@ static int attest_offline(const struct offline_opts *o) {
 
   if ((r = cli_read_evidence(o->evidence, &evidence, &evidence_len, &format)) != 0) {
     if (r == CDR_ERR_ARG)
-      cli_fail(CMD, "%s is neither binary evidence nor hex nor base64", o->evidence);
+      rc = cli_fail_code(CMD, CDR_ERR_IO, "%s is neither binary evidence nor hex nor base64", o->evidence);
     else
-      cli_fail_err(CMD, r, "cannot read --evidence %s", o->evidence);
+      rc = cli_fail_err(CMD, r, "cannot read --evidence %s", o->evidence);
     goto out;
   }
-  if (o->certs != NULL && read_cert_bundle(o->certs, &policy.certs) != 0)
+  if (o->certs != NULL && (r = read_cert_bundle(o->certs, &policy.certs)) != 0) {
+    rc = r;
     goto out;
+  }
   if (o->collateral != NULL) {
     if ((r = cdr_file_read(o->collateral, &collateral, &collateral_len, COLLATERAL_FILE_MAX)) != 0) {
-      cli_fail_err(CMD, r, "cannot read --collateral %s", o->collateral);
+      rc = cli_fail_err(CMD, r, "cannot read --collateral %s", o->collateral);
       goto out;
     }
     policy.collateral = collateral;
@@ -347,9 +355,10 @@ static int attest_offline(const struct offline_opts *o) {
         failed = &rep->checks[i];
     printf("result:       FAILED\n");
     if (failed != NULL)
-      cli_fail(CMD, "%s: %s (%s: %s)", cdr_err_code(r), cdr_err_describe(r), failed->name, failed->detail);
+      rc = cli_fail_code(CMD, r, "%s: %s (%s: %s)", cdr_err_code(r), cdr_err_describe(r), failed->name,
+                         failed->detail);
     else
-      cli_fail(CMD, "%s: %s", cdr_err_code(r), cdr_err_describe(r));
+      rc = cli_fail_code(CMD, r, "%s: %s", cdr_err_code(r), cdr_err_describe(r));
     goto out;
   }
   printf("result:       attestation verified\n");
@@ -360,6 +369,66 @@ out:
   free(collateral);
   sk_X509_pop_free(policy.certs, X509_free);
   return rc;
+}
+
+/* What the online mode verified, as one JSON object or field,value CSV
+ * rows (--format json|csv).  0, or the exit status. */
+static int print_structured(const struct cdr_connection *k, enum cli_format format, const char *meas,
+                            const char *idfp, const char *rid, const char *cafp, const char *when) {
+  const struct cdr_hw_report *rep = k->att.hw;
+  json_t *o = json_pack("{s:b,s:s,s:s,s:s,s:s,s:s,s:s,s:b}", "verified", 1, "platform", k->att.platform,
+                        "measurement", meas, "identity_key", idfp, "room_id", rid, "room_ca", cafp, "ca_source",
+                        k->ca_source, "ca_pinned", k->ca_pinned),
+         *res = NULL, *v;
+  const char *key;
+  int r = 0;
+  if (o != NULL && rep == NULL)
+    r = json_object_set_new(o, "evidence_time", json_string(when));
+  if (o != NULL && rep != NULL) {
+    json_t *checks = json_array();
+    r |= json_object_set_new(o, "tcb", json_string(rep->tcb)) | json_object_set_new(o, "policy", json_string(rep->policy));
+    if (rep->tcb_status[0])
+      r |= json_object_set_new(o, "tcb_status", json_string(rep->tcb_status));
+    for (size_t i = 0; checks != NULL && i < rep->nchecks && i < CDR_HW_MAX_CHECKS; i++)
+      r |= json_array_append_new(checks, json_pack("{s:s,s:b,s:s}", "name", rep->checks[i].name, "ok",
+                                                   rep->checks[i].ok, "detail", rep->checks[i].detail));
+    r |= json_object_set_new(o, "checks", checks != NULL ? checks : json_null());
+  }
+  if (o == NULL || r != 0) {
+    json_decref(o);
+    return cli_fail_code(CMD, CDR_ERR_NOMEM, "out of memory");
+  }
+  if (format == CLI_FORMAT_JSON) {
+    r = cdr_render_json_value(stdout, o, JSON_ENSURE_ASCII);
+  } else if ((res = json_pack("{s:[s,s], s:[]}", "columns", "field", "value", "rows")) == NULL) {
+    r = CDR_ERR_NOMEM;
+  } else {
+    json_object_foreach(o, key, v) {
+      if (json_is_array(v)) { /* the checks: one row each, "check:NAME", "ok: detail" */
+        size_t i;
+        json_t *c;
+        json_array_foreach(v, i, c) {
+          char f[128], d[512];
+          snprintf(f, sizeof(f), "check:%s", json_string_value(json_object_get(c, "name")));
+          snprintf(d, sizeof(d), "%s: %s", json_is_true(json_object_get(c, "ok")) ? "ok" : "FAIL",
+                   json_string_value(json_object_get(c, "detail")));
+          r |= json_array_append_new(json_object_get(res, "rows"), json_pack("[s,s]", f, d));
+        }
+      } else {
+        r |= json_array_append_new(json_object_get(res, "rows"),
+                                   json_pack("[s,s]", key, json_is_string(v) ? json_string_value(v)
+                                                          : json_is_true(v)  ? "true"
+                                                                             : "false"));
+      }
+    }
+    if (r == 0)
+      r = cdr_render_csv(stdout, res);
+  }
+  json_decref(res);
+  json_decref(o);
+  if (r != 0 || fflush(stdout) != 0)
+    return cli_fail_code(CMD, CDR_ERR_IO, "cannot write the result");
+  return 0;
 }
 
 int cmd_attest(int argc, char **argv) {
@@ -377,6 +446,7 @@ int cmd_attest(int argc, char **argv) {
                                        {"accept-tcb", required_argument, NULL, OPT_ACCEPT_TCB},
                                        {"snp-min-tcb", required_argument, NULL, OPT_SNP_MIN_TCB},
                                        {"allow-debug", no_argument, NULL, OPT_ALLOW_DEBUG},
+                                       {"format", required_argument, NULL, OPT_FORMAT},
                                        {"expect-rtmr", required_argument, NULL, CLI_OPT_EXPECT_RTMR},
                                        {"expect-pcr", required_argument, NULL, CLI_OPT_EXPECT_PCR},
                                        {"help", no_argument, NULL, 'h'},
@@ -385,12 +455,13 @@ int cmd_attest(int argc, char **argv) {
   struct offline_opts off;
   struct cdr_connection k;
   char why[1024], meas[2 * CDR_MEASUREMENT_MAX + 1], idfp[65], rid[33], cafp[96], when[32];
-  int ch, allow_sim = 0, offline_only = 0, rc = 1;
+  int ch, r, allow_sim = 0, offline_only = 0, rc = 1;
+  enum cli_format format = CLI_FORMAT_TABLE;
 
   memset(&o, 0, sizeof(o));
   memset(&off, 0, sizeof(off));
   opterr = 0; /* our own one-line message instead of getopt's */
-  while ((ch = getopt_long(argc, argv, "m:sc:p:h", opts, NULL)) != -1) {
+  while ((ch = getopt_long(argc, argv, "m:sc:p:f:h", opts, NULL)) != -1) {
     switch (ch) {
     case 'm': o.expect_measurement = off.expect_measurement = optarg; break;
     case 's': allow_sim = 1; break;
@@ -411,11 +482,17 @@ int cmd_attest(int argc, char **argv) {
       if (cli_connect_expect_reg(&o, ch, optarg) != 0)
         return cli_usage(CMD, "%s", o.expect_regs_error);
       break;
+    case OPT_FORMAT:
+      if ((r = cli_format_parse(CMD, optarg, &format)) != 0)
+        return r;
+      break;
     case 'h': help(); return 0;
     default: return cli_usage(CMD, "unknown option or missing argument: %s", argv[optind - 1]);
     }
   }
 
+  if (off.evidence != NULL && format != CLI_FORMAT_TABLE)
+    return cli_usage(CMD, "--format: the --evidence summary is a table only");
   if (off.evidence != NULL) {
     if (argc - optind > 0)
       return cli_usage(CMD, "--evidence takes no URL: it verifies the file offline");
@@ -442,8 +519,8 @@ int cmd_attest(int argc, char **argv) {
   o.need_user = 0;
   o.open_session = 0;
 
-  if (cdr_connect(&k, &o, why, sizeof(why)) != 0) {
-    cli_fail(CMD, "%s", why);
+  if ((r = cdr_connect(&k, &o, why, sizeof(why))) != 0) {
+    rc = cli_fail_client(CMD, k.client, r, "%s", why);
     goto out;
   }
   cdr_hex_encode(meas, k.att.measurement, k.att.measurement_len);
@@ -451,6 +528,10 @@ int cmd_attest(int argc, char **argv) {
   cdr_hex_encode(rid, k.client->room_id, sizeof(k.client->room_id));
   cdr_fingerprint_format(cafp, k.client->ca_fp);
   cdr_time_format(when, sizeof(when), (int64_t)k.att.timestamp);
+  if (format != CLI_FORMAT_TABLE) {
+    rc = print_structured(&k, format, meas, idfp, rid, cafp, when);
+    goto out;
+  }
   printf("attestation verified\n");
   printf("platform:     %s%s\n", k.att.platform,
          strcmp(k.att.platform, "sim") == 0 ? " (simulated: not hardware-backed)" : "");

@@ -1,6 +1,6 @@
 /*
  * cmd_audit.c - `cdr audit [verify] [URL --key K --cert C] [--verify]
- * [--since TIME] [--from N] [--format text|json]`: read the room's
+ * [--since TIME] [--from N] [--format table|csv|json]`: read the room's
  * audit log, checking its chain against the enclave's signed head as it
  * goes; --verify also checks every user signature the entries carry and
  * prints what was verified.  Every string in an entry comes from room
@@ -14,13 +14,14 @@
 #include "cli.h"
 #include "client/audit.h"
 #include "client/connect.h"
+#include "client/render.h"
 #include "common/util.h"
 
 static const char *const CMD = "audit";
 
 static void help(void) {
   printf("Usage: cdr audit [verify] [URL --key KEY --cert CERT] [--verify] [--since TIME]\n"
-         "                 [--from N] [--format text|json] [options]\n\n"
+         "                 [--from N] [--format table|csv|json]\n                 [options]\n\n"
          "Read the room's audit log: one entry for every decision the enclave made\n"
          "(sessions opened or refused, queries with the SHA-256 of their SQL, uploads,\n"
          "grants, hidden columns, drops, revocation lists, starts), each with its time,\n"
@@ -28,7 +29,7 @@ static void help(void) {
          "members see their own, those about tables they own, and the room's own.\n\n"
          "The entries are hash-chained and the enclave signs the chain's head: the log\n"
          "shown is checked against that head, so an entry the server edited, removed,\n"
-         "reordered or cut off makes the command fail (exit 1).\n\n"
+         "reordered or cut off makes the command fail (exit 5, verification failed).\n\n"
          "Options:\n"
          "  -V, --verify            also check the user's own signature in every entry\n"
          "                          you can see (over the session open, with the\n"
@@ -39,13 +40,18 @@ static void help(void) {
          "                          (2026-11-24T10:00:00Z) or a duration ago (90m, 24h, 7d);\n"
          "                          the chain is then checked from there to the head\n"
          "  -F, --from N            start at entry N (0 is the first)\n"
-         "  -f, --format text|json  output format (default text; json prints one entry\n"
-         "                          object per line, as the enclave wrote it)\n\n");
+         "  -f, --format table|csv|json\n"
+         "                          output format: table (default; also called text),\n"
+         "                          one line per entry; csv, the columns index, time, op,\n"
+         "                          decision, reason, subject, role, serial, tables,\n"
+         "                          sql_sha256; json, one entry object per line, as the\n"
+         "                          enclave wrote it\n\n");
   cli_connect_help();
 }
 
 struct show {
-  int json;
+  enum cli_format format;
+  json_t *csv; /* CSV: the result-shaped object the entries are added to */
 };
 
 static void print_text(uint64_t index, json_t *e) {
@@ -100,14 +106,38 @@ static void print_text(uint64_t index, json_t *e) {
   printf("\n");
 }
 
+/* One CSV row (help) added to sh->csv. */
+static int add_csv(struct show *sh, uint64_t index, json_t *e) {
+  char when[32];
+  json_t *row, *t;
+  size_t i;
+  char *names = NULL;
+  size_t len = 0;
+  FILE *m = open_memstream(&names, &len);
+  if (m == NULL)
+    return CDR_ERR_NOMEM;
+  json_array_foreach(json_object_get(e, "tables"), i, t)
+    fprintf(m, "%s%s", i == 0 ? "" : " ", json_string_value(json_object_get(t, "name")) ?: "?");
+  fclose(m);
+  cdr_time_format(when, sizeof(when), (int64_t)json_integer_value(json_object_get(e, "time")));
+  row = json_pack("[I,s,s?,s?,s?,s?,s?,s?,s?,s?]", (json_int_t)index, when,
+                  json_string_value(json_object_get(e, "op")), json_string_value(json_object_get(e, "decision")),
+                  json_string_value(json_object_get(e, "reason")), json_string_value(json_object_get(e, "subject")),
+                  json_string_value(json_object_get(e, "role")), json_string_value(json_object_get(e, "serial")),
+                  names != NULL && names[0] != '\0' ? names : NULL, json_string_value(json_object_get(e, "sql_sha256")));
+  free(names);
+  if (row == NULL || json_array_append_new(json_object_get(sh->csv, "rows"), row) != 0)
+    return CDR_ERR_NOMEM;
+  return 0;
+}
+
 static int show_entry(void *ud, uint64_t index, json_t *e) {
-  const struct show *sh = ud;
-  if (sh->json) {
-    char *text = json_dumps(e, JSON_COMPACT);
-    if (text == NULL)
-      return CDR_ERR_NOMEM;
-    printf("%s\n", text);
-    cdr_json_text_free(text);
+  struct show *sh = ud;
+  if (sh->format == CLI_FORMAT_JSON) {
+    if (cdr_render_json_value(stdout, e, 0) != 0)
+      return CDR_ERR_IO;
+  } else if (sh->format == CLI_FORMAT_CSV) {
+    return add_csv(sh, index, e);
   } else {
     print_text(index, e);
   }
@@ -142,7 +172,7 @@ int cmd_audit(int argc, char **argv) {
   int64_t since = INT64_MIN;
   uint64_t from = 0;
   int have_from = 0;
-  char text[1024], head[2 * CDR_AUDIT_HASH_LEN + 1];
+  char head[2 * CDR_AUDIT_HASH_LEN + 1];
 
   memset(&o, 0, sizeof(o));
   /* `cdr audit verify ...` reads as `cdr audit --verify ...`. */
@@ -172,10 +202,8 @@ int cmd_audit(int argc, char **argv) {
       break;
     }
     case 'f':
-      if (strcmp(optarg, "json") == 0)
-        sh.json = 1;
-      else if (strcmp(optarg, "text") != 0)
-        return cli_usage(CMD, "--format must be text or json");
+      if ((r = cli_format_parse(CMD, optarg, &sh.format)) != 0)
+        return r;
       break;
     case 'h': help(); return 0;
     default: return cli_usage(CMD, "unknown option");
@@ -187,18 +215,27 @@ int cmd_audit(int argc, char **argv) {
     return cli_usage(CMD, "unexpected argument: %s", argv[optind]);
 
   memset(&k, 0, sizeof(k));
-  if (cli_connect_user(CMD, &o, &k, "note: using the room CA that the server offered (not pinned)\n") != 0) {
+  if ((r = cli_connect_user(CMD, &o, &k, "note: using the room CA that the server offered (not pinned)\n")) != 0) {
     cdr_connection_close(&k);
-    return 1;
+    return r;
+  }
+  if (sh.format == CLI_FORMAT_CSV &&
+      (sh.csv = json_pack("{s:[s,s,s,s,s,s,s,s,s,s], s:[]}", "columns", "index", "time", "op", "decision", "reason",
+                          "subject", "role", "serial", "tables", "sql_sha256", "rows")) == NULL) {
+    cdr_connection_close(&k);
+    return cli_fail_code(CMD, CDR_ERR_NOMEM, "out of memory");
   }
   r = cdr_client_audit_read(k.client, k.session, have_from || since == INT64_MIN ? from : UINT64_MAX, since, verify,
                             show_entry, &sh, &res);
+  /* CSV only once the whole chain checked out: a failure prints no rows */
+  if (r == 0 && sh.csv != NULL && cdr_render_csv(stdout, sh.csv) != 0)
+    r = CDR_ERR_IO;
+  json_decref(sh.csv);
   fflush(stdout);
   if (r != 0) {
-    cdr_client_error_text(k.client, r, text, sizeof(text));
-    cli_fail(CMD, "%s", text);
+    r = cli_fail_client(CMD, k.client, r, NULL);
     cdr_connection_close(&k);
-    return 1;
+    return r;
   }
   if (verify) {
     cdr_hex_encode(head, res.head, sizeof(res.head));

@@ -379,30 +379,30 @@ static int enroll_token(const struct enroll_opts *o, char **token, char **name, 
   return 0;
 }
 
-/* Print why cdr_client_enroll failed at step with r; returns 1. */
+/* Print why cdr_client_enroll failed at step with r; returns the exit
+ * status (cli.h). */
 static int enroll_fail(struct cdr_client *c, int r, enum cdr_enroll_step step) {
   char text[1024], fpstr[96];
   switch (step) {
   case CDR_ENROLL_CSR: return cli_fail_err(CMD, r, "cannot make the certificate request");
   case CDR_ENROLL_MAC: return cli_fail_err(CMD, r, "cannot compute the enrollment MAC");
   case CDR_ENROLL_BODY: return cli_fail(CMD, "cannot build the request (is the name in the token valid UTF-8?)");
-  case CDR_ENROLL_ANSWER: return cli_fail(CMD, "the server's answer does not hold a certificate and a CA certificate");
+  case CDR_ENROLL_ANSWER: return cli_fail_code(CMD, CDR_ERR_SERVER, "the server's answer does not hold a certificate and a CA certificate");
   case CDR_ENROLL_CA:
     cdr_client_error_text(c, r, text, sizeof(text));
-    return cli_fail(CMD, "the room CA certificate from the server is not acceptable: %s", text);
+    return cli_fail_code(CMD, r, "the room CA certificate from the server is not acceptable: %s", text);
   case CDR_ENROLL_PIN:
     cdr_fingerprint_format(fpstr, c->ca_fp);
-    return cli_fail(CMD, "ca_mismatch: the server's room CA has fingerprint %s, not the one in the enrollment token "
+    return cli_fail_code(CMD, CDR_ERR_CA_MISMATCH, "ca_mismatch: the server's room CA has fingerprint %s, not the one in the enrollment token "
                          "(someone between you and the room may have swapped it); nothing was saved", fpstr);
-  case CDR_ENROLL_KEY: return cli_fail(CMD, "the issued certificate is not for your key; nothing was saved");
+  case CDR_ENROLL_KEY: return cli_fail_code(CMD, CDR_ERR_RESPONSE_FORGED, "the issued certificate is not for your key; nothing was saved");
   case CDR_ENROLL_VERIFY:
     return cli_fail_err(CMD, r, "the issued certificate does not verify under the room CA; nothing was saved");
   case CDR_ENROLL_NAME:
-    return cli_fail(CMD, "the issued certificate is for another name than the token's; nothing was saved");
+    return cli_fail_code(CMD, CDR_ERR_RESPONSE_FORGED, "the issued certificate is for another name than the token's; nothing was saved");
   case CDR_ENROLL_SEND:
   default:
-    cdr_client_error_text(c, r, text, sizeof(text));
-    return cli_fail(CMD, "%s", text);
+    return cli_fail_client(CMD, c, r, NULL);
   }
 }
 
@@ -435,7 +435,7 @@ static int key_fail(const char *shown, int pkcs11, int r) {
                     : r != CDR_ERR_ARG     ? cdr_err_describe(r)
                     : pkcs11               ? "a malformed pkcs11: URI (query attributes are NAME=VALUE joined by &)"
                                            : "not a PEM private key";
-  return cli_fail(CMD, "%s: cannot use the private key %s: %s", cdr_err_code(r), shown, why);
+  return cli_fail_code(CMD, r, "%s: cannot use the private key %s: %s", cdr_err_code(r), shown, why);
 }
 
 /* The key, before the token is spent.  Without --csr: loaded into *key
@@ -452,7 +452,7 @@ static int enroll_key(const struct enroll_opts *o, struct cdr_client *c, const c
     if ((r = cdr_user_key_load(&src, key)) != 0)
       return key_fail(shown, pkcs11, r);
     if (cdr_key_check_user_type(*key) != 0)
-      return cli_fail(CMD, "%s is not an EC P-256 or RSA 2048..4096 key", shown);
+      return cli_fail_code(CMD, CDR_ERR_KEY_UNSUPPORTED, "%s is not an EC P-256 or RSA 2048..4096 key", shown);
     return 0;
   }
   if ((r = cdr_enroll_csr_read(o->csr_path, csr)) != 0)
@@ -471,7 +471,7 @@ static int enroll_key(const struct enroll_opts *o, struct cdr_client *c, const c
   r = cdr_enroll_csr_key_check(c, *csr, pub);
   EVP_PKEY_free(pub);
   if (r != 0)
-    return cli_fail(CMD, "%s: the CSR %s is for another public key than %s; nothing was sent", cdr_err_code(r),
+    return cli_fail_code(CMD, r, "%s: the CSR %s is for another public key than %s; nothing was sent", cdr_err_code(r),
                     o->csr_path, shown);
   return 0;
 }
@@ -519,13 +519,13 @@ static int enroll_save(const struct enroll_opts *o, const char *key_ref, const c
 }
 
 /* What TLS trusts before the token is spent (see the top of the file).
- * 0, or 1 when it has printed why not. */
+ * 0, or the exit status when it has printed why not. */
 static int enroll_trust(const struct enroll_opts *o, struct cdr_client *c, const struct cdr_enroll_token *tok) {
   char text[1024];
   int r;
 
   if (o->cacert != NULL && (r = cdr_client_set_tls_cacert(c, o->cacert)) != 0)
-    return cli_fail(CMD, "cannot read --cacert %s", o->cacert);
+    return cli_fail_code(CMD, r, "cannot read --cacert %s", o->cacert);
   if (o->bundle_arg != NULL)
     r = cdr_client_set_ca(c, o->inv.ca);
   else
@@ -533,7 +533,7 @@ static int enroll_trust(const struct enroll_opts *o, struct cdr_client *c, const
   if (r == 0)
     return 0;
   cdr_client_error_text(c, r, text, sizeof(text));
-  return cli_fail(CMD, "%s; nothing was sent", text);
+  return cli_fail_client(CMD, c, r, "%s; nothing was sent", text);
 }
 
 int cmd_enroll(int argc, char **argv) {
@@ -573,25 +573,27 @@ int cmd_enroll(int argc, char **argv) {
   }
   if ((r = cdr_client_new(&c, o.url)) != 0) {
     if (r == CDR_ERR_INSECURE_URL)
-      cli_fail(CMD, "%s: %s: %s", cdr_err_code(r), cdr_err_describe(r), o.url);
+      rc = cli_fail_code(CMD, r, "%s: %s: %s", cdr_err_code(r), cdr_err_describe(r), o.url);
     else
-      cli_fail(CMD, "invalid URL %s", o.url);
+      rc = cli_usage(CMD, "invalid URL %s", o.url);
     goto out;
   }
-  if ((key_ref = key_ref_kept(o.key_path, &dropped_pin)) == NULL || enroll_key(&o, c, key_ref, &key, &csr) != 0)
+  if ((key_ref = key_ref_kept(o.key_path, &dropped_pin)) == NULL || (rc = enroll_key(&o, c, key_ref, &key, &csr)) != 0)
     goto out;
-  if (enroll_token(&o, &token, &name, &tok) != 0)
+  if ((rc = enroll_token(&o, &token, &name, &tok)) != 0)
     goto out;
-  if (enroll_trust(&o, c, &tok) != 0)
+  if ((rc = enroll_trust(&o, c, &tok)) != 0)
     goto out;
+  rc = 1;
   if (csr != NULL && (r = cdr_enroll_csr_check(c, csr, name)) != 0) {
-    cli_fail(CMD, "%s: the CSR %s cannot be used: %s; nothing was sent", cdr_err_code(r), o.csr_path, c->detail);
+    rc = cli_fail_code(CMD, r, "%s: the CSR %s cannot be used: %s; nothing was sent", cdr_err_code(r), o.csr_path,
+                       c->detail);
     goto out;
   }
   r = csr != NULL ? cdr_client_enroll_csr(c, csr, &tok, &cert, &role, &step)
                   : cdr_client_enroll(c, key, &tok, &cert, &role, &step);
   if (r != 0) {
-    enroll_fail(c, r, step);
+    rc = enroll_fail(c, r, step);
     goto out;
   }
   cdr_fingerprint_format(fpstr, c->ca_fp);

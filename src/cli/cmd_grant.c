@@ -107,8 +107,9 @@ static int run(int argc, char **argv, int revoke) {
     hdr = json_pack("{s:s,s:s,s:s,s:O}", "op", "grant", "table", table, "to", to, "columns", cols);
   else
     hdr = json_pack("{s:s,s:s,s:s}", "op", "grant", "table", table, "to", to);
-  if (cli_room_op(cmd, &o, hdr, &res) != 0)
+  if ((rc = cli_room_op(cmd, &o, hdr, &res)) != 0)
     goto out;
+  rc = 1;
   cdr_sanitize(st, sizeof(st), table);
   cdr_sanitize(sto, sizeof(sto), to);
   if (revoke) {

@@ -73,7 +73,7 @@ int cmd_keygen(int argc, char **argv) {
     bits = 3072;
   }
   if (lstat(path, &st) == 0)
-    return cli_fail(CMD, "%s already exists; refusing to overwrite it", path);
+    return cli_fail_code(CMD, CDR_ERR_IO, "%s already exists; refusing to overwrite it", path);
 
   if ((r = cdr_key_generate(&key, type, (int)bits)) != 0) {
     cli_fail_err(CMD, r, "cannot generate the key");
@@ -81,7 +81,7 @@ int cmd_keygen(int argc, char **argv) {
   }
   errno = 0;
   if ((r = cdr_key_save_pem(path, key)) != 0) {
-    cli_fail(CMD, "cannot write %s: %s", path, errno ? strerror(errno) : cdr_err_describe(r));
+    rc = cli_fail_code(CMD, CDR_ERR_IO, "cannot write %s: %s", path, errno ? strerror(errno) : cdr_err_describe(r));
     goto out;
   }
   if ((r = cdr_pubkey_to_der(key, &spki, &spki_len)) != 0 || (r = cdr_sha256(fp, spki, spki_len)) != 0) {

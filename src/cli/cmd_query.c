@@ -58,8 +58,10 @@ int cmd_query(int argc, char **argv) {
                                        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
   struct cdr_connect_opts o;
   struct cdr_connection k;
-  const char *format = NULL, *sql;
-  char *sql_in = NULL, text[1024];
+  const char *sql;
+  enum cli_format format = CLI_FORMAT_TABLE;
+  int have_format = 0;
+  char *sql_in = NULL;
   json_t *res = NULL, *result;
   int ch, r, allow_sim = 0, rc = 1, npos;
 
@@ -67,7 +69,11 @@ int cmd_query(int argc, char **argv) {
   memset(&k, 0, sizeof(k));
   while ((ch = cli_connect_getopt(argc, argv, "f:" CLI_CONNECT_SHORTOPTS "h", opts, &o, &allow_sim)) != -1) {
     switch (ch) {
-    case 'f': format = optarg; break;
+    case 'f':
+      if ((r = cli_format_parse(CMD, optarg, &format)) != 0)
+        return r;
+      have_format = 1;
+      break;
     case 'h': help(); return 0;
     default: return cli_usage(CMD, "unknown option or missing argument: %s", argv[optind - 1]);
     }
@@ -78,39 +84,37 @@ int cmd_query(int argc, char **argv) {
   if (npos != 1)
     return cli_usage(CMD, "expected one SQL statement (quote it)");
   sql = argv[optind];
-  if (format == NULL)
-    format = isatty(STDOUT_FILENO) ? "table" : "csv";
-  if (strcmp(format, "table") != 0 && strcmp(format, "csv") != 0 && strcmp(format, "json") != 0)
-    return cli_usage(CMD, "--format must be table, csv or json");
+  if (!have_format)
+    format = isatty(STDOUT_FILENO) ? CLI_FORMAT_TABLE : CLI_FORMAT_CSV;
   if (strcmp(sql, "-") == 0) {
     if ((sql_in = read_sql_stdin()) == NULL)
-      return cli_fail(CMD, "cannot read the SQL from standard input (at most %u bytes)", (unsigned)CDR_MAX_SQL_LEN);
+      return cli_fail_code(CMD, CDR_ERR_IO, "cannot read the SQL from standard input (at most %u bytes)", (unsigned)CDR_MAX_SQL_LEN);
     sql = sql_in;
   }
   if (strlen(sql) > CDR_MAX_SQL_LEN) {
-    cli_fail(CMD, "the SQL text is longer than %u bytes", (unsigned)CDR_MAX_SQL_LEN);
+    rc = cli_fail_code(CMD, CDR_ERR_TOO_LARGE, "the SQL text is longer than %u bytes", (unsigned)CDR_MAX_SQL_LEN);
     goto out;
   }
-  if (cli_connect_user(CMD, &o, &k, NULL) != 0)
+  if ((rc = cli_connect_user(CMD, &o, &k, NULL)) != 0)
     goto out;
+  rc = 1;
   if ((r = cdr_client_query(k.client, k.session, sql, &res)) != 0) {
-    cdr_client_error_text(k.client, r, text, sizeof(text));
-    cli_fail(CMD, "%s", text);
+    rc = cli_fail_client(CMD, k.client, r, NULL);
     goto out;
   }
   result = json_object_get(res, "result");
   if (cdr_result_check(result) != 0) {
-    cli_fail(CMD, "the enclave's answer holds no well-formed result");
+    rc = cli_fail_code(CMD, CDR_ERR_RESPONSE_FORGED, "the enclave's answer holds no well-formed result");
     goto out;
   }
-  if (strcmp(format, "csv") == 0)
+  if (format == CLI_FORMAT_CSV)
     r = cdr_render_csv(stdout, result);
-  else if (strcmp(format, "json") == 0)
+  else if (format == CLI_FORMAT_JSON)
     r = cdr_render_json(stdout, result);
   else
     r = cdr_render_table(stdout, result);
   if (r != 0 || fflush(stdout) != 0) {
-    cli_fail(CMD, "cannot write the result");
+    rc = cli_fail_code(CMD, CDR_ERR_IO, "cannot write the result");
     goto out;
   }
   rc = 0;

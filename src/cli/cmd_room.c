@@ -1,6 +1,7 @@
 /*
  * cmd_room.c - `cdr room init` and `cdr room invite`: the administrator's
- * commands that create a room folder and hand out enrollment tokens.
+ * commands that create a room folder and hand out enrollment tokens (and
+ * the dispatch of `cdr room revoke` and `cdr room invites`).
  *
  * Output contract (scripts depend on it):
  *   init    prints the room id, the CA certificate's path and SHA-256
@@ -36,6 +37,7 @@ static void room_help(void) {
          "  invite ROOM   create a one-time enrollment token for a new user; with\n"
          "                --url URL, one invitation line (URL, token, room CA,\n"
          "                attested platform and measurement) for `cdr enroll`\n"
+         "  invites ROOM  list the open invitations; --cancel ID|NAME ends one\n"
          "  revoke ROOM   revoke a user's certificates and publish a new CRL\n"
          "  backup ROOM DEST     a consistent copy of the room, also while it runs\n"
          "  restore BACKUP ROOM  a backup back into a room folder (a rollback)\n"
@@ -342,7 +344,7 @@ out:
 
 int cmd_room(int argc, char **argv) {
   if (argc < 2)
-    return cli_usage("room", "missing command: init, invite, revoke, propose, backup or restore");
+    return cli_usage("room", "missing command: init, invite, invites, revoke, propose, backup or restore");
   const char *sub = argv[1];
   if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0) {
     room_help();
@@ -354,11 +356,13 @@ int cmd_room(int argc, char **argv) {
     return room_invite(argc - 1, argv + 1);
   if (strcmp(sub, "revoke") == 0)
     return cmd_room_revoke(argc - 1, argv + 1);
+  if (strcmp(sub, "invites") == 0)
+    return cmd_room_invites(argc - 1, argv + 1);
   if (strcmp(sub, "propose") == 0)
     return cmd_room_propose(argc - 1, argv + 1);
   if (strcmp(sub, "backup") == 0)
     return cmd_room_backup(argc - 1, argv + 1);
   if (strcmp(sub, "restore") == 0)
     return cmd_room_restore(argc - 1, argv + 1);
-  return cli_usage("room", "unknown command '%s' (init, invite, revoke, propose, backup or restore)", sub);
+  return cli_usage("room", "unknown command '%s' (init, invite, invites, revoke, propose, backup or restore)", sub);
 }

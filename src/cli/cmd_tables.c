@@ -1,5 +1,5 @@
 /*
- * cmd_tables.c - `cdr tables [URL --key K --cert C] [--format text|json]`:
+ * cmd_tables.c - `cdr tables [URL --key K --cert C] [--format table|csv|json]`:
  * list the tables the caller can see (owns, or holds a grant on) with
  * owner, row count, the caller's access and the columns (type, hidden,
  * readable); an owner also sees the grants on its tables.  A table whose
@@ -9,15 +9,17 @@
  */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "client/connect.h"
+#include "client/render.h"
 
 static const char *const CMD = "tables";
 
 static void help(void) {
-  printf("Usage: cdr tables [URL --key KEY --cert CERT] [--format text|json] [options]\n\n"
+  printf("Usage: cdr tables [URL --key KEY --cert CERT] [--format table|csv|json] [options]\n\n"
          "List the tables you can see: yours, and those whose owners granted you\n"
          "(by name or by role) read access.  For each: its owner, row count, your\n"
          "access (owner, all columns, or some columns) and its columns with their\n"
@@ -27,7 +29,10 @@ static void help(void) {
          "not load its sealed file (withheld or damaged): nothing reads it until the\n"
          "file is back; its owner can drop it or replace it (upload --replace).\n\n"
          "Options:\n"
-         "  -f, --format text|json        output format (default text; json prints the\n"
+         "  -f, --format table|csv|json   output format (default table, also called\n"
+         "                                text; csv: one row per table with columns\n"
+         "                                name,owner,rows,access,unavailable,columns\n"
+         "                                (\"name:type\" separated by spaces); json: the\n"
          "                                enclave's list as it is)\n\n");
   cli_connect_help();
 }
@@ -100,11 +105,45 @@ static void print_table(const json_t *t) {
     print_grants(grants);
 }
 
+/* The list as CSV (help): one row per table. */
+static int print_csv(const json_t *tables) {
+  json_t *res = json_pack("{s:[s,s,s,s,s,s], s:[]}", "columns", "name", "owner", "rows", "access", "unavailable",
+                          "columns", "rows"),
+         *t, *c, *row;
+  size_t i, k;
+  int r;
+  if (res == NULL)
+    return CDR_ERR_NOMEM;
+  json_array_foreach(tables, i, t) {
+    char *cols = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&cols, &len);
+    if (m == NULL) {
+      json_decref(res);
+      return CDR_ERR_NOMEM;
+    }
+    json_array_foreach(json_object_get(t, "columns"), k, c)
+      fprintf(m, "%s%s:%s", k == 0 ? "" : " ", str_or(c, "name", "?"), str_or(c, "type", "?"));
+    fclose(m);
+    row = json_pack("[s,s,O,s,s?,s]", str_or(t, "name", "?"), str_or(t, "owner", "?"),
+                    json_object_get(t, "rows") ? json_object_get(t, "rows") : json_null(), str_or(t, "access", "?"),
+                    json_string_value(json_object_get(t, "unavailable")), cols != NULL ? cols : "");
+    free(cols);
+    if (row == NULL || json_array_append_new(json_object_get(res, "rows"), row) != 0) {
+      json_decref(res);
+      return CDR_ERR_NOMEM;
+    }
+  }
+  r = cdr_render_csv(stdout, res);
+  json_decref(res);
+  return r;
+}
+
 int cmd_tables(int argc, char **argv) {
   static const struct option opts[] = {{"format", required_argument, NULL, 'f'}, CLI_CONNECT_LONGOPTS,
                                        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
   struct cdr_connect_opts o;
-  const char *format = "text";
+  enum cli_format format = CLI_FORMAT_TABLE;
   json_t *hdr, *res = NULL, *tables, *t;
   size_t i;
   int ch, r, allow_sim = 0, rc;
@@ -112,7 +151,10 @@ int cmd_tables(int argc, char **argv) {
   memset(&o, 0, sizeof(o));
   while ((ch = cli_connect_getopt(argc, argv, "f:" CLI_CONNECT_SHORTOPTS "h", opts, &o, &allow_sim)) != -1) {
     switch (ch) {
-    case 'f': format = optarg; break;
+    case 'f':
+      if ((r = cli_format_parse(CMD, optarg, &format)) != 0)
+        return r;
+      break;
     case 'h': help(); return 0;
     default: return cli_usage(CMD, "unknown option or missing argument: %s", argv[optind - 1]);
     }
@@ -121,8 +163,6 @@ int cmd_tables(int argc, char **argv) {
     return r;
   if (argc - optind != 0)
     return cli_usage(CMD, "unexpected argument: %s", argv[optind]);
-  if (strcmp(format, "text") != 0 && strcmp(format, "json") != 0)
-    return cli_usage(CMD, "--format must be text or json");
   hdr = json_pack("{s:s}", "op", "tables");
   rc = cli_room_op(CMD, &o, hdr, &res);
   json_decref(hdr);
@@ -131,13 +171,15 @@ int cmd_tables(int argc, char **argv) {
   tables = json_object_get(res, "tables");
   if (!json_is_array(tables)) {
     json_decref(res);
-    return cli_fail(CMD, "the enclave's answer holds no list of tables");
+    return cli_fail_code(CMD, CDR_ERR_RESPONSE_FORGED, "the enclave's answer holds no list of tables");
   }
-  if (strcmp(format, "json") == 0) {
+  if (format == CLI_FORMAT_JSON) {
     /* The enclave's JSON, re-encoded by jansson (escaped, one line). */
-    if (json_dumpf(tables, stdout, JSON_COMPACT | JSON_ENSURE_ASCII) != 0)
-      rc = cli_fail(CMD, "cannot write the list");
-    printf("\n");
+    if (cdr_render_json_value(stdout, tables, JSON_ENSURE_ASCII) != 0)
+      rc = cli_fail_code(CMD, CDR_ERR_IO, "cannot write the list");
+  } else if (format == CLI_FORMAT_CSV) {
+    if (print_csv(tables) != 0)
+      rc = cli_fail_code(CMD, CDR_ERR_IO, "cannot write the list");
   } else if (json_array_size(tables) == 0) {
     printf("no tables: none of yours, and no owner has granted you access to one\n");
   } else {
@@ -148,7 +190,7 @@ int cmd_tables(int argc, char **argv) {
     }
   }
   if (fflush(stdout) != 0)
-    rc = cli_fail(CMD, "cannot write the list");
+    rc = cli_fail_code(CMD, CDR_ERR_IO, "cannot write the list");
   json_decref(res);
   return rc;
 }

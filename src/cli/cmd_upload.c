@@ -45,7 +45,15 @@ static void help(void) {
          "Options:\n"
          "  -r, --replace                 replace your existing table TABLE\n"
          "      --schema \"COL TYPE, ...\"  declare the columns, e.g. \"id INTEGER, name TEXT,\n"
-         "                                cost REAL\" (a name may contain spaces, not commas)\n");
+         "                                cost REAL\" (a name may contain spaces, not commas)\n"
+         "      --delimiter ,             the file is comma-separated even though its header\n"
+         "                                (one column) contains ';' or a tab.  CDR reads\n"
+         "                                comma-separated files only: a header of one column\n"
+         "                                holding ';' or a tab is refused as semicolon- or\n"
+         "                                tab-delimited, and so is --delimiter ';' or tab;\n"
+         "                                convert such a file first, e.g. with\n"
+         "                                python3 -c 'import csv,sys; csv.writer(sys.stdout)\n"
+         "                                .writerows(csv.reader(sys.stdin, delimiter=\";\"))'\n");
   cli_connect_help();
 }
 
@@ -110,11 +118,56 @@ static void progress_end(struct progress *p) {
   p->drawn = 0;
 }
 
-enum { OPT_SCHEMA = 1000 };
+enum { OPT_SCHEMA = 1000, OPT_DELIMITER };
+
+#define CONVERT_HINT                                                                                   \
+  "CDR reads comma-separated CSV only; convert the file first, e.g. python3 -c 'import csv,sys; "     \
+  "csv.writer(sys.stdout).writerows(csv.reader(sys.stdin, delimiter=\"%s\"))' < IN > OUT.csv"
+
+/* csv_record_fn for the header: which foreign delimiter it seems to use
+ * (one field holding ';' or a tab), then stop (1). */
+static int header_delimiter(void *arg, const struct csv_record *rec) {
+  char *found = arg;
+  if (rec->nfields == 1)
+    *found = memchr(rec->field[0], ';', rec->len[0]) ? ';' : memchr(rec->field[0], '\t', rec->len[0]) ? '\t' : 0;
+  return 1;
+}
+
+/* Refuse a file whose header looks semicolon- or tab-delimited: read as
+ * CSV it would be one column holding whole lines.  0, or the exit status
+ * after printing why.  A header it cannot read is left to the upload's
+ * own checks, which name the line. */
+static int check_delimiter(const char *file) {
+  struct csv_parser *p = NULL;
+  char found = 0;
+  uint8_t buf[4096];
+  size_t n;
+  int r = 0;
+  FILE *f = fopen(file, "rb");
+  if (f == NULL)
+    return 0;
+  if (csv_parser_new(&p, header_delimiter, &found) != 0) {
+    fclose(f);
+    return cli_fail_code(CMD, CDR_ERR_NOMEM, "out of memory");
+  }
+  while (r == 0 && (n = fread(buf, 1, sizeof(buf), f)) > 0)
+    r = csv_parser_feed(p, buf, n);
+  if (r == 0)
+    r = csv_parser_finish(p);
+  csv_parser_free(p);
+  fclose(f);
+  if (found == 0)
+    return 0;
+  return cli_fail_code(CMD, CDR_ERR_CSV,
+                       "%s looks %s-delimited: its header is one column holding '%s'.  " CONVERT_HINT
+                       "; or, if it really is one comma-separated column, give --delimiter ,",
+                       file, found == ';' ? "semicolon" : "tab", found == ';' ? ";" : "\\t", found == ';' ? ";" : "\\t");
+}
 
 int cmd_upload(int argc, char **argv) {
   static const struct option opts[] = {{"replace", no_argument, NULL, 'r'},
                                        {"schema", required_argument, NULL, OPT_SCHEMA},
+                                       {"delimiter", required_argument, NULL, OPT_DELIMITER},
                                        CLI_CONNECT_LONGOPTS,
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
@@ -124,11 +177,11 @@ int cmd_upload(int argc, char **argv) {
   struct csv_schema schema;
   struct progress prog;
   const char *table, *file, *schema_spec = NULL;
-  char why[1024], text[1024], safe[256];
+  char why[1024], safe[256];
   size_t i;
   json_t *res = NULL, *cols, *col, *rows;
   struct stat st;
-  int ch, r, allow_sim = 0, rc = 1, npos, replace = 0;
+  int ch, r, allow_sim = 0, rc = 1, npos, replace = 0, comma = 0;
 
   memset(&o, 0, sizeof(o));
   memset(&k, 0, sizeof(k));
@@ -139,6 +192,15 @@ int cmd_upload(int argc, char **argv) {
     switch (ch) {
     case 'r': replace = 1; break;
     case OPT_SCHEMA: schema_spec = optarg; break;
+    case OPT_DELIMITER:
+      if (strcmp(optarg, ",") == 0)
+        comma = 1;
+      else if (strcmp(optarg, ";") == 0 || strcmp(optarg, "\\t") == 0 || strcmp(optarg, "\t") == 0 ||
+               strcmp(optarg, "tab") == 0)
+        return cli_usage(CMD, "--delimiter %s: " CONVERT_HINT, optarg, optarg[0] == ';' ? ";" : "\\t");
+      else
+        return cli_usage(CMD, "--delimiter takes , (CDR reads comma-separated CSV only)");
+      break;
     case 'h': help(); return 0;
     default: return cli_usage(CMD, "unknown option or missing argument: %s", argv[optind - 1]);
     }
@@ -154,28 +216,30 @@ int cmd_upload(int argc, char **argv) {
     return r == CDR_ERR_ARG ? cli_usage(CMD, "--schema: %s", why) : cli_fail(CMD, "out of memory");
 
   if (stat(file, &st) != 0) {
-    cli_fail(CMD, "cannot read %s: no such file", file);
+    rc = cli_fail_code(CMD, CDR_ERR_NOT_FOUND, "cannot read %s: no such file", file);
     goto out;
   }
   if (!S_ISREG(st.st_mode)) {
-    cli_fail(CMD, "%s is not a regular file", file);
+    rc = cli_fail_code(CMD, CDR_ERR_IO, "%s is not a regular file", file);
     goto out;
   }
   if (access(file, R_OK) != 0) {
-    cli_fail(CMD, "cannot read %s: permission denied", file);
+    rc = cli_fail_code(CMD, CDR_ERR_IO, "cannot read %s: permission denied", file);
     goto out;
   }
 
-  if (cli_connect_user(CMD, &o, &k, NULL) != 0)
+  if (!comma && (rc = check_delimiter(file)) != 0)
     goto out;
+  if ((rc = cli_connect_user(CMD, &o, &k, NULL)) != 0)
+    goto out;
+  rc = 1;
   uo.replace = replace;
   uo.schema = schema_spec != NULL ? &schema : NULL;
   prog.on = isatty(STDERR_FILENO);
   r = cdr_client_upload_stream(k.client, k.session, table, file, &uo, progress_draw, &prog, &res);
   progress_end(&prog);
   if (r != 0) {
-    cdr_client_error_text(k.client, r, text, sizeof(text));
-    cli_fail(CMD, "%s", text);
+    rc = cli_fail_client(CMD, k.client, r, NULL);
     goto out;
   }
   cols = json_object_get(res, "columns");

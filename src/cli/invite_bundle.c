@@ -43,7 +43,8 @@ int cli_invite_attest(const char *cmd, const struct cdr_room *room, const struct
   }
   if ((r = cdr_client_attest(c, &att)) != 0) {
     cdr_client_error_text(c, r, text, sizeof(text));
-    cli_fail(cmd, "the server at %s does not attest as this room: %s; no invitation was made", o->url, text);
+    cli_fail_client(cmd, c, r, "the server at %s does not attest as this room: %s; no invitation was made", o->url,
+                    text);
     goto out;
   }
   if ((inv->url = strdup(c->url)) == NULL || att.measurement_len * 2 >= sizeof(inv->measurement))

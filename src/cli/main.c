@@ -6,7 +6,9 @@
  *
  * Conventions for every command (cli.h): --help prints to stdout and
  * exits 0; a failure prints one line "cdr <command>: <reason>" to stderr
- * and exits 1; a usage error exits 2.  Before dispatch the process locks
+ * (one JSON object with --format json) and exits with its class's status
+ * (common/err_class.h, docs/CLI.md).  --quiet, anywhere on the line, is
+ * taken here, before the command parses its options.  Before dispatch the process locks
  * OpenSSL's secure heap (so private keys and session keys stay out of
  * swap and core dumps) and forbids core dumps altogether.
  */
@@ -45,12 +47,13 @@ static const struct command commands[] = {
     {"drop", cmd_drop, "delete your table (owners)"},
     {"audit", cmd_audit, "read and verify the room's audit log (auditors, owners)"},
     {"contract", cmd_contract, "read the room contract, sign or propose a version (members)"},
+    {"profile", cmd_profile, "list the saved profiles, choose the default, show one"},
 };
 
 static void usage(FILE *f) {
   fprintf(f, "Usage: cdr COMMAND [OPTIONS] [ARGS]\n"
-             "       cdr COMMAND --help\n"
-             "       cdr --version\n\n"
+             "  or:  cdr COMMAND --help\n"
+             "  or:  cdr --version\n\n"
              "CDR (Confidential Data Room) runs SQL over several organisations' data\n"
              "inside an attested enclave.  Every command that talks to the enclave\n"
              "first verifies its attestation with a fresh nonce, then opens an\n"
@@ -58,7 +61,17 @@ static void usage(FILE *f) {
              "Commands:\n");
   for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
     fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
-  fprintf(f, "\nA typical user:\n"
+  fprintf(f, "\nOptions of every command:\n"
+             "  -q, --quiet     print no notices or warnings (the sim warning, the\n"
+             "                  unpinned-CA note); failures and data are still printed\n"
+             "  --format table|csv|json\n"
+             "                  for every command that prints data (query, tables,\n"
+             "                  audit, attest, profile, room invites); \"text\" is\n"
+             "                  another name for table, for scripts written before;\n"
+             "                  with json a failure is one JSON object, the last line\n"
+             "                  of stderr (the only one with --quiet):\n"
+             "                  {\"error\":CODE,\"command\":CMD,\"message\":TEXT,\"exit\":N}\n"
+             "\nA typical user:\n"
              "  cdr keygen alice.key\n"
              "  cdr enroll https://room.example:8443 --key alice.key --token cdr1.... --out alice.crt\n"
              "  cdr query \"SELECT count(*) FROM sales\"\n\n"
@@ -70,7 +83,17 @@ static void usage(FILE *f) {
              "  CDR_CONFIG_DIR  where profiles are kept (default $XDG_CONFIG_HOME/cdr,\n"
              "                  else ~/.config/cdr)\n"
              "  CDR_ALLOW_SIM   set to 1 to accept simulated (sim) attestation, as --allow-sim\n\n"
-             "Exit status: 0 success, 1 failure, 2 usage error.\n");
+             "Exit status (by the class of the failure; docs/CLI.md lists every error code):\n"
+             "  0  success\n"
+             "  1  any other failure (internal error, out of memory)\n"
+             "  2  usage: a wrong option or argument\n"
+             "  3  the room refused: an error code the server or the enclave sent back\n"
+             "     (token_used, sql_denied, access_denied, cert_revoked, ...)\n"
+             "  4  network: the room could not be reached, or the transport failed\n"
+             "  5  verification failed: attestation, signatures, the audit chain,\n"
+             "     certificate checks, a forged or rolled-back answer\n"
+             "  6  a local file or key: missing, unreadable or malformed (CSV, key,\n"
+             "     certificate, profile)\n");
 }
 
 /* Size the secure heap to what RLIMIT_MEMLOCK allows (a power of two,
@@ -95,8 +118,33 @@ static void no_core_dumps(void) {
   (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
+/* Take --quiet (anywhere before a "--") and -q (before the command) out
+ * of argv, so that no command's own options need to know them; and turn
+ * JSON failures on at once when --format json is on the line, so that
+ * even a usage error before the command reads --format is JSON. */
+static int take_global_options(int argc, char **argv) {
+  int out = 1, quiet = 0, rest = 0;
+  for (int i = 1; i < argc; i++) {
+    if (!rest && strcmp(argv[i], "--") == 0)
+      rest = 1;
+    if (!rest && (strcmp(argv[i], "--quiet") == 0 || (out == 1 && strcmp(argv[i], "-q") == 0))) {
+      quiet = 1;
+      continue;
+    }
+    if (!rest && (strcmp(argv[i], "--format=json") == 0 ||
+                  ((strcmp(argv[i], "--format") == 0 || strcmp(argv[i], "-f") == 0) && i + 1 < argc &&
+                   strcmp(argv[i + 1], "json") == 0)))
+      cli_report_json(1);
+    argv[out++] = argv[i];
+  }
+  argv[out] = NULL;
+  cli_set_quiet(quiet);
+  return out;
+}
+
 int main(int argc, char **argv) {
   cdr_log_init("cdr", CDR_LOG_WARN);
+  argc = take_global_options(argc, argv);
 
   if (argc < 2) {
     usage(stderr);

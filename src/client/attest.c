@@ -46,6 +46,8 @@
 #define SIM_MAX_SIG 256
 #define ATTEST_MAX_CERTS 8
 
+static int sim_warned; /* the sim warning was printed (or was due under --quiet) */
+
 static void set_detail(char *detail, size_t len, const char *msg) {
   if (detail != NULL && len > 0)
     snprintf(detail, len, "%s", msg);
@@ -278,7 +280,9 @@ int cdr_attest_verify_response(struct cdr_attestation *out, const json_t *resp, 
       r = CDR_ERR_ATTEST_SIM_REFUSED;
       goto out;
     }
-    fprintf(stderr, "%s\n", CDR_SIM_WARNING);
+    /* once per process (client.h); threads may attest at once */
+    if (__atomic_exchange_n(&sim_warned, 1, __ATOMIC_RELAXED) == 0 && !cdr_client_quiet())
+      fprintf(stderr, "%s\n", CDR_SIM_WARNING);
   }
 
   certs = json_object_get(resp, "certificates");

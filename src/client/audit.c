@@ -288,7 +288,8 @@ int cdr_client_audit_check(struct cdr_client *c, struct cdr_session *s, const st
    * so the host cannot put it back.  Elsewhere, a new identity gets the
    * usual checks. */
   if (have_seen && cdr_audit_head_restarted(seen.identity, seen.platform, identity, att->platform)) {
-    fprintf(stderr,
+    if (!cdr_client_quiet())
+      fprintf(stderr,
             "notice: the room's enclave restarted with a new identity key; %s keeps no state across restarts, so "
             "its tables and audit log began again\n",
             att->platform);

@@ -328,6 +328,12 @@ int cdr_client_snp_min_tcb(struct cdr_client *c, const char *spec, int required)
 
 void cdr_client_allow_sim(struct cdr_client *c, int allow) { c->allow_sim = allow != 0; }
 
+static int client_quiet; /* cdr_client_set_quiet */
+
+void cdr_client_set_quiet(int quiet) { __atomic_store_n(&client_quiet, quiet != 0, __ATOMIC_RELAXED); }
+
+int cdr_client_quiet(void) { return __atomic_load_n(&client_quiet, __ATOMIC_RELAXED); }
+
 void cdr_client_set_detail(struct cdr_client *c, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);

@@ -215,6 +215,13 @@ int cdr_client_snp_min_tcb(struct cdr_client *c, const char *spec, int required)
  * not well formed (cdr_hw_expect_valid; the old list is kept). */
 int cdr_client_expect_registers(struct cdr_client *c, const struct cdr_hw_expect *list) CDR_WUR;
 void cdr_client_allow_sim(struct cdr_client *c, int allow);
+/* Process-wide: the warnings this library prints on stderr (the sim
+ * warning, notices about the audit head) are not printed after
+ * cdr_client_set_quiet(1).  The sim warning is printed at most once per
+ * process however many attestations accept sim evidence: a command that
+ * attests twice warns once. */
+void cdr_client_set_quiet(int quiet);
+int cdr_client_quiet(void);
 
 /* Record a local reason for the current failure (printf-style). */
 void cdr_client_set_detail(struct cdr_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -47,7 +47,8 @@ void cdr_connection_close(struct cdr_connection *k) {
     if (r != 0) { /* the next command's check says more; this command's result stands */
       char text[1024];
       cdr_client_error_text(k->client, r, text, sizeof(text));
-      fprintf(stderr, "warning: the room's audit head after this command was not remembered: %s\n", text);
+      if (!cdr_client_quiet())
+        fprintf(stderr, "warning: the room's audit head after this command was not remembered: %s\n", text);
       cdr_client_clear_error(k->client);
     }
     if (hdr != NULL && cdr_client_op(k->client, k->session, hdr, &res) == 0)

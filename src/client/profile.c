@@ -8,6 +8,7 @@
 #include "profile.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -304,6 +305,51 @@ int cdr_profile_find_url(const char *url, struct cdr_profile **out) {
     p = NULL;
   }
 out:
+  for (int i = 0; i < n; i++)
+    free(ents[i]);
+  free(ents);
+  free(pdir);
+  free(cfg);
+  return r;
+}
+
+int cdr_profile_list(char ***names, size_t *count) {
+  struct dirent **ents = NULL;
+  char *cfg = NULL, *pdir = NULL, **out = NULL;
+  size_t k = 0;
+  int n = 0, r;
+
+  *names = NULL;
+  *count = 0;
+  if ((r = cdr_config_dir(&cfg)) != 0)
+    return r;
+  r = CDR_ERR_NOMEM;
+  if ((pdir = cdr_path_join(cfg, "profiles")) == NULL)
+    goto out;
+  if ((n = scandir(pdir, &ents, json_name_filter, alphasort)) < 0) {
+    n = 0;
+    r = errno == ENOENT ? 0 : CDR_ERR_IO; /* no profiles yet: an empty list */
+    goto out;
+  }
+  if (n > 0 && (out = calloc((size_t)n, sizeof(*out))) == NULL)
+    goto out;
+  for (int i = 0; i < n; i++) {
+    size_t len = strlen(ents[i]->d_name) - 5;
+    char *name;
+    if (len > CDR_PROFILE_NAME_MAX || (name = strndup(ents[i]->d_name, len)) == NULL)
+      continue;
+    if (!cdr_profile_name_valid(name)) { /* not a file cdr_profile_save makes */
+      free(name);
+      continue;
+    }
+    out[k++] = name;
+  }
+  *names = out;
+  *count = k;
+  out = NULL;
+  r = 0;
+out:
+  free(out);
   for (int i = 0; i < n; i++)
     free(ents[i]);
   free(ents);

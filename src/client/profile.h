@@ -17,6 +17,8 @@
 #ifndef CDR_PROFILE_H
 #define CDR_PROFILE_H
 
+#include <stddef.h>
+
 #include "common/err.h"
 
 #define CDR_PROFILE_NAME_MAX 64
@@ -61,6 +63,10 @@ void cdr_profile_free(struct cdr_profile *p);
 #include <stdint.h>
 int cdr_confirmed_has(const char *profile, const uint8_t fp[32]);
 int cdr_confirmed_add(const char *profile, const uint8_t fp[32], const char *name) CDR_WUR;
+/* The names of the saved profiles, sorted; *names is an array of *count
+ * malloc'd strings, itself malloc'd (NULL when there are none: no
+ * profiles directory is an empty list).  0, or CDR_ERR_IO, CDR_ERR_NOMEM. */
+int cdr_profile_list(char ***names, size_t *count) CDR_WUR;
 /* URLs equal up to trailing slashes. */
 int cdr_url_equal(const char *a, const char *b);
 

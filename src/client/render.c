@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client.h"
 #include "client_int.h"
 #include "common/json_get.h"
 
@@ -36,16 +37,39 @@ static void render_text_free(char *s) {
   free(s);
 }
 
+int cdr_real_precision(double d) {
+  char buf[64];
+  int prec;
+  if (!isfinite(d))
+    return 17;
+  for (prec = 1; prec < 17; prec++) {
+    snprintf(buf, sizeof(buf), "%.*g", prec, d);
+    if (strtod(buf, NULL) == d)
+      break;
+  }
+  OPENSSL_cleanse(buf, sizeof(buf));
+  return prec;
+}
+
 static char *real_text(double d) {
   char buf[64];
   if (isnan(d))
     return strdup("nan");
   if (isinf(d))
     return strdup(d > 0 ? "inf" : "-inf");
-  for (int prec = 15; prec <= 17; prec++) {
-    snprintf(buf, sizeof(buf), "%.*g", prec, d);
-    if (strtod(buf, NULL) == d)
-      break;
+  snprintf(buf, sizeof(buf), "%.*g", cdr_real_precision(d), d);
+  /* The exponent as jansson writes it in JSON: no '+', no leading zeros
+   * ("1e301", "1e-7"), so that CSV, table and JSON show the same text. */
+  char *e = strchr(buf, 'e');
+  if (e != NULL) {
+    char *dst = e + 1, *src = e + 1;
+    if (*src == '+')
+      src++;
+    else if (*src == '-')
+      dst = ++src;
+    while (*src == '0' && src[1] != '\0')
+      src++;
+    memmove(dst, src, strlen(src) + 1);
   }
   size_t n = strlen(buf);
   if (strpbrk(buf, ".en") == NULL && n + 3 <= sizeof(buf))
@@ -286,9 +310,65 @@ out:
   return r;
 }
 
-int cdr_render_json(FILE *f, const json_t *result) {
-  if (json_dumpf(result, f, JSON_COMPACT) != 0)
-    return CDR_ERR_IO;
+/* One scalar as jansson writes it, a real with its own shortest
+ * precision (jansson's JSON_REAL_PRECISION is one value per dump). */
+static int json_scalar(FILE *f, const json_t *v, size_t flags) {
+  char *text;
+  if (json_is_real(v))
+    flags |= JSON_REAL_PRECISION(cdr_real_precision(json_real_value(v)));
+  if ((text = json_dumps(v, flags | JSON_ENCODE_ANY)) == NULL)
+    return CDR_ERR_NOMEM;
+  fputs(text, f);
+  cdr_json_text_free(text);
+  return 0;
+}
+
+/* v as compact JSON: structure written here, every scalar and key by
+ * jansson (its escaping), so each real gets its own precision. */
+static int json_emit(FILE *f, const json_t *v, size_t flags) {
+  const char *key;
+  json_t *item, *ks;
+  size_t i;
+  int r;
+  if (json_is_object(v)) {
+    i = 0;
+    fputc('{', f);
+    json_object_foreach((json_t *)v, key, item) {
+      if ((ks = json_string(key)) == NULL)
+        return CDR_ERR_NOMEM;
+      if (i++ > 0)
+        fputc(',', f);
+      r = json_scalar(f, ks, flags);
+      json_decref(ks);
+      if (r != 0)
+        return r;
+      fputc(':', f);
+      if ((r = json_emit(f, item, flags)) != 0)
+        return r;
+    }
+    fputc('}', f);
+    return 0;
+  }
+  if (json_is_array(v)) {
+    fputc('[', f);
+    json_array_foreach(v, i, item) {
+      if (i > 0)
+        fputc(',', f);
+      if ((r = json_emit(f, item, flags)) != 0)
+        return r;
+    }
+    fputc(']', f);
+    return 0;
+  }
+  return json_scalar(f, v, flags);
+}
+
+int cdr_render_json_value(FILE *f, const json_t *v, size_t flags) {
+  int r = json_emit(f, v, flags | JSON_COMPACT);
+  if (r != 0)
+    return r;
   fputc('\n', f);
   return ferror(f) ? CDR_ERR_IO : 0;
 }
+
+int cdr_render_json(FILE *f, const json_t *result) { return cdr_render_json_value(f, result, 0); }

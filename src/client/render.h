@@ -8,7 +8,8 @@
  *
  * Cell text (CSV and table):  null -> empty (CSV) / "NULL" (table);
  * integer -> decimal; real -> shortest text that reads back to the same
- * double, with ".0" added when it would look like an integer;
+ * double (cdr_real_precision), with ".0" added when it would look like an
+ * integer;
  * {"hex":"ab"} -> "\xab"; strings as they are.
  *
  * CSV follows RFC 4180 for fields: a header row, and a field is quoted
@@ -31,10 +32,18 @@
 
 /* 0 if result has the shape above (every row as long as columns). */
 int cdr_result_check(const json_t *result) CDR_WUR;
+/* (Also for a result-shaped object a command builds from a listing.) */
 int cdr_render_csv(FILE *f, const json_t *result) CDR_WUR;
 int cdr_render_table(FILE *f, const json_t *result) CDR_WUR;
-/* The result object as compact JSON and a newline. */
+/* The result object as compact JSON and a newline; every real in the
+ * shortest form that reads back to the same double (4865.1, not
+ * 4865.1000000000004), as in CSV and the table. */
 int cdr_render_json(FILE *f, const json_t *result) CDR_WUR;
+/* Any JSON value the same way; flags are jansson's (JSON_ENSURE_ASCII). */
+int cdr_render_json_value(FILE *f, const json_t *v, size_t flags) CDR_WUR;
+/* The fewest significant digits (1..17) with which "%.*g" reads back to
+ * exactly d (17 for inf and nan). */
+int cdr_real_precision(double d);
 
 /* The cell text of one value (see above); malloc'd, and result
  * plaintext: wipe it before freeing it. */

@@ -4,7 +4,9 @@
  * Every function that can fail returns 0 on success or a negative
  * cdr_err.  Each code has a stable wire name (the "error" field of an
  * HTTP error body, see docs/PROTOCOL.md) and an HTTP status.  Codes are
- * never renumbered: append new ones before CDR_ERR__COUNT.
+ * never renumbered: append new ones before CDR_ERR__COUNT, and give each
+ * its class (the exit status of `cdr`) in err_class.c, which does not
+ * build until every code has one, and its row in docs/CLI.md.
  *
  * Callers chain as  if ((r = f()) != 0) goto out;
  */

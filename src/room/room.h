@@ -22,6 +22,7 @@
 #define CDR_ROOM_H
 
 #include <openssl/x509.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/err.h"
@@ -130,6 +131,19 @@ int cdr_token_create(const struct cdr_room *room, const char *name, enum cdr_rol
                      int64_t cert_validity_s, char **token_string, struct cdr_token_info *info) CDR_WUR;
 /* Parse a token string into its parts (client side); ca_fp may be NULL. */
 int cdr_token_parse(const char *token, char token_id[33], uint8_t secret[32], char **name, uint8_t ca_fp[32]) CDR_WUR;
+/* The open tokens (unused, expiring after now), soonest expiry first:
+ * *out is an array of *count entries (NULL when none), freed with
+ * cdr_token_list_free.  No secret is read.  (tokens_admin.c) */
+int cdr_token_list_open(const struct cdr_room *room, int64_t now, struct cdr_token_info **out,
+                        size_t *count) CDR_WUR;
+void cdr_token_list_free(struct cdr_token_info *list, size_t n);
+/* Cancel one unused token, named by its id (32 hex) or by the user name
+ * it was made for when exactly one unused token has that name; its id
+ * is written to token_id.  Redeeming it afterwards fails with
+ * CDR_ERR_TOKEN_UNKNOWN.  CDR_ERR_NOT_FOUND: no unused token matches;
+ * CDR_ERR_ARG: the name matches several (give the id);
+ * CDR_ERR_TOKEN_USED: it was redeemed meanwhile.  (tokens_admin.c) */
+int cdr_token_cancel(const struct cdr_room *room, const char *which, char token_id[33]) CDR_WUR;
 /* The enrollment MAC, cdr_enroll_mac, is crypto/enroll_mac.h's: the client
  * computes it too. */
 

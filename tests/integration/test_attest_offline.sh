@@ -57,7 +57,7 @@ grep -q "^verified at:  2026-01-01T00:00:00Z" "$T/out" && pass "offset applied" 
 
 check "minimum TCB met" snp --evidence "$D/report-gcp-milan.bin" --snp-min-tcb bootloader=4,tee=0,snp=27,microcode=222
 
-# Refused, each with its own code (and exit status 1).
+# Refused, each with its own code (and exit status 5, verification failed).
 expect_error "wrong expected measurement" attestation_measurement_mismatch \
   snp --evidence "$D/report-gcp-milan.hex" --expect-measurement "${M%?}4"
 grep -q "result:       FAILED" "$T/out" && pass "summary printed on failure" || fail "summary printed on failure"

@@ -3,7 +3,8 @@
 # call, whatever prefix the build folder was first configured with (the
 # CMake cache used to keep the first one, so PREFIX was ignored after any
 # earlier build).  Installs this test run's build folder twice, to two
-# prefixes, then once staged under DESTDIR.
+# prefixes, then once staged under DESTDIR; cdr's man pages and shell
+# completion (scripts/gen-cli-docs.sh) are installed with the programs.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 BUILD_DIR=$(cd "$CDR_BIN_DIR/.." && pwd)
@@ -15,6 +16,13 @@ for p in "$T/first" "$T/second"; do
     [ -x "$p/bin/$b" ] && pass "$b installed under $(basename "$p")/bin" || fail "$b installed under $p/bin"
   done
 done
+p="$T/second"
+[ -f "$p/share/man/man1/cdr.1" ] && [ -f "$p/share/man/man1/cdr-query.1" ] && pass "cdr's man pages installed" \
+  || fail "cdr's man pages installed under $p/share/man/man1"
+MANPATH="$p/share/man" man -w cdr-profile >/dev/null 2>&1 && pass "man finds cdr-profile in the installed tree" \
+  || fail "man finds cdr-profile in the installed tree"
+[ -f "$p/share/bash-completion/completions/cdr" ] && pass "bash completion installed" || fail "bash completion installed"
+[ -f "$p/share/zsh/vendor-completions/_cdr" ] && pass "zsh completion installed" || fail "zsh completion installed"
 cmp -s "$T/first/bin/cdr-enclave" "$CDR_BIN_DIR/cdr-enclave" && pass "the installed enclave is the one built" \
   || fail "the installed enclave is the one built"
 

@@ -58,7 +58,7 @@ static void test_csv(void) {
                  "-2,\"a,b\",\"say \"\"hi\"\"\"\r\n"
                  "3,\"two\nlines\",\"\"\r\n"
                  "2.5,\\x00ff,\"cr\r\"\r\n"
-                 "-inf,1e+300,0.1\r\n");
+                 "-inf,1e300,0.1\r\n");
   free(out);
   json_decref(res);
 
