@@ -112,6 +112,7 @@ const char *cdr_err_describe(int err) {
   case CDR_ERR_TABLE_UNAVAILABLE:
     return "the table's sealed file did not load (withheld or damaged by the server): only its owner can drop or "
            "replace it";
+  case CDR_ERR_ROOM_LOADING: return "the room is still loading its sealed tables; retry shortly";
   default: return "internal error";
   }
 }

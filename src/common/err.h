@@ -98,7 +98,9 @@
   /* the room contract (PROTOCOL 8) */ \
   X(CDR_ERR_CONTRACT_INVALID,  "contract_invalid",      400) \
   /* tables whose sealed file did not load (PROTOCOL 4.7) */ \
-  X(CDR_ERR_TABLE_UNAVAILABLE, "table_unavailable",     409)
+  X(CDR_ERR_TABLE_UNAVAILABLE, "table_unavailable",     409) \
+  /* cdrd answers while the enclave loads the room (PROTOCOL 4.2) */ \
+  X(CDR_ERR_ROOM_LOADING,      "room_loading",          503)
 
 #define CDR_ERR_ENUM_(name, wire, http) name##_IDX,
 enum cdr_err_index { CDR_ERR_LIST(CDR_ERR_ENUM_) CDR_ERR__COUNT };
