@@ -261,11 +261,11 @@ static void render_room(FILE *f, struct host_metrics *m) {
                host_progress_phase(p) == HOST_PHASE_READY);
   render_gauge(f, "cdr_load_tables_loaded", "sealed tables loaded into the enclave at start-up",
                (double)atomic_load(&p->tables_loaded));
-  render_gauge(f, "cdr_load_tables_total", "sealed table files on disk when the load began",
+  render_gauge(f, "cdr_load_tables_on_disk", "sealed table files on disk when the load began",
                (double)atomic_load(&p->tables_total));
   render_gauge(f, "cdr_load_bytes_loaded", "bytes of sealed tables streamed to the enclave at start-up",
                (double)atomic_load(&p->bytes_loaded));
-  render_gauge(f, "cdr_load_bytes_total", "bytes of sealed table files on disk when the load began",
+  render_gauge(f, "cdr_load_bytes_on_disk", "bytes of sealed table files on disk when the load began",
                (double)atomic_load(&p->bytes_total));
   render_gauge(f, "cdr_sealed_bytes", "bytes of sealed state on disk (ROOM/state and ROOM/state/tables)",
                (double)(probe_dir_bytes(m->state_dir) + (tables != NULL ? probe_dir_bytes(tables) : 0)));
