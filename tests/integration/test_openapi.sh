@@ -80,20 +80,31 @@ jq -nc --arg b "$(cat "$T/body")" --argjson s "$st" --arg ct "$ctype" \
 # While the room loads: a start held by the test gate.
 stop_server "$SERVER_PID" || fail "server stop"
 touch "$T/gate"
-CDR_TEST_LOAD_GATE="$T/gate" "$CDR" serve "$R" --listen "${URL#http://}" >"$T/gated.log" 2>&1 &
+CDR_TEST_LOAD_GATE="$T/gate" "$CDR" serve "$R" --listen "${URL#http://}" --ready-file "$T/ready.gated" \
+  >"$T/gated.log" 2>&1 &
 GPID=$!
 SERVER_PIDS+=("$GPID")
 for _ in $(seq 600); do grep -q "loading paused" "$T/gated.log" && break; kill -0 "$GPID" || break; sleep 0.1; done
 grep -q "loading paused" "$T/gated.log" || { fail "the gated start did not pause"; tail -5 "$T/gated.log"; }
 expect_eq "loading: /v1/health answers 200" "$(req GET /v1/health)" 200
+expect_eq "loading: health says loading" "$(jq -r '[.status, .phase, .ready] | join(" ")' "$T/body")" "loading loading false"
+expect_eq "loading: progress counts the table on disk, none loaded yet" \
+  "$(jq -r '[.progress.tables_loaded, .progress.tables_total, .progress.bytes_loaded] | join(" ")' "$T/body")" "0 1 0"
+[ "$(jq -r .progress.bytes_total "$T/body")" -gt 0 ] && pass "loading: bytes_total known" || fail "loading: bytes_total"
 expect_eq "loading: /v1/ready answers 503" "$(req GET /v1/ready)" 503
+expect_eq "loading: ready has the same shape" "$(jq -r '[.status, .progress.tables_total] | join(" ")' "$T/body")" "loading 1"
 expect_eq "loading: /v1/room answers 503" "$(req GET /v1/room)" 503
 expect_eq "loading: the error is room_loading" "$(jq -r .error "$T/body")" room_loading
+expect_eq "loading: with Retry-After" "$(tail -n 1 "$LOG" | jq -r .retry_after)" 2
 expect_eq "loading: POST /v1/attest answers 503" "$(req POST /v1/attest '{"nonce":"AAAA"}')" 503
 expect_eq "loading: /v1/openapi.json answers 200" "$(req GET /v1/openapi.json)" 200
+[ -e "$T/ready.gated" ] && fail "the ready file was written before the load"
 rm -f "$T/gate"
 for _ in $(seq 600); do [ "$(req GET /v1/ready)" = 200 ] && break; kill -0 "$GPID" || break; sleep 0.1; done
 expect_eq "loaded: /v1/ready answers 200" "$(req GET /v1/ready)" 200
+expect_eq "loaded: every table loaded" "$(jq -r '[.status, .progress.tables_loaded, .progress.tables_total] | join(" ")' "$T/body")" "ok 1 1"
+for _ in $(seq 100); do [ -s "$T/ready.gated" ] && break; sleep 0.1; done
+[ -s "$T/ready.gated" ] && pass "the ready file is written once loaded" || fail "no ready file after the load"
 
 # Every recorded answer against the description.
 if node "$OA/conform.js" "$SPEC" "$LOG" "$CDR_SOURCE_DIR" >"$T/conform.out" 2>&1; then
