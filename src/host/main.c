@@ -278,6 +278,7 @@ static int cdrd_start_enclave(struct cdrd *d, const struct cdrd_config *a) {
     return r ? r : CDR_ERR_NOMEM;
   }
   host_ctx_set_link(d->hctx, d->link);
+  host_metrics_set_link(d->metrics, d->link);
   host_progress_set_phase(&d->progress, HOST_PHASE_READY);
   log_info("ready: the room serves requests on %s", d->url);
   if (a->ready_file != NULL) {

@@ -48,6 +48,7 @@ struct host_metrics {
   char *state_dir; /* ROOM/state */
   struct host_progress *progress;
   struct http_server *api;
+  struct enclave_link *link; /* under lock */
   atomic_int enclave_pid;
   pthread_mutex_t lock;
   struct route_stats *stats; /* nroutes + 1, the last "unmatched" */
@@ -90,6 +91,12 @@ void host_metrics_free(struct host_metrics *m) {
 void host_metrics_set_server(struct host_metrics *m, struct http_server *api) {
   pthread_mutex_lock(&m->lock);
   m->api = api;
+  pthread_mutex_unlock(&m->lock);
+}
+
+void host_metrics_set_link(struct host_metrics *m, struct enclave_link *link) {
+  pthread_mutex_lock(&m->lock);
+  m->link = link;
   pthread_mutex_unlock(&m->lock);
 }
 
@@ -287,6 +294,9 @@ int host_metrics_render(struct host_metrics *m, char **text, size_t *len) {
   render_gauge(f, "cdr_http_requests_in_flight",
                "API requests received and not yet finished (in a handler, waiting for the enclave, or uploading)",
                (double)http_server_in_flight(m->api));
+  render_gauge(f, "cdr_enclave_calls_queued",
+               "calls in the enclave or waiting for it (it answers one at a time): its request queue",
+               (double)enclave_link_queue_depth(m->link));
   render_family(f, "cdr_sessions_opened_total", "counter", "sessions the enclave opened since cdrd started");
   fprintf(f, "cdr_sessions_opened_total %llu\n", (unsigned long long)m->sessions_opened);
   render_gauge(f, "cdr_sessions_open",

@@ -8,7 +8,8 @@
  * else: requests by route and status and their latency (the route label
  * is one of the fixed route table's "METHOD /path" or "unmatched"; the
  * status one of a fixed list or "other", so the label sets are bounded),
- * requests in flight, sessions the host saw opened and not yet expired,
+ * requests in flight, calls queued for the enclave, sessions the host
+ * saw opened and not yet expired,
  * the enclave process's resident memory, the bytes of sealed state on
  * disk, the start-up load's progress and the number of records in the
  * sealed audit log.  No table name, member name, SQL or key appears.
@@ -25,6 +26,7 @@
 #include <sys/types.h>
 
 #include "common/err.h"
+#include "host/enclave_link.h"
 #include "host/http.h"
 #include "host/progress.h"
 
@@ -38,9 +40,11 @@ int host_metrics_new(struct host_metrics **out, const struct http_route *routes,
 void host_metrics_free(struct host_metrics *m);
 
 /* Who else is measured, once known: the API server (requests in
- * flight) and the enclave's pid (-1: not a child of ours, no RSS). */
+ * flight), the enclave's pid (-1: not a child of ours, no RSS) and its
+ * link (its queue). */
 void host_metrics_set_server(struct host_metrics *m, struct http_server *api);
 void host_metrics_set_enclave_pid(struct host_metrics *m, pid_t pid);
+void host_metrics_set_link(struct host_metrics *m, struct enclave_link *link);
 
 /* An http_observe_fn (ctx: the metrics). */
 void host_metrics_observe(void *ctx, int route, int status, int64_t usec);

@@ -70,6 +70,7 @@ promtool check metrics <"$T/metrics.3" >"$T/promtool.out" 2>&1 && pass "promtool
   || fail "sealed bytes: $(value 1 cdr_sealed_bytes) -> $(value 3 cdr_sealed_bytes)"
 [ "$(value 3 'cdr_http_requests_total{route="POST /v1/request",status="200"}')" -ge 3 ] \
   && pass "encrypted requests counted" || fail "request counter"
+expect_eq "the enclave's queue is empty when idle" "$(value 3 cdr_enclave_calls_queued)" 0
 grep -qiE 'secret_table_name|prov@|ana@|example.org' "$T/metrics.3" && fail "a table or member name is in the metrics" \
   || pass "no table or member name in the metrics"
 expect_eq "the API listener has no /metrics" "$(curl -s -o /dev/null -w '%{http_code}' "$URL/metrics")" 404

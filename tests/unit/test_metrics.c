@@ -65,6 +65,7 @@ static void test_counters(struct host_metrics *m) {
   CHECK(sample(t, "cdr_http_request_duration_seconds_bucket{route=\"POST /v1/request\",le=\"+Inf\"}") == 2);
   CHECK(sample(t, "cdr_http_request_duration_seconds_count{route=\"GET /v1/health\"}") == 2);
   CHECK(sample(t, "cdr_http_requests_in_flight") == 0);
+  CHECK(sample(t, "cdr_enclave_calls_queued") == 0); /* no link yet */
   CHECK(strstr(t, "# TYPE cdr_http_request_duration_seconds histogram") != NULL);
   free(t);
 }
