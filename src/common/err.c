@@ -130,6 +130,7 @@ const char *cdr_err_describe(int err) {
   case CDR_ERR_SECRET_SOURCE:
     return "the --pass or --pin source cannot be read (env:VAR set, or file:PATH readable; one line of 1..1024 "
            "bytes)";
+  case CDR_ERR_ROOM_LOADING: return "the room is still loading its sealed tables; retry shortly";
   default: return "internal error";
   }
 }

@@ -111,7 +111,9 @@
   X(CDR_ERR_PKCS11_PIN_NEEDED, "pkcs11_pin_needed",     400) \
   X(CDR_ERR_PKCS11_PIN,        "pkcs11_pin_refused",    400) \
   X(CDR_ERR_CSR_KEY_MISMATCH,  "csr_key_mismatch",      400) \
-  X(CDR_ERR_SECRET_SOURCE,     "secret_source_invalid", 400)
+  X(CDR_ERR_SECRET_SOURCE,     "secret_source_invalid", 400) \
+  /* cdrd answers while the enclave loads the room (PROTOCOL 4.2) */ \
+  X(CDR_ERR_ROOM_LOADING,      "room_loading",          503)
 
 #define CDR_ERR_ENUM_(name, wire, http) name##_IDX,
 enum cdr_err_index { CDR_ERR_LIST(CDR_ERR_ENUM_) CDR_ERR__COUNT };
