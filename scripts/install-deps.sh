@@ -28,13 +28,14 @@ PACKAGES=(
   libfuzzer-14-dev            # libFuzzer for clang 14 (make fuzz)
   systemd strace              # tests/integration/test_deploy_systemd.sh: systemd-analyze verify/security, the unit's syscall filter against a traced run
   podman                      # tests/integration/test_deploy_container.sh: podman build --isolation chroot of deploy/container
+  prometheus                  # promtool: checks cdrd's /metrics (tests/integration/test_metrics.sh)
 )
 
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-# Node.js and npm (tests/deploy's checks): Debian's, unless a node is
+# Node.js and npm (tests/deploy's and tests/openapi's checks): Debian's, unless a node is
 # already there (a machine may bring its own, with npm inside).
 command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 
@@ -48,9 +49,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # npm packages, each folder from its committed package-lock.json, when
-# missing or older than the lock (tests/deploy: the Kubernetes schema check).
+# missing or older than the lock (tests/deploy: the Kubernetes schema check;
+# tests/openapi: an OpenAPI validator and ajv).  Nothing is fetched by the tests.
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-for dir in tests/deploy; do
+for dir in tests/deploy tests/openapi; do
   lock="$ROOT/$dir/package-lock.json"
   stamp="$ROOT/$dir/node_modules/.package-lock.json"
   if [ ! -f "$stamp" ] || [ "$lock" -nt "$stamp" ]; then

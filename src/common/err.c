@@ -136,6 +136,7 @@ const char *cdr_err_describe(int err) {
   case CDR_ERR_CONTRACT_UNPINNED:
     return "the room's contract does not follow the version this profile pinned through properly signed versions";
   case CDR_ERR_RULE_VIOLATION: return "the query breaks the release rule of a table it reads";
+  case CDR_ERR_ROOM_LOADING: return "the room is still loading its sealed tables; retry shortly";
   default: return "internal error";
   }
 }

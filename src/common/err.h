@@ -121,7 +121,9 @@
   /* the client's pinned contract (issue 10 item 5) */ \
   X(CDR_ERR_CONTRACT_UNPINNED, "contract_unpinned",     502) \
   /* a query refused by a table's release rule (docs/RULES.md) */ \
-  X(CDR_ERR_RULE_VIOLATION,    "rule_violation",        403)
+  X(CDR_ERR_RULE_VIOLATION,    "rule_violation",        403) \
+  /* cdrd answers while the enclave loads the room (PROTOCOL 4.2) */ \
+  X(CDR_ERR_ROOM_LOADING,      "room_loading",          503)
 
 #define CDR_ERR_ENUM_(name, wire, http) name##_IDX,
 enum cdr_err_index { CDR_ERR_LIST(CDR_ERR_ENUM_) CDR_ERR__COUNT };

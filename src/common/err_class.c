@@ -110,6 +110,8 @@ static const unsigned char class_table[] = {
     C(CDR_ERR_CONTRACT_UNPINNED, VERIFY),
     /* release rules */
     C(CDR_ERR_RULE_VIOLATION, REFUSED),
+    /* the room still loading (503, Retry-After) */
+    C(CDR_ERR_ROOM_LOADING, REFUSED),
 };
 
 #undef C

@@ -218,11 +218,15 @@ int link_call(struct enclave_link *l, uint32_t type, const struct cdr_buf *paylo
   int r;
   if (l == NULL)
     return CDR_ERR_INTERNAL;
+  atomic_fetch_add(&l->queued, 1);
   pthread_mutex_lock(&l->lock);
   r = link_call_locked(l, type, payload, expect, reply, errmsg);
   pthread_mutex_unlock(&l->lock);
+  atomic_fetch_sub(&l->queued, 1);
   return r;
 }
+
+unsigned enclave_link_queue_depth(struct enclave_link *l) { return l != NULL ? atomic_load(&l->queued) : 0; }
 
 void enclave_link_set_store(struct enclave_link *l, enclave_store_fn fn, enclave_fetch_fn fetch, void *ctx) {
   pthread_mutex_lock(&l->lock);

@@ -80,6 +80,9 @@ int enclave_link_alive(struct enclave_link *l);
 /* The child's pid; -1 for a connected link. */
 pid_t enclave_link_pid(struct enclave_link *l);
 const struct enclave_identity *enclave_link_identity(struct enclave_link *l);
+/* Calls now in the enclave or waiting for it (the enclave answers one at
+ * a time): the depth of its request queue, for /metrics; 0 for NULL. */
+unsigned enclave_link_queue_depth(struct enclave_link *l);
 
 /* Where the enclave's storage operations go (docs/design/persistence.md).
  * store: apply one operation durably (op: IPC_STORE_PUT/APPEND/DELETE),

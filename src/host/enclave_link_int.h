@@ -35,6 +35,7 @@ struct enclave_link {
   int fd;
   pid_t pid;
   atomic_int alive;
+  atomic_uint queued; /* link_call callers in the enclave or waiting for the lock */
   struct enclave_identity id;
   enclave_store_fn store_fn; /* storage operations the enclave asks for */
   enclave_fetch_fn fetch_fn; /* reads of stored objects it asks for */

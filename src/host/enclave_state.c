@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "common/limits.h"
 #include "common/log.h"
@@ -191,16 +193,71 @@ static int store_fetch(void *ctx, const char *name, uint64_t offset, uint8_t *bu
   return host_store_read(ctx, name, offset, buf, max, got);
 }
 
+/* What the table reader needs: the store, the counts it advances (may
+ * be NULL) and the test gate (may be NULL). */
+struct table_reader {
+  struct host_store *st;
+  struct host_progress *progress;
+  const char *gate;
+};
+
+/* CDR_TEST_LOAD_GATE=FILE (tests, docs/PROTOCOL.md 4.2): before each
+ * table, wait while FILE exists, so that a test sees cdrd mid-load
+ * without a timed assertion.  It only delays the load; it reads and
+ * changes nothing. */
+static void load_gate_wait(const char *gate) {
+  const struct timespec tick = {.tv_sec = 0, .tv_nsec = 20 * 1000000L};
+  int said = 0;
+  while (gate != NULL && access(gate, F_OK) == 0) {
+    if (!said++)
+      log_info("loading paused while %s exists (CDR_TEST_LOAD_GATE)", gate);
+    nanosleep(&tick, NULL);
+  }
+}
+
 static int store_read_table(void *ctx, const char *id, uint64_t offset, uint8_t *buf, size_t max, size_t *got) {
+  struct table_reader *tr = ctx;
   char name[64];
+  int r;
+  if (offset == 0)
+    load_gate_wait(tr->gate);
   snprintf(name, sizeof(name), "tables/%s", id);
-  return host_store_read(ctx, name, offset, buf, max, got);
+  r = host_store_read(tr->st, name, offset, buf, max, got);
+  if (tr->progress != NULL && r == 0) {
+    atomic_fetch_add(&tr->progress->bytes_loaded, *got);
+    if (*got < max) /* the enclave stub's last chunk of this table */
+      atomic_fetch_add(&tr->progress->tables_loaded, 1);
+  }
+  return r;
+}
+
+/* The totals the host can see before the load: the table files and
+ * their sizes. */
+static void load_totals(struct host_store *st, struct host_progress *p) {
+  char(*files)[33] = NULL;
+  size_t nfiles = 0;
+  uint64_t bytes = 0, size;
+  if (p == NULL)
+    return;
+  if (host_store_list_tables(st, &files, &nfiles) == 0) {
+    for (size_t i = 0; i < nfiles; i++) {
+      char name[64];
+      snprintf(name, sizeof(name), "tables/%s", files[i]);
+      if (host_store_size(st, name, &size) == 0)
+        bytes += size;
+    }
+  }
+  free(files);
+  atomic_store(&p->tables_total, nfiles);
+  atomic_store(&p->bytes_total, bytes);
+  atomic_store(&p->totals_known, 1);
 }
 
 /* Give the enclave its sealed state, then remove table files that no
  * manifest names (left by a crash between a table's write and its
  * manifest's rename). */
-static int load_enclave_state(struct enclave_link *link, struct host_store *st) {
+static int load_enclave_state(struct enclave_link *link, struct host_store *st, struct host_progress *progress) {
+  struct table_reader tr = {st, progress, getenv("CDR_TEST_LOAD_GATE")};
   uint8_t *manifest = NULL;
   uint64_t size = 0;
   size_t got = 0, nwanted = 0, nfiles = 0;
@@ -218,7 +275,7 @@ static int load_enclave_state(struct enclave_link *link, struct host_store *st) 
     log_error("cannot read state/manifest.sealed: %s", cdr_err_describe(r));
     goto out;
   }
-  if ((r = enclave_load_state(link, manifest, got, store_read_table, st, &wanted, &nwanted)) != 0)
+  if ((r = enclave_load_state(link, manifest, got, store_read_table, &tr, &wanted, &nwanted)) != 0)
     goto out;
   if (host_store_list_tables(st, &files, &nfiles) == 0) {
     for (size_t i = 0; i < nfiles; i++) {
@@ -241,14 +298,18 @@ out:
   return r;
 }
 
-int host_state_load(const struct cdr_room *room, struct host_store *st, struct enclave_link *link) {
+int host_state_load(const struct cdr_room *room, struct host_store *st, struct enclave_link *link,
+                    struct host_progress *progress) {
   const char *platform = enclave_link_identity(link)->platform;
   int r;
   if ((r = check_platform(room, platform)) != 0 || (r = prepare_state(room, st, platform)) != 0 ||
       (!cdr_platform_keeps_state(platform) && (r = record_platform(room, platform)) != 0))
     return r;
   enclave_link_set_store(link, store_apply, store_fetch, st);
-  if ((r = load_enclave_state(link, st)) != 0) {
+  load_totals(st, progress);
+  if (progress != NULL)
+    host_progress_set_phase(progress, HOST_PHASE_LOADING);
+  if ((r = load_enclave_state(link, st, progress)) != 0) {
     log_error("the enclave could not load the room's sealed state");
     return r;
   }

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "common/err.h"
+#include "host/progress.h"
 #include "host/store.h"
 #include "enclave_link.h"
 #include "room/room.h"
@@ -29,7 +30,10 @@ int host_state_sealed_identity(struct host_store *st, uint8_t **blob, size_t *le
  * only now, so that a start the enclave refused changes nothing; then
  * note the platform in ROOM/state/platform.  Each failure is logged;
  * the enclave's refusal of the room's CA is returned as
- * CDR_ERR_CA_MISMATCH. */
-int host_state_load(const struct cdr_room *room, struct host_store *st, struct enclave_link *link) CDR_WUR;
+ * CDR_ERR_CA_MISMATCH.  progress (may be NULL) gets the phase
+ * HOST_PHASE_LOADING, the totals the disk shows and the counts as the
+ * tables stream; the caller sets READY or FAILED after. */
+int host_state_load(const struct cdr_room *room, struct host_store *st, struct enclave_link *link,
+                    struct host_progress *progress) CDR_WUR;
 
 #endif

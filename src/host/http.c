@@ -83,6 +83,8 @@ struct http_conn {
   int answered;
   int status;
   size_t bytes_out;
+  const char *content_type; /* the handler's, or NULL: JSON */
+  unsigned retry_after;     /* seconds, or 0: no Retry-After */
 };
 
 int http_reply_fail(struct http_reply *rep, int err, const char *fmt, ...) {
@@ -146,7 +148,13 @@ static enum MHD_Result http_answer_text(struct http_conn *c, struct MHD_Connecti
       free(text);
     return MHD_NO;
   }
-  (void)MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+  (void)MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                c->content_type != NULL ? c->content_type : "application/json");
+  if (c->retry_after > 0) {
+    char ra[16];
+    snprintf(ra, sizeof(ra), "%u", c->retry_after);
+    (void)MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+  }
   (void)MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
   (void)MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
   if (allow != NULL)
@@ -189,7 +197,7 @@ static int http_api_error(int err) {
   case CDR_ERR_CERT_REVOKED: case CDR_ERR_CRL_STALE: case CDR_ERR_NOT_A_MEMBER:
   case CDR_ERR_SESSION_UNKNOWN: case CDR_ERR_SESSION_EXPIRED: case CDR_ERR_SESSION_LIMIT: case CDR_ERR_REPLAY:
   case CDR_ERR_OUT_OF_ORDER: case CDR_ERR_DECRYPT: case CDR_ERR_REQUEST_FAILED: case CDR_ERR_INTERNAL:
-  case CDR_ERR_BUSY: case CDR_ERR_REQUEST_TIMEOUT:
+  case CDR_ERR_BUSY: case CDR_ERR_REQUEST_TIMEOUT: case CDR_ERR_ROOM_LOADING:
     return err;
   case CDR_ERR_NOMEM:
     return CDR_ERR_BUSY;
@@ -234,6 +242,9 @@ static enum MHD_Result http_dispatch(struct http_conn *c, struct MHD_Connection 
   http_link_phase(c, HTTP_PHASE_ANSWER);
   r = c->route->handler(c->srv->ctx, &rq, &rep);
   http_body_release(c);
+  c->retry_after = rep.retry_after;
+  if (r == 0)
+    c->content_type = rep.content_type;
   if (r == 0 && rep.text != NULL) {
     json_decref(rep.body);
     return http_answer_text(c, conn, rep.status ? rep.status : 200, rep.text, rep.text_len, 1, NULL, 0);
@@ -421,6 +432,7 @@ static enum MHD_Result http_on_access(void *cls, struct MHD_Connection *conn, co
     if ((c = calloc(1, sizeof(*c))) == NULL)
       return MHD_NO;
     c->srv = srv;
+    atomic_fetch_add(&srv->in_flight, 1);
     clock_gettime(CLOCK_MONOTONIC, &c->t0);
     http_log_copy(c->method, HTTP_LOG_METHOD_MAX, method);
     http_log_copy(c->path, HTTP_LOG_PATH_MAX, url);
@@ -450,7 +462,12 @@ static void http_on_completed(void *cls, struct MHD_Connection *conn, void **con
   if (c == NULL)
     return;
   clock_gettime(CLOCK_MONOTONIC, &t1);
-  long long ms = (long long)(t1.tv_sec - c->t0.tv_sec) * 1000 + (t1.tv_nsec - c->t0.tv_nsec) / 1000000;
+  int64_t usec = (int64_t)(t1.tv_sec - c->t0.tv_sec) * 1000000 + (t1.tv_nsec - c->t0.tv_nsec) / 1000;
+  long long ms = (long long)(usec / 1000);
+  if (c->srv->observe != NULL)
+    c->srv->observe(c->srv->observe_ctx, c->route != NULL ? (int)(c->route - c->srv->routes) : -1,
+                    c->answered ? c->status : 0, usec);
+  atomic_fetch_sub(&c->srv->in_flight, 1);
   if (c->answered)
     log_info("%s %s %d in=%zu out=%zu %lldms%s", c->method, c->path, c->status, c->bytes_in, c->bytes_out, ms,
              toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (not delivered)");
@@ -549,7 +566,10 @@ int http_server_start(struct http_server **out, const struct http_server_opts *o
   srv->max_body = opts->max_body ? opts->max_body : CDR_MAX_HTTP_REQUEST_BODY;
   srv->body_budget = (srv->max_body + 1) * CDR_HTTP_BODY_BUDGET;
   srv->counts_since_ms = http_now_ms();
+  srv->observe = opts->observe;
+  srv->observe_ctx = opts->observe_ctx;
   atomic_init(&srv->body_charged, 0);
+  atomic_init(&srv->in_flight, 0);
   if ((r = http_sync_init(srv)) != 0)
     goto out;
   if ((r = http_resolve(srv, opts->host ? opts->host : "127.0.0.1", opts->port, &ipv6)) != 0)
@@ -609,6 +629,8 @@ out:
 }
 
 uint16_t http_server_port(const struct http_server *s) { return s->port; }
+
+uint64_t http_server_in_flight(struct http_server *s) { return s != NULL ? atomic_load(&s->in_flight) : 0; }
 
 void http_server_stop(struct http_server *s) {
   if (s == NULL)

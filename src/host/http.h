@@ -52,6 +52,10 @@ struct http_reply {
   char *text;
   size_t text_len;
   char message[CDR_MAX_ERROR_MSG];
+  /* The answer's Content-Type (a constant); NULL: application/json. */
+  const char *content_type;
+  /* A Retry-After header of this many seconds; 0: none. */
+  unsigned retry_after;
   void *server_; /* the server's, for http_release_body; NULL elsewhere */
 };
 
@@ -74,6 +78,12 @@ struct http_route {
   http_handler_fn handler;
 };
 
+/* Called once per finished request, on an MHD thread: route is the
+ * index in the route table, or -1 when no route matched (404, 405, a
+ * refused connection); status 0 when no answer was sent; usec from the
+ * first byte of the request to the end. */
+typedef void (*http_observe_fn)(void *ctx, int route, int status, int64_t usec);
+
 struct http_server_opts {
   const char *host;       /* numeric or resolvable address to bind */
   uint16_t port;          /* 0: ephemeral, see http_server_port() */
@@ -84,6 +94,8 @@ struct http_server_opts {
    * HTTP.  They must outlive the server.  Under TLS the limits above cut
    * a connection without the plaintext answer (see http_int.h). */
   const char *tls_cert_pem, *tls_key_pem, *tls_priorities;
+  http_observe_fn observe; /* NULL: none (metrics.h) */
+  void *observe_ctx;
 };
 
 struct http_server;
@@ -94,6 +106,9 @@ int http_server_start(struct http_server **out, const struct http_server_opts *o
                       size_t nroutes, void *ctx) CDR_WUR;
 /* The bound port (useful with port 0). */
 uint16_t http_server_port(const struct http_server *s);
+/* Requests received and not yet finished (answered and sent, or
+ * aborted): those in a handler, waiting for the enclave, or uploading. */
+uint64_t http_server_in_flight(struct http_server *s);
 /* Stop accepting, finish or drop connections, join the threads, free. */
 void http_server_stop(struct http_server *s);
 

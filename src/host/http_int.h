@@ -65,6 +65,9 @@ struct http_server {
   size_t max_body;
   size_t body_budget;
   atomic_size_t body_charged; /* bytes of body buffers allocated now */
+  atomic_uint_fast64_t in_flight; /* requests begun and not completed */
+  http_observe_fn observe;
+  void *observe_ctx;
   uint16_t port;
   struct sockaddr_storage addr;
   int tls; /* HTTPS: nothing may be written on a raw socket */

@@ -1,14 +1,15 @@
 /*
  * main.c - cdrd, the untrusted host of a data room.
  *
- *   cdrd --room ROOM [--listen HOST:PORT] [--enclave PATH] [--ready-file PATH]
- *        [--enclave-vsock CID:PORT | --enclave-unix PATH] [--tsm-root DIR]
- *        [--user NAME] [--tls-name NAME]... [--tls-cert FILE --tls-key FILE]
- *        [--insecure-http]
+ *   cdrd [ROOM] [--config FILE] [--listen HOST:PORT] [...]   (config.h)
  *
  * Opens the room and its CA (the PKCS#11 token; PIN from CDR_HSM_PIN or
- * ROOM/hsm/user-pin), starts cdr-enclave on a socketpair, serves the
- * HTTP API of docs/PROTOCOL.md section 4 over TLS (host/tls.h), and runs until SIGINT/SIGTERM
+ * ROOM/hsm/user-pin), loads or issues its TLS credentials (host/tls.h),
+ * listens over HTTPS (and, plain HTTP, on --metrics-listen), then starts
+ * cdr-enclave on a socketpair and has it load the sealed tables: until
+ * it has, only /v1/health, /v1/ready, /v1/openapi.json and /metrics
+ * answer, every other route 503 room_loading (PROTOCOL 4.2).  Then it
+ * serves the HTTP API of docs/PROTOCOL.md section 4 until SIGINT/SIGTERM
  * (exit 0) or until the enclave dies (exit 1): without the enclave the
  * room can do nothing, and a supervisor should restart both together.
  *
@@ -23,7 +24,6 @@
  * is bound (privdrop.h).
  */
 #include <errno.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <limits.h>
 #include <openssl/crypto.h>
@@ -39,7 +39,10 @@
 #include "common/limits.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "host/config.h"
 #include "host/http.h"
+#include "host/metrics.h"
+#include "host/progress.h"
 #include "host/privdrop.h"
 #include "host/tls.h"
 #include "host/routes.h"
@@ -50,76 +53,9 @@
 #include "host/enclave_link.h"
 #include "room/room.h"
 
-#define CDRD_DEFAULT_LISTEN "127.0.0.1:8443"
 #define CDRD_ENCLAVE_NAME "cdr-enclave"
 #define CDRD_POLL_MS 200
 #define CDRD_URL_MAX 320
-
-static void usage(FILE *f) {
-  fprintf(f, "usage: cdrd --room ROOM [--listen HOST:PORT] [--enclave PATH] [--ready-file PATH]\n"
-             "            [--enclave-vsock CID:PORT | --enclave-unix PATH] [--tsm-root DIR]\n"
-             "            [--user NAME] [--tls-name NAME]... [--tls-cert FILE --tls-key FILE]\n"
-             "            [--insecure-http]\n"
-             "\n"
-             "Serve the data room in ROOM over HTTPS (docs/PROTOCOL.md).\n"
-             "\n"
-             "  --room ROOM         the room folder (made by `cdr room init`)\n"
-             "  --listen HOST:PORT  address to listen on (default " CDRD_DEFAULT_LISTEN
-             "; port 0 picks a free one;\n"
-             "                      IPv6 as [ADDR]:PORT)\n"
-             "  --enclave PATH      the cdr-enclave executable (default: beside cdrd)\n"
-             "  --ready-file PATH   once accepting, write the URL and a newline to PATH\n"
-             "  --enclave-vsock CID:PORT  do not start the enclave: connect to the one\n"
-             "                      listening there (an AWS Nitro enclave started with\n"
-             "                      cdr-enclave --vsock-port PORT; see docs/ATTESTATION.md)\n"
-             "  --enclave-unix PATH the same on an AF_UNIX socket (cdr-enclave --listen-unix)\n"
-             "  --tsm-root DIR      the started enclave's configfs-tsm directory (tests)\n"
-             "  --user NAME         when started as root: the user to run as (default: the\n"
-             "                      owner of ROOM; a room that root owns keeps cdrd root)\n"
-             "  --tls-name NAME     a DNS name or IP address clients use, for the server\n"
-             "                      certificate the room CA issues (repeatable; default:\n"
-             "                      the --listen host); key in ROOM/tls/server.key\n"
-             "  --tls-cert FILE     serve this PEM certificate (chain) instead, with\n"
-             "  --tls-key FILE      this unencrypted PEM key\n"
-             "  --insecure-http     plain HTTP, only on a loopback --listen address\n"
-             "  --help              show this text\n"
-             "\n"
-             "The token PIN comes from CDR_HSM_PIN, or ROOM/hsm/user-pin for the\n"
-             "embedded SoftHSM2 token.  cdrd stops on SIGINT or SIGTERM (exit 0) and\n"
-             "when the enclave dies (exit 1).\n");
-}
-
-/* Split "HOST:PORT" or "[V6]:PORT" into host (malloc'd) and port. */
-static int parse_listen(const char *s, char **host, uint16_t *port) {
-  const char *colon, *h = s, *hend;
-  unsigned long p = 0;
-
-  if (s[0] == '[') {
-    h = s + 1;
-    if ((hend = strchr(h, ']')) == NULL || hend[1] != ':')
-      return CDR_ERR_ARG;
-    colon = hend + 1;
-  } else {
-    if ((colon = strrchr(s, ':')) == NULL)
-      return CDR_ERR_ARG;
-    hend = colon;
-    if (memchr(s, ':', (size_t)(colon - s)) != NULL) /* bare IPv6 needs brackets */
-      return CDR_ERR_ARG;
-  }
-  if (hend == h || colon[1] == '\0' || strlen(colon + 1) > 5)
-    return CDR_ERR_ARG;
-  for (const char *d = colon + 1; *d; d++) {
-    if (*d < '0' || *d > '9')
-      return CDR_ERR_ARG;
-    p = p * 10 + (unsigned long)(*d - '0');
-  }
-  if (p > 65535)
-    return CDR_ERR_ARG;
-  if ((*host = strndup(h, (size_t)(hend - h))) == NULL)
-    return CDR_ERR_NOMEM;
-  *port = (uint16_t)p;
-  return 0;
-}
 
 /* dirname(/proc/self/exe) + "/cdr-enclave", malloc'd. */
 static int default_enclave_path(char **out) {
@@ -258,83 +194,6 @@ static int serve_until_stopped(const sigset_t *stop, struct enclave_link *link, 
   }
 }
 
-/* The command line. */
-struct cdrd_args {
-  const char *room_dir, *enclave_arg, *ready_file, *tsm_root, *user_arg;
-  char *host; /* malloc'd, from --listen */
-  uint16_t port;
-  struct ipc_channel_addr connect_addr;
-  int connect_set; /* --enclave-vsock or --enclave-unix given */
-  struct host_tls_opts tls;
-};
-
-/* Parse argv into *a.  -1: go on; else the status main exits with (0
- * after --help, 2 on a usage error, which is printed). */
-static int cdrd_parse_args(int argc, char **argv, struct cdrd_args *a) {
-  static const struct option opts[] = {{"room", required_argument, NULL, 'r'},
-                                       {"listen", required_argument, NULL, 'l'},
-                                       {"enclave", required_argument, NULL, 'e'},
-                                       {"enclave-vsock", required_argument, NULL, 'V'},
-                                       {"enclave-unix", required_argument, NULL, 'U'},
-                                       {"tsm-root", required_argument, NULL, 'T'},
-                                       {"user", required_argument, NULL, 'u'},
-                                       {"ready-file", required_argument, NULL, 'R'},
-                                       {"tls-name", required_argument, NULL, 'N'},
-                                       {"tls-cert", required_argument, NULL, 'C'},
-                                       {"tls-key", required_argument, NULL, 'K'},
-                                       {"insecure-http", no_argument, NULL, 'I'},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {NULL, 0, NULL, 0}};
-  const char *listen_arg = CDRD_DEFAULT_LISTEN;
-  int c;
-
-  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-    switch (c) {
-    case 'r': a->room_dir = optarg; break;
-    case 'l': listen_arg = optarg; break;
-    case 'e': a->enclave_arg = optarg; break;
-    case 'V':
-      if (a->connect_set++ || ipc_channel_vsock(&a->connect_addr, optarg) != 0) {
-        fprintf(stderr, "cdrd: --enclave-vsock wants CID:PORT (and no --enclave-unix)\n");
-        return 2;
-      }
-      break;
-    case 'U':
-      if (a->connect_set++ || ipc_channel_unix(&a->connect_addr, optarg) != 0) {
-        fprintf(stderr, "cdrd: --enclave-unix wants a socket path of at most 107 bytes (and no --enclave-vsock)\n");
-        return 2;
-      }
-      break;
-    case 'T': a->tsm_root = optarg; break;
-    case 'u': a->user_arg = optarg; break;
-    case 'R': a->ready_file = optarg; break;
-    case 'N':
-      if (a->tls.nnames >= HOST_TLS_MAX_NAMES) {
-        fprintf(stderr, "cdrd: at most %d --tls-name\n", HOST_TLS_MAX_NAMES);
-        return 2;
-      }
-      a->tls.names[a->tls.nnames++] = optarg;
-      break;
-    case 'C': a->tls.cert_file = optarg; break;
-    case 'K': a->tls.key_file = optarg; break;
-    case 'I': a->tls.insecure_http = 1; break;
-    case 'h': usage(stdout); return 0;
-    default: usage(stderr); return 2;
-    }
-  }
-  if (optind != argc || a->room_dir == NULL) {
-    usage(stderr);
-    return 2;
-  }
-  if (parse_listen(listen_arg, &a->host, &a->port) != 0) {
-    fprintf(stderr, "cdrd: --listen wants HOST:PORT (or [IPV6]:PORT), got \"%s\"\n", listen_arg);
-    return 2;
-  }
-  if (host_tls_check_args(&a->tls, a->host) != 0)
-    return 2;
-  return -1;
-}
-
 /* Everything a running cdrd holds; cdrd_teardown releases it. */
 struct cdrd {
   struct privdrop priv;
@@ -349,8 +208,11 @@ struct cdrd {
   struct crl_watch crlw, propw;
   char *crl_path, *prop_path;
   struct host_ctx *hctx;
-  struct http_server *srv;
+  struct http_server *srv, *metrics_srv;
   struct host_tls *tls; /* NULL: plain HTTP (--insecure-http) */
+  struct host_progress progress;
+  struct host_metrics *metrics;
+  char url[CDRD_URL_MAX];
 };
 
 /* Block SIGINT/SIGTERM and ignore SIGPIPE, before any thread exists (see
@@ -376,21 +238,21 @@ static int cdrd_signals(sigset_t *stop) {
 /* Drop root (privdrop.h), then open the room, its CA in the token and
  * host.db, and read what the enclave is started with.  Errors are
  * logged. */
-static int cdrd_open_room(struct cdrd *d, const struct cdrd_args *a) {
+static int cdrd_open_room(struct cdrd *d, const struct cdrd_config *a) {
   int r;
 
-  if (a->enclave_arg != NULL) {
-    if ((d->enclave_path = strdup(a->enclave_arg)) == NULL)
+  if (a->enclave != NULL) {
+    if ((d->enclave_path = strdup(a->enclave)) == NULL)
       return CDR_ERR_NOMEM;
   } else if ((r = default_enclave_path(&d->enclave_path)) != 0) {
     log_error("cannot locate %s beside cdrd; use --enclave PATH", CDRD_ENCLAVE_NAME);
     return r;
   }
   /* Root goes before anything of the room is opened (privdrop.h). */
-  if ((r = privdrop_plan(&d->priv, a->user_arg, a->room_dir)) != 0 || (r = privdrop_begin(&d->priv)) != 0)
+  if ((r = privdrop_plan(&d->priv, a->user, a->room)) != 0 || (r = privdrop_begin(&d->priv)) != 0)
     return r;
-  if ((r = cdr_room_open(a->room_dir, &d->room)) != 0) {
-    log_error("cannot open the room %s: %s", a->room_dir, cdr_err_describe(r));
+  if ((r = cdr_room_open(a->room, &d->room)) != 0) {
+    log_error("cannot open the room %s: %s", a->room, cdr_err_describe(r));
     if (d->priv.active)
       log_error("cdrd runs as user %s: the room folder and everything in it must be that user's", d->priv.name);
     return r;
@@ -428,8 +290,10 @@ static int cdrd_ca_refused(const struct cdrd *d) {
 }
 
 /* Start (or connect to) the enclave, load its state and deliver the
- * room's CRL: a refused one stops the server.  Errors are logged. */
-static int cdrd_start_enclave(struct cdrd *d, const struct cdrd_args *a) {
+ * room's CRL: a refused one stops the server.  The listener is up
+ * already; the phase in d->progress becomes READY at the end and the
+ * ready file is written only then.  Errors are logged. */
+static int cdrd_start_enclave(struct cdrd *d, const struct cdrd_config *a) {
   struct enclave_link_opts lopts;
   int r;
 
@@ -447,7 +311,9 @@ static int cdrd_start_enclave(struct cdrd *d, const struct cdrd_args *a) {
               cdr_err_describe(r));
     return r;
   }
-  if ((r = host_state_load(d->room, d->store, d->link)) != 0)
+  privdrop_memlock_restore(&d->priv);
+  host_metrics_set_enclave_pid(d->metrics, enclave_link_pid(d->link));
+  if ((r = host_state_load(d->room, d->store, d->link, &d->progress)) != 0)
     return r == CDR_ERR_CA_MISMATCH ? cdrd_ca_refused(d) : r;
   /* The room's CRL before any request: a refused one stops the server. */
   if ((d->crlw.path = d->crl_path = cdr_path_join(d->room->dir, "crl.pem")) == NULL ||
@@ -466,45 +332,13 @@ static int cdrd_start_enclave(struct cdrd *d, const struct cdrd_args *a) {
     d->propw.size = psb.st_size;
     d->propw.ino = psb.st_ino;
   }
-  return 0;
-}
-
-/* Prepare the handlers, listen (root is given up for good once the
- * socket is bound), log the URL and write the ready file.  Errors are
- * logged. */
-static int cdrd_listen(struct cdrd *d, const struct cdrd_args *a) {
-  struct http_server_opts hopts;
-  const struct http_route *routes;
-  char url[CDRD_URL_MAX], line[CDRD_URL_MAX + 1];
-  size_t nroutes;
-  int r;
-
-  if ((r = host_ctx_new(&d->hctx, d->room, d->ca, d->link)) != 0) {
-    log_error("cannot prepare the request handlers: %s", cdr_err_describe(r));
-    return r;
-  }
-  memset(&hopts, 0, sizeof(hopts));
-  hopts.host = a->host;
-  hopts.port = a->port;
-  if (d->tls != NULL) {
-    hopts.tls_cert_pem = d->tls->cert_pem;
-    hopts.tls_key_pem = d->tls->key_pem;
-    hopts.tls_priorities = HOST_TLS_PRIORITIES;
-  }
-  routes = host_routes(&nroutes);
-  if ((r = privdrop_before_listen(&d->priv, a->port)) != 0 ||
-      (r = http_server_start(&d->srv, &hopts, routes, nroutes, d->hctx)) != 0 || (r = privdrop_finish(&d->priv)) != 0)
-    return r;
-  r = snprintf(url, sizeof(url), strchr(a->host, ':') ? "%s://[%s]:%u" : "%s://%s:%u", d->tls ? "https" : "http",
-               a->host, (unsigned)http_server_port(d->srv));
-  if (r < 0 || (size_t)r >= sizeof(url)) {
-    log_error("listen address too long");
-    return CDR_ERR_ARG;
-  }
-  log_info("room %s (%s)", d->room->room_id, d->room->name ? d->room->name : "");
-  log_info("listening on %s", url);
+  host_ctx_set_link(d->hctx, d->link);
+  host_metrics_set_link(d->metrics, d->link);
+  host_progress_set_phase(&d->progress, HOST_PHASE_READY);
+  log_info("ready: the room serves requests on %s", d->url);
   if (a->ready_file != NULL) {
-    r = snprintf(line, sizeof(line), "%s\n", url);
+    char line[CDRD_URL_MAX + 1];
+    r = snprintf(line, sizeof(line), "%s\n", d->url);
     if (r < 0 || (size_t)r >= sizeof(line) || cdr_file_write(a->ready_file, line, (size_t)r, 0644, 0) != 0) {
       log_error("cannot write the ready file %s", a->ready_file);
       return CDR_ERR_IO;
@@ -513,12 +347,94 @@ static int cdrd_listen(struct cdrd *d, const struct cdrd_args *a) {
   return 0;
 }
 
+/* "SCHEME://HOST:PORT" (IPv6 in brackets) into out. */
+static int cdrd_url(char *out, size_t n, const char *scheme, const char *host, uint16_t port) {
+  int r = snprintf(out, n, strchr(host, ':') ? "%s://[%s]:%u" : "%s://%s:%u", scheme, host, (unsigned)port);
+  if (r < 0 || (size_t)r >= n) {
+    log_error("listen address too long");
+    return CDR_ERR_ARG;
+  }
+  return 0;
+}
+
+/* The metrics listener (--metrics-listen), its own MHD daemon with one
+ * route; its requests are not counted.  Plain HTTP, never TLS: it is
+ * loopback-only unless --metrics-allow-remote (see config.c). */
+static int cdrd_listen_metrics(struct cdrd *d, const struct cdrd_config *a) {
+  struct http_server_opts mopts;
+  const struct http_route *mroutes;
+  char murl[CDRD_URL_MAX];
+  size_t nm;
+  int r;
+
+  memset(&mopts, 0, sizeof(mopts));
+  mopts.host = a->metrics_host;
+  mopts.port = a->metrics_port;
+  mopts.threads = 2; /* MHD ignores a pool of 1, with a warning */
+  mroutes = host_metrics_routes(&nm);
+  if ((r = http_server_start(&d->metrics_srv, &mopts, mroutes, nm, d->metrics)) != 0)
+    return r;
+  if ((r = cdrd_url(murl, sizeof(murl), "http", a->metrics_host, http_server_port(d->metrics_srv))) != 0)
+    return r;
+  log_info("metrics on %s/metrics", murl);
+  return 0;
+}
+
+/* Prepare the handlers and the metrics, and listen before the enclave
+ * loads (root is given up for good once the sockets are bound): health,
+ * ready, openapi and metrics answer from now on, the API over TLS with
+ * d->tls (prepared before: host_tls_prepare).  Errors are logged. */
+static int cdrd_listen(struct cdrd *d, const struct cdrd_config *a) {
+  struct http_server_opts hopts;
+  const struct http_route *routes;
+  size_t nroutes;
+  uint16_t low;
+  int r;
+
+  host_progress_init(&d->progress);
+  routes = host_routes(&nroutes);
+  if ((r = host_metrics_new(&d->metrics, routes, nroutes, d->room->dir, &d->progress)) != 0 ||
+      (r = host_ctx_new(&d->hctx, d->room, d->ca, NULL)) != 0) {
+    log_error("cannot prepare the request handlers: %s", cdr_err_describe(r));
+    return r;
+  }
+  host_ctx_set_progress(d->hctx, &d->progress, d->metrics);
+  memset(&hopts, 0, sizeof(hopts));
+  hopts.host = a->host;
+  hopts.port = a->port;
+  hopts.threads = (unsigned)a->http_threads;
+  hopts.max_body = (size_t)a->http_max_body;
+  hopts.observe = host_metrics_observe;
+  hopts.observe_ctx = d->metrics;
+  if (d->tls != NULL) {
+    hopts.tls_cert_pem = d->tls->cert_pem;
+    hopts.tls_key_pem = d->tls->key_pem;
+    hopts.tls_priorities = HOST_TLS_PRIORITIES;
+  }
+  /* Root comes back for a port below 1024, the API's or the metrics'. */
+  low = a->port;
+  if (!(low > 0 && low < 1024) && a->metrics_set && a->metrics_port > 0 && a->metrics_port < 1024)
+    low = a->metrics_port;
+  if ((r = privdrop_before_listen(&d->priv, low)) != 0 ||
+      (r = http_server_start(&d->srv, &hopts, routes, nroutes, d->hctx)) != 0 ||
+      (a->metrics_set && (r = cdrd_listen_metrics(d, a)) != 0) || (r = privdrop_finish(&d->priv)) != 0)
+    return r;
+  host_metrics_set_server(d->metrics, d->srv);
+  if ((r = cdrd_url(d->url, sizeof(d->url), d->tls ? "https" : "http", a->host, http_server_port(d->srv))) != 0)
+    return r;
+  log_info("room %s (%s)", d->room->room_id, d->room->name ? d->room->name : "");
+  log_info("listening on %s (loading the room)", d->url);
+  return 0;
+}
+
 /* Release everything in *d.  Order: no new requests, then no enclave,
  * then no token session. */
 static void cdrd_teardown(struct cdrd *d) {
+  http_server_stop(d->metrics_srv);
   http_server_stop(d->srv);
   host_tls_free(d->tls);
   host_ctx_free(d->hctx);
+  host_metrics_free(d->metrics);
   enclave_link_stop(d->link);
   if (d->ca != NULL)
     cdr_ca_close(d->ca);
@@ -532,7 +448,7 @@ static void cdrd_teardown(struct cdrd *d) {
 }
 
 int main(int argc, char **argv) {
-  struct cdrd_args args;
+  struct cdrd_config args;
   struct cdrd d;
   sigset_t stop;
   int status = 1;
@@ -540,18 +456,23 @@ int main(int argc, char **argv) {
   memset(&args, 0, sizeof(args));
   memset(&d, 0, sizeof(d));
   cdr_log_init("cdrd", CDR_LOG_INFO);
-  if ((status = cdrd_parse_args(argc, argv, &args)) >= 0) {
-    free(args.host);
+  if ((status = cdrd_config_parse(&args, argc, argv)) >= 0) {
+    cdrd_config_free(&args);
     return status;
   }
+  cdr_log_init("cdrd", args.level);
   status = 1;
-  /* TLS credentials before the enclave: a bad certificate stops at once. */
+  /* TLS credentials before the listener (which starts before the
+   * enclave): a bad certificate stops at once. */
   if (cdrd_signals(&stop) == 0 && cdrd_open_room(&d, &args) == 0 &&
-      host_tls_prepare(d.room, d.ca, &args.tls, args.host, &d.tls) == 0 && cdrd_start_enclave(&d, &args) == 0 &&
-      cdrd_listen(&d, &args) == 0)
-    status = serve_until_stopped(&stop, d.link, &d.crlw, &d.propw, d.tls);
+      host_tls_prepare(d.room, d.ca, &args.tls, args.host, &d.tls) == 0 && cdrd_listen(&d, &args) == 0) {
+    if (cdrd_start_enclave(&d, &args) == 0)
+      status = serve_until_stopped(&stop, d.link, &d.crlw, &d.propw, d.tls);
+    else
+      host_progress_set_phase(&d.progress, HOST_PHASE_FAILED);
+  }
   cdrd_teardown(&d);
-  free(args.host);
+  cdrd_config_free(&args);
   if (status == 0)
     log_info("stopped");
   return status;

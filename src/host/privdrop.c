@@ -149,9 +149,15 @@ int privdrop_finish(struct privdrop *p) {
     log_error("dropping root for user %s did not hold; refusing to run", p->name);
     return CDR_ERR_INTERNAL;
   }
-  if (p->memlock_raised && setrlimit(RLIMIT_MEMLOCK, &p->memlock) != 0)
-    log_warn("cannot restore RLIMIT_MEMLOCK: %s", strerror(errno));
   p->finished = 1;
   log_info("running as user %s (uid %lu, gid %lu), not root", p->name, (unsigned long)p->uid, (unsigned long)p->gid);
   return 0;
+}
+
+void privdrop_memlock_restore(struct privdrop *p) {
+  if (!p->memlock_raised)
+    return;
+  if (setrlimit(RLIMIT_MEMLOCK, &p->memlock) != 0)
+    log_warn("cannot restore RLIMIT_MEMLOCK: %s", strerror(errno));
+  p->memlock_raised = 0;
 }

@@ -50,9 +50,10 @@ struct privdrop {
 int privdrop_plan(struct privdrop *p, const char *user, const char *room_dir) CDR_WUR;
 
 /* Step one (see above), when p->active.  Also raises RLIMIT_MEMLOCK to
- * unlimited, while still root, so that the enclave cdrd starts next can
- * still lock all its memory (harden.c) without CAP_IPC_LOCK; cdrd's own
- * limit goes back at privdrop_finish. */
+ * unlimited, while still root, so that the enclave cdrd starts later
+ * (after privdrop_finish: cdrd listens before it starts the enclave)
+ * can still lock all its memory (harden.c) without CAP_IPC_LOCK; cdrd's
+ * own limit goes back at privdrop_memlock_restore. */
 int privdrop_begin(struct privdrop *p) CDR_WUR;
 
 /* Before binding `port` (0: any): root back for a port below 1024,
@@ -62,5 +63,9 @@ int privdrop_before_listen(struct privdrop *p, uint16_t port) CDR_WUR;
 
 /* Step two (see above); a no-op when not active or already done. */
 int privdrop_finish(struct privdrop *p) CDR_WUR;
+
+/* Once the enclave is started: cdrd's own RLIMIT_MEMLOCK back to what
+ * it was before privdrop_begin (lowering needs no privilege). */
+void privdrop_memlock_restore(struct privdrop *p);
 
 #endif

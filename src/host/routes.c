@@ -35,11 +35,16 @@
 #include "common/util.h"
 #include "crypto/envelope.h"
 #include "crypto/x509.h"
+#include "host/openapi.h"
 
 struct host_ctx {
   const struct cdr_room *room;
   struct cdr_ca *ca;
+  /* Set before progress says READY (host_ctx_set_link); read by the
+   * handlers only once it does. */
   struct enclave_link *link;
+  struct host_progress *progress; /* NULL: always ready (tests) */
+  struct host_metrics *metrics;   /* NULL: none */
   pthread_mutex_t enroll_lock;
   char *ca_pem;
   char ca_fp_hex[2 * CDR_SHA256_LEN + 1];
@@ -192,21 +197,71 @@ static int reply_build_failed(struct http_reply *rep, int r) {
   return http_reply_fail(rep, CDR_ERR_INTERNAL, "the enclave's answer cannot be represented");
 }
 
-/* ---- GET /v1/health, GET /v1/room ---- */
+/* ---- start-up: GET /v1/health, /v1/ready, /v1/openapi.json ---- */
+
+/* Seconds a client is told to wait while the room loads. */
+#define ROOM_LOADING_RETRY_S 2u
+
+static int ctx_ready(struct host_ctx *h) {
+  return h->progress == NULL || host_progress_phase(h->progress) == HOST_PHASE_READY;
+}
+
+/* Every route but the three above answers 503 room_loading, with
+ * Retry-After, until the enclave has loaded the room (PROTOCOL 4.2). */
+static int reply_loading(struct host_ctx *h, struct http_reply *rep) {
+  if (ctx_ready(h))
+    return 0;
+  rep->retry_after = ROOM_LOADING_RETRY_S;
+  return http_reply_fail(rep, CDR_ERR_ROOM_LOADING, "the room is %s; GET /v1/ready says when it serves requests",
+                         host_progress_phase(h->progress) == HOST_PHASE_FAILED ? "failing to start"
+                                                                               : "still loading its sealed tables");
+}
+
+/* The status body of PROTOCOL 4.2.  ready_only: 503 until ready. */
+static int reply_status(struct host_ctx *h, struct http_reply *rep, int ready_only) {
+  int r;
+  if (ctx_ready(h) && (r = reply_enclave_down(h, rep)) != 0)
+    return r;
+  if (h->progress != NULL)
+    rep->body = host_progress_json(h->progress);
+  else
+    rep->body = json_pack("{s:s, s:s, s:b, s:i}", "status", "ok", "phase", "ready", "ready", 1, "version",
+                          (int)CDR_PROTOCOL_VERSION);
+  if (rep->body == NULL)
+    return http_reply_fail(rep, CDR_ERR_BUSY, "out of memory");
+  if (!ctx_ready(h) && (ready_only || host_progress_phase(h->progress) == HOST_PHASE_FAILED)) {
+    rep->status = 503;
+    rep->retry_after = ROOM_LOADING_RETRY_S;
+  }
+  return 0;
+}
 
 static int route_health(void *ctx, const struct http_request *rq, struct http_reply *rep) {
-  struct host_ctx *h = ctx;
-  int r;
-
-  if ((r = reply_enclave_down(h, rep)) != 0)
-    return r;
-  rep->body = json_pack("{s:s, s:i}", "status", "ok", "version", (int)CDR_PROTOCOL_VERSION);
-  return rep->body != NULL ? 0 : http_reply_fail(rep, CDR_ERR_BUSY, "out of memory");
+  return reply_status(ctx, rep, 0);
 }
+
+static int route_ready(void *ctx, const struct http_request *rq, struct http_reply *rep) {
+  return reply_status(ctx, rep, 1);
+}
+
+/* docs/openapi.json as committed, embedded at build time. */
+static int route_openapi(void *ctx, const struct http_request *rq, struct http_reply *rep) {
+  if ((rep->text = malloc(cdr_openapi_json_len + 1)) == NULL)
+    return http_reply_fail(rep, CDR_ERR_BUSY, "out of memory");
+  memcpy(rep->text, cdr_openapi_json, cdr_openapi_json_len);
+  rep->text_len = cdr_openapi_json_len;
+  return 0;
+}
+
+/* ---- GET /v1/room ---- */
 
 static int route_room(void *ctx, const struct http_request *rq, struct http_reply *rep) {
   struct host_ctx *h = ctx;
   const char *attestation = h->room->attestation;
+  int r;
+
+  if ((r = reply_loading(h, rep)) != 0)
+    return r;
 
   /* "auto" is a choice, not a platform: name the one the enclave found. */
   if ((attestation == NULL || strcmp(attestation, "auto") == 0) && h->link != NULL)
@@ -228,7 +283,7 @@ static int route_enroll(void *ctx, const struct http_request *rq, struct http_re
   char *pem = NULL;
   int r;
 
-  if ((r = req_object(rq, &req, rep)) != 0 ||
+  if ((r = reply_loading(h, rep)) != 0 || (r = req_object(rq, &req, rep)) != 0 ||
       (r = field_string(req, "token_id", 64, &token_id, &token_len, rep)) != 0 ||
       (r = field_string(req, "csr", CDR_MAX_CSR_PEM, &csr, &csr_len, rep)) != 0 ||
       (r = field_b64_exact(req, "mac", mac, sizeof(mac), rep)) != 0)
@@ -276,7 +331,8 @@ static int route_attest(void *ctx, const struct http_request *rq, struct http_re
   int r;
 
   memset(&att, 0, sizeof(att));
-  if ((r = req_object(rq, &req, rep)) != 0 || (r = field_b64_exact(req, "nonce", nonce, sizeof(nonce), rep)) != 0 ||
+  if ((r = reply_loading(h, rep)) != 0 || (r = req_object(rq, &req, rep)) != 0 ||
+      (r = field_b64_exact(req, "nonce", nonce, sizeof(nonce), rep)) != 0 ||
       (r = reply_enclave_down(h, rep)) != 0)
     goto out;
   if ((r = enclave_attest(h->link, nonce, &att, &errmsg)) != 0) {
@@ -330,7 +386,7 @@ static int route_session(void *ctx, const struct http_request *rq, struct http_r
 
   memset(&q, 0, sizeof(q));
   cdr_buf_init(&reply, CDR_IPC_MAX_FRAME, 0);
-  if ((r = req_object(rq, &req, rep)) != 0)
+  if ((r = reply_loading(h, rep)) != 0 || (r = req_object(rq, &req, rep)) != 0)
     goto out;
   /* A version out of range is unsupported, not malformed. */
   r = cdr_json_get_u64(req, "version", &version);
@@ -373,6 +429,8 @@ static int route_session(void *ctx, const struct http_request *rq, struct http_r
     r = reply_build_failed(rep, r);
     goto out;
   }
+  if (h->metrics != NULL)
+    host_metrics_session_opened(h->metrics, p.expires_at);
 out:
   free(cert);
   free(spki);
@@ -439,7 +497,7 @@ static int route_request(void *ctx, const struct http_request *rq, struct http_r
 
   memset(&e, 0, sizeof(e));
   cdr_buf_init(&reply, CDR_IPC_MAX_FRAME, 0);
-  if ((r = req_object(rq, &req, rep)) != 0 ||
+  if ((r = reply_loading(h, rep)) != 0 || (r = req_object(rq, &req, rep)) != 0 ||
       (r = field_b64_exact(req, "session_id", e.session_id, sizeof(e.session_id), rep)) != 0 ||
       (r = field_u64(req, "seq", &e.seq, rep)) != 0 || (r = field_u64(req, "timestamp", &e.timestamp, rep)) != 0 ||
       (r = field_b64(req, "ciphertext", CDR_MAX_REQUEST_CIPHERTEXT, &ct, &e.ct_len, rep)) != 0 ||
@@ -478,6 +536,8 @@ static const struct http_route routes_table[] = {
     {"GET", "/v1/health", route_health},   {"GET", "/v1/room", route_room},
     {"POST", "/v1/enroll", route_enroll},  {"POST", "/v1/attest", route_attest},
     {"POST", "/v1/session", route_session}, {"POST", "/v1/request", route_request},
+    /* Appended, so that the fuzz corpus's route bytes keep their routes. */
+    {"GET", "/v1/ready", route_ready},     {"GET", "/v1/openapi.json", route_openapi},
 };
 
 const struct http_route *host_routes(size_t *n) {
@@ -523,6 +583,13 @@ out:
   }
   return r;
 }
+
+void host_ctx_set_progress(struct host_ctx *h, struct host_progress *progress, struct host_metrics *metrics) {
+  h->progress = progress;
+  h->metrics = metrics;
+}
+
+void host_ctx_set_link(struct host_ctx *h, struct enclave_link *link) { h->link = link; }
 
 void host_ctx_free(struct host_ctx *h) {
   if (h == NULL)

@@ -190,10 +190,13 @@ flip_byte() {
   printf "$(printf '\\%03o' $(( old ^ 1 )))" | dd of="$f" bs=1 seek="$at" conv=notrunc status=none
 }
 
-# stop_server PID: SIGTERM, and wait for a clean exit.
+# stop_server PID: SIGTERM, and wait for a clean exit (up to a minute: a
+# sanitizer build on a loaded machine takes seconds to stop, and a restart
+# on the same port fails while the old server still holds it; the wait
+# ends as soon as the server has gone).
 stop_server() {
   kill -TERM "$1" 2>/dev/null
-  for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+  for _ in $(seq 600); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
   return 1
 }
 

@@ -5,10 +5,15 @@
 # scores it, and docs/DEPLOY.md reports that same level; and every system
 # call that cdrd and cdr-enclave make in a real run (traced with strace:
 # start, enroll, upload, query, stop) is one the unit's SystemCallFilter=
-# allows, so the filter would not kill the service.
+# allows, so the filter would not kill the service.  The settings file the
+# unit reads (deploy/systemd/cdrd.json, installed as /etc/cdr/cdrd.json)
+# passes cdrd --check-config, and the traced run uses it (room and address
+# moved into the test's folder): HTTPS with a certificate the room CA
+# issues for its tls_name, /v1/health verified with the room CA.
 . "$(dirname "$0")/lib.sh"
 
 UNIT_SRC="$CDR_SOURCE_DIR/deploy/systemd/cdrd.service"
+CONF_SRC="$CDR_SOURCE_DIR/deploy/systemd/cdrd.json"
 DROPINS="$CDR_SOURCE_DIR/deploy/systemd/cdrd.service.d.examples"
 command -v systemd-analyze >/dev/null || { fail "systemd-analyze is not installed (scripts/install-deps.sh installs systemd)"; finish; }
 
@@ -16,8 +21,24 @@ command -v systemd-analyze >/dev/null || { fail "systemd-analyze is not installe
 U="$T/unit"
 mkdir -p "$U"
 sed -e "s#/usr/local/bin/cdr #$CDR_BIN_DIR/cdr #" -e "s#/usr/local/bin/cdrd #$CDR_BIN_DIR/cdrd #" "$UNIT_SRC" >"$U/cdrd.service"
-grep -q "^ExecStart=$CDR_BIN_DIR/cdr serve /var/lib/cdr/room" "$U/cdrd.service" && pass "the copy runs this build's cdr" \
+grep -q "^ExecStart=$CDR_BIN_DIR/cdr serve --config /etc/cdr/cdrd.json$" "$U/cdrd.service" && pass "the copy runs this build's cdr" \
   || fail "ExecStart not rewritten: $(grep ExecStart "$U/cdrd.service")"
+grep -q "^ExecStart=/usr/local/bin/cdrd --config /etc/cdr/cdrd.json " "$DROPINS/nitro.conf" \
+  && pass "the nitro drop-in reads the same settings file" || fail "nitro.conf: $(grep ExecStart "$DROPINS/nitro.conf")"
+grep -q "install -D -m 0644 deploy/systemd/cdrd.json /etc/cdr/cdrd.json" "$CDR_SOURCE_DIR/docs/DEPLOY.md" \
+  && pass "docs/DEPLOY.md installs the settings file where the unit reads it" || fail "DEPLOY.md lacks the settings file's install"
+
+# The settings file as shipped: valid, HTTPS on every address with the
+# room CA's certificate for its tls_name.
+"$CDR" serve --config "$CONF_SRC" --check-config >"$T/conf.out" 2>"$T/conf.err" \
+  && pass "deploy/systemd/cdrd.json passes --check-config" || fail "cdrd.json: $(cat "$T/conf.err")"
+expect_eq "it listens on every address" "$(jq -r .listen "$T/conf.out")" "0.0.0.0:8443"
+[ "$(jq -r '.tls_name | length' "$T/conf.out")" -ge 1 ] && [ "$(jq -r .insecure_http "$T/conf.out")" = false ] \
+  && pass "it names the TLS names ($(jq -c .tls_name "$T/conf.out")), no plain HTTP" || fail "TLS settings: $(cat "$T/conf.out")"
+jq 'del(.tls_name)' "$CONF_SRC" >"$T/notls.json"
+"$CDR" serve --config "$T/notls.json" --check-config >/dev/null 2>"$T/notls.err"
+expect_eq "without tls_name the same file is refused (exit 2)" "$?" 2
+grep -q "say which names clients use with --tls-name" "$T/notls.err" && pass "naming --tls-name" || fail "message: $(cat "$T/notls.err")"
 (cd "$U" && systemd-analyze verify ./cdrd.service) >"$T/verify.out" 2>&1 && [ ! -s "$T/verify.out" ] \
   && pass "systemd-analyze verify: no complaint" || { fail "systemd-analyze verify"; sed 's/^/    /' "$T/verify.out"; }
 
@@ -64,11 +85,24 @@ if [ "$(id -u)" -eq 0 ]; then
   RUN=(setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all)
 fi
 new_ready_file "$S"
-"${RUN[@]}" strace -f -C -o "$S/strace.txt" "$CDR" serve "$R" --listen 127.0.0.1:0 --ready-file "$READY_FILE" >>"$T/server.log" 2>&1 &
+# The shipped settings, with the room, a free loopback port and the
+# ready file of this test, and 127.0.0.1 added to the names (curl and the
+# client reach it there).
+jq --arg r "$R" --arg f "$READY_FILE" '.room = $r | .listen = "127.0.0.1:0" | .ready_file = $f | .tls_name += ["127.0.0.1"]' \
+  "$CONF_SRC" >"$S/cdrd.json"
+[ "$(id -u)" -eq 0 ] && chown 65534:65534 "$S/cdrd.json"
+"${RUN[@]}" strace -f -C -o "$S/strace.txt" "$CDR" serve --config "$S/cdrd.json" >>"$T/server.log" 2>&1 &
 STRACE_PID=$!
 SERVER_PIDS+=("$STRACE_PID")
 wait_ready "$STRACE_PID" "$READY_FILE" || { fail "traced server start"; tail "$T/server.log"; finish; }
 URL=$(head -n 1 "$READY_FILE")
+case $URL in https://*) pass "the unit's settings serve HTTPS ($URL)" ;; *) fail "not HTTPS: $URL" ;; esac
+expect_eq "GET /v1/health over TLS, verified with the room CA" \
+  "$(curl -sS --cacert "$R/ca.crt" "$URL/v1/health" | jq -r .status)" "ok"
+openssl x509 -in "$R/tls/server.crt" -noout -ext subjectAltName >"$T/san" 2>&1
+for n in $(jq -r '.tls_name[]' "$CONF_SRC"); do
+  grep -q "DNS:$n" "$T/san" && pass "the certificate names $n (tls_name)" || fail "SAN lacks $n: $(cat "$T/san")"
+done
 CDRD_PID=$(cat /proc/"$STRACE_PID"/task/*/children | tr ' ' '\n' | grep -m1 .)
 user prov provider "$R" "$URL" || fail "enroll"
 printf 'id,v\n1,10\n2,32\n' >"$T/t.csv"

@@ -704,7 +704,7 @@ int main(void) {
 
   CHECK_RC(host_ctx_new(&h, &room, NULL, NULL), 0);
   routes = host_routes(&nroutes);
-  CHECK(nroutes == 6);
+  CHECK(nroutes == 8);
   struct http_server_opts small_opts = {.host = "127.0.0.1", .port = 0, .max_body = SMALL_CAP, .threads = 0};
   struct http_server_opts real_opts = {.host = "127.0.0.1", .port = 0, .max_body = 0, .threads = 0};
   CHECK_RC(http_server_start(&small, &small_opts, routes, nroutes, h), 0);
