@@ -38,6 +38,12 @@ init() {
     echo "entrypoint: room $ROOM exists"
     return 0
   fi
+  # deploy/k8s/secret.yaml ships this placeholder; a token PIN anyone can
+  # read in the repository would guard the room CA's key with nothing.
+  if [ "${CDR_HSM_PIN:-}" = "change-me-before-applying" ]; then
+    echo "entrypoint: CDR_HSM_PIN is still the placeholder of deploy/k8s/secret.yaml; set a random PIN (openssl rand -hex 16)" >&2
+    exit 2
+  fi
   "$BIN/cdr" room init "$ROOM" --name "${CDR_ROOM_NAME:-CDR room}" --attestation "${CDR_ATTESTATION:-sim}"
 }
 

@@ -303,10 +303,14 @@ static int backup_state(const struct cdr_room *room, const char *dest, struct cd
 
 /* Left out of the generic copy: state/ and host.db (copied their own way),
  * SQLite's side files, the token PIN, the SoftHSM2 configuration (written
- * anew) and ready/lock files nobody needs back. */
+ * anew), and the TLS server key and certificate: the key is a plain file
+ * key, and a backup must not let its holder pose as the room's server
+ * (cdrd issues a new pair through the token at the restored room's first
+ * start). */
 static int skipped(const char *rel) {
-  static const char *const skip[] = {"state", "host.db", "host.db-journal", "host.db-wal", "host.db-shm",
-                                     "hsm/user-pin", "hsm/softhsm2.conf"};
+  static const char *const skip[] = {"state",        "host.db",           "host.db-journal", "host.db-wal",
+                                     "host.db-shm",  "hsm/user-pin",      "hsm/softhsm2.conf",
+                                     "tls/server.key", "tls/server.crt"};
   for (size_t i = 0; i < sizeof(skip) / sizeof(skip[0]); i++)
     if (strcmp(rel, skip[i]) == 0)
       return 1;
@@ -334,13 +338,15 @@ static int copy_tree(const char *src, const char *dest, const char *rel, int dep
       r = CDR_ERR_NOMEM;
     } else if (!skipped(sub) && lstat(sp, &st) == 0) {
       if (S_ISDIR(st.st_mode)) {
-        if (mkdir(dp, st.st_mode & 0777) != 0 && errno != EEXIST)
+        /* 0700 whatever the source says: a tampered backup's 0777
+         * folders must not make the restored room world-writable. */
+        if (mkdir(dp, 0700) != 0 && errno != EEXIST)
           r = CDR_ERR_IO;
         else
           r = copy_tree(src, dest, sub, depth + 1);
       } else if (S_ISREG(st.st_mode)) {
         int fd = open(sp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        r = fd < 0 ? CDR_ERR_IO : copy_fd(fd, dp, (int)st.st_mode, UINT64_MAX);
+        r = fd < 0 ? CDR_ERR_IO : copy_fd(fd, dp, (int)(st.st_mode & 0755), UINT64_MAX);
         if (fd >= 0)
           close(fd);
       }

@@ -67,6 +67,8 @@ grep -q "^backed up $R to $T/bk: [0-9]* sealed table files*, [0-9]* bytes of aud
 grep -q "token PIN .* is not in the copy" "$T/backup.out" && [ ! -e "$T/bk/hsm/user-pin" ] && [ -e "$R/hsm/user-pin" ] \
   && pass "the token PIN is left out, and the backup says so" || fail "PIN handling: $(ls "$T/bk/hsm")"
 expect_eq "the backup folder is private" "$(stat -c %a "$T/bk")" "700"
+[ -e "$R/tls/server.key" ] && [ ! -e "$T/bk/tls/server.key" ] && [ ! -e "$T/bk/tls/server.crt" ] \
+  && pass "the TLS server key and certificate are left out" || fail "TLS files in the backup: $(ls "$T/bk/tls" 2>&1)"
 grep -q "^directories.tokendir = $T/bk/hsm/tokens$" "$T/bk/hsm/softhsm2.conf" && pass "the backup's SoftHSM2 configuration names its own tokens" \
   || fail "softhsm2.conf: $(cat "$T/bk/hsm/softhsm2.conf")"
 [ -s "$T/bk/state/manifest.sealed" ] && [ -s "$T/bk/state/audit.sealed" ] && [ -s "$T/bk/host.db" ] && [ -s "$T/bk/ca.crt" ] \

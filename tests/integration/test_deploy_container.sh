@@ -61,6 +61,11 @@ in_rootfs() {
     CDR_LISTEN=127.0.0.1:0 CDR_READY_FILE=/var/lib/cdr/ready "${RENV[@]}" \
     /usr/sbin/chroot --userspec=10001:10001 "$RF" /entrypoint.sh "$@"
 }
+RENV=(CDR_ROOM=/var/lib/cdr/room-placeholder CDR_HSM_PIN=change-me-before-applying)
+in_rootfs init >"$T/init0.out" 2>&1; rc=$?
+[ "$rc" = 2 ] && grep -q "still the placeholder" "$T/init0.out" && [ ! -e "$RF/var/lib/cdr/room-placeholder" ] \
+  && pass "init refuses the placeholder PIN of secret.yaml" || fail "placeholder PIN (exit $rc): $(cat "$T/init0.out")"
+RENV=()
 in_rootfs init >"$T/init.out" 2>&1 && [ -f "$RF/var/lib/cdr/room/room.json" ] && pass "entrypoint.sh init made a room" \
   || { fail "entrypoint.sh init"; tail "$T/init.out"; finish; }
 in_rootfs init >"$T/init2.out" 2>&1 && grep -q "room /var/lib/cdr/room exists" "$T/init2.out" && pass "init again keeps the room" \
