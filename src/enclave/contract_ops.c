@@ -162,6 +162,8 @@ int contract_op_propose(struct enclave *e, const struct contract_caller *who, co
   if (already_there(e, h))
     return enclave_reply_op_fail(out, res, CDR_ERR_CONTRACT_INVALID,
                                  "this document is already the pending or the active version: nothing changed");
+  if ((r = contract_holders_check_doc(e->engine, &e->contract, doc, len, why, sizeof(why))) != 0)
+    return enclave_reply_op_fail(out, res, r, why);
   if ((r = contract_state_propose(&e->contract, e->room_id, e->ca_fp, doc, len, contract_now(e), &voided, why,
                                   sizeof(why))) != 0)
     return enclave_reply_op_fail(out, res, r, why[0] ? why : NULL);
@@ -194,6 +196,13 @@ int contract_op_sign(struct enclave *e, const struct contract_caller *who, const
   audit_set(e, "signer_key_sha256", audit_hex(who->key_fp, 32));
   if (len > 4096)
     return enclave_reply_op_fail(out, res, CDR_ERR_CONTRACT_INVALID, "the signature object is larger than 4 KiB");
+  /* A version 1 proposed before a table was uploaded may no longer name
+   * every data holder: it cannot be signed (nor activate) until it is
+   * proposed again with them. */
+  if (contract_state_current(&e->contract) == NULL &&
+      contract_state_pending(&e->contract, contract_now(e)) != NULL &&
+      (r = contract_holders_check(e->engine, &e->contract.pending.c, why, sizeof(why))) != 0)
+    return enclave_reply_op_fail(out, res, r, why);
   if ((r = contract_state_sign(&e->contract, e->room_id, who->spki, who->spki_len, obj, len, contract_now(e), &sr,
                                &missing, why, sizeof(why))) != 0)
     return enclave_reply_op_fail(out, res, r, why[0] ? why : NULL);
@@ -231,8 +240,10 @@ int enclave_handle_propose(struct enclave *e, struct cdr_buf *in, uint32_t *rt, 
     return r;
   audit_set(e, "by", json_string("host"));
   audit_set(e, "contract_sha256", audit_hex(h, sizeof(h)));
-  code = contract_state_propose(&e->contract, e->room_id, e->ca_fp, doc, len, contract_now(e), &voided, why,
-                                sizeof(why));
+  code = contract_holders_check_doc(e->engine, &e->contract, doc, len, why, sizeof(why));
+  if (code == 0)
+    code = contract_state_propose(&e->contract, e->room_id, e->ca_fp, doc, len, contract_now(e), &voided, why,
+                                  sizeof(why));
   if (code != 0) {
     if ((r = audit_finish(e, code)) != 0)
       return r; /* fatal: e->fatal is set */

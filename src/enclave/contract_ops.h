@@ -34,4 +34,17 @@ int contract_op_propose(struct enclave *e, const struct contract_caller *who, co
 int contract_op_sign(struct enclave *e, const struct contract_caller *who, const uint8_t *obj, size_t len,
                      struct cdr_buf *out, struct enclave_op_outcome *res) CDR_WUR;
 
+/* Version 1 must name the room's data holders as they are
+ * (contract_holders.c): every table's owning key a provider member, and
+ * no other member with an owner's name.  0, or CDR_ERR_CONTRACT_INVALID
+ * with the reason in why.  The _doc form parses doc first and passes
+ * whenever a version is already active (the active version then names
+ * the required signers) or doc does not parse (the caller's proposal
+ * path refuses it with the parser's reason). */
+struct cdr_engine;
+struct cdr_contract;
+int contract_holders_check(const struct cdr_engine *eng, const struct cdr_contract *v1, char *why, size_t whylen);
+int contract_holders_check_doc(const struct cdr_engine *eng, const struct contract_state *s, const uint8_t *doc,
+                               size_t len, char *why, size_t whylen);
+
 #endif
