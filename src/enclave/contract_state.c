@@ -14,6 +14,7 @@
 #include "common/util.h"
 #include "crypto/crypto.h"
 
+static int refuse(int code, char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static int refuse(int code, char *why, size_t whylen, const char *fmt, ...) {
   va_list ap;
   if (why != NULL && whylen > 0) {
