@@ -37,10 +37,14 @@ static void help(void) {
          "pending one, with members (name, key fingerprint, roles), the CA, the\n"
          "platform and measurements, what the pending version changes, and whose\n"
          "signatures it still needs (rule cdr-gov-1).  Before signing, check each\n"
-         "member's key fingerprint with that member out of band.\n\n"
+         "member's key fingerprint with that member out of band.  The profile pins\n"
+         "the active version it first sees; a room showing no active version, or an\n"
+         "older one, or a chain that does not follow the pin is refused\n"
+         "(contract_unpinned).\n\n"
          "sign HASH     sign the pending version whose contract hash is HASH (64 hex\n"
          "              digits, as shown) with your key; refused if the pending\n"
-         "              version has another hash\n"
+         "              version has another hash, or (contract_unpinned) if the room\n"
+         "              does not follow the version your profile pinned\n"
          "propose FILE  make FILE (a canonical contract document, PROTOCOL.md 8) the\n"
          "              pending version; it replaces any pending one and voids its\n"
          "              signatures\n"
@@ -181,10 +185,13 @@ static int show(const json_t *res) {
   return rc;
 }
 
-/* The profile's contract pin: the room's chain must follow it (then the
- * pin moves to the active version, said in one line), or with no pin yet
- * the active version is pinned (trust on first use).  0, or 1 after
- * printing why the room is refused. */
+/* The profile's contract pin: the room must show an active version at
+ * or above it and its chain must follow it (then the pin moves to the
+ * active version, said in one line), or with no pin yet the active
+ * version, if any, is pinned (trust on first use).  The pin is loaded
+ * before the answer is looked at, so a room showing no active version
+ * does not pass a profile that pinned one.  0, or 1 after printing why
+ * the room is refused. */
 static int check_pin(struct cdr_connection *k, json_t **res) {
   const char *profile = k->profile != NULL ? k->profile->name : NULL;
   json_t *a = json_object_get(*res, "active"), *chained = NULL;
@@ -192,9 +199,15 @@ static int check_pin(struct cdr_connection *k, json_t **res) {
   uint8_t ph[32], lh[32];
   char text[1024], hex[65];
   int r;
-  if (profile == NULL || a == NULL || json_is_null(a))
+  if (profile == NULL)
     return 0;
-  if (cdr_contract_pin_load(profile, &pv, ph) != 0) {
+  if ((r = cdr_contract_pin_load(profile, &pv, ph)) == 0 && cdr_contract_active_vs_pin(k->client, *res, pv) != 0) {
+    cdr_client_error_text(k->client, CDR_ERR_CONTRACT_UNPINNED, text, sizeof(text));
+    return cli_fail(CMD, "%s", text);
+  }
+  if (r != 0 && (a == NULL || json_is_null(a)))
+    return 0;
+  if (r != 0) {
     const char *h = cdr_json_get_cstr_opt(a, "sha256");
     uint64_t v = 0;
     if (h == NULL || strlen(h) != 64 || cdr_hex_decode(lh, 32, h) != 0 || cdr_json_get_u64(a, "version", &v) != 0)
@@ -257,15 +270,20 @@ static int run(const char *sub, struct cdr_connect_opts *o, const char *arg, int
     free(doc);
     return 1;
   }
-  if (sub == NULL) {
+  /* `cdr contract` and, before it signs, `cdr contract sign` check the
+   * profile's pin: no signing in a room rolled back past the pin */
+  if (sub == NULL || strcmp(sub, "sign") == 0) {
     if ((r = cdr_client_contract(k.client, k.session, 0, &res)) == 0 && check_pin(&k, &res) != 0) {
       cdr_connection_close(&k);
       json_decref(res);
       return 1;
     }
-  } else if (strcmp(sub, "sign") == 0)
+  }
+  if (r == 0 && sub != NULL && strcmp(sub, "sign") == 0) {
+    json_decref(res);
+    res = NULL;
     r = cdr_client_contract_sign(k.client, k.session, hash, &res);
-  else
+  } else if (sub != NULL && strcmp(sub, "propose") == 0)
     r = cdr_client_contract_propose(k.client, k.session, doc, len, &res);
   if (r != 0) {
     cdr_client_error_text(k.client, r, text, sizeof(text));

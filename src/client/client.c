@@ -86,16 +86,15 @@ int cdr_client_new(struct cdr_client **out, const char *url) {
   for (const char *p = url; *p; p++)
     if (!isgraph((unsigned char)*p))
       goto out;
-  if (strncmp(url, "http://", 7) == 0 && !cdr_url_host_is_loopback(url)) {
-    r = CDR_ERR_INSECURE_URL;
-    goto out;
-  }
   pthread_once(&client_once, client_init_once);
   r = CDR_ERR_INTERNAL;
   if (!curl_ready)
     goto out;
   r = CDR_ERR_NOMEM;
-  if ((c = calloc(1, sizeof(*c))) == NULL || (c->url = strdup(url)) == NULL)
+  if ((c = calloc(1, sizeof(*c))) == NULL)
+    goto out;
+  /* curl's parse decides the host, and its normalised URL is the one used */
+  if ((r = cdr_url_check(url, &c->url)) != 0)
     goto out;
   n = strlen(c->url);
   while (n > 8 && c->url[n - 1] == '/')

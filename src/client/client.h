@@ -127,7 +127,9 @@ struct cdr_client {
 };
 
 /* A new context for the server at url (https://, or http:// to a
- * loopback address only: CDR_ERR_INSECURE_URL otherwise).  *out is
+ * loopback address only, and no userinfo in either: CDR_ERR_INSECURE_URL
+ * otherwise; see cdr_url_check).  The context keeps libcurl's normalised
+ * URL, without trailing '/'.  *out is
  * freed with cdr_client_free.  The first call in a process also sets up
  * libcurl and makes jansson wipe every block it frees (the whole block:
  * SQL text, results and names pass through JSON), unless the program
@@ -168,10 +170,18 @@ int cdr_client_set_tls_cacert(struct cdr_client *c, const char *path) CDR_WUR;
  * it (cdr_client_set_ca) for every later exchange; the unverified
  * connection is closed.  CDR_ERR_CA_MISMATCH on another CA. */
 int cdr_client_tls_bootstrap(struct cdr_client *c, const uint8_t ca_fp[32]) CDR_WUR;
-/* 1 if url's host is a loopback address (127.0.0.0/8, [::1], localhost):
- * the only hosts plain http:// is allowed to (cdr_client_new refuses
- * the others with CDR_ERR_INSECURE_URL). */
+/* 1 if url, as libcurl parses it, has no userinfo and its host is a
+ * loopback address (127.0.0.0/8, [::1], localhost): the only hosts plain
+ * http:// is allowed to (cdr_client_new refuses the others with
+ * CDR_ERR_INSECURE_URL). */
 int cdr_url_host_is_loopback(const char *url);
+/* The check cdr_client_new makes, on libcurl's parse of url: CDR_ERR_ARG
+ * unless it is an http:// or https:// URL with a host; CDR_ERR_INSECURE_URL
+ * if it carries userinfo (user@, user:password@, in either scheme: a
+ * "host" before the '@' is not where curl connects) or is http:// to a
+ * host that is not loopback.  On 0, *normalised (if not NULL) is curl's
+ * normalised URL, to free with free(3). */
+int cdr_url_check(const char *url, char **normalised) CDR_WUR;
 /* The user key and certificate; the certificate must certify the key.
  * Takes its own references. */
 int cdr_client_set_user(struct cdr_client *c, EVP_PKEY *key, X509 *cert) CDR_WUR;
@@ -506,6 +516,11 @@ int cdr_contract_pin_load(const char *profile, uint64_t *version, uint8_t hash[3
 int cdr_contract_pin_save(const char *profile, uint64_t version, const uint8_t hash[32]) CDR_WUR;
 int cdr_contract_chain_follows(struct cdr_client *cl, const json_t *chain, uint64_t pin_version,
                                const uint8_t pin_hash[32], uint64_t *last_version, uint8_t last_hash[32]) CDR_WUR;
+/* Before the chain: a contract answer (its "active") must show an active
+ * version at or above the pinned one.  CDR_ERR_CONTRACT_UNPINNED with a
+ * detail naming both when it shows none (a room rolled back to before
+ * its first activation) or a lower one; 0 otherwise. */
+int cdr_contract_active_vs_pin(struct cdr_client *cl, const json_t *answer, uint64_t pin_version) CDR_WUR;
 
 /* ------------------------------------------------------------------ */
 /* Streamed uploads (upload.c; PROTOCOL 4.7 upload_begin, upload_chunk,

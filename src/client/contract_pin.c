@@ -174,3 +174,28 @@ int cdr_contract_chain_follows(struct cdr_client *cl, const json_t *chain, uint6
   cdr_contract_free(&prev);
   return r;
 }
+
+int cdr_contract_active_vs_pin(struct cdr_client *cl, const json_t *answer, uint64_t pin_version) {
+  const json_t *a = json_object_get(answer, "active");
+  uint64_t v = 0;
+  if (a == NULL || json_is_null(a)) {
+    cdr_client_set_detail(cl,
+                          "the room shows no active contract version, but this profile pinned version %llu (a "
+                          "host restarted from an older sealed state?)",
+                          (unsigned long long)pin_version);
+    return CDR_ERR_CONTRACT_UNPINNED;
+  }
+  if (cdr_json_get_u64(a, "version", &v) != 0) {
+    cdr_client_set_detail(cl, "the room's answer has no active contract version number (pinned: version %llu)",
+                          (unsigned long long)pin_version);
+    return CDR_ERR_CONTRACT_UNPINNED;
+  }
+  if (v < pin_version) {
+    cdr_client_set_detail(cl,
+                          "the room's active contract version %llu is below version %llu this profile pinned (a host "
+                          "restarted from an older sealed state?)",
+                          (unsigned long long)v, (unsigned long long)pin_version);
+    return CDR_ERR_CONTRACT_UNPINNED;
+  }
+  return 0;
+}

@@ -115,7 +115,7 @@ const char *cdr_err_describe(int err) {
   case CDR_ERR_TLS_VERIFY:
     return "the server's TLS certificate does not verify against the pinned room CA (or --cacert): not the room's "
            "server, or a server certificate from another CA";
-  case CDR_ERR_INSECURE_URL: return "plain http:// is only allowed to a loopback address; use https://";
+  case CDR_ERR_INSECURE_URL: return "a server URL may carry no user@ part, and plain http:// is only allowed to a loopback address; use https://HOST:PORT";
   case CDR_ERR_INVITE_INVALID: return "the invitation bundle is malformed or inconsistent";
   case CDR_ERR_KEY_PASSPHRASE_NEEDED: return "the private key file is encrypted: give its passphrase with --pass env:VAR|file:PATH";
   case CDR_ERR_KEY_PASSPHRASE: return "the passphrase does not decrypt the private key (wrong passphrase)";

@@ -78,9 +78,11 @@ int cdr_user_key_load(const struct cdr_key_source *src, EVP_PKEY **out) CDR_WUR;
 int cdr_user_key_load_public(const struct cdr_key_source *src, EVP_PKEY **out) CDR_WUR;
 
 /* The reference to keep in a profile (malloc'd): a pkcs11: URI without
- * its pin-value (a PIN does not belong in a file; pin-source and
- * module-path stay), a path as given.  *dropped_pin says whether a
- * pin-value was removed.  CDR_ERR_ARG for a malformed URI. */
+ * its pin-value, in its path (;pin-value=) or its query (?pin-value=)
+ * (a PIN does not belong in a file; pin-source and module-path stay), a
+ * path as given.  *dropped_pin says whether a pin-value was removed.
+ * CDR_ERR_ARG for a malformed URI (then *out is NULL: never show the
+ * URI given, it may hold a PIN). */
 int cdr_key_ref_for_profile(const char *ref, char **out, int *dropped_pin) CDR_WUR;
 
 #endif

@@ -3,8 +3,8 @@
  * an RFC 7512 URI and loaded through libp11's OpenSSL engine as an
  * EVP_PKEY whose operations run in the token.
  *
- * The URI's query attributes that are ours to act on are taken out
- * before libp11 sees it: module-path (which libp11 refuses; it becomes
+ * The URI's attributes that are ours to act on, in its path or its
+ * query (libp11 reads both), are taken out before libp11 sees it: module-path (which libp11 refuses; it becomes
  * the engine's MODULE_PATH), pin-source and pin-value (libp11 would keep
  * a file's line end in the PIN, and its error messages print the URI it
  * was given).  The PIN goes to the engine by its PIN control, our copy
@@ -41,8 +41,8 @@ static UI_METHOD *p11_no_prompt;
 
 /* The parts of a pkcs11: URI. */
 struct p11_uri {
-  char *engine_uri;  /* for libp11: without module-path, pin-source, pin-value */
-  char *profile_uri; /* for a profile: without pin-value */
+  char *engine_uri;  /* for libp11: without module-path, pin-source, pin-value (in either part) */
+  char *profile_uri; /* for a profile: without pin-value (in either part) */
   char *module;      /* module-path, or NULL */
   char *pin_source;  /* pin-source, or NULL */
   char *pin_value;   /* pin-value (secure heap), or NULL */
@@ -118,53 +118,84 @@ static int append(char **dst, size_t *len, const char *p, size_t n) {
   return 0;
 }
 
-/* Keep one query attribute a[0..n) in a URI: '?' before the first, '&'
- * before the others. */
-static int keep_attr(char **dst, size_t *len, int *nattrs, const char *a, size_t n) {
-  int r = append(dst, len, *nattrs == 0 ? "?" : "&", 1);
+/* Keep one attribute a[0..n) in a URI: first before the first of its
+ * part, sep before the others ("" and ";" in the path, "?" and "&" in
+ * the query). */
+static int keep_attr(char **dst, size_t *len, int *nattrs, const char *a, size_t n, const char *first, const char *sep) {
+  const char *s = *nattrs == 0 ? first : sep;
+  int r = append(dst, len, s, strlen(s));
   if (r == 0)
     r = append(dst, len, a, n);
   (*nattrs)++;
   return r;
 }
 
-/* Split uri (which starts with "pkcs11:") into *u. */
+/* The two URIs being rebuilt, and how many attributes each part of them
+ * has so far. */
+struct p11_build {
+  size_t elen, flen;
+  int ne, nf;
+};
+
+/* Take the attribute a[0..n) of the path (in_query 0) or the query:
+ * pin-value into u->pin_value only, pin-source and module-path into u
+ * and the profile URI, the rest into both URIs.  libp11 reads pin-value
+ * and pin-source in either part, so both parts are treated alike. */
+static int p11_take_attr(struct p11_uri *u, struct p11_build *b, const char *a, size_t n, int in_query) {
+  const char *eq = memchr(a, '=', n), *first = in_query ? "?" : "", *sep = in_query ? "&" : ";";
+  int r;
+
+  if (eq == NULL || eq == a)
+    return CDR_ERR_ARG;
+#define ATTR_IS(name) ((size_t)(eq - a) == sizeof(name) - 1 && memcmp(a, name, sizeof(name) - 1) == 0)
+  if (ATTR_IS("pin-value")) {
+    u->had_pin_value = 1;
+    if (u->pin_value != NULL) { /* the first one is used, as by libp11 */
+      char *check = NULL;       /* but a malformed one is still refused */
+      r = pct_decode(eq + 1, (size_t)(a + n - eq - 1), 1, &check);
+      if (check != NULL)
+        OPENSSL_secure_clear_free(check, strlen(check) + 1);
+      return r;
+    }
+    return pct_decode(eq + 1, (size_t)(a + n - eq - 1), 1, &u->pin_value);
+  }
+  if ((r = keep_attr(&u->profile_uri, &b->flen, &b->nf, a, n, first, sep)) != 0)
+    return r;
+  if (ATTR_IS("module-path"))
+    return u->module == NULL ? pct_decode(eq + 1, (size_t)(a + n - eq - 1), 0, &u->module) : 0;
+  if (ATTR_IS("pin-source"))
+    return u->pin_source == NULL ? pct_decode(eq + 1, (size_t)(a + n - eq - 1), 0, &u->pin_source) : 0;
+#undef ATTR_IS
+  return keep_attr(&u->engine_uri, &b->elen, &b->ne, a, n, first, sep);
+}
+
+/* Split uri (which starts with "pkcs11:") into *u: path attributes are
+ * joined by ';', query attributes (after '?') by '&'. */
 static int p11_uri_parse(const char *uri, struct p11_uri *u) {
-  const char *q = strchr(uri, '?'), *a, *end;
-  size_t plen = q != NULL ? (size_t)(q - uri) : strlen(uri), elen = 0, flen = 0;
-  int ne = 0, nf = 0, r = 0;
+  static const char scheme[] = "pkcs11:";
+  const char *q = strchr(uri, '?'), *a, *end, *pend;
+  struct p11_build b;
+  int r = 0;
 
   memset(u, 0, sizeof(*u));
-  if ((r = append(&u->engine_uri, &elen, uri, plen)) != 0 || (r = append(&u->profile_uri, &flen, uri, plen)) != 0)
+  memset(&b, 0, sizeof(b));
+  if (strncmp(uri, scheme, sizeof(scheme) - 1) != 0)
+    return CDR_ERR_ARG;
+  pend = q != NULL ? q : uri + strlen(uri);
+  if ((r = append(&u->engine_uri, &b.elen, scheme, sizeof(scheme) - 1)) != 0 ||
+      (r = append(&u->profile_uri, &b.flen, scheme, sizeof(scheme) - 1)) != 0)
     goto out;
+  for (a = uri + sizeof(scheme) - 1; a < pend && r == 0; a = end + 1) {
+    if ((end = memchr(a, ';', (size_t)(pend - a))) == NULL)
+      end = pend;
+    r = p11_take_attr(u, &b, a, (size_t)(end - a), 0);
+  }
+  /* a new part: the query's first attribute gets '?' */
+  b.ne = b.nf = 0;
   for (a = q != NULL ? q + 1 : NULL; a != NULL && *a != '\0' && r == 0; a = *end ? end + 1 : end) {
-    const char *eq;
-    size_t n;
-    end = strchr(a, '&');
-    if (end == NULL)
+    if ((end = strchr(a, '&')) == NULL)
       end = a + strlen(a);
-    n = (size_t)(end - a);
-    eq = memchr(a, '=', n);
-    if (eq == NULL || eq == a) {
-      r = CDR_ERR_ARG;
-      break;
-    }
-#define ATTR_IS(name) ((size_t)(eq - a) == sizeof(name) - 1 && memcmp(a, name, sizeof(name) - 1) == 0)
-    if (ATTR_IS("pin-value")) {
-      u->had_pin_value = 1;
-      if (u->pin_value == NULL)
-        r = pct_decode(eq + 1, (size_t)(end - eq - 1), 1, &u->pin_value);
-      continue;
-    }
-    if ((r = keep_attr(&u->profile_uri, &flen, &nf, a, n)) != 0)
-      break;
-    if (ATTR_IS("module-path") && u->module == NULL)
-      r = pct_decode(eq + 1, (size_t)(end - eq - 1), 0, &u->module);
-    else if (ATTR_IS("pin-source") && u->pin_source == NULL)
-      r = pct_decode(eq + 1, (size_t)(end - eq - 1), 0, &u->pin_source);
-    else if (!ATTR_IS("module-path") && !ATTR_IS("pin-source"))
-      r = keep_attr(&u->engine_uri, &elen, &ne, a, n);
-#undef ATTR_IS
+    r = p11_take_attr(u, &b, a, (size_t)(end - a), 1);
   }
 out:
   if (r != 0)

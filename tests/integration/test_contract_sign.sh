@@ -28,6 +28,14 @@ M=$(awk '/^measurement:/ {print $2}' "$T/attest.out")
 H1=$(sha256sum "$T/v1.json" | cut -d' ' -f1)
 
 expect_error "nothing pending: a signature is refused" contract_no_pending "$CDR" contract sign --profile ana "$H1"
+# A pin with no active version in the room (a host restarted from a sealed
+# state from before activation): refused, for reading and before signing.
+printf '1 %064d\n' 0 >"$CDR_CONFIG_DIR/profiles/ana.contract"
+expect_error "a pinned profile refuses a room with no active version" contract_unpinned "$CDR" contract --profile ana
+grep -q "no active contract version, but this profile pinned version 1" "$T/err" \
+  && pass "the refusal names the pinned version" || fail "unpinned: $(cat "$T/err")"
+expect_error "and refuses to sign there" contract_unpinned "$CDR" contract sign --profile ana "$H1"
+rm -f "$CDR_CONFIG_DIR/profiles/ana.contract"
 check "prov proposes version 1" "$CDR" contract propose --profile prov "$T/v1.json"
 grep -q "\"sha256\":\"$H1\"" "$T/out" && pass "the enclave names the proposal by its hash" || fail "propose: $(cat "$T/out")"
 

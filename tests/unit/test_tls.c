@@ -32,7 +32,29 @@ static void test_loopback_urls(void) {
   CHECK(!cdr_url_host_is_loopback("http://:1"));
   CHECK_RC(cdr_client_new(&c, "http://192.0.2.1:8443"), CDR_ERR_INSECURE_URL);
   CHECK_RC(cdr_client_new(&c, "http://127.0.0.1@192.0.2.1:8443"), CDR_ERR_INSECURE_URL);
+  /* userinfo: the part before '@' is not the host curl connects to */
+  CHECK(!cdr_url_host_is_loopback("http://127.0.0.1:80@evil.com/"));
+  CHECK(!cdr_url_host_is_loopback("http://[::1]@evil.com/"));
+  CHECK(!cdr_url_host_is_loopback("http://localhost:1@evil.com:8443"));
+  CHECK_RC(cdr_client_new(&c, "http://127.0.0.1:80@evil.com/"), CDR_ERR_INSECURE_URL);
+  CHECK_RC(cdr_client_new(&c, "http://[::1]@evil.com/"), CDR_ERR_INSECURE_URL);
+  CHECK_RC(cdr_client_new(&c, "http://localhost:1@evil.com:8443"), CDR_ERR_INSECURE_URL);
+  CHECK_RC(cdr_client_new(&c, "https://user@room.example.org:8443"), CDR_ERR_INSECURE_URL);
+  CHECK_RC(cdr_client_new(&c, "https://user:pw@room.example.org:8443"), CDR_ERR_INSECURE_URL);
+  CHECK_RC(cdr_client_new(&c, "http://127.0.0.1:80@127.0.0.2/"), CDR_ERR_INSECURE_URL);
+  CHECK_RC(cdr_url_check("http://[::1]@evil.com/", NULL), CDR_ERR_INSECURE_URL);
+  CHECK_RC(cdr_url_check("ftp://127.0.0.1/", NULL), CDR_ERR_ARG);
+  CHECK_RC(cdr_url_check("https://", NULL), CDR_ERR_ARG);
   CHECK_RC(cdr_client_new(&c, "http://127.0.0.1:8443"), 0);
+  cdr_client_free(c);
+  c = NULL;
+  /* the context keeps curl's normalised URL (127.1 is 127.0.0.1) */
+  CHECK_RC(cdr_client_new(&c, "http://127.1:8443/"), 0);
+  CHECK_STR(c->url, "http://127.0.0.1:8443");
+  cdr_client_free(c);
+  c = NULL;
+  CHECK_RC(cdr_client_new(&c, "http://[::1]:8443"), 0);
+  CHECK_STR(c->url, "http://[::1]:8443");
   cdr_client_free(c);
   c = NULL;
   CHECK_RC(cdr_client_new(&c, "https://192.0.2.1:8443"), 0);

@@ -161,6 +161,23 @@ static void test_profile_ref(void) {
   CHECK_RC(cdr_key_ref_for_profile("/keys/alice.key", &out, &dropped), 0);
   CHECK_STR(out, "/keys/alice.key");
   free(out);
+  /* A pin-value in the path part (libp11 reads it there too) is dropped
+   * like one in the query; pin-source and module-path there stay. */
+  CHECK_RC(cdr_key_ref_for_profile("pkcs11:token=t;object=k;pin-value=123456", &out, &dropped), 0);
+  CHECK_STR(out, "pkcs11:token=t;object=k");
+  CHECK(dropped == 1);
+  free(out);
+  CHECK_RC(cdr_key_ref_for_profile("pkcs11:pin-value=1%32;token=t;pin-source=file:/p?pin-value=9&module-path=/m.so",
+                                   &out, &dropped),
+           0);
+  CHECK_STR(out, "pkcs11:token=t;pin-source=file:/p?module-path=/m.so");
+  CHECK(dropped == 1 && strstr(out, "pin-value") == NULL);
+  free(out);
+  out = (char *)"unset";
+  CHECK_RC(cdr_key_ref_for_profile("pkcs11:token=t;;pin-value=123456", &out, &dropped), CDR_ERR_ARG);
+  CHECK(out == NULL);
+  CHECK_RC(cdr_key_ref_for_profile("pkcs11:token=t;pin-value=%zz", &out, &dropped), CDR_ERR_ARG);
+  CHECK(out == NULL);
   /* A query attribute without a value, a bad escape: malformed. */
   CHECK_RC(cdr_key_ref_for_profile("pkcs11:token=a?pin-value", &out, &dropped), CDR_ERR_ARG);
   CHECK_RC(cdr_key_ref_for_profile("pkcs11:token=a?module-path=%zz", &out, &dropped), CDR_ERR_ARG);
