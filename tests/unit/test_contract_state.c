@@ -122,6 +122,7 @@ static void round_trip(const struct contract_state *st) {
   if (st->has_pending && back.has_pending)
     CHECK(memcmp(back.pending.hash, st->pending.hash, 32) == 0 && back.pending.n_sigs == st->pending.n_sigs &&
           back.pending_expires == st->pending_expires);
+  contract_state_free(&back);
   /* A cut encoding is refused. */
   cdr_buf_view(&view, b.d, b.len - 1);
   CHECK(contract_state_decode(&view, &back) != 0 || cdr_buf_expect_end(&view) != 0);
