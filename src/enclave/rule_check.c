@@ -170,6 +170,14 @@ static int check_modes(struct rule_ctx *c) {
   if (p->mode == RULE_MODE_LIST && p->nrte < 2)
     return rule_refuse(c, "a list rule releases rows only for keys matched by an inner join with another ruled "
                        "table");
+  /* A table joined to itself matches every row's own key: its list
+   * columns would come out for every row (review of 2026-12-07). */
+  for (size_t i = 0; p->mode == RULE_MODE_LIST && i < p->neq; i++)
+    if (strcmp(p->rte[p->eq[i].ra].t->name, p->rte[p->eq[i].rb].t->name) == 0)
+      return rule_refuse(c,
+                         "%s is joined to itself: a list rule releases rows only for keys matched with another "
+                         "ruled table",
+                         p->rte[p->eq[i].ra].t->name);
   if (p->mode == RULE_MODE_DP && p->nrte > 1)
     return rule_refuse(c, "a dp query reads one table");
   return 0;

@@ -168,38 +168,62 @@ static long find_col(const char *const *names, size_t ncols, const char *name) {
   return -1;
 }
 
+static int parse_column(struct rule_doc *d, const char *const *names, const char *const *types, long i,
+                        const char *key, const json_t *v, char **errmsg);
+
 static int parse_columns(const json_t *cols, const char *const *names, const char *const *types,
                          struct rule_doc *d, char **errmsg) {
   const char *key;
   json_t *v;
-  const char *mode = rule_mode_name(d->mode);
+  unsigned char *named;
+  int r = 0;
   if (!json_is_object(cols))
     return bad(errmsg, "rule: columns: an object {\"column\": class} is required%s%s", "", "");
+  /* Column names compare without case (as SQLite's do), so "id" and "ID"
+   * are one column: naming it twice would let the second class overwrite
+   * the first (a privacy unit made a dimension), and is refused. */
+  if ((named = calloc(d->ncols > 0 ? d->ncols : 1, 1)) == NULL)
+    return CDR_ERR_NOMEM;
   json_object_foreach((json_t *)cols, key, v) {
     long i = find_col(names, d->ncols, key);
-    if (i < 0)
-      return bad(errmsg, "rule: columns.%s: the table has no such column%s", key, "");
-    struct rule_column *rc = &d->cols[i];
-    if (json_is_object(v)) {
-      rc->cls = RULE_COL_METRIC;
-    } else if (!json_is_string(v) || parse_class(json_string_value(v), &rc->cls) != 0) {
-      return bad(errmsg, "rule: columns.%s: unknown class (privacy_unit, join, dimension, list, hidden, or "
-                 "{\"metric\": [...]})%s", key, "");
+    if (i < 0 || named[i]) {
+      r = i < 0 ? bad(errmsg, "rule: columns.%s: the table has no such column%s", key, "")
+                : bad(errmsg, "rule: columns.%s: column %s is named twice (names compare without case)", key,
+                      names[i]);
+      break;
     }
-    if (!class_allowed(d->mode, rc->cls))
-      return engine_set_err(errmsg, CDR_ERR_ARG, "rule: columns.%s: mode %s has no %s", key, mode,
-                            rule_class_name(rc->cls));
-    if (rc->cls == RULE_COL_METRIC) {
-      int r = parse_metric(v, key, d->mode, types[i], rc, errmsg);
-      if (r != 0)
-        return r;
-    }
-    if (rc->cls == RULE_COL_UNIT) {
-      if (d->unit_col >= 0)
-        return bad(errmsg, "rule: columns.%s: a second privacy unit (%s is one already; a rule has exactly one)",
-                   key, names[d->unit_col]);
-      d->unit_col = i;
-    }
+    named[i] = 1;
+    if ((r = parse_column(d, names, types, i, key, v, errmsg)) != 0)
+      break;
+  }
+  free(named);
+  return r;
+}
+
+/* One entry of "columns": column i, as `key` named it, with value v. */
+static int parse_column(struct rule_doc *d, const char *const *names, const char *const *types, long i,
+                        const char *key, const json_t *v, char **errmsg) {
+  const char *mode = rule_mode_name(d->mode);
+  struct rule_column *rc = &d->cols[i];
+  if (json_is_object(v)) {
+    rc->cls = RULE_COL_METRIC;
+  } else if (!json_is_string(v) || parse_class(json_string_value(v), &rc->cls) != 0) {
+    return bad(errmsg, "rule: columns.%s: unknown class (privacy_unit, join, dimension, list, hidden, or "
+               "{\"metric\": [...]})%s", key, "");
+  }
+  if (!class_allowed(d->mode, rc->cls))
+    return engine_set_err(errmsg, CDR_ERR_ARG, "rule: columns.%s: mode %s has no %s", key, mode,
+                          rule_class_name(rc->cls));
+  if (rc->cls == RULE_COL_METRIC) {
+    int r = parse_metric(v, key, d->mode, types[i], rc, errmsg);
+    if (r != 0)
+      return r;
+  }
+  if (rc->cls == RULE_COL_UNIT) {
+    if (d->unit_col >= 0)
+      return bad(errmsg, "rule: columns.%s: a second privacy unit (%s is one already; a rule has exactly one)",
+                 key, names[d->unit_col]);
+    d->unit_col = i;
   }
   return 0;
 }
@@ -220,6 +244,9 @@ static int parse_public_keys(const json_t *pk, const char *const *names, struct 
     long i = find_col(names, d->ncols, key);
     if (i < 0 || d->cols[i].cls != RULE_COL_DIMENSION)
       return bad(errmsg, "rule: public_keys.%s: public keys belong to a dimension of the rule%s", key, "");
+    if (d->cols[i].keys != NULL)
+      return bad(errmsg, "rule: public_keys.%s: column %s is named twice (names compare without case)", key,
+                 names[i]);
     size_t n = json_array_size(v);
     if (!json_is_array(v) || n == 0 || n > RULE_MAX_PUBLIC_KEYS)
       return bad(errmsg, "rule: public_keys.%s: a list of 1 to 10000 strings is required%s", key, "");

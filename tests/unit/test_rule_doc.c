@@ -34,6 +34,11 @@ struct bad_case {
 };
 
 static const struct bad_case bad[] = {
+    /* one column named twice, in two cases: the second class would have
+     * overwritten the privacy unit (review of 2026-12-07) */
+    {"{\"mode\": \"aggregate\", \"columns\": {\"patient_id\": \"privacy_unit\", \"PATIENT_ID\": \"dimension\"}, "
+     "\"min_units\": 5}",
+     CDR_ERR_ARG, "rule: columns.PATIENT_ID: column patient_id is named twice"},
     {"{\"mode\": \"aggregate\", \"columns\": {\"nosuch\": \"dimension\", \"patient_id\": \"privacy_unit\"}, "
      "\"min_units\": 5}", CDR_ERR_ARG, "rule: columns.nosuch: the table has no such column"},
     {"{\"mode\": \"aggregate\", \"columns\": {\"patient_id\": \"privacy_unit\", \"email\": \"privacy_unit\"}, "
@@ -99,6 +104,10 @@ static const struct bad_case bad[] = {
     {"{\"mode\": \"dp\", \"columns\": {\"patient_id\": \"privacy_unit\", \"email\": \"join\"}, "
      "\"epsilon_per_query\": 0.5, \"epsilon_total\": 1, \"max_groups_per_unit\": 1}", CDR_ERR_ARG,
      "rule: columns.email: mode dp has no join column"},
+    {"{\"mode\": \"dp\", \"columns\": {\"patient_id\": \"privacy_unit\", \"region\": \"dimension\"}, "
+     "\"epsilon_per_query\": 0.5, \"epsilon_total\": 1, \"max_groups_per_unit\": 1, "
+     "\"public_keys\": {\"region\": [\"a\"], \"REGION\": [\"b\"]}}",
+     CDR_ERR_ARG, "rule: public_keys.REGION: column region is named twice"},
     {"{\"mode\": \"dp\", \"columns\": {\"patient_id\": \"privacy_unit\", \"region\": \"dimension\"}, "
      "\"epsilon_per_query\": 0.5, \"epsilon_total\": 1, \"max_groups_per_unit\": 1, "
      "\"public_keys\": {\"diagnosis\": [\"a\"]}}", CDR_ERR_ARG, "rule: public_keys.diagnosis: public keys belong to a "

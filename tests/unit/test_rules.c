@@ -190,6 +190,8 @@ static const struct qcase cases[] = {
     {"SELEC nonsense FROM mine", UNGOV, NULL},
     /* ---- list rules ---- */
     {"SELECT seg FROM lst_a", VIOL, "a list rule releases rows only for keys matched by an inner join"},
+    /* a self-join matches every row's own key (review of 2026-12-07) */
+    {"SELECT a.seg FROM lst_a a JOIN lst_a b ON a.email = b.email", VIOL, "lst_a is joined to itself"},
     {"SELECT a.seg, COUNT(*) FROM lst_a a JOIN lst_b b ON a.email = b.email GROUP BY a.seg", VIOL,
      "count: a list rule releases SELECT DISTINCT of list columns, no aggregates"},
     {"SELECT a.seg FROM lst_a a JOIN lst_b b ON a.email = b.email GROUP BY a.seg", VIOL, "no GROUP BY"},
