@@ -14,19 +14,7 @@
 
 #define CONFIRMED_FILE_MAX (1024u * 1024u)
 
-static int confirmed_path(const char *profile, char **out) {
-  char *cfg = NULL, file[CDR_PROFILE_NAME_MAX + 32];
-  int r;
-  *out = NULL;
-  if (!cdr_profile_name_valid(profile))
-    return CDR_ERR_ARG;
-  if ((r = cdr_config_dir(&cfg)) != 0)
-    return r;
-  snprintf(file, sizeof(file), "profiles/%s.confirmed", profile);
-  *out = cdr_path_join(cfg, file);
-  free(cfg);
-  return *out != NULL ? 0 : CDR_ERR_NOMEM;
-}
+static int confirmed_path(const char *profile, char **out) { return cdr_profile_file_path(profile, ".confirmed", out); }
 
 int cdr_confirmed_has(const char *profile, const uint8_t fp[32]) {
   char *path = NULL, hex[65];

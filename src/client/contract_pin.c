@@ -19,19 +19,7 @@
 #include "crypto/crypto.h"
 #include "profile.h"
 
-static int pin_path(const char *profile, char **out) {
-  char *cfg = NULL, file[CDR_PROFILE_NAME_MAX + 32];
-  int r;
-  *out = NULL;
-  if (!cdr_profile_name_valid(profile))
-    return CDR_ERR_ARG;
-  if ((r = cdr_config_dir(&cfg)) != 0)
-    return r;
-  snprintf(file, sizeof(file), "profiles/%s.contract", profile);
-  *out = cdr_path_join(cfg, file);
-  free(cfg);
-  return *out != NULL ? 0 : CDR_ERR_NOMEM;
-}
+static int pin_path(const char *profile, char **out) { return cdr_profile_file_path(profile, ".contract", out); }
 
 int cdr_contract_pin_load(const char *profile, uint64_t *version, uint8_t hash[32]) {
   char *path = NULL, text[128], hex[65];

@@ -88,8 +88,8 @@ static int dirs_make(char **cfg, char **pdir) {
   return 0;
 }
 
-/* profiles/NAME.json under the config dir (malloc'd). */
-static int profile_path(const char *name, char **out) {
+/* Contract in profile.h. */
+int cdr_profile_file_path(const char *name, const char *suffix, char **out) {
   char *cfg = NULL, *file = NULL;
   size_t n;
   int r;
@@ -98,10 +98,10 @@ static int profile_path(const char *name, char **out) {
     return CDR_ERR_ARG;
   if ((r = cdr_config_dir(&cfg)) != 0)
     return r;
-  n = strlen(name) + sizeof("profiles/.json");
+  n = strlen(name) + strlen(suffix) + sizeof("profiles/");
   r = CDR_ERR_NOMEM;
   if ((file = malloc(n)) != NULL) {
-    snprintf(file, n, "profiles/%s.json", name);
+    snprintf(file, n, "profiles/%s%s", name, suffix);
     if ((*out = cdr_path_join(cfg, file)) != NULL)
       r = 0;
   }
@@ -109,6 +109,9 @@ static int profile_path(const char *name, char **out) {
   free(cfg);
   return r;
 }
+
+/* profiles/NAME.json under the config dir (malloc'd). */
+static int profile_path(const char *name, char **out) { return cdr_profile_file_path(name, ".json", out); }
 
 int cdr_profile_exists(const char *name) {
   struct stat st;

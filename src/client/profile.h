@@ -57,6 +57,10 @@ int cdr_profile_default_set(const char *name) CDR_WUR;
  * profile if it matches, else the first by name.  CDR_ERR_NOT_FOUND. */
 int cdr_profile_find_url(const char *url, struct cdr_profile **out) CDR_WUR;
 void cdr_profile_free(struct cdr_profile *p);
+/* profiles/NAME<suffix> under the config dir (malloc'd into *out): the
+ * profile (".json") and the files kept beside it (".confirmed",
+ * ".contract").  CDR_ERR_ARG for an invalid name. */
+int cdr_profile_file_path(const char *name, const char *suffix, char **out) CDR_WUR;
 
 /* Key fingerprints the user confirmed out of band (confirmed.c),
  * profiles/NAME.confirmed.  has: 1 if fp is confirmed for this profile. */

@@ -179,6 +179,19 @@ static int cert_set_validity(X509 *x, int64_t nb, int64_t na) {
   return 0;
 }
 
+/* A leaf's validity: from a minute ago (clock skew) for validity_s, but
+ * never past the room CA's own notAfter. */
+static int cert_set_leaf_validity(X509 *x, const struct cdr_room *room, int64_t validity_s) {
+  int64_t now = cdr_now();
+  int r = cert_set_validity(x, now - 60, now + validity_s);
+  if (r != 0)
+    return r;
+  if (ASN1_TIME_compare(X509_get0_notAfter(x), X509_get0_notAfter(room->ca_cert)) > 0 &&
+      X509_set1_notAfter(x, X509_get0_notAfter(room->ca_cert)) != 1)
+    return CDR_ERR_CRYPTO;
+  return 0;
+}
+
 /* Add an extension given in openssl.cnf syntax ("critical,CA:FALSE").
  * issuer is the issuing certificate (x itself when self-signed), needed
  * for the authority key identifier. */
@@ -330,14 +343,8 @@ int cdr_ca_issue_user(struct cdr_ca *ca, const struct cdr_room *room, X509_REQ *
     goto out;
   if ((r = cert_start(&x, subject, X509_get_subject_name(room->ca_cert), pub)) != 0)
     goto out;
-  int64_t now = cdr_now();
-  if ((r = cert_set_validity(x, now - 60, now + validity_s)) != 0)
+  if ((r = cert_set_leaf_validity(x, room, validity_s)) != 0)
     goto out;
-  if (ASN1_TIME_compare(X509_get0_notAfter(x), X509_get0_notAfter(room->ca_cert)) > 0 &&
-      X509_set1_notAfter(x, X509_get0_notAfter(room->ca_cert)) != 1) {
-    r = CDR_ERR_CRYPTO;
-    goto out;
-  }
   if ((r = cert_finish_leaf(x, ca, room, "clientAuth")) != 0)
     goto out;
   *out = x;
@@ -367,14 +374,8 @@ int cdr_ca_issue_server(struct cdr_ca *ca, const struct cdr_room *room, EVP_PKEY
   if ((r = name_build(&subject, names[0], NULL, room)) != 0 ||
       (r = cert_start(&x, subject, X509_get_subject_name(room->ca_cert), pub)) != 0)
     goto out;
-  int64_t now = cdr_now();
-  if ((r = cert_set_validity(x, now - 60, now + validity_s)) != 0)
+  if ((r = cert_set_leaf_validity(x, room, validity_s)) != 0)
     goto out;
-  if (ASN1_TIME_compare(X509_get0_notAfter(x), X509_get0_notAfter(room->ca_cert)) > 0 &&
-      X509_set1_notAfter(x, X509_get0_notAfter(room->ca_cert)) != 1) {
-    r = CDR_ERR_CRYPTO;
-    goto out;
-  }
   if ((r = cert_add_ext(x, room->ca_cert, NID_subject_alt_name, san)) != 0 ||
       (r = cert_finish_leaf(x, ca, room, "serverAuth")) != 0)
     goto out;
