@@ -16,6 +16,7 @@
 #include "common/csv.h"
 #include "common/utf8.h"
 #include "common/util.h"
+#include "rule_doc.h"
 
 static const char *const column_types[] = {"INTEGER", "REAL", "TEXT"};
 static const char *const grant_roles[] = {"analyst", "provider", "auditor"};
@@ -120,6 +121,8 @@ void catalog_table_free(struct catalog_table *t) {
   free(t->cols);
   grants_free(t->grants, t->ngrants);
   free(t->unavailable);
+  free(t->rule);
+  rule_doc_free(t->rule_doc);
   free(t);
 }
 
@@ -301,6 +304,48 @@ int catalog_revoke(struct catalog_table *t, const char *grantee) {
   return 0;
 }
 
+int catalog_table_set_rule(struct catalog_table *t, const char *json, size_t len, int keep_stale, char **errmsg) {
+  struct rule_doc *d = NULL;
+  const char **names = NULL, **types = NULL;
+  char *text = NULL;
+  int r = CDR_ERR_NOMEM;
+  if (json == NULL) {
+    free(t->rule);
+    rule_doc_free(t->rule_doc);
+    t->rule = NULL;
+    t->rule_doc = NULL;
+    return 0;
+  }
+  if (memchr(json, '\0', len) != NULL || !cdr_utf8_valid((const uint8_t *)json, len)) {
+    if (errmsg != NULL && *errmsg == NULL)
+      *errmsg = strdup("rule: the text is not UTF-8 JSON without NUL");
+    return CDR_ERR_BAD_JSON;
+  }
+  if ((names = calloc(t->ncols + 1, sizeof(*names))) == NULL || (types = calloc(t->ncols + 1, sizeof(*types))) == NULL ||
+      (text = malloc(len + 1)) == NULL)
+    goto out;
+  for (size_t i = 0; i < t->ncols; i++) {
+    names[i] = t->cols[i].name;
+    types[i] = t->cols[i].type;
+  }
+  memcpy(text, json, len);
+  text[len] = '\0';
+  r = rule_doc_parse(json, len, names, types, t->ncols, &d, errmsg);
+  if (r == CDR_ERR_NOMEM || (r != 0 && !keep_stale))
+    goto out;
+  free(t->rule);
+  rule_doc_free(t->rule_doc);
+  t->rule = text;
+  t->rule_doc = d; /* NULL if stale */
+  text = NULL;
+  r = 0;
+out:
+  free(text);
+  free(names);
+  free(types);
+  return r;
+}
+
 int catalog_table_inherit(struct catalog_table *nt, const struct catalog_table *old) {
   struct catalog_grant *v = NULL;
   size_t nv = 0, *idx = NULL;
@@ -310,6 +355,9 @@ int catalog_table_inherit(struct catalog_table *nt, const struct catalog_table *
     return CDR_ERR_NOMEM;
   if (nt->ncols > 0 && (idx = calloc(nt->ncols, sizeof(*idx))) == NULL)
     goto out;
+  if (old->rule != NULL && (r = catalog_table_set_rule(nt, old->rule, strlen(old->rule), 1, NULL)) != 0)
+    goto out;
+  r = CDR_ERR_NOMEM;
   for (size_t i = 0; i < old->ngrants; i++) {
     const struct catalog_grant *og = &old->grants[i];
     size_t n = 0;
@@ -405,7 +453,7 @@ size_t catalog_table_encoded_size(const struct catalog_table *t) {
     for (size_t j = 0; j < t->grants[i].ncols; j++)
       n += lp_size(t->grants[i].cols[j]);
   }
-  return n;
+  return n + (t->rule != NULL ? lp_size(t->rule) : 4);
 }
 
 size_t catalog_encoded_size(const struct catalog *c) {
@@ -436,7 +484,7 @@ static int encode_table(const struct catalog_table *t, struct cdr_buf *out) {
       if ((r = cdr_buf_put_lpstr(out, g->cols[j])) != 0)
         return r;
   }
-  return 0;
+  return cdr_buf_put_lpstr(out, t->rule != NULL ? t->rule : "");
 }
 
 int catalog_encode(const struct catalog *c, struct cdr_buf *out) {
@@ -518,7 +566,20 @@ out:
   return r;
 }
 
-static int decode_table(struct cdr_buf *b, struct catalog *c) {
+/* The rule field of a CDRCATv2 entry: empty for none.  A sealed rule
+ * that no longer parses is kept, stale (catalog.h). */
+static int decode_rule(struct cdr_buf *b, struct catalog_table *t) {
+  const uint8_t *p;
+  size_t n;
+  char *msg = NULL;
+  int r = cdr_buf_get_lp(b, &p, &n, RULE_MAX_DOC_BYTES);
+  if (r == 0 && n > 0)
+    r = catalog_table_set_rule(t, (const char *)p, n, 1, &msg);
+  free(msg);
+  return r == CDR_ERR_BAD_JSON ? CDR_ERR_ARG : r;
+}
+
+static int decode_table(struct cdr_buf *b, struct catalog *c, int with_rule) {
   struct catalog_table *t = NULL;
   char *name = NULL, *owner = NULL, *cname = NULL, *ctype = NULL;
   uint8_t fp[32];
@@ -554,6 +615,8 @@ static int decode_table(struct cdr_buf *b, struct catalog *c) {
   for (size_t i = 0; i < ngrants; i++)
     if ((r = decode_grant(b, t)) != 0)
       goto out;
+  if (with_rule && (r = decode_rule(b, t)) != 0)
+    goto out;
   if ((r = catalog_put(c, t)) != 0)
     goto out;
   t = NULL;
@@ -580,14 +643,15 @@ int catalog_decode(struct catalog *out, const uint8_t *p, size_t n) {
   cdr_buf_view(&b, p, n);
   if ((r = cdr_buf_get(&b, magic, sizeof(magic))) != 0)
     goto out;
-  if (memcmp(magic, CATALOG_MAGIC, CATALOG_MAGIC_LEN) != 0) {
+  int v2 = memcmp(magic, CATALOG_MAGIC, CATALOG_MAGIC_LEN) == 0;
+  if (!v2 && memcmp(magic, CATALOG_MAGIC_V1, CATALOG_MAGIC_LEN) != 0) {
     r = CDR_ERR_ARG;
     goto out;
   }
   if ((r = get_count(&b, CDR_MAX_TABLES, &ntables)) != 0)
     goto out;
   for (size_t i = 0; i < ntables; i++)
-    if ((r = decode_table(&b, out)) != 0)
+    if ((r = decode_table(&b, out, v2)) != 0)
       goto out;
   r = cdr_buf_expect_end(&b);
 out:

@@ -36,6 +36,8 @@
  *              u32 ngrants
  *              per grant: lp(grantee) u8 all_columns (0 or 1) u32 n
  *                         n x lp(column name)   (n = 0 iff all_columns)
+ *              lp(release rule: its JSON text, empty for none)
+ * "CDRCATv1" (before release rules: no rule field) is read, never written.
  * Decoding is exact: every count and length against its cap, every
  * flag 0 or 1, names validated, grants naming only existing columns, no
  * duplicates, no trailing bytes.
@@ -50,9 +52,12 @@
 #include "common/err.h"
 #include "common/limits.h"
 
-#define CATALOG_MAGIC "CDRCATv1"
+#define CATALOG_MAGIC "CDRCATv2"
+#define CATALOG_MAGIC_V1 "CDRCATv1" /* before release rules: read, never written */
 #define CATALOG_MAGIC_LEN 8u
 #define CATALOG_ROLE_PREFIX "role:"
+
+struct rule_doc;
 
 struct catalog_column {
   char *name;
@@ -83,6 +88,14 @@ struct catalog_table {
    * (engine.h).  Memory only: never encoded (the manifest keeps the
    * entry's bytes as loaded, persist.c). */
   char *unavailable;
+  /* The release rule its owner set (rule_doc.h, docs/RULES.md): the JSON
+   * text as set (NULL: none), sealed with the entry, and the rule parsed
+   * against the columns (memory only).  rule_doc is NULL while rule is
+   * set when the text no longer fits the columns (a replacement dropped
+   * or retyped a column it names): the table is then read by its owner
+   * and grantees only, until the owner sets a rule again. */
+  char *rule;
+  struct rule_doc *rule_doc;
 };
 
 struct catalog {
@@ -142,8 +155,18 @@ int catalog_remove(struct catalog *c, const char *name) CDR_WUR;
 
 /* Carry the hidden flags and grants of old over to new, for the columns
  * new still has (matched by name); a column-list grant none of whose
- * columns survives is dropped.  CDR_ERR_NOMEM leaves new as it was. */
+ * columns survives is dropped.  The release rule carries over, parsed
+ * again against new's columns (stale if it no longer fits).  CDR_ERR_NOMEM leaves new as it was. */
 int catalog_table_inherit(struct catalog_table *new_t, const struct catalog_table *old) CDR_WUR;
+
+/* Set t's release rule to the JSON text json[0..len) (json NULL: remove
+ * it), parsed against t's columns.  CDR_ERR_ARG / BAD_JSON / TOO_LARGE
+ * with *errmsg naming the field (rule_doc_parse) leave t as it was,
+ * unless keep_stale: then the text is kept with rule_doc NULL (a sealed
+ * rule that no longer fits, see above) and 0 is returned.
+ * CDR_ERR_NOMEM. */
+int catalog_table_set_rule(struct catalog_table *t, const char *json, size_t len, int keep_stale,
+                           char **errmsg) CDR_WUR;
 
 /* Exact length of catalog_encode's output for one table / the catalog. */
 size_t catalog_table_encoded_size(const struct catalog_table *t);

@@ -160,6 +160,32 @@ int engine_revoke_grant(struct cdr_engine *e, const struct engine_principal *who
 int engine_hide(struct cdr_engine *e, const struct engine_principal *who, const char *table, const char *column,
                 int hidden, char **errmsg) CDR_WUR;
 
+/* ---- release rules (engine_rules.c, engine_rule_owner.c; docs/RULES.md) ----
+ * A table's owner sets a rule (rule_doc.h) that says what analysts
+ * without a grant may learn from the table.  A query that names such a
+ * table, by a principal who neither owns it nor holds a grant on it, is
+ * checked (rule.h) and only the statement the checker's emitter writes
+ * runs, with the authorizer allowing exactly the columns it reads.  A
+ * refusal is CDR_ERR_RULE_VIOLATION naming the rule and the clause. */
+
+/* What to do with the grants of a table that gets a rule. */
+enum engine_rule_grants { ENGINE_RULE_GRANTS_ASK = 0, ENGINE_RULE_GRANTS_KEEP, ENGINE_RULE_GRANTS_REVOKE };
+/* Set (json != NULL) or remove the rule of table.  Owner only (as the
+ * other owner operations).  A table with grants gets a rule only with
+ * KEEP (they stay full access) or REVOKE (*revoked gets their number);
+ * ASK refuses with CDR_ERR_ARG listing them.  A malformed rule is
+ * CDR_ERR_ARG / BAD_JSON naming the field; CDR_ERR_TOO_LARGE past the
+ * catalog's limit.  On failure nothing changed. */
+int engine_set_rule(struct cdr_engine *e, const struct engine_principal *who, const char *table, const char *json,
+                    size_t len, enum engine_rule_grants grants, size_t *revoked, char **errmsg) CDR_WUR;
+/* Append table's rule as a JSON object to out:
+ *   owner:    {"table","owner","rule":<the rule as set>|null,"stale":bool,"grants":N}
+ *   analyst under the rule: {"table","owner","rule":<its columns that are
+ *             not hidden, with their classes, and its other fields>}
+ * Anyone else gets the refusal for a table it cannot read. */
+int engine_rule_render(struct cdr_engine *e, const struct engine_principal *who, const char *table,
+                       struct cdr_buf *out, char **errmsg) CDR_WUR;
+
 /* Append the tables `who` can see (owns, or holds a grant on) to out as
  * a JSON array, in upload order:
  *   [{"name":"t","owner":"cn","owner_key_sha256":"<hex>","created_at":N,

@@ -85,3 +85,10 @@ int engine_sqlite_fail(struct cdr_engine *e, int rc, char **errmsg, const char *
     return engine_set_err(errmsg, CDR_ERR_INTERNAL, "%s: %s", what, sqlite3_errmsg(e->db));
   }
 }
+
+int engine_no_table(char **errmsg, const char *name) {
+  return engine_set_err(errmsg, CDR_ERR_ACCESS_DENIED,
+                        "no access to table %.64s: no such table, or none you may read (its owner can give access: a "
+                        "grant, or a release rule for analysts)",
+                        name);
+}

@@ -11,6 +11,7 @@
 #ifndef CDR_ENGINE_INT_H
 #define CDR_ENGINE_INT_H
 
+#include <jansson.h>
 #include <sqlite3.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -30,6 +31,7 @@ struct cdr_engine {
   sqlite3_stmt *restore_ins; /* INSERT of the table being restored */
   struct engine_upload *uploads; /* in progress (engine_upload.c) */
   uint64_t upload_serial;        /* names their staging tables */
+  struct rules_view *rules_view; /* the checker's catalog view of the query running (engine_rules.c) */
 };
 
 struct cdr_buf;
@@ -46,6 +48,56 @@ int engine_sqlite_fail(struct cdr_engine *e, int rc, char **errmsg, const char *
  * terminated) with every '...' quotation replaced by '...' literally, so
  * that a value it quoted does not leave the enclave. */
 void engine_redact_quoted(char *out, size_t outlen, const char *in);
+
+/* The refusal for a table the caller cannot read, the same whether it
+ * exists or not (name as the caller wrote it): CDR_ERR_ACCESS_DENIED. */
+int engine_no_table(char **errmsg, const char *name);
+
+/* ---- owner operations (engine_owner.c) ---- */
+/* The table `table` if who owns it; else NULL with *r and *errmsg set
+ * (CDR_ERR_NOT_FOUND, CDR_ERR_ACCESS_DENIED naming the owner).  Unless
+ * `any`, an unavailable table is CDR_ERR_TABLE_UNAVAILABLE.  verb ends
+ * the refusal "only its owner can <verb>". */
+struct catalog_table *engine_owned_table(struct cdr_engine *e, const struct engine_principal *who, const char *table,
+                                         const char *verb, int any, int *r, char **errmsg);
+
+/* ---- release rules on the query path (engine_rules.c) ---- */
+struct rule_plan;
+/* Whether who reads t under its rule: t has a (current) rule and is
+ * available, who acts as an analyst (its engine role), and neither owns
+ * t nor holds a grant on it. */
+int engine_table_governed(const struct catalog_table *t, const struct engine_principal *who);
+/* Check sql for who against the rules (rule.h).  RULE_UNGOVERNED: run
+ * it as it is.  0: *plan is the checked query; unless it is a dp query
+ * (the caller hands it to engine_dp_run) *emitted is the statement to
+ * run instead of sql, and the policy approves exactly what it reads
+ * (the caller clears that with policy_clear_approved).  Else a refusal
+ * with *errmsg. */
+int engine_rules_check(struct cdr_engine *e, const struct engine_principal *who, const char *sql, size_t len,
+                       struct rule_plan **plan, char **emitted, char **errmsg);
+/* Free what engine_rules_check made (NULLs allowed) and clear the
+ * policy's approvals. */
+void engine_rules_done(struct cdr_engine *e, struct rule_plan *plan, char *emitted);
+/* A failed query (r != 0) whose text names a table who cannot read, or
+ * that SQLite refused with "no such table": the uniform refusal
+ * (engine_no_table) for the first such name, so that what a caller
+ * learns of a table it cannot read does not depend on its columns.
+ * Rule violations and unavailable tables are left as they are. */
+int engine_uniform_refusal(struct cdr_engine *e, const struct engine_principal *who, const char *sql, size_t len,
+                           int r, char **errmsg);
+
+/* t's rule (t->rule_doc, not NULL) as an analyst may see it: its mode
+ * and numbers, and the columns it does not hide with their classes; no
+ * hidden column named (engine_rule_owner.c).  NULL if memory runs out. */
+json_t *engine_rule_public_json(const struct catalog_table *t);
+
+/* ---- differential privacy (engine_dp.c) ---- */
+/* Run a checked dp query (rule_plan_mode RULE_MODE_DP) for who and
+ * append its result document to out as engine_query_render does.  The
+ * dispatch point of mode dp: today CDR_ERR_RULE_VIOLATION, "not
+ * executed yet". */
+int engine_dp_run(struct cdr_engine *e, const struct engine_principal *who, const struct rule_plan *plan,
+                  struct cdr_buf *out, uint64_t *rows, char **errmsg);
 
 /* ---- uploads (engine_upload.c) ---- */
 /* Abort every upload in progress (engine_close). */

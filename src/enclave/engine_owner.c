@@ -28,7 +28,7 @@
  * `any` (drop), an unavailable table is refused too
  * (CDR_ERR_TABLE_UNAVAILABLE): its catalog entry is what the manifest
  * holds, and stays so until its owner drops or replaces it. */
-static struct catalog_table *owned_table(struct cdr_engine *e, const struct engine_principal *who, const char *table,
+struct catalog_table *engine_owned_table(struct cdr_engine *e, const struct engine_principal *who, const char *table,
                                          const char *verb, int any, int *r, char **errmsg) {
   struct catalog_table *t;
   if (e == NULL || who == NULL || who->name == NULL || table == NULL) {
@@ -63,7 +63,7 @@ int engine_drop(struct cdr_engine *e, const struct engine_principal *who, const 
   int r, rc;
   if (errmsg != NULL)
     *errmsg = NULL;
-  if ((t = owned_table(e, who, table, "drop it", 1, &r, errmsg)) == NULL)
+  if ((t = engine_owned_table(e, who, table, "drop it", 1, &r, errmsg)) == NULL)
     return r;
   if (t->unavailable == NULL) { /* an unavailable table has no SQLite table */
     if ((sql = sqlite3_mprintf("DROP TABLE \"%w\"", t->name)) == NULL)
@@ -99,7 +99,7 @@ int engine_grant(struct cdr_engine *e, const struct engine_principal *who, const
   int r;
   if (errmsg != NULL)
     *errmsg = NULL;
-  if ((t = owned_table(e, who, table, "grant access to it", 0, &r, errmsg)) == NULL)
+  if ((t = engine_owned_table(e, who, table, "grant access to it", 0, &r, errmsg)) == NULL)
     return r;
   if (!catalog_grantee_valid(grantee))
     return engine_set_err(errmsg, CDR_ERR_ARG,
@@ -141,7 +141,7 @@ int engine_revoke_grant(struct cdr_engine *e, const struct engine_principal *who
   int r;
   if (errmsg != NULL)
     *errmsg = NULL;
-  if ((t = owned_table(e, who, table, "revoke its grants", 0, &r, errmsg)) == NULL)
+  if ((t = engine_owned_table(e, who, table, "revoke its grants", 0, &r, errmsg)) == NULL)
     return r;
   if (grantee == NULL || catalog_revoke(t, grantee) != 0)
     return engine_set_err(errmsg, CDR_ERR_NOT_FOUND, "%.140s holds no grant on table %s", grantee ? grantee : "?",
@@ -156,7 +156,7 @@ int engine_hide(struct cdr_engine *e, const struct engine_principal *who, const 
   int r;
   if (errmsg != NULL)
     *errmsg = NULL;
-  if ((t = owned_table(e, who, table, "hide its columns", 0, &r, errmsg)) == NULL)
+  if ((t = engine_owned_table(e, who, table, "hide its columns", 0, &r, errmsg)) == NULL)
     return r;
   if ((k = catalog_column_index(t, column)) < 0)
     return engine_set_err(errmsg, CDR_ERR_NOT_FOUND, "table %s has no column %.64s", t->name, column ? column : "?");

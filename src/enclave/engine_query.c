@@ -16,6 +16,11 @@
  *     instructions; it is removed again on every path.
  *   - The tables the statement read or tried to read stay listed by the
  *     policy until the next query (engine_query_tables).
+ *   - A query that reads a table under its release rule (engine_rules.c)
+ *     runs the checker's emitted statement only, with the policy
+ *     approving exactly the columns it reads; dp queries go to
+ *     engine_dp_run.  A refusal before anything ran is made uniform for
+ *     tables the principal cannot read (engine_uniform_refusal).
  */
 #include "engine.h"
 #include "engine_int.h"
@@ -26,6 +31,7 @@
 
 #include "common/buf.h"
 #include "common/utf8.h"
+#include "rule.h"
 
 /* Virtual machine instructions between two looks at the clock. */
 #define ENGINE_PROGRESS_OPS 1000
@@ -103,9 +109,11 @@ static int query_unavailable(struct cdr_engine *e, const struct engine_principal
 int engine_query_render(struct cdr_engine *e, const struct engine_principal *who, const char *sql, size_t sqllen,
                         struct cdr_buf *out, uint64_t *rows_out, char **errmsg) {
   sqlite3_stmt *st = NULL;
-  const char *tail = NULL;
+  const char *tail = NULL, *run = sql;
+  struct rule_plan *plan = NULL;
+  char *emitted = NULL;
   uint64_t rows = 0;
-  size_t start;
+  size_t start, runlen = sqllen;
   int r;
 
   if (e != NULL)
@@ -133,15 +141,35 @@ int engine_query_render(struct cdr_engine *e, const struct engine_principal *who
   e->deadline_ns = mono_ns() + (uint64_t)e->time_limit_ms * 1000000u;
   sqlite3_progress_handler(e->db, ENGINE_PROGRESS_OPS, engine_progress, e);
 
-  if ((r = query_unavailable(e, who, query_prepare(e, sql, sqllen, start, &st, &tail, errmsg), errmsg)) != 0 ||
-      (r = engine_check_statement(e, st, sql, sqllen, start, tail, errmsg)) != 0 ||
-      (r = engine_render_result(e, st, out, &rows, errmsg)) != 0)
-    goto out;
-  if (rows_out != NULL)
+  /* Release rules first: a governed query runs the emitter's statement,
+   * never the analyst's text (engine_rules.c). */
+  r = engine_rules_check(e, who, sql, sqllen, &plan, &emitted, errmsg);
+  if (r == 0 && rule_plan_mode(plan) == RULE_MODE_DP) {
+    r = engine_dp_run(e, who, plan, out, &rows, errmsg);
+    goto ran;
+  }
+  if (r == 0) {
+    run = emitted;
+    runlen = strlen(emitted);
+    start = 0;
+  } else if (r != RULE_UNGOVERNED) {
+    goto refused;
+  }
+  if ((r = query_unavailable(e, who, query_prepare(e, run, runlen, start, &st, &tail, errmsg), errmsg)) != 0 ||
+      (r = engine_check_statement(e, st, run, runlen, start, tail, errmsg)) != 0)
+    goto refused;
+  r = engine_render_result(e, st, out, &rows, errmsg);
+ran:
+  if (r == 0 && rows_out != NULL)
     *rows_out = rows;
-  r = 0;
+  goto out;
+refused:
+  /* Nothing ran: what a refusal says must not depend on the columns of
+   * a table who cannot read. */
+  r = engine_uniform_refusal(e, who, sql, sqllen, r, errmsg);
 out:
   sqlite3_finalize(st);
+  engine_rules_done(e, plan, emitted);
   sqlite3_progress_handler(e->db, 0, NULL, NULL);
   policy_clear_denial(&e->policy);
   policy_set_principal(&e->policy, NULL);

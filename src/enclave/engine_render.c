@@ -29,6 +29,7 @@
 #include "common/buf.h"
 #include "common/utf8.h"
 #include "common/util.h"
+#include "rule_doc.h"
 
 /* A document being appended to b: b->len may not pass end. */
 struct jout {
@@ -273,8 +274,34 @@ static const char *access_name(enum policy_table_access a) {
   switch (a) {
   case POLICY_ACCESS_OWNER: return "owner";
   case POLICY_ACCESS_ALL: return "all";
+  case POLICY_ACCESS_NONE: return "rule";
   default: return "columns";
   }
+}
+
+/* A table who reads under its release rule: what the rule lets it use,
+ * and no row count or hidden column. */
+static json_t *ruled_table_json(const struct catalog_table *t) {
+  char fp[65];
+  json_t *o, *cols;
+  cdr_hex_encode(fp, t->owner_key_fp, sizeof(t->owner_key_fp));
+  o = json_pack("{s:s,s:s,s:s,s:I,s:s,s:o*}", "name", t->name, "owner", t->owner, "owner_key_sha256", fp,
+                "created_at", (json_int_t)t->created_at, "access", "rule", "rule", engine_rule_public_json(t));
+  if (o == NULL || json_object_get(o, "rule") == NULL || (cols = json_array()) == NULL ||
+      json_object_set_new(o, "columns", cols) != 0) {
+    json_decref(o);
+    return NULL;
+  }
+  for (size_t k = 0; k < t->ncols && k < t->rule_doc->ncols; k++) {
+    if (t->rule_doc->cols[k].cls == RULE_COL_HIDDEN)
+      continue;
+    if (json_array_append_new(cols, json_pack("{s:s,s:s,s:s}", "name", t->cols[k].name, "type", t->cols[k].type,
+                                              "class", rule_class_name(t->rule_doc->cols[k].cls))) != 0) {
+      json_decref(o);
+      return NULL;
+    }
+  }
+  return o;
 }
 
 /* The JSON object describing t to who (access a, not NONE); NULL if
@@ -337,9 +364,10 @@ int engine_tables_render(struct cdr_engine *e, const struct engine_principal *wh
   for (size_t i = 0; i < e->catalog.n; i++) {
     const struct catalog_table *t = e->catalog.tables[i];
     enum policy_table_access a = policy_table_access(t, who);
-    if (a == POLICY_ACCESS_NONE)
+    int ruled = a == POLICY_ACCESS_NONE && engine_table_governed(t, who);
+    if (a == POLICY_ACCESS_NONE && !ruled)
       continue;
-    if ((o = table_json(t, who, a)) == NULL || json_array_append_new(arr, o) != 0) {
+    if ((o = ruled ? ruled_table_json(t) : table_json(t, who, a)) == NULL || json_array_append_new(arr, o) != 0) {
       r = engine_set_err(errmsg, CDR_ERR_NOMEM, "out of memory");
       goto out;
     }

@@ -72,6 +72,7 @@ struct policy {
   const struct engine_principal *who; /* the user whose statement runs (not owned), or NULL */
   struct policy_names builtins;     /* built-in virtual tables */
   struct policy_names touched;      /* room tables a read was checked on since the last clear */
+  struct policy_names approved;     /* "table\ncolumn" the release-rule checker approved for this statement */
 };
 
 /* An empty policy in user mode, with no catalog and no principal. */
@@ -103,6 +104,15 @@ void policy_clear_denial(struct policy *p);
  * name that could not be recorded for want of memory is missing. */
 const struct policy_names *policy_touched(const struct policy *p);
 void policy_clear_touched(struct policy *p);
+
+/* Release rules (rule.h, engine_rules.c): the statement the checker's
+ * emitter wrote may read column `column` ("" : the table without a
+ * column) of `table` although the principal holds no grant on it.  The
+ * authorizer and the program check allow exactly these reads beyond the
+ * principal's own access, until policy_clear_approved.  0 or
+ * CDR_ERR_NOMEM. */
+int policy_approve(struct policy *p, const char *table, const char *column) CDR_WUR;
+void policy_clear_approved(struct policy *p);
 
 /* 1 if name is a room table (in the catalog). */
 int policy_is_room_table(const struct policy *p, const char *name);

@@ -40,13 +40,17 @@
 #include "rule_doc.h"
 
 /* One table as the checker sees it: the catalog's spelling of its name and
- * columns, its owner, and its rule (NULL: none). */
+ * columns, its owner, and its rule (NULL: none).  readable: the caller
+ * may read the table without its rule (it owns it, or holds a grant); a
+ * query governs only if it names a ruled table that is not readable,
+ * and then every table it reads is judged by its rule. */
 struct rule_table {
   const char *name;
   const char *owner;
   size_t ncols;
   const char *const *cols;
   const struct rule_doc *rule;
+  int readable;
 };
 
 /* The table called name (ASCII case folded), or NULL if there is none
@@ -87,5 +91,13 @@ enum rule_mode rule_plan_mode(const struct rule_plan *p);
 int rule_emit(const struct rule_plan *p, char **sql, char **errmsg) CDR_WUR;
 
 void rule_plan_free(struct rule_plan *p);
+
+/* Call fn(ctx, table, column) for every column the statement rule_emit
+ * writes for p reads (its expressions, join conditions and thresholds),
+ * and fn(ctx, table, "") once per table it reads: what the authorizer
+ * lets that statement read (policy_approve).  Stops at the first
+ * non-zero return and returns it. */
+int rule_plan_columns(const struct rule_plan *p, int (*fn)(void *ctx, const char *table, const char *column),
+                      void *ctx) CDR_WUR;
 
 #endif

@@ -45,7 +45,7 @@ struct find_ruled {
 static int note_table(void *ctx, const char *relname) {
   struct find_ruled *f = ctx;
   const struct rule_table *t = f->lookup(f->ctx, relname);
-  if (t != NULL && t->rule != NULL && f->first == NULL)
+  if (t != NULL && t->rule != NULL && !t->readable && f->first == NULL)
     f->first = t;
   return 0;
 }
@@ -245,7 +245,7 @@ static const struct rule_table *names_ruled_word(const char *text, rule_lookup_f
       memcpy(word, s, n);
       word[n] = '\0';
       const struct rule_table *t = lookup(ctx, word);
-      if (t != NULL && t->rule != NULL)
+      if (t != NULL && t->rule != NULL && !t->readable)
         return t;
     }
     s += n > 0 ? n : 1;

@@ -248,3 +248,52 @@ int rule_emit(const struct rule_plan *p, char **sql, char **errmsg) {
   cdr_buf_free(&e.b);
   return *sql != NULL ? 0 : CDR_ERR_NOMEM;
 }
+
+/* ---- what the statement reads (rule.h: rule_plan_columns) ---- */
+
+struct cols_walk {
+  const struct rule_plan *p;
+  int (*fn)(void *ctx, const char *table, const char *column);
+  void *ctx;
+};
+
+static int walk_rx(const struct cols_walk *w, const struct rx *x, unsigned depth) {
+  if (x == NULL)
+    return 0;
+  if (depth > 4u * RULE_MAX_DEPTH)
+    return CDR_ERR_TOO_LARGE;
+  if (x->kind == RX_COL)
+    return w->fn(w->ctx, w->p->rte[x->rte].t->name, w->p->rte[x->rte].t->cols[x->col]);
+  for (size_t i = 0; i < x->nargs; i++) {
+    int r = walk_rx(w, x->args[i], depth + 1);
+    if (r != 0)
+      return r;
+  }
+  return 0;
+}
+
+int rule_plan_columns(const struct rule_plan *p, int (*fn)(void *ctx, const char *table, const char *column),
+                      void *ctx) {
+  const struct cols_walk w = {p, fn, ctx};
+  int r = 0;
+  for (size_t i = 0; r == 0 && i < p->nrte; i++) {
+    const struct rule_table *t = p->rte[i].t;
+    r = fn(ctx, t->name, "");
+    if (r == 0 && p->mode == RULE_MODE_AGGREGATE && t->rule != NULL && t->rule->unit_col >= 0)
+      r = fn(ctx, t->name, t->cols[t->rule->unit_col]);
+  }
+  for (size_t i = 0; r == 0 && i < p->neq; i++) {
+    const struct rule_eq *q = &p->eq[i];
+    if ((r = fn(ctx, p->rte[q->ra].t->name, p->rte[q->ra].t->cols[q->ca])) == 0)
+      r = fn(ctx, p->rte[q->rb].t->name, p->rte[q->rb].t->cols[q->cb]);
+  }
+  for (size_t i = 0; r == 0 && i < p->ntargets; i++)
+    r = walk_rx(&w, p->targets[i].e, 0);
+  for (size_t i = 0; r == 0 && i < p->ngroup; i++)
+    r = walk_rx(&w, p->group[i], 0);
+  if (r == 0)
+    r = walk_rx(&w, p->where, 0);
+  if (r == 0)
+    r = walk_rx(&w, p->having, 0);
+  return r;
+}

@@ -105,7 +105,7 @@ static int rules_fx_init(void) {
       free(err);
       return (int)i + 1;
     }
-    rules_fx_tables[i] = (struct rule_table){d->name, d->owner, n, d->cols, rules_fx_docs[i]};
+    rules_fx_tables[i] = (struct rule_table){d->name, d->owner, n, d->cols, rules_fx_docs[i], 0};
   }
   return 0;
 }

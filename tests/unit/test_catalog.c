@@ -15,6 +15,7 @@
 #include "common/err.h"
 #include "common/limits.h"
 #include "enclave/catalog.h"
+#include "enclave/rule_doc.h"
 #include "testlib.h"
 
 static const uint8_t FP[32] = {0xAB, 0xAB, 0xAB, 0xAB, 0xAB, 0xAB, 0xAB, 0xAB, 0xAB, 0xAB, 0xAB,
@@ -260,7 +261,7 @@ static int put_s(struct cdr_buf *b, const char *s) { return cdr_buf_put_lpstr(b,
 static int build(struct cdr_buf *b, enum variant v) {
   int r = 0;
   unsigned ntables = v == V_TABLE_DUP ? 2 : 1;
-  r |= cdr_buf_put(b, v == V_MAGIC ? "CDRCATv2" : CATALOG_MAGIC, CATALOG_MAGIC_LEN);
+  r |= cdr_buf_put(b, v == V_MAGIC ? "CDRCATv9" : CATALOG_MAGIC, CATALOG_MAGIC_LEN);
   r |= cdr_buf_put_u32(b, v == V_NTABLES_CAP ? CDR_MAX_TABLES + 1 : ntables);
   for (unsigned t = 0; t < ntables; t++) {
     r |= put_s(b, v == V_TABLE_NAME ? "sqlite_x" : t == 1 ? "PATIENTS" : "patients");
@@ -302,6 +303,7 @@ static int build(struct cdr_buf *b, enum variant v) {
       r |= cdr_buf_put_u32(b, 2) | put_s(b, "id");
       r |= put_s(b, v == V_LIST_UNKNOWN ? "nope" : v == V_LIST_DUP ? "id" : v == V_LIST_SPELLING ? "NAME" : "name");
     }
+    r |= put_s(b, ""); /* no release rule */
   }
   if (v == V_TRAILING)
     r |= cdr_buf_put_u8(b, 0);
@@ -415,7 +417,67 @@ static void test_encoding(void) {
   catalog_free(&c);
 }
 
+/* Release rules kept with the table: set (parsed against the columns),
+ * refused naming the field, sealed in the encoding, carried over a
+ * replacement (stale when a named column is gone), and a CDRCATv1
+ * catalog (before rules) still reads. */
+static void test_rules(void) {
+  static const char rule[] = "{\"mode\":\"aggregate\",\"columns\":{\"id\":\"privacy_unit\",\"name\":"
+                             "\"dimension\"},\"min_units\":5}";
+  static const char bad[] = "{\"mode\":\"aggregate\",\"columns\":{\"id\":\"privacy_unit\"},\"min_units\":4}";
+  struct catalog c, d;
+  struct catalog_table *t = sample_table("patients"), *nt;
+  struct cdr_buf b;
+  char *msg = NULL;
+
+  catalog_init(&c);
+  CHECK_RC(catalog_table_set_rule(t, bad, strlen(bad), 0, &msg), CDR_ERR_ARG);
+  CHECK(msg != NULL && strstr(msg, "min_units") != NULL);
+  CHECK(t->rule == NULL && t->rule_doc == NULL);
+  free(msg);
+  msg = NULL;
+  CHECK_RC(catalog_table_set_rule(t, rule, strlen(rule), 0, &msg), 0);
+  CHECK(t->rule != NULL && strcmp(t->rule, rule) == 0 && t->rule_doc != NULL && t->rule_doc->unit_col == 0);
+  CHECK(catalog_put(&c, t) == 0);
+  round_trip(&c);
+  cdr_buf_init(&b, CDR_MAX_CATALOG_BYTES, 0);
+  CHECK_RC(catalog_encode(&c, &b), 0);
+  CHECK(b.len == catalog_encoded_size(&c));
+  CHECK_RC(catalog_decode(&d, b.d, b.len), 0);
+  CHECK(d.n == 1 && d.tables[0]->rule != NULL && strcmp(d.tables[0]->rule, rule) == 0 &&
+        d.tables[0]->rule_doc != NULL && d.tables[0]->rule_doc->min_units == 5);
+  catalog_free(&d);
+  /* The same bytes under the v1 magic without the rule field read as a
+   * catalog without rules. */
+  b.len -= 4 + strlen(rule);
+  memcpy(b.d, CATALOG_MAGIC_V1, CATALOG_MAGIC_LEN);
+  CHECK_RC(catalog_decode(&d, b.d, b.len), 0);
+  CHECK(d.n == 1 && d.tables[0]->rule == NULL && d.tables[0]->rule_doc == NULL);
+  catalog_free(&d);
+  cdr_buf_free(&b);
+
+  /* A replacement keeping the columns keeps the rule; one without the
+   * unit column keeps it stale (read by owner and grantees only). */
+  nt = catalog_table_new("patients", "data@h", FP, 1700000001, 6);
+  CHECK(nt != NULL && catalog_table_add_column(nt, "id", "INTEGER", 0) == 0 &&
+        catalog_table_add_column(nt, "name", "TEXT", 0) == 0);
+  CHECK_RC(catalog_table_inherit(nt, t), 0);
+  CHECK(nt->rule != NULL && nt->rule_doc != NULL);
+  catalog_table_free(nt);
+  nt = catalog_table_new("patients", "data@h", FP, 1700000001, 6);
+  CHECK(nt != NULL && catalog_table_add_column(nt, "name", "TEXT", 0) == 0);
+  CHECK_RC(catalog_table_inherit(nt, t), 0);
+  CHECK(nt->rule != NULL && strcmp(nt->rule, rule) == 0 && nt->rule_doc == NULL);
+  catalog_table_free(nt);
+  /* Removing it. */
+  CHECK_RC(catalog_table_set_rule(t, NULL, 0, 0, NULL), 0);
+  CHECK(t->rule == NULL && t->rule_doc == NULL);
+  free(msg);
+  catalog_free(&c);
+}
+
 int main(void) {
+  test_rules();
   test_names();
   test_tables_and_grants();
   test_inherit();

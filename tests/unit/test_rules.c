@@ -376,7 +376,7 @@ static void check_changed_columns(void) {
   struct rule_plan *p = NULL;
   char *err = NULL;
   CHECK_RC(rule_doc_parse(rule, sizeof(rule) - 1, old_cols, old_types, 2, &d, &err), 0);
-  changed = (struct rule_table){"changed", "o", 3, new_cols, d};
+  changed = (struct rule_table){"changed", "o", 3, new_cols, d, 0};
   static const char q[] = "SELECT d, COUNT(*) FROM changed GROUP BY d";
   CHECK_RC(rule_check(q, sizeof(q) - 1, changed_lookup, NULL, &p, &err), CDR_ERR_RULE_VIOLATION);
   CHECK_CONTAINS(err, "the rule of changed was set for other columns: its owner must set it again");
