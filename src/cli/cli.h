@@ -27,6 +27,7 @@ int cmd_grant(int argc, char **argv);    /* grant (cmd_grant.c) */
 int cmd_revoke_grant(int argc, char **argv); /* revoke-grant (cmd_grant.c) */
 int cmd_hide(int argc, char **argv);     /* cmd_hide.c */
 int cmd_drop(int argc, char **argv);     /* cmd_drop.c */
+int cmd_rule(int argc, char **argv);     /* cmd_rule.c */
 int cmd_audit(int argc, char **argv);    /* cmd_audit.c */
 int cmd_contract(int argc, char **argv); /* contract [sign | propose] (cmd_contract.c) */
 int cmd_profile(int argc, char **argv);  /* profile list | use | show (cmd_profile.c) */
@@ -150,6 +151,9 @@ int cli_connect_user(const char *cmd, struct cdr_connect_opts *o, struct cdr_con
 #include <jansson.h>
 void cli_connect_help(void);
 int cli_room_op(const char *cmd, struct cdr_connect_opts *o, json_t *header, json_t **result);
+/* The same with a payload after the header. */
+int cli_room_op_payload(const char *cmd, struct cdr_connect_opts *o, json_t *header, const void *payload,
+                        size_t payload_len, json_t **result);
 
 /* Offline evidence for `cdr attest --evidence` (evidence_input.c). */
 #include <stddef.h>

@@ -58,6 +58,11 @@ void cli_connect_help(void) {
 }
 
 int cli_room_op(const char *cmd, struct cdr_connect_opts *o, json_t *header, json_t **result) {
+  return cli_room_op_payload(cmd, o, header, NULL, 0, result);
+}
+
+int cli_room_op_payload(const char *cmd, struct cdr_connect_opts *o, json_t *header, const void *payload,
+                        size_t payload_len, json_t **result) {
   struct cdr_connection k;
   int r;
 
@@ -69,7 +74,7 @@ int cli_room_op(const char *cmd, struct cdr_connect_opts *o, json_t *header, jso
     cdr_connection_close(&k);
     return r;
   }
-  if ((r = cdr_client_op(k.client, k.session, header, result)) != 0) {
+  if ((r = cdr_client_op_payload(k.client, k.session, header, payload, payload_len, result)) != 0) {
     r = cli_fail_client(cmd, k.client, r, NULL);
     cdr_connection_close(&k);
     return r;

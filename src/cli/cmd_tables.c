@@ -25,6 +25,8 @@ static void help(void) {
          "access (owner, all columns, or some columns) and its columns with their\n"
          "types; \"(hidden)\" marks a column that only its owner can read, \"(not\n"
          "granted)\" one that your grants do not cover.  Owners also see the grants.\n"
+         "Analysts also see the tables they may query under their owners' release\n"
+         "rules, with the columns each rule lets them use (`cdr rule TABLE`).\n"
          "A table marked UNAVAILABLE keeps its name and owner, but the server did\n"
          "not load its sealed file (withheld or damaged): nothing reads it until the\n"
          "file is back; its owner can drop it or replace it (upload --replace).\n\n"
@@ -66,6 +68,22 @@ static void print_grants(const json_t *grants) {
   printf("\n");
 }
 
+/* A table read under its owner's release rule: the columns the rule lets
+ * the caller use, with their classes (`cdr rule TABLE` shows the rule). */
+static void print_ruled(const json_t *t, const char *name, const char *owner) {
+  json_t *cols = json_object_get(t, "columns"), *c;
+  char cname[256], type[32], cls[32];
+  size_t i;
+  printf("%s  owner %s  your access: under its %s rule (cdr rule %s)\n", name, owner,
+         str_or(json_object_get(t, "rule"), "mode", "?"), name);
+  json_array_foreach(cols, i, c) {
+    cdr_sanitize(cname, sizeof(cname), str_or(c, "name", "?"));
+    cdr_sanitize(type, sizeof(type), str_or(c, "type", "?"));
+    cdr_sanitize(cls, sizeof(cls), str_or(c, "class", "?"));
+    printf("    %-24s  %-7s  %s\n", cname, type, cls);
+  }
+}
+
 static void print_table(const json_t *t) {
   json_t *cols = json_object_get(t, "columns"), *c, *grants = json_object_get(t, "grants");
   const char *access = str_or(t, "access", "?");
@@ -74,6 +92,10 @@ static void print_table(const json_t *t) {
 
   cdr_sanitize(name, sizeof(name), str_or(t, "name", "?"));
   cdr_sanitize(owner, sizeof(owner), str_or(t, "owner", "?"));
+  if (strcmp(access, "rule") == 0) {
+    print_ruled(t, name, owner);
+    return;
+  }
   printf("%s  owner %s  %" JSON_INTEGER_FORMAT " rows  your access: %s\n", name, owner,
          json_integer_value(json_object_get(t, "rows")),
          strcmp(access, "owner") == 0 ? "owner" : strcmp(access, "all") == 0 ? "all columns" : "some columns");

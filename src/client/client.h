@@ -491,6 +491,9 @@ int cdr_client_query(struct cdr_client *c, struct cdr_session *s, const char *sq
  * drop): header is the request header object (borrowed), e.g.
  * {"op":"grant","table":"t","to":"role:analyst"}. */
 int cdr_client_op(struct cdr_client *c, struct cdr_session *s, json_t *header, json_t **result) CDR_WUR;
+/* The same with a payload after the header (rule: the rule's JSON text). */
+int cdr_client_op_payload(struct cdr_client *c, struct cdr_session *s, json_t *header, const void *payload,
+                          size_t payload_len, json_t **result) CDR_WUR;
 
 /* The room contract (contract.c; PROTOCOL 4.7 and 8).  contract: the
  * active and pending versions (from > 0: and the chain from that

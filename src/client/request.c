@@ -282,6 +282,11 @@ int cdr_client_query(struct cdr_client *c, struct cdr_session *s, const char *sq
 }
 
 int cdr_client_op(struct cdr_client *c, struct cdr_session *s, json_t *header, json_t **result) {
+  return cdr_client_op_payload(c, s, header, NULL, 0, result);
+}
+
+int cdr_client_op_payload(struct cdr_client *c, struct cdr_session *s, json_t *header, const void *payload,
+                          size_t payload_len, json_t **result) {
   char *hdr = NULL;
   int r;
   *result = NULL;
@@ -292,7 +297,7 @@ int cdr_client_op(struct cdr_client *c, struct cdr_session *s, json_t *header, j
   /* header_dump consumes its argument: give it a reference of its own. */
   if ((r = header_dump(c, json_incref(header), &hdr, "request")) != 0)
     return r;
-  r = cdr_client_request(c, s, hdr, NULL, 0, result);
+  r = cdr_client_request(c, s, hdr, payload, payload_len, result);
   cdr_json_text_free(hdr); /* table and user names are confidential */
   return r;
 }

@@ -304,6 +304,16 @@ int catalog_revoke(struct catalog_table *t, const char *grantee) {
   return 0;
 }
 
+int catalog_table_check_rule(const struct catalog_table *t, const char *json, size_t len, char **errmsg) {
+  struct catalog_table probe = *t;
+  probe.rule = NULL;
+  probe.rule_doc = NULL;
+  int r = catalog_table_set_rule(&probe, json, len, 0, errmsg);
+  free(probe.rule);
+  rule_doc_free(probe.rule_doc);
+  return r;
+}
+
 int catalog_table_set_rule(struct catalog_table *t, const char *json, size_t len, int keep_stale, char **errmsg) {
   struct rule_doc *d = NULL;
   const char **names = NULL, **types = NULL;

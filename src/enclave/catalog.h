@@ -167,6 +167,9 @@ int catalog_table_inherit(struct catalog_table *new_t, const struct catalog_tabl
  * CDR_ERR_NOMEM. */
 int catalog_table_set_rule(struct catalog_table *t, const char *json, size_t len, int keep_stale,
                            char **errmsg) CDR_WUR;
+/* Whether json[0..len) is a rule for t's columns (0), changing nothing;
+ * the refusals of catalog_table_set_rule. */
+int catalog_table_check_rule(const struct catalog_table *t, const char *json, size_t len, char **errmsg) CDR_WUR;
 
 /* Exact length of catalog_encode's output for one table / the catalog. */
 size_t catalog_table_encoded_size(const struct catalog_table *t);

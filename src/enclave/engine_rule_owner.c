@@ -58,6 +58,8 @@ int engine_set_rule(struct cdr_engine *e, const struct engine_principal *who, co
     size_t old = t->rule != NULL ? strlen(t->rule) : 0;
     if (len > RULE_MAX_DOC_BYTES || catalog_encoded_size(&e->catalog) - old + len > CDR_MAX_CATALOG_BYTES)
       return engine_set_err(errmsg, CDR_ERR_TOO_LARGE, "rule: the rule is too large for the room's catalog");
+    if ((r = catalog_table_check_rule(t, json, len, errmsg)) != 0)
+      return r;
     if (t->ngrants > 0 && grants == ENGINE_RULE_GRANTS_ASK) {
       grants_list(t, list, sizeof(list));
       return engine_set_err(errmsg, CDR_ERR_ARG,

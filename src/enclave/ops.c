@@ -13,6 +13,8 @@
  *   {"op":"revoke_grant","table","to"}                 provider, owner
  *   {"op":"hide","table","column","hidden"?:bool}      provider, owner
  *   {"op":"drop","table"}                              provider, owner
+ *   {"op":"rule","table","action"?:"show"|"set"|"remove","grants"?:"keep"|"revoke"}
+ *       + the rule's JSON text (set)                   every role shows; provider, owner sets
  *   {"op":"audit","from"?,"since"?,"limit"?}           every role (audit_ops.c)
  *   {"op":"audit_head","known"?}                       every role (audit_ops.c)
  *   {"op":"close"}                                     every role: ends the session
@@ -395,6 +397,64 @@ static int op_drop(const struct op_ctx *c) {
                            er != 0 ? NULL : json_pack("{s:b,s:s,s:b}", "ok", 1, "table", table, "dropped", 1));
 }
 
+/* A table's release rule (engine_rule_owner.c; docs/RULES.md): shown to
+ * its owner and to analysts who query under it; set (payload: the
+ * rule's JSON text) or removed by its owner, durable with its audit
+ * entry, which keeps the rule's text (or its size and hash). */
+static int op_rule(const struct op_ctx *c) {
+  const char *table = cdr_json_get_cstr_opt(c->hdr, "table");
+  const char *action = json_string_value(json_object_get(c->hdr, "action"));
+  const char *grants = json_string_value(json_object_get(c->hdr, "grants"));
+  enum engine_rule_grants g = ENGINE_RULE_GRANTS_ASK;
+  char *errmsg = NULL;
+  size_t revoked = 0;
+  uint8_t h[32];
+  int er, set;
+  if (table == NULL)
+    return op_fail(c, CDR_ERR_ARG, "field \"table\" must be a string");
+  if (action == NULL || strcmp(action, "show") == 0) {
+    if (c->payload_len > 0)
+      return op_fail(c, CDR_ERR_ARG, "showing a rule carries no payload");
+    audit_add_table(c->e, table, NULL);
+    audit_set(c->e, "action", json_string("show"));
+    if (op_doc_begin(c, "{\"ok\":true,\"rule\":") != 0)
+      return op_fail(c, CDR_ERR_RESULT_TOO_LARGE, NULL);
+    er = engine_rule_render(c->e->engine, c->who, table, c->out, &errmsg);
+    int r = op_doc_end(c, er, errmsg);
+    free(errmsg);
+    return r;
+  }
+  if ((set = strcmp(action, "set") == 0) == 0 && strcmp(action, "remove") != 0)
+    return op_fail(c, CDR_ERR_ARG, "field \"action\" must be \"show\", \"set\" or \"remove\"");
+  if (grants != NULL && strcmp(grants, "keep") == 0)
+    g = ENGINE_RULE_GRANTS_KEEP;
+  else if (grants != NULL && strcmp(grants, "revoke") == 0)
+    g = ENGINE_RULE_GRANTS_REVOKE;
+  else if (json_object_get(c->hdr, "grants") != NULL)
+    return op_fail(c, CDR_ERR_ARG, "field \"grants\" must be \"keep\" or \"revoke\"");
+  if (set != (c->payload_len > 0))
+    return op_fail(c, CDR_ERR_ARG, set ? "setting a rule needs the rule's JSON text as the payload"
+                                       : "removing a rule carries no payload");
+  audit_add_table(c->e, table, NULL);
+  audit_set(c->e, "action", json_string(action));
+  if (set && cdr_sha256(h, c->payload, c->payload_len) == 0) {
+    audit_set(c->e, "rule_sha256", audit_hex(h, sizeof(h)));
+    audit_set_input(c->e, "rule", json_stringn((const char *)c->payload, c->payload_len));
+  }
+  if (grants != NULL)
+    audit_set(c->e, "grants", json_string(grants));
+  if (set && (c->who->role != CDR_ROLE_PROVIDER))
+    return op_fail(c, CDR_ERR_ROLE, "only providers own tables and set their release rules");
+  er = engine_set_rule(c->e->engine, c->who, table, set ? (const char *)c->payload : NULL, c->payload_len, g,
+                       &revoked, &errmsg);
+  if (er == 0)
+    audit_set(c->e, "revoked_grants", json_integer((json_int_t)revoked));
+  return op_result_durable(c, er, errmsg, OP_DURABLE_META, table,
+                           er != 0 ? NULL
+                                   : json_pack("{s:b,s:s,s:s,s:I}", "ok", 1, "table", table, "action", action,
+                                               "revoked_grants", (json_int_t)revoked));
+}
+
 static int op_audit(const struct op_ctx *c) {
   return audit_op_read(c->e, c->who, c->hdr, c->out, c->res);
 }
@@ -439,6 +499,7 @@ static const struct op_entry {
     {"revoke_grant", ROLES_PROVIDER, 0, 0, "only providers own tables and grant access to them", op_revoke_grant},
     {"hide", ROLES_PROVIDER, 0, 0, "only providers own tables and hide their columns", op_hide},
     {"drop", ROLES_PROVIDER, 0, 0, "only providers own tables and drop them", op_drop},
+    {"rule", ROLES_ALL, 1, 0, NULL, op_rule},
     {"audit", ROLES_ALL, 0, 0, NULL, op_audit},
     {"audit_head", ROLES_ALL, 0, 1, NULL, op_audit_head},
     {"close", ROLES_ALL, 0, 1, NULL, op_close},
@@ -539,7 +600,7 @@ int ops_run(struct enclave *e, const struct session *s, const uint8_t *pt, size_
   if (op == NULL) {
     r = op_fail(&c, CDR_ERR_ARG,
                 "unknown \"op\" (expected query, upload_begin, upload_chunk, upload_commit, upload_abort, tables, "
-                "grant, revoke_grant, hide, drop, audit, audit_head, close, contract, contract_propose or contract_sign)");
+                "grant, revoke_grant, hide, drop, rule, audit, audit_head, close, contract, contract_propose or contract_sign)");
   } else if (principal_of(e, s, &who, &roles) != 0) {
     r = op_fail(&c, CDR_ERR_INTERNAL, "cannot identify the session's key");
   } else if (roles == 0 && contract_state_current(&e->contract) != NULL && !op->not_member) {
