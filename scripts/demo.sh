@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # demo.sh - the main job of CDR on embedded defaults (SoftHSM2 token, sim
 # attestation, in-enclave SQLite), on loopback:
-#   a room admin creates a room and invites two organisations;
+#   a room admin creates a room and invites three organisations;
 #   the admin proposes the room contract, each organisation reads it
 #   through the enclave and signs its hash, and it becomes active;
-#   St. Mary's Hospital (provider) uploads a patient CSV, which it owns,
-#   hides its free-text notes and lets analysts read the rest;
-#   a research institute (analyst) lists what it can see and runs an
-#   aggregate query;
-#   the analyst's CLI prints the decrypted result.
+#   St. Mary's Hospital (provider) uploads a patient CSV and an insurer
+#   (provider) its claims, sharing the patient key; each owns its table
+#   and sets an aggregate release rule on it (docs/RULES.md);
+#   a research institute (analyst) lists what it can see, runs a joint
+#   aggregate across both tables in which a small group is suppressed,
+#   and has a row-level query refused with its reason;
+#   the analyst's CLI prints the decrypted results.
 # Run through `make demo`, which installs what is missing and builds first.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,10 +32,11 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 step "Room admin: create the data room (CA key generated inside SoftHSM2)"
 "$CDR" room init "$work/room" --name "Cardiology research room"
 
-step "Room admin: invite the hospital (provider) and the research analyst"
+step "Room admin: invite the hospital and the insurer (providers) and the research analyst"
 hosp_token=$("$CDR" room invite "$work/room" --role provider --name data@stmarys-hospital.example | tail -n 1)
+ins_token=$("$CDR" room invite "$work/room" --role provider --name claims@northwind-insurance.example | tail -n 1)
 ana_token=$("$CDR" room invite "$work/room" --role analyst --name analyst@research-institute.example | tail -n 1)
-echo "(two one-time enrollment tokens issued)"
+echo "(three one-time enrollment tokens issued)"
 
 step "Room admin: start the server (host cdrd + enclave cdr-enclave)"
 "$CDR" serve "$work/room" --listen 127.0.0.1:0 --ready-file "$work/ready" 2>"$work/server.log" &
@@ -45,6 +48,10 @@ echo "listening on $url"
 step "Hospital: make a key pair and enroll"
 "$CDR" keygen "$work/hospital.key"
 "$CDR" enroll "$url" --key "$work/hospital.key" --token "$hosp_token" --out "$work/hospital.crt" --profile hospital
+
+step "Insurer: make a key pair and enroll"
+"$CDR" keygen "$work/insurer.key"
+"$CDR" enroll "$url" --key "$work/insurer.key" --token "$ins_token" --out "$work/insurer.crt" --profile insurer
 
 step "Analyst: make a key pair and enroll"
 "$CDR" keygen "$work/analyst.key"
@@ -62,7 +69,7 @@ for _ in $(seq 100); do grep -q "contract version 1 ($hash) is pending" "$work/s
 
 step "Each organisation reads the contract through the enclave and signs its hash"
 seen=""
-for who in hospital analyst; do
+for who in hospital insurer analyst; do
   "$CDR" contract --profile "$who"
   seen="$seen $who:$("$CDR" contract --profile "$who" --format json 2>/dev/null |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["pending"]["sha256"])')"
@@ -76,21 +83,58 @@ bash "$top/scripts/gen-patients.sh" 5000 2026 >"$work/patients.csv"
 "$CDR" upload --profile hospital patients "$work/patients.csv"
 rm -f "$work/patients.csv"
 
-step "Hospital: hide the free-text note column, then let analysts read the table"
-"$CDR" hide --profile hospital patients note
-"$CDR" grant --profile hospital patients --to role:analyst
+step "Insurer: upload its claims, keyed by the same patient ids"
+# Plans basic and premium for many patients; "experimental" for four only.
+awk 'BEGIN {
+  srand(7); print "patient_id,plan,amount_eur";
+  for (i = 1; i <= 5000; i++) {
+    if (i <= 4) { printf "%d,experimental,%.2f\n", 100000 + i, 20000 + rand() * 5000; continue }
+    if (rand() < 0.4) continue;
+    n = 1 + int(rand() * 3); plan = (i % 3 == 0) ? "premium" : "basic";
+    for (k = 0; k < n; k++) printf "%d,%s,%.2f\n", 100000 + i, plan, 50 + rand() * 3000;
+  }
+}' >"$work/claims.csv"
+"$CDR" upload --profile insurer claims "$work/claims.csv"
+rm -f "$work/claims.csv"
 
-step "Analyst: the tables it can see, and its access"
+step "Both owners set an aggregate release rule: at least 10 distinct patients behind every number"
+cat >"$work/patients-rule.json" <<'RULE'
+{"mode": "aggregate",
+ "columns": {"patient_id": "privacy_unit", "diagnosis": "dimension", "sex": "dimension",
+             "age": {"metric": ["avg", "count"], "bounds": [0, 120]},
+             "cost_eur": {"metric": ["sum", "avg"], "bounds": [0, 10000]}, "note": "hidden"},
+ "min_units": 10}
+RULE
+cat >"$work/claims-rule.json" <<'RULE'
+{"mode": "aggregate",
+ "columns": {"patient_id": "privacy_unit", "plan": "dimension",
+             "amount_eur": {"metric": ["sum", "avg", "count"], "bounds": [0, 50000]}},
+ "min_units": 10}
+RULE
+"$CDR" rule --profile hospital patients --file "$work/patients-rule.json"
+"$CDR" rule --profile insurer claims --file "$work/claims-rule.json"
+"$CDR" rule --profile analyst claims
+
+step "Analyst: the tables it can query, under their owners' rules"
 "$CDR" tables --profile analyst
 
-step "Analyst: the hidden column stays in the enclave"
-"$CDR" query --profile analyst "SELECT patient_id, note FROM patients LIMIT 3" || true
+step "Insurer (owner, reads its own rows): patients per plan"
+"$CDR" query --profile insurer --format table \
+  "SELECT plan, count(DISTINCT patient_id) AS patients FROM claims GROUP BY plan ORDER BY plan"
 
-step "Analyst: aggregate query, decrypted only on the analyst's machine"
+step "Analyst: joint aggregate across both owners' tables (the 4-patient plan is suppressed)"
 "$CDR" query --profile analyst --format table \
-  "SELECT diagnosis, count(*) AS patients, round(avg(age), 1) AS mean_age,
-          round(avg(systolic_bp), 1) AS mean_systolic_bp, round(sum(cost_eur), 2) AS total_cost_eur
+  "SELECT c.plan, COUNT(DISTINCT p.patient_id) AS patients, COUNT(*) AS claims, SUM(c.amount_eur) AS claimed_eur
+     FROM patients p JOIN claims c ON c.patient_id = p.patient_id
+    GROUP BY c.plan ORDER BY c.plan"
+
+step "Analyst: aggregate over the hospital's table alone"
+"$CDR" query --profile analyst --format table \
+  "SELECT diagnosis, COUNT(DISTINCT patient_id) AS patients, AVG(age) AS mean_age, SUM(cost_eur) AS total_cost_eur
      FROM patients GROUP BY diagnosis ORDER BY patients DESC"
+
+step "Analyst: a row-level query is refused before it runs, with its reason"
+"$CDR" query --profile analyst "SELECT patient_id, diagnosis FROM patients LIMIT 3" || true
 
 step "Done. The server log (the host's and the enclave's lines; no SQL, no data):"
 sed 's/^/  /' "$work/server.log" | tail -n 8

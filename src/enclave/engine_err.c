@@ -88,7 +88,7 @@ int engine_sqlite_fail(struct cdr_engine *e, int rc, char **errmsg, const char *
 
 int engine_no_table(char **errmsg, const char *name) {
   return engine_set_err(errmsg, CDR_ERR_ACCESS_DENIED,
-                        "no access to table %.64s: no such table, or none you may read (its owner can give access: a "
-                        "grant, or a release rule for analysts)",
-                        name);
+                        "no access to table %.64s (no such table: %.64s, or one you may not read; its owner can give "
+                        "access: a grant, or a release rule for analysts)",
+                        name, name);
 }

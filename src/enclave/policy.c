@@ -284,9 +284,9 @@ int policy_access(const struct catalog_table *t, const struct engine_principal *
     /* The words of engine_no_table: the same whether or not the table
      * exists, and no owner named (engine_rules.c). */
     say(why, whylen,
-        "no access to table %s: no such table, or none you may read (its owner can give access: a grant, or a "
-        "release rule for analysts)",
-        clip(a, t->name));
+        "no access to table %s (no such table: %s, or one you may not read; its owner can give access: a grant, or "
+        "a release rule for analysts)",
+        clip(a, t->name), clip(a, t->name));
     return CDR_ERR_ACCESS_DENIED;
   }
   if (column == NULL || column[0] == '\0')

@@ -55,7 +55,7 @@ grep -q '"name": *"t".*"unavailable": *"the server did not provide' "$T/tables.j
 grep -q '"name": *"t"' "$T/tables.json" && fail "bob (no grant) sees t" || pass "bob, with no grant, does not see t"
 expect_error "a grantee's query of t says it is unavailable" table_unavailable \
   "$CDR" query --profile ana "SELECT sum(v) FROM t"
-expect_error "bob's query of t: no such table (to him t is unknown)" sql_error \
+expect_error "bob's query of t: no such table (to him t is unknown)" "access_denied: no access to table t (no such table: t" \
   "$CDR" query --profile bob "SELECT sum(v) FROM t"
 
 # The squat: bob cannot take the name, in any spelling, nor replace or drop it.

@@ -140,7 +140,7 @@ static void test_load(void) {
   LOAD_FAILS("bad", "a,A\n", CDR_ERR_CSV, "line 1: columns 1 and 2 have the same name");
   LOAD_FAILS("bad", "", CDR_ERR_CSV, "line 1: no header row");
   LOAD_FAILS("bad", "a\n\xC3\x28\n", CDR_ERR_CSV, "line 2: invalid UTF-8");
-  QUERY_FAILS("SELECT * FROM bad", CDR_ERR_ACCESS_DENIED, "no access to table bad: no such table");
+  QUERY_FAILS("SELECT * FROM bad", CDR_ERR_ACCESS_DENIED, "no access to table bad (no such table: bad");
   CHECK_RC(load("bad", "a\n1\n", &rows, &err), 0);
   CHECK(rows == 1);
 }
@@ -224,7 +224,7 @@ static void test_sql_errors(void) {
 
   QUERY_FAILS("SELEC 1", CDR_ERR_SQL_ERROR, "syntax error");
   QUERY_FAILS("SELECT nope FROM people", CDR_ERR_SQL_ERROR, "no such column: nope");
-  QUERY_FAILS("SELECT * FROM nope", CDR_ERR_ACCESS_DENIED, "no access to table nope: no such table");
+  QUERY_FAILS("SELECT * FROM nope", CDR_ERR_ACCESS_DENIED, "no access to table nope (no such table: nope");
   /* Double-quoted strings are identifiers only. */
   QUERY_FAILS("SELECT \"nope\" FROM people", CDR_ERR_SQL_ERROR, "no such column: nope");
   QUERY_FAILS("", CDR_ERR_SQL_ERROR, "empty SQL");

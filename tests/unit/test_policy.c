@@ -40,7 +40,8 @@ static void test_authorizer(void) {
   CHECK(!policy_is_room_table(&p, "people"));
   policy_set_catalog(&p, &cat);
   CHECK(policy_authorize(&p, SQLITE_READ, "people", "name", "main", NULL) == SQLITE_DENY);
-  CHECK_STR(policy_denial(&p), "no access to table people: no such table, or none you may read (its owner can give access: a grant, or a release rule for analysts)");
+  CHECK_STR(policy_denial(&p), "no access to table people (no such table: people, or one you may not read; its owner can give access: a "
+                                  "grant, or a release rule for analysts)");
   CHECK(policy_denial_code(&p) == CDR_ERR_ACCESS_DENIED);
   policy_clear_denial(&p);
   policy_set_principal(&p, &OWNER);
