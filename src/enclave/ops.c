@@ -443,7 +443,7 @@ static int op_rule(const struct op_ctx *c) {
   }
   if (grants != NULL)
     audit_set(c->e, "grants", json_string(grants));
-  if (set && (c->who->role != CDR_ROLE_PROVIDER))
+  if (c->who->role != CDR_ROLE_PROVIDER)
     return op_fail(c, CDR_ERR_ROLE, "only providers own tables and set their release rules");
   er = engine_set_rule(c->e->engine, c->who, table, set ? (const char *)c->payload : NULL, c->payload_len, g,
                        &revoked, &errmsg);
