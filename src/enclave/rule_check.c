@@ -64,7 +64,7 @@ static int add_rte(struct rule_ctx *c, const PgQuery__Node *n, rule_lookup_fn lo
     return rule_refuse(c, "column aliases on a table are refused");
   const struct rule_table *t = lookup(lctx, rv->relname != NULL ? rv->relname : "");
   if (t == NULL)
-    return engine_set_err(c->errmsg, CDR_ERR_SQL_ERROR, "no table %.64s", rv->relname != NULL ? rv->relname : "");
+    return engine_set_err(c->errmsg, CDR_ERR_SQL_ERROR, "no such table: %.64s", rv->relname != NULL ? rv->relname : "");
   if (p->nrte >= RULE_MAX_RTE)
     return rule_refuse(c, "a query reads at most %u tables", RULE_MAX_RTE);
   c->alias[p->nrte] = rv->alias != NULL ? rv->alias->aliasname : NULL;

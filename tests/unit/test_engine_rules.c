@@ -143,6 +143,12 @@ static void test_queries(void) {
            "{\"columns\":[\"region\",\"c\",\"a\"],\"rows\":[[\"north\",6,6]],\"row_count\":1}");
   QUERY_FAILS(ANA, "SELECT pid FROM patients", CDR_ERR_RULE_VIOLATION, "privacy unit of patients");
   QUERY_FAILS(ANA, "SELECT note, COUNT(*) FROM patients GROUP BY note", CDR_ERR_SQL_ERROR, "no column note");
+  /* In a governed query too, a table one cannot read answers as a
+   * missing one. */
+  QUERY_FAILS(ANA, "SELECT COUNT(*) FROM patients p JOIN secret s ON s.id = p.pid", CDR_ERR_ACCESS_DENIED,
+              "no access to table secret (no such table: secret");
+  QUERY_FAILS(ANA, "SELECT COUNT(*) FROM patients p JOIN nothere s ON s.id = p.pid", CDR_ERR_ACCESS_DENIED,
+              "no access to table nothere (no such table: nothere");
   /* A provider without a grant is not an analyst: no rule for it. */
   QUERY_FAILS(INS, "SELECT region, COUNT(*) FROM patients GROUP BY region", CDR_ERR_ACCESS_DENIED,
               "no such table: patients");

@@ -166,9 +166,9 @@ static const struct qcase cases[] = {
     {"SELECT COUNT(*) FROM hospital, hospital", VIOL, "comma joins"},
     {"SELECT COUNT(*) FROM hospital JOIN hospital ON hospital.patient_id = hospital.patient_id", SQLE,
      "the name hospital is used twice in FROM"},
-    {"SELECT COUNT(*) FROM hospital JOIN nosuch n ON hospital.patient_id = n.id", SQLE, "no table nosuch"},
+    {"SELECT COUNT(*) FROM hospital JOIN nosuch n ON hospital.patient_id = n.id", SQLE, "no such table: nosuch"},
     /* fuzz_rule_check found: an unknown first table of a join wrote before the plan's arrays */
-    {"SELECT COUNT(DISTINCT z.zip) FROM hpatienl h JOIN zips z ON h.patient_id = z.zip", SQLE, "no table hpatienl"},
+    {"SELECT COUNT(DISTINCT z.zip) FROM hpatienl h JOIN zips z ON h.patient_id = z.zip", SQLE, "no such table: hpatienl"},
     {"SELECT COUNT(*) FROM hospital; SELECT 1", VIOL, "one statement at a time"},
     {"DELETE FROM hospital", VIOL, "only SELECT reads a ruled table"},
     {"SELECT region, COUNT(*) FROM hospital GROUP BY region FOR UPDATE", VIOL, "FOR UPDATE"},
