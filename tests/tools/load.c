@@ -189,7 +189,7 @@ static int table_exists(struct cdr_client *c, struct cdr_session *s, const char 
   json_decref(res);
   if (r == 0)
     return 1;
-  if (r == CDR_ERR_SQL_ERROR && strstr(c->remote_message, "no such table") != NULL)
+  if (r == CDR_ERR_ACCESS_DENIED && strstr(c->remote_message, "no such table") != NULL)
     return 0;
   return r;
 }

@@ -38,14 +38,14 @@ static const char CSV[] = "id,name\n1,alpha\n2,beta\n3,gamma\n4,delta\n";
 
 static struct csv_schema schema;
 
-/* The table does not exist (the query fails with "no such table"). */
+/* The table does not exist (the query fails with access_denied, "no such table": PROTOCOL 4.7). */
 static int absent(struct cdr_client *c, struct cdr_session *s, const char *table) {
   char sql[128];
   json_t *res = NULL;
   snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", table);
   int r = cdr_client_query(c, s, sql, &res);
   json_decref(res);
-  return r == CDR_ERR_SQL_ERROR && strstr(c->remote_message, "no such table") != NULL;
+  return r == CDR_ERR_ACCESS_DENIED && strstr(c->remote_message, "no such table") != NULL;
 }
 
 static int chunk(struct cdr_client *c, struct cdr_session *s, const char *id, uint64_t index) {
