@@ -210,6 +210,7 @@ static int serve(struct witness *w, const struct args *a, const char *host, uint
   o.max_body = WITNESS_MAX_BODY;
   o.threads = 2;
   routes = witness_routes(&nroutes);
+  o.api_errors = witness_api_errors(&o.n_api_errors);
   /* SIGINT and SIGTERM blocked in every thread (MHD's inherit the mask),
    * and taken by sigwait below: a signal cannot land in a worker. */
   sigset_t stop;

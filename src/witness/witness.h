@@ -73,6 +73,8 @@ void witness_room_free(struct witness_room *r);
 /* The route table for http_server_start (ctx: the struct witness). */
 struct http_route;
 const struct http_route *witness_routes(size_t *n);
+/* The error codes those routes answer besides PROTOCOL 4.1's. */
+const int *witness_api_errors(size_t *n);
 
 /* ---- witness_state.c ---- */
 

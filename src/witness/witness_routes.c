@@ -261,6 +261,20 @@ static const struct http_route routes[] = {
     {"POST", "/v1/witness/latest", h_latest},
 };
 
+/* The codes the witness answers besides PROTOCOL 4.1's (http.h). */
+static const int api_errors[] = {
+    CDR_ERR_WITNESS_UNKNOWN_ROOM, CDR_ERR_WITNESS_NOT_EXTENDING, CDR_ERR_WITNESS_UNKNOWN_IDENTITY,
+    CDR_ERR_CONTRACT_INVALID,     CDR_ERR_ATTEST_SIGNATURE,      CDR_ERR_ATTEST_ROOT,
+    CDR_ERR_ATTEST_SIM_REFUSED,   CDR_ERR_ATTEST_MEASUREMENT,    CDR_ERR_ATTEST_REPORT_DATA,
+    CDR_ERR_ATTEST_MALFORMED,     CDR_ERR_ATTEST_CERT_TIME,      CDR_ERR_ATTEST_TCB,
+    CDR_ERR_ATTEST_DEBUG,
+};
+
+const int *witness_api_errors(size_t *n) {
+  *n = sizeof(api_errors) / sizeof(api_errors[0]);
+  return api_errors;
+}
+
 const struct http_route *witness_routes(size_t *n) {
   *n = sizeof(routes) / sizeof(routes[0]);
   return routes;
