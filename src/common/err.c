@@ -145,6 +145,11 @@ const char *cdr_err_describe(int err) {
   case CDR_ERR_WITNESS_UNKNOWN_IDENTITY:
     return "the head is signed by an enclave identity the witness was not shown attested: send the join";
   case CDR_ERR_WITNESS_REPLAYED: return "the witness's answer is for another nonce: an old answer replayed";
+  case CDR_ERR_HISTORY_ROLLBACK:
+    return "a witness holds a head of this room's history that the enclave's log does not have: the room's state "
+           "was rolled back, and the enclave serves nothing";
+  case CDR_ERR_WITNESS_UNAVAILABLE:
+    return "fewer than a quorum of the room's witnesses confirmed its history: nothing is served until enough answer";
   default: return "internal error";
   }
 }
