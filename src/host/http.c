@@ -182,14 +182,10 @@ static enum MHD_Result http_answer_json(struct http_conn *c, struct MHD_Connecti
   return http_answer_text(c, conn, status, text, strlen(text), 1, allow, close);
 }
 
-/* The API promises a fixed list of error codes (docs/PROTOCOL.md 4.1),
- * plus the server's own (opts->api_errors: the witness's, PROTOCOL 9).
+/* The API promises a fixed list of error codes (docs/PROTOCOL.md 4.1).
  * Codes outside it (io_error, crypto_error, the client-side and sealed
  * content codes) answer as internal; running out of memory as busy. */
-static int http_api_error(const struct http_server *srv, int err) {
-  for (size_t i = 0; i < srv->n_api_errors; i++)
-    if (srv->api_errors[i] == err)
-      return err;
+static int http_api_error(int err) {
   switch (err) {
   case CDR_ERR_ARG: case CDR_ERR_TRUNCATED: case CDR_ERR_BAD_JSON: case CDR_ERR_TOO_LARGE:
   case CDR_ERR_NOT_FOUND: case CDR_ERR_METHOD: case CDR_ERR_UNSUPPORTED_VERSION:
@@ -210,10 +206,19 @@ static int http_api_error(const struct http_server *srv, int err) {
   }
 }
 
+/* http_api_error, plus the server's own codes (opts->api_errors: the
+ * witness's, PROTOCOL 9), which pass as they are. */
+static int http_server_error(const struct http_server *srv, int err) {
+  for (size_t i = 0; i < srv->n_api_errors; i++)
+    if (srv->api_errors[i] == err)
+      return srv->api_errors[i];
+  return http_api_error(err);
+}
+
 /* The error body {"error": code, "message": text}; status 0 = the code's. */
 static enum MHD_Result http_answer_error(struct http_conn *c, struct MHD_Connection *conn, int err, int status,
                                          const char *message, const char *allow, int close) {
-  int api = http_api_error(c->srv, err);
+  int api = http_server_error(c->srv, err);
   if (api != err) {
     if (status == 0)
       status = cdr_err_http_status(api);

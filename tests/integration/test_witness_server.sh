@@ -155,6 +155,35 @@ expect_refusal "$st" "a join from v1 after v2 was pinned" 400 contract_invalid
 jq -e '.contract.version == 2' "$T/w1/rooms/$(cat "$T/room_id").json" >/dev/null \
   && pass "the state file pins version 2" || fail "state file: $(head -c 300 "$T/w1/rooms/"*.json)"
 
+# ---- durable before the answer: the system calls in order ----
+# Under strace: the state is written to a temporary file and fsync'd,
+# renamed over the room's file, the folder fsync'd, and only then is the
+# 200 answer sent.
+new_ready_file
+strace -f -qq -s 48 -o "$T/trace" -e trace=fsync,rename,sendto,sendmsg,write,writev \
+  "$CDR_BIN_DIR/cdr-witness" --listen 127.0.0.1:0 --state "$T/w1" --insecure-http --allow-sim \
+  --ready-file "$READY_FILE" >>"$T/witness.log" 2>&1 &
+SPID=$!
+SERVER_PIDS+=("$SPID")
+if wait_ready "$SPID" "$READY_FILE" 300; then
+  W3=$(head -n 1 "$READY_FILE")
+  st=$("$WT" countersign "$R" 10 g --ident 2 | post "$W3" countersign)
+  [ "$st" = 200 ] && pass "countersigned under strace" || fail "under strace: $st $(cat "$T/body")"
+  # Stop the witness itself (strace's child); strace ends with it and
+  # has written the whole trace.
+  stop_server "$(enclave_pid "$SPID")"
+  stop_server "$SPID"
+  rid=$(cat "$T/room_id")
+  order=$(awk -v rid="$rid" '
+    /fsync\(/ { if (renamed) dirsync = NR; else filesync = NR }
+    /rename\(/ && index($0, rid ".json") { renamed = NR }
+    /HTTP\/1\.1 200/ && !answer && renamed { answer = NR }
+    END { print (filesync && renamed && dirsync && answer && filesync < renamed && renamed < dirsync && dirsync < answer) ? "ordered" : "not: " filesync " " renamed " " dirsync " " answer }' "$T/trace")
+  expect_eq "fsync(file), rename, fsync(folder), then the answer" "$order" ordered
+else
+  fail "the witness did not start under strace: $(tail -3 "$T/witness.log")"
+fi
+
 # ---- sim only with --allow-sim ----
 start_witness "$T/w2" W2 || { fail "second witness did not start"; finish; }
 st=$("$WT" countersign "$R" 5 a --join chain1.json | post "$W2" countersign)
