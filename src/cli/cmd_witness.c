@@ -35,7 +35,8 @@ int cmd_witness(int argc, char **argv) {
   }
   if (argc < 2 || strcmp(argv[1], "serve") != 0) {
     usage(stderr);
-    return cli_usage(CMD, "the only subcommand is serve");
+    return argc < 2 ? cli_usage(CMD, "a subcommand is needed: serve")
+                    : cli_usage(CMD, "unknown subcommand %s (the only one is serve)", argv[1]);
   }
   if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) <= 0 || (size_t)n >= sizeof(self) - 1)
     return cli_fail(CMD, "cannot find the cdr executable: %s", strerror(errno));

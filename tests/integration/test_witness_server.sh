@@ -49,6 +49,26 @@ expect_refusal() {
 [ $? -eq 2 ] && grep -q "loopback" "$T/err" && pass "--insecure-http is refused off loopback" \
   || fail "--insecure-http off loopback: $(cat "$T/err")"
 
+"$CDR" witness frobnicate >/dev/null 2>"$T/err"
+[ $? -eq 2 ] && grep -q "unknown subcommand frobnicate" "$T/err" && pass "an unknown subcommand is a usage error" \
+  || fail "unknown subcommand: $(cat "$T/err")"
+
+# --key: the witness signs with the key given, and refuses a key that is
+# not P-256 or that does not exist.
+openssl ecparam -name prime256v1 -genkey -noout -out "$T/own.key" 2>/dev/null
+start_witness "$T/w0" W0 --key "$T/own.key" || { fail "witness with --key did not start"; finish; }
+expect_eq "--key: the fingerprint is that key's" "$(curl -s "$W0/v1/witness/key" | jq -r .key_sha256)" \
+  "$(openssl pkey -in "$T/own.key" -pubout -outform DER | sha256sum | cut -d' ' -f1)"
+[ ! -e "$T/w0/witness.key" ] && pass "--key: no key is made in the state folder" || fail "--key made witness.key"
+stop_server "$WITNESS_PID"
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$T/rsa.key" 2>/dev/null
+"$CDR" witness serve --listen 127.0.0.1:0 --state "$T/w0" --insecure-http --key "$T/rsa.key" >/dev/null 2>"$T/err"
+[ $? -ne 0 ] && grep -q "must be an EC P-256 key" "$T/err" && pass "--key: an RSA key is refused" \
+  || fail "RSA key: $(cat "$T/err")"
+"$CDR" witness serve --listen 127.0.0.1:0 --state "$T/w0" --insecure-http --key "$T/none.key" >/dev/null 2>"$T/err"
+[ $? -ne 0 ] && grep -q "cannot read the key" "$T/err" && pass "--key: a missing key is refused" \
+  || fail "missing key: $(cat "$T/err")"
+
 start_witness "$T/w1" W --allow-sim || { fail "witness did not start"; finish; }
 curl -s "$W/v1/witness/key" >"$T/key.json"
 FP=$(jq -r .key_sha256 "$T/key.json")
