@@ -204,6 +204,18 @@ else
   fail "the witness did not start under strace: $(tail -3 "$T/witness.log")"
 fi
 
+# ---- a damaged state file stops the room here; it is never "not held" ----
+f="$T/w1/rooms/$(cat "$T/room_id").json"
+head -c 200 "$f" >"$T/half" && cat "$T/half" >"$f"
+start_witness "$T/w1" W --allow-sim || { fail "witness did not start on damaged state"; finish; }
+st=$("$WT" latest "$R" "$(openssl rand -hex 32)" | post "$W" latest)
+expect_refusal "$st" "latest with a damaged state file" 500 internal
+st=$("$WT" countersign "$R" 3 z --join chain1.json | post "$W" countersign)
+expect_refusal "$st" "a fresh join over a damaged state file" 500 internal
+grep -q "the room is refused until it is repaired" "$T/witness.log" && pass "the damage is logged" \
+  || fail "no damage log line"
+stop_server "$WITNESS_PID"
+
 # ---- sim only with --allow-sim ----
 start_witness "$T/w2" W2 || { fail "second witness did not start"; finish; }
 st=$("$WT" countersign "$R" 5 a --join chain1.json | post "$W2" countersign)
