@@ -276,6 +276,9 @@ int main(int argc, char **argv) {
   }
   if (load_key(&w, &a) != 0 || (w.state_dir = strdup(a.state)) == NULL ||
       pthread_mutex_init(&w.lock, NULL) != 0) {
+    EVP_PKEY_free(w.key);
+    free(w.spki_b64);
+    free(w.state_dir);
     free(host);
     return 1;
   }

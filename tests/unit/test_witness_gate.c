@@ -193,6 +193,7 @@ static void test_confirmed(void) {
   b[5].d = NULL;
   CHECK_RC(witness_gate_confirmed(&g, LOG, heads[LOG], cs, 6, &n), CDR_ERR_WITNESS_UNAVAILABLE);
   CHECK(n == 2);
+  cdr_buf_free(&b[2]);
   countersig(&cs[2], &b[2], W[2], W[2], LOG, heads[LOG]);
   CHECK_RC(witness_gate_confirmed(&g, LOG, heads[LOG], cs, 3, &n), 0);
   CHECK(n == 3);

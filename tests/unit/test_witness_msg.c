@@ -221,7 +221,9 @@ static void head_json(struct fixture *f) {
   CHECK_RC(cdr_witness_head_from_json(bad, &back, 0, why, sizeof(why)), CDR_ERR_ARG);
   CHECK_STR(why, "head.signature: missing or malformed");
   json_decref(bad);
-  CHECK_RC(cdr_witness_head_from_json(json_string("x"), &back, 0, why, sizeof(why)), CDR_ERR_ARG);
+  json_t *str = json_string("x");
+  CHECK_RC(cdr_witness_head_from_json(str, &back, 0, why, sizeof(why)), CDR_ERR_ARG);
+  json_decref(str);
   json_decref(j);
 }
 
