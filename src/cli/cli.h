@@ -17,6 +17,7 @@ int cmd_room_backup(int argc, char **argv);  /* room backup (cmd_room_backup.c) 
 int cmd_room_restore(int argc, char **argv); /* room restore (cmd_room_backup.c) */
 int cmd_room_propose(int argc, char **argv); /* room propose (cmd_room_propose.c) */
 int cmd_serve(int argc, char **argv);    /* cmd_serve.c */
+int cmd_witness(int argc, char **argv);  /* cmd_witness.c */
 int cmd_keygen(int argc, char **argv);   /* cmd_keygen.c */
 int cmd_enroll(int argc, char **argv);   /* cmd_enroll.c */
 int cmd_attest(int argc, char **argv);   /* cmd_attest.c */

@@ -49,6 +49,7 @@ static const struct command commands[] = {
     {"audit", cmd_audit, "read and verify the room's audit log (auditors, owners)"},
     {"contract", cmd_contract, "read the room contract, sign or propose a version (members)"},
     {"profile", cmd_profile, "list the saved profiles, choose the default, show one"},
+    {"witness", cmd_witness, "run a history witness that countersigns rooms' audit heads"},
 };
 
 static void usage(FILE *f) {

@@ -137,6 +137,19 @@ const char *cdr_err_describe(int err) {
     return "the room's contract does not follow the version this profile pinned through properly signed versions";
   case CDR_ERR_RULE_VIOLATION: return "the query breaks the release rule of a table it reads";
   case CDR_ERR_ROOM_LOADING: return "the room is still loading its sealed tables; retry shortly";
+  case CDR_ERR_WITNESS_UNKNOWN_ROOM:
+    return "the witness was not joined to this room: the first request must carry the contract chain and the "
+           "enclave's attestation";
+  case CDR_ERR_WITNESS_NOT_EXTENDING:
+    return "the head does not extend the one the witness holds (a lower size, or another hash at the same size)";
+  case CDR_ERR_WITNESS_UNKNOWN_IDENTITY:
+    return "the head is signed by an enclave identity the witness was not shown attested: send the join";
+  case CDR_ERR_WITNESS_REPLAYED: return "the witness's answer is for another nonce: an old answer replayed";
+  case CDR_ERR_HISTORY_ROLLBACK:
+    return "a witness holds a head of this room's history that the enclave's log does not have: the room's state "
+           "was rolled back, and the enclave serves nothing";
+  case CDR_ERR_WITNESS_UNAVAILABLE:
+    return "fewer than a quorum of the room's witnesses confirmed its history: nothing is served until enough answer";
   default: return "internal error";
   }
 }

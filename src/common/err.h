@@ -123,7 +123,14 @@
   /* a query refused by a table's release rule (docs/RULES.md) */ \
   X(CDR_ERR_RULE_VIOLATION,    "rule_violation",        403) \
   /* cdrd answers while the enclave loads the room (PROTOCOL 4.2) */ \
-  X(CDR_ERR_ROOM_LOADING,      "room_loading",          503)
+  X(CDR_ERR_ROOM_LOADING,      "room_loading",          503) \
+  /* witnesses of the room's history (PROTOCOL 9) */ \
+  X(CDR_ERR_WITNESS_UNKNOWN_ROOM, "witness_unknown_room", 404) \
+  X(CDR_ERR_WITNESS_NOT_EXTENDING, "witness_not_extending", 409) \
+  X(CDR_ERR_WITNESS_UNKNOWN_IDENTITY, "witness_unknown_identity", 409) \
+  X(CDR_ERR_WITNESS_REPLAYED,  "witness_replayed",      502) \
+  X(CDR_ERR_HISTORY_ROLLBACK,  "history_rollback",      503) \
+  X(CDR_ERR_WITNESS_UNAVAILABLE, "witness_unavailable", 503)
 
 #define CDR_ERR_ENUM_(name, wire, http) name##_IDX,
 enum cdr_err_index { CDR_ERR_LIST(CDR_ERR_ENUM_) CDR_ERR__COUNT };

@@ -112,6 +112,13 @@ static const unsigned char class_table[] = {
     C(CDR_ERR_RULE_VIOLATION, REFUSED),
     /* the room still loading (503, Retry-After) */
     C(CDR_ERR_ROOM_LOADING, REFUSED),
+    /* witnesses */
+    C(CDR_ERR_WITNESS_UNKNOWN_ROOM, REFUSED),
+    C(CDR_ERR_WITNESS_NOT_EXTENDING, REFUSED),
+    C(CDR_ERR_WITNESS_UNKNOWN_IDENTITY, REFUSED),
+    C(CDR_ERR_WITNESS_REPLAYED, VERIFY),
+    C(CDR_ERR_HISTORY_ROLLBACK, VERIFY),
+    C(CDR_ERR_WITNESS_UNAVAILABLE, REFUSED),
 };
 
 #undef C

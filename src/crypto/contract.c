@@ -224,6 +224,12 @@ static int validate_lists(const struct cdr_contract *c, char *why, size_t whylen
     if (i > 0 && memcmp(c->witnesses[i - 1].key_sha256, c->witnesses[i].key_sha256, 32) >= 0)
       return contract_refuse(why, whylen, "witnesses[%zu].key_sha256: witnesses must be sorted by key_sha256 and distinct", i);
   }
+  /* n >= 3f + 1: quorums of ceil((n + f + 1) / 2) then overlap in an
+   * honest witness and stay reachable with f gone (ARCHITECTURE "Witnesses"). */
+  if (c->witness_faults > 0 && c->n_witnesses < 3u * (size_t)c->witness_faults + 1u)
+    return contract_refuse(why, whylen,
+                           "witness_faults: %u faulty witnesses need at least %u witnesses (n >= 3f + 1), not %zu",
+                           c->witness_faults, 3u * c->witness_faults + 1u, c->n_witnesses);
   return 0;
 }
 
@@ -302,6 +308,8 @@ static int encode_lists(json_t *o, const struct cdr_contract *c) {
     if ((r = append_new(ws, wo)) == 0 && (r = set_new(wo, "key_sha256", hex_value(c->witnesses[i].key_sha256, 32))) == 0)
       r = set_new(wo, "url", json_string(c->witnesses[i].url));
   }
+  if (r == 0 && c->witness_faults > 0)
+    r = set_new(o, "witness_faults", json_integer(c->witness_faults));
   if (r == 0 && c->has_snp_min_tcb) {
     json_t *t = json_object();
     if ((r = set_new(o, "snp_min_tcb", t)) == 0 && (r = set_new(t, "bootloader", json_integer(c->snp_min_tcb.bootloader))) == 0 &&
@@ -532,6 +540,15 @@ static int parse_witnesses(const json_t *o, struct cdr_contract *c, char *why, s
     if ((w->url = strdup(json_string_value(u))) == NULL)
       return CDR_ERR_NOMEM;
   }
+  /* Absent means 0; 0 itself is written by leaving it out (canonical). */
+  uint64_t f = 0;
+  if (json_object_get(o, "witness_faults") == NULL)
+    return 0;
+  if ((r = get_uint(o, "", "witness_faults", CDR_CONTRACT_MAX_WITNESSES, &f, why, whylen)) != 0)
+    return r;
+  if (f == 0)
+    return contract_refuse(why, whylen, "witness_faults: 0 is written by leaving the member out");
+  c->witness_faults = (unsigned)f;
   return 0;
 }
 
@@ -574,7 +591,7 @@ static int parse_platform(const json_t *o, struct cdr_contract *c, char *why, si
 static int parse_top(const json_t *o, struct cdr_contract *c, char *why, size_t whylen) {
   static const char *const known[] = {"ca_sha256", "governance", "measurements", "members", "platform",
                                       "previous_sha256", "room_id", "room_name", "snp_min_tcb", "type",
-                                      "version", "witnesses", NULL};
+                                      "version", "witness_faults", "witnesses", NULL};
   json_t *v;
   int r;
   if ((r = keys_known(o, "contract", known, why, whylen)) != 0 ||

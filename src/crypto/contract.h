@@ -85,6 +85,7 @@ struct cdr_contract {
   struct cdr_contract_member *members;
   size_t n_witnesses;           /* 0..CDR_CONTRACT_MAX_WITNESSES, sorted by key_sha256 */
   struct cdr_contract_witness *witnesses;
+  unsigned witness_faults;      /* f: faulty witnesses tolerated; n_witnesses >= 3f + 1 */
   char governance[16];          /* CDR_CONTRACT_GOVERNANCE */
 };
 

@@ -206,10 +206,19 @@ static int http_api_error(int err) {
   }
 }
 
+/* http_api_error, plus the server's own codes (opts->api_errors: the
+ * witness's, PROTOCOL 9), which pass as they are. */
+static int http_server_error(const struct http_server *srv, int err) {
+  for (size_t i = 0; i < srv->n_api_errors; i++)
+    if (srv->api_errors[i] == err)
+      return srv->api_errors[i];
+  return http_api_error(err);
+}
+
 /* The error body {"error": code, "message": text}; status 0 = the code's. */
 static enum MHD_Result http_answer_error(struct http_conn *c, struct MHD_Connection *conn, int err, int status,
                                          const char *message, const char *allow, int close) {
-  int api = http_api_error(err);
+  int api = http_server_error(c->srv, err);
   if (api != err) {
     if (status == 0)
       status = cdr_err_http_status(api);
@@ -567,6 +576,8 @@ int http_server_start(struct http_server **out, const struct http_server_opts *o
   srv->body_budget = (srv->max_body + 1) * CDR_HTTP_BODY_BUDGET;
   srv->counts_since_ms = http_now_ms();
   srv->observe = opts->observe;
+  srv->api_errors = opts->api_errors;
+  srv->n_api_errors = opts->api_errors != NULL ? opts->n_api_errors : 0;
   srv->observe_ctx = opts->observe_ctx;
   atomic_init(&srv->body_charged, 0);
   atomic_init(&srv->in_flight, 0);

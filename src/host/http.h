@@ -96,6 +96,12 @@ struct http_server_opts {
   const char *tls_cert_pem, *tls_key_pem, *tls_priorities;
   http_observe_fn observe; /* NULL: none (metrics.h) */
   void *observe_ctx;
+  /* Error codes this server's handlers answer besides PROTOCOL 4.1's
+   * list (which every other code is answered as `internal` outside of);
+   * NULL: none.  The witness's (PROTOCOL 9) are its own.  Must outlive
+   * the server. */
+  const int *api_errors;
+  size_t n_api_errors;
 };
 
 struct http_server;

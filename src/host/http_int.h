@@ -68,6 +68,8 @@ struct http_server {
   atomic_uint_fast64_t in_flight; /* requests begun and not completed */
   http_observe_fn observe;
   void *observe_ctx;
+  const int *api_errors; /* opts->api_errors, n_api_errors of them */
+  size_t n_api_errors;
   uint16_t port;
   struct sockaddr_storage addr;
   int tls; /* HTTPS: nothing may be written on a raw socket */

@@ -29,6 +29,8 @@ expect_eq "bash: cdr query --form<TAB>" "$(complete_words cdr query --form)" "--
 expect_eq "bash: cdr tables --format <TAB>" "$(complete_words cdr tables --format '' | tr '\n' ' ')" "table csv json "
 expect_eq "bash: cdr room invites R --ca<TAB>" "$(complete_words cdr room invites R --ca)" "--cancel"
 expect_eq "bash: cdr upload --del<TAB>" "$(complete_words cdr upload --del)" "--delimiter"
+expect_eq "bash: cdr witness s<TAB>" "$(complete_words cdr witness s)" "serve"
+expect_eq "bash: cdr witness serve --allow<TAB>" "$(complete_words cdr witness serve --allow)" "--allow-sim"
 # profile names come from `cdr profile list`
 mkdir -p "$CDR_CONFIG_DIR/profiles"
 echo '{"url":"http://127.0.0.1:1","key":"/k","cert":"/c","ca":"/a","room_id":"00000000000000000000000000000000"}' \
