@@ -48,6 +48,7 @@ static const struct command commands[] = {
     {"audit", cmd_audit, "read and verify the room's audit log (auditors, owners)"},
     {"contract", cmd_contract, "read the room contract, sign or propose a version (members)"},
     {"profile", cmd_profile, "list the saved profiles, choose the default, show one"},
+    {"console", cmd_console, "serve the web console to this machine's browser (loopback only)"},
 };
 
 static void usage(FILE *f) {
