@@ -71,6 +71,22 @@ code=$(curl -s -o "$T/r" -w '%{http_code}' "${CONSOLE}v1/room")
 code=$(curl -s -o /dev/null -w '%{http_code}' --path-as-is "${CONSOLE}js/../../index.html")
 [ "$code" = 404 ] && pass "no path outside the bundle" || fail "path traversal: $code"
 
+# ---- the relay pins TLS: to a profile's room CA, or to the invitation's ----
+start_console CONSOLE_P --profile cli || { fail "cdr console --profile"; finish; }
+curl -s "${CONSOLE_P}console/info" | jq -e --arg u "$URL" '.target == $u and .profile == "cli"' >/dev/null \
+  && pass "cdr console --profile relays to the profile's room" || fail "console info: $(curl -s "${CONSOLE_P}console/info")"
+curl -s "${CONSOLE_P}v1/room" | jq -e '.room_id' >/dev/null && pass "the relay reaches the room over the profile's TLS" \
+  || fail "relay through the profile: $(curl -s "${CONSOLE_P}v1/room")"
+code=$(curl -s -o "$T/r" -w '%{http_code}' -H 'Content-Type: application/json' -d "{\"url\":\"https://127.0.0.1:1\",\"ca\":\"\"}" "${CONSOLE_P}console/room")
+[ "$code" = 409 ] && pass "a console bound to a profile refuses another room" || fail "rebinding a profile's console: $code $(cat "$T/r")"
+new_room "$T/other" "other room" || fail "second room"
+start_console CONSOLE_X || { fail "cdr console"; finish; }
+other_ca=$(openssl x509 -in "$T/other/ca.crt" -outform DER | base64 -w0)
+curl -s -o /dev/null -H 'Content-Type: application/json' -d "{\"url\":\"$URL\",\"ca\":\"$other_ca\"}" "${CONSOLE_X}console/room"
+code=$(curl -s -o "$T/r" -w '%{http_code}' "${CONSOLE_X}v1/room")
+[ "$code" = 502 ] && jq -e '.error == "tls_verify_failed"' "$T/r" >/dev/null \
+  && pass "the relay refuses a server whose TLS certificate is not of the invitation's CA" || fail "relay with another CA: $code $(cat "$T/r")"
+
 # ---- a tampering proxy for attestation, and a second console behind it ----
 "$CDR_TEST_BIN_DIR/mitm" "$URL" attest "$T/mitm.ready" >>"$T/mitm.log" 2>&1 &
 SERVER_PIDS+=("$!")
@@ -86,13 +102,14 @@ start_console CONSOLE_MITM || { fail "second cdr console"; finish; }
 Q="SELECT region, count(*) AS n, sum(amount) AS total FROM sales GROUP BY region ORDER BY region"
 sqlite3 "$T/ref.db" "CREATE TABLE sales(id INTEGER, region TEXT, amount INTEGER);" ".import --csv --skip 1 $T/sales.csv sales"
 sqlite3 -csv -header "$T/ref.db" "$Q" >"$T/expected.csv"
+printf 'a,b\n1,2\n3,4,5\n' >"$T/ragged.csv"
 printf 'k,v\n1,one\n2,"two, quoted"\n3,\n' >"$T/cli.csv"
 "$CDR" upload --profile cli cli_table "$T/cli.csv" >/dev/null 2>&1 && "$CDR" grant --profile cli cli_table --to browser@example.org >/dev/null 2>&1 \
   && "$CDR" upload --profile cli cli_private "$T/cli.csv" >/dev/null 2>&1 && pass "the CLI uploads and grants its tables" || fail "CLI upload/grant"
 
 mkdir -p "$SHOTS"
 export CONSOLE CONSOLE_MITM MITM BUNDLE BUNDLE2 MEASUREMENT SHOTS CDR Q
-export SALES_CSV="$T/sales.csv" EXPECTED_CSV="$T/expected.csv" PROFILE_DIR="$T/chromium-profile" WORK="$T"
+export RAGGED_CSV="$T/ragged.csv" SALES_CSV="$T/sales.csv" EXPECTED_CSV="$T/expected.csv" PROFILE_DIR="$T/chromium-profile" WORK="$T"
 node "$NODE_TEST" main >"$T/node.out" 2>&1
 grep -q '^ok - ' "$T/node.out" || { fail "the browser test printed no result"; cat "$T/node.out"; }
 while read -r line; do case $line in "ok - "*) pass "${line#ok - }" ;; "FAIL - "*) fail "${line#FAIL - }" ;; esac; done <"$T/node.out"
