@@ -210,6 +210,27 @@ async function main(ctx, page) {
   });
   await page.screenshot({ path: `${env.SHOTS}/audit.png`, fullPage: true });
 
+  await step('contract', async () => {
+    const out = cli('room', 'propose', env.ROOM, '--measurement', env.MEASUREMENT, '--measurement', env.MEASUREMENT2);
+    const h = /contract hash ([0-9a-f]{64})/.exec(out)[1];
+    for (let i = 0; i < 100 && !/pending contract: version 1/.test(cli('contract', '--profile', 'cli')); i++)
+      await new Promise((r) => setTimeout(r, 100));
+    await page.click('#nav-room');
+    check('the room screen reads the pending version', (await outcome(page)) === null);
+    check('it shows the pending version and its hash', (await page.textContent('#contract-pending')).includes(h), await page.textContent('#room-contract'));
+    await page.screenshot({ path: `${env.SHOTS}/contract-pending.png`, fullPage: true });
+    await page.click('#contract-sign');
+    check('signing the pending version in the browser succeeds', (await outcome(page)) === null);
+    check('the enclave counts the signature, one missing', /^Signature added; 1 missing/.test(await page.textContent('#contract-result')), await page.textContent('#contract-result'));
+    const signed = cli('contract', 'sign', '--profile', 'cli', h);
+    check('the CLI member\'s signature activates it', /now active/.test(signed), signed);
+    await page.click('#room-refresh');
+    check('the room screen reads the active version', (await outcome(page)) === null);
+    check('it shows version 1 active with both members', (await page.textContent('#contract-active')).includes(`Active version 1, SHA-256 ${h}`) &&
+      /browser@example.org/.test(await page.textContent('#room-contract')) && /cli@example.org/.test(await page.textContent('#room-contract')));
+    await page.screenshot({ path: `${env.SHOTS}/contract-active.png`, fullPage: true });
+  });
+
   await step('tampered attestation', async () => {
     const p2 = await ctx.newPage();
     watch(p2, new URL(env.CONSOLE_MITM).origin);

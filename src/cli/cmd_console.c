@@ -99,7 +99,7 @@ static int run(struct console_config *cfg, const char *ready_file) {
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, NULL);
   if ((r = console_server_start(cfg, &srv, &port, why, sizeof(why))) != 0)
-    return cli_fail_err("console", r, "%s", why);
+    return cli_fail_code("console", r, "%s", why);
   snprintf(url, sizeof(url), "http://%s:%u/", inet_ntoa((struct in_addr){htonl(cfg->listen_addr)}),
            (unsigned)port);
   printf("CDR console: %s\n", url);
@@ -149,10 +149,10 @@ int cmd_console(int argc, char **argv) {
   if (listen != NULL && parse_listen(listen, &cfg.listen_addr, &cfg.port) != 0)
     return cli_usage("console", "--listen takes 127.x.y.z:PORT (a loopback address only)");
   if (console_bundle_find(bundle_arg, &bundle) != 0)
-    return cli_fail_err("console", CDR_ERR_NOT_FOUND, "the console bundle %s is missing (--bundle DIR)",
+    return cli_fail_code("console", CDR_ERR_NOT_FOUND, "the console bundle %s is missing (--bundle DIR)",
                         bundle_arg ? bundle_arg : "beside cdr (share/cdr/console)");
   if ((r = console_bundle_hash(bundle, hex, &nfiles, why, sizeof(why))) != 0) {
-    r = cli_fail_err("console", r, "%s", why);
+    r = cli_fail_code("console", r, "%s", why);
     goto out;
   }
   if (version) {

@@ -10,7 +10,8 @@
 #     screen, the key not extractable, an upload whose progress bar is seen
 #     to advance, tables, a query compared with SQLite's answer, the CSV
 #     download, a refused query (access_denied), the audit log verified;
-#   - interop both ways with the CLI (identical results);
+#   - interop both ways with the CLI (identical results); a contract
+#     version signed in the browser and by the CLI member, then active;
 #   - a tampered attestation (tests/tools/mitm.c, mode attest) refused
 #     before anything is sent; after a restart with another enclave binary
 #     the pinned measurement refuses the room;
@@ -107,7 +108,13 @@ printf 'k,v\n1,one\n2,"two, quoted"\n3,\n' >"$T/cli.csv"
 "$CDR" upload --profile cli cli_table "$T/cli.csv" >/dev/null 2>&1 && "$CDR" grant --profile cli cli_table --to browser@example.org >/dev/null 2>&1 \
   && "$CDR" upload --profile cli cli_private "$T/cli.csv" >/dev/null 2>&1 && pass "the CLI uploads and grants its tables" || fail "CLI upload/grant"
 
+# another enclave binary (one byte more): its measurement, accepted by the
+# contract the test signs, but not the one the browser pinned
+cp "$CDR_BIN_DIR/cdr-enclave" "$T/cdr-enclave" && printf 'x' >>"$T/cdr-enclave"
+MEASUREMENT2=$(sha256sum "$T/cdr-enclave" | cut -d' ' -f1)
+
 mkdir -p "$SHOTS"
+export ROOM="$R" MEASUREMENT2
 export CONSOLE CONSOLE_MITM MITM BUNDLE BUNDLE2 MEASUREMENT SHOTS CDR Q
 export RAGGED_CSV="$T/ragged.csv" SALES_CSV="$T/sales.csv" EXPECTED_CSV="$T/expected.csv" PROFILE_DIR="$T/chromium-profile" WORK="$T"
 node "$NODE_TEST" main >"$T/node.out" 2>&1
@@ -115,7 +122,6 @@ grep -q '^ok - ' "$T/node.out" || { fail "the browser test printed no result"; c
 while read -r line; do case $line in "ok - "*) pass "${line#ok - }" ;; "FAIL - "*) fail "${line#FAIL - }" ;; esac; done <"$T/node.out"
 
 # ---- the same room with another enclave: the pinned measurement refuses it ----
-cp "$CDR_BIN_DIR/cdr-enclave" "$T/cdr-enclave" && printf 'x' >>"$T/cdr-enclave"
 stop_server "$SERVER_PID"
 SERVE_ARGS=(--enclave "$T/cdr-enclave")
 restart_server "$R" URL || { fail "restart with another enclave"; finish; }

@@ -8,10 +8,12 @@ import * as api from './api.js';
 import { loadMember, enroll, withSession, roomInfo, caFingerprint } from './room.js';
 import * as ops from './ops.js';
 import { toCsv, cellText } from './csv.js';
+import { checkedDocument, signPending, keySha256 } from './contract.js';
 
 const $ = (id) => document.getElementById(id);
 let member = null;
 let lastResult = null;
+let shownPending = null; // the pending version the member last saw: the one a click signs
 
 function el(tag, text, attrs = {}) {
   const e = document.createElement(tag);
@@ -92,17 +94,57 @@ async function showRoom() {
       ['Room URL (through cdr console)', member.url, 'room-url'],
     ]);
     $('sim-banner').hidden = att.platform !== 'sim';
-    const box = $('room-contract');
-    box.replaceChildren();
-    if (c.active) {
-      const doc = JSON.parse(c.active.document);
-      box.appendChild(el('p', `Active version ${c.active.version}, SHA-256 ${c.active.sha256}`));
-      box.appendChild(table(['Member', 'Roles', 'Key (SHA-256)'], doc.members.map((m) => [m.name, m.roles.join(', '), m.key_sha256])));
-    } else {
-      box.appendChild(el('p', 'No contract version is active in this room yet.'));
-    }
-    if (c.pending) box.appendChild(el('p', `A version ${c.pending.version} is pending (${c.pending.missing} signatures missing); sign it with the cdr CLI (cdr contract sign).`));
+    await showContract(c);
   });
+}
+
+function membersTable(doc) {
+  return table(['Member', 'Roles', 'Key (SHA-256)'], doc.members.map((m) => [m.name, m.roles.join(', '), m.key_sha256]));
+}
+
+async function showContract(c) {
+  const box = $('room-contract');
+  box.replaceChildren();
+  shownPending = null;
+  $('contract-sign').hidden = true;
+  if (c.active) {
+    const doc = await checkedDocument(c.active, member);
+    box.appendChild(el('p', `Active version ${c.active.version}, SHA-256 ${c.active.sha256}`, { id: 'contract-active' }));
+    box.appendChild(membersTable(doc));
+  } else {
+    box.appendChild(el('p', 'No contract version is active in this room yet.', { id: 'contract-active' }));
+  }
+  if (c.pending) {
+    const doc = await checkedDocument(c.pending, member);
+    const mine = await keySha256(member);
+    const need = (c.pending.required || []).find((r) => r.key_sha256 === mine);
+    box.appendChild(el('h4', `Pending version ${c.pending.version}`));
+    box.appendChild(el('p', `SHA-256 ${c.pending.sha256}; ${c.pending.missing} required signature(s) missing; expires ${new Date(c.pending.expires * 1000).toISOString()}. Measurements: ${doc.measurements.join(', ')}; platform ${doc.platform}.`, { id: 'contract-pending' }));
+    box.appendChild(membersTable(doc));
+    if (need && !need.signed) {
+      shownPending = { version: c.pending.version, sha256: c.pending.sha256 };
+      const b = $('contract-sign');
+      b.textContent = `Sign version ${c.pending.version} (${c.pending.sha256.slice(0, 16)}…) as read above`;
+      b.hidden = false;
+    } else {
+      box.appendChild(el('p', need ? 'You have signed it.' : 'Your signature is not required.'));
+    }
+  }
+}
+
+async function signContract() {
+  if (!shownPending) throw new CdrError('contract_no_pending', 'no pending version shown: verify the room again');
+  const want = shownPending;
+  const r = await withSession(member, async (s) => {
+    const c = await ops.contract(s);
+    if (!c.pending || c.pending.sha256 !== want.sha256 || c.pending.version !== want.version)
+      throw new CdrError('contract_mismatch', 'the pending version changed since you read it: verify the room again and read it first');
+    await checkedDocument(c.pending, member);
+    const out = await signPending(s, member, c.pending);
+    await showContract(await ops.contract(s));
+    return out;
+  });
+  $('contract-result').textContent = `Signature ${r.result}; ${r.missing} missing${r.active ? '; the version is active' : ''}.`;
 }
 
 async function showTables() {
@@ -190,6 +232,7 @@ async function start() {
       await showRoom();
     });
   });
+  $('contract-sign').addEventListener('click', () => act('Signing the contract version', needMember(signContract)));
   $('room-refresh').addEventListener('click', () => act('Verifying the room', needMember(showRoom)));
   $('nav-room').addEventListener('click', () => member && act('Verifying the room', showRoom));
   $('tables-refresh').addEventListener('click', () => act('Listing tables', needMember(showTables)));
