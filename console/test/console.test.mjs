@@ -48,6 +48,20 @@ async function storedMember(page) {
   }));
 }
 
+// get or put one record of the console's IndexedDB store (test only).
+async function idb(page, op, key, value) {
+  return page.evaluate(([op, key, value]) => new Promise((resolve, reject) => {
+    const rq = indexedDB.open('cdr-console', 1);
+    rq.onsuccess = () => {
+      const t = rq.result.transaction('state', op === 'get' ? 'readonly' : 'readwrite');
+      const r = op === 'get' ? t.objectStore('state').get(key) : t.objectStore('state').put(value, key);
+      t.oncomplete = () => resolve(op === 'get' ? r.result : null);
+      t.onerror = () => reject(t.error);
+    };
+    rq.onerror = () => reject(rq.error);
+  }), [op, key, value]);
+}
+
 async function enrollWith(page, bundle, allowSim) {
   await page.fill('#bundle', bundle);
   await page.setChecked('#allow-sim', allowSim);
@@ -229,6 +243,15 @@ async function main(ctx, page) {
     check('it shows version 1 active with both members', (await page.textContent('#contract-active')).includes(`Active version 1, SHA-256 ${h}`) &&
       /browser@example.org/.test(await page.textContent('#room-contract')) && /cli@example.org/.test(await page.textContent('#room-contract')));
     await page.screenshot({ path: `${env.SHOTS}/contract-active.png`, fullPage: true });
+    const pin = await idb(page, 'get', `contract-pin:${await page.textContent('#room-id')}`);
+    check('the console pins the active version', pin && pin.version === 1 && pin.sha256 === h, JSON.stringify(pin));
+    await idb(page, 'put', `contract-pin:${await page.textContent('#room-id')}`, { version: 1, sha256: '0'.repeat(64) });
+    await page.click('#room-refresh');
+    const e = await outcome(page);
+    check('a room whose contract is not the pinned one is refused', e && e.code === 'contract_unpinned' && /does not start with the pinned version 1/.test(e.message), JSON.stringify(e));
+    await idb(page, 'put', `contract-pin:${await page.textContent('#room-id')}`, pin);
+    await page.click('#room-refresh');
+    check('with the right pin the room is accepted again', (await outcome(page)) === null);
   });
 
   await step('tampered attestation', async () => {

@@ -81,9 +81,8 @@ function facts(list) {
 }
 
 async function showRoom() {
-  await withSession(member, async (s, att) => {
+  await withSession(member, async (s, att, c) => {
     const info = await roomInfo();
-    const c = await ops.contract(s);
     facts([
       ['Name', info.name, 'room-name'], ['Room id', toHex(member.roomId), 'room-id'],
       ['Room CA fingerprint (SHA-256)', await caFingerprint(member), 'room-ca'],

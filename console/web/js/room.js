@@ -10,6 +10,7 @@ import { parseBundle, enrollMac } from './invite.js';
 import { generateMemberKey, makeCsr, x509 } from './keys.js';
 import { attest } from './attest.js';
 import { Session, checkAuditHead } from './session.js';
+import { readPinned } from './contract.js';
 import * as api from './api.js';
 import * as store from './store.js';
 
@@ -69,7 +70,10 @@ export async function enroll(bundleLine, allowSim) {
   return member;
 }
 
-// Run fn(session) inside a verified session of the member's room.
+// Run fn(session, attestation, contract) inside a verified session of the
+// member's room: attested with the pins, the audit head checked, the
+// contract held to this console's pin (and the attested measurement to
+// the active version's list).
 export async function withSession(member, fn) {
   const info = await api.json('GET', '/console/info');
   if (info.target === null) await bindRelay(member.url, member.caDer);
@@ -81,7 +85,13 @@ export async function withSession(member, fn) {
   const s = await Session.open(member, member.certDer, att);
   try {
     await checkAuditHead(s, member.roomId);
-    const out = await fn(s, att);
+    const c = await readPinned(s, member);
+    if (c.active) {
+      const doc = JSON.parse(c.active.document);
+      if (doc.platform !== att.platform || !doc.measurements.includes(att.measurement))
+        throw new CdrError('attestation_measurement_mismatch', `attestation failed: the enclave's measurement ${att.measurement} is not one that contract version ${c.active.version} accepts`);
+    }
+    const out = await fn(s, att, c);
     await checkAuditHead(s, member.roomId);
     return out;
   } finally {
