@@ -254,6 +254,26 @@ async function main(ctx, page) {
     check('with the right pin the room is accepted again', (await outcome(page)) === null);
   });
 
+  await step('hide and drop', async () => {
+    const q = 'SELECT sum(amount) FROM sales';
+    const cliErr = () => { try { cli('query', '--profile', 'cli', q); return ''; } catch (e) { return String(e.stderr); } };
+    await page.click('#nav-tables');
+    await outcome(page);
+    await page.fill('#hide-table', 'sales');
+    await page.fill('#hide-column', 'amount');
+    await page.click('#hide-submit');
+    check('hiding a column in the browser succeeds', (await outcome(page)) === null);
+    check('the CLI member can no longer read the hidden column', /hidden by its owner/.test(cliErr()), cliErr());
+    await page.click('#unhide-submit');
+    check('making it readable again succeeds', (await outcome(page)) === null);
+    check('the CLI member reads it again', cliErr() === '', cliErr());
+    await page.fill('#drop-table', 'sales');
+    await page.click('#drop-submit');
+    check('dropping the table in the browser succeeds', (await outcome(page)) === null);
+    check('the table is gone for the CLI member', /no such table/.test(cliErr()), cliErr());
+    check('and from the tables screen', !/\bsales\b/.test(await page.textContent('#tables-list')), await page.textContent('#tables-list'));
+  });
+
   await step('tampered attestation', async () => {
     const p2 = await ctx.newPage();
     watch(p2, new URL(env.CONSOLE_MITM).origin);

@@ -171,6 +171,21 @@ async function grant(revoke) {
   await showTables();
 }
 
+async function hide(hidden) {
+  const table = $('hide-table').value.trim(), column = $('hide-column').value.trim();
+  if (!table || !column) throw new CdrError('bad_request', 'give the table and the column');
+  await withSession(member, (s) => s.request({ op: 'hide', table, column, hidden }));
+  await showTables();
+}
+
+async function drop() {
+  const table = $('drop-table').value.trim();
+  if (!table) throw new CdrError('bad_request', 'type the name of the table to drop');
+  await withSession(member, (s) => s.request({ op: 'drop', table }));
+  $('drop-table').value = '';
+  await showTables();
+}
+
 async function runQuery(sql) {
   const r = await withSession(member, (s) => ops.query(s, sql));
   lastResult = r;
@@ -238,6 +253,9 @@ async function start() {
   $('nav-tables').addEventListener('click', () => member && act('Listing tables', showTables));
   $('grant-form').addEventListener('submit', (ev) => { ev.preventDefault(); act('Granting', needMember(() => grant(false))); });
   $('revoke-submit').addEventListener('click', () => act('Revoking the grant', needMember(() => grant(true))));
+  $('hide-form').addEventListener('submit', (ev) => { ev.preventDefault(); act('Hiding the column', needMember(() => hide(true))); });
+  $('unhide-submit').addEventListener('click', () => act('Making the column readable', needMember(() => hide(false))));
+  $('drop-form').addEventListener('submit', (ev) => { ev.preventDefault(); act('Dropping the table', needMember(drop)); });
   $('query-form').addEventListener('submit', (ev) => { ev.preventDefault(); act('Running the query', needMember(() => runQuery($('sql').value))); });
   $('query-download').addEventListener('click', downloadCsv);
   $('upload-form').addEventListener('submit', (ev) => { ev.preventDefault(); act('Uploading', needMember(runUpload)); });
