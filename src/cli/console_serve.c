@@ -159,9 +159,9 @@ static enum MHD_Result set_room(struct console_server *s, struct MHD_Connection 
   enum MHD_Result ret;
   int r;
 
-  if (s->target != NULL) {
-    ret = strcmp(json_string_value(json_object_get(j, "url")) ? json_string_value(json_object_get(j, "url")) : "",
-                 s->target->url) == 0
+  if (s->target != NULL) { /* the same room again is fine; another is not */
+    const char *u = json_string_value(json_object_get(j, "url"));
+    ret = u != NULL && strcmp(u, s->target->url) == 0
               ? serve_info(s, conn)
               : answer_error(conn, MHD_HTTP_CONFLICT, "bad_request",
                              "this console already talks to another room (start another cdr console for it)");
