@@ -29,6 +29,7 @@ PACKAGES=(
   systemd strace              # tests/integration/test_deploy_systemd.sh: systemd-analyze verify/security, the unit's syscall filter against a traced run
   podman                      # tests/integration/test_deploy_container.sh: podman build --isolation chroot of deploy/container
   prometheus                  # promtool: checks cdrd's /metrics (tests/integration/test_metrics.sh)
+  chromium                    # headless browser for the web console's test (tests/integration/test_console.sh)
 )
 
 missing=()
@@ -50,9 +51,12 @@ fi
 
 # npm packages, each folder from its committed package-lock.json, when
 # missing or older than the lock (tests/deploy: the Kubernetes schema check;
-# tests/openapi: an OpenAPI validator and ajv).  Nothing is fetched by the tests.
+# tests/openapi: an OpenAPI validator and ajv; console: the web console's
+# browser libraries, vendored into its bundle at build time, and
+# playwright-core, which drives Debian's chromium in its test).  Nothing is
+# fetched by the tests or at run time.
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-for dir in tests/deploy tests/openapi; do
+for dir in tests/deploy tests/openapi console; do
   lock="$ROOT/$dir/package-lock.json"
   stamp="$ROOT/$dir/node_modules/.package-lock.json"
   if [ ! -f "$stamp" ] || [ "$lock" -nt "$stamp" ]; then

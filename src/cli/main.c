@@ -50,6 +50,7 @@ static const struct command commands[] = {
     {"contract", cmd_contract, "read the room contract, sign or propose a version (members)"},
     {"profile", cmd_profile, "list the saved profiles, choose the default, show one"},
     {"witness", cmd_witness, "run a history witness that countersigns rooms' audit heads"},
+    {"console", cmd_console, "serve the web console to this machine's browser (loopback only)"},
 };
 
 static void usage(FILE *f) {

@@ -4,7 +4,8 @@
 # CMake cache used to keep the first one, so PREFIX was ignored after any
 # earlier build).  Installs this test run's build folder twice, to two
 # prefixes, then once staged under DESTDIR; cdr's man pages and shell
-# completion (scripts/gen-cli-docs.sh) are installed with the programs.
+# completion (scripts/gen-cli-docs.sh) and the web console's bundle are
+# installed with the programs.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 BUILD_DIR=$(cd "$CDR_BIN_DIR/.." && pwd)
@@ -23,6 +24,13 @@ MANPATH="$p/share/man" man -w cdr-profile >/dev/null 2>&1 && pass "man finds cdr
   || fail "man finds cdr-profile in the installed tree"
 [ -f "$p/share/bash-completion/completions/cdr" ] && pass "bash completion installed" || fail "bash completion installed"
 [ -f "$p/share/zsh/vendor-completions/_cdr" ] && pass "zsh completion installed" || fail "zsh completion installed"
+[ -f "$p/share/cdr/console/index.html" ] && [ -f "$p/share/cdr/console/vendor/x509.js" ] && pass "the web console's bundle installed" \
+  || fail "the web console's bundle installed under $p/share/cdr/console"
+inst_hash=$("$p/bin/cdr" console --version 2>&1)
+build_hash=$("$CDR" console --version 2>&1)
+[ -n "$inst_hash" ] && [ "${inst_hash%% *}" = "${build_hash%% *}" ] && [ "${inst_hash#*  }" != "${build_hash#*  }" ] \
+  && pass "the installed cdr serves the installed bundle, with the build's hash" \
+  || fail "installed console bundle: [$inst_hash] vs build [$build_hash]"
 cmp -s "$T/first/bin/cdr-enclave" "$CDR_BIN_DIR/cdr-enclave" && pass "the installed enclave is the one built" \
   || fail "the installed enclave is the one built"
 

@@ -5,11 +5,14 @@
  *   mitm UPSTREAM_URL MODE READY_FILE
  *
  * Listens on an ephemeral loopback port (written to READY_FILE as a URL),
- * forwards every request to UPSTREAM_URL with libcurl, and for answers to
+ * forwards every request to UPSTREAM_URL with libcurl (an https upstream
+ * verified against $CURL_CA_BUNDLE, as lib.sh sets it), and for answers to
  * POST /v1/request applies MODE:
  *   flip     flip one bit of the response ciphertext (kept valid base64)
  *   replay   answer with the previous /v1/request response instead
  *   status   turn "status":"ok" into "failed" and 200 into 422
+ *   attest   (answers to POST /v1/attest instead) flip one bit of the
+ *            evidence, inside the signed bytes (kept valid base64)
  *   none     forward unchanged
  * Everything else passes through unchanged.  Stops on SIGTERM.
  */
@@ -91,6 +94,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+  if (getenv("CURL_CA_BUNDLE") != NULL) /* an https upstream: lib.sh's bundle of room CAs */
+    curl_easy_setopt(c, CURLOPT_CAINFO, getenv("CURL_CA_BUNDLE"));
   if (strcmp(method, "POST") == 0) {
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->d ? req->d : "");
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)req->n);
@@ -100,6 +105,19 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
   curl_slist_free_all(h);
   curl_easy_cleanup(c);
   char *out = resp.d ? resp.d : strdup("");
+  if (strcmp(url, "/v1/attest") == 0 && strcmp(mode, "attest") == 0) {
+    json_t *o = json_loads(out, 0, NULL);
+    const char *ev = o ? json_string_value(json_object_get(o, "evidence")) : NULL;
+    if (ev != NULL && strlen(ev) > 64) {
+      char *e = strdup(ev);
+      e[60] = e[60] == 'A' ? 'B' : 'A'; /* byte 45: the report_data */
+      json_object_set_new(o, "evidence", json_string(e));
+      free(e);
+      free(out);
+      out = json_dumps(o, JSON_COMPACT);
+    }
+    json_decref(o);
+  }
   if (strcmp(url, "/v1/request") == 0 && strcmp(mode, "none") != 0) {
     if (strcmp(mode, "replay") == 0) {
       char *prev = last_response;
@@ -129,7 +147,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 
 int main(int argc, char **argv) {
   if (argc != 4) {
-    fprintf(stderr, "usage: mitm UPSTREAM_URL none|flip|replay|status READY_FILE\n");
+    fprintf(stderr, "usage: mitm UPSTREAM_URL none|flip|replay|status|attest READY_FILE\n");
     return 2;
   }
   upstream = argv[1];
