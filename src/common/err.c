@@ -137,6 +137,7 @@ const char *cdr_err_describe(int err) {
     return "the room's contract does not follow the version this profile pinned through properly signed versions";
   case CDR_ERR_RULE_VIOLATION: return "the query breaks the release rule of a table it reads";
   case CDR_ERR_ROOM_LOADING: return "the room is still loading its sealed tables; retry shortly";
+  case CDR_ERR_SQL_MEMORY: return "SQL statement needed more memory than the room allows one query";
   default: return "internal error";
   }
 }

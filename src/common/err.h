@@ -123,7 +123,9 @@
   /* a query refused by a table's release rule (docs/RULES.md) */ \
   X(CDR_ERR_RULE_VIOLATION,    "rule_violation",        403) \
   /* cdrd answers while the enclave loads the room (PROTOCOL 4.2) */ \
-  X(CDR_ERR_ROOM_LOADING,      "room_loading",          503)
+  X(CDR_ERR_ROOM_LOADING,      "room_loading",          503) \
+  /* a query past the room's memory limit per query (PROTOCOL 4.7) */ \
+  X(CDR_ERR_SQL_MEMORY,        "sql_memory_limit",      413)
 
 #define CDR_ERR_ENUM_(name, wire, http) name##_IDX,
 enum cdr_err_index { CDR_ERR_LIST(CDR_ERR_ENUM_) CDR_ERR__COUNT };

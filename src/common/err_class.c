@@ -112,6 +112,8 @@ static const unsigned char class_table[] = {
     C(CDR_ERR_RULE_VIOLATION, REFUSED),
     /* the room still loading (503, Retry-After) */
     C(CDR_ERR_ROOM_LOADING, REFUSED),
+    /* a query past the room's memory limit */
+    C(CDR_ERR_SQL_MEMORY, REFUSED),
 };
 
 #undef C
