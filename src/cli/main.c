@@ -47,6 +47,7 @@ static const struct command commands[] = {
     {"drop", cmd_drop, "delete your table (owners)"},
     {"audit", cmd_audit, "read and verify the room's audit log (auditors, owners)"},
     {"contract", cmd_contract, "read the room contract, sign or propose a version (members)"},
+    {"limits", cmd_limits, "show the room's limits: query time, memory, result size (members)"},
     {"profile", cmd_profile, "list the saved profiles, choose the default, show one"},
 };
 
