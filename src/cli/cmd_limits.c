@@ -92,6 +92,17 @@ static int limits_option(const char *cmd, int ch, const char *arg, struct cdr_ro
   return 0;
 }
 
+/* csv: "field,value" and one row per limit, by its JSON name. */
+static void print_limits_csv(const json_t *o) {
+  const char *k;
+  json_t *v;
+  printf("field,value\n");
+  json_object_foreach((json_t *)o, k, v) {
+    if (json_is_integer(v))
+      printf("%s,%" JSON_INTEGER_FORMAT "\n", k, json_integer_value(v));
+  }
+}
+
 static void print_limits(const json_t *o) {
   const char *names[][2] = {{"query_time_ms", "query time (ms)"},
                             {"query_memory_bytes", "memory per query (bytes)"},
@@ -108,7 +119,7 @@ static void print_limits(const json_t *o) {
 /* ---- cdr limits (members) ---- */
 
 static void limits_help(void) {
-  printf("Usage: cdr limits [URL --key KEY --cert CERT] [--format table|json] [options]\n\n"
+  printf("Usage: cdr limits [URL --key KEY --cert CERT] [--format table|csv|json] [options]\n\n"
          "Show the room's limits, as the enclave applies them: a query's time limit,\n"
          "the memory one query may use, the largest result (bytes and rows) and how\n"
          "many queries one member may run at once.  The room's admin sets them on\n"
@@ -117,7 +128,8 @@ static void limits_help(void) {
          "A setting given here is sent to the enclave, which refuses it\n"
          "(role_forbidden): members cannot change the limits.\n\n"
          "Options:\n"
-         "  -f, --format table|json   output format (default table)\n%s\n",
+         "  -f, --format table|csv|json   output format (default table; csv: field,value\n"
+         "                                rows by JSON name; json: the enclave's object)\n%s\n",
          limits_opts_help);
   cli_connect_help();
 }
@@ -166,6 +178,8 @@ int cmd_limits(int argc, char **argv) {
   if (format == CLI_FORMAT_JSON) {
     if (cdr_render_json_value(stdout, lim, JSON_ENSURE_ASCII) != 0)
       rc = cli_fail_code(CMD, CDR_ERR_IO, "cannot write the limits");
+  } else if (format == CLI_FORMAT_CSV) {
+    print_limits_csv(lim);
   } else {
     print_limits(lim);
   }

@@ -40,7 +40,7 @@ int engine_budget_over(struct engine_budget *b) {
 static int budget_spend(struct engine_budget *b, uint64_t n) {
   b->work += n;
   if (b->work < ENGINE_BUDGET_STEP)
-    return b->timed_out;
+    return b->deadline_ns != 0 && b->timed_out;
   b->work = 0;
   return engine_budget_over(b);
 }
