@@ -84,8 +84,10 @@ static void *sq_block(size_t n) {
 }
 
 static void sq_free(void *q) {
-  if (q != NULL && meter != NULL)
-    meter->used -= (int64_t)wa_size(q);
+  /* Blocks from before the query, freed during it, give nothing back
+   * beyond zero: the query's count never goes below what it holds. */
+  if (q != NULL && meter != NULL && (meter->used -= (int64_t)wa_size(q)) < 0)
+    meter->used = 0;
   wa_free(q);
 }
 

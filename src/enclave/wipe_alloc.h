@@ -19,7 +19,7 @@ int wipe_alloc_install(uint64_t sql_heap_limit) CDR_WUR;
 
 /* Memory one query may take from SQLite's heap.  Between begin and end,
  * the calling thread's SQLite allocations count against m (frees give
- * back; net bytes, the blocks' usable sizes), and an allocation that
+ * back, never below zero; net bytes, the blocks' usable sizes), and an allocation that
  * would take m->used past m->limit fails (SQLite sees out-of-memory and
  * fails the statement) and sets m->exceeded.  The heap's global limit
  * still holds for everyone.  Per thread, so that queries on several
