@@ -155,6 +155,49 @@ static void random_series(void) {
   }
 }
 
+/* A string that a pattern literal p ('...') probably matches: each
+ * wildcard becomes 0..2 (or exactly one) random characters, a letter
+ * may change case, the rest is copied; then LIKE, GLOB and like() with
+ * ESCAPE compare on both.  (Independent random pairs rarely match.) */
+static void matching_series(void) {
+  static const char *const fill[] = {"a", "b", "A", "é", "É", "日", "x", "[", "%", "_"};
+  char p[128], s[512], expr[700];
+  int failed = 0;
+  for (int i = 0; i < 20000 && failed < 10; i++) {
+    size_t n = 1;
+    rand_literal(p, sizeof(p));
+    s[0] = '\'';
+    for (size_t k = 1; p[k + 1] != '\0' && n + 12 < sizeof(s); k++) {
+      char c = p[k];
+      unsigned reps = (c == '%' || c == '*') ? next_rand(3) : (c == '_' || c == '?') ? 1 : 0;
+      if (c == '%' || c == '*' || c == '_' || c == '?') {
+        for (unsigned r = 0; r < reps; r++) {
+          const char *f = fill[next_rand(sizeof(fill) / sizeof(fill[0]))];
+          memcpy(s + n, f, strlen(f));
+          n += strlen(f);
+        }
+        continue;
+      }
+      if (c == '\'' ) { /* a doubled quote stays doubled */
+        s[n++] = c;
+        s[n++] = p[++k];
+        continue;
+      }
+      s[n++] = (c >= 'a' && c <= 'z' && next_rand(2)) ? (char)(c - 32) : c;
+    }
+    s[n++] = '\'';
+    s[n] = '\0';
+    unsigned f = next_rand(3);
+    if (f == 0)
+      snprintf(expr, sizeof(expr), "%s LIKE %s", s, p);
+    else if (f == 1)
+      snprintf(expr, sizeof(expr), "%s GLOB %s", s, p);
+    else
+      snprintf(expr, sizeof(expr), "like(%s, %s, '\\')", p, s);
+    failed += !same(expr);
+  }
+}
+
 /* Past the deadline a product-cost call fails instead of running for
  * minutes, and says so through the budget. */
 static void deadline_stops_calls(void) {
@@ -194,6 +237,7 @@ int main(void) {
   sqlite3_limit(ref_db, SQLITE_LIMIT_LIKE_PATTERN_LENGTH, 50000);
   sqlite3_limit(our_db, SQLITE_LIMIT_LIKE_PATTERN_LENGTH, 50000);
   random_series();
+  matching_series();
   sqlite3_limit(our_db, SQLITE_LIMIT_LENGTH, 8 * 1024 * 1024);
   deadline_stops_calls();
   sqlite3_close(ref_db);
