@@ -16,6 +16,8 @@ int cmd_room_revoke(int argc, char **argv); /* room revoke (cmd_room_revoke.c) *
 int cmd_room_backup(int argc, char **argv);  /* room backup (cmd_room_backup.c) */
 int cmd_room_restore(int argc, char **argv); /* room restore (cmd_room_backup.c) */
 int cmd_room_propose(int argc, char **argv); /* room propose (cmd_room_propose.c) */
+int cmd_room_limits(int argc, char **argv);  /* room limits (cmd_limits.c) */
+int cmd_limits(int argc, char **argv);       /* limits (cmd_limits.c) */
 int cmd_serve(int argc, char **argv);    /* cmd_serve.c */
 int cmd_witness(int argc, char **argv);  /* cmd_witness.c */
 int cmd_keygen(int argc, char **argv);   /* cmd_keygen.c */

@@ -43,6 +43,8 @@ static void room_help(void) {
          "  restore BACKUP ROOM  a backup back into a room folder (a rollback)\n"
          "  propose ROOM  draft the next version of the room contract for its\n"
          "                members to sign ('cdr room propose --help')\n"
+         "  limits ROOM   set the room's limits: query time, memory, result size\n"
+         "                ('cdr room limits --help')\n"
          "\n"
          "Run 'cdr room init --help' or 'cdr room invite --help' for details.\n"
          "\n"
@@ -360,9 +362,11 @@ int cmd_room(int argc, char **argv) {
     return cmd_room_invites(argc - 1, argv + 1);
   if (strcmp(sub, "propose") == 0)
     return cmd_room_propose(argc - 1, argv + 1);
+  if (strcmp(sub, "limits") == 0)
+    return cmd_room_limits(argc - 1, argv + 1);
   if (strcmp(sub, "backup") == 0)
     return cmd_room_backup(argc - 1, argv + 1);
   if (strcmp(sub, "restore") == 0)
     return cmd_room_restore(argc - 1, argv + 1);
-  return cli_usage("room", "unknown command '%s' (init, invite, invites, revoke, propose, backup or restore)", sub);
+  return cli_usage("room", "unknown command '%s' (init, invite, invites, revoke, propose, limits, backup or restore)", sub);
 }

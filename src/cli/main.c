@@ -48,6 +48,7 @@ static const struct command commands[] = {
     {"rule", cmd_rule, "show or set a table's release rule (owners set)"},
     {"audit", cmd_audit, "read and verify the room's audit log (auditors, owners)"},
     {"contract", cmd_contract, "read the room contract, sign or propose a version (members)"},
+    {"limits", cmd_limits, "show the room's limits: query time, memory, result size (members)"},
     {"profile", cmd_profile, "list the saved profiles, choose the default, show one"},
     {"witness", cmd_witness, "run a history witness that countersigns rooms' audit heads"},
     {"console", cmd_console, "serve the web console to this machine's browser (loopback only)"},

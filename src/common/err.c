@@ -150,6 +150,7 @@ const char *cdr_err_describe(int err) {
            "was rolled back, and the enclave serves nothing";
   case CDR_ERR_WITNESS_UNAVAILABLE:
     return "fewer than a quorum of the room's witnesses confirmed its history: nothing is served until enough answer";
+  case CDR_ERR_SQL_MEMORY: return "SQL statement needed more memory than the room allows one query";
   default: return "internal error";
   }
 }

@@ -130,7 +130,9 @@
   X(CDR_ERR_WITNESS_UNKNOWN_IDENTITY, "witness_unknown_identity", 409) \
   X(CDR_ERR_WITNESS_REPLAYED,  "witness_replayed",      502) \
   X(CDR_ERR_HISTORY_ROLLBACK,  "history_rollback",      503) \
-  X(CDR_ERR_WITNESS_UNAVAILABLE, "witness_unavailable", 503)
+  X(CDR_ERR_WITNESS_UNAVAILABLE, "witness_unavailable", 503) \
+  /* a query past the room's memory limit per query (PROTOCOL 4.7) */ \
+  X(CDR_ERR_SQL_MEMORY,        "sql_memory_limit",      413)
 
 #define CDR_ERR_ENUM_(name, wire, http) name##_IDX,
 enum cdr_err_index { CDR_ERR_LIST(CDR_ERR_ENUM_) CDR_ERR__COUNT };

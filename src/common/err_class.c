@@ -119,6 +119,8 @@ static const unsigned char class_table[] = {
     C(CDR_ERR_WITNESS_REPLAYED, VERIFY),
     C(CDR_ERR_HISTORY_ROLLBACK, VERIFY),
     C(CDR_ERR_WITNESS_UNAVAILABLE, REFUSED),
+    /* a query past the room's memory limit */
+    C(CDR_ERR_SQL_MEMORY, REFUSED),
 };
 
 #undef C

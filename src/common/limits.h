@@ -61,9 +61,27 @@
 
 /* SQL policy limits inside the enclave. */
 #define CDR_MAX_SQL_LEN (64u * CDR_KiB)
-#define CDR_SQL_TIME_LIMIT_MS 30000u
-#define CDR_MAX_RESULT_BYTES (32u * CDR_MiB)
-#define CDR_MAX_RESULT_ROWS 1000000u
+/* The room's limits (PROTOCOL 4.7, "limits"): the room admin sets each
+ * between its MIN and MAX; a room that never set one has its DEFAULT.
+ * Time and result size are per query; memory is the SQLite heap one
+ * query may take; queries is how many one member may run at once. */
+#define CDR_DEFAULT_QUERY_TIME_MS 30000u
+#define CDR_MIN_QUERY_TIME_MS 100u
+#define CDR_MAX_QUERY_TIME_MS 3600000u
+#define CDR_DEFAULT_QUERY_MEMORY (2ull * 1024u * CDR_MiB)
+#define CDR_MIN_QUERY_MEMORY (1ull * CDR_MiB)
+#define CDR_MAX_QUERY_MEMORY CDR_SQL_HEAP_LIMIT
+#define CDR_DEFAULT_RESULT_BYTES (32u * CDR_MiB)
+#define CDR_MIN_RESULT_BYTES (1u * CDR_KiB)
+/* The result document must fit a response (CDR_MAX_PLAINTEXT) with
+ * room for the reply around it. */
+#define CDR_MAX_RESULT_BYTES (64u * CDR_MiB)
+#define CDR_DEFAULT_RESULT_ROWS 1000000u
+#define CDR_MIN_RESULT_ROWS 1u
+#define CDR_MAX_RESULT_ROWS 1000000000u
+#define CDR_DEFAULT_MEMBER_QUERIES 4u
+#define CDR_MIN_MEMBER_QUERIES 1u
+#define CDR_MAX_MEMBER_QUERIES 64u
 #define CDR_MAX_COLUMNS 1000u
 #define CDR_MAX_TABLE_NAME 64u
 /* SQLite's whole heap inside the enclave (tables, sorts, results). */

@@ -110,6 +110,10 @@ static int visible(const struct page *pg, json_t *entry) {
     return 1;
   if (op != NULL && (strcmp(op, "start") == 0 || strcmp(op, "crl") == 0 || strcmp(op, "commit") == 0))
     return 1;
+  /* the admin's change of the room's limits (not a member reading them) */
+  const char *by = json_string_value(json_object_get(entry, "by"));
+  if (op != NULL && strcmp(op, "limits") == 0 && by != NULL && strcmp(by, "host") == 0)
+    return 1;
   const char *subject = json_string_value(json_object_get(entry, "subject"));
   if (subject != NULL && strcmp(subject, pg->who->name) == 0)
     return 1;

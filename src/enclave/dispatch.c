@@ -33,6 +33,7 @@ static const struct dispatch_row dispatch_table[] = {
     {IPC_REQUEST, ENCLAVE_STATE_READY, enclave_handle_request},
     {IPC_CRL, ENCLAVE_STATE_READY, enclave_handle_crl},
     {IPC_PROPOSE, ENCLAVE_STATE_READY, enclave_handle_propose},
+    {IPC_LIMITS, ENCLAVE_STATE_READY, enclave_handle_limits},
 };
 
 int enclave_dispatch(struct enclave *e, uint32_t type, struct cdr_buf *payload, uint32_t *reply_type,

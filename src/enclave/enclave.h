@@ -19,6 +19,7 @@
 #include "crypto/envelope.h"
 #include "crypto/x509.h"
 #include "engine.h"
+#include "ipc/messages.h"
 #include "seal.h"
 #include "session.h"
 #include "upload.h"
@@ -67,6 +68,8 @@ struct enclave {
   /* The room contract: active chain and pending version (contract_state.h),
    * sealed in the manifest (persist.c), changed by contract_ops.c. */
   struct contract_state contract;
+  /* The room's limits (room_limits.h), sealed in the manifest. */
+  struct cdr_room_limits limits;
   /* Clock, replaceable by tests. */
   int64_t (*now)(void);
 };
@@ -89,7 +92,8 @@ int enclave_dispatch(struct enclave *e, uint32_t type, struct cdr_buf *payload, 
  *   IPC_OPEN         enclave_handle_open        enclave_keyx.c
  *   IPC_REQUEST      enclave_handle_request     enclave_request.c
  *   IPC_CRL          enclave_handle_crl         revoke.c
- *   IPC_PROPOSE      enclave_handle_propose     contract_ops.c */
+ *   IPC_PROPOSE      enclave_handle_propose     contract_ops.c
+ *   IPC_LIMITS       enclave_handle_limits      room_limits_ops.c */
 int enclave_handle_init(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) CDR_WUR;
 int enclave_handle_load(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) CDR_WUR;
 int enclave_handle_load_chunk(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) CDR_WUR;
@@ -99,6 +103,7 @@ int enclave_handle_open(struct enclave *e, struct cdr_buf *in, uint32_t *rt, str
 int enclave_handle_request(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) CDR_WUR;
 int enclave_handle_crl(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) CDR_WUR;
 int enclave_handle_propose(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) CDR_WUR;
+int enclave_handle_limits(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) CDR_WUR;
 /* The refusal of a CA other than the sealed one (CDR_ERR_CA_MISMATCH),
  * in one sentence that names both fingerprints and says what to do; it
  * goes to the host in IPC_ERROR and into cdrd's log (enclave_init.c). */

@@ -24,9 +24,11 @@
  * table.  A table whose sealed file did not load at start stays in the
  * catalog, unavailable (engine_restore_unavailable): its name stays
  * reserved for its owner, who alone may drop or replace it.  Role rules (who may upload at all) are the caller's (ops.c).
- * Limits: statement length CDR_MAX_SQL_LEN, one statement per request,
- * run time CDR_SQL_TIME_LIMIT_MS (progress handler), result size
- * CDR_MAX_RESULT_BYTES / CDR_MAX_RESULT_ROWS.
+ * Limits: statement length CDR_MAX_SQL_LEN, one statement per request;
+ * the room's limits (room_limits.h; defaults CDR_DEFAULT_* in
+ * common/limits.h): run time (progress handler, and inside the
+ * product-cost functions, engine_funcs.h), memory per query
+ * (wipe_alloc.h's meter), result size in bytes and rows.
  *
  * Errors carry a human message (no secret data: it may name the denied
  * action, table or column, never a data value) in *errmsg, malloc'd,
@@ -226,11 +228,17 @@ int engine_restore_end(struct cdr_engine *e, const char *name, int ok) CDR_WUR;
  * name is taken, CDR_ERR_NOMEM. */
 int engine_restore_unavailable(struct cdr_engine *e, struct catalog_table *t, const char *reason) CDR_WUR;
 
-/* Test hooks: lower the per-query time limit (0 restores
- * CDR_SQL_TIME_LIMIT_MS) and the result limits (0 restores
- * CDR_MAX_RESULT_BYTES / CDR_MAX_RESULT_ROWS).  max_bytes counts the
- * whole JSON document, without its terminating NUL. */
+/* The room's limits (room_limits.c applies them; tests set them
+ * directly): the per-query time limit (0 restores
+ * CDR_DEFAULT_QUERY_TIME_MS) and the result limits (0 restores
+ * CDR_DEFAULT_RESULT_BYTES / CDR_DEFAULT_RESULT_ROWS).  max_bytes counts
+ * the whole JSON document, without its terminating NUL. */
 void engine_set_time_limit_ms(struct cdr_engine *e, unsigned ms);
 void engine_set_result_limits(struct cdr_engine *e, size_t max_bytes, uint64_t max_rows);
+/* Bytes of SQLite's heap one query may take (0 restores
+ * CDR_DEFAULT_QUERY_MEMORY); past it the query fails alone with
+ * CDR_ERR_SQL_MEMORY.  Counted only where wipe_alloc_install runs (the
+ * enclave). */
+void engine_set_memory_limit(struct cdr_engine *e, uint64_t bytes);
 
 #endif

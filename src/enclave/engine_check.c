@@ -153,9 +153,10 @@ static int program_read(struct cdr_engine *e, const char *stmt, size_t n, struct
     cnt++;
   }
   if (rc != SQLITE_DONE) {
-    r = e->timed_out
+    r = e->budget.timed_out
             ? engine_set_err(errmsg, CDR_ERR_SQL_TIMEOUT, "query exceeded its time limit of %u ms", e->time_limit_ms)
-            : engine_sqlite_fail(e, rc, errmsg, "checking the statement failed");
+        : e->meter.exceeded ? engine_memory_err(e, errmsg)
+                            : engine_sqlite_fail(e, rc, errmsg, "checking the statement failed");
     goto out;
   }
   *out = v;

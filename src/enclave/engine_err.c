@@ -75,6 +75,12 @@ void engine_redact_quoted(char *out, size_t outlen, const char *in) {
   out[o] = '\0';
 }
 
+int engine_memory_err(const struct cdr_engine *e, char **errmsg) {
+  return engine_set_err(errmsg, CDR_ERR_SQL_MEMORY,
+                        "query needed more than its memory limit of %llu MiB (the room's limits: `cdr limits`)",
+                        (unsigned long long)(e->max_query_memory / CDR_MiB));
+}
+
 int engine_sqlite_fail(struct cdr_engine *e, int rc, char **errmsg, const char *what) {
   switch (rc & 0xff) {
   case SQLITE_NOMEM:

@@ -17,7 +17,9 @@
 #include <stdint.h>
 
 #include "catalog.h"
+#include "engine_funcs.h"
 #include "policy.h"
+#include "wipe_alloc.h"
 
 struct cdr_engine {
   sqlite3 *db;
@@ -26,8 +28,9 @@ struct cdr_engine {
   unsigned time_limit_ms;
   size_t max_result_bytes;
   uint64_t max_result_rows;
-  uint64_t deadline_ns; /* CLOCK_MONOTONIC, while a query runs */
-  int timed_out;
+  uint64_t max_query_memory;     /* bytes of SQLite's heap one query may take */
+  struct engine_budget budget;   /* the running query's deadline (engine_funcs.h) */
+  struct wipe_alloc_meter meter; /* the running query's memory (wipe_alloc.h) */
   sqlite3_stmt *restore_ins; /* INSERT of the table being restored */
   struct engine_upload *uploads; /* in progress (engine_upload.c) */
   uint64_t upload_serial;        /* names their staging tables */
@@ -44,6 +47,8 @@ int engine_set_err(char **errmsg, int rc, const char *fmt, ...) __attribute__((f
 /* A failed SQLite call as our code (NOMEM, TOO_LARGE, else INTERNAL),
  * with SQLite's message after `what`. */
 int engine_sqlite_fail(struct cdr_engine *e, int rc, char **errmsg, const char *what);
+/* CDR_ERR_SQL_MEMORY: the running query passed its memory limit. */
+int engine_memory_err(const struct cdr_engine *e, char **errmsg);
 /* Copy SQLite's run-time message `in` to out (outlen bytes, NUL-
  * terminated) with every '...' quotation replaced by '...' literally, so
  * that a value it quoted does not leave the enclave. */

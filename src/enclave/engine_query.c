@@ -13,7 +13,14 @@
  *     any denial are cleared.
  *   - A progress handler interrupts the statement past its deadline (a
  *     monotonic clock), every ENGINE_PROGRESS_OPS virtual machine
- *     instructions; it is removed again on every path.
+ *     instructions; it is removed again on every path.  Inside one
+ *     instruction, the functions whose cost is a product of their
+ *     inputs check the same deadline (engine_funcs.c), and the rest are
+ *     linear in values SQLITE_LIMIT_LENGTH bounds.
+ *   - SQLite's allocations on this thread count against the query's
+ *     memory limit from before the prepare until the finalize
+ *     (wipe_alloc_meter_*): past it the statement fails alone with
+ *     CDR_ERR_SQL_MEMORY, and the connection serves the next one.
  *   - The tables the statement read or tried to read stay listed by the
  *     policy until the next query (engine_query_tables).
  *   - A query that reads a table under its release rule (engine_rules.c)
@@ -27,28 +34,19 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/buf.h"
 #include "common/utf8.h"
 #include "rule.h"
 
-/* Virtual machine instructions between two looks at the clock. */
-#define ENGINE_PROGRESS_OPS 1000
-
-static uint64_t mono_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
+/* Virtual machine instructions between two looks at the clock: one
+ * instruction may build a value of up to SQLITE_LIMIT_LENGTH bytes
+ * (printf, zeroblob...), so this many of them take well under a second. */
+#define ENGINE_PROGRESS_OPS 200
 
 static int engine_progress(void *arg) {
   struct cdr_engine *e = arg;
-  if (mono_ns() >= e->deadline_ns) {
-    e->timed_out = 1;
-    return 1;
-  }
-  return 0;
+  return engine_budget_over(&e->budget);
 }
 
 void engine_query_tables(struct cdr_engine *e, void (*fn)(void *ud, const char *table), void *ud) {
@@ -68,6 +66,10 @@ static int query_prepare(struct cdr_engine *e, const char *sql, size_t sqllen, s
                           why != NULL ? why : "the statement is not allowed");
   }
   if (rc != SQLITE_OK) {
+    if (e->meter.exceeded)
+      return engine_memory_err(e, errmsg);
+    if (e->budget.timed_out)
+      return engine_set_err(errmsg, CDR_ERR_SQL_TIMEOUT, "query exceeded its time limit of %u ms", e->time_limit_ms);
     if ((rc & 0xff) == SQLITE_NOMEM)
       return engine_set_err(errmsg, CDR_ERR_NOMEM, "out of memory");
     if ((rc & 0xff) == SQLITE_TOOBIG)
@@ -137,9 +139,11 @@ int engine_query_render(struct cdr_engine *e, const struct engine_principal *who
   policy_set_mode(&e->policy, POLICY_USER);
   policy_set_principal(&e->policy, who);
   policy_clear_denial(&e->policy);
-  e->timed_out = 0;
-  e->deadline_ns = mono_ns() + (uint64_t)e->time_limit_ms * 1000000u;
+  e->budget.timed_out = 0;
+  e->budget.work = 0;
+  e->budget.deadline_ns = engine_mono_ns() + (uint64_t)e->time_limit_ms * 1000000u;
   sqlite3_progress_handler(e->db, ENGINE_PROGRESS_OPS, engine_progress, e);
+  wipe_alloc_meter_begin(&e->meter, e->max_query_memory);
 
   /* Release rules first: a governed query runs the emitter's statement,
    * never the analyst's text (engine_rules.c). */
@@ -170,6 +174,8 @@ refused:
 out:
   sqlite3_finalize(st);
   engine_rules_done(e, plan, emitted);
+  wipe_alloc_meter_end();
+  e->budget.deadline_ns = 0; /* the engine's own statements run without one */
   sqlite3_progress_handler(e->db, 0, NULL, NULL);
   policy_clear_denial(&e->policy);
   policy_set_principal(&e->policy, NULL);

@@ -191,10 +191,12 @@ static int jo_put_value(struct jout *j, sqlite3_stmt *st, int i) {
  * run-time message with its quotations removed. */
 static int step_error(struct cdr_engine *e, int rc, char **errmsg) {
   char m[CDR_MAX_ERROR_MSG];
-  if (e->timed_out)
+  if (e->budget.timed_out)
     return engine_set_err(errmsg, CDR_ERR_SQL_TIMEOUT, "query exceeded its time limit of %u ms", e->time_limit_ms);
   if (policy_denial(&e->policy) != NULL)
     return engine_set_err(errmsg, policy_denial_code(&e->policy), "%s", policy_denial(&e->policy));
+  if (e->meter.exceeded)
+    return engine_memory_err(e, errmsg);
   if ((rc & 0xff) == SQLITE_NOMEM)
     return engine_set_err(errmsg, CDR_ERR_NOMEM, "out of memory");
   engine_redact_quoted(m, sizeof(m), sqlite3_errmsg(e->db));

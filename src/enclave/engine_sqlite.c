@@ -85,6 +85,9 @@ _Static_assert(CDR_MAX_SQL_LEN <= ENGINE_SQLITE_SQL_LENGTH, "user SQL must fit S
  * not stop it in time. */
 #define ENGINE_SQLITE_LENGTH (CDR_MAX_CSV_RECORD + 64u * CDR_KiB)
 
+/* Longest LIKE or GLOB pattern (SQLite's default is 50000). */
+#define ENGINE_SQLITE_LIKE_PATTERN (10u * CDR_KiB)
+
 /* ---- opening ---- */
 
 /* Run one of the engine's own statements (policy in internal mode). */
@@ -129,6 +132,9 @@ static int engine_harden(struct cdr_engine *e) {
       {SQLITE_LIMIT_VARIABLE_NUMBER, (int)CDR_MAX_COLUMNS},
       {SQLITE_LIMIT_WORKER_THREADS, 0},
       {SQLITE_LIMIT_TRIGGER_DEPTH, 1},
+      /* LIKE and GLOB recurse once per wildcard run (engine_funcs.c):
+       * this keeps their depth well inside a worker thread's stack */
+      {SQLITE_LIMIT_LIKE_PATTERN_LENGTH, (int)ENGINE_SQLITE_LIKE_PATTERN},
   };
   int v;
 
@@ -204,9 +210,10 @@ int engine_open(struct cdr_engine **out) {
   policy_init(&e->policy);
   catalog_init(&e->catalog);
   policy_set_catalog(&e->policy, &e->catalog);
-  e->time_limit_ms = CDR_SQL_TIME_LIMIT_MS;
-  e->max_result_bytes = CDR_MAX_RESULT_BYTES;
-  e->max_result_rows = CDR_MAX_RESULT_ROWS;
+  e->time_limit_ms = CDR_DEFAULT_QUERY_TIME_MS;
+  e->max_result_bytes = CDR_DEFAULT_RESULT_BYTES;
+  e->max_result_rows = CDR_DEFAULT_RESULT_ROWS;
+  e->max_query_memory = CDR_DEFAULT_QUERY_MEMORY;
 
   if ((r = sqlite3_open_v2(":memory:", &e->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                            NULL)) != SQLITE_OK) {
@@ -215,6 +222,10 @@ int engine_open(struct cdr_engine **out) {
   }
   if ((r = engine_harden(e)) != 0)
     goto out;
+  if (engine_funcs_register(e->db, &e->budget) != SQLITE_OK) {
+    r = CDR_ERR_INTERNAL;
+    goto out;
+  }
   if (sqlite3_set_authorizer(e->db, policy_authorize, &e->policy) != SQLITE_OK) {
     r = CDR_ERR_INTERNAL;
     goto out;
@@ -251,12 +262,16 @@ void engine_close(struct cdr_engine *e) {
 }
 
 void engine_set_time_limit_ms(struct cdr_engine *e, unsigned ms) {
-  e->time_limit_ms = ms != 0 ? ms : CDR_SQL_TIME_LIMIT_MS;
+  e->time_limit_ms = ms != 0 ? ms : CDR_DEFAULT_QUERY_TIME_MS;
 }
 
 void engine_set_result_limits(struct cdr_engine *e, size_t max_bytes, uint64_t max_rows) {
   if (max_bytes == 0 || max_bytes > SIZE_MAX / 4)
-    max_bytes = CDR_MAX_RESULT_BYTES;
+    max_bytes = CDR_DEFAULT_RESULT_BYTES;
   e->max_result_bytes = max_bytes;
-  e->max_result_rows = max_rows != 0 ? max_rows : CDR_MAX_RESULT_ROWS;
+  e->max_result_rows = max_rows != 0 ? max_rows : CDR_DEFAULT_RESULT_ROWS;
+}
+
+void engine_set_memory_limit(struct cdr_engine *e, uint64_t bytes) {
+  e->max_query_memory = bytes != 0 ? bytes : CDR_DEFAULT_QUERY_MEMORY;
 }

@@ -21,6 +21,8 @@
  *   {"op":"contract","from"?}                          every role (contract_ops.c)
  *   {"op":"contract_propose"} + document               every role; a member once one is active
  *   {"op":"contract_sign"} + signature object          every role (contract_ops.c)
+ *   {"op":"limits"}                                    every role: the room's limits (room_limits.h)
+ *   {"op":"limits_set",...}                            refused: the admin sets them on the host
  * The operations are a table (name, roles, payload allowed, handler);
  * roles are checked here, ownership by the engine (access_denied naming
  * the table).
@@ -55,6 +57,7 @@
 #include "contract_ops.h"
 #include "ops.h"
 #include "persist.h"
+#include "room_limits.h"
 
 #define MAX_HEADER_JSON CDR_MAX_REQUEST_HEADER
 _Static_assert(CDR_MAX_REQUEST_HEADER >= CDR_MAX_SQL_LEN + 4096u, "a query's header must fit");
@@ -244,6 +247,12 @@ static int op_upload_chunk(const struct op_ctx *c) {
   audit_set(c->e, "bytes", json_integer((json_int_t)c->payload_len));
   int er = upload_chunk(&c->e->uploads, c->e->engine, c->sid, id, index, c->payload, c->payload_len,
                         enclave_now(c->e), &received, &errmsg);
+  /* An upload is two entries, its begin and its commit (which counts the
+   * chunks and carries the hash of their bytes, which the enclave
+   * checked): an accepted chunk is not a decision of its own.  A refused
+   * one is, since it ends the upload. */
+  if (er == 0)
+    audit_discard(c->e);
   return op_result(c, er, errmsg, er != 0 ? NULL : json_pack("{s:b,s:I}", "ok", 1, "received", (json_int_t)received));
 }
 
@@ -474,6 +483,19 @@ static int op_contract_sign(const struct op_ctx *c) {
   return contract_op_sign(c->e, &c->caller, c->payload, c->payload_len, c->out, c->res);
 }
 
+/* The room's limits (room_limits.h): every member may read them; no
+ * session may set them. */
+static int op_limits(const struct op_ctx *c) {
+  return enclave_reply_op_json(c->out, c->res,
+                               json_pack("{s:b,s:o}", "ok", 1, "limits", cdr_room_limits_to_json(&c->e->limits)));
+}
+
+static int op_limits_set(const struct op_ctx *c) {
+  return op_fail(c, CDR_ERR_ROLE,
+                 "the room's limits are set by the room's admin on the server's host (`cdr room limits ROOM`), "
+                 "never through a member's session");
+}
+
 /* The session ends once this answer is sealed (enclave_request.c, told
  * by the outcome): its keys are wiped now rather than at expiry. */
 static int op_close(const struct op_ctx *c) {
@@ -506,6 +528,8 @@ static const struct op_entry {
     {"contract", ROLES_ALL, 0, 1, NULL, op_contract},
     {"contract_propose", ROLES_ALL, 1, 1, NULL, op_contract_propose},
     {"contract_sign", ROLES_ALL, 1, 1, NULL, op_contract_sign},
+    {"limits", ROLES_ALL, 0, 0, NULL, op_limits},
+    {"limits_set", ROLES_ALL, 0, 0, NULL, op_limits_set},
 };
 
 /* upload_set_reap's test: the session is in the table and not expired. */
@@ -600,7 +624,8 @@ int ops_run(struct enclave *e, const struct session *s, const uint8_t *pt, size_
   if (op == NULL) {
     r = op_fail(&c, CDR_ERR_ARG,
                 "unknown \"op\" (expected query, upload_begin, upload_chunk, upload_commit, upload_abort, tables, "
-                "grant, revoke_grant, hide, drop, rule, audit, audit_head, close, contract, contract_propose or contract_sign)");
+                "grant, revoke_grant, hide, drop, rule, audit, audit_head, close, contract, contract_propose, contract_sign, "
+                "limits or limits_set)");
   } else if (principal_of(e, s, &who, &roles) != 0) {
     r = op_fail(&c, CDR_ERR_INTERNAL, "cannot identify the session's key");
   } else if (roles == 0 && contract_state_current(&e->contract) != NULL && !op->not_member) {

@@ -8,7 +8,9 @@
  *   u64be audit_size || lp(audit_head) || lp(carried audit record) || u32be n ||
  *   n x ( lp(table name) lp(table id: 32 hex) lp(sealed table key)
  *         lp(SHA-256 of the table file) lp(one-table catalog encoding) ) ||
- *   the room contract (contract_state.h's encoding: active chain, pending)
+ *   the room contract (contract_state.h's encoding: active chain, pending) ||
+ *   the room's limits (room_limits.h: "LIM1" and five u64; absent in
+ *   manifests written before them, which read as the defaults)
  * The CA fingerprint binds the tables to the room CA even if the host
  * withholds the sealed identity (which also names it, enclave_init.c):
  * a manifest that names another CA than this start's is refused before
@@ -42,6 +44,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "ipc/messages.h"
+#include "room_limits.h"
 #include "store_client.h"
 
 #define MANIFEST_MAGIC "CDRMANv4"
@@ -121,7 +124,7 @@ static int manifest_build(struct enclave *e, const struct persist_entry *ent, si
         (r = cdr_buf_put_lp(&m, en->file_hash, 32)) != 0 || (r = cdr_buf_put_lp(&m, cat.d, cat.len)) != 0)
       goto out;
   }
-  if ((r = contract_state_encode(&e->contract, &m)) != 0)
+  if ((r = contract_state_encode(&e->contract, &m)) != 0 || (r = room_limits_encode(&e->limits, &m)) != 0)
     goto out;
   r = seal_blob(e->sealer, SEAL_MANIFEST, "manifest", version, m.d, m.len, sealed);
 out:
@@ -403,6 +406,9 @@ static int manifest_decode(struct enclave *e, const uint8_t *pt, size_t len, uin
   p->version = version;
   if (memcmp(magic, MANIFEST_MAGIC, 8) == 0 && (r = contract_state_decode(&b, &e->contract)) != 0)
     return r;
+  if ((r = room_limits_decode(&b, &e->limits)) != 0)
+    return r;
+  room_limits_apply(e);
   return cdr_buf_expect_end(&b);
 }
 

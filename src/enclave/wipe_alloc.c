@@ -17,6 +17,13 @@
  * limit against the size it asked for), and SQLite, which reads the
  * usable size through xSize, uses that room before it asks again; a
  * block that already has room for the new size stays where it is.
+ *
+ * Per-query accounting (wipe_alloc_meter_*): SQLite's heap limit is
+ * global, so one query could take all of it and make every other
+ * query, and every upload, fail.  A thread-local meter, set by the engine
+ * around one user statement, counts the SQLite blocks allocated and
+ * freed on that thread and refuses the allocation that would pass the
+ * query's own limit.
  */
 #include "wipe_alloc.h"
 
@@ -53,6 +60,37 @@ static void wa_free(void *q) {
   free(p);
 }
 
+static _Thread_local struct wipe_alloc_meter *meter;
+
+void wipe_alloc_meter_begin(struct wipe_alloc_meter *m, uint64_t limit) {
+  m->used = 0;
+  m->limit = limit > INT64_MAX ? INT64_MAX : (int64_t)limit;
+  m->exceeded = 0;
+  meter = m;
+}
+
+void wipe_alloc_meter_end(void) { meter = NULL; }
+
+/* A block for SQLite of n bytes, if the thread's meter allows it. */
+static void *sq_block(size_t n) {
+  if (meter != NULL && (int64_t)n > meter->limit - meter->used) {
+    meter->exceeded = 1;
+    return NULL;
+  }
+  void *p = wa_malloc(n);
+  if (p != NULL && meter != NULL)
+    meter->used += (int64_t)n;
+  return p;
+}
+
+static void sq_free(void *q) {
+  /* Blocks from before the query, freed during it, give nothing back
+   * beyond zero: the query's count never goes below what it holds. */
+  if (q != NULL && meter != NULL && (meter->used -= (int64_t)wa_size(q)) < 0)
+    meter->used = 0;
+  wa_free(q);
+}
+
 /* SQLite's sizes are ints: no block it sees may be larger than this. */
 #define SQ_MAX_BLOCK ((size_t)INT_MAX - 7u)
 #define SQ_MAX_SPARE ((size_t)16 << 20)
@@ -61,24 +99,23 @@ static void *sq_realloc(void *q, int want) {
   if (want <= 0)
     return NULL;
   if (q == NULL)
-    return wa_malloc((size_t)want);
+    return sq_block((size_t)want);
   size_t n = (size_t)want, old = wa_size(q), room = old + (old / 2 < SQ_MAX_SPARE ? old / 2 : SQ_MAX_SPARE);
   if (n <= old)
     return q; /* it fits: xSize keeps saying old, which SQLite may use */
   if (room > SQ_MAX_BLOCK)
     room = SQ_MAX_BLOCK;
-  void *d = wa_malloc(room > n ? room : n);
+  void *d = sq_block(room > n ? room : n);
   if (d == NULL && room > n)
-    d = wa_malloc(n); /* no room to spare: exactly what was asked */
+    d = sq_block(n); /* no room to spare: exactly what was asked */
   if (d == NULL)
     return NULL;
   memcpy(d, q, old);
-  wa_free(q);
+  sq_free(q);
   return d;
 }
 
-static void *sq_malloc(int n) { return n <= 0 ? NULL : wa_malloc((size_t)n); }
-static void sq_free(void *q) { wa_free(q); }
+static void *sq_malloc(int n) { return n <= 0 ? NULL : sq_block((size_t)n); }
 static int sq_size(void *q) { return q == NULL ? 0 : (int)wa_size(q); }
 static int sq_roundup(int n) { return (n + 7) & ~7; }
 static int sq_init(void *unused) { return SQLITE_OK; }

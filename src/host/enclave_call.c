@@ -59,6 +59,7 @@ static int link_check_request(uint32_t type, const struct cdr_buf *payload) {
     struct cdr_open_req open;
     struct cdr_request_env req;
     struct ipc_load_chunk chunk;
+    struct cdr_room_limits limits;
   } probe;
   const uint8_t *p;
   size_t len;
@@ -74,6 +75,7 @@ static int link_check_request(uint32_t type, const struct cdr_buf *payload) {
   case IPC_LOAD_DONE: return ipc_get_load_done(&v);
   case IPC_CRL: return ipc_get_crl(&v, &p, &len);
   case IPC_PROPOSE: return ipc_get_propose(&v, &p, &len);
+  case IPC_LIMITS: return ipc_get_limits(&v, &probe.limits);
   default: return CDR_ERR_INTERNAL;
   }
 }

@@ -112,6 +112,12 @@ int enclave_load_state(struct enclave_link *l, const uint8_t *manifest, size_t m
  * enclave's refusal (e.g. CDR_ERR_CONTRACT_INVALID) with *errmsg. */
 int enclave_propose(struct enclave_link *l, const uint8_t *doc, size_t len, uint64_t *version, uint8_t hash[32],
                     uint32_t *voided, char **errmsg) CDR_WUR;
+/* Hand the enclave the room's limits (checked against their bounds
+ * first: CDR_ERR_ARG); *changed says whether they differed from the
+ * enclave's (which then committed them). */
+struct cdr_room_limits;
+int enclave_set_limits(struct enclave_link *l, const struct cdr_room_limits *limits, int *changed,
+                       char **errmsg) CDR_WUR;
 /* Hand the enclave the room's CRL (DER).  *number gets its CRL number
  * and *ended how many open sessions it ended.  The enclave refuses a list
  * not signed by the room CA (CDR_ERR_BAD_SIGNATURE) or older than one it

@@ -262,3 +262,21 @@ int enclave_propose(struct enclave_link *l, const uint8_t *doc, size_t len, uint
   cdr_buf_free(&reply);
   return r;
 }
+
+/* ---- the room's limits ---- */
+
+int enclave_set_limits(struct enclave_link *l, const struct cdr_room_limits *limits, int *changed, char **errmsg) {
+  struct cdr_buf payload, reply;
+  int r;
+  cdr_buf_init(&payload, CDR_IPC_MAX_FRAME, 0);
+  cdr_buf_init(&reply, CDR_IPC_MAX_FRAME, 0); /* storage rounds may come first */
+  if ((r = ipc_put_limits(&payload, limits)) == 0 &&
+      (r = link_call(l, IPC_LIMITS, &payload, IPC_LIMITS_OK, &reply, errmsg)) == 0 &&
+      ipc_get_limits_ok(&reply, changed) != 0) {
+    link_mark_dead(l, "malformed IPC_LIMITS_OK");
+    r = CDR_ERR_INTERNAL;
+  }
+  cdr_buf_free(&payload);
+  cdr_buf_free(&reply);
+  return r;
+}

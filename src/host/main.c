@@ -38,6 +38,7 @@
 
 #include "common/limits.h"
 #include "common/log.h"
+#include "common/room_limits.h"
 #include "common/util.h"
 #include "host/config.h"
 #include "host/http.h"
@@ -168,15 +169,53 @@ static void proposal_deliver_if_changed(struct crl_watch *w, struct enclave_link
   free(doc);
 }
 
+/* Hand ROOM/limits.json (`cdr room limits`) to the enclave if it
+ * changed since last time (and at start): the room's limits, which the
+ * enclave seals and shows to every member.  A file that does not parse
+ * or holds a value out of bounds is logged and not sent. */
+static void limits_deliver_if_changed(struct crl_watch *w, struct enclave_link *link) {
+  struct cdr_room_limits l;
+  struct stat sb;
+  json_error_t jerr;
+  json_t *o;
+  char why[256] = "", *msg = NULL;
+  int r, changed = 0;
+  if (w->path == NULL || stat(w->path, &sb) != 0)
+    return;
+  if (sb.st_mtim.tv_sec == w->mtime.tv_sec && sb.st_mtim.tv_nsec == w->mtime.tv_nsec && sb.st_size == w->size &&
+      sb.st_ino == w->ino)
+    return;
+  w->mtime = sb.st_mtim;
+  w->size = sb.st_size;
+  w->ino = sb.st_ino;
+  if ((o = json_load_file(w->path, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
+    log_error("the room's limits %s are not JSON (line %d: %s); not applied", w->path, jerr.line, jerr.text);
+    return;
+  }
+  r = cdr_room_limits_from_json(o, &l, why, sizeof(why));
+  json_decref(o);
+  if (r != 0) {
+    log_error("the room's limits %s are refused: %s; not applied", w->path, why);
+    return;
+  }
+  if ((r = enclave_set_limits(link, &l, &changed, &msg)) != 0)
+    log_error("the enclave refused the room's limits %s: %s%s%s", w->path, cdr_err_code(r), msg ? ": " : "",
+              msg ? msg : "");
+  else if (changed)
+    log_info("the room's limits from %s are in force", w->path);
+  free(msg);
+}
+
 /* Wait for SIGINT/SIGTERM (0) or the enclave's death (1), delivering
  * ROOM/crl.pem and ROOM/proposal.json to the enclave whenever they change
  * and warning (once a day) when the TLS certificate nears its end. */
 static int serve_until_stopped(const sigset_t *stop, struct enclave_link *link, struct crl_watch *crl,
-                               struct crl_watch *prop, struct host_tls *tls) {
+                               struct crl_watch *prop, struct crl_watch *lim, struct host_tls *tls) {
   const struct timespec tick = {.tv_sec = 0, .tv_nsec = CDRD_POLL_MS * 1000000L};
   for (;;) {
     (void)crl_deliver_if_changed(crl, link);
     proposal_deliver_if_changed(prop, link);
+    limits_deliver_if_changed(lim, link);
     host_tls_warn_expiry(tls, cdr_now());
     int sig = sigtimedwait(stop, NULL, &tick);
     if (sig == SIGINT || sig == SIGTERM) {
@@ -206,7 +245,8 @@ struct cdrd {
   struct host_store *store;
   struct enclave_link *link;
   struct crl_watch crlw, propw;
-  char *crl_path, *prop_path;
+  struct crl_watch limw;
+  char *crl_path, *prop_path, *lim_path;
   struct host_ctx *hctx;
   struct http_server *srv, *metrics_srv;
   struct host_tls *tls; /* NULL: plain HTTP (--insecure-http) */
@@ -324,8 +364,12 @@ static int cdrd_start_enclave(struct cdrd *d, const struct cdrd_config *a) {
   /* A proposal already there is not handed over again: at a restart it
    * would replace whatever was proposed since (through the secure
    * channel) and void its signatures.  Only a new one counts. */
-  if ((d->propw.path = d->prop_path = cdr_path_join(d->room->dir, "proposal.json")) == NULL)
+  if ((d->propw.path = d->prop_path = cdr_path_join(d->room->dir, "proposal.json")) == NULL ||
+      (d->limw.path = d->lim_path = cdr_path_join(d->room->dir, "limits.json")) == NULL)
     return CDR_ERR_NOMEM;
+  /* The room's limits, before any request (the same values again change
+   * nothing; the sealed ones stand if the file is gone). */
+  limits_deliver_if_changed(&d->limw, d->link);
   struct stat psb;
   if (stat(d->propw.path, &psb) == 0) {
     d->propw.mtime = psb.st_mtim;
@@ -442,6 +486,7 @@ static void cdrd_teardown(struct cdrd *d) {
   free(d->sealed_id);
   free(d->crl_path);
   free(d->prop_path);
+  free(d->lim_path);
   host_store_close(d->store);
   cdr_room_free(d->room);
   free(d->enclave_path);
@@ -467,7 +512,7 @@ int main(int argc, char **argv) {
   if (cdrd_signals(&stop) == 0 && cdrd_open_room(&d, &args) == 0 &&
       host_tls_prepare(d.room, d.ca, &args.tls, args.host, &d.tls) == 0 && cdrd_listen(&d, &args) == 0) {
     if (cdrd_start_enclave(&d, &args) == 0)
-      status = serve_until_stopped(&stop, d.link, &d.crlw, &d.propw, d.tls);
+      status = serve_until_stopped(&stop, d.link, &d.crlw, &d.propw, &d.limw, d.tls);
     else
       host_progress_set_phase(&d.progress, HOST_PHASE_FAILED);
   }

@@ -74,6 +74,15 @@
  *   IPC_PROPOSE      lp(canonical contract document)
  *   IPC_PROPOSE_OK   u64 version || 32 bytes contract hash || u32 signatures voided
  *   (a refusal is IPC_ERROR, e.g. contract_invalid with the field named)
+ *
+ * Room limits (READY): the limits the room admin set on the host
+ * (`cdr room limits`, ROOM/limits.json, handed over at start and when it
+ * changes); each value within its bounds (common/limits.h), else the
+ * frame is malformed.  Other values than the enclave's are a commit
+ * (sealed manifest, audit entry "limits" by "host").
+ *   IPC_LIMITS       u64 query_time_ms u64 query_memory u64 result_bytes
+ *                    u64 result_rows u64 member_queries
+ *   IPC_LIMITS_OK    u8 changed
  */
 #ifndef CDR_IPC_H
 #define CDR_IPC_H
@@ -107,7 +116,9 @@ enum ipc_msg_type {
   IPC_STORE_NOWAIT = 21,
   IPC_PROPOSE = 22,
   IPC_PROPOSE_OK = 23,
-  IPC_MSG_MAX = 23
+  IPC_LIMITS = 24,
+  IPC_LIMITS_OK = 25,
+  IPC_MSG_MAX = 25
 };
 
 /* The most bytes one IPC_FETCH may ask for (fits a frame with room). */

@@ -479,3 +479,40 @@ int ipc_get_propose_ok(struct cdr_buf *b, uint64_t *version, uint8_t hash[32], u
     return r;
   return cdr_buf_expect_end(b);
 }
+
+/* ---- room limits ---- */
+
+int ipc_put_limits(struct cdr_buf *b, const struct cdr_room_limits *l) {
+  int r;
+  if ((r = cdr_room_limits_check(l, NULL)) != 0)
+    return r;
+  if ((r = cdr_buf_put_u64(b, l->query_time_ms)) != 0 || (r = cdr_buf_put_u64(b, l->query_memory)) != 0 ||
+      (r = cdr_buf_put_u64(b, l->result_bytes)) != 0 || (r = cdr_buf_put_u64(b, l->result_rows)) != 0 ||
+      (r = cdr_buf_put_u64(b, l->member_queries)) != 0)
+    return r;
+  return 0;
+}
+
+int ipc_get_limits(struct cdr_buf *b, struct cdr_room_limits *l) {
+  int r;
+  if ((r = cdr_buf_get_u64(b, &l->query_time_ms)) != 0 || (r = cdr_buf_get_u64(b, &l->query_memory)) != 0 ||
+      (r = cdr_buf_get_u64(b, &l->result_bytes)) != 0 || (r = cdr_buf_get_u64(b, &l->result_rows)) != 0 ||
+      (r = cdr_buf_get_u64(b, &l->member_queries)) != 0)
+    return r;
+  if (cdr_room_limits_check(l, NULL) != 0)
+    return CDR_ERR_TRUNCATED;
+  return cdr_buf_expect_end(b);
+}
+
+int ipc_put_limits_ok(struct cdr_buf *b, int changed) { return cdr_buf_put_u8(b, changed ? 1 : 0); }
+
+int ipc_get_limits_ok(struct cdr_buf *b, int *changed) {
+  uint8_t c;
+  int r;
+  if ((r = cdr_buf_get_u8(b, &c)) != 0)
+    return r;
+  if (c > 1)
+    return CDR_ERR_TRUNCATED;
+  *changed = c;
+  return cdr_buf_expect_end(b);
+}

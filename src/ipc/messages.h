@@ -19,6 +19,7 @@
 #define CDR_IPC_MESSAGES_H
 
 #include "common/limits.h"
+#include "common/room_limits.h"
 #include "common/wire.h"
 #include "ipc.h"
 
@@ -192,6 +193,13 @@ int ipc_get_propose(struct cdr_buf *b, const uint8_t **doc, size_t *len) CDR_WUR
 /* IPC_PROPOSE_OK: u64 version || hash[32] || u32 voided. */
 int ipc_put_propose_ok(struct cdr_buf *b, uint64_t version, const uint8_t hash[32], uint32_t voided) CDR_WUR;
 int ipc_get_propose_ok(struct cdr_buf *b, uint64_t *version, uint8_t hash[32], uint32_t *voided) CDR_WUR;
+
+/* IPC_LIMITS: five u64 (struct order), each within its bounds. */
+int ipc_put_limits(struct cdr_buf *b, const struct cdr_room_limits *l) CDR_WUR;
+int ipc_get_limits(struct cdr_buf *b, struct cdr_room_limits *l) CDR_WUR;
+/* IPC_LIMITS_OK: u8 changed (0 or 1). */
+int ipc_put_limits_ok(struct cdr_buf *b, int changed) CDR_WUR;
+int ipc_get_limits_ok(struct cdr_buf *b, int *changed) CDR_WUR;
 
 int ipc_put_error(struct cdr_buf *b, int err, const char *message) CDR_WUR;
 /* *err is a valid cdr_err (unknown indexes become CDR_ERR_INTERNAL);

@@ -184,6 +184,11 @@ static void check_output_frame(uint32_t type, struct cdr_buf *b) {
     FUZZ_CHECK(ipc_get_crl_ok(b, &number, &ended) == 0);
     return;
   }
+  case IPC_LIMITS_OK: {
+    int changed = 0;
+    FUZZ_CHECK(ipc_get_limits_ok(b, &changed) == 0);
+    return;
+  }
   case IPC_LOAD_ACK: {
     int ok = 0;
     char *msg = NULL;

@@ -41,6 +41,26 @@ int main(void) {
   CHECK_RC(engine_query_json(e, &who, "SELECT count(*) FROM t", 22, &json, &len, &rows, &msg), 0);
   CHECK_STR(json, "{\"columns\":[\"count(*)\"],\"rows\":[[2]],\"row_count\":1}");
   free(json);
+  /* The per-query limit: 100,000 distinct values of 200 bytes (about
+   * 25 MB) pass a 16 MiB limit, which fails that query alone with its own
+   * code; the next query works, and under the default limit (the heap's
+   * 96 MiB still holds) the same query succeeds: it was the query's
+   * limit, not the heap's. */
+  const char *distinct = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < 100000) "
+                         "SELECT count(*) FROM (SELECT DISTINCT printf('%.200c', 'd') || x FROM c)";
+  engine_set_memory_limit(e, 16u * 1024 * 1024);
+  CHECK_RC(engine_query_json(e, &who, distinct, strlen(distinct), &json, &len, &rows, &msg), CDR_ERR_SQL_MEMORY);
+  CHECK_CONTAINS(msg, "memory limit of 16 MiB");
+  free(msg);
+  msg = NULL;
+  CHECK_RC(engine_query_json(e, &who, "SELECT count(*) FROM t", 22, &json, &len, &rows, &msg), 0);
+  free(json);
+  json = NULL;
+  engine_set_memory_limit(e, 0);
+  CHECK_RC(engine_query_json(e, &who, distinct, strlen(distinct), &json, &len, &rows, &msg), 0);
+  CHECK_STR(json, "{\"columns\":[\"count(*)\"],\"rows\":[[100000]],\"row_count\":1}");
+  free(json);
+  json = NULL;
   /* jansson goes through the same allocator and still works. */
   json_t *o = json_pack("{s:s}", "k", "value");
   char *s = json_dumps(o, JSON_COMPACT);

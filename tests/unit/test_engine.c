@@ -281,6 +281,12 @@ static void test_limits(void) {
   clock_gettime(CLOCK_MONOTONIC, &t1);
   secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
   CHECK(secs >= 0.2 && secs < 5.0);
+  /* Inside one function call too: instr, replace, trim, LIKE and GLOB
+   * of long values would otherwise run for minutes in one instruction. */
+  QUERY_FAILS("SELECT instr(printf('%.*c',2200000,'a'), printf('%.*c',1100000,'a')||'b')", CDR_ERR_SQL_TIMEOUT,
+              "query exceeded its time limit of 200 ms");
+  QUERY_FAILS("SELECT printf('%.*c',3000000,'a') LIKE '%'||printf('%.*c',4000,'a')||'b'", CDR_ERR_SQL_TIMEOUT,
+              "query exceeded its time limit of 200 ms");
   /* The deadline is per query: a quick one after a slow one is fine. */
   QUERY_IS("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000) SELECT count(*) AS n FROM c",
            "{\"columns\":[\"n\"],\"rows\":[[1000]],\"row_count\":1}");

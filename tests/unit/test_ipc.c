@@ -941,6 +941,58 @@ static void test_codec_propose(void) {
   cdr_buf_free(&enc);
 }
 
+static int dec_limits(struct cdr_buf *b) {
+  struct cdr_room_limits l;
+  return ipc_get_limits(b, &l);
+}
+static int dec_limits_ok(struct cdr_buf *b) {
+  int changed;
+  return ipc_get_limits_ok(b, &changed);
+}
+
+/* IPC_LIMITS carries five u64, each within its bounds (a value out of
+ * them is a malformed frame, refused by the sender's encoder first);
+ * LIMITS_OK one flag, 0 or 1. */
+static void test_codec_limits(void) {
+  struct cdr_room_limits l, got;
+  struct cdr_buf enc, view, bad;
+  int changed = -1;
+  cdr_room_limits_default(&l);
+  l.query_time_ms = 3000;
+  l.member_queries = 2;
+  cdr_buf_init(&enc, 256, 0);
+  CHECK_RC(ipc_put_limits(&enc, &l), 0);
+  CHECK(cdr_buf_avail(&enc) == 40);
+  cdr_buf_view(&view, cdr_buf_ptr(&enc), cdr_buf_avail(&enc));
+  CHECK_RC(ipc_get_limits(&view, &got), 0);
+  CHECK(memcmp(&got, &l, sizeof(l)) == 0);
+  check_exact(&enc, dec_limits);
+  /* each value past its bound, on either side */
+  for (size_t f = 0; f < 5; f++) {
+    for (int side = 0; side < 2; side++) {
+      uint8_t b[40];
+      memcpy(b, cdr_buf_ptr(&enc), sizeof(b));
+      memset(b + f * 8, side ? 0xff : 0x00, 8);
+      cdr_buf_view(&bad, b, sizeof(b));
+      CHECK_RC(dec_limits(&bad), CDR_ERR_TRUNCATED);
+    }
+  }
+  cdr_buf_free(&enc);
+  l.query_time_ms = CDR_MAX_QUERY_TIME_MS + 1;
+  cdr_buf_init(&enc, 256, 0);
+  CHECK_RC(ipc_put_limits(&enc, &l), CDR_ERR_ARG);
+  cdr_buf_free(&enc);
+  cdr_buf_init(&enc, 8, 0);
+  CHECK_RC(ipc_put_limits_ok(&enc, 1), 0);
+  cdr_buf_view(&view, cdr_buf_ptr(&enc), cdr_buf_avail(&enc));
+  CHECK_RC(ipc_get_limits_ok(&view, &changed), 0);
+  CHECK(changed == 1);
+  check_exact(&enc, dec_limits_ok);
+  cdr_buf_view(&bad, "\x02", 1);
+  CHECK_RC(dec_limits_ok(&bad), CDR_ERR_TRUNCATED);
+  cdr_buf_free(&enc);
+}
+
 static void test_codec_storage(void) {
   uint8_t data[FETCH_MAX_TEST];
   const uint8_t *p;
@@ -1343,6 +1395,7 @@ int main(int argc, char **argv) {
   test_codec_load_chunk();
   test_codec_crl();
   test_codec_propose();
+  test_codec_limits();
   test_codec_storage();
   test_link_normal();
   test_link_failures();
