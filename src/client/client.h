@@ -363,6 +363,9 @@ struct cdr_attestation {
   uint8_t *identity_spki;
   size_t identity_spki_len;
   uint8_t identity_fp[32];            /* SHA-256 of identity_spki */
+  uint64_t contract_version;          /* the active contract version the evidence */
+  uint8_t contract_sha256[32];        /* binds (PROTOCOL 4.5): 0 and zeros before
+                                       * version 1 is active */
 };
 void cdr_attestation_clear(struct cdr_attestation *a);
 

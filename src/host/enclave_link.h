@@ -44,6 +44,8 @@ struct enclave_identity {
 
 struct enclave_attestation {
   char platform[IPC_PLATFORM_MAX + 1];
+  uint64_t contract_version;   /* the active contract the evidence binds */
+  uint8_t contract_sha256[32]; /* (0 and zeros before version 1 is active) */
   uint8_t *evidence;
   size_t evidence_len;
   size_t ncerts;

@@ -305,7 +305,9 @@ int ipc_put_attest_ok(struct cdr_buf *b, const struct ipc_attest_ok *m) {
   for (uint32_t i = 0; i < m->ncerts; i++)
     if ((r = cdr_buf_put_lp(b, m->certs[i], m->cert_lens[i])) != 0)
       return r;
-  return 0;
+  if ((r = cdr_buf_put_u64(b, m->contract_version)) != 0)
+    return r;
+  return cdr_buf_put(b, m->contract_sha256, sizeof(m->contract_sha256));
 }
 
 int ipc_get_attest_ok(struct cdr_buf *b, struct ipc_attest_ok *m) {
@@ -322,6 +324,16 @@ int ipc_get_attest_ok(struct cdr_buf *b, struct ipc_attest_ok *m) {
       return r;
     if (m->cert_lens[i] == 0)
       return CDR_ERR_TRUNCATED;
+  }
+  if ((r = cdr_buf_get_u64(b, &m->contract_version)) != 0 ||
+      (r = cdr_buf_get(b, m->contract_sha256, sizeof(m->contract_sha256))) != 0)
+    return r;
+  {
+    uint8_t z = 0;
+    for (size_t i = 0; i < sizeof(m->contract_sha256); i++)
+      z |= m->contract_sha256[i];
+    if ((m->contract_version == 0) != (z == 0))
+      return CDR_ERR_TRUNCATED; /* a version without a hash, or the reverse */
   }
   return cdr_buf_expect_end(b);
 }

@@ -139,9 +139,13 @@ int ipc_get_attest(struct cdr_buf *b, uint8_t nonce[CDR_NONCE_LEN]) CDR_WUR;
 /* IPC_ATTEST_OK.  platform as in IPC_INIT_OK, evidence
  * 0..IPC_EVIDENCE_MAX bytes, ncerts 0..IPC_ATTEST_MAX_CERTS (the encoder
  * refuses more with CDR_ERR_TOO_LARGE), each certificate
- * 1..CDR_MAX_CERT_DER bytes. */
+ * 1..CDR_MAX_CERT_DER bytes; then u64 contract_version and the 32-byte
+ * contract_sha256 the evidence's report_data binds (0 and 32 zero bytes
+ * before version 1 is active; the decoder refuses one without the other). */
 struct ipc_attest_ok {
   char platform[IPC_PLATFORM_MAX + 1];
+  uint64_t contract_version;
+  uint8_t contract_sha256[32];
   const uint8_t *evidence;
   size_t evidence_len;
   uint32_t ncerts;

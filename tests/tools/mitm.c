@@ -11,6 +11,9 @@
  *   replay   answer with the previous /v1/request response instead
  *   status   turn "status":"ok" into "failed" and 200 into 422
  *   none     forward unchanged
+ * and one mode for POST /v1/attest answers:
+ *   contract name another contract hash than the enclave's (flip one
+ *            hex digit; version 0 becomes version 1 with a made-up hash)
  * Everything else passes through unchanged.  Stops on SIGTERM.
  */
 #include <curl/curl.h>
@@ -100,7 +103,24 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
   curl_slist_free_all(h);
   curl_easy_cleanup(c);
   char *out = resp.d ? resp.d : strdup("");
-  if (strcmp(url, "/v1/request") == 0 && strcmp(mode, "none") != 0) {
+  if (strcmp(url, "/v1/attest") == 0 && strcmp(mode, "contract") == 0) {
+    json_t *o = json_loads(out, 0, NULL);
+    const char *hash = json_string_value(json_object_get(o, "contract_sha256"));
+    if (hash != NULL && strlen(hash) == 64) {
+      char *fake = strdup(hash);
+      if (json_integer_value(json_object_get(o, "contract_version")) == 0) {
+        memset(fake, '1', 64);
+        json_object_set_new(o, "contract_version", json_integer(1));
+      } else {
+        fake[0] = fake[0] == 'a' ? 'b' : 'a';
+      }
+      json_object_set_new(o, "contract_sha256", json_string(fake));
+      free(fake);
+      free(out);
+      out = json_dumps(o, JSON_COMPACT);
+    }
+    json_decref(o);
+  } else if (strcmp(url, "/v1/request") == 0 && strcmp(mode, "none") != 0) {
     if (strcmp(mode, "replay") == 0) {
       char *prev = last_response;
       long prev_status = last_status;
@@ -129,7 +149,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 
 int main(int argc, char **argv) {
   if (argc != 4) {
-    fprintf(stderr, "usage: mitm UPSTREAM_URL none|flip|replay|status READY_FILE\n");
+    fprintf(stderr, "usage: mitm UPSTREAM_URL none|flip|replay|status|contract READY_FILE\n");
     return 2;
   }
   upstream = argv[1];
