@@ -137,6 +137,13 @@ const char *cdr_err_describe(int err) {
     return "the room's contract does not follow the version this profile pinned through properly signed versions";
   case CDR_ERR_RULE_VIOLATION: return "the query breaks the release rule of a table it reads";
   case CDR_ERR_ROOM_LOADING: return "the room is still loading its sealed tables; retry shortly";
+  case CDR_ERR_INVITE_CONTRACT_MISMATCH:
+    return "the room's enclave runs under another contract than the invitation names";
+  case CDR_ERR_CA_UNPINNED: return "the room's CA is not the one this profile pinned";
+  case CDR_ERR_PLATFORM_UNPINNED: return "the room attests another platform than the one this profile pinned";
+  case CDR_ERR_MEASUREMENT_UNPINNED:
+    return "the room's enclave measurement is not one this profile accepts (pinned, or listed by the pinned "
+           "contract)";
   default: return "internal error";
   }
 }

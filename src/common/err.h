@@ -123,7 +123,12 @@
   /* a query refused by a table's release rule (docs/RULES.md) */ \
   X(CDR_ERR_RULE_VIOLATION,    "rule_violation",        403) \
   /* cdrd answers while the enclave loads the room (PROTOCOL 4.2) */ \
-  X(CDR_ERR_ROOM_LOADING,      "room_loading",          503)
+  X(CDR_ERR_ROOM_LOADING,      "room_loading",          503) \
+  /* the client's pins besides the contract (issue 10 items 4, 5) */ \
+  X(CDR_ERR_INVITE_CONTRACT_MISMATCH, "invite_contract_mismatch", 502) \
+  X(CDR_ERR_CA_UNPINNED,       "ca_unpinned",           502) \
+  X(CDR_ERR_PLATFORM_UNPINNED, "platform_unpinned",     502) \
+  X(CDR_ERR_MEASUREMENT_UNPINNED, "measurement_unpinned", 502)
 
 #define CDR_ERR_ENUM_(name, wire, http) name##_IDX,
 enum cdr_err_index { CDR_ERR_LIST(CDR_ERR_ENUM_) CDR_ERR__COUNT };

@@ -112,6 +112,11 @@ static const unsigned char class_table[] = {
     C(CDR_ERR_RULE_VIOLATION, REFUSED),
     /* the room still loading (503, Retry-After) */
     C(CDR_ERR_ROOM_LOADING, REFUSED),
+    /* the client's pins */
+    C(CDR_ERR_INVITE_CONTRACT_MISMATCH, VERIFY),
+    C(CDR_ERR_CA_UNPINNED, VERIFY),
+    C(CDR_ERR_PLATFORM_UNPINNED, VERIFY),
+    C(CDR_ERR_MEASUREMENT_UNPINNED, VERIFY),
 };
 
 #undef C
