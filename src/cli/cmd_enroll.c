@@ -514,9 +514,11 @@ static int enroll_save(const struct enroll_opts *o, const char *key_ref, const c
   if ((*pname = o->profile ? strdup(o->profile) : default_profile_name(c->ca, room_hex, name)) == NULL)
     return 1;
   {
+    char ca_hex[65];
+    cdr_hex_encode(ca_hex, c->ca_fp, sizeof(c->ca_fp)); /* the CA pin, checked by every later command */
     struct cdr_profile p = {*pname, c->url, (char *)key_ref, abs_cert, abs_ca, room_hex, o->cacert ? abs_tls : NULL,
                             o->bundle_arg ? (char *)o->inv.platform : NULL,
-                            o->bundle_arg ? (char *)o->inv.measurement : NULL};
+                            o->bundle_arg ? (char *)o->inv.measurement : NULL, ca_hex};
     if ((r = cdr_profile_save(&p)) != 0)
       return cli_fail_err(CMD, r, "enrolled, but cannot save profile %s", *pname);
   }

@@ -20,7 +20,8 @@
  *   - the evidence's report_data equals report_data computed by us from
  *     I, OUR room id, OUR CA fingerprint, the contract hash the answer
  *     names and OUR fresh nonce (compared in constant time), and the
- *     room_id / ca_fingerprint the host reports are ours.  The contract
+ *     room_id / ca_fingerprint the host reports are ours (another CA
+ *     is CDR_ERR_CA_UNPINNED: the client's CA is its pin).  The contract
  *     hash is then proven to be the one the enclave runs under; whether
  *     it is one this user accepts is the caller's check (connect.c);
  *   - the measurement is the one required, if one is, and no RTMR or
@@ -60,6 +61,25 @@ static int is_zero32(const uint8_t p[32]) {
   for (size_t i = 0; i < 32; i++)
     z |= p[i];
   return z == 0;
+}
+
+/* The contract the answer names (PROTOCOL 4.5): both fields, version 0
+ * exactly with the zero hash.  0 or -1. */
+static int answer_contract(const json_t *resp, uint8_t sha256[32], uint64_t *version) {
+  if (cdr_json_get_hex_exact(resp, "contract_sha256", sha256, 32) != 0 ||
+      cdr_json_get_u64(resp, "contract_version", version) != 0 || (*version == 0) != is_zero32(sha256))
+    return -1;
+  return 0;
+}
+
+/* The enclave names another CA than ours: our CA is the pin. */
+static int other_ca(const uint8_t theirs[32], const uint8_t ours[32], char *detail, size_t detail_len) {
+  char a[65], b[65], msg[256];
+  cdr_hex_encode(a, theirs, 32);
+  cdr_hex_encode(b, ours, 32);
+  snprintf(msg, sizeof(msg), "the enclave trusts room CA %s, not the one this client pinned (%s)", a, b);
+  set_detail(detail, detail_len, msg);
+  return CDR_ERR_CA_UNPINNED;
 }
 
 void cdr_attestation_clear(struct cdr_attestation *a) {
@@ -308,9 +328,7 @@ int cdr_attest_verify_response(struct cdr_attestation *out, const json_t *resp, 
     set_detail(detail, detail_len, "the attestation answer is missing a field or has a malformed one");
     goto out;
   }
-  if (cdr_json_get_hex_exact(resp, "contract_sha256", contract_sha256, sizeof(contract_sha256)) != 0 ||
-      cdr_json_get_u64(resp, "contract_version", &contract_version) != 0 ||
-      (contract_version == 0) != is_zero32(contract_sha256)) {
+  if (answer_contract(resp, contract_sha256, &contract_version) != 0) {
     set_detail(detail, detail_len,
                "the attestation answer has no valid contract_sha256 and contract_version (a server older than "
                "protocol version 2?)");
@@ -326,8 +344,7 @@ int cdr_attest_verify_response(struct cdr_attestation *out, const json_t *resp, 
     goto out;
   }
   if (!cdr_ct_equal(cafp, pol->ca_fp, sizeof(cafp))) {
-    set_detail(detail, detail_len, "the enclave trusts a different room CA than yours");
-    r = CDR_ERR_ATTEST_ROOT;
+    r = other_ca(cafp, pol->ca_fp, detail, detail_len);
     goto out;
   }
   /* report_data from what WE know, not from what the host says. */

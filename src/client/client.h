@@ -516,6 +516,11 @@ int cdr_client_contract_sign(struct cdr_client *c, struct cdr_session *s, const 
  * every signer cdr-gov-1 computes from it; the last version is returned.
  * CDR_ERR_CONTRACT_UNPINNED with a detail otherwise. */
 int cdr_contract_pin_load(const char *profile, uint64_t *version, uint8_t hash[32]) CDR_WUR;
+/* One version V of a contract answer (PROTOCOL 8.9): its "document"
+ * hashes to its "sha256" (into hash) and parses as canonical (into *c,
+ * which the caller frees).  CDR_ERR_CONTRACT_UNPINNED otherwise. */
+struct cdr_contract;
+int cdr_contract_entry_doc(const json_t *v, struct cdr_contract *c, uint8_t hash[32]) CDR_WUR;
 int cdr_contract_pin_save(const char *profile, uint64_t version, const uint8_t hash[32]) CDR_WUR;
 int cdr_contract_chain_follows(struct cdr_client *cl, const json_t *chain, uint64_t pin_version,
                                const uint8_t pin_hash[32], uint64_t *last_version, uint8_t last_hash[32]) CDR_WUR;

@@ -90,7 +90,7 @@ static int verified_keys(const json_t *v, const struct cdr_contract *c, const ui
 }
 
 /* One chain entry: its document checked against its hash and parsed. */
-static int entry_doc(const json_t *v, struct cdr_contract *c, uint8_t hash[32]) {
+int cdr_contract_entry_doc(const json_t *v, struct cdr_contract *c, uint8_t hash[32]) {
   const char *doc, *h;
   size_t len;
   uint8_t want[32];
@@ -116,7 +116,7 @@ int cdr_contract_chain_follows(struct cdr_client *cl, const json_t *chain, uint6
   }
   json_array_foreach(chain, i, v) {
     memset(&cur, 0, sizeof(cur));
-    if ((r = entry_doc(v, &cur, hash)) != 0) {
+    if ((r = cdr_contract_entry_doc(v, &cur, hash)) != 0) {
       cdr_client_set_detail(cl, "a contract version in the chain does not match its hash");
       break;
     }

@@ -11,7 +11,8 @@ const char *ipc_msg_name(uint32_t type) {
   static const char *names[] = {"?",        "INIT",      "INIT_OK",   "ATTEST",   "ATTEST_OK", "OPEN",
                                 "OPEN_OK",  "REQUEST",   "RESPONSE",  "ERROR",    "STORE",     "STORED",
                                 "LOAD",     "LOAD_WANT", "LOAD_CHUNK", "LOAD_ACK", "LOAD_DONE", "CRL",       "CRL_OK",
-                                "FETCH",    "FETCHED",   "STORE_NOWAIT", "PROPOSE", "PROPOSE_OK"};
+                                "FETCH",    "FETCHED",   "STORE_NOWAIT", "PROPOSE", "PROPOSE_OK",
+                                "CONTRACT_NOTICE"};
   return type <= IPC_MSG_MAX ? names[type] : "?";
 }
 

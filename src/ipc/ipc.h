@@ -74,6 +74,18 @@
  *   IPC_PROPOSE      lp(canonical contract document)
  *   IPC_PROPOSE_OK   u64 version || 32 bytes contract hash || u32 signatures voided
  *   (a refusal is IPC_ERROR, e.g. contract_invalid with the field named)
+ *
+ * The contract, public (READY): after the room is loaded and after every
+ * change of the active or pending version (a proposal, a signature that
+ * activates), the enclave tells the host, not answered (like
+ * IPC_STORE_NOWAIT, inside whatever call made the change):
+ *   IPC_CONTRACT_NOTICE  version (active) || version (pending) || u64 pending_expires
+ *     version = u64 number || 32 bytes hash || lp(canonical document)
+ *     (number 0, zero hash, empty document: none)
+ *   The host keeps it for the operator's display only (ROOM/contract.json,
+ *   `cdr room members`): it is the enclave's word relayed by the host,
+ *   not what members check (they read the contract over the secure
+ *   channel and through attestation).
  */
 #ifndef CDR_IPC_H
 #define CDR_IPC_H
@@ -107,7 +119,8 @@ enum ipc_msg_type {
   IPC_STORE_NOWAIT = 21,
   IPC_PROPOSE = 22,
   IPC_PROPOSE_OK = 23,
-  IPC_MSG_MAX = 23
+  IPC_CONTRACT_NOTICE = 24,
+  IPC_MSG_MAX = 24
 };
 
 /* The most bytes one IPC_FETCH may ask for (fits a frame with room). */

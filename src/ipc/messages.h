@@ -197,6 +197,22 @@ int ipc_get_propose(struct cdr_buf *b, const uint8_t **doc, size_t *len) CDR_WUR
 int ipc_put_propose_ok(struct cdr_buf *b, uint64_t version, const uint8_t hash[32], uint32_t voided) CDR_WUR;
 int ipc_get_propose_ok(struct cdr_buf *b, uint64_t *version, uint8_t hash[32], uint32_t *voided) CDR_WUR;
 
+/* IPC_CONTRACT_NOTICE (ipc.h): each version number 0 exactly with a zero
+ * hash and an empty document, else a document of 1..CDR_CONTRACT_MAX_BYTES
+ * (not parsed here: the host only displays it). */
+struct ipc_contract_version {
+  uint64_t number;
+  uint8_t sha256[32];
+  const uint8_t *doc;
+  size_t doc_len;
+};
+struct ipc_contract_notice {
+  struct ipc_contract_version active, pending;
+  uint64_t pending_expires;
+};
+int ipc_put_contract_notice(struct cdr_buf *b, const struct ipc_contract_notice *m) CDR_WUR;
+int ipc_get_contract_notice(struct cdr_buf *b, struct ipc_contract_notice *m) CDR_WUR;
+
 int ipc_put_error(struct cdr_buf *b, int err, const char *message) CDR_WUR;
 /* *err is a valid cdr_err (unknown indexes become CDR_ERR_INTERNAL);
  * *message is malloc'd. */

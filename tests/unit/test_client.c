@@ -115,7 +115,7 @@ static void test_profiles(void) {
   char *dir = mkdtemp(tmpl), *cfg = NULL, *path = NULL, *name = NULL;
   struct cdr_profile p = {(char *)"work", (char *)"http://127.0.0.1:8443/", (char *)"/k/alice.key",
                           (char *)"/k/alice.crt", (char *)"/k/alice.ca.crt",
-                          (char *)"00112233445566778899aabbccddeeff", NULL, NULL, NULL};
+                          (char *)"00112233445566778899aabbccddeeff", NULL, NULL, NULL, NULL};
   struct cdr_profile q = p, *got = NULL;
   struct stat st;
 
@@ -445,7 +445,8 @@ static void test_attest(void) {
   CHECK_RC(cdr_attest_verify_response(&att, j, &pol, detail, sizeof(detail)), CDR_ERR_ATTEST_ROOT);
   json_decref(j);
   j = attest_json("sim", &ev, plat_der, plat_len, spki, spki_len, ROOM_ID, fp2);
-  CHECK_RC(cdr_attest_verify_response(&att, j, &pol, detail, sizeof(detail)), CDR_ERR_ATTEST_ROOT);
+  CHECK_RC(cdr_attest_verify_response(&att, j, &pol, detail, sizeof(detail)), CDR_ERR_CA_UNPINNED);
+  CHECK_CONTAINS(detail, "not the one this client pinned");
   json_decref(j);
 
   /* A user certificate of the same CA cannot stand in for the platform,
