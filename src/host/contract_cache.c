@@ -8,7 +8,7 @@
  * read the contract through the secure channel and check the hash that
  * attestation binds.  The file says so itself ("note").
  *
- *   {"note": "...",
+ *   {"note": "...", "enclave": {"platform": "sim", "measurement": "<hex>"},
  *    "active":  {"version": n, "sha256": "<hex>", "document": "<canonical text>"} | null,
  *    "pending": {"version": n, "sha256": "<hex>", "document": "...", "expires": t} | null}
  */
@@ -37,8 +37,10 @@ static json_t *version_json(const struct ipc_contract_version *v) {
 }
 
 void host_contract_cache_write(void *ctx, const struct ipc_contract_notice *m) {
-  const char *room_dir = ctx;
-  json_t *j = json_pack("{s:s,s:o,s:o}", "note", CACHE_NOTE, "active", version_json(&m->active), "pending",
+  const struct host_contract_cache *cc = ctx;
+  const char *room_dir = cc->room_dir;
+  json_t *j = json_pack("{s:s,s:{s:s,s:s},s:o,s:o}", "note", CACHE_NOTE, "enclave", "platform", cc->platform,
+                        "measurement", cc->measurement, "active", version_json(&m->active), "pending",
                         version_json(&m->pending));
   char *text = NULL, *path = NULL;
   size_t n = strlen(room_dir) + sizeof("/contract.json");
