@@ -24,6 +24,7 @@
  * moves, one line on stderr says what changed.  A connection without a
  * profile has nothing to remember and is not checked.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
