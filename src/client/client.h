@@ -524,11 +524,6 @@ int cdr_contract_entry_doc(const json_t *v, struct cdr_contract *c, uint8_t hash
 int cdr_contract_pin_save(const char *profile, uint64_t version, const uint8_t hash[32]) CDR_WUR;
 int cdr_contract_chain_follows(struct cdr_client *cl, const json_t *chain, uint64_t pin_version,
                                const uint8_t pin_hash[32], uint64_t *last_version, uint8_t last_hash[32]) CDR_WUR;
-/* Before the chain: a contract answer (its "active") must show an active
- * version at or above the pinned one.  CDR_ERR_CONTRACT_UNPINNED with a
- * detail naming both when it shows none (a room rolled back to before
- * its first activation) or a lower one; 0 otherwise. */
-int cdr_contract_active_vs_pin(struct cdr_client *cl, const json_t *answer, uint64_t pin_version) CDR_WUR;
 
 /* ------------------------------------------------------------------ */
 /* Streamed uploads (upload.c; PROTOCOL 4.7 upload_begin, upload_chunk,

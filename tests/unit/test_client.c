@@ -979,35 +979,6 @@ static void test_client_new(void) {
   cdr_client_free(c);
 }
 
-/* A contract answer beside a pin at version 3: no active version (a room
- * restored from before its first activation) or a lower one is refused
- * naming both versions; the pinned one or a later one passes on to the
- * chain check. */
-static void test_contract_active_vs_pin(void) {
-  struct cdr_client *c = NULL;
-  char text[1024];
-  json_t *none = json_pack("{s:n}", "active"), *missing = json_object();
-  json_t *lower = json_pack("{s:{s:i}}", "active", "version", 2), *same = json_pack("{s:{s:i}}", "active", "version", 3);
-  json_t *later = json_pack("{s:{s:i}}", "active", "version", 4);
-
-  CHECK_RC(cdr_client_new(&c, "http://127.0.0.1:1"), 0);
-  CHECK_RC(cdr_contract_active_vs_pin(c, none, 3), CDR_ERR_CONTRACT_UNPINNED);
-  cdr_client_error_text(c, CDR_ERR_CONTRACT_UNPINNED, text, sizeof(text));
-  CHECK(strstr(text, "contract_unpinned") != NULL && strstr(text, "no active contract version") != NULL &&
-        strstr(text, "pinned version 3") != NULL);
-  CHECK_RC(cdr_contract_active_vs_pin(c, missing, 3), CDR_ERR_CONTRACT_UNPINNED);
-  CHECK_RC(cdr_contract_active_vs_pin(c, lower, 3), CDR_ERR_CONTRACT_UNPINNED);
-  cdr_client_error_text(c, CDR_ERR_CONTRACT_UNPINNED, text, sizeof(text));
-  CHECK(strstr(text, "active contract version 2 is below version 3") != NULL);
-  CHECK_RC(cdr_contract_active_vs_pin(c, same, 3), 0);
-  CHECK_RC(cdr_contract_active_vs_pin(c, later, 3), 0);
-  json_decref(none);
-  json_decref(missing);
-  json_decref(lower);
-  json_decref(same);
-  json_decref(later);
-  cdr_client_free(c);
-}
 
 /* After the first client, jansson frees through the client's wiping
  * free: a freed JSON string's block is all zero, across its whole usable
@@ -1085,7 +1056,6 @@ int main(void) {
   test_attest();
   test_session_and_requests();
   test_client_new();
-  test_contract_active_vs_pin();
   test_enroll();
   test_json_wipe();
   test_head_restarted();
