@@ -78,6 +78,10 @@ done
 echo "contract hash every member saw:$seen"
 "$CDR" contract --profile analyst 2>/dev/null | head -n 1
 
+step "Room admin: the members, their keys and where each stands in the contract"
+for _ in $(seq 100); do grep -q '"version": 1' "$work/room/contract.json" 2>/dev/null && break; sleep 0.1; done
+"$CDR" room members "$work/room" 2>/dev/null
+
 step "Hospital: upload 5,000 patient records (encrypted to the enclave)"
 bash "$top/scripts/gen-patients.sh" 5000 2026 >"$work/patients.csv"
 "$CDR" upload --profile hospital patients "$work/patients.csv"

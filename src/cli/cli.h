@@ -36,6 +36,7 @@ int cmd_contract(int argc, char **argv); /* contract [sign | propose] (cmd_contr
 int cmd_profile(int argc, char **argv);  /* profile list | use | show (cmd_profile.c) */
 int cmd_room_invites(int argc, char **argv); /* room invites (cmd_room_invites.c) */
 int cmd_console(int argc, char **argv);  /* cmd_console.c */
+int cmd_room_members(int argc, char **argv); /* room members (cmd_room_members.c) */
 
 /* Reporting (cli_report.c).  A failure prints "cdr <cmd>: <message>" on
  * stderr, or, after cli_report_json(1) (--format json), one JSON object

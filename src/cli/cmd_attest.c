@@ -60,7 +60,8 @@ static void help(void) {
          "Online (the first form): ask the server's enclave for attestation evidence\n"
          "bound to a fresh random nonce, verify it, and print the platform, the enclave\n"
          "measurement, the enclave identity key fingerprint (SHA-256 of its DER\n"
-         "SubjectPublicKeyInfo) and the room id; for hardware (snp, tdx, nitro) also\n"
+         "SubjectPublicKeyInfo), the room id and the active room contract (version and\n"
+         "hash) that the evidence binds; for hardware (snp, tdx, nitro) also\n"
          "the registers (TDX: RTMR0-3; Nitro: the non-zero PCRs), the TCB, the policy\n"
          "and every check the verifier made, at the current time.\n"
          "Every other command that connects verifies the same way.\n\n"
@@ -382,8 +383,14 @@ static int print_structured(const struct cdr_connection *k, enum cli_format form
          *res = NULL, *v;
   const char *key;
   int r = 0;
+  if (o != NULL) {
+    char ch[65];
+    cdr_hex_encode(ch, k->att.contract_sha256, sizeof(k->att.contract_sha256));
+    r |= json_object_set_new(o, "contract_sha256", json_string(ch));
+    r |= json_object_set_new(o, "contract_version", json_integer((json_int_t)k->att.contract_version));
+  }
   if (o != NULL && rep == NULL)
-    r = json_object_set_new(o, "evidence_time", json_string(when));
+    r |= json_object_set_new(o, "evidence_time", json_string(when));
   if (o != NULL && rep != NULL) {
     json_t *checks = json_array();
     r |= json_object_set_new(o, "tcb", json_string(rep->tcb)) | json_object_set_new(o, "policy", json_string(rep->policy));
@@ -540,6 +547,13 @@ int cmd_attest(int argc, char **argv) {
   printf("room id:      %s\n", rid);
   printf("room CA:      %s\n", cafp);
   printf("              %s\n", k.ca_source);
+  if (k.att.contract_version == 0) {
+    printf("contract:     none active yet (report_data binds 64 zeros)\n");
+  } else {
+    char chash[65];
+    cdr_hex_encode(chash, k.att.contract_sha256, sizeof(k.att.contract_sha256));
+    printf("contract:     version %llu, %s\n", (unsigned long long)k.att.contract_version, chash);
+  }
   if (k.att.hw != NULL) {
     const struct cdr_hw_report *rep = k.att.hw;
     print_registers(rep);

@@ -185,55 +185,6 @@ static int show(const json_t *res) {
   return rc;
 }
 
-/* The profile's contract pin: the room must show an active version at
- * or above it and its chain must follow it (then the pin moves to the
- * active version, said in one line), or with no pin yet the active
- * version, if any, is pinned (trust on first use).  The pin is loaded
- * before the answer is looked at, so a room showing no active version
- * does not pass a profile that pinned one.  0, or 1 after printing why
- * the room is refused. */
-static int check_pin(struct cdr_connection *k, json_t **res) {
-  const char *profile = k->profile != NULL ? k->profile->name : NULL;
-  json_t *a = json_object_get(*res, "active"), *chained = NULL;
-  uint64_t pv = 0, lv = 0;
-  uint8_t ph[32], lh[32];
-  char text[1024], hex[65];
-  int r;
-  if (profile == NULL)
-    return 0;
-  if ((r = cdr_contract_pin_load(profile, &pv, ph)) == 0 && cdr_contract_active_vs_pin(k->client, *res, pv) != 0) {
-    cdr_client_error_text(k->client, CDR_ERR_CONTRACT_UNPINNED, text, sizeof(text));
-    return cli_fail(CMD, "%s", text);
-  }
-  if (r != 0 && (a == NULL || json_is_null(a)))
-    return 0;
-  if (r != 0) {
-    const char *h = cdr_json_get_cstr_opt(a, "sha256");
-    uint64_t v = 0;
-    if (h == NULL || strlen(h) != 64 || cdr_hex_decode(lh, 32, h) != 0 || cdr_json_get_u64(a, "version", &v) != 0)
-      return cli_fail(CMD, "the enclave's answer has no active version hash");
-    if (cdr_contract_pin_save(profile, v, lh) == 0)
-      fprintf(stderr, "pinned contract version %llu (%s) in profile %s\n", (unsigned long long)v, h, profile);
-    return 0;
-  }
-  if ((r = cdr_client_contract(k->client, k->session, pv, &chained)) == 0)
-    r = cdr_contract_chain_follows(k->client, json_object_get(chained, "chain"), pv, ph, &lv, lh);
-  if (r != 0) {
-    json_decref(chained);
-    cdr_client_error_text(k->client, r, text, sizeof(text));
-    return cli_fail(CMD, "%s", text);
-  }
-  if (lv != pv) {
-    cdr_hex_encode(hex, lh, 32);
-    if (cdr_contract_pin_save(profile, lv, lh) == 0)
-      fprintf(stderr, "contract pin moved from version %llu to version %llu (%s), signed as %s asks\n",
-              (unsigned long long)pv, (unsigned long long)lv, hex, CDR_CONTRACT_GOVERNANCE);
-  }
-  json_decref(*res);
-  *res = chained;
-  return 0;
-}
-
 /* Read a whole file of at most max bytes. */
 static int read_file(const char *path, size_t max, uint8_t **out, size_t *len) {
   FILE *f = fopen(path, "rb");
@@ -270,15 +221,11 @@ static int run(const char *sub, struct cdr_connect_opts *o, const char *arg, int
     free(doc);
     return 1;
   }
-  /* `cdr contract` and, before it signs, `cdr contract sign` check the
-   * profile's pin: no signing in a room rolled back past the pin */
-  if (sub == NULL || strcmp(sub, "sign") == 0) {
-    if ((r = cdr_client_contract(k.client, k.session, 0, &res)) == 0 && check_pin(&k, &res) != 0) {
-      cdr_connection_close(&k);
-      json_decref(res);
-      return 1;
-    }
-  }
+  /* The profile's pins (the contract among them: no reading or signing
+   * in a room rolled back past the pin) were checked by the connection
+   * (client/pins.c), which also moved the pin along a signed chain. */
+  if (sub == NULL || strcmp(sub, "sign") == 0)
+    r = cdr_client_contract(k.client, k.session, 0, &res);
   if (r == 0 && sub != NULL && strcmp(sub, "sign") == 0) {
     json_decref(res);
     res = NULL;

@@ -53,7 +53,7 @@ static const char *const CMD = "enroll";
 
 static void help(void) {
   printf("Usage: cdr enroll BUNDLE --key KEY [--out CERT] [--profile NAME]\n"
-         "                  [--csr CSR] [--pass SRC] [--pin SRC]\n"
+         "                  [--csr CSR] [--pass SRC] [--pin SRC] [--allow-sim]\n"
          "       cdr enroll URL --key KEY --token TOKEN [--out CERT] [--profile NAME]\n"
          "                  [--ca-fingerprint HEX] [--cacert FILE]\n"
          "                  [--csr CSR] [--pass SRC] [--pin SRC]\n\n"
@@ -63,8 +63,13 @@ static void help(void) {
          "(cdr-invite-1:...; \"-\" reads it from standard input, which keeps it\n"
          "out of `ps`): it carries the URL, the\n"
          "token, the room CA (TLS is pinned to it) and the room's attestation\n"
-         "platform and measurement, which the profile keeps and every later command\n"
-         "requires.  The token's secret is never sent: the server gets a certificate\n"
+         "platform, measurement and active contract hash.  With a bundle the server is\n"
+         "attested before the token is spent, and must show that measurement and that\n"
+         "contract (invite_contract_mismatch otherwise); the profile keeps them and\n"
+         "every later command requires them, or a contract that follows from them\n"
+         "through properly signed versions.  Everything in a bundle is the operator's\n"
+         "word: confirm the CA fingerprint and the contract hash with a member you\n"
+         "already know.  The token's secret is never sent: the server gets a certificate\n"
          "request and a MAC made with it.\n\n"
          "Saves the certificate to CERT, the room CA certificate beside it (CERT\n"
          "without .crt/.pem, plus .ca.crt), and a profile with the URL, key,\n"
@@ -108,8 +113,11 @@ static void help(void) {
          "                            (SHA-256 of the CA certificate, 64 hex digits,\n"
          "                            colons allowed); the token already carries one,\n"
          "                            and the server's CA must match it in any case\n"
+         "  -s, --allow-sim           with a bundle: accept simulated attestation (sim),\n"
+         "                            which proves nothing against the operator\n"
          "  -h, --help                show this help\n\n"
          "Environment:\n"
+         "  CDR_ALLOW_SIM        1 has the effect of --allow-sim\n"
          "  CDR_ENROLL_TOKEN     the token, when --token is not given\n"
          "  CDR_CONFIG_DIR       where profiles are kept (default $XDG_CONFIG_HOME/cdr,\n"
          "                       else ~/.config/cdr)\n"
@@ -236,6 +244,9 @@ struct enroll_opts {
   const char *bundle_arg; /* BUNDLE (or "-") instead of URL and --token */
   struct cdr_invite inv;  /* the bundle, parsed */
   char *default_out;      /* KEY's stem + ".crt" when --out is not given */
+  int allow_sim;          /* --allow-sim */
+  uint64_t contract_version; /* with a bundle: the contract the attestation */
+  uint8_t contract_sha256[32]; /* bound, pinned in the new profile */
 };
 
 /* The bundle argument ("-": the first line of standard input) into
@@ -295,13 +306,14 @@ static int enroll_options(int argc, char **argv, struct enroll_opts *o, int *rc)
                                        {"csr", required_argument, NULL, 'r'},
                                        {"pass", required_argument, NULL, 'P'},
                                        {"pin", required_argument, NULL, 'N'},
+                                       {"allow-sim", no_argument, NULL, 's'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   int ch;
 
   *rc = 2;
   opterr = 0; /* our own one-line message instead of getopt's */
-  while ((ch = getopt_long(argc, argv, "k:t:o:p:f:h", opts, NULL)) != -1) {
+  while ((ch = getopt_long(argc, argv, "k:t:o:p:f:sh", opts, NULL)) != -1) {
     switch (ch) {
     case 'k': o->key_path = optarg; break;
     case 't': o->token_arg = optarg; break;
@@ -312,6 +324,7 @@ static int enroll_options(int argc, char **argv, struct enroll_opts *o, int *rc)
     case 'r': o->csr_path = optarg; break;
     case 'P': o->pass = optarg; break;
     case 'N': o->pin = optarg; break;
+    case 's': o->allow_sim = 1; break;
     case 'h': help(); *rc = 0; return 1;
     default: cli_usage(CMD, "unknown option or missing argument: %s", argv[optind - 1]); return 1;
     }
@@ -501,9 +514,11 @@ static int enroll_save(const struct enroll_opts *o, const char *key_ref, const c
   if ((*pname = o->profile ? strdup(o->profile) : default_profile_name(c->ca, room_hex, name)) == NULL)
     return 1;
   {
+    char ca_hex[65];
+    cdr_hex_encode(ca_hex, c->ca_fp, sizeof(c->ca_fp)); /* the CA pin, checked by every later command */
     struct cdr_profile p = {*pname, c->url, (char *)key_ref, abs_cert, abs_ca, room_hex, o->cacert ? abs_tls : NULL,
                             o->bundle_arg ? (char *)o->inv.platform : NULL,
-                            o->bundle_arg ? (char *)o->inv.measurement : NULL};
+                            o->bundle_arg ? (char *)o->inv.measurement : NULL, ca_hex};
     if ((r = cdr_profile_save(&p)) != 0)
       return cli_fail_err(CMD, r, "enrolled, but cannot save profile %s", *pname);
   }
@@ -534,6 +549,45 @@ static int enroll_trust(const struct enroll_opts *o, struct cdr_client *c, const
     return 0;
   cdr_client_error_text(c, r, text, sizeof(text));
   return cli_fail_client(CMD, c, r, "%s; nothing was sent", text);
+}
+
+/* With a bundle, before the token is spent: attest the server under the
+ * bundle's CA with its measurement required, and require the contract
+ * hash the evidence binds (PROTOCOL 4.5) to be the bundle's.  0, or the
+ * exit status when it has printed why not. */
+static int enroll_attest(struct enroll_opts *o, struct cdr_client *c) {
+  struct cdr_attestation att;
+  char text[1024], got[65], want[65];
+  int r, rc = 0;
+
+  cdr_client_allow_sim(c, cli_allow_sim(o->allow_sim));
+  if ((r = cdr_client_expect_measurement(c, o->inv.measurement)) != 0 || (r = cdr_client_attest(c, &att)) != 0) {
+    cdr_client_error_text(c, r, text, sizeof(text));
+    return cli_fail_client(CMD, c, r, "attestation failed: %s; nothing was sent", text);
+  }
+  cdr_hex_encode(got, att.contract_sha256, sizeof(att.contract_sha256));
+  cdr_hex_encode(want, o->inv.contract_sha256, sizeof(o->inv.contract_sha256));
+  if (strcmp(att.platform, o->inv.platform) != 0) {
+    rc = cli_fail_code(CMD, CDR_ERR_PLATFORM_UNPINNED, "%s: the room attests platform %s, the invitation says %s; nothing was sent",
+                       cdr_err_code(CDR_ERR_PLATFORM_UNPINNED), att.platform, o->inv.platform);
+  } else if (!o->inv.has_contract) {
+    if (!cdr_client_quiet())
+      fprintf(stderr, "note: the invitation names no contract hash (made by an older cdr); the room's enclave runs "
+                      "under contract version %llu (%s): confirm it with a member you already know\n",
+              (unsigned long long)att.contract_version, got);
+  } else if (att.contract_version != o->inv.contract_version ||
+             !cdr_ct_equal(att.contract_sha256, o->inv.contract_sha256, 32)) {
+    rc = cli_fail_code(CMD, CDR_ERR_INVITE_CONTRACT_MISMATCH,
+                       "%s: the room's enclave runs under contract version %llu (%s), the invitation names version "
+                       "%llu (%s); nothing was sent: ask for a new invitation, and confirm the contract hash with a "
+                       "member you already know",
+                       cdr_err_code(CDR_ERR_INVITE_CONTRACT_MISMATCH), (unsigned long long)att.contract_version, got,
+                       (unsigned long long)o->inv.contract_version, want);
+  }
+  o->contract_version = att.contract_version;
+  memcpy(o->contract_sha256, att.contract_sha256, sizeof(o->contract_sha256));
+  cdr_attestation_clear(&att);
+  return rc;
 }
 
 int cmd_enroll(int argc, char **argv) {
@@ -582,7 +636,7 @@ int cmd_enroll(int argc, char **argv) {
     goto out;
   if ((rc = enroll_token(&o, &token, &name, &tok)) != 0)
     goto out;
-  if ((rc = enroll_trust(&o, c, &tok)) != 0)
+  if ((rc = enroll_trust(&o, c, &tok)) != 0 || (o.bundle_arg != NULL && (rc = enroll_attest(&o, c)) != 0))
     goto out;
   rc = 1;
   if (csr != NULL && (r = cdr_enroll_csr_check(c, csr, name)) != 0) {
@@ -600,6 +654,10 @@ int cmd_enroll(int argc, char **argv) {
   cdr_hex_encode(room_hex, c->room_id, sizeof(c->room_id));
   if (enroll_save(&o, key_ref, ca_path, c, cert, name, room_hex, &pname, &made_default) != 0)
     goto out;
+  if (o.contract_version > 0 && (r = cdr_contract_pin_save(pname, o.contract_version, o.contract_sha256)) != 0) {
+    cli_fail_err(CMD, r, "enrolled, but cannot pin the contract in profile %s", pname);
+    goto out;
+  }
 
   room_name = subject_text(c->ca, NID_organizationName);
   cdr_sanitize(safe_name, sizeof(safe_name), name);

@@ -38,6 +38,8 @@ static void room_help(void) {
          "                --url URL, one invitation line (URL, token, room CA,\n"
          "                attested platform and measurement) for `cdr enroll`\n"
          "  invites ROOM  list the open invitations; --cancel ID|NAME ends one\n"
+         "  members ROOM  list the issued certificates, their keys and where each\n"
+         "                stands in the room contract (active, pending, none)\n"
          "  revoke ROOM   revoke a user's certificates and publish a new CRL\n"
          "  backup ROOM DEST     a consistent copy of the room, also while it runs\n"
          "  restore BACKUP ROOM  a backup back into a room folder (a rollback)\n"
@@ -346,7 +348,7 @@ out:
 
 int cmd_room(int argc, char **argv) {
   if (argc < 2)
-    return cli_usage("room", "missing command: init, invite, invites, revoke, propose, backup or restore");
+    return cli_usage("room", "missing command: init, invite, invites, members, revoke, propose, backup or restore");
   const char *sub = argv[1];
   if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0) {
     room_help();
@@ -360,6 +362,8 @@ int cmd_room(int argc, char **argv) {
     return cmd_room_revoke(argc - 1, argv + 1);
   if (strcmp(sub, "invites") == 0)
     return cmd_room_invites(argc - 1, argv + 1);
+  if (strcmp(sub, "members") == 0)
+    return cmd_room_members(argc - 1, argv + 1);
   if (strcmp(sub, "propose") == 0)
     return cmd_room_propose(argc - 1, argv + 1);
   if (strcmp(sub, "limits") == 0)
@@ -368,5 +372,5 @@ int cmd_room(int argc, char **argv) {
     return cmd_room_backup(argc - 1, argv + 1);
   if (strcmp(sub, "restore") == 0)
     return cmd_room_restore(argc - 1, argv + 1);
-  return cli_usage("room", "unknown command '%s' (init, invite, invites, revoke, propose, limits, backup or restore)", sub);
+  return cli_usage("room", "unknown command '%s' (init, invite, invites, members, revoke, propose, limits, backup or restore)", sub);
 }

@@ -15,6 +15,8 @@
 #include <string.h>
 
 #include "cli.h"
+#include "client/client.h"
+#include "common/json_get.h"
 #include "common/util.h"
 #include "crypto/contract.h"
 #include "crypto/crypto.h"
@@ -45,7 +47,10 @@ static void help(void) {
          "are there.\n\n"
          "  --measurement HEX   an enclave measurement to accept (repeatable; the\n"
          "                      running enclave's is in cdrd's log and `cdr attest`);\n"
-         "                      with --previous, added to the active version's\n"
+         "                      with --previous, added to the active version's.\n"
+         "                      Without it (and without --previous) the draft takes\n"
+         "                      the running enclave's platform and measurement from\n"
+         "                      ROOM/contract.json, which cdrd writes at start\n"
          "  --previous FILE     the active version's canonical document (`cdr\n"
          "                      contract --format json`): the draft is its next\n"
          "                      version; without it, the draft is version 1\n"
@@ -113,6 +118,52 @@ static int add_members(struct cdr_contract *c, const struct propose_opts *o, con
   return 0;
 }
 
+/* Measurements are kept sorted (PROTOCOL 8.1); rows are zero past the
+ * platform's length, so whole rows compare as the values do. */
+static int measurement_cmp(const void *a, const void *b) { return memcmp(a, b, CDR_CONTRACT_MEASUREMENT_MAX); }
+
+/* No measurement given and none inherited: the running enclave's, as
+ * cdrd wrote it in ROOM/contract.json from the enclave's IPC_INIT answer.
+ * That is the host's word, which is enough for a proposal (members
+ * compare it with their own attestation before they sign).  0, or 1
+ * after printing why not. */
+static int running_enclave(struct cdr_contract *c, const struct cdr_room *room, const struct propose_opts *o) {
+  size_t n = strlen(room->dir) + sizeof("/contract.json");
+  char *path = malloc(n);
+  uint8_t *text = NULL;
+  size_t len = 0;
+  json_t *j = NULL;
+  const char *plat = NULL, *meas = NULL;
+  int rc = 1;
+  if (path == NULL)
+    return cli_fail(CMD, "out of memory");
+  snprintf(path, n, "%s/contract.json", room->dir);
+  if (cdr_file_read(path, &text, &len, 4u * CDR_MiB) == 0 && cdr_json_parse_object(&j, text, len) == 0) {
+    plat = cdr_json_get_cstr_opt(json_object_get(j, "enclave"), "platform");
+    meas = cdr_json_get_cstr_opt(json_object_get(j, "enclave"), "measurement");
+  }
+  if (plat == NULL || meas == NULL) {
+    cli_fail(CMD, "give the enclave's measurement with --measurement HEX (see `cdr attest`): %s does not name the "
+                  "running enclave's (start the room with cdr serve first)", path);
+  } else if (o->platform != NULL && strcmp(o->platform, plat) != 0) {
+    cli_fail(CMD, "the running enclave is %s, not --platform %s: give --measurement HEX", plat, o->platform);
+  } else if (strlen(plat) >= sizeof(c->platform) || cdr_contract_measurement_len(plat) == 0 ||
+             strlen(meas) != 2 * cdr_contract_measurement_len(plat) ||
+             cdr_hex_decode(c->measurements[0], cdr_contract_measurement_len(plat), meas) != 0) {
+    cli_fail(CMD, "%s names no valid enclave measurement: give --measurement HEX", path);
+  } else {
+    snprintf(c->platform, sizeof(c->platform), "%s", plat);
+    c->n_measurements = 1;
+    fprintf(stderr, "measurement: %s, the running %s enclave's as cdrd reported it (%s); members compare it with "
+                    "their own attestation\n", meas, plat, path);
+    rc = 0;
+  }
+  json_decref(j);
+  free(text);
+  free(path);
+  return rc;
+}
+
 /* Version, chain, CA, platform and measurements.  1 after printing why not. */
 static int fill_head(struct cdr_contract *c, const struct propose_opts *o, const struct cdr_room *room) {
   struct cdr_contract prev;
@@ -159,8 +210,9 @@ static int fill_head(struct cdr_contract *c, const struct propose_opts *o, const
       return cli_fail(CMD, "at most %u measurements", CDR_CONTRACT_MAX_MEASUREMENTS);
     memcpy(c->measurements[c->n_measurements++], m, mlen);
   }
-  if (c->n_measurements == 0)
-    return cli_fail(CMD, "give the enclave's measurement with --measurement HEX (see `cdr attest`)");
+  if (c->n_measurements == 0 && running_enclave(c, room, o) != 0)
+    return 1;
+  qsort(c->measurements, c->n_measurements, sizeof(c->measurements[0]), measurement_cmp);
   if ((n = i2d_X509(room->ca_cert, &der)) <= 0 || cdr_sha256(c->ca_sha256, der, (size_t)n) != 0) {
     OPENSSL_free(der);
     return cli_fail(CMD, "cannot read the room CA certificate");

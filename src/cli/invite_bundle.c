@@ -51,6 +51,9 @@ int cli_invite_attest(const char *cmd, const struct cdr_room *room, const struct
     goto out;
   snprintf(inv->platform, sizeof(inv->platform), "%s", att.platform);
   cdr_hex_encode(inv->measurement, att.measurement, att.measurement_len);
+  inv->has_contract = 1; /* the attested one: report_data binds it */
+  inv->contract_version = att.contract_version;
+  memcpy(inv->contract_sha256, att.contract_sha256, sizeof(inv->contract_sha256));
   inv->ca = room->ca_cert;
   X509_up_ref(inv->ca);
   rc = 0;
@@ -69,8 +72,17 @@ int cli_invite_print(const char *cmd, struct cdr_invite *inv, const char *token)
   if ((inv->token = strdup(token)) == NULL || (r = cdr_invite_build(inv, &bundle)) != 0)
     return cli_fail(cmd, "cannot build the invitation bundle");
   printf("  server:           %s (attested: %s, measurement %s)\n", inv->url, inv->platform, inv->measurement);
+  if (inv->contract_version == 0) {
+    printf("  contract:         none active yet\n");
+  } else {
+    char ch[65];
+    cdr_hex_encode(ch, inv->contract_sha256, sizeof(inv->contract_sha256));
+    printf("  contract:         version %llu, %s\n", (unsigned long long)inv->contract_version, ch);
+  }
   printf("Give the user this invitation over a trusted channel (it holds the secret token);\n"
-         "they run: cdr enroll INVITATION --key THEIR.key\n");
+         "they run: cdr enroll INVITATION --key THEIR.key\n"
+         "and should confirm the room CA fingerprint and the contract hash with a member\n"
+         "they already know (everything in the invitation is the operator's word).\n");
   printf("%s\n", bundle);
   OPENSSL_clear_free(bundle, strlen(bundle));
   return 0;

@@ -18,9 +18,12 @@
  *     issues, can stand in for it), naming our room;
  *   - its key signed bytes [0, 112) of the evidence;
  *   - the evidence's report_data equals report_data computed by us from
- *     I, OUR room id, OUR CA fingerprint and OUR fresh nonce (compared in
- *     constant time), and the room_id / ca_fingerprint the host reports
- *     are ours;
+ *     I, OUR room id, OUR CA fingerprint, the contract hash the answer
+ *     names and OUR fresh nonce (compared in constant time), and the
+ *     room_id / ca_fingerprint the host reports are ours (another CA
+ *     is CDR_ERR_CA_UNPINNED: the client's CA is its pin).  The contract
+ *     hash is then proven to be the one the enclave runs under; whether
+ *     it is one this user accepts is the caller's check (connect.c);
  *   - the measurement is the one required, if one is, and no RTMR or
  *     PCR is expected (sim has none, and an expectation is never ignored).
  * Checks run in that order, so that each failure has its own error code.
@@ -51,6 +54,32 @@ static int sim_warned; /* the sim warning was printed (or was due under --quiet)
 static void set_detail(char *detail, size_t len, const char *msg) {
   if (detail != NULL && len > 0)
     snprintf(detail, len, "%s", msg);
+}
+
+static int is_zero32(const uint8_t p[32]) {
+  uint8_t z = 0;
+  for (size_t i = 0; i < 32; i++)
+    z |= p[i];
+  return z == 0;
+}
+
+/* The contract the answer names (PROTOCOL 4.5): both fields, version 0
+ * exactly with the zero hash.  0 or -1. */
+static int answer_contract(const json_t *resp, uint8_t sha256[32], uint64_t *version) {
+  if (cdr_json_get_hex_exact(resp, "contract_sha256", sha256, 32) != 0 ||
+      cdr_json_get_u64(resp, "contract_version", version) != 0 || (*version == 0) != is_zero32(sha256))
+    return -1;
+  return 0;
+}
+
+/* The enclave names another CA than ours: our CA is the pin. */
+static int other_ca(const uint8_t theirs[32], const uint8_t ours[32], char *detail, size_t detail_len) {
+  char a[65], b[65], msg[256];
+  cdr_hex_encode(a, theirs, 32);
+  cdr_hex_encode(b, ours, 32);
+  snprintf(msg, sizeof(msg), "the enclave trusts room CA %s, not the one this client pinned (%s)", a, b);
+  set_detail(detail, detail_len, msg);
+  return CDR_ERR_CA_UNPINNED;
 }
 
 void cdr_attestation_clear(struct cdr_attestation *a) {
@@ -258,6 +287,8 @@ int cdr_attest_verify_response(struct cdr_attestation *out, const json_t *resp, 
   size_t ev_len = 0, plat_len = 0, spki_len = 0, hw = SIZE_MAX;
   size_t want_len = pol->measurement_len ? pol->measurement_len : CDR_MEASUREMENT_LEN;
   uint8_t rid[CDR_ROOM_ID_BYTES], cafp[32], expect_rd[CDR_REPORT_DATA_LEN], point[CDR_P256_POINT_LEN];
+  uint8_t contract_sha256[32];
+  uint64_t contract_version = 0;
   EVP_PKEY *ident = NULL;
   json_t *certs;
   int r = CDR_ERR_ATTEST_MALFORMED;
@@ -297,6 +328,12 @@ int cdr_attest_verify_response(struct cdr_attestation *out, const json_t *resp, 
     set_detail(detail, detail_len, "the attestation answer is missing a field or has a malformed one");
     goto out;
   }
+  if (answer_contract(resp, contract_sha256, &contract_version) != 0) {
+    set_detail(detail, detail_len,
+               "the attestation answer has no valid contract_sha256 and contract_version (a server older than "
+               "protocol version 2?)");
+    goto out;
+  }
   if (cdr_pubkey_from_der(&ident, spki, spki_len) != 0 || cdr_p256_point_get(point, ident) != 0) {
     set_detail(detail, detail_len, "the identity key is not an EC P-256 public key");
     goto out;
@@ -307,12 +344,11 @@ int cdr_attest_verify_response(struct cdr_attestation *out, const json_t *resp, 
     goto out;
   }
   if (!cdr_ct_equal(cafp, pol->ca_fp, sizeof(cafp))) {
-    set_detail(detail, detail_len, "the enclave trusts a different room CA than yours");
-    r = CDR_ERR_ATTEST_ROOT;
+    r = other_ca(cafp, pol->ca_fp, detail, detail_len);
     goto out;
   }
   /* report_data from what WE know, not from what the host says. */
-  if ((r = cdr_report_data(expect_rd, spki, spki_len, pol->room_id, pol->ca_fp, pol->nonce)) != 0)
+  if ((r = cdr_report_data(expect_rd, spki, spki_len, pol->room_id, pol->ca_fp, contract_sha256, pol->nonce)) != 0)
     goto out;
   if (hw != SIZE_MAX) {
     if ((r = attest_verify_hw(out, hw, ev, ev_len, certs, expect_rd, pol, detail, detail_len)) != 0)
@@ -324,7 +360,7 @@ int cdr_attest_verify_response(struct cdr_attestation *out, const json_t *resp, 
                  r == CDR_ERR_ATTEST_ROOT ? "the platform certificate is not a sim platform certificate of your room CA"
                  : r == CDR_ERR_ATTEST_SIGNATURE ? "the evidence signature does not verify under the platform key"
                  : r == CDR_ERR_ATTEST_REPORT_DATA
-                     ? "the evidence does not bind this identity key, room, CA and our nonce"
+                     ? "the evidence does not bind this identity key, room, CA, contract hash and our nonce"
                      : "the sim evidence does not parse");
       goto out;
     }
@@ -372,6 +408,8 @@ int cdr_attest_verify_response(struct cdr_attestation *out, const json_t *resp, 
   }
   snprintf(out->platform, sizeof(out->platform), "%s", platform);
   memcpy(out->nonce, pol->nonce, CDR_NONCE_LEN);
+  out->contract_version = contract_version;
+  memcpy(out->contract_sha256, contract_sha256, sizeof(contract_sha256));
   if ((r = cdr_sha256(out->identity_fp, spki, spki_len)) != 0)
     goto out;
   out->identity = ident;

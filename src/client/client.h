@@ -363,6 +363,9 @@ struct cdr_attestation {
   uint8_t *identity_spki;
   size_t identity_spki_len;
   uint8_t identity_fp[32];            /* SHA-256 of identity_spki */
+  uint64_t contract_version;          /* the active contract version the evidence */
+  uint8_t contract_sha256[32];        /* binds (PROTOCOL 4.5): 0 and zeros before
+                                       * version 1 is active */
 };
 void cdr_attestation_clear(struct cdr_attestation *a);
 
@@ -516,14 +519,14 @@ int cdr_client_contract_sign(struct cdr_client *c, struct cdr_session *s, const 
  * every signer cdr-gov-1 computes from it; the last version is returned.
  * CDR_ERR_CONTRACT_UNPINNED with a detail otherwise. */
 int cdr_contract_pin_load(const char *profile, uint64_t *version, uint8_t hash[32]) CDR_WUR;
+/* One version V of a contract answer (PROTOCOL 8.9): its "document"
+ * hashes to its "sha256" (into hash) and parses as canonical (into *c,
+ * which the caller frees).  CDR_ERR_CONTRACT_UNPINNED otherwise. */
+struct cdr_contract;
+int cdr_contract_entry_doc(const json_t *v, struct cdr_contract *c, uint8_t hash[32]) CDR_WUR;
 int cdr_contract_pin_save(const char *profile, uint64_t version, const uint8_t hash[32]) CDR_WUR;
 int cdr_contract_chain_follows(struct cdr_client *cl, const json_t *chain, uint64_t pin_version,
                                const uint8_t pin_hash[32], uint64_t *last_version, uint8_t last_hash[32]) CDR_WUR;
-/* Before the chain: a contract answer (its "active") must show an active
- * version at or above the pinned one.  CDR_ERR_CONTRACT_UNPINNED with a
- * detail naming both when it shows none (a room rolled back to before
- * its first activation) or a lower one; 0 otherwise. */
-int cdr_contract_active_vs_pin(struct cdr_client *cl, const json_t *answer, uint64_t pin_version) CDR_WUR;
 
 /* ------------------------------------------------------------------ */
 /* Streamed uploads (upload.c; PROTOCOL 4.7 upload_begin, upload_chunk,

@@ -106,8 +106,7 @@ out:
 }
 
 /* TLS trust beyond the room CA (--cacert, else the profile's
- * tls_cacert), and the measurement the invitation named (a profile's
- * attest_measurement) unless --expect-measurement says otherwise. */
+ * tls_cacert).  (The measurement the profile pinned is pins.c's.) */
 static int connect_tls_and_invite(struct cdr_connection *k, const struct cdr_connect_opts *o, char *why,
                                   size_t whylen) {
   const char *cacert = o->tls_cacert ? o->tls_cacert : (k->profile ? k->profile->tls_cacert : NULL);
@@ -117,18 +116,13 @@ static int connect_tls_and_invite(struct cdr_connection *k, const struct cdr_con
     snprintf(why, whylen, "cannot read the TLS CA file %s", cacert);
     return r;
   }
-  if (o->expect_measurement == NULL && k->profile != NULL && k->profile->attest_measurement != NULL &&
-      (r = cdr_client_expect_measurement(k->client, k->profile->attest_measurement)) != 0) {
-    snprintf(why, whylen, "profile %s: attest_measurement is not 64 or 96 hex digits", k->profile->name);
-    return r;
-  }
   return 0;
 }
 
 int cdr_connect(struct cdr_connection *k, const struct cdr_connect_opts *o, char *why, size_t whylen) {
   const char *url, *key, *cert;
   char text[768], rid[2 * CDR_ROOM_ID_BYTES + 1];
-  int r;
+  int r, follow = 0;
 
   memset(k, 0, sizeof(*k));
   snprintf(why, whylen, "internal error");
@@ -233,18 +227,16 @@ int cdr_connect(struct cdr_connection *k, const struct cdr_connect_opts *o, char
     snprintf(why, whylen, "attestation failed: %s", text);
     goto out;
   }
-  if (k->profile != NULL && k->profile->attest_platform != NULL &&
-      strcmp(k->profile->attest_platform, k->att.platform) != 0) {
-    snprintf(why, whylen, "attestation failed: %s: the room attests platform %s, the invitation said %s",
-             cdr_err_code(CDR_ERR_ATTEST_MEASUREMENT), k->att.platform, k->profile->attest_platform);
-    r = CDR_ERR_ATTEST_MEASUREMENT;
+  if ((r = cdr_pins_check(k, o, &follow, why, whylen)) != 0)
     goto out;
-  }
   if (o->open_session && (r = cdr_session_open(k->client, &k->att, &k->session)) != 0) {
     cdr_client_error_text(k->client, r, text, sizeof(text));
     snprintf(why, whylen, "cannot open a session: %s", text);
     goto out;
   }
+  /* The contract moved: read and check the chain before anything else. */
+  if (follow && (r = cdr_pins_follow(k, o, why, whylen)) != 0)
+    goto out;
   /* Refuse a room whose state is older than, or forked from, what this
    * client has seen (a whole ROOM folder put back). */
   if (o->open_session && (r = cdr_client_audit_check(k->client, k->session, &k->att)) != 0) {

@@ -64,6 +64,17 @@ struct cdr_connection {
 int cdr_connect(struct cdr_connection *k, const struct cdr_connect_opts *o, char *why, size_t whylen) CDR_WUR;
 void cdr_connection_close(struct cdr_connection *k);
 
+/* The profile's pins (pins.c): after attestation, check the CA, the
+ * contract the evidence binds, the platform and the measurement against
+ * what the profile remembers; *follow_needed when the contract moved (or
+ * a first version is to be pinned) and a session will be open: then
+ * cdr_pins_follow, once the session is open, reads the chain, checks it
+ * follows the pin and moves the pin.  0, or the error with one line in
+ * why. */
+int cdr_pins_check(struct cdr_connection *k, const struct cdr_connect_opts *o, int *follow_needed, char *why,
+                   size_t whylen) CDR_WUR;
+int cdr_pins_follow(struct cdr_connection *k, const struct cdr_connect_opts *o, char *why, size_t whylen) CDR_WUR;
+
 /* The CA file that belongs to a certificate file: the certificate path
  * without a ".crt" or ".pem" suffix, plus ".ca.crt" (malloc'd). */
 char *cdr_ca_path_beside(const char *cert_path);

@@ -1,9 +1,10 @@
 /*
  * contract_pin.c - the room contract a profile has seen (item 5 of
  * issue 10): profiles/NAME.contract holds "<version> <64 hex hash>" of
- * the latest active version this user accepted.  A later `cdr contract`
- * asks the enclave for the chain from that version and accepts the room
- * only if it follows from the pin through properly signed versions: each
+ * the latest active version this user accepted.  Every later connection
+ * (pins.c) whose attestation binds a later version asks the enclave for
+ * the chain from the pinned version and accepts the room only if it
+ * follows from the pin through properly signed versions: each
  * document hashes to its hash, names the previous one, and carries a
  * verified signature of every signer cdr-gov-1 computes from the version
  * before it.  Anything else is CDR_ERR_CONTRACT_UNPINNED.
@@ -90,7 +91,7 @@ static int verified_keys(const json_t *v, const struct cdr_contract *c, const ui
 }
 
 /* One chain entry: its document checked against its hash and parsed. */
-static int entry_doc(const json_t *v, struct cdr_contract *c, uint8_t hash[32]) {
+int cdr_contract_entry_doc(const json_t *v, struct cdr_contract *c, uint8_t hash[32]) {
   const char *doc, *h;
   size_t len;
   uint8_t want[32];
@@ -116,7 +117,7 @@ int cdr_contract_chain_follows(struct cdr_client *cl, const json_t *chain, uint6
   }
   json_array_foreach(chain, i, v) {
     memset(&cur, 0, sizeof(cur));
-    if ((r = entry_doc(v, &cur, hash)) != 0) {
+    if ((r = cdr_contract_entry_doc(v, &cur, hash)) != 0) {
       cdr_client_set_detail(cl, "a contract version in the chain does not match its hash");
       break;
     }
@@ -161,29 +162,4 @@ int cdr_contract_chain_follows(struct cdr_client *cl, const json_t *chain, uint6
   }
   cdr_contract_free(&prev);
   return r;
-}
-
-int cdr_contract_active_vs_pin(struct cdr_client *cl, const json_t *answer, uint64_t pin_version) {
-  const json_t *a = json_object_get(answer, "active");
-  uint64_t v = 0;
-  if (a == NULL || json_is_null(a)) {
-    cdr_client_set_detail(cl,
-                          "the room shows no active contract version, but this profile pinned version %llu (a "
-                          "host restarted from an older sealed state?)",
-                          (unsigned long long)pin_version);
-    return CDR_ERR_CONTRACT_UNPINNED;
-  }
-  if (cdr_json_get_u64(a, "version", &v) != 0) {
-    cdr_client_set_detail(cl, "the room's answer has no active contract version number (pinned: version %llu)",
-                          (unsigned long long)pin_version);
-    return CDR_ERR_CONTRACT_UNPINNED;
-  }
-  if (v < pin_version) {
-    cdr_client_set_detail(cl,
-                          "the room's active contract version %llu is below version %llu this profile pinned (a host "
-                          "restarted from an older sealed state?)",
-                          (unsigned long long)v, (unsigned long long)pin_version);
-    return CDR_ERR_CONTRACT_UNPINNED;
-  }
-  return 0;
 }

@@ -56,6 +56,28 @@ static int invite_hex_ok(const char *s, size_t n) {
   return 1;
 }
 
+/* The optional contract fields (both or neither; version 0 exactly when
+ * the hash is all zero, as in the attestation, PROTOCOL 4.5). */
+static int invite_contract(const json_t *j, struct cdr_invite *out, char *why, size_t whylen) {
+  const json_t *h = json_object_get(j, "contract_sha256"), *v = json_object_get(j, "contract_version");
+  uint8_t z = 0;
+  if (h == NULL && v == NULL)
+    return 0;
+  if (h == NULL || v == NULL)
+    return invite_bad(why, whylen, "fields \"contract_sha256\" and \"contract_version\" go together");
+  if (!json_is_string(h) || !invite_hex_ok(json_string_value(h), 64) ||
+      cdr_hex_decode(out->contract_sha256, 32, json_string_value(h)) != 0)
+    return invite_bad(why, whylen, "field \"contract_sha256\" must be 64 lower-case hex digits");
+  if (cdr_json_get_u64(j, "contract_version", &out->contract_version) != 0)
+    return invite_bad(why, whylen, "field \"contract_version\" must be a non-negative integer");
+  for (size_t i = 0; i < 32; i++)
+    z |= out->contract_sha256[i];
+  if ((out->contract_version == 0) != (z == 0))
+    return invite_bad(why, whylen, "field \"contract_version\" is 0 exactly when \"contract_sha256\" is all zero");
+  out->has_contract = 1;
+  return 0;
+}
+
 /* The fields of the decoded object into *out. */
 static int invite_fields(const json_t *j, struct cdr_invite *out, char *why, size_t whylen) {
   const char *url, *token, *fp, *platform, *meas;
@@ -100,7 +122,7 @@ static int invite_fields(const json_t *j, struct cdr_invite *out, char *why, siz
     goto out;
   snprintf(out->platform, sizeof(out->platform), "%s", platform);
   snprintf(out->measurement, sizeof(out->measurement), "%s", meas);
-  r = 0;
+  r = invite_contract(j, out, why, whylen);
 out:
   free(der);
   return r;
@@ -150,8 +172,17 @@ int cdr_invite_build(const struct cdr_invite *in, char **out) {
   cdr_hex_encode(fphex, fp, sizeof(fp));
   r = CDR_ERR_ARG; /* json_pack refuses text that is not UTF-8 */
   if ((j = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s}", "v", 1, "url", in->url, "token", in->token, "ca",
-                     ca_b64, "ca_sha256", fphex, "platform", in->platform, "measurement", in->measurement)) == NULL ||
-      (text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER)) == NULL)
+                     ca_b64, "ca_sha256", fphex, "platform", in->platform, "measurement", in->measurement)) == NULL)
+    goto out;
+  if (in->has_contract) {
+    char ch[65];
+    cdr_hex_encode(ch, in->contract_sha256, sizeof(in->contract_sha256));
+    if (in->contract_version > (uint64_t)INT64_MAX ||
+        json_object_set_new(j, "contract_sha256", json_string(ch)) != 0 ||
+        json_object_set_new(j, "contract_version", json_integer((json_int_t)in->contract_version)) != 0)
+      goto out;
+  }
+  if ((text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER)) == NULL)
     goto out;
   char *b64 = NULL;
   if ((r = cdr_b64url_encode(&b64, (const uint8_t *)text, strlen(text))) != 0)

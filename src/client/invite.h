@@ -5,7 +5,10 @@
  *   cdr-invite-1:<base64url, no padding, of a compact JSON object>
  *   {"v":1,"url":"https://...","token":"cdr1....","ca":"<base64 DER>",
  *    "ca_sha256":"<64 hex>","platform":"sim|snp|tdx|nitro",
- *    "measurement":"<64 or 96 hex>"}
+ *    "measurement":"<64 or 96 hex>","contract_sha256":"<64 hex>",
+ *    "contract_version":n}
+ * (the two contract fields together or neither: a bundle from before
+ * they existed has none, and the caller says the contract is unchecked)
  *
  * It holds the enrollment token, so it is as secret as the token.  The
  * parser checks the CA against its own fingerprint field; the caller
@@ -30,6 +33,9 @@ struct cdr_invite {
   uint8_t ca_fp[32];       /* its SHA-256 */
   char platform[16];       /* sim, snp, tdx or nitro */
   char measurement[97];    /* lower-case hex: 64 (sim) or 96 digits */
+  int has_contract;        /* the bundle names the active contract: */
+  uint64_t contract_version; /* 0 and 32 zero bytes when none was active */
+  uint8_t contract_sha256[32];
 };
 
 /* 1 if s starts with CDR_INVITE_PREFIX. */

@@ -70,6 +70,7 @@ void cdr_profile_free(struct cdr_profile *p) {
   free(p->tls_cacert);
   free(p->attest_platform);
   free(p->attest_measurement);
+  free(p->ca_sha256);
   free(p);
 }
 
@@ -137,7 +138,8 @@ int cdr_profile_save(const struct cdr_profile *p) {
                     (p->attest_platform &&
                      json_object_set_new(j, "attest_platform", json_string(p->attest_platform)) != 0) ||
                     (p->attest_measurement &&
-                     json_object_set_new(j, "attest_measurement", json_string(p->attest_measurement)) != 0)))
+                     json_object_set_new(j, "attest_measurement", json_string(p->attest_measurement)) != 0) ||
+                    (p->ca_sha256 && json_object_set_new(j, "ca_sha256", json_string(p->ca_sha256)) != 0)))
     goto out;
   if (j == NULL || (text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS)) == NULL)
     goto out;
@@ -244,7 +246,8 @@ int cdr_profile_load(const char *name, struct cdr_profile **out) {
   if ((json_object_get(j, "tls_cacert") && (r = dup_field(j, "tls_cacert", &p->tls_cacert)) != 0) ||
       (json_object_get(j, "attest_platform") && (r = dup_field(j, "attest_platform", &p->attest_platform)) != 0) ||
       (json_object_get(j, "attest_measurement") &&
-       (r = dup_field(j, "attest_measurement", &p->attest_measurement)) != 0))
+       (r = dup_field(j, "attest_measurement", &p->attest_measurement)) != 0) ||
+      (json_object_get(j, "ca_sha256") && (r = dup_field(j, "ca_sha256", &p->ca_sha256)) != 0))
     goto out;
   if (strlen(p->room_id) != 32 || cdr_hex_decode(rid, sizeof(rid), p->room_id) != 0) {
     r = CDR_ERR_BAD_JSON;

@@ -5,7 +5,9 @@
  * $XDG_CONFIG_HOME/cdr, else ~/.config/cdr):
  *   profiles/NAME.json   {"url","key","cert","ca","room_id"} and, when
  *                        set, "tls_cacert", "attest_platform",
- *                        "attest_measurement"; paths are absolute; mode 0600
+ *                        "attest_measurement", "ca_sha256"; paths are
+ *                        absolute; mode 0600
+ *   profiles/NAME.contract, NAME.contract.json  the contract pin (pins.c)
  *   default              the name of the default profile and a newline;
  *                        mode 0600
  * Directories are created with mode 0700.  A profile holds no secret
@@ -35,8 +37,11 @@ struct cdr_profile {
   char *tls_cacert;         /* "tls_cacert": --cacert at enrollment, the CA
                              * file TLS verifies against instead of "ca" */
   char *attest_platform;    /* "attest_platform", "attest_measurement": */
-  char *attest_measurement; /* from the invitation bundle; every later
-                             * attestation must show them (hex) */
+  char *attest_measurement; /* from the invitation bundle, else the first
+                             * attestation: while no contract version is
+                             * active, every later one must show them (hex) */
+  char *ca_sha256;          /* "ca_sha256": the room CA's fingerprint (hex),
+                             * pinned at the first connection (pins.c) */
 };
 
 /* The configuration directory (malloc'd); it need not exist yet. */

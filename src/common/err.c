@@ -151,6 +151,13 @@ const char *cdr_err_describe(int err) {
   case CDR_ERR_WITNESS_UNAVAILABLE:
     return "fewer than a quorum of the room's witnesses confirmed its history: nothing is served until enough answer";
   case CDR_ERR_SQL_MEMORY: return "SQL statement needed more memory than the room allows one query";
+  case CDR_ERR_INVITE_CONTRACT_MISMATCH:
+    return "the room's enclave runs under another contract than the invitation names";
+  case CDR_ERR_CA_UNPINNED: return "the room's CA is not the one this profile pinned";
+  case CDR_ERR_PLATFORM_UNPINNED: return "the room attests another platform than the one this profile pinned";
+  case CDR_ERR_MEASUREMENT_UNPINNED:
+    return "the room's enclave measurement is not one this profile accepts (pinned, or listed by the pinned "
+           "contract)";
   default: return "internal error";
   }
 }

@@ -132,7 +132,12 @@
   X(CDR_ERR_HISTORY_ROLLBACK,  "history_rollback",      503) \
   X(CDR_ERR_WITNESS_UNAVAILABLE, "witness_unavailable", 503) \
   /* a query past the room's memory limit per query (PROTOCOL 4.7) */ \
-  X(CDR_ERR_SQL_MEMORY,        "sql_memory_limit",      413)
+  X(CDR_ERR_SQL_MEMORY,        "sql_memory_limit",      413) \
+  /* the client's pins besides the contract (issue 10 items 4, 5) */ \
+  X(CDR_ERR_INVITE_CONTRACT_MISMATCH, "invite_contract_mismatch", 502) \
+  X(CDR_ERR_CA_UNPINNED,       "ca_unpinned",           502) \
+  X(CDR_ERR_PLATFORM_UNPINNED, "platform_unpinned",     502) \
+  X(CDR_ERR_MEASUREMENT_UNPINNED, "measurement_unpinned", 502)
 
 #define CDR_ERR_ENUM_(name, wire, http) name##_IDX,
 enum cdr_err_index { CDR_ERR_LIST(CDR_ERR_ENUM_) CDR_ERR__COUNT };

@@ -121,6 +121,11 @@ static const unsigned char class_table[] = {
     C(CDR_ERR_WITNESS_UNAVAILABLE, REFUSED),
     /* a query past the room's memory limit */
     C(CDR_ERR_SQL_MEMORY, REFUSED),
+    /* the client's pins */
+    C(CDR_ERR_INVITE_CONTRACT_MISMATCH, VERIFY),
+    C(CDR_ERR_CA_UNPINNED, VERIFY),
+    C(CDR_ERR_PLATFORM_UNPINNED, VERIFY),
+    C(CDR_ERR_MEASUREMENT_UNPINNED, VERIFY),
 };
 
 #undef C

@@ -20,7 +20,7 @@
 #define LABEL_REQUEST "CDR-v1 request"
 #define LABEL_REQUEST_SIG "CDR-v1 request signature"
 #define LABEL_RESPONSE "CDR-v1 response"
-#define LABEL_REPORT_DATA "CDR-v1 report-data"
+#define LABEL_REPORT_DATA "CDR-v2 report-data"
 
 #define NONCE_DIR_REQUEST 1u
 #define NONCE_DIR_RESPONSE 2u
@@ -290,13 +290,13 @@ int cdr_response_open(struct cdr_buf *pt, const struct cdr_session_keys *k, cons
 
 int cdr_report_data(uint8_t out[CDR_REPORT_DATA_LEN], const uint8_t *identity_spki, size_t spki_len,
                     const uint8_t room_id[CDR_ROOM_ID_BYTES], const uint8_t ca_fp[32],
-                    const uint8_t nonce[CDR_NONCE_LEN]) {
+                    const uint8_t contract_sha256[32], const uint8_t nonce[CDR_NONCE_LEN]) {
   struct cdr_buf b;
   int r;
   cdr_buf_init(&b, TRANSCRIPT_MAX, 0);
   if ((r = cdr_buf_put_lpstr(&b, LABEL_REPORT_DATA)) == 0 && (r = cdr_buf_put_lp(&b, identity_spki, spki_len)) == 0 &&
       (r = cdr_buf_put_lp(&b, room_id, CDR_ROOM_ID_BYTES)) == 0 && (r = cdr_buf_put_lp(&b, ca_fp, 32)) == 0 &&
-      (r = cdr_buf_put_lp(&b, nonce, CDR_NONCE_LEN)) == 0)
+      (r = cdr_buf_put_lp(&b, contract_sha256, 32)) == 0 && (r = cdr_buf_put_lp(&b, nonce, CDR_NONCE_LEN)) == 0)
     r = cdr_sha512(out, b.d, b.len);
   cdr_buf_free(&b);
   return r;

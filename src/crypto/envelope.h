@@ -24,8 +24,10 @@
  *   response: nonce = u32be(2) || u64be(seq)
  *             aad   = lp("CDR-v1 response") || lp(session_id) || u64be(seq) || u8(status)
  *                     || lp(H(request ciphertext))
- *   report_data = SHA-512(lp("CDR-v1 report-data") || lp(identity_spki_der)
- *                 || lp(room_id) || lp(ca_fingerprint) || lp(nonce))
+ *   report_data = SHA-512(lp("CDR-v2 report-data") || lp(identity_spki_der)
+ *                 || lp(room_id) || lp(ca_fingerprint) || lp(contract_sha256) || lp(nonce))
+ *            contract_sha256: the hash of the active contract version
+ *            (PROTOCOL 8.3), 32 zero bytes before version 1 is active
  */
 #ifndef CDR_ENVELOPE_H
 #define CDR_ENVELOPE_H
@@ -104,6 +106,6 @@ int cdr_pad_spaces(struct cdr_buf *b) CDR_WUR;
 /* Attestation report_data binding (see top of file). */
 int cdr_report_data(uint8_t out[CDR_REPORT_DATA_LEN], const uint8_t *identity_spki, size_t spki_len,
                     const uint8_t room_id[CDR_ROOM_ID_BYTES], const uint8_t ca_fp[32],
-                    const uint8_t nonce[CDR_NONCE_LEN]) CDR_WUR;
+                    const uint8_t contract_sha256[32], const uint8_t nonce[CDR_NONCE_LEN]) CDR_WUR;
 
 #endif

@@ -169,7 +169,7 @@ int contract_op_propose(struct enclave *e, const struct contract_caller *who, co
     return enclave_reply_op_fail(out, res, r, why[0] ? why : NULL);
   audit_set(e, "contract_version", json_integer((json_int_t)e->contract.pending.c.version));
   audit_set(e, "signatures_voided", json_integer((json_int_t)voided));
-  if ((r = persist_meta_changed(e)) != 0)
+  if ((r = persist_meta_changed(e)) != 0 || (r = contract_notify_host(e)) != 0)
     return r;
   return enclave_reply_op_json(out, res,
                                json_pack("{s:b,s:I,s:o,s:I,s:I}", "ok", 1, "version",
@@ -208,12 +208,39 @@ int contract_op_sign(struct enclave *e, const struct contract_caller *who, const
     return enclave_reply_op_fail(out, res, r, why[0] ? why : NULL);
   audit_set(e, "signature", json_string(result_names[sr]));
   audit_set(e, "missing", json_integer((json_int_t)missing));
-  if (sr != CONTRACT_SIGN_REPEATED && (r = persist_meta_changed(e)) != 0)
+  if (sr != CONTRACT_SIGN_REPEATED && ((r = persist_meta_changed(e)) != 0 || (r = contract_notify_host(e)) != 0))
     return r;
   return enclave_reply_op_json(out, res,
                                json_pack("{s:b,s:I,s:o,s:s,s:I,s:b}", "ok", 1, "version", (json_int_t)version,
                                          "sha256", hex_json(hash, 32), "result", result_names[sr], "missing",
                                          (json_int_t)missing, "active", sr == CONTRACT_SIGN_ACTIVATED));
+}
+
+static void notice_version(struct ipc_contract_version *v, const struct contract_version *cv) {
+  if (cv == NULL)
+    return; /* all zero: none */
+  v->number = cv->c.version;
+  memcpy(v->sha256, cv->hash, 32);
+  v->doc = cv->doc;
+  v->doc_len = cv->doc_len;
+}
+
+int contract_notify_host(struct enclave *e) {
+  struct ipc_contract_notice m;
+  struct cdr_buf frame;
+  const struct contract_version *p = contract_state_pending(&e->contract, contract_now(e));
+  int r;
+  if (e->ipc_fd < 0)
+    return 0; /* in-process tests: no host */
+  memset(&m, 0, sizeof(m));
+  notice_version(&m.active, contract_state_current(&e->contract));
+  notice_version(&m.pending, p);
+  m.pending_expires = p != NULL && e->contract.pending_expires > 0 ? (uint64_t)e->contract.pending_expires : 0;
+  cdr_buf_init(&frame, CDR_IPC_MAX_FRAME, 0);
+  if ((r = ipc_put_contract_notice(&frame, &m)) == 0)
+    r = ipc_frame_write(e->ipc_fd, IPC_CONTRACT_NOTICE, &frame);
+  cdr_buf_free(&frame);
+  return r;
 }
 
 /* IPC_PROPOSE: the room admin's proposal through the host.  The same
@@ -252,7 +279,7 @@ int enclave_handle_propose(struct enclave *e, struct cdr_buf *in, uint32_t *rt, 
   }
   audit_set(e, "contract_version", json_integer((json_int_t)e->contract.pending.c.version));
   audit_set(e, "signatures_voided", json_integer((json_int_t)voided));
-  if ((r = persist_meta_changed(e)) != 0)
+  if ((r = persist_meta_changed(e)) != 0 || (r = contract_notify_host(e)) != 0)
     return r;
   log_info("contract version %llu proposed by the host; it counts once its members sign it",
            (unsigned long long)e->contract.pending.c.version);

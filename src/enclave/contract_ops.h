@@ -34,6 +34,12 @@ int contract_op_propose(struct enclave *e, const struct contract_caller *who, co
 int contract_op_sign(struct enclave *e, const struct contract_caller *who, const uint8_t *obj, size_t len,
                      struct cdr_buf *out, struct enclave_op_outcome *res) CDR_WUR;
 
+/* Tell the host the active and pending versions (IPC_CONTRACT_NOTICE,
+ * not answered; public data for the operator's display): after the room
+ * is loaded and after every change.  0, or the write's error (the link
+ * is then broken and the enclave stops, as for any frame). */
+int contract_notify_host(struct enclave *e) CDR_WUR;
+
 /* Version 1 must name the room's data holders as they are
  * (contract_holders.c): every table's owning key a provider member, and
  * no other member with an owner's name.  0, or CDR_ERR_CONTRACT_INVALID

@@ -241,11 +241,16 @@ int enclave_handle_attest(struct enclave *e, struct cdr_buf *in, uint32_t *rt, s
   struct cdr_buf evidence, certs[ATTEST_MAX_CERTS];
   struct ipc_attest_ok ok;
   size_t ncerts = 0;
+  const struct contract_version *cur = contract_state_current(&e->contract);
+  uint8_t contract_sha256[32] = {0}; /* before version 1 is active (PROTOCOL 4.5) */
   int r;
   if ((r = ipc_get_attest(in, nonce)) != 0)
     return r;
+  if (cur != NULL)
+    memcpy(contract_sha256, cur->hash, sizeof(contract_sha256));
   cdr_buf_init(&evidence, IPC_EVIDENCE_MAX, 0);
-  if ((r = cdr_report_data(report_data, e->identity_spki, e->identity_spki_len, e->room_id, e->ca_fp, nonce)) != 0 ||
+  if ((r = cdr_report_data(report_data, e->identity_spki, e->identity_spki_len, e->room_id, e->ca_fp,
+                           contract_sha256, nonce)) != 0 ||
       (r = e->attest->evidence(e->attest, report_data, &evidence, certs, &ncerts)) != 0) {
     log_error("attestation evidence failed: %s", cdr_err_code(r));
     r = enclave_reply_error(out, rt, r, "the attestation provider could not produce evidence");
@@ -254,6 +259,8 @@ int enclave_handle_attest(struct enclave *e, struct cdr_buf *in, uint32_t *rt, s
   *rt = IPC_ATTEST_OK;
   memset(&ok, 0, sizeof(ok));
   snprintf(ok.platform, sizeof(ok.platform), "%s", e->attest->name);
+  ok.contract_version = cur != NULL ? cur->c.version : 0;
+  memcpy(ok.contract_sha256, contract_sha256, sizeof(ok.contract_sha256));
   ok.evidence = evidence.d;
   ok.evidence_len = evidence.len;
   ok.ncerts = (uint32_t)ncerts;

@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "catalog.h"
+#include "contract_ops.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "enclave.h"
@@ -292,6 +293,8 @@ int enclave_handle_load_done(struct enclave *e, struct cdr_buf *in, uint32_t *rt
   } else if ((r = audit_finish(e, 0)) != 0) {
     return r;
   }
+  if ((r = contract_notify_host(e)) != 0) /* the host's display copy */
+    return r;
   e->state = ENCLAVE_STATE_READY;
   *rt = IPC_LOAD_ACK;
   return ipc_put_status(out, 1, "");

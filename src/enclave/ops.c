@@ -579,8 +579,8 @@ static int not_member(const struct op_ctx *c, const struct session *s) {
   char msg[CDR_MAX_NAME_LEN + 192], hex[65];
   cdr_hex_encode(hex, s->key_fp, sizeof(s->key_fp));
   snprintf(msg, sizeof(msg),
-           "certificate %s, key %s, is not a member of the room's active contract: it may only read and sign the "
-           "pending version",
+           "certificate %s, key %s, is not a member of the room's active contract: it may only read and sign a "
+           "pending version that lists it",
            s->name, hex);
   return op_fail(c, CDR_ERR_NOT_A_MEMBER, msg);
 }
@@ -629,6 +629,12 @@ int ops_run(struct enclave *e, const struct session *s, const uint8_t *pt, size_
   } else if (principal_of(e, s, &who, &roles) != 0) {
     r = op_fail(&c, CDR_ERR_INTERNAL, "cannot identify the session's key");
   } else if (roles == 0 && contract_state_current(&e->contract) != NULL && !op->not_member) {
+    r = not_member(&c, s);
+  } else if (roles == 0 && contract_state_current(&e->contract) != NULL && strcmp(op->name, "close") != 0 &&
+             contract_state_key(&e->contract, s->key_fp, enclave_now(e)) != CONTRACT_KEY_PENDING) {
+    /* A pending-only session's standing, again at every request: the
+     * pending version that listed its key may have been replaced or
+     * have expired since the session opened. */
     r = not_member(&c, s);
   } else if (!op->not_member && (op->roles & roles) == 0) {
     r = op_fail(&c, CDR_ERR_ROLE, op->roles_msg);

@@ -159,6 +159,18 @@ out:
   return r;
 }
 
+/* An IPC_CONTRACT_NOTICE: decoded exactly, then handed to the contract
+ * callback (not answered). */
+static int link_apply_contract(struct enclave_link *l, struct cdr_buf *in) {
+  struct ipc_contract_notice m;
+  int r;
+  if ((r = ipc_get_contract_notice(in, &m)) != 0)
+    return r;
+  if (l->contract_fn != NULL)
+    l->contract_fn(l->contract_ctx, &m);
+  return 0;
+}
+
 int link_call_locked(struct enclave_link *l, uint32_t type, const struct cdr_buf *payload, uint32_t expect,
                      struct cdr_buf *reply, char **errmsg) {
   uint32_t got = 0;
@@ -181,10 +193,13 @@ int link_call_locked(struct enclave_link *l, uint32_t type, const struct cdr_buf
   }
   /* Storage rounds: the enclave asks for durable writes, or reads of
    * what it stored, before it answers. */
-  while (got == IPC_STORE || got == IPC_STORE_NOWAIT || got == IPC_FETCH) {
-    r = got == IPC_FETCH ? link_apply_fetch(l, reply) : link_apply_store(l, reply, got == IPC_STORE);
+  while (got == IPC_STORE || got == IPC_STORE_NOWAIT || got == IPC_FETCH || got == IPC_CONTRACT_NOTICE) {
+    r = got == IPC_FETCH             ? link_apply_fetch(l, reply)
+        : got == IPC_CONTRACT_NOTICE ? link_apply_contract(l, reply)
+                                     : link_apply_store(l, reply, got == IPC_STORE);
     if (r != 0) {
       link_mark_dead(l, got == IPC_FETCH             ? "malformed IPC_FETCH"
+                        : got == IPC_CONTRACT_NOTICE ? "malformed IPC_CONTRACT_NOTICE"
                         : got == IPC_STORE           ? "malformed IPC_STORE"
                         : r == CDR_ERR_IO            ? "cannot append to or sync the enclave's audit log: stopping "
                                                        "rather than serve decisions that are not logged"
@@ -229,6 +244,13 @@ int link_call(struct enclave_link *l, uint32_t type, const struct cdr_buf *paylo
 }
 
 unsigned enclave_link_queue_depth(struct enclave_link *l) { return l != NULL ? atomic_load(&l->queued) : 0; }
+
+void enclave_link_set_contract(struct enclave_link *l, enclave_contract_fn fn, void *ctx) {
+  pthread_mutex_lock(&l->lock);
+  l->contract_fn = fn;
+  l->contract_ctx = ctx;
+  pthread_mutex_unlock(&l->lock);
+}
 
 void enclave_link_set_store(struct enclave_link *l, enclave_store_fn fn, enclave_fetch_fn fetch, void *ctx) {
   pthread_mutex_lock(&l->lock);

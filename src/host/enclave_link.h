@@ -44,6 +44,8 @@ struct enclave_identity {
 
 struct enclave_attestation {
   char platform[IPC_PLATFORM_MAX + 1];
+  uint64_t contract_version;   /* the active contract the evidence binds */
+  uint8_t contract_sha256[32]; /* (0 and zeros before version 1 is active) */
   uint8_t *evidence;
   size_t evidence_len;
   size_t ncerts;
@@ -98,6 +100,14 @@ typedef int (*enclave_fetch_fn)(void *ctx, const char *name, uint64_t offset, ui
 /* Set before the first request that may store (before enclave_load_state);
  * fetch may be NULL (every IPC_FETCH then finds nothing). */
 void enclave_link_set_store(struct enclave_link *l, enclave_store_fn fn, enclave_fetch_fn fetch, void *ctx);
+
+/* Where the enclave's IPC_CONTRACT_NOTICE goes (ipc.h): the active and
+ * pending contract, public, for the operator's display only.  Set before
+ * enclave_load_state (the first notice comes with IPC_LOAD_DONE); with
+ * none set a notice is decoded and dropped. */
+struct ipc_contract_notice;
+typedef void (*enclave_contract_fn)(void *ctx, const struct ipc_contract_notice *m);
+void enclave_link_set_contract(struct enclave_link *l, enclave_contract_fn fn, void *ctx);
 
 /* Hand the enclave its sealed state: the manifest (NULL/0 if none), then
  * every table file it asks for, streamed through `read`.  Tables the

@@ -40,6 +40,8 @@ struct enclave_link {
   enclave_store_fn store_fn; /* storage operations the enclave asks for */
   enclave_fetch_fn fetch_fn; /* reads of stored objects it asks for */
   void *store_ctx;
+  enclave_contract_fn contract_fn; /* the contract notices */
+  void *contract_ctx;
 };
 
 /* Drop `alive` (once; the first reason is logged). */

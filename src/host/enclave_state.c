@@ -6,6 +6,8 @@
  */
 #include "enclave_state.h"
 
+#include "contract_cache.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -306,6 +308,15 @@ int host_state_load(const struct cdr_room *room, struct host_store *st, struct e
       (!cdr_platform_keeps_state(platform) && (r = record_platform(room, platform)) != 0))
     return r;
   enclave_link_set_store(link, store_apply, store_fetch, st);
+  {
+    static struct host_contract_cache cache; /* one room per cdrd */
+    const struct enclave_identity *id = enclave_link_identity(link);
+    cache.room_dir = room->dir;
+    snprintf(cache.platform, sizeof(cache.platform), "%s", id->platform);
+    if (id->measurement_len * 2 < sizeof(cache.measurement))
+      cdr_hex_encode(cache.measurement, id->measurement, id->measurement_len);
+    enclave_link_set_contract(link, host_contract_cache_write, &cache);
+  }
   load_totals(st, progress);
   if (progress != NULL)
     host_progress_set_phase(progress, HOST_PHASE_LOADING);

@@ -35,6 +35,8 @@ void enclave_attestation_free(struct enclave_attestation *a) {
 static int link_copy_attestation(const struct ipc_attest_ok *m, struct enclave_attestation *out) {
   int r = CDR_ERR_NOMEM;
   memcpy(out->platform, m->platform, sizeof(out->platform));
+  out->contract_version = m->contract_version;
+  memcpy(out->contract_sha256, m->contract_sha256, sizeof(out->contract_sha256));
   if ((out->evidence = link_memdup(m->evidence, m->evidence_len)) == NULL)
     goto out;
   out->evidence_len = m->evidence_len;

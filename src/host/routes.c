@@ -158,6 +158,12 @@ static int reply_set_b64(json_t *obj, const char *key, const uint8_t *p, size_t 
   return r;
 }
 
+static int reply_set_hex32(json_t *obj, const char *key, const uint8_t p[32]) {
+  char hex[65];
+  cdr_hex_encode(hex, p, 32);
+  return json_object_set_new(obj, key, json_string_nocheck(hex)) == 0 ? 0 : CDR_ERR_NOMEM;
+}
+
 static int reply_set_int(json_t *obj, const char *key, uint64_t v) {
   if (v > (uint64_t)INT64_MAX)
     return CDR_ERR_INTERNAL;
@@ -359,7 +365,9 @@ static int route_attest(void *ctx, const struct http_request *rq, struct http_re
       (r = json_object_set(rep->body, "certificates", certs) == 0 ? 0 : CDR_ERR_NOMEM) != 0 ||
       (r = reply_set_b64(rep->body, "identity_public_key", id->identity_spki, id->identity_spki_len)) != 0 ||
       (r = reply_set_str(rep->body, "room_id", h->room->room_id)) != 0 ||
-      (r = reply_set_str(rep->body, "ca_fingerprint", h->ca_fp_hex)) != 0) {
+      (r = reply_set_str(rep->body, "ca_fingerprint", h->ca_fp_hex)) != 0 ||
+      (r = reply_set_hex32(rep->body, "contract_sha256", att.contract_sha256)) != 0 ||
+      (r = reply_set_int(rep->body, "contract_version", att.contract_version)) != 0) {
     r = reply_build_failed(rep, r);
     goto out;
   }

@@ -83,6 +83,17 @@
  *   IPC_LIMITS       u64 query_time_ms u64 query_memory u64 result_bytes
  *                    u64 result_rows u64 member_queries
  *   IPC_LIMITS_OK    u8 changed
+ * The contract, public (READY): after the room is loaded and after every
+ * change of the active or pending version (a proposal, a signature that
+ * activates), the enclave tells the host, not answered (like
+ * IPC_STORE_NOWAIT, inside whatever call made the change):
+ *   IPC_CONTRACT_NOTICE  version (active) || version (pending) || u64 pending_expires
+ *     version = u64 number || 32 bytes hash || lp(canonical document)
+ *     (number 0, zero hash, empty document: none)
+ *   The host keeps it for the operator's display only (ROOM/contract.json,
+ *   `cdr room members`): it is the enclave's word relayed by the host,
+ *   not what members check (they read the contract over the secure
+ *   channel and through attestation).
  */
 #ifndef CDR_IPC_H
 #define CDR_IPC_H
@@ -118,7 +129,8 @@ enum ipc_msg_type {
   IPC_PROPOSE_OK = 23,
   IPC_LIMITS = 24,
   IPC_LIMITS_OK = 25,
-  IPC_MSG_MAX = 25
+  IPC_CONTRACT_NOTICE = 26,
+  IPC_MSG_MAX = 26
 };
 
 /* The most bytes one IPC_FETCH may ask for (fits a frame with room). */

@@ -305,7 +305,9 @@ int ipc_put_attest_ok(struct cdr_buf *b, const struct ipc_attest_ok *m) {
   for (uint32_t i = 0; i < m->ncerts; i++)
     if ((r = cdr_buf_put_lp(b, m->certs[i], m->cert_lens[i])) != 0)
       return r;
-  return 0;
+  if ((r = cdr_buf_put_u64(b, m->contract_version)) != 0)
+    return r;
+  return cdr_buf_put(b, m->contract_sha256, sizeof(m->contract_sha256));
 }
 
 int ipc_get_attest_ok(struct cdr_buf *b, struct ipc_attest_ok *m) {
@@ -322,6 +324,16 @@ int ipc_get_attest_ok(struct cdr_buf *b, struct ipc_attest_ok *m) {
       return r;
     if (m->cert_lens[i] == 0)
       return CDR_ERR_TRUNCATED;
+  }
+  if ((r = cdr_buf_get_u64(b, &m->contract_version)) != 0 ||
+      (r = cdr_buf_get(b, m->contract_sha256, sizeof(m->contract_sha256))) != 0)
+    return r;
+  {
+    uint8_t z = 0;
+    for (size_t i = 0; i < sizeof(m->contract_sha256); i++)
+      z |= m->contract_sha256[i];
+    if ((m->contract_version == 0) != (z == 0))
+      return CDR_ERR_TRUNCATED; /* a version without a hash, or the reverse */
   }
   return cdr_buf_expect_end(b);
 }
@@ -470,6 +482,44 @@ int ipc_put_propose_ok(struct cdr_buf *b, uint64_t version, const uint8_t hash[3
       (r = cdr_buf_put_u32(b, voided)) != 0)
     return r;
   return 0;
+}
+
+static int put_contract_version(struct cdr_buf *b, const struct ipc_contract_version *v) {
+  int r;
+  if ((r = cdr_buf_put_u64(b, v->number)) != 0 || (r = cdr_buf_put(b, v->sha256, 32)) != 0)
+    return r;
+  return cdr_buf_put_lp(b, v->doc, v->doc_len);
+}
+
+static int get_contract_version(struct cdr_buf *b, struct ipc_contract_version *v) {
+  uint8_t z = 0;
+  int r;
+  if ((r = cdr_buf_get_u64(b, &v->number)) != 0 || (r = cdr_buf_get(b, v->sha256, 32)) != 0 ||
+      (r = cdr_buf_get_lp(b, &v->doc, &v->doc_len, CDR_CONTRACT_MAX_BYTES)) != 0)
+    return r;
+  for (size_t i = 0; i < 32; i++)
+    z |= v->sha256[i];
+  if ((v->number == 0) != (z == 0) || (v->number == 0) != (v->doc_len == 0))
+    return CDR_ERR_TRUNCATED; /* a version is all there or all absent */
+  return 0;
+}
+
+int ipc_put_contract_notice(struct cdr_buf *b, const struct ipc_contract_notice *m) {
+  int r;
+  if (m->active.doc_len > CDR_CONTRACT_MAX_BYTES || m->pending.doc_len > CDR_CONTRACT_MAX_BYTES)
+    return CDR_ERR_TOO_LARGE;
+  if ((r = put_contract_version(b, &m->active)) != 0 || (r = put_contract_version(b, &m->pending)) != 0)
+    return r;
+  return cdr_buf_put_u64(b, m->pending_expires);
+}
+
+int ipc_get_contract_notice(struct cdr_buf *b, struct ipc_contract_notice *m) {
+  int r;
+  memset(m, 0, sizeof(*m));
+  if ((r = get_contract_version(b, &m->active)) != 0 || (r = get_contract_version(b, &m->pending)) != 0 ||
+      (r = cdr_buf_get_u64(b, &m->pending_expires)) != 0)
+    return r;
+  return cdr_buf_expect_end(b);
 }
 
 int ipc_get_propose_ok(struct cdr_buf *b, uint64_t *version, uint8_t hash[32], uint32_t *voided) {

@@ -140,9 +140,13 @@ int ipc_get_attest(struct cdr_buf *b, uint8_t nonce[CDR_NONCE_LEN]) CDR_WUR;
 /* IPC_ATTEST_OK.  platform as in IPC_INIT_OK, evidence
  * 0..IPC_EVIDENCE_MAX bytes, ncerts 0..IPC_ATTEST_MAX_CERTS (the encoder
  * refuses more with CDR_ERR_TOO_LARGE), each certificate
- * 1..CDR_MAX_CERT_DER bytes. */
+ * 1..CDR_MAX_CERT_DER bytes; then u64 contract_version and the 32-byte
+ * contract_sha256 the evidence's report_data binds (0 and 32 zero bytes
+ * before version 1 is active; the decoder refuses one without the other). */
 struct ipc_attest_ok {
   char platform[IPC_PLATFORM_MAX + 1];
+  uint64_t contract_version;
+  uint8_t contract_sha256[32];
   const uint8_t *evidence;
   size_t evidence_len;
   uint32_t ncerts;
@@ -200,6 +204,21 @@ int ipc_get_limits(struct cdr_buf *b, struct cdr_room_limits *l) CDR_WUR;
 /* IPC_LIMITS_OK: u8 changed (0 or 1). */
 int ipc_put_limits_ok(struct cdr_buf *b, int changed) CDR_WUR;
 int ipc_get_limits_ok(struct cdr_buf *b, int *changed) CDR_WUR;
+/* IPC_CONTRACT_NOTICE (ipc.h): each version number 0 exactly with a zero
+ * hash and an empty document, else a document of 1..CDR_CONTRACT_MAX_BYTES
+ * (not parsed here: the host only displays it). */
+struct ipc_contract_version {
+  uint64_t number;
+  uint8_t sha256[32];
+  const uint8_t *doc;
+  size_t doc_len;
+};
+struct ipc_contract_notice {
+  struct ipc_contract_version active, pending;
+  uint64_t pending_expires;
+};
+int ipc_put_contract_notice(struct cdr_buf *b, const struct ipc_contract_notice *m) CDR_WUR;
+int ipc_get_contract_notice(struct cdr_buf *b, struct ipc_contract_notice *m) CDR_WUR;
 
 int ipc_put_error(struct cdr_buf *b, int err, const char *message) CDR_WUR;
 /* *err is a valid cdr_err (unknown indexes become CDR_ERR_INTERNAL);

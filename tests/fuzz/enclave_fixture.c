@@ -114,7 +114,12 @@ static void *storage_main(void *arg) {
   cdr_buf_init(&in, CDR_IPC_MAX_FRAME, 0);
   cdr_buf_init(&out, IPC_STATUS_MAX, 0);
   while (ipc_frame_read(s->fd, &type, &in, CDR_IPC_MAX_FRAME) == 0) {
-    FUZZ_CHECK(type == IPC_STORE || type == IPC_STORE_NOWAIT || type == IPC_FETCH);
+    FUZZ_CHECK(type == IPC_STORE || type == IPC_STORE_NOWAIT || type == IPC_FETCH || type == IPC_CONTRACT_NOTICE);
+    if (type == IPC_CONTRACT_NOTICE) { /* not answered; must decode exactly */
+      struct ipc_contract_notice m;
+      FUZZ_CHECK(ipc_get_contract_notice(&in, &m) == 0);
+      continue;
+    }
     if (type == IPC_STORE_NOWAIT) /* not answered */
       continue;
     cdr_buf_free(&out);

@@ -710,6 +710,8 @@ static void client_seed(const char *what, uint8_t mode, int status_index, json_t
   json_decref(j);
 }
 
+#define CONTRACT_HEX "4200000000000000000000000000000000000000000000000000000000000000"
+
 static void seeds_client_responses(void) {
   const struct fuzz_pki *k = fuzz_pki();
   uint8_t nonce[32], meas[32], rd[64];
@@ -719,7 +721,8 @@ static void seeds_client_responses(void) {
   /* mode 0: the attestation answer */
   fuzz_fill(nonce, sizeof(nonce), FUZZ_BYTE_ATTEST_NONCE);
   fuzz_fill(meas, sizeof(meas), FUZZ_BYTE_MEASUREMENT);
-  FUZZ_CHECK(cdr_report_data(rd, k->identity_spki, k->identity_spki_len, k->room_id, k->ca_fp, nonce) == 0);
+  static const uint8_t contract[32] = {0x42}; /* an active version 1 (any hash) */
+  FUZZ_CHECK(cdr_report_data(rd, k->identity_spki, k->identity_spki_len, k->room_id, k->ca_fp, contract, nonce) == 0);
   cdr_buf_init(&ev, 1024, 0);
   cdr_buf_init(&sig, 256, 0);
   FUZZ_CHECK(cdr_buf_put(&ev, "CDRSIM\x00\x01", 8) == 0 && cdr_buf_put(&ev, meas, 32) == 0 &&
@@ -730,14 +733,17 @@ static void seeds_client_responses(void) {
   char *e = b64(ev.d, ev.len), *c = b64(k->platform_der, k->platform_der_len),
        *sp = b64(k->identity_spki, k->identity_spki_len), *ca = b64(k->ca_der, k->ca_der_len);
   client_seed("attest", 0, -1,
-              json_pack("{s:s, s:s, s:[s], s:s, s:s, s:s}", "platform", "sim", "evidence", e, "certificates", c,
-                        "identity_public_key", sp, "room_id", rid, "ca_fingerprint", fp));
+              json_pack("{s:s, s:s, s:[s], s:s, s:s, s:s, s:s, s:i}", "platform", "sim", "evidence", e, "certificates", c,
+                        "identity_public_key", sp, "room_id", rid, "ca_fingerprint", fp, "contract_sha256", CONTRACT_HEX,
+                        "contract_version", 1));
   client_seed("attest-ca-as-platform", 0, -1,
-              json_pack("{s:s, s:s, s:[s], s:s, s:s, s:s}", "platform", "sim", "evidence", e, "certificates", ca,
-                        "identity_public_key", sp, "room_id", rid, "ca_fingerprint", fp));
+              json_pack("{s:s, s:s, s:[s], s:s, s:s, s:s, s:s, s:i}", "platform", "sim", "evidence", e, "certificates", ca,
+                        "identity_public_key", sp, "room_id", rid, "ca_fingerprint", fp, "contract_sha256", CONTRACT_HEX,
+                        "contract_version", 1));
   client_seed("attest-snp", 0, -1,
-              json_pack("{s:s, s:s, s:[], s:s, s:s, s:s}", "platform", "snp", "evidence", e, "certificates",
-                        "identity_public_key", sp, "room_id", rid, "ca_fingerprint", fp));
+              json_pack("{s:s, s:s, s:[], s:s, s:s, s:s, s:s, s:i}", "platform", "snp", "evidence", e, "certificates",
+                        "identity_public_key", sp, "room_id", rid, "ca_fingerprint", fp, "contract_sha256", CONTRACT_HEX,
+                        "contract_version", 1));
   free(e);
   free(c);
   free(sp);

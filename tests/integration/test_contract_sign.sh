@@ -117,6 +117,8 @@ grep -q "contract pin moved from version 1 to version 2 ($H2B)" "$T/err" && pass
 # A pin the room's chain does not follow (another room's, or a fork).
 printf '1 %064d\n' 0 >"$CDR_CONFIG_DIR/profiles/prov.contract"
 expect_error "a room whose contract does not follow the pin is refused" contract_unpinned "$CDR" contract --profile prov
+expect_error "by every command that connects, not only contract" contract_unpinned "$CDR" tables --profile prov
+rm -f "$CDR_CONFIG_DIR/profiles/prov.contract" "$CDR_CONFIG_DIR/profiles/prov.contract.json"
 
 "$CDR" audit --profile prov --format json >"$T/audit.json" 2>"$T/err" || true
 grep -q "contract_sha256" "$T/audit.json" && pass "contract operations are audit entries" || fail "audit: $(head -c 600 "$T/audit.json") $(cat "$T/err")"

@@ -20,7 +20,7 @@ for _ in $(seq 100); do [ -e "$T/ready" ] && break; sleep 0.1; done
 # `cdr room` names every subcommand it has when given another.
 "$CDR" room list "$R" >"$T/out" 2>"$T/err"
 rc=$?
-[ "$rc" -eq 2 ] && grep -q "unknown command 'list' (init, invite, invites, revoke, propose, limits, backup or restore)" "$T/err" \
+[ "$rc" -eq 2 ] && grep -q "unknown command 'list' (init, invite, invites, members, revoke, propose, limits, backup or restore)" "$T/err" \
   && pass "cdr room list: a usage error naming every subcommand" || fail "cdr room list (exit $rc): $(cat "$T/err")"
 
 check "revoke ana by name" "$CDR" room revoke "$R" --name ana@example.org

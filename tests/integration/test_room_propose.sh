@@ -24,7 +24,12 @@ wait_log() {
   return 1
 }
 
-expect_error "a draft needs the enclave's measurement" "measurement" "$CDR" room propose "$R"
+mv "$R/contract.json" "$T/contract.json.aside"
+expect_error "a draft needs the enclave's measurement (none given, none reported)" "measurement" "$CDR" room propose "$R"
+mv "$T/contract.json.aside" "$R/contract.json"
+check "without --measurement the draft takes the running enclave's" "$CDR" room propose "$R"
+grep -q "\"$M\"" "$R/proposal.json" && grep -q "the running sim enclave's as cdrd reported it" "$T/err" \
+  && pass "the running enclave's measurement, said where it came from" || fail "auto: $(cat "$R/proposal.json" "$T/err")"
 check "the admin drafts version 1" "$CDR" room propose "$R" --measurement "$M"
 H1=$(sed -n 's/.*contract hash \([0-9a-f]\{64\}\)$/\1/p' "$T/out")
 [ ${#H1} -eq 64 ] && [ "$(sha256sum "$R/proposal.json" | cut -d' ' -f1)" = "$H1" ] \

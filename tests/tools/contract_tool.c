@@ -14,7 +14,8 @@
  *   contract_tool draft CA MEASUREMENT VERSION PREVIOUS NAME:ROLES:CERT...
  *                            print the canonical document of a sim room
  *                            (room id and CA fingerprint from the CA
- *                            certificate CA, one measurement, PREVIOUS the
+ *                            certificate CA, MEASUREMENT one or a comma
+ *                            list (sorted here), PREVIOUS the
  *                            previous version's hash or "-" for version 1;
  *                            each member's key fingerprint from its
  *                            certificate, ROLES a comma list), for the
@@ -125,6 +126,31 @@ static int cert_hash(const char *path, int as_spki, uint8_t out[32], X509 **keep
   return r;
 }
 
+static int cmp32(const void *a, const void *b) { return memcmp(a, b, 32); }
+
+/* A comma list of 64-hex sim measurements into c, sorted. */
+static int measurements(struct cdr_contract *c, const char *list) {
+  size_t n = 0;
+  for (const char *p = list; n < CDR_CONTRACT_MAX_MEASUREMENTS; n++) {
+    char hex[65];
+    const char *end = strchr(p, ',');
+    size_t len = end ? (size_t)(end - p) : strlen(p);
+    if (len != 64)
+      return -1;
+    memcpy(hex, p, 64);
+    hex[64] = '\0';
+    if (cdr_hex_decode(c->measurements[n], 32, hex) != 0)
+      return -1;
+    if (end == NULL) {
+      c->n_measurements = n + 1;
+      qsort(c->measurements, c->n_measurements, sizeof(c->measurements[0]), cmp32);
+      return 0;
+    }
+    p = end + 1;
+  }
+  return -1;
+}
+
 static int draft(int argc, char **argv) {
   struct cdr_contract c;
   char why[CDR_CONTRACT_WHY_LEN] = "";
@@ -143,14 +169,13 @@ static int draft(int argc, char **argv) {
   if (ous == NULL || ASN1_STRING_length(ous) != 32)
     goto out;
   memcpy(idhex, ASN1_STRING_get0_data(ous), 32);
-  if (cdr_hex_decode(c.room_id, CDR_ROOM_ID_BYTES, idhex) != 0 || cdr_hex_decode(c.measurements[0], 32, argv[3]) != 0)
+  if (cdr_hex_decode(c.room_id, CDR_ROOM_ID_BYTES, idhex) != 0 || measurements(&c, argv[3]) != 0)
     goto out;
   c.room_name = strdup("test room");
   c.version = strtoull(argv[4], NULL, 10);
   if (strcmp(argv[5], "-") != 0 && cdr_hex_decode(c.previous_sha256, 32, argv[5]) != 0)
     goto out;
   memcpy(c.platform, "sim", 4);
-  c.n_measurements = 1;
   memcpy(c.governance, CDR_CONTRACT_GOVERNANCE, sizeof(CDR_CONTRACT_GOVERNANCE));
   for (size_t i = 0; i < n; i++) {
     char *spec = strdup(argv[6 + i]), *roles = strchr(spec, ':'), *cert = roles ? strchr(roles + 1, ':') : NULL;

@@ -14,6 +14,9 @@
  *   attest   (answers to POST /v1/attest instead) flip one bit of the
  *            evidence, inside the signed bytes (kept valid base64)
  *   none     forward unchanged
+ * and one mode for POST /v1/attest answers:
+ *   contract name another contract hash than the enclave's (flip one
+ *            hex digit; version 0 becomes version 1 with a made-up hash)
  * Everything else passes through unchanged.  Stops on SIGTERM.
  */
 #include <curl/curl.h>
@@ -118,6 +121,24 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     }
     json_decref(o);
   }
+  if (strcmp(url, "/v1/attest") == 0 && strcmp(mode, "contract") == 0) {
+    json_t *o = json_loads(out, 0, NULL);
+    const char *hash = json_string_value(json_object_get(o, "contract_sha256"));
+    if (hash != NULL && strlen(hash) == 64) {
+      char *fake = strdup(hash);
+      if (json_integer_value(json_object_get(o, "contract_version")) == 0) {
+        memset(fake, '1', 64);
+        json_object_set_new(o, "contract_version", json_integer(1));
+      } else {
+        fake[0] = fake[0] == 'a' ? 'b' : 'a';
+      }
+      json_object_set_new(o, "contract_sha256", json_string(fake));
+      free(fake);
+      free(out);
+      out = json_dumps(o, JSON_COMPACT);
+    }
+    json_decref(o);
+  }
   if (strcmp(url, "/v1/request") == 0 && strcmp(mode, "none") != 0) {
     if (strcmp(mode, "replay") == 0) {
       char *prev = last_response;
@@ -147,7 +168,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 
 int main(int argc, char **argv) {
   if (argc != 4) {
-    fprintf(stderr, "usage: mitm UPSTREAM_URL none|flip|replay|status|attest READY_FILE\n");
+    fprintf(stderr, "usage: mitm UPSTREAM_URL none|flip|replay|status|attest|contract READY_FILE
+");
     return 2;
   }
   upstream = argv[1];

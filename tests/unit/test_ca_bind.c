@@ -191,6 +191,8 @@ static void *keeper_main(void *arg) {
   cdr_buf_init(&out, IPC_STATUS_MAX, 0);
   while (ipc_frame_read(k->fd, &type, &in, CDR_IPC_MAX_FRAME) == 0) {
     cdr_buf_free(&out);
+    if (type == IPC_CONTRACT_NOTICE) /* the contract for the host's display: not answered */
+      continue;
     if (type == IPC_FETCH) {
       if (ipc_put_fetched(&out, 0, NULL, 0) != 0 || ipc_frame_write(k->fd, IPC_FETCHED, &out) != 0)
         break;

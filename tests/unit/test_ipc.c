@@ -88,6 +88,10 @@ static int fake_enclave_main(const char *mode) {
       for (uint32_t i = 0; i < ncerts; i++)
         if (cdr_buf_put_lpstr(&out, i % 2 ? "cert-bb" : "cert-a") != 0)
           return 1;
+      uint8_t contract[32];
+      memset(contract, 0xC7, sizeof(contract));
+      if (cdr_buf_put_u64(&out, 2) != 0 || cdr_buf_put(&out, contract, sizeof(contract)) != 0)
+        return 1;
       (void)fake_reply(fd, IPC_ATTEST_OK, &out);
     } else if (type == IPC_OPEN) {
       struct cdr_open_req q;
@@ -729,10 +733,13 @@ static void test_codec_attest_ok(void) {
   m.cert_lens[0] = sizeof(c0);
   m.certs[1] = c1;
   m.cert_lens[1] = sizeof(c1);
+  m.contract_version = 7;
+  fill(m.contract_sha256, sizeof(m.contract_sha256), 30);
   ENCODE(enc, ipc_put_attest_ok, &m);
   cdr_buf_view(&view, cdr_buf_ptr(&enc), cdr_buf_avail(&enc));
   CHECK_RC(ipc_get_attest_ok(&view, &g), 0);
   CHECK_STR(g.platform, "snp");
+  CHECK(g.contract_version == 7 && memcmp(g.contract_sha256, m.contract_sha256, 32) == 0);
   CHECK(g.evidence_len == sizeof(evidence) && memcmp(g.evidence, evidence, sizeof(evidence)) == 0);
   CHECK(g.ncerts == 2 && g.cert_lens[0] == sizeof(c0) && memcmp(g.certs[0], c0, sizeof(c0)) == 0);
   CHECK(g.cert_lens[1] == sizeof(c1) && memcmp(g.certs[1], c1, sizeof(c1)) == 0);
@@ -763,6 +770,54 @@ static void test_codec_attest_ok(void) {
   ENCODE(bad, ipc_put_attest_ok, &m);
   check_exact(&bad, dec_attest_ok);
   cdr_buf_free(&bad);
+  /* No contract yet: version 0 with the zero hash; a version without a
+   * hash, or a hash without a version, is refused. */
+  m.contract_version = 0;
+  memset(m.contract_sha256, 0, sizeof(m.contract_sha256));
+  ENCODE(bad, ipc_put_attest_ok, &m);
+  check_exact(&bad, dec_attest_ok);
+  cdr_buf_free(&bad);
+  m.contract_version = 1;
+  ENCODE(bad, ipc_put_attest_ok, &m);
+  CHECK_RC(ipc_get_attest_ok(&bad, &g), CDR_ERR_TRUNCATED);
+  cdr_buf_free(&bad);
+  m.contract_version = 0;
+  m.contract_sha256[5] = 1;
+  ENCODE(bad, ipc_put_attest_ok, &m);
+  CHECK_RC(ipc_get_attest_ok(&bad, &g), CDR_ERR_TRUNCATED);
+  cdr_buf_free(&bad);
+  cdr_buf_free(&enc);
+}
+
+/* IPC_CONTRACT_NOTICE: both versions round-trip; a version without its
+ * document, or a number without a hash, is refused; "none" is all zero. */
+static void test_codec_contract_notice(void) {
+  static const uint8_t doc[] = "{\"type\":\"cdr-contract-1\"}";
+  struct ipc_contract_notice m, g;
+  struct cdr_buf enc, view;
+  memset(&m, 0, sizeof(m));
+  m.active.number = 3;
+  fill(m.active.sha256, 32, 40);
+  m.active.doc = doc;
+  m.active.doc_len = sizeof(doc) - 1;
+  m.pending_expires = 1700000000;
+  ENCODE(enc, ipc_put_contract_notice, &m);
+  cdr_buf_view(&view, cdr_buf_ptr(&enc), cdr_buf_avail(&enc));
+  CHECK_RC(ipc_get_contract_notice(&view, &g), 0);
+  CHECK(g.active.number == 3 && memcmp(g.active.sha256, m.active.sha256, 32) == 0 &&
+        g.active.doc_len == m.active.doc_len && memcmp(g.active.doc, doc, m.active.doc_len) == 0);
+  CHECK(g.pending.number == 0 && g.pending.doc_len == 0 && g.pending_expires == 1700000000);
+  cdr_buf_free(&enc);
+  m.pending.number = 4; /* a number without hash or document */
+  ENCODE(enc, ipc_put_contract_notice, &m);
+  cdr_buf_view(&view, cdr_buf_ptr(&enc), cdr_buf_avail(&enc));
+  CHECK_RC(ipc_get_contract_notice(&view, &g), CDR_ERR_TRUNCATED);
+  cdr_buf_free(&enc);
+  m.pending.number = 0;
+  m.active.doc_len = 0; /* a hash and number without the document */
+  ENCODE(enc, ipc_put_contract_notice, &m);
+  cdr_buf_view(&view, cdr_buf_ptr(&enc), cdr_buf_avail(&enc));
+  CHECK_RC(ipc_get_contract_notice(&view, &g), CDR_ERR_TRUNCATED);
   cdr_buf_free(&enc);
 }
 
@@ -1164,6 +1219,7 @@ static void test_link_normal(void) {
   CHECK_RC(enclave_attest(l, nonce, &att, &errmsg), 0);
   CHECK_STR(att.platform, "sim");
   CHECK(att.evidence_len == sizeof(nonce) && memcmp(att.evidence, nonce, sizeof(nonce)) == 0);
+  CHECK(att.contract_version == 2 && att.contract_sha256[0] == 0xC7 && att.contract_sha256[31] == 0xC7);
   CHECK(att.ncerts == 2);
   if (att.ncerts == 2) {
     CHECK(att.cert_lens[0] == 6 && memcmp(att.certs[0], "cert-a", 6) == 0);
@@ -1391,6 +1447,7 @@ int main(int argc, char **argv) {
   test_codec_init_ok();
   test_codec_attest();
   test_codec_attest_ok();
+  test_codec_contract_notice();
   test_codec_load();
   test_codec_load_chunk();
   test_codec_crl();

@@ -172,8 +172,19 @@ static void test_bundle(void) {
   CHECK_STR(out.platform, "sim");
   CHECK_STR(out.measurement, meas);
   CHECK(out.ca != NULL && X509_cmp(out.ca, ca) == 0);
+  CHECK(!out.has_contract); /* none given, none made up */
   cdr_invite_clear(&out);
   free(b);
+  /* With the contract the inviter attested: it round-trips. */
+  in.has_contract = 1;
+  in.contract_version = 4;
+  memset(in.contract_sha256, 0xc4, sizeof(in.contract_sha256));
+  CHECK_RC(cdr_invite_build(&in, &b), 0);
+  CHECK_RC(cdr_invite_parse(b, &out, why, sizeof(why)), 0);
+  CHECK(out.has_contract && out.contract_version == 4 && memcmp(out.contract_sha256, in.contract_sha256, 32) == 0);
+  cdr_invite_clear(&out);
+  free(b);
+  in.has_contract = 0;
 
   /* Hand-made bundles, each wrong in one way. */
   uint8_t fp[32];
@@ -195,6 +206,28 @@ static void test_bundle(void) {
   s = BUNDLE("ftp://h:1", ca_b64, fphex, "sim", meas);
   expect_refused(s, "\"url\"");
   free(s);
+  /* The contract fields: together, hex, version 0 exactly with the zero hash. */
+  {
+#define Z63 "000000000000000000000000000000000000000000000000000000000000000"
+#define Z64 "0" Z63
+    static const char *const bad[][2] = {
+        {"\"contract_version\":1", "go together"},
+        {"\"contract_sha256\":\"c4c4\",\"contract_version\":1", "64 lower-case hex"},
+        {"\"contract_sha256\":\"" Z64 "\",\"contract_version\":1", "exactly when"},
+        {"\"contract_sha256\":\"c" Z63 "\",\"contract_version\":0", "exactly when"},
+        {"\"contract_sha256\":\"c" Z63 "\",\"contract_version\":-1", "non-negative"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+      char js[8192];
+      snprintf(js, sizeof(js),
+               "{\"v\":1,\"url\":\"https://h:1\",\"token\":\"cdr1.x\",\"ca\":\"%s\",\"ca_sha256\":\"%s\","
+               "\"platform\":\"sim\",\"measurement\":\"%s\",%s}",
+               ca_b64, fphex, meas, bad[i][0]);
+      s = bundle_of(js);
+      expect_refused(s, bad[i][1]);
+      free(s);
+    }
+  }
   s = BUNDLE("https://h:1", ca_b64, fphex, "sev", meas);
   expect_refused(s, "\"platform\"");
   free(s);

@@ -774,6 +774,16 @@ static json_t *e2e_answer(const uint8_t nonce[CDR_NONCE_LEN]) {
     json_array_append_new(certs, json_string(b));
     free(b);
   }
+  {
+    uint64_t cv = 1;
+    uint8_t ch[32];
+    char chex[65];
+    CHECK(cdr_buf_get_u64(&out, &cv) == 0 && cdr_buf_get(&out, ch, sizeof(ch)) == 0);
+    CHECK(cv == 0); /* no contract in e2e: version 0, hash all zero */
+    cdr_hex_encode(chex, ch, sizeof(ch));
+    json_object_set_new(j, "contract_sha256", json_string(chex));
+    json_object_set_new(j, "contract_version", json_integer(0));
+  }
   CHECK(cdr_buf_expect_end(&out) == 0);
   json_object_set_new(j, "certificates", certs);
   CHECK(cdr_b64_encode(&b, e2e.identity_spki, e2e.identity_spki_len) == 0);
@@ -824,7 +834,9 @@ static void test_end_to_end(void) {
     char path[256];
     snprintf(path, sizeof(path), "%s/inblob", entry);
     CHECK(cdr_file_read(path, &inblob, &n, 1024) == 0);
-    CHECK(cdr_report_data(rd, e2e.identity_spki, e2e.identity_spki_len, e2e.room_id, e2e.ca_fp, nonce) == 0);
+    static const uint8_t no_contract[32];
+    CHECK(cdr_report_data(rd, e2e.identity_spki, e2e.identity_spki_len, e2e.room_id, e2e.ca_fp, no_contract, nonce) ==
+          0);
     CHECK(n == sizeof(rd) && memcmp(inblob, rd, sizeof(rd)) == 0); /* the enclave asked for OUR report_data */
     free(inblob);
   }
@@ -888,8 +900,9 @@ static void test_end_to_end(void) {
           cdr_b64_encode(&spki, e2e.identity_spki, e2e.identity_spki_len) == 0);
     cdr_hex_encode(rid, e2e.room_id, sizeof(e2e.room_id));
     cdr_hex_encode(fp, e2e.ca_fp, sizeof(e2e.ca_fp));
-    j = json_pack("{s:s, s:s, s:[], s:s, s:s, s:s}", "platform", "nitro", "evidence", b, "certificates",
-                  "identity_public_key", spki, "room_id", rid, "ca_fingerprint", fp);
+    j = json_pack("{s:s, s:s, s:[], s:s, s:s, s:s, s:s, s:i}", "platform", "nitro", "evidence", b, "certificates",
+                  "identity_public_key", spki, "room_id", rid, "ca_fingerprint", fp, "contract_sha256",
+                  "0000000000000000000000000000000000000000000000000000000000000000", "contract_version", 0);
     e2e_policy(&pol, nonce, NITRO_AT);
     CHECK_RC(cdr_attest_verify_response(&att, j, &pol, detail, sizeof(detail)), CDR_ERR_ATTEST_REPORT_DATA);
     CHECK_CONTAINS(detail, "AWS Nitro");

@@ -41,6 +41,8 @@ static const char *IN_NONCE = "000102030405060708090a0b0c0d0e0f10111213141516171
 static const char *IN_SESSION = "5e55105e55105e55105e55105e55105e";
 static const char *IN_ROOM = "00112233445566778899aabbccddeeff";
 static const char *IN_CAFP = "cafecafecafecafecafecafecafecafecafecafecafecafecafecafecafecafe";
+/* report_data binds the active contract: section 8.8's version 1. */
+static const char *IN_REPORT_CONTRACT = "48cf887eb8bbd22c20675b725e2901767e3abeb0b14fb11d07a117dd80fdfa33";
 static const char *IN_CERT = "3082deadbeef"; /* opaque bytes: transcripts do not parse them */
 static const char *IN_TOKEN_SECRET = "7365637265747365637265747365637265747365637265747365637265747321";
 static const char *IN_TOKEN_ID = "0123456789abcdef0123456789abcdef";
@@ -395,8 +397,10 @@ int main(int argc, char **argv) {
   CHECK_RC(cdr_response_open(&sback, &k, &renv, sid, IN_SEQ + 1, reqhash), CDR_ERR_RESPONSE_FORGED);
 
   /* Attestation report_data. */
-  uint8_t rd[64];
-  CHECK_RC(cdr_report_data(rd, ispki, ispki_len, room, cafp, nonce), 0);
+  uint8_t rd[64], rd_contract[32];
+  unhex(rd_contract, 32, IN_REPORT_CONTRACT);
+  input("report_data_contract_sha256", IN_REPORT_CONTRACT);
+  CHECK_RC(cdr_report_data(rd, ispki, ispki_len, room, cafp, rd_contract, nonce), 0);
   expect("report_data", rd, 64);
 
   /* Enrollment MAC. */

@@ -18,8 +18,21 @@ const err = (code, msg) => new CdrError(code, `attestation failed: ${msg}`);
 // report_data = SHA-512(lp("CDR-v1 report-data") || lp(identity SPKI) ||
 // lp(room_id) || lp(ca_fingerprint) || lp(nonce)).  The one place that
 // says what the evidence binds; a later binding (the contract) goes here.
-export async function expectedReportData(identitySpki, roomId, caFp, nonce) {
-  return sha512(concat(lp('CDR-v1 report-data'), lp(identitySpki), lp(roomId), lp(caFp), lp(nonce)));
+// PROTOCOL 4.5, version 2: the active contract hash is bound too (32 zero
+// bytes while no version is active).
+export async function expectedReportData(identitySpki, roomId, caFp, contractSha256, nonce) {
+  return sha512(concat(lp('CDR-v2 report-data'), lp(identitySpki), lp(roomId), lp(caFp), lp(contractSha256), lp(nonce)));
+}
+
+// The answer's contract_sha256 and contract_version: both or neither is
+// malformed, version 0 exactly with the zero hash.
+function attestedContract(a) {
+  const bad = () => err('attestation_malformed', 'the attestation answer names no consistent contract (contract_sha256, contract_version)');
+  if (typeof a.contract_sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(a.contract_sha256) ||
+      !Number.isSafeInteger(a.contract_version) || a.contract_version < 0) throw bad();
+  const zero = a.contract_sha256 === '0'.repeat(64);
+  if ((a.contract_version === 0) !== zero) throw bad();
+  return { version: a.contract_version, sha256: a.contract_sha256 };
 }
 
 function validAt(cert, now) {
@@ -67,6 +80,7 @@ export async function attest(room, allowSim) {
   if (!allowSim)
     throw new CdrError('attestation_sim_not_allowed', 'attestation failed: the room uses sim attestation, which is not hardware-backed; tick "Allow simulated attestation" to accept it');
   let ev, platDer, spki;
+  const contract = attestedContract(a);
   try {
     ev = fromB64(a.evidence);
     platDer = fromB64(a.certificates[0]);
@@ -86,14 +100,14 @@ export async function attest(room, allowSim) {
   const platKey = await plat.publicKey.export({ name: 'ECDSA', namedCurve: 'P-256' }, ['verify']);
   if (!(await verifyDer(platKey, sim.sig, sim.signed)))
     throw err('attestation_bad_signature', 'the evidence signature does not verify under the platform key');
-  const want = await expectedReportData(spki, room.roomId, room.caFp, nonce);
+  const want = await expectedReportData(spki, room.roomId, room.caFp, fromHex(contract.sha256), nonce);
   if (!equal(want, sim.reportData))
-    throw err('attestation_report_data_mismatch', 'report_data does not bind this identity key, your room, your CA and your nonce');
+    throw err('attestation_report_data_mismatch', 'report_data does not bind this identity key, your room, your CA, the contract the room names and your nonce');
   const mhex = toHex(sim.measurement);
   if (room.measurement && mhex !== room.measurement)
     throw new CdrError('attestation_measurement_mismatch',
       `attestation failed: the enclave's measurement ${mhex} is not the pinned ${room.measurement}; the room runs another enclave than the one you accepted`);
   let identity;
   try { identity = await importSpki(spki); } catch (e) { throw err('attestation_malformed', 'the identity key is not an EC P-256 key'); }
-  return { platform: 'sim', measurement: mhex, identity, identitySpki: spki, timestamp: sim.timestamp };
+  return { platform: 'sim', measurement: mhex, identity, identitySpki: spki, timestamp: sim.timestamp, contract };
 }

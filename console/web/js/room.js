@@ -86,6 +86,12 @@ export async function withSession(member, fn) {
   try {
     await checkAuditHead(s, member.roomId);
     const c = await readPinned(s, member);
+    // The contract the enclave's attestation bound must be the active one
+    // the session reads (PROTOCOL 4.5): otherwise the host showed one and
+    // the enclave serves another.
+    const bound = att.contract;
+    if ((c.active ? c.active.version : 0) !== bound.version || (c.active && c.active.sha256 !== bound.sha256))
+      throw new CdrError('contract_unpinned', `the attested contract (version ${bound.version}) is not the active version the room shows`);
     if (c.active) {
       const doc = JSON.parse(c.active.document);
       if (doc.platform !== att.platform || !doc.measurements.includes(att.measurement))
