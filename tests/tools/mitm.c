@@ -168,8 +168,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 
 int main(int argc, char **argv) {
   if (argc != 4) {
-    fprintf(stderr, "usage: mitm UPSTREAM_URL none|flip|replay|status|attest|contract READY_FILE
-");
+    fprintf(stderr, "usage: mitm UPSTREAM_URL none|flip|replay|status|attest|contract READY_FILE\n");
     return 2;
   }
   upstream = argv[1];
