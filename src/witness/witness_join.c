@@ -237,6 +237,15 @@ static int attestation_check(const struct witness *w, const json_t *join, const 
                "join.attestation: measurement %s is not one the contract accepts", hex);
     goto out;
   }
+  /* The evidence binds the contract the enclave holds active (PROTOCOL
+   * 4.5): it must be the version the chain ends at, which is pinned. */
+  if (att.contract_version != out->contract_version ||
+      !cdr_ct_equal(att.contract_sha256, out->contract_sha256, 32)) {
+    r = refuse(why, whylen, CDR_ERR_ATTEST_REPORT_DATA,
+               "join.attestation: the enclave binds contract version %llu, the chain ends at version %llu",
+               (unsigned long long)att.contract_version, (unsigned long long)out->contract_version);
+    goto out;
+  }
   if (att.identity_spki_len == 0 || att.identity_spki_len > sizeof(out->identity_spki)) {
     r = refuse(why, whylen, CDR_ERR_ATTEST_MALFORMED, "join.attestation: identity key too long");
     goto out;

@@ -276,8 +276,14 @@ static json_t *join_json(const char *chain_file, EVP_PKEY *ident, int wrong_meas
   struct cdr_buf ev, sig;
   char rid[33], fp[65];
   json_t *chain = json_loadb((const char *)chain_text, clen, 0, NULL);
-  if (chain == NULL || cdr_sha256(ca_fp, ca, ca_len) != 0 || cdr_random(nonce, 32) != 0 ||
-      cdr_report_data(rd, spki, spki_len, room_id, ca_fp, nonce) != 0)
+  /* The evidence binds the active contract: the chain's last version. */
+  const json_t *last = chain != NULL ? json_array_get(chain, json_array_size(chain) - 1) : NULL;
+  const char *last_hex = json_string_value(json_object_get(last, "sha256"));
+  json_int_t last_version = json_integer_value(json_object_get(last, "version"));
+  uint8_t contract_sha256[32];
+  if (chain == NULL || last_hex == NULL || cdr_hex_decode(contract_sha256, 32, last_hex) != 0 ||
+      cdr_sha256(ca_fp, ca, ca_len) != 0 || cdr_random(nonce, 32) != 0 ||
+      cdr_report_data(rd, spki, spki_len, room_id, ca_fp, contract_sha256, nonce) != 0)
     DIE("join");
   measurement(meas, wrong_measurement);
   cdr_buf_init(&ev, 1024, 0);
@@ -290,9 +296,10 @@ static json_t *join_json(const char *chain_file, EVP_PKEY *ident, int wrong_meas
   cdr_hex_encode(fp, ca_fp, 32);
   char *e = b64(ev.d, ev.len), *p = b64(plat, plat_len), *s = b64(spki, spki_len), *n = b64(nonce, 32),
        *c = b64(ca, ca_len);
-  json_t *j = json_pack("{s:o, s:{s:s, s:s, s:[s], s:s, s:s, s:s}, s:s, s:s}", "chain", chain, "attestation",
-                        "platform", "sim", "evidence", e, "certificates", p, "identity_public_key", s, "room_id", rid,
-                        "ca_fingerprint", fp, "nonce", n, "ca_certificate", c);
+  json_t *j = json_pack("{s:o, s:{s:s, s:s, s:[s], s:s, s:s, s:s, s:s, s:I}, s:s, s:s}", "chain", chain,
+                        "attestation", "platform", "sim", "evidence", e, "certificates", p, "identity_public_key", s,
+                        "room_id", rid, "ca_fingerprint", fp, "contract_sha256", last_hex, "contract_version",
+                        last_version, "nonce", n, "ca_certificate", c);
   free(e);
   free(p);
   free(s);
