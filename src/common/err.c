@@ -137,6 +137,8 @@ const char *cdr_err_describe(int err) {
     return "the room's contract does not follow the version this profile pinned through properly signed versions";
   case CDR_ERR_RULE_VIOLATION: return "the query breaks the release rule of a table it reads";
   case CDR_ERR_ROOM_LOADING: return "the room is still loading its sealed tables; retry shortly";
+  case CDR_ERR_BUDGET_EXHAUSTED:
+    return "the privacy budget of a table the query reads is spent (the message names the table and what is left)";
   default: return "internal error";
   }
 }

@@ -123,7 +123,9 @@
   /* a query refused by a table's release rule (docs/RULES.md) */ \
   X(CDR_ERR_RULE_VIOLATION,    "rule_violation",        403) \
   /* cdrd answers while the enclave loads the room (PROTOCOL 4.2) */ \
-  X(CDR_ERR_ROOM_LOADING,      "room_loading",          503)
+  X(CDR_ERR_ROOM_LOADING,      "room_loading",          503) \
+  /* a dp query on a table whose privacy budget is spent (docs/RULES.md) */ \
+  X(CDR_ERR_BUDGET_EXHAUSTED,  "budget_exhausted",      403)
 
 #define CDR_ERR_ENUM_(name, wire, http) name##_IDX,
 enum cdr_err_index { CDR_ERR_LIST(CDR_ERR_ENUM_) CDR_ERR__COUNT };

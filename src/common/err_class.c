@@ -112,6 +112,8 @@ static const unsigned char class_table[] = {
     C(CDR_ERR_RULE_VIOLATION, REFUSED),
     /* the room still loading (503, Retry-After) */
     C(CDR_ERR_ROOM_LOADING, REFUSED),
+    /* a spent differential-privacy budget */
+    C(CDR_ERR_BUDGET_EXHAUSTED, REFUSED),
 };
 
 #undef C
