@@ -303,8 +303,14 @@ static int put_cell(struct exec *x, struct cdr_buf *doc, size_t s, const struct 
   const struct dp_metric *m = o->kind == DP_OUT_DIM || o->kind == DP_OUT_UNITS ? NULL : &dp->metric[o->idx];
   switch (o->kind) {
   case DP_OUT_DIM:
-    if (dp->sel == DP_SEL_THRESHOLD)
-      return dp_render_value(doc, x->vals[s * x->ng + o->idx]);
+    if (dp->sel == DP_SEL_THRESHOLD) {
+      sqlite3_value *g = x->vals[s * x->ng + o->idx];
+      /* -0.0 and 0.0 are one group to SQLite: show the group, not which
+       * of the two its first unit had. */
+      if (sqlite3_value_type(g) == SQLITE_FLOAT && sqlite3_value_double(g) == 0.0)
+        return dp_render_double(doc, 0.0);
+      return dp_render_value(doc, g);
+    }
     size_t cell = s;
     for (size_t i = x->ng; i-- > o->idx + 1;)
       cell /= gcol(x, i)->nkeys;
