@@ -17,6 +17,7 @@
  *     public keys are matched on the value's text.
  */
 #include <math.h>
+#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,8 +52,26 @@ struct exec {
   double *rtotal;
 };
 
-static void *grow(void *p, size_t n, size_t size) {
-  return n > SIZE_MAX / size ? NULL : realloc(p, n * size);
+/* p (old elements of size bytes) moved to a new block of n elements;
+ * the old block wiped and freed (it holds true aggregates).  NULL, with
+ * p untouched, if memory runs out. */
+static void *grow(void *p, size_t old, size_t n, size_t size) {
+  void *q = n > SIZE_MAX / size ? NULL : malloc(n * size);
+  if (q == NULL)
+    return NULL;
+  if (p != NULL) {
+    memcpy(q, p, old * size);
+    OPENSSL_cleanse(p, old * size);
+    free(p);
+  }
+  return q;
+}
+
+static void wipe_free(void *p, size_t n) {
+  if (p != NULL) {
+    OPENSSL_cleanse(p, n);
+    free(p);
+  }
 }
 
 /* Room for slot index s (zeroed when new). */
@@ -62,20 +81,20 @@ static int ensure_slot(struct exec *x, size_t s) {
   size_t cap = x->cap ? x->cap : 16, nm = x->nm ? x->nm : 1, ng = x->ng ? x->ng : 1;
   while (cap <= s)
     cap *= 2;
-  uint64_t *u = grow(x->units, cap, sizeof(*u));
+  uint64_t *u = grow(x->units, x->cap, cap, sizeof(*u));
   if (u != NULL)
     x->units = u;
-  uint64_t *c = grow(x->cnt, cap * nm, sizeof(*c));
+  uint64_t *c = grow(x->cnt, x->cap * nm, cap * nm, sizeof(*c));
   if (c != NULL)
     x->cnt = c;
-  dp_i128 *m = grow(x->sum, cap * nm, sizeof(*m));
+  dp_i128 *m = grow(x->sum, x->cap * nm, cap * nm, sizeof(*m));
   if (m != NULL)
     x->sum = m;
-  sqlite3_value **v = grow(x->vals, cap * ng, sizeof(*v));
+  sqlite3_value **v = grow(x->vals, x->cap * ng, cap * ng, sizeof(*v));
   if (v != NULL)
     x->vals = v;
   if (u == NULL || c == NULL || m == NULL || v == NULL)
-    return CDR_ERR_NOMEM;
+    return CDR_ERR_NOMEM; /* the arrays that grew stay valid: cap is what all have */
   memset(u + x->cap, 0, (cap - x->cap) * sizeof(*u));
   memset(c + x->cap * nm, 0, (cap - x->cap) * nm * sizeof(*c));
   memset(m + x->cap * nm, 0, (cap - x->cap) * nm * sizeof(*m));
@@ -148,7 +167,7 @@ static int row_slot(struct exec *x, sqlite3_stmt *st, size_t *slot) {
     size_t n = x->ncell_of ? x->ncell_of : 16;
     while (n <= g)
       n *= 2;
-    size_t *c = grow(x->cell_of, n, sizeof(*c));
+    size_t *c = grow(x->cell_of, x->ncell_of, n, sizeof(*c));
     if (c == NULL)
       return CDR_ERR_NOMEM;
     for (size_t i = x->ncell_of; i < n; i++)
@@ -228,13 +247,13 @@ static int add_row(struct exec *x, sqlite3_stmt *st) {
     return r;
   if (x->nrows == x->rcap) {
     size_t cap = x->rcap ? x->rcap * 2 : 16, nm = x->nm ? x->nm : 1;
-    size_t *s = grow(x->rslot, cap, sizeof(*s));
+    size_t *s = grow(x->rslot, x->rcap, cap, sizeof(*s));
     if (s != NULL)
       x->rslot = s;
-    int64_t *c = grow(x->rcount, cap * nm, sizeof(*c));
+    int64_t *c = grow(x->rcount, x->rcap * nm, cap * nm, sizeof(*c));
     if (c != NULL)
       x->rcount = c;
-    double *t = grow(x->rtotal, cap * nm, sizeof(*t));
+    double *t = grow(x->rtotal, x->rcap * nm, cap * nm, sizeof(*t));
     if (t != NULL)
       x->rtotal = t;
     if (s == NULL || c == NULL || t == NULL)
@@ -359,7 +378,7 @@ static int release(struct exec *x, uint64_t max_rows, struct cdr_buf *doc, uint6
   }
   if (r == 0)
     r = dp_render_end(doc, *rows);
-  free(v);
+  wipe_free(v, (dp->nq ? dp->nq : 1) * sizeof(*v));
   return r;
 }
 
@@ -368,14 +387,15 @@ static void exec_free(struct exec *x) {
     sqlite3_value_free(x->vals[i]);
   for (size_t i = 0; i < x->ng; i++)
     free(x->sorted[i]);
-  free(x->units);
-  free(x->cnt);
-  free(x->sum);
+  size_t nm = x->nm ? x->nm : 1;
+  wipe_free(x->units, x->cap * sizeof(*x->units));
+  wipe_free(x->cnt, x->cap * nm * sizeof(*x->cnt));
+  wipe_free(x->sum, x->cap * nm * sizeof(*x->sum));
   free(x->vals);
-  free(x->cell_of);
-  free(x->rslot);
-  free(x->rcount);
-  free(x->rtotal);
+  wipe_free(x->cell_of, x->ncell_of * sizeof(*x->cell_of));
+  wipe_free(x->rslot, x->rcap * sizeof(*x->rslot));
+  wipe_free(x->rcount, x->rcap * nm * sizeof(*x->rcount));
+  wipe_free(x->rtotal, x->rcap * nm * sizeof(*x->rtotal));
   dp_rng_wipe(&x->rng);
 }
 
