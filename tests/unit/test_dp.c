@@ -7,8 +7,10 @@
  * most max_groups_per_unit groups), clamping, the threshold on groups
  * and public keys; answers differ from the truth by noise of exactly the
  * stated distribution; the budget runs out exactly where it should and
- * stays spent when the table is replaced; a repeated query is answered
- * from the cache, the same bytes, at no cost, also when two come at once;
+ * stays spent when the table is replaced and when the ledger is sealed
+ * and loaded again (which refuses every truncation of it); a repeated
+ * query is answered from the cache, the same bytes, at no cost, also when
+ * two come at once;
  * refusals before execution cost nothing, a statement SQLite refuses is
  * refunded.
  *
@@ -354,6 +356,44 @@ static void check_refusals(void) {
   CHECK(after.eps_micro == 1000000);
 }
 
+/* The ledger as sealed and loaded again (a restart): the spending
+ * survives, and the decoder refuses every cut of it and an oversized
+ * input. */
+static void check_restart(void) {
+  struct cdr_buf b, b2;
+  struct dp_ledger *l2 = NULL;
+  struct dp_spent s1, s2;
+  cdr_buf_init(&b, DP_LEDGER_MAX_BYTES, 0);
+  cdr_buf_init(&b2, DP_LEDGER_MAX_BYTES, 0);
+  CHECK_RC(dp_ledger_encode(ledger, &b), 0);
+  CHECK_RC(dp_ledger_decode(b.d, b.len, &l2), 0);
+  if (l2 != NULL) {
+    CHECK_RC(dp_ledger_encode(l2, &b2), 0);
+    CHECK(b2.len == b.len && memcmp(b.d, b2.d, b.len) == 0);
+    const char *names[] = {"visits", "visits2", "stats", "tiny", "nodelta"};
+    for (size_t i = 0; i < 5; i++) {
+      dp_ledger_spent(ledger, names[i], ANALYST, &s1);
+      dp_ledger_spent(l2, names[i], ANALYST, &s2);
+      CHECK(s1.eps_micro == s2.eps_micro && s1.delta_pico == s2.delta_pico && s1.analyst_micro == s2.analyst_micro);
+    }
+    dp_ledger_free(ledger);
+    ledger = l2;
+  }
+  for (size_t n = 0; n < b.len; n++) {
+    struct dp_ledger *x = NULL;
+    CHECK(dp_ledger_decode(b.d, n, &x) != 0 && x == NULL);
+  }
+  struct dp_ledger *x = NULL;
+  CHECK_RC(dp_ledger_decode(b.d, DP_LEDGER_MAX_BYTES + 1, &x), CDR_ERR_TOO_LARGE);
+  /* After the restart: tiny is still spent (a new query, no cache). */
+  struct answer a = ask("SELECT COUNT(*) AS again FROM tiny", ANALYST, 12);
+  CHECK_RC(a.rc, CDR_ERR_BUDGET_EXHAUSTED);
+  CHECK_CONTAINS(a.err, "0 of 0.3 is left");
+  answer_free(&a);
+  cdr_buf_free(&b);
+  cdr_buf_free(&b2);
+}
+
 struct racer {
   struct answer a;
 };
@@ -387,6 +427,7 @@ int main(void) {
   check_noise();
   check_budget();
   check_refusals();
+  check_restart();
   check_race();
   dp_cache_free(cache);
   dp_ledger_free(ledger);
