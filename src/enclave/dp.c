@@ -19,8 +19,7 @@ static int cache_key(const struct dp_request *req, const struct dp_plan *dp, uin
   uint8_t len[4] = {0, 0, 0, (uint8_t)req->data_version_len};
   int ok = h != NULL && EVP_DigestInit_ex(h, EVP_sha256(), NULL) == 1 &&
            EVP_DigestUpdate(h, "cdr-dp-cache-v1", 16) == 1 && EVP_DigestUpdate(h, req->analyst_fp, 32) == 1 &&
-           EVP_DigestUpdate(h, len, 4) == 1 &&
-           (req->data_version_len == 0 || EVP_DigestUpdate(h, req->data_version, req->data_version_len) == 1) &&
+           EVP_DigestUpdate(h, len, 4) == 1 && EVP_DigestUpdate(h, req->data_version, req->data_version_len) == 1 &&
            EVP_DigestUpdate(h, dp->digest, 32) == 1 && EVP_DigestFinal_ex(h, key, NULL) == 1;
   EVP_MD_CTX_free(h);
   return ok ? 0 : CDR_ERR_NOMEM;
@@ -67,8 +66,8 @@ int dp_run(const struct dp_request *req, struct dp_ledger *ledger, struct dp_cac
   uint8_t key[32];
   int r;
   memset(oc, 0, sizeof(*oc));
-  if (req->db == NULL || req->plan == NULL || req->analyst_fp == NULL || req->data_version_len > 64 ||
-      (req->data_version == NULL && req->data_version_len > 0))
+  if (req->db == NULL || req->plan == NULL || req->analyst_fp == NULL || req->data_version == NULL ||
+      req->data_version_len == 0 || req->data_version_len > 64)
     return CDR_ERR_ARG;
   if ((r = dp_plan_build(req->plan, &dp, errmsg)) != 0)
     return r;

@@ -80,7 +80,7 @@ struct dp_request {
   const struct rule_plan *plan; /* rule_check's plan, mode dp, one table */
   const uint8_t *analyst_fp;   /* 32 bytes: SHA-256 of the analyst's SPKI */
   const uint8_t *data_version; /* bytes that change whenever T's data does */
-  size_t data_version_len;     /* (e.g. its sealed file's hash); <= 64 */
+  size_t data_version_len;     /* (e.g. its sealed file's hash); 1..64 */
   size_t max_result_bytes;     /* the result limits of engine.h */
   uint64_t max_result_rows;
 };

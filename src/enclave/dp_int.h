@@ -6,6 +6,8 @@
  * Calls between the files go one way (no cycle):
  *   dp.c -> dp_plan.c, dp_exec.c, dp_cache.c, dp_budget.c
  *   dp_plan.c -> rule_emit.c;  dp_exec.c -> dp_noise.c, dp_render.c
+ *   dp.c, dp_plan.c, dp_exec.c, dp_budget.c -> engine_err.c (messages),
+ *   dp_budget.c -> catalog.c (table names)
  *
  * The statement dp_plan writes (plan->sql) answers one row per privacy
  * unit and group, ordered by unit, with columns

@@ -342,6 +342,22 @@ static void check_refusals(void) {
   }
   dp_ledger_spent(ledger, "visits", NULL, &after);
   CHECK(after.eps_micro == before.eps_micro + 250000000ull); /* the one allowed */
+  /* A request without a data version (the cache could serve a replaced
+   * table's answer) is refused, nothing charged. */
+  struct rule_plan *p = NULL;
+  char *err = NULL;
+  CHECK_RC(rule_check("SELECT COUNT(*) FROM visits", 27, lookup, NULL, &p, &err), 0);
+  if (p != NULL) {
+    struct dp_request req = {db, p, ANALYST, (const uint8_t *)"", 0, 1u << 20, 100};
+    struct dp_outcome oc;
+    struct cdr_buf out;
+    cdr_buf_init(&out, 1u << 20, 0);
+    CHECK_RC(dp_run(&req, ledger, cache, &out, &oc, &err), CDR_ERR_ARG);
+    CHECK(!oc.charged && out.len == 0);
+    cdr_buf_free(&out);
+  }
+  rule_plan_free(p);
+  free(err);
   /* SQLite refuses the statement (the table is gone): refunded. */
   struct answer a = ask("SELECT COUNT(*) FROM nodelta", ANALYST, 1);
   CHECK_RC(a.rc, 0);
