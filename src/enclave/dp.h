@@ -110,11 +110,14 @@ struct dp_outcome {
  *
  * Returns 0, or: CDR_ERR_RULE_VIOLATION (the plan, *errmsg names the
  * clause), CDR_ERR_BUDGET_EXHAUSTED (*errmsg names the table and what is
- * left), CDR_ERR_SQL_ERROR (SQLite refused the statement, refunded;
- * SQLite's message, quotations removed), CDR_ERR_SQL_TIMEOUT-like
- * failures as SQLite's run-time CDR_ERR_SQL_ERROR, CDR_ERR_RESULT_TOO_LARGE,
- * CDR_ERR_NOMEM, CDR_ERR_INTERNAL (the DRBG), CDR_ERR_ARG (bad request).
- * On failure out is as it was. */
+ * left), CDR_ERR_SQL_ERROR (SQLite refused to prepare the statement:
+ * refunded; or stopped it while it ran, the time limit's interrupt
+ * included: charged -- the caller that armed the limit tells the two
+ * apart as engine_query does and answers CDR_ERR_SQL_TIMEOUT; SQLite's
+ * message with its quotations removed), CDR_ERR_RESULT_TOO_LARGE,
+ * CDR_ERR_NOMEM, CDR_ERR_INTERNAL (the DRBG), CDR_ERR_ARG (a request
+ * without analyst, plan, database or data version).  On failure out is
+ * as it was. */
 int dp_run(const struct dp_request *req, struct dp_ledger *ledger, struct dp_cache *cache, struct cdr_buf *out,
            struct dp_outcome *oc, char **errmsg) CDR_WUR;
 
