@@ -301,10 +301,14 @@ static dp_i128 sat_add(dp_i128 a, dp_i128 b) {
   return a + b;
 }
 
-/* Slot s's noisy quantities into v[0..nq). */
+/* Slot s's noisy quantities into v[0..nq): 0, or 1 for a slot the
+ * threshold keeps out (the unit count, quantity 0, is drawn first and
+ * the rest not at all), or an error. */
 static int noisy(struct exec *x, size_t s, dp_i128 *v) {
   const struct dp_plan *dp = x->dp;
   for (size_t i = 0; i < dp->nq; i++) {
+    if (i == 1 && dp->sel == DP_SEL_THRESHOLD && v[dp->q_units] < (dp_i128)dp->tau)
+      return 1;
     const struct dp_quantity *q = &dp->q[i];
     dp_i128 y, base = q->kind == DP_Q_UNITS   ? (dp_i128)x->units[s]
                       : q->kind == DP_Q_COUNT ? (dp_i128)x->cnt[s * x->nm + q->metric]
@@ -314,7 +318,7 @@ static int noisy(struct exec *x, size_t s, dp_i128 *v) {
       return r;
     v[i] = sat_add(base, y);
   }
-  return 0;
+  return dp->sel == DP_SEL_THRESHOLD && v[dp->q_units] < (dp_i128)dp->tau;
 }
 
 static int put_cell(struct exec *x, struct cdr_buf *doc, size_t s, const struct dp_output *o, const dp_i128 *v) {
@@ -359,10 +363,12 @@ static int release(struct exec *x, uint64_t max_rows, struct cdr_buf *doc, uint6
      * could make any number of groups that each might pass. */
     if (dp->sel == DP_SEL_THRESHOLD && x->units[s] == 0)
       continue;
-    if ((r = noisy(x, s, v)) != 0)
-      break;
-    if (dp->sel == DP_SEL_THRESHOLD && v[dp->q_units] < (dp_i128)dp->tau)
+    if ((r = noisy(x, s, v)) == 1) {
+      r = 0;
       continue;
+    }
+    if (r != 0)
+      break;
     if (*rows >= max_rows) {
       r = engine_set_err(errmsg, CDR_ERR_RESULT_TOO_LARGE, "the result has more than %llu rows",
                          (unsigned long long)max_rows);
