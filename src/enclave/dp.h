@@ -93,6 +93,16 @@ struct dp_outcome {
   uint64_t rows;        /* rows of the answer */
 };
 
+/* Call fn(ctx, table, column) for every column the statement of the dp
+ * plan p reads -- the table itself with column "", its privacy unit, and
+ * every column the select list, GROUP BY and WHERE name -- so that the
+ * caller can let the authorizer approve exactly those before dp_run
+ * (the unit is read though the query never names it).  Stops at fn's
+ * first non-zero return and returns it; CDR_ERR_ARG if p is not a
+ * checked dp plan. */
+int dp_statement_columns(const struct rule_plan *p, int (*fn)(void *ctx, const char *table, const char *column),
+                         void *ctx) CDR_WUR;
+
 /* Run the dp query req->plan and append its result document to out, in
  * the form of engine_query_render (engine.h): {"columns":[...],"rows":
  * [[...]],"row_count":N}.  Dimensions come as their SQLite values (under

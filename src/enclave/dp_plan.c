@@ -309,3 +309,36 @@ int dp_plan_build(const struct rule_plan *p, struct dp_plan **out, char **errmsg
   *out = dp;
   return 0;
 }
+
+/* ---- what the statement reads (dp.h: dp_statement_columns) ---- */
+
+static int walk_cols(const struct rule_plan *p, const struct rx *x, unsigned depth,
+                     int (*fn)(void *ctx, const char *table, const char *column), void *ctx) {
+  if (x == NULL)
+    return 0;
+  if (depth > 4u * RULE_MAX_DEPTH)
+    return CDR_ERR_TOO_LARGE;
+  if (x->kind == RX_COL)
+    return fn(ctx, p->rte[x->rte].t->name, p->rte[x->rte].t->cols[x->col]);
+  for (size_t i = 0; i < x->nargs; i++) {
+    int r = walk_cols(p, x->args[i], depth + 1, fn, ctx);
+    if (r != 0)
+      return r;
+  }
+  return 0;
+}
+
+int dp_statement_columns(const struct rule_plan *p, int (*fn)(void *ctx, const char *table, const char *column),
+                         void *ctx) {
+  if (p->mode != RULE_MODE_DP || p->nrte != 1 || p->rte[0].t->rule == NULL || p->rte[0].t->rule->unit_col < 0)
+    return CDR_ERR_ARG;
+  const struct rule_table *t = p->rte[0].t;
+  int r = fn(ctx, t->name, "");
+  if (r == 0)
+    r = fn(ctx, t->name, t->cols[t->rule->unit_col]);
+  for (size_t i = 0; r == 0 && i < p->ntargets; i++)
+    r = walk_cols(p, p->targets[i].e, 0, fn, ctx);
+  for (size_t i = 0; r == 0 && i < p->ngroup; i++)
+    r = walk_cols(p, p->group[i], 0, fn, ctx);
+  return r != 0 ? r : walk_cols(p, p->where, 0, fn, ctx);
+}

@@ -410,6 +410,27 @@ static void check_restart(void) {
   cdr_buf_free(&b2);
 }
 
+static int note_col(void *ctx, const char *table, const char *column) {
+  char *seen = ctx;
+  size_t n = strlen(seen);
+  snprintf(seen + n, 256 - n, "%s.%s;", table, column);
+  return 0;
+}
+
+/* What the statement reads, for the authorizer: the table, the unit
+ * (never named by the query), and the columns the query names. */
+static void check_columns(void) {
+  struct rule_plan *p = NULL;
+  char *err = NULL, seen[256] = "";
+  const char *sql = "SELECT region, SUM(cost) FROM visits WHERE region <> 'x' GROUP BY region";
+  CHECK_RC(rule_check(sql, strlen(sql), lookup, NULL, &p, &err), 0);
+  if (p != NULL)
+    CHECK_RC(dp_statement_columns(p, note_col, seen), 0);
+  CHECK_STR(seen, "visits.;visits.uid;visits.region;visits.cost;visits.region;visits.region;");
+  rule_plan_free(p);
+  free(err);
+}
+
 struct racer {
   struct answer a;
 };
@@ -445,6 +466,7 @@ int main(void) {
   check_refusals();
   check_restart();
   check_race();
+  check_columns();
   dp_cache_free(cache);
   dp_ledger_free(ledger);
   for (size_t i = 0; i < NT; i++)
