@@ -93,6 +93,10 @@ struct dp_outcome {
   uint64_t rows;        /* rows of the answer */
 };
 
+/* The name of the one table a checked dp plan reads (as the rule_table
+ * spells it), or NULL if p is not one. */
+const char *dp_plan_table(const struct rule_plan *p);
+
 /* Call fn(ctx, table, column) for every column the statement of the dp
  * plan p reads -- the table itself with column "", its privacy unit, and
  * every column the select list, GROUP BY and WHERE name -- so that the

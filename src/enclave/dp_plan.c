@@ -342,3 +342,7 @@ int dp_statement_columns(const struct rule_plan *p, int (*fn)(void *ctx, const c
     r = walk_cols(p, p->group[i], 0, fn, ctx);
   return r != 0 ? r : walk_cols(p, p->where, 0, fn, ctx);
 }
+
+const char *dp_plan_table(const struct rule_plan *p) {
+  return p->mode == RULE_MODE_DP && p->nrte == 1 ? p->rte[0].t->name : NULL;
+}

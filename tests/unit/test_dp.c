@@ -100,7 +100,9 @@ static void setup(void) {
     char *err = NULL;
     CHECK_RC(rule_doc_parse(defs[i].rule, strlen(defs[i].rule), cols, types, 3, &docs[i], &err), 0);
     free(err);
-    tables[i] = (struct rule_table){defs[i].name, "owner", 3, cols, docs[i]};
+    /* Designated: the struct grows fields (readable) that stay 0 here. */
+    tables[i] = (struct rule_table){.name = defs[i].name, .owner = "owner", .ncols = 3, .cols = cols,
+                                    .rule = docs[i]};
     make_table(defs[i].name);
   }
   exec_sql("BEGIN");
@@ -427,6 +429,7 @@ static void check_columns(void) {
   if (p != NULL)
     CHECK_RC(dp_statement_columns(p, note_col, seen), 0);
   CHECK_STR(seen, "visits.;visits.uid;visits.region;visits.cost;visits.region;visits.region;");
+  CHECK(p != NULL && dp_plan_table(p) != NULL && strcmp(dp_plan_table(p), "visits") == 0);
   rule_plan_free(p);
   free(err);
 }
