@@ -158,6 +158,8 @@ const char *cdr_err_describe(int err) {
   case CDR_ERR_MEASUREMENT_UNPINNED:
     return "the room's enclave measurement is not one this profile accepts (pinned, or listed by the pinned "
            "contract)";
+  case CDR_ERR_BUDGET_EXHAUSTED:
+    return "the privacy budget of a table the query reads is spent (the message names the table and what is left)";
   default: return "internal error";
   }
 }

@@ -137,7 +137,9 @@
   X(CDR_ERR_INVITE_CONTRACT_MISMATCH, "invite_contract_mismatch", 502) \
   X(CDR_ERR_CA_UNPINNED,       "ca_unpinned",           502) \
   X(CDR_ERR_PLATFORM_UNPINNED, "platform_unpinned",     502) \
-  X(CDR_ERR_MEASUREMENT_UNPINNED, "measurement_unpinned", 502)
+  X(CDR_ERR_MEASUREMENT_UNPINNED, "measurement_unpinned", 502) \
+  /* a dp query on a table whose privacy budget is spent (docs/RULES.md) */ \
+  X(CDR_ERR_BUDGET_EXHAUSTED,  "budget_exhausted",      403)
 
 #define CDR_ERR_ENUM_(name, wire, http) name##_IDX,
 enum cdr_err_index { CDR_ERR_LIST(CDR_ERR_ENUM_) CDR_ERR__COUNT };

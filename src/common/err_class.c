@@ -126,6 +126,8 @@ static const unsigned char class_table[] = {
     C(CDR_ERR_CA_UNPINNED, VERIFY),
     C(CDR_ERR_PLATFORM_UNPINNED, VERIFY),
     C(CDR_ERR_MEASUREMENT_UNPINNED, VERIFY),
+    /* a spent differential-privacy budget */
+    C(CDR_ERR_BUDGET_EXHAUSTED, REFUSED),
 };
 
 #undef C

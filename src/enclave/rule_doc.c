@@ -4,11 +4,14 @@
  * The document is read with jansson (duplicates refused), then every key
  * is checked in a fixed order and the first fault is reported naming its
  * field.  Numbers for the differential-privacy budget are converted to
- * integer units and refused unless the JSON number is exactly a whole
- * number of units: jansson's strtod gives the double nearest the text,
- * and units/10^k (both exact doubles, one correctly rounded division) is
- * the double nearest units x 10^-k, so the two are equal exactly when
- * the text denotes that many units (within the magnitudes allowed).
+ * integer units and refused unless the JSON number is a whole number of
+ * units: jansson's strtod gives the double nearest the text, and
+ * units/10^k (both exact doubles below 2^53, one correctly rounded
+ * division) is the double nearest units x 10^-k, so the two are equal
+ * when the text denotes that many units; a text that does not, but
+ * rounds to the same double (more than 17 significant digits), reads as
+ * that many units too (rule_doc.h).  jansson keeps no number text, so
+ * this round trip is the exact check available.
  */
 #include "rule_doc.h"
 
@@ -123,6 +126,8 @@ static int parse_metric(const json_t *spec, const char *col, enum rule_mode mode
   rc->hi = json_number_value(json_array_get(b, 1));
   if (!isfinite(rc->lo) || !isfinite(rc->hi) || fabs(rc->lo) > 1e15 || fabs(rc->hi) > 1e15)
     return bad(errmsg, "rule: columns.%s.bounds: bounds must be finite, at most 10^15 in size%s", col, "");
+  if (mode == RULE_MODE_DP && (fabs(rc->lo) > RULE_DP_MAX_BOUND || fabs(rc->hi) > RULE_DP_MAX_BOUND))
+    return bad(errmsg, "rule: columns.%s.bounds: under dp, bounds are at most 10^12 in size%s", col, "");
   if (rc->lo > rc->hi) {
     char lo[32], hi[32];
     snprintf(lo, sizeof(lo), "%.17g", rc->lo);
@@ -273,6 +278,11 @@ static int parse_dp(const json_t *root, const char *const *names, struct rule_do
     return bad(errmsg, "rule: epsilon_total: a number above 0, at most 1000, exact to 10^-6 is required%s%s", "", "");
   if (d->eps_total_micro < d->eps_query_micro)
     return bad(errmsg, "rule: epsilon_total: it is below epsilon_per_query%s%s", "", "");
+  json_t *ea = json_object_get(root, "epsilon_per_analyst");
+  if (ea != NULL && (exact_units(ea, 6, RULE_EPSILON_MAX_MICRO, &d->eps_analyst_micro) != 0 ||
+                     d->eps_analyst_micro < d->eps_query_micro || d->eps_analyst_micro > d->eps_total_micro))
+    return bad(errmsg, "rule: epsilon_per_analyst: a number from epsilon_per_query to epsilon_total, exact to "
+               "10^-6 is required%s%s", "", "");
   json_t *delta = json_object_get(root, "delta");
   if (delta != NULL && exact_units(delta, 12, 999999999999ull, &d->delta_pico) != 0)
     return bad(errmsg, "rule: delta: a number above 0 and below 1, exact to 10^-12 is required%s%s", "", "");
@@ -295,7 +305,7 @@ static int key_allowed(enum rule_mode m, const char *k) {
     return strcmp(k, "min_units") == 0;
   if (m == RULE_MODE_DP) {
     static const char *const dp_keys[] = {"epsilon_per_query", "epsilon_total", "delta", "max_groups_per_unit",
-                                          "public_keys"};
+                                          "public_keys", "epsilon_per_analyst"};
     for (size_t i = 0; i < sizeof(dp_keys) / sizeof(dp_keys[0]); i++)
       if (strcmp(k, dp_keys[i]) == 0)
         return 1;

@@ -9,6 +9,7 @@
  *   {"mode": "list", "columns": {...}}
  *   {"mode": "dp", "columns": {...}, "epsilon_per_query": E, "epsilon_total": T,
  *    "max_groups_per_unit": G, "delta": D (optional),
+ *    "epsilon_per_analyst": A (optional: what one analyst may spend of T),
  *    "public_keys": {"dimension column": ["value", ...]} (optional)}
  *   {"mode": "template"}
  * A column's class is a string, "privacy_unit", "join", "dimension",
@@ -25,9 +26,17 @@
  * count_distinct, min, max (dp: sum, avg, count only).
  *
  * Differential-privacy amounts are exact: epsilon in units of 10^-6
- * (0 < E <= T <= 1000), delta in units of 10^-12 (0 < D < 1); a value
- * that is not a whole number of units is refused, so that a budget is
- * spent by exact integer arithmetic.
+ * (0 < E <= A <= T <= 1000), delta in units of 10^-12 (0 < D < 1); a
+ * value that is not a whole number of units is refused, so that a budget
+ * is spent by exact integer arithmetic.  The number is read by jansson
+ * as the double nearest its text, and accepted when that double is the
+ * one nearest a whole number u of units (u / 10^k, correctly rounded,
+ * compares equal); then the amount is exactly u units.  A text of 17 or
+ * fewer significant digits is accepted exactly when it denotes u units;
+ * a longer text within half a double's ulp of u units (say
+ * 0.10000000000000000001) reads as u units too.  Metric bounds under dp
+ * are at most 10^12 in size, so that a contribution in millionths fits
+ * 63 bits (dp.h).
  *
  * Every refusal is CDR_ERR_ARG (CDR_ERR_BAD_JSON for text that is not
  * JSON, CDR_ERR_NOMEM) with a message that names the field, e.g.
@@ -68,6 +77,7 @@ enum rule_fn {
 #define RULE_EPSILON_MAX_MICRO 1000000000ull /* 1000 */
 #define RULE_MAX_DOC_BYTES (1u * 1024u * 1024u)
 #define RULE_MAX_PUBLIC_KEYS 10000u
+#define RULE_DP_MAX_BOUND 1e12
 
 struct rule_column {
   enum rule_class cls;
@@ -87,6 +97,7 @@ struct rule_doc {
   uint64_t eps_query_micro;  /* dp: epsilon_per_query x 10^6 */
   uint64_t eps_total_micro;  /* dp: epsilon_total x 10^6 */
   uint64_t delta_pico;       /* dp: delta x 10^12, 0 if absent */
+  uint64_t eps_analyst_micro; /* dp: epsilon_per_analyst x 10^6, 0 if absent (no cap but the total) */
   uint32_t max_groups_per_unit;
   int has_public_keys;
 };

@@ -297,3 +297,20 @@ int rule_plan_columns(const struct rule_plan *p, int (*fn)(void *ctx, const char
     r = walk_rx(&w, p->having, 0);
   return r;
 }
+/* For the dp planner (dp_plan.c), which writes its own statement around
+ * the checked plan's pieces in this emitter's form. */
+static int emit_into(const struct rule_plan *p, const struct rx *x, struct cdr_buf *b) {
+  struct emit e = {.p = p, .b = *b};
+  if (x != NULL)
+    put_expr(&e, x);
+  else
+    put_from(&e);
+  *b = e.b;
+  return e.err;
+}
+
+int rule_emit_expr(const struct rule_plan *p, const struct rx *x, struct cdr_buf *b) {
+  return x != NULL ? emit_into(p, x, b) : CDR_ERR_ARG;
+}
+
+int rule_emit_from(const struct rule_plan *p, struct cdr_buf *b) { return emit_into(p, NULL, b); }

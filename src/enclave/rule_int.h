@@ -96,6 +96,15 @@ struct rule_plan {
   int64_t limit, offset;
 };
 
+/* ---- pieces of the emitter (rule_emit.c), for dp_plan.c ---- */
+struct cdr_buf;
+/* Append x (no aggregate inside; a column is "ti"."name") as SQLite SQL
+ * to b.  0, CDR_ERR_TOO_LARGE (b's max), CDR_ERR_INTERNAL, CDR_ERR_ARG
+ * (x NULL). */
+int rule_emit_expr(const struct rule_plan *p, const struct rx *x, struct cdr_buf *b);
+/* Append " FROM "T" AS "t0" [JOIN ...]" to b.  0 or as above. */
+int rule_emit_from(const struct rule_plan *p, struct cdr_buf *b);
+
 /* ---- libpg_query glue (rule_parse_tree.c) ---- */
 struct PgQuery__ParseResult;
 struct PgQuery__Node;

@@ -30,6 +30,7 @@
 #include "crypto/crypto.h"
 #include "crypto/envelope.h"
 #include "enclave/attest.h"
+#include "enclave/dp_budget.h"
 #include "enclave/seal.h"
 #include "fuzzlib.h"
 #include "host/routes.h"
@@ -859,6 +860,27 @@ static void seeds_csv(void) {
   put_seed_s("fuzz_csv", "patients", 3, fuzz_patients_csv);
 }
 
+/* ---- fuzz_dp_ledger: the sealed budget ledger ---- */
+
+static void seeds_dp_ledger(void) {
+  static const uint8_t a[32] = {1}, b2[32] = {2};
+  struct dp_ledger *l = NULL;
+  struct cdr_buf b;
+  char what[16];
+  FUZZ_CHECK(dp_ledger_new(&l) == 0);
+  for (int i = 0; i < 4; i++) {
+    cdr_buf_init(&b, DP_LEDGER_MAX_BYTES, 0);
+    FUZZ_CHECK(dp_ledger_encode(l, &b) == 0);
+    snprintf(what, sizeof(what), "%02d", i);
+    put_seed("fuzz_dp_ledger", what, b.d, b.len);
+    cdr_buf_free(&b);
+    /* Each seed adds a charge: a table, a second analyst, a second table. */
+    FUZZ_CHECK(dp_ledger_charge(l, i == 2 ? "Claims" : "visits", i == 1 ? b2 : a, 3000000, 0, 100000 * (i + 1),
+                                1000, NULL) == 0);
+  }
+  dp_ledger_free(l);
+}
+
 /* ---- fuzz_sql: SQL text ---- */
 
 static void seeds_sql(void) {
@@ -1096,6 +1118,7 @@ int main(int argc, char **argv) {
   seeds_client_responses();
   seeds_csv();
   seeds_sql();
+  seeds_dp_ledger();
   seeds_attest_hw();
   if (argc == 3)
     seeds_attest_vectors(argv[2]);

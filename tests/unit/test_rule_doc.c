@@ -95,6 +95,22 @@ static const struct bad_case bad[] = {
      "\"epsilon_total\": 1, \"max_groups_per_unit\": 1, \"delta\": 1e-13}", CDR_ERR_ARG, "exact to 10^-12"},
     {"{\"mode\": \"dp\", \"columns\": {\"patient_id\": \"privacy_unit\"}, \"epsilon_per_query\": 0.5, "
      "\"epsilon_total\": 1}", CDR_ERR_ARG, "rule: max_groups_per_unit"},
+    /* a per-analyst share outside [epsilon_per_query, epsilon_total], or
+     * not exact */
+    {"{\"mode\": \"dp\", \"columns\": {\"patient_id\": \"privacy_unit\"}, \"epsilon_per_query\": 0.5, "
+     "\"epsilon_total\": 1, \"max_groups_per_unit\": 1, \"epsilon_per_analyst\": 0.25}", CDR_ERR_ARG,
+     "rule: epsilon_per_analyst: a number from epsilon_per_query to epsilon_total"},
+    {"{\"mode\": \"dp\", \"columns\": {\"patient_id\": \"privacy_unit\"}, \"epsilon_per_query\": 0.5, "
+     "\"epsilon_total\": 1, \"max_groups_per_unit\": 1, \"epsilon_per_analyst\": 2}", CDR_ERR_ARG,
+     "rule: epsilon_per_analyst"},
+    {"{\"mode\": \"dp\", \"columns\": {\"patient_id\": \"privacy_unit\"}, \"epsilon_per_query\": 0.5, "
+     "\"epsilon_total\": 1, \"max_groups_per_unit\": 1, \"epsilon_per_analyst\": 0.7000005}", CDR_ERR_ARG,
+     "rule: epsilon_per_analyst"},
+    /* dp bounds past 10^12 (a contribution in millionths must fit 63
+     * bits) */
+    {"{\"mode\": \"dp\", \"columns\": {\"patient_id\": \"privacy_unit\", \"cost\": {\"metric\": [\"sum\"], "
+     "\"bounds\": [0, 2e12]}}, \"epsilon_per_query\": 0.5, \"epsilon_total\": 1, \"max_groups_per_unit\": 1}",
+     CDR_ERR_ARG, "rule: columns.cost.bounds: under dp, bounds are at most 10^12 in size"},
     {"{\"mode\": \"dp\", \"columns\": {\"patient_id\": \"privacy_unit\", \"cost\": {\"metric\": [\"sum\"]}}, "
      "\"epsilon_per_query\": 0.5, \"epsilon_total\": 1, \"max_groups_per_unit\": 1}", CDR_ERR_ARG,
      "rule: columns.cost.bounds: dp needs clamping bounds"},
@@ -160,6 +176,7 @@ static void check_accepted(void) {
     CHECK(d->eps_query_micro == 100000 && d->eps_total_micro == 300000);
     CHECK(3 * d->eps_query_micro == d->eps_total_micro); /* exactly three queries */
     CHECK(d->delta_pico == 100000);
+    CHECK(d->eps_analyst_micro == 0); /* absent: only the total caps an analyst */
     CHECK(d->max_groups_per_unit == 1 && d->has_public_keys && d->cols[1].nkeys == 4);
     CHECK_STR(d->cols[1].keys[3], "west");
   }
@@ -167,6 +184,11 @@ static void check_accepted(void) {
   d = parse_ok("{\"mode\": \"dp\", \"columns\": {\"patient_id\": \"privacy_unit\"}, \"epsilon_per_query\": 0.000001, "
                "\"epsilon_total\": 1000, \"delta\": 0.000000000001, \"max_groups_per_unit\": 3}");
   CHECK(d != NULL && d->eps_query_micro == 1 && d->eps_total_micro == 1000000000ull && d->delta_pico == 1);
+  rule_doc_free(d);
+  d = parse_ok("{\"mode\": \"dp\", \"columns\": {\"patient_id\": \"privacy_unit\", \"cost\": {\"metric\": "
+               "[\"sum\"], \"bounds\": [-1e12, 1e12]}}, \"epsilon_per_query\": 0.1, \"epsilon_total\": 0.7, "
+               "\"epsilon_per_analyst\": 0.3, \"max_groups_per_unit\": 2}");
+  CHECK(d != NULL && d->eps_analyst_micro == 300000 && d->cols[3].lo == -1e12);
   rule_doc_free(d);
 }
 
