@@ -137,6 +137,11 @@ const char *cdr_err_describe(int err) {
     return "the room's contract does not follow the version this profile pinned through properly signed versions";
   case CDR_ERR_RULE_VIOLATION: return "the query breaks the release rule of a table it reads";
   case CDR_ERR_ROOM_LOADING: return "the room is still loading its sealed tables; retry shortly";
+  case CDR_ERR_TEMPLATE_NOT_APPROVED:
+    return "the query template is not approved by every owner of the tables it reads (pending, rejected or "
+           "withdrawn)";
+  case CDR_ERR_TEMPLATE_HASH: return "the hash given is not the hash of the template's current text";
+  case CDR_ERR_TEMPLATE_EXISTS: return "a query template of that name exists (proposed by another member)";
   default: return "internal error";
   }
 }

@@ -123,7 +123,11 @@
   /* a query refused by a table's release rule (docs/RULES.md) */ \
   X(CDR_ERR_RULE_VIOLATION,    "rule_violation",        403) \
   /* cdrd answers while the enclave loads the room (PROTOCOL 4.2) */ \
-  X(CDR_ERR_ROOM_LOADING,      "room_loading",          503)
+  X(CDR_ERR_ROOM_LOADING,      "room_loading",          503) \
+  /* approved query templates (docs/RULES.md, PROTOCOL 4.7 op template) */ \
+  X(CDR_ERR_TEMPLATE_NOT_APPROVED, "template_not_approved", 403) \
+  X(CDR_ERR_TEMPLATE_HASH,     "template_hash_mismatch", 409) \
+  X(CDR_ERR_TEMPLATE_EXISTS,   "template_exists",       409)
 
 #define CDR_ERR_ENUM_(name, wire, http) name##_IDX,
 enum cdr_err_index { CDR_ERR_LIST(CDR_ERR_ENUM_) CDR_ERR__COUNT };

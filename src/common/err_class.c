@@ -112,6 +112,10 @@ static const unsigned char class_table[] = {
     C(CDR_ERR_RULE_VIOLATION, REFUSED),
     /* the room still loading (503, Retry-After) */
     C(CDR_ERR_ROOM_LOADING, REFUSED),
+    /* approved query templates */
+    C(CDR_ERR_TEMPLATE_NOT_APPROVED, REFUSED),
+    C(CDR_ERR_TEMPLATE_HASH, REFUSED),
+    C(CDR_ERR_TEMPLATE_EXISTS, REFUSED),
 };
 
 #undef C

@@ -21,6 +21,7 @@
 #include "engine.h"
 #include "seal.h"
 #include "session.h"
+#include "template_state.h"
 #include "upload.h"
 
 /* States are bits, so a dispatch row can allow several.  INIT --IPC_INIT-->
@@ -67,6 +68,9 @@ struct enclave {
   /* The room contract: active chain and pending version (contract_state.h),
    * sealed in the manifest (persist.c), changed by contract_ops.c. */
   struct contract_state contract;
+  /* Approved query templates (template_state.h), sealed in the manifest
+   * after the contract (persist.c), changed by template_ops.c. */
+  struct template_set templates;
   /* Clock, replaceable by tests. */
   int64_t (*now)(void);
 };

@@ -51,6 +51,23 @@ static int engine_progress(void *arg) {
   return 0;
 }
 
+void engine_user_begin(struct cdr_engine *e, const struct engine_principal *who) {
+  policy_clear_touched(&e->policy);
+  policy_set_mode(&e->policy, POLICY_USER);
+  policy_set_principal(&e->policy, who);
+  policy_clear_denial(&e->policy);
+  e->timed_out = 0;
+  e->deadline_ns = mono_ns() + (uint64_t)e->time_limit_ms * 1000000u;
+  sqlite3_progress_handler(e->db, ENGINE_PROGRESS_OPS, engine_progress, e);
+}
+
+void engine_user_end(struct cdr_engine *e) {
+  sqlite3_progress_handler(e->db, 0, NULL, NULL);
+  policy_clear_approved(&e->policy);
+  policy_clear_denial(&e->policy);
+  policy_set_principal(&e->policy, NULL);
+}
+
 void engine_query_tables(struct cdr_engine *e, void (*fn)(void *ud, const char *table), void *ud) {
   const struct policy_names *t = policy_touched(&e->policy);
   for (size_t i = 0; i < t->n; i++)
