@@ -134,6 +134,10 @@ int cmd_template(int argc, char **argv) {
     rc = r;
     goto out;
   }
+  if (fmt == CLI_FORMAT_CSV) {
+    rc = cli_usage(CMD, "templates are shown as table or json");
+    goto out;
+  }
   int npos = argc - optind;
   const char *sub = npos > 0 ? argv[optind] : "";
   char **a = argv + optind + 1;
