@@ -211,6 +211,19 @@ static int op_propose(struct enclave *e, const struct engine_principal *who, con
     r = fill_template(e, t, hdr, &info, why, sizeof(why));
   engine_template_info_free(&info);
   if (r == 0) {
+    size_t total = 12 + template_encoded_size(t);
+    for (size_t i = 0; i < e->templates.n; i++)
+      if (strcmp(e->templates.v[i]->name, name) != 0)
+        total += template_encoded_size(e->templates.v[i]);
+    if (total > TEMPLATE_MAX_BYTES) {
+      snprintf(why, sizeof(why),
+               "the room's templates would take %zu bytes, over the %u the sealed state keeps for them: propose "
+               "again under the name of a rejected or withdrawn one, or shorten the text",
+               total, TEMPLATE_MAX_BYTES);
+      r = CDR_ERR_TOO_LARGE;
+    }
+  }
+  if (r == 0) {
     t->created = tmpl_now(e);
     audit_template(e, t, 1);
     if ((r = template_put(&e->templates, t)) == 0)

@@ -119,6 +119,19 @@ out:
   return r;
 }
 
+size_t template_encoded_size(const struct cdr_template *t) {
+  size_t n = 4 + strlen(t->name) + 4 + strlen(t->sql) + 4 + strlen(t->proposer) + 8 + 4 + 4 + 4 + 4 + 1;
+  for (size_t i = 0; i < t->nparams; i++)
+    n += 4 + strlen(t->params[i].name) + 1;
+  for (size_t i = 0; i < t->nfor; i++)
+    n += 4 + strlen(t->for_members[i]);
+  for (size_t i = 0; i < t->ntables; i++)
+    n += 8 + strlen(t->tables[i].table) + strlen(t->tables[i].owner);
+  for (size_t i = 0; i < t->nowners; i++)
+    n += 4 + strlen(t->owners[i].owner) + 1;
+  return n;
+}
+
 static int encode_one(const struct cdr_template *t, struct cdr_buf *o) {
   int r;
   if ((r = cdr_buf_put_lpstr(o, t->name)) != 0 || (r = cdr_buf_put_lpstr(o, t->sql)) != 0 ||

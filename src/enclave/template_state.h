@@ -34,6 +34,10 @@
 #define TEMPLATE_MAX_PARAMS 64u
 #define TEMPLATE_MAX_FOR 64u
 #define TEMPLATE_MAX_TABLES 64u
+/* The whole set's encoding, so that the sealed manifest (persist.c)
+ * always has room for it: a proposal past it is refused, never a commit
+ * that cannot be stored. */
+#define TEMPLATE_MAX_BYTES (1024u * 1024u)
 
 enum template_decision { TEMPLATE_PENDING = 0, TEMPLATE_APPROVED = 1, TEMPLATE_REJECTED = 2 };
 
@@ -87,6 +91,8 @@ const char *template_status(const struct cdr_template *t);
 /* The owner entry of name, or NULL. */
 struct template_owner *template_owner_find(const struct cdr_template *t, const char *name);
 
+/* Exact length of t's part of template_set_encode's output. */
+size_t template_encoded_size(const struct cdr_template *t);
 int template_set_encode(const struct template_set *s, struct cdr_buf *out) CDR_WUR;
 /* Decode one set from b (advancing it); s is initialised here. */
 int template_set_decode(struct cdr_buf *b, struct template_set *s) CDR_WUR;

@@ -142,6 +142,19 @@ check "the hospital rejects the look-up" "$CDR" template --profile hosp reject b
 expect_error "a rejected template does not run" template_not_approved \
   "$CDR" query --profile bob --template by_name --param name=Smith
 
+# An approval covers the owner who gave it: a table dropped and uploaded
+# again by someone else is not covered.
+check "a count of claims is proposed" "$CDR" template --profile ana propose nclaims "SELECT COUNT(*) FROM claims" \
+  --format json
+H3=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["template"]["sha256"])' "$T/out")
+check "the insurer approves the count" "$CDR" template --profile ins approve nclaims "$H3"
+expect_eq "the count runs" "$(run ana --template nclaims)" "60"
+check "the insurer drops claims" "$CDR" drop --profile ins claims
+check "the hospital uploads a table called claims" "$CDR" upload --profile hosp claims "$T/claims.csv"
+expect_error "the new owner has not approved" template_not_approved "$CDR" query --profile ana --template nclaims
+grep -q "now belongs to hosp@example.org" "$T/err" && pass "the refusal names the new owner" \
+  || fail "owner change: $(cat "$T/err")"
+
 # The audit log shows the owners the text, not only its hash.
 check "the insurer reads the audit log" "$CDR" audit --profile ins --format json
 python3 -c '

@@ -213,6 +213,7 @@ static void test_encoding(void) {
   CHECK_RC(template_put(&s, t), 0);
   cdr_buf_init(&enc, SIZE_MAX, 0);
   CHECK_RC(template_set_encode(&s, &enc), 0);
+  CHECK(enc.len == 12 + template_encoded_size(t));
   cdr_buf_view(&view, enc.d, enc.len);
   CHECK_RC(template_set_decode(&view, &d), 0);
   CHECK(cdr_buf_avail(&view) == 0);
