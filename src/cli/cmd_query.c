@@ -58,8 +58,8 @@ static char *read_sql_stdin(void) {
   return s;
 }
 
-/* "K=V" into *params (made on first use): 0, 2 for a malformed one,
- * 1 out of memory. */
+/* "K=V" into *params (made on first use): 0, 2 for a malformed one, 3
+ * for a K given before, 1 out of memory. */
 static int add_param(json_t **params, const char *kv) {
   const char *eq = strchr(kv, '=');
   if (eq == NULL || eq == kv)
@@ -67,7 +67,9 @@ static int add_param(json_t **params, const char *kv) {
   if (*params == NULL && (*params = json_object()) == NULL)
     return 1;
   char *k = strndup(kv, (size_t)(eq - kv));
-  int r = k == NULL ? 1 : json_object_get(*params, k) != NULL ? 2 : json_object_set_new(*params, k, json_string(eq + 1)) != 0;
+  int r = k == NULL                           ? 1
+          : json_object_get(*params, k) != NULL ? 3
+                                                : json_object_set_new(*params, k, json_string(eq + 1)) != 0;
   free(k);
   return r;
 }
@@ -140,7 +142,9 @@ int cmd_query(int argc, char **argv) {
     case 'P':
       if ((r = add_param(&params, optarg)) != 0) {
         json_decref(params);
-        return r == 2 ? cli_usage(CMD, "--param takes K=V (K a parameter name), not %s", optarg) : 1;
+        return r == 2   ? cli_usage(CMD, "--param takes K=V (K a parameter name), not %s", optarg)
+               : r == 3 ? cli_usage(CMD, "--param gives each parameter once: %s repeats one", optarg)
+                        : 1;
       }
       break;
     case 'h': json_decref(params); help(); return 0;
