@@ -3,21 +3,21 @@
  * host; see persist.h and docs/design/persistence.md.
  *
  * The manifest (sealed, kind manifest, version = commit counter) is
- *   "CDRMANv5" || u64be version || lp(room CA fingerprint, 32 bytes) ||
+ *   "CDRMANv4" || u64be version || lp(room CA fingerprint, 32 bytes) ||
  *   u64be crl_number ||
  *   u64be audit_size || lp(audit_head) || lp(carried audit record) || u32be n ||
  *   n x ( lp(table name) lp(table id: 32 hex) lp(sealed table key)
  *         lp(SHA-256 of the table file) lp(one-table catalog encoding) ) ||
  *   the room contract (contract_state.h's encoding: active chain, pending) ||
- *   the query templates (template_state.h's encoding)
+ *   the query templates (template_state.h's encoding, which starts with
+ *   "CDRTPLv1"; absent in manifests written before them: none)
  * The CA fingerprint binds the tables to the room CA even if the host
  * withholds the sealed identity (which also names it, enclave_init.c):
  * a manifest that names another CA than this start's is refused before
  * any entry is read (CDR_ERR_CA_MISMATCH).  "CDRMANv2" (the same without
  * the CA) is what rooms made before the binding hold: it is read, marked
  * `legacy`, and rewritten as v3 by the start that loads it
- * (enclave_load.c).  "CDRMANv4" is v5 without the templates (a room
- * from before them: none).  "CDRMANv3" is v4 without the contract at its end:
+ * (enclave_load.c).  "CDRMANv3" is v4 without the contract at its end:
  * a room from before the contract, whose members then propose and sign
  * version 1 (until it is active only contract operations are served).
  * audit_size and audit_head are the audit log's once this commit's own
@@ -46,8 +46,7 @@
 #include "ipc/messages.h"
 #include "store_client.h"
 
-#define MANIFEST_MAGIC "CDRMANv5"
-#define MANIFEST_MAGIC_V4 "CDRMANv4" /* before query templates: read (none), never written */
+#define MANIFEST_MAGIC "CDRMANv4"
 #define MANIFEST_MAGIC_V3 "CDRMANv3" /* before the contract: read (no contract), never written */
 #define MANIFEST_MAGIC_V2 "CDRMANv2" /* before the CA binding: read, never written */
 #define STORE_FLUSH_BYTES (16u << 20)
@@ -356,8 +355,7 @@ static int manifest_decode(struct enclave *e, const uint8_t *pt, size_t len, uin
     return r;
   cdr_buf_view(&b, pt, len);
   if ((r = cdr_buf_get(&b, magic, 8)) != 0 ||
-      (memcmp(magic, MANIFEST_MAGIC, 8) != 0 && memcmp(magic, MANIFEST_MAGIC_V4, 8) != 0 &&
-       memcmp(magic, MANIFEST_MAGIC_V3, 8) != 0 &&
+      (memcmp(magic, MANIFEST_MAGIC, 8) != 0 && memcmp(magic, MANIFEST_MAGIC_V3, 8) != 0 &&
        memcmp(magic, MANIFEST_MAGIC_V2, 8) != 0) ||
       (r = cdr_buf_get_u64(&b, &v)) != 0 || v != version)
     return CDR_ERR_TRUNCATED;
@@ -405,10 +403,12 @@ static int manifest_decode(struct enclave *e, const uint8_t *pt, size_t len, uin
     snprintf(en->reason, sizeof(en->reason), "the server did not provide its sealed file");
   }
   p->version = version;
-  int v5 = memcmp(magic, MANIFEST_MAGIC, 8) == 0;
-  if ((v5 || memcmp(magic, MANIFEST_MAGIC_V4, 8) == 0) && (r = contract_state_decode(&b, &e->contract)) != 0)
+  if (memcmp(magic, MANIFEST_MAGIC, 8) == 0 && (r = contract_state_decode(&b, &e->contract)) != 0)
     return r;
-  if (v5) {
+  /* The templates' section is known by its magic: a manifest from
+   * before templates has none (the manifest is sealed, so its sections
+   * are the enclave's own). */
+  if (cdr_buf_avail(&b) >= 8 && memcmp(cdr_buf_ptr(&b), TEMPLATE_MAGIC, 8) == 0) {
     template_set_free(&e->templates);
     if ((r = template_set_decode(&b, &e->templates)) != 0)
       return r;

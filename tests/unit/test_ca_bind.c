@@ -397,7 +397,7 @@ int main(void) {
   CHECK(version == 2);
   cdr_buf_view(&view, pt.d, pt.len);
   CHECK_RC(cdr_buf_get(&view, magic, 8), 0);
-  CHECK(memcmp(magic, "CDRMANv5", 8) == 0);
+  CHECK(memcmp(magic, "CDRMANv4", 8) == 0);
   CHECK_RC(cdr_buf_get_u64(&view, &v), 0);
   CHECK_RC(cdr_buf_get_lp_exact(&view, fp, 32), 0);
   CHECK(v == 2 && memcmp(fp, ca2_fp, 32) == 0);
