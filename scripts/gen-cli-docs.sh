@@ -7,7 +7,7 @@
 #   OUTDIR/completion/_cdr                         zsh (#compdef)
 # The commands are the "Commands:" section of `cdr --help`; each command's
 # options are the --long names its `cdr COMMAND --help` shows; `room`,
-# `profile` and `witness` take the subcommands their help lists.  Run by the build (the
+# `profile`, `witness` and `template` take the subcommands their help lists.  Run by the build (the
 # cli-docs target) and installed by `make install`.
 set -euo pipefail
 
@@ -80,7 +80,7 @@ GLOBAL="--quiet --help --version"
   echo '  case $cmd in'
   for c in $COMMANDS; do
     case $c in
-    room | profile | witness) echo "  $c) opts=\"$(opts_of "$c")--quiet\" subs=\"$(subs_of "$c")\" ;;" ;;
+    room | profile | witness | template) echo "  $c) opts=\"$(opts_of "$c")--quiet\" subs=\"$(subs_of "$c")\" ;;" ;;
     *) echo "  $c) opts=\"$(opts_of "$c")--quiet\" ;;" ;;
     esac
   done
@@ -128,7 +128,7 @@ GLOBAL="--quiet --help --version"
   echo '  case ${words[2]} in'
   for c in $COMMANDS; do
     case $c in
-    room | profile | witness) echo "  $c) opts=($(opts_of "$c")--quiet); subs=($(subs_of "$c")) ;;" ;;
+    room | profile | witness | template) echo "  $c) opts=($(opts_of "$c")--quiet); subs=($(subs_of "$c")) ;;" ;;
     *) echo "  $c) opts=($(opts_of "$c")--quiet) ;;" ;;
     esac
   done

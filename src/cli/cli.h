@@ -31,6 +31,7 @@ int cmd_revoke_grant(int argc, char **argv); /* revoke-grant (cmd_grant.c) */
 int cmd_hide(int argc, char **argv);     /* cmd_hide.c */
 int cmd_drop(int argc, char **argv);     /* cmd_drop.c */
 int cmd_rule(int argc, char **argv);     /* cmd_rule.c */
+int cmd_template(int argc, char **argv); /* cmd_template.c */
 int cmd_audit(int argc, char **argv);    /* cmd_audit.c */
 int cmd_contract(int argc, char **argv); /* contract [sign | propose] (cmd_contract.c) */
 int cmd_profile(int argc, char **argv);  /* profile list | use | show (cmd_profile.c) */

@@ -46,6 +46,7 @@ static const struct command commands[] = {
     {"hide", cmd_hide, "hide a column of your table from everyone else (owners)"},
     {"drop", cmd_drop, "delete your table (owners)"},
     {"rule", cmd_rule, "show or set a table's release rule (owners set)"},
+    {"template", cmd_template, "propose, approve and list approved query templates"},
     {"audit", cmd_audit, "read and verify the room's audit log (auditors, owners)"},
     {"contract", cmd_contract, "read the room contract, sign or propose a version (members)"},
     {"limits", cmd_limits, "show the room's limits: query time, memory, result size (members)"},

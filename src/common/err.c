@@ -160,6 +160,11 @@ const char *cdr_err_describe(int err) {
            "contract)";
   case CDR_ERR_BUDGET_EXHAUSTED:
     return "the privacy budget of a table the query reads is spent (the message names the table and what is left)";
+  case CDR_ERR_TEMPLATE_NOT_APPROVED:
+    return "the query template is not approved by every owner of the tables it reads (pending, rejected or "
+           "withdrawn)";
+  case CDR_ERR_TEMPLATE_HASH: return "the hash given is not the hash of the template's current text";
+  case CDR_ERR_TEMPLATE_EXISTS: return "a query template of that name exists (proposed by another member)";
   default: return "internal error";
   }
 }

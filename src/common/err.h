@@ -139,7 +139,11 @@
   X(CDR_ERR_PLATFORM_UNPINNED, "platform_unpinned",     502) \
   X(CDR_ERR_MEASUREMENT_UNPINNED, "measurement_unpinned", 502) \
   /* a dp query on a table whose privacy budget is spent (docs/RULES.md) */ \
-  X(CDR_ERR_BUDGET_EXHAUSTED,  "budget_exhausted",      403)
+  X(CDR_ERR_BUDGET_EXHAUSTED,  "budget_exhausted",      403) \
+  /* approved query templates (docs/RULES.md, PROTOCOL 4.7 op template) */ \
+  X(CDR_ERR_TEMPLATE_NOT_APPROVED, "template_not_approved", 403) \
+  X(CDR_ERR_TEMPLATE_HASH,     "template_hash_mismatch", 409) \
+  X(CDR_ERR_TEMPLATE_EXISTS,   "template_exists",       409)
 
 #define CDR_ERR_ENUM_(name, wire, http) name##_IDX,
 enum cdr_err_index { CDR_ERR_LIST(CDR_ERR_ENUM_) CDR_ERR__COUNT };

@@ -128,6 +128,10 @@ static const unsigned char class_table[] = {
     C(CDR_ERR_MEASUREMENT_UNPINNED, VERIFY),
     /* a spent differential-privacy budget */
     C(CDR_ERR_BUDGET_EXHAUSTED, REFUSED),
+    /* approved query templates */
+    C(CDR_ERR_TEMPLATE_NOT_APPROVED, REFUSED),
+    C(CDR_ERR_TEMPLATE_HASH, REFUSED),
+    C(CDR_ERR_TEMPLATE_EXISTS, REFUSED),
 };
 
 #undef C

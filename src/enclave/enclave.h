@@ -22,6 +22,7 @@
 #include "ipc/messages.h"
 #include "seal.h"
 #include "session.h"
+#include "template_state.h"
 #include "upload.h"
 
 /* States are bits, so a dispatch row can allow several.  INIT --IPC_INIT-->
@@ -70,6 +71,9 @@ struct enclave {
   struct contract_state contract;
   /* The room's limits (room_limits.h), sealed in the manifest. */
   struct cdr_room_limits limits;
+  /* Approved query templates (template_state.h), sealed in the manifest
+   * after the contract (persist.c), changed by template_ops.c. */
+  struct template_set templates;
   /* Clock, replaceable by tests. */
   int64_t (*now)(void);
 };

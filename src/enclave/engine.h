@@ -188,6 +188,50 @@ int engine_set_rule(struct cdr_engine *e, const struct engine_principal *who, co
 int engine_rule_render(struct cdr_engine *e, const struct engine_principal *who, const char *table,
                        struct cdr_buf *out, char **errmsg) CDR_WUR;
 
+/* ---- approved query templates (engine_template.c; docs/RULES.md) ----
+ * A template is a named SELECT with :name parameters that every owner of
+ * every table it reads approved (template_state.h keeps them; the engine
+ * only compiles and runs the text).  The text is the proposer's; it runs
+ * with values bound through sqlite3_bind_*, never spliced. */
+
+/* What a template's text reads and takes: the room tables it reads
+ * (catalog spelling) and its parameter names (without the ':'), each in
+ * first-seen order; malloc'd, freed by engine_template_info_free. */
+struct engine_template_info {
+  size_t ntables, nparams;
+  char **tables;
+  char **params;
+};
+void engine_template_info_free(struct engine_template_info *info);
+/* Compile sql[0..len) for who as a template: the checks of a query
+ * (length, UTF-8, one read-only SELECT), with every column of every
+ * available room table allowed (to learn which tables it reads: the
+ * authorizer records them), nothing run.  Parameters must be named
+ * :name ([A-Za-z_][A-Za-z0-9_]{0,63}); ?, ?N, @x and $x are refused
+ * (CDR_ERR_ARG).  A failure that names a table who cannot read is the
+ * uniform refusal (engine_uniform_refusal). */
+int engine_template_inspect(struct cdr_engine *e, const struct engine_principal *who, const char *sql, size_t len,
+                            struct engine_template_info *info, char **errmsg) CDR_WUR;
+
+/* A parameter's value, already checked against its declared type. */
+enum engine_param_type { ENGINE_PARAM_INTEGER = 1, ENGINE_PARAM_REAL = 2, ENGINE_PARAM_TEXT = 3 };
+struct engine_param_value {
+  const char *name; /* without the ':' */
+  enum engine_param_type type;
+  int64_t i;
+  double d;
+  const char *s; /* TEXT: UTF-8 without NUL, s[0..slen) */
+  size_t slen;
+};
+/* Run an approved template for who: sql compiled as by inspect, but with
+ * only the columns of tables[0..ntables) allowed beyond what who reads
+ * anyway, every parameter bound from vals (each of the text's parameters
+ * exactly once: a missing one is CDR_ERR_ARG), and the result rendered
+ * as engine_query_render does.  The caller checked the approvals. */
+int engine_template_run(struct cdr_engine *e, const struct engine_principal *who, const char *sql, size_t len,
+                        const char *const *tables, size_t ntables, const struct engine_param_value *vals,
+                        size_t nvals, struct cdr_buf *out, uint64_t *rows_out, char **errmsg) CDR_WUR;
+
 /* Append the tables `who` can see (owns, or holds a grant on) to out as
  * a JSON array, in upload order:
  *   [{"name":"t","owner":"cn","owner_key_sha256":"<hex>","created_at":N,

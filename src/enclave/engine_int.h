@@ -6,6 +6,7 @@
  * Calls between the files go one way only (no file cycle):
  *   engine_sqlite.c (open, close) -> engine_upload.c (abort all)
  *   engine_query.c -> engine_check.c, engine_render.c
+ *   engine_template.c -> engine_query.c, engine_check.c, engine_render.c, engine_rules.c
  *   every engine file -> engine_err.c, which calls none of them.
  */
 #ifndef CDR_ENGINE_INT_H
@@ -103,6 +104,15 @@ json_t *engine_rule_public_json(const struct catalog_table *t);
  * executed yet". */
 int engine_dp_run(struct cdr_engine *e, const struct engine_principal *who, const struct rule_plan *plan,
                   struct cdr_buf *out, uint64_t *rows, char **errmsg);
+
+/* ---- a user statement's frame (engine_query.c) ---- */
+/* Begin: the policy in user mode for who, its touched list and denial
+ * cleared, the time limit armed.  End: the progress handler removed, the
+ * approved columns, the denial and the principal cleared (the touched
+ * list stays, for engine_query_tables).  Every begin is paired with an
+ * end on every path. */
+void engine_user_begin(struct cdr_engine *e, const struct engine_principal *who);
+void engine_user_end(struct cdr_engine *e);
 
 /* ---- uploads (engine_upload.c) ---- */
 /* Abort every upload in progress (engine_close). */

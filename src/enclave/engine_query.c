@@ -49,6 +49,27 @@ static int engine_progress(void *arg) {
   return engine_budget_over(&e->budget);
 }
 
+void engine_user_begin(struct cdr_engine *e, const struct engine_principal *who) {
+  policy_clear_touched(&e->policy);
+  policy_set_mode(&e->policy, POLICY_USER);
+  policy_set_principal(&e->policy, who);
+  policy_clear_denial(&e->policy);
+  e->budget.timed_out = 0;
+  e->budget.work = 0;
+  e->budget.deadline_ns = engine_mono_ns() + (uint64_t)e->time_limit_ms * 1000000u;
+  sqlite3_progress_handler(e->db, ENGINE_PROGRESS_OPS, engine_progress, e);
+  wipe_alloc_meter_begin(&e->meter, e->max_query_memory);
+}
+
+void engine_user_end(struct cdr_engine *e) {
+  sqlite3_progress_handler(e->db, 0, NULL, NULL);
+  wipe_alloc_meter_end();
+  e->budget.deadline_ns = 0; /* the engine's own statements run without one */
+  policy_clear_approved(&e->policy);
+  policy_clear_denial(&e->policy);
+  policy_set_principal(&e->policy, NULL);
+}
+
 void engine_query_tables(struct cdr_engine *e, void (*fn)(void *ud, const char *table), void *ud) {
   const struct policy_names *t = policy_touched(&e->policy);
   for (size_t i = 0; i < t->n; i++)

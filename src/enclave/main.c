@@ -86,6 +86,7 @@ void enclave_free(struct enclave *e) {
   persist_free(e->persist);
   audit_free(&e->audit);
   contract_state_free(&e->contract);
+  template_set_free(&e->templates);
   X509_CRL_free(e->crl);
   upload_set_clear(&e->uploads, e->engine);
   engine_close(e->engine);

@@ -4,6 +4,8 @@
  *
  * Request plaintext: lp(header_json) || payload.
  *   {"op":"query","sql":...}                           analyst, provider
+ *   {"op":"query","template","params"?}                analyst, provider: an approved template (template_ops.c)
+ *   {"op":"template","action",...}                     every role; see template_ops.c
  *   {"op":"upload_begin","table","replace"?,"schema","bytes"}  provider (replace: owner)
  *   {"op":"upload_chunk","upload","index"}             provider; payload = CSV bytes
  *   {"op":"upload_commit","upload","chunks","bytes","sha256"}   provider
@@ -55,6 +57,7 @@
 #include "enclave_reply.h"
 #include "audit_ops.h"
 #include "contract_ops.h"
+#include "template_ops.h"
 #include "ops.h"
 #include "persist.h"
 #include "room_limits.h"
@@ -161,6 +164,11 @@ static int op_query(const struct op_ctx *c) {
   uint64_t rows = 0;
   int r;
   uint8_t h[32];
+  if (json_object_get(c->hdr, "template") != NULL) {
+    if (json_object_get(c->hdr, "sql") != NULL)
+      return op_fail(c, CDR_ERR_ARG, "a query names \"sql\" or \"template\", not both");
+    return template_op_run(c->e, c->who, c->hdr, c->out, c->res);
+  }
   /* The engine refuses a NUL in the text itself, with its own message. */
   if (cdr_json_get_str(c->hdr, "sql", SIZE_MAX, &sql, &sqllen) != 0)
     return op_fail(c, CDR_ERR_ARG, "field \"sql\" must be a string");
@@ -464,6 +472,9 @@ static int op_rule(const struct op_ctx *c) {
                                                "revoked_grants", (json_int_t)revoked));
 }
 
+/* Approved query templates (template_ops.c; docs/RULES.md). */
+static int op_template(const struct op_ctx *c) { return template_op(c->e, c->who, c->hdr, c->out, c->res); }
+
 static int op_audit(const struct op_ctx *c) {
   return audit_op_read(c->e, c->who, c->hdr, c->out, c->res);
 }
@@ -522,6 +533,7 @@ static const struct op_entry {
     {"hide", ROLES_PROVIDER, 0, 0, "only providers own tables and hide their columns", op_hide},
     {"drop", ROLES_PROVIDER, 0, 0, "only providers own tables and drop them", op_drop},
     {"rule", ROLES_ALL, 1, 0, NULL, op_rule},
+    {"template", ROLES_ALL, 0, 0, NULL, op_template},
     {"audit", ROLES_ALL, 0, 0, NULL, op_audit},
     {"audit_head", ROLES_ALL, 0, 1, NULL, op_audit_head},
     {"close", ROLES_ALL, 0, 1, NULL, op_close},
@@ -624,8 +636,8 @@ int ops_run(struct enclave *e, const struct session *s, const uint8_t *pt, size_
   if (op == NULL) {
     r = op_fail(&c, CDR_ERR_ARG,
                 "unknown \"op\" (expected query, upload_begin, upload_chunk, upload_commit, upload_abort, tables, "
-                "grant, revoke_grant, hide, drop, rule, audit, audit_head, close, contract, contract_propose, contract_sign, "
-                "limits or limits_set)");
+                "grant, revoke_grant, hide, drop, rule, template, audit, audit_head, close, contract, contract_propose, "
+                "contract_sign, limits or limits_set)");
   } else if (principal_of(e, s, &who, &roles) != 0) {
     r = op_fail(&c, CDR_ERR_INTERNAL, "cannot identify the session's key");
   } else if (roles == 0 && contract_state_current(&e->contract) != NULL && !op->not_member) {

@@ -9,6 +9,8 @@
  *   n x ( lp(table name) lp(table id: 32 hex) lp(sealed table key)
  *         lp(SHA-256 of the table file) lp(one-table catalog encoding) ) ||
  *   the room contract (contract_state.h's encoding: active chain, pending) ||
+ *   the query templates (template_state.h's encoding, which starts with
+ *   "CDRTPLv1"; absent in manifests written before them: none) ||
  *   the room's limits (room_limits.h: "LIM1" and five u64; absent in
  *   manifests written before them, which read as the defaults)
  * The CA fingerprint binds the tables to the room CA even if the host
@@ -124,7 +126,8 @@ static int manifest_build(struct enclave *e, const struct persist_entry *ent, si
         (r = cdr_buf_put_lp(&m, en->file_hash, 32)) != 0 || (r = cdr_buf_put_lp(&m, cat.d, cat.len)) != 0)
       goto out;
   }
-  if ((r = contract_state_encode(&e->contract, &m)) != 0 || (r = room_limits_encode(&e->limits, &m)) != 0)
+  if ((r = contract_state_encode(&e->contract, &m)) != 0 || (r = template_set_encode(&e->templates, &m)) != 0 ||
+      (r = room_limits_encode(&e->limits, &m)) != 0)
     goto out;
   r = seal_blob(e->sealer, SEAL_MANIFEST, "manifest", version, m.d, m.len, sealed);
 out:
@@ -406,6 +409,14 @@ static int manifest_decode(struct enclave *e, const uint8_t *pt, size_t len, uin
   p->version = version;
   if (memcmp(magic, MANIFEST_MAGIC, 8) == 0 && (r = contract_state_decode(&b, &e->contract)) != 0)
     return r;
+  /* The templates' section is known by its magic: a manifest from
+   * before templates has none (the manifest is sealed, so its sections
+   * are the enclave's own). */
+  if (cdr_buf_avail(&b) >= 8 && memcmp(cdr_buf_ptr(&b), TEMPLATE_MAGIC, 8) == 0) {
+    template_set_free(&e->templates);
+    if ((r = template_set_decode(&b, &e->templates)) != 0)
+      return r;
+  }
   if ((r = room_limits_decode(&b, &e->limits)) != 0)
     return r;
   room_limits_apply(e);
