@@ -224,6 +224,21 @@ static void test_dp_and_views(void) {
   CHECK(engine_dp_take_charge(E, &ch) == 0);
   cdr_buf_init(&b, 1u << 20, 0);
   CHECK_RC(engine_rule_render(E, &ANA, "visits", &b, &err), 0);
+  /* A charge stands once the statement ran, even if the answer then
+   * fails (here: past the result size): the caller must seal it. */
+  load(&INS, "visits2", "pid,region,cost\n1,a,3\n2,b,4\n", 0);
+  CHECK_RC(set_rule(&INS, "visits2",
+                    "{\"mode\":\"dp\",\"columns\":{\"pid\":\"privacy_unit\",\"region\":\"dimension\"},"
+                    "\"epsilon_per_query\":0.25,\"epsilon_total\":1,\"max_groups_per_unit\":1}",
+                    ENGINE_RULE_GRANTS_ASK, NULL, &err),
+           0);
+  free(err);
+  err = NULL;
+  engine_set_result_limits(E, 8, 0);
+  QUERY_FAILS(ANA, "SELECT COUNT(*) FROM visits2", CDR_ERR_RESULT_TOO_LARGE, "larger than 8 bytes");
+  engine_set_result_limits(E, 0, 0);
+  CHECK(engine_dp_take_charge(E, &ch) == 1 && strcmp(ch.table, "visits2") == 0 && ch.eps_micro == 250000 &&
+        ch.eps_spent_micro == 250000);
   static const char spent[] = "\"budget\":{\"epsilon_spent\":\"1\",\"epsilon_left\":\"0\",\"epsilon_total\":\"1\"";
   CHECK(memmem(b.d, b.len, spent, sizeof(spent) - 1) != NULL);
   cdr_buf_free(&b);
