@@ -57,6 +57,7 @@
 #include "enclave_reply.h"
 #include "audit_ops.h"
 #include "contract_ops.h"
+#include "dp_ops.h"
 #include "template_ops.h"
 #include "ops.h"
 #include "persist.h"
@@ -181,6 +182,11 @@ static int op_query(const struct op_ctx *c) {
   engine_query_tables(c->e->engine, audit_table_cb, c->e);
   if (er == 0)
     audit_set(c->e, "rows", json_integer((json_int_t)rows));
+  /* A dp charge is durable before the answer (or refusal) leaves. */
+  if ((r = dp_ops_seal_charge(c->e, c->who->name)) != 0) {
+    free(errmsg);
+    return r;
+  }
   r = op_doc_end(c, er, errmsg);
   free(errmsg);
   return r;
