@@ -157,14 +157,7 @@ int engine_query_render(struct cdr_engine *e, const struct engine_principal *who
   if ((start = engine_sql_skip_blank(sql, sqllen, 0)) == sqllen)
     return engine_set_err(errmsg, CDR_ERR_SQL_ERROR, "empty SQL: the request holds no statement");
 
-  policy_set_mode(&e->policy, POLICY_USER);
-  policy_set_principal(&e->policy, who);
-  policy_clear_denial(&e->policy);
-  e->budget.timed_out = 0;
-  e->budget.work = 0;
-  e->budget.deadline_ns = engine_mono_ns() + (uint64_t)e->time_limit_ms * 1000000u;
-  sqlite3_progress_handler(e->db, ENGINE_PROGRESS_OPS, engine_progress, e);
-  wipe_alloc_meter_begin(&e->meter, e->max_query_memory);
+  engine_user_begin(e, who);
 
   /* Release rules first: a governed query runs the emitter's statement,
    * never the analyst's text (engine_rules.c). */
@@ -195,11 +188,7 @@ refused:
 out:
   sqlite3_finalize(st);
   engine_rules_done(e, plan, emitted);
-  wipe_alloc_meter_end();
-  e->budget.deadline_ns = 0; /* the engine's own statements run without one */
-  sqlite3_progress_handler(e->db, 0, NULL, NULL);
-  policy_clear_denial(&e->policy);
-  policy_set_principal(&e->policy, NULL);
+  engine_user_end(e);
   return r;
 }
 
