@@ -485,11 +485,16 @@ static void *writer_main(void *arg) {
 
 int audit_writer_start(struct enclave *e, int fd) {
   struct audit_log *a = &e->audit;
+  pthread_attr_t attr;
   a->lane_fd = fd;
-  if (pthread_create(&a->writer, NULL, writer_main, e) != 0) {
+  /* The writer needs little stack (under mlockall all of it is resident). */
+  if (pthread_attr_init(&attr) != 0 || pthread_attr_setstacksize(&attr, 256u * 1024u) != 0 ||
+      pthread_create(&a->writer, &attr, writer_main, e) != 0) {
+    pthread_attr_destroy(&attr);
     a->lane_fd = 0;
     return CDR_ERR_INTERNAL;
   }
+  pthread_attr_destroy(&attr);
   a->writer_running = 1;
   return 0;
 }

@@ -19,6 +19,12 @@
 #include "store_client.h"
 #include "thread_warm.h"
 
+/* A lane thread's stack.  Under mlockall (harden.c) a thread's whole
+ * stack is resident from its start, so it is the main cost of a worker:
+ * half of the main thread's 8 MiB, which SQLite's expression depth limit
+ * (1000), jansson's (2048) and libpg_query's own check stay well within. */
+#define ENCLAVE_LANE_STACK (4u * 1024u * 1024u)
+
 struct enclave_lane {
   struct enclave *e;
   int fd;
@@ -78,15 +84,21 @@ int enclave_lanes_start(struct enclave *e, int first_fd, unsigned workers) {
   e->nworkers = workers;
   if ((r = audit_writer_start(e, first_fd + 1)) != 0)
     return r;
+  pthread_attr_t attr;
+  if (pthread_attr_init(&attr) != 0 || pthread_attr_setstacksize(&attr, ENCLAVE_LANE_STACK) != 0)
+    return CDR_ERR_INTERNAL;
   for (unsigned i = 0; i < workers; i++) {
     struct enclave_lane *l = &ls->lane[i];
     l->e = e;
     l->fd = first_fd + 2 + (int)i;
-    if (pthread_create(&l->thread, NULL, lane_main, l) != 0)
+    if (pthread_create(&l->thread, &attr, lane_main, l) != 0) {
+      pthread_attr_destroy(&attr);
       return CDR_ERR_INTERNAL;
+    }
     l->started = 1;
     ls->n = i + 1;
   }
+  pthread_attr_destroy(&attr);
   thread_warm_wait(workers + 1); /* the work lanes and the audit writer */
   return 0;
 }
