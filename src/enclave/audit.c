@@ -265,7 +265,6 @@ static int seal_record(struct enclave *e, uint64_t index, const uint8_t *entry, 
   return 0;
 }
 
-
 /* Send rec (entry `index`) to the host: queued for the writer when there
  * is an audit lane, else at once as IPC_STORE_NOWAIT on this thread's
  * channel.  Under the lock. */
