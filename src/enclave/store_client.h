@@ -17,6 +17,11 @@
 #include "common/buf.h"
 #include "enclave.h"
 
+/* Storage rounds go on the lane of the thread that makes them (the
+ * request's own lane, docs/ARCHITECTURE.md "Concurrency"): each lane
+ * thread names its fd once; a thread that names none uses e->ipc_fd. */
+void store_client_set_lane(int fd);
+
 /* A batch of storage operations being built (at most IPC_STORE_MAX_OPS). */
 struct store_batch {
   struct cdr_buf ops; /* encoded items */
