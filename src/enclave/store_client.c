@@ -48,6 +48,10 @@ int store_batch_add(struct store_batch *b, uint8_t op, const char *name, const v
   return r;
 }
 
+int enclave_notice(struct enclave *e, uint32_t type, const struct cdr_buf *frame) {
+  return ipc_frame_write(chan(e), type, frame);
+}
+
 int enclave_store(struct enclave *e, struct store_batch *b, char *why, size_t whylen) {
   struct cdr_buf frame, reply;
   uint32_t type;

@@ -42,6 +42,12 @@ int enclave_store(struct enclave *e, struct store_batch *b, char *why, size_t wh
  * Non-zero only if the frame cannot be written (fatal). */
 int enclave_store_nowait(struct enclave *e, struct store_batch *b) CDR_WUR;
 
+/* Send a frame the host does not answer (IPC_CONTRACT_NOTICE) on this
+ * thread's lane, the lane of the request that made the change: the host
+ * reads it in that call's storage loop, before the reply.  0, or a
+ * channel error (fatal). */
+int enclave_notice(struct enclave *e, uint32_t type, const struct cdr_buf *frame) CDR_WUR;
+
 /* Read up to max (<= IPC_FETCH_MAX) bytes of the stored object `name`
  * from offset into out (reset first); *found 0 if the host has no such
  * object.  0, or a channel error (fatal). */
