@@ -32,7 +32,9 @@ void gate_engine_leave(struct enclave *e) {
 unsigned enclave_member_query_cap(const struct enclave *e) {
   if (e->nworkers == 0)
     return ENCLAVE_MEMBER_QUERIES_UNLIMITED;
-  return e->nworkers > 1 ? e->nworkers - 1 : 1;
+  unsigned lanes = e->nworkers > 1 ? e->nworkers - 1 : 1;
+  uint64_t room = e->limits.member_queries; /* 1..64 once READY; 0 only before (tests) */
+  return room >= 1 && room < lanes ? (unsigned)room : lanes;
 }
 
 /* Members with queries running: at most one slot per running query, and

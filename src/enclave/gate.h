@@ -17,7 +17,8 @@
  * ARCHITECTURE for why and what comes next.
  *
  * The per-member cap: a member (the principal's name) runs at most
- * enclave_member_query_cap() queries at once; one more is refused
+ * enclave_member_query_cap() queries (the room's member_queries, bounded
+ * by the lanes) at once; one more is refused
  * CDR_ERR_BUSY at once, never queued (a queued query would hold a work
  * lane, which is what the cap protects).
  */
@@ -34,9 +35,14 @@ void gate_leave(struct enclave *e);
 void gate_engine_enter(struct enclave *e);
 void gate_engine_leave(struct enclave *e);
 
-/* The room's "concurrent queries per member": max(1, workers - 1), or
- * unlimited with one lane (requests run one at a time there).  Read
- * through here so that the room's own limit can replace the constant. */
+/* The most queries one member runs at once: the room's limit
+ * member_queries (room_limits.h, set by the room's admin), bounded by
+ * the work lanes: min(member_queries, max(1, workers - 1)), so that with
+ * two lanes or more one stays free for the other members whatever the
+ * limit says.  Unlimited with one lane (a connected enclave: requests run
+ * one at a time there, a cap would change nothing).  Read under the room
+ * gate (held shared by the query): IPC_LIMITS changes member_queries
+ * holding it exclusive, so a query's enter and leave see one cap. */
 #define ENCLAVE_MEMBER_QUERIES_UNLIMITED 0xffffffffu
 unsigned enclave_member_query_cap(const struct enclave *e);
 /* Count one more running query of member `name`: 0, or CDR_ERR_BUSY with

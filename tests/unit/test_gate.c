@@ -1,9 +1,11 @@
 /*
  * test_gate.c - the concurrency pieces of the enclave that need no
  * channel (docs/ARCHITECTURE.md, "Concurrency"):
- *   - the per-member cap (gate.c): max(1, W - 1) queries of one member,
- *     the next refused CDR_ERR_BUSY with its sentence, other members
- *     unaffected, a slot freed by leaving; no cap with one lane;
+ *   - the per-member cap (gate.c): min(member_queries, max(1, W - 1))
+ *     queries of one member, the next refused CDR_ERR_BUSY with its
+ *     sentence, other members unaffected, a slot freed by leaving; the
+ *     room's limit below the lanes' bound is the cap, above it the lanes
+ *     win; no cap with one lane;
  *   - sessions by reference (session.c): a session removed while a lane
  *     holds it stays readable until the last session_put, which frees
  *     it (run under ASan and TSan: a use after free or a race fails);
@@ -15,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/room_limits.h"
 #include "crypto/crypto.h"
 #include "enclave/gate.h"
 #include "enclave/session.h"
@@ -24,6 +27,7 @@ static struct enclave enc; /* large: not on the stack */
 
 static void test_member_cap(void) {
   char msg[192];
+  cdr_room_limits_default(&enc.limits); /* member_queries 4, as in a room that never set it */
   enc.nworkers = 3;
   CHECK(enclave_member_query_cap(&enc) == 2);
   CHECK_RC(gate_member_enter(&enc, "ana", msg, sizeof(msg)), 0);
@@ -42,6 +46,23 @@ static void test_member_cap(void) {
   CHECK_RC(gate_member_enter(&enc, "ana", msg, sizeof(msg)), CDR_ERR_BUSY);
   CHECK(strstr(msg, "you already have 1 query running") != NULL);
   gate_member_leave(&enc, "ana");
+  /* The room's limit: below the lanes' bound it is the cap... */
+  enc.nworkers = 8;
+  CHECK(enclave_member_query_cap(&enc) == 4);
+  enc.limits.member_queries = 1;
+  CHECK(enclave_member_query_cap(&enc) == 1);
+  CHECK_RC(gate_member_enter(&enc, "ana", msg, sizeof(msg)), 0);
+  CHECK_RC(gate_member_enter(&enc, "ana", msg, sizeof(msg)), CDR_ERR_BUSY);
+  CHECK(strstr(msg, "you already have 1 query running") != NULL);
+  CHECK_RC(gate_member_enter(&enc, "bob", msg, sizeof(msg)), 0);
+  gate_member_leave(&enc, "ana");
+  gate_member_leave(&enc, "bob");
+  /* ...above it the lanes win: one lane stays free for the others. */
+  enc.limits.member_queries = 64;
+  CHECK(enclave_member_query_cap(&enc) == 7);
+  enc.nworkers = 1;
+  CHECK(enclave_member_query_cap(&enc) == 1);
+  enc.limits.member_queries = 4;
   enc.nworkers = 0; /* one lane: requests run one at a time, no cap */
   CHECK(enclave_member_query_cap(&enc) == ENCLAVE_MEMBER_QUERIES_UNLIMITED);
   for (int i = 0; i < 5; i++)
