@@ -494,7 +494,8 @@ int cdr_client_request(struct cdr_client *c, struct cdr_session *s, const char *
 int cdr_client_query(struct cdr_client *c, struct cdr_session *s, const char *sql, json_t **result) CDR_WUR;
 /* Any operation without a payload (tables, grant, revoke_grant, hide,
  * drop): header is the request header object (borrowed), e.g.
- * {"op":"grant","table":"t","to":"role:analyst"}. */
+ * {"op":"grant","table":"t","to":"role:analyst"}.  A "query" header (a
+ * query by template) is asked again on `busy` as cdr_client_query is. */
 int cdr_client_op(struct cdr_client *c, struct cdr_session *s, json_t *header, json_t **result) CDR_WUR;
 /* The same with a payload after the header (rule: the rule's JSON text). */
 int cdr_client_op_payload(struct cdr_client *c, struct cdr_session *s, json_t *header, const void *payload,
