@@ -36,7 +36,7 @@ static const struct dispatch_row dispatch_table[] = {
     {IPC_LOAD, ENCLAVE_STATE_INITIALISED, CTL, GATE_NONE, enclave_handle_load},
     {IPC_LOAD_CHUNK, ENCLAVE_STATE_LOADING, CTL, GATE_NONE, enclave_handle_load_chunk},
     {IPC_LOAD_DONE, ENCLAVE_STATE_LOADING, CTL, GATE_NONE, enclave_handle_load_done},
-    {IPC_ATTEST, ENCLAVE_STATE_READY, CTL, GATE_NONE, enclave_handle_attest},
+    {IPC_ATTEST, ENCLAVE_STATE_READY, CTL, GATE_READ, enclave_handle_attest}, /* binds the active contract */
     {IPC_OPEN, ENCLAVE_STATE_READY, CTL, GATE_READ, enclave_handle_open},
     {IPC_REQUEST, ENCLAVE_STATE_READY, WRK, GATE_NONE, enclave_handle_request},
     {IPC_CRL, ENCLAVE_STATE_READY, WRK, GATE_WRITE, enclave_handle_crl},
