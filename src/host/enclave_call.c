@@ -180,21 +180,21 @@ out:
 /* An IPC_CONTRACT_NOTICE: decoded exactly, then handed to the contract
  * callback (not answered).  It comes on the lane of the request that
  * changed the contract (any work lane, or the control lane at
- * IPC_LOAD_DONE), so the callback is read under store_lock like the
- * storage callbacks. */
+ * IPC_LOAD_DONE), so two lanes' callers may meet here: the callback runs
+ * under store_lock, one notice at a time (it rewrites ROOM/contract.json
+ * through one temporary name).  Across lanes the host does not order
+ * them: a caller delayed between its frame and this call could write an
+ * older notice after a newer one; the file is a display copy, and the
+ * next change or start rewrites it. */
 static int link_apply_contract(struct enclave_link *l, struct cdr_buf *in) {
   struct ipc_contract_notice m;
-  enclave_contract_fn fn;
-  void *ctx;
   int r;
   if ((r = ipc_get_contract_notice(in, &m)) != 0)
     return r;
   pthread_mutex_lock(&l->store_lock);
-  fn = l->contract_fn;
-  ctx = l->contract_ctx;
+  if (l->contract_fn != NULL)
+    l->contract_fn(l->contract_ctx, &m);
   pthread_mutex_unlock(&l->store_lock);
-  if (fn != NULL)
-    fn(ctx, &m);
   return 0;
 }
 

@@ -30,7 +30,9 @@
  *     held by the caller that took it (`work_busy`, under `pick_lock`,
  *     waited for on `pick_cond`), for one exchange.
  *   - `store_lock` guards store_fn, fetch_fn and store_ctx, which the
- *     lanes' callers and the audit thread read.
+ *     lanes' callers and the audit thread read, and contract_fn and
+ *     contract_ctx, held while the contract callback runs (notices from
+ *     two lanes one at a time).
  */
 #ifndef CDR_ENCLAVE_LINK_INT_H
 #define CDR_ENCLAVE_LINK_INT_H
@@ -54,7 +56,7 @@ struct enclave_link {
   int work_busy[LINK_MAX_WORK_LANES]; /* under pick_lock */
   pthread_mutex_t pick_lock;
   pthread_cond_t pick_cond;
-  pthread_mutex_t store_lock; /* guards store_fn, fetch_fn, store_ctx */
+  pthread_mutex_t store_lock; /* guards store_fn, fetch_fn, store_ctx, contract_fn/ctx and the contract callback's run */
   pid_t pid;
   atomic_int alive;
   atomic_uint queued; /* link_call callers in the enclave or waiting for the lock */
