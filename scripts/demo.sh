@@ -60,31 +60,35 @@ step "Analyst: make a key pair and enroll"
 step "Analyst: verify the enclave's attestation"
 "$CDR" attest --profile analyst --expect-measurement "$(sha256sum "$top/build/bin/cdr-enclave" | cut -d' ' -f1)"
 
+echo "(from here on the demo runs cdr with --quiet: the sim warning above holds for every command)"
+
 step "Room admin: propose the room contract (members' keys, names, roles; the CA; this enclave)"
 measurement=$(sha256sum "$top/build/bin/cdr-enclave" | cut -d' ' -f1)
-"$CDR" room propose "$work/room" --measurement "$measurement" >"$work/propose.out"
+"$CDR" --quiet room propose "$work/room" --measurement "$measurement" >"$work/propose.out"
 tail -n 3 "$work/propose.out"
 hash=$(sed -n 's/.*contract hash \([0-9a-f]\{64\}\)$/\1/p' "$work/propose.out")
 for _ in $(seq 100); do grep -q "contract version 1 ($hash) is pending" "$work/server.log" && break; sleep 0.1; done
 
 step "Each organisation reads the contract through the enclave and signs its hash"
 seen=""
+# The whole draft once (the hospital's view); the others see the same
+# hash, printed below, and sign it.
+"$CDR" --quiet contract --profile hospital
 for who in hospital insurer analyst; do
-  "$CDR" contract --profile "$who"
-  seen="$seen $who:$("$CDR" contract --profile "$who" --format json 2>/dev/null |
+  seen="$seen $who:$("$CDR" --quiet contract --profile "$who" --format json 2>/dev/null |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["pending"]["sha256"])')"
-  "$CDR" contract sign --profile "$who" "$hash" | head -n 1
+  printf "%s: " "$who"; "$CDR" --quiet contract sign --profile "$who" "$hash" | head -n 1
 done
 echo "contract hash every member saw:$seen"
-"$CDR" contract --profile analyst 2>/dev/null | head -n 1
+"$CDR" --quiet contract --profile analyst 2>/dev/null | head -n 1
 
 step "Room admin: the members, their keys and where each stands in the contract"
 for _ in $(seq 100); do grep -q '"version": 1' "$work/room/contract.json" 2>/dev/null && break; sleep 0.1; done
-"$CDR" room members "$work/room" 2>/dev/null
+"$CDR" --quiet room members "$work/room" 2>/dev/null
 
 step "Hospital: upload 5,000 patient records (encrypted to the enclave)"
 bash "$top/scripts/gen-patients.sh" 5000 2026 >"$work/patients.csv"
-"$CDR" upload --profile hospital patients "$work/patients.csv"
+"$CDR" --quiet upload --profile hospital patients "$work/patients.csv"
 rm -f "$work/patients.csv"
 
 step "Insurer: upload its claims, keyed by the same patient ids"
@@ -98,7 +102,7 @@ awk 'BEGIN {
     for (k = 0; k < n; k++) printf "%d,%s,%.2f\n", 100000 + i, plan, 50 + rand() * 3000;
   }
 }' >"$work/claims.csv"
-"$CDR" upload --profile insurer claims "$work/claims.csv"
+"$CDR" --quiet upload --profile insurer claims "$work/claims.csv"
 rm -f "$work/claims.csv"
 
 step "Both owners set an aggregate release rule: at least 10 distinct patients behind every number"
@@ -115,30 +119,30 @@ cat >"$work/claims-rule.json" <<'RULE'
              "amount_eur": {"metric": ["sum", "avg", "count"], "bounds": [0, 50000]}},
  "min_units": 10}
 RULE
-"$CDR" rule --profile hospital patients --file "$work/patients-rule.json"
-"$CDR" rule --profile insurer claims --file "$work/claims-rule.json"
-"$CDR" rule --profile analyst claims
+"$CDR" --quiet rule --profile hospital patients --file "$work/patients-rule.json"
+"$CDR" --quiet rule --profile insurer claims --file "$work/claims-rule.json"
+"$CDR" --quiet rule --profile analyst claims
 
 step "Analyst: the tables it can query, under their owners' rules"
-"$CDR" tables --profile analyst
+"$CDR" --quiet tables --profile analyst
 
 step "Insurer (owner, reads its own rows): patients per plan"
-"$CDR" query --profile insurer --format table \
+"$CDR" --quiet query --profile insurer --format table \
   "SELECT plan, count(DISTINCT patient_id) AS patients FROM claims GROUP BY plan ORDER BY plan"
 
 step "Analyst: joint aggregate across both owners' tables (the 4-patient plan is suppressed)"
-"$CDR" query --profile analyst --format table \
+"$CDR" --quiet query --profile analyst --format table \
   "SELECT c.plan, COUNT(DISTINCT p.patient_id) AS patients, COUNT(*) AS claims, SUM(c.amount_eur) AS claimed_eur
      FROM patients p JOIN claims c ON c.patient_id = p.patient_id
     GROUP BY c.plan ORDER BY c.plan"
 
 step "Analyst: aggregate over the hospital's table alone"
-"$CDR" query --profile analyst --format table \
+"$CDR" --quiet query --profile analyst --format table \
   "SELECT diagnosis, COUNT(DISTINCT patient_id) AS patients, AVG(age) AS mean_age, SUM(cost_eur) AS total_cost_eur
      FROM patients GROUP BY diagnosis ORDER BY patients DESC"
 
 step "Analyst: a row-level query is refused before it runs, with its reason"
-"$CDR" query --profile analyst "SELECT patient_id, diagnosis FROM patients LIMIT 3" || true
+"$CDR" --quiet query --profile analyst "SELECT patient_id, diagnosis FROM patients LIMIT 3" || true
 
 step "Done. The server log (the host's and the enclave's lines; no SQL, no data):"
 sed 's/^/  /' "$work/server.log" | tail -n 8

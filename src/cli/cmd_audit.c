@@ -59,7 +59,7 @@ static void print_text(uint64_t index, json_t *e) {
   json_t *tables = json_object_get(e, "tables"), *t, *v;
   const char *keys[] = {"to", "column", "upload", "rows", "chunk", "bytes", "replaced", "crl_number", "revoked",
                         "sessions_ended", "manifest_version", "tables_loaded", "tables_unavailable", "platform",
-                        "from"};
+                        "from", "analyst", "epsilon", "delta", "epsilon_spent", "epsilon_left"};
   size_t i;
   cdr_time_format(when, sizeof(when), (int64_t)json_integer_value(json_object_get(e, "time")));
   cdr_sanitize(s, sizeof(s), json_string_value(json_object_get(e, "op")) ?: "?");

@@ -33,10 +33,13 @@ static void help(void) {
          "min_units distinct privacy units per output row; smaller groups are\n"
          "removed), list (SELECT DISTINCT of list columns for keys matched by an\n"
          "inner join), template (only query templates its owners approved run: see\n"
-         "cdr template) and dp (refused until built).  A query that breaks the rule\n"
-         "is refused before it runs, naming the rule and the clause.\n\n"
+         "cdr template) and dp (noisy counts, sums and averages under a privacy\n"
+         "budget, epsilon_total, that every analyst's queries spend and nothing\n"
+         "refills).  A query that breaks the rule is refused before it runs,\n"
+         "naming the rule and the clause.\n\n"
          "Without --file, show the rule: its owner sees it as set; an analyst sees\n"
-         "the columns it may use and their classes.  With --file (owners), set it;\n"
+         "the columns it may use and their classes; under a dp rule both see the\n"
+         "epsilon spent and left.  With --file (owners), set it;\n"
          "a malformed rule is refused naming the field.  Grants stay full access\n"
          "under a rule, so on a table with grants say --keep-grants or\n"
          "--revoke-grants.  --remove takes the rule away: the table is then read by\n"
@@ -62,6 +65,15 @@ static void print_rule(const json_t *res) {
   } else {
     /* The text is the owner's JSON re-encoded: printable. */
     printf("%s\n", text != NULL ? text : "?");
+  }
+  const json_t *b = json_object_get(res, "budget");
+  if (json_is_object(b)) {
+    char spent[64], total[64], left[64], delta[64];
+    cdr_sanitize(spent, sizeof(spent), json_string_value(json_object_get(b, "epsilon_spent")));
+    cdr_sanitize(total, sizeof(total), json_string_value(json_object_get(b, "epsilon_total")));
+    cdr_sanitize(left, sizeof(left), json_string_value(json_object_get(b, "epsilon_left")));
+    cdr_sanitize(delta, sizeof(delta), json_string_value(json_object_get(b, "delta_spent")));
+    printf("privacy budget: epsilon %s of %s spent, %s left (delta spent %s)\n", spent, total, left, delta);
   }
   if (json_is_true(json_object_get(res, "stale")))
     printf("STALE: the rule names columns the table no longer has; set it again\n");

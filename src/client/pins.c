@@ -84,8 +84,9 @@ static int check_enclave(const struct cdr_connection *k, const struct cdr_contra
                   a->platform, p->name, p->attest_platform);
     if (!measurement_given && p->attest_measurement != NULL && strcmp(p->attest_measurement, got) != 0)
       return fail(why, whylen, CDR_ERR_MEASUREMENT_UNPINNED,
-                  "the room's enclave measurement is %s, profile %s pinned %s (no contract version is active: a "
-                  "new build is accepted by a version that lists it, or once with --expect-measurement)",
+                  "the room's enclave measurement is %s, profile %s pinned %s (until the profile pins a contract "
+                  "version it holds the enclave it first saw: a new build is accepted once with "
+                  "--expect-measurement, or by a signed contract version that lists it)",
                   got, p->name, p->attest_measurement);
     return 0;
   }
@@ -197,7 +198,7 @@ int cdr_pins_check(struct cdr_connection *k, const struct cdr_connect_opts *o, i
   uint64_t pv = 0, av = k->att.contract_version;
   uint8_t ph[32];
   char fp[65];
-  int have_pin, r;
+  int have_pin, have_doc, r;
 
   *follow_needed = 0;
   if (p == NULL)
@@ -222,17 +223,30 @@ int cdr_pins_check(struct cdr_connection *k, const struct cdr_connect_opts *o, i
                 "the room's contract version %llu is not the one profile %s pinned (another room, or a forked "
                 "contract)",
                 (unsigned long long)pv, p->name);
+  /* A profile without a contract pin holds the platform and measurement
+   * it was given or first saw, whatever contract version the evidence
+   * claims: an enclave build of the host's choosing could bind a version
+   * 1 of its own making, which nobody signed (the first follow below has
+   * no pinned start to check its signatures from). */
+  if (!have_pin && (r = check_enclave(k, NULL, o->expect_measurement != NULL, why, whylen)) != 0)
+    return r;
   memset(&doc, 0, sizeof(doc));
-  if (av > 0 && (!have_pin || av > pv || doc_load(p->name, ph, &doc) != 0)) {
-    cdr_contract_free(&doc);
+  have_doc = have_pin && doc_load(p->name, ph, &doc) == 0;
+  if (av > 0 && (!have_pin || av > pv || !have_doc)) {
     if (o->open_session) {
+      cdr_contract_free(&doc);
       *follow_needed = 1; /* cdr_pins_follow, over the session */
-    } else if (!cdr_client_quiet()) {
+      return 0;
+    }
+    if (!cdr_client_quiet())
       fprintf(stderr, "note: the room's contract is at version %llu, profile %s pinned %s%llu; the next command "
                       "with a session follows it\n",
               (unsigned long long)av, p->name, have_pin ? "version " : "none ", (unsigned long long)pv);
-    }
-    return 0;
+    /* Without a session the newer version cannot be read: the pinned
+     * version's terms still hold. */
+    r = have_doc ? check_enclave(k, &doc, o->expect_measurement != NULL, why, whylen) : 0;
+    cdr_contract_free(&doc);
+    return r != 0 ? r : remember(k, why, whylen);
   }
   r = check_enclave(k, av > 0 ? &doc : NULL, o->expect_measurement != NULL, why, whylen);
   cdr_contract_free(&doc);

@@ -39,17 +39,19 @@ static uint32_t be32(const uint8_t *p) {
 /* The entry of the decision in progress on this thread, or NULL. */
 static __thread json_t *pending;
 
+json_t *audit_pending_swap(json_t *p) {
+  json_t *old = pending;
+  pending = p;
+  return old;
+}
+
 void audit_free(struct audit_log *a) {
   pthread_mutex_lock(&a->lock);
-  free(a->head);
-  free(a->off);
-  free(a->time);
   cdr_buf_free(&a->queue);
-  a->head = NULL;
-  a->off = NULL;
-  a->time = NULL;
-  a->n = a->cap = a->durable = a->max_committed = 0;
-  a->queued = 0;
+  free(a->head), a->head = NULL;
+  free(a->off), a->off = NULL;
+  free(a->time), a->time = NULL;
+  a->n = a->cap = a->durable = a->max_committed = a->queued = 0;
   a->unsynced = 0;
   pthread_mutex_unlock(&a->lock);
   json_decref(pending);
@@ -177,9 +179,7 @@ void audit_add_table(struct enclave *e, const char *table, const char *owner) {
 
 json_t *audit_b64(const void *p, size_t n) {
   char *s = NULL;
-  if (cdr_b64_encode(&s, p, n) != 0)
-    return NULL;
-  json_t *j = json_string(s);
+  json_t *j = cdr_b64_encode(&s, p, n) == 0 ? json_string(s) : NULL;
   free(s);
   return j;
 }

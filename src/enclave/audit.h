@@ -129,6 +129,10 @@ json_t *audit_hex(const void *p, size_t n);
 struct cdr_request_env;
 void audit_set_request(struct enclave *e, const struct cdr_request_env *env, const uint8_t *user_spki,
                        size_t user_spki_len, int sig_ok);
+/* Make p this thread's pending entry and return the one it replaces
+ * (owned by the caller): a request's entry set aside while another
+ * entry of the same thread is committed (dp_ops.c), and put back. */
+json_t *audit_pending_swap(json_t *p);
 /* Drop the pending entry (a request that is not logged: audit_head). */
 void audit_discard(struct enclave *e);
 

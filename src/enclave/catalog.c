@@ -425,6 +425,7 @@ int catalog_reserve(struct catalog *c) {
 
 int catalog_put(struct catalog *c, struct catalog_table *t) {
   int r;
+  t->data_serial = ++c->puts;
   for (size_t i = 0; i < c->n; i++) {
     if (cdr_ascii_casecmp(c->tables[i]->name, t->name) == 0) {
       catalog_table_free(c->tables[i]);

@@ -96,11 +96,17 @@ struct catalog_table {
    * and grantees only, until the owner sets a rule again. */
   char *rule;
   struct rule_doc *rule_doc;
+  /* Memory only: a number catalog_put gives each entry it takes, distinct
+   * within the catalog's life, so that an entry put in place again (an
+   * upload --replace, a restore) never shares cached dp answers with the
+   * data it replaced (engine_dp.c's data version). */
+  uint64_t data_serial;
 };
 
 struct catalog {
   size_t n, cap;
   struct catalog_table **tables; /* owned */
+  uint64_t puts;                 /* entries catalog_put took: the last data_serial */
 };
 
 void catalog_init(struct catalog *c);
@@ -147,7 +153,7 @@ int catalog_revoke(struct catalog_table *t, const char *grantee) CDR_WUR;
  * cannot fail): 0, CDR_ERR_TOO_LARGE (CDR_MAX_TABLES), CDR_ERR_NOMEM. */
 int catalog_reserve(struct catalog *c) CDR_WUR;
 /* Put t in the catalog (taking ownership), replacing and freeing any
- * table of the same name.  Never fails after catalog_reserve; returns
+ * table of the same name; t gets the next data_serial.  Never fails after catalog_reserve; returns
  * CDR_ERR_NOMEM otherwise if it must grow and cannot. */
 int catalog_put(struct catalog *c, struct catalog_table *t) CDR_WUR;
 /* Remove and free the table called name: 0 or CDR_ERR_NOT_FOUND. */

@@ -247,6 +247,26 @@ int engine_tables_render(struct cdr_engine *e, const struct engine_principal *wh
 int engine_tables_json(struct cdr_engine *e, const struct engine_principal *who, char **json_out, size_t *json_len,
                        char **errmsg) CDR_WUR;
 
+/* ---- differential privacy (engine_dp.c; docs/RULES.md "dp") ---- */
+/* What one dp query charged to its table's budget, and where the budget
+ * stands after it (amounts in millionths of epsilon, 10^-12 of delta). */
+struct engine_dp_charge {
+  int charged;
+  char table[CDR_MAX_TABLE_NAME + 1];
+  uint64_t eps_micro, delta_pico;        /* this charge */
+  uint64_t eps_spent_micro, delta_spent_pico; /* the table's, after it */
+  uint64_t eps_total_micro;              /* the rule's epsilon_total */
+};
+/* The last dp query's charge, if it made one since the last call: 1 and
+ * *out filled (the flag is cleared), else 0.  A charge must be sealed
+ * (persist_meta_changed) before the query's answer leaves. */
+int engine_dp_take_charge(struct cdr_engine *e, struct engine_dp_charge *out);
+struct dp_ledger;
+/* The engine's ledger (never NULL after engine_open), for sealing. */
+struct dp_ledger *engine_dp_ledger(struct cdr_engine *e);
+/* Replace the ledger with l (the engine takes it), at start. */
+void engine_dp_set_ledger(struct cdr_engine *e, struct dp_ledger *l);
+
 /* ---- persistence (engine_persist.c; docs/design/persistence.md) ----
  * These act for the enclave itself, never for a user: no policy applies. */
 struct catalog;

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "catalog.h"
+#include "engine.h"
 #include "engine_funcs.h"
 #include "policy.h"
 #include "wipe_alloc.h"
@@ -36,6 +37,9 @@ struct cdr_engine {
   struct engine_upload *uploads; /* in progress (engine_upload.c) */
   uint64_t upload_serial;        /* names their staging tables */
   struct rules_view *rules_view; /* the checker's catalog view of the query running (engine_rules.c) */
+  struct dp_ledger *dp_ledger;   /* the privacy budgets spent, per table name (dp_budget.h): sealed */
+  struct dp_cache *dp_cache;     /* the dp answers given (dp.h): memory only */
+  struct engine_dp_charge dp_charge; /* what the last dp query charged, until engine_dp_take_charge */
 };
 
 struct cdr_buf;
@@ -99,9 +103,12 @@ json_t *engine_rule_public_json(const struct catalog_table *t);
 
 /* ---- differential privacy (engine_dp.c) ---- */
 /* Run a checked dp query (rule_plan_mode RULE_MODE_DP) for who and
- * append its result document to out as engine_query_render does.  The
- * dispatch point of mode dp: today CDR_ERR_RULE_VIOLATION, "not
- * executed yet". */
+ * append its result document to out as engine_query_render does, through
+ * dp_run (dp.h) with the engine's ledger and cache.  When the ledger
+ * changed (a charge, on success or after execution failed) e->dp_charge
+ * records it, for the caller to seal before any answer leaves
+ * (engine_dp_take_charge).  dp_run's errors, with CDR_ERR_SQL_TIMEOUT
+ * for the time limit. */
 int engine_dp_run(struct cdr_engine *e, const struct engine_principal *who, const struct rule_plan *plan,
                   struct cdr_buf *out, uint64_t *rows, char **errmsg);
 

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "common/buf.h"
+#include "dp_budget.h"
 #include "rule_doc.h"
 
 /* "to role:analyst (all), to bob (a, b)" in buf, cut to fit. */
@@ -140,6 +141,22 @@ fail:
   return NULL;
 }
 
+/* {"epsilon_spent","epsilon_left","epsilon_total","delta_spent"} of a
+ * table under a dp rule: what its ledger holds against the rule's total,
+ * as exact decimal strings (dp_amount_format). */
+static json_t *budget_json(struct cdr_engine *e, const struct catalog_table *t) {
+  char spent[DP_AMOUNT_STR], left[DP_AMOUNT_STR], total[DP_AMOUNT_STR], delta[DP_AMOUNT_STR];
+  struct dp_spent s;
+  uint64_t tot = t->rule_doc->eps_total_micro;
+  dp_ledger_spent(e->dp_ledger, t->name, NULL, &s);
+  dp_amount_format(s.eps_micro, 6, spent);
+  dp_amount_format(tot > s.eps_micro ? tot - s.eps_micro : 0, 6, left);
+  dp_amount_format(tot, 6, total);
+  dp_amount_format(s.delta_pico, 12, delta);
+  return json_pack("{s:s,s:s,s:s,s:s}", "epsilon_spent", spent, "epsilon_left", left, "epsilon_total", total,
+                   "delta_spent", delta);
+}
+
 static int dump_cb(const char *p, size_t n, void *ud) { return cdr_buf_put(ud, p, n) == 0 ? 0 : -1; }
 
 int engine_rule_render(struct cdr_engine *e, const struct engine_principal *who, const char *table,
@@ -156,6 +173,11 @@ int engine_rule_render(struct cdr_engine *e, const struct engine_principal *who,
   else
     rule = t->rule_doc != NULL ? engine_rule_public_json(t) : json_null();
   o = json_pack("{s:s,s:s,s:o*}", "table", t->name, "owner", t->owner, "rule", rule);
+  if (o != NULL && t->rule_doc != NULL && t->rule_doc->mode == RULE_MODE_DP &&
+      json_object_set_new(o, "budget", budget_json(e, t)) != 0) {
+    json_decref(o);
+    o = NULL;
+  }
   if (o != NULL && a == POLICY_ACCESS_OWNER &&
       (json_object_set_new(o, "stale", json_boolean(t->rule != NULL && t->rule_doc == NULL)) != 0 ||
        json_object_set_new(o, "grants", json_integer((json_int_t)t->ngrants)) != 0)) {

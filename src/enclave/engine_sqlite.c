@@ -66,6 +66,7 @@
 #include "common/csv.h"
 #include "common/limits.h"
 #include "catalog.h"
+#include "dp.h"
 #include "policy.h"
 
 _Static_assert(CSV_MAX_NAME_LEN == CDR_MAX_COLUMN_NAME, "every CSV column name must fit the catalog");
@@ -215,6 +216,8 @@ int engine_open(struct cdr_engine **out) {
   e->max_result_rows = CDR_DEFAULT_RESULT_ROWS;
   e->max_query_memory = CDR_DEFAULT_QUERY_MEMORY;
 
+  if ((r = dp_ledger_new(&e->dp_ledger)) != 0 || (r = dp_cache_new(&e->dp_cache)) != 0)
+    goto out;
   if ((r = sqlite3_open_v2(":memory:", &e->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                            NULL)) != SQLITE_OK) {
     r = r == SQLITE_NOMEM ? CDR_ERR_NOMEM : CDR_ERR_INTERNAL;
@@ -257,6 +260,8 @@ void engine_close(struct cdr_engine *e) {
     sqlite3_close(e->db);
   policy_free(&e->policy);
   catalog_free(&e->catalog);
+  dp_cache_free(e->dp_cache);
+  dp_ledger_free(e->dp_ledger);
   OPENSSL_cleanse(e, sizeof(*e));
   free(e);
 }

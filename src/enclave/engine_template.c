@@ -135,8 +135,21 @@ int engine_template_inspect(struct cdr_engine *e, const struct engine_principal 
       r = approve_table(e, e->catalog.tables[i]);
   if (r != 0)
     r = engine_set_err(errmsg, CDR_ERR_NOMEM, "out of memory");
-  if (r == 0 && (r = prepare(e, sql, len, start, &st, errmsg)) != 0)
+  if (r == 0 && (r = prepare(e, sql, len, start, &st, errmsg)) != 0) {
     r = engine_uniform_refusal(e, who, sql, len, r, errmsg);
+    /* Every column of every table was approved for this prepare, so
+     * SQLite's "no such column" would tell a missing column from one a
+     * rule hides (or that the proposer may not read): one answer for all
+     * of them (review).  A text that compiles still tells the proposer
+     * the columns exist: docs/RULES.md, "What proposing reveals". */
+    if (r == CDR_ERR_SQL_ERROR && errmsg != NULL && *errmsg != NULL && strncmp(*errmsg, "no such column", 14) == 0) {
+      free(*errmsg);
+      *errmsg = NULL;
+      r = engine_set_err(errmsg, CDR_ERR_SQL_ERROR,
+                         "the template does not compile: it names a column that does not exist or that you may not "
+                         "see");
+    }
+  }
   if (r == 0)
     r = collect(e, st, info, errmsg);
   sqlite3_finalize(st);

@@ -57,6 +57,7 @@
 #include "enclave_reply.h"
 #include "audit_ops.h"
 #include "contract_ops.h"
+#include "dp_ops.h"
 #include "gate.h"
 #include "template_ops.h"
 #include "ops.h"
@@ -193,10 +194,19 @@ static int op_query(const struct op_ctx *c) {
   gate_engine_enter(c->e);
   int er = engine_query_render(c->e->engine, c->who, sql, sqllen, c->out, &rows, &errmsg);
   engine_query_tables(c->e->engine, audit_table_cb, c->e);
-  gate_engine_leave(c->e);
-  gate_member_leave(c->e, c->who->name);
   if (er == 0)
     audit_set(c->e, "rows", json_integer((json_int_t)rows));
+  /* A dp charge is durable before the answer (or refusal) leaves.  Under
+   * the engine lock: the charge is the engine's until taken (the next
+   * statement's would replace it), and this commit, made by a query
+   * holding the gate only shared, must not meet another lane's. */
+  r = dp_ops_seal_charge(c->e, c->who->name);
+  gate_engine_leave(c->e);
+  gate_member_leave(c->e, c->who->name);
+  if (r != 0) {
+    free(errmsg);
+    return r;
+  }
   r = op_doc_end(c, er, errmsg);
   free(errmsg);
   return r;

@@ -12,7 +12,11 @@
  *   the query templates (template_state.h's encoding, which starts with
  *   "CDRTPLv1"; absent in manifests written before them: none) ||
  *   the room's limits (room_limits.h: "LIM1" and five u64; absent in
- *   manifests written before them, which read as the defaults)
+ *   manifests written before them, which read as the defaults) ||
+ *   the privacy budgets of dp rules: "DPL1" || lp(dp_ledger_encode's
+ *   bytes, dp_budget.h, decoded strictly; absent in manifests written
+ *   before it, which read as nothing spent).  The ledger is keyed by
+ *   table name, not by entry, so it outlives replacements and drops.
  * The CA fingerprint binds the tables to the room CA even if the host
  * withholds the sealed identity (which also names it, enclave_init.c):
  * a manifest that names another CA than this start's is refused before
@@ -45,6 +49,8 @@
 #include "catalog.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "dp_budget.h"
+#include "engine.h"
 #include "ipc/messages.h"
 #include "room_limits.h"
 #include "store_client.h"
@@ -53,6 +59,42 @@
 #define MANIFEST_MAGIC_V3 "CDRMANv3" /* before the contract: read (no contract), never written */
 #define MANIFEST_MAGIC_V2 "CDRMANv2" /* before the CA binding: read, never written */
 #define STORE_FLUSH_BYTES (16u << 20)
+#define DP_SECTION_MAGIC "DPL1"
+
+/* The manifest's dp section: "DPL1" || lp(the engine's ledger). */
+static int dp_section_encode(struct enclave *e, struct cdr_buf *m) {
+  struct cdr_buf l;
+  int r;
+  if (e->engine == NULL)
+    return CDR_ERR_INTERNAL;
+  cdr_buf_init(&l, DP_LEDGER_MAX_BYTES, 0);
+  if ((r = dp_ledger_encode(engine_dp_ledger(e->engine), &l)) == 0 && (r = cdr_buf_put(m, DP_SECTION_MAGIC, 4)) == 0)
+    r = cdr_buf_put_lp(m, l.d, l.len);
+  cdr_buf_free(&l);
+  return r;
+}
+
+/* Read the dp section if m has bytes left (else the engine keeps its
+ * empty ledger) and give the ledger to the engine; the section ends the
+ * manifest.  CDR_ERR_TRUNCATED for anything dp_ledger_decode refuses. */
+static int dp_section_decode(struct enclave *e, struct cdr_buf *m) {
+  struct dp_ledger *l = NULL;
+  const uint8_t *p;
+  uint8_t magic[4];
+  size_t n;
+  if (cdr_buf_avail(m) == 0)
+    return 0;
+  if (e->engine == NULL)
+    return CDR_ERR_INTERNAL;
+  if (cdr_buf_get(m, magic, 4) != 0 || memcmp(magic, DP_SECTION_MAGIC, 4) != 0 ||
+      cdr_buf_get_lp(m, &p, &n, DP_LEDGER_MAX_BYTES) != 0 || cdr_buf_expect_end(m) != 0)
+    return CDR_ERR_TRUNCATED;
+  int r = dp_ledger_decode(p, n, &l);
+  if (r != 0)
+    return r == CDR_ERR_NOMEM ? r : CDR_ERR_TRUNCATED;
+  engine_dp_set_ledger(e->engine, l);
+  return 0;
+}
 
 static void entry_clear(struct persist_entry *en) {
   free(en->wrapped_key);
@@ -127,7 +169,7 @@ static int manifest_build(struct enclave *e, const struct persist_entry *ent, si
       goto out;
   }
   if ((r = contract_state_encode(&e->contract, &m)) != 0 || (r = template_set_encode(&e->templates, &m)) != 0 ||
-      (r = room_limits_encode(&e->limits, &m)) != 0)
+      (r = room_limits_encode(&e->limits, &m)) != 0 || (r = dp_section_encode(e, &m)) != 0)
     goto out;
   r = seal_blob(e->sealer, SEAL_MANIFEST, "manifest", version, m.d, m.len, sealed);
 out:
@@ -427,7 +469,7 @@ static int manifest_decode(struct enclave *e, const uint8_t *pt, size_t len, uin
   if ((r = room_limits_decode(&b, &e->limits)) != 0)
     return r;
   room_limits_apply(e);
-  return cdr_buf_expect_end(&b);
+  return cdr_buf_avail(&b) == 0 ? 0 : dp_section_decode(e, &b);
 }
 
 int persist_manifest_load(struct enclave *e, const uint8_t *sealed, size_t len) {

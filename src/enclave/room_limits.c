@@ -11,6 +11,7 @@
 #include "engine.h"
 
 #define LIMITS_MAGIC "LIM1"
+#define LIMITS_BYTES (5u * 8u) /* five u64 */
 
 void room_limits_apply(struct enclave *e) {
   const struct cdr_room_limits *l = &e->limits;
@@ -33,8 +34,14 @@ int room_limits_decode(struct cdr_buf *b, struct cdr_room_limits *l) {
   cdr_room_limits_default(l);
   if (cdr_buf_avail(b) == 0)
     return 0; /* a manifest from before the room's limits */
-  if (cdr_buf_get(b, magic, 4) != 0 || memcmp(magic, LIMITS_MAGIC, 4) != 0)
+  if (cdr_buf_get(b, magic, 4) != 0 || memcmp(magic, LIMITS_MAGIC, 4) != 0 || cdr_buf_avail(b) < LIMITS_BYTES)
     return CDR_ERR_TRUNCATED;
-  /* the section ends the manifest: ipc_get_limits checks the end too */
-  return ipc_get_limits(b, l) != 0 ? CDR_ERR_TRUNCATED : 0;
+  /* ipc_get_limits reads to the end of its buffer: give it the
+   * section's five values alone (a later section may follow them). */
+  struct cdr_buf v;
+  cdr_buf_view(&v, b->d + b->off, LIMITS_BYTES);
+  if (ipc_get_limits(&v, l) != 0)
+    return CDR_ERR_TRUNCATED;
+  b->off += LIMITS_BYTES;
+  return 0;
 }

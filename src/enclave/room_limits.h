@@ -33,7 +33,8 @@ void room_limits_apply(struct enclave *e);
  * "LIM1" || five u64 (struct cdr_room_limits order). */
 int room_limits_encode(const struct cdr_room_limits *l, struct cdr_buf *b) CDR_WUR;
 /* Read that section if b has bytes left (else the defaults); each value
- * within its bounds, else CDR_ERR_TRUNCATED. */
+ * within its bounds, else CDR_ERR_TRUNCATED.  Bytes after it are left in
+ * b for the sections that follow (persist.c). */
 int room_limits_decode(struct cdr_buf *b, struct cdr_room_limits *l) CDR_WUR;
 
 #endif

@@ -3,7 +3,8 @@
  * (engine_rules.c, engine_rule_owner.c, engine_dp.c; docs/RULES.md):
  * who is checked (analysts without a grant; not owners, grantees or
  * providers), the emitted statement's results and thresholds against
- * answers computed here by hand, a dp query stopped at engine_dp_run,
+ * answers computed here by hand, dp queries through engine_dp_run
+ * (charged once, cached, the budget running out, shown by the rule),
  * the authorizer approving only the columns of the emitted statement,
  * setting rules (owner only, grants kept or revoked, malformed refused
  * naming the field, removal), a replacement that leaves a rule stale, the
@@ -195,8 +196,52 @@ static void test_dp_and_views(void) {
                     ENGINE_RULE_GRANTS_ASK, NULL, &err),
            0);
   free(err);
+  /* Grouping without public keys needs a delta: refused before a charge. */
   QUERY_FAILS(ANA, "SELECT region, SUM(cost) FROM visits GROUP BY region", CDR_ERR_RULE_VIOLATION,
-              "not executed yet");
+              "GROUP BY needs the rule's delta");
+  struct engine_dp_charge ch;
+  CHECK(engine_dp_take_charge(E, &ch) == 0);
+  /* One row, charged 0.5 of 1; the same query again: the same answer
+   * from the cache, at no charge. */
+  char *first = NULL, *again = NULL, *e1 = NULL;
+  CHECK_RC(q(&ANA, "SELECT SUM(cost) FROM visits", &first, &e1), 0);
+  CHECK(first != NULL && strstr(first, "\"row_count\":1") != NULL);
+  free(e1);
+  CHECK(engine_dp_take_charge(E, &ch) == 1 && strcmp(ch.table, "visits") == 0 && ch.eps_micro == 500000 &&
+        ch.eps_spent_micro == 500000 && ch.eps_total_micro == 1000000);
+  CHECK_RC(q(&ANA, "select sum(cost) from visits", &again, &e1), 0);
+  CHECK(first != NULL && again != NULL && strcmp(first, again) == 0);
+  CHECK(engine_dp_take_charge(E, &ch) == 0);
+  free(first);
+  free(again);
+  free(e1);
+  CHECK_RC(q(&ANA, "SELECT COUNT(*) AS n FROM visits", &first, &e1), 0);
+  CHECK(first != NULL && strstr(first, "\"columns\":[\"n\"]") != NULL);
+  free(first);
+  free(e1);
+  CHECK(engine_dp_take_charge(E, &ch) == 1 && ch.eps_spent_micro == 1000000);
+  QUERY_FAILS(ANA, "SELECT COUNT(DISTINCT pid) FROM visits", CDR_ERR_BUDGET_EXHAUSTED, "0 of 1 is left");
+  CHECK(engine_dp_take_charge(E, &ch) == 0);
+  cdr_buf_init(&b, 1u << 20, 0);
+  CHECK_RC(engine_rule_render(E, &ANA, "visits", &b, &err), 0);
+  /* A charge stands once the statement ran, even if the answer then
+   * fails (here: past the result size): the caller must seal it. */
+  load(&INS, "visits2", "pid,region,cost\n1,a,3\n2,b,4\n", 0);
+  CHECK_RC(set_rule(&INS, "visits2",
+                    "{\"mode\":\"dp\",\"columns\":{\"pid\":\"privacy_unit\",\"region\":\"dimension\"},"
+                    "\"epsilon_per_query\":0.25,\"epsilon_total\":1,\"max_groups_per_unit\":1}",
+                    ENGINE_RULE_GRANTS_ASK, NULL, &err),
+           0);
+  free(err);
+  err = NULL;
+  engine_set_result_limits(E, 8, 0);
+  QUERY_FAILS(ANA, "SELECT COUNT(*) FROM visits2", CDR_ERR_RESULT_TOO_LARGE, "larger than 8 bytes");
+  engine_set_result_limits(E, 0, 0);
+  CHECK(engine_dp_take_charge(E, &ch) == 1 && strcmp(ch.table, "visits2") == 0 && ch.eps_micro == 250000 &&
+        ch.eps_spent_micro == 250000);
+  static const char spent[] = "\"budget\":{\"epsilon_spent\":\"1\",\"epsilon_left\":\"0\",\"epsilon_total\":\"1\"";
+  CHECK(memmem(b.d, b.len, spent, sizeof(spent) - 1) != NULL);
+  cdr_buf_free(&b);
   /* What an analyst sees: the ruled tables, no hidden column, no rows. */
   CHECK_RC(engine_tables_json(E, &ANA, &json, &len, &err), 0);
   CHECK(json != NULL && strstr(json, "\"access\":\"rule\"") != NULL && strstr(json, "\"name\":\"patients\"") != NULL);

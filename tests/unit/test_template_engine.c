@@ -76,6 +76,12 @@ static void test_inspect(void) {
   free(err);
   CHECK_RC(inspect("SELECT 1 FROM patients; SELECT 2 FROM patients", &info, &err), CDR_ERR_SQL_DENIED);
   free(err);
+  /* A missing column answers as one a rule hides or the caller may not
+   * see (every column is approved for the prepare): no "no such column". */
+  CHECK_RC(inspect("SELECT nosuch FROM patients", &info, &err), CDR_ERR_SQL_ERROR);
+  CHECK_CONTAINS(err, "names a column that does not exist or that you may not see");
+  CHECK(err != NULL && strstr(err, "nosuch") == NULL);
+  free(err);
   CHECK_RC(engine_revoke_grant(E, &HOSP, "patients", ANA.name, &err), 0);
   free(err);
   /* A failure naming a table the caller cannot read is the uniform one. */
