@@ -176,7 +176,10 @@ static json_t *version_json(const struct cdr_contract *c, const uint8_t *sign_ha
     DIE("sig object");
   cdr_hex_encode(hex, h, 32);
   spki64 = b64(spki, spki_len);
-  sig_obj = strndup((const char *)obj, olen);
+  if ((sig_obj = malloc(olen + 1)) == NULL) /* not strndup: obj is not terminated */
+    DIE("sig object");
+  memcpy(sig_obj, obj, olen);
+  sig_obj[olen] = '\0';
   json_t *v = json_pack("{s:I, s:s, s:s%, s:[{s:s, s:s}]}", "version", (json_int_t)c->version, "sha256", hex,
                         "document", (const char *)doc, len, "signatures", "spki", spki64, "object", sig_obj);
   free(sig_obj);

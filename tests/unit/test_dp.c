@@ -158,7 +158,7 @@ static struct answer ask(const char *sql, const uint8_t *analyst, uint32_t dv) {
   struct cdr_buf out;
   cdr_buf_init(&out, 2u << 20, 0);
   a.rc = dp_run(&req, ledger, cache, &out, &a.oc, &a.err);
-  if (a.rc == 0 && (a.doc = strndup((const char *)out.d, out.len)) != NULL) {
+  if (a.rc == 0 && (a.doc = test_copy_text(out.d, out.len)) != NULL) {
     json_t *j = json_loads(a.doc, 0, NULL);
     CHECK(j != NULL && json_integer_value(json_object_get(j, "row_count")) == (json_int_t)a.oc.rows);
     a.rows = json_incref(json_object_get(j, "rows"));

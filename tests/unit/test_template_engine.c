@@ -98,7 +98,7 @@ static int run(const char *sql, const char *const *tables, size_t nt, const stru
   cdr_buf_init(&b, SIZE_MAX, 0);
   *err = NULL;
   int r = engine_template_run(E, &ANA, sql, strlen(sql), tables, nt, v, nv, &b, &rows, err);
-  *json = r == 0 ? strndup((const char *)b.d, b.len) : NULL;
+  *json = r == 0 ? test_copy_text(b.d, b.len) : NULL;
   cdr_buf_free(&b);
   return r;
 }

@@ -56,4 +56,9 @@ extern int test_checks, test_failures;
 
 int test_summary(const char *name);
 
+/* A NUL-terminated copy of n bytes that need not be terminated (a
+ * cdr_buf's contents); NULL when out of memory.  Not strndup: it may look
+ * at byte n, past the end of a buffer filled to the last byte. */
+char *test_copy_text(const void *p, size_t n);
+
 #endif
