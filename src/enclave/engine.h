@@ -56,6 +56,10 @@ struct engine_principal {
   const char *name;
   enum cdr_role role;
   uint8_t key_fp[32];
+  /* The active contract also gives this member the analyst role (a
+   * hospital that provides and analyses): it queries others' tables
+   * under their release rules as any analyst does (engine_rules.c). */
+  int analyst;
 };
 
 /* Open an empty in-memory database with the policy installed. */

@@ -42,7 +42,7 @@
 
 int engine_table_governed(const struct catalog_table *t, const struct engine_principal *who) {
   return t != NULL && who != NULL && t->rule_doc != NULL && t->unavailable == NULL &&
-         who->role == CDR_ROLE_ANALYST && policy_table_access(t, who) == POLICY_ACCESS_NONE;
+         (who->role == CDR_ROLE_ANALYST || who->analyst) && policy_table_access(t, who) == POLICY_ACCESS_NONE;
 }
 
 /* The checker's view of the catalog for one principal: a rule_table per

@@ -622,6 +622,7 @@ static int principal_of(const struct enclave *e, const struct session *s, struct
            ((cr & CDR_CONTRACT_ROLE_PROVIDER) ? ROLE_BIT(CDR_ROLE_PROVIDER) : 0) |
            ((cr & CDR_CONTRACT_ROLE_AUDITOR) ? ROLE_BIT(CDR_ROLE_AUDITOR) : 0);
   p->name = cur->c.members[m].name;
+  p->analyst = (cr & CDR_CONTRACT_ROLE_ANALYST) != 0;
   /* The engine's one role (grants to role:NAME): the certificate's if the
    * contract gives it, else the widest the contract gives. */
   if ((*roles & ROLE_BIT(s->role)) == 0)

@@ -23,11 +23,11 @@
 
 static struct cdr_engine *E;
 
-static const struct engine_principal HOSP = {"data@hospital", CDR_ROLE_PROVIDER, {1}};
-static const struct engine_principal CLINIC = {"data@clinic", CDR_ROLE_PROVIDER, {2}};
-static const struct engine_principal ANA = {"ana@institute", CDR_ROLE_ANALYST, {3}};  /* column grant */
-static const struct engine_principal BOB = {"bob@institute", CDR_ROLE_ANALYST, {4}};  /* whole-table grant */
-static const struct engine_principal CAROL = {"carol@institute", CDR_ROLE_ANALYST, {5}}; /* role grants only */
+static const struct engine_principal HOSP = {"data@hospital", CDR_ROLE_PROVIDER, {1}, 0};
+static const struct engine_principal CLINIC = {"data@clinic", CDR_ROLE_PROVIDER, {2}, 0};
+static const struct engine_principal ANA = {"ana@institute", CDR_ROLE_ANALYST, {3}, 0};  /* column grant */
+static const struct engine_principal BOB = {"bob@institute", CDR_ROLE_ANALYST, {4}, 0};  /* whole-table grant */
+static const struct engine_principal CAROL = {"carol@institute", CDR_ROLE_ANALYST, {5}, 0}; /* role grants only */
 
 static const char patients_csv[] = "id,name,ssn,diagnosis,age\n"
                                    "1,Alice,111-11-1111,flu,34\n"
@@ -240,7 +240,7 @@ static void test_grants(void) {
   {
     /* A role grant goes by the certificate's role, never by a name that
      * looks like one. */
-    static const struct engine_principal named_like_role = {"role:analyst", CDR_ROLE_PROVIDER, {6}};
+    static const struct engine_principal named_like_role = {"role:analyst", CDR_ROLE_PROVIDER, {6}, 0};
     DENIED(named_like_role, "SELECT diagnosis FROM patients", CDR_ERR_ACCESS_DENIED, "no access to table patients");
   }
   /* Grants add up: ANA has id by name and age by both. */
@@ -286,7 +286,7 @@ static void test_owner_ops(void) {
   }
   ALLOWED(HOSP, "SELECT count(*) AS n FROM patients", "{\"columns\":[\"n\"],\"rows\":[[3]],\"row_count\":1}");
   {
-    static const struct engine_principal odd = {"bad\x1b[2Jname", CDR_ROLE_PROVIDER, {7}};
+    static const struct engine_principal odd = {"bad\x1b[2Jname", CDR_ROLE_PROVIDER, {7}, 0};
     uint64_t rows = 0;
     char *err = NULL;
     CHECK_RC(engine_load_csv(E, &odd, "odd", (const uint8_t *)"a\n1\n", 4, 0, &rows, &err), CDR_ERR_ARG);

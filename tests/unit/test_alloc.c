@@ -17,7 +17,7 @@
 #include "testlib.h"
 
 int main(void) {
-  const struct engine_principal who = {"owner", CDR_ROLE_PROVIDER, {0}};
+  const struct engine_principal who = {"owner", CDR_ROLE_PROVIDER, {0}, 0};
   struct cdr_engine *e = NULL;
   char *json = NULL, *msg = NULL;
   size_t len;

@@ -23,7 +23,7 @@
 static struct cdr_engine *E;
 /* Every table here is loaded and queried by its owner; access rules are
  * tested in test_access.c. */
-static const struct engine_principal OWNER = {"owner@example.org", CDR_ROLE_PROVIDER, {0}};
+static const struct engine_principal OWNER = {"owner@example.org", CDR_ROLE_PROVIDER, {0}, 0};
 
 static int run(const char *sql, char **json, size_t *len, uint64_t *rows, char **err) {
   return engine_query_json(E, &OWNER, sql, strlen(sql), json, len, rows, err);

@@ -27,10 +27,12 @@
 
 static struct cdr_engine *E;
 
-static const struct engine_principal HOSP = {"data@hospital", CDR_ROLE_PROVIDER, {1}};
-static const struct engine_principal INS = {"data@insurer", CDR_ROLE_PROVIDER, {2}};
-static const struct engine_principal ANA = {"ana@institute", CDR_ROLE_ANALYST, {3}};
-static const struct engine_principal BOB = {"bob@institute", CDR_ROLE_ANALYST, {4}};
+static const struct engine_principal HOSP = {"data@hospital", CDR_ROLE_PROVIDER, {1}, 0};
+static const struct engine_principal INS = {"data@insurer", CDR_ROLE_PROVIDER, {2}, 0};
+static const struct engine_principal ANA = {"ana@institute", CDR_ROLE_ANALYST, {3}, 0};
+static const struct engine_principal BOB = {"bob@institute", CDR_ROLE_ANALYST, {4}, 0};
+/* The insurer as the contract may list it: provider and analyst. */
+static const struct engine_principal INS_ANA = {"data@insurer", CDR_ROLE_PROVIDER, {2}, 1};
 
 static const char PRULE[] = "{\"mode\":\"aggregate\",\"columns\":{\"pid\":\"privacy_unit\",\"region\":\"dimension\","
                             "\"cost\":{\"metric\":[\"sum\",\"count\"],\"bounds\":[0,100]},\"note\":\"hidden\"},"
@@ -153,6 +155,11 @@ static void test_queries(void) {
   /* A provider without a grant is not an analyst: no rule for it. */
   QUERY_FAILS(INS, "SELECT region, COUNT(*) FROM patients GROUP BY region", CDR_ERR_ACCESS_DENIED,
               "no such table: patients");
+  /* The same provider whose contract roles include analyst queries it
+   * under its rule, as an analyst (before: refused as a provider). */
+  QUERY_IS(INS_ANA, "SELECT region, COUNT(DISTINCT pid) AS n, SUM(cost) AS s FROM patients GROUP BY region",
+           "{\"columns\":[\"region\",\"n\",\"s\"],\"rows\":[[\"north\",6,150]],\"row_count\":1}");
+  QUERY_FAILS(INS_ANA, "SELECT pid FROM patients", CDR_ERR_RULE_VIOLATION, "privacy unit of patients");
   /* Its owner, a provider, reads the other owner's ruled table no more
    * than any provider does. */
   QUERY_FAILS(HOSP, "SELECT COUNT(*) FROM patients p JOIN claims c ON c.pid = p.pid", CDR_ERR_ACCESS_DENIED,

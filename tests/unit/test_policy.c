@@ -18,7 +18,7 @@
 #include "enclave/policy.h"
 #include "testlib.h"
 
-static const struct engine_principal OWNER = {"owner@example.org", CDR_ROLE_PROVIDER, {0}};
+static const struct engine_principal OWNER = {"owner@example.org", CDR_ROLE_PROVIDER, {0}, 0};
 
 static void test_authorizer(void) {
   static const uint8_t fp[32] = {0};

@@ -20,9 +20,9 @@
 #include "testlib.h"
 
 static struct cdr_engine *E;
-static const struct engine_principal HOSP = {"data@hospital", CDR_ROLE_PROVIDER, {1}};
-static const struct engine_principal INS = {"data@insurer", CDR_ROLE_PROVIDER, {2}};
-static const struct engine_principal ANA = {"ana@institute", CDR_ROLE_ANALYST, {3}};
+static const struct engine_principal HOSP = {"data@hospital", CDR_ROLE_PROVIDER, {1}, 0};
+static const struct engine_principal INS = {"data@insurer", CDR_ROLE_PROVIDER, {2}, 0};
+static const struct engine_principal ANA = {"ana@institute", CDR_ROLE_ANALYST, {3}, 0};
 
 static void load(const struct engine_principal *who, const char *name, const char *csv) {
   uint64_t rows = 0;

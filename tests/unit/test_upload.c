@@ -29,8 +29,8 @@
 
 static struct cdr_engine *E;
 static struct upload_set U;
-static const struct engine_principal OWNER = {"owner@example.org", CDR_ROLE_PROVIDER, {1}};
-static const struct engine_principal OTHER = {"other@example.org", CDR_ROLE_PROVIDER, {2}};
+static const struct engine_principal OWNER = {"owner@example.org", CDR_ROLE_PROVIDER, {1}, 0};
+static const struct engine_principal OTHER = {"other@example.org", CDR_ROLE_PROVIDER, {2}, 0};
 static const uint8_t SID_A[CDR_SESSION_ID_LEN] = {0xA};
 static const uint8_t SID_B[CDR_SESSION_ID_LEN] = {0xB};
 static int64_t NOW = 1000000;
