@@ -75,6 +75,8 @@ static const struct measure MEASURES[] = {
      PER("upload_sqlite_rss_kb", NULL, 1024e-6), PER("upload_bytes", NULL, 1e-6), "CSV size", JUDGE_RATIO_INFO, 0},
     {"sqlite3_peak_rss_join_mb", "sqlite3 peak RSS, join (reference)", "MB", PER("join_sqlite_rss_kb", NULL, 1024e-6),
      PER("join_bytes", NULL, 1e-6), "CSV size", JUDGE_RATIO_INFO, 0},
+    {"isolation_select1_p99_ms", "isolation: one member's SELECT 1 p99 while another runs heavy queries", "ms",
+     FIG("isolation_busy_p99_ms"), FIG("isolation_base_p99_ms"), "max(idle p99, 10 ms)", JUDGE_RATIO_MAX, 3.0},
 };
 #define NMEASURES (sizeof(MEASURES) / sizeof(MEASURES[0]))
 
@@ -82,7 +84,8 @@ static const struct measure MEASURES[] = {
 static const char *const CONTEXT_KEYS[] = {"date", "commit", "nproc", "cpu", "quick", "bench_seconds", "rounds",
                                            "session_threads", "rsa_bits", "upload_rows", "upload_bytes",
                                            "join_rows", "join_keys", "join_bytes", "join_sql", "join_runs",
-                                           "join_result_rows", "join_sqlite_result_rows"};
+                                           "join_result_rows", "join_sqlite_result_rows", "isolation_idle_p99_ms",
+                                           "isolation_heavy_sql"};
 
 static json_t *figures;
 

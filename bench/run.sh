@@ -4,7 +4,7 @@
 # table on standard output, bench/results.json, and a markdown table to
 # paste into bench/README.md.
 #
-# Parts (BENCH_PARTS, default all four, in this order):
+# Parts (BENCH_PARTS, default all five, in this order):
 #   sessions  session setups per second, EC and RSA users   (bench_session)
 #   queries   SELECT 1 per second through CDR and through a plain
 #             HTTP + SQLite server, with 1, 8 and 32 client threads
@@ -12,6 +12,9 @@
 #             the enclave's peak RSS against the file's size
 #   join      an aggregate over a join of BENCH_JOIN_ROWS rows through CDR
 #             vs sqlite3 on the same data; the enclave's peak RSS
+#   isolation one member's SELECT 1 p99 latency (1 client thread) while
+#             another member runs heavy queries back to back, against
+#             max(its idle p99, 10 ms)
 # Each part runs on a room and server of its own, stopped before the next
 # part, so that one enclave's peak RSS is one part's.
 #
@@ -55,7 +58,7 @@ ROUNDS=${BENCH_ROUNDS:-$d_rounds}
 THREADS_LIST=${BENCH_THREADS:-1 8 32}
 SESSION_THREADS=${BENCH_SESSION_THREADS:-4}
 RSA_BITS=${BENCH_RSA_BITS:-2048}
-PARTS=${BENCH_PARTS:-sessions queries upload join}
+PARTS=${BENCH_PARTS:-sessions queries upload join isolation}
 RESULTS=${BENCH_RESULTS:-$SRC/bench/results.json}
 
 # The data: shapes in bench/gen_csv.c.  The same schema is declared to
@@ -347,6 +350,42 @@ part_join() {
   rm -f "$d/visits.csv" "$d/regions.csv"
 }
 
+# The heavy member's query: a recursive count that runs about a second
+# (it reads no table, so only the engine's own scheduling is measured).
+ISO_SQL=${BENCH_ISOLATION_SQL:-WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000000) SELECT count(*) FROM c}
+
+part_isolation() {
+  local d=$W/isolation out idle busy hpid
+  start_room isolation heavy:analyst:ec light:analyst:ec || return 1
+  fig isolation_heavy_sql "$ISO_SQL"
+  note "isolation: the light member's SELECT 1, idle, ${BSECS}s"
+  if ! out=$("$BB/bench_query" --url "$URL" --ca "$d/room/ca.crt" --user "$d/light.key:$d/light.crt" --threads 1 \
+    --seconds "$BSECS" --sql "SELECT 1" 2>>"$d/driver.log"); then
+    driver_failed "isolation (idle)" "$out" "$d/driver.log"
+    stop_room
+    return 1
+  fi
+  idle=$(kv "$out" p99_ms)
+  # The heavy member's queries, back to back, for longer than the window.
+  "$BB/bench_query" --url "$URL" --ca "$d/room/ca.crt" --user "$d/heavy.key:$d/heavy.crt" --runs 100000 \
+    --sql "$ISO_SQL" >/dev/null 2>>"$d/driver.log" &
+  hpid=$!
+  PIDS+=("$hpid")
+  sleep 2
+  note "isolation: the light member's SELECT 1 while the heavy member's queries run, ${BSECS}s"
+  if out=$("$BB/bench_query" --url "$URL" --ca "$d/room/ca.crt" --user "$d/light.key:$d/light.crt" --threads 1 \
+    --seconds "$BSECS" --sql "SELECT 1" 2>>"$d/driver.log"); then
+    busy=$(kv "$out" p99_ms)
+    fig isolation_idle_p99_ms "$idle"
+    fig isolation_base_p99_ms "$(max_of "$idle" 10)"
+    fig isolation_busy_p99_ms "$busy"
+  else
+    driver_failed "isolation (busy)" "$out" "$d/driver.log"
+  fi
+  stop_pid "$hpid"
+  stop_room
+}
+
 # ---------------------------------------------------------------- run
 
 fig date "$(date -u +%Y-%m-%d)"
@@ -359,7 +398,7 @@ fig rounds "$ROUNDS"
 note "work folder $W; parts: $PARTS"
 for part in $PARTS; do
   case $part in
-    sessions | queries | upload | join) "part_$part" || note "part $part failed" ;;
+    sessions | queries | upload | join | isolation) "part_$part" || note "part $part failed" ;;
     *) note "unknown part $part" ;;
   esac
 done

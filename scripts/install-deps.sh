@@ -13,7 +13,7 @@ PACKAGES=(
   python3                     # tests/integration/test_contract_canonical.sh: an independent JSON encoder
   libssl-dev openssl          # all crypto, X.509, PEM, ASN.1
   libsqlite3-dev              # the SQL engine inside the enclave
-  sqlite3                     # the sqlite3 command-line tool: make bench's baseline
+  sqlite3                     # the sqlite3 command-line tool: make bench's baseline; the reference of test_concurrency.sh
   libmicrohttpd-dev           # cdrd's HTTP server
   libjansson-dev              # JSON
   libcurl4-openssl-dev        # the client's HTTP

@@ -488,11 +488,14 @@ int cdr_response_verify(struct cdr_client *c, const struct cdr_session *s, const
 int cdr_client_request(struct cdr_client *c, struct cdr_session *s, const char *header_json, const void *payload,
                        size_t payload_len, json_t **plain) CDR_WUR;
 /* The operations (PROTOCOL 4.7).  *result is the decrypted response
- * object. */
+ * object.  A query the enclave refuses `busy` (the member already runs
+ * as many queries as one member may) is asked again after a pause
+ * (10 ms, doubling to 500 ms) for up to two minutes. */
 int cdr_client_query(struct cdr_client *c, struct cdr_session *s, const char *sql, json_t **result) CDR_WUR;
 /* Any operation without a payload (tables, grant, revoke_grant, hide,
  * drop): header is the request header object (borrowed), e.g.
- * {"op":"grant","table":"t","to":"role:analyst"}. */
+ * {"op":"grant","table":"t","to":"role:analyst"}.  A "query" header (a
+ * query by template) is asked again on `busy` as cdr_client_query is. */
 int cdr_client_op(struct cdr_client *c, struct cdr_session *s, json_t *header, json_t **result) CDR_WUR;
 /* The same with a payload after the header (rule: the rule's JSON text). */
 int cdr_client_op_payload(struct cdr_client *c, struct cdr_session *s, json_t *header, const void *payload,

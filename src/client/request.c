@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "client.h"
 #include "client_int.h"
@@ -270,13 +271,35 @@ static int header_dump(struct cdr_client *c, json_t *h, char **out, const char *
   return 0;
 }
 
+/* How long cdr_client_query keeps asking while the enclave answers
+ * `busy` (the member's cap), and its first and longest pause. */
+#define QUERY_BUSY_BUDGET_MS 120000
+#define QUERY_BUSY_FIRST_MS 10
+#define QUERY_BUSY_MAX_MS 500
+
+/* A query's request (by SQL or by template).  The enclave runs at most
+ * a few of one member's queries at once and refuses one more, sealed,
+ * with `busy` (PROTOCOL 4.7): ask again after a pause, as a new request
+ * of the session, until the budget is spent. */
+static int query_request(struct cdr_client *c, struct cdr_session *s, const char *hdr, json_t **result) {
+  int r, waited = 0, pause = QUERY_BUSY_FIRST_MS;
+  while ((r = cdr_client_request(c, s, hdr, NULL, 0, result)) == CDR_ERR_BUSY && c->remote_sealed &&
+         waited < QUERY_BUSY_BUDGET_MS) {
+    struct timespec ts = {pause / 1000, (long)(pause % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+    waited += pause;
+    pause = pause * 2 > QUERY_BUSY_MAX_MS ? QUERY_BUSY_MAX_MS : pause * 2;
+  }
+  return r;
+}
+
 int cdr_client_query(struct cdr_client *c, struct cdr_session *s, const char *sql, json_t **result) {
   char *hdr = NULL;
   int r;
   *result = NULL;
   if ((r = header_dump(c, json_pack("{s:s, s:s}", "op", "query", "sql", sql), &hdr, "SQL text")) != 0)
     return r;
-  r = cdr_client_request(c, s, hdr, NULL, 0, result);
+  r = query_request(c, s, hdr, result);
   cdr_json_text_free(hdr); /* the SQL text is confidential */
   return r;
 }
@@ -297,7 +320,12 @@ int cdr_client_op_payload(struct cdr_client *c, struct cdr_session *s, json_t *h
   /* header_dump consumes its argument: give it a reference of its own. */
   if ((r = header_dump(c, json_incref(header), &hdr, "request")) != 0)
     return r;
-  r = cdr_client_request(c, s, hdr, payload, payload_len, result);
+  /* A query by template is a query: the same cap, the same retries. */
+  const char *op = json_string_value(json_object_get(header, "op"));
+  if (op != NULL && strcmp(op, "query") == 0 && payload_len == 0)
+    r = query_request(c, s, hdr, result);
+  else
+    r = cdr_client_request(c, s, hdr, payload, payload_len, result);
   cdr_json_text_free(hdr); /* table and user names are confidential */
   return r;
 }

@@ -17,22 +17,45 @@
 #include "crypto/envelope.h"
 #include "enclave.h"
 #include "ipc/messages.h"
+#include "thread_warm.h"
 #include "store_client.h"
 #include "seal.h"
 
 #define AUDIT_OBJECT "audit"
+/* The queue's cap (entries waiting for the next group commit) and the
+ * most record bytes one round sends. */
+#define AUDIT_QUEUE_MAX (256u * 1024u * 1024u)
+#define AUDIT_ROUND_MAX (8u * 1024u * 1024u)
 /* Reads go in blocks larger than any record, so every full block holds
  * at least one whole record. */
 #define READ_BLOCK (2u * 1024u * 1024u)
 _Static_assert(READ_BLOCK > AUDIT_MAX_RECORD + 4u, "a block holds a record");
 _Static_assert(READ_BLOCK <= IPC_FETCH_MAX, "a block is one fetch");
 
+static uint32_t be32(const uint8_t *p) {
+  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+/* The entry of the decision in progress on this thread, or NULL. */
+static __thread json_t *pending;
+
+json_t *audit_pending_swap(json_t *p) {
+  json_t *old = pending;
+  pending = p;
+  return old;
+}
+
 void audit_free(struct audit_log *a) {
-  free(a->head);
-  free(a->off);
-  free(a->time);
-  json_decref(a->pending);
-  memset(a, 0, sizeof(*a));
+  pthread_mutex_lock(&a->lock);
+  cdr_buf_free(&a->queue);
+  free(a->head), a->head = NULL;
+  free(a->off), a->off = NULL;
+  free(a->time), a->time = NULL;
+  a->n = a->cap = a->durable = a->max_committed = a->queued = 0;
+  a->unsynced = 0;
+  pthread_mutex_unlock(&a->lock);
+  json_decref(pending);
+  pending = NULL;
 }
 
 /* Room for entry n (heads and offsets up to n + 1). */
@@ -71,6 +94,8 @@ static int push(struct audit_log *a, const uint8_t head[CDR_AUDIT_HASH_LEN], siz
   a->time[a->n] = time;
   a->n++;
   a->unsynced = 1;
+  if (a->lane_fd <= 0) /* sent at once (no audit lane) */
+    a->durable = a->n;
   return 0;
 }
 
@@ -86,17 +111,18 @@ int audit_begin(struct enclave *e, const char *op) {
   if ((r = cdr_random(salt, sizeof(salt))) != 0)
     return r;
   cdr_hex_encode(hex, salt, sizeof(salt));
-  e->audit.pending = json_pack("{s:i,s:I,s:I,s:s,s:s}", "v", 1, "index", (json_int_t)0, "time", (json_int_t)e->now(),
-                               "salt", hex, "op", op);
-  return e->audit.pending != NULL ? 0 : CDR_ERR_NOMEM;
+  pending = json_pack("{s:i,s:I,s:I,s:s,s:s}", "v", 1, "index", (json_int_t)0, "time", (json_int_t)e->now(), "salt",
+                      hex, "op", op);
+  return pending != NULL ? 0 : CDR_ERR_NOMEM;
 }
 
 void audit_set(struct enclave *e, const char *key, json_t *v) {
-  if (e->audit.pending == NULL || v == NULL) {
+  (void)e;
+  if (pending == NULL || v == NULL) {
     json_decref(v);
     return;
   }
-  (void)json_object_set_new(e->audit.pending, key, v); /* consumes v, also on failure */
+  (void)json_object_set_new(pending, key, v); /* consumes v, also on failure */
 }
 
 static int dump_to_buf(const char *p, size_t n, void *ud) { return cdr_buf_put(ud, p, n) == 0 ? 0 : -1; }
@@ -129,14 +155,14 @@ void audit_set_user(struct enclave *e, const char *name, const char *role, const
 void audit_add_table(struct enclave *e, const char *table, const char *owner) {
   json_t *a, *t;
   size_t i;
-  if (e->audit.pending == NULL || table == NULL)
+  if (pending == NULL || table == NULL)
     return;
   const struct catalog_table *ct = e->engine ? catalog_find(engine_catalog(e->engine), table) : NULL;
   const char *name = ct ? ct->name : table, *own = ct ? ct->owner : owner;
   if (ct == NULL && strlen(table) > CDR_MAX_TABLE_NAME)
     return; /* not a table, nor one that could be made: nobody owns it */
-  if ((a = json_object_get(e->audit.pending, "tables")) == NULL) {
-    if ((a = json_array()) == NULL || json_object_set_new(e->audit.pending, "tables", a) != 0)
+  if ((a = json_object_get(pending, "tables")) == NULL) {
+    if ((a = json_array()) == NULL || json_object_set_new(pending, "tables", a) != 0)
       return;
   }
   json_array_foreach(a, i, t) {
@@ -144,7 +170,7 @@ void audit_add_table(struct enclave *e, const char *table, const char *owner) {
       return;
   }
   if (json_array_size(a) >= AUDIT_MAX_TABLES) { /* the rest are counted */
-    json_t *more = json_object_get(e->audit.pending, "tables_more");
+    json_t *more = json_object_get(pending, "tables_more");
     audit_set(e, "tables_more", json_integer(json_integer_value(more) + 1));
     return;
   }
@@ -153,9 +179,7 @@ void audit_add_table(struct enclave *e, const char *table, const char *owner) {
 
 json_t *audit_b64(const void *p, size_t n) {
   char *s = NULL;
-  if (cdr_b64_encode(&s, p, n) != 0)
-    return NULL;
-  json_t *j = json_string(s);
+  json_t *j = cdr_b64_encode(&s, p, n) == 0 ? json_string(s) : NULL;
   free(s);
   return j;
 }
@@ -171,7 +195,7 @@ json_t *audit_hex(const void *p, size_t n) {
 void audit_set_request(struct enclave *e, const struct cdr_request_env *env, const uint8_t *user_spki,
                        size_t user_spki_len, int sig_ok) {
   uint8_t h[32];
-  if (e->audit.pending == NULL)
+  if (pending == NULL)
     return;
   audit_set(e, "session", audit_b64(env->session_id, CDR_SESSION_ID_LEN));
   json_t *q = json_pack("{s:I,s:I}", "seq", (json_int_t)env->seq, "timestamp", (json_int_t)env->timestamp);
@@ -185,15 +209,16 @@ void audit_set_request(struct enclave *e, const struct cdr_request_env *env, con
 }
 
 void audit_discard(struct enclave *e) {
-  json_decref(e->audit.pending);
-  e->audit.pending = NULL;
+  (void)e;
+  json_decref(pending);
+  pending = NULL;
 }
 
 /* Close the pending entry as entry n with its decision; its bytes (compact
  * JSON) in out, which must be empty and allow AUDIT_MAX_ENTRY bytes.
  * (json_dumps would allocate with jansson's allocator, the wiping one.) */
 static int close_pending(struct enclave *e, const char *reason, struct cdr_buf *out, int64_t *time) {
-  json_t *p = e->audit.pending;
+  json_t *p = pending;
   json_int_t t = json_integer_value(json_object_get(p, "time"));
   audit_set(e, "index", json_integer((json_int_t)e->audit.n));
   audit_set(e, "decision", json_string(reason == NULL ? "ok" : "refused"));
@@ -218,7 +243,7 @@ static int close_pending(struct enclave *e, const char *reason, struct cdr_buf *
     }
     json_decref(small);
   }
-  e->audit.pending = NULL;
+  pending = NULL;
   json_decref(p);
   *time = (int64_t)t;
   /* Padded with spaces to a size bucket (as responses are): a record's
@@ -240,43 +265,76 @@ static int seal_record(struct enclave *e, uint64_t index, const uint8_t *entry, 
   return 0;
 }
 
+/* Send rec (entry `index`) to the host: queued for the writer when there
+ * is an audit lane, else at once as IPC_STORE_NOWAIT on this thread's
+ * channel.  Under the lock. */
+static int enqueue_record(struct enclave *e, const struct cdr_buf *rec) {
+  struct audit_log *a = &e->audit;
+  struct store_batch b;
+  int r;
+  if (a->lane_fd > 0) {
+    if (a->queue.max == 0)
+      cdr_buf_init(&a->queue, AUDIT_QUEUE_MAX, 0);
+    if ((r = cdr_buf_put(&a->queue, rec->d, rec->len)) != 0)
+      return r;
+    a->queued++;
+    pthread_cond_broadcast(&a->cond);
+    return 0;
+  }
+  store_batch_init(&b);
+  /* Not waited for: the host writes it before it reads the answer that
+   * follows, or ends the link (ipc.h, IPC_STORE_NOWAIT). */
+  if ((r = store_batch_add(&b, IPC_STORE_APPEND_LAZY, AUDIT_OBJECT, rec->d, rec->len)) == 0 &&
+      (r = enclave_store_nowait(e, &b)) != 0)
+    log_error("appending to the audit log failed (the channel to the host is broken); stopping: no decision goes "
+              "unlogged");
+  store_batch_free(&b);
+  return r;
+}
+
+/* Wait until entry `index` is durable (the gate before an answer:
+ * durable; the witnesses' round will go here, after durable; then the
+ * caller answers).  Under the lock.  CDR_ERR_IO if the writer failed. */
+static int gate_wait(struct audit_log *a, uint64_t index) {
+  while (a->durable <= index && !a->writer_failed)
+    pthread_cond_wait(&a->cond, &a->lock);
+  return a->durable > index ? 0 : CDR_ERR_IO;
+}
 
 /* audit_finish with the reason as its wire code (NULL: decision "ok"). */
 static int audit_finish_code(struct enclave *e, const char *reason) {
   struct audit_log *a = &e->audit;
-  struct store_batch b;
   struct cdr_buf rec;
   struct cdr_buf entry;
   uint8_t leaf[CDR_AUDIT_HASH_LEN], head[CDR_AUDIT_HASH_LEN];
   int64_t t = 0;
+  uint64_t index = 0;
   int r;
-  if (a->pending == NULL)
+  if (pending == NULL)
     return 0;
-  if (a->head == NULL) { /* not loaded: nothing can be appended */
-    audit_discard(e);
-    return CDR_ERR_INTERNAL;
-  }
   cdr_buf_init(&entry, AUDIT_MAX_ENTRY, 0);
   cdr_buf_init(&rec, AUDIT_MAX_RECORD, 0);
-  store_batch_init(&b);
+  pthread_mutex_lock(&a->lock);
+  if (a->head == NULL) { /* not loaded: nothing can be appended */
+    pthread_mutex_unlock(&a->lock);
+    audit_discard(e);
+    cdr_buf_free(&entry);
+    cdr_buf_free(&rec);
+    return CDR_ERR_INTERNAL;
+  }
+  index = a->n;
   if ((r = close_pending(e, reason, &entry, &t)) != 0 || (r = seal_record(e, a->n, entry.d, entry.len, &rec)) != 0 ||
       (r = cdr_audit_leaf(leaf, entry.d, entry.len)) != 0 || (r = cdr_audit_step(head, a->head[a->n], a->n, leaf)) != 0 ||
-      (r = store_batch_add(&b, IPC_STORE_APPEND_LAZY, AUDIT_OBJECT, rec.d, rec.len)) != 0)
+      (r = enqueue_record(e, &rec)) != 0 || (r = push(a, head, rec.len, t)) != 0)
     goto out;
-  /* Not waited for: the host writes it before it reads the answer that
-   * follows, or ends the link (ipc.h, IPC_STORE_NOWAIT). */
-  if ((r = enclave_store_nowait(e, &b)) != 0) {
-    log_error("appending to the audit log failed (the channel to the host is broken); stopping: no decision goes "
-              "unlogged");
-    goto out;
-  }
-  r = push(a, head, rec.len, t);
+  if ((r = gate_wait(a, index)) != 0)
+    log_error("the audit log's group commit failed; stopping: no decision goes unlogged");
 out:
+  pthread_mutex_unlock(&a->lock);
   if (r != 0)
     e->fatal = 1;
   cdr_buf_free(&entry);
   cdr_buf_free(&rec);
-  store_batch_free(&b);
   return r;
 }
 
@@ -291,7 +349,7 @@ int audit_seal_commit(struct enclave *e, uint64_t manifest_version, struct audit
   cdr_buf_init(&out->record, AUDIT_MAX_RECORD, 0);
   if (a->head == NULL)
     return CDR_ERR_INTERNAL;
-  if (a->pending == NULL && (r = audit_begin(e, "commit")) != 0)
+  if (pending == NULL && (r = audit_begin(e, "commit")) != 0)
     return r;
   cdr_buf_init(&entry, AUDIT_MAX_ENTRY, 0);
   audit_set(e, "manifest_version", json_integer((json_int_t)manifest_version));
@@ -308,20 +366,153 @@ out:
 }
 
 int audit_sealed_appended(struct enclave *e, const struct audit_sealed *s) {
-  if (s->size != e->audit.n + 1)
+  struct audit_log *a = &e->audit;
+  int r;
+  if (s->size != a->n + 1)
     return CDR_ERR_INTERNAL;
-  if (s->version > e->audit.max_committed)
-    e->audit.max_committed = s->version;
-  return push(&e->audit, s->head, s->record.len, s->time);
+  if (s->version > a->max_committed)
+    a->max_committed = s->version;
+  /* The manifest carries it: durable with the commit (a crash before its
+   * append is repaired at start). */
+  if ((r = push(a, s->head, s->record.len, s->time)) == 0 && a->durable + 1 == a->n)
+    a->durable = a->n;
+  pthread_cond_broadcast(&a->cond);
+  return r;
+}
+
+int audit_commit_begin(struct enclave *e) {
+  struct audit_log *a = &e->audit;
+  pthread_mutex_lock(&a->lock);
+  while (a->durable < a->n && !a->writer_failed)
+    pthread_cond_wait(&a->cond, &a->lock);
+  if (a->durable < a->n) {
+    pthread_mutex_unlock(&a->lock);
+    return CDR_ERR_IO;
+  }
+  return 0;
+}
+
+void audit_commit_end(struct enclave *e) { pthread_mutex_unlock(&e->audit.lock); }
+
+void audit_lock(struct enclave *e) { pthread_mutex_lock(&e->audit.lock); }
+
+void audit_unlock(struct enclave *e) { pthread_mutex_unlock(&e->audit.lock); }
+
+uint64_t audit_visible(struct enclave *e) { return e->audit.durable; }
+
+/* ---- the group-commit writer (the audit lane) ---- */
+
+/* Write the queued records as one IPC_STORE (appends, then a sync) on the
+ * lane and wait for IPC_STORED.  0, or non-zero (fatal). */
+static int writer_round(struct audit_log *a, const struct cdr_buf *recs, uint32_t n) {
+  struct store_batch b;
+  struct cdr_buf frame, reply;
+  uint32_t type;
+  size_t off = 0;
+  char *msg = NULL;
+  int r = 0, ok = 0;
+  store_batch_init(&b);
+  cdr_buf_init(&frame, CDR_IPC_MAX_FRAME, 0);
+  cdr_buf_init(&reply, IPC_STATUS_MAX, 0);
+  for (uint32_t i = 0; i < n && r == 0; i++) {
+    uint32_t len = be32(recs->d + off);
+    r = store_batch_add(&b, IPC_STORE_APPEND_LAZY, AUDIT_OBJECT, recs->d + off, 4u + len);
+    off += 4u + len;
+  }
+  if (r == 0 && (r = store_batch_add(&b, IPC_STORE_SYNC, AUDIT_OBJECT, NULL, 0)) == 0 &&
+      (r = ipc_put_store(&frame, b.n, &b.ops)) == 0 && (r = ipc_frame_write(a->lane_fd, IPC_STORE, &frame)) == 0 &&
+      (r = ipc_frame_read(a->lane_fd, &type, &reply, IPC_STATUS_MAX)) == 0) {
+    if (type != IPC_STORED || ipc_get_status(&reply, &ok, &msg) != 0 || !ok) {
+      log_error("the host did not store the audit log (%s%s)", type != IPC_STORED ? ipc_msg_name(type) : "failed: ",
+                msg != NULL ? msg : "");
+      r = CDR_ERR_IO;
+    }
+  }
+  free(msg);
+  store_batch_free(&b);
+  cdr_buf_free(&frame);
+  cdr_buf_free(&reply);
+  return r;
+}
+
+/* The writer thread: every record queued while the previous round ran
+ * goes in the next one, so one sync covers them all. */
+static void *writer_main(void *arg) {
+  struct enclave *e = arg;
+  struct audit_log *a = &e->audit;
+  struct cdr_buf recs;
+  enclave_thread_warm();
+  pthread_mutex_lock(&a->lock);
+  for (;;) {
+    while (a->queued == 0 && !a->writer_stop)
+      pthread_cond_wait(&a->cond, &a->lock);
+    if (a->queued == 0)
+      break;
+    /* Take at most what one frame carries; the rest waits its turn. */
+    uint32_t n = 0;
+    size_t bytes = 0;
+    while (n < a->queued && n + 2 < IPC_STORE_MAX_OPS) {
+      uint32_t len = be32(a->queue.d + bytes);
+      if (n > 0 && bytes + 4u + len > AUDIT_ROUND_MAX)
+        break;
+      bytes += 4u + len;
+      n++;
+    }
+    cdr_buf_init(&recs, bytes, 0);
+    int r = cdr_buf_put(&recs, a->queue.d, bytes);
+    uint64_t first = a->durable;
+    pthread_mutex_unlock(&a->lock);
+    if (r == 0)
+      r = writer_round(a, &recs, n);
+    cdr_buf_free(&recs);
+    pthread_mutex_lock(&a->lock);
+    if (r != 0) {
+      a->writer_failed = 1;
+      e->fatal = 1;
+      pthread_cond_broadcast(&a->cond);
+      break;
+    }
+    memmove(a->queue.d, a->queue.d + bytes, a->queue.len - bytes);
+    a->queue.len -= bytes;
+    a->queued -= n;
+    a->durable = first + n;
+    pthread_cond_broadcast(&a->cond);
+  }
+  pthread_mutex_unlock(&a->lock);
+  return NULL;
+}
+
+int audit_writer_start(struct enclave *e, int fd) {
+  struct audit_log *a = &e->audit;
+  pthread_attr_t attr;
+  a->lane_fd = fd;
+  /* The writer needs little stack (under mlockall all of it is resident). */
+  if (pthread_attr_init(&attr) != 0 || pthread_attr_setstacksize(&attr, 256u * 1024u) != 0 ||
+      pthread_create(&a->writer, &attr, writer_main, e) != 0) {
+    pthread_attr_destroy(&attr);
+    a->lane_fd = 0;
+    return CDR_ERR_INTERNAL;
+  }
+  pthread_attr_destroy(&attr);
+  a->writer_running = 1;
+  return 0;
+}
+
+void audit_writer_stop(struct enclave *e) {
+  struct audit_log *a = &e->audit;
+  if (!a->writer_running)
+    return;
+  pthread_mutex_lock(&a->lock);
+  a->writer_stop = 1;
+  pthread_cond_broadcast(&a->cond);
+  pthread_mutex_unlock(&a->lock);
+  (void)pthread_join(a->writer, NULL);
+  a->writer_running = 0;
 }
 
 void audit_sealed_free(struct audit_sealed *s) { cdr_buf_free(&s->record); }
 
 /* ---- reading records back ---- */
-
-static uint32_t be32(const uint8_t *p) {
-  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
 
 /* Open one record body as entry `index`: its bytes in pt and its leaf.
  * CDR_ERR_DECRYPT with a sentence in *damage when the record is not
@@ -545,6 +736,7 @@ int audit_load(struct enclave *e, uint64_t manifest_version, uint64_t manifest_s
   if (reappend)
     log_info("re-appended audit entry %llu (the last commit's; a crash had kept it from the log)",
              (unsigned long long)(manifest_size - 1));
+  a->durable = a->n; /* all of it is on disk */
   r = 0;
 out:
   store_batch_free(&b);
@@ -559,8 +751,8 @@ int audit_sign_head(struct enclave *e, uint64_t time, struct cdr_buf *sig) {
   if (e->audit.head == NULL)
     return CDR_ERR_INTERNAL;
   cdr_buf_init(&t, 512, 0);
-  if ((r = cdr_audit_head_transcript(&t, e->room_id, sizeof(e->room_id), e->audit.n, e->audit.head[e->audit.n],
-                                     time)) == 0)
+  if ((r = cdr_audit_head_transcript(&t, e->room_id, sizeof(e->room_id), e->audit.durable,
+                                     e->audit.head[e->audit.durable], time)) == 0)
     r = cdr_sign(sig, e->identity_key, t.d, t.len);
   cdr_buf_free(&t);
   return r;
@@ -572,7 +764,7 @@ int audit_read(struct enclave *e, uint64_t from, uint64_t to, audit_entry_fn fn,
   uint8_t leaf[CDR_AUDIT_HASH_LEN], head[CDR_AUDIT_HASH_LEN];
   uint64_t blk_off = 0;
   int r = 0, found = 0;
-  if (a->head == NULL || from > to || to > a->n)
+  if (a->head == NULL || from > to || to > a->durable)
     return CDR_ERR_ARG;
   cdr_buf_init(&blk, READ_BLOCK, 0);
   cdr_buf_init(&pt, AUDIT_MAX_ENTRY, 0);

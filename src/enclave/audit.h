@@ -20,16 +20,30 @@
  * a crash between the manifest's rename and the entry's append is
  * repaired at the next start (persist.c).
  *
- * The entry being decided is built in `pending` while a request runs;
- * handlers add fields to it, and audit_finish appends it.  A commit
- * (persist.c) takes it instead, so that the change and its entry are
- * durable together.
+ * The entry being decided is built while a request runs, in a pending
+ * entry that belongs to the thread deciding (thread-local: workers
+ * decide in parallel); handlers add fields to it, and audit_finish
+ * appends it.  A commit (persist.c) takes it instead, so that the
+ * change and its entry are durable together.
+ *
+ * Concurrency (docs/ARCHITECTURE.md, "Concurrency").  `lock` guards
+ * every field of struct audit_log: an entry's index, its chain step,
+ * its place in the arrays and in the queue are one critical section, so
+ * chain order, queue order and file order agree.  With an audit lane
+ * (audit_writer_start) entries are group-committed: queued under the
+ * lock, written by the writer thread as one IPC_STORE of appends and a
+ * sync, and `durable` counts the entries on disk; audit_finish returns
+ * only once its entry is durable (the gate: durable, later witnessed,
+ * then answered).  Without one (unit tests, a connected enclave) each
+ * entry goes out at once as IPC_STORE_NOWAIT on the caller's channel,
+ * as before, and counts as durable when sent.
  */
 #ifndef CDR_AUDIT_H
 #define CDR_AUDIT_H
 
 #include <jansson.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdint.h>
 
 #include "common/buf.h"
@@ -44,9 +58,17 @@ struct audit_log {
   uint64_t *off;                       /* off[i]: where record i starts; off[n]: the end */
   int64_t *time;                       /* time[i]: entry i's time */
   size_t cap;
-  json_t *pending;                     /* the entry of the decision in progress, or NULL */
   uint64_t max_committed;              /* highest manifest version an entry names */
   int unsynced;                        /* entries appended since the host last synced the log */
+  /* Zero-initialised or pthread_*_init'ed (glibc's initialisers are zeros). */
+  pthread_mutex_t lock;                /* guards every field */
+  pthread_cond_t cond;                 /* durable moved, queue filled, or stop */
+  uint64_t durable;                    /* entries [0, durable) are on disk */
+  struct cdr_buf queue;                /* sealed records of entries [durable, n) */
+  uint32_t queued;                     /* how many */
+  int lane_fd;                         /* the audit lane; 0 when none (unit tests) */
+  int writer_running, writer_stop, writer_failed;
+  pthread_t writer;
 };
 /* Entries are compact JSON padded with spaces to cdr_pad_length. */
 
@@ -56,6 +78,26 @@ struct audit_log {
 #define AUDIT_MAX_RECORD (AUDIT_MAX_ENTRY + 128u)
 
 void audit_free(struct audit_log *a);
+
+/* Start the group-commit writer on the audit lane `fd` (the enclave's
+ * start, before the sandbox: it creates a thread).  0 or an error. */
+int audit_writer_start(struct enclave *e, int fd) CDR_WUR;
+/* Stop it: the queue is written first; then the thread is joined. */
+void audit_writer_stop(struct enclave *e);
+
+/* Hold the log for a reader (audit_ops.c): no entry is added while it
+ * is held.  audit_visible is the number of entries a reader may see and
+ * fetch (the durable ones); audit_sign_head signs the head at that size. */
+void audit_lock(struct enclave *e);
+void audit_unlock(struct enclave *e);
+uint64_t audit_visible(struct enclave *e);
+
+/* For a commit (persist.c): take the log, waiting until every queued
+ * entry is durable, so that the commit's sync covers them and its own
+ * entry is the next; audit_seal_commit and audit_sealed_appended are
+ * called between the two.  audit_commit_end releases the log. */
+int audit_commit_begin(struct enclave *e) CDR_WUR;
+void audit_commit_end(struct enclave *e);
 
 /* Start the entry of a decision: {"v":1,"time":..,"salt":..,"op":op}
  * (replacing one that was never finished). */
@@ -87,6 +129,10 @@ json_t *audit_hex(const void *p, size_t n);
 struct cdr_request_env;
 void audit_set_request(struct enclave *e, const struct cdr_request_env *env, const uint8_t *user_spki,
                        size_t user_spki_len, int sig_ok);
+/* Make p this thread's pending entry and return the one it replaces
+ * (owned by the caller): a request's entry set aside while another
+ * entry of the same thread is committed (dp_ops.c), and put back. */
+json_t *audit_pending_swap(json_t *p);
 /* Drop the pending entry (a request that is not logged: audit_head). */
 void audit_discard(struct enclave *e);
 
@@ -126,10 +172,12 @@ int audit_load(struct enclave *e, uint64_t manifest_version, uint64_t manifest_s
                const uint8_t manifest_head[CDR_AUDIT_HASH_LEN], const uint8_t *carried, size_t carried_len, char *why,
                size_t whylen) CDR_WUR;
 
-/* The signed head: Sign_I(T_head) of the current size and head at time. */
+/* The signed head: Sign_I(T_head) of the durable size and its head at
+ * time (the caller holds the log: audit_lock). */
 int audit_sign_head(struct enclave *e, uint64_t time, struct cdr_buf *sig) CDR_WUR;
 
-/* Read entries [from, to) (to <= n) back from the host, in order, and
+/* Read entries [from, to) (to <= audit_visible; the caller holds the
+ * log: audit_lock) back from the host, in order, and
  * call fn for each: with its bytes after the record's seal and its leaf
  * were checked against the kept heads, or with entry NULL and a sentence
  * in `damage` for a record that fails (edited, moved, cut short: not

@@ -39,7 +39,7 @@ static int opt_u64(json_t *hdr, const char *key, uint64_t dflt, uint64_t *v) {
 static int sync_before_head(struct enclave *e) {
   struct store_batch b;
   int r;
-  if (!e->audit.unsynced)
+  if (!e->audit.unsynced || e->audit.lane_fd > 0) /* group commits sync every entry */
     return 0;
   store_batch_init(&b);
   if ((r = store_batch_add(&b, IPC_STORE_SYNC, "audit", NULL, 0)) == 0 && (r = enclave_store_nowait(e, &b)) != 0) {
@@ -61,8 +61,8 @@ static int put_head(struct enclave *e, json_t *o) {
     return r;
   cdr_buf_init(&sig, 1024, 0);
   if ((r = audit_sign_head(e, (uint64_t)t, &sig)) == 0 &&
-      (json_object_set_new(o, "size", json_integer((json_int_t)e->audit.n)) != 0 ||
-       json_object_set_new(o, "head", audit_hex(e->audit.head[e->audit.n], CDR_AUDIT_HASH_LEN)) != 0 ||
+      (json_object_set_new(o, "size", json_integer((json_int_t)audit_visible(e))) != 0 ||
+       json_object_set_new(o, "head", audit_hex(e->audit.head[audit_visible(e)], CDR_AUDIT_HASH_LEN)) != 0 ||
        json_object_set_new(o, "time", json_integer((json_int_t)t)) != 0 ||
        json_object_set_new(o, "signature", audit_b64(sig.d, sig.len)) != 0))
     r = CDR_ERR_NOMEM;
@@ -70,7 +70,7 @@ static int put_head(struct enclave *e, json_t *o) {
   return r;
 }
 
-int audit_op_head(struct enclave *e, json_t *hdr, struct cdr_buf *out, struct enclave_op_outcome *res) {
+static int op_head_locked(struct enclave *e, json_t *hdr, struct cdr_buf *out, struct enclave_op_outcome *res) {
   uint64_t known;
   json_t *o;
   int r;
@@ -85,7 +85,7 @@ int audit_op_head(struct enclave *e, json_t *hdr, struct cdr_buf *out, struct en
   }
   /* The head at the size the client remembers: the client checks that it
    * equals its own (the log extends the one it saw, not a fork). */
-  if (known != UINT64_MAX && known <= e->audit.n)
+  if (known != UINT64_MAX && known <= audit_visible(e))
     json_object_set_new(o, "known_head", audit_hex(e->audit.head[known], CDR_AUDIT_HASH_LEN));
   return enclave_reply_op_json(out, res, o);
 }
@@ -153,10 +153,10 @@ static int page_add(void *ud, uint64_t index, const uint8_t *entry, size_t len, 
   return 0;
 }
 
-int audit_op_read(struct enclave *e, const struct engine_principal *who, json_t *hdr, struct cdr_buf *out,
-                  struct enclave_op_outcome *res) {
+static int op_read_locked(struct enclave *e, const struct engine_principal *who, json_t *hdr, struct cdr_buf *out,
+                          struct enclave_op_outcome *res) {
   struct page pg;
-  uint64_t from, limit, n = e->audit.n;
+  uint64_t from, limit, n = audit_visible(e);
   json_t *jsince = json_object_get(hdr, "since"), *o;
   int r;
   memset(&pg, 0, sizeof(pg));
@@ -196,4 +196,21 @@ int audit_op_read(struct enclave *e, const struct engine_principal *who, json_t 
   json_object_set_new(o, "next", json_integer((json_int_t)pg.next));
   json_object_set_new(o, "entries", pg.entries);
   return enclave_reply_op_json(out, res, o);
+}
+
+/* Both operations hold the log while they read it (audit_lock): no
+ * entry is added meanwhile, and they see only the durable entries. */
+int audit_op_head(struct enclave *e, json_t *hdr, struct cdr_buf *out, struct enclave_op_outcome *res) {
+  audit_lock(e);
+  int r = op_head_locked(e, hdr, out, res);
+  audit_unlock(e);
+  return r;
+}
+
+int audit_op_read(struct enclave *e, const struct engine_principal *who, json_t *hdr, struct cdr_buf *out,
+                  struct enclave_op_outcome *res) {
+  audit_lock(e);
+  int r = op_read_locked(e, who, hdr, out, res);
+  audit_unlock(e);
+  return r;
 }

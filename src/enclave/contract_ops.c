@@ -22,6 +22,7 @@
 #include "ipc/ipc.h"
 #include "ipc/messages.h"
 #include "persist.h"
+#include "store_client.h"
 
 static int64_t contract_now(const struct enclave *e) { return e->now != NULL ? e->now() : cdr_now(); }
 
@@ -238,7 +239,7 @@ int contract_notify_host(struct enclave *e) {
   m.pending_expires = p != NULL && e->contract.pending_expires > 0 ? (uint64_t)e->contract.pending_expires : 0;
   cdr_buf_init(&frame, CDR_IPC_MAX_FRAME, 0);
   if ((r = ipc_put_contract_notice(&frame, &m)) == 0)
-    r = ipc_frame_write(e->ipc_fd, IPC_CONTRACT_NOTICE, &frame);
+    r = enclave_notice(e, IPC_CONTRACT_NOTICE, &frame); /* on this request's lane */
   cdr_buf_free(&frame);
   return r;
 }

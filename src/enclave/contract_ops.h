@@ -36,7 +36,11 @@ int contract_op_sign(struct enclave *e, const struct contract_caller *who, const
 
 /* Tell the host the active and pending versions (IPC_CONTRACT_NOTICE,
  * not answered; public data for the operator's display): after the room
- * is loaded and after every change.  0, or the write's error (the link
+ * is loaded and after every change, on the lane of the call that made
+ * the change (store_client.h, enclave_notice; the control lane at
+ * IPC_LOAD_DONE), whose storage loop on the host reads it before the
+ * reply.  Not on the audit lane: the host's audit-lane thread takes only
+ * IPC_STORE, and the notice belongs with its change.  0, or the write's error (the link
  * is then broken and the enclave stops, as for any frame). */
 int contract_notify_host(struct enclave *e) CDR_WUR;
 

@@ -13,31 +13,45 @@
  */
 #include "common/log.h"
 #include "enclave.h"
+#include "gate.h"
 #include "ipc/ipc.h"
 
 typedef int (*enclave_handler)(struct enclave *, struct cdr_buf *, uint32_t *, struct cdr_buf *);
 
+enum dispatch_gate { GATE_NONE, GATE_READ, GATE_WRITE };
+
 struct dispatch_row {
   uint32_t type;
   unsigned states; /* bit mask of enum enclave_state */
+  unsigned lanes;  /* bit mask of enum enclave_lane_kind */
+  enum dispatch_gate gate;
   enclave_handler handler;
 };
 
+#define CTL ENCLAVE_LANE_CONTROL
+#define WRK ENCLAVE_LANE_WORK
+
 static const struct dispatch_row dispatch_table[] = {
-    {IPC_INIT, ENCLAVE_STATE_INIT, enclave_handle_init},
-    {IPC_LOAD, ENCLAVE_STATE_INITIALISED, enclave_handle_load},
-    {IPC_LOAD_CHUNK, ENCLAVE_STATE_LOADING, enclave_handle_load_chunk},
-    {IPC_LOAD_DONE, ENCLAVE_STATE_LOADING, enclave_handle_load_done},
-    {IPC_ATTEST, ENCLAVE_STATE_READY, enclave_handle_attest},
-    {IPC_OPEN, ENCLAVE_STATE_READY, enclave_handle_open},
-    {IPC_REQUEST, ENCLAVE_STATE_READY, enclave_handle_request},
-    {IPC_CRL, ENCLAVE_STATE_READY, enclave_handle_crl},
-    {IPC_PROPOSE, ENCLAVE_STATE_READY, enclave_handle_propose},
-    {IPC_LIMITS, ENCLAVE_STATE_READY, enclave_handle_limits},
+    {IPC_INIT, ENCLAVE_STATE_INIT, CTL, GATE_NONE, enclave_handle_init},
+    {IPC_LOAD, ENCLAVE_STATE_INITIALISED, CTL, GATE_NONE, enclave_handle_load},
+    {IPC_LOAD_CHUNK, ENCLAVE_STATE_LOADING, CTL, GATE_NONE, enclave_handle_load_chunk},
+    {IPC_LOAD_DONE, ENCLAVE_STATE_LOADING, CTL, GATE_NONE, enclave_handle_load_done},
+    {IPC_ATTEST, ENCLAVE_STATE_READY, CTL, GATE_READ, enclave_handle_attest}, /* binds the active contract */
+    {IPC_OPEN, ENCLAVE_STATE_READY, CTL, GATE_READ, enclave_handle_open},
+    {IPC_REQUEST, ENCLAVE_STATE_READY, WRK, GATE_NONE, enclave_handle_request},
+    {IPC_CRL, ENCLAVE_STATE_READY, WRK, GATE_WRITE, enclave_handle_crl},
+    {IPC_PROPOSE, ENCLAVE_STATE_READY, WRK, GATE_WRITE, enclave_handle_propose},
+    {IPC_LIMITS, ENCLAVE_STATE_READY, WRK, GATE_WRITE, enclave_handle_limits},
 };
 
 int enclave_dispatch(struct enclave *e, uint32_t type, struct cdr_buf *payload, uint32_t *reply_type,
                      struct cdr_buf *reply) {
+  return enclave_dispatch_lane(e, e->nworkers > 0 ? ENCLAVE_LANE_CONTROL : ENCLAVE_LANE_ANY, type, payload,
+                               reply_type, reply);
+}
+
+int enclave_dispatch_lane(struct enclave *e, unsigned lane, uint32_t type, struct cdr_buf *payload,
+                          uint32_t *reply_type, struct cdr_buf *reply) {
   for (size_t i = 0; i < sizeof(dispatch_table) / sizeof(dispatch_table[0]); i++) {
     const struct dispatch_row *row = &dispatch_table[i];
     if (row->type != type)
@@ -46,7 +60,17 @@ int enclave_dispatch(struct enclave *e, uint32_t type, struct cdr_buf *payload, 
       log_error("protocol violation: %s is not allowed in state %d", ipc_msg_name(type), (int)e->state);
       return CDR_ERR_ARG;
     }
+    if (!(row->lanes & lane)) {
+      log_error("protocol violation: %s is not allowed on this lane", ipc_msg_name(type));
+      return CDR_ERR_ARG;
+    }
+    if (row->gate == GATE_READ)
+      gate_read_enter(e);
+    else if (row->gate == GATE_WRITE)
+      gate_write_enter(e);
     int r = row->handler(e, payload, reply_type, reply);
+    if (row->gate != GATE_NONE)
+      gate_leave(e);
     if (r != 0)
       log_error("protocol violation: malformed %s (%s)", ipc_msg_name(type), cdr_err_code(r));
     return r;

@@ -23,17 +23,13 @@ static json_t *amount(uint64_t units, unsigned decimals) {
 }
 
 /* The query's pending entry, set aside while the charge's own entry is
- * committed, and put back (the one place that touches the log's pending
- * entry directly: where entries are per thread, only these change). */
-static json_t *pending_take(struct enclave *e) {
-  json_t *p = e->audit.pending;
-  e->audit.pending = NULL;
-  return p;
-}
+ * committed, and put back (entries are per thread: audit.c's
+ * audit_pending_swap). */
+static json_t *pending_take(void) { return audit_pending_swap(NULL); }
 
 static void pending_put(struct enclave *e, json_t *p) {
   audit_discard(e);
-  e->audit.pending = p;
+  (void)audit_pending_swap(p); /* NULL: discarded above */
 }
 
 int dp_ops_seal_charge(struct enclave *e, const char *analyst) {
@@ -45,7 +41,7 @@ int dp_ops_seal_charge(struct enclave *e, const char *analyst) {
   /* The commit takes the pending entry as its own (persist.c): set the
    * query's aside, so that the charge is its own entry and the query's
    * is finished with the query's outcome afterwards. */
-  query = pending_take(e);
+  query = pending_take();
   if ((r = audit_begin(e, "dp_charge")) == 0) {
     uint64_t left = ch.eps_total_micro > ch.eps_spent_micro ? ch.eps_total_micro - ch.eps_spent_micro : 0;
     audit_add_table(e, ch.table, NULL);

@@ -3,14 +3,15 @@
  *
  * The enclave holds every secret of the room except the CA key: its
  * identity key, the per-session keys, all plaintext data and the SQL
- * engine.  It is single-threaded: it reads one frame from the host,
- * handles it, writes one reply.  See docs/ARCHITECTURE.md.
+ * engine.  It serves several lanes at once, one thread each (lanes.c);
+ * each shared part has its lock (docs/ARCHITECTURE.md, "Concurrency").
  */
 #ifndef CDR_ENCLAVE_H
 #define CDR_ENCLAVE_H
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <pthread.h>
 #include <stdint.h>
 
 #include "attest.h"
@@ -36,8 +37,16 @@ enum enclave_state {
 };
 
 struct enclave {
-  enum enclave_state state;
-  int ipc_fd; /* the channel to the host, for storage rounds inside a request */
+  _Atomic(enum enclave_state) state; /* written by the control lane, read by every lane */
+  int ipc_fd; /* the control lane (the only one when connected), for storage rounds */
+  /* Lanes (lanes.c; docs/ARCHITECTURE.md "Concurrency"): the audit lane
+   * and nworkers work lanes, fds ipc_fd + 1, ipc_fd + 2...; 0 workers
+   * when the enclave has one channel. */
+  unsigned nworkers;
+  struct enclave_lanes *lanes;
+  /* The room gate (gate.c): read-only operations hold it shared, writes
+   * exclusive.  Zero-initialised or pthread_rwlock_init'ed. */
+  pthread_rwlock_t gate;
   uint8_t room_id[CDR_ROOM_ID_BYTES];
   X509 *ca_cert;
   uint8_t ca_fp[32];
@@ -59,7 +68,7 @@ struct enclave {
   const char *room_dir;
   struct session_table sessions;
   struct persist *persist; /* the sealed state's manifest entries (persist.c, enclave_load.c) */
-  int fatal;               /* set when the enclave must stop (storage failed) */
+  _Atomic int fatal;       /* set when the enclave must stop (storage failed); any thread */
   X509_CRL *crl;           /* the room's current CRL, verified (revoke.c) */
   uint64_t crl_number;     /* its number; 0 before any */
   uint64_t crl_required;   /* the number the sealed manifest recorded */
@@ -78,11 +87,18 @@ struct enclave {
   int64_t (*now)(void);
 };
 
+/* The kinds of lane a frame may arrive on (dispatch.c's rows). */
+enum enclave_lane_kind { ENCLAVE_LANE_CONTROL = 1, ENCLAVE_LANE_WORK = 2, ENCLAVE_LANE_ANY = 3 };
+
 /* Handle one frame.  Returns 0 after writing a reply to `reply`
  * (*reply_type set), or a negative code when the frame is a protocol
- * violation by the host: the caller then exits. */
+ * violation by the host: the caller then exits.  enclave_dispatch is
+ * the control lane's (every lane's, with one channel);
+ * enclave_dispatch_lane names the lane's kind. */
 int enclave_dispatch(struct enclave *e, uint32_t type, struct cdr_buf *payload, uint32_t *reply_type,
                      struct cdr_buf *reply) CDR_WUR;
+int enclave_dispatch_lane(struct enclave *e, unsigned lane, uint32_t type, struct cdr_buf *payload,
+                          uint32_t *reply_type, struct cdr_buf *reply) CDR_WUR;
 
 /* The handlers of dispatch.c's rows.  Each decodes its payload exactly
  * (ipc/messages.h); a decode failure is returned as a negative code

@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "enclave.h"
 #include "enclave_reply.h"
+#include "gate.h"
 #include "ipc/messages.h"
 #include "ops.h"
 
@@ -46,9 +47,13 @@ int enclave_handle_request(struct enclave *e, struct cdr_buf *in, uint32_t *rt, 
   cdr_buf_init(&ct, CDR_MAX_CIPHERTEXT, 0);
 
 #define REFUSE(code, text) do { refuse = (code); msg = (text); goto out; } while (0)
-  struct session *s = session_table_find(&e->sessions, env.session_id);
+  /* A reference (the session may be removed meanwhile: it is freed by
+   * the last holder) and the session's own mutex: its requests run one
+   * at a time, so the sequence check and the decryption are one step. */
+  struct session *s = session_table_get(&e->sessions, env.session_id);
   if (s == NULL) /* not logged: there is no one to attribute it to */
     REFUSE(CDR_ERR_SESSION_UNKNOWN, "no such session; open a new one");
+  pthread_mutex_lock(&s->busy);
   /* Every decision about a known session's request is an audit entry;
    * the operation names itself and adds its details (ops.c). */
   if ((r = audit_begin(e, "request")) != 0)
@@ -94,7 +99,16 @@ int enclave_handle_request(struct enclave *e, struct cdr_buf *in, uint32_t *rt, 
   *rt = IPC_RESPONSE;
   r = ipc_put_response(out, &resp);
   if (res.close_session) { /* the answer is sealed: the session's keys can go */
-    upload_drop_session(&e->uploads, e->engine, s->id);
+    /* Its upload, if any, goes too: a change (the gate exclusive), taken
+     * only then, so that a close never waits for running queries. */
+    gate_read_enter(e);
+    int has_upload = upload_session_has(&e->uploads, s->id);
+    gate_leave(e);
+    if (has_upload) {
+      gate_write_enter(e);
+      upload_drop_session(&e->uploads, e->engine, s->id);
+      gate_leave(e);
+    }
     session_table_remove(&e->sessions, env.session_id);
   }
 #undef REFUSE
@@ -112,6 +126,10 @@ out:
   } else if (r != 0) {
     log_error("request failed: %s", cdr_err_code(r));
     r = enclave_reply_error(out, rt, r, "the enclave could not process the request");
+  }
+  if (s != NULL) {
+    pthread_mutex_unlock(&s->busy);
+    session_put(&e->sessions, s);
   }
   cdr_buf_free(&sigin);
   cdr_buf_free(&pt); /* cdr_buf_free wipes */

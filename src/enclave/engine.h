@@ -32,8 +32,9 @@
  *
  * Errors carry a human message (no secret data: it may name the denied
  * action, table or column, never a data value) in *errmsg, malloc'd,
- * which the caller frees.  The engine is single-threaded: the enclave
- * serves one request at a time.
+ * which the caller frees.  The engine is not thread-safe: its callers
+ * serialise every call (gate.h: changes under the room gate held
+ * exclusive, statements under the engine lock inside the shared gate).
  */
 #ifndef CDR_ENGINE_H
 #define CDR_ENGINE_H

@@ -32,6 +32,7 @@
 #include "common/util.h"
 #include "enclave.h"
 #include "harden.h"
+#include "lanes.h"
 #include "persist.h"
 #include "sandbox.h"
 #include "wipe_alloc.h"
@@ -39,7 +40,7 @@
 #include "ipc/ipc.h"
 
 static void usage(FILE *f) {
-  fprintf(f, "usage: cdr-enclave [--room ROOM] (--ipc-fd FD | --vsock-port N | --listen-unix PATH)\n"
+  fprintf(f, "usage: cdr-enclave [--room ROOM] (--ipc-fd FD [--workers W] | --vsock-port N | --listen-unix PATH)\n"
              "                   [--attestation sim|snp|tdx|nitro|auto] [--tsm-root DIR] [--tsm-entry NAME]\n"
              "\n"
              "The trusted half of a CDR data room.  It speaks only the framed protocol\n"
@@ -49,6 +50,8 @@ static void usage(FILE *f) {
              "the AF_UNIX socket PATH (cdrd --enclave-unix PATH).\n"
              "\n"
              "  --room ROOM          the room folder (needed by sim attestation only)\n"
+             "  --workers W          serve W work lanes in parallel: fds FD+2 .. FD+1+W, with\n"
+             "                       FD the control lane and FD+1 the audit lane (cdrd does this)\n"
              "  --attestation P      sim (default), snp, tdx, nitro, or auto (the hardware\n"
              "                       this machine has; never sim)\n"
              "  --tsm-root DIR       configfs-tsm report directory (default\n"
@@ -56,6 +59,32 @@ static void usage(FILE *f) {
              "  --tsm-entry NAME     use the existing report entry DIR/NAME instead of a\n"
              "                       private one per report\n"
              "See docs/ATTESTATION.md.\n");
+}
+
+/* The address of --vsock-port or --listen-unix (if either): 0, or -1
+ * (said why). */
+static int listen_address(struct ipc_channel_addr *a, const char *vsock_port, const char *listen_unix) {
+  if (vsock_port != NULL) {
+    if (ipc_channel_vsock_any(a, vsock_port) != 0) {
+      fprintf(stderr, "cdr-enclave: --vsock-port wants a port number\n");
+      return -1;
+    }
+  } else if (listen_unix != NULL && ipc_channel_unix(a, listen_unix) != 0) {
+    fprintf(stderr, "cdr-enclave: --listen-unix wants a socket path of at most 107 bytes\n");
+    return -1;
+  }
+  return 0;
+}
+
+/* --workers W: 1..ENCLAVE_MAX_WORKERS, or -1 (said why). */
+static long parse_workers(const char *text) {
+  char *end;
+  long w = strtol(text, &end, 10);
+  if (*end != '\0' || w < 1 || w > ENCLAVE_MAX_WORKERS) {
+    fprintf(stderr, "cdr-enclave: --workers wants a number from 1 to %d\n", ENCLAVE_MAX_WORKERS);
+    return -1;
+  }
+  return w;
 }
 
 /* "sim", "snp", "tdx", "nitro" or "auto". */
@@ -79,6 +108,19 @@ static int provider_name_ok(const char *s) {
 #ifdef ENCLAVE_ASAN
 const char *__asan_default_options(void);
 const char *__asan_default_options(void) { return "symbolize=0:color=never:halt_on_error=1:abort_on_error=1"; }
+#endif
+/* ThreadSanitizer builds (make test-tsan): the same, for its reports,
+ * which name "ThreadSanitizer" in cdrd's log (tests/integration/lib.sh). */
+#if defined(__SANITIZE_THREAD__)
+#define ENCLAVE_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define ENCLAVE_TSAN 1
+#endif
+#endif
+#ifdef ENCLAVE_TSAN
+const char *__tsan_default_options(void);
+const char *__tsan_default_options(void) { return "symbolize=0:color=never:halt_on_error=1:exitcode=66"; }
 #endif
 
 void enclave_free(struct enclave *e) {
@@ -107,12 +149,13 @@ int main(int argc, char **argv) {
                                        {"attestation", required_argument, NULL, 'a'},
                                        {"tsm-root", required_argument, NULL, 't'},
                                        {"tsm-entry", required_argument, NULL, 'e'},
+                                       {"workers", required_argument, NULL, 'w'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   const char *room = NULL, *attestation = "sim", *vsock_port = NULL, *listen_unix = NULL;
   struct attest_options aopts;
   struct ipc_channel_addr listen_addr;
-  long fd = -1;
+  long fd = -1, workers = 0;
   int c, channels = 0;
   memset(&aopts, 0, sizeof(aopts));
   memset(&listen_addr, 0, sizeof(listen_addr));
@@ -138,12 +181,20 @@ int main(int argc, char **argv) {
       channels++;
       listen_unix = optarg;
       break;
+    case 'w':
+      if ((workers = parse_workers(optarg)) < 0)
+        return 2;
+      break;
     case 'a': attestation = optarg; break;
     case 't': aopts.tsm_root = optarg; break;
     case 'e': aopts.tsm_entry = optarg; break;
     case 'h': usage(stdout); return 0;
     default: usage(stderr); return 2;
     }
+  }
+  if (workers > 0 && fd < 0) {
+    fprintf(stderr, "cdr-enclave: --workers needs --ipc-fd (a connected enclave has one lane)\n");
+    return 2;
   }
   if (optind != argc || channels != 1) {
     if (channels > 1)
@@ -159,15 +210,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "cdr-enclave: sim attestation needs --room ROOM (its platform key lives there)\n");
     return 2;
   }
-  if (vsock_port != NULL) {
-    if (ipc_channel_vsock_any(&listen_addr, vsock_port) != 0) {
-      fprintf(stderr, "cdr-enclave: --vsock-port wants a port number\n");
-      return 2;
-    }
-  } else if (listen_unix != NULL && ipc_channel_unix(&listen_addr, listen_unix) != 0) {
-    fprintf(stderr, "cdr-enclave: --listen-unix wants a socket path of at most 107 bytes\n");
+  if (listen_address(&listen_addr, vsock_port, listen_unix) != 0)
     return 2;
-  }
   if (wipe_alloc_install(CDR_SQL_HEAP_LIMIT) != 0) {
     log_error("cannot install the wiping allocators; refusing to run");
     return 1;
@@ -192,6 +236,11 @@ int main(int argc, char **argv) {
   e->attest_opts = aopts;
   e->ipc_fd = (int)fd;
   e->now = cdr_now;
+  /* The lanes' threads exist before the filter goes on (lanes.h). */
+  if (workers > 0 && enclave_lanes_start(e, (int)fd, (unsigned)workers) != 0) {
+    log_error("cannot start the enclave's worker threads; refusing to run");
+    return 1;
+  }
 
   struct cdr_buf in, out;
   cdr_buf_init(&in, CDR_IPC_MAX_FRAME, 0);
@@ -219,7 +268,7 @@ int main(int argc, char **argv) {
      * init.  The filter goes on before IPC_INIT_OK leaves, so the host
      * never talks to an enclave that is up but unconfined. */
     if (!sandboxed && e->state != ENCLAVE_STATE_INIT) {
-      if (sandbox_enter(e->attest->name, (int)fd) != 0) {
+      if (sandbox_enter_lanes(e->attest->name, (int)fd, workers > 0 ? (unsigned)workers + 2 : 1) != 0) {
         log_error("cannot enter the sandbox; refusing to run");
         status = 1;
         break;
@@ -233,6 +282,9 @@ int main(int argc, char **argv) {
   }
   cdr_buf_free(&in);
   cdr_buf_free(&out);
+  if (status != 0 && workers > 0)
+    _exit(status); /* other lanes may be mid-request: nothing may run on */
+  enclave_lanes_stop(e);
   enclave_free(e);
   return status;
 }

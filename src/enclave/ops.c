@@ -58,6 +58,7 @@
 #include "audit_ops.h"
 #include "contract_ops.h"
 #include "dp_ops.h"
+#include "gate.h"
 #include "template_ops.h"
 #include "ops.h"
 #include "persist.h"
@@ -165,10 +166,18 @@ static int op_query(const struct op_ctx *c) {
   uint64_t rows = 0;
   int r;
   uint8_t h[32];
+  char busy[192];
   if (json_object_get(c->hdr, "template") != NULL) {
     if (json_object_get(c->hdr, "sql") != NULL)
       return op_fail(c, CDR_ERR_ARG, "a query names \"sql\" or \"template\", not both");
-    return template_op_run(c->e, c->who, c->hdr, c->out, c->res);
+    /* A template's run is a query: the same cap, the same engine lock. */
+    if (gate_member_enter(c->e, c->who->name, busy, sizeof(busy)) != 0)
+      return op_fail(c, CDR_ERR_BUSY, busy);
+    gate_engine_enter(c->e);
+    r = template_op_run(c->e, c->who, c->hdr, c->out, c->res);
+    gate_engine_leave(c->e);
+    gate_member_leave(c->e, c->who->name);
+    return r;
   }
   /* The engine refuses a NUL in the text itself, with its own message. */
   if (cdr_json_get_str(c->hdr, "sql", SIZE_MAX, &sql, &sqllen) != 0)
@@ -176,14 +185,25 @@ static int op_query(const struct op_ctx *c) {
   /* The log keeps the SQL's hash, not its text. */
   if (cdr_sha256(h, sql, sqllen) == 0)
     audit_set(c->e, "sql_sha256", audit_hex(h, sizeof(h)));
-  if (op_doc_begin(c, "{\"ok\":true,\"result\":") != 0)
+  if (gate_member_enter(c->e, c->who->name, busy, sizeof(busy)) != 0)
+    return op_fail(c, CDR_ERR_BUSY, busy);
+  if (op_doc_begin(c, "{\"ok\":true,\"result\":") != 0) {
+    gate_member_leave(c->e, c->who->name);
     return op_fail(c, CDR_ERR_RESULT_TOO_LARGE, NULL);
+  }
+  gate_engine_enter(c->e);
   int er = engine_query_render(c->e->engine, c->who, sql, sqllen, c->out, &rows, &errmsg);
   engine_query_tables(c->e->engine, audit_table_cb, c->e);
   if (er == 0)
     audit_set(c->e, "rows", json_integer((json_int_t)rows));
-  /* A dp charge is durable before the answer (or refusal) leaves. */
-  if ((r = dp_ops_seal_charge(c->e, c->who->name)) != 0) {
+  /* A dp charge is durable before the answer (or refusal) leaves.  Under
+   * the engine lock: the charge is the engine's until taken (the next
+   * statement's would replace it), and this commit, made by a query
+   * holding the gate only shared, must not meet another lane's. */
+  r = dp_ops_seal_charge(c->e, c->who->name);
+  gate_engine_leave(c->e);
+  gate_member_leave(c->e, c->who->name);
+  if (r != 0) {
     free(errmsg);
     return r;
   }
@@ -520,41 +540,60 @@ static int op_close(const struct op_ctx *c) {
   return enclave_reply_op_json(c->out, c->res, json_pack("{s:b,s:b}", "ok", 1, "closed", 1));
 }
 
+/* An operation that changes the room holds the gate exclusive (gate.h);
+ * every row says which it is.  OP_BY_ACTION: its "action" says (op_writes). */
+#define OP_READS 0
+#define OP_WRITES 1
+#define OP_BY_ACTION 2
+
 static const struct op_entry {
   const char *name;
+  int writes;        /* OP_WRITES: the room gate exclusive; OP_READS shared; OP_BY_ACTION: op_writes */
   unsigned roles;    /* ROLE_BIT set allowed to run it */
   int payload;       /* a payload may follow the header */
   int not_member;    /* open to a key outside the active contract (only in the pending version) */
   const char *roles_msg;
   int (*run)(const struct op_ctx *c);
 } op_table[] = {
-    {"query", ROLES_QUERY, 0, 0, "only analysts and providers may run queries", op_query},
-    {"upload_begin", ROLES_PROVIDER, 0, 0, "only providers may upload tables", op_upload_begin},
-    {"upload_chunk", ROLES_PROVIDER, 1, 0, "only providers may upload tables", op_upload_chunk},
-    {"upload_commit", ROLES_PROVIDER, 0, 0, "only providers may upload tables", op_upload_commit},
-    {"upload_abort", ROLES_PROVIDER, 0, 0, "only providers may upload tables", op_upload_abort},
-    {"tables", ROLES_ALL, 0, 0, NULL, op_tables},
-    {"grant", ROLES_PROVIDER, 0, 0, "only providers own tables and grant access to them", op_grant},
-    {"revoke_grant", ROLES_PROVIDER, 0, 0, "only providers own tables and grant access to them", op_revoke_grant},
-    {"hide", ROLES_PROVIDER, 0, 0, "only providers own tables and hide their columns", op_hide},
-    {"drop", ROLES_PROVIDER, 0, 0, "only providers own tables and drop them", op_drop},
-    {"rule", ROLES_ALL, 1, 0, NULL, op_rule},
-    {"template", ROLES_ALL, 0, 0, NULL, op_template},
-    {"audit", ROLES_ALL, 0, 0, NULL, op_audit},
-    {"audit_head", ROLES_ALL, 0, 1, NULL, op_audit_head},
-    {"close", ROLES_ALL, 0, 1, NULL, op_close},
-    {"contract", ROLES_ALL, 0, 1, NULL, op_contract},
-    {"contract_propose", ROLES_ALL, 1, 1, NULL, op_contract_propose},
-    {"contract_sign", ROLES_ALL, 1, 1, NULL, op_contract_sign},
-    {"limits", ROLES_ALL, 0, 0, NULL, op_limits},
-    {"limits_set", ROLES_ALL, 0, 0, NULL, op_limits_set},
+    {"query", OP_READS, ROLES_QUERY, 0, 0, "only analysts and providers may run queries", op_query},
+    {"upload_begin", OP_WRITES, ROLES_PROVIDER, 0, 0, "only providers may upload tables", op_upload_begin},
+    {"upload_chunk", OP_WRITES, ROLES_PROVIDER, 1, 0, "only providers may upload tables", op_upload_chunk},
+    {"upload_commit", OP_WRITES, ROLES_PROVIDER, 0, 0, "only providers may upload tables", op_upload_commit},
+    {"upload_abort", OP_WRITES, ROLES_PROVIDER, 0, 0, "only providers may upload tables", op_upload_abort},
+    {"tables", OP_READS, ROLES_ALL, 0, 0, NULL, op_tables},
+    {"grant", OP_WRITES, ROLES_PROVIDER, 0, 0, "only providers own tables and grant access to them", op_grant},
+    {"revoke_grant", OP_WRITES, ROLES_PROVIDER, 0, 0, "only providers own tables and grant access to them", op_revoke_grant},
+    {"hide", OP_WRITES, ROLES_PROVIDER, 0, 0, "only providers own tables and hide their columns", op_hide},
+    {"drop", OP_WRITES, ROLES_PROVIDER, 0, 0, "only providers own tables and drop them", op_drop},
+    {"rule", OP_BY_ACTION, ROLES_ALL, 1, 0, NULL, op_rule},
+    {"template", OP_BY_ACTION, ROLES_ALL, 0, 0, NULL, op_template},
+    {"audit", OP_READS, ROLES_ALL, 0, 0, NULL, op_audit},
+    {"audit_head", OP_READS, ROLES_ALL, 0, 1, NULL, op_audit_head},
+    {"close", OP_READS, ROLES_ALL, 0, 1, NULL, op_close},
+    {"contract", OP_READS, ROLES_ALL, 0, 1, NULL, op_contract},
+    {"contract_propose", OP_WRITES, ROLES_ALL, 1, 1, NULL, op_contract_propose},
+    {"contract_sign", OP_WRITES, ROLES_ALL, 1, 1, NULL, op_contract_sign},
+    {"limits", OP_READS, ROLES_ALL, 0, 0, NULL, op_limits},
+    {"limits_set", OP_READS, ROLES_ALL, 0, 0, NULL, op_limits_set},
 };
+
+/* Whether op, with this header, changes the room.  rule and template
+ * (OP_BY_ACTION): "show" (rule's default) and "list" read; set, remove,
+ * propose, approve, reject, withdraw change the room.  An unknown action
+ * is refused by the op itself, changing nothing, so it may go either way:
+ * it goes exclusive, the safe side.  A query under a template is the
+ * query op, a read. */
+static int op_writes(const struct op_entry *op, const json_t *hdr) {
+  if (op->writes != OP_BY_ACTION)
+    return op->writes;
+  const char *a = json_string_value(json_object_get(hdr, "action"));
+  return !(a == NULL || strcmp(a, "show") == 0 || strcmp(a, "list") == 0);
+}
 
 /* upload_set_reap's test: the session is in the table and not expired. */
 static int session_alive(void *ctx, const uint8_t sid[CDR_SESSION_ID_LEN]) {
   struct enclave *e = ctx;
-  const struct session *s = session_table_find(&e->sessions, sid);
-  return s != NULL && s->expires_at > enclave_now(e);
+  return session_table_alive(&e->sessions, sid, enclave_now(e));
 }
 
 /* The session's user as the engine sees it: name, role, and the SHA-256
@@ -604,11 +643,12 @@ static int not_member(const struct op_ctx *c, const struct session *s) {
   return op_fail(c, CDR_ERR_NOT_A_MEMBER, msg);
 }
 
+static int ops_run_gated(struct enclave *e, const struct session *s, const struct op_entry *op, int writes,
+                         json_t *hdr, struct cdr_buf *in, struct op_ctx *c);
+
 int ops_run(struct enclave *e, const struct session *s, const uint8_t *pt, size_t ptlen, struct cdr_buf *out,
             struct enclave_op_outcome *res) {
   struct cdr_buf in;
-  struct engine_principal who;
-  unsigned roles = 0;
   struct op_ctx c;
   const struct op_entry *op = NULL;
   const uint8_t *hdr_bytes;
@@ -623,9 +663,6 @@ int ops_run(struct enclave *e, const struct session *s, const uint8_t *pt, size_
   c.e = e;
   c.out = out;
   c.res = res;
-  /* Uploads of sessions that have ended (expired, evicted) go first:
-   * their staging tables must not outlive them. */
-  upload_set_reap(&e->uploads, e->engine, enclave_now(e), session_alive, e);
   cdr_buf_view(&in, pt, ptlen);
   if ((r = cdr_buf_get_lp(&in, &hdr_bytes, &hdr_len, MAX_HEADER_JSON)) != 0)
     return op_fail(&c, CDR_ERR_ARG, "request plaintext must start with lp(header JSON)");
@@ -645,7 +682,34 @@ int ops_run(struct enclave *e, const struct session *s, const uint8_t *pt, size_
                 "unknown \"op\" (expected query, upload_begin, upload_chunk, upload_commit, upload_abort, tables, "
                 "grant, revoke_grant, hide, drop, rule, template, audit, audit_head, close, contract, contract_propose, "
                 "contract_sign, limits or limits_set)");
-  } else if (principal_of(e, s, &who, &roles) != 0) {
+  } else {
+    int writes = op_writes(op, hdr);
+    if (writes)
+      gate_write_enter(e);
+    else
+      gate_read_enter(e);
+    r = ops_run_gated(e, s, op, writes, hdr, &in, &c);
+    gate_leave(e);
+  }
+  json_decref(hdr);
+  return r;
+}
+
+/* ops_run's part under the room gate (shared for reads, exclusive for
+ * writes): the contract and catalog it reads cannot change meanwhile. */
+static int ops_run_gated(struct enclave *e, const struct session *s, const struct op_entry *op, int writes,
+                         json_t *hdr, struct cdr_buf *in_buf, struct op_ctx *cp) {
+  struct engine_principal who;
+  struct op_ctx c = *cp;
+  struct cdr_buf in = *in_buf;
+  unsigned roles = 0;
+  int r;
+  /* Uploads of sessions that have ended (expired, evicted) go first:
+   * their staging tables must not outlive them.  Only a change may drop
+   * them (it holds the gate exclusive). */
+  if (writes)
+    upload_set_reap(&e->uploads, e->engine, enclave_now(e), session_alive, e);
+  if (principal_of(e, s, &who, &roles) != 0) {
     r = op_fail(&c, CDR_ERR_INTERNAL, "cannot identify the session's key");
   } else if (roles == 0 && contract_state_current(&e->contract) != NULL && !op->not_member) {
     r = not_member(&c, s);
@@ -670,8 +734,7 @@ int ops_run(struct enclave *e, const struct session *s, const uint8_t *pt, size_
     c.caller.spki_len = s->user_spki_len;
     r = op->run(&c);
   }
-  if (op != NULL && strncmp(op->name, "upload_", 7) == 0 && res->status != CDR_STATUS_OK)
+  if (strncmp(op->name, "upload_", 7) == 0 && c.res->status != CDR_STATUS_OK)
     upload_drop_session(&e->uploads, e->engine, s->id);
-  json_decref(hdr);
   return r;
 }

@@ -198,6 +198,12 @@ static int commit(struct enclave *e, struct store_batch *b, struct persist_entry
   int r;
   if ((r = persist_get(e, &p)) != 0)
     return r;
+  /* The log held from here to the end: its queue written first, and no
+   * entry can come between this commit's sync and its own entry. */
+  if ((r = audit_commit_begin(e)) != 0) {
+    e->fatal = 1;
+    return r;
+  }
   cdr_buf_init(&sealed, CDR_IPC_MAX_FRAME / 2, 0);
   /* Order: the log so far durable, then the manifest (the commit point)
    * naming the log with this commit's entry, then that entry: a crash
@@ -225,6 +231,7 @@ out:
    * from the log) stops the enclave, so the disk stays the truth. */
   if (r != 0)
     e->fatal = 1;
+  audit_commit_end(e);
   audit_sealed_free(&au);
   cdr_buf_free(&sealed);
   return r;

@@ -43,6 +43,8 @@ static int session_revoked(X509_CRL *crl, const struct session *s) {
   return yes;
 }
 
+static int session_revoked_pred(void *ctx, const struct session *s) { return session_revoked(ctx, s); }
+
 int enclave_cert_not_revoked(struct enclave *e, X509 *cert) {
   X509_REVOKED *rev = NULL;
   if (e->crl_number < e->crl_required)
@@ -99,16 +101,7 @@ int enclave_handle_crl(struct enclave *e, struct cdr_buf *in, uint32_t *rt, stru
   e->crl = crl;
   e->crl_number = number;
   /* End, at once, every open session of a revoked certificate. */
-  for (size_t i = 0; i < SESSION_TABLE_SLOTS; i++) {
-    struct session *s = e->sessions.slot[i];
-    if (s != NULL && session_revoked(crl, s)) {
-      uint8_t id[CDR_SESSION_ID_LEN];
-      memcpy(id, s->id, sizeof(id));
-      session_table_remove(&e->sessions, id);
-      ended++;
-      i = (size_t)-1; /* removal shifts entries: scan again from the start */
-    }
-  }
+  ended = session_table_remove_if(&e->sessions, session_revoked_pred, crl);
   if (newer && number > e->crl_required) {
     /* A newer list is a decision of the room: logged with its commit. */
     STACK_OF(X509_REVOKED) *revoked = X509_CRL_get_REVOKED(crl);

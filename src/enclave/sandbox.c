@@ -101,10 +101,10 @@
 
 #include "common/log.h"
 
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define SANDBOX_SANITIZER 1
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
 #define SANDBOX_SANITIZER 1
 #endif
 #endif
@@ -162,13 +162,15 @@ static struct scmp_arg_cmp arg_without(unsigned arg, uint64_t mask) {
 #define ALLOW_IF(name, cmp) allow_if(ctx, SCMP_SYS(name), cmp)
 
 /* The calls every profile needs (see the top of the file). */
-static int sandbox_rules_common(scmp_filter_ctx ctx, int ipc_fd) {
-  const uint64_t fd = (uint64_t)ipc_fd;
+static int sandbox_rules_common(scmp_filter_ctx ctx, int ipc_fd, unsigned nfds) {
   const pid_t self = getpid();
   int r = 0;
-  /* The channel and the log. */
-  r |= ALLOW_IF(read, arg_eq(0, fd));
-  r |= ALLOW_IF(write, arg_eq(0, fd));
+  /* The channel's lanes and the log. */
+  for (unsigned k = 0; k < nfds; k++) {
+    const uint64_t fd = (uint64_t)ipc_fd + k;
+    r |= ALLOW_IF(read, arg_eq(0, fd));
+    r |= ALLOW_IF(write, arg_eq(0, fd));
+  }
   r |= ALLOW_IF(write, arg_eq(0, STDERR_FILENO));
   r |= ALLOW_IF(writev, arg_eq(0, STDERR_FILENO));
   r |= ALLOW(close);
@@ -262,7 +264,9 @@ static int sandbox_warm_up(void) {
   return r;
 }
 
-int sandbox_enter(const char *provider, int ipc_fd) {
+int sandbox_enter(const char *provider, int ipc_fd) { return sandbox_enter_lanes(provider, ipc_fd, 1); }
+
+int sandbox_enter_lanes(const char *provider, int ipc_fd, unsigned nfds) {
   scmp_filter_ctx ctx = NULL;
   unsigned extra = 0;
   size_t i;
@@ -274,7 +278,7 @@ int sandbox_enter(const char *provider, int ipc_fd) {
     log_error("sandbox: no system-call profile for attestation provider %s", provider ? provider : "(none)");
     return CDR_ERR_ARG;
   }
-  if (ipc_fd < 0) {
+  if (ipc_fd < 0 || nfds == 0 || nfds > 64) {
     log_error("sandbox: no channel descriptor to allow");
     return CDR_ERR_ARG;
   }
@@ -299,7 +303,7 @@ int sandbox_enter(const char *provider, int ipc_fd) {
     log_error("sandbox: cannot set the filter's attributes");
     goto out;
   }
-  if (sandbox_rules_common(ctx, ipc_fd) != 0 || ((extra & SANDBOX_TSM) && sandbox_rules_tsm(ctx) != 0) ||
+  if (sandbox_rules_common(ctx, ipc_fd, nfds) != 0 || ((extra & SANDBOX_TSM) && sandbox_rules_tsm(ctx) != 0) ||
       ((extra & SANDBOX_NSM) && sandbox_rules_nsm(ctx) != 0)
 #if SANDBOX_SANITIZER
       || sandbox_rules_sanitizer(ctx) != 0

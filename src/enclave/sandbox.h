@@ -30,5 +30,8 @@
  * without the filter is not an option.  An unknown provider, or no
  * descriptor, is CDR_ERR_ARG (and nothing is changed). */
 int sandbox_enter(const char *provider, int ipc_fd) CDR_WUR;
+/* The same for a channel of nfds lanes on fds ipc_fd .. ipc_fd + nfds - 1
+ * (lanes.h); the threads serving them must exist already. */
+int sandbox_enter_lanes(const char *provider, int ipc_fd, unsigned nfds) CDR_WUR;
 
 #endif

@@ -23,6 +23,7 @@ struct session *session_new(void) { return OPENSSL_secure_zalloc(sizeof(struct s
 void session_free(struct session *s) {
   if (s == NULL)
     return;
+  pthread_mutex_destroy(&s->busy);
   EVP_PKEY_free(s->user_key);
   free(s->user_spki);
   OPENSSL_secure_clear_free(s, sizeof(*s));
@@ -49,7 +50,10 @@ struct session *session_table_find(struct session_table *t, const uint8_t id[CDR
 }
 
 static void remove_at(struct session_table *t, size_t i) {
-  session_free(t->slot[i]);
+  if (t->slot[i]->refs > 0)
+    t->slot[i]->removed = 1; /* its last holder frees it */
+  else
+    session_free(t->slot[i]);
   t->slot[i] = NULL;
   t->count--;
   /* Backward-shift the run after i so lookups never skip a gap. */
@@ -66,14 +70,59 @@ static void remove_at(struct session_table *t, size_t i) {
   }
 }
 
+struct session *session_table_get(struct session_table *t, const uint8_t id[CDR_SESSION_ID_LEN]) {
+  int found;
+  pthread_mutex_lock(&t->lock);
+  size_t i = find_slot(t, id, &found);
+  struct session *s = found ? t->slot[i] : NULL;
+  if (s != NULL)
+    s->refs++;
+  pthread_mutex_unlock(&t->lock);
+  return s;
+}
+
+void session_put(struct session_table *t, struct session *s) {
+  if (s == NULL)
+    return;
+  pthread_mutex_lock(&t->lock);
+  if (--s->refs == 0 && s->removed)
+    session_free(s);
+  pthread_mutex_unlock(&t->lock);
+}
+
+int session_table_alive(struct session_table *t, const uint8_t id[CDR_SESSION_ID_LEN], int64_t now) {
+  int found;
+  pthread_mutex_lock(&t->lock);
+  size_t i = find_slot(t, id, &found);
+  int alive = found && t->slot[i]->expires_at > now;
+  pthread_mutex_unlock(&t->lock);
+  return alive;
+}
+
+unsigned session_table_remove_if(struct session_table *t, int (*pred)(void *ctx, const struct session *s), void *ctx) {
+  unsigned n = 0;
+  pthread_mutex_lock(&t->lock);
+  for (size_t i = 0; i < SESSION_TABLE_SLOTS; i++) {
+    if (t->slot[i] != NULL && pred(ctx, t->slot[i])) {
+      remove_at(t, i);
+      n++;
+      i = (size_t)-1; /* removal shifts entries: scan again from the start */
+    }
+  }
+  pthread_mutex_unlock(&t->lock);
+  return n;
+}
+
 void session_table_remove(struct session_table *t, const uint8_t id[CDR_SESSION_ID_LEN]) {
   int found;
+  pthread_mutex_lock(&t->lock);
   size_t i = find_slot(t, id, &found);
   if (found)
     remove_at(t, i);
+  pthread_mutex_unlock(&t->lock);
 }
 
-void session_table_expire(struct session_table *t, int64_t now) {
+static void expire_locked(struct session_table *t, int64_t now) {
   /* Removal can shift an unvisited entry into an already visited slot;
    * repeat until a full pass removes nothing. */
   int removed;
@@ -86,6 +135,12 @@ void session_table_expire(struct session_table *t, int64_t now) {
       }
     }
   } while (removed);
+}
+
+void session_table_expire(struct session_table *t, int64_t now) {
+  pthread_mutex_lock(&t->lock);
+  expire_locked(t, now);
+  pthread_mutex_unlock(&t->lock);
 }
 
 /* Remove the oldest session of this certificate if it is at its cap. */
@@ -155,24 +210,34 @@ static int evict_fair_share(struct session_table *t, const uint8_t cert_fp[32]) 
 }
 
 int session_table_insert(struct session_table *t, struct session *s, int64_t now) {
-  int found;
+  int found, r = 0;
+  pthread_mutex_lock(&t->lock);
   enforce_per_cert_cap(t, s->cert_fp);
   if (t->count >= CDR_MAX_SESSIONS)
-    session_table_expire(t, now);
-  if (t->count >= CDR_MAX_SESSIONS && !evict_fair_share(t, s->cert_fp))
-    return CDR_ERR_SESSION_LIMIT;
+    expire_locked(t, now);
+  if (t->count >= CDR_MAX_SESSIONS && !evict_fair_share(t, s->cert_fp)) {
+    r = CDR_ERR_SESSION_LIMIT;
+    goto out;
+  }
   size_t i = find_slot(t, s->id, &found);
-  if (found)
-    return CDR_ERR_INTERNAL; /* a 128-bit random id collided: refuse */
+  if (found) {
+    r = CDR_ERR_INTERNAL; /* a 128-bit random id collided: refuse */
+    goto out;
+  }
   t->slot[i] = s;
   t->count++;
-  return 0;
+out:
+  pthread_mutex_unlock(&t->lock);
+  return r;
 }
 
+/* At exit, once no lane runs: every record goes. */
 void session_table_clear(struct session_table *t) {
+  pthread_mutex_lock(&t->lock);
   for (size_t i = 0; i < SESSION_TABLE_SLOTS; i++) {
     session_free(t->slot[i]);
     t->slot[i] = NULL;
   }
   t->count = 0;
+  pthread_mutex_unlock(&t->lock);
 }

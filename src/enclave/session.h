@@ -7,11 +7,20 @@
  * are wiped when removed.  The table is open addressing with linear
  * probing over a power-of-two array twice the session cap; session ids
  * are uniformly random, so their first bytes index it directly.
+ *
+ * Concurrency: `lock` guards the table and every record's `refs` and
+ * `removed`.  A lane that uses a session holds a reference
+ * (session_table_get ... session_put): a session removed meanwhile
+ * (expired, evicted, revoked, closed) leaves the table at once and is
+ * wiped and freed by its last holder.  A session's own requests are
+ * serialised by its `busy` mutex (the user's `seq` orders them anyway).
+ * session_table_find is for single-threaded callers (tests).
  */
 #ifndef CDR_SESSION_H
 #define CDR_SESSION_H
 
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdint.h>
 
 #include "common/limits.h"
@@ -29,13 +38,17 @@ struct session {
   uint8_t cert_fp[32];
   char serial[64];         /* certificate serial, lower-case hex (revocation) */
   int64_t expires_at;
-  uint64_t last_seq;       /* 0 before the first request */
+  uint64_t last_seq;       /* 0 before the first request; under busy */
   struct cdr_session_keys keys;
+  unsigned refs;           /* lanes using it (table lock) */
+  int removed;             /* out of the table; freed by the last session_put */
+  pthread_mutex_t busy;    /* held while one of its requests runs (zeroed = initialised) */
 };
 
 #define SESSION_TABLE_SLOTS (2u * CDR_MAX_SESSIONS)
 
 struct session_table {
+  pthread_mutex_t lock; /* zeroed = initialised (glibc) */
   struct session *slot[SESSION_TABLE_SLOTS];
   size_t count;
 };
@@ -54,8 +67,16 @@ void session_free(struct session *s);
  * certificate can take others' sessions down to the fair level, never
  * past its own cap); else CDR_ERR_SESSION_LIMIT. */
 int session_table_insert(struct session_table *t, struct session *s, int64_t now) CDR_WUR;
-/* Find by id, or NULL. */
+/* Find by id, or NULL (no reference: single-threaded callers only). */
 struct session *session_table_find(struct session_table *t, const uint8_t id[CDR_SESSION_ID_LEN]);
+/* Find by id and take a reference, or NULL. */
+struct session *session_table_get(struct session_table *t, const uint8_t id[CDR_SESSION_ID_LEN]);
+/* Drop a reference taken by session_table_get (frees a removed session). */
+void session_put(struct session_table *t, struct session *s);
+/* 1 if the session is in the table and not expired at now. */
+int session_table_alive(struct session_table *t, const uint8_t id[CDR_SESSION_ID_LEN], int64_t now);
+/* Remove every session for which pred(ctx, s) is non-zero; how many. */
+unsigned session_table_remove_if(struct session_table *t, int (*pred)(void *ctx, const struct session *s), void *ctx);
 /* Remove by id and wipe the record. */
 void session_table_remove(struct session_table *t, const uint8_t id[CDR_SESSION_ID_LEN]);
 /* Remove every session expired at `now`. */

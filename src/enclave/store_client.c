@@ -21,6 +21,14 @@
 #include "ipc/ipc.h"
 #include "ipc/messages.h"
 
+/* The lane this thread serves (lanes.c sets it), or -1: chan(e). */
+static __thread int lane_fd = -1;
+
+void store_client_set_lane(int fd) { lane_fd = fd; }
+
+/* The channel a storage round of this thread goes on: its own lane's. */
+static int chan(const struct enclave *e) { return lane_fd >= 0 ? lane_fd : e->ipc_fd; }
+
 void store_batch_init(struct store_batch *b) {
   cdr_buf_init(&b->ops, CDR_IPC_MAX_FRAME - 1024, 0);
   b->n = 0;
@@ -40,6 +48,10 @@ int store_batch_add(struct store_batch *b, uint8_t op, const char *name, const v
   return r;
 }
 
+int enclave_notice(struct enclave *e, uint32_t type, const struct cdr_buf *frame) {
+  return ipc_frame_write(chan(e), type, frame);
+}
+
 int enclave_store(struct enclave *e, struct store_batch *b, char *why, size_t whylen) {
   struct cdr_buf frame, reply;
   uint32_t type;
@@ -50,8 +62,8 @@ int enclave_store(struct enclave *e, struct store_batch *b, char *why, size_t wh
   cdr_buf_init(&reply, IPC_STATUS_MAX, 0);
   if ((r = ipc_put_store(&frame, b->n, &b->ops)) != 0)
     goto out;
-  if ((r = ipc_frame_write(e->ipc_fd, IPC_STORE, &frame)) != 0 ||
-      (r = ipc_frame_read(e->ipc_fd, &type, &reply, IPC_STATUS_MAX)) != 0)
+  if ((r = ipc_frame_write(chan(e), IPC_STORE, &frame)) != 0 ||
+      (r = ipc_frame_read(chan(e), &type, &reply, IPC_STATUS_MAX)) != 0)
     goto out;
   if (type != IPC_STORED) {
     log_error("protocol violation: %s while waiting for STORED", ipc_msg_name(type));
@@ -76,7 +88,7 @@ int enclave_store_nowait(struct enclave *e, struct store_batch *b) {
   int r;
   cdr_buf_init(&frame, CDR_IPC_MAX_FRAME, 0);
   if ((r = ipc_put_store(&frame, b->n, &b->ops)) == 0)
-    r = ipc_frame_write(e->ipc_fd, IPC_STORE_NOWAIT, &frame);
+    r = ipc_frame_write(chan(e), IPC_STORE_NOWAIT, &frame);
   cdr_buf_free(&frame);
   return r;
 }
@@ -92,8 +104,8 @@ int enclave_fetch(struct enclave *e, const char *name, uint64_t offset, uint32_t
   cdr_buf_init(&reply, IPC_FETCHED_MAX(max), 0);
   cdr_buf_free(out);
   *found = 0;
-  if ((r = ipc_put_fetch(&frame, name, offset, max)) != 0 || (r = ipc_frame_write(e->ipc_fd, IPC_FETCH, &frame)) != 0 ||
-      (r = ipc_frame_read(e->ipc_fd, &type, &reply, (uint32_t)IPC_FETCHED_MAX(max))) != 0)
+  if ((r = ipc_put_fetch(&frame, name, offset, max)) != 0 || (r = ipc_frame_write(chan(e), IPC_FETCH, &frame)) != 0 ||
+      (r = ipc_frame_read(chan(e), &type, &reply, (uint32_t)IPC_FETCHED_MAX(max))) != 0)
     goto out;
   if (type != IPC_FETCHED) {
     log_error("protocol violation: %s while waiting for FETCHED", ipc_msg_name(type));

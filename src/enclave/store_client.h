@@ -17,6 +17,11 @@
 #include "common/buf.h"
 #include "enclave.h"
 
+/* Storage rounds go on the lane of the thread that makes them (the
+ * request's own lane, docs/ARCHITECTURE.md "Concurrency"): each lane
+ * thread names its fd once; a thread that names none uses e->ipc_fd. */
+void store_client_set_lane(int fd);
+
 /* A batch of storage operations being built (at most IPC_STORE_MAX_OPS). */
 struct store_batch {
   struct cdr_buf ops; /* encoded items */
@@ -36,6 +41,12 @@ int enclave_store(struct enclave *e, struct store_batch *b, char *why, size_t wh
  * it before it reads our next frame, and ends the link if it cannot.
  * Non-zero only if the frame cannot be written (fatal). */
 int enclave_store_nowait(struct enclave *e, struct store_batch *b) CDR_WUR;
+
+/* Send a frame the host does not answer (IPC_CONTRACT_NOTICE) on this
+ * thread's lane, the lane of the request that made the change: the host
+ * reads it in that call's storage loop, before the reply.  0, or a
+ * channel error (fatal). */
+int enclave_notice(struct enclave *e, uint32_t type, const struct cdr_buf *frame) CDR_WUR;
 
 /* Read up to max (<= IPC_FETCH_MAX) bytes of the stored object `name`
  * from offset into out (reset first); *found 0 if the host has no such

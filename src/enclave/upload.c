@@ -51,6 +51,13 @@ static struct upload_slot *slot_of_session(struct upload_set *set, const uint8_t
   return NULL;
 }
 
+int upload_session_has(const struct upload_set *set, const uint8_t sid[CDR_SESSION_ID_LEN]) {
+  for (size_t i = 0; i < CDR_MAX_UPLOADS; i++)
+    if (set->slot[i].used && memcmp(set->slot[i].session_id, sid, CDR_SESSION_ID_LEN) == 0)
+      return 1;
+  return 0;
+}
+
 void upload_drop_session(struct upload_set *set, struct cdr_engine *e, const uint8_t sid[CDR_SESSION_ID_LEN]) {
   struct upload_slot *s = slot_of_session(set, sid);
   if (s != NULL)

@@ -77,6 +77,8 @@ int upload_commit(struct upload_set *set, struct cdr_engine *e, const uint8_t si
 /* Drop upload id (it must be the session's). */
 int upload_abort(struct upload_set *set, struct cdr_engine *e, const uint8_t sid[CDR_SESSION_ID_LEN], const char *id,
                  char **errmsg) CDR_WUR;
+/* 1 if session sid has an upload in progress. */
+int upload_session_has(const struct upload_set *set, const uint8_t sid[CDR_SESSION_ID_LEN]);
 /* Drop whatever upload session sid has in progress (after a failure). */
 void upload_drop_session(struct upload_set *set, struct cdr_engine *e, const uint8_t sid[CDR_SESSION_ID_LEN]);
 /* Drop the uploads of every session for which alive() says 0 (closed,

@@ -86,20 +86,34 @@ static int link_check_request(uint32_t type, const struct cdr_buf *payload) {
  * failed write is reported to the enclave, which refuses the request.
  * IPC_STORE_NOWAIT (answer 0) is not answered: a failure to apply it is
  * CDR_ERR_IO, and the caller ends the link. */
-static int link_apply_store(struct enclave_link *l, struct cdr_buf *in, int answer) {
+/* The storage callbacks, read under store_lock (the audit lane's thread
+ * reads them too). */
+static void link_store_fns(struct enclave_link *l, enclave_store_fn *store, enclave_fetch_fn *fetch, void **ctx) {
+  pthread_mutex_lock(&l->store_lock);
+  *store = l->store_fn;
+  *fetch = l->fetch_fn;
+  *ctx = l->store_ctx;
+  pthread_mutex_unlock(&l->store_lock);
+}
+
+static int link_apply_store(struct enclave_link *l, int fd, struct cdr_buf *in, int answer) {
   struct cdr_buf out, check;
   struct ipc_store_item it;
   uint32_t n;
   int r, failed = 0, ok;
   const char *why = NULL;
   char *echo = NULL;
+  enclave_store_fn store_fn;
+  enclave_fetch_fn fetch_fn;
+  void *ctx;
+  link_store_fns(l, &store_fn, &fetch_fn, &ctx);
   if ((r = ipc_get_store_count(in, &n)) != 0)
     return r;
   for (uint32_t i = 0; i < n; i++) {
     if ((r = ipc_get_store_item(in, &it)) != 0)
       return r;
     if (!failed) {
-      int sr = l->store_fn ? l->store_fn(l->store_ctx, it.op, it.name, it.data, it.len) : CDR_ERR_INTERNAL;
+      int sr = store_fn ? store_fn(ctx, it.op, it.name, it.data, it.len) : CDR_ERR_INTERNAL;
       if (sr != 0) {
         failed = 1;
         why = cdr_err_describe(sr);
@@ -117,7 +131,7 @@ static int link_apply_store(struct enclave_link *l, struct cdr_buf *in, int answ
   cdr_buf_view(&check, cdr_buf_ptr(&out), cdr_buf_avail(&out));
   if ((r = ipc_get_status(&check, &ok, &echo)) != 0)
     goto out;
-  r = ipc_frame_write(l->fd, IPC_STORED, &out);
+  r = ipc_frame_write(fd, IPC_STORED, &out);
 out:
   free(echo);
   cdr_buf_free(&out);
@@ -126,7 +140,7 @@ out:
 
 /* Answer an IPC_FETCH with IPC_FETCHED.  Non-zero only if the frame is
  * malformed or the answer cannot be sent (the link is then dead). */
-static int link_apply_fetch(struct enclave_link *l, struct cdr_buf *in) {
+static int link_apply_fetch(struct enclave_link *l, int fd, struct cdr_buf *in) {
   struct cdr_buf out, check;
   char name[IPC_OBJECT_NAME_MAX + 1];
   uint64_t offset;
@@ -135,11 +149,15 @@ static int link_apply_fetch(struct enclave_link *l, struct cdr_buf *in) {
   const uint8_t *echo;
   size_t got = 0, echo_len;
   int r, found = 1, echo_found;
+  enclave_store_fn store_fn;
+  enclave_fetch_fn fetch_fn;
+  void *ctx;
+  link_store_fns(l, &store_fn, &fetch_fn, &ctx);
   if ((r = ipc_get_fetch(in, name, &offset, &max)) != 0)
     return r;
   if ((data = malloc(max)) == NULL)
     return CDR_ERR_NOMEM;
-  int fr = l->fetch_fn ? l->fetch_fn(l->store_ctx, name, offset, data, max, &got) : CDR_ERR_NOT_FOUND;
+  int fr = fetch_fn ? fetch_fn(ctx, name, offset, data, max, &got) : CDR_ERR_NOT_FOUND;
   if (fr != 0) {
     if (fr != CDR_ERR_NOT_FOUND)
       log_error("reading %s for the enclave failed: %s", name, cdr_err_describe(fr));
@@ -152,7 +170,7 @@ static int link_apply_fetch(struct enclave_link *l, struct cdr_buf *in) {
   cdr_buf_view(&check, cdr_buf_ptr(&out), cdr_buf_avail(&out));
   if ((r = ipc_get_fetched(&check, max, &echo_found, &echo, &echo_len)) != 0)
     goto out;
-  r = ipc_frame_write(l->fd, IPC_FETCHED, &out);
+  r = ipc_frame_write(fd, IPC_FETCHED, &out);
 out:
   cdr_buf_free(&out);
   free(data);
@@ -160,43 +178,51 @@ out:
 }
 
 /* An IPC_CONTRACT_NOTICE: decoded exactly, then handed to the contract
- * callback (not answered). */
+ * callback (not answered).  It comes on the lane of the request that
+ * changed the contract (any work lane, or the control lane at
+ * IPC_LOAD_DONE), so two lanes' callers may meet here: the callback runs
+ * under store_lock, one notice at a time (it rewrites ROOM/contract.json
+ * through one temporary name).  Across lanes the host does not order
+ * them: a caller delayed between its frame and this call could write an
+ * older notice after a newer one; the file is a display copy, and the
+ * next change or start rewrites it. */
 static int link_apply_contract(struct enclave_link *l, struct cdr_buf *in) {
   struct ipc_contract_notice m;
   int r;
   if ((r = ipc_get_contract_notice(in, &m)) != 0)
     return r;
+  pthread_mutex_lock(&l->store_lock);
   if (l->contract_fn != NULL)
     l->contract_fn(l->contract_ctx, &m);
+  pthread_mutex_unlock(&l->store_lock);
   return 0;
 }
 
-int link_call_locked(struct enclave_link *l, uint32_t type, const struct cdr_buf *payload, uint32_t expect,
+/* One exchange on the lane fd, which the caller holds. */
+static int lane_call(struct enclave_link *l, int fd, uint32_t type, const struct cdr_buf *payload, uint32_t expect,
                      struct cdr_buf *reply, char **errmsg) {
   uint32_t got = 0;
   int r, err;
   char *msg = NULL;
 
-  if (l == NULL)
-    return CDR_ERR_INTERNAL;
   if ((r = link_check_request(type, payload)) != 0)
     return r;
   if (!atomic_load(&l->alive))
     return CDR_ERR_INTERNAL;
-  if ((r = ipc_frame_write(l->fd, type, payload)) != 0) {
+  if ((r = ipc_frame_write(fd, type, payload)) != 0) {
     link_mark_dead(l, "cannot write a frame");
     return CDR_ERR_INTERNAL;
   }
-  if ((r = ipc_frame_read(l->fd, &got, reply, CDR_IPC_MAX_FRAME)) != 0) {
+  if ((r = ipc_frame_read(fd, &got, reply, CDR_IPC_MAX_FRAME)) != 0) {
     link_mark_dead(l, r == CDR_ERR_TOO_LARGE ? "reply frame larger than the cap" : "cannot read a reply frame");
     return CDR_ERR_INTERNAL;
   }
   /* Storage rounds: the enclave asks for durable writes, or reads of
    * what it stored, before it answers. */
   while (got == IPC_STORE || got == IPC_STORE_NOWAIT || got == IPC_FETCH || got == IPC_CONTRACT_NOTICE) {
-    r = got == IPC_FETCH             ? link_apply_fetch(l, reply)
+    r = got == IPC_FETCH             ? link_apply_fetch(l, fd, reply)
         : got == IPC_CONTRACT_NOTICE ? link_apply_contract(l, reply)
-                                     : link_apply_store(l, reply, got == IPC_STORE);
+                                     : link_apply_store(l, fd, reply, got == IPC_STORE);
     if (r != 0) {
       link_mark_dead(l, got == IPC_FETCH             ? "malformed IPC_FETCH"
                         : got == IPC_CONTRACT_NOTICE ? "malformed IPC_CONTRACT_NOTICE"
@@ -206,7 +232,7 @@ int link_call_locked(struct enclave_link *l, uint32_t type, const struct cdr_buf
                                                      : "malformed IPC_STORE_NOWAIT");
       return CDR_ERR_INTERNAL;
     }
-    if ((r = ipc_frame_read(l->fd, &got, reply, CDR_IPC_MAX_FRAME)) != 0) {
+    if ((r = ipc_frame_read(fd, &got, reply, CDR_IPC_MAX_FRAME)) != 0) {
       link_mark_dead(l, "cannot read a reply frame after a storage round");
       return CDR_ERR_INTERNAL;
     }
@@ -230,32 +256,105 @@ int link_call_locked(struct enclave_link *l, uint32_t type, const struct cdr_buf
   return err;
 }
 
+int link_call_locked(struct enclave_link *l, uint32_t type, const struct cdr_buf *payload, uint32_t expect,
+                     struct cdr_buf *reply, char **errmsg) {
+  if (l == NULL)
+    return CDR_ERR_INTERNAL;
+  return lane_call(l, l->fd, type, payload, expect, reply, errmsg);
+}
+
+/* The message types of the work lanes (the rest go on the control lane):
+ * dispatch.c's rows say the same on the enclave's side.  IPC_LIMITS, at
+ * start and whenever ROOM/limits.json changes, is a commit like
+ * IPC_PROPOSE: on the control lane its storage rounds would hold up
+ * attestation and session setup. */
+static int on_work_lane(uint32_t type) {
+  return type == IPC_REQUEST || type == IPC_CRL || type == IPC_PROPOSE || type == IPC_LIMITS;
+}
+
+/* Take a free work lane, waiting for one: its index. */
+static unsigned work_lane_take(struct enclave_link *l) {
+  unsigned i;
+  pthread_mutex_lock(&l->pick_lock);
+  for (;;) {
+    for (i = 0; i < l->nwork && l->work_busy[i]; i++)
+      ;
+    if (i < l->nwork)
+      break;
+    pthread_cond_wait(&l->pick_cond, &l->pick_lock);
+  }
+  l->work_busy[i] = 1;
+  pthread_mutex_unlock(&l->pick_lock);
+  return i;
+}
+
+void link_work_lane_give(struct enclave_link *l, unsigned i) {
+  pthread_mutex_lock(&l->pick_lock);
+  l->work_busy[i] = 0;
+  pthread_cond_signal(&l->pick_cond);
+  pthread_mutex_unlock(&l->pick_lock);
+}
+
+unsigned link_work_lane_take(struct enclave_link *l) { return work_lane_take(l); }
+
 int link_call(struct enclave_link *l, uint32_t type, const struct cdr_buf *payload, uint32_t expect,
               struct cdr_buf *reply, char **errmsg) {
   int r;
   if (l == NULL)
     return CDR_ERR_INTERNAL;
   atomic_fetch_add(&l->queued, 1);
-  pthread_mutex_lock(&l->lock);
-  r = link_call_locked(l, type, payload, expect, reply, errmsg);
-  pthread_mutex_unlock(&l->lock);
+  if (l->nwork > 0 && on_work_lane(type)) {
+    unsigned i = work_lane_take(l);
+    r = lane_call(l, l->work_fd[i], type, payload, expect, reply, errmsg);
+    link_work_lane_give(l, i);
+  } else {
+    pthread_mutex_lock(&l->lock);
+    r = link_call_locked(l, type, payload, expect, reply, errmsg);
+    pthread_mutex_unlock(&l->lock);
+  }
   atomic_fetch_sub(&l->queued, 1);
   return r;
+}
+
+void *link_audit_lane(void *arg) {
+  struct enclave_link *l = arg;
+  struct cdr_buf in;
+  uint32_t type;
+  int r;
+  cdr_buf_init(&in, CDR_IPC_MAX_FRAME, 0);
+  for (;;) {
+    if ((r = ipc_frame_read(l->audit_fd, &type, &in, CDR_IPC_MAX_FRAME)) != 0) {
+      if (atomic_load(&l->alive))
+        link_mark_dead(l, "the enclave closed its audit lane");
+      break;
+    }
+    if (type != IPC_STORE) {
+      log_error("enclave sent %s on its audit lane", ipc_msg_name(type));
+      link_mark_dead(l, "unexpected frame on the audit lane");
+      break;
+    }
+    if ((r = link_apply_store(l, l->audit_fd, &in, 1)) != 0) {
+      link_mark_dead(l, "malformed IPC_STORE on the audit lane");
+      break;
+    }
+  }
+  cdr_buf_free(&in);
+  return NULL;
 }
 
 unsigned enclave_link_queue_depth(struct enclave_link *l) { return l != NULL ? atomic_load(&l->queued) : 0; }
 
 void enclave_link_set_contract(struct enclave_link *l, enclave_contract_fn fn, void *ctx) {
-  pthread_mutex_lock(&l->lock);
+  pthread_mutex_lock(&l->store_lock);
   l->contract_fn = fn;
   l->contract_ctx = ctx;
-  pthread_mutex_unlock(&l->lock);
+  pthread_mutex_unlock(&l->store_lock);
 }
 
 void enclave_link_set_store(struct enclave_link *l, enclave_store_fn fn, enclave_fetch_fn fetch, void *ctx) {
-  pthread_mutex_lock(&l->lock);
+  pthread_mutex_lock(&l->store_lock);
   l->store_fn = fn;
   l->fetch_fn = fetch;
   l->store_ctx = ctx;
-  pthread_mutex_unlock(&l->lock);
+  pthread_mutex_unlock(&l->store_lock);
 }

@@ -63,8 +63,9 @@ static int link_set_timeouts(int fd, int seconds) {
 
 /* ---- start and stop ---- */
 
-/* In the child, between fork and exec: only async-signal-safe calls. */
-static void link_child_exec(int child_fd, pid_t parent, char *const argv[]) {
+/* In the child, between fork and exec: only async-signal-safe calls.
+ * child_fd[0..n) become fds 3..3+n (the lanes, in order). */
+static void link_child_exec(const int *child_fd, int n, pid_t parent, char *const argv[]) {
   sigset_t none;
   struct sigaction dfl;
 
@@ -81,16 +82,19 @@ static void link_child_exec(int child_fd, pid_t parent, char *const argv[]) {
   memset(&dfl, 0, sizeof(dfl));
   dfl.sa_handler = SIG_DFL;
   (void)sigaction(SIGPIPE, &dfl, NULL);
-  if (child_fd == LINK_CHILD_FD) {
-    if (fcntl(LINK_CHILD_FD, F_SETFD, 0) != 0)
+  /* Move every lane above the range first, so that no dup2 below
+   * overwrites a lane not yet moved. */
+  int high[2 + LINK_MAX_WORK_LANES];
+  for (int i = 0; i < n; i++)
+    if ((high[i] = fcntl(child_fd[i], F_DUPFD_CLOEXEC, LINK_CHILD_FD + n)) < 0)
       _exit(127);
-  } else if (dup2(child_fd, LINK_CHILD_FD) != LINK_CHILD_FD) { /* dup2 clears FD_CLOEXEC */
-    _exit(127);
-  }
+  for (int i = 0; i < n; i++)
+    if (dup2(high[i], LINK_CHILD_FD + i) != LINK_CHILD_FD + i) /* dup2 clears FD_CLOEXEC */
+      _exit(127);
   /* Nothing of the host (listening socket, token sessions, database)
    * may leak into the enclave. */
-  if (close_range(LINK_CHILD_FD + 1, ~0u, 0) != 0) {
-    for (int fd = LINK_CHILD_FD + 1; fd < 65536; fd++)
+  if (close_range((unsigned)(LINK_CHILD_FD + n), ~0u, 0) != 0) {
+    for (int fd = LINK_CHILD_FD + n; fd < 65536; fd++)
       (void)close(fd);
   }
   /* An empty environment: the host's (CDR_HSM_PIN, SOFTHSM2_CONF, ...)
@@ -151,14 +155,38 @@ static int link_decode_init_ok(struct enclave_link *l, struct cdr_buf *reply) {
   return 0;
 }
 
-/* Start `enclave --room ROOM --ipc-fd 3 [--attestation P] [--tsm-root
- * DIR]` on one end of a new socketpair; l->fd is the other end and
- * l->pid the child.  0, or CDR_ERR_IO (logged) with nothing left open.
- * An exec failure shows up later, as EOF on l->fd (the child exits 127). */
+/* How many work lanes (and enclave workers): the online cores, at
+ * least 1, at most LINK_MAX_WORK_LANES; CDR_ENCLAVE_WORKERS overrides
+ * (tests, and the isolation bench on machines with one core). */
+static unsigned link_workers(void) {
+  const char *env = getenv("CDR_ENCLAVE_WORKERS");
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  if (env != NULL && env[0] != '\0') {
+    char *end;
+    long v = strtol(env, &end, 10);
+    if (*end == '\0' && v >= 1)
+      n = v;
+  }
+  if (n < 1)
+    n = 1;
+  return n > LINK_MAX_WORK_LANES ? LINK_MAX_WORK_LANES : (unsigned)n;
+}
+
+/* Start `enclave --room ROOM --ipc-fd 3 --workers W [--attestation P]
+ * [--tsm-root DIR]` on W + 2 new socketpairs (the lanes: control, audit,
+ * W work lanes, as fds 3, 4, 5...); l->fd, l->audit_fd and l->work_fd
+ * are the other ends and l->pid the child.  0, or CDR_ERR_IO (logged)
+ * with nothing left open.  An exec failure shows up later, as EOF on
+ * l->fd (the child exits 127). */
 static int link_spawn(struct enclave_link *l, const struct enclave_link_opts *o) {
-  int sv[2];
-  char *argv[10] = {(char *)(uintptr_t)o->enclave_path, "--room", (char *)(uintptr_t)o->room_dir, "--ipc-fd", "3"};
-  int argc = 5;
+  int sv[2 + LINK_MAX_WORK_LANES][2], child[2 + LINK_MAX_WORK_LANES];
+  unsigned w = link_workers();
+  int nl = (int)w + 2;
+  char wtext[16];
+  char *argv[12] = {(char *)(uintptr_t)o->enclave_path, "--room", (char *)(uintptr_t)o->room_dir, "--ipc-fd", "3",
+                    "--workers", wtext};
+  int argc = 7;
+  snprintf(wtext, sizeof(wtext), "%u", w);
   if (o->attestation != NULL) {
     argv[argc++] = "--attestation";
     argv[argc++] = (char *)(uintptr_t)o->attestation;
@@ -168,23 +196,37 @@ static int link_spawn(struct enclave_link *l, const struct enclave_link_opts *o)
     argv[argc++] = (char *)(uintptr_t)o->tsm_root;
   }
   argv[argc] = NULL;
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-    log_error("socketpair: %s", strerror(errno));
-    return CDR_ERR_IO;
+  for (int i = 0; i < nl; i++) {
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv[i]) != 0) {
+      log_error("socketpair: %s", strerror(errno));
+      for (int k = 0; k < i; k++) {
+        (void)close(sv[k][0]);
+        (void)close(sv[k][1]);
+      }
+      return CDR_ERR_IO;
+    }
+    child[i] = sv[i][1];
   }
   pid_t parent = getpid();
   pid_t pid = fork();
   if (pid < 0) {
     log_error("fork: %s", strerror(errno));
-    (void)close(sv[0]);
-    (void)close(sv[1]);
+    for (int i = 0; i < nl; i++) {
+      (void)close(sv[i][0]);
+      (void)close(sv[i][1]);
+    }
     return CDR_ERR_IO;
   }
   if (pid == 0)
-    link_child_exec(sv[1], parent, argv); /* does not return */
+    link_child_exec(child, nl, parent, argv); /* does not return */
   l->pid = pid;
-  l->fd = sv[0];
-  (void)close(sv[1]);
+  l->fd = sv[0][0];
+  l->audit_fd = sv[1][0];
+  l->nwork = w;
+  for (unsigned i = 0; i < w; i++)
+    l->work_fd[i] = sv[2 + i][0];
+  for (int i = 0; i < nl; i++)
+    (void)close(sv[i][1]);
   return 0;
 }
 
@@ -221,8 +263,10 @@ int enclave_link_start_ex(struct enclave_link **out, const struct enclave_link_o
     goto out;
   }
   l->fd = -1;
+  l->audit_fd = -1;
   l->pid = -1;
-  if (pthread_mutex_init(&l->lock, NULL) != 0) {
+  if (pthread_mutex_init(&l->lock, NULL) != 0 || pthread_mutex_init(&l->pick_lock, NULL) != 0 ||
+      pthread_mutex_init(&l->store_lock, NULL) != 0 || pthread_cond_init(&l->pick_cond, NULL) != 0) {
     r = CDR_ERR_INTERNAL;
     goto out;
   }
@@ -247,6 +291,13 @@ int enclave_link_start_ex(struct enclave_link **out, const struct enclave_link_o
     goto out;
   }
   atomic_store(&l->alive, 1);
+  if (l->audit_fd >= 0) {
+    if (pthread_create(&l->audit_thread, NULL, link_audit_lane, l) != 0) {
+      r = CDR_ERR_INTERNAL;
+      goto out;
+    }
+    l->audit_thread_started = 1;
+  }
 
   /* An exec failure shows up as EOF here (the child exits 127). */
   if ((r = link_set_timeouts(l->fd, LINK_INIT_TIMEOUT_S)) != 0)
@@ -263,6 +314,9 @@ int enclave_link_start_ex(struct enclave_link **out, const struct enclave_link_o
   }
   if ((r = link_set_timeouts(l->fd, LINK_IO_TIMEOUT_S)) != 0)
     goto out;
+  for (unsigned i = 0; i < l->nwork; i++)
+    if ((r = link_set_timeouts(l->work_fd[i], LINK_IO_TIMEOUT_S)) != 0)
+      goto out;
   {
     char mhex[2 * CDR_MEASUREMENT_MAX + 1];
     cdr_hex_encode(mhex, l->id.measurement, l->id.measurement_len);
@@ -279,8 +333,12 @@ out:
     if (l->pid > 0 || l->fd >= 0) {
       enclave_link_stop(l); /* frees l */
     } else {
-      if (lock_ready)
+      if (lock_ready) {
         pthread_mutex_destroy(&l->lock);
+        pthread_mutex_destroy(&l->pick_lock);
+        pthread_mutex_destroy(&l->store_lock);
+        pthread_cond_destroy(&l->pick_cond);
+      }
       free(l);
     }
   }
@@ -300,11 +358,24 @@ void enclave_link_stop(struct enclave_link *l) {
    * thread, so that the lock below can be taken. */
   if (l->fd >= 0)
     (void)shutdown(l->fd, SHUT_RDWR);
+  for (unsigned i = 0; i < l->nwork; i++)
+    (void)shutdown(l->work_fd[i], SHUT_RDWR);
+  if (l->audit_fd >= 0)
+    (void)shutdown(l->audit_fd, SHUT_RDWR);
   pthread_mutex_lock(&l->lock);
   if (l->fd >= 0)
     (void)close(l->fd);
   l->fd = -1;
   pthread_mutex_unlock(&l->lock);
+  /* Every work lane taken (its caller fails fast now), then closed. */
+  for (unsigned i = 0; i < l->nwork; i++)
+    (void)link_work_lane_take(l);
+  for (unsigned i = 0; i < l->nwork; i++)
+    (void)close(l->work_fd[i]);
+  if (l->audit_thread_started)
+    (void)pthread_join(l->audit_thread, NULL);
+  if (l->audit_fd >= 0)
+    (void)close(l->audit_fd);
 
   if (l->pid > 0) {
     int reaped = link_reap(l->pid, LINK_STOP_WAIT_MS, &status);
@@ -320,6 +391,9 @@ void enclave_link_stop(struct enclave_link *l) {
   }
   link_identity_free(&l->id);
   pthread_mutex_destroy(&l->lock);
+  pthread_mutex_destroy(&l->pick_lock);
+  pthread_mutex_destroy(&l->store_lock);
+  pthread_cond_destroy(&l->pick_cond);
   free(l);
 }
 

@@ -3,9 +3,12 @@
  * the shape of the operations (OpenSSH's mm_* stubs), so that no HTTP
  * handler ever builds a frame.
  *
- * The link owns the socketpair and the enclave child process.  Calls are
- * serialised by a mutex (the enclave answers one request at a time);
- * they may be made from any thread.  If the enclave dies or answers
+ * The link owns the socketpairs (the lanes: control, audit and W work
+ * lanes, docs/ARCHITECTURE.md "Concurrency") and the enclave child
+ * process.  Calls may be made from any thread: attestation and session
+ * setup go one at a time on the control lane, requests, CRLs and
+ * proposals each take a free work lane (waiting for one when all are
+ * busy), and a thread of the link answers the enclave's audit lane.  If the enclave dies or answers
  * with a malformed frame, every later call fails with CDR_ERR_INTERNAL
  * and enclave_link_alive() returns 0; the host then shuts down.
  *
@@ -82,8 +85,8 @@ int enclave_link_alive(struct enclave_link *l);
 /* The child's pid; -1 for a connected link. */
 pid_t enclave_link_pid(struct enclave_link *l);
 const struct enclave_identity *enclave_link_identity(struct enclave_link *l);
-/* Calls now in the enclave or waiting for it (the enclave answers one at
- * a time): the depth of its request queue, for /metrics; 0 for NULL. */
+/* Calls now in the enclave or waiting for a lane: the depth of its
+ * request queue, for /metrics; 0 for NULL. */
 unsigned enclave_link_queue_depth(struct enclave_link *l);
 
 /* Where the enclave's storage operations go (docs/design/persistence.md).

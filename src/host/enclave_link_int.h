@@ -18,9 +18,21 @@
  *     gone.  After that the byte stream can no longer be trusted to be in
  *     step, so every later call fails with CDR_ERR_INTERNAL without
  *     touching the socket.
- *   - `lock` serialises exchanges: one request frame out, its storage
- *     rounds, one reply frame in.  The stream has no request ids, so two
- *     callers must never interleave.
+ *   - The channel is a set of lanes (docs/ARCHITECTURE.md,
+ *     "Concurrency"): the control lane (`fd`, INIT, the LOAD handshake,
+ *     ATTEST, OPEN), the audit lane (`audit_fd`, served by `audit_thread`:
+ *     the enclave's group commits of its audit log) and `nwork` work lanes
+ *     (REQUEST, CRL, PROPOSE).  A connected enclave has the control lane
+ *     only, which then carries every call.
+ *   - `lock` serialises exchanges on the control lane: one request frame
+ *     out, its storage rounds, one reply frame in.  A lane has no request
+ *     ids, so two callers must never interleave on one.  A work lane is
+ *     held by the caller that took it (`work_busy`, under `pick_lock`,
+ *     waited for on `pick_cond`), for one exchange.
+ *   - `store_lock` guards store_fn, fetch_fn and store_ctx, which the
+ *     lanes' callers and the audit thread read, and contract_fn and
+ *     contract_ctx, held while the contract callback runs (notices from
+ *     two lanes one at a time).
  */
 #ifndef CDR_ENCLAVE_LINK_INT_H
 #define CDR_ENCLAVE_LINK_INT_H
@@ -30,9 +42,21 @@
 
 #include "enclave_link.h"
 
+/* The most work lanes a link makes (and workers an enclave runs). */
+#define LINK_MAX_WORK_LANES 16
+
 struct enclave_link {
-  pthread_mutex_t lock; /* serialises calls: one frame out, one frame in */
-  int fd;
+  pthread_mutex_t lock; /* serialises calls on the control lane */
+  int fd;               /* the control lane */
+  int audit_fd;         /* the audit lane, or -1 */
+  pthread_t audit_thread;
+  int audit_thread_started;
+  unsigned nwork; /* work lanes; 0: everything goes on the control lane */
+  int work_fd[LINK_MAX_WORK_LANES];
+  int work_busy[LINK_MAX_WORK_LANES]; /* under pick_lock */
+  pthread_mutex_t pick_lock;
+  pthread_cond_t pick_cond;
+  pthread_mutex_t store_lock; /* guards store_fn, fetch_fn, store_ctx, contract_fn/ctx and the contract callback's run */
   pid_t pid;
   atomic_int alive;
   atomic_uint queued; /* link_call callers in the enclave or waiting for the lock */
@@ -43,6 +67,15 @@ struct enclave_link {
   enclave_contract_fn contract_fn; /* the contract notices */
   void *contract_ctx;
 };
+
+/* Serve the audit lane until it closes: every frame must be an
+ * IPC_STORE, applied and answered (enclave_call.c).  The thread of
+ * enclave_link.c; arg is the link. */
+void *link_audit_lane(void *arg);
+/* Take a free work lane (waiting for one) and give it back: for
+ * enclave_link_stop, which takes every lane before it closes them. */
+unsigned link_work_lane_take(struct enclave_link *l);
+void link_work_lane_give(struct enclave_link *l, unsigned i);
 
 /* Drop `alive` (once; the first reason is logged). */
 void link_mark_dead(struct enclave_link *l, const char *why);

@@ -44,6 +44,10 @@
  *                    than go on.  The audit entry of each decision goes
  *                    this way (op 4), saving a round trip per request; the
  *                    host applies it before it can forward the answer.
+ *                    (With lanes, docs/ARCHITECTURE.md "Concurrency",
+ *                    audit entries go instead as IPC_STORE rounds on the
+ *                    audit lane, where the enclave asks and the host
+ *                    answers: one group of appends and one sync each.)
  * and any number of reads of what the host stores (only "audit": the
  * enclave re-reads its audit log at start and to answer readers)
  *   IPC_FETCH        lp(name) u64 offset u32 max      (max <= IPC_FETCH_MAX)

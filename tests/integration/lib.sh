@@ -27,6 +27,7 @@ FAILED=0
 # fails the test on either.  Harmless in other builds.
 export ASAN_OPTIONS="${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}log_path=$T/sanitizer"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-}${UBSAN_OPTIONS:+:}log_path=$T/sanitizer"
+export TSAN_OPTIONS="${TSAN_OPTIONS:-}${TSAN_OPTIONS:+:}log_path=$T/sanitizer"
 
 stop_servers() {
   local pid
@@ -55,10 +56,10 @@ sanitizer_reports() {
   done
   for f in "$T"/*.log; do
     [ -e "$f" ] || continue
-    if grep -qE '^==[0-9]+==ERROR: |^SUMMARY: (Address|Leak|UndefinedBehavior)Sanitizer|: runtime error: ' "$f"; then
+    if grep -qE '^==[0-9]+==ERROR: |^SUMMARY: (Address|Leak|UndefinedBehavior|Thread)Sanitizer|: runtime error: |^WARNING: ThreadSanitizer' "$f"; then
       found=1
       echo "sanitizer report in $f:"
-      grep -E -A30 '^==[0-9]+==ERROR: |: runtime error: ' "$f" | head -60 | sed 's/^/    /'
+      grep -E -A30 '^==[0-9]+==ERROR: |: runtime error: |^WARNING: ThreadSanitizer' "$f" | head -60 | sed 's/^/    /'
     fi
     # SIGSYS: the enclave made a call its seccomp filter forbids.
     if grep -q "killed by signal 31" "$f"; then

@@ -11,6 +11,7 @@
  * ignoring EOF) so that the link's failure handling is exercised.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -39,8 +40,26 @@ static int fake_reply(int fd, uint32_t type, struct cdr_buf *out) {
   return r;
 }
 
-static int fake_enclave_main(const char *mode) {
-  const int fd = 3;
+/* The fake serves every lane the link made (docs/ARCHITECTURE.md,
+ * "Concurrency"): the control lane (fd 3) and, with --workers W, the
+ * work lanes (fds 5 .. 4 + W; fd 4, the audit lane, stays silent), one
+ * frame at a time from whichever is readable, each answered on its own. */
+static int fake_next_lane(int workers) {
+  struct pollfd p[1 + 16];
+  int n = 0;
+  p[n++] = (struct pollfd){.fd = 3, .events = POLLIN};
+  for (int i = 0; i < workers && i < 16; i++)
+    p[n++] = (struct pollfd){.fd = 5 + i, .events = POLLIN};
+  while (poll(p, (nfds_t)n, -1) < 0)
+    ;
+  for (int i = 0; i < n; i++)
+    if (p[i].revents != 0)
+      return p[i].fd;
+  return 3;
+}
+
+static int fake_enclave_main(const char *mode, int workers) {
+  int fd = 3;
   struct cdr_buf in, out;
   uint32_t type;
   int r;
@@ -48,6 +67,7 @@ static int fake_enclave_main(const char *mode) {
   cdr_buf_init(&in, CDR_IPC_MAX_FRAME, 0);
   cdr_buf_init(&out, CDR_IPC_MAX_FRAME, 0);
   for (;;) {
+    fd = fake_next_lane(workers);
     if ((r = ipc_frame_read(fd, &type, &in, CDR_IPC_MAX_FRAME)) != 0) {
       if (strcmp(mode, "hang") == 0)
         sleep(30); /* ignore EOF: the host must kill us */
@@ -1426,7 +1446,10 @@ static void test_link_failures(void) {
 
 int main(int argc, char **argv) {
   if (argc == 5 && strcmp(argv[1], "--room") == 0 && strcmp(argv[3], "--ipc-fd") == 0 && strcmp(argv[4], "3") == 0)
-    return fake_enclave_main(argv[2]);
+    return fake_enclave_main(argv[2], 0);
+  if (argc == 7 && strcmp(argv[1], "--room") == 0 && strcmp(argv[3], "--ipc-fd") == 0 && strcmp(argv[4], "3") == 0 &&
+      strcmp(argv[5], "--workers") == 0)
+    return fake_enclave_main(argv[2], (int)strtol(argv[6], NULL, 10));
 
   signal(SIGPIPE, SIG_IGN);
   cdr_log_init("test_ipc", (enum cdr_log_level)(CDR_LOG_ERROR + 1)); /* quiet: failures are expected here */
