@@ -526,6 +526,14 @@ int cdr_contract_pin_load(const char *profile, uint64_t *version, uint8_t hash[3
  * hashes to its "sha256" (into hash) and parses as canonical (into *c,
  * which the caller frees).  CDR_ERR_CONTRACT_UNPINNED otherwise. */
 struct cdr_contract;
+/* The verified signers of one chain entry V ({"signatures": [{"spki",
+ * "object"}...]}) over contract c whose hash is HASH: the member key
+ * hashes whose signature object verifies under its own SPKI (an
+ * unreadable or wrong object counts nothing; a missing array is none).
+ * *have is malloc'd (free it), *n its count.  CDR_ERR_CONTRACT_INVALID
+ * when V lists more than CDR_CONTRACT_MAX_SIGNATURES objects. */
+int cdr_contract_verified_signers(const json_t *v, const struct cdr_contract *c, const uint8_t hash[32],
+                                  uint8_t (**have)[32], size_t *n) CDR_WUR;
 int cdr_contract_entry_doc(const json_t *v, struct cdr_contract *c, uint8_t hash[32]) CDR_WUR;
 int cdr_contract_pin_save(const char *profile, uint64_t version, const uint8_t hash[32]) CDR_WUR;
 int cdr_contract_chain_follows(struct cdr_client *cl, const json_t *chain, uint64_t pin_version,

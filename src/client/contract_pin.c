@@ -61,13 +61,16 @@ int cdr_contract_pin_save(const char *profile, uint64_t version, const uint8_t h
   return r;
 }
 
-/* The verified signers of one chain entry V over (doc, hash): keys whose
- * object verifies under its own SPKI.  *have malloc'd. */
-static int verified_keys(const json_t *v, const struct cdr_contract *c, const uint8_t hash[32], uint8_t (**have)[32],
-                         size_t *n) {
-  json_t *sigs = json_object_get(v, "signatures"), *it;
+/* See client.h.  At most CDR_CONTRACT_MAX_SIGNATURES objects are read:
+ * a chain entry from the other side of a boundary names its own count. */
+int cdr_contract_verified_signers(const json_t *v, const struct cdr_contract *c, const uint8_t hash[32],
+                                  uint8_t (**have)[32], size_t *n) {
+  const json_t *sigs = json_object_get(v, "signatures"), *it;
   size_t i;
   *n = 0;
+  *have = NULL;
+  if (json_array_size(sigs) > CDR_CONTRACT_MAX_SIGNATURES)
+    return CDR_ERR_CONTRACT_INVALID;
   if ((*have = calloc(json_array_size(sigs) + 1, 32)) == NULL)
     return CDR_ERR_NOMEM;
   json_array_foreach(sigs, i, it) {
@@ -79,7 +82,7 @@ static int verified_keys(const json_t *v, const struct cdr_contract *c, const ui
         cdr_json_get_str(it, "object", 4096, &obj, &olen) != 0 ||
         cdr_contract_sig_parse((const uint8_t *)obj, olen, &s, NULL, 0) != 0) {
       free(spki);
-      continue;
+      continue; /* an unreadable object is no signature; the count decides */
     }
     if (s.version == c->version && memcmp(s.contract_sha256, hash, 32) == 0 &&
         cdr_contract_verify(spki, spki_len, s.member_key_sha256, hash, c->room_id, c->version, s.sig, s.sig_len) == 0)
@@ -139,7 +142,7 @@ int cdr_contract_chain_follows(struct cdr_client *cl, const json_t *chain, uint6
                               (unsigned long long)prev.version);
         r = CDR_ERR_CONTRACT_UNPINNED;
       } else {
-        if ((r = verified_keys(v, &cur, hash, &have, &n)) == 0 &&
+        if ((r = cdr_contract_verified_signers(v, &cur, hash, &have, &n)) == 0 &&
             (r = cdr_contract_signers_missing(&req, (const uint8_t(*)[32])have, n, &missing, NULL)) == 0 &&
             missing != 0) {
           cdr_client_set_detail(cl, "contract version %llu lacks %zu of the signatures %s asks for",

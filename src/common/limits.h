@@ -135,5 +135,8 @@
 #define CDR_CONTRACT_MAX_WITNESSES 16u
 #define CDR_CONTRACT_MAX_URL 512u
 #define CDR_CONTRACT_MAX_BYTES (1u * CDR_MiB)
+/* Signature objects read for one chain entry: one per member, with room
+ * for a key rotation's second signature; a longer list is refused. */
+#define CDR_CONTRACT_MAX_SIGNATURES (2u * CDR_CONTRACT_MAX_MEMBERS)
 
 #endif

@@ -35,8 +35,6 @@
 #include "crypto/x509.h"
 #include "witness.h"
 
-#define JOIN_MAX_SIGS 1024u
-
 static int refuse(char *why, size_t whylen, int r, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static int refuse(char *why, size_t whylen, int r, const char *fmt, ...) {
   va_list ap;
@@ -46,37 +44,6 @@ static int refuse(char *why, size_t whylen, int r, const char *fmt, ...) {
     va_end(ap);
   }
   return r;
-}
-
-/* The keys whose signature objects in v verify over (c, hash) under their
- * own SPKI.  *have malloc'd, *n filled. */
-static int verified_signers(const json_t *v, const struct cdr_contract *c, const uint8_t hash[32],
-                            uint8_t (**have)[32], size_t *n) {
-  const json_t *sigs = json_object_get(v, "signatures"), *it;
-  size_t i;
-  *n = 0;
-  if (!json_is_array(sigs) || json_array_size(sigs) > JOIN_MAX_SIGS)
-    return CDR_ERR_CONTRACT_INVALID;
-  if ((*have = calloc(json_array_size(sigs) + 1, 32)) == NULL)
-    return CDR_ERR_NOMEM;
-  json_array_foreach(sigs, i, it) {
-    uint8_t *spki = NULL;
-    size_t spki_len = 0, olen = 0;
-    const char *obj;
-    struct cdr_contract_sig s;
-    if (cdr_json_get_b64(it, "spki", CDR_MAX_PUBKEY_DER, &spki, &spki_len) != 0 ||
-        cdr_json_get_str(it, "object", 4096, &obj, &olen) != 0 ||
-        cdr_contract_sig_parse((const uint8_t *)obj, olen, &s, NULL, 0) != 0) {
-      free(spki);
-      continue; /* an unreadable object is no signature; the count decides */
-    }
-    if (s.version == c->version && memcmp(s.contract_sha256, hash, 32) == 0 &&
-        cdr_contract_verify(spki, spki_len, s.member_key_sha256, hash, c->room_id, c->version, s.sig, s.sig_len) == 0)
-      memcpy((*have)[(*n)++], s.member_key_sha256, 32);
-    cdr_contract_sig_free(&s);
-    free(spki);
-  }
-  return 0;
 }
 
 /* One chain element's document: canonical, of this room; its hash. */
@@ -104,8 +71,8 @@ static int chain_signed(const json_t *v, size_t i, const struct cdr_contract *pr
   if (cdr_contract_required_signers(prev, c, &req, reason, sizeof(reason)) != 0)
     return refuse(why, whylen, CDR_ERR_CONTRACT_INVALID, "join.chain[%zu] (version %llu): %s", i,
                   (unsigned long long)c->version, reason);
-  if ((r = verified_signers(v, c, hash, &have, &n)) != 0) {
-    r = refuse(why, whylen, r, "join.chain[%zu].signatures: missing or too many", i);
+  if ((r = cdr_contract_verified_signers(v, c, hash, &have, &n)) != 0) {
+    r = refuse(why, whylen, r, "join.chain[%zu].signatures: more than %u", i, CDR_CONTRACT_MAX_SIGNATURES);
     goto out;
   }
   if ((r = cdr_contract_signers_missing(&req, (const uint8_t(*)[32])have, n, &missing, &first)) != 0)
