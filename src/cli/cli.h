@@ -72,6 +72,12 @@ void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * *out and turns JSON failures on for json; 0, or cli_usage's status. */
 enum cli_format { CLI_FORMAT_TABLE, CLI_FORMAT_CSV, CLI_FORMAT_JSON };
 int cli_format_parse(const char *cmd, const char *arg, enum cli_format *out);
+/* The options of a command that takes only --format and --help: parsed
+ * from argv (getopt_long, optind left at the first operand).  --help runs
+ * HELP and sets *helped (the command then returns 0).  0, or
+ * cli_usage's status. */
+int cli_format_options(const char *cmd, int argc, char **argv, enum cli_format *format, void (*help)(void),
+                       int *helped);
 
 /* Is sim attestation allowed (--allow-sim given, or CDR_ALLOW_SIM=1)? */
 int cli_allow_sim(int flag);

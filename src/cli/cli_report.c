@@ -6,6 +6,7 @@
  * (common/err_class.h); and notices and warnings, which --quiet
  * suppresses.
  */
+#include <getopt.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -135,5 +136,31 @@ int cli_format_parse(const char *cmd, const char *arg, enum cli_format *out) {
   else
     return cli_usage(cmd, "--format must be table, csv or json, not '%s'", arg);
   cli_report_json(*out == CLI_FORMAT_JSON);
+  return 0;
+}
+
+/* See cli.h. */
+int cli_format_options(const char *cmd, int argc, char **argv, enum cli_format *format, void (*help)(void),
+                       int *helped) {
+  static const struct option opts[] = {
+      {"format", required_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+  int ch, r;
+  *format = CLI_FORMAT_TABLE;
+  *helped = 0;
+  opterr = 0;
+  optind = 1;
+  while ((ch = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
+    switch (ch) {
+    case 'f':
+      if ((r = cli_format_parse(cmd, optarg, format)) != 0)
+        return r;
+      break;
+    case 'h':
+      help();
+      *helped = 1;
+      return 0;
+    default: return cli_usage(cmd, "unknown option or missing argument: %s", argv[optind - 1]);
+    }
+  }
   return 0;
 }

@@ -196,24 +196,12 @@ static int profile_use(const char *name) {
 }
 
 int cmd_profile(int argc, char **argv) {
-  static const struct option opts[] = {
-      {"format", required_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-  enum cli_format format = CLI_FORMAT_TABLE;
+  enum cli_format format;
   const char *sub;
-  int ch, r;
+  int r, helped;
 
-  opterr = 0;
-  optind = 1;
-  while ((ch = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
-    switch (ch) {
-    case 'f':
-      if ((r = cli_format_parse(CMD, optarg, &format)) != 0)
-        return r;
-      break;
-    case 'h': help(); return 0;
-    default: return cli_usage(CMD, "unknown option or missing argument: %s", argv[optind - 1]);
-    }
-  }
+  if ((r = cli_format_options(CMD, argc, argv, &format, help, &helped)) != 0 || helped)
+    return r;
   if (optind >= argc)
     return cli_usage(CMD, "missing command: list, use or show");
   sub = argv[optind++];

@@ -176,24 +176,12 @@ out:
 }
 
 int cmd_room_members(int argc, char **argv) {
-  static const struct option opts[] = {
-      {"format", required_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-  enum cli_format format = CLI_FORMAT_TABLE;
+  enum cli_format format;
   struct cdr_room *room = NULL;
-  int ch, r, rc;
+  int r, rc, helped;
 
-  opterr = 0;
-  optind = 1;
-  while ((ch = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
-    switch (ch) {
-    case 'f':
-      if ((r = cli_format_parse(CMD, optarg, &format)) != 0)
-        return r;
-      break;
-    case 'h': members_help(); return 0;
-    default: return cli_usage(CMD, "unknown option or missing argument: %s", argv[optind - 1]);
-    }
-  }
+  if ((r = cli_format_options(CMD, argc, argv, &format, members_help, &helped)) != 0 || helped)
+    return r;
   if (argc - optind != 1)
     return cli_usage(CMD, "expected ROOM");
   if ((r = cdr_room_open(argv[optind], &room)) != 0)

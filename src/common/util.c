@@ -318,3 +318,16 @@ int cdr_read_full(int fd, void *buf, size_t n) {
 int cdr_platform_keeps_state(const char *platform) {
   return platform != NULL && (strcmp(platform, "sim") == 0 || strcmp(platform, "snp") == 0);
 }
+
+void cdr_double_text(char out[CDR_DOUBLE_TEXT_LEN], double v) {
+  for (int prec = 15; prec <= 17; prec++) {
+    snprintf(out, CDR_DOUBLE_TEXT_LEN, "%.*g", prec, v);
+    if (strtod(out, NULL) == v)
+      break;
+  }
+  if (strpbrk(out, ".eE") == NULL) {
+    size_t n = strlen(out);
+    if (n + 3 <= CDR_DOUBLE_TEXT_LEN)
+      memcpy(out + n, ".0", 3);
+  }
+}

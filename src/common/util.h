@@ -68,4 +68,11 @@ int cdr_platform_keeps_state(const char *platform);
 /* Join directory and name into a new string. */
 char *cdr_path_join(const char *dir, const char *name);
 
+/* A finite double as the shortest of %.15g..%.17g that reads back as v,
+ * with ".0" added to an integral value so that a REAL stays
+ * distinguishable from an INTEGER (C locale).  out holds
+ * CDR_DOUBLE_TEXT_LEN bytes. */
+#define CDR_DOUBLE_TEXT_LEN 48
+void cdr_double_text(char out[CDR_DOUBLE_TEXT_LEN], double v);
+
 #endif

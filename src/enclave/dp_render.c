@@ -59,19 +59,10 @@ int dp_render_text(struct cdr_buf *doc, const uint8_t *p, size_t n) {
 }
 
 int dp_render_double(struct cdr_buf *doc, double v) {
-  char b[48];
+  char b[CDR_DOUBLE_TEXT_LEN];
   if (!isfinite(v))
     return puts_(doc, "null");
-  for (int prec = 15; prec <= 17; prec++) {
-    snprintf(b, sizeof(b), "%.*g", prec, v);
-    if (strtod(b, NULL) == v)
-      break;
-  }
-  if (strpbrk(b, ".eE") == NULL) {
-    size_t n = strlen(b);
-    if (n + 3 <= sizeof(b))
-      memcpy(b + n, ".0", 3);
-  }
+  cdr_double_text(b, v);
   return puts_(doc, b);
 }
 

@@ -131,25 +131,15 @@ static int jo_put_hex(struct jout *j, const uint8_t *p, size_t n) {
   return r != 0 ? r : jo_puts(j, "\"}");
 }
 
-/* The shortest of %.15g..%.17g that reads back as v, with ".0" added to
- * integral values so that a REAL stays distinguishable from an INTEGER.
- * (Assumes the C locale's decimal point, as the enclave never sets one.) */
+/* A finite REAL as cdr_double_text writes it (the enclave never sets a
+ * locale); NaN and the infinities as tagged strings. */
 static int jo_put_double(struct jout *j, double v) {
-  char b[48];
+  char b[CDR_DOUBLE_TEXT_LEN];
   if (isnan(v))
     return jo_puts(j, "{\"real\":\"nan\"}");
   if (isinf(v))
     return jo_puts(j, v > 0 ? "{\"real\":\"inf\"}" : "{\"real\":\"-inf\"}");
-  for (int prec = 15; prec <= 17; prec++) {
-    snprintf(b, sizeof(b), "%.*g", prec, v);
-    if (strtod(b, NULL) == v)
-      break;
-  }
-  if (strpbrk(b, ".eE") == NULL) {
-    size_t n = strlen(b);
-    if (n + 3 <= sizeof(b))
-      memcpy(b + n, ".0", 3);
-  }
+  cdr_double_text(b, v);
   return jo_puts(j, b);
 }
 
