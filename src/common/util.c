@@ -331,3 +331,10 @@ void cdr_double_text(char out[CDR_DOUBLE_TEXT_LEN], double v) {
       memcpy(out + n, ".0", 3);
   }
 }
+
+void cdr_str_wipe_free(char *s) {
+  if (s == NULL)
+    return;
+  OPENSSL_cleanse(s, strlen(s));
+  free(s);
+}

@@ -75,4 +75,8 @@ char *cdr_path_join(const char *dir, const char *name);
 #define CDR_DOUBLE_TEXT_LEN 48
 void cdr_double_text(char out[CDR_DOUBLE_TEXT_LEN], double v);
 
+/* Wipe a NUL-terminated string (text of a user's query, a value) and
+ * free it; NULL is nothing. */
+void cdr_str_wipe_free(char *s);
+
 #endif

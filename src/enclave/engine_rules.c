@@ -144,7 +144,7 @@ int engine_rules_check(struct cdr_engine *e, const struct engine_principal *who,
 
 void engine_rules_done(struct cdr_engine *e, struct rule_plan *plan, char *emitted) {
   rule_plan_free(plan);
-  free(emitted);
+  cdr_str_wipe_free(emitted);
   policy_clear_approved(&e->policy);
   if (e->rules_view != NULL) {
     view_free(e->rules_view);

@@ -11,12 +11,14 @@
  * threshold.  A column equated to a privacy unit in a join condition is
  * treated as that unit (rule_is_unit).
  */
+#include <openssl/crypto.h>
 #include <pg_query/pg_query.pb-c.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "common/limits.h"
+#include "common/util.h"
 #include "engine_int.h"
 #include "rule_int.h"
 
@@ -27,7 +29,7 @@ void rule_plan_free(struct rule_plan *p) {
     return;
   for (size_t i = 0; i < p->ntargets; i++) {
     rx_free(p->targets[i].e);
-    free(p->targets[i].name);
+    cdr_str_wipe_free(p->targets[i].name);
   }
   rx_free(p->where);
   for (size_t i = 0; i < p->ngroup; i++)
@@ -281,6 +283,7 @@ int rule_check(const char *sql, size_t len, rule_lookup_fn lookup, void *ctx, st
   struct PgQuery__ParseResult *tree = NULL;
   const struct rule_table *word = names_ruled_word(text, lookup, ctx);
   int r = word != NULL ? parse_bounded(text, &tree, errmsg) : RULE_UNGOVERNED;
+  OPENSSL_cleanse(text, len);
   free(text);
   if (r != 0)
     return r;

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/util.h"
 #include "engine_int.h"
 #include "rule_int.h"
 
@@ -32,7 +33,7 @@ void rx_free(struct rx *e) {
   for (size_t i = 0; i < e->nargs; i++)
     rx_free(e->args[i]);
   free(e->args);
-  free(e->text);
+  cdr_str_wipe_free(e->text); /* a literal of the query: data */
   free(e);
 }
 
