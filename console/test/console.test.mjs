@@ -7,7 +7,7 @@
 // failure, never a skip.
 import { chromium } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 
 const env = process.env;
 const phase = process.argv[2];
@@ -16,7 +16,7 @@ let failures = 0;
 const ok = (name) => console.log(`ok - ${name}`);
 const bad = (name, why) => { failures++; console.log(`FAIL - ${name}: ${String(why).split('\n')[0]}`); };
 const check = (name, cond, why = '') => (cond ? ok(name) : bad(name, why));
-const origin = new URL(env.CONSOLE).origin;
+const origin = new URL(phase === 'host' ? env.HOST_URL : env.CONSOLE).origin;
 const norm = (s) => s.replace(/\r/g, '').trim();
 const cli = (...args) => execFileSync(env.CDR, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
@@ -287,6 +287,49 @@ async function main(ctx, page) {
   });
 }
 
+// The operator's copy served by cdrd at its URL: the banner, and a
+// contract version it refuses to sign with no request sent.
+async function host(ctx, page) {
+  await step('the host\'s copy', async () => {
+    const resp = await page.goto(env.HOST_URL);
+    const csp = resp.headers()['content-security-policy'] || '';
+    check('cdrd serves the console at / with the same strict CSP', resp.status() === 200 && csp.includes("script-src 'self'") && csp.includes("default-src 'none'") && !csp.includes('unsafe'), csp);
+    await page.waitForSelector('body[data-ready="1"]');
+    check('the host\'s copy knows it is served by the host', (await page.getAttribute('body', 'data-served-by')) === 'host');
+    check('it says plainly that it trusts the room\'s operator', await page.isVisible('#host-banner') &&
+      /served by the room's host,\s+so it trusts the room's operator/.test(await page.textContent('#host-banner')) && !(await page.isVisible('#served-by')));
+    // The key is certified and kept; the room then refuses sessions
+    // (not_a_member) until a contract version names the new member.
+    const e = await enrollWith(page, env.BUNDLE3, true);
+    const m = await storedMember(page);
+    check('enrollment in the host\'s copy succeeds', e && e.code === 'not_a_member' && m && m.name === 'browser3@example.org', JSON.stringify([e, m]));
+    await page.screenshot({ path: `${env.SHOTS}/host-copy.png`, fullPage: true });
+  });
+  await step('the host\'s copy refuses to sign', async () => {
+    const active = JSON.parse(cli('contract', '--profile', 'cli', '--format', 'json')).active;
+    writeFileSync(`${env.WORK}/v1.json`, active.document);
+    const out = cli('room', 'propose', env.ROOM, '--previous', `${env.WORK}/v1.json`);
+    const h = /contract hash ([0-9a-f]{64})/.exec(out)[1];
+    const pending = () => JSON.parse(cli('contract', '--profile', 'cli', '--format', 'json')).pending;
+    for (let i = 0; i < 100 && !(pending() && pending().sha256 === h); i++) await new Promise((r) => setTimeout(r, 100));
+    const before = pending();
+    await page.click('#room-refresh');
+    check('the host\'s copy shows the pending version 2', (await outcome(page)) === null && (await page.textContent('#contract-pending')).includes(h),
+      await page.textContent('#room-contract'));
+    const sent = [];
+    page.on('request', (r) => sent.push(`${r.method()} ${r.url()}`));
+    await page.click('#contract-sign');
+    const e2 = await outcome(page);
+    check('signing a contract version in the host\'s copy is refused with a clear message', e2 && e2.code === 'console_host_served' &&
+      /refused in this copy of the console: it is served by the room's host/.test(e2.message), JSON.stringify(e2));
+    check('and no request goes out', sent.length === 0, sent.join(' '));
+    const after = pending();
+    check('the enclave counts no new signature', after.sha256 === h && after.missing === before.missing &&
+      JSON.stringify(after.required) === JSON.stringify(before.required), JSON.stringify([before.required, after.required]));
+    await page.screenshot({ path: `${env.SHOTS}/host-copy-refused.png`, fullPage: true });
+  });
+}
+
 async function measurement(ctx, page) {
   await page.goto(env.CONSOLE);
   await page.waitForSelector('body[data-ready="1"]');
@@ -303,7 +346,9 @@ async function measurement(ctx, page) {
 let ctx;
 try {
   ctx = await chromium.launchPersistentContext(env.PROFILE_DIR, {
-    executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'], acceptDownloads: true });
+    executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'], acceptDownloads: true,
+    // the host's copy: cdrd's certificate is of the room CA, which this browser does not know
+    ignoreHTTPSErrors: phase === 'host' });
 } catch (e) {
   console.log(`FAIL - Chromium cannot start (${CHROMIUM}): ${String(e.message).split('\n')[0]}`);
   process.exit(1);
@@ -326,6 +371,7 @@ watch(page, origin);
 try {
   if (phase === 'main') await main(ctx, page);
   else if (phase === 'measurement') await measurement(ctx, page);
+  else if (phase === 'host') await host(ctx, page);
   else bad('phase', `unknown phase ${phase}`);
 } catch (e) {
   bad(`phase ${phase}`, e.message);

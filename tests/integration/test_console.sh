@@ -15,6 +15,8 @@
 #   - a tampered attestation (tests/tools/mitm.c, mode attest) refused
 #     before anything is sent; after a restart with another enclave binary
 #     the pinned measurement refuses the room;
+#   - cdrd's own copy at its URL (same CSP) says it trusts the operator,
+#     and refuses to sign a pending contract version with no request sent;
 #   - every request the page makes goes to its own origin; a screenshot of
 #     each main screen under BUILD/console-screenshots.
 # Chromium that cannot start fails the test (it is never skipped).
@@ -120,6 +122,18 @@ export RAGGED_CSV="$T/ragged.csv" SALES_CSV="$T/sales.csv" EXPECTED_CSV="$T/expe
 node "$NODE_TEST" main >"$T/node.out" 2>&1
 grep -q '^ok - ' "$T/node.out" || { fail "the browser test printed no result"; cat "$T/node.out"; }
 while read -r line; do case $line in "ok - "*) pass "${line#ok - }" ;; "FAIL - "*) fail "${line#FAIL - }" ;; esac; done <"$T/node.out"
+
+# ---- cdrd's own copy at its URL: the banner, and signing refused ----
+BUNDLE3=$("$CDR" room invite "$R" --role provider --name "browser3@example.org" --url "$URL" 2>>"$T/inv.err" | tail -n 1)
+export BUNDLE3 HOST_URL="$URL/"
+PROFILE_DIR="$T/chromium-host" node "$NODE_TEST" host >"$T/node3.out" 2>&1
+grep -q '^ok - ' "$T/node3.out" || { fail "the browser test (host) printed no result"; cat "$T/node3.out"; }
+while read -r line; do case $line in "ok - "*) pass "${line#ok - }" ;; "FAIL - "*) fail "${line#FAIL - }" ;; esac; done <"$T/node3.out"
+code=$(curl -s -o "$T/r" -w '%{http_code}' "$URL/console/info")
+[ "$code" = 200 ] && jq -e '.served_by == "cdrd"' "$T/r" >/dev/null && pass "cdrd's /console/info says it is the host's copy" \
+  || fail "cdrd /console/info: $code $(cat "$T/r")"
+code=$(curl -s -o "$T/r" -w '%{http_code}' --path-as-is "$URL/js/../../room.json")
+[ "$code" = 404 ] && pass "cdrd serves nothing outside the bundle" || fail "cdrd path traversal: $code"
 
 # ---- the same room with another enclave: the pinned measurement refuses it ----
 stop_server "$SERVER_PID"

@@ -9,6 +9,7 @@ import { loadMember, enroll, withSession, roomInfo, caFingerprint } from './room
 import * as ops from './ops.js';
 import { toCsv, cellText } from './csv.js';
 import { checkedDocument, signPending, keySha256 } from './contract.js';
+import * as mode from './mode.js';
 
 const $ = (id) => document.getElementById(id);
 let member = null;
@@ -132,6 +133,7 @@ async function showContract(c) {
 }
 
 async function signContract() {
+  mode.refuseOnHost('Signing a contract version');
   if (!shownPending) throw new CdrError('contract_no_pending', 'no pending version shown: verify the room again');
   const want = shownPending;
   const r = await withSession(member, async (s) => {
@@ -231,10 +233,15 @@ function needMember(fn) {
 }
 
 async function start() {
-  try {
-    const info = await api.json('GET', '/console/info');
+  const info = await mode.detect(api.json);
+  if (mode.hostServed()) {
+    $('served-by').hidden = true;
+    $('host-banner').hidden = false;
+    document.body.dataset.servedBy = 'host';
+  } else {
     $('bundle-hash').textContent = info.bundle_sha256;
-  } catch (e) { showError(e); }
+    document.body.dataset.servedBy = 'member';
+  }
   member = (await loadMember()) || null;
   for (const b of document.querySelectorAll('nav button')) b.addEventListener('click', () => show(b.dataset.screen));
   $('enroll-form').addEventListener('submit', (ev) => {

@@ -8,6 +8,7 @@ import { concat, lp, u64be, utf8, fromHex, toHex, toB64, fromB64, sha256 } from 
 import { CdrError } from './errors.js';
 import { signDer, verifyDer, importSpki } from './keys.js';
 import * as store from './store.js';
+import { refuseOnHost } from './mode.js';
 
 // A version V or P of the `contract` answer, checked: returns its parsed document.
 export async function checkedDocument(v, member) {
@@ -30,6 +31,7 @@ export async function keySha256(member) {
 // Sign the pending version P (after the member read it): the payload of
 // contract_sign is the canonical detached object of 8.5.
 export async function signPending(s, member, p) {
+  refuseOnHost('Signing a contract version');
   const m = concat(lp('CDR-v1 contract sign'), member.roomId, u64be(p.version), fromHex(p.sha256));
   const sig = await signDer(member, m);
   // keys in byte order, compact, no escapes needed (hex, base64, integer): canonical (8.2)

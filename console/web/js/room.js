@@ -13,6 +13,7 @@ import { Session, checkAuditHead } from './session.js';
 import { readPinned } from './contract.js';
 import * as api from './api.js';
 import * as store from './store.js';
+import { hostServed } from './mode.js';
 
 export const loadMember = () => store.get('member');
 
@@ -37,7 +38,7 @@ export async function bindRelay(url, caDer) {
 
 export async function enroll(bundleLine, allowSim) {
   const b = await parseBundle(bundleLine);
-  await bindRelay(b.url, b.caDer);
+  if (!hostServed()) await bindRelay(b.url, b.caDer); // the host's copy talks to its own origin
   // Attest the room before sending anything of ours: its CA (the
   // invitation's), its platform and measurement (pinned from here on).
   const ca0 = new x509.X509Certificate(b.caDer);
@@ -75,10 +76,12 @@ export async function enroll(bundleLine, allowSim) {
 // contract held to this console's pin (and the attested measurement to
 // the active version's list).
 export async function withSession(member, fn) {
-  const info = await api.json('GET', '/console/info');
-  if (info.target === null) await bindRelay(member.url, member.caDer);
-  else if (info.target !== member.url)
-    throw new CdrError('bad_request', `this cdr console relays to ${info.target}, but your key is enrolled in ${member.url}`);
+  if (!hostServed()) {
+    const info = await api.json('GET', '/console/info');
+    if (info.target === null) await bindRelay(member.url, member.caDer);
+    else if (info.target !== member.url)
+      throw new CdrError('bad_request', `this cdr console relays to ${info.target}, but your key is enrolled in ${member.url}`);
+  }
   const att = await attest(member, member.allowSim);
   if (att.platform !== member.platform)
     throw new CdrError('attestation_measurement_mismatch', `the room attests on ${att.platform}, not on the pinned ${member.platform}`);
