@@ -104,6 +104,14 @@ async function main(ctx, page) {
     check('nothing is kept after a wrong token', (await storedMember(page)) === null);
   });
   await step('enroll', async () => {
+    await page.setChecked('#backup-want', true);
+    await page.fill('#backup-pass', 'short');
+    await page.fill('#backup-pass2', 'short');
+    const e0 = await enrollWith(page, env.BUNDLE, true);
+    check('a backup passphrase under 12 characters is refused, nothing kept', e0 && e0.code === 'bad_request' && /at least 12 characters/.test(e0.message) &&
+      (await storedMember(page)) === null, JSON.stringify(e0));
+    await page.fill('#backup-pass', env.BACKUP_PASS);
+    await page.fill('#backup-pass2', env.BACKUP_PASS);
     const e = await enrollWith(page, env.BUNDLE, true);
     check('enrollment in the browser succeeds', e === null, JSON.stringify(e));
     await page.waitForSelector('#room-measurement');
@@ -114,6 +122,29 @@ async function main(ctx, page) {
     check('the member and its pinned measurement are kept', m && m.name === 'browser@example.org' && m.measurement === env.MEASUREMENT, JSON.stringify(m));
   });
   await page.screenshot({ path: `${env.SHOTS}/room.png`, fullPage: true });
+
+  await step('key backup', async () => {
+    check('the key backup is offered once, after enrollment', await page.isVisible('#backup'));
+    const [dk] = await Promise.all([page.waitForEvent('download'), page.click('#backup-download')]);
+    await dk.saveAs(`${env.WORK}/backup.key.pem`);
+    const [dc] = await Promise.all([page.waitForEvent('download'), page.click('#cert-download')]);
+    await dc.saveAs(`${env.WORK}/backup.crt`);
+    const text = readFileSync(`${env.WORK}/backup.key.pem`, 'utf8');
+    check('the backup is an encrypted PKCS#8 PEM', /^-----BEGIN ENCRYPTED PRIVATE KEY-----\n/.test(text) && !/BEGIN PRIVATE KEY/.test(text), text.slice(0, 60));
+    const parsed = execFileSync('openssl', ['asn1parse', '-in', `${env.WORK}/backup.key.pem`], { encoding: 'utf8' });
+    check('it is PBES2 with PBKDF2-HMAC-SHA256 and AES-256-CBC', /PBES2/.test(parsed) && /PBKDF2/.test(parsed) && /hmacWithSHA256/.test(parsed) &&
+      /aes-256-cbc/.test(parsed) && /INTEGER\s*:0?927C0\s/.test(parsed), parsed);
+    const pub = (args) => execFileSync('openssl', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const fromKey = pub(['pkey', '-in', `${env.WORK}/backup.key.pem`, '-passin', 'env:BACKUP_PASS', '-pubout']);
+    const fromCert = pub(['x509', '-in', `${env.WORK}/backup.crt`, '-noout', '-pubkey']);
+    check('openssl decrypts it with the passphrase to the certified key', fromKey === fromCert && /BEGIN PUBLIC KEY/.test(fromKey), fromKey);
+    let wrong = '';
+    try { execFileSync('openssl', ['pkey', '-in', `${env.WORK}/backup.key.pem`, '-passin', 'pass:not the passphrase'], { stdio: 'pipe' }); } catch (e) { wrong = String(e.stderr); }
+    check('a wrong passphrase does not decrypt it', /bad decrypt|unable to load|Could not read|decryption failed/i.test(wrong), wrong);
+    const out = cli('tables', env.URL, '--key', `${env.WORK}/backup.key.pem`, '--pass', 'env:BACKUP_PASS', '--cert', `${env.WORK}/backup.crt`,
+      '--ca', `${env.ROOM}/ca.crt`, '--format', 'csv');
+    check('the CLI opens a session as that member with the backup (and sees the table granted to it)', /^cli_table,cli@example.org,/m.test(out), out);
+  });
 
   await step('non-extractable key', async () => {
     const r = await page.evaluate(() => new Promise((resolve) => {
@@ -129,7 +160,7 @@ async function main(ctx, page) {
         };
       };
     }));
-    check('the private keys are not extractable', r.extractable.every((x) => x === false), JSON.stringify(r));
+    check('the private keys are not extractable (also after the backup was made)', r.extractable.every((x) => x === false), JSON.stringify(r));
     check('WebCrypto refuses to export them', r.refused.every((x) => x === 'InvalidAccessError'), JSON.stringify(r));
   });
 

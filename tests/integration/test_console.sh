@@ -116,7 +116,8 @@ cp "$CDR_BIN_DIR/cdr-enclave" "$T/cdr-enclave" && printf 'x' >>"$T/cdr-enclave"
 MEASUREMENT2=$(sha256sum "$T/cdr-enclave" | cut -d' ' -f1)
 
 mkdir -p "$SHOTS"
-export ROOM="$R" MEASUREMENT2
+export ROOM="$R" MEASUREMENT2 URL BACKUP_PASS="correct horse battery staple"
+
 export CONSOLE CONSOLE_MITM MITM BUNDLE BUNDLE2 MEASUREMENT SHOTS CDR Q
 export RAGGED_CSV="$T/ragged.csv" SALES_CSV="$T/sales.csv" EXPECTED_CSV="$T/expected.csv" PROFILE_DIR="$T/chromium-profile" WORK="$T"
 node "$NODE_TEST" main >"$T/node.out" 2>&1

@@ -10,6 +10,7 @@ import * as ops from './ops.js';
 import { toCsv, cellText } from './csv.js';
 import { checkedDocument, signPending, keySha256 } from './contract.js';
 import * as mode from './mode.js';
+import { pem } from './keys.js';
 
 const $ = (id) => document.getElementById(id);
 let member = null;
@@ -196,14 +197,34 @@ async function runQuery(sql) {
   $('query-download').disabled = false;
 }
 
-function downloadCsv() {
-  if (!lastResult) return;
-  const blob = new Blob([toCsv(lastResult.columns, lastResult.rows)], { type: 'text/csv' });
-  const a = el('a', null, { href: URL.createObjectURL(blob), download: 'result.csv' });
+function download(text, type, name) {
+  const blob = new Blob([text], { type });
+  const a = el('a', null, { href: URL.createObjectURL(blob), download: name });
   document.body.appendChild(a);
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+}
+
+function downloadCsv() {
+  if (lastResult) download(toCsv(lastResult.columns, lastResult.rows), 'text/csv', 'result.csv');
+}
+
+// The key backup, offered once after enrollment (it lives in this page's
+// memory only, encrypted), with the certificate the CLI needs beside it.
+function offerBackup(m) {
+  const box = $('backup');
+  const fname = m.name.replace(/[^A-Za-z0-9_.-]/g, '_');
+  box.hidden = false;
+  $('backup-download').onclick = () => download(m.backupPem, 'application/x-pem-file', `${fname}.key.pem`);
+  $('cert-download').onclick = () => download(pem('CERTIFICATE', m.certDer), 'application/x-pem-file', `${fname}.crt`);
+}
+
+function backupPassphrase() {
+  if (!$('backup-want').checked) return null;
+  const p = $('backup-pass').value;
+  if (p !== $('backup-pass2').value) throw new CdrError('bad_request', 'the two backup passphrases differ');
+  return p;
 }
 
 async function runUpload() {
@@ -247,8 +268,12 @@ async function start() {
   $('enroll-form').addEventListener('submit', (ev) => {
     ev.preventDefault();
     act('Enrolling', async () => {
-      member = await enroll($('bundle').value, $('allow-sim').checked);
+      const m = await enroll($('bundle').value, $('allow-sim').checked, backupPassphrase());
       $('bundle').value = '';
+      $('backup-pass').value = '';
+      $('backup-pass2').value = '';
+      member = (await loadMember()) || null;
+      if (m.backupPem) offerBackup(m);
       show('room');
       await showRoom();
     });

@@ -36,7 +36,9 @@ export async function bindRelay(url, caDer) {
   return api.json('POST', '/console/room', { url, ca: toB64(caDer) });
 }
 
-export async function enroll(bundleLine, allowSim) {
+// Enroll with an invitation; backupPassphrase (or null) asks for the key
+// backup (backup.js), returned as member.backupPem and never stored.
+export async function enroll(bundleLine, allowSim, backupPassphrase = null) {
   const b = await parseBundle(bundleLine);
   if (!hostServed()) await bindRelay(b.url, b.caDer); // the host's copy talks to its own origin
   // Attest the room before sending anything of ours: its CA (the
@@ -45,7 +47,7 @@ export async function enroll(bundleLine, allowSim) {
   const att = await attest({ caDer: b.caDer, caFp: b.tok.caFp, roomId: roomIdOf(ca0), measurement: b.measurement }, allowSim);
   if (att.platform !== b.platform)
     throw new CdrError('attestation_measurement_mismatch', `the room attests on ${att.platform}, not on ${b.platform} as the invitation says`);
-  const key = await generateMemberKey();
+  const key = await generateMemberKey(backupPassphrase);
   const csr = await makeCsr(key, b.tok.name);
   const mac = await enrollMac(b.tok.secret, b.tok.tokenId, csr.der);
   const a = await api.json('POST', '/v1/enroll', { token_id: b.tok.tokenId, csr: csr.pem, mac: toB64(mac) });
@@ -68,7 +70,7 @@ export async function enroll(bundleLine, allowSim) {
     role: (cert.subjectName.getField('2.5.4.72')[0]) || '',
   };
   await store.put('member', member);
-  return member;
+  return { ...member, backupPem: key.backupPem };
 }
 
 // Run fn(session, attestation, contract) inside a verified session of the
