@@ -358,6 +358,53 @@ async function host(ctx, page) {
     check('the enclave counts no new signature', after.sha256 === h && after.missing === before.missing &&
       JSON.stringify(after.required) === JSON.stringify(before.required), JSON.stringify([before.required, after.required]));
     await page.screenshot({ path: `${env.SHOTS}/host-copy-refused.png`, fullPage: true });
+    await page.fill('#confirm-name', 'cli@example.org');
+    await page.fill('#confirm-fp', '0'.repeat(64));
+    sent.length = 0;
+    await page.click('#confirm-submit');
+    const e3 = await outcome(page);
+    check('the host\'s copy refuses to confirm a member\'s key', e3 && e3.code === 'console_host_served' && /Confirming a member's key is refused/.test(e3.message) && sent.length === 0,
+      JSON.stringify([e3, sent]));
+  });
+}
+
+// The member's own console with version 2 pending: what changed, a key
+// confirmed out of band (a wrong fingerprint refused), and the signature.
+async function pending(ctx, page) {
+  const v2 = JSON.parse(cli('contract', '--profile', 'cli', '--format', 'json')).pending;
+  const doc = JSON.parse(v2.document);
+  const b3 = doc.members.find((m) => m.name === 'browser3@example.org');
+  await step('what changed', async () => {
+    await page.goto(env.CONSOLE);
+    await page.waitForSelector('body[data-ready="1"]');
+    check('the member\'s console reads version 2 pending', (await outcome(page)) === null && (await page.textContent('#contract-pending')).includes(v2.sha256));
+    const ch = await page.$$eval('#contract-changes li', (li) => li.map((x) => x.textContent));
+    check('it shows what changed since the active version', b3 && ch.some((t) => t.startsWith(`+ browser3@example.org (provider), key ${b3.key_sha256}`)) &&
+      !ch.some((t) => t.startsWith('-')), JSON.stringify(ch));
+    const rows = await tableCells(page, '#contract-pending-members');
+    const row = (n) => rows.find((r) => r[0] === n) || [];
+    check('keys are marked yours / unconfirmed', row('browser@example.org')[3] === 'yours' && row('browser3@example.org')[3] === 'unconfirmed', JSON.stringify(rows));
+  });
+  await step('confirm', async () => {
+    await page.fill('#confirm-name', 'browser3@example.org');
+    await page.fill('#confirm-fp', 'ab'.repeat(32));
+    await page.click('#confirm-submit');
+    const e = await outcome(page);
+    check('a fingerprint that is not the contract\'s key for that member is refused', e && e.code === 'contract_mismatch' && e.message.includes(b3.key_sha256), JSON.stringify(e));
+    check('and not recorded', ((await tableCells(page, '#contract-pending-members')).find((r) => r[0] === 'browser3@example.org') || [])[3] === 'unconfirmed');
+    await page.fill('#confirm-fp', b3.key_sha256.toUpperCase());
+    await page.click('#confirm-submit');
+    check('confirming the right fingerprint succeeds', (await outcome(page)) === null);
+    const rows = await tableCells(page, '#contract-pending-members');
+    check('the key is marked confirmed', (rows.find((r) => r[0] === 'browser3@example.org') || [])[3] === 'confirmed', JSON.stringify(rows));
+    await page.screenshot({ path: `${env.SHOTS}/contract-changes.png`, fullPage: true });
+  });
+  await step('sign version 2', async () => {
+    await page.click('#contract-sign');
+    check('the member\'s own console signs version 2', (await outcome(page)) === null && /^Signature added/.test(await page.textContent('#contract-result')),
+      await page.textContent('#contract-result'));
+    const after = JSON.parse(cli('contract', '--profile', 'cli', '--format', 'json')).pending;
+    check('the enclave counts it', after.missing === v2.missing - 1, JSON.stringify([v2.missing, after.missing]));
   });
 }
 
@@ -403,6 +450,7 @@ try {
   if (phase === 'main') await main(ctx, page);
   else if (phase === 'measurement') await measurement(ctx, page);
   else if (phase === 'host') await host(ctx, page);
+  else if (phase === 'pending') await pending(ctx, page);
   else bad('phase', `unknown phase ${phase}`);
 } catch (e) {
   bad(`phase ${phase}`, e.message);

@@ -17,6 +17,8 @@
 #     the pinned measurement refuses the room;
 #   - cdrd's own copy at its URL (same CSP) says it trusts the operator,
 #     and refuses to sign a pending contract version with no request sent;
+#   - the member's console shows what version 2 changes, confirms a key
+#     out of band (a wrong fingerprint refused) and signs version 2;
 #   - every request the page makes goes to its own origin; a screenshot of
 #     each main screen under BUILD/console-screenshots.
 # Chromium that cannot start fails the test (it is never skipped).
@@ -130,6 +132,9 @@ export BUNDLE3 HOST_URL="$URL/"
 PROFILE_DIR="$T/chromium-host" node "$NODE_TEST" host >"$T/node3.out" 2>&1
 grep -q '^ok - ' "$T/node3.out" || { fail "the browser test (host) printed no result"; cat "$T/node3.out"; }
 while read -r line; do case $line in "ok - "*) pass "${line#ok - }" ;; "FAIL - "*) fail "${line#FAIL - }" ;; esac; done <"$T/node3.out"
+node "$NODE_TEST" pending >"$T/node4.out" 2>&1
+grep -q '^ok - ' "$T/node4.out" || { fail "the browser test (pending) printed no result"; cat "$T/node4.out"; }
+while read -r line; do case $line in "ok - "*) pass "${line#ok - }" ;; "FAIL - "*) fail "${line#FAIL - }" ;; esac; done <"$T/node4.out"
 code=$(curl -s -o "$T/r" -w '%{http_code}' "$URL/console/info")
 [ "$code" = 200 ] && jq -e '.served_by == "cdrd"' "$T/r" >/dev/null && pass "cdrd's /console/info says it is the host's copy" \
   || fail "cdrd /console/info: $code $(cat "$T/r")"
