@@ -1,13 +1,15 @@
 // console.test.mjs PHASE - drives the web console in Debian's headless
 // Chromium with playwright-core (tests/integration/test_console.sh runs
-// it and reads its "ok - " / "FAIL - " lines).  PHASE "main": enroll,
-// attest, upload, query, download, interop with the CLI, refusals, audit;
+// it and reads its "ok - " / "FAIL - " lines).  PHASE "main": enroll
+// (with the key backup), attest, upload, query, download, interop with the
+// CLI, refusals, audit, contract version 1; then cdrd's own copy and
+// version 2 (its changes, a key confirmed, signed);
 // PHASE "measurement": the same browser profile after the room was
 // restarted with another enclave binary.  Chromium that cannot start is a
 // failure, never a skip.
 import { chromium } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 
 const env = process.env;
 const phase = process.argv[2];
@@ -104,6 +106,14 @@ async function main(ctx, page) {
     check('nothing is kept after a wrong token', (await storedMember(page)) === null);
   });
   await step('enroll', async () => {
+    await page.setChecked('#backup-want', true);
+    await page.fill('#backup-pass', 'short');
+    await page.fill('#backup-pass2', 'short');
+    const e0 = await enrollWith(page, env.BUNDLE, true);
+    check('a backup passphrase under 12 characters is refused, nothing kept', e0 && e0.code === 'bad_request' && /at least 12 characters/.test(e0.message) &&
+      (await storedMember(page)) === null, JSON.stringify(e0));
+    await page.fill('#backup-pass', env.BACKUP_PASS);
+    await page.fill('#backup-pass2', env.BACKUP_PASS);
     const e = await enrollWith(page, env.BUNDLE, true);
     check('enrollment in the browser succeeds', e === null, JSON.stringify(e));
     await page.waitForSelector('#room-measurement');
@@ -114,6 +124,29 @@ async function main(ctx, page) {
     check('the member and its pinned measurement are kept', m && m.name === 'browser@example.org' && m.measurement === env.MEASUREMENT, JSON.stringify(m));
   });
   await page.screenshot({ path: `${env.SHOTS}/room.png`, fullPage: true });
+
+  await step('key backup', async () => {
+    check('the key backup is offered once, after enrollment', await page.isVisible('#backup'));
+    const [dk] = await Promise.all([page.waitForEvent('download'), page.click('#backup-download')]);
+    await dk.saveAs(`${env.WORK}/backup.key.pem`);
+    const [dc] = await Promise.all([page.waitForEvent('download'), page.click('#cert-download')]);
+    await dc.saveAs(`${env.WORK}/backup.crt`);
+    const text = readFileSync(`${env.WORK}/backup.key.pem`, 'utf8');
+    check('the backup is an encrypted PKCS#8 PEM', /^-----BEGIN ENCRYPTED PRIVATE KEY-----\n/.test(text) && !/BEGIN PRIVATE KEY/.test(text), text.slice(0, 60));
+    const parsed = execFileSync('openssl', ['asn1parse', '-in', `${env.WORK}/backup.key.pem`], { encoding: 'utf8' });
+    check('it is PBES2 with PBKDF2-HMAC-SHA256 and AES-256-CBC', /PBES2/.test(parsed) && /PBKDF2/.test(parsed) && /hmacWithSHA256/.test(parsed) &&
+      /aes-256-cbc/.test(parsed) && /INTEGER\s*:0?927C0\s/.test(parsed), parsed);
+    const pub = (args) => execFileSync('openssl', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const fromKey = pub(['pkey', '-in', `${env.WORK}/backup.key.pem`, '-passin', 'env:BACKUP_PASS', '-pubout']);
+    const fromCert = pub(['x509', '-in', `${env.WORK}/backup.crt`, '-noout', '-pubkey']);
+    check('openssl decrypts it with the passphrase to the certified key', fromKey === fromCert && /BEGIN PUBLIC KEY/.test(fromKey), fromKey);
+    let wrong = '';
+    try { execFileSync('openssl', ['pkey', '-in', `${env.WORK}/backup.key.pem`, '-passin', 'pass:not the passphrase'], { stdio: 'pipe' }); } catch (e) { wrong = String(e.stderr); }
+    check('a wrong passphrase does not decrypt it', /bad decrypt|unable to load|Could not read|decryption failed/i.test(wrong), wrong);
+    const out = cli('tables', env.URL, '--key', `${env.WORK}/backup.key.pem`, '--pass', 'env:BACKUP_PASS', '--cert', `${env.WORK}/backup.crt`,
+      '--ca', `${env.ROOM}/ca.crt`, '--format', 'csv');
+    check('the CLI opens a session as that member with the backup (and sees the table granted to it)', /^cli_table,cli@example.org,/m.test(out), out);
+  });
 
   await step('non-extractable key', async () => {
     const r = await page.evaluate(() => new Promise((resolve) => {
@@ -129,7 +162,7 @@ async function main(ctx, page) {
         };
       };
     }));
-    check('the private keys are not extractable', r.extractable.every((x) => x === false), JSON.stringify(r));
+    check('the private keys are not extractable (also after the backup was made)', r.extractable.every((x) => x === false), JSON.stringify(r));
     check('WebCrypto refuses to export them', r.refused.every((x) => x === 'InvalidAccessError'), JSON.stringify(r));
   });
 
@@ -285,6 +318,104 @@ async function main(ctx, page) {
     await p2.screenshot({ path: `${env.SHOTS}/attestation-tampered.png`, fullPage: true });
     await p2.close();
   });
+
+  // cdrd's own copy (its own origin, in a page of its own), then version 2
+  // in this member's console: one browser start for all (it is slow here).
+  const hp = await ctx.newPage();
+  watch(hp, new URL(env.HOST_URL).origin);
+  await host(ctx, hp);
+  await hp.close();
+  await pending(ctx, page);
+}
+
+// The operator's copy served by cdrd at its URL: the banner, and a
+// contract version it refuses to sign with no request sent.
+async function host(ctx, page) {
+  await step('the host\'s copy', async () => {
+    const resp = await page.goto(env.HOST_URL);
+    const csp = resp.headers()['content-security-policy'] || '';
+    check('cdrd serves the console at / with the same strict CSP', resp.status() === 200 && csp.includes("script-src 'self'") && csp.includes("default-src 'none'") && !csp.includes('unsafe'), csp);
+    await page.waitForSelector('body[data-ready="1"]');
+    check('the host\'s copy knows it is served by the host', (await page.getAttribute('body', 'data-served-by')) === 'host');
+    check('it says plainly that it trusts the room\'s operator', await page.isVisible('#host-banner') &&
+      /served by the room's host,\s+so it trusts the room's operator/.test(await page.textContent('#host-banner')) && !(await page.isVisible('#served-by')));
+    // The key is certified and kept; the room then refuses sessions
+    // (not_a_member) until a contract version names the new member.
+    const e = await enrollWith(page, env.BUNDLE3, true);
+    const m = await storedMember(page);
+    check('enrollment in the host\'s copy succeeds', e && e.code === 'not_a_member' && m && m.name === 'browser3@example.org', JSON.stringify([e, m]));
+    await page.screenshot({ path: `${env.SHOTS}/host-copy.png`, fullPage: true });
+  });
+  await step('the host\'s copy refuses to sign', async () => {
+    const active = JSON.parse(cli('contract', '--profile', 'cli', '--format', 'json')).active;
+    writeFileSync(`${env.WORK}/v1.json`, active.document);
+    const out = cli('room', 'propose', env.ROOM, '--previous', `${env.WORK}/v1.json`);
+    const h = /contract hash ([0-9a-f]{64})/.exec(out)[1];
+    const pending = () => JSON.parse(cli('contract', '--profile', 'cli', '--format', 'json')).pending;
+    for (let i = 0; i < 100 && !(pending() && pending().sha256 === h); i++) await new Promise((r) => setTimeout(r, 100));
+    const before = pending();
+    await page.click('#room-refresh');
+    check('the host\'s copy shows the pending version 2', (await outcome(page)) === null && (await page.textContent('#contract-pending')).includes(h),
+      await page.textContent('#room-contract'));
+    const sent = [];
+    page.on('request', (r) => sent.push(`${r.method()} ${r.url()}`));
+    await page.click('#contract-sign');
+    const e2 = await outcome(page);
+    check('signing a contract version in the host\'s copy is refused with a clear message', e2 && e2.code === 'console_host_served' &&
+      /refused in this copy of the console: it is served by the room's host/.test(e2.message), JSON.stringify(e2));
+    check('and no request goes out', sent.length === 0, sent.join(' '));
+    const after = pending();
+    check('the enclave counts no new signature', after.sha256 === h && after.missing === before.missing &&
+      JSON.stringify(after.required) === JSON.stringify(before.required), JSON.stringify([before.required, after.required]));
+    await page.screenshot({ path: `${env.SHOTS}/host-copy-refused.png`, fullPage: true });
+    await page.fill('#confirm-name', 'cli@example.org');
+    await page.fill('#confirm-fp', '0'.repeat(64));
+    sent.length = 0;
+    await page.click('#confirm-submit');
+    const e3 = await outcome(page);
+    check('the host\'s copy refuses to confirm a member\'s key', e3 && e3.code === 'console_host_served' && /Confirming a member's key is refused/.test(e3.message) && sent.length === 0,
+      JSON.stringify([e3, sent]));
+  });
+}
+
+// The member's own console with version 2 pending: what changed, a key
+// confirmed out of band (a wrong fingerprint refused), and the signature.
+async function pending(ctx, page) {
+  const v2 = JSON.parse(cli('contract', '--profile', 'cli', '--format', 'json')).pending;
+  const doc = JSON.parse(v2.document);
+  const b3 = doc.members.find((m) => m.name === 'browser3@example.org');
+  await step('what changed', async () => {
+    await page.goto(env.CONSOLE);
+    await page.waitForSelector('body[data-ready="1"]');
+    check('the member\'s console reads version 2 pending', (await outcome(page)) === null && (await page.textContent('#contract-pending')).includes(v2.sha256));
+    const ch = await page.$$eval('#contract-changes li', (li) => li.map((x) => x.textContent));
+    check('it shows what changed since the active version', b3 && ch.some((t) => t.startsWith(`+ browser3@example.org (provider), key ${b3.key_sha256}`)) &&
+      !ch.some((t) => t.startsWith('-')), JSON.stringify(ch));
+    const rows = await tableCells(page, '#contract-pending-members');
+    const row = (n) => rows.find((r) => r[0] === n) || [];
+    check('keys are marked yours / unconfirmed', row('browser@example.org')[3] === 'yours' && row('browser3@example.org')[3] === 'unconfirmed', JSON.stringify(rows));
+  });
+  await step('confirm', async () => {
+    await page.fill('#confirm-name', 'browser3@example.org');
+    await page.fill('#confirm-fp', 'ab'.repeat(32));
+    await page.click('#confirm-submit');
+    const e = await outcome(page);
+    check('a fingerprint that is not the contract\'s key for that member is refused', e && e.code === 'contract_mismatch' && e.message.includes(b3.key_sha256), JSON.stringify(e));
+    check('and not recorded', ((await tableCells(page, '#contract-pending-members')).find((r) => r[0] === 'browser3@example.org') || [])[3] === 'unconfirmed');
+    await page.fill('#confirm-fp', b3.key_sha256.toUpperCase());
+    await page.click('#confirm-submit');
+    check('confirming the right fingerprint succeeds', (await outcome(page)) === null);
+    const rows = await tableCells(page, '#contract-pending-members');
+    check('the key is marked confirmed', (rows.find((r) => r[0] === 'browser3@example.org') || [])[3] === 'confirmed', JSON.stringify(rows));
+    await page.screenshot({ path: `${env.SHOTS}/contract-changes.png`, fullPage: true });
+  });
+  await step('sign version 2', async () => {
+    await page.click('#contract-sign');
+    check('the member\'s own console signs version 2', (await outcome(page)) === null && /^Signature added/.test(await page.textContent('#contract-result')),
+      await page.textContent('#contract-result'));
+    const after = JSON.parse(cli('contract', '--profile', 'cli', '--format', 'json')).pending;
+    check('the enclave counts it', after.missing === v2.missing - 1, JSON.stringify([v2.missing, after.missing]));
+  });
 }
 
 async function measurement(ctx, page) {
@@ -303,7 +434,10 @@ async function measurement(ctx, page) {
 let ctx;
 try {
   ctx = await chromium.launchPersistentContext(env.PROFILE_DIR, {
-    executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'], acceptDownloads: true });
+    executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'], acceptDownloads: true,
+    // the host's copy: cdrd's certificate is of the room CA, which this
+    // browser does not know (the member's console is plain HTTP on loopback)
+    ignoreHTTPSErrors: true });
 } catch (e) {
   console.log(`FAIL - Chromium cannot start (${CHROMIUM}): ${String(e.message).split('\n')[0]}`);
   process.exit(1);

@@ -135,8 +135,8 @@ static enum MHD_Result serve_file(struct console_server *s, struct MHD_Connectio
 }
 
 static enum MHD_Result serve_info(struct console_server *s, struct MHD_Connection *conn) {
-  json_t *j = json_pack("{s:s, s:o, s:o}", "bundle_sha256", s->bundle_sha256, "target",
-                        s->target ? json_string(s->target->url) : json_null(), "profile",
+  json_t *j = json_pack("{s:s, s:s, s:o, s:o}", "served_by", "cdr console", "bundle_sha256", s->bundle_sha256,
+                        "target", s->target ? json_string(s->target->url) : json_null(), "profile",
                         s->profile ? json_string(s->profile) : json_null());
   char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
   enum MHD_Result ret = text ? answer(conn, MHD_HTTP_OK, "application/json", text, strlen(text)) : MHD_NO;

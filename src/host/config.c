@@ -70,6 +70,10 @@ static const struct opt_row opt_rows[] = {
      "do not start the enclave: connect to the one listening there (a Nitro enclave, docs/ATTESTATION.md)"},
     {"enclave-unix", 0, "enclave_unix", OPT_STRING, F(enclave_unix), "PATH",
      "the same on an AF_UNIX socket (cdr-enclave --listen-unix)"},
+    {"console", 0, "console", OPT_STRING, F(console), "DIR|none",
+     "serve the web console's files from DIR at / (default: share/cdr/console beside cdrd, when it exists; "
+     "none: do not).  That copy is the operator's: it says so and refuses to sign contract versions "
+     "(members use `cdr console`, docs/CONSOLE.md)"},
     {"tsm-root", 0, "tsm_root", OPT_STRING, F(tsm_root), "DIR", "the started enclave's configfs-tsm directory (tests)"},
     {"help", 'h', NULL, OPT_BOOL, F(help), NULL, "show this text"},
 };

@@ -43,6 +43,7 @@ struct cdrd_config {
   struct cdrd_strlist tls_names; /* --tls-name, at most HOST_TLS_MAX_NAMES */
   char *tls_cert, *tls_key;
   int insecure_http;
+  char *console; /* the console bundle folder, "none", or NULL: the default */
 
   /* Derived by cdrd_config_parse once every source is read. */
   char *host, *metrics_host; /* from listen, metrics_listen */

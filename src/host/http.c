@@ -84,6 +84,7 @@ struct http_conn {
   int status;
   size_t bytes_out;
   const char *content_type; /* the handler's, or NULL: JSON */
+  const char *const *headers; /* the handler's extra headers, or NULL */
   unsigned retry_after;     /* seconds, or 0: no Retry-After */
 };
 
@@ -157,6 +158,8 @@ static enum MHD_Result http_answer_text(struct http_conn *c, struct MHD_Connecti
   }
   (void)MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
   (void)MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+  for (size_t i = 0; c->headers != NULL && c->headers[i] != NULL && c->headers[i + 1] != NULL; i += 2)
+    (void)MHD_add_response_header(resp, c->headers[i], c->headers[i + 1]);
   if (allow != NULL)
     (void)MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
   if (close)
@@ -249,11 +252,13 @@ static enum MHD_Result http_dispatch(struct http_conn *c, struct MHD_Connection 
   rq.body = c->body != NULL ? c->body : empty;
   rq.body_len = c->body_len;
   http_link_phase(c, HTTP_PHASE_ANSWER);
-  r = c->route->handler(c->srv->ctx, &rq, &rep);
+  r = c->route->handler(c->route == &c->srv->fallback ? c->srv->fallback_ctx : c->srv->ctx, &rq, &rep);
   http_body_release(c);
   c->retry_after = rep.retry_after;
-  if (r == 0)
+  if (r == 0) {
     c->content_type = rep.content_type;
+    c->headers = rep.headers;
+  }
   if (r == 0 && rep.text != NULL) {
     json_decref(rep.body);
     return http_answer_text(c, conn, rep.status ? rep.status : 200, rep.text, rep.text_len, 1, NULL, 0);
@@ -412,7 +417,9 @@ static enum MHD_Result http_first_call(struct http_conn *c, struct MHD_Connectio
     if (k > 0 && (size_t)k < sizeof(allow) - used)
       used += (size_t)k;
   }
-  if (!path_known)
+  if (!path_known && srv->fallback.handler != NULL && strcmp(method, "GET") == 0)
+    c->route = &srv->fallback;
+  else if (!path_known)
     return http_answer_error(c, conn, CDR_ERR_NOT_FOUND, 0, "no such route", NULL, 0);
   if (c->route == NULL)
     return http_answer_error(c, conn, CDR_ERR_METHOD, 0, "method not allowed on this route", allow, 0);
@@ -473,9 +480,10 @@ static void http_on_completed(void *cls, struct MHD_Connection *conn, void **con
   clock_gettime(CLOCK_MONOTONIC, &t1);
   int64_t usec = (int64_t)(t1.tv_sec - c->t0.tv_sec) * 1000000 + (t1.tv_nsec - c->t0.tv_nsec) / 1000;
   long long ms = (long long)(usec / 1000);
-  if (c->srv->observe != NULL)
-    c->srv->observe(c->srv->observe_ctx, c->route != NULL ? (int)(c->route - c->srv->routes) : -1,
-                    c->answered ? c->status : 0, usec);
+  if (c->srv->observe != NULL) {
+    int route = c->route != NULL && c->route != &c->srv->fallback ? (int)(c->route - c->srv->routes) : -1;
+    c->srv->observe(c->srv->observe_ctx, route, c->answered ? c->status : 0, usec);
+  }
   atomic_fetch_sub(&c->srv->in_flight, 1);
   if (c->answered)
     log_info("%s %s %d in=%zu out=%zu %lldms%s", c->method, c->path, c->status, c->bytes_in, c->bytes_out, ms,
@@ -571,6 +579,10 @@ int http_server_start(struct http_server **out, const struct http_server_opts *o
   }
   srv->routes = routes;
   srv->nroutes = nroutes;
+  srv->fallback.method = "GET";
+  srv->fallback.path = "";
+  srv->fallback.handler = opts->get_fallback;
+  srv->fallback_ctx = opts->get_fallback_ctx;
   srv->ctx = ctx;
   srv->max_body = opts->max_body ? opts->max_body : CDR_MAX_HTTP_REQUEST_BODY;
   srv->body_budget = (srv->max_body + 1) * CDR_HTTP_BODY_BUDGET;

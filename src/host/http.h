@@ -56,6 +56,9 @@ struct http_reply {
   const char *content_type;
   /* A Retry-After header of this many seconds; 0: none. */
   unsigned retry_after;
+  /* More headers of a successful answer: name, value pairs ending with
+   * NULL, constants (the console's CSP, console_files.c); NULL: none. */
+  const char *const *headers;
   void *server_; /* the server's, for http_release_body; NULL elsewhere */
 };
 
@@ -102,6 +105,11 @@ struct http_server_opts {
    * the server. */
   const int *api_errors;
   size_t n_api_errors;
+  /* A GET of a path that no route names goes to this handler, with
+   * get_fallback_ctx (cdrd's copy of the web console, console_files.h);
+   * NULL: 404 not_found.  Observed as route -1. */
+  http_handler_fn get_fallback;
+  void *get_fallback_ctx;
 };
 
 struct http_server;

@@ -70,6 +70,8 @@ struct http_server {
   void *observe_ctx;
   const int *api_errors; /* opts->api_errors, n_api_errors of them */
   size_t n_api_errors;
+  struct http_route fallback; /* {"GET", "", opts->get_fallback}; handler NULL: none */
+  void *fallback_ctx;
   uint16_t port;
   struct sockaddr_storage addr;
   int tls; /* HTTPS: nothing may be written on a raw socket */

@@ -41,6 +41,7 @@
 #include "common/room_limits.h"
 #include "common/util.h"
 #include "host/config.h"
+#include "host/console_files.h"
 #include "host/http.h"
 #include "host/metrics.h"
 #include "host/progress.h"
@@ -252,6 +253,7 @@ struct cdrd {
   struct host_tls *tls; /* NULL: plain HTTP (--insecure-http) */
   struct host_progress progress;
   struct host_metrics *metrics;
+  struct host_console *console; /* the web console's files, or NULL */
   char url[CDRD_URL_MAX];
 };
 
@@ -424,6 +426,32 @@ static int cdrd_listen_metrics(struct cdrd *d, const struct cdrd_config *a) {
   return 0;
 }
 
+/* The web console's files (--console DIR, or beside cdrd when there;
+ * "none": not served).  A named folder that cannot be read stops cdrd; a
+ * default one that cannot is skipped with a warning. */
+static int cdrd_load_console(struct cdrd *d, const struct cdrd_config *a) {
+  char why[512];
+  char *dir = NULL;
+  int r = 0;
+
+  if (a->console != NULL && strcmp(a->console, "none") == 0)
+    return 0;
+  if (a->console == NULL && (dir = host_console_default_dir()) == NULL)
+    return 0;
+  if ((r = host_console_load(dir ? dir : a->console, &d->console, why, sizeof(why))) != 0) {
+    if (dir == NULL)
+      log_error("--console: %s", why);
+    else
+      log_warn("not serving the web console: %s", why);
+    r = dir == NULL ? r : 0;
+  } else {
+    log_info("serving the web console's %zu files at / (the operator's copy: members use `cdr console`)",
+             host_console_count(d->console));
+  }
+  free(dir);
+  return r;
+}
+
 /* Prepare the handlers and the metrics, and listen before the enclave
  * loads (root is given up for good once the sockets are bound): health,
  * ready, openapi and metrics answer from now on, the API over TLS with
@@ -443,7 +471,13 @@ static int cdrd_listen(struct cdrd *d, const struct cdrd_config *a) {
     return r;
   }
   host_ctx_set_progress(d->hctx, &d->progress, d->metrics);
+  if ((r = cdrd_load_console(d, a)) != 0)
+    return r;
   memset(&hopts, 0, sizeof(hopts));
+  if (d->console != NULL) {
+    hopts.get_fallback = host_console_serve;
+    hopts.get_fallback_ctx = d->console;
+  }
   hopts.host = a->host;
   hopts.port = a->port;
   hopts.threads = (unsigned)a->http_threads;
@@ -478,6 +512,7 @@ static void cdrd_teardown(struct cdrd *d) {
   http_server_stop(d->srv);
   host_tls_free(d->tls);
   host_ctx_free(d->hctx);
+  host_console_free(d->console);
   host_metrics_free(d->metrics);
   enclave_link_stop(d->link);
   if (d->ca != NULL)

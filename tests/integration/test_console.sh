@@ -15,6 +15,10 @@
 #   - a tampered attestation (tests/tools/mitm.c, mode attest) refused
 #     before anything is sent; after a restart with another enclave binary
 #     the pinned measurement refuses the room;
+#   - cdrd's own copy at its URL (same CSP) says it trusts the operator,
+#     and refuses to sign a pending contract version with no request sent;
+#   - the member's console shows what version 2 changes, confirms a key
+#     out of band (a wrong fingerprint refused) and signs version 2;
 #   - every request the page makes goes to its own origin; a screenshot of
 #     each main screen under BUILD/console-screenshots.
 # Chromium that cannot start fails the test (it is never skipped).
@@ -113,13 +117,24 @@ printf 'k,v\n1,one\n2,"two, quoted"\n3,\n' >"$T/cli.csv"
 cp "$CDR_BIN_DIR/cdr-enclave" "$T/cdr-enclave" && printf 'x' >>"$T/cdr-enclave"
 MEASUREMENT2=$(sha256sum "$T/cdr-enclave" | cut -d' ' -f1)
 
+BUNDLE3=$("$CDR" room invite "$R" --role provider --name "browser3@example.org" --url "$URL" 2>>"$T/inv.err" | tail -n 1)
+case $BUNDLE3 in cdr-invite-1:*) ;; *) fail "invite browser3: $(cat "$T/inv.err")" ;; esac
+export BUNDLE3 HOST_URL="$URL/"
 mkdir -p "$SHOTS"
-export ROOM="$R" MEASUREMENT2
+export ROOM="$R" MEASUREMENT2 URL BACKUP_PASS="correct horse battery staple"
+
 export CONSOLE CONSOLE_MITM MITM BUNDLE BUNDLE2 MEASUREMENT SHOTS CDR Q
 export RAGGED_CSV="$T/ragged.csv" SALES_CSV="$T/sales.csv" EXPECTED_CSV="$T/expected.csv" PROFILE_DIR="$T/chromium-profile" WORK="$T"
 node "$NODE_TEST" main >"$T/node.out" 2>&1
 grep -q '^ok - ' "$T/node.out" || { fail "the browser test printed no result"; cat "$T/node.out"; }
 while read -r line; do case $line in "ok - "*) pass "${line#ok - }" ;; "FAIL - "*) fail "${line#FAIL - }" ;; esac; done <"$T/node.out"
+
+# ---- cdrd's own copy at its URL (the browser part ran in the main phase) ----
+code=$(curl -s -o "$T/r" -w '%{http_code}' "$URL/console/info")
+[ "$code" = 200 ] && jq -e '.served_by == "cdrd"' "$T/r" >/dev/null && pass "cdrd's /console/info says it is the host's copy" \
+  || fail "cdrd /console/info: $code $(cat "$T/r")"
+code=$(curl -s -o "$T/r" -w '%{http_code}' --path-as-is "$URL/js/../../room.json")
+[ "$code" = 404 ] && pass "cdrd serves nothing outside the bundle" || fail "cdrd path traversal: $code"
 
 # ---- the same room with another enclave: the pinned measurement refuses it ----
 stop_server "$SERVER_PID"

@@ -42,7 +42,9 @@ expect_eq "GET /v1/health" "$(req GET /v1/health)" 200
 expect_eq "GET /v1/ready" "$(req GET /v1/ready)" 200
 expect_eq "GET /v1/room" "$(req GET /v1/room)" 200
 expect_eq "GET /v1/openapi.json" "$(req GET /v1/openapi.json)" 200
-cmp -s "$T/body" "$SPEC" && pass "GET /v1/openapi.json serves docs/openapi.json byte for byte" \
+cp "$T/body" "$T/openapi.served"
+expect_eq "GET /console/info (cdrd's copy of the web console)" "$(req GET /console/info)" 200
+cmp -s "$T/openapi.served" "$SPEC" && pass "GET /v1/openapi.json serves docs/openapi.json byte for byte" \
   || fail "the served description differs from docs/openapi.json"
 
 # The protocol routes, through the real client: enroll, attest, session,

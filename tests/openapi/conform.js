@@ -47,6 +47,10 @@ const routesC = fs.readFileSync(path.join(srcDir, 'src/host/routes.c'), 'utf8');
 const table = routesC.slice(routesC.indexOf('routes_table[]'));
 const routes = [...table.matchAll(/\{"(GET|POST|PUT|DELETE)", "([^"]+)", route_\w+\}/g)].map((m) => [m[1], m[2]]);
 if (routes.length < 8) fail(`found only ${routes.length} routes in src/host/routes.c`);
+// cdrd's copy of the web console answers one JSON path of its own (src/host/console_files.c).
+const consoleC = fs.readFileSync(path.join(srcDir, 'src/host/console_files.c'), 'utf8');
+if (consoleC.includes('strcmp(rq->path, "/console/info") == 0')) routes.push(['GET', '/console/info']);
+else fail('src/host/console_files.c no longer answers /console/info');
 for (const [m, p] of routes) {
   if (spec.paths[p] && spec.paths[p][m.toLowerCase()]) ok(`route ${m} ${p} is described`);
   else fail(`route ${m} ${p} of src/host/routes.c is missing from the description`);

@@ -8,12 +8,15 @@ import * as api from './api.js';
 import { loadMember, enroll, withSession, roomInfo, caFingerprint } from './room.js';
 import * as ops from './ops.js';
 import { toCsv, cellText } from './csv.js';
-import { checkedDocument, signPending, keySha256 } from './contract.js';
+import { checkedDocument, signPending, keySha256, changes, confirmedKeys, confirmKey } from './contract.js';
+import * as mode from './mode.js';
+import { pem } from './keys.js';
 
 const $ = (id) => document.getElementById(id);
 let member = null;
 let lastResult = null;
 let shownPending = null; // the pending version the member last saw: the one a click signs
+let shownDocs = [];      // the checked documents shown (active, pending): what a confirmation is held to
 
 function el(tag, text, attrs = {}) {
   const e = document.createElement(tag);
@@ -97,29 +100,48 @@ async function showRoom() {
   });
 }
 
-function membersTable(doc) {
-  return table(['Member', 'Roles', 'Key (SHA-256)'], doc.members.map((m) => [m.name, m.roles.join(', '), m.key_sha256]));
+// The members of a version, each key marked as the member's own,
+// confirmed out of band, or not (as `cdr contract` marks them).
+function membersTable(doc, mine, confirmed, id) {
+  const mark = (k) => (k === mine ? 'yours' : confirmed.has(k) ? 'confirmed' : 'unconfirmed');
+  return table(['Member', 'Roles', 'Key (SHA-256)', 'Key checked'],
+    doc.members.map((m) => [m.name, m.roles.join(', '), m.key_sha256, mark(m.key_sha256)]), id);
 }
 
 async function showContract(c) {
   const box = $('room-contract');
   box.replaceChildren();
   shownPending = null;
+  shownDocs = [];
   $('contract-sign').hidden = true;
+  const mine = await keySha256(member);
+  const confirmed = await confirmedKeys(member);
+  let activeDoc = null;
   if (c.active) {
-    const doc = await checkedDocument(c.active, member);
+    const doc = activeDoc = await checkedDocument(c.active, member);
+    shownDocs.push(doc);
     box.appendChild(el('p', `Active version ${c.active.version}, SHA-256 ${c.active.sha256}`, { id: 'contract-active' }));
-    box.appendChild(membersTable(doc));
+    box.appendChild(membersTable(doc, mine, confirmed, 'contract-active-members'));
   } else {
     box.appendChild(el('p', 'No contract version is active in this room yet.', { id: 'contract-active' }));
   }
   if (c.pending) {
     const doc = await checkedDocument(c.pending, member);
-    const mine = await keySha256(member);
+    shownDocs.push(doc);
     const need = (c.pending.required || []).find((r) => r.key_sha256 === mine);
     box.appendChild(el('h4', `Pending version ${c.pending.version}`));
     box.appendChild(el('p', `SHA-256 ${c.pending.sha256}; ${c.pending.missing} required signature(s) missing; expires ${new Date(c.pending.expires * 1000).toISOString()}. Measurements: ${doc.measurements.join(', ')}; platform ${doc.platform}.`, { id: 'contract-pending' }));
-    box.appendChild(membersTable(doc));
+    box.appendChild(membersTable(doc, mine, confirmed, 'contract-pending-members'));
+    if (activeDoc) {
+      const list = el('ul', null, { id: 'contract-changes', 'aria-label': 'What changed since the active version' });
+      const ch = changes(activeDoc, doc);
+      for (const x of ch) list.appendChild(el('li', `${x.mark} ${x.text}`));
+      if (ch.length === 0) list.appendChild(el('li', 'nothing but the version number'));
+      box.appendChild(el('h5', `What changed since the active version ${c.active.version}`));
+      box.appendChild(list);
+    }
+    if (doc.members.some((m) => m.key_sha256 !== mine && !confirmed.has(m.key_sha256)))
+      box.appendChild(el('p', 'Before signing, check every unconfirmed key with its member (out of band: in person, by phone) and confirm it below.', { class: 'note' }));
     if (need && !need.signed) {
       shownPending = { version: c.pending.version, sha256: c.pending.sha256 };
       const b = $('contract-sign');
@@ -132,6 +154,7 @@ async function showContract(c) {
 }
 
 async function signContract() {
+  mode.refuseOnHost('Signing a contract version');
   if (!shownPending) throw new CdrError('contract_no_pending', 'no pending version shown: verify the room again');
   const want = shownPending;
   const r = await withSession(member, async (s) => {
@@ -144,6 +167,12 @@ async function signContract() {
     return out;
   });
   $('contract-result').textContent = `Signature ${r.result}; ${r.missing} missing${r.active ? '; the version is active' : ''}.`;
+}
+
+async function confirmMember() {
+  await confirmKey(member, $('confirm-name').value, $('confirm-fp').value, shownDocs);
+  $('confirm-fp').value = '';
+  await showRoom();
 }
 
 async function showTables() {
@@ -194,14 +223,34 @@ async function runQuery(sql) {
   $('query-download').disabled = false;
 }
 
-function downloadCsv() {
-  if (!lastResult) return;
-  const blob = new Blob([toCsv(lastResult.columns, lastResult.rows)], { type: 'text/csv' });
-  const a = el('a', null, { href: URL.createObjectURL(blob), download: 'result.csv' });
+function download(text, type, name) {
+  const blob = new Blob([text], { type });
+  const a = el('a', null, { href: URL.createObjectURL(blob), download: name });
   document.body.appendChild(a);
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+}
+
+function downloadCsv() {
+  if (lastResult) download(toCsv(lastResult.columns, lastResult.rows), 'text/csv', 'result.csv');
+}
+
+// The key backup, offered once after enrollment (it lives in this page's
+// memory only, encrypted), with the certificate the CLI needs beside it.
+function offerBackup(m) {
+  const box = $('backup');
+  const fname = m.name.replace(/[^A-Za-z0-9_.-]/g, '_');
+  box.hidden = false;
+  $('backup-download').onclick = () => download(m.backupPem, 'application/x-pem-file', `${fname}.key.pem`);
+  $('cert-download').onclick = () => download(pem('CERTIFICATE', m.certDer), 'application/x-pem-file', `${fname}.crt`);
+}
+
+function backupPassphrase() {
+  if (!$('backup-want').checked) return null;
+  const p = $('backup-pass').value;
+  if (p !== $('backup-pass2').value) throw new CdrError('bad_request', 'the two backup passphrases differ');
+  return p;
 }
 
 async function runUpload() {
@@ -231,22 +280,32 @@ function needMember(fn) {
 }
 
 async function start() {
-  try {
-    const info = await api.json('GET', '/console/info');
+  const info = await mode.detect(api.json);
+  if (mode.hostServed()) {
+    $('served-by').hidden = true;
+    $('host-banner').hidden = false;
+    document.body.dataset.servedBy = 'host';
+  } else {
     $('bundle-hash').textContent = info.bundle_sha256;
-  } catch (e) { showError(e); }
+    document.body.dataset.servedBy = 'member';
+  }
   member = (await loadMember()) || null;
   for (const b of document.querySelectorAll('nav button')) b.addEventListener('click', () => show(b.dataset.screen));
   $('enroll-form').addEventListener('submit', (ev) => {
     ev.preventDefault();
     act('Enrolling', async () => {
-      member = await enroll($('bundle').value, $('allow-sim').checked);
+      const m = await enroll($('bundle').value, $('allow-sim').checked, backupPassphrase());
       $('bundle').value = '';
+      $('backup-pass').value = '';
+      $('backup-pass2').value = '';
+      member = (await loadMember()) || null;
+      if (m.backupPem) offerBackup(m);
       show('room');
       await showRoom();
     });
   });
   $('contract-sign').addEventListener('click', () => act('Signing the contract version', needMember(signContract)));
+  $('confirm-form').addEventListener('submit', (ev) => { ev.preventDefault(); act('Confirming the key', needMember(confirmMember)); });
   $('room-refresh').addEventListener('click', () => act('Verifying the room', needMember(showRoom)));
   $('nav-room').addEventListener('click', () => member && act('Verifying the room', showRoom));
   $('tables-refresh').addEventListener('click', () => act('Listing tables', needMember(showTables)));

@@ -8,6 +8,7 @@ import { concat, lp, u64be, utf8, fromHex, toHex, toB64, fromB64, sha256 } from 
 import { CdrError } from './errors.js';
 import { signDer, verifyDer, importSpki } from './keys.js';
 import * as store from './store.js';
+import { refuseOnHost } from './mode.js';
 
 // A version V or P of the `contract` answer, checked: returns its parsed document.
 export async function checkedDocument(v, member) {
@@ -30,12 +31,65 @@ export async function keySha256(member) {
 // Sign the pending version P (after the member read it): the payload of
 // contract_sign is the canonical detached object of 8.5.
 export async function signPending(s, member, p) {
+  refuseOnHost('Signing a contract version');
   const m = concat(lp('CDR-v1 contract sign'), member.roomId, u64be(p.version), fromHex(p.sha256));
   const sig = await signDer(member, m);
   // keys in byte order, compact, no escapes needed (hex, base64, integer): canonical (8.2)
   const obj = JSON.stringify({ contract_sha256: p.sha256, member_key_sha256: await keySha256(member),
     signature: toB64(sig), version: p.version });
   return s.request({ op: 'contract_sign' }, utf8(obj));
+}
+
+// ---- what a version changes, and the keys the member confirmed ----
+
+// What `next` changes against the active `prev` (both checked documents),
+// as `cdr contract` prints it: members added (+), with other roles or
+// name (~), removed (-); the CA, platform and measurements when they differ.
+export function changes(prev, next) {
+  const out = [];
+  const before = new Map(prev.members.map((m) => [m.key_sha256, m]));
+  const after = new Set(next.members.map((m) => m.key_sha256));
+  const sameRoles = (a, b) => a.roles.length === b.roles.length && a.roles.every((r) => b.roles.includes(r));
+  for (const m of next.members) {
+    const p = before.get(m.key_sha256);
+    if (!p) out.push({ mark: '+', text: `${m.name} (${m.roles.join(', ')}), key ${m.key_sha256}` });
+    else if (!sameRoles(p, m) || p.name !== m.name)
+      out.push({ mark: '~', text: `${m.name} (${m.roles.join(', ')}; was ${p.name}, ${p.roles.join(', ')}), key ${m.key_sha256}` });
+  }
+  for (const m of prev.members)
+    if (!after.has(m.key_sha256)) out.push({ mark: '-', text: `${m.name} (${m.roles.join(', ')}), key ${m.key_sha256}` });
+  if (prev.ca_sha256 !== next.ca_sha256) out.push({ mark: '~', text: `the room CA: ${next.ca_sha256}` });
+  if (prev.platform !== next.platform) out.push({ mark: '~', text: `the platform: ${prev.platform} to ${next.platform}` });
+  const ms = (d) => [...d.measurements].sort().join(' ');
+  if (ms(prev) !== ms(next)) out.push({ mark: '~', text: `the accepted measurements: ${next.measurements.join(', ')}` });
+  return out;
+}
+
+const confirmedKey = (member) => `confirmed:${toHex(member.roomId)}`;
+
+// The key fingerprints this console's member confirmed out of band
+// (`cdr contract confirm`): a Map fingerprint -> name.
+export async function confirmedKeys(member) {
+  return new Map(Object.entries((await store.get(confirmedKey(member))) || {}));
+}
+
+// Record that the member checked NAME's key fingerprint out of band.  The
+// host's copy refuses (a confirmation there would be the operator's word).
+// Refused with contract_mismatch, and not recorded, when a version shown
+// (`docs`) names NAME with another key: that is what the check is for.
+export async function confirmKey(member, name, fp, docs) {
+  refuseOnHost('Confirming a member\'s key');
+  fp = fp.trim().toLowerCase();
+  name = name.trim();
+  if (!name) throw new CdrError('bad_request', 'give the member\'s name');
+  if (!/^[0-9a-f]{64}$/.test(fp)) throw new CdrError('bad_request', 'a key fingerprint is 64 hex digits (SHA-256 of the key)');
+  for (const d of docs)
+    for (const m of d.members)
+      if (m.name === name && m.key_sha256 !== fp)
+        throw new CdrError('contract_mismatch', `contract version ${d.version} names ${name} with key ${m.key_sha256}, not the fingerprint you checked (${fp}): do not sign it before you know why`);
+  const all = (await store.get(confirmedKey(member))) || {};
+  all[fp] = name;
+  await store.put(confirmedKey(member), all);
 }
 
 // ---- the client pin of PROTOCOL 8.9 ----

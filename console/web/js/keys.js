@@ -8,13 +8,17 @@
 // extractable handle and the PKCS#8 bytes are dropped (the bytes are
 // zeroed).  Only the two non-extractable private keys and the public key
 // are kept, in IndexedDB: no script, this page's included, can read them
-// back (exportKey throws).
+// back (exportKey throws).  A backup, if the member asks for one, is made
+// from the same PKCS#8 bytes before they are zeroed, encrypted under the
+// member's passphrase (backup.js): the only copy of the key that ever
+// leaves WebCrypto, and only encrypted.
 //
 // The CSR is built by @peculiar/x509 (vendor/x509.js), which also does the
 // DER <-> raw conversion of ECDSA signatures; no ASN.1 is written here.
 
 import { CdrError } from './errors.js';
 import { toB64 } from './bytes.js';
+import { encryptPkcs8 } from './backup.js';
 
 const x509 = globalThis.x509;
 x509.cryptoProvider.set(crypto);
@@ -22,15 +26,18 @@ const EC = { name: 'ECDSA', namedCurve: 'P-256' };
 const SIG = { name: 'ECDSA', hash: 'SHA-256' };
 const fmt = new x509.AsnEcSignatureFormatter();
 
-export async function generateMemberKey() {
+// backupPassphrase: null (no backup), or the passphrase of the encrypted
+// PKCS#8 returned as backupPem.
+export async function generateMemberKey(backupPassphrase = null) {
   const pair = await crypto.subtle.generateKey(EC, true, ['sign', 'verify']);
   const pkcs8 = new Uint8Array(await crypto.subtle.exportKey('pkcs8', pair.privateKey));
   try {
+    const backupPem = backupPassphrase === null ? null : await encryptPkcs8(pkcs8, backupPassphrase);
     const sign = await crypto.subtle.importKey('pkcs8', pkcs8, EC, false, ['sign']);
     const dh = await crypto.subtle.importKey('pkcs8', pkcs8, { name: 'ECDH', namedCurve: 'P-256' }, false, ['deriveBits']);
     const spki = new Uint8Array(await crypto.subtle.exportKey('spki', pair.publicKey));
     const point = new Uint8Array(await crypto.subtle.exportKey('raw', pair.publicKey));
-    return { sign, dh, publicKey: pair.publicKey, spki, point };
+    return { sign, dh, publicKey: pair.publicKey, spki, point, backupPem };
   } finally {
     pkcs8.fill(0);
   }

@@ -13,6 +13,7 @@ import { Session, checkAuditHead } from './session.js';
 import { readPinned } from './contract.js';
 import * as api from './api.js';
 import * as store from './store.js';
+import { hostServed } from './mode.js';
 
 export const loadMember = () => store.get('member');
 
@@ -35,16 +36,18 @@ export async function bindRelay(url, caDer) {
   return api.json('POST', '/console/room', { url, ca: toB64(caDer) });
 }
 
-export async function enroll(bundleLine, allowSim) {
+// Enroll with an invitation; backupPassphrase (or null) asks for the key
+// backup (backup.js), returned as member.backupPem and never stored.
+export async function enroll(bundleLine, allowSim, backupPassphrase = null) {
   const b = await parseBundle(bundleLine);
-  await bindRelay(b.url, b.caDer);
+  if (!hostServed()) await bindRelay(b.url, b.caDer); // the host's copy talks to its own origin
   // Attest the room before sending anything of ours: its CA (the
   // invitation's), its platform and measurement (pinned from here on).
   const ca0 = new x509.X509Certificate(b.caDer);
   const att = await attest({ caDer: b.caDer, caFp: b.tok.caFp, roomId: roomIdOf(ca0), measurement: b.measurement }, allowSim);
   if (att.platform !== b.platform)
     throw new CdrError('attestation_measurement_mismatch', `the room attests on ${att.platform}, not on ${b.platform} as the invitation says`);
-  const key = await generateMemberKey();
+  const key = await generateMemberKey(backupPassphrase);
   const csr = await makeCsr(key, b.tok.name);
   const mac = await enrollMac(b.tok.secret, b.tok.tokenId, csr.der);
   const a = await api.json('POST', '/v1/enroll', { token_id: b.tok.tokenId, csr: csr.pem, mac: toB64(mac) });
@@ -67,7 +70,7 @@ export async function enroll(bundleLine, allowSim) {
     role: (cert.subjectName.getField('2.5.4.72')[0]) || '',
   };
   await store.put('member', member);
-  return member;
+  return { ...member, backupPem: key.backupPem };
 }
 
 // Run fn(session, attestation, contract) inside a verified session of the
@@ -75,10 +78,12 @@ export async function enroll(bundleLine, allowSim) {
 // contract held to this console's pin (and the attested measurement to
 // the active version's list).
 export async function withSession(member, fn) {
-  const info = await api.json('GET', '/console/info');
-  if (info.target === null) await bindRelay(member.url, member.caDer);
-  else if (info.target !== member.url)
-    throw new CdrError('bad_request', `this cdr console relays to ${info.target}, but your key is enrolled in ${member.url}`);
+  if (!hostServed()) {
+    const info = await api.json('GET', '/console/info');
+    if (info.target === null) await bindRelay(member.url, member.caDer);
+    else if (info.target !== member.url)
+      throw new CdrError('bad_request', `this cdr console relays to ${info.target}, but your key is enrolled in ${member.url}`);
+  }
   const att = await attest(member, member.allowSim);
   if (att.platform !== member.platform)
     throw new CdrError('attestation_measurement_mismatch', `the room attests on ${att.platform}, not on the pinned ${member.platform}`);
