@@ -169,7 +169,7 @@ static int against_log(struct cdr_client *c, struct cdr_witness_report *w, uint6
     snprintf(w->why, sizeof(w->why), "holds head size %llu hash %s, signed by this room's enclave, where the log "
              "(size %llu) has hash %s", (unsigned long long)h->size, theirs, (unsigned long long)log_size, log_hex);
   if (name_it)
-    cdr_client_set_detail(c, "witness %.200s (key %s) %s: the room's history was %s", w->url, fp, w->why,
+    cdr_client_set_detail(c, "witness %.120s (key %s) %s: the room's history was %s", w->url, fp, w->why,
                         h->size > log_size ? "rolled back" : "replaced (forked)");
   w->status = CDR_WITNESS_CONTRADICTS;
   return CDR_ERR_HISTORY_ROLLBACK;

@@ -14,7 +14,8 @@
 #     answers is witness_unavailable (exit 3);
 #   - the room's state put back to an older copy after the witnesses
 #     countersigned a newer head is history_rollback (exit 5), naming the
-#     witness and both heads, for a client that never saw the newer head.
+#     witness and both heads, for a client that never saw the newer head;
+#     and so is the old copy once its log has grown past that head (a fork).
 # The host's relay to the witnesses is tests/tools/witness_relay.c (cdrd
 # does not relay on this branch): it takes the room's own signed head,
 # contract chain and attestation to each witness, which checks them itself.
@@ -208,5 +209,17 @@ st=$?
   || fail "rollback: $st $(cat "$T/err")"
 grep -Eq "beyond the log \(size [0-9]+, head [0-9a-f]{64}\)|where the log \(size [0-9]+\) has hash [0-9a-f]{64}" "$T/err" \
   && pass "the refusal names the log's head too" || fail "log head: $(cat "$T/err")"
+
+# The old copy goes on serving until its log is longer than the head the
+# witnesses hold: now the log has another hash at that size (a fork).
+# (Each read of the log is an entry of its own, with its session's.)
+for _ in $(seq 20); do
+  last=$("$CDR" --quiet audit --profile prov --format csv 2>/dev/null | tail -n 1 | cut -d, -f1)
+  [ "$last" -ge "$NEW" ] 2>/dev/null && break
+done
+"$CDR" audit --verify --profile prov --witness-ca "$WCA" >"$T/out" 2>"$T/err"
+st=$?
+[ $st -eq 5 ] && grep -q "history_rollback: witness https://127.0.0.1:[0-9]* (key [0-9a-f]\{64\}) holds head size $NEW hash [0-9a-f]\{64\}, signed by this room's enclave, where the log (size [0-9]*) has hash [0-9a-f]\{64\}: the room's history was replaced (forked)" "$T/err" \
+  && pass "a longer log that forks from the witnesses' head is history_rollback too" || fail "fork: $st $(cat "$T/err")"
 
 finish
