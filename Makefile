@@ -46,10 +46,10 @@ build: configure
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-# The demo needs only the three programs: build those, quietly (the
+# The demo needs only the four programs: build those, quietly (the
 # build's own output goes to $(BUILD)/demo-build.log unless it fails).
 demo: configure
-	@cmake --build $(BUILD) -j $(JOBS) --target cdr cdrd cdr-enclave >$(BUILD)/demo-build.log 2>&1 \
+	@cmake --build $(BUILD) -j $(JOBS) --target cdr cdrd cdr-enclave cdr-witness >$(BUILD)/demo-build.log 2>&1 \
 	  || { cat $(BUILD)/demo-build.log; exit 1; }
 	@bash scripts/demo.sh
 

@@ -2,15 +2,19 @@
 # demo.sh - the main job of CDR on embedded defaults (SoftHSM2 token, sim
 # attestation, in-enclave SQLite), on loopback:
 #   a room admin creates a room and invites three organisations;
-#   the admin proposes the room contract, each organisation reads it
-#   through the enclave and signs its hash, and it becomes active;
+#   three other organisations run history witnesses (f = 0, quorum 2);
+#   the admin proposes the room contract, naming the witnesses, each
+#   organisation reads it through the enclave and signs its hash, and it
+#   becomes active;
 #   St. Mary's Hospital (provider) uploads a patient CSV and an insurer
 #   (provider) its claims, sharing the patient key; each owns its table
 #   and sets an aggregate release rule on it (docs/RULES.md);
 #   a research institute (analyst) lists what it can see, runs a joint
 #   aggregate across both tables in which a small group is suppressed,
 #   and has a row-level query refused with its reason;
-#   the analyst's CLI prints the decrypted results.
+#   the analyst's CLI prints the decrypted results;
+#   the analyst verifies the audit log and asks the witnesses what they
+#   hold.
 # Run through `make demo`, which installs what is missing and builds first.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,11 +23,13 @@ work=$(mktemp -d /tmp/cdr-demo.XXXXXX)
 export CDR_CONFIG_DIR="$work/config"
 export CDR_ALLOW_SIM=1
 server=""
+witnesses=()
 cleanup() {
-  if [ -n "$server" ]; then
-    kill -TERM "$server" 2>/dev/null || true
-    wait "$server" 2>/dev/null || true
-  fi
+  local pid
+  for pid in $server "${witnesses[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -62,9 +68,30 @@ step "Analyst: verify the enclave's attestation"
 
 echo "(from here on the demo runs cdr with --quiet: the sim warning above holds for every command)"
 
-step "Room admin: propose the room contract (members' keys, names, roles; the CA; this enclave)"
+step "Three other organisations start history witnesses (HTTPS; each prints its key fingerprint)"
+# A throwaway TLS CA for the three witnesses on loopback; in a real room
+# each witness has its own certificate from a CA its users trust.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=demo-witness-ca \
+  -keyout "$work/wca.key" -out "$work/wca.crt" 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=127.0.0.1 \
+  -keyout "$work/wtls.key" -out "$work/wtls.csr" 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1\n' >"$work/wtls.ext"
+openssl x509 -req -in "$work/wtls.csr" -CA "$work/wca.crt" -CAkey "$work/wca.key" -CAcreateserial -days 1 \
+  -extfile "$work/wtls.ext" -out "$work/wtls.crt" 2>/dev/null
+witness_urls=()
+for n in 1 2 3; do
+  "$CDR" witness serve --listen 127.0.0.1:0 --state "$work/witness$n" --allow-sim --tls-cert "$work/wtls.crt" \
+    --tls-key "$work/wtls.key" --ready-file "$work/witness$n.ready" >"$work/witness$n.log" 2>&1 &
+  witnesses+=("$!")
+  for _ in $(seq 100); do [ -s "$work/witness$n.ready" ] && break; sleep 0.1; done
+  witness_urls+=(--witness "$(head -n 1 "$work/witness$n.ready")")
+  echo "witness $n: $(head -n 1 "$work/witness$n.ready"), $(grep -m1 '^witness key sha256:' "$work/witness$n.log")"
+done
+
+step "Room admin: propose the room contract (members' keys, names, roles; the CA; this enclave; the witnesses)"
 measurement=$(sha256sum "$top/build/bin/cdr-enclave" | cut -d' ' -f1)
-"$CDR" --quiet room propose "$work/room" --measurement "$measurement" >"$work/propose.out"
+"$CDR" --quiet room propose "$work/room" --measurement "$measurement" "${witness_urls[@]}" \
+  --witness-ca "$work/wca.crt" >"$work/propose.out"
 tail -n 3 "$work/propose.out"
 hash=$(sed -n 's/.*contract hash \([0-9a-f]\{64\}\)$/\1/p' "$work/propose.out")
 for _ in $(seq 100); do grep -q "contract version 1 ($hash) is pending" "$work/server.log" && break; sleep 0.1; done
@@ -143,6 +170,9 @@ step "Analyst: aggregate over the hospital's table alone"
 
 step "Analyst: a row-level query is refused before it runs, with its reason"
 "$CDR" --quiet query --profile analyst "SELECT patient_id, diagnosis FROM patients LIMIT 3" || true
+
+step "Analyst: verify the audit log, and ask each witness directly what it holds"
+"$CDR" --quiet audit --verify --profile analyst --witness-ca "$work/wca.crt" >/dev/null
 
 step "Done. The server log (the host's and the enclave's lines; no SQL, no data):"
 sed 's/^/  /' "$work/server.log" | tail -n 8

@@ -1,9 +1,10 @@
 /*
  * cmd_audit.c - `cdr audit [verify] [URL --key K --cert C] [--verify]
- * [--since TIME] [--from N] [--format table|csv|json]`: read the room's
- * audit log, checking its chain against the enclave's signed head as it
- * goes; --verify also checks every user signature the entries carry and
- * prints what was verified.  Every string in an entry comes from room
+ * [--since TIME] [--from N] [--format table|csv|json]
+ * [--witness-ca FILE]`: read the room's audit log, checking its chain
+ * against the enclave's signed head as it goes; --verify also checks
+ * every user signature the entries carry, asks the room's witnesses what
+ * they hold (client/witness_check.h) and prints what was verified.  Every string in an entry comes from room
  * members or the enclave and is sanitised before printing.
  */
 #include <getopt.h>
@@ -15,13 +16,17 @@
 #include "client/audit.h"
 #include "client/connect.h"
 #include "client/render.h"
+#include "client/witness_check.h"
+#include "common/json_get.h"
 #include "common/util.h"
+#include "crypto/crypto.h"
 
 static const char *const CMD = "audit";
 
 static void help(void) {
   printf("Usage: cdr audit [verify] [URL --key KEY --cert CERT] [--verify] [--since TIME]\n"
-         "                 [--from N] [--format table|csv|json]\n                 [options]\n\n"
+         "                 [--from N] [--format table|csv|json] [--witness-ca FILE]\n"
+         "                 [options]\n\n"
          "Read the room's audit log: one entry for every decision the enclave made\n"
          "(sessions opened or refused, queries with the SHA-256 of their SQL, uploads,\n"
          "grants, hidden columns, drops, revocation lists, starts), each with its time,\n"
@@ -35,7 +40,23 @@ static void help(void) {
          "                          you can see (over the session open, with the\n"
          "                          certificate checked against the room CA, or over the\n"
          "                          request) and print what was verified; `cdr audit\n"
-         "                          verify` is the same\n"
+         "                          verify` is the same.  It also asks each witness the\n"
+         "                          active contract names, directly, for the latest head\n"
+         "                          it holds of this room (over a fresh nonce), checks\n"
+         "                          the witness's signature and the enclave's on that\n"
+         "                          head, and that the head is in the log just verified;\n"
+         "                          it prints which witnesses confirmed the history up\n"
+         "                          to which entry and whether a quorum did.  A witness\n"
+         "                          holding a head beyond the log or forking it fails\n"
+         "                          the command (history_rollback, exit 5); a witness\n"
+         "                          that is down or answers wrongly is listed and not\n"
+         "                          counted, and fewer than a quorum of answers fails it\n"
+         "                          (witness_unavailable, exit 3).  A contract without\n"
+         "                          witnesses: \"history not witnessed\" (the operator\n"
+         "                          can roll back activity since the last commit)\n"
+         "      --witness-ca FILE   with --verify: the witnesses' TLS certificates chain\n"
+         "                          to the CAs in FILE (default: CURL_CA_BUNDLE,\n"
+         "                          SSL_CERT_FILE or the system store)\n"
          "  -S, --since TIME        only entries from TIME on: RFC 3339\n"
          "                          (2026-11-24T10:00:00Z) or a duration ago (90m, 24h, 7d);\n"
          "                          the chain is then checked from there to the head\n"
@@ -144,6 +165,127 @@ static int show_entry(void *ud, uint64_t index, json_t *e) {
   return 0;
 }
 
+/* ---- the witnesses (--verify; client/witness_check.h) ---- */
+
+/* The active contract the attestation binds: its document must hash to
+ * the hash in the evidence (the pins already checked that it follows the
+ * profile's).  0 with *ct zeroed when no version is active. */
+static int active_contract(struct cdr_connection *k, struct cdr_contract *ct) {
+  json_t *res = NULL, *a;
+  const char *doc;
+  size_t len;
+  uint8_t got[32];
+  char why[CDR_CONTRACT_WHY_LEN];
+  int r;
+  memset(ct, 0, sizeof(*ct));
+  if (k->att.contract_version == 0)
+    return 0;
+  if ((r = cdr_client_contract(k->client, k->session, 0, &res)) != 0)
+    return cli_fail_client(CMD, k->client, r, NULL);
+  a = json_object_get(res, "active");
+  if (cdr_json_get_str(a, "document", CDR_CONTRACT_MAX_BYTES, &doc, &len) != 0 || cdr_sha256(got, doc, len) != 0 ||
+      memcmp(got, k->att.contract_sha256, 32) != 0) {
+    json_decref(res);
+    return cli_fail_code(CMD, CDR_ERR_CONTRACT_UNPINNED,
+                         "the active contract the enclave shows is not the one its attestation binds");
+  }
+  r = cdr_contract_parse((const uint8_t *)doc, len, ct, why, sizeof(why));
+  json_decref(res);
+  return r == 0 ? 0 : cli_fail_code(CMD, r, "the active contract does not parse: %s", why);
+}
+
+struct log_heads {
+  struct cdr_audit_probe probes[CDR_CONTRACT_MAX_WITNESSES];
+  size_t n;
+  const struct cdr_audit_result *res;
+};
+
+/* head(size) as the verified read recorded it: 1, or 0 if it did not. */
+static int log_head_at(void *ctx, uint64_t size, uint8_t out[CDR_WITNESS_HASH_LEN]) {
+  const struct log_heads *lh = ctx;
+  if (size == lh->res->size) {
+    memcpy(out, lh->res->head, CDR_WITNESS_HASH_LEN);
+    return 1;
+  }
+  for (size_t i = 0; i < lh->n; i++)
+    if (lh->probes[i].found && lh->probes[i].size == size) {
+      memcpy(out, lh->probes[i].head, CDR_WITNESS_HASH_LEN);
+      return 1;
+    }
+  return 0;
+}
+
+/* One line per witness, on stderr beside the verification line. */
+static void witness_lines(const struct cdr_witness_round *wr) {
+  for (size_t i = 0; i < wr->n; i++) {
+    const struct cdr_witness_report *w = &wr->w[i];
+    char url[2 * CDR_CONTRACT_MAX_URL + 1], fp[65], head[65];
+    uint64_t size = w->answer.head.size;
+    cdr_sanitize(url, sizeof(url), w->url);
+    cdr_hex_encode(fp, w->key_sha256, 32);
+    cdr_hex_encode(head, w->answer.head.head, sizeof(w->answer.head.head));
+    fprintf(stderr, "  %s (key %.16s...): ", url, fp);
+    switch (w->status) {
+    case CDR_WITNESS_UNREACHABLE: fprintf(stderr, "unreachable: %s\n", w->why); break;
+    case CDR_WITNESS_REFUSED: fprintf(stderr, "answer refused: %s\n", w->why); break;
+    case CDR_WITNESS_HOLDS_NOTHING: fprintf(stderr, "holds no head of this room\n"); break;
+    case CDR_WITNESS_OTHER_IDENTITY:
+      fprintf(stderr, "holds head size %llu signed by another enclave identity: not counted\n",
+              (unsigned long long)size);
+      break;
+    case CDR_WITNESS_UNCHECKED:
+      fprintf(stderr, "holds head size %llu, before the entries read (--from, --since): not checked\n",
+              (unsigned long long)size);
+      break;
+    case CDR_WITNESS_CONFIRMED:
+      if (size == 0)
+        fprintf(stderr, "confirmed the empty log\n");
+      else
+        fprintf(stderr, "confirmed the history up to entry %llu (head %s)\n", (unsigned long long)(size - 1), head);
+      break;
+    case CDR_WITNESS_CONTRADICTS: fprintf(stderr, "CONTRADICTS THE LOG: %s\n", w->why); break;
+    }
+  }
+}
+
+/* Ask the witnesses (before the log is read: witness_check.h says why). */
+static int witnesses_ask(struct cdr_connection *k, const char *cacert, struct cdr_contract *ct,
+                         struct cdr_witness_round *wr) {
+  int r;
+  memset(wr, 0, sizeof(*wr));
+  if ((r = active_contract(k, ct)) != 0)
+    return r;
+  if ((r = cdr_witness_round_ask(k->client, ct, cacert, wr)) != 0)
+    return cli_fail_code(CMD, r, "cannot ask the witnesses");
+  return 0;
+}
+
+/* Judge the answers against the verified log and say what they confirm. */
+static int witnesses_judge(struct cdr_connection *k, const struct cdr_contract *ct, struct cdr_witness_round *wr,
+                           struct log_heads *lh) {
+  int r;
+  if (ct->n_witnesses == 0) {
+    fprintf(stderr, "%s\n", CDR_CONTRACT_UNWITNESSED);
+    return 0;
+  }
+  r = cdr_witness_round_judge(k->client, wr, k->att.identity_spki, k->att.identity_spki_len, lh->res->size,
+                              log_head_at, lh);
+  fprintf(stderr, "witnesses: %zu named by contract version %llu (f = %u, quorum %zu); asked directly:\n", wr->n,
+          (unsigned long long)ct->version, wr->f, wr->quorum);
+  witness_lines(wr);
+  /* The detail says it all (the codes' descriptions speak for the
+   * enclave, which refuses to serve on the same findings). */
+  if (r != 0)
+    return cli_fail_code(CMD, r, "%s: %s", cdr_err_code(r), k->client->detail);
+  if (wr->quorum_size > 0)
+    fprintf(stderr, "witnessed: a quorum (%zu of %zu) confirmed the history up to entry %llu (the log has %llu)\n",
+            wr->quorum, wr->n, (unsigned long long)(wr->quorum_size - 1), (unsigned long long)lh->res->size);
+  else
+    fprintf(stderr, "witnessed: no quorum has confirmed any entry yet (%zu of %zu witnesses confirmed a head; "
+                    "quorum %zu)\n", wr->confirmed, wr->n, wr->quorum);
+  return 0;
+}
+
 /* RFC 3339, or a duration before now. */
 static int parse_since(const char *s, int64_t *t) {
   int64_t d;
@@ -162,6 +304,7 @@ int cmd_audit(int argc, char **argv) {
                                            {"since", required_argument, NULL, 'S'},
                                            {"from", required_argument, NULL, 'F'},
                                            {"format", required_argument, NULL, 'f'},
+                                           {"witness-ca", required_argument, NULL, 'W'},
                                            {"help", no_argument, NULL, 'h'},
                                            {NULL, 0, NULL, 0}};
   struct cdr_connect_opts o;
@@ -173,6 +316,15 @@ int cmd_audit(int argc, char **argv) {
   uint64_t from = 0;
   int have_from = 0;
   char head[2 * CDR_AUDIT_HASH_LEN + 1];
+  const char *witness_ca = NULL;
+  struct cdr_contract ct;
+  struct cdr_witness_round wr;
+  struct log_heads lh;
+  uint64_t sizes[CDR_CONTRACT_MAX_WITNESSES];
+
+  memset(&ct, 0, sizeof(ct));
+  memset(&wr, 0, sizeof(wr));
+  memset(&lh, 0, sizeof(lh));
 
   memset(&o, 0, sizeof(o));
   /* `cdr audit verify ...` reads as `cdr audit --verify ...`. */
@@ -205,6 +357,7 @@ int cmd_audit(int argc, char **argv) {
       if ((r = cli_format_parse(CMD, optarg, &sh.format)) != 0)
         return r;
       break;
+    case 'W': witness_ca = optarg; break;
     case 'h': help(); return 0;
     default: return cli_usage(CMD, "unknown option");
     }
@@ -213,6 +366,8 @@ int cmd_audit(int argc, char **argv) {
     return r;
   if (optind != argc)
     return cli_usage(CMD, "unexpected argument: %s", argv[optind]);
+  if (witness_ca != NULL && !verify)
+    return cli_usage(CMD, "--witness-ca goes with --verify (only --verify asks the witnesses)");
 
   memset(&k, 0, sizeof(k));
   if ((r = cli_connect_user(CMD, &o, &k, "note: using the room CA that the server offered (not pinned)\n")) != 0) {
@@ -225,8 +380,17 @@ int cmd_audit(int argc, char **argv) {
     cdr_connection_close(&k);
     return cli_fail_code(CMD, CDR_ERR_NOMEM, "out of memory");
   }
-  r = cdr_client_audit_read(k.client, k.session, have_from || since == INT64_MIN ? from : UINT64_MAX, since, verify,
-                            show_entry, &sh, &res);
+  /* The witnesses first, the log after (client/witness_check.h). */
+  if (verify && (r = witnesses_ask(&k, witness_ca, &ct, &wr)) != 0) {
+    json_decref(sh.csv);
+    cdr_connection_close(&k);
+    return r;
+  }
+  cdr_witness_round_sizes(&wr, k.att.identity_spki, k.att.identity_spki_len, sizes, &lh.n);
+  for (size_t i = 0; i < lh.n; i++)
+    lh.probes[i].size = sizes[i];
+  r = cdr_client_audit_read_probed(k.client, k.session, have_from || since == INT64_MIN ? from : UINT64_MAX, since,
+                                   verify, show_entry, &sh, lh.probes, lh.n, &res);
   /* CSV only once the whole chain checked out: a failure prints no rows */
   if (r == 0 && sh.csv != NULL && cdr_render_csv(stdout, sh.csv) != 0)
     r = CDR_ERR_IO;
@@ -234,8 +398,7 @@ int cmd_audit(int argc, char **argv) {
   fflush(stdout);
   if (r != 0) {
     r = cli_fail_client(CMD, k.client, r, NULL);
-    cdr_connection_close(&k);
-    return r;
+    goto out;
   }
   if (verify) {
     cdr_hex_encode(head, res.head, sizeof(res.head));
@@ -245,7 +408,12 @@ int cmd_audit(int argc, char **argv) {
             (unsigned long long)res.from, (unsigned long long)(res.size ? res.size - 1 : 0), head,
             res.from == 0 ? " from the log's start" : " (from the head the enclave states before them)",
             (unsigned long long)res.shown, (unsigned long long)res.hidden, (unsigned long long)res.signatures);
+    lh.res = &res;
+    r = witnesses_judge(&k, &ct, &wr, &lh);
   }
+out:
+  cdr_witness_round_free(&wr);
+  cdr_contract_free(&ct);
   cdr_connection_close(&k);
-  return 0;
+  return r;
 }

@@ -35,9 +35,12 @@ static void help(void) {
          "       cdr contract confirm [--profile NAME] MEMBER FINGERPRINT\n\n"
          "Show the room contract as the enclave holds it: the active version and any\n"
          "pending one, with members (name, key fingerprint, roles), the CA, the\n"
-         "platform and measurements, what the pending version changes, and whose\n"
-         "signatures it still needs (rule cdr-gov-1).  Before signing, check each\n"
-         "member's key fingerprint with that member out of band.  The profile pins\n"
+         "platform and measurements, the history witnesses (each one's URL and key\n"
+         "fingerprint, f and the quorum; or \"history not witnessed\": the operator can\n"
+         "then roll back activity since the last commit), what the pending version\n"
+         "changes, and whose signatures it still needs (rule cdr-gov-1).  Before\n"
+         "signing, check each member's key fingerprint with that member, and each\n"
+         "witness's with its operator, out of band.  The profile pins\n"
          "the active version it first sees; a room showing no active version, or an\n"
          "older one, or a chain that does not follow the pin is refused\n"
          "(contract_unpinned).\n\n"
@@ -84,6 +87,24 @@ static void print_member(const char *mark, const struct cdr_contract_member *m) 
   printf("  %s %-24s key %s  %s%s\n", mark, name, fp, roles, confirmed ? "" : "  (unconfirmed)");
 }
 
+/* The witnesses a version names, with f and the quorum, or the plain
+ * statement that its history is not witnessed.  URLs come from a document
+ * members sign, but are sanitised like every other string shown. */
+static void print_witnesses(const struct cdr_contract *c) {
+  char url[2 * CDR_CONTRACT_MAX_URL + 1], fp[65];
+  if (c->n_witnesses == 0) {
+    printf("  %s\n", CDR_CONTRACT_UNWITNESSED);
+    return;
+  }
+  printf("  witnesses: %zu, tolerating f = %u faulty, quorum %zu\n", c->n_witnesses, c->witness_faults,
+         cdr_contract_witness_quorum(c));
+  for (size_t i = 0; i < c->n_witnesses; i++) {
+    cdr_sanitize(url, sizeof(url), c->witnesses[i].url);
+    cdr_hex_encode(fp, c->witnesses[i].key_sha256, 32);
+    printf("    %s  key %s\n", url, fp);
+  }
+}
+
 static void print_doc(const char *what, const struct cdr_contract *c, const char *hash) {
   char name[512], hex[2 * CDR_CONTRACT_MEASUREMENT_MAX + 1];
   cdr_sanitize(name, sizeof(name), c->room_name);
@@ -100,6 +121,7 @@ static void print_doc(const char *what, const struct cdr_contract *c, const char
   printf("  members:\n");
   for (size_t i = 0; i < c->n_members; i++)
     print_member(" ", &c->members[i]);
+  print_witnesses(c);
 }
 
 /* What next changes against active: members added (+), removed (-) or
@@ -122,6 +144,12 @@ static void print_changes(const struct cdr_contract *active, const struct cdr_co
   if (active->n_measurements != next->n_measurements ||
       memcmp(active->measurements, next->measurements, sizeof(active->measurements)) != 0)
     printf("  ~ the accepted measurements\n");
+  int same_witnesses = active->n_witnesses == next->n_witnesses && active->witness_faults == next->witness_faults;
+  for (size_t i = 0; same_witnesses && i < next->n_witnesses; i++)
+    same_witnesses = memcmp(active->witnesses[i].key_sha256, next->witnesses[i].key_sha256, 32) == 0 &&
+                     strcmp(active->witnesses[i].url, next->witnesses[i].url) == 0;
+  if (!same_witnesses)
+    printf("  ~ the witnesses (or f)\n");
 }
 
 /* The version v of the answer: its document, checked against its hash. */
@@ -166,6 +194,7 @@ static int show(const json_t *res) {
     print_doc("active", &ac, ah);
   } else {
     printf("no active contract: no version has been signed by every member it needs yet\n");
+    printf("%s\n", CDR_CONTRACT_UNWITNESSED);
   }
   if (p != NULL && !json_is_null(p)) {
     if ((rc = version_doc(p, &pc, ph)) == 0) {

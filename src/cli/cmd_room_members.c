@@ -41,7 +41,9 @@ static void members_help(void) {
          "\n"
          "The contract shown is the copy the server keeps of what the enclave\n"
          "reported: the operator's display, not proof.  Members check the contract\n"
-         "through the secure channel (cdr contract).\n"
+         "through the secure channel (cdr contract).  When no active version names\n"
+         "witnesses it says \"history not witnessed\": the operator can then roll back\n"
+         "activity since the last commit (docs/WITNESSES.md).\n"
          "\n"
          "Options:\n"
          "  -f, --format table|csv|json   output format (default table; text is\n"
@@ -156,6 +158,15 @@ static int members_print(const struct cdr_room *room, enum cli_format format) {
                     "members check it with cdr contract)\n",
             have_active ? (unsigned long long)active.version : 0ULL,
             have_pending ? (unsigned long long)pending.version : 0ULL);
+  /* Said whatever the cache holds: without an active version naming
+   * witnesses, nothing stops the operator from putting an older state back. */
+  if (format == CLI_FORMAT_TABLE && !cdr_client_quiet()) {
+    if (!have_active || active.n_witnesses == 0)
+      fprintf(stderr, "%s\n", CDR_CONTRACT_UNWITNESSED);
+    else
+      fprintf(stderr, "witnessed: %zu witnesses, f = %u, quorum %zu (cdr contract lists them)\n",
+              active.n_witnesses, active.witness_faults, cdr_contract_witness_quorum(&active));
+  }
   if (format == CLI_FORMAT_TABLE && n == 0)
     printf("no certificates\n");
   else if ((format == CLI_FORMAT_JSON  ? cdr_render_json_value(stdout, rows, JSON_ENSURE_ASCII)

@@ -33,11 +33,18 @@ struct propose_opts {
   size_t n_exclude;
   char *measurements[CDR_CONTRACT_MAX_MEASUREMENTS];
   size_t n_measurements;
+  const char *witnesses[CDR_CONTRACT_MAX_WITNESSES];
+  size_t n_witnesses;
+  long witness_faults; /* -1: not given */
+  const char *witness_ca;
+  int no_witnesses;
 };
 
 static void help(void) {
   printf("Usage: cdr room propose ROOM [--measurement HEX]... [--previous FILE]\n"
-         "                             [--exclude NAME|KEY-FINGERPRINT]... [--platform P]\n\n"
+         "                             [--exclude NAME|KEY-FINGERPRINT]... [--platform P]\n"
+         "                             [--witness URL]... [--witness-faults F] [--witness-ca FILE]\n"
+         "                             [--no-witnesses]\n\n"
          "Draft the next version of the room contract: its members are the\n"
          "certificates this room issued and has not revoked (their keys, names and\n"
          "roles), its CA the room CA.  The draft is printed with its contract hash and\n"
@@ -57,7 +64,21 @@ static void help(void) {
          "  --exclude X         leave out the member named X, or the key whose\n"
          "                      fingerprint is X (64 hex digits); repeatable\n"
          "  --platform P        sim, snp, tdx or nitro (default: the previous\n"
-         "                      version's, else the room's, else sim)\n");
+         "                      version's, else the room's, else sim)\n"
+         "  --witness URL       a history witness (https://HOST:PORT, `cdr witness\n"
+         "                      serve`), repeatable: each is asked for its public key\n"
+         "                      (GET /v1/witness/key) and the draft names its URL and\n"
+         "                      key fingerprint; confirm each fingerprint with the\n"
+         "                      witness's operator.  The enclave then answers nothing\n"
+         "                      until a quorum has countersigned the history.  With\n"
+         "                      --previous and no --witness, the previous version's\n"
+         "                      witnesses are kept\n"
+         "  --witness-faults F  faulty witnesses tolerated (default 0); needs at\n"
+         "                      least 3F+1 witnesses; the quorum is ceil((n+F+1)/2)\n"
+         "  --witness-ca FILE   CA certificates (PEM) that the witnesses' TLS\n"
+         "                      certificates chain to (default: CURL_CA_BUNDLE,\n"
+         "                      SSL_CERT_FILE, else the system store)\n"
+         "  --no-witnesses      drop the previous version's witnesses\n");
 }
 
 static int excluded(const struct propose_opts *o, const char *name, const uint8_t fp[32]) {
@@ -192,6 +213,13 @@ static int fill_head(struct cdr_contract *c, const struct propose_opts *o, const
     c->n_measurements = prev.n_measurements;
     c->has_snp_min_tcb = prev.has_snp_min_tcb;
     c->snp_min_tcb = prev.snp_min_tcb;
+    /* The previous witnesses are kept unless --witness or --no-witnesses
+     * replaces them (add_witnesses): the strings move over. */
+    c->witnesses = prev.witnesses;
+    c->n_witnesses = prev.n_witnesses;
+    c->witness_faults = prev.witness_faults;
+    prev.witnesses = NULL;
+    prev.n_witnesses = 0;
   }
   cdr_contract_free(&prev);
   size_t mlen = cdr_contract_measurement_len(c->platform);
@@ -224,6 +252,63 @@ static int fill_head(struct cdr_contract *c, const struct propose_opts *o, const
   return 0;
 }
 
+static int witness_cmp(const void *a, const void *b) {
+  return memcmp(((const struct cdr_contract_witness *)a)->key_sha256,
+                ((const struct cdr_contract_witness *)b)->key_sha256, 32);
+}
+
+/* The witnesses: each --witness URL's key, asked of the witness, or the
+ * previous version's (kept in *c by fill_head).  n >= 3f + 1 is checked
+ * here with a message that says what to do.  1 after printing why not. */
+static int add_witnesses(struct cdr_contract *c, const struct propose_opts *o) {
+  if (o->no_witnesses || o->n_witnesses > 0) {
+    for (size_t i = 0; i < c->n_witnesses; i++)
+      free(c->witnesses[i].url);
+    free(c->witnesses);
+    c->witnesses = NULL;
+    c->n_witnesses = 0;
+    c->witness_faults = 0;
+  }
+  if (o->n_witnesses > 0 && (c->witnesses = calloc(o->n_witnesses, sizeof(*c->witnesses))) == NULL)
+    return cli_fail(CMD, "out of memory");
+  for (size_t i = 0; i < o->n_witnesses; i++) {
+    struct cdr_contract_witness *w = &c->witnesses[c->n_witnesses];
+    char why[CDR_CONTRACT_MAX_URL + 256] = "", fp[65];
+    uint8_t *spki = NULL;
+    size_t spki_len = 0, ulen = strlen(o->witnesses[i]);
+    int r;
+    while (ulen > 8 && o->witnesses[i][ulen - 1] == '/')
+      ulen--;
+    if (strncmp(o->witnesses[i], "https://", 8) != 0 || ulen <= 8 || ulen > CDR_CONTRACT_MAX_URL)
+      return cli_usage(CMD, "--witness %s: a witness URL is https://HOST:PORT (at most %u bytes)", o->witnesses[i],
+                       CDR_CONTRACT_MAX_URL);
+    if ((w->url = strndup(o->witnesses[i], ulen)) == NULL)
+      return cli_fail(CMD, "out of memory");
+    c->n_witnesses++;
+    if ((r = cdr_witness_key_fetch(w->url, o->witness_ca, &spki, &spki_len, w->key_sha256, why, sizeof(why))) != 0)
+      return cli_fail_err(CMD, r, "cannot get the key of witness %s: %s", w->url, why);
+    free(spki);
+    for (size_t j = 0; j + 1 < c->n_witnesses; j++)
+      if (memcmp(c->witnesses[j].key_sha256, w->key_sha256, 32) == 0)
+        return cli_usage(CMD, "--witness %s and --witness %s are the same witness (one key): name each once",
+                         c->witnesses[j].url, w->url);
+    cdr_hex_encode(fp, w->key_sha256, 32);
+    fprintf(stderr, "witness %s: key sha256 %s (confirm it with the witness's operator)\n", w->url, fp);
+  }
+  qsort(c->witnesses, c->n_witnesses, sizeof(*c->witnesses), witness_cmp);
+  if (o->witness_faults >= 0)
+    c->witness_faults = (unsigned)o->witness_faults;
+  if (c->witness_faults > 0 && c->n_witnesses < 3u * (size_t)c->witness_faults + 1u)
+    return cli_usage(CMD,
+                     "--witness-faults %u needs at least %u witnesses (n >= 3f + 1: any two quorums must share an "
+                     "honest witness and a quorum must stay reachable with f gone), and %zu are named",
+                     c->witness_faults, 3u * c->witness_faults + 1u, c->n_witnesses);
+  if (c->n_witnesses > 0)
+    fprintf(stderr, "witnesses: %zu, tolerating %u faulty, quorum %zu\n", c->n_witnesses, c->witness_faults,
+            (c->n_witnesses + c->witness_faults + 2) / 2);
+  return 0;
+}
+
 static int draft(const char *dir, const struct propose_opts *o) {
   struct cdr_room *room = NULL;
   struct cdr_room_cert *certs = NULL;
@@ -248,7 +333,7 @@ static int draft(const char *dir, const struct propose_opts *o) {
     goto out;
   }
   c.n_members = 0;
-  if (fill_head(&c, o, room) != 0 || add_members(&c, o, certs, n) != 0)
+  if (fill_head(&c, o, room) != 0 || add_members(&c, o, certs, n) != 0 || add_witnesses(&c, o) != 0)
     goto out;
   if (cdr_contract_encode(&c, &doc, &len, why, sizeof(why)) != 0) {
     cli_fail(CMD, "the draft is not a valid contract: %s", why);
@@ -280,13 +365,18 @@ int cmd_room_propose(int argc, char **argv) {
                                        {"previous", required_argument, NULL, 'P'},
                                        {"exclude", required_argument, NULL, 'x'},
                                        {"platform", required_argument, NULL, 'p'},
+                                       {"witness", required_argument, NULL, 'w'},
+                                       {"witness-faults", required_argument, NULL, 'f'},
+                                       {"witness-ca", required_argument, NULL, 'C'},
+                                       {"no-witnesses", no_argument, NULL, 'N'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   struct propose_opts o;
   int ch;
   memset(&o, 0, sizeof(o));
+  o.witness_faults = -1;
   optind = 1;
-  while ((ch = getopt_long(argc, argv, "m:P:x:p:h", opts, NULL)) != -1) {
+  while ((ch = getopt_long(argc, argv, "m:P:x:p:w:f:C:Nh", opts, NULL)) != -1) {
     switch (ch) {
     case 'h': help(); return 0;
     case 'm':
@@ -301,10 +391,27 @@ int cmd_room_propose(int argc, char **argv) {
       o.exclude[o.n_exclude++] = optarg;
       break;
     case 'p': o.platform = optarg; break;
+    case 'w':
+      if (o.n_witnesses >= CDR_CONTRACT_MAX_WITNESSES)
+        return cli_usage(CMD, "at most %u --witness", CDR_CONTRACT_MAX_WITNESSES);
+      o.witnesses[o.n_witnesses++] = optarg;
+      break;
+    case 'f': {
+      char *end = NULL;
+      unsigned long v = strtoul(optarg, &end, 10);
+      if (optarg[0] < '0' || optarg[0] > '9' || end == NULL || *end != '\0' || v > CDR_CONTRACT_MAX_WITNESSES)
+        return cli_usage(CMD, "--witness-faults %s: a number from 0 to %u", optarg, CDR_CONTRACT_MAX_WITNESSES);
+      o.witness_faults = (long)v;
+      break;
+    }
+    case 'C': o.witness_ca = optarg; break;
+    case 'N': o.no_witnesses = 1; break;
     default: return cli_usage(CMD, "unknown option or missing argument: %s", argv[optind - 1]);
     }
   }
   if (argc - optind != 1)
     return cli_usage(CMD, "expected one ROOM folder");
+  if (o.no_witnesses && o.n_witnesses > 0)
+    return cli_usage(CMD, "--no-witnesses and --witness contradict each other");
   return draft(argv[optind], &o);
 }

@@ -450,9 +450,25 @@ static int check_entry_sig(struct cdr_client *c, const json_t *entry, json_t *op
   return 0;
 }
 
+/* Record h as head(size) in every probe of that size. */
+static void probe_note(struct cdr_audit_probe *probes, size_t n, uint64_t size, const uint8_t h[CDR_AUDIT_HASH_LEN]) {
+  for (size_t i = 0; i < n; i++)
+    if (probes[i].size == size) {
+      memcpy(probes[i].head, h, CDR_AUDIT_HASH_LEN);
+      probes[i].found = 1;
+    }
+}
+
 int cdr_client_audit_read(struct cdr_client *c, struct cdr_session *s, uint64_t from, int64_t since,
                           int check_signatures, int (*fn)(void *ud, uint64_t index, json_t *entry), void *ud,
                           struct cdr_audit_result *res) {
+  return cdr_client_audit_read_probed(c, s, from, since, check_signatures, fn, ud, NULL, 0, res);
+}
+
+int cdr_client_audit_read_probed(struct cdr_client *c, struct cdr_session *s, uint64_t from, int64_t since,
+                                 int check_signatures, int (*fn)(void *ud, uint64_t index, json_t *entry), void *ud,
+                                 struct cdr_audit_probe *probes, size_t n_probes,
+                                 struct cdr_audit_result *res) {
   struct cdr_audit_head page_head;
   uint8_t h[CDR_AUDIT_HASH_LEN], leaf[CDR_AUDIT_HASH_LEN], want[CDR_AUDIT_HASH_LEN];
   uint64_t next = from, first = 1;
@@ -499,6 +515,9 @@ int cdr_client_audit_read(struct cdr_client *c, struct cdr_session *s, uint64_t 
         break;
       memcpy(h, want, sizeof(h));
       first = 0;
+      for (size_t p = 0; p < n_probes; p++)
+        probes[p].found = 0;
+      probe_note(probes, n_probes, pfrom, h);
     }
     uint64_t expect = pfrom;
     json_array_foreach(entries, i, el) {
@@ -553,6 +572,7 @@ int cdr_client_audit_read(struct cdr_client *c, struct cdr_session *s, uint64_t 
       }
       if ((r = cdr_audit_step(h, h, idx, leaf)) != 0)
         goto out;
+      probe_note(probes, n_probes, idx + 1, h);
       expect++;
     }
     if (expect != pnext) {

@@ -82,4 +82,18 @@ int cdr_client_audit_read(struct cdr_client *c, struct cdr_session *s, uint64_t 
                           int check_signatures, int (*fn)(void *ud, uint64_t index, json_t *entry), void *ud,
                           struct cdr_audit_result *res) CDR_WUR;
 
+/* The same, also recording the chain's head at chosen sizes (a witness's
+ * head, witness_check.h): for each probe whose size is in [first entry
+ * read, size of the log], found is set to 1 and head to head(size) as the
+ * verified chain computes it; a probe outside that range stays found 0. */
+struct cdr_audit_probe {
+  uint64_t size;
+  uint8_t head[CDR_AUDIT_HASH_LEN];
+  int found;
+};
+int cdr_client_audit_read_probed(struct cdr_client *c, struct cdr_session *s, uint64_t from, int64_t since,
+                                 int check_signatures, int (*fn)(void *ud, uint64_t index, json_t *entry), void *ud,
+                                 struct cdr_audit_probe *probes, size_t n_probes,
+                                 struct cdr_audit_result *res) CDR_WUR;
+
 #endif

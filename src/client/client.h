@@ -583,4 +583,19 @@ int cdr_client_upload_stream(struct cdr_client *c, struct cdr_session *s, const 
                              const struct cdr_upload_opts *opts, cdr_upload_progress_fn progress, void *ctx,
                              json_t **result) CDR_WUR;
 
+/* ---- history witnesses (witness_key.c) ---- */
+
+/* GET url/v1/witness/key (PROTOCOL 9.5): *spki (malloc'd) is the
+ * witness's SubjectPublicKeyInfo DER, key_sha256 its fingerprint, after
+ * checking that the answer's key_sha256 is SHA-256 of it and that it is
+ * an EC P-256 key.  url is https://HOST[:PORT] with no trailing slash.
+ * CDR_ERR_NETWORK, CDR_ERR_TLS_VERIFY, CDR_ERR_RESPONSE_FORGED or
+ * CDR_ERR_KEY_UNSUPPORTED with a one-line reason naming the URL in why. */
+int cdr_witness_key_fetch(const char *url, const char *cafile, uint8_t **spki, size_t *spki_len,
+                          uint8_t key_sha256[32], char *why, size_t whylen) CDR_WUR;
+/* Set the TLS trust of a libcurl easy handle for talking to a witness:
+ * cafile if not NULL, else CURL_CA_BUNDLE, else SSL_CERT_FILE, else
+ * libcurl's default (the system store). */
+void cdr_witness_tls_trust(void *curl_easy, const char *cafile);
+
 #endif

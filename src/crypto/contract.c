@@ -94,6 +94,10 @@ void cdr_contract_free(struct cdr_contract *c) {
   memset(c, 0, sizeof(*c));
 }
 
+size_t cdr_contract_witness_quorum(const struct cdr_contract *c) {
+  return c->n_witnesses == 0 ? 0 : (c->n_witnesses + (size_t)c->witness_faults + 2) / 2;
+}
+
 long cdr_contract_find_member(const struct cdr_contract *c, const uint8_t key_sha256[32]) {
   size_t lo = 0, hi = c->n_members; /* members are sorted by key */
   while (lo < hi) {

@@ -127,6 +127,14 @@ int cdr_contract_hash(const struct cdr_contract *c, uint8_t out[32]) CDR_WUR;
 /* The index of the member with this key fingerprint, or -1. */
 long cdr_contract_find_member(const struct cdr_contract *c, const uint8_t key_sha256[32]);
 
+/* The witness quorum of c: q = ceil((n + f + 1) / 2) of its n witnesses
+ * with f = witness_faults (docs/ARCHITECTURE.md, "Witnesses"), or 0 when
+ * it names none (the history is not witnessed). */
+size_t cdr_contract_witness_quorum(const struct cdr_contract *c);
+/* What every display says of a room whose active contract names no
+ * witnesses, or that has no active contract. */
+#define CDR_CONTRACT_UNWITNESSED "history not witnessed: the operator can roll back activity since the last commit"
+
 /* ---- signatures (contract_sign.c) ---- */
 
 /* The signed message for (room, version, hash), CDR_CONTRACT_SIGN_INPUT_LEN

@@ -19,7 +19,10 @@
  *                            previous version's hash or "-" for version 1;
  *                            each member's key fingerprint from its
  *                            certificate, ROLES a comma list), for the
- *                            integration tests that sign contracts.
+ *                            integration tests that sign contracts.  Among
+ *                            the members, witness=FP=URL names a witness
+ *                            (key fingerprint, https URL; repeatable) and
+ *                            faults=F sets witness_faults.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,15 +154,50 @@ static int measurements(struct cdr_contract *c, const char *list) {
   return -1;
 }
 
+static int witness_cmp(const void *a, const void *b) {
+  return memcmp(((const struct cdr_contract_witness *)a)->key_sha256,
+                ((const struct cdr_contract_witness *)b)->key_sha256, 32);
+}
+
+/* The witness=FP=URL and faults=F arguments of draft. */
+static int witnesses(struct cdr_contract *c, int argc, char **argv) {
+  size_t w = 0;
+  for (int i = 6; i < argc; i++) {
+    const char *eq = strncmp(argv[i], "witness=", 8) == 0 ? strchr(argv[i] + 8, '=') : NULL;
+    if (strncmp(argv[i], "faults=", 7) == 0) {
+      c->witness_faults = (unsigned)strtoul(argv[i] + 7, NULL, 10);
+    } else if (strncmp(argv[i], "witness=", 8) == 0) {
+      char fp[65];
+      if (eq == NULL || eq - (argv[i] + 8) != 64)
+        return -1;
+      memcpy(fp, argv[i] + 8, 64);
+      fp[64] = '\0';
+      if (cdr_hex_decode(c->witnesses[w].key_sha256, 32, fp) != 0 || (c->witnesses[w].url = strdup(eq + 1)) == NULL)
+        return -1;
+      w++;
+    }
+  }
+  qsort(c->witnesses, w, sizeof(c->witnesses[0]), witness_cmp);
+  return 0;
+}
+
 static int draft(int argc, char **argv) {
   struct cdr_contract c;
   char why[CDR_CONTRACT_WHY_LEN] = "";
   uint8_t *doc = NULL;
-  size_t len = 0, n = (size_t)(argc - 6);
+  size_t len = 0, n = 0, nw = 0;
   X509 *ca = NULL;
   int r = 2;
-  if (cdr_contract_alloc(&c, n, 0) != 0)
+  for (int i = 6; i < argc; i++) {
+    if (strncmp(argv[i], "witness=", 8) == 0)
+      nw++;
+    else if (strncmp(argv[i], "faults=", 7) != 0)
+      n++;
+  }
+  if (cdr_contract_alloc(&c, n, nw) != 0)
     return 2;
+  if (witnesses(&c, argc, argv) != 0)
+    goto out;
   if (cert_hash(argv[2], 0, c.ca_sha256, &ca) != 0)
     goto out;
   X509_NAME *sub = X509_get_subject_name(ca);
@@ -177,8 +215,10 @@ static int draft(int argc, char **argv) {
     goto out;
   memcpy(c.platform, "sim", 4);
   memcpy(c.governance, CDR_CONTRACT_GOVERNANCE, sizeof(CDR_CONTRACT_GOVERNANCE));
-  for (size_t i = 0; i < n; i++) {
-    char *spec = strdup(argv[6 + i]), *roles = strchr(spec, ':'), *cert = roles ? strchr(roles + 1, ':') : NULL;
+  for (size_t i = 0, a = 6; i < n; i++, a++) {
+    while (strncmp(argv[a], "witness=", 8) == 0 || strncmp(argv[a], "faults=", 7) == 0)
+      a++;
+    char *spec = strdup(argv[a]), *roles = strchr(spec, ':'), *cert = roles ? strchr(roles + 1, ':') : NULL;
     if (cert == NULL) {
       free(spec);
       goto out;
