@@ -182,8 +182,8 @@ static int load_all_done(struct enclave *e, struct persist *p) {
   log_info("loaded %zu of %zu tables", loaded, p->n);
   if ((r = audit_begin(e, "loaded")) != 0)
     return r;
-  audit_set(e, "manifest_version", json_integer((json_int_t)p->version));
-  audit_set(e, "tables_loading", json_integer((json_int_t)p->n));
+  audit_set(e, "tables_loaded", json_integer((json_int_t)loaded));
+  audit_set(e, "tables_unavailable", json_integer((json_int_t)(p->n - loaded)));
   return audit_finish(e, 0);
 }
 
