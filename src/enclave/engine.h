@@ -291,7 +291,8 @@ int engine_table_rows(struct cdr_engine *e, const char *name,
  * per chunk: chunk_begin (creates it on first use), rows, chunk_end
  * (commit if ok, else roll back).  restore_finish then renames it to the
  * table (ok: the entry becomes available whole, with `rows`) or drops it
- * (the entry becomes unavailable with `reason`).  The caller holds the
+ * (the entry becomes unavailable with `reason`); a rename that fails
+ * leaves it loading, for the caller to end with ok = 0.  The caller holds the
  * room gate exclusive throughout each call; one chunk at a time. */
 int engine_restore_pending(struct cdr_engine *e, struct catalog_table *t) CDR_WUR;
 int engine_restore_chunk_begin(struct cdr_engine *e, const char *name, const char *stage) CDR_WUR;

@@ -178,14 +178,13 @@ int engine_restore_finish(struct cdr_engine *e, const char *name, const char *st
       return CDR_ERR_NOMEM;
     r = restore_exec(e, sql);
     sqlite3_free(sql);
-    if (r == 0) {
-      free(t->unavailable);
-      t->unavailable = NULL;
-      t->loading = 0;
-      t->rows = rows;
-      return 0;
-    }
-    reason = "the engine could not commit it";
+    if (r != 0)
+      return r; /* still loading: the caller ends it with ok = 0 */
+    free(t->unavailable);
+    t->unavailable = NULL;
+    t->loading = 0;
+    t->rows = rows;
+    return 0;
   }
   if ((sql = sqlite3_mprintf("DROP TABLE IF EXISTS \"%w\"", stage)) == NULL)
     return CDR_ERR_NOMEM;
@@ -197,7 +196,7 @@ int engine_restore_finish(struct cdr_engine *e, const char *name, const char *st
   free(t->unavailable);
   t->unavailable = why;
   t->loading = 0;
-  return r;
+  return 0;
 }
 
 void engine_restore_counts(const struct cdr_engine *e, size_t *loading, size_t *total) {
