@@ -79,7 +79,7 @@ static void print_text(uint64_t index, json_t *e) {
   char when[32], s[512];
   json_t *tables = json_object_get(e, "tables"), *t, *v;
   const char *keys[] = {"to", "column", "upload", "rows", "chunk", "bytes", "replaced", "crl_number", "revoked",
-                        "sessions_ended", "manifest_version", "tables_loaded", "tables_unavailable", "platform",
+                        "sessions_ended", "manifest_version", "tables_loading", "tables_loaded", "tables_unavailable", "platform",
                         "from", "analyst", "epsilon", "delta", "epsilon_spent", "epsilon_left"};
   size_t i;
   cdr_time_format(when, sizeof(when), (int64_t)json_integer_value(json_object_get(e, "time")));

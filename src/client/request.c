@@ -272,19 +272,21 @@ static int header_dump(struct cdr_client *c, json_t *h, char **out, const char *
 }
 
 /* How long cdr_client_query keeps asking while the enclave answers
- * `busy` (the member's cap), and its first and longest pause. */
+ * `busy` (the member's cap) or `room_loading` (a table it reads is still
+ * loading after the server's start), and its first and longest pause. */
 #define QUERY_BUSY_BUDGET_MS 120000
 #define QUERY_BUSY_FIRST_MS 10
 #define QUERY_BUSY_MAX_MS 500
 
 /* A query's request (by SQL or by template).  The enclave runs at most
  * a few of one member's queries at once and refuses one more, sealed,
- * with `busy` (PROTOCOL 4.7): ask again after a pause, as a new request
- * of the session, until the budget is spent. */
+ * with `busy` (PROTOCOL 4.7), and refuses a query of a table still
+ * loading after the server's start with `room_loading`: ask again after
+ * a pause, as a new request of the session, until the budget is spent. */
 static int query_request(struct cdr_client *c, struct cdr_session *s, const char *hdr, json_t **result) {
   int r, waited = 0, pause = QUERY_BUSY_FIRST_MS;
-  while ((r = cdr_client_request(c, s, hdr, NULL, 0, result)) == CDR_ERR_BUSY && c->remote_sealed &&
-         waited < QUERY_BUSY_BUDGET_MS) {
+  while (((r = cdr_client_request(c, s, hdr, NULL, 0, result)) == CDR_ERR_BUSY || r == CDR_ERR_ROOM_LOADING) &&
+         c->remote_sealed && waited < QUERY_BUSY_BUDGET_MS) {
     struct timespec ts = {pause / 1000, (long)(pause % 1000) * 1000000L};
     nanosleep(&ts, NULL);
     waited += pause;

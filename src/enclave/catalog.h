@@ -88,6 +88,11 @@ struct catalog_table {
    * (engine.h).  Memory only: never encoded (the manifest keeps the
    * entry's bytes as loaded, persist.c). */
   char *unavailable;
+  /* Memory only: 1 while the table's sealed file is still being loaded
+   * in the background after the start (unavailable then says so); its
+   * rows go to a staging table no query can name, and the entry becomes
+   * available whole when the last chunk is in (engine_restore_finish). */
+  int loading;
   /* The release rule its owner set (rule_doc.h, docs/RULES.md): the JSON
    * text as set (NULL: none), sealed with the entry, and the rule parsed
    * against the columns (memory only).  rule_doc is NULL while rule is

@@ -2,9 +2,10 @@
  * dispatch.c - the enclave's dispatch table (OpenSSH monitor style).
  *
  * Each row names a request type, the states in which it is legal, and
- * its handler.  IPC_INIT is legal once, in state INIT; then IPC_LOAD once,
- * the table chunks it asks for, and IPC_LOAD_DONE, which makes the
- * enclave READY; the client-facing requests are legal only then.  (The
+ * its handler.  IPC_INIT is legal once, in state INIT; then IPC_LOAD once
+ * and IPC_LOAD_DONE, which makes the enclave READY; the client-facing
+ * requests are legal only then, and so are the table chunks LOAD asked
+ * for, which load in the background (enclave_load.c).  (The
  * storage exchange inside a request is not dispatched here: the handler
  * waits for IPC_STORED itself, see store_client.c.)  A frame of
  * any other type, or in the wrong state, is a protocol violation: the
@@ -34,8 +35,9 @@ struct dispatch_row {
 static const struct dispatch_row dispatch_table[] = {
     {IPC_INIT, ENCLAVE_STATE_INIT, CTL, GATE_NONE, enclave_handle_init},
     {IPC_LOAD, ENCLAVE_STATE_INITIALISED, CTL, GATE_NONE, enclave_handle_load},
-    {IPC_LOAD_CHUNK, ENCLAVE_STATE_LOADING, CTL, GATE_NONE, enclave_handle_load_chunk},
     {IPC_LOAD_DONE, ENCLAVE_STATE_LOADING, CTL, GATE_NONE, enclave_handle_load_done},
+    /* the tables, after LOAD_DONE while the room serves: a change */
+    {IPC_LOAD_CHUNK, ENCLAVE_STATE_READY, WRK, GATE_WRITE, enclave_handle_load_chunk},
     {IPC_ATTEST, ENCLAVE_STATE_READY, CTL, GATE_READ, enclave_handle_attest}, /* binds the active contract */
     {IPC_OPEN, ENCLAVE_STATE_READY, CTL, GATE_READ, enclave_handle_open},
     {IPC_REQUEST, ENCLAVE_STATE_READY, WRK, GATE_NONE, enclave_handle_request},

@@ -1,19 +1,27 @@
 /*
  * enclave_load.c - the IPC handlers of the start sequence after IPC_INIT
- * (dispatch.c): IPC_LOAD (state INITIALISED -> LOADING), IPC_LOAD_CHUNK
- * and IPC_LOAD_DONE (LOADING -> READY).  See persist.c for the sealed
- * manifest and docs/design/persistence.md.
+ * (dispatch.c): IPC_LOAD (state INITIALISED -> LOADING), IPC_LOAD_DONE
+ * (LOADING -> READY), then IPC_LOAD_CHUNK while the room serves.  See
+ * persist.c for the sealed manifest and docs/design/persistence.md.
  *
  * IPC_LOAD hands over the sealed manifest and is answered with the ids
- * of the tables it names (IPC_LOAD_WANT); the host then streams each
- * table file in order, in chunks, each answered IPC_LOAD_ACK.  A table
- * whose file fails (authentication, truncation, an older copy) is
- * refused with a reason and stays unavailable (in the manifest with its
- * key, and in the engine's catalog, so that its name stays its owner's:
- * keep_unavailable); a chunk that was not
- * asked for, or out of order, is a protocol violation.  IPC_LOAD_DONE
- * checks the audit log against the manifest, logs the start, and makes
- * the enclave READY.
+ * of the tables it names (IPC_LOAD_WANT).  IPC_LOAD_DONE checks the audit
+ * log against the manifest (and so catches a manifest put back) before
+ * anything is served, puts every table in the catalog marked loading
+ * (keep_loading), logs the start and makes the enclave READY: the one
+ * point where the enclave decides to serve.  The host then streams each
+ * table file on a work lane, one table at a time, in chunks, each
+ * answered IPC_LOAD_ACK and each handled under the exclusive room gate:
+ * a chunk's rows go into a staging table in one transaction, and the
+ * last chunk's check (the file's hash against the manifest) renames it
+ * into place, so a table becomes visible whole (engine.h).  Meanwhile
+ * queries of loaded tables run, and one of a table still loading is
+ * refused with room_loading.  A table whose file fails (authentication,
+ * truncation, an older copy) is refused with a reason and stays
+ * unavailable (in the manifest with its key, and in the engine's
+ * catalog, so that its name stays its owner's); a chunk that was not
+ * asked for, or out of order, is a protocol violation.  When the last
+ * table is in, the audit log gets one entry `loaded` with the counts.
  *
  * The room CA: a sealed manifest that names another CA than the one
  * IPC_INIT offered is refused at IPC_LOAD with IPC_ERROR ca_mismatch
@@ -90,125 +98,162 @@ static int load_row(void *ctx, const struct tf_value *vals, size_t ncols) {
   return engine_restore_row(e->engine, vals, ncols);
 }
 
-/* Start restoring entry i: unwrap its key, create its table. */
-static int load_begin(struct enclave *e, struct persist *p, size_t i, char *why, size_t whylen) {
-  struct persist_entry *en = &p->ent[i];
-  struct catalog cat;
+/* The staging table of entry en: "cdr-load-<id>" (engine.h). */
+static void load_stage(char out[48], const struct persist_entry *en) { snprintf(out, 48, "cdr-load-%s", en->id); }
+
+/* Start restoring entry en: unwrap its key, open the file's reader. */
+static int load_begin(struct enclave *e, struct persist *p, struct persist_entry *en, char *why, size_t whylen) {
+  const struct catalog_table *t = catalog_find(engine_catalog(e->engine), en->name);
   struct cdr_buf key;
   uint64_t v;
   int r;
+  if (t == NULL || !t->loading) {
+    snprintf(why, whylen, "internal error");
+    return CDR_ERR_INTERNAL;
+  }
   cdr_buf_init(&key, 64, 1);
   if ((r = unseal_blob(e->sealer, SEAL_TABLE_KEY, en->id, en->wrapped_key, en->wrapped_len, &v, &key)) != 0 ||
       key.len != 32) {
     snprintf(why, whylen, "its sealed key fails authentication");
     r = r ? r : CDR_ERR_TRUNCATED;
-    goto out;
-  }
-  if ((r = catalog_decode(&cat, en->catalog_bytes, en->catalog_len)) != 0 || cat.n != 1 ||
-      cdr_ascii_casecmp(cat.tables[0]->name, en->name) != 0) {
-    snprintf(why, whylen, "its catalog entry does not decode");
-    if (r == 0)
-      catalog_free(&cat);
-    r = r ? r : CDR_ERR_TRUNCATED;
-    goto out;
-  }
-  struct catalog_table *t = cat.tables[0];
-  size_t ncols = t->ncols;
-  cat.n = 0; /* t moves to the engine */
-  catalog_free(&cat);
-  if ((r = engine_restore_begin(e->engine, t)) != 0) {
-    snprintf(why, whylen, "the engine could not create it");
-    goto out;
-  }
-  if ((r = tf_reader_init(&p->rd, key.d, en->id, ncols, load_row, e)) != 0) {
-    if (engine_restore_end(e->engine, en->name, 0) != 0)
-      log_warn("could not undo the restore of %s", en->id);
+  } else if ((r = tf_reader_init(&p->rd, key.d, en->id, t->ncols, load_row, e)) != 0) {
     snprintf(why, whylen, "internal error");
-    goto out;
+  } else {
+    p->reading = 1;
+    memcpy(p->loading_id, en->id, sizeof(p->loading_id));
   }
-  p->reading = 1;
-  p->loading = (long)i;
-out:
   cdr_buf_free(&key);
   return r;
 }
 
+/* Feed one chunk of entry en's file, in one transaction of the staging
+ * table; on the last, check the file and make the table visible.  0 when
+ * the chunk was taken, else why (the table is then refused). */
+static int load_feed(struct enclave *e, struct persist *p, struct persist_entry *en, const struct ipc_load_chunk *m,
+                     char *why, size_t whylen) {
+  char stage[48];
+  uint8_t hash[32];
+  int r;
+  load_stage(stage, en);
+  if ((r = engine_restore_chunk_begin(e->engine, en->name, stage)) != 0) {
+    snprintf(why, whylen, "the engine could not create it");
+    return r;
+  }
+  r = tf_reader_feed(&p->rd, m->data, m->len);
+  if (engine_restore_chunk_end(e->engine, r == 0) != 0 && r == 0)
+    r = CDR_ERR_INTERNAL;
+  if (r != 0) {
+    snprintf(why, whylen, "its sealed file fails authentication (%s)", cdr_err_code(r));
+    return r;
+  }
+  en->received += m->len;
+  if (!m->last)
+    return 0;
+  if ((r = tf_reader_finish(&p->rd, hash)) != 0) {
+    snprintf(why, whylen, "its sealed file is truncated");
+    return r;
+  }
+  if (memcmp(hash, en->file_hash, 32) != 0) {
+    snprintf(why, whylen, "its sealed file is not the version the manifest names (an older copy?)");
+    return CDR_ERR_DECRYPT;
+  }
+  if ((r = engine_restore_finish(e->engine, en->name, stage, 1, p->rd.rows_total, NULL)) != 0) {
+    snprintf(why, whylen, "the engine could not commit it");
+    return r;
+  }
+  en->available = 1;
+  en->reason[0] = '\0';
+  return 0;
+}
+
+/* Once no entry is left to load: one audit entry `loaded` with the
+ * counts, and the log line.  0 or the audit log's error. */
+static int load_all_done(struct enclave *e, struct persist *p) {
+  size_t loaded = 0;
+  int r;
+  for (size_t i = 0; i < p->n; i++) {
+    if (!p->ent[i].loaded)
+      return 0;
+    loaded += p->ent[i].available != 0;
+  }
+  if (p->load_logged || p->n == 0) /* no tables: the start entry says it all */
+    return 0;
+  p->load_logged = 1;
+  log_info("loaded %zu of %zu tables", loaded, p->n);
+  if ((r = audit_begin(e, "loaded")) != 0)
+    return r;
+  audit_set(e, "tables_loaded", json_integer((json_int_t)loaded));
+  audit_set(e, "tables_unavailable", json_integer((json_int_t)(p->n - loaded)));
+  return audit_finish(e, 0);
+}
+
+/* IPC_LOAD_CHUNK, after LOAD_DONE, on a work lane under the exclusive
+ * room gate (dispatch.c): one piece of one table file.  Tables come one
+ * at a time, each from offset 0 in order; anything else is a protocol
+ * violation.  A refused table stays unavailable; the answer says why. */
 int enclave_handle_load_chunk(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) {
   struct persist *p = e->persist;
   struct ipc_load_chunk m;
-  uint8_t hash[32];
   char why[160] = "";
   int r, ok = 1;
   if ((r = ipc_get_load_chunk(in, &m)) != 0 || p == NULL)
     return r ? r : CDR_ERR_TRUNCATED;
-  /* Which entry: the current one, or the next one not yet loaded. */
   size_t i;
   for (i = 0; i < p->n; i++)
     if (memcmp(p->ent[i].id, m.id, IPC_TABLE_ID_LEN) == 0)
       break;
-  if (i == p->n || p->ent[i].loaded || (p->loading >= 0 && (size_t)p->loading != i) || m.offset != p->ent[i].received) {
+  int current = p->loading_id[0] != '\0';
+  if (i == p->n || p->ent[i].loaded || (current && memcmp(p->loading_id, m.id, IPC_TABLE_ID_LEN) != 0) ||
+      m.offset != p->ent[i].received || (!current && m.offset != 0)) {
     log_error("protocol violation: a table chunk that was not asked for, or out of order");
     return CDR_ERR_ARG;
   }
   struct persist_entry *en = &p->ent[i];
-  if (p->loading < 0 && m.offset == 0 && m.len == 0 && m.last) {
+  if (!current && m.len == 0 && m.last) {
     /* cdrd's answer for a file it could not read: say so, not "truncated". */
     ok = 0;
     snprintf(why, sizeof(why), "the server did not provide its sealed file (missing, empty or unreadable)");
-  } else if (p->loading < 0 && load_begin(e, p, i, why, sizeof(why)) != 0) {
+  } else if (!current && load_begin(e, p, en, why, sizeof(why)) != 0) {
     ok = 0;
-  } else {
-    en->received += m.len;
-    if ((r = tf_reader_feed(&p->rd, m.data, m.len)) != 0) {
-      ok = 0;
-      snprintf(why, sizeof(why), "its sealed file fails authentication (%s)", cdr_err_code(r));
-    } else if (m.last) {
-      if ((r = tf_reader_finish(&p->rd, hash)) != 0) {
-        ok = 0;
-        snprintf(why, sizeof(why), "its sealed file is truncated");
-      } else if (memcmp(hash, en->file_hash, 32) != 0) {
-        ok = 0;
-        snprintf(why, sizeof(why), "its sealed file is not the version the manifest names (an older copy?)");
-      } else if (engine_restore_end(e->engine, en->name, 1) != 0) {
-        ok = 0;
-        snprintf(why, sizeof(why), "the engine could not commit it");
-      } else {
-        en->available = 1;
-        en->reason[0] = '\0';
-      }
-    }
-    if (!ok && p->loading >= 0 && engine_restore_end(e->engine, en->name, 0) != 0)
-      log_warn("could not undo the restore of %s", en->id);
+  } else if (load_feed(e, p, en, &m, why, sizeof(why)) != 0) {
+    ok = 0;
   }
   if (!ok || m.last) {
     if (p->reading)
       tf_reader_free(&p->rd);
     p->reading = 0;
-    p->loading = -1;
+    p->loading_id[0] = '\0';
     en->loaded = 1;
   }
   if (!ok) {
+    char stage[48];
+    load_stage(stage, en);
     snprintf(en->reason, sizeof(en->reason), "%s", why);
     log_error("sealed table file %s not loaded: %s", en->id, why);
+    if ((r = engine_restore_finish(e->engine, en->name, stage, 0, 0, en->reason)) != 0)
+      return r; /* out of memory: the entry would be left loading */
   }
+  if ((r = load_all_done(e, p)) != 0)
+    return r;
   *rt = IPC_LOAD_ACK;
   return ipc_put_status(out, ok, ok ? "" : why);
 }
 
-/* Every table that did not load keeps its catalog entry in the engine,
- * unavailable (engine_restore_unavailable): its name stays its owner's
- * and its owner alone can drop or replace it.  Its manifest entry, with
- * its sealed key, and so its file (cdrd removes only files no manifest
- * names) stay as they are.  A catalog entry that does not decode (the
- * manifest is authenticated: only a defect can cause it) refuses the
- * start, with why: without its owner the name could not be kept. */
-static int keep_unavailable(struct enclave *e, struct persist *p, char *why, size_t whylen) {
+/* Every table the manifest names goes into the engine's catalog at
+ * LOAD_DONE, marked loading (engine_restore_pending): its name is its
+ * owner's from the first request on, and its rows follow in the
+ * background (IPC_LOAD_CHUNK).  One whose file then fails stays
+ * unavailable: its manifest entry, with its sealed key, and so its file
+ * (cdrd removes only files no manifest names) stay as they are, and only
+ * its owner can drop or replace it.  A catalog entry that does not
+ * decode (the manifest is authenticated: only a defect can cause it)
+ * refuses the start, with why: without its owner the name could not be
+ * kept. */
+static int keep_loading(struct enclave *e, struct persist *p, char *why, size_t whylen) {
   struct catalog cat;
   int r;
   for (size_t i = 0; i < p->n; i++) {
     struct persist_entry *en = &p->ent[i];
-    if (en->available)
-      continue;
     if ((r = catalog_decode(&cat, en->catalog_bytes, en->catalog_len)) != 0 || cat.n != 1 ||
         cdr_ascii_casecmp(cat.tables[0]->name, en->name) != 0) {
       if (r == 0)
@@ -221,10 +266,10 @@ static int keep_unavailable(struct enclave *e, struct persist *p, char *why, siz
     struct catalog_table *t = cat.tables[0];
     cat.n = 0; /* t moves to the engine */
     catalog_free(&cat);
-    if ((r = engine_restore_unavailable(e->engine, t, en->reason)) != 0) {
+    if ((r = engine_restore_pending(e->engine, t)) != 0) {
       if (r == CDR_ERR_NOMEM)
         return r;
-      snprintf(why, whylen, "the engine could not keep unavailable table file %s", en->id);
+      snprintf(why, whylen, "the engine could not keep table file %s", en->id);
       return r;
     }
   }
@@ -236,23 +281,11 @@ int enclave_handle_load_done(struct enclave *e, struct cdr_buf *in, uint32_t *rt
   int r;
   if ((r = ipc_get_load_done(in)) != 0)
     return r;
-  if (p != NULL && p->loading >= 0) {
-    log_error("protocol violation: loading ended in the middle of a table");
-    return CDR_ERR_ARG;
-  }
-  size_t loaded = 0;
-  for (size_t i = 0; p != NULL && i < p->n; i++) {
-    if (p->ent[i].available)
-      loaded++;
-    else if (!p->ent[i].loaded)
-      log_error("sealed table file %s not loaded: %s", p->ent[i].id, p->ent[i].reason);
-  }
-  log_info("loaded %zu of %zu tables", loaded, p ? p->n : 0);
   /* The audit log, against the manifest; a start is itself an entry. */
   char why[320] = "";
   if ((r = persist_get(e, &p)) != 0)
     return r;
-  if ((r = keep_unavailable(e, p, why, sizeof(why))) != 0) {
+  if ((r = keep_loading(e, p, why, sizeof(why))) != 0) {
     if (r == CDR_ERR_NOMEM)
       return r;
     log_error("refusing to start: %s", why);
@@ -273,8 +306,7 @@ int enclave_handle_load_done(struct enclave *e, struct cdr_buf *in, uint32_t *rt
   if ((r = audit_begin(e, "start")) != 0)
     return r;
   audit_set(e, "manifest_version", json_integer((json_int_t)p->version));
-  audit_set(e, "tables_loaded", json_integer((json_int_t)loaded));
-  audit_set(e, "tables_unavailable", json_integer((json_int_t)(p->n - loaded)));
+  audit_set(e, "tables_loading", json_integer((json_int_t)p->n));
   audit_set(e, "platform", json_string(e->attest && e->attest->name ? e->attest->name : "sim"));
   audit_set(e, "ca_fingerprint", audit_hex(e->ca_fp, sizeof(e->ca_fp)));
   audit_set(e, "ca_binding", json_string(e->ca_binding != NULL ? e->ca_binding : "new"));
@@ -295,7 +327,11 @@ int enclave_handle_load_done(struct enclave *e, struct cdr_buf *in, uint32_t *rt
   }
   if ((r = contract_notify_host(e)) != 0) /* the host's display copy */
     return r;
+  /* READY: the room serves from here, its tables loading behind. */
   e->state = ENCLAVE_STATE_READY;
+  log_info("serving; %zu tables to load", p->n);
+  if ((r = load_all_done(e, p)) != 0) /* a room without tables: loaded already */
+    return r;
   *rt = IPC_LOAD_ACK;
   return ipc_put_status(out, 1, "");
 }

@@ -281,12 +281,27 @@ const struct catalog *engine_catalog(const struct cdr_engine *e);
 /* Call fn once per row of table `name`, values in column order. */
 int engine_table_rows(struct cdr_engine *e, const char *name,
                       int (*fn)(void *ctx, const struct tf_value *vals, size_t ncols), void *ctx) CDR_WUR;
-/* Restore a table from sealed state: create it empty as t describes
- * (the engine takes t), add rows, then end.  restore_end(ok = 0) removes
- * the table and its catalog entry again.  One restore at a time. */
-int engine_restore_begin(struct cdr_engine *e, struct catalog_table *t) CDR_WUR;
+/* Restore a table from sealed state in the background, while the room
+ * serves (enclave_load.c).  The catalog entry goes in first, marked
+ * loading (engine_restore_pending: the engine takes t; no SQLite table of
+ * that name, so queries, owner operations and uploads of the name are
+ * refused with CDR_ERR_ROOM_LOADING).  Rows go to the staging table
+ * `stage` ("cdr-load-<id>": the '-' keeps it out of room table names; the
+ * authorizer and the program check refuse it to users), one transaction
+ * per chunk: chunk_begin (creates it on first use), rows, chunk_end
+ * (commit if ok, else roll back).  restore_finish then renames it to the
+ * table (ok: the entry becomes available whole, with `rows`) or drops it
+ * (the entry becomes unavailable with `reason`); a rename that fails
+ * leaves it loading, for the caller to end with ok = 0.  The caller holds the
+ * room gate exclusive throughout each call; one chunk at a time. */
+int engine_restore_pending(struct cdr_engine *e, struct catalog_table *t) CDR_WUR;
+int engine_restore_chunk_begin(struct cdr_engine *e, const char *name, const char *stage) CDR_WUR;
 int engine_restore_row(struct cdr_engine *e, const struct tf_value *vals, size_t ncols) CDR_WUR;
-int engine_restore_end(struct cdr_engine *e, const char *name, int ok) CDR_WUR;
+int engine_restore_chunk_end(struct cdr_engine *e, int ok) CDR_WUR;
+int engine_restore_finish(struct cdr_engine *e, const char *name, const char *stage, int ok, uint64_t rows,
+                          const char *reason) CDR_WUR;
+/* How many catalog entries are still loading, and how many there are. */
+void engine_restore_counts(const struct cdr_engine *e, size_t *loading, size_t *total);
 /* Keep the catalog entry t of a table whose sealed file did not load
  * (the engine takes t; t->unavailable becomes a copy of reason): no
  * SQLite table, but the name stays its owner's.  Nobody else can upload

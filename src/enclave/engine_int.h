@@ -62,6 +62,9 @@ void engine_redact_quoted(char *out, size_t outlen, const char *in);
 /* The refusal for a table the caller cannot read, the same whether it
  * exists or not (name as the caller wrote it): CDR_ERR_ACCESS_DENIED. */
 int engine_no_table(char **errmsg, const char *name);
+/* CDR_ERR_ROOM_LOADING for table `name`, still loading after the start
+ * (catalog_table.loading), with how many tables still are. */
+int engine_table_loading(const struct cdr_engine *e, char **errmsg, const char *name);
 
 /* ---- owner operations (engine_owner.c) ---- */
 /* The table `table` if who owns it; else NULL with *r and *errmsg set

@@ -27,7 +27,9 @@
  * (CDR_ERR_NOT_FOUND, CDR_ERR_ACCESS_DENIED naming the owner).  Unless
  * `any` (drop), an unavailable table is refused too
  * (CDR_ERR_TABLE_UNAVAILABLE): its catalog entry is what the manifest
- * holds, and stays so until its owner drops or replaces it. */
+ * holds, and stays so until its owner drops or replaces it.  A table
+ * still loading is refused to its owner whatever the operation
+ * (CDR_ERR_ROOM_LOADING) until it has loaded. */
 struct catalog_table *engine_owned_table(struct cdr_engine *e, const struct engine_principal *who, const char *table,
                                          const char *verb, int any, int *r, char **errmsg) {
   struct catalog_table *t;
@@ -44,6 +46,10 @@ struct catalog_table *engine_owned_table(struct cdr_engine *e, const struct engi
      * cannot see it learns nothing of its state from a refusal. */
     *r = engine_set_err(errmsg, CDR_ERR_ACCESS_DENIED, "table %s belongs to %s: only its owner can %s", t->name,
                         t->owner, verb);
+    return NULL;
+  }
+  if (t->loading) { /* not even a drop: its rows are coming in */
+    *r = engine_table_loading(e, errmsg, t->name);
     return NULL;
   }
   if (!any && t->unavailable != NULL) {

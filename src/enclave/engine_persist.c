@@ -5,7 +5,9 @@
  *
  * All of it runs in the policy's internal mode: the enclave itself is
  * acting, not a user.  A table whose file did not load is kept in the
- * catalog only, marked unavailable (engine_restore_unavailable).
+ * catalog only, marked unavailable (engine_restore_unavailable); one
+ * still loading, marked loading too, with its rows in a staging table
+ * until its last chunk (engine_restore_finish).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -73,43 +75,51 @@ out:
   return r;
 }
 
-int engine_restore_begin(struct cdr_engine *e, struct catalog_table *t) {
+/* Run one internal statement (no policy); 0 or CDR_ERR_INTERNAL. */
+static int restore_exec(struct cdr_engine *e, const char *sql) {
+  policy_set_mode(&e->policy, POLICY_INTERNAL);
+  int rc = sqlite3_exec(e->db, sql, NULL, NULL, NULL);
+  policy_set_mode(&e->policy, POLICY_USER);
+  return rc == SQLITE_OK ? 0 : CDR_ERR_INTERNAL;
+}
+
+int engine_restore_pending(struct cdr_engine *e, struct catalog_table *t) {
+  int r = engine_restore_unavailable(e, t, "it is still loading: the server started recently; retry shortly");
+  if (r == 0)
+    t->loading = 1; /* the engine holds t now, in its catalog */
+  return r;
+}
+
+int engine_restore_chunk_begin(struct cdr_engine *e, const char *name, const char *stage) {
+  const struct catalog_table *t = catalog_find(&e->catalog, name);
   sqlite3_str *c = sqlite3_str_new(NULL), *i = sqlite3_str_new(NULL);
   char *create = NULL, *insert = NULL;
   int r = CDR_ERR_INTERNAL;
-  if (e->restore_ins != NULL || catalog_find(&e->catalog, t->name) != NULL || catalog_reserve(&e->catalog) != 0) {
-    catalog_table_free(t);
-    sqlite3_free(sqlite3_str_finish(c));
-    sqlite3_free(sqlite3_str_finish(i));
-    return CDR_ERR_INTERNAL;
+  if (t != NULL && t->loading && e->restore_ins == NULL) {
+    sqlite3_str_appendf(c, "CREATE TABLE IF NOT EXISTS \"%w\"(", stage);
+    sqlite3_str_appendf(i, "INSERT INTO \"%w\" VALUES(", stage);
+    for (size_t k = 0; k < t->ncols; k++) {
+      sqlite3_str_appendf(c, "%s\"%w\" %s", k ? ", " : "", t->cols[k].name, t->cols[k].type);
+      sqlite3_str_appendf(i, "%s?", k ? "," : "");
+    }
+    sqlite3_str_appendall(c, ")");
+    sqlite3_str_appendall(i, ")");
   }
-  sqlite3_str_appendf(c, "CREATE TABLE \"%w\"(", t->name);
-  sqlite3_str_appendf(i, "INSERT INTO \"%w\" VALUES(", t->name);
-  for (size_t k = 0; k < t->ncols; k++) {
-    sqlite3_str_appendf(c, "%s\"%w\" %s", k ? ", " : "", t->cols[k].name, t->cols[k].type);
-    sqlite3_str_appendf(i, "%s?", k ? "," : "");
-  }
-  sqlite3_str_appendall(c, ")");
-  sqlite3_str_appendall(i, ")");
   create = sqlite3_str_finish(c);
   insert = sqlite3_str_finish(i);
-  policy_set_mode(&e->policy, POLICY_INTERNAL);
-  if (create != NULL && insert != NULL && sqlite3_exec(e->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK) {
+  if (t != NULL && t->loading && e->restore_ins == NULL && create != NULL && insert != NULL &&
+      restore_exec(e, "BEGIN") == 0) {
+    policy_set_mode(&e->policy, POLICY_INTERNAL);
     if (sqlite3_exec(e->db, create, NULL, NULL, NULL) == SQLITE_OK &&
         sqlite3_prepare_v3(e->db, insert, -1, SQLITE_PREPARE_PERSISTENT, &e->restore_ins, NULL) == SQLITE_OK)
       r = 0;
     else
       (void)sqlite3_exec(e->db, "ROLLBACK", NULL, NULL, NULL);
+    policy_set_mode(&e->policy, POLICY_USER);
   }
-  policy_set_mode(&e->policy, POLICY_USER);
   sqlite3_free(create);
   sqlite3_free(insert);
-  if (r != 0) {
-    catalog_table_free(t);
-    return r;
-  }
-  t->rows = 0;
-  return catalog_put(&e->catalog, t); /* cannot fail after catalog_reserve */
+  return r;
 }
 
 int engine_restore_row(struct cdr_engine *e, const struct tf_value *vals, size_t ncols) {
@@ -142,28 +152,59 @@ int engine_restore_row(struct cdr_engine *e, const struct tf_value *vals, size_t
   return rc == SQLITE_OK ? 0 : CDR_ERR_INTERNAL;
 }
 
-int engine_restore_end(struct cdr_engine *e, const char *name, int ok) {
-  struct catalog_table *t = catalog_find(&e->catalog, name);
+int engine_restore_chunk_end(struct cdr_engine *e, int ok) {
   int r = 0;
+  if (e->restore_ins == NULL)
+    return CDR_ERR_INTERNAL;
   sqlite3_finalize(e->restore_ins);
   e->restore_ins = NULL;
-  policy_set_mode(&e->policy, POLICY_INTERNAL);
-  if (ok && sqlite3_exec(e->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-    ok = 0, r = CDR_ERR_INTERNAL;
+  if (ok && (r = restore_exec(e, "COMMIT")) != 0)
+    ok = 0;
   if (!ok)
-    (void)sqlite3_exec(e->db, "ROLLBACK", NULL, NULL, NULL);
-  if (ok && t != NULL) {
-    sqlite3_stmt *st = NULL;
-    char *sql = sqlite3_mprintf("SELECT count(*) FROM \"%w\"", name);
-    if (sql != NULL && sqlite3_prepare_v3(e->db, sql, -1, 0, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-      t->rows = (uint64_t)sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_free(sql);
-  }
-  policy_set_mode(&e->policy, POLICY_USER);
-  if (!ok && t != NULL && catalog_remove(&e->catalog, name) != 0 && r == 0)
-    r = CDR_ERR_INTERNAL;
+    (void)restore_exec(e, "ROLLBACK");
   return r;
+}
+
+int engine_restore_finish(struct cdr_engine *e, const char *name, const char *stage, int ok, uint64_t rows,
+                          const char *reason) {
+  struct catalog_table *t = catalog_find(&e->catalog, name);
+  char *sql;
+  int r = 0;
+  if (t == NULL || !t->loading || e->restore_ins != NULL)
+    return CDR_ERR_INTERNAL;
+  if (ok) {
+    /* The one step that makes the table visible, under the exclusive gate. */
+    if ((sql = sqlite3_mprintf("ALTER TABLE \"%w\" RENAME TO \"%w\"", stage, t->name)) == NULL)
+      return CDR_ERR_NOMEM;
+    r = restore_exec(e, sql);
+    sqlite3_free(sql);
+    if (r != 0)
+      return r; /* still loading: the caller ends it with ok = 0 */
+    free(t->unavailable);
+    t->unavailable = NULL;
+    t->loading = 0;
+    t->rows = rows;
+    return 0;
+  }
+  if ((sql = sqlite3_mprintf("DROP TABLE IF EXISTS \"%w\"", stage)) == NULL)
+    return CDR_ERR_NOMEM;
+  (void)restore_exec(e, sql);
+  sqlite3_free(sql);
+  char *why = strdup(reason != NULL && reason[0] ? reason : "its sealed file did not load");
+  if (why == NULL)
+    return CDR_ERR_NOMEM;
+  free(t->unavailable);
+  t->unavailable = why;
+  t->loading = 0;
+  return 0;
+}
+
+void engine_restore_counts(const struct cdr_engine *e, size_t *loading, size_t *total) {
+  *loading = 0;
+  *total = e->catalog.n;
+  for (size_t i = 0; i < e->catalog.n; i++)
+    if (e->catalog.tables[i]->loading)
+      (*loading)++;
 }
 
 int engine_restore_unavailable(struct cdr_engine *e, struct catalog_table *t, const char *reason) {
@@ -188,4 +229,13 @@ int engine_restore_unavailable(struct cdr_engine *e, struct catalog_table *t, co
     return CDR_ERR_NOMEM;
   }
   return catalog_put(&e->catalog, t); /* cannot fail after catalog_reserve */
+}
+
+int engine_table_loading(const struct cdr_engine *e, char **errmsg, const char *name) {
+  size_t loading = 0, total = 0;
+  engine_restore_counts(e, &loading, &total);
+  return engine_set_err(errmsg, CDR_ERR_ROOM_LOADING,
+                        "table %s is still loading: the server started recently and loads its sealed tables in the "
+                        "background (%zu of %zu tables still loading); retry shortly",
+                        name, loading, total);
 }

@@ -104,7 +104,8 @@ static int query_prepare(struct cdr_engine *e, const char *sql, size_t sqllen, s
 
 /* A statement SQLite refused with "no such table: X" where X is an
  * unavailable table (its sealed file did not load) that `who` could
- * read: say so (CDR_ERR_TABLE_UNAVAILABLE) instead.  To anyone else the
+ * read: say so (CDR_ERR_TABLE_UNAVAILABLE, or CDR_ERR_ROOM_LOADING while
+ * it is still loading after the start) instead.  To anyone else the
  * table stays unknown, as the table list has it. */
 static int query_unavailable(struct cdr_engine *e, const struct engine_principal *who, int r, char **errmsg) {
   static const char prefix[] = "no such table: ";
@@ -123,6 +124,8 @@ static int query_unavailable(struct cdr_engine *e, const struct engine_principal
     return r;
   free(*errmsg);
   *errmsg = NULL;
+  if (t->loading)
+    return engine_table_loading(e, errmsg, t->name);
   return engine_set_err(errmsg, CDR_ERR_TABLE_UNAVAILABLE,
                         "table %s is unavailable (%s): ask the server's operator to put its sealed file back; its "
                         "owner can also replace or drop it",

@@ -305,7 +305,9 @@ static json_t *table_json(const struct catalog_table *t, const struct engine_pri
   cdr_hex_encode(fp, t->owner_key_fp, sizeof(t->owner_key_fp));
   o = json_pack("{s:s,s:s,s:s,s:I,s:I,s:s}", "name", t->name, "owner", t->owner, "owner_key_sha256", fp,
                 "created_at", (json_int_t)t->created_at, "rows", (json_int_t)t->rows, "access", access_name(a));
-  if (o != NULL && t->unavailable != NULL && json_object_set_new(o, "unavailable", json_string(t->unavailable)) != 0) {
+  if (o != NULL && t->unavailable != NULL &&
+      (json_object_set_new(o, "unavailable", json_string(t->unavailable)) != 0 ||
+       (t->loading && json_object_set_new(o, "loading", json_true()) != 0))) {
     json_decref(o);
     return NULL;
   }

@@ -198,7 +198,9 @@ int engine_template_run(struct cdr_engine *e, const struct engine_principal *who
   engine_user_begin(e, who);
   for (size_t i = 0; r == 0 && i < ntables; i++) {
     const struct catalog_table *t = catalog_find(&e->catalog, tables[i]);
-    if (t == NULL || t->unavailable != NULL)
+    if (t != NULL && t->loading) /* after the start: the client asks again */
+      r = engine_table_loading(e, errmsg, t->name);
+    else if (t == NULL || t->unavailable != NULL)
       r = engine_set_err(errmsg, t == NULL ? CDR_ERR_NOT_FOUND : CDR_ERR_TABLE_UNAVAILABLE,
                          "table %s, which the template reads, is %s", tables[i],
                          t == NULL ? "gone" : "unavailable");

@@ -93,11 +93,15 @@ static int check_target(struct cdr_engine *e, const struct engine_upload *u, str
     if (strcmp((*old)->owner, u->owner) != 0)
       return engine_set_err(errmsg, CDR_ERR_ACCESS_DENIED, "table %s belongs to %s: only its owner can replace it",
                             (*old)->name, (*old)->owner);
+    if ((*old)->loading) /* its rows are coming in at start: replace it once loaded */
+      return engine_table_loading(e, errmsg, (*old)->name);
     return 0;
   }
   /* An unavailable table has no SQLite table, but its name is its
    * owner's all the same (engine_restore_unavailable). */
   if ((t = catalog_find(&e->catalog, u->name)) != NULL && t->unavailable != NULL) {
+    if (strcmp(t->owner, u->owner) == 0 && t->loading)
+      return engine_table_loading(e, errmsg, t->name);
     if (strcmp(t->owner, u->owner) == 0)
       return engine_set_err(errmsg, CDR_ERR_TABLE_EXISTS,
                             "table %s is yours but unavailable (%s): replace it (upload --replace) or drop it",

@@ -182,7 +182,6 @@ int persist_get(struct enclave *e, struct persist **out) {
   if (e->persist == NULL) {
     if ((e->persist = calloc(1, sizeof(struct persist))) == NULL)
       return CDR_ERR_NOMEM;
-    e->persist->loading = -1;
   }
   *out = e->persist;
   return 0;

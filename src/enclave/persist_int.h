@@ -6,7 +6,10 @@
  * Invariants: e->persist is made on first use (persist_get) and freed by
  * persist_free.  ent[0..n) are the tables the last committed (or loaded)
  * manifest names; at most one of them is being streamed in at a time
- * (`loading`, with `rd` live while `reading`).  An entry that did not
+ * (`loading_id`, by id: a commit while it loads may move entries, with
+ * `rd` live while `reading`); tables load after LOAD_DONE, while the
+ * room serves (enclave_load.c), each under the exclusive room gate one
+ * chunk at a time.  An entry that did not
  * load keeps its sealed key and catalog bytes, unavailable, so a later
  * start can try again and its owner can still drop it.
  */
@@ -45,8 +48,9 @@ struct persist {
   size_t carried_len;
   struct persist_entry *ent;
   size_t n;
-  /* the table being streamed in at start */
-  long loading; /* index in ent, -1 when none */
+  /* the table being streamed in after the start */
+  char loading_id[33]; /* its id, "" when none */
+  int load_logged;     /* the `loaded` audit entry was written */
   struct tf_reader rd;
   int reading;
 };

@@ -40,7 +40,7 @@ static const struct opt_row opt_rows[] = {
     {"listen", 'l', "listen", OPT_STRING, F(listen), "HOST:PORT",
      "API address (default " CDRD_DEFAULT_LISTEN "; port 0 picks a free one; IPv6 as [ADDR]:PORT)"},
     {"ready-file", 'r', "ready_file", OPT_STRING, F(ready_file), "PATH",
-     "once the room serves requests, write the URL and a newline to PATH"},
+     "once the room serves requests with every sealed table loaded, write the URL and a newline to PATH"},
     {"user", 'u', "user", OPT_STRING, F(user), "NAME",
      "when started as root: the user to run as (default: the owner of ROOM; a room root owns keeps cdrd root)"},
     {"log-level", 0, "log_level", OPT_STRING, F(log_level), "LEVEL",
@@ -159,9 +159,11 @@ void cdrd_config_usage(FILE *f) {
   }
   fprintf(f, "\nThe token PIN comes from CDR_HSM_PIN, or ROOM/hsm/user-pin for the embedded\n"
              "SoftHSM2 token.  cdrd listens at once: /v1/health, /v1/ready, /v1/openapi.json\n"
-             "and /metrics answer while the sealed tables load, every other route 503\n"
-             "room_loading.  It stops on SIGINT or SIGTERM (exit 0) and when the enclave\n"
-             "dies (exit 1).\n\n"
+             "and /metrics answer while the enclave starts, every other route 503\n"
+             "room_loading; then every route is served while the sealed tables load in the\n"
+             "background (smallest first; a table still loading answers room_loading, and\n"
+             "/v1/health shows the progress).  It stops on SIGINT or SIGTERM (exit 0) and\n"
+             "when the enclave dies (exit 1).\n\n"
              "TLS (1.2 and 1.3, AEAD ciphers only) is on unless --insecure-http.  The room\n"
              "CA issues the server certificate (through the token) for the --tls-name\n"
              "names; members pin the room CA, so no public CA is needed.  It lasts 90\n"

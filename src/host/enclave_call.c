@@ -267,9 +267,10 @@ int link_call_locked(struct enclave_link *l, uint32_t type, const struct cdr_buf
  * dispatch.c's rows say the same on the enclave's side.  IPC_LIMITS, at
  * start and whenever ROOM/limits.json changes, is a commit like
  * IPC_PROPOSE: on the control lane its storage rounds would hold up
- * attestation and session setup. */
+ * attestation and session setup.  IPC_LOAD_CHUNK, a table loading while
+ * the room serves, is a change too (enclave_load.c). */
 static int on_work_lane(uint32_t type) {
-  return type == IPC_REQUEST || type == IPC_CRL || type == IPC_PROPOSE || type == IPC_LIMITS;
+  return type == IPC_REQUEST || type == IPC_CRL || type == IPC_PROPOSE || type == IPC_LIMITS || type == IPC_LOAD_CHUNK;
 }
 
 /* Take a free work lane, waiting for one: its index. */

@@ -100,25 +100,39 @@ typedef int (*enclave_read_fn)(void *ctx, const char *table_id, uint64_t offset,
  * 0 at the end; CDR_ERR_NOT_FOUND if there is no such object.  The
  * implementation decides which names the enclave may read. */
 typedef int (*enclave_fetch_fn)(void *ctx, const char *name, uint64_t offset, uint8_t *buf, size_t max, size_t *got);
-/* Set before the first request that may store (before enclave_load_state);
+/* Set before the first request that may store (before enclave_load_open);
  * fetch may be NULL (every IPC_FETCH then finds nothing). */
 void enclave_link_set_store(struct enclave_link *l, enclave_store_fn fn, enclave_fetch_fn fetch, void *ctx);
 
 /* Where the enclave's IPC_CONTRACT_NOTICE goes (ipc.h): the active and
  * pending contract, public, for the operator's display only.  Set before
- * enclave_load_state (the first notice comes with IPC_LOAD_DONE); with
+ * enclave_load_open (the first notice comes with IPC_LOAD_DONE); with
  * none set a notice is decoded and dropped. */
 struct ipc_contract_notice;
 typedef void (*enclave_contract_fn)(void *ctx, const struct ipc_contract_notice *m);
 void enclave_link_set_contract(struct enclave_link *l, enclave_contract_fn fn, void *ctx);
 
-/* Hand the enclave its sealed state: the manifest (NULL/0 if none), then
- * every table file it asks for, streamed through `read`.  Tables the
- * enclave refuses are logged (id and reason) and skipped; the others are
- * loaded.  *wanted (malloc'd array of 33-byte ids, *nwanted entries) is
- * what the manifest names, so the caller can remove other files. */
-int enclave_load_state(struct enclave_link *l, const uint8_t *manifest, size_t manifest_len, enclave_read_fn read,
-                       void *ctx, char (**wanted)[33], size_t *nwanted) CDR_WUR;
+/* Hand the enclave its sealed state (docs/ARCHITECTURE.md, "The enclave
+ * interface"), in three steps:
+ *   enclave_load_open: the manifest (NULL/0 if none); *wanted (malloc'd
+ *     array of 33-byte ids, *nwanted entries) is what it names, so the
+ *     caller can stream them and later remove other files.
+ *   enclave_load_done: the enclave checks its audit log against the
+ *     manifest and starts serving (0), or refuses the state (its reason
+ *     logged; CDR_ERR_INTERNAL).
+ *   enclave_load_table: stream one table file it asked for, through
+ *     `read`, in IPC_LOAD_CHUNK_MAX pieces on a work lane (one call per
+ *     chunk, so requests share the lanes meanwhile), after
+ *     enclave_load_done, one table at a time.  `chunk_done` (may be NULL)
+ *     is called after each accepted piece with its length.  *refused is 1
+ *     when the enclave refused the table (id and reason logged); it stays
+ *     unavailable and the others load.  An error only when the link
+ *     broke. */
+int enclave_load_open(struct enclave_link *l, const uint8_t *manifest, size_t manifest_len, char (**wanted)[33],
+                      size_t *nwanted) CDR_WUR;
+int enclave_load_done(struct enclave_link *l) CDR_WUR;
+int enclave_load_table(struct enclave_link *l, const char *id, enclave_read_fn read, void *ctx,
+                       void (*chunk_done)(void *ctx, size_t len), int *refused) CDR_WUR;
 
 /* Hand the enclave a contract proposal (the canonical document): the
  * pending version's number, hash and the signatures it voided, or the

@@ -195,75 +195,12 @@ static int store_fetch(void *ctx, const char *name, uint64_t offset, uint8_t *bu
   return host_store_read(ctx, name, offset, buf, max, got);
 }
 
-/* What the table reader needs: the store, the counts it advances (may
- * be NULL) and the test gate (may be NULL). */
-struct table_reader {
-  struct host_store *st;
-  struct host_progress *progress;
-  const char *gate;
-};
-
-/* CDR_TEST_LOAD_GATE=FILE (tests, docs/PROTOCOL.md 4.2): before each
- * table, wait while FILE exists, so that a test sees cdrd mid-load
- * without a timed assertion.  It only delays the load; it reads and
- * changes nothing. */
-static void load_gate_wait(const char *gate) {
-  const struct timespec tick = {.tv_sec = 0, .tv_nsec = 20 * 1000000L};
-  int said = 0;
-  while (gate != NULL && access(gate, F_OK) == 0) {
-    if (!said++)
-      log_info("loading paused while %s exists (CDR_TEST_LOAD_GATE)", gate);
-    nanosleep(&tick, NULL);
-  }
-}
-
-static int store_read_table(void *ctx, const char *id, uint64_t offset, uint8_t *buf, size_t max, size_t *got) {
-  struct table_reader *tr = ctx;
-  char name[64];
-  int r;
-  if (offset == 0)
-    load_gate_wait(tr->gate);
-  snprintf(name, sizeof(name), "tables/%s", id);
-  r = host_store_read(tr->st, name, offset, buf, max, got);
-  if (tr->progress != NULL && r == 0) {
-    atomic_fetch_add(&tr->progress->bytes_loaded, *got);
-    if (*got < max) /* the enclave stub's last chunk of this table */
-      atomic_fetch_add(&tr->progress->tables_loaded, 1);
-  }
-  return r;
-}
-
-/* The totals the host can see before the load: the table files and
- * their sizes. */
-static void load_totals(struct host_store *st, struct host_progress *p) {
-  char(*files)[33] = NULL;
-  size_t nfiles = 0;
-  uint64_t bytes = 0, size;
-  if (p == NULL)
-    return;
-  if (host_store_list_tables(st, &files, &nfiles) == 0) {
-    for (size_t i = 0; i < nfiles; i++) {
-      char name[64];
-      snprintf(name, sizeof(name), "tables/%s", files[i]);
-      if (host_store_size(st, name, &size) == 0)
-        bytes += size;
-    }
-  }
-  free(files);
-  atomic_store(&p->tables_total, nfiles);
-  atomic_store(&p->bytes_total, bytes);
-  atomic_store(&p->totals_known, 1);
-}
-
-/* Give the enclave its sealed state, then remove table files that no
- * manifest names (left by a crash between a table's write and its
- * manifest's rename). */
-static int load_enclave_state(struct enclave_link *link, struct host_store *st, struct host_progress *progress) {
-  struct table_reader tr = {st, progress, getenv("CDR_TEST_LOAD_GATE")};
+/* Read the manifest and hand it over (IPC_LOAD): *wanted and *nwanted
+ * are the table files it names. */
+static int load_manifest(struct enclave_link *link, struct host_store *st, char (**wanted)[33], size_t *nwanted) {
   uint8_t *manifest = NULL;
   uint64_t size = 0;
-  size_t got = 0, nwanted = 0, nfiles = 0;
-  char(*wanted)[33] = NULL, (*files)[33] = NULL;
+  size_t got = 0;
   int r = host_store_size(st, "manifest", &size);
   if (r == 0 && size > CDR_IPC_MAX_FRAME - 1024)
     r = CDR_ERR_TOO_LARGE;
@@ -273,35 +210,40 @@ static int load_enclave_state(struct enclave_link *link, struct host_store *st, 
     r = CDR_ERR_IO;
   if (r == CDR_ERR_NOT_FOUND)
     r = 0;
-  if (r != 0) {
+  if (r != 0)
     log_error("cannot read state/manifest.sealed: %s", cdr_err_describe(r));
-    goto out;
-  }
-  if ((r = enclave_load_state(link, manifest, got, store_read_table, &tr, &wanted, &nwanted)) != 0)
-    goto out;
-  if (host_store_list_tables(st, &files, &nfiles) == 0) {
-    for (size_t i = 0; i < nfiles; i++) {
-      int keep = 0;
-      for (size_t k = 0; k < nwanted && !keep; k++)
-        keep = strcmp(files[i], wanted[k]) == 0;
-      if (!keep) {
-        char name[64];
-        snprintf(name, sizeof(name), "tables/%s", files[i]);
-        log_info("removing sealed table file %s: no manifest names it", files[i]);
-        if (host_store_delete(st, name) != 0)
-          log_warn("cannot remove %s", name);
-      }
-    }
-  }
-out:
+  else
+    r = enclave_load_open(link, manifest, got, wanted, nwanted);
   free(manifest);
-  free(wanted);
-  free(files);
   return r;
 }
 
+/* Remove table files that no manifest names (left by a crash between a
+ * table's write and its manifest's rename): only once the enclave has
+ * accepted the manifest that names the others, and before any request
+ * can write a new one. */
+static void remove_unnamed(struct host_store *st, const char (*wanted)[33], size_t nwanted) {
+  char(*files)[33] = NULL;
+  size_t nfiles = 0;
+  if (host_store_list_tables(st, &files, &nfiles) != 0)
+    return;
+  for (size_t i = 0; i < nfiles; i++) {
+    int keep = 0;
+    for (size_t k = 0; k < nwanted && !keep; k++)
+      keep = strcmp(files[i], wanted[k]) == 0;
+    if (!keep) {
+      char name[64];
+      snprintf(name, sizeof(name), "tables/%s", files[i]);
+      log_info("removing sealed table file %s: no manifest names it", files[i]);
+      if (host_store_delete(st, name) != 0)
+        log_warn("cannot remove %s", name);
+    }
+  }
+  free(files);
+}
+
 int host_state_load(const struct cdr_room *room, struct host_store *st, struct enclave_link *link,
-                    struct host_progress *progress) {
+                    struct host_progress *progress, struct host_loader *loader) {
   const char *platform = enclave_link_identity(link)->platform;
   int r;
   if ((r = check_platform(room, platform)) != 0 || (r = prepare_state(room, st, platform)) != 0 ||
@@ -317,10 +259,14 @@ int host_state_load(const struct cdr_room *room, struct host_store *st, struct e
       cdr_hex_encode(cache.measurement, id->measurement, id->measurement_len);
     enclave_link_set_contract(link, host_contract_cache_write, &cache);
   }
-  load_totals(st, progress);
-  if (progress != NULL)
-    host_progress_set_phase(progress, HOST_PHASE_LOADING);
-  if ((r = load_enclave_state(link, st, progress)) != 0) {
+  char(*wanted)[33] = NULL;
+  size_t nwanted = 0;
+  if ((r = load_manifest(link, st, &wanted, &nwanted)) == 0 &&
+      (r = host_loader_plan(loader, st, (const char(*)[33])wanted, nwanted, progress)) == 0 &&
+      (r = enclave_load_done(link)) == 0)
+    remove_unnamed(st, (const char(*)[33])wanted, nwanted);
+  free(wanted);
+  if (r != 0) {
     log_error("the enclave could not load the room's sealed state");
     return r;
   }

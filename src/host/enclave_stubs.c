@@ -142,17 +142,20 @@ static int link_load_ack_locked(struct enclave_link *l, uint32_t type, const str
   return r;
 }
 
-/* Stream one table file to the enclave, in IPC_LOAD_CHUNK_MAX pieces,
- * until it ends or is refused (caller holds l->lock). */
-static int link_load_table_locked(struct enclave_link *l, const char *id, enclave_read_fn read, void *ctx,
-                                  uint8_t *chunk) {
-  struct cdr_buf payload;
+int enclave_load_table(struct enclave_link *l, const char *id, enclave_read_fn read, void *ctx,
+                       void (*chunk_done)(void *ctx, size_t len), int *refused) {
+  struct cdr_buf payload, reply;
   struct ipc_load_chunk m;
+  uint8_t *chunk;
   int r = 0, ok = 1;
+  *refused = 0;
+  if ((chunk = malloc(IPC_LOAD_CHUNK_MAX)) == NULL)
+    return CDR_ERR_NOMEM;
   memset(&m, 0, sizeof(m));
   snprintf(m.id, sizeof(m.id), "%s", id);
   m.data = chunk;
   cdr_buf_init(&payload, CDR_IPC_MAX_FRAME, 0);
+  cdr_buf_init(&reply, CDR_IPC_MAX_FRAME, 0);
   while (!m.last && ok) {
     size_t got = 0;
     char *msg = NULL;
@@ -163,68 +166,78 @@ static int link_load_table_locked(struct enclave_link *l, const char *id, enclav
     m.len = got;
     m.last = got < IPC_LOAD_CHUNK_MAX;
     cdr_buf_free(&payload);
-    if ((r = ipc_put_load_chunk(&payload, &m)) != 0)
-      break;
-    if ((r = link_load_ack_locked(l, IPC_LOAD_CHUNK, &payload, &ok, &msg)) != 0) {
+    cdr_buf_free(&reply);
+    if ((r = ipc_put_load_chunk(&payload, &m)) != 0 ||
+        (r = link_call(l, IPC_LOAD_CHUNK, &payload, IPC_LOAD_ACK, &reply, &msg)) != 0) {
       free(msg);
       break;
     }
-    if (!ok)
+    if ((r = ipc_get_status(&reply, &ok, &msg)) != 0) {
+      free(msg);
+      link_mark_dead(l, "malformed IPC_LOAD_ACK");
+      r = CDR_ERR_INTERNAL;
+      break;
+    }
+    if (!ok) {
       log_error("the enclave refused sealed table %s: %s", id, msg ? msg : "");
+      *refused = 1;
+    } else if (chunk_done != NULL) {
+      chunk_done(ctx, got);
+    }
     free(msg);
     m.offset += got;
   }
   cdr_buf_free(&payload);
+  cdr_buf_free(&reply);
+  free(chunk);
   return r;
 }
 
-int enclave_load_state(struct enclave_link *l, const uint8_t *manifest, size_t manifest_len, enclave_read_fn read,
-                       void *ctx, char (**wanted)[33], size_t *nwanted) {
+int enclave_load_open(struct enclave_link *l, const uint8_t *manifest, size_t manifest_len, char (**wanted)[33],
+                      size_t *nwanted) {
   struct cdr_buf payload, reply;
-  uint8_t *chunk = NULL;
   char(*ids)[IPC_TABLE_ID_LEN + 1] = NULL;
   uint32_t n = 0;
-  int r, ok = 0;
+  int r;
   char *msg = NULL;
   *wanted = NULL;
   *nwanted = 0;
   cdr_buf_init(&payload, CDR_IPC_MAX_FRAME, 0);
   cdr_buf_init(&reply, CDR_IPC_MAX_FRAME, 0);
   pthread_mutex_lock(&l->lock);
-  if ((r = ipc_put_load(&payload, manifest, manifest_len)) != 0 ||
-      (r = link_call_locked(l, IPC_LOAD, &payload, IPC_LOAD_WANT, &reply, &msg)) != 0)
-    goto out;
-  if ((r = ipc_get_load_want(&reply, &ids, &n)) != 0) {
+  if ((r = ipc_put_load(&payload, manifest, manifest_len)) == 0 &&
+      (r = link_call_locked(l, IPC_LOAD, &payload, IPC_LOAD_WANT, &reply, &msg)) == 0 &&
+      (r = ipc_get_load_want(&reply, &ids, &n)) != 0)
     r = link_malformed(l, r, "malformed IPC_LOAD_WANT");
-    goto out;
-  }
-  if (n > 0 && (chunk = malloc(IPC_LOAD_CHUNK_MAX)) == NULL) {
-    r = CDR_ERR_NOMEM;
-    goto out;
-  }
-  for (uint32_t i = 0; i < n; i++)
-    if ((r = link_load_table_locked(l, ids[i], read, ctx, chunk)) != 0)
-      goto out;
-  cdr_buf_free(&payload);
-  if ((r = ipc_put_load_done(&payload)) != 0 || (r = link_load_ack_locked(l, IPC_LOAD_DONE, &payload, &ok, &msg)) != 0)
-    goto out;
-  if (!ok) {
-    log_error("the enclave did not accept its state: %s", msg ? msg : "");
-    r = CDR_ERR_INTERNAL;
-    goto out;
-  }
-  *wanted = ids;
-  *nwanted = n;
-  ids = NULL;
-out:
   pthread_mutex_unlock(&l->lock);
   if (r != 0 && msg != NULL)
     log_error("loading the enclave's state failed: %s", msg);
+  if (r == 0) {
+    *wanted = ids;
+    *nwanted = n;
+    ids = NULL;
+  }
   free(msg);
   free(ids);
-  free(chunk);
   cdr_buf_free(&payload);
   cdr_buf_free(&reply);
+  return r;
+}
+
+int enclave_load_done(struct enclave_link *l) {
+  struct cdr_buf payload;
+  int r, ok = 0;
+  char *msg = NULL;
+  cdr_buf_init(&payload, 16, 0);
+  pthread_mutex_lock(&l->lock);
+  if ((r = ipc_put_load_done(&payload)) == 0 && (r = link_load_ack_locked(l, IPC_LOAD_DONE, &payload, &ok, &msg)) == 0 &&
+      !ok) {
+    log_error("the enclave did not accept its state: %s", msg ? msg : "");
+    r = CDR_ERR_INTERNAL;
+  }
+  pthread_mutex_unlock(&l->lock);
+  free(msg);
+  cdr_buf_free(&payload);
   return r;
 }
 

@@ -6,10 +6,11 @@
  * Opens the room and its CA (the PKCS#11 token; PIN from CDR_HSM_PIN or
  * ROOM/hsm/user-pin), loads or issues its TLS credentials (host/tls.h),
  * listens over HTTPS (and, plain HTTP, on --metrics-listen), then starts
- * cdr-enclave on a socketpair and has it load the sealed tables: until
+ * cdr-enclave on a socketpair and has it check its sealed state: until
  * it has, only /v1/health, /v1/ready, /v1/openapi.json and /metrics
  * answer, every other route 503 room_loading (PROTOCOL 4.2).  Then it
- * serves the HTTP API of docs/PROTOCOL.md section 4 until SIGINT/SIGTERM
+ * serves the HTTP API of docs/PROTOCOL.md section 4, while the sealed
+ * tables load in the background (table_loader.h), until SIGINT/SIGTERM
  * (exit 0) or until the enclave dies (exit 1): without the enclave the
  * room can do nothing, and a supervisor should restart both together.
  *
@@ -46,6 +47,7 @@
 #include "host/metrics.h"
 #include "host/progress.h"
 #include "host/privdrop.h"
+#include "host/table_loader.h"
 #include "host/tls.h"
 #include "host/routes.h"
 #include "host/enclave_state.h"
@@ -207,33 +209,6 @@ static void limits_deliver_if_changed(struct crl_watch *w, struct enclave_link *
   free(msg);
 }
 
-/* Wait for SIGINT/SIGTERM (0) or the enclave's death (1), delivering
- * ROOM/crl.pem and ROOM/proposal.json to the enclave whenever they change
- * and warning (once a day) when the TLS certificate nears its end. */
-static int serve_until_stopped(const sigset_t *stop, struct enclave_link *link, struct crl_watch *crl,
-                               struct crl_watch *prop, struct crl_watch *lim, struct host_tls *tls) {
-  const struct timespec tick = {.tv_sec = 0, .tv_nsec = CDRD_POLL_MS * 1000000L};
-  for (;;) {
-    (void)crl_deliver_if_changed(crl, link);
-    proposal_deliver_if_changed(prop, link);
-    limits_deliver_if_changed(lim, link);
-    host_tls_warn_expiry(tls, cdr_now());
-    int sig = sigtimedwait(stop, NULL, &tick);
-    if (sig == SIGINT || sig == SIGTERM) {
-      log_info("%s received; shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
-      return 0;
-    }
-    if (sig < 0 && errno != EAGAIN && errno != EINTR) {
-      log_error("sigtimedwait: %s", strerror(errno));
-      return 1;
-    }
-    if (!enclave_link_alive(link)) {
-      log_error("the enclave (pid %d) is gone; shutting down", (int)enclave_link_pid(link));
-      return 1;
-    }
-  }
-}
-
 /* Everything a running cdrd holds; cdrd_teardown releases it. */
 struct cdrd {
   struct privdrop priv;
@@ -252,10 +227,63 @@ struct cdrd {
   struct http_server *srv, *metrics_srv;
   struct host_tls *tls; /* NULL: plain HTTP (--insecure-http) */
   struct host_progress progress;
+  struct host_loader loader; /* the tables, loading while the room serves */
   struct host_metrics *metrics;
   struct host_console *console; /* the web console's files, or NULL */
   char url[CDRD_URL_MAX];
+  const char *ready_file; /* --ready-file, written once every table is in */
 };
+
+/* The background load has ended: the room is ready.  Phase READY, the
+ * log line, and only now the ready file (--ready-file: "ready to serve
+ * everything", which tests and supervisors wait for).  0 or
+ * CDR_ERR_IO. */
+static int cdrd_ready(struct cdrd *d) {
+  char line[CDRD_URL_MAX + 1];
+  int r;
+  host_loader_stop(&d->loader); /* done: this joins the thread */
+  host_progress_set_phase(&d->progress, HOST_PHASE_READY);
+  log_info("ready: the room serves requests on %s, every table loaded", d->url);
+  if (d->ready_file == NULL)
+    return 0;
+  r = snprintf(line, sizeof(line), "%s\n", d->url);
+  if (r < 0 || (size_t)r >= sizeof(line) || cdr_file_write(d->ready_file, line, (size_t)r, 0644, 0) != 0) {
+    log_error("cannot write the ready file %s", d->ready_file);
+    return CDR_ERR_IO;
+  }
+  return 0;
+}
+
+/* Wait for SIGINT/SIGTERM (0) or the enclave's death (1), delivering
+ * ROOM/crl.pem and ROOM/proposal.json to the enclave whenever they change,
+ * warning (once a day) when the TLS certificate nears its end, and
+ * declaring the room ready once its tables have loaded. */
+static int serve_until_stopped(const sigset_t *stop, struct cdrd *d) {
+  const struct timespec tick = {.tv_sec = 0, .tv_nsec = CDRD_POLL_MS * 1000000L};
+  struct enclave_link *link = d->link;
+  for (;;) {
+    (void)crl_deliver_if_changed(&d->crlw, link);
+    proposal_deliver_if_changed(&d->propw, link);
+    limits_deliver_if_changed(&d->limw, link);
+    host_tls_warn_expiry(d->tls, cdr_now());
+    if (host_progress_phase(&d->progress) == HOST_PHASE_LOADING && host_loader_done(&d->loader) &&
+        !d->loader.failed && cdrd_ready(d) != 0)
+      return 1;
+    int sig = sigtimedwait(stop, NULL, &tick);
+    if (sig == SIGINT || sig == SIGTERM) {
+      log_info("%s received; shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+      return 0;
+    }
+    if (sig < 0 && errno != EAGAIN && errno != EINTR) {
+      log_error("sigtimedwait: %s", strerror(errno));
+      return 1;
+    }
+    if (!enclave_link_alive(link)) {
+      log_error("the enclave (pid %d) is gone; shutting down", (int)enclave_link_pid(link));
+      return 1;
+    }
+  }
+}
 
 /* Block SIGINT/SIGTERM and ignore SIGPIPE, before any thread exists (see
  * the top of the file); seed jansson's hash once.  *stop: the signals
@@ -331,10 +359,11 @@ static int cdrd_ca_refused(const struct cdrd *d) {
   return CDR_ERR_CA_MISMATCH;
 }
 
-/* Start (or connect to) the enclave, load its state and deliver the
- * room's CRL: a refused one stops the server.  The listener is up
- * already; the phase in d->progress becomes READY at the end and the
- * ready file is written only then.  Errors are logged. */
+/* Start (or connect to) the enclave, have it check its state and deliver
+ * the room's CRL (a refused one stops the server) and limits, then start
+ * serving (phase LOADING) and loading the tables in the background.  The
+ * listener is up already; serve_until_stopped makes the phase READY and
+ * writes the ready file once the tables are in.  Errors are logged. */
 static int cdrd_start_enclave(struct cdrd *d, const struct cdrd_config *a) {
   struct enclave_link_opts lopts;
   int r;
@@ -355,7 +384,7 @@ static int cdrd_start_enclave(struct cdrd *d, const struct cdrd_config *a) {
   }
   privdrop_memlock_restore(&d->priv);
   host_metrics_set_enclave_pid(d->metrics, enclave_link_pid(d->link));
-  if ((r = host_state_load(d->room, d->store, d->link, &d->progress)) != 0)
+  if ((r = host_state_load(d->room, d->store, d->link, &d->progress, &d->loader)) != 0)
     return r == CDR_ERR_CA_MISMATCH ? cdrd_ca_refused(d) : r;
   /* The room's CRL before any request: a refused one stops the server. */
   if ((d->crlw.path = d->crl_path = cdr_path_join(d->room->dir, "crl.pem")) == NULL ||
@@ -380,17 +409,11 @@ static int cdrd_start_enclave(struct cdrd *d, const struct cdrd_config *a) {
   }
   host_ctx_set_link(d->hctx, d->link);
   host_metrics_set_link(d->metrics, d->link);
-  host_progress_set_phase(&d->progress, HOST_PHASE_READY);
-  log_info("ready: the room serves requests on %s", d->url);
-  if (a->ready_file != NULL) {
-    char line[CDRD_URL_MAX + 1];
-    r = snprintf(line, sizeof(line), "%s\n", d->url);
-    if (r < 0 || (size_t)r >= sizeof(line) || cdr_file_write(a->ready_file, line, (size_t)r, 0644, 0) != 0) {
-      log_error("cannot write the ready file %s", a->ready_file);
-      return CDR_ERR_IO;
-    }
-  }
-  return 0;
+  /* The room serves from here; its tables load behind (table_loader.h). */
+  host_progress_set_phase(&d->progress, HOST_PHASE_LOADING);
+  log_info("serving on %s while the room's tables load", d->url);
+  d->ready_file = a->ready_file;
+  return host_loader_start(&d->loader, d->link);
 }
 
 /* "SCHEME://HOST:PORT" (IPv6 in brackets) into out. */
@@ -510,6 +533,7 @@ static int cdrd_listen(struct cdrd *d, const struct cdrd_config *a) {
 static void cdrd_teardown(struct cdrd *d) {
   http_server_stop(d->metrics_srv);
   http_server_stop(d->srv);
+  host_loader_stop(&d->loader); /* after its current chunk */
   host_tls_free(d->tls);
   host_ctx_free(d->hctx);
   host_console_free(d->console);
@@ -547,7 +571,7 @@ int main(int argc, char **argv) {
   if (cdrd_signals(&stop) == 0 && cdrd_open_room(&d, &args) == 0 &&
       host_tls_prepare(d.room, d.ca, &args.tls, args.host, &d.tls) == 0 && cdrd_listen(&d, &args) == 0) {
     if (cdrd_start_enclave(&d, &args) == 0)
-      status = serve_until_stopped(&stop, d.link, &d.crlw, &d.propw, &d.limw, d.tls);
+      status = serve_until_stopped(&stop, &d);
     else
       host_progress_set_phase(&d.progress, HOST_PHASE_FAILED);
   }

@@ -36,8 +36,9 @@ static json_t *progress_count(atomic_uint_fast64_t *v) {
 json_t *host_progress_json(struct host_progress *p) {
   enum host_phase phase = host_progress_phase(p);
   const char *status = phase == HOST_PHASE_READY ? "ok" : phase == HOST_PHASE_FAILED ? "failed" : "loading";
-  json_t *o = json_pack("{s:s, s:s, s:b, s:i}", "status", status, "phase", host_progress_phase_name(phase), "ready",
-                        phase == HOST_PHASE_READY, "version", (int)CDR_PROTOCOL_VERSION);
+  json_t *o = json_pack("{s:s, s:s, s:b, s:b, s:i}", "status", status, "phase", host_progress_phase_name(phase),
+                        "ready", phase == HOST_PHASE_READY, "serving",
+                        phase == HOST_PHASE_READY || phase == HOST_PHASE_LOADING, "version", (int)CDR_PROTOCOL_VERSION);
   if (o == NULL || !atomic_load(&p->totals_known))
     return o;
   json_t *g = json_pack("{s:o, s:o, s:o, s:o}", "tables_loaded", progress_count(&p->tables_loaded), "tables_total",

@@ -4,11 +4,12 @@
  *
  * cdrd listens before the enclave has loaded the room, so the HTTP
  * threads read this while the main thread writes it: every field is an
- * atomic, written by the main thread only.  The totals are what the host
- * can see before the load (the table files in ROOM/state/tables and their
- * sizes); the enclave may ask for fewer (a crash left a file no manifest
- * names), so tables_loaded can end below tables_total.  Nothing here is
- * secret: sizes and counts of sealed files are visible on the disk.
+ * atomic: the phase written by the main thread, the counts by the table
+ * loader's thread.  The totals are the table files the enclave asked for
+ * (its manifest names them) and their sizes; tables_loaded counts those
+ * whose load ended, accepted or refused, and bytes_loaded the bytes the
+ * enclave accepted.  Nothing here is secret: sizes and counts of sealed
+ * files are visible on the disk.
  */
 #ifndef CDR_HOST_PROGRESS_H
 #define CDR_HOST_PROGRESS_H
@@ -18,9 +19,9 @@
 #include <stdint.h>
 
 enum host_phase {
-  HOST_PHASE_STARTING, /* the enclave is being started (or connected to) */
-  HOST_PHASE_LOADING,  /* it is loading the sealed tables */
-  HOST_PHASE_READY,    /* it serves requests */
+  HOST_PHASE_STARTING, /* the enclave is started (or connected to) and checks its sealed state */
+  HOST_PHASE_LOADING,  /* it serves requests while its sealed tables load (table_loader.h) */
+  HOST_PHASE_READY,    /* it serves requests, every table loaded */
   HOST_PHASE_FAILED    /* it refused the room; cdrd is about to exit */
 };
 
@@ -39,8 +40,8 @@ const char *host_progress_phase_name(enum host_phase phase);
 /* The body of /v1/health and /v1/ready (PROTOCOL 4.2), a new reference or
  * NULL out of memory:
  *   {"status": "ok"|"loading"|"failed", "phase": NAME, "ready": bool,
- *    "version": 1, "progress": {tables_loaded, tables_total, bytes_loaded,
- *    bytes_total}}
+ *    "serving": bool, "version": 1, "progress": {tables_loaded,
+ *    tables_total, bytes_loaded, bytes_total}}
  * with "progress" only once the totals are known. */
 json_t *host_progress_json(struct host_progress *p);
 

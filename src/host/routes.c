@@ -212,21 +212,27 @@ static int ctx_ready(struct host_ctx *h) {
   return h->progress == NULL || host_progress_phase(h->progress) == HOST_PHASE_READY;
 }
 
+/* The enclave serves: ready, or its tables still loading behind. */
+static int ctx_serving(struct host_ctx *h) {
+  return ctx_ready(h) || host_progress_phase(h->progress) == HOST_PHASE_LOADING;
+}
+
 /* Every route but the three above answers 503 room_loading, with
- * Retry-After, until the enclave has loaded the room (PROTOCOL 4.2). */
+ * Retry-After, until the enclave has accepted the room's state and
+ * serves (PROTOCOL 4.2); its tables may still be loading then. */
 static int reply_loading(struct host_ctx *h, struct http_reply *rep) {
-  if (ctx_ready(h))
+  if (ctx_serving(h))
     return 0;
   rep->retry_after = ROOM_LOADING_RETRY_S;
-  return http_reply_fail(rep, CDR_ERR_ROOM_LOADING, "the room is %s; GET /v1/ready says when it serves requests",
+  return http_reply_fail(rep, CDR_ERR_ROOM_LOADING, "the room is %s; GET /v1/health says when it serves requests",
                          host_progress_phase(h->progress) == HOST_PHASE_FAILED ? "failing to start"
-                                                                               : "still loading its sealed tables");
+                                                                               : "still starting");
 }
 
 /* The status body of PROTOCOL 4.2.  ready_only: 503 until ready. */
 static int reply_status(struct host_ctx *h, struct http_reply *rep, int ready_only) {
   int r;
-  if (ctx_ready(h) && (r = reply_enclave_down(h, rep)) != 0)
+  if (ctx_serving(h) && (r = reply_enclave_down(h, rep)) != 0)
     return r;
   if (h->progress != NULL)
     rep->body = host_progress_json(h->progress);

@@ -6,8 +6,9 @@
  * A malformed IPC_FETCHED is a protocol violation: the enclave must stop
  * (enclave_dispatch fails, main.c exits), not answer IPC_LOAD_ACK as if
  * the log were damaged.  The old code did the latter, and sent the host
- * a message read from an uninitialised stack buffer.  Runs the enclave in
- * process (tests/fuzz/enclave_fixture.c).
+ * a message read from an uninitialised stack buffer.  And a table chunk
+ * out of place (before LOAD_DONE, or not asked for) stops it too.  Runs
+ * the enclave in process (tests/fuzz/enclave_fixture.c).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -111,8 +112,56 @@ static void load_done_with(enum fetched_fault fault, const char *what) {
   fx_enclave_free(e);
 }
 
+/* A table chunk is legal only after LOAD_DONE (the tables load while the
+ * room serves) and only for a table LOAD asked for: before LOAD_DONE (the
+ * old order) or for a table no manifest named, it is a protocol
+ * violation, and the enclave stops. */
+static void chunk_out_of_place(void) {
+  struct enclave *e = fx_enclave_new();
+  const struct fuzz_pki *k = fuzz_pki();
+  struct ipc_load_chunk c = {.id = "0123456789abcdef0123456789abcdef", .offset = 0, .len = 0, .last = 1};
+  struct cdr_buf in, out;
+  struct ipc_init init;
+  struct fx_storage st;
+  uint32_t rt = 0;
+
+  memset(&init, 0, sizeof(init));
+  memcpy(init.room_id, k->room_id, sizeof(init.room_id));
+  init.ca_der = k->ca_der;
+  init.ca_len = k->ca_der_len;
+  cdr_buf_init(&in, CDR_IPC_MAX_FRAME, 0);
+  cdr_buf_init(&out, CDR_IPC_MAX_FRAME, 0);
+  CHECK_RC(ipc_put_init(&in, &init), 0);
+  CHECK_RC(enclave_dispatch(e, IPC_INIT, &in, &rt, &out), 0);
+  cdr_buf_free(&in);
+  cdr_buf_free(&out);
+  CHECK_RC(ipc_put_load(&in, NULL, 0), 0);
+  CHECK_RC(enclave_dispatch(e, IPC_LOAD, &in, &rt, &out), 0);
+  CHECK(rt == IPC_LOAD_WANT);
+  cdr_buf_free(&in);
+  cdr_buf_free(&out);
+  CHECK_RC(ipc_put_load_chunk(&in, &c), 0);
+  CHECK(enclave_dispatch(e, IPC_LOAD_CHUNK, &in, &rt, &out) != 0); /* before LOAD_DONE */
+  CHECK(e->state == ENCLAVE_STATE_LOADING);
+  cdr_buf_free(&in);
+  cdr_buf_free(&out);
+  fx_storage_start(e, &st);
+  CHECK_RC(ipc_put_load_done(&in), 0);
+  CHECK_RC(enclave_dispatch(e, IPC_LOAD_DONE, &in, &rt, &out), 0);
+  fx_storage_stop(e, &st);
+  CHECK(rt == IPC_LOAD_ACK && e->state == ENCLAVE_STATE_READY);
+  cdr_buf_free(&in);
+  cdr_buf_free(&out);
+  CHECK_RC(ipc_put_load_chunk(&in, &c), 0);
+  CHECK(enclave_dispatch(e, IPC_LOAD_CHUNK, &in, &rt, &out) != 0); /* not asked for */
+  cdr_buf_free(&in);
+  cdr_buf_free(&out);
+  fx_enclave_free(e);
+}
+
 int main(void) {
   fx_init();
+  chunk_out_of_place();
   load_done_with(FOUND_IS_TWO, "found = 2");
   load_done_with(SHORT_LENGTH, "a length past the frame");
   load_done_with(NOT_FOUND_WITH_BYTES, "not found, with bytes");
