@@ -127,6 +127,20 @@ int enclave_handle_limits(struct enclave *e, struct cdr_buf *in, uint32_t *rt, s
 /* The refusal of a CA other than the sealed one (CDR_ERR_CA_MISMATCH),
  * in one sentence that names both fingerprints and says what to do; it
  * goes to the host in IPC_ERROR and into cdrd's log (enclave_init.c). */
+/* The room's sealing root at INIT (enclave_root.c; e->sealer, its
+ * platform_key, e->measurement and e->room_id set first).  From the
+ * host's blob: *identity and *identity_len get the sealed identity
+ * inside it (NULL, 0 on a first start, which makes a new root), and
+ * *rewrap says the blob must be wrapped again (first start, or a bare
+ * identity from before the root layer).  CDR_ERR_SEALED_ELSEWHERE with
+ * the reason in msg for a root wrapped for another measurement, or a sim
+ * room from before the binding; other codes for a blob that does not
+ * parse or authenticate (logged). */
+int enclave_root_open(struct enclave *e, const uint8_t *blob, size_t len, const uint8_t **identity,
+                      size_t *identity_len, int *rewrap, char *msg, size_t msglen) CDR_WUR;
+/* Append the blob the host stores: the root wrapped for this
+ * measurement, then the sealed identity. */
+int enclave_root_wrap(struct enclave *e, const uint8_t *identity, size_t identity_len, struct cdr_buf *out) CDR_WUR;
 void enclave_ca_mismatch_message(char *msg, size_t msglen, const uint8_t sealed[32], const uint8_t offered[32]);
 /* 0 if cert may open a session now, else CDR_ERR_CERT_REVOKED or
  * CDR_ERR_CRL_STALE (revoke.c). */

@@ -347,6 +347,13 @@ static int cdrd_start_enclave(struct cdrd *d, const struct cdrd_config *a) {
                                  d->sealed_id_len)) != 0) {
     if (r == CDR_ERR_CA_MISMATCH)
       return cdrd_ca_refused(d);
+    if (r == CDR_ERR_SEALED_ELSEWHERE) {
+      log_error("refusing to serve %s with %s: its sealed state belongs to another cdr-enclave build (the reason "
+                "above names both measurements; nothing was read, changed or deleted); start it with that build "
+                "(cdrd --enclave PATH), or hand it over with `cdr room upgrade`",
+                d->room->dir, d->enclave_path != NULL ? d->enclave_path : "this enclave");
+      return r;
+    }
     log_error("cannot start the enclave %s: %s", a->connect_set ? a->connect_addr.text : d->enclave_path,
               cdr_err_describe(r));
     return r;
