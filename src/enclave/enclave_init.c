@@ -142,21 +142,15 @@ out:
   return r;
 }
 
-int enclave_handle_init(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) {
-  struct ipc_init m;
-  struct ipc_init_ok ok;
+int enclave_init_platform(struct enclave *e, const struct ipc_init *m) {
+  const char *provider = e->attest_name != NULL ? e->attest_name : "sim";
   uint8_t measurement[CDR_MEASUREMENT_MAX];
   size_t measurement_len = 0;
-  const char *provider = e->attest_name != NULL ? e->attest_name : "sim";
-  struct cdr_buf new_id, stored;
-  char fp[96], msg[512] = "";
   int r;
-  if ((r = ipc_get_init(in, &m)) != 0)
-    return r;
   if (e->ca_cert != NULL)
     return CDR_ERR_ARG; /* a second INIT after a refused one: the host must start a new enclave */
-  memcpy(e->room_id, m.room_id, CDR_ROOM_ID_BYTES);
-  if ((r = cdr_cert_from_der(&e->ca_cert, m.ca_der, m.ca_len)) != 0)
+  memcpy(e->room_id, m->room_id, CDR_ROOM_ID_BYTES);
+  if ((r = cdr_cert_from_der(&e->ca_cert, m->ca_der, m->ca_len)) != 0)
     return r;
   EVP_PKEY *ca_key = X509_get0_pubkey(e->ca_cert);
   if (X509_check_ca(e->ca_cert) == 0 || ca_key == NULL || X509_verify(e->ca_cert, ca_key) != 1) {
@@ -186,20 +180,29 @@ int enclave_handle_init(struct enclave *e, struct cdr_buf *in, uint32_t *rt, str
   memcpy(e->sealer->room_id, e->room_id, CDR_ROOM_ID_BYTES);
   if (cdr_platform_keeps_state(e->attest->name) != (e->attest->sealing_key != NULL))
     return CDR_ERR_INTERNAL; /* a provider that disagrees with the rule */
+  if (e->attest->sealing_key != NULL)
+    return e->attest->sealing_key(e->attest, e->sealer->platform_key);
+  /* No platform sealing key (util.h): a random one that dies with this
+   * process. */
+  return cdr_random(e->sealer->platform_key, sizeof(e->sealer->platform_key));
+}
+
+int enclave_handle_init(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) {
+  struct ipc_init m;
+  struct ipc_init_ok ok;
+  struct cdr_buf new_id, stored;
+  char fp[96], msg[512] = "";
+  int r;
+  if ((r = ipc_get_init(in, &m)) != 0 || (r = enclave_init_platform(e, &m)) != 0)
+    return r;
   const uint8_t *idblob = NULL;
   size_t idblob_len = 0;
   int rewrap = 0;
   cdr_buf_init(&new_id, IPC_SEALED_IDENTITY_MAX, 0);
   cdr_buf_init(&stored, IPC_SEALED_IDENTITY_MAX, 0);
-  if (e->attest->sealing_key != NULL) {
-    if ((r = e->attest->sealing_key(e->attest, e->sealer->platform_key)) != 0)
-      goto out;
-  } else {
-    /* No platform sealing key (util.h): a random one that dies with this
-     * process.  What was sealed by an earlier run can never be opened
-     * again, so its identity blob is not even tried. */
-    if ((r = cdr_random(e->sealer->platform_key, sizeof(e->sealer->platform_key))) != 0)
-      goto out;
+  if (e->attest->sealing_key == NULL) {
+    /* What was sealed by an earlier run can never be opened again (its
+     * key died with it), so its identity blob is not even tried. */
     if (m.sealed_identity_len > 0)
       log_info("ignoring the sealed identity of an earlier run: %s keeps no state across restarts", e->attest->name);
     m.sealed_identity_len = 0;
@@ -238,8 +241,8 @@ int enclave_handle_init(struct enclave *e, struct cdr_buf *in, uint32_t *rt, str
   memset(&ok, 0, sizeof(ok));
   ok.identity_spki = e->identity_spki;
   ok.identity_spki_len = e->identity_spki_len;
-  ok.measurement = measurement;
-  ok.measurement_len = measurement_len;
+  ok.measurement = e->measurement;
+  ok.measurement_len = e->measurement_len;
   snprintf(ok.platform, sizeof(ok.platform), "%s", e->attest->name);
   ok.new_sealed_identity = stored.d;
   ok.new_sealed_identity_len = stored.len;
