@@ -62,8 +62,8 @@ int enclave_root_open(struct enclave *e, const uint8_t *blob, size_t len, const 
     cdr_hex_encode(want, e->measurement, e->measurement_len);
     snprintf(msg, msglen,
              "refusing to start: the sealed state belongs to enclave measurement %s, not this one (%s); nothing was "
-             "read, changed or deleted: start the room with that build, or upgrade to this one with `cdr room "
-             "upgrade` once the contract accepts it",
+             "read, changed or deleted: start the room with that build, or hand it to this one with `cdr serve "
+             "ROOM --upgrade-to` once the contract accepts it",
              have, want);
     return CDR_ERR_SEALED_ELSEWHERE;
   }

@@ -349,9 +349,9 @@ static int cdrd_start_enclave(struct cdrd *d, const struct cdrd_config *a) {
     if (r == CDR_ERR_CA_MISMATCH)
       return cdrd_ca_refused(d);
     if (r == CDR_ERR_SEALED_ELSEWHERE) {
-      log_error("refusing to serve %s with %s: its sealed state belongs to another cdr-enclave build (the reason "
-                "above names both measurements; nothing was read, changed or deleted); start it with that build "
-                "(cdrd --enclave PATH), or hand it over with `cdr room upgrade`",
+      log_error("refusing to serve %s with %s: its sealed state belongs to another cdr-enclave build (the "
+                "enclave's reason is above; nothing was read, changed or deleted); start it with that build "
+                "(--enclave PATH), or hand it to this one from that one (--upgrade-to PATH)",
                 d->room->dir, d->enclave_path != NULL ? d->enclave_path : "this enclave");
       return r;
     }

@@ -49,7 +49,7 @@ grep -q "sealed_for_another_enclave" "$T/server.log" && pass "refused as sealed_
   || fail "no sealed_for_another_enclave: $(tail -5 "$T/server.log")"
 grep -q "belongs to enclave measurement $OURS, not this one ($THEIRS)" "$T/server.log" \
   && pass "the refusal names both measurements" || fail "measurements not named: $(grep -i measurement "$T/server.log" | tail -3)"
-grep -q "hand it over with \`cdr room upgrade\`" "$T/server.log" && pass "cdrd says what to do" \
+grep -q "or hand it to this one from that one (--upgrade-to PATH)" "$T/server.log" && pass "cdrd says what to do" \
   || fail "cdrd's line: $(tail -3 "$T/server.log")"
 grep -q "manifest version" "$T/server.log" && fail "the other build loaded the manifest" \
   || pass "nothing was loaded"
