@@ -165,6 +165,8 @@ const char *cdr_err_describe(int err) {
            "withdrawn)";
   case CDR_ERR_TEMPLATE_HASH: return "the hash given is not the hash of the template's current text";
   case CDR_ERR_TEMPLATE_EXISTS: return "a query template of that name exists (proposed by another member)";
+  case CDR_ERR_SEALED_ELSEWHERE: return "the room's sealed state belongs to another enclave build (measurement)";
+  case CDR_ERR_UPGRADE_REFUSED: return "the enclave upgrade was refused (the contract does not accept that build)";
   default: return "internal error";
   }
 }

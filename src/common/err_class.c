@@ -132,6 +132,9 @@ static const unsigned char class_table[] = {
     C(CDR_ERR_TEMPLATE_NOT_APPROVED, REFUSED),
     C(CDR_ERR_TEMPLATE_HASH, REFUSED),
     C(CDR_ERR_TEMPLATE_EXISTS, REFUSED),
+    /* sealing bound to the measurement, upgrades */
+    C(CDR_ERR_SEALED_ELSEWHERE, VERIFY),
+    C(CDR_ERR_UPGRADE_REFUSED, REFUSED),
 };
 
 #undef C

@@ -12,7 +12,8 @@
  *
  * Sealing: the platform sealing key is HKDF-SHA256 of the 32-byte secret
  * in ROOM/attestation/sim-sealing.secret (made by `cdr room init`, mode
- * 0600), read once at init and kept in the secure heap.
+ * 0600), read once at init and kept in the secure heap, salted with the
+ * measurement: each build has its own key (sim_sealing_key).
  *
  * What it proves: that whoever holds the platform key vouches for the
  * identity key.  The host operator can read that file, so sim evidence
@@ -152,10 +153,16 @@ static int sim_measurement(struct attest_provider *p, uint8_t out[CDR_MEASUREMEN
   return 0;
 }
 
+/* Bound to the measurement, as SEV-SNP's derived key is: the
+ * measurement is the HKDF salt, so another build of cdr-enclave derives
+ * another key from the same secret and cannot unwrap the room's sealing
+ * root (seal_root.h).  (Before this binding, "CDR-v1 sim sealing key"
+ * without a salt: any build derived the same key.) */
 static int sim_sealing_key(struct attest_provider *p, uint8_t out[32]) {
   struct sim_state *s = p->state;
-  static const char info[] = "CDR-v1 sim sealing key";
-  return cdr_hkdf_sha256(out, 32, s->seal_secret, SIM_SEAL_SECRET_LEN, NULL, 0, info, sizeof(info) - 1);
+  static const char info[] = "CDR-v2 sim sealing key";
+  return cdr_hkdf_sha256(out, 32, s->seal_secret, SIM_SEAL_SECRET_LEN, s->measurement, CDR_MEASUREMENT_LEN, info,
+                         sizeof(info) - 1);
 }
 
 static void sim_fini(struct attest_provider *p) {

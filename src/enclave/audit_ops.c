@@ -108,8 +108,10 @@ static int visible(const struct page *pg, json_t *entry) {
     return 0;
   if (pg->who->role == CDR_ROLE_AUDITOR)
     return 1;
+  /* room-wide events; the handoff of the room's keys to another build
+   * (upgrade.c) is every member's business, accepted or refused */
   if (op != NULL && (strcmp(op, "start") == 0 || strcmp(op, "loaded") == 0 || strcmp(op, "crl") == 0 ||
-                     strcmp(op, "commit") == 0))
+                     strcmp(op, "commit") == 0 || strcmp(op, "enclave_upgrade") == 0))
     return 1;
   /* the admin's change of the room's limits (not a member reading them) */
   const char *by = json_string_value(json_object_get(entry, "by"));

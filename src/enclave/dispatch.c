@@ -44,6 +44,11 @@ static const struct dispatch_row dispatch_table[] = {
     {IPC_CRL, ENCLAVE_STATE_READY, WRK, GATE_WRITE, enclave_handle_crl},
     {IPC_PROPOSE, ENCLAVE_STATE_READY, WRK, GATE_WRITE, enclave_handle_propose},
     {IPC_LIMITS, ENCLAVE_STATE_READY, WRK, GATE_WRITE, enclave_handle_limits},
+    /* The upgrade handoff (upgrade.c): HELLO and ACCEPT to the new build,
+     * OFFER to the running one, which writes its audit entry. */
+    {IPC_UPGRADE_HELLO, ENCLAVE_STATE_INIT, CTL, GATE_NONE, enclave_handle_upgrade_hello},
+    {IPC_UPGRADE_OFFER, ENCLAVE_STATE_READY, WRK, GATE_WRITE, enclave_handle_upgrade_offer},
+    {IPC_UPGRADE_ACCEPT, ENCLAVE_STATE_UPGRADING, CTL, GATE_NONE, enclave_handle_upgrade_accept},
 };
 
 int enclave_dispatch(struct enclave *e, uint32_t type, struct cdr_buf *payload, uint32_t *reply_type,

@@ -33,7 +33,10 @@ enum enclave_state {
   ENCLAVE_STATE_INIT = 1,
   ENCLAVE_STATE_INITIALISED = 2,
   ENCLAVE_STATE_LOADING = 4,
-  ENCLAVE_STATE_READY = 8
+  ENCLAVE_STATE_READY = 8,
+  /* A new build taking a room over (upgrade.c): after IPC_UPGRADE_HELLO,
+   * where only IPC_UPGRADE_ACCEPT is legal, once. */
+  ENCLAVE_STATE_UPGRADING = 16
 };
 
 struct enclave {
@@ -83,6 +86,9 @@ struct enclave {
   /* Approved query templates (template_state.h), sealed in the manifest
    * after the contract (persist.c), changed by template_ops.c. */
   struct template_set templates;
+  /* The new build's side of an upgrade handoff (upgrade.c), from
+   * IPC_UPGRADE_HELLO to IPC_UPGRADE_ACCEPT; NULL otherwise. */
+  struct enclave_upgrade *upgrade;
   /* Clock, replaceable by tests. */
   int64_t (*now)(void);
 };
@@ -113,7 +119,10 @@ int enclave_dispatch_lane(struct enclave *e, unsigned lane, uint32_t type, struc
  *   IPC_REQUEST      enclave_handle_request     enclave_request.c
  *   IPC_CRL          enclave_handle_crl         revoke.c
  *   IPC_PROPOSE      enclave_handle_propose     contract_ops.c
- *   IPC_LIMITS       enclave_handle_limits      room_limits_ops.c */
+ *   IPC_LIMITS       enclave_handle_limits      room_limits_ops.c
+ *   IPC_UPGRADE_HELLO   enclave_handle_upgrade_hello   upgrade.c (the new build)
+ *   IPC_UPGRADE_OFFER   enclave_handle_upgrade_offer   upgrade.c (the running one)
+ *   IPC_UPGRADE_ACCEPT  enclave_handle_upgrade_accept  upgrade.c (the new build) */
 int enclave_handle_init(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) CDR_WUR;
 int enclave_handle_load(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) CDR_WUR;
 int enclave_handle_load_chunk(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) CDR_WUR;
@@ -124,9 +133,35 @@ int enclave_handle_request(struct enclave *e, struct cdr_buf *in, uint32_t *rt, 
 int enclave_handle_crl(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) CDR_WUR;
 int enclave_handle_propose(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) CDR_WUR;
 int enclave_handle_limits(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) CDR_WUR;
+int enclave_handle_upgrade_hello(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) CDR_WUR;
+int enclave_handle_upgrade_offer(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) CDR_WUR;
+int enclave_handle_upgrade_accept(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) CDR_WUR;
+/* Free the new build's handoff state (main.c at exit). */
+void enclave_upgrade_free(struct enclave *e);
 /* The refusal of a CA other than the sealed one (CDR_ERR_CA_MISMATCH),
  * in one sentence that names both fingerprints and says what to do; it
  * goes to the host in IPC_ERROR and into cdrd's log (enclave_init.c). */
+/* The room's sealing root at INIT (enclave_root.c; e->sealer, its
+ * platform_key, e->measurement and e->room_id set first).  From the
+ * host's blob: *identity and *identity_len get the sealed identity
+ * inside it (NULL, 0 on a first start, which makes a new root), and
+ * *rewrap says the blob must be wrapped again (first start, or a bare
+ * identity from before the root layer).  CDR_ERR_SEALED_ELSEWHERE with
+ * the reason in msg for a root wrapped for another measurement, or a sim
+ * room from before the binding; other codes for a blob that does not
+ * parse or authenticate (logged). */
+/* INIT's first half, shared with IPC_UPGRADE_HELLO (upgrade.c): the room
+ * id and CA from m (checked: a self-signed CA), the attestation provider
+ * (our command line's), its measurement, and the sealer with the
+ * platform sealing key (random on a platform without one).  Nothing
+ * sealed is opened.  CDR_ERR_ARG on a second call. */
+struct ipc_init;
+int enclave_init_platform(struct enclave *e, const struct ipc_init *m) CDR_WUR;
+int enclave_root_open(struct enclave *e, const uint8_t *blob, size_t len, const uint8_t **identity,
+                      size_t *identity_len, int *rewrap, char *msg, size_t msglen) CDR_WUR;
+/* Append the blob the host stores: the root wrapped for this
+ * measurement, then the sealed identity. */
+int enclave_root_wrap(struct enclave *e, const uint8_t *identity, size_t identity_len, struct cdr_buf *out) CDR_WUR;
 void enclave_ca_mismatch_message(char *msg, size_t msglen, const uint8_t sealed[32], const uint8_t offered[32]);
 /* 0 if cert may open a session now, else CDR_ERR_CERT_REVOKED or
  * CDR_ERR_CRL_STALE (revoke.c). */

@@ -142,21 +142,15 @@ out:
   return r;
 }
 
-int enclave_handle_init(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) {
-  struct ipc_init m;
-  struct ipc_init_ok ok;
+int enclave_init_platform(struct enclave *e, const struct ipc_init *m) {
+  const char *provider = e->attest_name != NULL ? e->attest_name : "sim";
   uint8_t measurement[CDR_MEASUREMENT_MAX];
   size_t measurement_len = 0;
-  const char *provider = e->attest_name != NULL ? e->attest_name : "sim";
-  struct cdr_buf new_id;
-  char fp[96], msg[512] = "";
   int r;
-  if ((r = ipc_get_init(in, &m)) != 0)
-    return r;
   if (e->ca_cert != NULL)
     return CDR_ERR_ARG; /* a second INIT after a refused one: the host must start a new enclave */
-  memcpy(e->room_id, m.room_id, CDR_ROOM_ID_BYTES);
-  if ((r = cdr_cert_from_der(&e->ca_cert, m.ca_der, m.ca_len)) != 0)
+  memcpy(e->room_id, m->room_id, CDR_ROOM_ID_BYTES);
+  if ((r = cdr_cert_from_der(&e->ca_cert, m->ca_der, m->ca_len)) != 0)
     return r;
   EVP_PKEY *ca_key = X509_get0_pubkey(e->ca_cert);
   if (X509_check_ca(e->ca_cert) == 0 || ca_key == NULL || X509_verify(e->ca_cert, ca_key) != 1) {
@@ -186,25 +180,44 @@ int enclave_handle_init(struct enclave *e, struct cdr_buf *in, uint32_t *rt, str
   memcpy(e->sealer->room_id, e->room_id, CDR_ROOM_ID_BYTES);
   if (cdr_platform_keeps_state(e->attest->name) != (e->attest->sealing_key != NULL))
     return CDR_ERR_INTERNAL; /* a provider that disagrees with the rule */
-  if (e->attest->sealing_key != NULL) {
-    if ((r = e->attest->sealing_key(e->attest, e->sealer->root)) != 0)
-      return r;
-  } else {
-    /* No platform sealing key (util.h): a random one that dies with this
-     * process.  What was sealed by an earlier run can never be opened
-     * again, so its identity blob is not even tried. */
-    if (RAND_priv_bytes(e->sealer->root, sizeof(e->sealer->root)) != 1)
-      return CDR_ERR_CRYPTO;
+  if (e->attest->sealing_key != NULL)
+    return e->attest->sealing_key(e->attest, e->sealer->platform_key);
+  /* No platform sealing key (util.h): a random one that dies with this
+   * process. */
+  return cdr_random(e->sealer->platform_key, sizeof(e->sealer->platform_key));
+}
+
+int enclave_handle_init(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) {
+  struct ipc_init m;
+  struct ipc_init_ok ok;
+  struct cdr_buf new_id, stored;
+  char fp[96], msg[512] = "";
+  int r;
+  if ((r = ipc_get_init(in, &m)) != 0 || (r = enclave_init_platform(e, &m)) != 0)
+    return r;
+  const uint8_t *idblob = NULL;
+  size_t idblob_len = 0;
+  int rewrap = 0;
+  cdr_buf_init(&new_id, IPC_SEALED_IDENTITY_MAX, 0);
+  cdr_buf_init(&stored, IPC_SEALED_IDENTITY_MAX, 0);
+  if (e->attest->sealing_key == NULL) {
+    /* What was sealed by an earlier run can never be opened again (its
+     * key died with it), so its identity blob is not even tried. */
     if (m.sealed_identity_len > 0)
       log_info("ignoring the sealed identity of an earlier run: %s keeps no state across restarts", e->attest->name);
     m.sealed_identity_len = 0;
     log_info("%s offers no sealing key: this enclave's identity, tables and audit log last only as long as it runs",
              e->attest->name);
   }
-  if ((r = sealer_derive(e->sealer)) != 0)
-    return r;
-  cdr_buf_init(&new_id, IPC_SEALED_IDENTITY_MAX, 0);
-  r = identity_load_or_make(e, m.sealed_identity, m.sealed_identity_len, &new_id, msg, sizeof(msg));
+  r = enclave_root_open(e, m.sealed_identity, m.sealed_identity_len, &idblob, &idblob_len, &rewrap, msg, sizeof(msg));
+  if (r == CDR_ERR_SEALED_ELSEWHERE) {
+    log_error("%s", msg); /* a refusal the host hears (and logs), as ca_mismatch below */
+    r = enclave_reply_error(out, rt, CDR_ERR_SEALED_ELSEWHERE, msg);
+    goto out;
+  }
+  if (r != 0 || (r = sealer_derive(e->sealer)) != 0)
+    goto out;
+  r = identity_load_or_make(e, idblob, idblob_len, &new_id, msg, sizeof(msg));
   if (r == CDR_ERR_CA_MISMATCH) {
     /* A refusal, not a protocol violation: the host hears why (and logs
      * it), and this enclave stays in INIT, where only a new INIT is legal
@@ -213,6 +226,11 @@ int enclave_handle_init(struct enclave *e, struct cdr_buf *in, uint32_t *rt, str
     r = enclave_reply_error(out, rt, CDR_ERR_CA_MISMATCH, msg);
     goto out;
   }
+  /* What the host stores: the root wrapped for this measurement, then
+   * the identity (new or re-sealed, else the one it sent). */
+  if (r == 0 && (new_id.len > 0 || rewrap))
+    r = new_id.len > 0 ? enclave_root_wrap(e, new_id.d, new_id.len, &stored)
+                       : enclave_root_wrap(e, idblob, idblob_len, &stored);
   if (r != 0 || (r = cdr_pubkey_to_der(e->identity_key, &e->identity_spki, &e->identity_spki_len)) != 0 ||
       (r = engine_open(&e->engine)) != 0)
     goto out;
@@ -223,16 +241,17 @@ int enclave_handle_init(struct enclave *e, struct cdr_buf *in, uint32_t *rt, str
   memset(&ok, 0, sizeof(ok));
   ok.identity_spki = e->identity_spki;
   ok.identity_spki_len = e->identity_spki_len;
-  ok.measurement = measurement;
-  ok.measurement_len = measurement_len;
+  ok.measurement = e->measurement;
+  ok.measurement_len = e->measurement_len;
   snprintf(ok.platform, sizeof(ok.platform), "%s", e->attest->name);
-  ok.new_sealed_identity = new_id.d;
-  ok.new_sealed_identity_len = new_id.len;
+  ok.new_sealed_identity = stored.d;
+  ok.new_sealed_identity_len = stored.len;
   if ((r = ipc_put_init_ok(out, &ok)) != 0)
     goto out;
   e->state = ENCLAVE_STATE_INITIALISED;
 out:
   cdr_buf_free(&new_id);
+  cdr_buf_free(&stored);
   return r;
 }
 

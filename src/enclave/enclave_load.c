@@ -57,6 +57,17 @@ int enclave_handle_load(struct enclave *e, struct cdr_buf *in, uint32_t *rt, str
     return CDR_ERR_ARG; /* a second LOAD after a refused one (nothing before LOAD makes e->persist) */
   if ((r = persist_get(e, &p)) != 0)
     return r;
+  if (len > 0 && e->identity_made) {
+    /* The identity carries the room's sealing root (seal_root.h): one
+     * made at this start came with a new root, under which no manifest
+     * of this room can open.  The host withheld the room's identity. */
+    snprintf(msg, sizeof(msg),
+             "refusing to start: the host handed over a sealed manifest without the sealed identity, which carries "
+             "the room's sealing root (a new one was made at this start; nothing was loaded, changed or deleted): "
+             "put back ROOM/state/identity.sealed, with the room's own CA certificate (ROOM/ca.crt) and token");
+    log_error("%s", msg);
+    return enclave_reply_error(out, rt, CDR_ERR_SEALED_ELSEWHERE, msg);
+  }
   if (len > 0 && (r = persist_manifest_load(e, manifest, len)) == CDR_ERR_CA_MISMATCH) {
     /* The host withheld the identity (a new one was made under the CA it
      * offers) but kept the manifest, which names the room's real CA. */

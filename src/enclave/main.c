@@ -132,6 +132,7 @@ void enclave_free(struct enclave *e) {
   X509_CRL_free(e->crl);
   upload_set_clear(&e->uploads, e->engine);
   engine_close(e->engine);
+  enclave_upgrade_free(e);
   if (e->attest && e->attest->fini)
     e->attest->fini(e->attest);
   EVP_PKEY_free(e->identity_key);

@@ -3,13 +3,16 @@
  * neither read nor change undetected.
  *
  *   blob = "CDRSEAL1" || u8 kind || u64be version || nonce[12] || AES-256-GCM(pt)
- *   key  = HKDF-SHA256(ikm = the platform sealing key, salt = room id,
+ *   key  = HKDF-SHA256(ikm = the room's sealing root, salt = room id,
  *                      info = "CDR-v1 sealed " || kind name)
  *   aad  = "CDRSEAL1" || u8 kind || u64be version || lp(room id) || lp(name)
  *
- * The platform sealing key comes from the attestation provider (sim: a
- * secret under ROOM that only the enclave reads; hardware: a key derived
- * by the platform for this enclave).  Binding the room id, the object's
+ * The sealing root is 32 random bytes made at the room's first start and
+ * kept wrapped under the platform sealing key (seal_root.h), which comes
+ * from the attestation provider and is bound to the enclave's
+ * measurement (sim: derived from a secret under ROOM and the
+ * measurement; SEV-SNP: a key the firmware derives for this
+ * measurement).  Binding the room id, the object's
  * name and its version into the AAD means a blob cannot be moved to
  * another room, another name, or presented as another version.  The
  * version does not by itself stop the host from putting back an older
@@ -30,7 +33,12 @@ _Static_assert(SEAL_AUDIT < SEAL_KINDS, "a key slot per kind");
 
 struct sealer {
   uint8_t room_id[CDR_ROOM_ID_BYTES];
-  uint8_t root[32]; /* the platform sealing key; the struct lives in the secure heap */
+  /* The room's sealing root (seal_root.h); the struct lives in the
+   * secure heap.  Every kind's key derives from it. */
+  uint8_t root[32];
+  /* This enclave's platform sealing key, bound to its measurement: it
+   * wraps the root (seal_root.h), and nothing else. */
+  uint8_t platform_key[32];
   /* The per-kind keys, derived once by sealer_derive (the audit log seals
    * a record per request); until then each seal derives its own. */
   uint8_t kind_key[SEAL_KINDS][32];

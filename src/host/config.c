@@ -75,6 +75,10 @@ static const struct opt_row opt_rows[] = {
      "none: do not).  That copy is the operator's: it says so and refuses to sign contract versions "
      "(members use `cdr console`, docs/CONSOLE.md)"},
     {"tsm-root", 0, "tsm_root", OPT_STRING, F(tsm_root), "DIR", "the started enclave's configfs-tsm directory (tests)"},
+    {"upgrade-to", 0, "upgrade_to", OPT_STRING, F(upgrade_to), "PATH",
+     "start the room, hand its sealing root to the cdr-enclave at PATH (the active contract must accept its "
+     "measurement; docs/ATTESTATION.md \"Sealing and upgrades\"), store the result and exit; then serve with "
+     "--enclave PATH"},
     {"help", 'h', NULL, OPT_BOOL, F(help), NULL, "show this text"},
 };
 #undef F

@@ -37,6 +37,7 @@ struct cdrd_strlist {
 struct cdrd_config {
   char *config_file;
   char *room, *listen, *enclave, *ready_file, *enclave_vsock, *enclave_unix, *tsm_root, *user;
+  char *upgrade_to; /* --upgrade-to: hand the room to this build, then exit (host/upgrade.c) */
   char *metrics_listen, *log_level;
   uint64_t http_threads, http_max_body; /* 0: the server's default */
   int metrics_allow_remote, check_config, help;

@@ -60,7 +60,11 @@ static int link_check_request(uint32_t type, const struct cdr_buf *payload) {
     struct cdr_request_env req;
     struct ipc_load_chunk chunk;
     struct cdr_room_limits limits;
+    struct ipc_upgrade_hello_ok hello;
   } probe;
+  uint8_t kem;
+  const uint8_t *p2;
+  size_t len2;
   const uint8_t *p;
   size_t len;
 
@@ -76,6 +80,9 @@ static int link_check_request(uint32_t type, const struct cdr_buf *payload) {
   case IPC_CRL: return ipc_get_crl(&v, &p, &len);
   case IPC_PROPOSE: return ipc_get_propose(&v, &p, &len);
   case IPC_LIMITS: return ipc_get_limits(&v, &probe.limits);
+  case IPC_UPGRADE_HELLO: return ipc_get_init(&v, &probe.init);
+  case IPC_UPGRADE_OFFER: return ipc_get_upgrade_hello_ok(&v, &probe.hello);
+  case IPC_UPGRADE_ACCEPT: return ipc_get_upgrade_keys(&v, &kem, &p, &len, &p2, &len2);
   default: return CDR_ERR_INTERNAL;
   }
 }
@@ -270,7 +277,8 @@ int link_call_locked(struct enclave_link *l, uint32_t type, const struct cdr_buf
  * attestation and session setup.  IPC_LOAD_CHUNK, a table loading while
  * the room serves, is a change too (enclave_load.c). */
 static int on_work_lane(uint32_t type) {
-  return type == IPC_REQUEST || type == IPC_CRL || type == IPC_PROPOSE || type == IPC_LIMITS || type == IPC_LOAD_CHUNK;
+  return type == IPC_REQUEST || type == IPC_CRL || type == IPC_PROPOSE || type == IPC_LIMITS || type == IPC_LOAD_CHUNK ||
+         type == IPC_UPGRADE_OFFER;
 }
 
 /* Take a free work lane, waiting for one: its index. */

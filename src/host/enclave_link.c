@@ -265,6 +265,7 @@ int enclave_link_start_ex(struct enclave_link **out, const struct enclave_link_o
   l->fd = -1;
   l->audit_fd = -1;
   l->pid = -1;
+  cdr_buf_init(&l->hello, CDR_IPC_MAX_FRAME, 0);
   if (pthread_mutex_init(&l->lock, NULL) != 0 || pthread_mutex_init(&l->pick_lock, NULL) != 0 ||
       pthread_mutex_init(&l->store_lock, NULL) != 0 || pthread_cond_init(&l->pick_cond, NULL) != 0) {
     r = CDR_ERR_INTERNAL;
@@ -302,12 +303,18 @@ int enclave_link_start_ex(struct enclave_link **out, const struct enclave_link_o
   /* An exec failure shows up as EOF here (the child exits 127). */
   if ((r = link_set_timeouts(l->fd, LINK_INIT_TIMEOUT_S)) != 0)
     goto out;
-  if ((r = link_call(l, IPC_INIT, &payload, IPC_INIT_OK, &reply, &errmsg)) != 0) {
+  if (o->upgrade_hello) {
+    if ((r = link_call(l, IPC_UPGRADE_HELLO, &payload, IPC_UPGRADE_HELLO_OK, &l->hello, &errmsg)) != 0) {
+      log_error("enclave %s did not start for the handoff: %s%s%s", what, cdr_err_code(r), errmsg ? ": " : "",
+                errmsg ? errmsg : "");
+      goto out;
+    }
+  } else if ((r = link_call(l, IPC_INIT, &payload, IPC_INIT_OK, &reply, &errmsg)) != 0) {
     log_error("enclave %s did not initialise: %s%s%s", what, cdr_err_code(r), errmsg ? ": " : "",
               errmsg ? errmsg : "");
     goto out;
   }
-  if ((r = link_decode_init_ok(l, &reply)) != 0) {
+  if (!o->upgrade_hello && (r = link_decode_init_ok(l, &reply)) != 0) {
     log_error("enclave sent a malformed IPC_INIT_OK");
     r = CDR_ERR_INTERNAL;
     goto out;
@@ -317,7 +324,7 @@ int enclave_link_start_ex(struct enclave_link **out, const struct enclave_link_o
   for (unsigned i = 0; i < l->nwork; i++)
     if ((r = link_set_timeouts(l->work_fd[i], LINK_IO_TIMEOUT_S)) != 0)
       goto out;
-  {
+  if (!o->upgrade_hello) {
     char mhex[2 * CDR_MEASUREMENT_MAX + 1];
     cdr_hex_encode(mhex, l->id.measurement, l->id.measurement_len);
     if (o->connect != NULL)
@@ -390,6 +397,7 @@ void enclave_link_stop(struct enclave_link *l) {
       log_info("enclave pid %d killed by signal %d", (int)l->pid, WTERMSIG(status));
   }
   link_identity_free(&l->id);
+  cdr_buf_free(&l->hello);
   pthread_mutex_destroy(&l->lock);
   pthread_mutex_destroy(&l->pick_lock);
   pthread_mutex_destroy(&l->store_lock);
@@ -432,3 +440,5 @@ int enclave_link_alive(struct enclave_link *l) {
 pid_t enclave_link_pid(struct enclave_link *l) { return l != NULL ? l->pid : -1; }
 
 const struct enclave_identity *enclave_link_identity(struct enclave_link *l) { return l != NULL ? &l->id : NULL; }
+
+const struct cdr_buf *enclave_link_hello(struct enclave_link *l) { return &l->hello; }

@@ -75,12 +75,28 @@ struct enclave_link_opts {
   const char *attestation;                 /* its --attestation; NULL: none (sim) */
   const char *tsm_root;                    /* its --tsm-root; NULL: none (tests) */
   const struct ipc_channel_addr *connect;  /* connect here instead of spawning */
+  /* Send IPC_UPGRADE_HELLO instead of IPC_INIT (the new build of an
+   * upgrade handoff, host/upgrade.c): its answer is kept whole
+   * (enclave_link_hello), and the link has no identity. */
+  int upgrade_hello;
 };
 int enclave_link_start_ex(struct enclave_link **out, const struct enclave_link_opts *o,
                           const uint8_t room_id[CDR_ROOM_ID_BYTES], const uint8_t *ca_der, size_t ca_len,
                           const uint8_t *sealed_identity, size_t sealed_identity_len) CDR_WUR;
 /* Close the socket (the enclave exits on EOF), reap the child. */
 void enclave_link_stop(struct enclave_link *l);
+/* The IPC_UPGRADE_HELLO_OK body of a link started with upgrade_hello. */
+const struct cdr_buf *enclave_link_hello(struct enclave_link *l);
+/* The handoff's two calls (ipc.h): the running enclave o gets the new
+ * build's HELLO_OK body and answers the keys (appended to keys); the new
+ * build n gets those keys and answers the room's sealed identity with
+ * its root wrapped for n (*blob, malloc'd, the caller frees).  A refusal
+ * is CDR_ERR_UPGRADE_REFUSED (or the code the enclave named) with
+ * *errmsg set. */
+int enclave_upgrade_offer(struct enclave_link *o, const struct cdr_buf *hello, struct cdr_buf *keys,
+                          char **errmsg) CDR_WUR;
+int enclave_upgrade_accept(struct enclave_link *n, const struct cdr_buf *keys, uint8_t **blob, size_t *len,
+                           char **errmsg) CDR_WUR;
 int enclave_link_alive(struct enclave_link *l);
 /* The child's pid; -1 for a connected link. */
 pid_t enclave_link_pid(struct enclave_link *l);

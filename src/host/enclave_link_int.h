@@ -64,6 +64,7 @@ struct enclave_link {
   enclave_store_fn store_fn; /* storage operations the enclave asks for */
   enclave_fetch_fn fetch_fn; /* reads of stored objects it asks for */
   void *store_ctx;
+  struct cdr_buf hello;            /* IPC_UPGRADE_HELLO_OK, for upgrade_hello links */
   enclave_contract_fn contract_fn; /* the contract notices */
   void *contract_ctx;
 };

@@ -295,3 +295,29 @@ int enclave_set_limits(struct enclave_link *l, const struct cdr_room_limits *lim
   cdr_buf_free(&reply);
   return r;
 }
+
+/* ---- the upgrade handoff (host/upgrade.c) ---- */
+
+int enclave_upgrade_offer(struct enclave_link *o, const struct cdr_buf *hello, struct cdr_buf *keys, char **errmsg) {
+  return link_call(o, IPC_UPGRADE_OFFER, hello, IPC_UPGRADE_KEYS, keys, errmsg);
+}
+
+int enclave_upgrade_accept(struct enclave_link *n, const struct cdr_buf *keys, uint8_t **blob, size_t *len,
+                           char **errmsg) {
+  struct cdr_buf reply;
+  const uint8_t *p;
+  int r;
+  *blob = NULL;
+  *len = 0;
+  cdr_buf_init(&reply, CDR_IPC_MAX_FRAME, 0);
+  if ((r = link_call(n, IPC_UPGRADE_ACCEPT, keys, IPC_UPGRADE_DONE, &reply, errmsg)) == 0) {
+    if (ipc_get_upgrade_done(&reply, &p, len) != 0) {
+      link_mark_dead(n, "malformed IPC_UPGRADE_DONE");
+      r = CDR_ERR_INTERNAL;
+    } else if ((*blob = link_memdup(p, *len)) == NULL) {
+      r = CDR_ERR_NOMEM;
+    }
+  }
+  cdr_buf_free(&reply);
+  return r;
+}

@@ -55,6 +55,7 @@
 #include "host/store.h"
 #include "ipc/channel.h"
 #include "host/enclave_link.h"
+#include "host/upgrade.h"
 #include "room/room.h"
 
 #define CDRD_ENCLAVE_NAME "cdr-enclave"
@@ -378,6 +379,13 @@ static int cdrd_start_enclave(struct cdrd *d, const struct cdrd_config *a) {
                                  d->sealed_id_len)) != 0) {
     if (r == CDR_ERR_CA_MISMATCH)
       return cdrd_ca_refused(d);
+    if (r == CDR_ERR_SEALED_ELSEWHERE) {
+      log_error("refusing to serve %s with %s: its sealed state belongs to another cdr-enclave build (the "
+                "enclave's reason is above; nothing was read, changed or deleted); start it with that build "
+                "(--enclave PATH), or hand it to this one from that one (--upgrade-to PATH)",
+                d->room->dir, d->enclave_path != NULL ? d->enclave_path : "this enclave");
+      return r;
+    }
     log_error("cannot start the enclave %s: %s", a->connect_set ? a->connect_addr.text : d->enclave_path,
               cdr_err_describe(r));
     return r;
@@ -551,6 +559,24 @@ static void cdrd_teardown(struct cdrd *d) {
   free(d->enclave_path);
 }
 
+/* --upgrade-to: the room is READY; hand it to the new build and exit
+ * (0 when the new build holds it, 1 when refused: nothing changed). */
+static int cdrd_upgrade(struct cdrd *d, const struct cdrd_config *a) {
+  struct host_upgrade_args u;
+  memset(&u, 0, sizeof(u));
+  u.running = d->link;
+  u.next.enclave_path = a->upgrade_to;
+  u.next.room_dir = d->room->dir;
+  u.next.attestation = d->room->attestation;
+  u.next.tsm_root = a->tsm_root;
+  u.next.upgrade_hello = 1;
+  u.room_id = d->room_id;
+  u.ca_der = d->ca_der;
+  u.ca_len = d->ca_len;
+  u.store = d->store;
+  return host_upgrade(&u) == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
   struct cdrd_config args;
   struct cdrd d;
@@ -571,7 +597,7 @@ int main(int argc, char **argv) {
   if (cdrd_signals(&stop) == 0 && cdrd_open_room(&d, &args) == 0 &&
       host_tls_prepare(d.room, d.ca, &args.tls, args.host, &d.tls) == 0 && cdrd_listen(&d, &args) == 0) {
     if (cdrd_start_enclave(&d, &args) == 0)
-      status = serve_until_stopped(&stop, &d);
+      status = args.upgrade_to != NULL ? cdrd_upgrade(&d, &args) : serve_until_stopped(&stop, &d);
     else
       host_progress_set_phase(&d.progress, HOST_PHASE_FAILED);
   }

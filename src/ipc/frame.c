@@ -12,7 +12,8 @@ const char *ipc_msg_name(uint32_t type) {
                                 "OPEN_OK",  "REQUEST",   "RESPONSE",  "ERROR",    "STORE",     "STORED",
                                 "LOAD",     "LOAD_WANT", "LOAD_CHUNK", "LOAD_ACK", "LOAD_DONE", "CRL",       "CRL_OK",
                                 "FETCH",    "FETCHED",   "STORE_NOWAIT", "PROPOSE", "PROPOSE_OK",
-                                "LIMITS",   "LIMITS_OK", "CONTRACT_NOTICE"};
+                                "LIMITS",   "LIMITS_OK", "CONTRACT_NOTICE", "UPGRADE_HELLO", "UPGRADE_HELLO_OK",
+                                "UPGRADE_OFFER", "UPGRADE_KEYS", "UPGRADE_ACCEPT", "UPGRADE_DONE"};
   return type <= IPC_MSG_MAX ? names[type] : "?";
 }
 

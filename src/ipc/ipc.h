@@ -98,6 +98,25 @@
  *   `cdr room members`): it is the enclave's word relayed by the host,
  *   not what members check (they read the contract over the secure
  *   channel and through attestation).
+ *
+ * Upgrade handoff (docs/ATTESTATION.md "Sealing and upgrades"; cdrd
+ * --upgrade-to): the host starts the new build N beside the running,
+ * READY enclave O.  N gets, instead of IPC_INIT and in its state INIT,
+ *   IPC_UPGRADE_HELLO     as IPC_INIT (room id, CA, the room's sealed identity)
+ *   IPC_UPGRADE_HELLO_OK  lp(measurement) || lp(ephemeral SPKI) || an
+ *                         IPC_ATTEST_OK body (platform, evidence, certs,
+ *                         contract 0) whose report_data binds the
+ *                         ephemeral key (upgrade.c)
+ * and is then UPGRADING.  O (READY, a work lane) gets N's answer as is
+ *   IPC_UPGRADE_OFFER     the IPC_UPGRADE_HELLO_OK body
+ *   IPC_UPGRADE_KEYS      u8 kem || lp(encap) || lp(ciphertext): the room's
+ *                         sealing root sealed to the ephemeral key
+ *   (a refusal is IPC_ERROR upgrade_refused naming why; both are audit
+ *   entries "enclave_upgrade")
+ * and N (UPGRADING, once) gets O's answer as is
+ *   IPC_UPGRADE_ACCEPT    the IPC_UPGRADE_KEYS body
+ *   IPC_UPGRADE_DONE      lp(the sealed identity blob, its root wrapped
+ *                         for N's measurement), which the host stores.
  */
 #ifndef CDR_IPC_H
 #define CDR_IPC_H
@@ -134,7 +153,13 @@ enum ipc_msg_type {
   IPC_LIMITS = 24,
   IPC_LIMITS_OK = 25,
   IPC_CONTRACT_NOTICE = 26,
-  IPC_MSG_MAX = 26
+  IPC_UPGRADE_HELLO = 27,
+  IPC_UPGRADE_HELLO_OK = 28,
+  IPC_UPGRADE_OFFER = 29,
+  IPC_UPGRADE_KEYS = 30,
+  IPC_UPGRADE_ACCEPT = 31,
+  IPC_UPGRADE_DONE = 32,
+  IPC_MSG_MAX = 32
 };
 
 /* The most bytes one IPC_FETCH may ask for (fits a frame with room). */

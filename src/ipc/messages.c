@@ -566,3 +566,65 @@ int ipc_get_limits_ok(struct cdr_buf *b, int *changed) {
   *changed = c;
   return cdr_buf_expect_end(b);
 }
+
+/* ---- the upgrade handoff ---- */
+
+int ipc_put_upgrade_hello_ok(struct cdr_buf *b, const struct ipc_upgrade_hello_ok *m) {
+  int r;
+  if (m->measurement_len == 0 || m->measurement_len > CDR_MEASUREMENT_MAX || m->eph_spki_len == 0 ||
+      m->eph_spki_len > CDR_MAX_PUBKEY_DER)
+    return CDR_ERR_ARG;
+  if ((r = cdr_buf_put_lp(b, m->measurement, m->measurement_len)) != 0 ||
+      (r = cdr_buf_put_lp(b, m->eph_spki, m->eph_spki_len)) != 0)
+    return r;
+  return ipc_put_attest_ok(b, &m->att);
+}
+
+int ipc_get_upgrade_hello_ok(struct cdr_buf *b, struct ipc_upgrade_hello_ok *m) {
+  int r;
+  memset(m, 0, sizeof(*m));
+  if ((r = cdr_buf_get_lp(b, &m->measurement, &m->measurement_len, CDR_MEASUREMENT_MAX)) != 0 ||
+      (r = cdr_buf_get_lp(b, &m->eph_spki, &m->eph_spki_len, CDR_MAX_PUBKEY_DER)) != 0)
+    return r;
+  if (m->measurement_len == 0 || m->eph_spki_len == 0)
+    return CDR_ERR_TRUNCATED;
+  if ((r = ipc_get_attest_ok(b, &m->att)) != 0)
+    return r;
+  return m->att.contract_version == 0 ? 0 : CDR_ERR_TRUNCATED;
+}
+
+int ipc_put_upgrade_keys(struct cdr_buf *b, uint8_t kem, const uint8_t *encap, size_t encap_len, const uint8_t *ct,
+                         size_t ct_len) {
+  int r;
+  if (encap_len == 0 || encap_len > IPC_UPGRADE_ENCAP_MAX || ct_len == 0 || ct_len > IPC_UPGRADE_CT_MAX)
+    return CDR_ERR_ARG;
+  if ((r = cdr_buf_put_u8(b, kem)) != 0 || (r = cdr_buf_put_lp(b, encap, encap_len)) != 0)
+    return r;
+  return cdr_buf_put_lp(b, ct, ct_len);
+}
+
+int ipc_get_upgrade_keys(struct cdr_buf *b, uint8_t *kem, const uint8_t **encap, size_t *encap_len,
+                         const uint8_t **ct, size_t *ct_len) {
+  int r;
+  if ((r = cdr_buf_get_u8(b, kem)) != 0 || (r = cdr_buf_get_lp(b, encap, encap_len, IPC_UPGRADE_ENCAP_MAX)) != 0 ||
+      (r = cdr_buf_get_lp(b, ct, ct_len, IPC_UPGRADE_CT_MAX)) != 0)
+    return r;
+  if (*encap_len == 0 || *ct_len == 0)
+    return CDR_ERR_TRUNCATED;
+  return cdr_buf_expect_end(b);
+}
+
+int ipc_put_upgrade_done(struct cdr_buf *b, const uint8_t *blob, size_t len) {
+  if (len == 0 || len > IPC_SEALED_IDENTITY_MAX)
+    return CDR_ERR_ARG;
+  return cdr_buf_put_lp(b, blob, len);
+}
+
+int ipc_get_upgrade_done(struct cdr_buf *b, const uint8_t **blob, size_t *len) {
+  int r;
+  if ((r = cdr_buf_get_lp(b, blob, len, IPC_SEALED_IDENTITY_MAX)) != 0)
+    return r;
+  if (*len == 0)
+    return CDR_ERR_TRUNCATED;
+  return cdr_buf_expect_end(b);
+}

@@ -225,4 +225,27 @@ int ipc_put_error(struct cdr_buf *b, int err, const char *message) CDR_WUR;
  * *message is malloc'd. */
 int ipc_get_error(struct cdr_buf *b, int *err, char **message) CDR_WUR;
 
+/* ---- the upgrade handoff (ipc.h) ---- */
+
+/* IPC_UPGRADE_HELLO_OK, and IPC_UPGRADE_OFFER (the same body). */
+struct ipc_upgrade_hello_ok {
+  const uint8_t *measurement; /* 1..CDR_MEASUREMENT_MAX */
+  size_t measurement_len;
+  const uint8_t *eph_spki; /* 1..CDR_MAX_PUBKEY_DER */
+  size_t eph_spki_len;
+  struct ipc_attest_ok att; /* contract_version 0, zero hash */
+};
+int ipc_put_upgrade_hello_ok(struct cdr_buf *b, const struct ipc_upgrade_hello_ok *m) CDR_WUR;
+int ipc_get_upgrade_hello_ok(struct cdr_buf *b, struct ipc_upgrade_hello_ok *m) CDR_WUR;
+/* IPC_UPGRADE_KEYS, and IPC_UPGRADE_ACCEPT (the same body). */
+#define IPC_UPGRADE_ENCAP_MAX 1024u
+#define IPC_UPGRADE_CT_MAX 256u
+int ipc_put_upgrade_keys(struct cdr_buf *b, uint8_t kem, const uint8_t *encap, size_t encap_len, const uint8_t *ct,
+                         size_t ct_len) CDR_WUR;
+int ipc_get_upgrade_keys(struct cdr_buf *b, uint8_t *kem, const uint8_t **encap, size_t *encap_len,
+                         const uint8_t **ct, size_t *ct_len) CDR_WUR;
+/* IPC_UPGRADE_DONE: the new sealed identity blob, 1..IPC_SEALED_IDENTITY_MAX. */
+int ipc_put_upgrade_done(struct cdr_buf *b, const uint8_t *blob, size_t len) CDR_WUR;
+int ipc_get_upgrade_done(struct cdr_buf *b, const uint8_t **blob, size_t *len) CDR_WUR;
+
 #endif

@@ -13,7 +13,8 @@
 #   - interop both ways with the CLI (identical results); a contract
 #     version signed in the browser and by the CLI member, then active;
 #   - a tampered attestation (tests/tools/mitm.c, mode attest) refused
-#     before anything is sent; after a restart with another enclave binary
+#     before anything is sent; after the room is handed to another
+#     enclave binary (cdr serve --upgrade-to, the contract accepting it)
 #     the pinned measurement refuses the room;
 #   - cdrd's own copy at its URL (same CSP) says it trusts the operator,
 #     and refuses to sign a pending contract version with no request sent;
@@ -137,7 +138,12 @@ code=$(curl -s -o "$T/r" -w '%{http_code}' --path-as-is "$URL/js/../../room.json
 [ "$code" = 404 ] && pass "cdrd serves nothing outside the bundle" || fail "cdrd path traversal: $code"
 
 # ---- the same room with another enclave: the pinned measurement refuses it ----
+# The sealed state is bound to the measurement: the other build gets the
+# room through the handoff, which the contract signed above allows
+# (docs/ATTESTATION.md "Sealing and upgrades").
 stop_server "$SERVER_PID"
+"$CDR" serve "$R" --listen 127.0.0.1:0 --upgrade-to "$T/cdr-enclave" >>"$T/server.log" 2>&1 \
+  && pass "the room is handed to the other enclave (the contract accepts it)" || fail "upgrade: $(tail -3 "$T/server.log")"
 SERVE_ARGS=(--enclave "$T/cdr-enclave")
 restart_server "$R" URL || { fail "restart with another enclave"; finish; }
 node "$NODE_TEST" measurement >"$T/node2.out" 2>&1

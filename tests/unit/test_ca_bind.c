@@ -8,6 +8,11 @@
  *   - a first start seals the identity with the CA, and a restart with
  *     the other CA is answered IPC_ERROR ca_mismatch naming both
  *     fingerprints, with nothing initialised and no second INIT allowed;
+ *   - the stored blob is the sealing root wrapped for the measurement
+ *     (seal_root.h): one wrapped for another measurement is refused
+ *     sealed_for_another_enclave naming both, one wrapped under another
+ *     key fails authentication, and a bare identity from before the
+ *     root layer is refused on sim with what to do;
  *   - an identity sealed in the old format (seal version 1, the key's DER
  *     alone, as rooms made before the binding hold it) adopts the CA
  *     offered at its first start (trust on first use), comes back
@@ -28,11 +33,13 @@
 #include <unistd.h>
 
 #include "common/limits.h"
+#include "common/util.h"
 #include "crypto/crypto.h"
 #include "enclave_fixture.h"
 #include "fuzzlib.h"
 #include "ipc/ipc.h"
 #include "ipc/messages.h"
+#include "enclave/seal_root.h"
 #include "testlib.h"
 
 static uint8_t *ca2_der;
@@ -174,6 +181,41 @@ static void make_manifest(const struct sealer *sealer, const uint8_t *ca, struct
   cdr_buf_free(&m);
 }
 
+/* The fixture room's measurement (every enclave of it has the same). */
+static uint8_t fx_meas[CDR_MEASUREMENT_MAX];
+static size_t fx_meas_len;
+
+/* The blob the host stores (seal_root.h): s's root wrapped for the
+ * measurement m, then the sealed identity idb. */
+static void rooted_for(const struct sealer *s, const uint8_t *m, size_t mlen, const uint8_t *idb, size_t len,
+                       struct cdr_buf *out) {
+  cdr_buf_init(out, 8192, 0);
+  CHECK_RC(seal_root_wrap(out, s->root, s->platform_key, fuzz_pki()->room_id, m, mlen, idb, len), 0);
+}
+
+/* A new identity key sealed as version 2 under the room's root, naming
+ * CA fp: what a host that could keep the root while withholding the
+ * identity would get made under its own CA (seal_root.h makes the two
+ * one blob; this stands for that host). */
+static void fresh_identity(const struct sealer *s, const uint8_t fp[32], struct cdr_buf *out) {
+  EVP_PKEY *k = NULL;
+  unsigned char *der = NULL;
+  struct cdr_buf pt, blob;
+  CHECK_RC(cdr_ec_p256_generate(&k), 0);
+  int n = i2d_PrivateKey(k, &der);
+  CHECK(n > 0);
+  cdr_buf_init(&pt, 8192, 0);
+  cdr_buf_init(&blob, 8192, 0);
+  CHECK_RC(cdr_buf_put_lp(&pt, fp, 32), 0);
+  CHECK_RC(cdr_buf_put_lp(&pt, der, (size_t)n), 0);
+  CHECK_RC(seal_blob(s, SEAL_IDENTITY, "identity", 2, pt.d, pt.len, &blob), 0);
+  rooted_for(s, fx_meas, fx_meas_len, blob.d, blob.len, out);
+  cdr_buf_free(&pt);
+  cdr_buf_free(&blob);
+  OPENSSL_clear_free(der, (size_t)n);
+  EVP_PKEY_free(k);
+}
+
 /* ---- a host that stores everything and keeps the last manifest ---- */
 
 struct keeper {
@@ -271,6 +313,8 @@ int main(void) {
   struct sealer *seal1 = OPENSSL_secure_malloc(sizeof(*seal1));
   CHECK(seal1 != NULL);
   memcpy(seal1, e1->sealer, sizeof(*seal1));
+  memcpy(fx_meas, e1->measurement, e1->measurement_len);
+  fx_meas_len = e1->measurement_len;
   fx_enclave_free(e1);
 
   /* The swap: the same sealed identity, offered CA2. */
@@ -293,18 +337,71 @@ int main(void) {
   answer_free(&a);
   fx_enclave_free(e);
 
+  /* The stored blob is the root wrapped for this measurement, then the
+   * identity (seal_root.h). */
+  struct seal_root_blob sb;
+  CHECK(seal_root_is_container(first.blob, first.blob_len));
+  CHECK_RC(seal_root_split(first.blob, first.blob_len, &sb), 0);
+  CHECK(sb.measurement_len == fx_meas_len && memcmp(sb.measurement, fx_meas, fx_meas_len) == 0);
+  /* A root wrapped for another build's measurement: refused before
+   * anything is unsealed, naming both measurements. */
+  uint8_t other[CDR_MEASUREMENT_MAX];
+  char hx[2 * CDR_MEASUREMENT_MAX + 1];
+  struct cdr_buf elsewhere, forged;
+  memcpy(other, fx_meas, fx_meas_len);
+  other[0] ^= 1;
+  rooted_for(seal1, other, fx_meas_len, sb.identity, sb.identity_len, &elsewhere);
+  e = fx_enclave_new();
+  a = send_init(e, ca1, ca1_len, elsewhere.d, elsewhere.len);
+  CHECK(a.rc == 0 && a.rt == IPC_ERROR);
+  CHECK_RC(a.err, CDR_ERR_SEALED_ELSEWHERE);
+  cdr_hex_encode(hx, other, fx_meas_len);
+  CHECK_CONTAINS(a.msg, hx);
+  cdr_hex_encode(hx, fx_meas, fx_meas_len);
+  CHECK_CONTAINS(a.msg, hx);
+  CHECK(e->identity_key == NULL && e->engine == NULL);
+  answer_free(&a);
+  fx_enclave_free(e);
+  /* This measurement in the header, but wrapped under another platform
+   * key (another build's, claiming to be this one): fails authentication. */
+  struct sealer *other_key = OPENSSL_secure_malloc(sizeof(*other_key));
+  CHECK(other_key != NULL);
+  memcpy(other_key, seal1, sizeof(*other_key));
+  other_key->platform_key[0] ^= 1;
+  rooted_for(other_key, fx_meas, fx_meas_len, sb.identity, sb.identity_len, &forged);
+  e = fx_enclave_new();
+  a = send_init(e, ca1, ca1_len, forged.d, forged.len);
+  CHECK_RC(a.rc, CDR_ERR_DECRYPT);
+  CHECK(e->identity_key == NULL);
+  answer_free(&a);
+  fx_enclave_free(e);
+  OPENSSL_secure_clear_free(other_key, sizeof(*other_key));
+  cdr_buf_free(&elsewhere);
+  cdr_buf_free(&forged);
+
   /* An identity from before the binding (seal version 1, the key alone). */
   EVP_PKEY *old_key = NULL;
   unsigned char *der = NULL;
   uint8_t *old_spki = NULL;
   size_t old_spki_len = 0;
-  struct cdr_buf legacy;
+  struct cdr_buf legacy, bare;
+  cdr_buf_init(&bare, 8192, 0);
   CHECK_RC(cdr_ec_p256_generate(&old_key), 0);
   int der_len = i2d_PrivateKey(old_key, &der);
   CHECK(der_len > 0);
   CHECK_RC(cdr_pubkey_to_der(old_key, &old_spki, &old_spki_len), 0);
-  cdr_buf_init(&legacy, 8192, 0);
-  CHECK_RC(seal_blob(seal1, SEAL_IDENTITY, "identity", 1, der, (size_t)der_len, &legacy), 0);
+  CHECK_RC(seal_blob(seal1, SEAL_IDENTITY, "identity", 1, der, (size_t)der_len, &bare), 0);
+  /* Bare, as rooms made before the sealing root hold it: sim refuses it
+   * (its old platform key was the same for every build). */
+  e = fx_enclave_new();
+  a = send_init(e, ca2_der, ca2_len, bare.d, bare.len);
+  CHECK(a.rc == 0 && a.rt == IPC_ERROR);
+  CHECK_RC(a.err, CDR_ERR_SEALED_ELSEWHERE);
+  CHECK_CONTAINS(a.msg, "predates sealing bound to the enclave measurement");
+  CHECK(e->identity_key == NULL && e->engine == NULL);
+  answer_free(&a);
+  fx_enclave_free(e);
+  rooted_for(seal1, fx_meas, fx_meas_len, bare.d, bare.len, &legacy);
   e = fx_enclave_new();
   a = send_init(e, ca2_der, ca2_len, legacy.d, legacy.len);
   CHECK(a.rc == 0 && a.rt == IPC_INIT_OK && a.blob != NULL); /* adopted CA2, re-sealed */
@@ -326,11 +423,13 @@ int main(void) {
 
   /* The host withholds the identity (a new one is made under CA2) but
    * hands over the manifest, which names CA1. */
-  struct cdr_buf m3, m2;
+  struct cdr_buf m3, m2, f2, f1;
   make_manifest(seal1, k->ca_fp, &m3);
   make_manifest(seal1, NULL, &m2);
+  fresh_identity(seal1, ca2_fp, &f2);
+  fresh_identity(seal1, k->ca_fp, &f1);
   e = fx_enclave_new();
-  a = send_init(e, ca2_der, ca2_len, NULL, 0);
+  a = send_init(e, ca2_der, ca2_len, f2.d, f2.len);
   CHECK(a.rc == 0 && a.rt == IPC_INIT_OK);
   answer_free(&a);
   a = send_load(e, m3.d, m3.len);
@@ -343,7 +442,7 @@ int main(void) {
   fx_enclave_free(e);
   /* ... and an old-format manifest without its identity. */
   e = fx_enclave_new();
-  a = send_init(e, ca2_der, ca2_len, NULL, 0);
+  a = send_init(e, ca2_der, ca2_len, f2.d, f2.len);
   answer_free(&a);
   a = send_load(e, m2.d, m2.len);
   CHECK(a.rc == 0 && a.rt == IPC_ERROR);
@@ -355,18 +454,13 @@ int main(void) {
    * did not make it): the host withheld the identity once to have one
    * sealed under its CA, then put an old manifest back. */
   e = fx_enclave_new();
-  a = send_init(e, ca2_der, ca2_len, NULL, 0);
-  CHECK(a.rc == 0 && a.rt == IPC_INIT_OK && a.blob != NULL);
-  fx_enclave_free(e);
-  e = fx_enclave_new();
-  b = send_init(e, ca2_der, ca2_len, a.blob, a.blob_len);
+  b = send_init(e, ca2_der, ca2_len, f2.d, f2.len);
   CHECK(b.rc == 0 && b.rt == IPC_INIT_OK && b.blob == NULL); /* opened, not made */
   answer_free(&b);
   b = send_load(e, m2.d, m2.len);
   CHECK(b.rc == 0 && b.rt == IPC_ERROR);
   CHECK_RC(b.err, CDR_ERR_CA_MISMATCH);
   CHECK_CONTAINS(b.msg, "from the same state");
-  answer_free(&a);
   answer_free(&b);
   fx_enclave_free(e);
   /* The room's own CA with a v3 manifest loads. */
@@ -406,7 +500,7 @@ int main(void) {
   fx_enclave_free(e);
   /* The rewritten manifest now refuses CA1 even with a new identity. */
   e = fx_enclave_new();
-  a = send_init(e, ca1, ca1_len, NULL, 0);
+  a = send_init(e, ca1, ca1_len, f1.d, f1.len);
   answer_free(&a);
   a = send_load(e, kp.manifest.d, kp.manifest.len);
   check_refused(&a, ca2_fp, k->ca_fp);
@@ -418,6 +512,9 @@ int main(void) {
   cdr_buf_free(&m2);
   cdr_buf_free(&m3);
   cdr_buf_free(&legacy);
+  cdr_buf_free(&bare);
+  cdr_buf_free(&f1);
+  cdr_buf_free(&f2);
   OPENSSL_clear_free(der, (size_t)der_len);
   OPENSSL_free(old_spki);
   EVP_PKEY_free(old_key);
