@@ -13,6 +13,7 @@
  */
 #include "common/log.h"
 #include "enclave.h"
+#include "enclave_reply.h"
 #include "gate.h"
 #include "ipc/ipc.h"
 
@@ -68,7 +69,14 @@ int enclave_dispatch_lane(struct enclave *e, unsigned lane, uint32_t type, struc
       gate_read_enter(e);
     else if (row->gate == GATE_WRITE)
       gate_write_enter(e);
-    int r = row->handler(e, payload, reply_type, reply);
+    int r;
+    char why[768];
+    /* Nothing is served before the witnesses confirmed the history
+     * (witness_start.h): a session open or a request gets the verdict. */
+    if ((type == IPC_OPEN || type == IPC_REQUEST) && (r = enclave_witness_serving(e, why, sizeof(why))) != 0)
+      r = enclave_reply_error(reply, reply_type, r, why);
+    else
+      r = row->handler(e, payload, reply_type, reply);
     if (row->gate != GATE_NONE)
       gate_leave(e);
     if (r != 0)

@@ -25,6 +25,7 @@
 #include "session.h"
 #include "template_state.h"
 #include "upload.h"
+#include "witness_start.h"
 
 /* States are bits, so a dispatch row can allow several.  INIT --IPC_INIT-->
  * INITIALISED --IPC_LOAD--> LOADING --IPC_LOAD_DONE--> READY (IPC_LOAD_CHUNK
@@ -83,6 +84,8 @@ struct enclave {
   /* Approved query templates (template_state.h), sealed in the manifest
    * after the contract (persist.c), changed by template_ops.c. */
   struct template_set templates;
+  /* The room's witnesses and the start check's verdict (witness_start.h). */
+  struct witness_state witness;
   /* Clock, replaceable by tests. */
   int64_t (*now)(void);
 };

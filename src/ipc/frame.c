@@ -12,7 +12,7 @@ const char *ipc_msg_name(uint32_t type) {
                                 "OPEN_OK",  "REQUEST",   "RESPONSE",  "ERROR",    "STORE",     "STORED",
                                 "LOAD",     "LOAD_WANT", "LOAD_CHUNK", "LOAD_ACK", "LOAD_DONE", "CRL",       "CRL_OK",
                                 "FETCH",    "FETCHED",   "STORE_NOWAIT", "PROPOSE", "PROPOSE_OK",
-                                "LIMITS",   "LIMITS_OK", "CONTRACT_NOTICE"};
+                                "LIMITS",   "LIMITS_OK", "CONTRACT_NOTICE", "WITNESS", "WITNESS_ANSWERS"};
   return type <= IPC_MSG_MAX ? names[type] : "?";
 }
 

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The enclave's witness check at start (issue 13, docs/ARCHITECTURE.md
+# "Witnesses"): a room whose active contract names three witnesses (f = 0,
+# quorum 2) asks them, through cdrd's relay, for their keys and the latest
+# head they hold with a fresh nonce, at every start.  With a quorum up it
+# serves; with too few up it serves nothing (witness_unavailable to every
+# session open and request) and resumes, without a restart, once enough
+# come back; a witness that is down does not stop the room while a quorum
+# answers.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/witness_lib.sh"
+
+R="$T/room"
+new_room "$R" || { fail "room init"; finish; }
+witness_tls || { fail "witness TLS"; finish; }
+start_server "$R" URL || { fail "server start"; finish; }
+user prov provider "$R" "$URL" || { fail "enroll"; finish; }
+for i in 0 1 2; do start_witness $i || { fail "witness $i"; finish; }; done
+check "version 1 names three witnesses" "$CDR" room propose "$R" --witness "${WURL[0]}" --witness "${WURL[1]}" \
+  --witness "${WURL[2]}"
+H=$(sed -n 's/.*contract hash \([0-9a-f]\{64\}\)$/\1/p' "$T/out")
+for _ in $(seq 100); do grep -q "contract version 1 ($H) is pending" "$T/server.log" && break; sleep 0.1; done
+check "prov signs: version 1 is active" "$CDR" contract sign --profile prov "$H"
+
+stop_server "$SERVER_PID"
+restart_server "$R" URL || { fail "restart"; finish; }
+grep -q "witnesses: 3 of 3 witnesses confirmed the history up to entry" "$T/server.log" \
+  && pass "at start the enclave asks the witnesses, and all three confirm" || fail "log: $(grep -i witness "$T/server.log")"
+check "a quorum confirmed: the room serves" "$CDR" tables --profile prov
+
+stop_witness 2
+stop_server "$SERVER_PID"
+restart_server "$R" URL || { fail "restart with one witness down"; finish; }
+check "one witness down, a quorum (2 of 3) answers: the room serves" "$CDR" tables --profile prov
+
+stop_witness 1
+stop_server "$SERVER_PID"
+restart_server "$R" URL || { fail "restart with two witnesses down"; finish; }
+grep -q "serving nothing: witness_unavailable: 1 of 3 witnesses confirmed the history, a quorum is 2" "$T/server.log" \
+  && pass "with one of three up the enclave says it serves nothing" || fail "log: $(grep -i witness "$T/server.log")"
+expect_error "too few witnesses: a request gets witness_unavailable" "witness_unavailable" "$CDR" tables --profile prov
+curl -s -o "$T/body" -X POST -H 'Content-Type: application/json' -d '{}' "$URL/v1/session" >/dev/null
+restart_witness 1 || { fail "witness 1 back"; finish; }
+sleep 1.1 # the enclave asks again at most once a second
+check "a quorum is back: the room serves again, without a restart" "$CDR" tables --profile prov
+restart_witness 2
+finish
