@@ -79,6 +79,13 @@ int enclave_dispatch_lane(struct enclave *e, unsigned lane, uint32_t type, struc
       r = row->handler(e, payload, reply_type, reply);
     if (row->gate != GATE_NONE)
       gate_leave(e);
+    /* Durable, then witnessed, then answered (witness_start.h): an answer
+     * whose entries a quorum has not countersigned in time is withheld. */
+    if (r == 0 && type != IPC_ATTEST && (row->states & ENCLAVE_STATE_READY) &&
+        witness_answer_wait(e) != 0)
+      r = enclave_reply_error(reply, reply_type, CDR_ERR_WITNESS_UNAVAILABLE,
+                              "witness_unavailable: fewer than a quorum of the room's witnesses countersigned the "
+                              "history that holds this answer; it is withheld (its entry stays in the log)");
     if (r != 0)
       log_error("protocol violation: malformed %s (%s)", ipc_msg_name(type), cdr_err_code(r));
     return r;

@@ -119,8 +119,17 @@ int enclave_witness_start(struct enclave *e) {
     pthread_mutex_unlock(&ws->lock);
     return 0;
   }
+  if (witness_join_build(e) != 0) {
+    ws->verdict = CDR_ERR_WITNESS_UNAVAILABLE;
+    snprintf(ws->message, sizeof(ws->message), "witness_unavailable: the enclave could not build its join "
+                                               "(attestation evidence)");
+    pthread_mutex_unlock(&ws->lock);
+    return 0;
+  }
   r = check_once(e, ws);
   ws->retry_after = e->now() + 1;
+  if (r == 0 && ws->verdict == 0)
+    ws->active = 1;
   pthread_mutex_unlock(&ws->lock);
   return r;
 }
@@ -133,6 +142,12 @@ int enclave_witness_serving(struct enclave *e, char *msg, size_t msglen) {
     if (check_once(e, ws) != 0)
       e->fatal = 1; /* the channel broke */
     ws->retry_after = e->now() + 1;
+    if (ws->verdict == 0) {
+      ws->active = 1;
+      pthread_mutex_lock(&e->audit.lock);
+      pthread_cond_broadcast(&e->audit.cond); /* the writer: a round is due */
+      pthread_mutex_unlock(&e->audit.lock);
+    }
   }
   v = ws->verdict;
   snprintf(msg, msglen, "%s", ws->message);
@@ -140,4 +155,8 @@ int enclave_witness_serving(struct enclave *e, char *msg, size_t msglen) {
   return v;
 }
 
-void enclave_witness_free(struct enclave *e) { witness_gate_free(&e->witness.gate); }
+void enclave_witness_free(struct enclave *e) {
+  witness_gate_free(&e->witness.gate);
+  json_decref(e->witness.join);
+  e->witness.join = NULL;
+}

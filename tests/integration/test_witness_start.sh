@@ -43,5 +43,15 @@ curl -s -o "$T/body" -X POST -H 'Content-Type: application/json' -d '{}' "$URL/v
 restart_witness 1 || { fail "witness 1 back"; finish; }
 sleep 1.1 # the enclave asks again at most once a second
 check "a quorum is back: the room serves again, without a restart" "$CDR" tables --profile prov
-restart_witness 2
+restart_witness 2 || { fail "witness 2 back"; finish; }
+
+# While the room serves: too few witnesses, and no answer leaves.
+stop_witness 1
+stop_witness 2
+expect_error "mid-run, one of three witnesses up: the answer is withheld (witness_unavailable)" "witness_unavailable" \
+  "$CDR" tables --profile prov
+grep -q "witnesses: head [0-9]* countersigned by 1, a quorum is 2" "$T/server.log" \
+  && pass "the enclave logs the short round" || fail "log: $(grep -i witness "$T/server.log" | tail -3)"
+restart_witness 1 || { fail "witness 1 back"; finish; }
+check "one back (2 of 3): answers leave again" "$CDR" tables --profile prov
 finish
