@@ -110,6 +110,7 @@ int enclave_witness_start(struct enclave *e) {
   ws->verdict = 0;
   ws->message[0] = '\0';
   if (cv == NULL || cv->c.n_witnesses == 0) {
+    ws->serving = 1;
     pthread_mutex_unlock(&ws->lock);
     return 0;
   }
@@ -129,7 +130,7 @@ int enclave_witness_start(struct enclave *e) {
   r = check_once(e, ws);
   ws->retry_after = e->now() + 1;
   if (r == 0 && ws->verdict == 0)
-    ws->active = 1;
+    ws->active = ws->serving = 1;
   pthread_mutex_unlock(&ws->lock);
   return r;
 }
@@ -137,13 +138,15 @@ int enclave_witness_start(struct enclave *e) {
 int enclave_witness_serving(struct enclave *e, char *msg, size_t msglen) {
   struct witness_state *ws = &e->witness;
   int v;
+  if (ws->serving)
+    return 0;
   pthread_mutex_lock(&ws->lock);
   if (ws->verdict == CDR_ERR_WITNESS_UNAVAILABLE && ws->gate.n > 0 && e->now() >= ws->retry_after) {
     if (check_once(e, ws) != 0)
       e->fatal = 1; /* the channel broke */
     ws->retry_after = e->now() + 1;
     if (ws->verdict == 0) {
-      ws->active = 1;
+      ws->active = ws->serving = 1;
       pthread_mutex_lock(&e->audit.lock);
       pthread_cond_broadcast(&e->audit.cond); /* the writer: a round is due */
       pthread_mutex_unlock(&e->audit.lock);

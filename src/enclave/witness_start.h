@@ -33,6 +33,7 @@ struct witness_state {
   char message[768];     /* the verdict's sentence */
   int64_t retry_after;   /* witness_unavailable: not asked again before this second */
   _Atomic int active;    /* witnesses named and the start check passed: every answer waits for a round */
+  _Atomic int serving;   /* verdict is 0 (lets callers skip the lock) */
   json_t *join;          /* the join (PROTOCOL 9.3), built at start; read-only after */
   int joined;            /* the audit writer's: the witnesses know this identity (no join needed) */
 };
