@@ -1,7 +1,4 @@
-/*
- * audit.c - building, storing, re-reading and checking the audit log;
- * see audit.h.
- */
+/* audit.c - building, storing, re-reading and checking the audit log; see audit.h. */
 #include "audit.h"
 
 #include <openssl/x509.h>
@@ -22,12 +19,10 @@
 #include "seal.h"
 
 #define AUDIT_OBJECT "audit"
-/* The queue's cap (entries waiting for the next group commit) and the
- * most record bytes one round sends. */
+/* The queue's cap (entries awaiting a group commit); most record bytes a round sends. */
 #define AUDIT_QUEUE_MAX (256u * 1024u * 1024u)
 #define AUDIT_ROUND_MAX (8u * 1024u * 1024u)
-/* Reads go in blocks larger than any record, so every full block holds
- * at least one whole record. */
+/* Reads go in blocks larger than any record: a full block holds one. */
 #define READ_BLOCK (2u * 1024u * 1024u)
 _Static_assert(READ_BLOCK > AUDIT_MAX_RECORD + 4u, "a block holds a record");
 _Static_assert(READ_BLOCK <= IPC_FETCH_MAX, "a block is one fetch");
@@ -51,8 +46,7 @@ void audit_free(struct audit_log *a) {
   free(a->head), a->head = NULL;
   free(a->off), a->off = NULL;
   free(a->time), a->time = NULL;
-  a->n = a->cap = a->durable = a->max_committed = a->queued = 0;
-  a->unsynced = 0;
+  a->n = a->cap = a->durable = a->witnessed = a->max_committed = a->queued = 0, a->unsynced = 0;
   pthread_mutex_unlock(&a->lock);
   json_decref(pending);
   pending = NULL;
@@ -292,9 +286,8 @@ static int enqueue_record(struct enclave *e, const struct cdr_buf *rec) {
   return r;
 }
 
-/* Wait until entry `index` is durable (the gate before an answer:
- * durable; the witnesses' round will go here, after durable; then the
- * caller answers).  Under the lock.  CDR_ERR_IO if the writer failed. */
+/* Wait until entry `index` is durable (then dispatch.c waits for the
+ * witnesses' round).  Under the lock.  CDR_ERR_IO if the writer failed. */
 static int gate_wait(struct audit_log *a, uint64_t index) {
   while (a->durable <= index && !a->writer_failed)
     pthread_cond_wait(&a->cond, &a->lock);
@@ -442,12 +435,15 @@ static void *writer_main(void *arg) {
   struct audit_log *a = &e->audit;
   struct cdr_buf recs;
   enclave_thread_warm();
+  store_client_set_lane(a->lane_fd); /* witness rounds go on the audit lane */
   pthread_mutex_lock(&a->lock);
   for (;;) {
-    while (a->queued == 0 && !a->writer_stop)
+    while (a->queued == 0 && !a->writer_stop && !witness_due(e))
       pthread_cond_wait(&a->cond, &a->lock);
+    if (a->queued == 0 && (a->writer_stop || witness_step(e) != 0))
+      break; /* stopped, or the channel broke */
     if (a->queued == 0)
-      break;
+      continue; /* a round was due */
     /* Take at most what one frame carries; the rest waits its turn. */
     uint32_t n = 0;
     size_t bytes = 0;
@@ -477,6 +473,8 @@ static void *writer_main(void *arg) {
     a->queued -= n;
     a->durable = first + n;
     pthread_cond_broadcast(&a->cond);
+    if (witness_step(e) != 0) /* durable, then witnessed (one round a batch), then answered */
+      break;
   }
   pthread_mutex_unlock(&a->lock);
   return NULL;

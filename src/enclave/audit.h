@@ -64,6 +64,7 @@ struct audit_log {
   pthread_mutex_t lock;                /* guards every field */
   pthread_cond_t cond;                 /* durable moved, queue filled, or stop */
   uint64_t durable;                    /* entries [0, durable) are on disk */
+  uint64_t witnessed;                  /* [0, witnessed) countersigned by a quorum (witness_start.h) */
   struct cdr_buf queue;                /* sealed records of entries [durable, n) */
   uint32_t queued;                     /* how many */
   int lane_fd;                         /* the audit lane; 0 when none (unit tests) */

@@ -43,7 +43,7 @@ static json_t *hex_json(const uint8_t *p, size_t n) {
   return json_string(hex);
 }
 
-static json_t *version_json(const struct contract_version *v) {
+json_t *contract_version_json(const struct contract_version *v) {
   json_t *sigs = json_array(), *o;
   for (size_t i = 0; sigs != NULL && i < v->n_sigs; i++) {
     char *b64 = NULL;
@@ -94,7 +94,7 @@ static json_t *pending_json(const struct enclave *e) {
   size_t missing = 0;
   if (contract_state_pending(&e->contract, contract_now(e)) == NULL)
     return json_null();
-  if ((o = version_json(&e->contract.pending)) == NULL)
+  if ((o = contract_version_json(&e->contract.pending)) == NULL)
     return NULL;
   if (contract_state_required(&e->contract, &req) != 0 || (a = json_array()) == NULL) {
     json_decref(o);
@@ -127,14 +127,14 @@ int contract_op_read(struct enclave *e, json_t *hdr, struct cdr_buf *out, struct
     chain = json_array();
     for (size_t i = 0; chain != NULL && i < e->contract.n_active; i++)
       if (e->contract.active[i].c.version >= from &&
-          json_array_append_new(chain, version_json(&e->contract.active[i])) != 0) {
+          json_array_append_new(chain, contract_version_json(&e->contract.active[i])) != 0) {
         json_decref(chain);
         chain = NULL;
       }
     if (chain == NULL)
       return enclave_reply_op_fail(out, res, CDR_ERR_NOMEM, NULL);
   }
-  o = json_pack("{s:b,s:o,s:o}", "ok", 1, "active", cur != NULL ? version_json(cur) : json_null(), "pending",
+  o = json_pack("{s:b,s:o,s:o}", "ok", 1, "active", cur != NULL ? contract_version_json(cur) : json_null(), "pending",
                 pending_json(e));
   if (o != NULL && chain != NULL && json_object_set(o, "chain", chain) != 0) {
     json_decref(o);

@@ -43,6 +43,10 @@ int contract_op_sign(struct enclave *e, const struct contract_caller *who, const
  * IPC_STORE, and the notice belongs with its change.  0, or the write's error (the link
  * is then broken and the enclave stops, as for any frame). */
 int contract_notify_host(struct enclave *e) CDR_WUR;
+/* One version as the contract operation shows it (PROTOCOL 8.9):
+ * {"version", "sha256", "document", "signatures": [{"spki", "object"}]};
+ * NULL when out of memory.  Also a witness join's chain element (9.3). */
+json_t *contract_version_json(const struct contract_version *v);
 
 /* Version 1 must name the room's data holders as they are
  * (contract_holders.c): every table's owning key a provider member, and

@@ -14,6 +14,7 @@
  */
 #include "common/log.h"
 #include "enclave.h"
+#include "enclave_reply.h"
 #include "gate.h"
 #include "ipc/ipc.h"
 
@@ -75,9 +76,23 @@ int enclave_dispatch_lane(struct enclave *e, unsigned lane, uint32_t type, struc
       gate_read_enter(e);
     else if (row->gate == GATE_WRITE)
       gate_write_enter(e);
-    int r = row->handler(e, payload, reply_type, reply);
+    int r;
+    char why[768];
+    /* Nothing is served before the witnesses confirmed the history
+     * (witness_start.h): a session open or a request gets the verdict. */
+    if ((type == IPC_OPEN || type == IPC_REQUEST) && (r = enclave_witness_serving(e, why, sizeof(why))) != 0)
+      r = enclave_reply_error(reply, reply_type, r, why);
+    else
+      r = row->handler(e, payload, reply_type, reply);
     if (row->gate != GATE_NONE)
       gate_leave(e);
+    /* Durable, then witnessed, then answered (witness_start.h): an answer
+     * whose entries a quorum has not countersigned in time is withheld. */
+    if (r == 0 && type != IPC_ATTEST && (row->states & ENCLAVE_STATE_READY) &&
+        witness_answer_wait(e) != 0)
+      r = enclave_reply_error(reply, reply_type, CDR_ERR_WITNESS_UNAVAILABLE,
+                              "witness_unavailable: fewer than a quorum of the room's witnesses countersigned the "
+                              "history that holds this answer; it is withheld (its entry stays in the log)");
     if (r != 0)
       log_error("protocol violation: malformed %s (%s)", ipc_msg_name(type), cdr_err_code(r));
     return r;

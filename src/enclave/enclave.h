@@ -25,6 +25,7 @@
 #include "session.h"
 #include "template_state.h"
 #include "upload.h"
+#include "witness_start.h"
 
 /* States are bits, so a dispatch row can allow several.  INIT --IPC_INIT-->
  * INITIALISED --IPC_LOAD--> LOADING --IPC_LOAD_DONE--> READY (IPC_LOAD_CHUNK
@@ -89,6 +90,8 @@ struct enclave {
   /* The new build's side of an upgrade handoff (upgrade.c), from
    * IPC_UPGRADE_HELLO to IPC_UPGRADE_ACCEPT; NULL otherwise. */
   struct enclave_upgrade *upgrade;
+  /* The room's witnesses and the start check's verdict (witness_start.h). */
+  struct witness_state witness;
   /* Clock, replaceable by tests. */
   int64_t (*now)(void);
 };

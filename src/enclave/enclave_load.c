@@ -314,6 +314,8 @@ int enclave_handle_load_done(struct enclave *e, struct cdr_buf *in, uint32_t *rt
     return ipc_put_status(out, 0, why);
   }
   log_info("audit log: %llu entries", (unsigned long long)e->audit.n);
+  if ((r = enclave_witness_start(e)) != 0) /* the verdict is kept: requests see it */
+    return r;
   if ((r = audit_begin(e, "start")) != 0)
     return r;
   audit_set(e, "manifest_version", json_integer((json_int_t)p->version));

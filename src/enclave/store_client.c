@@ -15,6 +15,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/limits.h"
 #include "common/log.h"
@@ -127,5 +128,32 @@ int enclave_fetch(struct enclave *e, const char *name, uint64_t offset, uint32_t
 out:
   cdr_buf_free(&frame);
   cdr_buf_free(&reply);
+  return r;
+}
+
+int enclave_witness_round(struct enclave *e, uint8_t kind, const char *const *urls, uint32_t n, const uint8_t *body,
+                          size_t body_len, struct cdr_buf *reply, struct ipc_witness_answer *answers) {
+  struct ipc_witness_round m;
+  struct cdr_buf frame;
+  uint32_t type;
+  int r;
+  memset(&m, 0, sizeof(m));
+  m.kind = kind;
+  m.n = n;
+  for (uint32_t i = 0; i < n && i < IPC_WITNESS_MAX_N; i++)
+    m.url[i] = urls[i];
+  m.body = body;
+  m.body_len = body_len;
+  cdr_buf_init(&frame, 16u + IPC_WITNESS_MAX_N * (4u + CDR_CONTRACT_MAX_URL) + IPC_WITNESS_BODY_MAX, 0);
+  cdr_buf_init(reply, 4u + IPC_WITNESS_MAX_N * (8u + (size_t)IPC_WITNESS_ANSWER_MAX), 0);
+  if ((r = ipc_put_witness(&frame, &m)) != 0 || (r = ipc_frame_write(chan(e), IPC_WITNESS, &frame)) != 0 ||
+      (r = ipc_frame_read(chan(e), &type, reply, (uint32_t)reply->max)) != 0)
+    goto out;
+  if (type != IPC_WITNESS_ANSWERS || ipc_get_witness_answers(reply, n, answers) != 0) {
+    log_error("protocol violation: %s while waiting for WITNESS_ANSWERS, or a malformed one", ipc_msg_name(type));
+    r = CDR_ERR_ARG;
+  }
+out:
+  cdr_buf_free(&frame);
   return r;
 }

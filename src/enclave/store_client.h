@@ -54,4 +54,13 @@ int enclave_notice(struct enclave *e, uint32_t type, const struct cdr_buf *frame
 int enclave_fetch(struct enclave *e, const char *name, uint64_t offset, uint32_t max, struct cdr_buf *out,
                   int *found) CDR_WUR;
 
+/* One witness round (IPC_WITNESS, ipc.h) on this thread's lane: the
+ * host asks each of the n witnesses (kind and body as ipc.h says) and
+ * answers[i] is witness i's raw answer, pointing into *reply (the caller
+ * frees it with cdr_buf_free).  Nothing in it is checked beyond the
+ * frame's shape: witness_gate.c verifies.  0, or a channel error
+ * (fatal). */
+int enclave_witness_round(struct enclave *e, uint8_t kind, const char *const *urls, uint32_t n, const uint8_t *body,
+                          size_t body_len, struct cdr_buf *reply, struct ipc_witness_answer *answers) CDR_WUR;
+
 #endif

@@ -7,17 +7,11 @@
  * verified here, so a host that forges, drops, replays or reorders them
  * can stop the room but not make it accept an older history.
  *
- * NOT WIRED YET.  The intended use (the audit commit path is being
- * reshaped: durable, then witnessed, then answered):
- *   - at LOAD_DONE, after the log is re-read: witness_gate_init from the
- *     active contract, the witnesses' keys relayed (GET /v1/witness/key)
- *     and set with witness_gate_set_key, then a "latest" round with a
- *     fresh nonce and witness_gate_start_check; anything but 0 and the
- *     enclave serves nothing (history_rollback is final for this start,
- *     witness_unavailable is retried);
- *   - per batch of entries: once the head that covers them is durable on
- *     the host's disk, a countersign round (the head, Sign_I(T_head)),
- *     and witness_gate_confirmed before any answer of the batch leaves.
+ * Wired by witness_start.c (at LOAD_DONE: keys, a "latest" round with a
+ * fresh nonce, witness_gate_start_check; the verdict gates every session
+ * open and request) and witness_round.c (per durable audit batch: a
+ * countersign round and witness_gate_confirmed before any answer of the
+ * batch leaves).
  */
 #ifndef CDR_ENCLAVE_WITNESS_GATE_H
 #define CDR_ENCLAVE_WITNESS_GATE_H

@@ -26,6 +26,7 @@
 #include "common/limits.h"
 #include "common/log.h"
 #include "enclave_link_int.h"
+#include "witness_relay.h"
 #include "ipc/messages.h"
 
 void link_mark_dead(struct enclave_link *l, const char *why) {
@@ -184,6 +185,36 @@ out:
   return r;
 }
 
+/* Answer an IPC_WITNESS with IPC_WITNESS_ANSWERS: the relay asks every
+ * witness in parallel and hands back the raw answers (witness_relay.h).
+ * Non-zero only if the frame is malformed or the answer cannot be sent. */
+static int link_apply_witness(int fd, struct cdr_buf *in) {
+  struct ipc_witness_round m;
+  struct ipc_witness_answer a[IPC_WITNESS_MAX_N];
+  struct cdr_buf bodies[IPC_WITNESS_MAX_N], out, check;
+  int r;
+  if ((r = ipc_get_witness(in, &m)) != 0)
+    return r;
+  for (uint32_t i = 0; i < IPC_WITNESS_MAX_N; i++)
+    cdr_buf_init(&bodies[i], IPC_WITNESS_ANSWER_MAX, 0);
+  cdr_buf_init(&out, 4 + IPC_WITNESS_MAX_N * (8 + (size_t)IPC_WITNESS_ANSWER_MAX), 0);
+  if ((r = witness_relay_round(&m, a, bodies)) != 0 || (r = ipc_put_witness_answers(&out, a, m.n)) != 0)
+    goto out;
+  {
+    struct ipc_witness_answer echo[IPC_WITNESS_MAX_N];
+    cdr_buf_view(&check, cdr_buf_ptr(&out), cdr_buf_avail(&out));
+    if ((r = ipc_get_witness_answers(&check, m.n, echo)) != 0)
+      goto out;
+  }
+  r = ipc_frame_write(fd, IPC_WITNESS_ANSWERS, &out);
+out:
+  for (uint32_t i = 0; i < IPC_WITNESS_MAX_N; i++)
+    cdr_buf_free(&bodies[i]);
+  cdr_buf_free(&out);
+  ipc_witness_round_free(&m);
+  return r;
+}
+
 /* An IPC_CONTRACT_NOTICE: decoded exactly, then handed to the contract
  * callback (not answered).  It comes on the lane of the request that
  * changed the contract (any work lane, or the control lane at
@@ -226,12 +257,15 @@ static int lane_call(struct enclave_link *l, int fd, uint32_t type, const struct
   }
   /* Storage rounds: the enclave asks for durable writes, or reads of
    * what it stored, before it answers. */
-  while (got == IPC_STORE || got == IPC_STORE_NOWAIT || got == IPC_FETCH || got == IPC_CONTRACT_NOTICE) {
+  while (got == IPC_STORE || got == IPC_STORE_NOWAIT || got == IPC_FETCH || got == IPC_CONTRACT_NOTICE ||
+         got == IPC_WITNESS) {
     r = got == IPC_FETCH             ? link_apply_fetch(l, fd, reply)
+        : got == IPC_WITNESS         ? link_apply_witness(fd, reply)
         : got == IPC_CONTRACT_NOTICE ? link_apply_contract(l, reply)
                                      : link_apply_store(l, fd, reply, got == IPC_STORE);
     if (r != 0) {
       link_mark_dead(l, got == IPC_FETCH             ? "malformed IPC_FETCH"
+                        : got == IPC_WITNESS         ? "malformed IPC_WITNESS"
                         : got == IPC_CONTRACT_NOTICE ? "malformed IPC_CONTRACT_NOTICE"
                         : got == IPC_STORE           ? "malformed IPC_STORE"
                         : r == CDR_ERR_IO            ? "cannot append to or sync the enclave's audit log: stopping "
@@ -337,13 +371,13 @@ void *link_audit_lane(void *arg) {
         link_mark_dead(l, "the enclave closed its audit lane");
       break;
     }
-    if (type != IPC_STORE) {
+    if (type != IPC_STORE && type != IPC_WITNESS) {
       log_error("enclave sent %s on its audit lane", ipc_msg_name(type));
       link_mark_dead(l, "unexpected frame on the audit lane");
       break;
     }
-    if ((r = link_apply_store(l, l->audit_fd, &in, 1)) != 0) {
-      link_mark_dead(l, "malformed IPC_STORE on the audit lane");
+    if ((r = type == IPC_WITNESS ? link_apply_witness(l->audit_fd, &in) : link_apply_store(l, l->audit_fd, &in, 1)) != 0) {
+      link_mark_dead(l, "malformed IPC_STORE or IPC_WITNESS on the audit lane");
       break;
     }
   }

@@ -201,6 +201,7 @@ static int http_api_error(int err) {
   case CDR_ERR_SESSION_UNKNOWN: case CDR_ERR_SESSION_EXPIRED: case CDR_ERR_SESSION_LIMIT: case CDR_ERR_REPLAY:
   case CDR_ERR_OUT_OF_ORDER: case CDR_ERR_DECRYPT: case CDR_ERR_REQUEST_FAILED: case CDR_ERR_INTERNAL:
   case CDR_ERR_BUSY: case CDR_ERR_REQUEST_TIMEOUT: case CDR_ERR_ROOM_LOADING:
+  case CDR_ERR_HISTORY_ROLLBACK: case CDR_ERR_WITNESS_UNAVAILABLE: /* witness_start.h */
     return err;
   case CDR_ERR_NOMEM:
     return CDR_ERR_BUSY;

@@ -13,7 +13,8 @@ const char *ipc_msg_name(uint32_t type) {
                                 "LOAD",     "LOAD_WANT", "LOAD_CHUNK", "LOAD_ACK", "LOAD_DONE", "CRL",       "CRL_OK",
                                 "FETCH",    "FETCHED",   "STORE_NOWAIT", "PROPOSE", "PROPOSE_OK",
                                 "LIMITS",   "LIMITS_OK", "CONTRACT_NOTICE", "UPGRADE_HELLO", "UPGRADE_HELLO_OK",
-                                "UPGRADE_OFFER", "UPGRADE_KEYS", "UPGRADE_ACCEPT", "UPGRADE_DONE"};
+                                "UPGRADE_OFFER", "UPGRADE_KEYS", "UPGRADE_ACCEPT", "UPGRADE_DONE", "WITNESS",
+                                "WITNESS_ANSWERS"};
   return type <= IPC_MSG_MAX ? names[type] : "?";
 }
 

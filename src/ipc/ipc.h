@@ -55,6 +55,18 @@
  *   IPC_FETCHED      u8 found lp(bytes)   (at most max bytes from offset;
  *                                          fewer only at the end; found 0:
  *                                          no such object, bytes empty)
+ * and any number of witness rounds (docs/ARCHITECTURE.md "Witnesses"):
+ *   IPC_WITNESS      u8 kind u32 n {lp(url)}* lp(body)
+ *                    kind 1 GET URL/v1/witness/key (body empty), 2 POST
+ *                    URL/v1/witness/latest, 3 POST URL/v1/witness/countersign
+ *                    (body: the JSON of docs/PROTOCOL.md 9, the same for
+ *                    every witness); n 1..16 witnesses
+ * each answered by
+ *   IPC_WITNESS_ANSWERS u32 n {u32 http_status lp(body)}*
+ *                    the same n, in the same order; status 0: no answer
+ *                    (down, slow, refused TLS); bodies are the witnesses'
+ *                    raw answers, each capped, believed by nobody: the
+ *                    enclave verifies every one (witness_gate.c)
  * At start, after IPC_INIT, the host sends
  *   IPC_LOAD         lp(sealed manifest, empty if none)
  * answered by
@@ -159,7 +171,9 @@ enum ipc_msg_type {
   IPC_UPGRADE_KEYS = 30,
   IPC_UPGRADE_ACCEPT = 31,
   IPC_UPGRADE_DONE = 32,
-  IPC_MSG_MAX = 32
+  IPC_WITNESS = 33,
+  IPC_WITNESS_ANSWERS = 34,
+  IPC_MSG_MAX = 34
 };
 
 /* The most bytes one IPC_FETCH may ask for (fits a frame with room). */

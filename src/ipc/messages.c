@@ -628,3 +628,93 @@ int ipc_get_upgrade_done(struct cdr_buf *b, const uint8_t **blob, size_t *len) {
     return CDR_ERR_TRUNCATED;
   return cdr_buf_expect_end(b);
 }
+
+/* ---- witness rounds ---- */
+
+int ipc_put_witness(struct cdr_buf *b, const struct ipc_witness_round *m) {
+  int r;
+  if (m->n == 0 || m->n > IPC_WITNESS_MAX_N || m->body_len > IPC_WITNESS_BODY_MAX)
+    return CDR_ERR_ARG;
+  if ((r = cdr_buf_put_u8(b, m->kind)) != 0 || (r = cdr_buf_put_u32(b, m->n)) != 0)
+    return r;
+  for (uint32_t i = 0; i < m->n; i++)
+    if ((r = cdr_buf_put_lpstr(b, m->url[i])) != 0)
+      return r;
+  return cdr_buf_put_lp(b, m->body_len ? m->body : (const uint8_t *)"", m->body_len);
+}
+
+void ipc_witness_round_free(struct ipc_witness_round *m) {
+  for (uint32_t i = 0; i < m->n && i < IPC_WITNESS_MAX_N; i++)
+    free((char *)m->url[i]);
+  memset(m, 0, sizeof(*m));
+}
+
+int ipc_get_witness(struct cdr_buf *b, struct ipc_witness_round *m) {
+  uint32_t n;
+  int r;
+  memset(m, 0, sizeof(*m));
+  if ((r = cdr_buf_get_u8(b, &m->kind)) != 0 || (r = cdr_buf_get_u32(b, &n)) != 0)
+    return r;
+  if (m->kind < IPC_WITNESS_KEY || m->kind > IPC_WITNESS_COUNTERSIGN || n == 0 || n > IPC_WITNESS_MAX_N)
+    return CDR_ERR_TRUNCATED;
+  for (uint32_t i = 0; i < n; i++) {
+    const uint8_t *p;
+    size_t len;
+    char *u;
+    if ((r = cdr_buf_get_lp(b, &p, &len, CDR_CONTRACT_MAX_URL)) != 0)
+      goto fail;
+    for (size_t j = 0; j < len; j++)
+      if (p[j] <= 0x20 || p[j] >= 0x7f)
+        len = 0;
+    if (len == 0 || (u = malloc(len + 1)) == NULL) {
+      r = len == 0 ? CDR_ERR_TRUNCATED : CDR_ERR_NOMEM;
+      goto fail;
+    }
+    memcpy(u, p, len);
+    u[len] = '\0';
+    m->url[i] = u;
+    m->n = i + 1;
+  }
+  if ((r = cdr_buf_get_lp(b, &m->body, &m->body_len, IPC_WITNESS_BODY_MAX)) != 0 ||
+      (r = cdr_buf_expect_end(b)) != 0)
+    goto fail;
+  if (m->kind == IPC_WITNESS_KEY && m->body_len != 0) {
+    r = CDR_ERR_TRUNCATED;
+    goto fail;
+  }
+  return 0;
+fail:
+  ipc_witness_round_free(m);
+  return r;
+}
+
+int ipc_put_witness_answers(struct cdr_buf *b, const struct ipc_witness_answer *a, uint32_t n) {
+  int r;
+  if ((r = cdr_buf_put_u32(b, n)) != 0)
+    return r;
+  for (uint32_t i = 0; i < n; i++) {
+    size_t len = a[i].status == 0 ? 0 : a[i].len;
+    if (len > IPC_WITNESS_ANSWER_MAX)
+      return CDR_ERR_ARG;
+    if ((r = cdr_buf_put_u32(b, a[i].status)) != 0 || (r = cdr_buf_put_lp(b, len ? a[i].body : (const uint8_t *)"", len)) != 0)
+      return r;
+  }
+  return 0;
+}
+
+int ipc_get_witness_answers(struct cdr_buf *b, uint32_t want_n, struct ipc_witness_answer *a) {
+  uint32_t n;
+  int r;
+  if ((r = cdr_buf_get_u32(b, &n)) != 0)
+    return r;
+  if (n != want_n || n > IPC_WITNESS_MAX_N)
+    return CDR_ERR_TRUNCATED;
+  for (uint32_t i = 0; i < n; i++) {
+    if ((r = cdr_buf_get_u32(b, &a[i].status)) != 0 ||
+        (r = cdr_buf_get_lp(b, &a[i].body, &a[i].len, IPC_WITNESS_ANSWER_MAX)) != 0)
+      return r;
+    if (a[i].status == 0 && a[i].len != 0)
+      return CDR_ERR_TRUNCATED;
+  }
+  return cdr_buf_expect_end(b);
+}

@@ -248,4 +248,39 @@ int ipc_get_upgrade_keys(struct cdr_buf *b, uint8_t *kem, const uint8_t **encap,
 int ipc_put_upgrade_done(struct cdr_buf *b, const uint8_t *blob, size_t len) CDR_WUR;
 int ipc_get_upgrade_done(struct cdr_buf *b, const uint8_t **blob, size_t *len) CDR_WUR;
 
+/* ---- witness rounds (IPC_WITNESS, IPC_WITNESS_ANSWERS; ipc.h) ---- */
+
+#define IPC_WITNESS_KEY 1u
+#define IPC_WITNESS_LATEST 2u
+#define IPC_WITNESS_COUNTERSIGN 3u
+/* At most this many witnesses a round (CDR_CONTRACT_MAX_WITNESSES). */
+#define IPC_WITNESS_MAX_N 16u
+/* A request body (a countersign with its join: chain and evidence). */
+#define IPC_WITNESS_BODY_MAX (8u * 1024u * 1024u)
+/* One witness's answer body; a longer one is relayed as no answer. */
+#define IPC_WITNESS_ANSWER_MAX (64u * 1024u)
+
+struct ipc_witness_round {
+  uint8_t kind;                        /* IPC_WITNESS_* */
+  uint32_t n;                          /* 1..IPC_WITNESS_MAX_N */
+  const char *url[IPC_WITNESS_MAX_N];  /* encode: the caller's; decode: malloc'd, NUL-terminated */
+  const uint8_t *body;                 /* borrowed from the buffer on decode */
+  size_t body_len;
+};
+struct ipc_witness_answer {
+  uint32_t status;     /* HTTP status; 0: no answer */
+  const uint8_t *body; /* borrowed from the buffer on decode */
+  size_t len;
+};
+int ipc_put_witness(struct cdr_buf *b, const struct ipc_witness_round *m) CDR_WUR;
+/* Exact: kind known, n in bounds, each URL 1..CDR_CONTRACT_MAX_URL bytes
+ * of printable ASCII, body within its cap (empty for kind KEY).  The
+ * URLs are malloc'd: free with ipc_witness_round_free. */
+int ipc_get_witness(struct cdr_buf *b, struct ipc_witness_round *m) CDR_WUR;
+void ipc_witness_round_free(struct ipc_witness_round *m);
+int ipc_put_witness_answers(struct cdr_buf *b, const struct ipc_witness_answer *a, uint32_t n) CDR_WUR;
+/* Exact: n must be the round's (want_n), each body within
+ * IPC_WITNESS_ANSWER_MAX and empty when status is 0. */
+int ipc_get_witness_answers(struct cdr_buf *b, uint32_t want_n, struct ipc_witness_answer *a) CDR_WUR;
+
 #endif

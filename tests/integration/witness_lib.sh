@@ -40,3 +40,30 @@ restart_witness() { local u=${WURL[$1]}; start_witness "$1" "${u#https://}"; }
 
 # witness_fp N: witness N's key fingerprint, from its log.
 witness_fp() { sed -n 's/^witness key sha256: \([0-9a-f]\{64\}\)$/\1/p' "$T/witness$1.log" | tail -n 1; }
+
+# garbage_witness N: in place of witness N (stopped first), on its address,
+# an HTTPS server that answers every route 200 with JSON that is no valid
+# witness answer (a countersignature under no key, no "latest" fields).
+garbage_witness() {
+  local n=$1 port=${WURL[$1]##*:}
+  python3 - "$port" "$T/wtls.crt" "$T/wtls.key" >>"$T/garbage$n.log" 2>&1 <<'PY' &
+import http.server, ssl, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self): self.reply()
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0))); self.reply()
+    def reply(self):
+        b = b'{"garbage":[1,2,3],"signature":"AAAA","witness_key_sha256":"' + b"00" * 32 + b'"}'
+        self.send_response(200); self.send_header("Content-Length", str(len(b))); self.end_headers()
+        self.wfile.write(b)
+    def log_message(self, *a): pass
+s = http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); ctx.load_cert_chain(sys.argv[2], sys.argv[3])
+s.socket = ctx.wrap_socket(s.socket, server_side=True)
+s.serve_forever()
+PY
+  WPID[n]=$!
+  SERVER_PIDS+=("${WPID[n]}")
+  for _ in $(seq 100); do curl -sf "${WURL[n]}/v1/witness/key" >/dev/null && return 0; sleep 0.1; done
+  return 1
+}
