@@ -165,6 +165,8 @@ const char *cdr_err_describe(int err) {
            "withdrawn)";
   case CDR_ERR_TEMPLATE_HASH: return "the hash given is not the hash of the template's current text";
   case CDR_ERR_TEMPLATE_EXISTS: return "a query template of that name exists (proposed by another member)";
+  case CDR_ERR_CURSOR_EXPIRED: return "the paged result's cursor is closed or expired: run the query again";
+  case CDR_ERR_CURSOR_PAGE: return "a page of the paged result is missing, altered, out of order or truncated";
   default: return "internal error";
   }
 }

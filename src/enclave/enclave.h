@@ -17,6 +17,7 @@
 #include "attest.h"
 #include "audit.h"
 #include "contract_state.h"
+#include "cursor.h"
 #include "crypto/envelope.h"
 #include "crypto/x509.h"
 #include "engine.h"
@@ -83,6 +84,9 @@ struct enclave {
   /* Approved query templates (template_state.h), sealed in the manifest
    * after the contract (persist.c), changed by template_ops.c. */
   struct template_set templates;
+  /* Open cursors of paged results (cursor.h, cursor_ops.c); idle_s 0
+   * (zeroed) turns paging off, main.c sets it. */
+  struct cursor_table cursors;
   /* Clock, replaceable by tests. */
   int64_t (*now)(void);
 };
