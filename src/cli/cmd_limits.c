@@ -37,7 +37,7 @@ static const char limits_opts_help[] =
     "                        (sql_memory_limit)\n"
     "  --result-bytes SIZE   the largest result, as JSON, over all its pages (1KiB\n"
     "                        to 1024GiB; default 32MiB); past it result_too_large.\n"
-    "                        A result past one page (4MiB) is spooled, sealed, on\n"
+    "                        A result past one page (2MiB) is spooled, sealed, on\n"
     "                        the server's disk and read page by page\n"
     "  --result-rows N       the most rows of a result (default 1000000)\n"
     "  --member-queries N    queries one member may run at once (1 to 64;\n"

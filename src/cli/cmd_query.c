@@ -41,7 +41,7 @@ static void help(void) {
          "      --param K=V               the value of its parameter :K (repeat)\n"
          "  -o, --out FILE                write the result to FILE (made or emptied; mode\n"
          "                                0600) instead of standard output.  A result larger\n"
-         "                                than one page (4 MiB) arrives page by page and is\n"
+         "                                than one page (2 MiB) arrives page by page and is\n"
          "                                written as it arrives, each page checked, in\n"
          "                                bounded memory; on any failure FILE is removed\n"
          "  -f, --format table|csv|json   output format; default table when standard\n"

@@ -81,7 +81,7 @@
  * after the row that reaches CDR_RESULT_PAGE_BYTES of rows, and no page
  * passes CDR_RESULT_PAGE_MAX (a row that would is result_too_large), so
  * that a page's answer fits a response (CDR_MAX_PLAINTEXT). */
-#define CDR_RESULT_PAGE_BYTES (4u * CDR_MiB)
+#define CDR_RESULT_PAGE_BYTES (2u * CDR_MiB)
 #define CDR_RESULT_PAGE_MAX (32u * CDR_MiB)
 /* An open cursor (a paged result) is dropped after this long without a
  * page read (cdrd's CDR_CURSOR_IDLE_S, 1..3600, overrides it: tests);

@@ -36,12 +36,14 @@
 struct jout {
   struct cdr_buf *b;
   size_t start, end;
+  int buf_full; /* the buffer's own max, not end, stopped a write */
 };
 
 static void jo_init(struct jout *j, struct cdr_buf *b, size_t max_bytes) {
   j->b = b;
   j->start = b->len;
   j->end = max_bytes > SIZE_MAX - b->len ? SIZE_MAX : b->len + max_bytes;
+  j->buf_full = 0;
 }
 
 /* Wipe and drop what this document appended (a failed render). */
@@ -58,6 +60,8 @@ static int jo_reserve(struct jout *j, size_t n) {
   if (n > j->end - j->b->len)
     return CDR_ERR_RESULT_TOO_LARGE;
   int r = cdr_buf_reserve(j->b, n);
+  if (r == CDR_ERR_TOO_LARGE)
+    j->buf_full = 1;
   return r == CDR_ERR_TOO_LARGE ? CDR_ERR_RESULT_TOO_LARGE : r;
 }
 
@@ -221,7 +225,8 @@ static int pager_flush(struct cdr_engine *e, struct jout *j, struct pager *p, in
   size_t n = j->b->len - p->rows_at;
   int r;
   if (p->flushed + n + (p->rows_at - j->start) > e->max_result_bytes)
-    return CDR_ERR_RESULT_TOO_LARGE;
+    return engine_set_err(errmsg, CDR_ERR_RESULT_TOO_LARGE, "the result is larger than %zu bytes",
+                          e->max_result_bytes);
   if ((r = p->sink->flush(p->sink->ud, j->b->d + p->rows_at, n, p->pages, last, errmsg)) != 0)
     return r;
   OPENSSL_cleanse(j->b->d + p->rows_at, n);
@@ -313,13 +318,15 @@ int engine_render_result_paged(struct cdr_engine *e, sqlite3_stmt *st, struct cd
   r = render_rows(e, st, &j, &p, rows, errmsg);
   if (pages != NULL)
     *pages = p.pages;
-  /* The buffer's own failures carry no message yet: the page's cap
-   * (within the whole's) or the whole's. */
-  int whole = p.sink == NULL || p.flushed + (j.b->len - j.start) + CDR_RESULT_PAGE_MAX / 2 >= e->max_result_bytes;
-  if (r == CDR_ERR_RESULT_TOO_LARGE && (errmsg == NULL || *errmsg == NULL) && whole)
+  /* The caps' failures carry no message yet: the room's limit (the
+   * document's end is the room's), a page's cap, or one answer's. */
+  int room = !j.buf_full && (j.end - j.start == e->max_result_bytes || SIZE_MAX - j.start < e->max_result_bytes);
+  if (r == CDR_ERR_RESULT_TOO_LARGE && (errmsg == NULL || *errmsg == NULL) && room)
     r = engine_set_err(errmsg, r, "the result is larger than %zu bytes", e->max_result_bytes);
-  else if (r == CDR_ERR_RESULT_TOO_LARGE && (errmsg == NULL || *errmsg == NULL))
+  else if (r == CDR_ERR_RESULT_TOO_LARGE && (errmsg == NULL || *errmsg == NULL) && p.sink != NULL)
     r = engine_set_err(errmsg, r, "a row of the result does not fit one page of %u bytes", CDR_RESULT_PAGE_MAX);
+  else if (r == CDR_ERR_RESULT_TOO_LARGE && (errmsg == NULL || *errmsg == NULL))
+    r = engine_set_err(errmsg, r, "the result is larger than one answer can carry (this query is not paged)");
   else if (r == CDR_ERR_NOMEM && (errmsg == NULL || *errmsg == NULL))
     r = engine_set_err(errmsg, r, "out of memory");
   if (r != 0)
