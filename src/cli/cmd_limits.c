@@ -35,8 +35,10 @@ static const char limits_opts_help[] =
     "  --query-memory SIZE   memory one query may use: 256MiB, 2GiB (1MiB to 4GiB;\n"
     "                        default 2GiB); past it that query alone fails\n"
     "                        (sql_memory_limit)\n"
-    "  --result-bytes SIZE   the largest result, as JSON (1KiB to 64MiB; default\n"
-    "                        32MiB); past it result_too_large\n"
+    "  --result-bytes SIZE   the largest result, as JSON, over all its pages (1KiB\n"
+    "                        to 1024GiB; default 32MiB); past it result_too_large.\n"
+    "                        A result past one page (2MiB) is spooled, sealed, on\n"
+    "                        the server's disk and read page by page\n"
     "  --result-rows N       the most rows of a result (default 1000000)\n"
     "  --member-queries N    queries one member may run at once (1 to 64;\n"
     "                        default 4)\n";

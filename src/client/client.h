@@ -492,6 +492,19 @@ int cdr_client_request(struct cdr_client *c, struct cdr_session *s, const char *
  * as many queries as one member may) is asked again after a pause
  * (10 ms, doubling to 500 ms) for up to two minutes. */
 int cdr_client_query(struct cdr_client *c, struct cdr_session *s, const char *sql, json_t **result) CDR_WUR;
+/* 1 if a query's result object is paged (carries a "cursor": PROTOCOL
+ * 4.7 "Paged results"), else 0. */
+int cdr_result_paged(const json_t *result);
+/* Read the pages of a paged result (the "result" object of the query's
+ * answer) in order, calling fn with each page's rows array (borrowed,
+ * freed after fn returns) and index; a non-zero return from fn stops
+ * the read with that code.  Each answer must be the page asked for, and
+ * the pages must hold the announced rows: CDR_ERR_CURSOR_PAGE otherwise,
+ * with a detail naming the page.  A read given up before the end closes
+ * the cursor.  CDR_TEST_CURSOR_GATE=FILE (tests) waits before each page
+ * after the first while FILE exists. */
+int cdr_client_cursor_read(struct cdr_client *c, struct cdr_session *s, const json_t *result,
+                           int (*fn)(void *ud, const json_t *rows, uint64_t page), void *ud) CDR_WUR;
 /* Any operation without a payload (tables, grant, revoke_grant, hide,
  * drop): header is the request header object (borrowed), e.g.
  * {"op":"grant","table":"t","to":"role:analyst"}.  A "query" header (a

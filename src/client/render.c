@@ -142,21 +142,33 @@ static void csv_field(FILE *f, const char *s, int is_null) {
   fputc('"', f);
 }
 
-int cdr_render_csv(FILE *f, const json_t *result) {
-  json_t *cols, *rows, *row, *v;
-  size_t i, k;
-  char *text;
-  int r;
-  if ((r = cdr_result_check(result)) != 0)
-    return r;
-  cols = json_object_get(result, "columns");
-  rows = json_object_get(result, "rows");
+static int csv_rows(FILE *f, const json_t *rows);
+
+static void csv_header(FILE *f, const json_t *cols) {
+  const json_t *v;
+  size_t k;
   json_array_foreach(cols, k, v) {
     if (k > 0)
       fputc(',', f);
     csv_field(f, json_string_value(v), 0);
   }
   fputs("\r\n", f);
+}
+
+int cdr_render_csv(FILE *f, const json_t *result) {
+  int r;
+  if ((r = cdr_result_check(result)) != 0)
+    return r;
+  csv_header(f, json_object_get(result, "columns"));
+  return csv_rows(f, json_object_get(result, "rows"));
+}
+
+/* Each row of rows (checked) as a CSV record. */
+static int csv_rows(FILE *f, const json_t *rows) {
+  const json_t *row, *v;
+  size_t i, k;
+  char *text;
+  int r;
   json_array_foreach(rows, i, row) {
     json_array_foreach(row, k, v) {
       if (k > 0)
@@ -372,3 +384,58 @@ int cdr_render_json_value(FILE *f, const json_t *v, size_t flags) {
 }
 
 int cdr_render_json(FILE *f, const json_t *result) { return cdr_render_json_value(f, result, 0); }
+
+/* ---- a paged result, as its pages arrive ---- */
+
+int cdr_render_stream_begin(struct cdr_render_stream *rs, FILE *f, enum cdr_render_format format,
+                            const json_t *result) {
+  const json_t *cols = json_object_get(result, "columns"), *v;
+  size_t k;
+  int r;
+  memset(rs, 0, sizeof(*rs));
+  rs->f = f;
+  rs->format = format;
+  rs->columns = cols;
+  if (!json_is_array(cols))
+    return CDR_ERR_BAD_JSON;
+  json_array_foreach(cols, k, v) if (!json_is_string(v)) return CDR_ERR_BAD_JSON;
+  if (format == CDR_RENDER_CSV) {
+    csv_header(f, cols);
+  } else if (format == CDR_RENDER_JSON) {
+    fputs("{\"columns\":", f);
+    if ((r = json_emit(f, cols, JSON_COMPACT)) != 0)
+      return r;
+    fputs(",\"rows\":[", f);
+  }
+  return ferror(f) ? CDR_ERR_IO : 0;
+}
+
+int cdr_render_stream_rows(struct cdr_render_stream *rs, const json_t *rows) {
+  const json_t *row;
+  json_t *page;
+  size_t i;
+  int r = 0;
+  if (rs->format == CDR_RENDER_CSV) {
+    r = csv_rows(rs->f, rows);
+  } else if (rs->format == CDR_RENDER_JSON) {
+    json_array_foreach(rows, i, row) {
+      if (rs->rows + i > 0)
+        fputc(',', rs->f);
+      if ((r = json_emit(rs->f, row, JSON_COMPACT)) != 0)
+        break;
+    }
+  } else {
+    /* A table is aligned over its rows: each page is a table of its own. */
+    page = json_pack("{s:O,s:O}", "columns", rs->columns, "rows", rows);
+    r = page == NULL ? CDR_ERR_NOMEM : cdr_render_table(rs->f, page);
+    json_decref(page);
+  }
+  rs->rows += json_array_size(rows);
+  return r != 0 ? r : ferror(rs->f) ? CDR_ERR_IO : 0;
+}
+
+int cdr_render_stream_end(struct cdr_render_stream *rs) {
+  if (rs->format == CDR_RENDER_JSON)
+    fprintf(rs->f, "],\"row_count\":%llu}\n", (unsigned long long)rs->rows);
+  return ferror(rs->f) ? CDR_ERR_IO : 0;
+}

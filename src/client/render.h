@@ -45,6 +45,24 @@ int cdr_render_json_value(FILE *f, const json_t *v, size_t flags) CDR_WUR;
  * exactly d (17 for inf and nan). */
 int cdr_real_precision(double d);
 
+/* A paged result printed as its pages arrive (client.h,
+ * cdr_client_cursor_read): begin with the query's result object (its
+ * columns), then each page's rows, then end.  CSV and JSON are the bytes
+ * cdr_render_csv and cdr_render_json print for the same rows unpaged;
+ * the table, aligned over its rows, is printed a page at a time, each
+ * page a table with its own header. */
+enum cdr_render_format { CDR_RENDER_CSV, CDR_RENDER_JSON, CDR_RENDER_TABLE };
+struct cdr_render_stream {
+  FILE *f;
+  enum cdr_render_format format;
+  const json_t *columns; /* borrowed from the result object */
+  unsigned long long rows;
+};
+int cdr_render_stream_begin(struct cdr_render_stream *rs, FILE *f, enum cdr_render_format format,
+                            const json_t *result) CDR_WUR;
+int cdr_render_stream_rows(struct cdr_render_stream *rs, const json_t *rows) CDR_WUR;
+int cdr_render_stream_end(struct cdr_render_stream *rs) CDR_WUR;
+
 /* The cell text of one value (see above); malloc'd, and result
  * plaintext: wipe it before freeing it. */
 int cdr_value_text(char **out, const json_t *v, int for_table) CDR_WUR;

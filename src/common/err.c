@@ -167,6 +167,8 @@ const char *cdr_err_describe(int err) {
   case CDR_ERR_TEMPLATE_EXISTS: return "a query template of that name exists (proposed by another member)";
   case CDR_ERR_SEALED_ELSEWHERE: return "the room's sealed state belongs to another enclave build (measurement)";
   case CDR_ERR_UPGRADE_REFUSED: return "the enclave upgrade was refused (the contract does not accept that build)";
+  case CDR_ERR_CURSOR_EXPIRED: return "the paged result's cursor is closed or expired: run the query again";
+  case CDR_ERR_CURSOR_PAGE: return "a page of the paged result is missing, altered, out of order or truncated";
   default: return "internal error";
   }
 }

@@ -146,7 +146,9 @@
   X(CDR_ERR_TEMPLATE_EXISTS,   "template_exists",       409) \
   /* sealing bound to the measurement, upgrades (docs/ATTESTATION.md) */ \
   X(CDR_ERR_SEALED_ELSEWHERE,  "sealed_for_another_enclave", 409) \
-  X(CDR_ERR_UPGRADE_REFUSED,   "upgrade_refused",       409)
+  X(CDR_ERR_UPGRADE_REFUSED,   "upgrade_refused",       409) \
+  X(CDR_ERR_CURSOR_EXPIRED,    "cursor_expired",        410) \
+  X(CDR_ERR_CURSOR_PAGE,       "cursor_page_invalid",   502)
 
 #define CDR_ERR_ENUM_(name, wire, http) name##_IDX,
 enum cdr_err_index { CDR_ERR_LIST(CDR_ERR_ENUM_) CDR_ERR__COUNT };

@@ -135,6 +135,8 @@ static const unsigned char class_table[] = {
     /* sealing bound to the measurement, upgrades */
     C(CDR_ERR_SEALED_ELSEWHERE, VERIFY),
     C(CDR_ERR_UPGRADE_REFUSED, REFUSED),
+    C(CDR_ERR_CURSOR_EXPIRED, REFUSED),
+    C(CDR_ERR_CURSOR_PAGE, VERIFY),
 };
 
 #undef C

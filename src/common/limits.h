@@ -73,9 +73,22 @@
 #define CDR_MAX_QUERY_MEMORY CDR_SQL_HEAP_LIMIT
 #define CDR_DEFAULT_RESULT_BYTES (32u * CDR_MiB)
 #define CDR_MIN_RESULT_BYTES (1u * CDR_KiB)
-/* The result document must fit a response (CDR_MAX_PLAINTEXT) with
- * room for the reply around it. */
-#define CDR_MAX_RESULT_BYTES (64u * CDR_MiB)
+/* The whole result, over all its pages: a result larger than one page
+ * is spooled, sealed, on the host's disk and read page by page (PROTOCOL
+ * 4.7 "Paged results"), so this bounds the host's disk, not memory. */
+#define CDR_MAX_RESULT_BYTES (1ull << 40)
+/* A result document larger than this (one page) is paged: a page ends
+ * after the row that reaches CDR_RESULT_PAGE_BYTES of rows, and no page
+ * passes CDR_RESULT_PAGE_MAX (a row that would is result_too_large), so
+ * that a page's answer fits a response (CDR_MAX_PLAINTEXT). */
+#define CDR_RESULT_PAGE_BYTES (2u * CDR_MiB)
+#define CDR_RESULT_PAGE_MAX (32u * CDR_MiB)
+/* An open cursor (a paged result) is dropped after this long without a
+ * page read (cdrd's CDR_CURSOR_IDLE_S, 1..3600, overrides it: tests);
+ * the enclave holds at most CDR_CURSOR_MAX open cursors in all. */
+#define CDR_CURSOR_IDLE_S 300u
+#define CDR_CURSOR_IDLE_MAX_S 3600u
+#define CDR_CURSOR_MAX 256u
 #define CDR_DEFAULT_RESULT_ROWS 1000000u
 #define CDR_MIN_RESULT_ROWS 1u
 #define CDR_MAX_RESULT_ROWS 1000000000u

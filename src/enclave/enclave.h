@@ -17,6 +17,7 @@
 #include "attest.h"
 #include "audit.h"
 #include "contract_state.h"
+#include "cursor.h"
 #include "crypto/envelope.h"
 #include "crypto/x509.h"
 #include "engine.h"
@@ -92,6 +93,9 @@ struct enclave {
   struct enclave_upgrade *upgrade;
   /* The room's witnesses and the start check's verdict (witness_start.h). */
   struct witness_state witness;
+  /* Open cursors of paged results (cursor.h, cursor_ops.c); idle_s 0
+   * (zeroed) turns paging off, main.c sets it. */
+  struct cursor_table cursors;
   /* Clock, replaceable by tests. */
   int64_t (*now)(void);
 };

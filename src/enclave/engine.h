@@ -134,6 +134,33 @@ int engine_load_csv(struct cdr_engine *e, const struct engine_principal *owner, 
  * the bytes appended are wiped and dropped. */
 int engine_query_render(struct cdr_engine *e, const struct engine_principal *who, const char *sql, size_t sqllen,
                         struct cdr_buf *out, uint64_t *rows_out, char **errmsg) CDR_WUR;
+/* Where the pages of a paged result go (cursor_ops.c; docs/PROTOCOL.md
+ * 4.7 "Paged results").  The rows are rendered as usual; once they reach
+ * page_bytes and another row follows, the rows so far (the text between
+ * "rows":[ and ], without either) are handed to flush as page `index`
+ * (0, 1, ...) and dropped from out, wiped; after the last row the rest
+ * is flushed with last = 1.  No page passes CDR_RESULT_PAGE_MAX bytes,
+ * and all the pages together with the head stay within the result
+ * limits (result_too_large otherwise).  A paged document is
+ *   {"columns":[...],"row_count":N,"cursor":{"id":"<id>","pages":P,
+ *    "bytes":B,"idle_timeout_s":<idle_s>}}
+ * with B the bytes of all pages; a result that fits one page is the
+ * usual document and flush is never called.  flush returns 0 or an
+ * error code with *errmsg set (it may leave *errmsg NULL: out of memory). */
+struct engine_page_sink {
+  size_t page_bytes;
+  const char *id; /* the cursor's id, as it goes into the document */
+  unsigned idle_s;
+  int (*flush)(void *ud, const uint8_t *rows, size_t len, uint64_t index, int last, char **errmsg);
+  void *ud;
+};
+/* engine_query_render with a page sink (NULL: never paged); *pages_out
+ * (if not NULL) gets the number of pages flushed, 0 for a document that
+ * fits one response.  After a failure the caller discards the pages
+ * already flushed. */
+int engine_query_render_paged(struct cdr_engine *e, const struct engine_principal *who, const char *sql,
+                              size_t sqllen, struct cdr_buf *out, const struct engine_page_sink *sink,
+                              uint64_t *rows_out, uint64_t *pages_out, char **errmsg) CDR_WUR;
 /* The same document as a malloc'd, NUL-terminated string (for tests and
  * tools; the caller frees it): *json_len gets its length without the
  * NUL.  Errors as engine_query_render. */

@@ -151,6 +151,10 @@ int engine_check_statement(struct cdr_engine *e, sqlite3_stmt *st, const char *s
  * was, the appended bytes wiped. */
 int engine_render_result(struct cdr_engine *e, sqlite3_stmt *st, struct cdr_buf *out, uint64_t *rows,
                          char **errmsg);
+/* The same with pages going to sink (engine.h, engine_query_render_paged;
+ * NULL: as engine_render_result); *pages gets the pages flushed. */
+int engine_render_result_paged(struct cdr_engine *e, sqlite3_stmt *st, struct cdr_buf *out,
+                               const struct engine_page_sink *sink, uint64_t *rows, uint64_t *pages, char **errmsg);
 /* A malloc'd, NUL-terminated copy of b's bytes (engine_query_json,
  * engine_tables_json); *json_len (if not NULL) gets their length.
  * 0 or CDR_ERR_NOMEM. */

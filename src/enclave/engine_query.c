@@ -134,11 +134,17 @@ static int query_unavailable(struct cdr_engine *e, const struct engine_principal
 
 int engine_query_render(struct cdr_engine *e, const struct engine_principal *who, const char *sql, size_t sqllen,
                         struct cdr_buf *out, uint64_t *rows_out, char **errmsg) {
+  return engine_query_render_paged(e, who, sql, sqllen, out, NULL, rows_out, NULL, errmsg);
+}
+
+int engine_query_render_paged(struct cdr_engine *e, const struct engine_principal *who, const char *sql,
+                              size_t sqllen, struct cdr_buf *out, const struct engine_page_sink *sink,
+                              uint64_t *rows_out, uint64_t *pages_out, char **errmsg) {
   sqlite3_stmt *st = NULL;
   const char *tail = NULL, *run = sql;
   struct rule_plan *plan = NULL;
   char *emitted = NULL;
-  uint64_t rows = 0;
+  uint64_t rows = 0, pages = 0;
   size_t start, runlen = sqllen;
   int r;
 
@@ -146,6 +152,8 @@ int engine_query_render(struct cdr_engine *e, const struct engine_principal *who
     policy_clear_touched(&e->policy);
   if (rows_out != NULL)
     *rows_out = 0;
+  if (pages_out != NULL)
+    *pages_out = 0;
   if (errmsg != NULL)
     *errmsg = NULL;
   if (e == NULL || who == NULL || who->name == NULL || (sql == NULL && sqllen > 0) || out == NULL)
@@ -179,10 +187,12 @@ int engine_query_render(struct cdr_engine *e, const struct engine_principal *who
   if ((r = query_unavailable(e, who, query_prepare(e, run, runlen, start, &st, &tail, errmsg), errmsg)) != 0 ||
       (r = engine_check_statement(e, st, run, runlen, start, tail, errmsg)) != 0)
     goto refused;
-  r = engine_render_result(e, st, out, &rows, errmsg);
+  r = engine_render_result_paged(e, st, out, sink, &rows, &pages, errmsg);
 ran:
   if (r == 0 && rows_out != NULL)
     *rows_out = rows;
+  if (pages_out != NULL)
+    *pages_out = pages; /* also after a failure: the caller discards them */
   goto out;
 refused:
   /* Nothing ran: what a refusal says must not depend on the columns of

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "common/buf.h"
+#include "common/limits.h"
 #include "common/utf8.h"
 #include "common/util.h"
 #include "rule_doc.h"
@@ -35,12 +36,14 @@
 struct jout {
   struct cdr_buf *b;
   size_t start, end;
+  int buf_full; /* the buffer's own max, not end, stopped a write */
 };
 
 static void jo_init(struct jout *j, struct cdr_buf *b, size_t max_bytes) {
   j->b = b;
   j->start = b->len;
   j->end = max_bytes > SIZE_MAX - b->len ? SIZE_MAX : b->len + max_bytes;
+  j->buf_full = 0;
 }
 
 /* Wipe and drop what this document appended (a failed render). */
@@ -57,6 +60,8 @@ static int jo_reserve(struct jout *j, size_t n) {
   if (n > j->end - j->b->len)
     return CDR_ERR_RESULT_TOO_LARGE;
   int r = cdr_buf_reserve(j->b, n);
+  if (r == CDR_ERR_TOO_LARGE)
+    j->buf_full = 1;
   return r == CDR_ERR_TOO_LARGE ? CDR_ERR_RESULT_TOO_LARGE : r;
 }
 
@@ -193,8 +198,55 @@ static int step_error(struct cdr_engine *e, int rc, char **errmsg) {
   return engine_set_err(errmsg, CDR_ERR_SQL_ERROR, "%s", m);
 }
 
-/* The column names and every row of st, from "{" to "row_count":N}. */
-static int render_rows(struct cdr_engine *e, sqlite3_stmt *st, struct jout *j, uint64_t *rows, char **errmsg) {
+/* A paging render's state: the sink, where the rows begin in the
+ * buffer, and the bytes and pages flushed so far. */
+struct pager {
+  const struct engine_page_sink *sink;
+  size_t rows_key_at; /* where "rows":[ begins */
+  size_t rows_at;     /* where the current page's rows begin */
+  uint64_t flushed;   /* bytes in pages flushed */
+  uint64_t pages;
+  uint64_t in_page; /* rows in the current page */
+};
+
+/* Hand the rows in the buffer to the sink as the next page, then wipe
+ * and drop them from it. */
+static int pager_flush(struct cdr_engine *e, struct jout *j, struct pager *p, int last, char **errmsg) {
+  size_t n = j->b->len - p->rows_at;
+  int r;
+  if (p->flushed + n + (p->rows_at - j->start) > e->max_result_bytes)
+    return engine_set_err(errmsg, CDR_ERR_RESULT_TOO_LARGE, "the result is larger than %zu bytes",
+                          e->max_result_bytes);
+  if ((r = p->sink->flush(p->sink->ud, j->b->d + p->rows_at, n, p->pages, last, errmsg)) != 0)
+    return r;
+  OPENSSL_cleanse(j->b->d + p->rows_at, n);
+  j->b->len = p->rows_at;
+  p->flushed += n;
+  p->pages++;
+  p->in_page = 0;
+  return 0;
+}
+
+/* A paged document's tail: "rows":[ gives way to the row count and the
+ * cursor (engine.h). */
+static int pager_finish(struct jout *j, struct pager *p, uint64_t rows) {
+  char b[192];
+  OPENSSL_cleanse(j->b->d + p->rows_key_at, j->b->len - p->rows_key_at);
+  j->b->len = p->rows_key_at;
+  snprintf(b, sizeof(b), "\"row_count\":%llu,\"cursor\":{\"id\":\"", (unsigned long long)rows);
+  int r = jo_puts(j, b);
+  if (r == 0 && (r = jo_puts(j, p->sink->id)) == 0) {
+    snprintf(b, sizeof(b), "\",\"pages\":%llu,\"bytes\":%llu,\"idle_timeout_s\":%u}}", (unsigned long long)p->pages,
+             (unsigned long long)p->flushed, p->sink->idle_s);
+    r = jo_puts(j, b);
+  }
+  return r;
+}
+
+/* The column names and every row of st, from "{" to "row_count":N},
+ * paged through p->sink when there is one and the rows pass a page. */
+static int render_rows(struct cdr_engine *e, sqlite3_stmt *st, struct jout *j, struct pager *p, uint64_t *rows,
+                       char **errmsg) {
   char b[64];
   int r, rc, ncol = sqlite3_column_count(st);
 
@@ -207,13 +259,23 @@ static int render_rows(struct cdr_engine *e, sqlite3_stmt *st, struct jout *j, u
     if ((i > 0 && (r = jo_put(j, ",", 1)) != 0) || (r = jo_put_text(j, (const uint8_t *)name, strlen(name))) != 0)
       return r;
   }
-  if ((r = jo_puts(j, "],\"rows\":[")) != 0)
+  if ((r = jo_puts(j, "],")) != 0)
     return r;
+  p->rows_key_at = j->b->len;
+  if ((r = jo_puts(j, "\"rows\":[")) != 0)
+    return r;
+  p->rows_at = j->b->len;
+  if (p->sink != NULL && p->rows_at <= SIZE_MAX - CDR_RESULT_PAGE_MAX && j->end > p->rows_at + CDR_RESULT_PAGE_MAX)
+    j->end = p->rows_at + CDR_RESULT_PAGE_MAX; /* per page; the whole is checked as pages flush */
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     if (*rows >= e->max_result_rows)
       return engine_set_err(errmsg, CDR_ERR_RESULT_TOO_LARGE, "the result has more than %llu rows",
                             (unsigned long long)e->max_result_rows);
-    if ((*rows > 0 && (r = jo_put(j, ",", 1)) != 0) || (r = jo_put(j, "[", 1)) != 0)
+    /* A full page goes once another row follows it, so the last page
+     * is never empty. */
+    if (p->sink != NULL && j->b->len - p->rows_at >= p->sink->page_bytes && (r = pager_flush(e, j, p, 0, errmsg)) != 0)
+      return r;
+    if ((p->in_page > 0 && (r = jo_put(j, ",", 1)) != 0) || (r = jo_put(j, "[", 1)) != 0)
       return r;
     for (int i = 0; i < ncol; i++)
       if ((i > 0 && (r = jo_put(j, ",", 1)) != 0) || (r = jo_put_value(j, st, i)) != 0)
@@ -221,28 +283,50 @@ static int render_rows(struct cdr_engine *e, sqlite3_stmt *st, struct jout *j, u
     if ((r = jo_put(j, "]", 1)) != 0)
       return r;
     (*rows)++;
+    p->in_page++;
   }
   if (rc != SQLITE_DONE)
     return step_error(e, rc, errmsg);
+  if (p->pages > 0) {
+    if ((r = pager_flush(e, j, p, 1, errmsg)) != 0)
+      return r;
+    return pager_finish(j, p, *rows);
+  }
   snprintf(b, sizeof(b), "],\"row_count\":%llu}", (unsigned long long)*rows);
   return jo_puts(j, b);
 }
 
-int engine_render_result(struct cdr_engine *e, sqlite3_stmt *st, struct cdr_buf *out, uint64_t *rows,
-                         char **errmsg) {
+int engine_render_result_paged(struct cdr_engine *e, sqlite3_stmt *st, struct cdr_buf *out,
+                               const struct engine_page_sink *sink, uint64_t *rows, uint64_t *pages, char **errmsg) {
   struct jout j;
+  struct pager p;
   int r;
   *rows = 0;
+  memset(&p, 0, sizeof(p));
+  p.sink = sink != NULL && sink->flush != NULL && sink->id != NULL ? sink : NULL;
   jo_init(&j, out, e->max_result_bytes);
-  r = render_rows(e, st, &j, rows, errmsg);
-  /* The buffer's own failures carry no message yet. */
-  if (r == CDR_ERR_RESULT_TOO_LARGE && (errmsg == NULL || *errmsg == NULL))
+  r = render_rows(e, st, &j, &p, rows, errmsg);
+  if (pages != NULL)
+    *pages = p.pages;
+  /* The caps' failures carry no message yet: the room's limit (the
+   * document's end is the room's), a page's cap, or one answer's. */
+  int room = !j.buf_full && (j.end - j.start == e->max_result_bytes || SIZE_MAX - j.start < e->max_result_bytes);
+  if (r == CDR_ERR_RESULT_TOO_LARGE && (errmsg == NULL || *errmsg == NULL) && room)
     r = engine_set_err(errmsg, r, "the result is larger than %zu bytes", e->max_result_bytes);
+  else if (r == CDR_ERR_RESULT_TOO_LARGE && (errmsg == NULL || *errmsg == NULL) && p.sink != NULL)
+    r = engine_set_err(errmsg, r, "a row of the result does not fit one page of %u bytes", CDR_RESULT_PAGE_MAX);
+  else if (r == CDR_ERR_RESULT_TOO_LARGE && (errmsg == NULL || *errmsg == NULL))
+    r = engine_set_err(errmsg, r, "the result is larger than one answer can carry (this query is not paged)");
   else if (r == CDR_ERR_NOMEM && (errmsg == NULL || *errmsg == NULL))
     r = engine_set_err(errmsg, r, "out of memory");
   if (r != 0)
     jo_undo(&j);
   return r;
+}
+
+int engine_render_result(struct cdr_engine *e, sqlite3_stmt *st, struct cdr_buf *out, uint64_t *rows,
+                         char **errmsg) {
+  return engine_render_result_paged(e, st, out, NULL, rows, NULL, errmsg);
 }
 
 int engine_buf_to_cstr(struct cdr_buf *b, char **json_out, size_t *json_len) {

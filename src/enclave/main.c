@@ -42,6 +42,7 @@
 static void usage(FILE *f) {
   fprintf(f, "usage: cdr-enclave [--room ROOM] (--ipc-fd FD [--workers W] | --vsock-port N | --listen-unix PATH)\n"
              "                   [--attestation sim|snp|tdx|nitro|auto] [--tsm-root DIR] [--tsm-entry NAME]\n"
+             "                   [--cursor-idle SECONDS]\n"
              "\n"
              "The trusted half of a CDR data room.  It speaks only the framed protocol\n"
              "of src/ipc/ipc.h with cdrd: on file descriptor FD when cdrd started it (the\n"
@@ -52,6 +53,8 @@ static void usage(FILE *f) {
              "  --room ROOM          the room folder (needed by sim attestation only)\n"
              "  --workers W          serve W work lanes in parallel: fds FD+2 .. FD+1+W, with\n"
              "                       FD the control lane and FD+1 the audit lane (cdrd does this)\n"
+             "  --cursor-idle S      drop a paged result's cursor after S seconds without a\n"
+             "                       page read (default 300; cdrd passes CDR_CURSOR_IDLE_S)\n"
              "  --attestation P      sim (default), snp, tdx, nitro, or auto (the hardware\n"
              "                       this machine has; never sim)\n"
              "  --tsm-root DIR       configfs-tsm report directory (default\n"
@@ -59,6 +62,17 @@ static void usage(FILE *f) {
              "  --tsm-entry NAME     use the existing report entry DIR/NAME instead of a\n"
              "                       private one per report\n"
              "See docs/ATTESTATION.md.\n");
+}
+
+/* --cursor-idle S: 1..CDR_CURSOR_IDLE_MAX_S, or -1 (said why). */
+static long parse_cursor_idle(const char *text) {
+  char *end;
+  long v = strtol(text, &end, 10);
+  if (*end != '\0' || v < 1 || v > (long)CDR_CURSOR_IDLE_MAX_S) {
+    fprintf(stderr, "cdr-enclave: --cursor-idle wants seconds from 1 to %u\n", CDR_CURSOR_IDLE_MAX_S);
+    return -1;
+  }
+  return v;
 }
 
 /* The address of --vsock-port or --listen-unix (if either): 0, or -1
@@ -141,6 +155,19 @@ void enclave_free(struct enclave *e) {
   X509_free(e->ca_cert);
 }
 
+/* --attestation P (with --room ROOM for sim): 0, or -1 (said why). */
+static int attestation_usable(const char *attestation, const char *room) {
+  if (!provider_name_ok(attestation)) {
+    fprintf(stderr, "cdr-enclave: --attestation must be sim, snp, tdx, nitro or auto\n");
+    return -1;
+  }
+  if (strcmp(attestation, "sim") == 0 && room == NULL) {
+    fprintf(stderr, "cdr-enclave: sim attestation needs --room ROOM (its platform key lives there)\n");
+    return -1;
+  }
+  return 0;
+}
+
 int main(int argc, char **argv) {
   static struct enclave enclave; /* large (session table): not on the stack */
   static const struct option opts[] = {{"room", required_argument, NULL, 'r'},
@@ -151,12 +178,13 @@ int main(int argc, char **argv) {
                                        {"tsm-root", required_argument, NULL, 't'},
                                        {"tsm-entry", required_argument, NULL, 'e'},
                                        {"workers", required_argument, NULL, 'w'},
+                                       {"cursor-idle", required_argument, NULL, 'c'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   const char *room = NULL, *attestation = "sim", *vsock_port = NULL, *listen_unix = NULL;
   struct attest_options aopts;
   struct ipc_channel_addr listen_addr;
-  long fd = -1, workers = 0;
+  long fd = -1, workers = 0, cursor_idle = CDR_CURSOR_IDLE_S;
   int c, channels = 0;
   memset(&aopts, 0, sizeof(aopts));
   memset(&listen_addr, 0, sizeof(listen_addr));
@@ -186,6 +214,10 @@ int main(int argc, char **argv) {
       if ((workers = parse_workers(optarg)) < 0)
         return 2;
       break;
+    case 'c':
+      if ((cursor_idle = parse_cursor_idle(optarg)) < 0)
+        return 2;
+      break;
     case 'a': attestation = optarg; break;
     case 't': aopts.tsm_root = optarg; break;
     case 'e': aopts.tsm_entry = optarg; break;
@@ -203,14 +235,8 @@ int main(int argc, char **argv) {
     usage(stderr);
     return 2;
   }
-  if (!provider_name_ok(attestation)) {
-    fprintf(stderr, "cdr-enclave: --attestation must be sim, snp, tdx, nitro or auto\n");
+  if (attestation_usable(attestation, room) != 0)
     return 2;
-  }
-  if (strcmp(attestation, "sim") == 0 && room == NULL) {
-    fprintf(stderr, "cdr-enclave: sim attestation needs --room ROOM (its platform key lives there)\n");
-    return 2;
-  }
   if (listen_address(&listen_addr, vsock_port, listen_unix) != 0)
     return 2;
   if (wipe_alloc_install(CDR_SQL_HEAP_LIMIT) != 0) {
@@ -237,6 +263,7 @@ int main(int argc, char **argv) {
   e->attest_opts = aopts;
   e->ipc_fd = (int)fd;
   e->now = cdr_now;
+  e->cursors.idle_s = (unsigned)cursor_idle; /* paging on (cursor_ops.c) */
   /* The lanes' threads exist before the filter goes on (lanes.h). */
   if (workers > 0 && enclave_lanes_start(e, (int)fd, (unsigned)workers) != 0) {
     log_error("cannot start the enclave's worker threads; refusing to run");

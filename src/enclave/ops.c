@@ -25,6 +25,7 @@
  *   {"op":"contract_sign"} + signature object          every role (contract_ops.c)
  *   {"op":"limits"}                                    every role: the room's limits (room_limits.h)
  *   {"op":"limits_set",...}                            refused: the admin sets them on the host
+ *   {"op":"cursor","cursor","page"|"close"}            analyst, provider: a paged result (cursor_ops.c)
  * The operations are a table (name, roles, payload allowed, handler);
  * roles are checked here, ownership by the engine (access_denied naming
  * the table).
@@ -57,6 +58,7 @@
 #include "enclave_reply.h"
 #include "audit_ops.h"
 #include "contract_ops.h"
+#include "cursor_ops.h"
 #include "dp_ops.h"
 #include "gate.h"
 #include "template_ops.h"
@@ -185,24 +187,35 @@ static int op_query(const struct op_ctx *c) {
   /* The log keeps the SQL's hash, not its text. */
   if (cdr_sha256(h, sql, sqllen) == 0)
     audit_set(c->e, "sql_sha256", audit_hex(h, sizeof(h)));
+  /* Expired cursors give their counts back before the cap is looked at. */
+  cursor_sweep(c->e);
   if (gate_member_enter(c->e, c->who->name, busy, sizeof(busy)) != 0)
     return op_fail(c, CDR_ERR_BUSY, busy);
   if (op_doc_begin(c, "{\"ok\":true,\"result\":") != 0) {
     gate_member_leave(c->e, c->who->name);
     return op_fail(c, CDR_ERR_RESULT_TOO_LARGE, NULL);
   }
+  /* A result past one page is spooled (cursor_ops.c): the cursor then
+   * keeps this query's count until it is read, closed or expires. */
+  struct cursor_spool spool;
+  const struct engine_page_sink *sink;
+  uint64_t pages = 0;
+  cursor_spool_begin(&spool, c->e, c->sid, c->who->name, &sink);
   gate_engine_enter(c->e);
-  int er = engine_query_render(c->e->engine, c->who, sql, sqllen, c->out, &rows, &errmsg);
+  int er = engine_query_render_paged(c->e->engine, c->who, sql, sqllen, c->out, sink, &rows, &pages, &errmsg);
   engine_query_tables(c->e->engine, audit_table_cb, c->e);
   if (er == 0)
     audit_set(c->e, "rows", json_integer((json_int_t)rows));
+  if (er == 0 && pages > 0)
+    audit_set(c->e, "pages", json_integer((json_int_t)pages));
   /* A dp charge is durable before the answer (or refusal) leaves.  Under
    * the engine lock: the charge is the engine's until taken (the next
    * statement's would replace it), and this commit, made by a query
    * holding the gate only shared, must not meet another lane's. */
   r = dp_ops_seal_charge(c->e, c->who->name);
   gate_engine_leave(c->e);
-  gate_member_leave(c->e, c->who->name);
+  if (!cursor_spool_end(&spool, er == 0 && r == 0, pages))
+    gate_member_leave(c->e, c->who->name);
   if (r != 0) {
     free(errmsg);
     return r;
@@ -540,6 +553,9 @@ static int op_close(const struct op_ctx *c) {
   return enclave_reply_op_json(c->out, c->res, json_pack("{s:b,s:b}", "ok", 1, "closed", 1));
 }
 
+/* A paged result's page, or its close (cursor_ops.c). */
+static int op_cursor(const struct op_ctx *c) { return cursor_op_run(c->e, c->sid, c->hdr, c->out, c->res); }
+
 /* An operation that changes the room holds the gate exclusive (gate.h);
  * every row says which it is.  OP_BY_ACTION: its "action" says (op_writes). */
 #define OP_READS 0
@@ -575,6 +591,7 @@ static const struct op_entry {
     {"contract_sign", OP_WRITES, ROLES_ALL, 1, 1, NULL, op_contract_sign},
     {"limits", OP_READS, ROLES_ALL, 0, 0, NULL, op_limits},
     {"limits_set", OP_READS, ROLES_ALL, 0, 0, NULL, op_limits_set},
+    {"cursor", OP_READS, ROLES_QUERY, 0, 0, "only analysts and providers run queries and read their results", op_cursor},
 };
 
 /* Whether op, with this header, changes the room.  rule and template
@@ -681,7 +698,7 @@ int ops_run(struct enclave *e, const struct session *s, const uint8_t *pt, size_
     r = op_fail(&c, CDR_ERR_ARG,
                 "unknown \"op\" (expected query, upload_begin, upload_chunk, upload_commit, upload_abort, tables, "
                 "grant, revoke_grant, hide, drop, rule, template, audit, audit_head, close, contract, contract_propose, "
-                "contract_sign, limits or limits_set)");
+                "contract_sign, limits, limits_set or cursor)");
   } else {
     int writes = op_writes(op, hdr);
     if (writes)

@@ -195,6 +195,13 @@ static int link_spawn(struct enclave_link *l, const struct enclave_link_opts *o)
     argv[argc++] = "--tsm-root";
     argv[argc++] = (char *)(uintptr_t)o->tsm_root;
   }
+  /* CDR_CURSOR_IDLE_S: a paged result's idle timeout (tests); the
+   * enclave checks its bounds. */
+  const char *idle = getenv("CDR_CURSOR_IDLE_S");
+  if (idle != NULL && idle[0] != '\0') {
+    argv[argc++] = "--cursor-idle";
+    argv[argc++] = (char *)(uintptr_t)idle;
+  }
   argv[argc] = NULL;
   for (int i = 0; i < nl; i++) {
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv[i]) != 0) {

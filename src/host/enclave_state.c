@@ -188,9 +188,10 @@ static int store_apply(void *ctx, uint8_t op, const char *name, const uint8_t *d
   }
 }
 
-/* The enclave's reads of what it stored: only its audit log. */
+/* The enclave's reads of what it stored: its audit log and the pages
+ * of paged results. */
 static int store_fetch(void *ctx, const char *name, uint64_t offset, uint8_t *buf, size_t max, size_t *got) {
-  if (strcmp(name, "audit") != 0)
+  if (strcmp(name, "audit") != 0 && !host_store_is_page(name))
     return CDR_ERR_NOT_FOUND;
   return host_store_read(ctx, name, offset, buf, max, got);
 }

@@ -21,21 +21,31 @@
 #include "common/util.h"
 
 struct host_store {
-  int state_fd;  /* ROOM/state */
-  int tables_fd; /* ROOM/state/tables */
+  int state_fd;   /* ROOM/state */
+  int tables_fd;  /* ROOM/state/tables */
+  int cursors_fd; /* ROOM/state/cursors: pages of paged results */
 };
 
 #define TABLE_PREFIX "tables/"
+#define CURSOR_PREFIX "cursors/"
 #define ID_HEX 32
+#define PAGE_HEX (ID_HEX + 8) /* cursor id, page index */
 
 static int is_table_id(const char *s) { return strlen(s) == ID_HEX && cdr_hex_lower_ok(s, ID_HEX); }
+static int is_page_id(const char *s) { return strlen(s) == PAGE_HEX && cdr_hex_lower_ok(s, PAGE_HEX); }
 
 int host_store_name_ok(const char *name) {
   if (name == NULL)
     return 0;
   if (strcmp(name, "manifest") == 0 || strcmp(name, "identity") == 0 || strcmp(name, "audit") == 0)
     return 1;
+  if (strncmp(name, CURSOR_PREFIX, strlen(CURSOR_PREFIX)) == 0)
+    return is_page_id(name + strlen(CURSOR_PREFIX));
   return strncmp(name, TABLE_PREFIX, strlen(TABLE_PREFIX)) == 0 && is_table_id(name + strlen(TABLE_PREFIX));
+}
+
+int host_store_is_page(const char *name) {
+  return host_store_name_ok(name) && strncmp(name, CURSOR_PREFIX, strlen(CURSOR_PREFIX)) == 0;
 }
 
 /* Directory fd and file name within it for an object. */
@@ -45,6 +55,9 @@ static int locate(struct host_store *st, const char *name, int *dirfd, char file
   if (strchr(name, '/') == NULL) {
     *dirfd = st->state_fd;
     snprintf(file, 64, "%s.sealed", name);
+  } else if (strncmp(name, CURSOR_PREFIX, strlen(CURSOR_PREFIX)) == 0) {
+    *dirfd = st->cursors_fd;
+    snprintf(file, 64, "%s.sealed", name + strlen(CURSOR_PREFIX));
   } else {
     *dirfd = st->tables_fd;
     snprintf(file, 64, "%s.sealed", name + strlen(TABLE_PREFIX));
@@ -62,12 +75,29 @@ static int open_dir_at(int parent, const char *name, int *out) {
   return 0;
 }
 
+/* Pages of paged results are sealed under keys that lived only in the
+ * enclave that wrote them: at start they are garbage, removed. */
+static void cursors_empty(int dirfd) {
+  int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+  struct dirent *e;
+  if (d == NULL) {
+    if (fd >= 0)
+      close(fd);
+    return;
+  }
+  while ((e = readdir(d)) != NULL)
+    if (e->d_name[0] != '.')
+      (void)unlinkat(dirfd, e->d_name, 0);
+  closedir(d);
+}
+
 int host_store_open(const char *room_dir, struct host_store **out) {
   struct host_store *st = calloc(1, sizeof(*st));
   int room_fd = -1, r;
   if (st == NULL)
     return CDR_ERR_NOMEM;
-  st->state_fd = st->tables_fd = -1;
+  st->state_fd = st->tables_fd = st->cursors_fd = -1;
   room_fd = open(room_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (room_fd < 0) {
     r = CDR_ERR_IO;
@@ -82,8 +112,10 @@ int host_store_open(const char *room_dir, struct host_store **out) {
     log_error("%s/state is locked: another cdrd is serving this room", room_dir);
     goto out;
   }
-  if ((r = open_dir_at(st->state_fd, "tables", &st->tables_fd)) != 0)
+  if ((r = open_dir_at(st->state_fd, "tables", &st->tables_fd)) != 0 ||
+      (r = open_dir_at(st->state_fd, "cursors", &st->cursors_fd)) != 0)
     goto out;
+  cursors_empty(st->cursors_fd);
   *out = st;
   st = NULL;
 out:
@@ -102,6 +134,8 @@ void host_store_close(struct host_store *st) {
     close(st->state_fd);
   if (st->tables_fd >= 0)
     close(st->tables_fd);
+  if (st->cursors_fd >= 0)
+    close(st->cursors_fd);
   free(st);
 }
 
@@ -144,7 +178,8 @@ static int append(struct host_store *st, const char *name, const void *data, siz
     r = CDR_ERR_IO;
   if (close(fd) != 0 && r == 0)
     r = CDR_ERR_IO;
-  if (r == 0 && created && fsync(dirfd) != 0)
+  /* A page of a paged result need not survive a crash (cursors_empty). */
+  if (r == 0 && created && dirfd != st->cursors_fd && fsync(dirfd) != 0)
     r = CDR_ERR_IO;
   return r;
 }

@@ -6,10 +6,12 @@
  * Object names come from the enclave and are checked here: only
  * "identity" (file identity.sealed), "manifest" (manifest.sealed), "audit"
  * (audit.sealed: the enclave's log of sealed records) and
- * "tables/<32 lower-case hex>" (tables/<id>.sealed) exist, so no name can
- * reach outside the store.  Every operation but host_store_append_lazy
- * is durable when it returns: data fsync'd, and for creations, renames
- * and deletions the directory fsync'd too.
+ * "tables/<32 lower-case hex>" (tables/<id>.sealed) and
+ * "cursors/<40 lower-case hex>" (cursors/<id>.sealed: a page of a paged
+ * result, emptied at every open) exist, so no name can reach outside the
+ * store.  Every operation but host_store_append_lazy is durable when it
+ * returns: data fsync'd, and for creations, renames and deletions the
+ * directory fsync'd too (a page's lazy append syncs nothing).
  */
 #ifndef CDR_HOST_STORE_H
 #define CDR_HOST_STORE_H
@@ -21,7 +23,8 @@
 
 struct host_store;
 
-/* Open (creating state/ and state/tables/ with mode 0700) the store of
+/* Open (creating state/, state/tables/ and state/cursors/ with mode
+ * 0700; every file in state/cursors/ is removed) the store of
  * the room at room_dir, and hold an exclusive lock on state/ until
  * host_store_close: CDR_ERR_BUSY if another process holds it. */
 int host_store_open(const char *room_dir, struct host_store **out) CDR_WUR;
@@ -29,6 +32,8 @@ void host_store_close(struct host_store *st);
 
 /* 1 if name is a valid object name (see above), else 0. */
 int host_store_name_ok(const char *name);
+/* 1 if name is a valid page of a paged result ("cursors/..."), else 0. */
+int host_store_is_page(const char *name);
 
 /* Replace the object atomically (temp file, fsync, rename, dir fsync). */
 int host_store_put(struct host_store *st, const char *name, const void *data, size_t len) CDR_WUR;

@@ -2,7 +2,9 @@
  * test_store.c - the host's state store: names outside the allowed set
  * (traversal, other files) are refused before any file is touched; put
  * replaces atomically; append creates then extends; reads page; deletes
- * are idempotent; truncate only cuts; a planted symlink is not followed.
+ * are idempotent; truncate only cuts; a planted symlink is not followed;
+ * pages of paged results live in state/cursors and are gone at the next
+ * open.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -84,6 +86,28 @@ int main(void) {
   CHECK_RC(host_store_append(st, "tables/" ID, "x", 1), CDR_ERR_IO);
   CHECK(access(target, F_OK) != 0);
   unlink(path);
+
+  /* Pages of paged results: "cursors/" and 40 lower-case hex only, kept
+   * apart from the tables, and gone at the next open. */
+  static const char *bad_pages[] = {"cursors/" ID, "cursors/" ID "0000000g", "cursors/" ID "0000000A",
+                                    "cursors/../" ID "00", "cursors/" ID "00000001/x", "cursor/" ID "00000001"};
+  for (size_t i = 0; i < sizeof(bad_pages) / sizeof(bad_pages[0]); i++) {
+    CHECK(!host_store_name_ok(bad_pages[i]) && !host_store_is_page(bad_pages[i]));
+    CHECK_RC(host_store_append_lazy(st, bad_pages[i], "x", 1), CDR_ERR_ARG);
+  }
+  CHECK(host_store_is_page("cursors/" ID "00000001") && !host_store_is_page("tables/" ID) &&
+        !host_store_is_page("audit"));
+  CHECK_RC(host_store_append_lazy(st, "cursors/" ID "00000001", "page", 4), 0);
+  CHECK_RC(host_store_read(st, "cursors/" ID "00000001", 0, buf, sizeof(buf), &got), 0);
+  CHECK(got == 4 && memcmp(buf, "page", 4) == 0);
+  snprintf(path, sizeof(path), "%s/state/cursors/" ID "00000001.sealed", dir);
+  CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600);
+  CHECK_RC(host_store_size(st, "tables/" ID, &size), CDR_ERR_NOT_FOUND);
+  host_store_close(st);
+  st = NULL;
+  CHECK_RC(host_store_open(dir, &st), 0);
+  CHECK(access(path, F_OK) != 0); /* a new start empties state/cursors */
+  CHECK_RC(host_store_read(st, "cursors/" ID "00000001", 0, buf, sizeof(buf), &got), CDR_ERR_NOT_FOUND);
 
   host_store_close(st);
   char cmd[300];

@@ -10,7 +10,24 @@ import { verifyHead } from './session.js';
 export const CHUNK = 1 << 20; // 1 MiB, as `cdr upload` (CDR_UPLOAD_CHUNK_DEFAULT)
 
 export const tables = async (s) => (await s.request({ op: 'tables' })).tables;
-export const query = async (s, sql) => (await s.request({ op: 'query', sql })).result;
+// A query's result; a paged one (PROTOCOL 4.7 "Paged results") is read
+// page by page, each answer checked to be the page asked for, and put
+// together (the console shows results in the page: it holds them whole).
+export async function query(s, sql) {
+  const r = (await s.request({ op: 'query', sql })).result;
+  if (!r.cursor) return r;
+  const { id, pages } = r.cursor;
+  const rows = [];
+  for (let k = 0; k < pages; k++) {
+    const p = await s.request({ op: 'cursor', cursor: id, page: k });
+    if (p.page !== k || p.pages !== pages || p.last !== (k === pages - 1) || !Array.isArray(p.rows))
+      throw new CdrError('cursor_page_invalid', `page ${k} of ${pages}: the answer is not that page`);
+    for (const row of p.rows) rows.push(row);
+  }
+  if (rows.length !== r.row_count)
+    throw new CdrError('cursor_page_invalid', `the ${pages} pages hold ${rows.length} rows; the result announced ${r.row_count}`);
+  return { columns: r.columns, rows, row_count: r.row_count };
+}
 export const contract = (s) => s.request({ op: 'contract' });
 
 // Stream bytes (a Uint8Array of the whole CSV) as table `name`.
