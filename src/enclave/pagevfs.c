@@ -354,8 +354,8 @@ static int pv_sector_size(sqlite3_file *f) {
 
 static int pv_device(sqlite3_file *f) {
   (void)f;
-  return SQLITE_IOCAP_ATOMIC | SQLITE_IOCAP_POWERSAFE_OVERWRITE | SQLITE_IOCAP_SAFE_APPEND |
-         SQLITE_IOCAP_SEQUENTIAL;
+  /* Not SQLITE_IOCAP_ATOMIC: the journal must always be written. */
+  return SQLITE_IOCAP_POWERSAFE_OVERWRITE | SQLITE_IOCAP_SAFE_APPEND | SQLITE_IOCAP_SEQUENTIAL;
 }
 
 /* A page that lies in one block, inside the file and below the
