@@ -66,7 +66,7 @@ test-sanitize: deps
 # ThreadSanitizer over the tests that run the enclave's lanes concurrently
 # (the whole suite under TSan is too slow for CI on 2 cores).  cdrd and the
 # clients get TSAN_OPTIONS; the enclave has its own defaults (main.c).
-TSAN_TESTS ?= unit/test_session|unit/test_gate|integration/test_concurrency|integration/test_flow|integration/test_audit$$|integration/test_revoke|integration/test_contract_sign|integration/test_room_members|integration/test_contract_binding|integration/test_templates|integration/test_rules_dp|integration/test_witness_start|integration/test_witness_rollback|integration/test_startup_load
+TSAN_TESTS ?= unit/test_session|unit/test_gate|unit/test_pagevfs|unit/test_engine_lanes|integration/test_concurrency|integration/test_flow|integration/test_audit$$|integration/test_revoke|integration/test_contract_sign|integration/test_room_members|integration/test_contract_binding|integration/test_templates|integration/test_rules_dp|integration/test_witness_start|integration/test_witness_rollback|integration/test_startup_load
 TSAN_ENV = TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 test-tsan: deps
 	cmake -S . -B $(TSAN_BUILD) -DCMAKE_C_COMPILER=clang -DCDR_TSAN=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

@@ -9,6 +9,7 @@
 #include "dp_ops.h"
 
 #include <jansson.h>
+#include <pthread.h>
 
 #include "audit.h"
 #include "dp_budget.h"
@@ -32,12 +33,17 @@ static void pending_put(struct enclave *e, json_t *p) {
   (void)audit_pending_swap(p); /* NULL: discarded above */
 }
 
-int dp_ops_seal_charge(struct enclave *e, const char *analyst) {
+/* One dp commit at a time: the only commits made under the shared gate
+ * (every other holds it exclusive), once kept apart by the engine lock. */
+static pthread_mutex_t commit_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int dp_ops_seal_charge(struct enclave *e, struct cdr_engine *lane, const char *analyst) {
   struct engine_dp_charge ch;
   json_t *query;
   int r;
-  if (!engine_dp_take_charge(e->engine, &ch))
+  if (!engine_dp_take_charge(lane, &ch))
     return 0;
+  pthread_mutex_lock(&commit_lock);
   /* The commit takes the pending entry as its own (persist.c): set the
    * query's aside, so that the charge is its own entry and the query's
    * is finished with the query's outcome afterwards. */
@@ -57,5 +63,6 @@ int dp_ops_seal_charge(struct enclave *e, const char *analyst) {
     e->fatal = 1; /* the charge cannot be made durable: answer nothing */
   }
   pending_put(e, query);
+  pthread_mutex_unlock(&commit_lock);
   return r;
 }

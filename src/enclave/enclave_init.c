@@ -232,7 +232,8 @@ int enclave_handle_init(struct enclave *e, struct cdr_buf *in, uint32_t *rt, str
     r = new_id.len > 0 ? enclave_root_wrap(e, new_id.d, new_id.len, &stored)
                        : enclave_root_wrap(e, idblob, idblob_len, &stored);
   if (r != 0 || (r = cdr_pubkey_to_der(e->identity_key, &e->identity_spki, &e->identity_spki_len)) != 0 ||
-      (r = engine_open(&e->engine)) != 0)
+      (r = engine_open(&e->engine)) != 0 ||
+      (r = engine_lanes_open(e->engine, e->nworkers > 0 ? e->nworkers : 1)) != 0)
     goto out;
   cdr_room_limits_default(&e->limits); /* until the manifest or the admin says otherwise */
   cdr_fingerprint_format(fp, e->ca_fp);

@@ -32,9 +32,10 @@
  *
  * Errors carry a human message (no secret data: it may name the denied
  * action, table or column, never a data value) in *errmsg, malloc'd,
- * which the caller frees.  The engine is not thread-safe: its callers
- * serialise every call (gate.h: changes under the room gate held
- * exclusive, statements under the engine lock inside the shared gate).
+ * which the caller frees.  An engine (the room's, or one lane's) is used
+ * by one thread at a time: changes run on the room's engine under the
+ * room gate held exclusive, queries each on a lane's engine
+ * (engine_lane_take) inside the shared gate (gate.h).
  */
 #ifndef CDR_ENGINE_H
 #define CDR_ENGINE_H
@@ -62,10 +63,29 @@ struct engine_principal {
   int analyst;
 };
 
-/* Open an empty in-memory database with the policy installed. */
+/* Open an empty in-memory database (pagevfs.h) with the policy
+ * installed, and its one writing connection. */
 int engine_open(struct cdr_engine **out) CDR_WUR;
-/* Close and wipe.  NULL is allowed. */
+/* Close and wipe (the lanes' connections too).  NULL is allowed. */
 void engine_close(struct cdr_engine *e);
+
+/* ---- lanes: queries in parallel (docs/ARCHITECTURE.md "Concurrency") ----
+ * Open n (1..ENGINE_MAX_LANES) more connections to e's database, each
+ * read-only (query_only), mapping pages rather than copying them, with
+ * the engine's functions, authorizer, limits and progress handler of its
+ * own.  Before the sandbox (and once).  0 or CDR_ERR_NOMEM /
+ * CDR_ERR_INTERNAL / CDR_ERR_ARG. */
+#define ENGINE_MAX_LANES 16
+int engine_lanes_open(struct cdr_engine *e, unsigned n) CDR_WUR;
+/* A lane's engine for one query, to pass to engine_query_render,
+ * engine_template_run, engine_query_tables and engine_dp_take_charge in
+ * place of e, then give back with engine_lane_give.  The caller holds the
+ * room gate shared from take to give (the lane borrows e's catalog).
+ * Without lanes it is e itself, one caller at a time (a mutex).  Waits
+ * while every lane is taken (a lane's thread takes one at a time, so
+ * with a lane engine per work lane it never waits). */
+struct cdr_engine *engine_lane_take(struct cdr_engine *e);
+void engine_lane_give(struct cdr_engine *e, struct cdr_engine *lane);
 
 /* ---- uploads (engine_upload.c) ----
  * A table arrives as a stream of CSV bytes (RFC 4180; the header row

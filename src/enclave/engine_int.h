@@ -23,10 +23,24 @@
 #include "policy.h"
 #include "wipe_alloc.h"
 
+struct engine_lanes;
+
+/* The room's engine owns the catalog, the uploads, the dp ledger and
+ * cache, and the one connection that writes.  A lane's engine
+ * (engine_lane_take) is a struct of the same shape with a read-only
+ * connection of its own to the same database (pagevfs.h) and its own
+ * per-query state (policy principal and lists, deadline, memory meter,
+ * rules view, dp charge); while it is taken, its catalog, limits and dp
+ * pointers are a borrowed view of the room engine's (valid because the
+ * room gate is held shared, so nothing changes them), and it owns none
+ * of them. */
 struct cdr_engine {
   sqlite3 *db;
   struct policy policy;
-  struct catalog catalog; /* every room table: owner, columns, grants */
+  struct catalog catalog; /* every room table: owner, columns, grants (a lane's: borrowed) */
+  char store[32];          /* the database's name in pagevfs */
+  struct engine_lanes *lanes; /* the room's engine: its lane engines (engine_sqlite.c); NULL in a lane's */
+  sqlite3_stmt *schema_sync;  /* a lane's: brings its cached schema up to date (engine_lane_take) */
   unsigned time_limit_ms;
   size_t max_result_bytes;
   uint64_t max_result_rows;

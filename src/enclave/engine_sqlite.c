@@ -1,7 +1,8 @@
 /*
  * engine_sqlite.c - the query engine (engine.h) over one in-memory SQLite
- * database: opening and hardening the connection, closing it, and the
- * limits a query runs under.  The engine's other files share its state
+ * database (pagevfs.h): opening and hardening its connections (the room
+ * engine's, which writes, and one per lane, which read), lending a lane
+ * to a query, closing them, and the limits a query runs under.  The engine's other files share its state
  * through engine_int.h: engine_query.c runs a user statement,
  * engine_check.c checks it before it runs, engine_render.c renders the
  * answers, engine_owner.c holds the owner operations, engine_upload.c
@@ -9,8 +10,9 @@
  * engine_err.c makes every error message.
  *
  * Workload: a room loads a few CSV tables (streamed in, see
- * engine_upload.c), then serves read-only queries one at a time; each
- * result is rendered whole as one JSON document.
+ * engine_upload.c), then serves read-only queries, several at once, each
+ * on a lane's connection (engine_lane_take) while the room gate keeps
+ * every change out; each result is rendered as one JSON document.
  *
  * Invariants and defences, in the order a query meets them:
  *   - The connection is hardened when opened: no extension loading,
@@ -52,14 +54,16 @@
  *     errors (e.g. "JSON path error near '...'" can quote a value).
  *   - Buffers of ours that held data values (the reply the result is
  *     rendered into, a cdr_buf, and the CSV parser's record) are wiped
- *     before they are freed.  SQLite's own
- *     memory is released to the allocator unwiped when the engine closes.
+ *     before they are freed, and so are the database's pages (pagevfs.c)
+ *     and SQLite's own memory (wipe_alloc.c).
  */
 #include "engine.h"
 #include "engine_int.h"
 
 #include <openssl/crypto.h>
+#include <pthread.h>
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,6 +71,7 @@
 #include "common/limits.h"
 #include "catalog.h"
 #include "dp.h"
+#include "pagevfs.h"
 #include "policy.h"
 
 _Static_assert(CSV_MAX_NAME_LEN == CDR_MAX_COLUMN_NAME, "every CSV column name must fit the catalog");
@@ -201,13 +206,45 @@ static int engine_warm_eponymous(struct cdr_engine *e) {
   return r;
 }
 
-int engine_open(struct cdr_engine **out) {
-  struct cdr_engine *e;
+/* Open e->db, a connection to the database e->store, and set it up:
+ * hardened, the engine's functions, the policy as its authorizer, its
+ * pragmas, the eponymous tables warmed.  A lane's connection is
+ * read-only (query_only) and maps the database's pages (mmap_size)
+ * instead of copying them into its page cache; the room's writes, and
+ * keeps secure_delete on.  Temporary tables and sorts stay in each
+ * connection's memory (temp_store; pagevfs refuses any other file). */
+static int engine_conn_open(struct cdr_engine *e, int lane) {
+  static const char main_pragmas[] = "PRAGMA temp_store = MEMORY; PRAGMA secure_delete = ON";
+  static const char lane_pragmas[] =
+      "PRAGMA temp_store = MEMORY; PRAGMA query_only = ON; PRAGMA mmap_size = 2147418112";
   int r, v = -1;
+  if ((r = sqlite3_open_v2(e->store, &e->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                           PAGEVFS_NAME)) != SQLITE_OK)
+    return r == SQLITE_NOMEM ? CDR_ERR_NOMEM : CDR_ERR_INTERNAL;
+  if ((r = engine_harden(e)) != 0)
+    return r;
+  if (engine_funcs_register(e->db, &e->budget) != SQLITE_OK ||
+      sqlite3_set_authorizer(e->db, policy_authorize, &e->policy) != SQLITE_OK)
+    return CDR_ERR_INTERNAL;
+  policy_set_mode(&e->policy, POLICY_INTERNAL);
+  if ((r = engine_exec(e, lane ? lane_pragmas : main_pragmas, NULL)) != 0)
+    return r;
+  if ((r = engine_pragma_int(e, "PRAGMA temp_store", &v)) != 0 || v != 2)
+    return CDR_ERR_INTERNAL;
+  if (lane && ((r = engine_pragma_int(e, "PRAGMA query_only", &v)) != 0 || v != 1 ||
+               (r = engine_pragma_int(e, "PRAGMA mmap_size", &v)) != 0 || v <= 0))
+    return CDR_ERR_INTERNAL;
+  if ((r = engine_warm_eponymous(e)) != 0)
+    return r;
+  policy_set_mode(&e->policy, POLICY_USER);
+  return 0;
+}
 
-  *out = NULL;
-  if ((e = calloc(1, sizeof(*e))) == NULL)
-    return CDR_ERR_NOMEM;
+/* A fresh engine struct with its limits at their defaults. */
+static struct cdr_engine *engine_new(void) {
+  struct cdr_engine *e = calloc(1, sizeof(*e));
+  if (e == NULL)
+    return NULL;
   policy_init(&e->policy);
   catalog_init(&e->catalog);
   policy_set_catalog(&e->policy, &e->catalog);
@@ -215,34 +252,24 @@ int engine_open(struct cdr_engine **out) {
   e->max_result_bytes = CDR_DEFAULT_RESULT_BYTES;
   e->max_result_rows = CDR_DEFAULT_RESULT_ROWS;
   e->max_query_memory = CDR_DEFAULT_QUERY_MEMORY;
+  return e;
+}
 
+int engine_open(struct cdr_engine **out) {
+  static unsigned serial; /* names each engine's database */
+  struct cdr_engine *e;
+  int r;
+
+  *out = NULL;
+  if (pagevfs_register() != 0)
+    return CDR_ERR_INTERNAL;
+  if ((e = engine_new()) == NULL)
+    return CDR_ERR_NOMEM;
+  snprintf(e->store, sizeof(e->store), "room-%u", __atomic_add_fetch(&serial, 1, __ATOMIC_RELAXED));
   if ((r = dp_ledger_new(&e->dp_ledger)) != 0 || (r = dp_cache_new(&e->dp_cache)) != 0)
     goto out;
-  if ((r = sqlite3_open_v2(":memory:", &e->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                           NULL)) != SQLITE_OK) {
-    r = r == SQLITE_NOMEM ? CDR_ERR_NOMEM : CDR_ERR_INTERNAL;
+  if ((r = engine_conn_open(e, 0)) != 0)
     goto out;
-  }
-  if ((r = engine_harden(e)) != 0)
-    goto out;
-  if (engine_funcs_register(e->db, &e->budget) != SQLITE_OK) {
-    r = CDR_ERR_INTERNAL;
-    goto out;
-  }
-  if (sqlite3_set_authorizer(e->db, policy_authorize, &e->policy) != SQLITE_OK) {
-    r = CDR_ERR_INTERNAL;
-    goto out;
-  }
-  policy_set_mode(&e->policy, POLICY_INTERNAL);
-  if ((r = engine_exec(e, "PRAGMA temp_store = MEMORY; PRAGMA secure_delete = ON", NULL)) != 0)
-    goto out;
-  if ((r = engine_pragma_int(e, "PRAGMA temp_store", &v)) != 0 || v != 2) {
-    r = CDR_ERR_INTERNAL;
-    goto out;
-  }
-  if ((r = engine_warm_eponymous(e)) != 0)
-    goto out;
-  policy_set_mode(&e->policy, POLICY_USER);
   *out = e;
   e = NULL;
   r = 0;
@@ -251,11 +278,134 @@ out:
   return r;
 }
 
+/* ---- lanes ---- */
+
+struct engine_lanes {
+  pthread_mutex_t lock;
+  pthread_cond_t freed;
+  unsigned n;
+  struct cdr_engine *lane[ENGINE_MAX_LANES];
+  unsigned char taken[ENGINE_MAX_LANES];
+};
+
+/* An engine without lanes serves one query at a time, as before lanes. */
+static pthread_mutex_t solo_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void engine_lanes_close(struct engine_lanes *ls) {
+  if (ls == NULL)
+    return;
+  for (unsigned i = 0; i < ls->n; i++)
+    engine_close(ls->lane[i]); /* borrowing nothing: given back */
+  pthread_cond_destroy(&ls->freed);
+  pthread_mutex_destroy(&ls->lock);
+  free(ls);
+}
+
+int engine_lanes_open(struct cdr_engine *e, unsigned n) {
+  struct engine_lanes *ls;
+  int r = 0;
+  if (e == NULL || e->lanes != NULL || n == 0 || n > ENGINE_MAX_LANES)
+    return CDR_ERR_ARG;
+  if ((ls = calloc(1, sizeof(*ls))) == NULL)
+    return CDR_ERR_NOMEM;
+  if (pthread_mutex_init(&ls->lock, NULL) != 0 || pthread_cond_init(&ls->freed, NULL) != 0) {
+    free(ls);
+    return CDR_ERR_INTERNAL;
+  }
+  for (; ls->n < n && r == 0; ls->n++) {
+    struct cdr_engine *l = engine_new();
+    if (l == NULL) {
+      r = CDR_ERR_NOMEM;
+      break;
+    }
+    memcpy(l->store, e->store, sizeof(l->store));
+    ls->lane[ls->n] = l;
+    r = engine_conn_open(l, 1);
+  }
+  if (r != 0) {
+    engine_lanes_close(ls);
+    return r;
+  }
+  e->lanes = ls;
+  return 0;
+}
+
+/* Bring a lane's cached schema up to date with the room engine's last
+ * commit.  A statement is compiled against the schema its connection has
+ * cached, and only its first step notices a newer one; the statement
+ * checks (engine_check.c) read the program before that step, so a
+ * program compiled against a dropped or replaced table would be judged
+ * by root pages that are no longer its.  Stepping a statement that reads
+ * the schema makes SQLite compare the schema cookie and reload (the
+ * step is re-prepared when it changed).  A failure here (out of memory)
+ * is left to the query, which meets the same condition. */
+static void engine_lane_sync(struct cdr_engine *l) {
+  policy_set_mode(&l->policy, POLICY_INTERNAL);
+  if (l->schema_sync == NULL)
+    (void)sqlite3_prepare_v3(l->db, "SELECT 1 FROM main.sqlite_schema LIMIT 1", -1, SQLITE_PREPARE_PERSISTENT,
+                             &l->schema_sync, NULL);
+  if (l->schema_sync != NULL) {
+    (void)sqlite3_step(l->schema_sync);
+    (void)sqlite3_reset(l->schema_sync);
+  }
+  policy_set_mode(&l->policy, POLICY_USER);
+}
+
+struct cdr_engine *engine_lane_take(struct cdr_engine *e) {
+  struct engine_lanes *ls = e->lanes;
+  struct cdr_engine *l = NULL;
+  if (ls == NULL) {
+    pthread_mutex_lock(&solo_lock);
+    return e;
+  }
+  pthread_mutex_lock(&ls->lock);
+  while (l == NULL) {
+    for (unsigned i = 0; i < ls->n && l == NULL; i++)
+      if (!ls->taken[i]) {
+        ls->taken[i] = 1;
+        l = ls->lane[i];
+      }
+    if (l == NULL)
+      pthread_cond_wait(&ls->freed, &ls->lock);
+  }
+  pthread_mutex_unlock(&ls->lock);
+  /* The borrowed view: the caller holds the gate shared, so none of it
+   * changes until engine_lane_give. */
+  l->catalog = e->catalog;
+  l->time_limit_ms = e->time_limit_ms;
+  l->max_result_bytes = e->max_result_bytes;
+  l->max_result_rows = e->max_result_rows;
+  l->max_query_memory = e->max_query_memory;
+  l->dp_ledger = e->dp_ledger;
+  l->dp_cache = e->dp_cache;
+  engine_lane_sync(l);
+  return l;
+}
+
+void engine_lane_give(struct cdr_engine *e, struct cdr_engine *l) {
+  struct engine_lanes *ls = e->lanes;
+  if (l == e) {
+    pthread_mutex_unlock(&solo_lock);
+    return;
+  }
+  memset(&l->catalog, 0, sizeof(l->catalog));
+  l->dp_ledger = NULL;
+  l->dp_cache = NULL;
+  pthread_mutex_lock(&ls->lock);
+  for (unsigned i = 0; i < ls->n; i++)
+    if (ls->lane[i] == l)
+      ls->taken[i] = 0;
+  pthread_cond_signal(&ls->freed);
+  pthread_mutex_unlock(&ls->lock);
+}
+
 void engine_close(struct cdr_engine *e) {
   if (e == NULL)
     return;
+  engine_lanes_close(e->lanes); /* their connections before the database's last */
   engine_uploads_abort_all(e); /* their statements must go before the database */
   sqlite3_finalize(e->restore_ins);
+  sqlite3_finalize(e->schema_sync);
   if (e->db != NULL)
     sqlite3_close(e->db);
   policy_free(&e->policy);

@@ -1,5 +1,5 @@
 /*
- * gate.c - the room gate, the engine lock and the per-member cap; see
+ * gate.c - the room gate, the engine's lanes and the per-member cap; see
  * gate.h.  The locks live in struct enclave (zero-initialised, which
  * glibc's initialisers are) and in this file (the member counts).
  */
@@ -17,17 +17,9 @@ void gate_write_enter(struct enclave *e) { (void)pthread_rwlock_wrlock(&e->gate)
 
 void gate_leave(struct enclave *e) { (void)pthread_rwlock_unlock(&e->gate); }
 
-static pthread_mutex_t engine_lock = PTHREAD_MUTEX_INITIALIZER;
+struct cdr_engine *gate_engine_enter(struct enclave *e) { return engine_lane_take(e->engine); }
 
-void gate_engine_enter(struct enclave *e) {
-  (void)e;
-  pthread_mutex_lock(&engine_lock);
-}
-
-void gate_engine_leave(struct enclave *e) {
-  (void)e;
-  pthread_mutex_unlock(&engine_lock);
-}
+void gate_engine_leave(struct enclave *e, struct cdr_engine *lane) { engine_lane_give(e->engine, lane); }
 
 unsigned enclave_member_query_cap(const struct enclave *e) {
   if (e->nworkers == 0)

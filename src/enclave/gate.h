@@ -12,9 +12,11 @@
  * readers (glibc's default): a read never waits for a queued change,
  * only for one running.
  *
- * The engine lock: the SQL engine has one SQLite connection today, so
- * statements run one at a time under it (inside the shared gate); see
- * ARCHITECTURE for why and what comes next.
+ * The engine's lanes: a query takes a SQLite connection of its own
+ * (engine_lane_take: one per work lane, to one shared in-memory
+ * database, pagevfs.h) inside the shared gate, so queries run in
+ * parallel; a change's statements run on the room engine's connection
+ * under the exclusive gate, so no query sees one half-done.
  *
  * The per-member cap: a member (the principal's name) runs at most
  * enclave_member_query_cap() queries (the room's member_queries, bounded
@@ -32,8 +34,10 @@ void gate_read_enter(struct enclave *e);
 void gate_write_enter(struct enclave *e);
 void gate_leave(struct enclave *e);
 
-void gate_engine_enter(struct enclave *e);
-void gate_engine_leave(struct enclave *e);
+/* The engine a query runs on (this query's lane), between enter and
+ * leave, inside the shared gate. */
+struct cdr_engine *gate_engine_enter(struct enclave *e);
+void gate_engine_leave(struct enclave *e, struct cdr_engine *lane);
 
 /* The most queries one member runs at once: the room's limit
  * member_queries (room_limits.h, set by the room's admin), bounded by

@@ -19,6 +19,8 @@
 #include "store_client.h"
 #include "thread_warm.h"
 
+_Static_assert(ENCLAVE_MAX_WORKERS <= ENGINE_MAX_LANES, "every work lane needs a SQL connection of its own");
+
 /* A lane thread's stack.  Under mlockall (harden.c) a thread's whole
  * stack is resident from its start, so it is the main cost of a worker:
  * half of the main thread's 8 MiB, which SQLite's expression depth limit

@@ -172,12 +172,12 @@ static int op_query(const struct op_ctx *c) {
   if (json_object_get(c->hdr, "template") != NULL) {
     if (json_object_get(c->hdr, "sql") != NULL)
       return op_fail(c, CDR_ERR_ARG, "a query names \"sql\" or \"template\", not both");
-    /* A template's run is a query: the same cap, the same engine lock. */
+    /* A template's run is a query: the same cap, a lane's engine. */
     if (gate_member_enter(c->e, c->who->name, busy, sizeof(busy)) != 0)
       return op_fail(c, CDR_ERR_BUSY, busy);
-    gate_engine_enter(c->e);
-    r = template_op_run(c->e, c->who, c->hdr, c->out, c->res);
-    gate_engine_leave(c->e);
+    struct cdr_engine *lane = gate_engine_enter(c->e);
+    r = template_op_run(c->e, lane, c->who, c->hdr, c->out, c->res);
+    gate_engine_leave(c->e, lane);
     gate_member_leave(c->e, c->who->name);
     return r;
   }
@@ -201,19 +201,18 @@ static int op_query(const struct op_ctx *c) {
   const struct engine_page_sink *sink;
   uint64_t pages = 0;
   cursor_spool_begin(&spool, c->e, c->sid, c->who->name, &sink);
-  gate_engine_enter(c->e);
-  int er = engine_query_render_paged(c->e->engine, c->who, sql, sqllen, c->out, sink, &rows, &pages, &errmsg);
-  engine_query_tables(c->e->engine, audit_table_cb, c->e);
+  struct cdr_engine *lane = gate_engine_enter(c->e);
+  int er = engine_query_render_paged(lane, c->who, sql, sqllen, c->out, sink, &rows, &pages, &errmsg);
+  engine_query_tables(lane, audit_table_cb, c->e);
   if (er == 0)
     audit_set(c->e, "rows", json_integer((json_int_t)rows));
   if (er == 0 && pages > 0)
     audit_set(c->e, "pages", json_integer((json_int_t)pages));
-  /* A dp charge is durable before the answer (or refusal) leaves.  Under
-   * the engine lock: the charge is the engine's until taken (the next
-   * statement's would replace it), and this commit, made by a query
-   * holding the gate only shared, must not meet another lane's. */
-  r = dp_ops_seal_charge(c->e, c->who->name);
-  gate_engine_leave(c->e);
+  /* A dp charge is durable before the answer (or refusal) leaves.  Before
+   * the lane is given back: the charge is the lane's until taken (its
+   * next statement's would replace it); dp_ops serialises the commits. */
+  r = dp_ops_seal_charge(c->e, lane, c->who->name);
+  gate_engine_leave(c->e, lane);
   if (!cursor_spool_end(&spool, er == 0 && r == 0, pages))
     gate_member_leave(c->e, c->who->name);
   if (r != 0) {

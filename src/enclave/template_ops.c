@@ -377,8 +377,8 @@ static int may_run(struct enclave *e, const struct engine_principal *who, const 
   return 0;
 }
 
-int template_op_run(struct enclave *e, const struct engine_principal *who, const json_t *hdr, struct cdr_buf *out,
-                    struct enclave_op_outcome *res) {
+int template_op_run(struct enclave *e, struct cdr_engine *lane, const struct engine_principal *who, const json_t *hdr,
+                    struct cdr_buf *out, struct enclave_op_outcome *res) {
   const char *name = cdr_json_get_cstr_opt(hdr, "template");
   const json_t *pv = json_object_get(hdr, "params");
   struct engine_param_value vals[TEMPLATE_MAX_PARAMS];
@@ -414,7 +414,7 @@ int template_op_run(struct enclave *e, const struct engine_principal *who, const
     tables[i] = t->tables[i].table;
   if (cdr_buf_put(out, "{\"ok\":true,\"result\":", 20) != 0)
     return fail(out, res, CDR_ERR_RESULT_TOO_LARGE, "the result does not fit");
-  r = engine_template_run(e->engine, who, t->sql, strlen(t->sql), tables, t->ntables, vals, t->nparams, out, &rows,
+  r = engine_template_run(lane, who, t->sql, strlen(t->sql), tables, t->ntables, vals, t->nparams, out, &rows,
                           &errmsg);
   if (r == 0 && cdr_buf_put(out, "}", 1) != 0)
     r = CDR_ERR_RESULT_TOO_LARGE;

@@ -23,8 +23,9 @@
 /* {"op":"template","action":"propose"|"list"|"approve"|"reject"|"withdraw",...} */
 int template_op(struct enclave *e, const struct engine_principal *who, const json_t *hdr, struct cdr_buf *out,
                 struct enclave_op_outcome *res) CDR_WUR;
-/* {"op":"query","template":NAME,"params":{...}}: run it for who. */
-int template_op_run(struct enclave *e, const struct engine_principal *who, const json_t *hdr, struct cdr_buf *out,
-                    struct enclave_op_outcome *res) CDR_WUR;
+/* {"op":"query","template":NAME,"params":{...}}: run it for who on
+ * lane, the query's engine (gate_engine_enter). */
+int template_op_run(struct enclave *e, struct cdr_engine *lane, const struct engine_principal *who, const json_t *hdr,
+                    struct cdr_buf *out, struct enclave_op_outcome *res) CDR_WUR;
 
 #endif

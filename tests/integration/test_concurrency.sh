@@ -4,12 +4,14 @@
 #   - while one member's heavy query runs (an unbounded recursive CTE, to
 #     the 30 s limit), another member's attestation, session setup and
 #     table list complete: the heavy query is still running when they
-#     are done (an ordering, never a time, is asserted); the heavy query
-#     then ends with sql_timeout;
+#     are done (an ordering, never a time, is asserted), and so does
+#     another member's query (SQL runs in parallel, a SQLite connection
+#     per lane); the heavy query then ends with sql_timeout;
 #   - the per-member cap: with two of ana's queries in the enclave
 #     (cdrd's /metrics shows both calls), the enclave refuses a third
 #     `busy` (the audit log records it; cdr asks again and it runs once
-#     one of hers has ended), while another member is still served;
+#     one of hers has ended), while another member is still served, its
+#     query too;
 #   - concurrent uploads, queries, grants and hides from four members,
 #     each query's result checked against the sqlite3 CLI over the same
 #     CSV, then the tables' final contents, then the audit log's chain.
@@ -64,6 +66,12 @@ kill -0 "$H1" 2>/dev/null && pass "... and the heavy query was still running whe
 check "bob opens a session and lists the tables while it runs" "$CDR" tables --profile bob
 kill -0 "$H1" 2>/dev/null && pass "... and the heavy query was still running when bob's session completed" \
   || fail "bob's session completed only after the heavy query"
+# SQL in parallel: bob's query runs on a SQLite connection of its own.
+"$CDR" query --profile bob "SELECT 6 * 7 AS answer" --format csv >"$T/bob1.out" 2>"$T/bob1.err" \
+  && [ "$(tail -n 1 "$T/bob1.out" | tr -d '\r')" = 42 ] && pass "bob's query answers while ana's runs" \
+  || fail "bob's query: $(cat "$T/bob1.err")"
+kill -0 "$H1" 2>/dev/null && pass "... and the heavy query was still running when bob's query completed" \
+  || fail "bob's query completed only after the heavy query (SQL one statement at a time)"
 
 # ---- the per-member cap: max(1, 3 - 1) = 2 queries of one member ----
 "$CDR" query --profile ana "$HEAVY" >"$T/heavy2.out" 2>"$T/heavy2.err" &
@@ -76,6 +84,9 @@ if running 2 && kill -0 "$H1" 2>/dev/null; then
   Q3=$!
   check "bob lists the tables while ana is at her cap" "$CDR" tables --profile bob
   kill -0 "$H1" 2>/dev/null && pass "... while ana's heavy queries still ran" || fail "bob waited for ana's queries"
+  check "bob queries on the lane ana's cap leaves free" "$CDR" query --profile bob "SELECT 1"
+  kill -0 "$H1" 2>/dev/null && pass "... while ana's two heavy queries still ran" \
+    || fail "bob's query waited for ana's queries"
 else
   fail "ana's second query never reached the enclave alongside the first (calls: $(queued), sessions: $(grep -c "session opened: user ana@example.org" "$T/server.log"))"
   Q3=
