@@ -165,6 +165,8 @@ const char *cdr_err_describe(int err) {
            "withdrawn)";
   case CDR_ERR_TEMPLATE_HASH: return "the hash given is not the hash of the template's current text";
   case CDR_ERR_TEMPLATE_EXISTS: return "a query template of that name exists (proposed by another member)";
+  case CDR_ERR_CONTRACT_NOT_ACTIVE:
+    return "this room has no active contract yet: its members must sign version 1 (cdr contract)";
   default: return "internal error";
   }
 }

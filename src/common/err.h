@@ -143,7 +143,9 @@
   /* approved query templates (docs/RULES.md, PROTOCOL 4.7 op template) */ \
   X(CDR_ERR_TEMPLATE_NOT_APPROVED, "template_not_approved", 403) \
   X(CDR_ERR_TEMPLATE_HASH,     "template_hash_mismatch", 409) \
-  X(CDR_ERR_TEMPLATE_EXISTS,   "template_exists",       409)
+  X(CDR_ERR_TEMPLATE_EXISTS,   "template_exists",       409) \
+  /* a room whose contract has no active version yet (PROTOCOL 8.9) */ \
+  X(CDR_ERR_CONTRACT_NOT_ACTIVE, "contract_not_active", 403)
 
 #define CDR_ERR_ENUM_(name, wire, http) name##_IDX,
 enum cdr_err_index { CDR_ERR_LIST(CDR_ERR_ENUM_) CDR_ERR__COUNT };

@@ -132,6 +132,7 @@ static const unsigned char class_table[] = {
     C(CDR_ERR_TEMPLATE_NOT_APPROVED, REFUSED),
     C(CDR_ERR_TEMPLATE_HASH, REFUSED),
     C(CDR_ERR_TEMPLATE_EXISTS, REFUSED),
+    C(CDR_ERR_CONTRACT_NOT_ACTIVE, REFUSED),
 };
 
 #undef C

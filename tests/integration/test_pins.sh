@@ -21,11 +21,10 @@ R="$T/room"
 new_room "$R" || { fail "room init"; finish; }
 start_server "$R" URL || { fail "server start"; finish; }
 user prov provider "$R" "$URL" && user ana analyst "$R" "$URL" || { fail "enroll"; finish; }
-printf 'k,v\n1,a\n' >"$T/t.csv"
-"$CDR" upload --profile prov t "$T/t.csv" >/dev/null 2>&1 && "$CDR" grant --profile prov t --to role:analyst >/dev/null 2>&1 \
-  || fail "upload"
+# (No contract is active until further down: the room serves contract
+# operations only, and `cdr contract` is the command that connects.)
 P="$CDR_CONFIG_DIR/profiles/ana.json"
-check "ana's first command" "$CDR" tables --profile ana
+check "ana's first command" "$CDR" contract --profile ana
 M1=$(sha256sum "$CDR_BIN_DIR/cdr-enclave" | cut -d' ' -f1)
 python3 - "$P" "$M1" "$(openssl x509 -in "$R/ca.crt" -outform DER | sha256sum | cut -d' ' -f1)" <<'PY' \
   && pass "the profile pinned the CA, the platform and the measurement" || fail "profile: $(cat "$P")"
@@ -48,7 +47,7 @@ expect_error "another enclave is refused on the member's next command" measureme
 grep -q "$M2" "$T/err" && grep -q "pinned $M1" "$T/err" && pass "the refusal names both measurements" \
   || fail "err: $(cat "$T/err")"
 expect_error "and on any other command" measurement_unpinned "$CDR" query --profile ana "SELECT v FROM t"
-check "--expect-measurement lets one checked command through" "$CDR" tables --profile ana --expect-measurement "$M2"
+check "--expect-measurement lets one checked command through" "$CDR" contract --profile ana --expect-measurement "$M2"
 expect_error "without moving the pin" measurement_unpinned "$CDR" tables --profile ana
 
 # Version 1 with the real build only; the other build is then refused by
