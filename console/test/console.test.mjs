@@ -166,6 +166,41 @@ async function main(ctx, page) {
     check('WebCrypto refuses to export them', r.refused.every((x) => x === 'InvalidAccessError'), JSON.stringify(r));
   });
 
+  // A room serves its members only once contract version 1 is active.
+  await step('contract', async () => {
+    const out = cli('room', 'propose', env.ROOM, '--measurement', env.MEASUREMENT, '--measurement', env.MEASUREMENT2);
+    const h = /contract hash ([0-9a-f]{64})/.exec(out)[1];
+    for (let i = 0; i < 100 && !/pending contract: version 1/.test(cli('contract', '--profile', 'cli')); i++)
+      await new Promise((r) => setTimeout(r, 100));
+    await page.click('#nav-room');
+    check('the room screen reads the pending version', (await outcome(page)) === null);
+    check('it shows the pending version and its hash', (await page.textContent('#contract-pending')).includes(h), await page.textContent('#room-contract'));
+    await page.screenshot({ path: `${env.SHOTS}/contract-pending.png`, fullPage: true });
+    await page.click('#contract-sign');
+    check('signing the pending version in the browser succeeds', (await outcome(page)) === null);
+    check('the enclave counts the signature, one missing', /^Signature added; 1 missing/.test(await page.textContent('#contract-result')), await page.textContent('#contract-result'));
+    const signed = cli('contract', 'sign', '--profile', 'cli', h);
+    check('the CLI member\'s signature activates it', /now active/.test(signed), signed);
+    await page.click('#room-refresh');
+    check('the room screen reads the active version', (await outcome(page)) === null);
+    check('it shows version 1 active with both members', (await page.textContent('#contract-active')).includes(`Active version 1, SHA-256 ${h}`) &&
+      /browser@example.org/.test(await page.textContent('#room-contract')) && /cli@example.org/.test(await page.textContent('#room-contract')));
+    await page.screenshot({ path: `${env.SHOTS}/contract-active.png`, fullPage: true });
+    const pin = await idb(page, 'get', `contract-pin:${await page.textContent('#room-id')}`);
+    check('the console pins the active version', pin && pin.version === 1 && pin.sha256 === h, JSON.stringify(pin));
+    await idb(page, 'put', `contract-pin:${await page.textContent('#room-id')}`, { version: 1, sha256: '0'.repeat(64) });
+    await page.click('#room-refresh');
+    const e = await outcome(page);
+    check('a room whose contract is not the pinned one is refused', e && e.code === 'contract_unpinned' && /does not start with the pinned version 1/.test(e.message), JSON.stringify(e));
+    await idb(page, 'put', `contract-pin:${await page.textContent('#room-id')}`, pin);
+    await page.click('#room-refresh');
+    check('with the right pin the room is accepted again', (await outcome(page)) === null);
+    // Only now (an active contract) may the CLI member upload and grant.
+    cli('upload', '--profile', 'cli', 'cli_table', env.CLI_CSV);
+    cli('grant', '--profile', 'cli', 'cli_table', '--to', 'browser@example.org');
+    cli('upload', '--profile', 'cli', 'cli_private', env.CLI_CSV);
+  });
+
   await step('upload', async () => {
     await page.click('#nav-upload');
     await page.setInputFiles('#upload-file', env.SALES_CSV);
@@ -256,36 +291,6 @@ async function main(ctx, page) {
     check('the audit log shows our upload', rows.some((r) => r[2] === 'upload_commit' && r[3] === 'browser@example.org'), rows.length);
   });
   await page.screenshot({ path: `${env.SHOTS}/audit.png`, fullPage: true });
-
-  await step('contract', async () => {
-    const out = cli('room', 'propose', env.ROOM, '--measurement', env.MEASUREMENT, '--measurement', env.MEASUREMENT2);
-    const h = /contract hash ([0-9a-f]{64})/.exec(out)[1];
-    for (let i = 0; i < 100 && !/pending contract: version 1/.test(cli('contract', '--profile', 'cli')); i++)
-      await new Promise((r) => setTimeout(r, 100));
-    await page.click('#nav-room');
-    check('the room screen reads the pending version', (await outcome(page)) === null);
-    check('it shows the pending version and its hash', (await page.textContent('#contract-pending')).includes(h), await page.textContent('#room-contract'));
-    await page.screenshot({ path: `${env.SHOTS}/contract-pending.png`, fullPage: true });
-    await page.click('#contract-sign');
-    check('signing the pending version in the browser succeeds', (await outcome(page)) === null);
-    check('the enclave counts the signature, one missing', /^Signature added; 1 missing/.test(await page.textContent('#contract-result')), await page.textContent('#contract-result'));
-    const signed = cli('contract', 'sign', '--profile', 'cli', h);
-    check('the CLI member\'s signature activates it', /now active/.test(signed), signed);
-    await page.click('#room-refresh');
-    check('the room screen reads the active version', (await outcome(page)) === null);
-    check('it shows version 1 active with both members', (await page.textContent('#contract-active')).includes(`Active version 1, SHA-256 ${h}`) &&
-      /browser@example.org/.test(await page.textContent('#room-contract')) && /cli@example.org/.test(await page.textContent('#room-contract')));
-    await page.screenshot({ path: `${env.SHOTS}/contract-active.png`, fullPage: true });
-    const pin = await idb(page, 'get', `contract-pin:${await page.textContent('#room-id')}`);
-    check('the console pins the active version', pin && pin.version === 1 && pin.sha256 === h, JSON.stringify(pin));
-    await idb(page, 'put', `contract-pin:${await page.textContent('#room-id')}`, { version: 1, sha256: '0'.repeat(64) });
-    await page.click('#room-refresh');
-    const e = await outcome(page);
-    check('a room whose contract is not the pinned one is refused', e && e.code === 'contract_unpinned' && /does not start with the pinned version 1/.test(e.message), JSON.stringify(e));
-    await idb(page, 'put', `contract-pin:${await page.textContent('#room-id')}`, pin);
-    await page.click('#room-refresh');
-    check('with the right pin the room is accepted again', (await outcome(page)) === null);
-  });
 
   await step('hide and drop', async () => {
     const q = 'SELECT sum(amount) FROM sales';

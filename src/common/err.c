@@ -169,6 +169,8 @@ const char *cdr_err_describe(int err) {
   case CDR_ERR_UPGRADE_REFUSED: return "the enclave upgrade was refused (the contract does not accept that build)";
   case CDR_ERR_CURSOR_EXPIRED: return "the paged result's cursor is closed or expired: run the query again";
   case CDR_ERR_CURSOR_PAGE: return "a page of the paged result is missing, altered, out of order or truncated";
+  case CDR_ERR_CONTRACT_NOT_ACTIVE:
+    return "this room has no active contract yet: its members must sign version 1 (cdr contract)";
   default: return "internal error";
   }
 }

@@ -148,7 +148,9 @@
   X(CDR_ERR_SEALED_ELSEWHERE,  "sealed_for_another_enclave", 409) \
   X(CDR_ERR_UPGRADE_REFUSED,   "upgrade_refused",       409) \
   X(CDR_ERR_CURSOR_EXPIRED,    "cursor_expired",        410) \
-  X(CDR_ERR_CURSOR_PAGE,       "cursor_page_invalid",   502)
+  X(CDR_ERR_CURSOR_PAGE,       "cursor_page_invalid",   502) \
+  /* a room whose contract has no active version yet (PROTOCOL 8.9) */ \
+  X(CDR_ERR_CONTRACT_NOT_ACTIVE, "contract_not_active", 403)
 
 #define CDR_ERR_ENUM_(name, wire, http) name##_IDX,
 enum cdr_err_index { CDR_ERR_LIST(CDR_ERR_ENUM_) CDR_ERR__COUNT };

@@ -137,6 +137,7 @@ static const unsigned char class_table[] = {
     C(CDR_ERR_UPGRADE_REFUSED, REFUSED),
     C(CDR_ERR_CURSOR_EXPIRED, REFUSED),
     C(CDR_ERR_CURSOR_PAGE, VERIFY),
+    C(CDR_ERR_CONTRACT_NOT_ACTIVE, REFUSED),
 };
 
 #undef C

@@ -21,6 +21,7 @@
 #include "engine_int.h"
 
 #include <stdio.h>
+#include <openssl/crypto.h>
 #include <string.h>
 
 /* The table `table` if who owns it; else NULL with *r and *errmsg set
@@ -41,7 +42,7 @@ struct catalog_table *engine_owned_table(struct cdr_engine *e, const struct engi
     *r = engine_set_err(errmsg, CDR_ERR_NOT_FOUND, "there is no table %.64s", table);
     return NULL;
   }
-  if (strcmp(t->owner, who->name) != 0) {
+  if (CRYPTO_memcmp(t->owner_key_fp, who->key_fp, sizeof(t->owner_key_fp)) != 0) { /* the owner's key, not name */
     /* The same words whether or not the table is available: whoever
      * cannot see it learns nothing of its state from a refusal. */
     *r = engine_set_err(errmsg, CDR_ERR_ACCESS_DENIED, "table %s belongs to %s: only its owner can %s", t->name,

@@ -90,7 +90,7 @@ static int check_target(struct cdr_engine *e, const struct engine_upload *u, str
   if (u->replace) {
     if ((*old = catalog_find(&e->catalog, u->name)) == NULL)
       return engine_set_err(errmsg, CDR_ERR_NOT_FOUND, "there is no table %s to replace", u->name);
-    if (strcmp((*old)->owner, u->owner) != 0)
+    if (CRYPTO_memcmp((*old)->owner_key_fp, u->owner_fp, sizeof(u->owner_fp)) != 0) /* by key, not name */
       return engine_set_err(errmsg, CDR_ERR_ACCESS_DENIED, "table %s belongs to %s: only its owner can replace it",
                             (*old)->name, (*old)->owner);
     if ((*old)->loading) /* its rows are coming in at start: replace it once loaded */
@@ -100,9 +100,10 @@ static int check_target(struct cdr_engine *e, const struct engine_upload *u, str
   /* An unavailable table has no SQLite table, but its name is its
    * owner's all the same (engine_restore_unavailable). */
   if ((t = catalog_find(&e->catalog, u->name)) != NULL && t->unavailable != NULL) {
-    if (strcmp(t->owner, u->owner) == 0 && t->loading)
+    int own = CRYPTO_memcmp(t->owner_key_fp, u->owner_fp, sizeof(u->owner_fp)) == 0;
+    if (own && t->loading)
       return engine_table_loading(e, errmsg, t->name);
-    if (strcmp(t->owner, u->owner) == 0)
+    if (own)
       return engine_set_err(errmsg, CDR_ERR_TABLE_EXISTS,
                             "table %s is yours but unavailable (%s): replace it (upload --replace) or drop it",
                             t->name, t->unavailable);

@@ -566,7 +566,8 @@ static const struct op_entry {
   int writes;        /* OP_WRITES: the room gate exclusive; OP_READS shared; OP_BY_ACTION: op_writes */
   unsigned roles;    /* ROLE_BIT set allowed to run it */
   int payload;       /* a payload may follow the header */
-  int not_member;    /* open to a key outside the active contract (only in the pending version) */
+  int not_member;    /* open to a key outside the active contract (only in the pending version), and to every
+                      * session before version 1 is active (every other op is then contract_not_active) */
   const char *roles_msg;
   int (*run)(const struct op_ctx *c);
 } op_table[] = {
@@ -618,7 +619,8 @@ static int session_alive(void *ctx, const uint8_t sid[CDR_SESSION_ID_LEN]) {
  * request, so a version that removes or narrows a member takes effect
  * on its open sessions at once); *roles is the ROLE_BIT set the session
  * may use, 0 for a key only in the pending version.  Before any version
- * is active, the certificate's name and role, as before the contract. */
+ * is active, the certificate's name and role (which then serve only the
+ * contract operations: ops_run_gated refuses the rest). */
 static int principal_of(const struct enclave *e, const struct session *s, struct engine_principal *p,
                         unsigned *roles) {
   const struct contract_version *cur = contract_state_current(&e->contract);
@@ -727,6 +729,13 @@ static int ops_run_gated(struct enclave *e, const struct session *s, const struc
     upload_set_reap(&e->uploads, e->engine, enclave_now(e), session_alive, e);
   if (principal_of(e, s, &who, &roles) != 0) {
     r = op_fail(&c, CDR_ERR_INTERNAL, "cannot identify the session's key");
+  } else if (contract_state_current(&e->contract) == NULL && !op->not_member) {
+    /* Before version 1 is active nobody is a member yet: the room
+     * serves only what it takes to read, propose and sign the contract
+     * (PROTOCOL 8.9), whatever the certificate's role says. */
+    r = op_fail(&c, CDR_ERR_CONTRACT_NOT_ACTIVE,
+                "this room has no active contract yet: its members must sign version 1 (cdr contract); until then "
+                "only contract, contract_propose, contract_sign, audit_head and close are served");
   } else if (roles == 0 && contract_state_current(&e->contract) != NULL && !op->not_member) {
     r = not_member(&c, s);
   } else if (roles == 0 && contract_state_current(&e->contract) != NULL && strcmp(op->name, "close") != 0 &&

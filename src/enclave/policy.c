@@ -44,6 +44,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <openssl/crypto.h>
 #include <string.h>
 
 #include "common/util.h"
@@ -240,8 +241,11 @@ static int grant_matches(const struct catalog_grant *g, const struct engine_prin
   return strcmp(g->grantee, who->name) == 0;
 }
 
+/* Ownership is the uploader's key (SHA-256 of its SPKI), never its name:
+ * a contract version that gives the owner's display name to another key
+ * gives that key nothing of the owner's. */
 static int is_owner(const struct catalog_table *t, const struct engine_principal *who) {
-  return who != NULL && who->name != NULL && strcmp(t->owner, who->name) == 0;
+  return who != NULL && who->name != NULL && CRYPTO_memcmp(t->owner_key_fp, who->key_fp, sizeof(t->owner_key_fp)) == 0;
 }
 
 enum policy_table_access policy_table_access(const struct catalog_table *t, const struct engine_principal *who) {

@@ -12,7 +12,9 @@
 #include <unistd.h>
 
 #include "common/limits.h"
+#include "crypto/contract.h"
 #include "crypto/crypto.h"
+#include "enclave/contract_state.h"
 #include "enclave/session.h"
 #include "enclave/wipe_alloc.h"
 #include "fuzzlib.h"
@@ -81,6 +83,55 @@ static void dispatch_ok(struct enclave *e, uint32_t type, struct cdr_buf *in, ui
   cdr_buf_free(in);
 }
 
+static int member_cmp(const void *a, const void *b) {
+  return memcmp(((const struct cdr_contract_member *)a)->key_sha256, ((const struct cdr_contract_member *)b)->key_sha256,
+                32);
+}
+
+/* An active contract version 1 listing the four fuzz_who users under
+ * their names and roles (a room serves nothing else before one,
+ * PROTOCOL 8.9), put in place as the sealed state would load it: a
+ * chain of one version, without signatures (the load does not check
+ * them; the harnesses test what members do, not the activation). */
+static void contract_activate(struct enclave *e) {
+  static const unsigned roles[4] = {CDR_CONTRACT_ROLE_PROVIDER, CDR_CONTRACT_ROLE_ANALYST, CDR_CONTRACT_ROLE_PROVIDER,
+                                    CDR_CONTRACT_ROLE_AUDITOR};
+  struct cdr_contract c;
+  struct engine_principal p;
+  struct cdr_buf b, view;
+  uint8_t *doc = NULL;
+  size_t len = 0;
+  char why[CDR_CONTRACT_WHY_LEN] = "";
+  memset(&c, 0, sizeof(c));
+  FUZZ_CHECK(cdr_contract_alloc(&c, 4, 0) == 0);
+  memcpy(c.room_id, e->room_id, sizeof(c.room_id));
+  c.room_name = strdup("fuzz room");
+  c.version = 1;
+  memcpy(c.ca_sha256, e->ca_fp, sizeof(c.ca_sha256));
+  snprintf(c.platform, sizeof(c.platform), "sim");
+  c.n_measurements = 1;
+  memset(c.measurements[0], 0x42, 32);
+  snprintf(c.governance, sizeof(c.governance), "%s", CDR_CONTRACT_GOVERNANCE);
+  for (int i = 0; i < 4; i++) {
+    fuzz_principal((enum fuzz_who)i, &p);
+    memcpy(c.members[i].key_sha256, p.key_fp, 32);
+    c.members[i].name = strdup(p.name);
+    c.members[i].roles = roles[i];
+    FUZZ_CHECK(c.members[i].name != NULL);
+  }
+  qsort(c.members, 4, sizeof(c.members[0]), member_cmp);
+  FUZZ_CHECK(c.room_name != NULL && cdr_contract_encode(&c, &doc, &len, why, sizeof(why)) == 0);
+  cdr_buf_init(&b, CDR_MiB, 0);
+  FUZZ_CHECK(cdr_buf_put_u32(&b, 1) == 0 && cdr_buf_put_lp(&b, doc, len) == 0 && cdr_buf_put_u32(&b, 0) == 0 &&
+             cdr_buf_put_u8(&b, 0) == 0);
+  contract_state_free(&e->contract);
+  cdr_buf_view(&view, b.d, b.len);
+  FUZZ_CHECK(contract_state_decode(&view, &e->contract) == 0 && contract_state_current(&e->contract) != NULL);
+  cdr_buf_free(&b);
+  free(doc);
+  cdr_contract_free(&c);
+}
+
 void fx_enclave_ready(struct enclave *e) {
   const struct fuzz_pki *k = fuzz_pki();
   struct cdr_buf in;
@@ -103,6 +154,7 @@ void fx_enclave_ready(struct enclave *e) {
   inject_session(e, FUZZ_BYTE_PROVIDER_SESSION, k->provider_key, "prov@fuzz.example", CDR_ROLE_PROVIDER,
                  k->provider_fp);
   inject_session(e, FUZZ_BYTE_ANALYST_SESSION, k->analyst_key, "ana@fuzz.example", CDR_ROLE_ANALYST, k->analyst_fp);
+  contract_activate(e);
 }
 
 /* ---- a host that stores everything (and gives nothing back) ---- */

@@ -28,7 +28,9 @@ void fx_enclave_free(struct enclave *e);
 
 /* The start-up handshake cdrd performs (INIT with the fixture room and no
  * sealed identity, an empty LOAD, LOAD_DONE), then two sessions with
- * fixed ids and keys (FUZZ_BYTE_PROVIDER_SESSION, _ANALYST_SESSION). */
+ * fixed ids and keys (FUZZ_BYTE_PROVIDER_SESSION, _ANALYST_SESSION), and
+ * an active contract version 1 whose members are the four fuzz_who users
+ * with their roles (before one, a room serves contract operations only). */
 void fx_enclave_ready(struct enclave *e);
 
 /* A host that answers every IPC_STORE the enclave sends on e->ipc_fd

@@ -216,3 +216,69 @@ user() {
   "$CDR" enroll "$url" --key "$T/$name.key" --token "$tok" --out "$T/$name.crt" --profile "$name" >"$T/enroll.out" 2>&1 \
     || { cat "$T/enroll.out"; return 1; }
 }
+
+# propose_contract ROOM [cdr room propose options]: the room admin drafts the room contract's next
+# version with `cdr room propose ROOM` (every certificate the room issued
+# and has not revoked, with its key, name and role; the running enclave's
+# measurement; the version after the active one in ROOM/contract.json,
+# else version 1) and waits until cdrd has handed it to the enclave
+# (ROOM/contract.json shows it pending).  Sets CONTRACT_HASH.  A test
+# whose room folder belongs to another user sets ROOM_ADMIN to the
+# command prefix that runs `cdr room` as that user.
+ROOM_ADMIN=()
+propose_contract() {
+  local room=$1 prev=() h=""
+  shift
+  if python3 - "$room/contract.json" "$T/contract.prev.json" <<'PY' 2>/dev/null; then prev=(--previous "$T/contract.prev.json"); fi
+import json, sys
+a = json.load(open(sys.argv[1])).get("active")
+if not a:
+    sys.exit(1)
+open(sys.argv[2], "w").write(a["document"])
+PY
+  "${ROOM_ADMIN[@]}" "$CDR" room propose "$room" "${prev[@]}" "$@" >"$T/contract.propose" 2>&1 || { cat "$T/contract.propose"; return 1; }
+  h=$(sed -n 's/.*contract hash \([0-9a-f]\{64\}\)$/\1/p' "$T/contract.propose")
+  [ ${#h} -eq 64 ] || { echo "propose_contract: no hash in:"; cat "$T/contract.propose"; return 1; }
+  for _ in $(seq 300); do
+    grep -q "\"sha256\": \"$h\"" "$room/contract.json" 2>/dev/null && break
+    sleep 0.1
+  done
+  grep -q "\"sha256\": \"$h\"" "$room/contract.json" || { echo "propose_contract: $h never pending"; return 1; }
+  CONTRACT_HASH=$h
+}
+
+# sign_contract PROFILE [cdr options]: PROFILE signs CONTRACT_HASH (its
+# answer in $T/contract.sign; "now active" once the version is active).
+sign_contract() {
+  local prof=$1
+  shift
+  "$CDR" contract sign --profile "$prof" "$@" "$CONTRACT_HASH" >"$T/contract.sign" 2>&1 \
+    || { echo "sign_contract: $prof cannot sign $CONTRACT_HASH:"; cat "$T/contract.sign"; return 1; }
+}
+
+# activate_contract ROOM [--exclude X]... NAME...: make the room's next contract version
+# active, as its members would: propose_contract ROOM (leaving out each
+# member X, e.g. one whose certificate expired), then each profile NAME
+# signs it.  NAME... must hold every signer cdr-gov-1 asks for: for
+# version 1 every enrolled member, for a later one every provider of the
+# active version and every member the version adds (PROTOCOL 8.6).  A
+# NAME of the form PROFILE@/CONFIG/DIR is a profile kept in another
+# CDR_CONFIG_DIR.  Until version 1 is active a room serves contract
+# operations only (contract_not_active), so every test calls this once
+# its members are enrolled:
+#   user prov provider "$R" "$URL" && user ana analyst "$R" "$URL" || { fail "enroll"; finish; }
+#   activate_contract "$R" prov ana || { fail "activate the contract"; finish; }
+# Fails (printing why) unless the version is active at the end.
+activate_contract() {
+  local room=$1 n ex=()
+  shift
+  while [ "${1:-}" = --exclude ]; do ex+=(--exclude "$2"); shift 2; done
+  propose_contract "$room" "${ex[@]}" || return 1
+  for n in "$@"; do
+    case $n in
+    *@/*) CDR_CONFIG_DIR=${n#*@} sign_contract "${n%%@*}" || return 1 ;;
+    *) sign_contract "$n" || return 1 ;;
+    esac
+  done
+  grep -q "now active" "$T/contract.sign" || { echo "activate_contract: $CONTRACT_HASH is not active:"; cat "$T/contract.sign"; return 1; }
+}

@@ -30,6 +30,7 @@ new_room "$R" || { fail "room init"; finish; }
 start_server "$R" URL || { fail "server start"; finish; }
 user prov provider "$R" "$URL" && user ana analyst "$R" "$URL" && user atk analyst "$R" "$URL" \
   || { fail "enroll"; finish; }
+activate_contract "$R" prov ana atk || { fail "activate the contract"; finish; }
 printf 'id,v\n1,a\n2,b\n3,c\n' >"$T/t.csv"
 check "upload t" "$CDR" upload --profile prov t "$T/t.csv"
 check "grant t" "$CDR" grant --profile prov t --to role:analyst

@@ -13,6 +13,7 @@ start_server "$R" URL || { fail "server start"; finish; }
 user hosp provider "$R" "$URL" && user clinic provider "$R" "$URL" && user ana analyst "$R" "$URL" \
   && user bob analyst "$R" "$URL" && user carol analyst "$R" "$URL" && user audit auditor "$R" "$URL" \
   || { fail "enroll"; finish; }
+activate_contract "$R" hosp clinic ana bob carol audit || { fail "activate the contract"; finish; }
 
 for c in tables grant revoke-grant hide drop upload; do
   "$CDR" "$c" --help >"$T/out" 2>&1 && grep -q "Usage: cdr $c" "$T/out" && pass "cdr $c --help" || fail "cdr $c --help"

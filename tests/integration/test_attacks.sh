@@ -9,6 +9,7 @@ R="$T/room"; R2="$T/room2"
 new_room "$R" && new_room "$R2" || { fail "room init"; finish; }
 start_server "$R" URL && start_server "$R2" URL2 || { fail "server start"; finish; }
 user ana analyst "$R" "$URL" && user prov provider "$R" "$URL" && user eve analyst "$R2" "$URL2" || { fail "enroll"; finish; }
+activate_contract "$R" ana prov || { fail "activate the contract"; finish; }
 "$CDR" keygen "$T/other.key" >/dev/null 2>&1
 # A certificate that expires soon: long enough for enroll to accept it
 # under the sanitizer build's slowness, waited out before the attacks.

@@ -17,6 +17,7 @@ start_server "$R" URL || { fail "server start"; finish; }
 CARL="$T/carl-config"
 user prov provider "$R" "$URL" && user ana analyst "$R" "$URL" && CDR_CONFIG_DIR="$CARL" user carl analyst "$R" "$URL" \
   || { fail "enroll"; finish; }
+activate_contract "$R" prov ana carl@$CARL || { fail "activate the contract"; finish; }
 q() { "$CDR" query --profile "$1" "$2" --format csv 2>"$T/qerr" | tr -d '\r' | tail -n +2; }
 qc() { CDR_CONFIG_DIR="$CARL" q carl "$1"; }
 

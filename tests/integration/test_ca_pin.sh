@@ -14,6 +14,7 @@ B="$T/B"
 new_room "$A" "room A" && new_room "$B" "room B" || { fail "room init"; finish; }
 start_server "$A" URL || { fail "server start"; finish; }
 user prov provider "$A" "$URL" && user aud auditor "$A" "$URL" || { fail "enroll"; finish; }
+activate_contract "$A" prov aud || { fail "activate the contract"; finish; }
 printf 'id,diagnosis\n1,flu\n2,measles\n3,cold\n' >"$T/d.csv"
 "$CDR" upload --profile prov visits "$T/d.csv" >/dev/null 2>"$T/err" || fail "upload: $(cat "$T/err")"
 q() { "$CDR" query --profile prov "SELECT count(*), max(diagnosis) FROM visits" --format csv 2>"$T/qerr" | tr -d '\r' | tail -n +2; }

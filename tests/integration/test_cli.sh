@@ -22,6 +22,7 @@ check "room init" new_room "$R" "CLI test room"
 start_server "$R" URL || { fail "server start"; finish; }
 check "provider enrolls" user hosp provider "$R" "$URL"
 check "analyst enrolls" user ana analyst "$R" "$URL"
+check "the members sign contract version 1" activate_contract "$R" hosp ana
 
 # ---- exit statuses, one real failure of each class ----
 expect_status "usage error exits 2" 2 "$CDR" query --profile ana

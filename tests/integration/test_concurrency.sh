@@ -32,6 +32,7 @@ MURL=$(grep -o 'metrics on [^ ]*' "$T/server.log" | tail -n 1 | cut -d' ' -f3)
 trust_room_ca "$R"
 user prov1 provider "$R" "$URL" && user prov2 provider "$R" "$URL" && user ana analyst "$R" "$URL" \
   && user bob analyst "$R" "$URL" && user aud auditor "$R" "$URL" || { fail "enroll"; finish; }
+activate_contract "$R" prov1 prov2 ana bob aud || { fail "activate the contract"; finish; }
 grep -q "enclave started: pid [0-9]*" "$T/server.log" && pass "server up" || fail "no enclave"
 
 HEAVY='WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c'

@@ -10,6 +10,7 @@ R="$T/room"
 new_room "$R" || { fail "room init"; finish; }
 start_server "$R" URL || { fail "server start"; finish; }
 user prov provider "$R" "$URL" && user ana analyst "$R" "$URL" || { fail "enroll"; finish; }
+activate_contract "$R" prov ana || { fail "activate the contract"; finish; }
 HOST=$SERVER_PID
 ENC=$(enclave_pid "$HOST")
 [ -n "$ENC" ] && pass "found the enclave process ($ENC) of host $HOST" || { fail "enclave pid"; finish; }

@@ -18,8 +18,8 @@ new_room "$R" || { fail "room init"; finish; }
 start_server "$R" URL || { fail "server start"; finish; }
 user prov provider "$R" "$URL" && user ana analyst "$R" "$URL" || { fail "enroll"; finish; }
 printf 'id,age,city\n1,41,Lyon\n2,67,Nice\n' >"$T/p.csv"
-check "the owner uploads" "$CDR" upload --profile prov patients "$T/p.csv"
-check "the owner hides age" "$CDR" hide --profile prov patients age
+expect_error "before version 1 the owner cannot upload" contract_not_active \
+  "$CDR" upload --profile prov patients "$T/p.csv"
 "$CDR" attest --profile prov >"$T/attest.out" 2>&1
 M=$(awk '/^measurement:/ {print $2}' "$T/attest.out")
 wait_log() {
@@ -34,6 +34,8 @@ check "prov signs" "$CDR" contract sign --profile prov "$H1"
 SIZE_BEFORE=$(stat -c %s "$LOG")
 check "ana signs: version 1 active" "$CDR" contract sign --profile ana "$H1"
 grep -q "now active" "$T/out" || fail "not active: $(cat "$T/out")"
+check "the owner uploads" "$CDR" upload --profile prov patients "$T/p.csv"
+check "the owner hides age" "$CDR" hide --profile prov patients age
 check "the owner reads its hidden column" "$CDR" query --profile prov "SELECT age FROM patients"
 
 # The operator: a second key under the owner's name.

@@ -109,6 +109,7 @@ grep -q "DNS:room.example.org" "$T/san" && grep -q "IP Address:127.0.0.1" "$T/sa
   && pass "the room CA issued the certificate for CDR_TLS_NAME's names" || fail "SAN: $(cat "$T/san")"
 grep -q "running as root" "$T/server.log" && fail "cdrd ran as root" || pass "cdrd runs as the image's user"
 user prov provider "$RF/var/lib/cdr/room" "$URL" || fail "enroll against the rootfs's server"
+activate_contract "$RF/var/lib/cdr/room" prov || fail "activate the contract"
 printf 'id,v\n1,20\n2,22\n' >"$T/t.csv"
 "$CDR" upload --profile prov t "$T/t.csv" >/dev/null 2>&1 || fail "upload"
 expect_eq "a query answers" "$("$CDR" query --profile prov "SELECT sum(v) FROM t" --format csv 2>&1 | tr -d '\r' | tail -n 1)" "42"

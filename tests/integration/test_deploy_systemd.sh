@@ -105,6 +105,7 @@ for n in $(jq -r '.tls_name[]' "$CONF_SRC"); do
 done
 CDRD_PID=$(cat /proc/"$STRACE_PID"/task/*/children | tr ' ' '\n' | grep -m1 .)
 user prov provider "$R" "$URL" || fail "enroll"
+activate_contract "$R" prov || fail "activate the contract"
 printf 'id,v\n1,10\n2,32\n' >"$T/t.csv"
 "$CDR" upload --profile prov t "$T/t.csv" >/dev/null 2>&1 || fail "upload"
 expect_eq "a query answers under strace" "$("$CDR" query --profile prov "SELECT sum(v) FROM t" --format csv 2>&1 | tr -d '\r' | tail -n 1)" "42"

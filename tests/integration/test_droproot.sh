@@ -99,6 +99,9 @@ grep -q "running as user $SVC (uid $SVC_UID, gid $SVC_GID), not root" "$T/svc.lo
 tok=$(as_svc "$CDR" room invite "$R" --role provider --name prov@example.org 2>/dev/null | tail -n 1)
 "$CDR" keygen "$T/prov.key" >/dev/null 2>&1
 check "enroll against the dropped host" "$CDR" enroll "$URL" --key "$T/prov.key" --token "$tok" --out "$T/prov.crt" --profile prov
+ROOM_ADMIN=(as_svc) # `cdr room propose` as the room folder's owner
+check "the member signs contract version 1" activate_contract "$R" prov
+ROOM_ADMIN=()
 printf 'k,v\n1,a\n2,b\n3,c\n' >"$T/t.csv"
 check "upload" "$CDR" upload --profile prov t "$T/t.csv"
 expect_eq "query" "$("$CDR" query --profile prov "SELECT count(*) FROM t" --format csv 2>/dev/null | tr -d '\r' | tail -n 1)" 3

@@ -16,6 +16,14 @@ pass "server started at $URL"
 check "provider enrolls (EC)" user hosp provider "$R" "$URL"
 check "analyst enrolls (EC)" user ana analyst "$R" "$URL"
 check "analyst enrolls (RSA 3072)" user rsa analyst "$R" "$URL" --type rsa --bits 3072
+# Until contract version 1 is active nobody is a member: the room serves
+# contract operations only, whatever the certificate's role.
+printf 'id\n1\n' >"$T/early.csv"
+expect_error "before version 1 a provider cannot upload" contract_not_active "$CDR" upload --profile hosp early "$T/early.csv"
+grep -q "its members must sign version 1" "$T/err" && pass "the refusal says what to do" || fail "refusal: $(cat "$T/err")"
+expect_error "nor an analyst list tables" contract_not_active "$CDR" tables --profile ana
+check "but the contract can be read" "$CDR" contract --profile ana
+check "the members sign contract version 1" activate_contract "$R" hosp ana rsa
 [ "$(stat -c %a "$T/ana.key")" = "600" ] && pass "key file is 0600" || fail "key file is 0600"
 openssl x509 -in "$T/ana.crt" -noout -subject | grep -q "role = analyst" && pass "role is in the certificate" \
   || fail "role is in the certificate"

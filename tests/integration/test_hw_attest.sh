@@ -219,6 +219,7 @@ expect_error "a measurement of another length is a usage error" "64 hex digits (
   "$CDR" attest "$URL" --expect-measurement abcd
 check "provider enrolls" user hosp provider "$R" "$URL"
 check "analyst enrolls" user ana analyst "$R" "$URL"
+check "the members sign contract version 1" activate_contract "$R" hosp ana
 printf 'id,x\n1,10\n2,32\n' >"$T/t.csv"
 check "upload over the connected channel" "$CDR" upload --profile hosp t "$T/t.csv"
 check "grant" "$CDR" grant --profile hosp t --to role:analyst

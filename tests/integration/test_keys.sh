@@ -13,6 +13,22 @@ MODULE=/usr/lib/softhsm/libsofthsm2.so
 R="$T/room"
 check "room init" new_room "$R" "Keys room"
 start_server "$R" URL || { fail "server start"; finish; }
+# Each enrolled member joins the room contract before it uses the room: a
+# new version (propose_contract, lib.sh) signed by the providers so far
+# and the new member, each with its own key's options.
+signer() {
+  case $1 in
+  enc) sign_contract enc --pass "file:$T/pass.txt" </dev/null ;;
+  hsm-*) SOFTHSM2_CONF="$T/uhsm/softhsm2.conf" sign_contract "$1" --pin "file:$T/upin" </dev/null ;;
+  *) sign_contract "$1" ;;
+  esac
+}
+version_with() {
+  local p
+  propose_contract "$R" || return 1
+  for p in "$@"; do signer "$p" || return 1; done
+  grep -q "now active" "$T/contract.sign" || { cat "$T/contract.sign"; return 1; }
+}
 
 bash "$CDR_SOURCE_DIR/scripts/gen-patients.sh" 50 3 >"$T/p.csv"
 
@@ -43,6 +59,7 @@ jq -r .key "$CDR_CONFIG_DIR/profiles/ext.json" 2>/dev/null | grep -qx "$T/later/
 expect_error "the profile needs the key where --key said" "no such file" \
   "$CDR" query --profile ext "SELECT 1"
 mv "$T/ext.key" "$T/later/ext.key"
+check "ext signs contract version 1" version_with ext
 check "upload through the --csr profile once the key is there" "$CDR" upload --profile ext ext_t "$T/p.csv"
 check "query through the --csr profile" "$CDR" query --profile ext "SELECT count(*) FROM ext_t" --format csv
 expect_eq "the --csr user reads its result" "$(tail -n 1 "$T/out" | tr -d '\r')" "50"
@@ -63,6 +80,7 @@ expect_error "an unset --pass variable is its own error" secret_source_invalid \
   "$CDR" enroll "$URL" --key "$T/enc.key" --pass env:CDR_TEST_NO_SUCH_VAR --token "$TOK" --out "$T/enc.crt"
 KEYPASS='s3cret phrase' check "enroll with --pass env:VAR (no terminal)" \
   setsid -w "$CDR" enroll "$URL" --key "$T/enc.key" --pass env:KEYPASS --token "$TOK" --out "$T/enc.crt" --profile enc </dev/null
+check "a version with enc, signed by ext and enc" version_with ext enc
 check "upload with --pass file:PATH" "$CDR" upload --profile enc --pass "file:$T/pass.txt" enc_t "$T/p.csv" </dev/null
 check "query with --pass file:PATH" "$CDR" query --profile enc --pass "file:$T/pass.txt" \
   "SELECT count(*) FROM enc_t" --format csv </dev/null
@@ -113,6 +131,7 @@ grep -q "975310" "$T/err" && fail "a pin-value is printed" || pass "a pin-value 
 # EC user: cdr makes the CSR, signed in the token.
 check "EC user in the token enrolls (CSR signed by the token)" \
   ucdr enroll "$URL" --key "$ECURI" --pin env:UPIN --token "$TOK" --out "$T/hsm-ec.crt" --profile hsm-ec </dev/null
+check "a version with hsm-ec" version_with ext enc hsm-ec
 uhsm pkcs11-tool --module "$MODULE" --token-label cdr-user --read-object --type pubkey --id 01 \
   -o "$T/ec.pub.der" >/dev/null 2>&1
 expect_eq "the certificate certifies the token's EC key" \
@@ -136,6 +155,7 @@ expect_error "a CSR for another key than the token key" csr_key_mismatch \
 check "RSA user in the token enrolls with --csr and --key pkcs11:" \
   ucdr enroll "$URL" --csr "$T/hsm-rsa.csr" --key "$RSAURI&pin-value=$UPIN" --token "$TOK" \
   --out "$T/hsm-rsa.crt" --profile hsm-rsa </dev/null
+check "a version with hsm-rsa" version_with ext enc hsm-ec hsm-rsa
 grep -q "$UPIN" "$CDR_CONFIG_DIR/profiles/hsm-rsa.json" && fail "the profile holds the pin-value" \
   || pass "the profile keeps the URI without its pin-value"
 expect_error "the RSA profile without a PIN needs one" pkcs11_pin_needed \
@@ -158,6 +178,7 @@ TOK=$(invite "$R" analyst "hsm-rsa3@example.org")
 check "RSA 3072 user in the token enrolls (CSR signed by the token)" \
   ucdr enroll "$URL" --key "pkcs11:token=cdr-user;object=rsa3-user;type=private?module-path=$MODULE" \
   --pin env:UPIN --token "$TOK" --out "$T/hsm-rsa3.crt" --profile hsm-rsa3 </dev/null
+check "a version with hsm-rsa3" version_with ext enc hsm-ec hsm-rsa hsm-rsa3
 check "the RSA provider grants analysts its table" ucdr grant --profile hsm-rsa --pin env:UPIN rsa_t --to role:analyst
 check "RSA 3072 token analyst queries the granted table" ucdr query --profile hsm-rsa3 --pin env:UPIN \
   "SELECT count(*) AS n, sum(age) AS s FROM rsa_t" --format csv </dev/null

@@ -26,6 +26,7 @@ R="$T/room"
 new_room "$R" || { fail "room init"; finish; }
 start_server "$R" URL || { fail "server start"; finish; }
 user prov provider "$R" "$URL" && user ana analyst "$R" "$URL" || { fail "enroll"; finish; }
+activate_contract "$R" prov ana || { fail "activate the contract"; finish; }
 { echo "id,name,score"; for i in $(seq $ROWS); do echo "$i,n$i,$((i % 97))"; done; } >"$T/base.csv"
 check "the shared table is uploaded" "$CDR" upload --profile prov load_base "$T/base.csv"
 check "and granted to analysts" "$CDR" grant --profile prov load_base --to role:analyst

@@ -57,6 +57,7 @@ rss=$(value 2 cdr_enclave_resident_memory_bytes)
 # Real work: enroll, upload, query.  Sessions, audit records and sealed
 # bytes grow; the member and table names appear nowhere.
 user prov provider "$R" "$URL" && user ana analyst "$R" "$URL" || { fail "enroll"; finish; }
+activate_contract "$R" prov ana || { fail "activate the contract"; finish; }
 printf 'k,v\n1,a\n' >"$T/t.csv"
 check "upload" "$CDR" upload --profile prov secret_table_name "$T/t.csv"
 check "grant" "$CDR" grant --profile prov secret_table_name --to role:analyst

@@ -50,6 +50,8 @@ expect_error "expired certificate" cert_expired "$CDR" query "$URL" --key "$T/e.
 
 # SQL policy.
 check "provider enrolls" user prov provider "$R" "$URL"
+check "the members sign contract version 1 (erin's certificate expired)" \
+  activate_contract "$R" --exclude erin@example.org prov carol
 printf 'id,v\n1,10\n2,20\n' >"$T/t.csv"
 check "upload" "$CDR" upload --profile prov t "$T/t.csv"
 check "grant" "$CDR" grant --profile prov t --to carol@example.org

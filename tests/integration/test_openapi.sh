@@ -51,6 +51,7 @@ cmp -s "$T/openapi.served" "$SPEC" && pass "GET /v1/openapi.json serves docs/ope
 # The protocol routes, through the real client: enroll, attest, session,
 # request (ok and request_failed).
 user prov provider "$R" "$P" && user ana analyst "$R" "$P" || { fail "enroll through the proxy"; finish; }
+activate_contract "$R" prov ana || { fail "activate the contract"; finish; }
 printf 'k,v\n1,a\n2,b\n' >"$T/t.csv"
 check "upload through the proxy" "$CDR" upload --profile prov t "$T/t.csv"
 check "attest through the proxy" "$CDR" attest --profile ana

@@ -9,6 +9,7 @@ R="$T/room"
 new_room "$R" || { fail "room init"; finish; }
 start_server "$R" URL || { fail "server start"; finish; }
 user prov provider "$R" "$URL" && user ana analyst "$R" "$URL" || { fail "enroll"; finish; }
+activate_contract "$R" prov ana || { fail "activate the contract"; finish; }
 q() { "$CDR" query --profile "$1" "$2" --format csv 2>"$T/qerr" | tr -d '\r' | tail -n +2; }
 files() { ls "$R/state/tables" 2>/dev/null | sort; }
 

@@ -25,11 +25,10 @@ R="$T/room"
 new_room "$R" || { fail "room init"; finish; }
 start_server "$R" URL || { fail "server start"; finish; }
 user prov provider "$R" "$URL" && user ana analyst "$R" "$URL" || { fail "enroll"; finish; }
-printf 'k,v\n1,a\n' >"$T/t.csv"
-"$CDR" upload --profile prov t "$T/t.csv" >/dev/null 2>&1 && "$CDR" grant --profile prov t --to role:analyst >/dev/null 2>&1 \
-  || fail "upload"
+# (No contract is active until further down: the room serves contract
+# operations only, and `cdr contract` is the command that connects.)
 P="$CDR_CONFIG_DIR/profiles/ana.json"
-check "ana's first command" "$CDR" tables --profile ana
+check "ana's first command" "$CDR" contract --profile ana
 M1=$(sha256sum "$CDR_BIN_DIR/cdr-enclave" | cut -d' ' -f1)
 python3 - "$P" "$M1" "$(openssl x509 -in "$R/ca.crt" -outform DER | sha256sum | cut -d' ' -f1)" <<'PY' \
   && pass "the profile pinned the CA, the platform and the measurement" || fail "profile: $(cat "$P")"

@@ -18,6 +18,7 @@ new_room "$R" || { fail "room init"; finish; }
 start_server "$R" URL || { fail "server start"; finish; }
 user prov provider "$R" "$URL" && user ana analyst "$R" "$URL" && user aud auditor "$R" "$URL" ||
   { fail "enroll"; finish; }
+activate_contract "$R" prov ana aud || { fail "activate the contract"; finish; }
 
 limit_of() { # PROFILE KEY: the value the enclave shows
   "$CDR" limits --profile "$1" --format json 2>/dev/null | jq -r ".$2"

@@ -9,6 +9,7 @@ R="$T/room"
 new_room "$R" || { fail "room init"; finish; }
 start_server "$R" URL || { fail "server start"; finish; }
 user ana analyst "$R" "$URL" && user bob analyst "$R" "$URL" || { fail "enroll"; finish; }
+activate_contract "$R" ana bob || { fail "activate the contract"; finish; }
 check "ana can query" "$CDR" query --profile ana "SELECT 1"
 
 rm -f "$T/ready" "$T/go"

@@ -17,6 +17,7 @@ new_room "$R" "Rules room" || { fail "room init"; finish; }
 start_server "$R" URL || { fail "server start"; finish; }
 user hosp provider "$R" "$URL" && user ins provider "$R" "$URL" && user ana analyst "$R" "$URL" \
   && user bob analyst "$R" "$URL" || { fail "enroll"; finish; }
+activate_contract "$R" hosp ins ana bob || { fail "activate the contract"; finish; }
 
 check "cdr rule --help" "$CDR" rule --help
 grep -q "Usage: cdr rule" "$T/out" && pass "the help names the command" || fail "rule help: $(head -3 "$T/out")"

@@ -17,6 +17,7 @@ R="$T/room"
 new_room "$R" "DP room" || { fail "room init"; finish; }
 start_server "$R" URL || { fail "server start"; finish; }
 user hosp provider "$R" "$URL" && user ana analyst "$R" "$URL" || { fail "enroll"; finish; }
+activate_contract "$R" hosp ana || { fail "activate the contract"; finish; }
 
 # 1000 patients, one or two visits each; a patient's total cost can pass
 # the rule's bound of 100, which clamps it.

@@ -13,6 +13,7 @@ new_room "$R" "List rules room" || { fail "room init"; finish; }
 start_server "$R" URL || { fail "server start"; finish; }
 user shop provider "$R" "$URL" && user bank provider "$R" "$URL" && user ana analyst "$R" "$URL" \
   || { fail "enroll"; finish; }
+activate_contract "$R" shop bank ana || { fail "activate the contract"; finish; }
 
 python3 - "$T" <<'EOF'
 import sys

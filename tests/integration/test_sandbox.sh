@@ -36,6 +36,7 @@ grep -q "sandbox: seccomp filter on (sim profile" "$T/server.log" && pass "the e
 
 # A room's life after init, all under the filter.
 user prov provider "$R" "$URL" && user ana analyst "$R" "$URL" || { fail "enroll"; finish; }
+activate_contract "$R" prov ana || { fail "activate the contract"; finish; }
 q() { "$CDR" query --profile "$1" "$2" --format csv 2>"$T/qerr" | tr -d '\r' | tail -n +2; }
 bash "$CDR_SOURCE_DIR/scripts/gen-patients.sh" 2000 7 >"$T/p.csv"
 check "upload (sealed, stored through the host)" "$CDR" upload --profile prov patients "$T/p.csv"

@@ -12,6 +12,7 @@ R="$T/room"
 new_room "$R" || { fail "room init"; finish; }
 start_server "$R" URL || { fail "server start"; finish; }
 user prov provider "$R" "$URL" && user ana analyst "$R" "$URL" || { fail "enroll"; finish; }
+activate_contract "$R" prov ana || { fail "activate the contract"; finish; }
 printf 'k,v\n1,SECRETVALUE\n' >"$T/t.csv"
 "$CDR" upload --profile prov t "$T/t.csv" >/dev/null 2>&1 || fail "upload"
 "$CDR" grant --profile prov t --to role:analyst >/dev/null 2>&1 || fail "grant"

@@ -15,6 +15,7 @@ new_room "$R" "Templates room" || { fail "room init"; finish; }
 start_server "$R" URL || { fail "server start"; finish; }
 user hosp provider "$R" "$URL" && user ins provider "$R" "$URL" && user ana analyst "$R" "$URL" \
   && user bob analyst "$R" "$URL" || { fail "enroll"; finish; }
+activate_contract "$R" hosp ins ana bob || { fail "activate the contract"; finish; }
 
 python3 - "$T" <<'EOF'
 import sys

@@ -56,16 +56,18 @@ grep -q "Verify return code: 0" "$T/out" && grep -q "TLSv1.3" "$T/out" \
   && pass "TLS 1.3 verifies with openssl s_client and the room CA" || fail "s_client: $(tail -5 "$T/out")"
 
 # ---- cdr: pinned to the room CA ----
+# (`cdr contract` is a full connection: TLS, attestation, a session; the
+# room has no active contract here, so it is what the room serves.)
 user ana analyst "$R" "$URL" && pass "explicit enroll (URL + token) over TLS, CA checked against the token" \
   || fail "enroll ana"
-check "cdr pinned to the room CA (profile) succeeds" "$CDR" tables --profile ana
+check "cdr pinned to the room CA (profile) succeeds" "$CDR" contract --profile ana
 mkdir -p "$T/empty"
 expect_error "cdr pinned to another CA than the server's fails" tls_verify_failed \
   env CDR_CONFIG_DIR="$T/empty" "$CDR" attest "$URL" --ca "$R2/ca.crt"
 sed "s|\"url\": \"[^\"]*\"|\"url\": \"$URL2\"|" "$T/config/profiles/ana.json" >"$T/config/profiles/ana-moved.json"
 chmod 600 "$T/config/profiles/ana-moved.json"
 expect_error "a profile whose CA is not the server's fails with the TLS error" tls_verify_failed \
-  "$CDR" tables --profile ana-moved
+  "$CDR" contract --profile ana-moved
 grep -q "certificate" "$T/err" && pass "the TLS error carries curl's reason" || fail "no reason: $(cat "$T/err")"
 expect_error "cdr refuses http:// to a non-loopback host" insecure_url "$CDR" attest http://192.0.2.1:8443
 "$CDR" keygen "$T/eve.key" >/dev/null 2>&1
@@ -102,7 +104,7 @@ check "--tls-cert: curl with the operator's CA succeeds" curl -sS --cacert "$T/o
 check "--tls-cert: enroll with --cacert" "$CDR" enroll "$URL3" --key "$T/olga.key" \
   --token "$(invite "$R3" analyst olga)" --cacert "$T/own-ca.crt" --profile olga
 grep -q '"tls_cacert"' "$T/config/profiles/olga.json" && pass "the profile keeps tls_cacert" || fail "no tls_cacert"
-check "--tls-cert: later commands trust the profile's tls_cacert" "$CDR" tables --profile olga
+check "--tls-cert: later commands trust the profile's tls_cacert" "$CDR" contract --profile olga
 "$CDR" keygen "$T/oleg.key" >/dev/null 2>&1
 expect_error "--tls-cert: enroll without --cacert fails on the certificate" tls_verify_failed \
   "$CDR" enroll "$URL3" --key "$T/oleg.key" --token "$(invite "$R3" analyst oleg)" --profile oleg
@@ -194,9 +196,9 @@ check "cdr enroll BUNDLE --key K enrolls the member" "$CDR" enroll "$B" --key "$
 grep -q '"attest_measurement"' "$T/config/profiles/bob.json" && grep -q '"attest_platform": "sim"' \
   "$T/config/profiles/bob.json" && pass "the profile keeps the bundle's platform and measurement" \
   || fail "profile: $(cat "$T/config/profiles/bob.json")"
-check "the bundle-enrolled member works" "$CDR" tables --profile bob
+check "the bundle-enrolled member works" "$CDR" contract --profile bob
 sed 's|"attest_measurement": "[0-9a-f]*"|"attest_measurement": "'"$(printf '0%.0s' $(seq 64))"'"|' \
   "$T/config/profiles/bob.json" >"$T/bob.json" && cp "$T/bob.json" "$T/config/profiles/bob.json"
 expect_error "a room that no longer attests the bundle's measurement is refused" measurement_unpinned \
-  "$CDR" tables --profile bob
+  "$CDR" contract --profile bob
 finish

@@ -13,6 +13,7 @@ R="$T/room"
 new_room "$R" || { fail "room init"; finish; }
 start_server "$R" URL || { fail "server start"; finish; }
 user prov provider "$R" "$URL" && user prov2 provider "$R" "$URL" || { fail "enroll"; finish; }
+activate_contract "$R" prov prov2 || { fail "activate the contract"; finish; }
 q() { "$CDR" query --profile "$1" "$2" --format csv 2>"$T/qerr" | tr -d '\r' | tail -n +2; }
 absent() { q prov "SELECT count(*) FROM $1" >/dev/null; grep -q "no such table" "$T/qerr"; }
 
