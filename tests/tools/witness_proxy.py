@@ -14,6 +14,9 @@ from MODEFILE at each request:
     forge     flip one bit of the witness's signature (a forged answer)
     replay    answer MODEFILE.last, the answer to an earlier question,
               whatever nonce was asked (a replayed answer)
+    hold      refuse every POST /v1/witness/countersign (503) and pass the
+              rest on: the witness keeps the last head it countersigned
+              while the others move on (a witness the room's relay misses)
 """
 import base64
 import http.server
@@ -62,6 +65,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         m = mode()
         latest = self.path == "/v1/witness/latest"
+        if self.path == "/v1/witness/countersign" and m == "hold":
+            return self.send(503, b'{"error":"unavailable","message":"held back by witness_proxy.py"}')
         if latest and m == "replay":
             with open(MODEFILE + ".last", "rb") as f:
                 return self.send(200, f.read())
