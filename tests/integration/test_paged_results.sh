@@ -21,6 +21,7 @@ new_room "$R" || { fail "room init"; finish; }
 start_server "$R" URL || { fail "server start"; finish; }
 user prov provider "$R" "$URL" && user ana analyst "$R" "$URL" && user aud auditor "$R" "$URL" ||
   { fail "enroll"; finish; }
+activate_contract "$R" prov ana aud || { fail "activate the contract"; finish; }
 asan=0
 grep -q "__asan_init\|__tsan_init" "$CDR" 2>/dev/null && asan=1
 

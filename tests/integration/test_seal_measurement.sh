@@ -15,6 +15,7 @@ R="$T/room"
 new_room "$R" || { fail "room init"; finish; }
 start_server "$R" URL || { fail "server start"; finish; }
 user prov provider "$R" "$URL" || { fail "enroll"; finish; }
+activate_contract "$R" prov || { fail "activate the contract"; finish; }
 printf 'k,v\n1,a\n2,b\n3,c\n' >"$T/a.csv"
 printf 'n\n10\n20\n' >"$T/b.csv"
 "$CDR" upload --profile prov alpha "$T/a.csv" >/dev/null 2>&1 || fail "upload alpha"

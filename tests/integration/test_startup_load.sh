@@ -12,6 +12,7 @@ R="$T/room"
 new_room "$R" || { fail "room init"; finish; }
 start_server "$R" URL || { fail "server start"; finish; }
 user prov provider "$R" "$URL" || { fail "enroll"; finish; }
+activate_contract "$R" prov || { fail "activate the contract"; finish; }
 q() { "$CDR" query --profile prov "$1" --format csv 2>"$T/qerr" | tr -d '\r' | tail -n +2; }
 sq() { sqlite3 -csv :memory: ".import $1 t" "$2" | tr -d '\r'; }
 health() { curl -s "$URL/v1/health"; }

@@ -7,7 +7,7 @@
  * fixture room, tests/fuzz/enclave_fixture.h), then offered to a READY
  * enclave of the same room, as is and as a host would alter it:
  *   - as is, it passes every check of the evidence and is refused only
- *     because no contract version is active (nothing accepts any build);
+ *     because the active contract (the fixture's version 1) does not list its measurement;
  *   - the ephemeral key swapped for the host's own: refused, report_data
  *     does not bind it;
  *   - another measurement named than the evidence reports: refused;
@@ -126,7 +126,7 @@ int main(void) {
   struct enclave *o = fx_enclave_new();
   fx_enclave_ready(o);
   fx_storage_start(o, &st);
-  offer_refused(o, &hello, "no contract version is active");
+  offer_refused(o, &hello, "does not accept measurement");
 
   CHECK_RC(cdr_ec_p256_generate(&host_key), 0);
   CHECK_RC(cdr_pubkey_to_der(host_key, &der, &der_len), 0);
