@@ -113,6 +113,20 @@ step "Room admin: the members, their keys and where each stands in the contract"
 for _ in $(seq 100); do grep -q '"version": 1' "$work/room/contract.json" 2>/dev/null && break; sleep 0.1; done
 "$CDR" --quiet room members "$work/room" 2>/dev/null
 
+step "Room admin: restart the server; the enclave takes up the contract's witnesses at start"
+# A version that names witnesses takes effect at the next start: the
+# enclave asks each witness for the latest head it holds before it
+# serves, then has every batch of its log countersigned by a quorum.
+kill -TERM "$server"
+wait "$server" 2>/dev/null || true
+rm -f "$work/ready"
+# cdrd reaches the witnesses over HTTPS and trusts CURL_CA_BUNDLE for them.
+CURL_CA_BUNDLE="$work/wca.crt" "$CDR" serve "$work/room" --listen "${url#*://}" --ready-file "$work/ready" \
+  2>>"$work/server.log" &
+server=$!
+for _ in $(seq 300); do [ -s "$work/ready" ] && break; sleep 0.1; done
+grep -m1 "witnesses confirmed the history" "$work/server.log" | sed 's/^.*\] //' || true
+
 step "Hospital: upload 5,000 patient records (encrypted to the enclave)"
 bash "$top/scripts/gen-patients.sh" 5000 2026 >"$work/patients.csv"
 "$CDR" --quiet upload --profile hospital patients "$work/patients.csv"
