@@ -217,9 +217,12 @@ int cdr_witness_round_judge(struct cdr_client *c, struct cdr_witness_round *r, c
   if (rollback)
     return rollback;
   if (r->n > 0 && r->answered < r->quorum) {
-    cdr_client_set_detail(c, "only %zu of the room's %zu witnesses answered (a quorum is %zu; %zu more hold a head "
-                          "of another enclave identity, which counts for nothing): the room's history cannot be "
-                          "confirmed against a rollback", r->answered, r->n, r->quorum, others);
+    char more[128] = "";
+    if (others > 0)
+      snprintf(more, sizeof(more), "; %zu more hold a head of another enclave identity, which counts for nothing",
+               others);
+    cdr_client_set_detail(c, "only %zu of the room's %zu witnesses answered (a quorum is %zu)%s: the room's history "
+                          "cannot be confirmed against a rollback", r->answered, r->n, r->quorum, more);
     return CDR_ERR_WITNESS_UNAVAILABLE;
   }
   qsort(sizes, r->confirmed, sizeof(sizes[0]), cmp_desc);
