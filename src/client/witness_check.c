@@ -185,6 +185,7 @@ int cdr_witness_round_judge(struct cdr_client *c, struct cdr_witness_round *r, c
                             int (*head_at)(void *ctx, uint64_t size, uint8_t out[CDR_WITNESS_HASH_LEN]),
                             void *ctx) {
   uint64_t sizes[CDR_CONTRACT_MAX_WITNESSES];
+  size_t others = 0;
   int rollback = 0;
   r->answered = r->confirmed = 0;
   r->quorum_size = 0;
@@ -194,13 +195,17 @@ int cdr_witness_round_judge(struct cdr_client *c, struct cdr_witness_round *r, c
       continue;
     if (w->status > CDR_WITNESS_HOLDS_NOTHING)
       w->status = CDR_WITNESS_CONFIRMED; /* a held head, judged (again) below */
+    /* A head another identity signed says nothing about this room's
+     * history: it is reported, never counted toward the quorum (as the
+     * enclave's witness_gate.c does not count it). */
+    if (w->status == CDR_WITNESS_CONFIRMED && !ours(w, identity_spki, identity_len)) {
+      w->status = CDR_WITNESS_OTHER_IDENTITY;
+      others++;
+      continue;
+    }
     r->answered++;
     if (w->status != CDR_WITNESS_CONFIRMED)
       continue;
-    if (!ours(w, identity_spki, identity_len)) {
-      w->status = CDR_WITNESS_OTHER_IDENTITY;
-      continue;
-    }
     int v = against_log(c, w, log_size, head_at, ctx, !rollback);
     if (v < 0 && !rollback)
       rollback = v; /* the first one found is the one the detail names */
@@ -212,8 +217,12 @@ int cdr_witness_round_judge(struct cdr_client *c, struct cdr_witness_round *r, c
   if (rollback)
     return rollback;
   if (r->n > 0 && r->answered < r->quorum) {
-    cdr_client_set_detail(c, "only %zu of the room's %zu witnesses answered (a quorum is %zu): the room's history "
-                          "cannot be confirmed against a rollback", r->answered, r->n, r->quorum);
+    char more[128] = "";
+    if (others > 0)
+      snprintf(more, sizeof(more), "; %zu more hold a head of another enclave identity, which counts for nothing",
+               others);
+    cdr_client_set_detail(c, "only %zu of the room's %zu witnesses answered (a quorum is %zu)%s: the room's history "
+                          "cannot be confirmed against a rollback", r->answered, r->n, r->quorum, more);
     return CDR_ERR_WITNESS_UNAVAILABLE;
   }
   qsort(sizes, r->confirmed, sizeof(sizes[0]), cmp_desc);

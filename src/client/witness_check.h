@@ -63,7 +63,7 @@ struct cdr_witness_round {
   uint8_t nonce[CDR_NONCE_LEN];     /* fresh, one for the whole round */
   struct cdr_witness_report *w;     /* n entries */
   /* After judging: */
-  size_t answered;                  /* valid answers (the quorum counts these) */
+  size_t answered;                  /* valid answers, less OTHER_IDENTITY ones (the quorum counts these) */
   size_t confirmed;                 /* witnesses whose head the log has */
   uint64_t quorum_size;             /* entries [0, quorum_size) confirmed by at least a quorum */
 };
@@ -90,8 +90,9 @@ void cdr_witness_round_sizes(const struct cdr_witness_round *r, const uint8_t *i
  *     hash at a size the log has: CDR_ERR_HISTORY_ROLLBACK, with a detail
  *     in c naming the witness (URL, key) and both heads (one such head
  *     proves it: the enclave signed it);
- *   - fewer than a quorum of valid answers: CDR_ERR_WITNESS_UNAVAILABLE,
- *     with a detail saying how many answered of how many;
+ *   - fewer than a quorum of valid answers (a head of another identity
+ *     is not one): CDR_ERR_WITNESS_UNAVAILABLE, with a detail saying how
+ *     many answered of how many, and how many held another identity's;
  *   - else 0, with answered, confirmed and quorum_size set.
  * A room whose contract names no witnesses: 0 (nothing to judge). */
 int cdr_witness_round_judge(struct cdr_client *c, struct cdr_witness_round *r, const uint8_t *identity_spki,

@@ -145,8 +145,8 @@ int cdr_b64url_decode(uint8_t **out, size_t *outlen, const char *in, size_t maxl
   return r;
 }
 
-int cdr_file_read(const char *path, uint8_t **out, size_t *len, size_t maxlen) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+static int file_read(const char *path, int flags, uint8_t **out, size_t *len, size_t maxlen) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC | flags);
   if (fd < 0)
     return errno == ENOENT ? CDR_ERR_NOT_FOUND : CDR_ERR_IO;
   struct stat st;
@@ -182,6 +182,14 @@ int cdr_file_read(const char *path, uint8_t **out, size_t *len, size_t maxlen) {
   *out = d;
   *len = got;
   return 0;
+}
+
+int cdr_file_read(const char *path, uint8_t **out, size_t *len, size_t maxlen) {
+  return file_read(path, 0, out, len, maxlen);
+}
+
+int cdr_file_read_nofollow(const char *path, uint8_t **out, size_t *len, size_t maxlen) {
+  return file_read(path, O_NOFOLLOW, out, len, maxlen);
 }
 
 int cdr_file_write(const char *path, const void *data, size_t len, int mode, int excl) {

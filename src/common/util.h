@@ -38,6 +38,9 @@ int cdr_b64url_decode(uint8_t **out, size_t *outlen, const char *in, size_t maxl
 /* Read a whole file of at most maxlen bytes; *out is malloc'd with a NUL
  * after the data.  CDR_ERR_NOT_FOUND, CDR_ERR_TOO_LARGE or CDR_ERR_IO. */
 int cdr_file_read(const char *path, uint8_t **out, size_t *len, size_t maxlen) CDR_WUR;
+/* The same, but a symbolic link as the last component is not followed
+ * (CDR_ERR_IO): what an lstat saw is what is read, with no window between. */
+int cdr_file_read_nofollow(const char *path, uint8_t **out, size_t *len, size_t maxlen) CDR_WUR;
 /* Write a file atomically (temp file + fsync + rename) with this mode.
  * excl != 0 fails with CDR_ERR_IO (errno EEXIST) if path exists. */
 int cdr_file_write(const char *path, const void *data, size_t len, int mode, int excl) CDR_WUR;

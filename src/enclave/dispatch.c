@@ -52,6 +52,16 @@ static const struct dispatch_row dispatch_table[] = {
     {IPC_UPGRADE_ACCEPT, ENCLAVE_STATE_UPGRADING, CTL, GATE_NONE, enclave_handle_upgrade_accept},
 };
 
+/* Nothing is served, and nothing committed, before the witnesses
+ * confirmed the history (witness_start.h): a session open, a request, and
+ * every change a host or member can ask of the room (a CRL, a contract
+ * proposal, limits, a handoff of its root) gets the start check's
+ * verdict (history_rollback, witness_unavailable) instead. */
+static int needs_witnessed_history(uint32_t type) {
+  return type == IPC_OPEN || type == IPC_REQUEST || type == IPC_CRL || type == IPC_PROPOSE || type == IPC_LIMITS ||
+         type == IPC_UPGRADE_OFFER;
+}
+
 int enclave_dispatch(struct enclave *e, uint32_t type, struct cdr_buf *payload, uint32_t *reply_type,
                      struct cdr_buf *reply) {
   return enclave_dispatch_lane(e, e->nworkers > 0 ? ENCLAVE_LANE_CONTROL : ENCLAVE_LANE_ANY, type, payload,
@@ -78,9 +88,7 @@ int enclave_dispatch_lane(struct enclave *e, unsigned lane, uint32_t type, struc
       gate_write_enter(e);
     int r;
     char why[768];
-    /* Nothing is served before the witnesses confirmed the history
-     * (witness_start.h): a session open or a request gets the verdict. */
-    if ((type == IPC_OPEN || type == IPC_REQUEST) && (r = enclave_witness_serving(e, why, sizeof(why))) != 0)
+    if (needs_witnessed_history(type) && (r = enclave_witness_serving(e, why, sizeof(why))) != 0)
       r = enclave_reply_error(reply, reply_type, r, why);
     else
       r = row->handler(e, payload, reply_type, reply);

@@ -145,6 +145,10 @@ int enclave_handle_upgrade_offer(struct enclave *e, struct cdr_buf *in, uint32_t
 int enclave_handle_upgrade_accept(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) CDR_WUR;
 /* Free the new build's handoff state (main.c at exit). */
 void enclave_upgrade_free(struct enclave *e);
+/* May a new build take a room over on platform (HELLO, ACCEPT)?  0 on
+ * sim only; else CDR_ERR_UPGRADE_REFUSED with why: it cannot yet verify
+ * the running enclave's attestation there (upgrade.c). */
+int enclave_upgrade_platform_refusal(const char *platform, char *why, size_t whylen) CDR_WUR;
 /* The refusal of a CA other than the sealed one (CDR_ERR_CA_MISMATCH),
  * in one sentence that names both fingerprints and says what to do; it
  * goes to the host in IPC_ERROR and into cdrd's log (enclave_init.c). */

@@ -26,6 +26,16 @@
  * the room CA issued, as the client checks it): verifying SEV-SNP
  * evidence needs the AMD chain and policy code of src/attest/, which the
  * enclave does not link (not built); such a handoff is refused, named.
+ *
+ * N, for its part, does not yet verify O at all: UPGRADE_KEYS is anonymous
+ * ECIES to X (public in HELLO_OK), and the identity that "proves" the root
+ * is the blob the host gave HELLO, so a host could hand N a root and
+ * identity of its own making.  Until N checks O's hardware evidence
+ * binding (X, N's measurement, the ciphertext's hash, room id, CA
+ * fingerprint) against the contract's accepted measurements, N refuses
+ * HELLO and ACCEPT on every platform O refuses (all but sim, where the
+ * host can forge any evidence anyway: there the handoff proves nothing
+ * against the host).  upgrade_platform_refusal is that one rule.
  */
 #include <openssl/crypto.h>
 #include <openssl/x509v3.h>
@@ -90,6 +100,16 @@ static int upgrade_aad(struct cdr_buf *aad, const uint8_t room_id[CDR_ROOM_ID_BY
   return cdr_buf_put_lp(aad, m, mlen);
 }
 
+int enclave_upgrade_platform_refusal(const char *platform, char *why, size_t whylen) {
+  if (platform != NULL && strcmp(platform, "sim") == 0)
+    return 0;
+  snprintf(why, whylen,
+           "the new build cannot yet verify the running enclave's attestation on %s: no upgrade handoff there "
+           "(docs/ATTESTATION.md \"Sealing and upgrades\")",
+           platform != NULL ? platform : "this platform");
+  return CDR_ERR_UPGRADE_REFUSED;
+}
+
 int enclave_handle_upgrade_hello(struct enclave *e, struct cdr_buf *in, uint32_t *rt, struct cdr_buf *out) {
   struct ipc_init m;
   struct ipc_upgrade_hello_ok ok;
@@ -97,10 +117,16 @@ int enclave_handle_upgrade_hello(struct enclave *e, struct cdr_buf *in, uint32_t
   uint8_t rd[CDR_REPORT_DATA_LEN], *spki = NULL;
   size_t spki_len = 0, ncerts = 0;
   struct cdr_buf evidence, certs[ATTEST_MAX_CERTS];
+  char why[WHY_LEN];
   int r;
   cdr_buf_init(&evidence, IPC_EVIDENCE_MAX, 0);
   if ((r = ipc_get_init(in, &m)) != 0 || (r = enclave_init_platform(e, &m)) != 0)
     goto out;
+  if (enclave_upgrade_platform_refusal(e->attest->name, why, sizeof(why)) != 0) {
+    log_error("refused to take the room over: %s", why);
+    r = enclave_reply_error(out, rt, CDR_ERR_UPGRADE_REFUSED, why);
+    goto out;
+  }
   if (e->attest->sealing_key == NULL || !seal_root_is_container(m.sealed_identity, m.sealed_identity_len)) {
     /* Nothing to take over: a platform that keeps no state, or a room
      * without a wrapped root (a first start makes one; see enclave_root.c). */
@@ -320,6 +346,7 @@ int enclave_handle_upgrade_accept(struct enclave *e, struct cdr_buf *in, uint32_
   const uint8_t *encap, *ct;
   size_t encap_len, ct_len;
   uint8_t kem;
+  char why[WHY_LEN];
   int r;
   if ((r = ipc_get_upgrade_keys(in, &kem, &encap, &encap_len, &ct, &ct_len)) != 0)
     return r;
@@ -329,6 +356,12 @@ int enclave_handle_upgrade_accept(struct enclave *e, struct cdr_buf *in, uint32_
   cdr_buf_init(&aad, 1024, 0);
   cdr_buf_init(&root, 64, 1);
   cdr_buf_init(&blob, IPC_SEALED_IDENTITY_MAX, 0);
+  /* HELLO already refused such a platform; this holds if that changes. */
+  if (enclave_upgrade_platform_refusal(e->attest->name, why, sizeof(why)) != 0) {
+    log_error("refused to take the room over: %s", why);
+    r = enclave_reply_error(out, rt, CDR_ERR_UPGRADE_REFUSED, why);
+    goto out;
+  }
   if ((r = seal_root_split(u->blob, u->blob_len, &b)) != 0 ||
       (r = upgrade_aad(&aad, e->room_id, e->measurement, e->measurement_len)) != 0)
     goto out;

@@ -83,8 +83,10 @@ static int console_add(struct host_console *c, const char *full, const char *rel
     return CDR_ERR_TOO_LARGE;
   }
   f = &c->files[c->n];
-  if ((r = cdr_file_read(full, &f->data, &f->len, HOST_CONSOLE_FILE_MAX)) != 0) {
-    snprintf(why, whylen, "cannot read %s (or it is larger than %u bytes)", full, HOST_CONSOLE_FILE_MAX);
+  /* Not followed if it became a link since the walk's lstat. */
+  if ((r = cdr_file_read_nofollow(full, &f->data, &f->len, HOST_CONSOLE_FILE_MAX)) != 0) {
+    snprintf(why, whylen, "cannot read %s as a regular file (or it is larger than %u bytes)", full,
+             HOST_CONSOLE_FILE_MAX);
     return r;
   }
   if (f->len > HOST_CONSOLE_TOTAL_MAX - c->total) {

@@ -85,11 +85,39 @@ struct crl_watch {
   struct timespec mtime;
   off_t size;
   ino_t ino;
+  int retry; /* refused for the witness verdict: offered again each tick */
 };
 
+/* Unchanged since last delivered (and not to be retried)?  A changed file
+ * is judged afresh. */
+static int watch_same(struct crl_watch *w, const struct stat *sb) {
+  int same = sb->st_mtim.tv_sec == w->mtime.tv_sec && sb->st_mtim.tv_nsec == w->mtime.tv_nsec &&
+             sb->st_size == w->size && sb->st_ino == w->ino;
+  if (!same)
+    w->retry = 0;
+  return same && !w->retry;
+}
+
+/* The enclave takes no change before its witnesses confirmed the room's
+ * history (dispatch.c): such a refusal took nothing, so the file is
+ * offered again each tick until it is taken, and logged once.  1 if r is
+ * one. */
+static int watch_witness_refused(struct crl_watch *w, int r, const char *what, const char *msg) {
+  if (r != CDR_ERR_HISTORY_ROLLBACK && r != CDR_ERR_WITNESS_UNAVAILABLE) {
+    w->retry = 0;
+    return 0;
+  }
+  if (!w->retry)
+    log_error("the enclave takes no %s before its witnesses confirm the room's history (%s); offered again until "
+              "it does", what, msg != NULL ? msg : cdr_err_code(r));
+  w->retry = 1;
+  return 1;
+}
+
 /* Deliver ROOM/crl.pem to the enclave if it changed since last time.
- * 0 when there is nothing to do or it was delivered; an error when the
- * enclave refused it (at start that stops the server). */
+ * 0 when there is nothing to do, it was delivered, or the enclave waits
+ * for its witnesses (offered again); an error when the enclave refused it
+ * (at start that stops the server). */
 static int crl_deliver_if_changed(struct crl_watch *w, struct enclave_link *link) {
   struct stat sb;
   uint8_t *pem = NULL;
@@ -102,8 +130,7 @@ static int crl_deliver_if_changed(struct crl_watch *w, struct enclave_link *link
   int r, n;
   if (stat(w->path, &sb) != 0)
     return 0; /* no CRL: nothing is revoked */
-  if (sb.st_mtim.tv_sec == w->mtime.tv_sec && sb.st_mtim.tv_nsec == w->mtime.tv_nsec && sb.st_size == w->size &&
-      sb.st_ino == w->ino)
+  if (watch_same(w, &sb))
     return 0;
   /* The PEM of a CRL the enclave can take (IPC_CRL_MAX of DER): base64
    * and its line breaks stay under twice the DER. */
@@ -119,7 +146,12 @@ static int crl_deliver_if_changed(struct crl_watch *w, struct enclave_link *link
     r = CDR_ERR_ARG;
     goto out;
   }
-  if ((r = enclave_set_crl(link, der, (size_t)n, &number, &ended, &msg)) != 0) {
+  r = enclave_set_crl(link, der, (size_t)n, &number, &ended, &msg);
+  if (watch_witness_refused(w, r, w->path, msg)) {
+    r = 0; /* not refused: not yet taken (a room in that state serves nothing) */
+    goto out;
+  }
+  if (r != 0) {
     log_error("the enclave refused %s: %s%s%s", w->path, cdr_err_code(r), msg ? ": " : "", msg ? msg : "");
     goto out;
   }
@@ -150,8 +182,7 @@ static void proposal_deliver_if_changed(struct crl_watch *w, struct enclave_link
   int r;
   if (w->path == NULL || stat(w->path, &sb) != 0)
     return;
-  if (sb.st_mtim.tv_sec == w->mtime.tv_sec && sb.st_mtim.tv_nsec == w->mtime.tv_nsec && sb.st_size == w->size &&
-      sb.st_ino == w->ino)
+  if (watch_same(w, &sb))
     return;
   w->mtime = sb.st_mtim;
   w->size = sb.st_size;
@@ -161,7 +192,10 @@ static void proposal_deliver_if_changed(struct crl_watch *w, struct enclave_link
     free(doc);
     return;
   }
-  if ((r = enclave_propose(link, doc, len, &version, hash, &voided, &msg)) != 0) {
+  r = enclave_propose(link, doc, len, &version, hash, &voided, &msg);
+  if (watch_witness_refused(w, r, w->path, msg)) {
+    /* logged once; offered again */
+  } else if (r != 0) {
     log_error("the enclave refused the contract proposal %s: %s%s%s", w->path, cdr_err_code(r), msg ? ": " : "",
               msg ? msg : "");
   } else {
@@ -186,8 +220,7 @@ static void limits_deliver_if_changed(struct crl_watch *w, struct enclave_link *
   int r, changed = 0;
   if (w->path == NULL || stat(w->path, &sb) != 0)
     return;
-  if (sb.st_mtim.tv_sec == w->mtime.tv_sec && sb.st_mtim.tv_nsec == w->mtime.tv_nsec && sb.st_size == w->size &&
-      sb.st_ino == w->ino)
+  if (watch_same(w, &sb))
     return;
   w->mtime = sb.st_mtim;
   w->size = sb.st_size;
@@ -202,7 +235,10 @@ static void limits_deliver_if_changed(struct crl_watch *w, struct enclave_link *
     log_error("the room's limits %s are refused: %s; not applied", w->path, why);
     return;
   }
-  if ((r = enclave_set_limits(link, &l, &changed, &msg)) != 0)
+  r = enclave_set_limits(link, &l, &changed, &msg);
+  if (watch_witness_refused(w, r, w->path, msg)) {
+    /* logged once; offered again */
+  } else if (r != 0)
     log_error("the enclave refused the room's limits %s: %s%s%s", w->path, cdr_err_code(r), msg ? ": " : "",
               msg ? msg : "");
   else if (changed)

@@ -49,6 +49,28 @@ grep -q "serving nothing: history_rollback: witness [0-9] (https://127.0.0.1:[0-
   || fail "log: $(grep -i witness "$T/server.log" | tail -5)"
 expect_error "every client is told: history_rollback" "history_rollback: witness" "$CDR" tables --profile prov
 expect_error "and again: it is final for this start" "history_rollback" "$CDR" tables --profile prov
+# Nor does it take a change onto the cut log: a new proposal and new limits
+# get the same verdict, and nothing is appended (on the old code both were
+# committed: the proposal "is pending", the limits "are in force").
+SIZE=$(stat -c %s "$R/state/audit.sealed")
+LINES=$(wc -l < "$T/server.log")
+check "a proposal is drafted on the cut room" "$CDR" room propose "$R" --witness "${WURL[0]}" --witness "${WURL[1]}" \
+  --witness "${WURL[2]}" --witness-faults 0
+check "new limits are set on the cut room" "$CDR" room limits "$R" --query-time 5s
+for _ in $(seq 100); do
+  grep -q "takes no $R/proposal.json before its witnesses confirm the room's history (history_rollback" "$T/server.log" &&
+    grep -q "takes no $R/limits.json before its witnesses confirm the room's history (history_rollback" "$T/server.log" &&
+    break
+  sleep 0.1
+done
+grep -q "takes no $R/proposal.json before its witnesses confirm the room's history (history_rollback: witness" \
+  "$T/server.log" && pass "the proposal is refused: history_rollback" || fail "proposal: $(grep -i propos "$T/server.log" | tail -3)"
+grep -q "takes no $R/limits.json before its witnesses confirm the room's history (history_rollback: witness" \
+  "$T/server.log" && pass "the limits are refused: history_rollback" || fail "limits: $(grep -i limits "$T/server.log" | tail -3)"
+! tail -n +"$((LINES + 1))" "$T/server.log" | grep -q "is pending\|are in force" \
+  && pass "neither is taken" || fail "taken: $(tail -n +"$((LINES + 1))" "$T/server.log" | grep "is pending\|in force")"
+[ "$(stat -c %s "$R/state/audit.sealed")" = "$SIZE" ] && pass "nothing is appended to the cut log" \
+  || fail "the cut log grew: $SIZE -> $(stat -c %s "$R/state/audit.sealed")"
 stop_server "$SERVER_PID"
 
 # One witness restored from its old copy, the fourth unreachable: the host

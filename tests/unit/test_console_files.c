@@ -3,7 +3,10 @@
  * (src/host/console_files.c) behind the HTTP layer's GET fallback:
  * files served by exact path with the console's CSP, /console/info
  * saying "cdrd", nothing outside the bundle, the API routes untouched,
- * and a bundle with a dot file or a symbolic link refused at load.
+ * and a bundle with a dot file or a symbolic link refused at load, also a
+ * link swapped in after the walk looked (this binary is linked with
+ * -Wl,--wrap=lstat: the wrap replaces `swap_at` with a link to a file
+ * outside the bundle right after the loader's lstat of it).
  */
 #include <curl/curl.h>
 #include <stdio.h>
@@ -17,6 +20,23 @@
 #include "host/console_files.h"
 #include "host/http.h"
 #include "testlib.h"
+
+/* The race, made certain: after lstat(swap_at) says "a regular file",
+ * swap_at becomes a link to swap_to (atomically, by rename). */
+static const char *swap_at, *swap_to;
+int __real_lstat(const char *path, struct stat *st);
+int __wrap_lstat(const char *path, struct stat *st);
+int __wrap_lstat(const char *path, struct stat *st) {
+  int r = __real_lstat(path, st);
+  char tmp[700];
+  if (r == 0 && swap_at != NULL && strcmp(path, swap_at) == 0) {
+    snprintf(tmp, sizeof(tmp), "%s.swap", swap_at);
+    if (symlink(swap_to, tmp) != 0 || rename(tmp, swap_at) != 0)
+      fprintf(stderr, "test_console_files: could not swap %s\n", swap_at);
+    swap_at = NULL;
+  }
+  return r;
+}
 
 struct got {
   long status;
@@ -135,6 +155,23 @@ int main(void) {
   CHECK(strstr(why, "not a regular file") != NULL);
   CHECK(con == NULL);
   unlink(sub);
+
+  /* a file that becomes a link to a secret between the walk's lstat and
+   * the read: refused, the secret never loaded */
+  char at[600], secret[600];
+  snprintf(secret, sizeof(secret), "%s.secret", dir);
+  CHECK_RC(cdr_file_write(secret, "SECRET\n", 7, 0600, 0), 0);
+  snprintf(at, sizeof(at), "%s/js/app.js", dir);
+  swap_at = at;
+  swap_to = secret;
+  CHECK(host_console_load(dir, &con, why, sizeof(why)) != 0);
+  CHECK(swap_at == NULL); /* the swap happened */
+  CHECK(con == NULL);
+  CHECK_CONTAINS(why, "cannot read ");
+  CHECK_CONTAINS(why, "js/app.js as a regular file");
+  host_console_free(con);
+  con = NULL;
+  unlink(secret);
   snprintf(sub, sizeof(sub), "rm -rf '%s'", dir);
   CHECK(system(sub) == 0);
   curl_global_cleanup();

@@ -16,12 +16,20 @@
  * Each refusal is upgrade_refused with its reason, never keys.  The
  * end-to-end handoff (accepted and refused by the contract) is
  * tests/integration/test_upgrade.sh.
+ *
+ * The new build's side off sim: it cannot yet verify the running
+ * enclave, so a host could make it adopt a root and identity of its own.
+ * This binary is linked with -Wl,--wrap=attest_provider_find, which (when
+ * as_snp is set) gives the enclave the sim provider under the name "snp":
+ * HELLO must then be refused, naming why; and ACCEPT, reached on sim and
+ * then seen on "snp", likewise (not "the keys do not open").
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/util.h"
 #include "crypto/crypto.h"
+#include "enclave/attest.h"
 #include "enclave/seal_root.h"
 #include "enclave_fixture.h"
 #include "fuzzlib.h"
@@ -31,26 +39,107 @@
 
 static struct cdr_buf hello; /* the genuine IPC_UPGRADE_HELLO_OK body */
 
-/* A new build's answer, from an enclave in state INIT. */
-static void make_hello(void) {
+#define OFF_SIM "the new build cannot yet verify the running enclave's attestation on snp"
+
+/* The sim provider, named snp, while as_snp is set (see the header). */
+static int as_snp;
+static struct attest_provider snp_named;
+struct attest_provider *__real_attest_provider_find(const char *name);
+struct attest_provider *__wrap_attest_provider_find(const char *name);
+struct attest_provider *__wrap_attest_provider_find(const char *name) {
+  struct attest_provider *p = __real_attest_provider_find(name);
+  if (!as_snp || p == NULL || strcmp(p->name, "sim") != 0)
+    return p;
+  snp_named = *p;
+  snp_named.name = "snp";
+  return &snp_named;
+}
+
+/* An IPC_INIT body for the fixture room with a wrapped root. */
+static void init_body(struct cdr_buf *in, struct cdr_buf *blob) {
   const struct fuzz_pki *k = fuzz_pki();
-  struct enclave *n = fx_enclave_new();
   struct ipc_init init;
-  struct cdr_buf in, blob;
   uint8_t root[32] = {1}, pkey[32] = {2}, meas[32] = {3}, id[16] = {4};
-  uint32_t rt = 0;
-  cdr_buf_init(&in, CDR_IPC_MAX_FRAME, 0);
-  cdr_buf_init(&blob, 4096, 0);
-  cdr_buf_init(&hello, CDR_IPC_MAX_FRAME, 0);
-  /* Any wrapped root: the new build opens it only at ACCEPT. */
-  CHECK_RC(seal_root_wrap(&blob, root, pkey, k->room_id, meas, sizeof(meas), id, sizeof(id)), 0);
+  cdr_buf_init(in, CDR_IPC_MAX_FRAME, 0);
+  cdr_buf_init(blob, 4096, 0);
+  CHECK_RC(seal_root_wrap(blob, root, pkey, k->room_id, meas, sizeof(meas), id, sizeof(id)), 0);
   memset(&init, 0, sizeof(init));
   memcpy(init.room_id, k->room_id, sizeof(init.room_id));
   init.ca_der = k->ca_der;
   init.ca_len = k->ca_der_len;
-  init.sealed_identity = blob.d;
-  init.sealed_identity_len = blob.len;
-  CHECK_RC(ipc_put_init(&in, &init), 0);
+  init.sealed_identity = blob->d;
+  init.sealed_identity_len = blob->len;
+  CHECK_RC(ipc_put_init(in, &init), 0);
+}
+
+/* One frame to n: answered IPC_ERROR upgrade_refused containing want. */
+static void refused(struct enclave *n, uint32_t type, struct cdr_buf *in, const char *want) {
+  struct cdr_buf out;
+  uint32_t rt = 0;
+  int code = 0;
+  char *msg = NULL;
+  cdr_buf_init(&out, CDR_IPC_MAX_FRAME, 0);
+  CHECK_RC(enclave_dispatch(n, type, in, &rt, &out), 0);
+  CHECK(rt == IPC_ERROR);
+  if (rt == IPC_ERROR) {
+    CHECK_RC(ipc_get_error(&out, &code, &msg), 0);
+    CHECK_RC(code, CDR_ERR_UPGRADE_REFUSED);
+    CHECK_CONTAINS(msg, want);
+  }
+  free(msg);
+  cdr_buf_free(&out);
+}
+
+/* The new build on snp: HELLO refused, and no handoff under way. */
+static void hello_refused_off_sim(void) {
+  struct enclave *n = fx_enclave_new();
+  struct cdr_buf in, blob;
+  as_snp = 1;
+  init_body(&in, &blob);
+  refused(n, IPC_UPGRADE_HELLO, &in, OFF_SIM);
+  CHECK(n->attest != NULL && strcmp(n->attest->name, "snp") == 0); /* the wrap took */
+  CHECK(n->state == ENCLAVE_STATE_INIT && n->upgrade == NULL);
+  cdr_buf_free(&in);
+  cdr_buf_free(&blob);
+  fx_enclave_free(n);
+  as_snp = 0;
+}
+
+/* ACCEPT on a build whose platform is snp (HELLO passed on sim): refused
+ * before any key is opened. */
+static void accept_refused_off_sim(void) {
+  struct enclave *n = fx_enclave_new();
+  struct cdr_buf in, blob, out, keys;
+  static const uint8_t encap[65] = {4}, ct[48] = {5};
+  struct attest_provider *sim;
+  uint32_t rt = 0;
+  init_body(&in, &blob);
+  cdr_buf_init(&out, CDR_IPC_MAX_FRAME, 0);
+  cdr_buf_init(&keys, CDR_IPC_MAX_FRAME, 0);
+  CHECK_RC(enclave_dispatch(n, IPC_UPGRADE_HELLO, &in, &rt, &out), 0);
+  CHECK(rt == IPC_UPGRADE_HELLO_OK && n->state == ENCLAVE_STATE_UPGRADING);
+  sim = n->attest;
+  snp_named = *n->attest;
+  snp_named.name = "snp";
+  n->attest = &snp_named;
+  CHECK_RC(ipc_put_upgrade_keys(&keys, 1, encap, sizeof(encap), ct, sizeof(ct)), 0);
+  refused(n, IPC_UPGRADE_ACCEPT, &keys, OFF_SIM);
+  n->attest = sim;
+  cdr_buf_free(&in);
+  cdr_buf_free(&blob);
+  cdr_buf_free(&out);
+  cdr_buf_free(&keys);
+  fx_enclave_free(n);
+}
+
+/* A new build's answer, from an enclave in state INIT. */
+static void make_hello(void) {
+  struct enclave *n = fx_enclave_new();
+  struct cdr_buf in, blob;
+  uint32_t rt = 0;
+  /* Any wrapped root: the new build opens it only at ACCEPT. */
+  init_body(&in, &blob);
+  cdr_buf_init(&hello, CDR_IPC_MAX_FRAME, 0);
   CHECK_RC(enclave_dispatch(n, IPC_UPGRADE_HELLO, &in, &rt, &hello), 0);
   CHECK(rt == IPC_UPGRADE_HELLO_OK);
   CHECK(n->state == ENCLAVE_STATE_UPGRADING);
@@ -122,6 +211,8 @@ int main(void) {
   size_t der_len = 0;
   fx_init();
   make_hello();
+  hello_refused_off_sim();
+  accept_refused_off_sim();
 
   struct enclave *o = fx_enclave_new();
   fx_enclave_ready(o);

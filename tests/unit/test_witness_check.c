@@ -3,8 +3,9 @@
  * (src/client/witness_check.c) against a verified log, on synthetic
  * reports: which witnesses confirm, up to where a quorum confirms, a head
  * beyond the log or forking it (history_rollback, naming the witness and
- * both heads), a head of another enclave identity or before the entries
- * read (answered, not counted), too few answers (witness_unavailable);
+ * both heads), a head before the entries read (answered, not checked), a
+ * head of another enclave identity (not even an answer toward the
+ * quorum), too few answers (witness_unavailable);
  * and the quorum arithmetic of the contract (q = ceil((n + f + 1) / 2)).
  * The network half (asking, the signature and nonce checks) is
  * tests/integration/test_witness_client.sh; the message checks
@@ -148,14 +149,38 @@ static void test_not_counted(struct cdr_client *c) {
   w[3].status = CDR_WITNESS_HOLDS_NOTHING;
   CHECK_RC(cdr_witness_round_judge(c, &r, OURS, 4, 10, head_at, &l), 0);
   CHECK(w[1].status == CDR_WITNESS_OTHER_IDENTITY && w[2].status == CDR_WITNESS_UNCHECKED);
-  CHECK(r.answered == 4 && r.confirmed == 1 && r.quorum_size == 0);
+  CHECK(r.answered == 3 && r.confirmed == 1 && r.quorum_size == 0);
   /* A witness whose answer was refused (replayed, forged) does not count:
    * with one unreachable, two answers are fewer than a quorum of 3. */
   w[1].status = CDR_WITNESS_REFUSED;
   w[3].status = CDR_WITNESS_UNREACHABLE;
   cdr_client_clear_error(c);
   CHECK_RC(cdr_witness_round_judge(c, &r, OURS, 4, 10, head_at, &l), CDR_ERR_WITNESS_UNAVAILABLE);
-  CHECK_CONTAINS(c->detail, "only 2 of the room's 4 witnesses answered (a quorum is 3)");
+  CHECK_CONTAINS(c->detail, "only 2 of the room's 4 witnesses answered (a quorum is 3): the room's history");
+  cdr_witness_round_free(&r);
+}
+
+/* Witnesses holding heads another identity signed (a host's own enclave,
+ * which the witnesses accepted) are no quorum for this one: two of ours
+ * and two of theirs, quorum 3, is witness_unavailable, naming them. */
+static void test_other_identity_no_quorum(struct cdr_client *c) {
+  struct cdr_witness_round r;
+  struct log l = {0};
+  struct cdr_witness_report *w = round_new(&r, 4, 1);
+  held(&w[0], 9, 0, OURS);
+  held(&w[1], 3, 1, THEIRS);
+  held(&w[2], 8, 0, OURS);
+  held(&w[3], 4, 1, THEIRS);
+  cdr_client_clear_error(c);
+  CHECK_RC(cdr_witness_round_judge(c, &r, OURS, 4, 10, head_at, &l), CDR_ERR_WITNESS_UNAVAILABLE);
+  CHECK(r.answered == 2 && r.confirmed == 2);
+  CHECK(w[1].status == CDR_WITNESS_OTHER_IDENTITY && w[3].status == CDR_WITNESS_OTHER_IDENTITY);
+  CHECK_CONTAINS(c->detail, "only 2 of the room's 4 witnesses answered (a quorum is 3); 2 more hold a head of "
+                            "another enclave identity, which counts for nothing: ");
+  /* A third of ours makes the quorum; theirs still count for nothing. */
+  held(&w[3], 10, 0, OURS);
+  CHECK_RC(cdr_witness_round_judge(c, &r, OURS, 4, 10, head_at, &l), 0);
+  CHECK(r.answered == 3 && r.confirmed == 3 && r.quorum_size == 8);
   cdr_witness_round_free(&r);
 }
 
@@ -177,6 +202,7 @@ int main(void) {
   test_confirmed(c);
   test_rollback(c);
   test_not_counted(c);
+  test_other_identity_no_quorum(c);
   test_unwitnessed(c);
   cdr_client_free(c);
   return test_summary("test_witness_check");
