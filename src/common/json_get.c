@@ -102,3 +102,20 @@ int cdr_json_get_hex_exact(const json_t *o, const char *key, uint8_t *out, size_
     return CDR_ERR_ARG;
   return cdr_hex_decode(out, n, s);
 }
+
+int cdr_json_set_b64(json_t *o, const char *key, const uint8_t *p, size_t n) {
+  char *s = NULL;
+  int r = cdr_b64_encode(&s, p, n);
+  if (r == 0 && json_object_set_new(o, key, json_string(s)) != 0)
+    r = CDR_ERR_NOMEM;
+  free(s);
+  return r;
+}
+
+int cdr_json_set_hex(json_t *o, const char *key, const uint8_t *p, size_t n) {
+  char hex[2 * 64 + 1];
+  if (n > 64)
+    return CDR_ERR_ARG;
+  cdr_hex_encode(hex, p, n);
+  return json_object_set_new(o, key, json_string(hex)) == 0 ? 0 : CDR_ERR_NOMEM;
+}

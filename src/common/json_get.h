@@ -49,4 +49,10 @@ int cdr_json_get_b64_exact(const json_t *o, const char *key, uint8_t *out, size_
 /* Lower-case hex of exactly n bytes, into out. */
 int cdr_json_get_hex_exact(const json_t *o, const char *key, uint8_t *out, size_t n) CDR_WUR;
 
+/* The two writers that mirror the readers above: set member key of o to
+ * base64 of p[0..n), or to lower-case hex of it (n at most 64).  0,
+ * CDR_ERR_ARG (hex too long) or CDR_ERR_NOMEM. */
+int cdr_json_set_b64(json_t *o, const char *key, const uint8_t *p, size_t n) CDR_WUR;
+int cdr_json_set_hex(json_t *o, const char *key, const uint8_t *p, size_t n) CDR_WUR;
+
 #endif

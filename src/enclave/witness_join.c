@@ -11,29 +11,13 @@
 #include <string.h>
 
 #include "attest.h"
+#include "common/json_get.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "contract_ops.h"
 #include "crypto/crypto.h"
 #include "enclave.h"
 #include "witness_start.h"
-
-static int put_b64(json_t *o, const char *key, const uint8_t *p, size_t n) {
-  char *s = NULL;
-  int r = cdr_b64_encode(&s, p, n);
-  if (r == 0 && json_object_set_new(o, key, json_string(s)) != 0)
-    r = CDR_ERR_NOMEM;
-  free(s);
-  return r;
-}
-
-static int put_hex(json_t *o, const char *key, const uint8_t *p, size_t n) {
-  char hex[2 * 64 + 1];
-  if (n > 64)
-    return CDR_ERR_ARG;
-  cdr_hex_encode(hex, p, n);
-  return json_object_set_new(o, key, json_string(hex)) == 0 ? 0 : CDR_ERR_NOMEM;
-}
 
 /* The attestation answer of PROTOCOL 4.5 for nonce, as cdrd renders it. */
 static json_t *join_attestation(struct enclave *e, const struct contract_version *cv, const uint8_t nonce[32]) {
@@ -57,10 +41,10 @@ static json_t *join_attestation(struct enclave *e, const struct contract_version
                  json_object_set(a, "certificates", ca) != 0 ||
                  json_object_set_new(a, "contract_version", json_integer((json_int_t)cv->c.version)) != 0))
     r = CDR_ERR_NOMEM;
-  if (r == 0 && (r = put_b64(a, "evidence", ev.d, ev.len)) == 0 &&
-      (r = put_b64(a, "identity_public_key", e->identity_spki, e->identity_spki_len)) == 0 &&
-      (r = put_hex(a, "room_id", e->room_id, CDR_ROOM_ID_BYTES)) == 0 && (r = put_hex(a, "ca_fingerprint", e->ca_fp, 32)) == 0)
-    r = put_hex(a, "contract_sha256", cv->hash, 32);
+  if (r == 0 && (r = cdr_json_set_b64(a, "evidence", ev.d, ev.len)) == 0 &&
+      (r = cdr_json_set_b64(a, "identity_public_key", e->identity_spki, e->identity_spki_len)) == 0 &&
+      (r = cdr_json_set_hex(a, "room_id", e->room_id, CDR_ROOM_ID_BYTES)) == 0 && (r = cdr_json_set_hex(a, "ca_fingerprint", e->ca_fp, 32)) == 0)
+    r = cdr_json_set_hex(a, "contract_sha256", cv->hash, 32);
   for (size_t i = 0; i < ncerts; i++)
     cdr_buf_free(&certs[i]);
   cdr_buf_free(&ev);
@@ -93,7 +77,7 @@ int witness_join_build(struct enclave *e) {
     goto out;
   if (json_object_set(j, "chain", chain) != 0 || json_object_set(j, "attestation", att) != 0)
     goto out;
-  if ((r = put_b64(j, "nonce", nonce, sizeof(nonce))) != 0 || (r = put_b64(j, "ca_certificate", der, (size_t)n)) != 0)
+  if ((r = cdr_json_set_b64(j, "nonce", nonce, sizeof(nonce))) != 0 || (r = cdr_json_set_b64(j, "ca_certificate", der, (size_t)n)) != 0)
     goto out;
   json_decref(ws->join);
   ws->join = j;

@@ -21,31 +21,14 @@
 #include "store_client.h"
 #include "witness_start.h"
 
-static int put_b64(json_t *o, const char *key, const uint8_t *p, size_t n) {
-  char *s = NULL;
-  int r = cdr_b64_encode(&s, p, n);
-  if (r == 0 && json_object_set_new(o, key, json_string(s)) != 0)
-    r = CDR_ERR_NOMEM;
-  free(s);
-  return r;
-}
-
-static int put_hex(json_t *o, const char *key, const uint8_t *p, size_t n) {
-  char hex[2 * 64 + 1];
-  if (n > 64)
-    return CDR_ERR_ARG;
-  cdr_hex_encode(hex, p, n);
-  return json_object_set_new(o, key, json_string(hex)) == 0 ? 0 : CDR_ERR_NOMEM;
-}
-
 static int dump_to_buf(const char *p, size_t n, void *ud) { return cdr_buf_put(ud, p, n) == 0 ? 0 : -1; }
 
 /* The countersign request body (PROTOCOL 9.3) into out. */
 static int countersign_body(struct enclave *e, const struct cdr_witness_head *h, int with_join, struct cdr_buf *out) {
   json_t *o = json_object(), *head = json_object();
   int r = o != NULL && head != NULL ? 0 : CDR_ERR_NOMEM;
-  if (r == 0 && (r = cdr_witness_head_to_json(head, h)) == 0 && (r = put_hex(o, "room_id", e->room_id, 16)) == 0 &&
-      (r = put_b64(o, "identity_public_key", e->identity_spki, e->identity_spki_len)) == 0) {
+  if (r == 0 && (r = cdr_witness_head_to_json(head, h)) == 0 && (r = cdr_json_set_hex(o, "room_id", e->room_id, 16)) == 0 &&
+      (r = cdr_json_set_b64(o, "identity_public_key", e->identity_spki, e->identity_spki_len)) == 0) {
     if (json_object_set(o, "head", head) != 0 || (with_join && json_object_set(o, "join", e->witness.join) != 0))
       r = CDR_ERR_NOMEM;
   }
