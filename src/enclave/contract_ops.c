@@ -179,6 +179,25 @@ int contract_op_propose(struct enclave *e, const struct contract_caller *who, co
                                          "expires", (json_int_t)e->contract.pending_expires));
 }
 
+/* A version activated while serving takes up its witnesses only at the
+ * next start (witness_start.h): say so in the host's log when its set is
+ * not the running one. */
+static void note_witness_set(struct enclave *e) {
+  const struct contract_version *cv = contract_state_current(&e->contract);
+  size_t running;
+  int same;
+  if (cv == NULL)
+    return;
+  pthread_mutex_lock(&e->witness.lock);
+  same = witness_gate_same_set(&e->witness.gate, &cv->c);
+  running = e->witness.gate.n;
+  pthread_mutex_unlock(&e->witness.lock);
+  if (!same)
+    log_warn("contract version %llu names %zu witnesses (f = %u); this enclave runs with %zu and takes up the new "
+             "set at its next start: restart the room",
+             (unsigned long long)cv->c.version, cv->c.n_witnesses, cv->c.witness_faults, running);
+}
+
 int contract_op_sign(struct enclave *e, const struct contract_caller *who, const uint8_t *obj, size_t len,
                      struct cdr_buf *out, struct enclave_op_outcome *res) {
   static const char *const result_names[] = {"added", "repeated", "activated"};
@@ -211,6 +230,8 @@ int contract_op_sign(struct enclave *e, const struct contract_caller *who, const
   audit_set(e, "missing", json_integer((json_int_t)missing));
   if (sr != CONTRACT_SIGN_REPEATED && ((r = persist_meta_changed(e)) != 0 || (r = contract_notify_host(e)) != 0))
     return r;
+  if (sr == CONTRACT_SIGN_ACTIVATED)
+    note_witness_set(e);
   return enclave_reply_op_json(out, res,
                                json_pack("{s:b,s:I,s:o,s:s,s:I,s:b}", "ok", 1, "version", (json_int_t)version,
                                          "sha256", hex_json(hash, 32), "result", result_names[sr], "missing",

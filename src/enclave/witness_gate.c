@@ -20,6 +20,15 @@
 
 size_t witness_quorum(size_t n, unsigned f) { return n == 0 ? 0 : (n + (size_t)f + 2) / 2; }
 
+int witness_gate_same_set(const struct witness_gate *g, const struct cdr_contract *c) {
+  if (c->n_witnesses != g->n || (g->n > 0 && c->witness_faults != g->f))
+    return 0;
+  for (size_t i = 0; i < g->n; i++)
+    if (memcmp(c->witnesses[i].key_sha256, g->w[i].key_sha256, 32) != 0)
+      return 0;
+  return 1;
+}
+
 void witness_gate_free(struct witness_gate *g) {
   for (size_t i = 0; g->w != NULL && i < g->n; i++) {
     free(g->w[i].url);

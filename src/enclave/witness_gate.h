@@ -48,6 +48,12 @@ struct witness_gate {
  * refuses such a contract already; checked again here). */
 int witness_gate_init(struct witness_gate *g, const struct cdr_contract *c) CDR_WUR;
 void witness_gate_free(struct witness_gate *g);
+/* Does g hold exactly contract c's witness set (the same keys, in the
+ * contract's order, and the same f)?  A version activated while serving
+ * whose set differs takes effect at the next start (the start check is
+ * what takes a set up); changing the set under both sets' quorums is
+ * not built. */
+int witness_gate_same_set(const struct witness_gate *g, const struct cdr_contract *c);
 
 /* Accept a witness's public key (SPKI DER, as GET /v1/witness/key gives
  * it): P-256, and SHA-256 of it one of the contract's key_sha256.

@@ -85,6 +85,9 @@ grep -q "^history not witnessed" "$T/err" && pass "audit --verify says the histo
 "$TOOL" draft "$R/ca.crt" "$M" 2 "$H1" "$PROV" "witness=$FP1=$W1" "witness=$FP2=$W2" "witness=$FP3=$P3" \
   >"$T/v2.json" && activate "$T/v2.json" && pass "version 2 (three witnesses) is active" || { fail "version 2"; finish; }
 H2=$(sha256sum "$T/v2.json" | cut -d' ' -f1)
+grep -q "contract version 2 names 3 witnesses (f = 0); this enclave runs with 0 and takes up the new set at its next start: restart the room" \
+  "$T/server.log" && pass "the host's log says the new witness set takes effect at the next start" \
+  || fail "activation note: $(grep -i witness "$T/server.log" | tail -3)"
 check "cdr contract, version 2" "$CDR" contract --profile prov
 grep -q "^  witnesses: 3, tolerating f = 0 faulty, quorum 2$" "$T/out" \
   && grep -q "^    $W1  key $FP1$" "$T/out" && grep -q "^    $P3  key $FP3$" "$T/out" \
