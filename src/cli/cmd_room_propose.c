@@ -295,7 +295,8 @@ static int add_witnesses(struct cdr_contract *c, const struct propose_opts *o) {
     cdr_hex_encode(fp, w->key_sha256, 32);
     fprintf(stderr, "witness %s: key sha256 %s (confirm it with the witness's operator)\n", w->url, fp);
   }
-  qsort(c->witnesses, c->n_witnesses, sizeof(*c->witnesses), witness_cmp);
+  if (c->n_witnesses > 1) /* qsort wants a base, even for nothing to sort */
+    qsort(c->witnesses, c->n_witnesses, sizeof(*c->witnesses), witness_cmp);
   if (o->witness_faults >= 0)
     c->witness_faults = (unsigned)o->witness_faults;
   if (c->witness_faults > 0 && c->n_witnesses < 3u * (size_t)c->witness_faults + 1u)

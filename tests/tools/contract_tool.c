@@ -177,7 +177,8 @@ static int witnesses(struct cdr_contract *c, int argc, char **argv) {
       w++;
     }
   }
-  qsort(c->witnesses, w, sizeof(c->witnesses[0]), witness_cmp);
+  if (w > 1)
+    qsort(c->witnesses, w, sizeof(c->witnesses[0]), witness_cmp);
   return 0;
 }
 
