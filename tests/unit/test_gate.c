@@ -98,9 +98,10 @@ static void test_reference_outlives_removal(void) {
   CHECK(table.count == 0);
 }
 
+/* The ids the readers look up: written before they start, read-only
+ * while they run (the table's current ids are the main thread's own). */
 struct churn {
   uint8_t ids[64][CDR_SESSION_ID_LEN];
-  int stop;
 };
 
 static void *reader(void *arg) {
@@ -120,26 +121,29 @@ static void *reader(void *arg) {
 
 static void test_churn(void) {
   static struct churn c;
+  static uint8_t now[64][CDR_SESSION_ID_LEN]; /* the table's ids: this thread's */
   pthread_t t[3];
   for (int i = 0; i < 64; i++) {
     struct session *s = make();
     memcpy(c.ids[i], s->id, CDR_SESSION_ID_LEN);
+    memcpy(now[i], s->id, CDR_SESSION_ID_LEN);
     CHECK_RC(session_table_insert(&table, s, 0), 0);
   }
   for (int i = 0; i < 3; i++)
     CHECK(pthread_create(&t[i], NULL, reader, &c) == 0);
-  /* Meanwhile: remove every other session and put new ones in. */
+  /* Meanwhile: remove every other session (the readers still look it
+   * up) and put new ones in. */
   for (int i = 0; i < 64; i += 2) {
-    session_table_remove(&table, c.ids[i]);
+    session_table_remove(&table, now[i]);
     struct session *s = make();
-    memcpy(c.ids[i], s->id, CDR_SESSION_ID_LEN);
+    memcpy(now[i], s->id, CDR_SESSION_ID_LEN);
     CHECK_RC(session_table_insert(&table, s, 0), 0);
   }
   for (int i = 0; i < 3; i++)
     pthread_join(t[i], NULL);
   CHECK(table.count == 64);
   for (int i = 0; i < 64; i++)
-    CHECK(session_table_alive(&table, c.ids[i], 0));
+    CHECK(session_table_alive(&table, now[i], 0));
   session_table_clear(&table);
   CHECK(table.count == 0);
 }
