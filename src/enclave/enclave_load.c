@@ -40,6 +40,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "enclave.h"
+#include "gate.h"
 #include "ipc/ipc.h"
 #include "ipc/messages.h"
 #include "enclave_reply.h"
@@ -343,7 +344,12 @@ int enclave_handle_load_done(struct enclave *e, struct cdr_buf *in, uint32_t *rt
   /* READY: the room serves from here, its tables loading behind. */
   e->state = ENCLAVE_STATE_READY;
   log_info("serving; %zu tables to load", p->n);
-  if ((r = load_all_done(e, p)) != 0) /* a room without tables: loaded already */
+  /* Under the exclusive gate: from READY on, work lanes may be feeding
+   * IPC_LOAD_CHUNK (which writes the entries' state under it). */
+  gate_write_enter(e);
+  r = load_all_done(e, p); /* a room without tables: loaded already */
+  gate_leave(e);
+  if (r != 0)
     return r;
   *rt = IPC_LOAD_ACK;
   return ipc_put_status(out, 1, "");
